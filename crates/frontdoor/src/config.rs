@@ -1,0 +1,519 @@
+//! The front door's configuration: the `[balance]` table of `bigstep.toml`.
+//!
+//! Parsing is strict (`deny_unknown_fields`) so a typo is an error, not a silently
+//! ignored key. Errors name the key and the line: serde/toml report syntax and type
+//! errors with their span, and [`Config::validate`] reports semantic errors against
+//! the spans it kept for each server entry.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole front door configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the data-plane listener binds. Loopback unless you say otherwise.
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// How a server is chosen for each request.
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// What the `hash` algorithm hashes: `source-ip`, `path`, `header:NAME` or `cookie:NAME`.
+    #[serde(default)]
+    pub hash_key: Option<String>,
+    /// Bounded-loads slack ε for the `hash` algorithm: no server takes more than
+    /// ceil((1+ε)·average) of the in-flight requests.
+    #[serde(default = "defaults::hash_balance")]
+    pub hash_balance: f64,
+    /// Most attempts for one request (first try + retries), each on a different server.
+    #[serde(default = "defaults::attempts")]
+    pub attempts: u32,
+    /// Most client connections held at once; the excess get a 503 and are closed.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
+    /// Timeouts.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Size limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Active health checks. Without this table servers are taken as healthy.
+    #[serde(default)]
+    pub health: Option<HealthCheck>,
+    /// Passive health: eject servers that keep failing real requests.
+    #[serde(default)]
+    pub passive: Passive,
+    /// The upstream servers.
+    #[serde(default)]
+    pub servers: Vec<toml::Spanned<ServerConfig>>,
+}
+
+/// Server selection algorithm.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// Smooth weighted round robin (nginx's): even, weight-proportional, no bursts.
+    #[default]
+    RoundRobin,
+    /// Fewest in-flight requests relative to weight.
+    LeastInFlight,
+    /// Power of two random choices on in-flight requests.
+    PowerOfTwo,
+    /// Consistent hashing with bounded loads on `hash_key`.
+    Hash,
+}
+
+/// Timeouts, written like `"5s"`, `"250ms"`, `"2m"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Establishing a TCP connection to a server.
+    #[serde(with = "humantime_serde")]
+    pub connect: Duration,
+    /// A client must send a complete request head within this time (else 408).
+    #[serde(with = "humantime_serde")]
+    pub request_header: Duration,
+    /// An idle client keep-alive connection is closed after this.
+    #[serde(with = "humantime_serde")]
+    pub keepalive_idle: Duration,
+    /// Waiting for a server's response head (else 504).
+    #[serde(with = "humantime_serde")]
+    pub upstream_response: Duration,
+    /// An idle upstream connection in the pool is closed after this.
+    #[serde(with = "humantime_serde")]
+    pub upstream_idle: Duration,
+    /// A WebSocket (or other upgraded) tunnel with no traffic either way is closed after this.
+    #[serde(with = "humantime_serde")]
+    pub tunnel_idle: Duration,
+    /// On SIGTERM, in-flight requests get this long to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(3),
+            request_header: Duration::from_secs(10),
+            keepalive_idle: Duration::from_secs(75),
+            upstream_response: Duration::from_secs(60),
+            upstream_idle: Duration::from_secs(30),
+            tunnel_idle: Duration::from_secs(600),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Request size limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request head (request line + headers) in bytes (else 431). At least 8192.
+    pub max_header_bytes: usize,
+    /// Longest request target in bytes (else 414).
+    pub max_uri_bytes: usize,
+    /// Largest request body in bytes (else 413); 0 means no limit.
+    pub max_body_bytes: u64,
+    /// Idle upstream connections kept per server.
+    pub max_idle_per_server: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 64 * 1024,
+            max_uri_bytes: 8 * 1024,
+            max_body_bytes: 0,
+            max_idle_per_server: 256,
+        }
+    }
+}
+
+/// Active HTTP health check, run against every server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheck {
+    /// Path requested with GET.
+    pub path: String,
+    /// Expected status: one code (`200`) or an inclusive range (`"200-399"`).
+    pub expect_status: StatusRange,
+    /// Time between checks of one server.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// A check with no complete response head in this time fails.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Consecutive passes that bring a down server up.
+    pub rise: u32,
+    /// Consecutive failures that take an up server down.
+    pub fall: u32,
+    /// If true (default), a new server gets no traffic until its first check passes.
+    pub wait_for_first_check: bool,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        Self {
+            path: "/healthz".into(),
+            expect_status: StatusRange {
+                low: 200,
+                high: 399,
+            },
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            rise: 2,
+            fall: 3,
+            wait_for_first_check: true,
+        }
+    }
+}
+
+/// An inclusive range of HTTP status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange {
+    /// Lowest accepted code.
+    pub low: u16,
+    /// Highest accepted code.
+    pub high: u16,
+}
+
+impl StatusRange {
+    /// Whether `code` is in the range.
+    pub fn contains(&self, code: u16) -> bool {
+        (self.low..=self.high).contains(&code)
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(u16),
+            Text(String),
+        }
+        let bad = || {
+            serde::de::Error::custom("expected a status code like 200 or a range like \"200-399\"")
+        };
+        let (low, high) = match Raw::deserialize(d)? {
+            Raw::One(c) => (c, c),
+            Raw::Text(s) => match s.split_once('-') {
+                Some((a, b)) => (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                ),
+                None => {
+                    let c = s.trim().parse().map_err(|_| bad())?;
+                    (c, c)
+                }
+            },
+        };
+        if !(100..=599).contains(&low) || !(100..=599).contains(&high) || low > high {
+            return Err(bad());
+        }
+        Ok(StatusRange { low, high })
+    }
+}
+
+/// Passive health: servers that keep failing real requests are ejected for a while.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Passive {
+    /// Consecutive failures (connect error, 5xx, timeout) that eject a server; 0 disables.
+    pub consecutive_failures: u32,
+    /// First ejection lasts this long; each further one doubles it.
+    #[serde(with = "humantime_serde")]
+    pub base_ejection: Duration,
+    /// Ejections never last longer than this.
+    #[serde(with = "humantime_serde")]
+    pub max_ejection: Duration,
+    /// At most this share of servers (percent) is ejected at once.
+    pub max_ejected_percent: u32,
+}
+
+impl Default for Passive {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: 5,
+            base_ejection: Duration::from_secs(10),
+            max_ejection: Duration::from_secs(300),
+            max_ejected_percent: 50,
+        }
+    }
+}
+
+/// One upstream server.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Stable id: used in logs, metrics, the admin API and for hashing. Defaults to the address.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `host:port` of the server.
+    pub address: String,
+    /// Relative share of traffic; 0 takes the server out of rotation.
+    #[serde(default = "defaults::weight")]
+    pub weight: u32,
+}
+
+impl ServerConfig {
+    /// The stable id of this server.
+    pub fn id(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.address)
+    }
+}
+
+/// A configuration error, located in the source when possible.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    /// Human-readable description that names the key (and the line, when known).
+    pub message: String,
+}
+
+/// What `hash_key` names, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashKey {
+    /// The client's IP address.
+    SourceIp,
+    /// The request path.
+    Path,
+    /// The value of a request header.
+    Header(http::HeaderName),
+    /// The value of a request cookie.
+    Cookie(String),
+}
+
+impl HashKey {
+    /// Parse `source-ip`, `path`, `header:NAME`, `cookie:NAME`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "source-ip" => Ok(HashKey::SourceIp),
+            "path" => Ok(HashKey::Path),
+            _ => {
+                if let Some(h) = s.strip_prefix("header:") {
+                    http::HeaderName::from_bytes(h.trim().as_bytes())
+                        .map(HashKey::Header)
+                        .map_err(|_| format!("`{h}` is not a valid header name"))
+                } else if let Some(c) = s.strip_prefix("cookie:") {
+                    if c.trim().is_empty() {
+                        Err("cookie name is empty".into())
+                    } else {
+                        Ok(HashKey::Cookie(c.trim().to_string()))
+                    }
+                } else {
+                    Err(format!(
+                        "unknown hash key `{s}`; use source-ip, path, header:NAME or cookie:NAME"
+                    ))
+                }
+            }
+        }
+    }
+}
+
+impl Config {
+    /// A configuration with defaults and the given servers (used by `bigstep up` and tests).
+    pub fn with_servers(listen: SocketAddr, servers: Vec<ServerConfig>) -> Self {
+        let mut cfg: Config = toml::from_str("").expect("empty config parses");
+        cfg.listen = listen;
+        cfg.servers = servers
+            .into_iter()
+            .map(|s| toml::Spanned::new(0..0, s))
+            .collect();
+        cfg
+    }
+
+    /// Parse a `[balance]` table given on its own (the whole document is the table).
+    pub fn from_toml(src: &str) -> Result<Self, ConfigError> {
+        let cfg: Config = toml::from_str(src).map_err(|e| ConfigError {
+            message: e.to_string(),
+        })?;
+        cfg.validate(Some(src))?;
+        Ok(cfg)
+    }
+
+    /// Semantic checks serde cannot make. `src` locates the offending server entry.
+    pub fn validate(&self, src: Option<&str>) -> Result<(), ConfigError> {
+        let err = |span: Option<Range<usize>>, key: &str, msg: String| {
+            let at = match (src, span) {
+                (Some(src), Some(span)) if span.end > 0 => {
+                    format!(" (line {})", line_of(src, span.start))
+                }
+                _ => String::new(),
+            };
+            ConfigError {
+                message: format!("invalid `{key}`{at}: {msg}"),
+            }
+        };
+        if self.attempts == 0 {
+            return Err(err(None, "attempts", "must be at least 1".into()));
+        }
+        if self.max_connections == 0 {
+            return Err(err(None, "max_connections", "must be at least 1".into()));
+        }
+        if self.limits.max_header_bytes < 8192 {
+            return Err(err(
+                None,
+                "limits.max_header_bytes",
+                "must be at least 8192".into(),
+            ));
+        }
+        if !(0.0..=10.0).contains(&self.hash_balance) || self.hash_balance.is_nan() {
+            return Err(err(
+                None,
+                "hash_balance",
+                "must be between 0.0 and 10.0".into(),
+            ));
+        }
+        if self.passive.max_ejected_percent > 100 {
+            return Err(err(
+                None,
+                "passive.max_ejected_percent",
+                "must be at most 100".into(),
+            ));
+        }
+        match (&self.algorithm, &self.hash_key) {
+            (Algorithm::Hash, None) => return Err(err(
+                None,
+                "hash_key",
+                "algorithm = \"hash\" needs hash_key (source-ip, path, header:NAME or cookie:NAME)"
+                    .into(),
+            )),
+            (_, Some(k)) => {
+                HashKey::parse(k).map_err(|m| err(None, "hash_key", m))?;
+            }
+            _ => {}
+        }
+        if let Some(h) = &self.health {
+            if h.rise == 0 || h.fall == 0 {
+                return Err(err(None, "health.rise/fall", "must be at least 1".into()));
+            }
+            if !h.path.starts_with('/') {
+                return Err(err(None, "health.path", "must start with `/`".into()));
+            }
+            if h.interval.is_zero() || h.timeout.is_zero() {
+                return Err(err(
+                    None,
+                    "health.interval/timeout",
+                    "must be greater than zero".into(),
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for s in &self.servers {
+            let span = Some(s.span());
+            let server = s.get_ref();
+            if parse_address(&server.address).is_none() {
+                return Err(err(
+                    span,
+                    "servers.address",
+                    format!("`{}` is not host:port", server.address),
+                ));
+            }
+            if !seen.insert(server.id().to_string()) {
+                return Err(err(
+                    span,
+                    "servers.name",
+                    format!(
+                        "`{}` is used by two servers; names must be unique",
+                        server.id()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `host:port` with a non-empty host and a numeric port.
+pub(crate) fn parse_address(addr: &str) -> Option<(&str, u16)> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains('/') {
+        return None;
+    }
+    Some((host, port.parse().ok()?))
+}
+
+fn line_of(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+    pub(super) fn listen() -> SocketAddr {
+        "127.0.0.1:8080".parse().expect("valid address")
+    }
+    pub(super) fn hash_balance() -> f64 {
+        0.25
+    }
+    pub(super) fn attempts() -> u32 {
+        3
+    }
+    pub(super) fn max_connections() -> usize {
+        10_000
+    }
+    pub(super) fn weight() -> u32 {
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_has_defaults() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.algorithm, Algorithm::RoundRobin);
+        assert!(c.servers.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = Config::from_toml("listen = \"127.0.0.1:1\"\nalgoritm = \"hash\"\n").unwrap_err();
+        assert!(e.message.contains("algoritm"), "{}", e.message);
+        assert!(e.message.contains("line 2"), "{}", e.message);
+    }
+
+    #[test]
+    fn bad_server_names_line() {
+        let src = "[[servers]]\naddress = \"127.0.0.1:1\"\n\n[[servers]]\naddress = \"nope\"\n";
+        let e = Config::from_toml(src).unwrap_err();
+        assert!(e.message.contains("servers.address"), "{}", e.message);
+        assert!(e.message.contains("line 4"), "{}", e.message);
+    }
+
+    #[test]
+    fn duplicate_names_refused() {
+        let src = "[[servers]]\nname=\"a\"\naddress = \"127.0.0.1:1\"\n[[servers]]\nname=\"a\"\naddress = \"127.0.0.1:2\"\n";
+        let e = Config::from_toml(src).unwrap_err();
+        assert!(e.message.contains("unique"), "{}", e.message);
+    }
+
+    #[test]
+    fn durations_and_status_ranges_parse() {
+        let src = "[timeouts]\nconnect = \"250ms\"\n[health]\nexpect_status = \"200-299\"\ninterval = \"1s\"\n";
+        let c = Config::from_toml(src).unwrap();
+        assert_eq!(c.timeouts.connect, Duration::from_millis(250));
+        let h = c.health.unwrap();
+        assert!(h.expect_status.contains(204) && !h.expect_status.contains(301));
+    }
+
+    #[test]
+    fn hash_needs_key() {
+        let e = Config::from_toml("algorithm = \"hash\"\n").unwrap_err();
+        assert!(e.message.contains("hash_key"), "{}", e.message);
+        assert!(
+            Config::from_toml("algorithm = \"hash\"\nhash_key = \"cookie:PHPSESSID\"\n").is_ok()
+        );
+    }
+}
