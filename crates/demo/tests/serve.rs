@@ -1,0 +1,162 @@
+//! The demo app on a real socket (port 0), spoken to with raw HTTP/1.1.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+async fn start(name: &str) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(demo::serve(listener, name.to_string(), async move {
+        let _ = stopped.await;
+    }));
+    Running { addr, stop, task }
+}
+
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+/// One request on its own connection (`Connection: close`), read to the end.
+async fn get(addr: SocketAddr, path: &str, extra_headers: &str) -> Response {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: demo\r\n{extra_headers}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf))
+        .await
+        .expect("response within 20 s")
+        .unwrap();
+    parse(&buf)
+}
+
+fn parse(raw: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("complete head");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status code");
+    Response {
+        status,
+        head: head.to_ascii_lowercase(),
+        body: body.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn healthz_says_ok() {
+    let app = start("app-1").await;
+    let r = get(app.addr, "/healthz", "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.trim(), "ok");
+}
+
+#[tokio::test]
+async fn whoami_names_instance_pid_port_and_counts() {
+    let app = start("app-7").await;
+    let a = get(app.addr, "/api/whoami", "").await;
+    assert_eq!(a.status, 200);
+    assert!(a.head.contains("application/json"), "{}", a.head);
+    let b = get(app.addr, "/api/whoami", "").await;
+    let expect = |hits| {
+        format!(
+            "{{\"instance\":\"app-7\",\"pid\":{},\"port\":{},\"hits\":{hits}}}",
+            std::process::id(),
+            app.addr.port()
+        )
+    };
+    assert_eq!(a.body, expect(1));
+    assert_eq!(b.body, expect(2));
+}
+
+#[tokio::test]
+async fn page_shows_instance_and_escaped_forwarding_headers() {
+    let app = start("app-2").await;
+    let r = get(
+        app.addr,
+        "/",
+        "X-Forwarded-For: 10.0.0.1, <b>evil</b>\r\nX-Request-Id: req-42\r\n",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.head.contains("text/html"), "{}", r.head);
+    assert!(r
+        .body
+        .contains("Served by <span class=\"instance\" id=\"instance\">app-2</span>"));
+    assert!(r.body.contains(&format!("<dd>{}</dd>", app.addr.port())));
+    assert!(r.body.contains("10.0.0.1, &lt;b&gt;evil&lt;/b&gt;"));
+    assert!(r.body.contains("req-42"));
+    assert!(r
+        .body
+        .contains("front door spreads requests over instances"));
+}
+
+#[tokio::test]
+async fn slow_waits_then_answers() {
+    let app = start("app-3").await;
+    let t = std::time::Instant::now();
+    let r = get(app.addr, "/slow?ms=150", "").await;
+    assert_eq!(r.status, 200);
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    assert_eq!(r.body, "app-3 slept 150 ms\n");
+}
+
+#[tokio::test]
+async fn events_stream_ticks_and_end_on_shutdown() {
+    let app = start("app-4").await;
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(b"GET /events HTTP/1.1\r\nHost: demo\r\n\r\n")
+        .await
+        .unwrap();
+    // Read until the second tick arrives: the stream flows event by event.
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&seen).contains("app-4 tick 2") {
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
+            .await
+            .expect("two ticks within 10 s")
+            .unwrap();
+        assert!(n > 0, "stream ended early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+    assert!(text.contains("text/event-stream"), "{text}");
+    assert!(text.contains("event: tick"), "{text}");
+
+    // Shutdown ends the open stream and `serve` returns promptly.
+    app.stop.send(()).unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(5), app.task)
+        .await
+        .expect("serve returns within 5 s of shutdown with an SSE client attached");
+    res.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_stops_serving() {
+    let app = start("app-5").await;
+    assert_eq!(get(app.addr, "/healthz", "").await.status, 200);
+    app.stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), app.task)
+        .await
+        .expect("serve returns")
+        .unwrap()
+        .unwrap();
+    assert!(TcpStream::connect(app.addr).await.is_err());
+}
