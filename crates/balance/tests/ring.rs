@@ -344,3 +344,32 @@ fn bounded_loads_measured() {
         assert!(plain.end_max_over_avg > 1.25);
     }
 }
+
+#[test]
+fn odd_epsilons_and_big_pools_do_not_panic() {
+    let ring = HashRing::new(&servers(4));
+    let loads = |i: usize| [100, 0, 0, 0][i];
+    for eps in [f64::NAN, -1.0, 0.0, f64::INFINITY, 1e300] {
+        for k in keys(200) {
+            let got = ring.lookup_bounded(k, |_| true, loads, eps);
+            assert!(got.is_some(), "eps {eps}");
+        }
+    }
+    // ε = 0: capacity ceil((100+1)/4) = 26, so the loaded server is never chosen.
+    for k in keys(200) {
+        assert_ne!(ring.lookup_bounded(k, |_| true, loads, 0.0), Some(0));
+    }
+
+    // Past the walk's 1024-server dedup bitset: still correct, still ends.
+    let big: Vec<(String, u32)> = (0..1100).map(|i| (format!("b{i}"), 1)).collect();
+    let ring = HashRing::with_vnodes(&big, 4);
+    for k in keys(50) {
+        assert_eq!(ring.lookup(k, |i| i == 1099), Some(1099));
+        assert_eq!(ring.lookup(k, |i| i == 5), Some(5));
+        assert_eq!(ring.lookup(k, |_| false), None);
+        assert_eq!(
+            ring.lookup_bounded(k, |i| i >= 1090, |i| u32::from(i != 1095), 0.0),
+            Some(1095)
+        );
+    }
+}
