@@ -18,6 +18,12 @@ pub struct Config {
     /// Address the data-plane listener binds. Loopback unless you say otherwise.
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
+    /// Optional admin listener serving `/metrics` and `/healthz`. Keep it on loopback.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Write one access-log line per request (target `bigstep::access`).
+    #[serde(default = "defaults::yes")]
+    pub access_log: bool,
     /// How a server is chosen for each request.
     #[serde(default)]
     pub algorithm: Algorithm,
@@ -459,6 +465,9 @@ mod defaults {
     }
     pub(super) fn max_connections() -> usize {
         10_000
+    }
+    pub(super) fn yes() -> bool {
+        true
     }
     pub(super) fn weight() -> u32 {
         1

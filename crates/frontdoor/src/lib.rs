@@ -1,23 +1,82 @@
 //! The front door: an HTTP/1.1 load balancer built on hyper.
 //!
-//! A request's life: [`listener`] accepts and guards the connection (limits, header
-//! and idle timeouts), [`proxy`] picks a server from the current routing
-//! [`snapshot`], forwards over a pooled upstream connection ([`pool`]), retries when
-//! that is safe, and streams the response back. [`health`] keeps each server's
-//! health up to date, actively and from real traffic. Every failure becomes an
-//! HTTP response in one place: [`error`].
+//! A request's life: the accept loop here admits the connection (up to
+//! `max_connections`), [`conn`] enforces the request-header and keep-alive
+//! timeouts, [`proxy`] picks a server from the current routing [`snapshot`],
+//! forwards over a pooled upstream connection ([`pool`]), retries when that is
+//! safe, and streams the response back ([`body`]). [`health`] keeps each server's
+//! health current; [`tunnel`] carries WebSockets. Every failure becomes an HTTP
+//! response in one place: [`error`]. See `LIFECYCLE.md` beside this crate.
 #![forbid(unsafe_code)]
 
+mod body;
 pub mod config;
+mod conn;
+mod error;
+mod headers;
+mod health;
+mod metrics;
+mod pool;
+mod proxy;
+mod server;
+mod snapshot;
+mod tunnel;
 
 pub use config::Config;
+pub use server::Health;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::server::Server;
+use crate::snapshot::Snapshot;
+
+/// State shared by every connection and background task of one front door.
+pub(crate) struct Shared {
+    snapshot: ArcSwap<Snapshot>,
+    /// Live per-server state by stable id; survives snapshot swaps.
+    servers: Mutex<HashMap<Arc<str>, Arc<Server>>>,
+    metrics: metrics::Metrics,
+    /// Connections, health checks and tunnels, awaited at shutdown.
+    tasks: TaskTracker,
+    /// Cancelled when shutdown begins: stop accepting, finish in-flight work.
+    stop: CancellationToken,
+    /// Cancelled when the shutdown grace period is over: cut what is left.
+    hard_stop: CancellationToken,
+    access_log: bool,
+}
+
+impl Shared {
+    fn tunnel_idle(&self) -> Duration {
+        self.snapshot.load().config.timeouts.tunnel_idle
+    }
+
+    /// Is `server` still part of the current routing snapshot?
+    fn is_current(&self, server: &Arc<Server>) -> bool {
+        self.snapshot
+            .load()
+            .servers
+            .iter()
+            .any(|s| Arc::ptr_eq(s, server))
+    }
+}
 
 /// A front door bound to its listener, not yet serving.
 pub struct FrontDoor {
-    _config: Config,
+    shared: Arc<Shared>,
+    listener: TcpListener,
     local_addr: SocketAddr,
 }
 
@@ -41,8 +100,32 @@ impl FrontDoor {
     /// Validate `config` and bind its listener (port 0 picks a free port).
     pub async fn bind(config: Config) -> Result<FrontDoor, StartError> {
         config.validate(None)?;
-        let _ = config;
-        todo!()
+        let addr = config.listen;
+        let listener = bind_listener(addr).map_err(|source| StartError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let access_log = config.access_log;
+        let snapshot = Snapshot::build(config, &HashMap::new());
+        let servers = snapshot
+            .servers
+            .iter()
+            .map(|s| (s.id.clone(), s.clone()))
+            .collect();
+        let shared = Arc::new(Shared {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            servers: Mutex::new(servers),
+            metrics: metrics::Metrics::default(),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+            hard_stop: CancellationToken::new(),
+            access_log,
+        });
+        Ok(FrontDoor {
+            shared,
+            listener,
+            local_addr,
+        })
     }
 
     /// The address the listener is bound to.
@@ -50,10 +133,240 @@ impl FrontDoor {
         self.local_addr
     }
 
+    /// Prometheus text exposition of the front door's metrics.
+    pub fn metrics_handle(&self) -> MetricsHandle {
+        MetricsHandle(self.shared.clone())
+    }
+
     /// Serve until `shutdown` resolves, then stop accepting and give in-flight
     /// requests up to `timeouts.shutdown_grace` to finish.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-        shutdown.await;
+        let FrontDoor {
+            shared,
+            listener,
+            local_addr,
+        } = self;
+        let snap = shared.snapshot.load_full();
+        if let Some(check) = &snap.config.health {
+            for server in &snap.servers {
+                health::spawn(&shared, server.clone(), check.clone());
+            }
+        }
+        spawn_pool_evictor(&shared);
+        if let Some(admin) = snap.config.admin_listen {
+            spawn_admin(&shared, admin).await?;
+        }
+        let limit = Arc::new(Semaphore::new(snap.config.max_connections));
+        tracing::info!(
+            target: "bigstep::frontdoor",
+            listen = %local_addr,
+            servers = snap.servers.len(),
+            algorithm = ?snap.config.algorithm,
+            "front door listening"
+        );
+        drop(snap);
+
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(target: "bigstep::frontdoor", error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            };
+            shared.metrics.connections_accepted.inc();
+            match limit.clone().try_acquire_owned() {
+                Ok(permit) => serve_connection(&shared, stream, peer, permit),
+                Err(_) => {
+                    shared.metrics.connections_rejected.inc();
+                    tokio::spawn(reject_connection(stream));
+                }
+            }
+        }
+
+        drop(listener);
+        let grace = shared.snapshot.load().config.timeouts.shutdown_grace;
+        tracing::info!(target: "bigstep::frontdoor", grace_s = grace.as_secs_f64(), "shutting down: no new connections, finishing in-flight requests");
+        shared.stop.cancel();
+        shared.tasks.close();
+        if tokio::time::timeout(grace, shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(target: "bigstep::frontdoor", "shutdown grace period over: closing remaining connections");
+            shared.hard_stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(1), shared.tasks.wait()).await;
+        }
+        tracing::info!(target: "bigstep::frontdoor", "front door stopped");
         Ok(())
     }
+}
+
+/// Read access to the metrics of a running front door.
+#[derive(Clone)]
+pub struct MetricsHandle(Arc<Shared>);
+
+impl MetricsHandle {
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        metrics::render(&self.0.metrics, &self.0.snapshot.load())
+    }
+}
+
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    TcpListener::from_std(socket.into())
+}
+
+fn serve_connection(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let snap = shared.snapshot.load();
+    let t = &snap.config.timeouts;
+    let phase = Arc::new(conn::Phase::default());
+    let on_timeout = {
+        let shared = shared.clone();
+        Box::new(move || {
+            shared.metrics.header_timeouts.inc();
+            tracing::info!(target: "bigstep::access", client = %peer.ip(), status = 408, reason = "request-header-timeout", "request head not received in time");
+        })
+    };
+    let io = conn::ClientIo::new(
+        stream,
+        phase.clone(),
+        t.request_header,
+        t.keepalive_idle,
+        on_timeout,
+    );
+    let service = proxy::ProxyService {
+        shared: shared.clone(),
+        client: peer,
+        phase,
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .header_read_timeout(None)
+        .max_header_size(snap.config.limits.max_header_bytes)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let stop = shared.stop.clone();
+    let hard_stop = shared.hard_stop.clone();
+    let shared2 = shared.clone();
+    shared2.metrics.open_connections.fetch_add(1, Relaxed);
+    shared.tasks.spawn(async move {
+        let _permit = permit;
+        tokio::pin!(conn);
+        let result = tokio::select! {
+            r = conn.as_mut() => r,
+            () = stop.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                tokio::select! {
+                    r = conn.as_mut() => r,
+                    () = hard_stop.cancelled() => Ok(()),
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(target: "bigstep::frontdoor", client = %peer, error = %e, "client connection error");
+        }
+        shared2.metrics.open_connections.fetch_sub(1, Relaxed);
+    });
+}
+
+/// Over `max_connections`: say so in HTTP and close, rather than leave the client hanging.
+async fn reject_connection(mut stream: TcpStream) {
+    const BODY: &str =
+        "503 The server is handling too many connections. Please try again shortly.\n";
+    let msg = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\nx-bigstep-reason: too-many-connections\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(msg.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+fn spawn_pool_evictor(shared: &Arc<Shared>) {
+    let weak = Arc::downgrade(shared);
+    let stop = shared.stop.clone();
+    shared.tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                () = stop.cancelled() => return,
+            }
+            let Some(shared) = weak.upgrade() else { return };
+            let snap = shared.snapshot.load();
+            for s in &snap.servers {
+                s.pool.evict_stale(snap.config.timeouts.upstream_idle);
+            }
+        }
+    });
+}
+
+/// A minimal admin listener: `/metrics` (Prometheus) and `/healthz`.
+async fn spawn_admin(shared: &Arc<Shared>, addr: SocketAddr) -> std::io::Result<()> {
+    use http_body_util::Full;
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(target: "bigstep::frontdoor", listen = %listener.local_addr()?, "admin listening (/metrics, /healthz)");
+    let shared = shared.clone();
+    let stop = shared.stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = tokio::select! {
+                r = listener.accept() => match r { Ok(a) => a, Err(_) => continue },
+                () = stop.cancelled() => return,
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let shared = shared.clone();
+                        async move {
+                            let (status, ctype, body) = match req.uri().path() {
+                                "/metrics" => (
+                                    200,
+                                    "text/plain; version=0.0.4",
+                                    metrics::render(&shared.metrics, &shared.snapshot.load()),
+                                ),
+                                "/healthz" => (200, "text/plain", "ok\n".to_string()),
+                                _ => (404, "text/plain", "not found\n".to_string()),
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                http::Response::builder()
+                                    .status(status)
+                                    .header(http::header::CONTENT_TYPE, ctype)
+                                    .body(Full::new(bytes::Bytes::from(body)))
+                                    .expect("valid response"),
+                            )
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(())
 }

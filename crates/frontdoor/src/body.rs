@@ -1,0 +1,200 @@
+//! Body types on both sides of the proxy. Bodies stream frame by frame; nothing
+//! here buffers a whole body.
+//!
+//! [`ResponseBody`] carries a [`RequestDone`] guard: whenever hyper finishes with
+//! (or drops) the response body, the request is over — in-flight counts drop, the
+//! upstream connection goes back to its pool if it ended cleanly, the access log
+//! line is written and the client connection's idle timer restarts.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// === RequestBody: what we send upstream ===
+
+/// The client's request body on its way upstream, with the optional size limit.
+pub(crate) enum RequestBody {
+    Empty,
+    Stream {
+        inner: Incoming,
+        limit: Option<u64>,
+        seen: u64,
+    },
+}
+
+/// Error raised when a streamed (chunked) request body passes `limits.max_body_bytes`.
+#[derive(Debug, thiserror::Error)]
+#[error("request body exceeds the configured limit")]
+pub(crate) struct BodyTooLarge;
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            RequestBody::Empty => Poll::Ready(None),
+            RequestBody::Stream { inner, limit, seen } => {
+                match std::task::ready!(Pin::new(inner).poll_frame(cx)) {
+                    Some(Ok(frame)) => {
+                        if let (Some(limit), Some(data)) = (*limit, frame.data_ref()) {
+                            *seen += data.len() as u64;
+                            if *seen > limit {
+                                return Poll::Ready(Some(Err(Box::new(BodyTooLarge))));
+                            }
+                        }
+                        Poll::Ready(Some(Ok(frame)))
+                    }
+                    Some(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
+                    None => Poll::Ready(None),
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            RequestBody::Empty => true,
+            RequestBody::Stream { inner, .. } => inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            RequestBody::Empty => SizeHint::with_exact(0),
+            RequestBody::Stream { inner, .. } => inner.size_hint(),
+        }
+    }
+}
+
+// === ResponseBody: what we send the client ===
+
+/// Runs when the response is finished or abandoned. Implemented by the proxy.
+pub(crate) trait OnDone: Send + Sync + 'static {
+    /// `complete` is true when the body reached its end cleanly.
+    fn done(&mut self, complete: bool, bytes: u64);
+}
+
+pub(crate) struct RequestDone {
+    hook: Option<Box<dyn OnDone>>,
+    bytes: u64,
+}
+
+impl RequestDone {
+    pub(crate) fn new(hook: Box<dyn OnDone>) -> Self {
+        Self {
+            hook: Some(hook),
+            bytes: 0,
+        }
+    }
+    fn finish(&mut self, complete: bool) {
+        if let Some(mut hook) = self.hook.take() {
+            hook.done(complete, self.bytes);
+        }
+    }
+}
+
+impl Drop for RequestDone {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+pub(crate) struct ResponseBody {
+    kind: Kind,
+    done: Option<RequestDone>,
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    Upstream(Incoming),
+}
+
+impl ResponseBody {
+    pub(crate) fn full(bytes: Bytes) -> Self {
+        Self {
+            kind: Kind::Full(Some(bytes).filter(|b| !b.is_empty())),
+            done: None,
+        }
+    }
+    pub(crate) fn empty() -> Self {
+        Self {
+            kind: Kind::Full(None),
+            done: None,
+        }
+    }
+    pub(crate) fn upstream(inner: Incoming) -> Self {
+        Self {
+            kind: Kind::Upstream(inner),
+            done: None,
+        }
+    }
+    pub(crate) fn set_done(&mut self, done: RequestDone) {
+        self.done = Some(done);
+        if self.is_end_stream() {
+            // hyper may never poll an empty body; finish now so pools and logs
+            // do not wait for the drop.
+            self.finish(true);
+        }
+    }
+    fn finish(&mut self, complete: bool) {
+        if let Some(mut d) = self.done.take() {
+            d.finish(complete);
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = match &mut this.kind {
+            Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Upstream(inner) => Pin::new(inner)
+                .poll_frame(cx)
+                .map_err(|e| Box::new(e) as BoxError),
+        };
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(d), Some(data)) = (this.done.as_mut(), frame.data_ref()) {
+                    d.bytes += data.len() as u64;
+                }
+                if this.is_end_stream() {
+                    this.finish(true);
+                }
+            }
+            Poll::Ready(None) => this.finish(true),
+            Poll::Ready(Some(Err(_))) => this.finish(false),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Full(b) => b.is_none(),
+            Kind::Upstream(inner) => inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Kind::Full(None) => SizeHint::with_exact(0),
+            Kind::Upstream(inner) => inner.size_hint(),
+        }
+    }
+}

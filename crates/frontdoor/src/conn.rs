@@ -1,0 +1,185 @@
+//! The client connection's I/O, wrapped to enforce the timeouts hyper leaves to us.
+//!
+//! A client connection is in one of three phases (see LIFECYCLE.md):
+//! `Idle` (between requests: the keep-alive timer runs; when it fires the
+//! connection ends quietly), `Head` (the first bytes of a request arrived: the
+//! request-header timer runs; when it fires the client gets a 408 and the
+//! connection closes — the slowloris defence), and `Busy` (the proxy owns a
+//! request: no timer here; upstream timeouts apply). The proxy moves the phase to
+//! `Busy` when hyper hands it a request and back to `Idle` when the response ends.
+//!
+//! The timers live inside `poll_read`, so they cost no extra task per connection.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+const IDLE: u8 = 0;
+const HEAD: u8 = 1;
+const BUSY: u8 = 2;
+
+/// The phase shared between a connection's I/O and the requests on it.
+#[derive(Default)]
+pub(crate) struct Phase(AtomicU8);
+
+impl Phase {
+    pub(crate) fn busy(&self) {
+        self.0.store(BUSY, Relaxed);
+    }
+    pub(crate) fn idle(&self) {
+        self.0.store(IDLE, Relaxed);
+    }
+}
+
+const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
+content-type: text/plain; charset=utf-8\r\n\
+content-length: 50\r\n\
+connection: close\r\n\
+x-bigstep-reason: request-header-timeout\r\n\
+\r\n\
+408 The request head did not arrive in time.     \n";
+
+pub(crate) struct ClientIo {
+    inner: TcpStream,
+    phase: Arc<Phase>,
+    timer: Pin<Box<Sleep>>,
+    /// The phase the timer was armed for.
+    armed: u8,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    /// Bytes of the 408 written so far, once the header timer fired.
+    sending_408: Option<usize>,
+    on_header_timeout: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl ClientIo {
+    pub(crate) fn new(
+        inner: TcpStream,
+        phase: Arc<Phase>,
+        header_timeout: Duration,
+        idle_timeout: Duration,
+        on_header_timeout: Box<dyn FnOnce() + Send>,
+    ) -> Self {
+        Self {
+            inner,
+            phase,
+            // A connection that never sends a byte is closed quietly after the
+            // request-header timeout, not the (longer) keep-alive one.
+            timer: Box::pin(tokio::time::sleep(header_timeout)),
+            armed: IDLE,
+            header_timeout,
+            idle_timeout,
+            sending_408: None,
+            on_header_timeout: Some(on_header_timeout),
+        }
+    }
+
+    fn arm(&mut self, phase: u8) {
+        let after = if phase == HEAD {
+            self.header_timeout
+        } else {
+            self.idle_timeout
+        };
+        self.timer.as_mut().reset(Instant::now() + after);
+        self.armed = phase;
+    }
+
+    /// Write the 408, then report EOF so hyper closes the connection.
+    fn poll_send_408(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(written) = self.sending_408 {
+            if written == RESPONSE_408.len() {
+                let _ = std::task::ready!(Pin::new(&mut self.inner).poll_shutdown(cx));
+                return Poll::Ready(Ok(()));
+            }
+            let n = std::task::ready!(
+                Pin::new(&mut self.inner).poll_write(cx, &RESPONSE_408[written..])
+            )?;
+            if n == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            self.sending_408 = Some(written + n);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for ClientIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.sending_408.is_some() {
+            return this.poll_send_408(cx);
+        }
+        let phase = this.phase.0.load(Relaxed);
+        if phase == BUSY {
+            this.armed = BUSY;
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        if phase == IDLE && this.armed != IDLE {
+            this.arm(IDLE);
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if phase == IDLE && buf.filled().len() > before {
+                    this.phase.0.store(HEAD, Relaxed);
+                    this.arm(HEAD);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if this.timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                if this.armed == HEAD {
+                    if let Some(f) = this.on_header_timeout.take() {
+                        f();
+                    }
+                    this.sending_408 = Some(0);
+                    this.poll_send_408(cx)
+                } else {
+                    // Keep-alive idle timeout: end quietly, as if the client closed.
+                    Poll::Ready(Ok(()))
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for ClientIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

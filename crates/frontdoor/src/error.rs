@@ -1,0 +1,166 @@
+//! Errors that carry decisions: whose fault, whether a retry is safe, and which
+//! response the client gets. [`ProxyError::into_response`] is the one place a
+//! failure becomes HTTP.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::body::ResponseBody;
+
+/// Whose fault a failure is; drives logs, metrics and passive health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The client sent something we refuse.
+    Client,
+    /// The chosen server failed (counts against its passive health).
+    Upstream,
+    /// No server could be tried (all down, none configured).
+    Capacity,
+}
+
+/// May the request be tried again on another server?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Nothing reached the server: any method may be retried.
+    NothingSent,
+    /// The request was sent but no response byte came back: idempotent requests only.
+    BeforeResponse,
+    /// Never.
+    No,
+}
+
+/// What went wrong, precisely enough to pick a status and a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    NoServer,
+    ConnectFailed,
+    ConnectTimeout,
+    UpstreamClosed,
+    UpstreamTimeout,
+    UpstreamProtocol,
+    UriTooLong,
+    BodyTooLarge,
+    BadRequest,
+    ClientBodyFailed,
+}
+
+#[derive(Debug)]
+pub(crate) struct ProxyError {
+    pub(crate) kind: ErrorKind,
+    pub(crate) detail: Option<String>,
+}
+
+impl ProxyError {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Self { kind, detail: None }
+    }
+
+    pub(crate) fn with_detail(kind: ErrorKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: Some(detail.into()),
+        }
+    }
+
+    pub(crate) fn fault(&self) -> Fault {
+        use ErrorKind::*;
+        match self.kind {
+            NoServer => Fault::Capacity,
+            ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamTimeout
+            | UpstreamProtocol => Fault::Upstream,
+            UriTooLong | BodyTooLarge | BadRequest | ClientBodyFailed => Fault::Client,
+        }
+    }
+
+    pub(crate) fn retry(&self) -> Retry {
+        use ErrorKind::*;
+        match self.kind {
+            ConnectFailed | ConnectTimeout => Retry::NothingSent,
+            UpstreamClosed | UpstreamProtocol => Retry::BeforeResponse,
+            // A stalled server is not retried: the client already waited the full timeout.
+            UpstreamTimeout => Retry::No,
+            NoServer | UriTooLong | BodyTooLarge | BadRequest | ClientBodyFailed => Retry::No,
+        }
+    }
+
+    /// Short machine-readable reason, sent as `X-Bigstep-Reason` and logged.
+    pub(crate) fn reason(&self) -> &'static str {
+        use ErrorKind::*;
+        match self.kind {
+            NoServer => "no-healthy-server",
+            ConnectFailed => "upstream-connect-failed",
+            ConnectTimeout => "upstream-connect-timeout",
+            UpstreamClosed => "upstream-closed",
+            UpstreamTimeout => "upstream-timeout",
+            UpstreamProtocol => "upstream-bad-response",
+            UriTooLong => "uri-too-long",
+            BodyTooLarge => "body-too-large",
+            BadRequest => "bad-request",
+            ClientBodyFailed => "client-body-failed",
+        }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        use ErrorKind::*;
+        match self.kind {
+            NoServer => StatusCode::SERVICE_UNAVAILABLE,
+            ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamProtocol => {
+                StatusCode::BAD_GATEWAY
+            }
+            UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            UriTooLong => StatusCode::URI_TOO_LONG,
+            BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BadRequest | ClientBodyFailed => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn message(&self) -> &'static str {
+        use ErrorKind::*;
+        match self.kind {
+            NoServer => {
+                "No server is available to handle this request right now. Please try again shortly."
+            }
+            ConnectFailed => "The front door could not connect to any server for this request.",
+            ConnectTimeout => "Connecting to the server timed out.",
+            UpstreamClosed => "The server closed the connection before sending a response.",
+            UpstreamTimeout => "The server did not answer in time.",
+            UpstreamProtocol => "The server sent an invalid response.",
+            UriTooLong => "The request target is too long.",
+            BodyTooLarge => "The request body is larger than this site accepts.",
+            BadRequest => "The request is malformed.",
+            ClientBodyFailed => "The request body could not be read.",
+        }
+    }
+
+    /// The response the client sees: status, a one-line text body, a reason header.
+    pub(crate) fn into_response(self) -> Response<ResponseBody> {
+        let status = self.status();
+        let body = format!("{} {}\n", status.as_u16(), self.message());
+        let mut resp = Response::new(ResponseBody::full(Bytes::from(body)));
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(REASON_HEADER, HeaderValue::from_static(self.reason()));
+        if self.fault() == Fault::Client {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
+    }
+}
+
+/// Header naming why the front door, not the app, produced this response.
+pub(crate) const REASON_HEADER: &str = "x-bigstep-reason";
+
+impl std::fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())?;
+        if let Some(d) = &self.detail {
+            write!(f, ": {d}")?;
+        }
+        Ok(())
+    }
+}

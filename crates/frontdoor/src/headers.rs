@@ -1,0 +1,193 @@
+//! Header rewriting at the proxy boundary: hop-by-hop headers are removed (RFC
+//! 9110 §7.6.1) in both directions, forwarding headers are added to requests.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Headers that describe one connection, never the message.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    KEEP_ALIVE,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+];
+
+/// Remove hop-by-hop headers, including every header `Connection` names and any
+/// `Proxy-*`. Returns the `Upgrade` value when `keep_upgrade` and the message asks
+/// for one, so the caller can re-add it for a tunnel.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> Option<HeaderValue> {
+    let upgrade = if keep_upgrade {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    };
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(PROXY_CONNECTION);
+    if headers.keys().any(|k| k.as_str().starts_with("proxy-")) {
+        let proxy: Vec<HeaderName> = headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("proxy-"))
+            .cloned()
+            .collect();
+        for name in proxy {
+            headers.remove(name);
+        }
+    }
+    upgrade
+}
+
+/// Does this request ask to switch protocols (`Connection: upgrade` + `Upgrade`)?
+pub(crate) fn wants_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// Put `Connection: upgrade` and `Upgrade: <proto>` back after stripping.
+pub(crate) fn restore_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, upgrade);
+}
+
+/// Add X-Forwarded-For/-Proto/-Host, `Forwarded` and (when absent) X-Request-Id.
+/// Returns the request id.
+pub(crate) fn add_forwarding(
+    headers: &mut HeaderMap,
+    client_ip: IpAddr,
+    proto: &'static str,
+) -> HeaderValue {
+    let ip = client_ip.to_string();
+    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
+        _ => ip.clone(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    let host = headers.get(header::HOST).cloned();
+    let mut forwarded = match client_ip {
+        IpAddr::V4(_) => format!("for={ip};proto={proto}"),
+        IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto}"),
+    };
+    if let Some(host) = &host {
+        headers.insert(X_FORWARDED_HOST, host.clone());
+        if let Ok(h) = host.to_str() {
+            if h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            {
+                forwarded.push_str(";host=");
+                forwarded.push_str(h);
+            } else {
+                forwarded.push_str(";host=\"");
+                forwarded.push_str(&h.replace(['"', '\\'], ""));
+                forwarded.push('"');
+            }
+        }
+    }
+    if let Some(prev) = headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
+        forwarded = format!("{prev}, {forwarded}");
+    }
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        headers.insert(FORWARDED, v);
+    }
+    match headers.get(&X_REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => {
+            let id = new_request_id();
+            headers.insert(X_REQUEST_ID, id.clone());
+            id
+        }
+    }
+}
+
+/// 32 hex digits, unique per process (random prefix, counter mixed in).
+fn new_request_id() -> HeaderValue {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        use std::hash::{BuildHasher, RandomState};
+        RandomState::new().hash_one(std::process::id())
+    });
+    let n = COUNTER.fetch_add(1, Relaxed);
+    let mixed = fmix64(prefix ^ n.rotate_left(32)) ^ n;
+    let s = format!("{prefix:016x}{mixed:016x}");
+    HeaderValue::from_str(&s).expect("hex is a valid header value")
+}
+
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, "keep-alive, X-Secret".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert(header::TE, "trailers".parse().unwrap());
+        h.insert("proxy-foo", "1".parse().unwrap());
+        h.insert("x-keep", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn forwarding_appends() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "example.com".parse().unwrap());
+        h.insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        add_forwarding(&mut h, "127.0.0.1".parse().unwrap(), "http");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(h["x-forwarded-host"], "example.com");
+        assert_eq!(h["forwarded"], "for=127.0.0.1;proto=http;host=example.com");
+        assert_eq!(h["x-request-id"].len(), 32);
+    }
+
+    #[test]
+    fn request_ids_differ() {
+        assert_ne!(new_request_id(), new_request_id());
+    }
+}

@@ -1,0 +1,89 @@
+//! Active health checks: one task per server sends `GET path` every `interval`
+//! over a fresh connection and moves the server between up and down with
+//! rise/fall hysteresis (see [`Server::record_check`]), so one lost probe never
+//! flips a server. Passive health lives in the proxy (real request failures).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Request};
+use http_body_util::Empty;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::config::HealthCheck;
+use crate::server::{Health, Server};
+use crate::Shared;
+
+/// Run checks for `server` until it leaves the configuration or the process stops.
+pub(crate) fn spawn(shared: &Arc<Shared>, server: Arc<Server>, check: HealthCheck) {
+    let stop = shared.stop.clone();
+    let weak_shared = Arc::downgrade(shared);
+    shared.tasks.spawn(async move {
+        // Spread the first probes of many servers over one interval.
+        let jitter = Duration::from_millis(u64::from(server.id.len() as u32 * 7) % 100);
+        tokio::time::sleep(jitter).await;
+        loop {
+            let passed = probe(&server, &check).await;
+            let Some(shared) = weak_shared.upgrade() else { return };
+            if let Some(new) = server.record_check(passed.is_ok(), check.rise, check.fall) {
+                shared.metrics.health_transitions.inc();
+                match (&new, &passed) {
+                    (Health::Up, _) => tracing::info!(target: "bigstep::health", server = %server.id, "server is up"),
+                    (_, Err(why)) => tracing::warn!(target: "bigstep::health", server = %server.id, reason = %why, "server is down"),
+                    _ => {}
+                }
+                if new == Health::Down {
+                    server.pool.clear();
+                }
+            }
+            if passed.is_ok() {
+                server.forgive_ejections();
+            }
+            if !shared.is_current(&server) {
+                return;
+            }
+            drop(shared);
+            tokio::select! {
+                () = tokio::time::sleep(check.interval) => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    });
+}
+
+async fn probe(server: &Server, check: &HealthCheck) -> Result<(), String> {
+    let run = async {
+        let stream = TcpStream::connect(&server.address)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
+        let conn = tokio::spawn(conn);
+        let req = Request::get(&check.path)
+            .header(header::HOST, &server.address)
+            .header(header::USER_AGENT, "bigstep-health-check")
+            .header(header::CONNECTION, "close")
+            .body(Empty::new())
+            .map_err(|e| e.to_string())?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("request: {e}"))?;
+        conn.abort();
+        let status = resp.status().as_u16();
+        if check.expect_status.contains(status) {
+            Ok(())
+        } else {
+            Err(format!("status {status}"))
+        }
+    };
+    match tokio::time::timeout(check.timeout, run).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no response within {:?}", check.timeout)),
+    }
+}

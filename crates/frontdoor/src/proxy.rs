@@ -1,0 +1,464 @@
+//! Forwarding one request: choose a server, send, retry when safe, stream back.
+//!
+//! Retry rules (the decision lives in [`ProxyError::retry`]):
+//! - nothing reached the server (connect failed, pooled connection found closed
+//!   before writing): retry any method, body intact;
+//! - sent, but no response byte came back: retry only idempotent requests without
+//!   a body (we can replay them exactly);
+//! - once a response has started: never.
+//!
+//! Each attempt goes to a server not tried before, at most `attempts` in all.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
+use hyper::body::Incoming;
+
+use crate::body::{BodyTooLarge, OnDone, RequestBody, RequestDone, ResponseBody};
+use crate::conn::Phase;
+use crate::error::{ErrorKind, ProxyError, Retry};
+use crate::headers;
+use crate::pool::{self, Sender};
+use crate::server::Server;
+use crate::snapshot::Snapshot;
+use crate::Shared;
+
+/// The hyper service for one client connection.
+#[derive(Clone)]
+pub(crate) struct ProxyService {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) client: SocketAddr,
+    pub(crate) phase: Arc<Phase>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for ProxyService {
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.phase.busy();
+        let this = self.clone();
+        Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}
+
+/// What the access log and metrics learn about one request.
+struct Outcome {
+    server: Option<Arc<Server>>,
+    tries: u32,
+    reason: Option<&'static str>,
+}
+
+impl ProxyService {
+    async fn handle(&self, req: Request<Incoming>) -> Response<ResponseBody> {
+        let start = Instant::now();
+        let snap = self.shared.snapshot.load_full();
+        let method = req.method().clone();
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        let request_id;
+        let mut outcome = Outcome {
+            server: None,
+            tries: 0,
+            reason: None,
+        };
+        let mut sender_back = None;
+        let mut upgraded = false;
+
+        let result = match self.prepare(req, &snap) {
+            Ok((parts, body, client_upgrade, id)) => {
+                request_id = Some(id);
+                self.forward(
+                    &snap,
+                    parts,
+                    body,
+                    client_upgrade,
+                    &mut outcome,
+                    &mut sender_back,
+                    &mut upgraded,
+                )
+                .await
+            }
+            Err(e) => {
+                request_id = None;
+                Err(e)
+            }
+        };
+        let mut resp = match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                outcome.reason = Some(e.reason());
+                if let Some(detail) = &e.detail {
+                    tracing::debug!(target: "bigstep::proxy", error = %detail, reason = e.reason(), "request failed");
+                }
+                e.into_response()
+            }
+        };
+        let done = Finish {
+            shared: self.shared.clone(),
+            phase: self.phase.clone(),
+            max_idle: snap.config.limits.max_idle_per_server,
+            sender: sender_back,
+            upgraded,
+            start,
+            client: self.client,
+            method,
+            target,
+            status: resp.status(),
+            request_id,
+            outcome,
+        };
+        resp.body_mut().set_done(RequestDone::new(Box::new(done)));
+        resp
+    }
+
+    /// Check limits and rewrite headers. Nothing here waits.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        mut req: Request<Incoming>,
+        snap: &Snapshot,
+    ) -> Result<
+        (
+            Parts,
+            RequestBody,
+            Option<hyper::upgrade::OnUpgrade>,
+            HeaderValue,
+        ),
+        ProxyError,
+    > {
+        let limits = &snap.config.limits;
+        let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        if uri_len > limits.max_uri_bytes {
+            return Err(ProxyError::new(ErrorKind::UriTooLong));
+        }
+        let max_body = (limits.max_body_bytes > 0).then_some(limits.max_body_bytes);
+        if let Some(max) = max_body {
+            if req.body().size_hint().lower() > max {
+                return Err(ProxyError::new(ErrorKind::BodyTooLarge));
+            }
+        }
+        let client_upgrade =
+            headers::wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        let body = if body.is_end_stream() {
+            RequestBody::Empty
+        } else {
+            RequestBody::Stream {
+                inner: body,
+                limit: max_body,
+                seen: 0,
+            }
+        };
+        let upgrade = headers::strip_hop_by_hop(&mut parts.headers, client_upgrade.is_some());
+        if let Some(proto) = upgrade {
+            headers::restore_upgrade(&mut parts.headers, proto);
+        }
+        // We answered `Expect: 100-continue` ourselves (hyper sends the 100 when the
+        // body is first read, i.e. once a server is ready for it).
+        parts.headers.remove(header::EXPECT);
+        let id = headers::add_forwarding(&mut parts.headers, self.client.ip(), "http");
+        parts.version = Version::HTTP_11;
+        Ok((parts, body, client_upgrade, id))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn forward(
+        &self,
+        snap: &Snapshot,
+        parts: Parts,
+        body: RequestBody,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        outcome: &mut Outcome,
+        sender_back: &mut Option<Sender>,
+        upgraded: &mut bool,
+    ) -> Result<Response<ResponseBody>, ProxyError> {
+        let cfg = &snap.config;
+        let replayable = is_idempotent(&parts.method) && matches!(body, RequestBody::Empty);
+        // Kept only for requests we may replay after they were sent.
+        let replay = replayable.then(|| clone_parts(&parts));
+        let mut pending = Some((parts, body));
+        let mut tried: Vec<usize> = Vec::with_capacity(cfg.attempts as usize);
+        let mut last_err = ProxyError::new(ErrorKind::NoServer);
+
+        while tried.len() < cfg.attempts as usize {
+            let (parts, body) = match pending.take() {
+                Some(p) => p,
+                None => match &replay {
+                    Some(p) => (clone_parts(p), RequestBody::Empty),
+                    None => break,
+                },
+            };
+            let Some(idx) = snap.select(&parts, self.client.ip(), &tried) else {
+                break;
+            };
+            tried.push(idx);
+            outcome.tries += 1;
+            if outcome.tries > 1 {
+                self.shared.metrics.retries.inc();
+            }
+            let server = snap.servers[idx].clone();
+            outcome.server = Some(server.clone());
+            server.begin_request();
+            match self.attempt(snap, &server, parts, body).await {
+                Ok((resp, sender)) => {
+                    let status = resp.status();
+                    if status.is_server_error() {
+                        self.passive_failure(snap, &server, "5xx");
+                    } else {
+                        server.record_success();
+                    }
+                    return Ok(self.respond(resp, sender, client_upgrade, sender_back, upgraded));
+                }
+                Err((err, unsent)) => {
+                    server.end_request();
+                    if err.kind != ErrorKind::BodyTooLarge {
+                        self.passive_failure(snap, &server, err.reason());
+                    }
+                    let may_retry = match err.retry() {
+                        Retry::NothingSent => true,
+                        Retry::BeforeResponse => replayable,
+                        Retry::No => false,
+                    };
+                    tracing::debug!(target: "bigstep::proxy", server = %server.id, error = %err, may_retry, "attempt failed");
+                    pending = unsent;
+                    last_err = err;
+                    if !may_retry {
+                        break;
+                    }
+                }
+            }
+        }
+        if outcome.tries == 0 {
+            return Err(ProxyError::new(ErrorKind::NoServer));
+        }
+        Err(last_err)
+    }
+
+    /// One try against one server. On failure, hands back the request if it was never sent.
+    #[allow(clippy::type_complexity)]
+    async fn attempt(
+        &self,
+        snap: &Snapshot,
+        server: &Server,
+        mut parts: Parts,
+        body: RequestBody,
+    ) -> Result<(Response<Incoming>, Sender), (ProxyError, Option<(Parts, RequestBody)>)> {
+        let cfg = &snap.config;
+        if !parts.headers.contains_key(header::HOST) {
+            // HTTP/1.0 clients may send no Host; HTTP/1.1 servers require one.
+            if let Ok(v) = HeaderValue::from_str(&server.address) {
+                parts.headers.insert(header::HOST, v);
+            }
+        }
+        let mut req = Request::from_parts(parts, body);
+        // A pooled connection may have been closed by the server since we last used
+        // it; then the request comes back unsent and we dial afresh (twice at most).
+        let mut fresh = false;
+        loop {
+            let pooled = if fresh {
+                None
+            } else {
+                server.pool.take_idle(cfg.timeouts.upstream_idle)
+            };
+            let mut sender = match pooled {
+                Some(s) => s,
+                None => {
+                    fresh = true;
+                    match pool::connect(&server.address, cfg.timeouts.connect).await {
+                        Ok(s) => s,
+                        Err(e) => return Err((e, Some(req.into_parts()))),
+                    }
+                }
+            };
+            if sender.ready().await.is_err() {
+                if fresh {
+                    return Err((
+                        ProxyError::new(ErrorKind::ConnectFailed),
+                        Some(req.into_parts()),
+                    ));
+                }
+                continue;
+            }
+            let sent =
+                tokio::time::timeout(cfg.timeouts.upstream_response, sender.try_send_request(req))
+                    .await;
+            match sent {
+                Err(_elapsed) => {
+                    return Err((ProxyError::new(ErrorKind::UpstreamTimeout), None));
+                }
+                Ok(Ok(resp)) => return Ok((resp, sender)),
+                Ok(Err(mut e)) => match e.take_message() {
+                    Some(unsent) if !fresh => {
+                        req = unsent;
+                        continue;
+                    }
+                    Some(unsent) => {
+                        let err = ProxyError::with_detail(
+                            ErrorKind::ConnectFailed,
+                            e.into_error().to_string(),
+                        );
+                        return Err((err, Some(unsent.into_parts())));
+                    }
+                    None => return Err((classify(e.into_error()), None)),
+                },
+            }
+        }
+    }
+
+    /// Turn the server's response into the client's.
+    fn respond(
+        &self,
+        mut resp: Response<Incoming>,
+        sender: Sender,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        sender_back: &mut Option<Sender>,
+        upgraded: &mut bool,
+    ) -> Response<ResponseBody> {
+        let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+        match (switching, client_upgrade) {
+            (true, Some(client)) => {
+                let upstream = hyper::upgrade::on(&mut resp);
+                let proto = headers::strip_hop_by_hop(resp.headers_mut(), true);
+                if let Some(proto) = proto {
+                    headers::restore_upgrade(resp.headers_mut(), proto);
+                }
+                *upgraded = true;
+                crate::tunnel::spawn(&self.shared, client, upstream, self.shared.tunnel_idle());
+                // The upstream connection now belongs to the tunnel; it never returns to the pool.
+                drop(sender);
+                resp.map(|_| ResponseBody::empty())
+            }
+            _ => {
+                headers::strip_hop_by_hop(resp.headers_mut(), false);
+                *sender_back = Some(sender);
+                resp.map(ResponseBody::upstream)
+            }
+        }
+    }
+
+    fn passive_failure(&self, snap: &Snapshot, server: &Server, why: &str) {
+        let p = &snap.config.passive;
+        let ejected = server.record_failure(
+            p.consecutive_failures,
+            p.base_ejection,
+            p.max_ejection,
+            || {
+                let now = crate::server::now_ms();
+                let n = snap.servers.len() as u64;
+                let already = snap.servers.iter().filter(|s| s.is_ejected(now)).count() as u64;
+                (already + 1) * 100 <= u64::from(p.max_ejected_percent) * n
+            },
+        );
+        if let Some(length) = ejected {
+            self.shared.metrics.ejections.inc();
+            server.pool.clear();
+            tracing::warn!(
+                target: "bigstep::health",
+                server = %server.id,
+                reason = why,
+                seconds = length.as_secs_f64(),
+                "server ejected after consecutive failures"
+            );
+        }
+    }
+}
+
+fn classify(e: hyper::Error) -> ProxyError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if s.is::<BodyTooLarge>() {
+            return ProxyError::new(ErrorKind::BodyTooLarge);
+        }
+        source = s.source();
+    }
+    if e.is_parse() {
+        ProxyError::with_detail(ErrorKind::UpstreamProtocol, e.to_string())
+    } else if e.is_body_write_aborted() || e.is_user() {
+        ProxyError::with_detail(ErrorKind::ClientBodyFailed, e.to_string())
+    } else {
+        ProxyError::with_detail(ErrorKind::UpstreamClosed, e.to_string())
+    }
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+fn clone_parts(p: &Parts) -> Parts {
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.method = p.method.clone();
+    parts.uri = p.uri.clone();
+    parts.version = p.version;
+    parts.headers = p.headers.clone();
+    parts
+}
+
+/// Runs when the client's response is finished: frees the server slot, returns
+/// the connection to its pool, writes the access log line.
+struct Finish {
+    shared: Arc<Shared>,
+    phase: Arc<Phase>,
+    max_idle: usize,
+    sender: Option<Sender>,
+    upgraded: bool,
+    start: Instant,
+    client: SocketAddr,
+    method: Method,
+    target: String,
+    status: StatusCode,
+    request_id: Option<HeaderValue>,
+    outcome: Outcome,
+}
+
+impl OnDone for Finish {
+    fn done(&mut self, complete: bool, bytes: u64) {
+        let elapsed = self.start.elapsed();
+        if let Some(server) = &self.outcome.server {
+            if self.outcome.reason.is_none() {
+                server.end_request();
+                server.stats.record(self.status.as_u16(), elapsed);
+            }
+            if let (true, Some(sender)) = (complete, self.sender.take()) {
+                server.pool.put(sender, self.max_idle);
+            }
+        }
+        self.shared
+            .metrics
+            .record(self.status.as_u16(), self.outcome.reason.is_some());
+        if !self.upgraded {
+            self.phase.idle();
+        }
+        if self.shared.access_log {
+            tracing::info!(
+                target: "bigstep::access",
+                client = %self.client.ip(),
+                method = %self.method,
+                target = %self.target,
+                status = self.status.as_u16(),
+                server = self.outcome.server.as_ref().map_or("-", |s| &s.id),
+                tries = self.outcome.tries,
+                reason = self.outcome.reason.unwrap_or("-"),
+                ms = elapsed.as_secs_f64() * 1000.0,
+                bytes,
+                complete,
+                request_id = self.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+            );
+        }
+    }
+}

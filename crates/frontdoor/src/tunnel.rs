@@ -1,0 +1,88 @@
+//! Upgraded connections (WebSocket and friends): once both sides have switched
+//! protocols, bytes are copied both ways until either side closes or nothing
+//! moves for `timeouts.tunnel_idle`.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::server::now_ms;
+use crate::Shared;
+
+pub(crate) fn spawn(shared: &Arc<Shared>, client: OnUpgrade, upstream: OnUpgrade, idle: Duration) {
+    let stop = shared.hard_stop.clone();
+    shared.tasks.spawn(async move {
+        let (client, upstream) = match tokio::join!(client, upstream) {
+            (Ok(c), Ok(u)) => (c, u),
+            (c, u) => {
+                tracing::debug!(target: "bigstep::proxy", client_ok = c.is_ok(), upstream_ok = u.is_ok(), "upgrade failed");
+                return;
+            }
+        };
+        let last = Arc::new(AtomicU64::new(now_ms()));
+        let mut client = Activity { inner: TokioIo::new(client), last: last.clone() };
+        let mut upstream = Activity { inner: TokioIo::new(upstream), last: last.clone() };
+        let watchdog = async {
+            loop {
+                let quiet = Duration::from_millis(now_ms().saturating_sub(last.load(Relaxed)));
+                if quiet >= idle {
+                    return;
+                }
+                tokio::time::sleep(idle - quiet).await;
+            }
+        };
+        tokio::select! {
+            res = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+                if let Err(e) = res {
+                    tracing::debug!(target: "bigstep::proxy", error = %e, "tunnel ended with an error");
+                }
+            }
+            () = watchdog => tracing::debug!(target: "bigstep::proxy", "tunnel closed after idle timeout"),
+            () = stop.cancelled() => tracing::debug!(target: "bigstep::proxy", "tunnel closed at shutdown deadline"),
+        }
+    });
+}
+
+/// Marks the shared clock on every read, so the watchdog sees traffic either way.
+struct Activity<T> {
+    inner: T,
+    last: Arc<AtomicU64>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.last.store(now_ms(), Relaxed);
+        }
+        res
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
