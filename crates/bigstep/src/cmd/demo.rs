@@ -1,8 +1,65 @@
-//! `bigstep demo`.
+//! `bigstep demo`: one instance of the built-in demo web app (crate `demo`).
+//!
+//! `bigstep up` runs several of these behind the front door; run one alone to
+//! look at it, or point `bigstep balance` at a few.
+
+use std::net::{IpAddr, SocketAddr};
+
+use anyhow::Context;
 
 #[derive(clap::Args, Debug)]
-pub(crate) struct Args {}
+#[command(after_help = "\
+Examples:
+  bigstep demo --port 3000                 then open http://127.0.0.1:3000
+  PORT=3001 BIGSTEP_INSTANCE=blue bigstep demo
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`bigstep demo` is not built yet")
+Pages: /  /healthz  /api/whoami  /slow?ms=N  /events (server-sent events)")]
+pub(crate) struct Args {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+
+    /// Name shown on every page, so you can tell instances apart.
+    #[arg(long, env = "BIGSTEP_INSTANCE", default_value = "demo")]
+    instance: String,
+
+    /// Address to bind. Loopback unless you mean to expose it.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    // One thread is plenty for a demo instance, and `bigstep up` runs several.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is another process using the port?)"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(instance = %args.instance, "bigstep demo listening on {local}");
+    demo::serve(listener, args.instance, shutdown_signal()?)
+        .await
+        .context("demo server failed")?;
+    tracing::info!("bigstep demo stopped");
+    Ok(())
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

@@ -1,8 +1,385 @@
-//! `bigstep up`.
+//! `bigstep up`: the whole site on this machine from one command — the front door
+//! in this process, and N app instances (the built-in demo, or your command) as
+//! supervised child processes.
+//!
+//! Order of events: watch for Ctrl-C/SIGTERM; check the listen port; start the
+//! instances and wait until each accepts connections; start the front door with
+//! them as its servers; print the banner. On the first signal the front door stops
+//! accepting and drains, then every instance gets SIGTERM (SIGKILL after `--grace`);
+//! a second signal kills the instances at once.
+
+mod backoff;
+mod supervisor;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::sync::watch;
+
+use supervisor::{Instance, Settings, Spec, Stop};
 
 #[derive(clap::Args, Debug)]
-pub(crate) struct Args {}
+#[command(after_help = "\
+Examples:
+  bigstep up
+      Front door on http://127.0.0.1:8080 and three instances of the built-in
+      demo app. Open the URL and refresh: each page names the instance that served it.
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`bigstep up` is not built yet")
+  bigstep up -n 5 --listen 127.0.0.1:3000
+      Five instances, front door on port 3000.
+
+  bigstep up -- python3 -m http.server '$PORT'
+  bigstep up --health-path /healthz -- node server.js
+      Your own app, three times. Each copy gets PORT (the port it must listen on,
+      on 127.0.0.1) and BIGSTEP_INSTANCE (app-1, app-2, ...) in its environment;
+      `$PORT` and `$BIGSTEP_INSTANCE` in the arguments are replaced too (quote them
+      so your shell leaves them alone).
+
+Instances that exit are restarted (after 0.5 s, doubling up to 30 s while they keep
+crashing). Their output is shown prefixed with their name. Ctrl-C stops everything.")]
+pub(crate) struct Args {
+    /// How many app instances to run.
+    #[arg(short = 'n', long = "instances", default_value_t = 3,
+          value_parser = clap::value_parser!(u16).range(1..=100))]
+    instances: u16,
+
+    /// Address the front door listens on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// Give instances the ports BASE, BASE+1, ... instead of free ports picked for you.
+    #[arg(long, value_name = "BASE")]
+    app_port_base: Option<u16>,
+
+    /// Path the front door's health checks GET on each instance; 2xx/3xx is healthy.
+    /// Default: /healthz for the demo app; for your command, `/` where any answer
+    /// below 500 counts as healthy (so an app without a health page still works).
+    #[arg(long, value_name = "PATH")]
+    health_path: Option<String>,
+
+    /// No active health checks: instances are taken as healthy, and failed requests
+    /// are retried on another instance.
+    #[arg(long, conflicts_with = "health_path")]
+    no_health_check: bool,
+
+    /// How long each instance gets to start accepting connections.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    ready_timeout: Duration,
+
+    /// On stop: how long in-flight requests, then instances, get to finish before
+    /// they are cut off.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    grace: Duration,
+
+    /// Internal: run CMD as an instance of the `bigstep up` with this pid, dying with it.
+    #[arg(long, hide = true, value_name = "PID")]
+    supervised_by: Option<u32>,
+
+    /// Your app's command and arguments (after `--`). Without it: the built-in demo.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
 }
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(parent) = args.supervised_by {
+        return exec_supervised(parent, &args.command);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(up(args))
+}
+
+/// The launcher side of "children die with `bigstep up`" (see `supervisor`): set
+/// the parent-death signal, make sure the parent is still the one that started
+/// us, then become the instance's command.
+fn exec_supervised(parent: u32, command: &[String]) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .context("cannot set the parent-death signal")?;
+    if std::os::unix::process::parent_id() != parent {
+        bail!("bigstep up (pid {parent}) has already exited");
+    }
+    let Some((program, rest)) = command.split_first() else {
+        bail!("no command to run");
+    };
+    // `exec` only returns on failure.
+    let err = std::process::Command::new(program).args(rest).exec();
+    Err(err).with_context(|| format!("cannot run `{program}`"))
+}
+
+async fn up(args: Args) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(Stop::Running);
+    watch_signals(stop_tx.clone())?;
+
+    if args.listen.port() != 0 {
+        // Fail before starting anything if the front door cannot have its port.
+        drop(TcpListener::bind(args.listen).with_context(|| {
+            format!(
+                "cannot listen on {} (is another process using the port? try --listen 127.0.0.1:8081)",
+                args.listen
+            )
+        })?);
+    }
+    let n = usize::from(args.instances);
+    let ports = pick_ports(n, args.app_port_base)?;
+    let user_command = !args.command.is_empty();
+    let exe = std::env::current_exe().context("cannot find the bigstep binary")?;
+    let width = format!("app-{n}").len();
+    let specs: Vec<Spec> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, &port)| {
+            let name = format!("app-{}", i + 1);
+            let argv = if user_command {
+                substitute(&args.command, port, &name, i + 1)
+            } else {
+                vec![
+                    exe.to_string_lossy().into_owned(),
+                    "demo".into(),
+                    "--port".into(),
+                    port.to_string(),
+                    "--instance".into(),
+                    name.clone(),
+                ]
+            };
+            Spec {
+                label: format!("{name:width$}"),
+                name,
+                index: i + 1,
+                port,
+                argv,
+            }
+        })
+        .collect();
+    let settings = Arc::new(Settings {
+        grace: args.grace,
+        backoff: backoff::Policy::default(),
+        launcher: Some(exe),
+    });
+    let instances: Vec<Instance> = specs
+        .into_iter()
+        .map(|spec| Instance::start(spec, settings.clone(), stop_rx.clone()))
+        .collect();
+
+    let served = serve(&args, &instances, stop_rx.clone(), user_command).await;
+
+    // However we got here (signal, error), stop every instance and wait for it.
+    stop_tx.send_if_modified(|s| {
+        if *s == Stop::Running {
+            *s = Stop::Graceful;
+            true
+        } else {
+            false
+        }
+    });
+    for instance in instances {
+        instance.finished().await;
+    }
+    if served.is_ok() {
+        println!("bigstep up: stopped");
+    }
+    served
+}
+
+/// Wait for the instances, then run the front door until a stop is requested.
+async fn serve(
+    args: &Args,
+    instances: &[Instance],
+    mut stop: watch::Receiver<Stop>,
+    user_command: bool,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + args.ready_timeout;
+    let ready = async {
+        for instance in instances {
+            instance.wait_ready(deadline).await?;
+        }
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        r = ready => r?,
+        _ = stop.wait_for(|s| *s != Stop::Running) => return Ok(()),
+    }
+
+    let servers = instances
+        .iter()
+        .map(|i| frontdoor::config::ServerConfig {
+            name: Some(i.spec.name.clone()),
+            address: format!("127.0.0.1:{}", i.spec.port),
+            weight: 1,
+        })
+        .collect();
+    let mut cfg = frontdoor::Config::with_servers(args.listen, servers);
+    cfg.health = health_check(args, user_command);
+    cfg.timeouts.shutdown_grace = args.grace;
+    let fd = frontdoor::FrontDoor::bind(cfg)
+        .await
+        .context("cannot start the front door")?;
+    let addr = fd.local_addr();
+    print_banner(addr, instances);
+
+    let mut stop_fd = stop.clone();
+    fd.run(async move {
+        let _ = stop_fd.wait_for(|s| *s != Stop::Running).await;
+    })
+    .await
+    .context("front door failed")?;
+    Ok(())
+}
+
+/// Active health checks for the instances. They were seen accepting connections
+/// before the front door starts, so they take traffic at once
+/// (`wait_for_first_check = false`); a crashed one is taken out after two failed
+/// checks a second apart, and back in after one good one — meanwhile the front
+/// door retries refused connections on another instance.
+fn health_check(args: &Args, user_command: bool) -> Option<frontdoor::config::HealthCheck> {
+    use frontdoor::config::{HealthCheck, StatusRange};
+    if args.no_health_check {
+        return None;
+    }
+    let (path, expect_status) = match (&args.health_path, user_command) {
+        (Some(p), _) => (
+            p.clone(),
+            StatusRange {
+                low: 200,
+                high: 399,
+            },
+        ),
+        (None, false) => (
+            "/healthz".into(),
+            StatusRange {
+                low: 200,
+                high: 399,
+            },
+        ),
+        (None, true) => (
+            "/".into(),
+            StatusRange {
+                low: 200,
+                high: 499,
+            },
+        ),
+    };
+    Some(HealthCheck {
+        path,
+        expect_status,
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(2),
+        rise: 1,
+        fall: 2,
+        wait_for_first_check: false,
+    })
+}
+
+fn print_banner(addr: SocketAddr, instances: &[Instance]) {
+    use std::io::Write;
+    let mut out = String::new();
+    // The first line is a contract: scripts and tests parse the URL from it.
+    out.push_str(&format!("bigstep up: front door on http://{addr}\n"));
+    for i in instances {
+        let pid = i.pid().map_or("?".into(), |p| p.to_string());
+        out.push_str(&format!(
+            "  {}  http://127.0.0.1:{}  (pid {pid})\n",
+            i.spec.label, i.spec.port
+        ));
+    }
+    out.push_str(&format!(
+        "Open http://{addr} and refresh to see requests spread over {} instances. Ctrl-C to stop.\n",
+        instances.len()
+    ));
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+/// First SIGINT/SIGTERM: stop gracefully. Second: stop now.
+fn watch_signals(stop: watch::Sender<Stop>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::spawn(async move {
+        for next in [Stop::Graceful, Stop::Now] {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            match next {
+                Stop::Graceful => {
+                    tracing::info!("stopping: the front door drains, then the instances stop (Ctrl-C again to kill them now)")
+                }
+                _ => tracing::warn!("stopping now: killing the instances"),
+            }
+            stop.send_replace(next);
+        }
+    });
+    Ok(())
+}
+
+/// Ports for `n` instances: `base`, `base+1`, ... (each checked free), or free
+/// ports chosen by the OS. All listeners are held until every port is chosen so
+/// the ports are distinct, then released for the instances to bind.
+fn pick_ports(n: usize, base: Option<u16>) -> anyhow::Result<Vec<u16>> {
+    let mut held = Vec::with_capacity(n);
+    for i in 0..n {
+        let port = match base {
+            Some(b) => match b.checked_add(i as u16) {
+                Some(p) if p != 0 => p,
+                _ => bail!("--app-port-base {b} leaves no room for {n} instances"),
+            },
+            None => 0,
+        };
+        let l = TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("port {port} for app-{} is not free on 127.0.0.1", i + 1))?;
+        held.push(l);
+    }
+    held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
+/// `$PORT`, `$BIGSTEP_INSTANCE`, `$BIGSTEP_INSTANCE_INDEX` (also as `${NAME}`) in
+/// the user's arguments, replaced: the instance's values are not in our own
+/// environment, so a shell cannot do it.
+fn substitute(command: &[String], port: u16, name: &str, index: usize) -> Vec<String> {
+    let port = port.to_string();
+    let index = index.to_string();
+    // Longest name first, so `$BIGSTEP_INSTANCE` does not eat `$BIGSTEP_INSTANCE_INDEX`.
+    let vars = [
+        ("BIGSTEP_INSTANCE_INDEX", index.as_str()),
+        ("BIGSTEP_INSTANCE", name),
+        ("PORT", port.as_str()),
+    ];
+    command
+        .iter()
+        .map(|arg| {
+            let mut arg = arg.clone();
+            for (var, value) in vars {
+                arg = arg
+                    .replace(&format!("${{{var}}}"), value)
+                    .replace(&format!("${var}"), value);
+            }
+            arg
+        })
+        .collect()
+}
+
+/// `500ms`, `2s`, `1m`, or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 500ms, 10s or 1m"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("`{s}` is not a duration like 500ms, 10s or 1m")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests;
