@@ -2,7 +2,9 @@
 //! hands off to the role's module in `cmd/`.
 
 mod cmd;
+mod config;
 mod logging;
+mod signals;
 
 use clap::{Parser, Subcommand};
 

@@ -451,13 +451,13 @@ impl OnDone for Finish {
                 method = %self.method,
                 target = %self.target,
                 status = self.status.as_u16(),
-                server = self.outcome.server.as_ref().map_or("-", |s| &s.id),
+                server = %self.outcome.server.as_ref().map_or("-", |s| &s.id),
                 tries = self.outcome.tries,
-                reason = self.outcome.reason.unwrap_or("-"),
-                ms = elapsed.as_secs_f64() * 1000.0,
+                reason = %self.outcome.reason.unwrap_or("-"),
+                ms = (elapsed.as_micros() as f64 / 1000.0),
                 bytes,
                 complete,
-                request_id = self.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+                request_id = %self.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
             );
         }
     }
