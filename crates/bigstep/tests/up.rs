@@ -335,3 +335,20 @@ fn an_app_that_exits_at_start_is_reported_by_name() {
     );
     assert!(stderr.contains("app-1 | no database for app-1"), "{stderr}");
 }
+
+#[test]
+fn instances_die_when_up_is_killed() {
+    let mut up = Up::start(&["-n", "2"]);
+    let pids = pids(up.addr, 2);
+    // SIGKILL: no chance to stop anything; the kernel's parent-death signal must.
+    up.child.kill().unwrap();
+    up.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids.values().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "instances {pids:?} outlived a SIGKILLed bigstep up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
