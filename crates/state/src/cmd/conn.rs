@@ -1,0 +1,821 @@
+//! Connection and server commands: AUTH, HELLO, CLIENT, CONFIG, INFO, COMMAND, ...
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{int, is, syntax, table, Ctx, Spec, R};
+use crate::resp::Reply;
+use crate::store::notify;
+use crate::{Fsync, Policy, REDIS_VERSION};
+
+fn check_pass(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &ctx.s.cfg.requirepass {
+        None => true,
+        Some(p) => p.as_bytes() == pass,
+    }
+}
+
+fn wrongpass() -> Reply {
+    Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+}
+
+pub(super) fn auth(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if a.len() > 3 {
+        return Err(syntax());
+    }
+    let (user, pass): (&[u8], &[u8]) = if a.len() == 2 {
+        if ctx.s.cfg.requirepass.is_none() {
+            return Err(Reply::err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+        }
+        (b"default", &a[1])
+    } else {
+        (&a[1], &a[2])
+    };
+    if check_pass(ctx, user, pass) {
+        ctx.c.authed = true;
+        Ok(Reply::Ok)
+    } else {
+        Err(wrongpass())
+    }
+}
+
+fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn bad_name() -> Reply {
+    Reply::err("Client names cannot contain spaces, newlines or special characters.")
+}
+
+pub(super) fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut ver = ctx.c.proto as i64;
+    if a.len() >= 2 {
+        ver = crate::resp::parse_i64(&a[1])
+            .ok_or_else(|| Reply::err("Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&ver) {
+            return Err(Reply::Error("NOPROTO unsupported protocol version".into()));
+        }
+    }
+    let mut name = None;
+    let mut j = 2;
+    let mut authed_now = false;
+    while j < a.len() {
+        let more = a.len() - j - 1;
+        if is(&a[j], "auth") && more >= 2 {
+            if !check_pass(ctx, &a[j + 1], &a[j + 2]) {
+                return Err(wrongpass());
+            }
+            authed_now = true;
+            j += 3;
+        } else if is(&a[j], "setname") && more >= 1 {
+            if !valid_name(&a[j + 1]) {
+                return Err(bad_name());
+            }
+            name = Some(a[j + 1].clone());
+            j += 2;
+        } else {
+            return Err(Reply::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&a[j])
+            )));
+        }
+    }
+    if authed_now {
+        ctx.c.authed = true;
+    }
+    if !ctx.c.authed {
+        return Err(Reply::Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
+    }
+    ctx.c.proto = ver as u8;
+    let id = ctx.c.id;
+    if let Some(e) = ctx.s.clients.get_mut(&id) {
+        e.resp = ver as u8;
+        if let Some(n) = name {
+            e.name = if n.is_empty() { None } else { Some(n) };
+        }
+    }
+    let s = |x: &str| Reply::bulk(x);
+    Ok(Reply::Map(vec![
+        (s("server"), s("redis")),
+        (s("version"), s(REDIS_VERSION)),
+        (s("proto"), Reply::Int(ver)),
+        (s("id"), Reply::Int(id as i64)),
+        (s("mode"), s("standalone")),
+        (s("role"), s("master")),
+        (s("modules"), Reply::Array(vec![])),
+    ]))
+}
+
+pub(super) fn ping(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if a.len() > 2 {
+        return Err(Reply::err("wrong number of arguments for 'ping' command"));
+    }
+    let subscribed = ctx.c.proto == 2
+        && ctx
+            .s
+            .clients
+            .get(&ctx.c.id)
+            .is_some_and(|e| !e.channels.is_empty() || !e.patterns.is_empty());
+    if subscribed {
+        return Ok(Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::Bulk(a.get(1).cloned().unwrap_or_default()),
+        ]));
+    }
+    Ok(match a.get(1) {
+        Some(m) => Reply::Bulk(m.clone()),
+        None => Reply::Status("PONG".into()),
+    })
+}
+
+pub(super) fn echo(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Bulk(a[1].clone()))
+}
+
+pub(super) fn quit(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    ctx.c.close = true;
+    Ok(Reply::Ok)
+}
+
+pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    ctx.c.multi = None;
+    ctx.c.multi_err = false;
+    super::tx::unwatch_all(ctx.s, ctx.c);
+    let id = ctx.c.id;
+    let (chans, pats) = ctx
+        .s
+        .clients
+        .get(&id)
+        .map(|e| {
+            (
+                e.channels.iter().cloned().collect::<Vec<_>>(),
+                e.patterns.iter().cloned().collect::<Vec<_>>(),
+            )
+        })
+        .unwrap_or_default();
+    for c in chans {
+        super::pubsub::remove_sub(ctx.s, id, &c, false);
+    }
+    for p in pats {
+        super::pubsub::remove_sub(ctx.s, id, &p, true);
+    }
+    ctx.c.db = 0;
+    ctx.c.proto = 2;
+    ctx.c.authed = ctx.s.cfg.requirepass.is_none();
+    if let Some(e) = ctx.s.clients.get_mut(&id) {
+        e.name = None;
+        e.db = 0;
+        e.resp = 2;
+        e.multi = false;
+    }
+    Ok(Reply::Status("RESET".into()))
+}
+
+pub(super) fn time(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    let _ = ctx;
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Reply::Array(vec![
+        Reply::bulk(d.as_secs().to_string()),
+        Reply::bulk(d.subsec_micros().to_string()),
+    ]))
+}
+
+pub(super) fn lastsave(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(ctx.s.started_unix as i64))
+}
+
+pub(super) fn readonly(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Err(Reply::err("This instance has cluster support disabled"))
+}
+
+pub(super) fn bgrewriteaof(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    if ctx.s.aof.is_none() {
+        return Err(Reply::err(
+            "bigstep state runs without a data directory (--dir); nothing to rewrite",
+        ));
+    }
+    ctx.s.rewrite_requested = true;
+    Ok(Reply::Status(
+        "Background append only file rewriting started".into(),
+    ))
+}
+
+pub(super) fn save(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    // Durability is the append-only log; there is no separate snapshot.
+    Ok(Reply::Ok)
+}
+
+// === CLIENT ===
+
+pub(super) fn client_setname(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if !valid_name(&a[2]) {
+        return Err(bad_name());
+    }
+    if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {
+        e.name = if a[2].is_empty() {
+            None
+        } else {
+            Some(a[2].clone())
+        };
+    }
+    Ok(Reply::Ok)
+}
+
+pub(super) fn client_getname(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(ctx
+        .s
+        .clients
+        .get(&ctx.c.id)
+        .and_then(|e| e.name.clone())
+        .map_or(Reply::Nil, Reply::Bulk))
+}
+
+pub(super) fn client_id(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(ctx.c.id as i64))
+}
+
+pub(super) fn client_setinfo(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let lib_name = if is(&a[2], "lib-name") {
+        true
+    } else if is(&a[2], "lib-ver") {
+        false
+    } else {
+        return Err(Reply::err(format!(
+            "Unrecognized option '{}'",
+            String::from_utf8_lossy(&a[2])
+        )));
+    };
+    if !valid_name(&a[3]) {
+        return Err(Reply::err(format!(
+            "{} cannot contain spaces, newlines or special characters.",
+            if lib_name { "lib-name" } else { "lib-ver" }
+        )));
+    }
+    if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {
+        let v = if a[3].is_empty() {
+            None
+        } else {
+            Some(a[3].clone())
+        };
+        if lib_name {
+            e.lib_name = v;
+        } else {
+            e.lib_ver = v;
+        }
+    }
+    Ok(Reply::Ok)
+}
+
+fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
+    let Some(e) = ctx.s.clients.get(&id) else {
+        return String::new();
+    };
+    let b = |x: &Option<Bytes>| {
+        x.as_ref()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
+    let mut flags = String::new();
+    if !e.channels.is_empty() || !e.patterns.is_empty() {
+        flags.push('P');
+    }
+    if e.multi {
+        flags.push('x');
+    }
+    if e.blocked {
+        flags.push('b');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let age = e.created.elapsed().as_secs();
+    format!(
+        "id={id} addr={} laddr={} fd=8 name={} age={age} idle=0 flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        e.addr,
+        e.laddr,
+        b(&e.name),
+        e.db,
+        e.channels.len(),
+        e.patterns.len(),
+        if e.multi { 0 } else { -1 },
+        e.shared.pending.load(Ordering::Relaxed),
+        if e.last_cmd.is_empty() { "NULL" } else { &e.last_cmd },
+        e.resp,
+        b(&e.lib_name),
+        b(&e.lib_ver),
+    )
+}
+
+pub(super) fn client_list(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut ids: Vec<u64> = ctx.s.clients.keys().copied().collect();
+    ids.sort_unstable();
+    if a.len() > 2 {
+        if is(&a[2], "id") && a.len() > 3 {
+            let mut want = Vec::new();
+            for x in &a[3..] {
+                let v = int(x).map_err(|_| Reply::err("Invalid client ID"))?;
+                want.push(v as u64);
+            }
+            ids.retain(|i| want.contains(i));
+        } else if is(&a[2], "type") && a.len() == 4 {
+            let t = String::from_utf8_lossy(&a[3]).to_ascii_lowercase();
+            match t.as_str() {
+                "normal" | "pubsub" => {
+                    let pub_only = t == "pubsub";
+                    ids.retain(|i| {
+                        ctx.s.clients.get(i).is_some_and(|e| {
+                            (!e.channels.is_empty() || !e.patterns.is_empty()) == pub_only
+                        })
+                    });
+                }
+                "master" | "replica" | "slave" => ids.clear(),
+                _ => {
+                    return Err(Reply::err(format!(
+                        "Unknown client type '{}'",
+                        String::from_utf8_lossy(&a[3])
+                    )))
+                }
+            }
+        } else {
+            return Err(syntax());
+        }
+    }
+    let mut out = String::new();
+    for id in ids {
+        out.push_str(&client_line(ctx, id));
+        out.push('\n');
+    }
+    Ok(Reply::Verbatim("txt", Bytes::from(out)))
+}
+
+pub(super) fn client_info(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    let mut s = client_line(ctx, ctx.c.id);
+    s.push('\n');
+    Ok(Reply::Verbatim("txt", Bytes::from(s)))
+}
+
+pub(super) fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if a.len() == 3 {
+        let addr = String::from_utf8_lossy(&a[2]).into_owned();
+        let victim = ctx
+            .s
+            .clients
+            .values()
+            .find(|e| e.addr == addr)
+            .map(|e| e.shared.clone());
+        return match victim {
+            Some(v) => {
+                if v.id == ctx.c.id {
+                    ctx.c.close = true;
+                } else {
+                    v.kill();
+                }
+                Ok(Reply::Ok)
+            }
+            None => Err(Reply::err("No such client")),
+        };
+    }
+    if !a.len().is_multiple_of(2) {
+        return Err(syntax());
+    }
+    let (mut id, mut addr, mut laddr, mut skipme, mut typ) = (None, None, None, true, None);
+    for p in a[2..].chunks(2) {
+        let v = String::from_utf8_lossy(&p[1]).into_owned();
+        if is(&p[0], "id") {
+            id = Some(
+                int(&p[1]).map_err(|_| Reply::err("client-id should be greater than 0"))? as u64,
+            );
+        } else if is(&p[0], "addr") {
+            addr = Some(v);
+        } else if is(&p[0], "laddr") {
+            laddr = Some(v);
+        } else if is(&p[0], "skipme") {
+            skipme = match v.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return Err(syntax()),
+            };
+        } else if is(&p[0], "type") {
+            typ = Some(v.to_ascii_lowercase());
+        } else if is(&p[0], "user") {
+            if v != "default" {
+                return Err(Reply::err(format!("No such user '{v}'")));
+            }
+        } else {
+            return Err(syntax());
+        }
+    }
+    let mut n = 0;
+    let me = ctx.c.id;
+    let victims: Vec<_> = ctx
+        .s
+        .clients
+        .values()
+        .filter(|e| id.is_none_or(|i| e.shared.id == i))
+        .filter(|e| addr.as_ref().is_none_or(|a| &e.addr == a))
+        .filter(|e| laddr.as_ref().is_none_or(|a| &e.laddr == a))
+        .filter(|e| {
+            typ.as_deref().is_none_or(|t| {
+                let ps = !e.channels.is_empty() || !e.patterns.is_empty();
+                match t {
+                    "pubsub" => ps,
+                    "normal" => !ps,
+                    _ => false,
+                }
+            })
+        })
+        .filter(|e| !(skipme && e.shared.id == me))
+        .map(|e| e.shared.clone())
+        .collect();
+    for v in victims {
+        if v.id == me {
+            ctx.c.close = true;
+        } else {
+            v.kill();
+        }
+        n += 1;
+    }
+    Ok(Reply::Int(n))
+}
+
+pub(super) fn client_ok(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if is(&a[2], "on") || is(&a[2], "off") {
+        Ok(Reply::Ok)
+    } else {
+        Err(syntax())
+    }
+}
+
+// === CONFIG ===
+
+fn parse_memory(s: &str) -> Option<u64> {
+    let l = s.to_ascii_lowercase();
+    let (num, mul) = if let Some(n) = l.strip_suffix("gb") {
+        (n, 1u64 << 30)
+    } else if let Some(n) = l.strip_suffix("mb") {
+        (n, 1 << 20)
+    } else if let Some(n) = l.strip_suffix("kb") {
+        (n, 1 << 10)
+    } else if let Some(n) = l.strip_suffix('g') {
+        (n, 1_000_000_000)
+    } else if let Some(n) = l.strip_suffix('m') {
+        (n, 1_000_000)
+    } else if let Some(n) = l.strip_suffix('k') {
+        (n, 1000)
+    } else if let Some(n) = l.strip_suffix('b') {
+        (n, 1)
+    } else {
+        (l.as_str(), 1)
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// Public so the CLI can validate `--maxmemory`.
+pub(crate) fn parse_memory_arg(s: &str) -> Option<u64> {
+    parse_memory(s)
+}
+
+fn config_pairs(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
+    let c = &ctx.s.cfg;
+    vec![
+        ("maxmemory", c.maxmemory.to_string()),
+        ("maxmemory-policy", c.maxmemory_policy.name().to_string()),
+        ("notify-keyspace-events", notify::format(ctx.s.notify_flags)),
+        ("appendfsync", c.appendfsync.name().to_string()),
+        (
+            "appendonly",
+            if c.dir.is_some() { "yes" } else { "no" }.to_string(),
+        ),
+        ("requirepass", c.requirepass.clone().unwrap_or_default()),
+        ("port", c.port.to_string()),
+        ("bind", c.bind.clone()),
+        (
+            "dir",
+            c.dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("databases", c.databases.to_string()),
+        ("save", String::new()),
+        ("timeout", c.timeout.to_string()),
+        ("maxclients", c.maxclients.to_string()),
+        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
+        (
+            "client-query-buffer-limit",
+            c.client_query_buffer_limit.to_string(),
+        ),
+        (
+            "protected-mode",
+            if c.protected_mode { "yes" } else { "no" }.to_string(),
+        ),
+        ("maxmemory-samples", "5".to_string()),
+        ("lua-time-limit", "5000".to_string()),
+        ("busy-reply-threshold", "5000".to_string()),
+        (
+            "auto-aof-rewrite-min-size",
+            c.auto_aof_rewrite_min_size.to_string(),
+        ),
+        (
+            "auto-aof-rewrite-percentage",
+            c.auto_aof_rewrite_percentage.to_string(),
+        ),
+        (
+            "client-output-buffer-limit",
+            format!(
+                "normal 0 0 0 slave 268435456 67108864 60 pubsub {} 8388608 60",
+                c.pubsub_output_limit
+            ),
+        ),
+    ]
+}
+
+pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let pairs = config_pairs(ctx);
+    let mut out: Vec<(Reply, Reply)> = Vec::new();
+    for (k, v) in &pairs {
+        if a[2..]
+            .iter()
+            .any(|p| crate::glob::matches(&p.to_ascii_lowercase(), k.as_bytes(), true))
+        {
+            out.push((Reply::bulk(k), Reply::bulk(v)));
+        }
+    }
+    Ok(Reply::Map(out))
+}
+
+pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if !a.len().is_multiple_of(2) {
+        return Err(Reply::err(
+            "wrong number of arguments for 'config|set' command",
+        ));
+    }
+    // Validate everything first so a failing pair changes nothing.
+    let mut cfg = ctx.s.cfg.clone();
+    let mut flags = ctx.s.notify_flags;
+    for p in a[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&p[0]).to_ascii_lowercase();
+        let val = String::from_utf8_lossy(&p[1]).into_owned();
+        let fail = |why: &str| {
+            Reply::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        match name.as_str() {
+            "maxmemory" => {
+                cfg.maxmemory = parse_memory(&val).ok_or_else(|| fail("argument must be a memory value"))?
+            }
+            "maxmemory-policy" => {
+                cfg.maxmemory_policy = Policy::parse(&val).ok_or_else(|| fail("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"))?
+            }
+            "notify-keyspace-events" => {
+                flags = notify::parse(&val).ok_or_else(|| fail("Invalid event class character. Use 'Ag$lshzxeKEtmd'."))?
+            }
+            "appendfsync" => {
+                cfg.appendfsync = Fsync::parse(&val).ok_or_else(|| fail("argument(s) must be one of the following: always, everysec, no"))?
+            }
+            "requirepass" => cfg.requirepass = if val.is_empty() { None } else { Some(val) },
+            "timeout" => cfg.timeout = val.parse().map_err(|_| fail("argument couldn't be parsed into an integer"))?,
+            "maxclients" => cfg.maxclients = val.parse().map_err(|_| fail("argument couldn't be parsed into an integer"))?,
+            "auto-aof-rewrite-min-size" => {
+                cfg.auto_aof_rewrite_min_size = parse_memory(&val).ok_or_else(|| fail("argument must be a memory value"))?
+            }
+            "auto-aof-rewrite-percentage" => {
+                cfg.auto_aof_rewrite_percentage = val.parse().map_err(|_| fail("argument couldn't be parsed into an integer"))?
+            }
+            "save" | "appendonly" | "maxmemory-samples" | "lua-time-limit" | "busy-reply-threshold" | "protected-mode" => {}
+            _ => {
+                return Err(Reply::err(format!(
+                    "Unknown option or number of arguments for CONFIG SET - '{}'",
+                    String::from_utf8_lossy(&p[0])
+                )))
+            }
+        }
+    }
+    ctx.s.cfg = cfg;
+    ctx.s.notify_flags = flags;
+    crate::evict::recount(ctx.s);
+    Ok(Reply::Ok)
+}
+
+pub(super) fn config_resetstat(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    ctx.s.stats = Default::default();
+    Ok(Reply::Ok)
+}
+
+pub(super) fn config_rewrite(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Err(Reply::err("The server is running without a config file"))
+}
+
+// === COMMAND ===
+
+fn all_specs() -> Vec<&'static Spec> {
+    table().iter().collect()
+}
+
+fn spec_flags(s: &Spec) -> Vec<Reply> {
+    let mut v = Vec::new();
+    let st = |x: &str| Reply::Status(x.into());
+    if s.flags & super::flags::WRITE != 0 {
+        v.push(st("write"));
+    } else {
+        v.push(st("readonly"));
+    }
+    if s.flags & super::flags::DENYOOM != 0 {
+        v.push(st("denyoom"));
+    }
+    if s.flags & super::flags::NOSCRIPT != 0 {
+        v.push(st("noscript"));
+    }
+    if s.flags & super::flags::PUBSUB != 0 {
+        v.push(st("pubsub"));
+    }
+    if s.flags & super::flags::BLOCKING != 0 {
+        v.push(st("blocking"));
+    }
+    v
+}
+
+fn spec_info(s: &Spec) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk(s.name),
+        Reply::Int(s.arity as i64),
+        Reply::Set(spec_flags(s)),
+        Reply::Int(s.first as i64),
+        Reply::Int(s.last as i64),
+        Reply::Int(s.step as i64),
+        Reply::Set(vec![]),
+        Reply::Set(vec![]),
+        Reply::Array(vec![]),
+        Reply::Array(s.subs.iter().map(spec_info).collect()),
+    ])
+}
+
+pub(super) fn command_count(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(table().len() as i64))
+}
+
+/// `COMMAND` with no subcommand.
+pub(super) fn command_all() -> Reply {
+    Reply::Array(all_specs().into_iter().map(spec_info).collect())
+}
+
+fn find(name: &[u8]) -> Option<&'static Spec> {
+    let n = String::from_utf8_lossy(name).to_ascii_lowercase();
+    table().iter().find(|s| s.name == n)
+}
+
+pub(super) fn command_info(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if a.len() == 2 {
+        return Ok(command_all());
+    }
+    Ok(Reply::Array(
+        a[2..]
+            .iter()
+            .map(|n| find(n).map_or(Reply::NilArray, spec_info))
+            .collect(),
+    ))
+}
+
+pub(super) fn command_docs(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let specs: Vec<&Spec> = if a.len() == 2 {
+        all_specs()
+    } else {
+        a[2..].iter().filter_map(|n| find(n)).collect()
+    };
+    Ok(Reply::Map(
+        specs
+            .into_iter()
+            .map(|s| {
+                (
+                    Reply::bulk(s.name),
+                    Reply::Map(vec![
+                        (
+                            Reply::bulk("summary"),
+                            Reply::bulk(format!("{} command", s.name.to_ascii_uppercase())),
+                        ),
+                        (Reply::bulk("since"), Reply::bulk("1.0.0")),
+                        (Reply::bulk("group"), Reply::bulk("generic")),
+                    ]),
+                )
+            })
+            .collect(),
+    ))
+}
+
+pub(super) fn command_list(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Array(
+        table().iter().map(|s| Reply::bulk(s.name)).collect(),
+    ))
+}
+
+// === INFO ===
+
+pub(super) fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let want: Vec<String> = a[1..]
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    let all = want.is_empty()
+        || want
+            .iter()
+            .any(|w| w == "all" || w == "everything" || w == "default");
+    let show = |name: &str| all || want.iter().any(|w| w == name);
+    let s = &*ctx.s;
+    let mut out = String::new();
+    let uptime = s.started.elapsed().as_secs();
+    if show("server") {
+        let _ = write!(
+            out,
+            "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{:040x}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutable:bigstep\r\nbigstep_version:{}\r\n\r\n",
+            std::env::consts::OS,
+            std::process::id(),
+            s.started_unix,
+            s.cfg.port,
+            crate::store::now_ms() * 1000,
+            uptime / 86400,
+            env!("CARGO_PKG_VERSION"),
+        );
+    }
+    if show("clients") {
+        let blocked = s.blocked.len();
+        let pubsub = s
+            .clients
+            .values()
+            .filter(|e| !e.channels.is_empty() || !e.patterns.is_empty())
+            .count();
+        let _ = write!(
+            out,
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{blocked}\r\npubsub_clients:{pubsub}\r\nwatching_clients:{}\r\n\r\n",
+            s.clients.len(),
+            s.cfg.maxclients,
+            s.watched.len(),
+        );
+    }
+    if show("memory") {
+        let rss = crate::evict::rss_bytes();
+        let _ = write!(
+            out,
+            "# Memory\r\nused_memory:{}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n\r\n",
+            s.used_memory,
+            s.used_memory as f64 / 1048576.0,
+            s.cfg.maxmemory,
+            s.cfg.maxmemory_policy.name(),
+        );
+    }
+    if show("persistence") {
+        let _ = write!(
+            out,
+            "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:{}\r\naof_last_write_status:ok\r\naof_current_size:{}\r\naof_base_size:{}\r\n\r\n",
+            s.dirty,
+            s.started_unix,
+            s.aof.is_some() as u8,
+            s.rewrite_requested as u8,
+            s.aof_current_size,
+            s.aof_base_size,
+        );
+    }
+    if show("stats") {
+        let _ = write!(
+            out,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
+            s.stats.connections,
+            s.stats.commands,
+            s.stats.rejected,
+            s.stats.expired,
+            s.stats.evicted,
+            s.stats.hits,
+            s.stats.misses,
+            s.channels.len(),
+            s.patterns.len(),
+        );
+    }
+    if show("replication") {
+        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if show("keyspace") {
+        out.push_str("# Keyspace\r\n");
+        for (i, d) in s.dbs.iter().enumerate() {
+            if !d.keys.is_empty() {
+                let _ = write!(
+                    out,
+                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                    d.keys.len(),
+                    d.expires.len()
+                );
+            }
+        }
+        out.push_str("\r\n");
+    }
+    while out.ends_with("\r\n\r\n") {
+        out.truncate(out.len() - 2);
+    }
+    Ok(Reply::Verbatim("txt", Bytes::from(out)))
+}

@@ -1,0 +1,211 @@
+//! Hash commands.
+
+use bytes::Bytes;
+
+use super::keys::{parse_scan, scan_range};
+use super::{int, parse_float, Ctx, R};
+use crate::glob;
+use crate::resp::{parse_i64, Reply};
+use crate::store::{notify, Value};
+
+fn new_hash() -> Value {
+    Value::Hash(Default::default())
+}
+
+fn hset_generic(ctx: &mut Ctx<'_>, a: &[Bytes], name: &str) -> Result<i64, Reply> {
+    if !a.len().is_multiple_of(2) {
+        return Err(Reply::err(format!(
+            "wrong number of arguments for '{name}' command"
+        )));
+    }
+    let Value::Hash(h) = ctx.get_or_create(&a[1], new_hash)? else {
+        unreachable!()
+    };
+    let mut added = 0;
+    for p in a[2..].chunks(2) {
+        if h.insert(p[0].clone(), p[1].clone()).is_none() {
+            added += 1;
+        }
+    }
+    ctx.dirty(1);
+    ctx.notify(notify::HASH, "hset", &a[1]);
+    Ok(added)
+}
+
+pub(super) fn hset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Int(hset_generic(ctx, a, "hset")?))
+}
+
+pub(super) fn hmset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    hset_generic(ctx, a, "hmset")?;
+    Ok(Reply::Ok)
+}
+
+pub(super) fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if let Some(h) = ctx.get_hash(&a[1])? {
+        if h.contains_key(&a[2][..]) {
+            return Ok(Reply::Int(0));
+        }
+    }
+    let Value::Hash(h) = ctx.get_or_create(&a[1], new_hash)? else {
+        unreachable!()
+    };
+    h.insert(a[2].clone(), a[3].clone());
+    ctx.dirty(1);
+    ctx.notify(notify::HASH, "hset", &a[1]);
+    Ok(Reply::Int(1))
+}
+
+pub(super) fn hget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(match ctx.get_hash(&a[1])?.and_then(|h| h.get(&a[2][..])) {
+        Some(v) => Reply::Bulk(v.clone()),
+        None => Reply::Nil,
+    })
+}
+
+pub(super) fn hmget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let h = ctx.get_hash(&a[1])?;
+    Ok(Reply::Array(
+        a[2..]
+            .iter()
+            .map(|f| match h.as_ref().and_then(|h| h.get(&f[..])) {
+                Some(v) => Reply::Bulk(v.clone()),
+                None => Reply::Nil,
+            })
+            .collect(),
+    ))
+}
+
+pub(super) fn hgetall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Map(
+        ctx.get_hash(&a[1])?
+            .map(|h| {
+                h.iter()
+                    .map(|(k, v)| (Reply::Bulk(k.clone()), Reply::Bulk(v.clone())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    ))
+}
+
+pub(super) fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let Some(h) = ctx.get_hash(&a[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let mut n = 0;
+    for f in &a[2..] {
+        if h.swap_remove(&f[..]).is_some() {
+            n += 1;
+        }
+    }
+    if n > 0 {
+        ctx.dirty(1);
+        ctx.notify(notify::HASH, "hdel", &a[1]);
+        ctx.del_if_empty(&a[1]);
+    }
+    Ok(Reply::Int(n))
+}
+
+pub(super) fn hexists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Int(
+        ctx.get_hash(&a[1])?
+            .is_some_and(|h| h.contains_key(&a[2][..])) as i64,
+    ))
+}
+
+pub(super) fn hlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Int(
+        ctx.get_hash(&a[1])?.map_or(0, |h| h.len()) as i64
+    ))
+}
+
+pub(super) fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Int(
+        ctx.get_hash(&a[1])?
+            .and_then(|h| h.get(&a[2][..]))
+            .map_or(0, |v| v.len()) as i64,
+    ))
+}
+
+pub(super) fn hkeys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Array(
+        ctx.get_hash(&a[1])?
+            .map(|h| h.keys().map(|k| Reply::Bulk(k.clone())).collect())
+            .unwrap_or_default(),
+    ))
+}
+
+pub(super) fn hvals(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Array(
+        ctx.get_hash(&a[1])?
+            .map(|h| h.values().map(|k| Reply::Bulk(k.clone())).collect())
+            .unwrap_or_default(),
+    ))
+}
+
+pub(super) fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let by = int(&a[3])?;
+    let cur = match ctx.get_hash(&a[1])?.and_then(|h| h.get(&a[2][..])) {
+        Some(v) => parse_i64(v).ok_or_else(|| Reply::err("hash value is not an integer"))?,
+        None => 0,
+    };
+    let n = cur
+        .checked_add(by)
+        .ok_or_else(|| Reply::err("increment or decrement would overflow"))?;
+    let Value::Hash(h) = ctx.get_or_create(&a[1], new_hash)? else {
+        unreachable!()
+    };
+    h.insert(a[2].clone(), Bytes::from(n.to_string()));
+    ctx.dirty(1);
+    ctx.notify(notify::HASH, "hincrby", &a[1]);
+    Ok(Reply::Int(n))
+}
+
+pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let by = parse_float(&a[3]).ok_or_else(|| Reply::err("value is not a valid float"))?;
+    let cur = match ctx.get_hash(&a[1])?.and_then(|h| h.get(&a[2][..])) {
+        Some(v) => parse_float(v).ok_or_else(|| Reply::err("hash value is not a float"))?,
+        None => 0.0,
+    };
+    let n = cur + by;
+    if n.is_nan() || n.is_infinite() {
+        return Err(Reply::err("increment would produce NaN or Infinity"));
+    }
+    let s = super::strings::fmt_incr_float(n);
+    let Value::Hash(h) = ctx.get_or_create(&a[1], new_hash)? else {
+        unreachable!()
+    };
+    h.insert(a[2].clone(), Bytes::from(s.clone()));
+    ctx.dirty(1);
+    ctx.notify(notify::HASH, "hincrbyfloat", &a[1]);
+    ctx.propagate(vec![
+        Bytes::from_static(b"HSET"),
+        a[1].clone(),
+        a[2].clone(),
+        Bytes::from(s.clone()),
+    ]);
+    Ok(Reply::bulk(s))
+}
+
+pub(super) fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let o = parse_scan(a, 2, false)?;
+    let Some(h) = ctx.get_hash(&a[1])? else {
+        return Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(vec![])]));
+    };
+    let (start, end, next) = scan_range(o.cursor, o.count, h.len());
+    let mut out = Vec::new();
+    for i in start..end {
+        let (k, v) = h.get_index(i).expect("in range");
+        if o.pattern
+            .as_ref()
+            .is_none_or(|p| glob::matches(p, k, false))
+        {
+            out.push(Reply::Bulk(k.clone()));
+            out.push(Reply::Bulk(v.clone()));
+        }
+    }
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(out),
+    ]))
+}

@@ -1,0 +1,420 @@
+//! Generic key commands and database commands.
+
+use bytes::Bytes;
+use rand::Rng;
+
+use super::{int, is, not_int, syntax, Ctx, R};
+use crate::glob;
+use crate::resp::Reply;
+use crate::store::{notify, Value};
+
+pub(super) fn del(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut n = 0;
+    for k in &a[1..] {
+        if ctx.exists(k) && ctx.del_key(k) {
+            n += 1;
+            ctx.dirty(1);
+            ctx.notify(notify::GENERIC, "del", k);
+        }
+    }
+    Ok(Reply::Int(n))
+}
+
+pub(super) fn exists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut n = 0;
+    for k in &a[1..] {
+        if ctx.exists(k) {
+            n += 1;
+        }
+    }
+    Ok(Reply::Int(n))
+}
+
+pub(super) fn type_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Status(
+        ctx.lookup(&a[1]).map_or("none", |v| v.type_name()).into(),
+    ))
+}
+
+fn rename_generic(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) -> R {
+    if !ctx.exists(&a[1]) {
+        return Err(Reply::err("no such key"));
+    }
+    if a[1] == a[2] {
+        return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
+    }
+    if ctx.exists(&a[2]) {
+        if nx {
+            return Ok(Reply::Int(0));
+        }
+        ctx.del_key(&a[2]);
+    }
+    let exp = ctx.get_expire(&a[1]);
+    let db = ctx.c.db;
+    let v = ctx.s.dbs[db].keys.swap_remove(&a[1][..]).expect("exists");
+    ctx.s.dbs[db].expires.swap_remove(&a[1][..]);
+    ctx.set_key(&a[2], v, false);
+    if let Some(at) = exp {
+        ctx.set_expire(&a[2], at);
+    }
+    ctx.dirty(1);
+    ctx.notify(notify::GENERIC, "rename_from", &a[1]);
+    ctx.notify(notify::GENERIC, "rename_to", &a[2]);
+    if matches!(ctx.s.dbs[db].keys.get(&a[2][..]), Some(Value::List(_))) {
+        ctx.signal_ready(&a[2]);
+    }
+    Ok(if nx { Reply::Int(1) } else { Reply::Ok })
+}
+
+pub(super) fn rename(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    rename_generic(ctx, a, false)
+}
+pub(super) fn renamenx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    rename_generic(ctx, a, true)
+}
+
+fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], secs: bool, absolute: bool, name: &str) -> R {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for o in &a[3..] {
+        if is(o, "nx") {
+            nx = true;
+        } else if is(o, "xx") {
+            xx = true;
+        } else if is(o, "gt") {
+            gt = true;
+        } else if is(o, "lt") {
+            lt = true;
+        } else {
+            return Err(Reply::err(format!(
+                "Unsupported option {}",
+                String::from_utf8_lossy(o)
+            )));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(Reply::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(Reply::err(
+            "GT and LT options at the same time are not compatible",
+        ));
+    }
+    let bad = || Reply::err(format!("invalid expire time in '{name}' command"));
+    let mut when = int(&a[2])?;
+    if secs {
+        when = when.checked_mul(1000).ok_or_else(bad)?;
+    }
+    if !absolute {
+        when = when.checked_add(ctx.now as i64).ok_or_else(bad)?;
+    }
+    let key = &a[1];
+    if !ctx.exists(key) {
+        return Ok(Reply::Int(0));
+    }
+    let cur = ctx.get_expire(key).map(|x| x as i64);
+    if (nx && cur.is_some())
+        || (xx && cur.is_none())
+        || (gt && cur.is_none_or(|c| when <= c))
+        || (lt && cur.is_some_and(|c| when >= c))
+    {
+        return Ok(Reply::Int(0));
+    }
+    if when <= ctx.now as i64 && !ctx.s.loading {
+        ctx.del_key(key);
+        ctx.dirty(1);
+        ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        ctx.notify(notify::GENERIC, "del", key);
+    } else {
+        ctx.set_expire(key, when.max(0) as u64);
+        ctx.dirty(1);
+        ctx.propagate(vec![
+            Bytes::from_static(b"PEXPIREAT"),
+            key.clone(),
+            Bytes::from(when.to_string()),
+        ]);
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
+    Ok(Reply::Int(1))
+}
+
+pub(super) fn expire(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    expire_generic(ctx, a, true, false, "expire")
+}
+pub(super) fn pexpire(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    expire_generic(ctx, a, false, false, "pexpire")
+}
+pub(super) fn expireat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    expire_generic(ctx, a, true, true, "expireat")
+}
+pub(super) fn pexpireat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    expire_generic(ctx, a, false, true, "pexpireat")
+}
+
+fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, abs: bool) -> R {
+    if !ctx.exists(key) {
+        return Ok(Reply::Int(-2));
+    }
+    let Some(at) = ctx.get_expire(key) else {
+        return Ok(Reply::Int(-1));
+    };
+    let v = if abs {
+        if ms {
+            at as i64
+        } else {
+            (at / 1000) as i64
+        }
+    } else {
+        let left = at.saturating_sub(ctx.now) as i64;
+        if ms {
+            left
+        } else {
+            (left + 500) / 1000
+        }
+    };
+    Ok(Reply::Int(v))
+}
+
+pub(super) fn ttl(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    ttl_generic(ctx, &a[1], false, false)
+}
+pub(super) fn pttl(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    ttl_generic(ctx, &a[1], true, false)
+}
+pub(super) fn expiretime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    ttl_generic(ctx, &a[1], false, true)
+}
+pub(super) fn pexpiretime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    ttl_generic(ctx, &a[1], true, true)
+}
+
+pub(super) fn persist(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if !ctx.exists(&a[1]) {
+        return Ok(Reply::Int(0));
+    }
+    if ctx.persist(&a[1]) {
+        ctx.dirty(1);
+        ctx.notify(notify::GENERIC, "persist", &a[1]);
+        Ok(Reply::Int(1))
+    } else {
+        Ok(Reply::Int(0))
+    }
+}
+
+/// Parsed SCAN-family options.
+pub(super) struct ScanOpts {
+    pub(super) cursor: u64,
+    pub(super) pattern: Option<Bytes>,
+    pub(super) count: usize,
+    pub(super) type_: Option<String>,
+}
+
+pub(super) fn parse_scan(
+    a: &[Bytes],
+    cursor_at: usize,
+    allow_type: bool,
+) -> Result<ScanOpts, Reply> {
+    let cursor = std::str::from_utf8(&a[cursor_at])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| Reply::err("invalid cursor"))?;
+    let mut o = ScanOpts {
+        cursor,
+        pattern: None,
+        count: 10,
+        type_: None,
+    };
+    let mut j = cursor_at + 1;
+    while j < a.len() {
+        let has_next = j + 1 < a.len();
+        if is(&a[j], "count") && has_next {
+            let c = int(&a[j + 1])?;
+            if c < 1 {
+                return Err(syntax());
+            }
+            o.count = c as usize;
+        } else if is(&a[j], "match") && has_next {
+            o.pattern = Some(a[j + 1].clone());
+        } else if allow_type && is(&a[j], "type") && has_next {
+            o.type_ = Some(String::from_utf8_lossy(&a[j + 1]).to_ascii_lowercase());
+        } else {
+            return Err(syntax());
+        }
+        j += 2;
+    }
+    Ok(o)
+}
+
+/// Walks `len` slots from `cursor`; returns the next cursor.
+pub(super) fn scan_range(cursor: u64, count: usize, len: usize) -> (usize, usize, u64) {
+    let start = (cursor as usize).min(len);
+    let end = (start + count).min(len);
+    let next = if end >= len { 0 } else { end as u64 };
+    (start, end, next)
+}
+
+pub(super) fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let o = parse_scan(a, 1, true)?;
+    let db = ctx.c.db;
+    let len = ctx.s.dbs[db].keys.len();
+    let (start, end, next) = scan_range(o.cursor, o.count, len);
+    let mut keys = Vec::new();
+    for i in start..end {
+        let Some((k, v)) = ctx.s.dbs[db].keys.get_index(i) else {
+            break;
+        };
+        if let Some(t) = &o.type_ {
+            if v.type_name() != t {
+                continue;
+            }
+        }
+        if let Some(p) = &o.pattern {
+            if !glob::matches(p, k, false) {
+                continue;
+            }
+        }
+        keys.push(k.clone());
+    }
+    let mut out = Vec::new();
+    for k in keys {
+        if !ctx.s.expire_if_needed(db, &k, ctx.now) {
+            out.push(Reply::Bulk(k));
+        }
+    }
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(out),
+    ]))
+}
+
+pub(super) fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let db = ctx.c.db;
+    let now = ctx.now;
+    let d = &ctx.s.dbs[db];
+    let all = a[1].as_ref() == b"*";
+    let out = d
+        .keys
+        .keys()
+        .filter(|k| all || glob::matches(&a[1], k, false))
+        .filter(|k| d.expires.get(*k).is_none_or(|&at| at > now))
+        .map(|k| Reply::Bulk(k.clone()))
+        .collect();
+    Ok(Reply::Array(out))
+}
+
+pub(super) fn randomkey(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    let db = ctx.c.db;
+    let mut rng = rand::rng();
+    for _ in 0..100 {
+        let n = ctx.s.dbs[db].keys.len();
+        if n == 0 {
+            return Ok(Reply::Nil);
+        }
+        let k = ctx.s.dbs[db]
+            .keys
+            .get_index(rng.random_range(0..n))
+            .map(|(k, _)| k.clone())
+            .expect("in range");
+        if !ctx.s.expire_if_needed(db, &k, ctx.now) {
+            return Ok(Reply::Bulk(k));
+        }
+    }
+    Ok(Reply::Nil)
+}
+
+pub(super) fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut dst_db = ctx.c.db;
+    let mut replace = false;
+    let mut j = 3;
+    while j < a.len() {
+        if is(&a[j], "replace") {
+            replace = true;
+        } else if is(&a[j], "db") && j + 1 < a.len() {
+            let d = int(&a[j + 1]).map_err(|_| not_int())?;
+            if d < 0 || d as usize >= ctx.s.dbs.len() {
+                return Err(Reply::err("DB index is out of range"));
+            }
+            dst_db = d as usize;
+            j += 1;
+        } else {
+            return Err(syntax());
+        }
+        j += 1;
+    }
+    if a[1] == a[2] && dst_db == ctx.c.db {
+        return Err(Reply::err("source and destination objects are the same"));
+    }
+    let Some(v) = ctx.lookup(&a[1]).cloned() else {
+        return Ok(Reply::Int(0));
+    };
+    let exp = ctx.get_expire(&a[1]);
+    let src_db = ctx.c.db;
+    ctx.c.db = dst_db;
+    let exists = ctx.exists(&a[2]);
+    if exists && !replace {
+        ctx.c.db = src_db;
+        return Ok(Reply::Int(0));
+    }
+    let is_list = matches!(v, Value::List(_));
+    ctx.set_key(&a[2], v, false);
+    if let Some(at) = exp {
+        ctx.set_expire(&a[2], at);
+    }
+    ctx.notify(notify::GENERIC, "copy_to", &a[2]);
+    if is_list {
+        ctx.signal_ready(&a[2]);
+    }
+    ctx.s.touch(dst_db, &a[2]);
+    ctx.c.db = src_db;
+    ctx.dirty(1);
+    Ok(Reply::Int(1))
+}
+
+pub(super) fn dbsize(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(ctx.db().keys.len() as i64))
+}
+
+fn flush_opt(a: &[Bytes]) -> Result<(), Reply> {
+    match a.len() {
+        1 => Ok(()),
+        2 if is(&a[1], "async") || is(&a[1], "sync") => Ok(()),
+        _ => Err(syntax()),
+    }
+}
+
+pub(super) fn flushdb(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    flush_opt(a)?;
+    let db = ctx.c.db;
+    ctx.s.touch_all(Some(db));
+    let d = ctx.db();
+    d.keys = Default::default();
+    d.expires = Default::default();
+    ctx.dirty(1);
+    crate::evict::recount(ctx.s);
+    Ok(Reply::Ok)
+}
+
+pub(super) fn flushall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    flush_opt(a)?;
+    ctx.s.touch_all(None);
+    for d in ctx.s.dbs.iter_mut() {
+        d.keys = Default::default();
+        d.expires = Default::default();
+    }
+    ctx.dirty(1);
+    crate::evict::recount(ctx.s);
+    Ok(Reply::Ok)
+}
+
+pub(super) fn select(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let d = int(&a[1])?;
+    if d < 0 || d as usize >= ctx.s.dbs.len() || d > i32::MAX as i64 {
+        return Err(Reply::err("DB index is out of range"));
+    }
+    ctx.c.db = d as usize;
+    if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {
+        e.db = d as usize;
+    }
+    Ok(Reply::Ok)
+}

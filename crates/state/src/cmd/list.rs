@@ -1,0 +1,408 @@
+//! List commands, including the blocking ones.
+//!
+//! A blocking command that finds data pops at once (and is logged as the
+//! non-blocking pop). Otherwise it registers the client FIFO on each key and
+//! hands the connection a receiver; `serve_ready` in `cmd/mod.rs` pops on the
+//! client's behalf when a push makes a key non-empty, in the order clients
+//! blocked, so wake-up order matches Redis.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::{int, is, syntax, Ctx, R};
+use crate::resp::Reply;
+use crate::store::{notify, BlockOp, BlockSpec, Blocked, Value};
+
+fn new_list() -> Value {
+    Value::List(VecDeque::new())
+}
+
+fn push_generic(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool, only_existing: bool) -> R {
+    if only_existing && ctx.get_list(&a[1])?.is_none() {
+        return Ok(Reply::Int(0));
+    }
+    let Value::List(l) = ctx.get_or_create(&a[1], new_list)? else {
+        unreachable!()
+    };
+    for v in &a[2..] {
+        if left {
+            l.push_front(v.clone());
+        } else {
+            l.push_back(v.clone());
+        }
+    }
+    let n = l.len();
+    ctx.dirty(1);
+    ctx.notify(notify::LIST, if left { "lpush" } else { "rpush" }, &a[1]);
+    ctx.signal_ready(&a[1]);
+    Ok(Reply::Int(n as i64))
+}
+
+pub(super) fn lpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    push_generic(ctx, a, true, false)
+}
+pub(super) fn rpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    push_generic(ctx, a, false, false)
+}
+pub(super) fn lpushx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    push_generic(ctx, a, true, true)
+}
+pub(super) fn rpushx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    push_generic(ctx, a, false, true)
+}
+
+/// Pops one element (with events and empty-key cleanup). Caller checked type.
+pub(super) fn pop_one(ctx: &mut Ctx<'_>, key: &[u8], left: bool) -> Option<Bytes> {
+    let l = ctx.get_list(key).ok()??;
+    let v = if left { l.pop_front() } else { l.pop_back() }?;
+    ctx.dirty(1);
+    ctx.notify(notify::LIST, if left { "lpop" } else { "rpop" }, key);
+    ctx.del_if_empty(key);
+    Some(v)
+}
+
+fn pop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool) -> R {
+    if a.len() > 3 {
+        return Err(Reply::err(format!(
+            "wrong number of arguments for '{}' command",
+            if left { "lpop" } else { "rpop" }
+        )));
+    }
+    let count = if a.len() == 3 {
+        let c = int(&a[2]).map_err(|_| Reply::err("value is out of range, must be positive"))?;
+        if c < 0 {
+            return Err(Reply::err("value is out of range, must be positive"));
+        }
+        Some(c as usize)
+    } else {
+        None
+    };
+    let Some(l) = ctx.get_list(&a[1])? else {
+        return Ok(if count.is_some() {
+            Reply::NilArray
+        } else {
+            Reply::Nil
+        });
+    };
+    match count {
+        None => Ok(pop_one(ctx, &a[1], left).map_or(Reply::Nil, Reply::Bulk)),
+        Some(0) => Ok(Reply::Array(vec![])),
+        Some(c) => {
+            let n = c.min(l.len());
+            let mut out = Vec::with_capacity(n);
+            for _ in 0..n {
+                let v = if left { l.pop_front() } else { l.pop_back() };
+                out.push(Reply::Bulk(v.expect("counted")));
+            }
+            ctx.dirty(1);
+            ctx.notify(notify::LIST, if left { "lpop" } else { "rpop" }, &a[1]);
+            ctx.del_if_empty(&a[1]);
+            Ok(Reply::Array(out))
+        }
+    }
+}
+
+pub(super) fn lpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    pop_generic(ctx, a, true)
+}
+pub(super) fn rpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    pop_generic(ctx, a, false)
+}
+
+pub(super) fn llen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Int(
+        ctx.get_list(&a[1])?.map_or(0, |l| l.len()) as i64
+    ))
+}
+
+fn norm_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let (mut s, mut e) = (start, end);
+    if s < 0 {
+        s += len;
+    }
+    if e < 0 {
+        e += len;
+    }
+    if s < 0 {
+        s = 0;
+    }
+    if s > e || s >= len {
+        return None;
+    }
+    if e >= len {
+        e = len - 1;
+    }
+    Some((s as usize, e as usize))
+}
+
+pub(super) fn lrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (s, e) = (int(&a[2])?, int(&a[3])?);
+    let Some(l) = ctx.get_list(&a[1])? else {
+        return Ok(Reply::Array(vec![]));
+    };
+    Ok(Reply::Array(match norm_range(s, e, l.len()) {
+        Some((s, e)) => l.range(s..=e).map(|v| Reply::Bulk(v.clone())).collect(),
+        None => vec![],
+    }))
+}
+
+fn index_of(i: i64, len: usize) -> Option<usize> {
+    let i = if i < 0 { i + len as i64 } else { i };
+    if i < 0 || i >= len as i64 {
+        None
+    } else {
+        Some(i as usize)
+    }
+}
+
+pub(super) fn lindex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let i = int(&a[2])?;
+    let Some(l) = ctx.get_list(&a[1])? else {
+        return Ok(Reply::Nil);
+    };
+    Ok(index_of(i, l.len()).map_or(Reply::Nil, |i| Reply::Bulk(l[i].clone())))
+}
+
+pub(super) fn lset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let i = int(&a[2])?;
+    let Some(l) = ctx.get_list(&a[1])? else {
+        return Err(Reply::err("no such key"));
+    };
+    let Some(i) = index_of(i, l.len()) else {
+        return Err(Reply::err("index out of range"));
+    };
+    l[i] = a[3].clone();
+    ctx.dirty(1);
+    ctx.notify(notify::LIST, "lset", &a[1]);
+    Ok(Reply::Ok)
+}
+
+pub(super) fn lrem(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let count = int(&a[2])?;
+    let Some(l) = ctx.get_list(&a[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let mut removed = 0i64;
+    let limit = if count == 0 { i64::MAX } else { count.abs() };
+    if count >= 0 {
+        let mut i = 0;
+        while i < l.len() && removed < limit {
+            if l[i] == a[3] {
+                l.remove(i);
+                removed += 1;
+            } else {
+                i += 1;
+            }
+        }
+    } else {
+        let mut i = l.len();
+        while i > 0 && removed < limit {
+            i -= 1;
+            if l[i] == a[3] {
+                l.remove(i);
+                removed += 1;
+            }
+        }
+    }
+    if removed > 0 {
+        ctx.dirty(1);
+        ctx.notify(notify::LIST, "lrem", &a[1]);
+        ctx.del_if_empty(&a[1]);
+    }
+    Ok(Reply::Int(removed))
+}
+
+pub(super) fn ltrim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (s, e) = (int(&a[2])?, int(&a[3])?);
+    let Some(l) = ctx.get_list(&a[1])? else {
+        return Ok(Reply::Ok);
+    };
+    match norm_range(s, e, l.len()) {
+        Some((s, e)) => {
+            l.truncate(e + 1);
+            l.drain(..s);
+        }
+        None => l.clear(),
+    }
+    ctx.dirty(1);
+    ctx.notify(notify::LIST, "ltrim", &a[1]);
+    ctx.del_if_empty(&a[1]);
+    Ok(Reply::Ok)
+}
+
+pub(super) fn linsert(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let after = if is(&a[2], "after") {
+        true
+    } else if is(&a[2], "before") {
+        false
+    } else {
+        return Err(syntax());
+    };
+    let Some(l) = ctx.get_list(&a[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let Some(i) = l.iter().position(|v| *v == a[3]) else {
+        return Ok(Reply::Int(-1));
+    };
+    l.insert(if after { i + 1 } else { i }, a[4].clone());
+    let n = l.len();
+    ctx.dirty(1);
+    ctx.notify(notify::LIST, "linsert", &a[1]);
+    Ok(Reply::Int(n as i64))
+}
+
+/// LMOVE core: pops from `src`, pushes to `dst`. `Ok(None)` if src is empty.
+pub(super) fn do_move(
+    ctx: &mut Ctx<'_>,
+    src: &Bytes,
+    dst: &Bytes,
+    from_left: bool,
+    to_left: bool,
+) -> Result<Option<Bytes>, Reply> {
+    if ctx.get_list(src)?.is_none() {
+        return Ok(None);
+    }
+    ctx.get_list(dst)?;
+    let l = ctx.get_list(src)?.expect("checked");
+    let v = if from_left {
+        l.pop_front()
+    } else {
+        l.pop_back()
+    }
+    .expect("non-empty");
+    let Value::List(d) = ctx.get_or_create(dst, new_list)? else {
+        unreachable!()
+    };
+    if to_left {
+        d.push_front(v.clone());
+    } else {
+        d.push_back(v.clone());
+    }
+    ctx.notify(notify::LIST, if to_left { "lpush" } else { "rpush" }, dst);
+    ctx.signal_ready(dst);
+    ctx.notify(notify::LIST, if from_left { "lpop" } else { "rpop" }, src);
+    ctx.del_if_empty(src);
+    ctx.dirty(1);
+    Ok(Some(v))
+}
+
+fn side(b: &[u8]) -> Result<bool, Reply> {
+    if is(b, "left") {
+        Ok(true)
+    } else if is(b, "right") {
+        Ok(false)
+    } else {
+        Err(syntax())
+    }
+}
+
+pub(super) fn lmove(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (f, t) = (side(&a[3])?, side(&a[4])?);
+    Ok(do_move(ctx, &a[1], &a[2], f, t)?.map_or(Reply::Nil, Reply::Bulk))
+}
+
+pub(super) fn rpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(do_move(ctx, &a[1], &a[2], false, true)?.map_or(Reply::Nil, Reply::Bulk))
+}
+
+/// Parses a blocking timeout (seconds, may be fractional) to ms.
+fn timeout_ms(b: &[u8]) -> Result<u64, Reply> {
+    let t = super::parse_float(b)
+        .filter(|t| t.is_finite())
+        .ok_or_else(|| Reply::err("timeout is not a float or out of range"))?;
+    if t < 0.0 {
+        return Err(Reply::err("timeout is negative"));
+    }
+    Ok((t * 1000.0).ceil() as u64)
+}
+
+fn block(ctx: &mut Ctx<'_>, keys: Vec<Bytes>, op: BlockOp, timeout: u64, on_timeout: Reply) {
+    let (tx, rx) = oneshot::channel();
+    let db = ctx.c.db;
+    let id = ctx.c.id;
+    for k in &keys {
+        let q = ctx.s.blocking_keys.entry((db, k.clone())).or_default();
+        if !q.contains(&id) {
+            q.push_back(id);
+        }
+    }
+    ctx.s.blocked.insert(id, Blocked { db, keys, op, tx });
+    if let Some(e) = ctx.s.clients.get_mut(&id) {
+        e.blocked = true;
+    }
+    ctx.c.block = Some(BlockSpec {
+        rx,
+        timeout_ms: timeout,
+        on_timeout,
+    });
+}
+
+fn bpop(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool) -> R {
+    let timeout = timeout_ms(&a[a.len() - 1])?;
+    let keys = &a[1..a.len() - 1];
+    for k in keys {
+        if ctx.get_list(k)?.is_some() {
+            let v = pop_one(ctx, k, left).expect("non-empty list");
+            ctx.propagate(vec![
+                Bytes::from_static(if left { b"LPOP" } else { b"RPOP" }),
+                k.clone(),
+            ]);
+            return Ok(Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Bulk(v)]));
+        }
+    }
+    if !ctx.can_block() {
+        return Ok(Reply::NilArray);
+    }
+    block(
+        ctx,
+        keys.to_vec(),
+        BlockOp::Pop { left },
+        timeout,
+        Reply::NilArray,
+    );
+    Ok(Reply::None)
+}
+
+pub(super) fn blpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    bpop(ctx, a, true)
+}
+pub(super) fn brpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    bpop(ctx, a, false)
+}
+
+fn bmove(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, f: bool, t: bool, timeout: &[u8]) -> R {
+    let timeout = timeout_ms(timeout)?;
+    if let Some(v) = do_move(ctx, src, dst, f, t)? {
+        let s = |l: bool| Bytes::from_static(if l { b"LEFT" } else { b"RIGHT" });
+        ctx.propagate(vec![
+            Bytes::from_static(b"LMOVE"),
+            src.clone(),
+            dst.clone(),
+            s(f),
+            s(t),
+        ]);
+        return Ok(Reply::Bulk(v));
+    }
+    if !ctx.can_block() {
+        return Ok(Reply::Nil);
+    }
+    let op = BlockOp::Move {
+        dest: dst.clone(),
+        from_left: f,
+        to_left: t,
+    };
+    block(ctx, vec![src.clone()], op, timeout, Reply::Nil);
+    Ok(Reply::None)
+}
+
+pub(super) fn blmove(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (f, t) = (side(&a[3])?, side(&a[4])?);
+    bmove(ctx, &a[1], &a[2], f, t, &a[5])
+}
+
+pub(super) fn brpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    bmove(ctx, &a[1], &a[2], false, true, &a[3])
+}

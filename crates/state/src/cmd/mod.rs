@@ -1,0 +1,844 @@
+//! Command table, dispatch and the helpers commands share.
+//!
+//! [`execute`] is the front door for a client's request: it checks existence,
+//! arity, auth, MULTI queueing and pub/sub context in the order Redis does, then
+//! [`call`]s the handler. EXEC and scripts use [`call`] directly.
+
+use std::collections::VecDeque;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use crate::resp::{parse_i64, Reply};
+use crate::store::{notify, BlockOp, Client, Db, Map, Set, Store, Value, ZSet};
+
+pub(crate) mod conn;
+mod hash;
+mod keys;
+mod list;
+mod pubsub;
+pub(crate) mod script;
+mod set;
+mod strings;
+mod tx;
+mod zset;
+
+/// A handler's result: `Err` is an error reply, so `?` works on argument parsing.
+pub(crate) type R = Result<Reply, Reply>;
+type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> R;
+
+/// Command flags.
+pub(crate) mod flags {
+    /// Writes the keyspace.
+    pub(crate) const WRITE: u32 = 1;
+    /// May grow memory.
+    pub(crate) const DENYOOM: u32 = 2;
+    /// Not from scripts.
+    pub(crate) const NOSCRIPT: u32 = 4;
+    /// Allowed before AUTH.
+    pub(crate) const NOAUTH: u32 = 8;
+    /// Allowed in RESP2 subscribed context.
+    pub(crate) const PUBSUB: u32 = 16;
+    /// May block.
+    pub(crate) const BLOCKING: u32 = 32;
+}
+use flags::*;
+
+/// A command's static description.
+pub(crate) struct Spec {
+    /// Lowercase name (`client|setname` for subcommands).
+    pub(crate) name: &'static str,
+    /// Redis arity: positive = exact, negative = at least.
+    pub(crate) arity: i32,
+    /// See [`flags`].
+    pub(crate) flags: u32,
+    /// First key index (0 = no keys).
+    pub(crate) first: i32,
+    /// Last key index (negative counts from the end).
+    pub(crate) last: i32,
+    /// Key step.
+    pub(crate) step: i32,
+    /// Handler (None for containers).
+    pub(crate) run: Option<Handler>,
+    /// Subcommands.
+    pub(crate) subs: &'static [Spec],
+}
+
+const fn c(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    run: Handler,
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        first: keys.0,
+        last: keys.1,
+        step: keys.2,
+        run: Some(run),
+        subs: &[],
+    }
+}
+
+const fn container(name: &'static str, arity: i32, flags: u32, subs: &'static [Spec]) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        first: 0,
+        last: 0,
+        step: 0,
+        run: None,
+        subs,
+    }
+}
+
+const NK: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const W: u32 = WRITE;
+const WM: u32 = WRITE | DENYOOM;
+
+static TABLE: &[Spec] = &[
+    // strings
+    c("get", 2, 0, K1, strings::get),
+    c("set", -3, WM, K1, strings::set),
+    c("setex", 4, WM, K1, strings::setex),
+    c("psetex", 4, WM, K1, strings::psetex),
+    c("setnx", 3, WM, K1, strings::setnx),
+    c("getex", -2, W, K1, strings::getex),
+    c("getdel", 2, W, K1, strings::getdel),
+    c("getset", 3, WM, K1, strings::getset),
+    c("mget", -2, 0, KALL, strings::mget),
+    c("mset", -3, WM, (1, -1, 2), strings::mset),
+    c("msetnx", -3, WM, (1, -1, 2), strings::msetnx),
+    c("append", 3, WM, K1, strings::append),
+    c("strlen", 2, 0, K1, strings::strlen),
+    c("getrange", 4, 0, K1, strings::getrange),
+    c("substr", 4, 0, K1, strings::getrange),
+    c("setrange", 4, WM, K1, strings::setrange),
+    c("incr", 2, WM, K1, strings::incr),
+    c("decr", 2, WM, K1, strings::decr),
+    c("incrby", 3, WM, K1, strings::incrby),
+    c("decrby", 3, WM, K1, strings::decrby),
+    c("incrbyfloat", 3, WM, K1, strings::incrbyfloat),
+    // keys
+    c("del", -2, W, KALL, keys::del),
+    c("unlink", -2, W, KALL, keys::del),
+    c("exists", -2, 0, KALL, keys::exists),
+    c("touch", -2, 0, KALL, keys::exists),
+    c("type", 2, 0, K1, keys::type_),
+    c("rename", 3, W, K12, keys::rename),
+    c("renamenx", 3, W, K12, keys::renamenx),
+    c("expire", -3, W, K1, keys::expire),
+    c("pexpire", -3, W, K1, keys::pexpire),
+    c("expireat", -3, W, K1, keys::expireat),
+    c("pexpireat", -3, W, K1, keys::pexpireat),
+    c("ttl", 2, 0, K1, keys::ttl),
+    c("pttl", 2, 0, K1, keys::pttl),
+    c("expiretime", 2, 0, K1, keys::expiretime),
+    c("pexpiretime", 2, 0, K1, keys::pexpiretime),
+    c("persist", 2, W, K1, keys::persist),
+    c("scan", -2, 0, NK, keys::scan),
+    c("keys", 2, 0, NK, keys::keys),
+    c("randomkey", 1, 0, NK, keys::randomkey),
+    c("copy", -3, WM, K12, keys::copy),
+    c("dbsize", 1, 0, NK, keys::dbsize),
+    c("flushdb", -1, W, NK, keys::flushdb),
+    c("flushall", -1, W, NK, keys::flushall),
+    c("select", 2, 0, NK, keys::select),
+    // hashes
+    c("hset", -4, WM, K1, hash::hset),
+    c("hmset", -4, WM, K1, hash::hmset),
+    c("hsetnx", 4, WM, K1, hash::hsetnx),
+    c("hget", 3, 0, K1, hash::hget),
+    c("hmget", -3, 0, K1, hash::hmget),
+    c("hgetall", 2, 0, K1, hash::hgetall),
+    c("hdel", -3, W, K1, hash::hdel),
+    c("hexists", 3, 0, K1, hash::hexists),
+    c("hlen", 2, 0, K1, hash::hlen),
+    c("hstrlen", 3, 0, K1, hash::hstrlen),
+    c("hkeys", 2, 0, K1, hash::hkeys),
+    c("hvals", 2, 0, K1, hash::hvals),
+    c("hincrby", 4, WM, K1, hash::hincrby),
+    c("hincrbyfloat", 4, WM, K1, hash::hincrbyfloat),
+    c("hscan", -3, 0, K1, hash::hscan),
+    // sets
+    c("sadd", -3, WM, K1, set::sadd),
+    c("srem", -3, W, K1, set::srem),
+    c("smembers", 2, 0, K1, set::smembers),
+    c("sismember", 3, 0, K1, set::sismember),
+    c("smismember", -3, 0, K1, set::smismember),
+    c("scard", 2, 0, K1, set::scard),
+    c("spop", -2, W, K1, set::spop),
+    c("srandmember", -2, 0, K1, set::srandmember),
+    c("smove", 4, W, K12, set::smove),
+    c("sinter", -2, 0, KALL, set::sinter),
+    c("sunion", -2, 0, KALL, set::sunion),
+    c("sdiff", -2, 0, KALL, set::sdiff),
+    c("sinterstore", -3, WM, KALL, set::sinterstore),
+    c("sunionstore", -3, WM, KALL, set::sunionstore),
+    c("sdiffstore", -3, WM, KALL, set::sdiffstore),
+    c("sscan", -3, 0, K1, set::sscan),
+    // sorted sets
+    c("zadd", -4, WM, K1, zset::zadd),
+    c("zincrby", 4, WM, K1, zset::zincrby),
+    c("zrem", -3, W, K1, zset::zrem),
+    c("zscore", 3, 0, K1, zset::zscore),
+    c("zmscore", -3, 0, K1, zset::zmscore),
+    c("zcard", 2, 0, K1, zset::zcard),
+    c("zcount", 4, 0, K1, zset::zcount),
+    c("zrange", -4, 0, K1, zset::zrange),
+    c("zrangebyscore", -4, 0, K1, zset::zrangebyscore),
+    c("zrevrangebyscore", -4, 0, K1, zset::zrevrangebyscore),
+    c("zrevrange", -4, 0, K1, zset::zrevrange),
+    c("zrangebylex", -4, 0, K1, zset::zrangebylex),
+    c("zrank", 3, 0, K1, zset::zrank),
+    c("zrevrank", 3, 0, K1, zset::zrevrank),
+    c("zremrangebyscore", 4, W, K1, zset::zremrangebyscore),
+    c("zremrangebyrank", 4, W, K1, zset::zremrangebyrank),
+    c("zpopmin", -2, W, K1, zset::zpopmin),
+    c("zpopmax", -2, W, K1, zset::zpopmax),
+    c("zscan", -3, 0, K1, zset::zscan),
+    // lists
+    c("lpush", -3, WM, K1, list::lpush),
+    c("rpush", -3, WM, K1, list::rpush),
+    c("lpushx", -3, WM, K1, list::lpushx),
+    c("rpushx", -3, WM, K1, list::rpushx),
+    c("lpop", -2, W, K1, list::lpop),
+    c("rpop", -2, W, K1, list::rpop),
+    c("llen", 2, 0, K1, list::llen),
+    c("lrange", 4, 0, K1, list::lrange),
+    c("lindex", 3, 0, K1, list::lindex),
+    c("lset", 4, WM, K1, list::lset),
+    c("lrem", 4, W, K1, list::lrem),
+    c("ltrim", 4, W, K1, list::ltrim),
+    c("linsert", 5, WM, K1, list::linsert),
+    c("lmove", 5, W, K12, list::lmove),
+    c("rpoplpush", 3, W, K12, list::rpoplpush),
+    c(
+        "blpop",
+        -3,
+        W | BLOCKING | NOSCRIPT,
+        (1, -2, 1),
+        list::blpop,
+    ),
+    c(
+        "brpop",
+        -3,
+        W | BLOCKING | NOSCRIPT,
+        (1, -2, 1),
+        list::brpop,
+    ),
+    c("blmove", 6, W | BLOCKING | NOSCRIPT, K12, list::blmove),
+    c(
+        "brpoplpush",
+        4,
+        W | BLOCKING | NOSCRIPT,
+        K12,
+        list::brpoplpush,
+    ),
+    // transactions
+    c("multi", 1, NOSCRIPT, NK, tx::multi),
+    c("exec", 1, NOSCRIPT, NK, tx::exec),
+    c("discard", 1, NOSCRIPT, NK, tx::discard),
+    c("watch", -2, NOSCRIPT, KALL, tx::watch),
+    c("unwatch", 1, NOSCRIPT, NK, tx::unwatch),
+    // scripting
+    c("eval", -3, NOSCRIPT, NK, script::eval),
+    c("evalsha", -3, NOSCRIPT, NK, script::evalsha),
+    container("script", -2, NOSCRIPT, SCRIPT_SUBS),
+    // pub/sub
+    c("publish", 3, 0, NK, pubsub::publish),
+    c("subscribe", -2, PUBSUB | NOSCRIPT, NK, pubsub::subscribe),
+    c("psubscribe", -2, PUBSUB | NOSCRIPT, NK, pubsub::psubscribe),
+    c(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT,
+        NK,
+        pubsub::unsubscribe,
+    ),
+    c(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT,
+        NK,
+        pubsub::punsubscribe,
+    ),
+    container("pubsub", -2, 0, PUBSUB_SUBS),
+    // connection and server
+    c("auth", -2, NOAUTH | NOSCRIPT, NK, conn::auth),
+    c("hello", -1, NOAUTH | NOSCRIPT, NK, conn::hello),
+    c("ping", -1, PUBSUB, NK, conn::ping),
+    c("echo", 2, 0, NK, conn::echo),
+    c("quit", -1, NOAUTH | PUBSUB | NOSCRIPT, NK, conn::quit),
+    c("reset", 1, NOAUTH | PUBSUB | NOSCRIPT, NK, conn::reset),
+    c("info", -1, 0, NK, conn::info),
+    c("time", 1, 0, NK, conn::time),
+    c("lastsave", 1, 0, NK, conn::lastsave),
+    c("readonly", 1, 0, NK, conn::readonly),
+    c("readwrite", 1, 0, NK, conn::readonly),
+    c("bgrewriteaof", 1, NOSCRIPT, NK, conn::bgrewriteaof),
+    c("save", 1, NOSCRIPT, NK, conn::save),
+    c("bgsave", -1, NOSCRIPT, NK, conn::save),
+    container("client", -2, NOSCRIPT, CLIENT_SUBS),
+    container("config", -2, NOSCRIPT, CONFIG_SUBS),
+    container("command", -1, 0, COMMAND_SUBS),
+];
+
+static SCRIPT_SUBS: &[Spec] = &[
+    c("script|load", 3, NOSCRIPT, NK, script::load),
+    c("script|exists", -3, NOSCRIPT, NK, script::exists),
+    c("script|flush", -2, NOSCRIPT, NK, script::flush),
+];
+static PUBSUB_SUBS: &[Spec] = &[
+    c("pubsub|channels", -2, PUBSUB, NK, pubsub::channels),
+    c("pubsub|numsub", -2, PUBSUB, NK, pubsub::numsub),
+    c("pubsub|numpat", 2, PUBSUB, NK, pubsub::numpat),
+];
+static CLIENT_SUBS: &[Spec] = &[
+    c("client|setname", 3, NOSCRIPT, NK, conn::client_setname),
+    c("client|getname", 2, NOSCRIPT, NK, conn::client_getname),
+    c("client|id", 2, NOSCRIPT, NK, conn::client_id),
+    c("client|setinfo", 4, NOSCRIPT, NK, conn::client_setinfo),
+    c("client|list", -2, NOSCRIPT, NK, conn::client_list),
+    c("client|info", 2, NOSCRIPT, NK, conn::client_info),
+    c("client|kill", -3, NOSCRIPT, NK, conn::client_kill),
+    c("client|no-evict", 3, NOSCRIPT, NK, conn::client_ok),
+    c("client|no-touch", 3, NOSCRIPT, NK, conn::client_ok),
+];
+static CONFIG_SUBS: &[Spec] = &[
+    c("config|get", -3, NOSCRIPT, NK, conn::config_get),
+    c("config|set", -4, NOSCRIPT, NK, conn::config_set),
+    c("config|resetstat", 2, NOSCRIPT, NK, conn::config_resetstat),
+    c("config|rewrite", 2, NOSCRIPT, NK, conn::config_rewrite),
+];
+static COMMAND_SUBS: &[Spec] = &[
+    c("command|count", 2, 0, NK, conn::command_count),
+    c("command|docs", -2, 0, NK, conn::command_docs),
+    c("command|info", -2, 0, NK, conn::command_info),
+    c("command|list", -2, 0, NK, conn::command_list),
+];
+
+fn index() -> &'static std::collections::HashMap<&'static str, &'static Spec> {
+    static IDX: OnceLock<std::collections::HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    IDX.get_or_init(|| TABLE.iter().map(|s| (s.name, s)).collect())
+}
+
+/// All top-level commands.
+pub(crate) fn table() -> &'static [Spec] {
+    TABLE
+}
+
+fn lower(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_lowercase()
+}
+
+/// Finds the spec for a request, or the error Redis gives.
+pub(crate) fn resolve(argv: &[Bytes]) -> Result<&'static Spec, Reply> {
+    let name = lower(&argv[0]);
+    let Some(spec) = index().get(name.as_str()).copied() else {
+        let mut args = String::new();
+        for a in &argv[1..] {
+            if args.len() >= 128 {
+                break;
+            }
+            let room = 128 - args.len();
+            let s = String::from_utf8_lossy(a);
+            let s: String = s.chars().take(room).collect();
+            args.push_str(&format!("'{s}' "));
+        }
+        let shown: String = String::from_utf8_lossy(&argv[0])
+            .chars()
+            .take(128)
+            .collect();
+        return Err(Reply::err(format!(
+            "unknown command '{shown}', with args beginning with: {args}"
+        )));
+    };
+    let spec = if spec.subs.is_empty() || argv.len() < 2 {
+        spec
+    } else {
+        let sub = format!("{}|{}", spec.name, lower(&argv[1]));
+        match spec.subs.iter().find(|s| s.name == sub) {
+            Some(s) => s,
+            None => {
+                let shown: String = String::from_utf8_lossy(&argv[1])
+                    .chars()
+                    .take(128)
+                    .collect();
+                return Err(Reply::err(format!(
+                    "unknown subcommand '{shown}'. Try {} HELP.",
+                    spec.name.to_ascii_uppercase()
+                )));
+            }
+        }
+    };
+    let n = argv.len() as i32;
+    if (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
+        return Err(Reply::err(format!(
+            "wrong number of arguments for '{}' command",
+            spec.name
+        )));
+    }
+    Ok(spec)
+}
+
+/// Key positions of a request per its spec.
+pub(crate) fn key_indexes(spec: &Spec, argc: usize) -> Vec<usize> {
+    if spec.first <= 0 {
+        return Vec::new();
+    }
+    let last = if spec.last < 0 {
+        argc as i32 + spec.last
+    } else {
+        spec.last.min(argc as i32 - 1)
+    };
+    let mut v = Vec::new();
+    let mut i = spec.first;
+    while i <= last {
+        v.push(i as usize);
+        i += spec.step.max(1);
+    }
+    v
+}
+
+/// Execution context: the locked store, the calling client, and the clock.
+pub(crate) struct Ctx<'a> {
+    /// The store (lock held).
+    pub(crate) s: &'a mut Store,
+    /// The calling client.
+    pub(crate) c: &'a mut Client,
+    /// Command time in ms (frozen for a script).
+    pub(crate) now: u64,
+    /// Running inside a script.
+    pub(crate) in_script: bool,
+    /// Running inside EXEC.
+    pub(crate) in_exec: bool,
+    /// The handler propagated its own effects to the log.
+    pub(crate) custom_prop: bool,
+}
+
+/// The WRONGTYPE error.
+pub(crate) fn wrongtype() -> Reply {
+    Reply::Error("WRONGTYPE Operation against a key holding the wrong kind of value".into())
+}
+/// Syntax error.
+pub(crate) fn syntax() -> Reply {
+    Reply::err("syntax error")
+}
+/// Not an integer.
+pub(crate) fn not_int() -> Reply {
+    Reply::err("value is not an integer or out of range")
+}
+
+/// Parses an integer argument.
+pub(crate) fn int(b: &[u8]) -> Result<i64, Reply> {
+    parse_i64(b).ok_or_else(not_int)
+}
+
+/// Parses a float like Redis's `strtold` checks: no spaces, no NaN.
+pub(crate) fn parse_float(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_whitespace())
+        || s.ends_with(|c: char| c.is_whitespace())
+    {
+        return None;
+    }
+    let l = s.to_ascii_lowercase();
+    let v = match l.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            if l.contains("inf") || l.contains("nan") {
+                return None;
+            }
+            s.parse::<f64>().ok()?
+        }
+    };
+    if v.is_nan() {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+/// Case-insensitive argument match.
+pub(crate) fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+macro_rules! typed {
+    ($get:ident, $variant:ident, $t:ty) => {
+        /// Typed lookup: `Err(WRONGTYPE)` if the key holds another type.
+        pub(crate) fn $get(&mut self, key: &[u8]) -> Result<Option<&mut $t>, Reply> {
+            match self.lookup(key) {
+                None => Ok(None),
+                Some(Value::$variant(x)) => Ok(Some(x)),
+                Some(_) => Err(wrongtype()),
+            }
+        }
+    };
+}
+
+impl Ctx<'_> {
+    /// The selected database.
+    pub(crate) fn db(&mut self) -> &mut Db {
+        &mut self.s.dbs[self.c.db]
+    }
+
+    /// Looks a key up, expiring it first if due.
+    pub(crate) fn lookup(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let db = self.c.db;
+        self.s.expire_if_needed(db, key, self.now);
+        self.s.dbs[db].keys.get_mut(key)
+    }
+
+    /// Whether a key exists (after expiry).
+    pub(crate) fn exists(&mut self, key: &[u8]) -> bool {
+        self.lookup(key).is_some()
+    }
+
+    typed!(get_str, Str, Vec<u8>);
+    typed!(get_list, List, VecDeque<Bytes>);
+    typed!(get_hash, Hash, Map<Bytes, Bytes>);
+    typed!(get_set, Set, Set<Bytes>);
+    typed!(get_zset, ZSet, ZSet);
+
+    /// Checks a key's type without borrowing it.
+    pub(crate) fn check_type(&mut self, key: &[u8], want: &str) -> Result<bool, Reply> {
+        match self.lookup(key) {
+            None => Ok(false),
+            Some(v) if v.type_name() == want => Ok(true),
+            Some(_) => Err(wrongtype()),
+        }
+    }
+
+    /// Gets or creates a collection of the given kind.
+    pub(crate) fn get_or_create(
+        &mut self,
+        key: &[u8],
+        empty: fn() -> Value,
+    ) -> Result<&mut Value, Reply> {
+        let want = empty();
+        let exists = self.check_type(key, want.type_name())?;
+        let db = self.c.db;
+        if !exists {
+            self.s.dbs[db]
+                .keys
+                .insert(Bytes::copy_from_slice(key), want);
+        }
+        Ok(self.s.dbs[db].keys.get_mut(key).expect("just inserted"))
+    }
+
+    /// Sets a key (new value replaces any old one). Keeps the TTL only if asked.
+    pub(crate) fn set_key(&mut self, key: &[u8], v: Value, keep_ttl: bool) {
+        let db = self.c.db;
+        let d = &mut self.s.dbs[db];
+        d.keys.insert(Bytes::copy_from_slice(key), v);
+        if !keep_ttl && !d.expires.is_empty() {
+            d.expires.swap_remove(key);
+        }
+    }
+
+    /// Deletes a key; true if it existed.
+    pub(crate) fn del_key(&mut self, key: &[u8]) -> bool {
+        let db = self.c.db;
+        let d = &mut self.s.dbs[db];
+        if !d.expires.is_empty() {
+            d.expires.swap_remove(key);
+        }
+        d.keys.swap_remove(key).is_some()
+    }
+
+    /// Deletes a collection key left empty; true if deleted.
+    pub(crate) fn del_if_empty(&mut self, key: &[u8]) -> bool {
+        let db = self.c.db;
+        let empty = match self.s.dbs[db].keys.get(key) {
+            Some(Value::List(l)) => l.is_empty(),
+            Some(Value::Hash(h)) => h.is_empty(),
+            Some(Value::Set(s)) => s.is_empty(),
+            Some(Value::ZSet(z)) => z.is_empty(),
+            _ => false,
+        };
+        if empty {
+            self.del_key(key);
+            self.notify(notify::GENERIC, "del", key);
+        }
+        empty
+    }
+
+    /// Absolute expiry of a key, if any.
+    pub(crate) fn get_expire(&mut self, key: &[u8]) -> Option<u64> {
+        let db = self.c.db;
+        self.s.dbs[db].expires.get(key).copied()
+    }
+
+    /// Sets a key's absolute expiry.
+    pub(crate) fn set_expire(&mut self, key: &[u8], at: u64) {
+        let db = self.c.db;
+        self.s.dbs[db]
+            .expires
+            .insert(Bytes::copy_from_slice(key), at);
+    }
+
+    /// Removes a key's expiry; true if it had one.
+    pub(crate) fn persist(&mut self, key: &[u8]) -> bool {
+        let db = self.c.db;
+        self.s.dbs[db].expires.swap_remove(key).is_some()
+    }
+
+    /// Keyspace notification in the current db.
+    pub(crate) fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.c.db;
+        self.s.notify(db, class, event, key);
+    }
+
+    /// A list got elements: wake clients blocked on it.
+    pub(crate) fn signal_ready(&mut self, key: &[u8]) {
+        let k = (self.c.db, Bytes::copy_from_slice(key));
+        if self.s.blocking_keys.contains_key(&k) && !self.s.ready.contains(&k) {
+            self.s.ready.push(k);
+        }
+    }
+
+    /// Counts a change.
+    pub(crate) fn dirty(&mut self, n: u64) {
+        self.s.dirty += n;
+    }
+
+    /// Logs `argv` instead of the command as sent.
+    pub(crate) fn propagate(&mut self, argv: Vec<Bytes>) {
+        self.custom_prop = true;
+        if !self.s.loading {
+            self.s.prop.push((self.c.db, argv));
+        }
+    }
+
+    /// Whether blocking commands may block (not in MULTI or scripts).
+    pub(crate) fn can_block(&self) -> bool {
+        !self.in_exec && !self.in_script
+    }
+}
+
+/// Runs a resolved command: the handler plus bookkeeping (watch touches, log).
+pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Reply {
+    let dirty = ctx.s.dirty;
+    let saved_prop = ctx.custom_prop;
+    ctx.custom_prop = false;
+    let db = ctx.c.db;
+    let reply = match spec.run {
+        Some(run) => run(ctx, argv).unwrap_or_else(|e| e),
+        // Only COMMAND is callable bare (its arity allows no subcommand).
+        None => conn::command_all(),
+    };
+    if ctx.s.dirty != dirty {
+        for i in key_indexes(spec, argv.len()) {
+            ctx.s.touch(db, &argv[i]);
+        }
+        if spec.flags & WRITE != 0 && !ctx.custom_prop && !ctx.s.loading {
+            ctx.s.prop.push((db, argv.to_vec()));
+        }
+    }
+    ctx.custom_prop = saved_prop;
+    if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {
+        e.last_cmd.clear();
+        e.last_cmd.push_str(spec.name);
+    }
+    reply
+}
+
+/// Handles one client request with all of Redis's pre-checks.
+pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
+    ctx.s.stats.commands += 1;
+    let spec = match resolve(&argv) {
+        Ok(s) => s,
+        Err(e) => {
+            if ctx.c.multi.is_some() {
+                ctx.c.multi_err = true;
+            }
+            return e;
+        }
+    };
+    if !ctx.c.authed && spec.flags & NOAUTH == 0 {
+        if ctx.c.multi.is_some() {
+            ctx.c.multi_err = true;
+        }
+        return Reply::Error("NOAUTH Authentication required.".into());
+    }
+    if spec.flags & DENYOOM != 0 && ctx.s.cfg.maxmemory > 0 && !crate::evict::make_room(ctx.s) {
+        if ctx.c.multi.is_some() {
+            ctx.c.multi_err = true;
+        }
+        return Reply::Error("OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
+    if ctx.c.proto == 2 && spec.flags & PUBSUB == 0 {
+        if let Some(e) = ctx.s.clients.get(&ctx.c.id) {
+            if !e.channels.is_empty() || !e.patterns.is_empty() {
+                return Reply::err(format!(
+                    "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                    spec.name
+                ));
+            }
+        }
+    }
+    if let Some(queue) = ctx.c.multi.as_mut() {
+        if !matches!(
+            spec.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        ) {
+            queue.push(argv);
+            return Reply::Status("QUEUED".into());
+        }
+    }
+    let track = ctx.s.cfg.maxmemory > 0 && spec.flags & WRITE != 0;
+    let db = ctx.c.db;
+    let before = if track {
+        crate::evict::measure(ctx.s, db, spec, &argv)
+    } else {
+        0
+    };
+    let reply = call(ctx, spec, &argv);
+    if track {
+        crate::evict::account(ctx.s, db, spec, &argv, before);
+    } else if ctx.s.cfg.maxmemory > 0
+        && matches!(
+            spec.name,
+            "exec" | "eval" | "evalsha" | "flushdb" | "flushall"
+        )
+    {
+        crate::evict::recount(ctx.s);
+    }
+    after_command(ctx.s, matches!(spec.name, "exec" | "eval" | "evalsha"));
+    reply
+}
+
+/// Work after each top-level command: serve blocked clients, write the log.
+pub(crate) fn after_command(s: &mut Store, wrap: bool) {
+    if !s.ready.is_empty() {
+        serve_ready(s);
+    }
+    s.flush_prop(wrap);
+}
+
+/// Serves clients blocked on keys that received data, in FIFO order.
+pub(crate) fn serve_ready(s: &mut Store) {
+    let now = crate::store::now_ms();
+    let mut i = 0;
+    while i < s.ready.len() {
+        let (db, key) = s.ready[i].clone();
+        i += 1;
+        loop {
+            let Some(q) = s.blocking_keys.get(&(db, key.clone())) else {
+                break;
+            };
+            let Some(&cid) = q.front() else {
+                s.blocking_keys.remove(&(db, key.clone()));
+                break;
+            };
+            s.expire_if_needed(db, &key, now);
+            match s.dbs[db].keys.get(&key) {
+                Some(Value::List(l)) if !l.is_empty() => {}
+                _ => break,
+            }
+            let b = unblock(s, cid).expect("queued client is blocked");
+            if b.tx.is_closed() {
+                continue;
+            }
+            // Serve with a pseudo context in the blocked client's db.
+            let (mut pc, _rx) = Client::new(cid);
+            pc.db = db;
+            pc.authed = true;
+            let mut ctx = Ctx {
+                s,
+                c: &mut pc,
+                now,
+                in_script: false,
+                in_exec: false,
+                custom_prop: false,
+            };
+            let reply = match &b.op {
+                BlockOp::Pop { left } => {
+                    let v = list::pop_one(&mut ctx, &key, *left);
+                    let name = if *left { "LPOP" } else { "RPOP" };
+                    ctx.propagate(vec![Bytes::from_static(name.as_bytes()), key.clone()]);
+                    Reply::Array(vec![
+                        Reply::Bulk(key.clone()),
+                        Reply::Bulk(v.unwrap_or_default()),
+                    ])
+                }
+                BlockOp::Move {
+                    dest,
+                    from_left,
+                    to_left,
+                } => match list::do_move(&mut ctx, &key, dest, *from_left, *to_left) {
+                    Ok(Some(v)) => {
+                        let side = |l: bool| Bytes::from_static(if l { b"LEFT" } else { b"RIGHT" });
+                        ctx.propagate(vec![
+                            Bytes::from_static(b"LMOVE"),
+                            key.clone(),
+                            dest.clone(),
+                            side(*from_left),
+                            side(*to_left),
+                        ]);
+                        Reply::Bulk(v)
+                    }
+                    Ok(None) => Reply::Nil,
+                    Err(e) => e,
+                },
+            };
+            ctx.dirty(1);
+            s.touch(db, &key);
+            if let BlockOp::Move { dest, .. } = &b.op {
+                s.touch(db, dest);
+            }
+            let _ = b.tx.send(reply);
+        }
+    }
+    s.ready.clear();
+}
+
+/// Removes a client from the blocked registry and all key queues.
+pub(crate) fn unblock(s: &mut Store, cid: u64) -> Option<crate::store::Blocked> {
+    let b = s.blocked.remove(&cid)?;
+    for k in &b.keys {
+        let kk = (b.db, k.clone());
+        if let Some(q) = s.blocking_keys.get_mut(&kk) {
+            q.retain(|&c| c != cid);
+            if q.is_empty() {
+                s.blocking_keys.remove(&kk);
+            }
+        }
+    }
+    if let Some(e) = s.clients.get_mut(&cid) {
+        e.blocked = false;
+    }
+    Some(b)
+}
+
+/// Parses a memory amount (`100mb`).
+pub(crate) fn parse_memory_arg(s: &str) -> Option<u64> {
+    conn::parse_memory_arg(s)
+}
+
+/// Removes every trace of a disconnected client.
+pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
+    tx::unwatch_all(s, c);
+    if let Some(e) = s.clients.get(&c.id) {
+        let chans: Vec<Bytes> = e.channels.iter().cloned().collect();
+        let pats: Vec<Bytes> = e.patterns.iter().cloned().collect();
+        for ch in chans {
+            pubsub::remove_sub(s, c.id, &ch, false);
+        }
+        for p in pats {
+            pubsub::remove_sub(s, c.id, &p, true);
+        }
+    }
+    s.clients.remove(&c.id);
+}

@@ -1,0 +1,421 @@
+//! EVAL / EVALSHA / SCRIPT with Lua 5.1 (mlua).
+//!
+//! A script runs with the store lock held, like any command, so it is atomic.
+//! `redis.call` re-enters the normal dispatcher through [`super::call`], which
+//! also logs each write the script makes (effects replication), so the log
+//! never needs to re-run Lua.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use mlua::{Function, Lua, MultiValue, Table, Value as LV};
+
+use super::{call, int, is, resolve, Ctx, R};
+use crate::resp::Reply;
+
+/// The interpreter and compiled scripts.
+pub(crate) struct Engine {
+    lua: Lua,
+    fns: HashMap<String, Function>,
+}
+
+/// SHA1 hex of a script body.
+pub(crate) fn sha1hex(b: &[u8]) -> String {
+    sha1_smol::Sha1::from(b).digest().to_string()
+}
+
+const PRELUDE: &str = r#"
+dofile = nil
+loadfile = nil
+io = nil
+local clock = os and os.clock
+os = { clock = clock }
+setmetatable(_G, {
+  __index = function(t, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = function(t, k, v)
+    error("Attempt to modify a readonly table", 2)
+  end,
+})
+"#;
+
+fn new_engine() -> mlua::Result<Engine> {
+    let lua = Lua::new();
+    let redis = lua.create_table()?;
+    redis.set(
+        "sha1hex",
+        lua.create_function(|_, s: mlua::String| Ok(sha1hex(&s.as_bytes())))?,
+    )?;
+    redis.set(
+        "error_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let t = lua.create_table()?;
+            t.set("err", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.set(
+        "status_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let t = lua.create_table()?;
+            t.set("ok", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.set("setresp", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    for (i, n) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"]
+        .iter()
+        .enumerate()
+    {
+        redis.set(*n, i as i64)?;
+    }
+    redis.set("REPL_ALL", 3)?;
+    lua.globals().set("redis", redis)?;
+    lua.globals().set("KEYS", lua.create_table()?)?;
+    lua.globals().set("ARGV", lua.create_table()?)?;
+    lua.load(PRELUDE).exec()?;
+    Ok(Engine {
+        lua,
+        fns: HashMap::new(),
+    })
+}
+
+fn to_lua(lua: &Lua, r: Reply) -> mlua::Result<LV> {
+    Ok(match r {
+        Reply::Ok => status_table(lua, "OK")?,
+        Reply::Status(s) => status_table(lua, &s)?,
+        Reply::Error(e) => {
+            let t = lua.create_table()?;
+            t.set("err", e)?;
+            LV::Table(t)
+        }
+        Reply::Int(n) => LV::Integer(n),
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => LV::String(lua.create_string(&b[..])?),
+        Reply::Nil | Reply::NilArray | Reply::None => LV::Boolean(false),
+        Reply::Double(d) => LV::String(lua.create_string(crate::resp::fmt_double(d))?),
+        Reply::Bool(b) => LV::Integer(b as i64),
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) | Reply::Multi(v) => {
+            let t = lua.create_table()?;
+            for (i, x) in v.into_iter().enumerate() {
+                t.raw_set(i + 1, to_lua(lua, x)?)?;
+            }
+            LV::Table(t)
+        }
+        Reply::Map(m) => {
+            let t = lua.create_table()?;
+            let mut i = 1;
+            for (k, v) in m {
+                t.raw_set(i, to_lua(lua, k)?)?;
+                t.raw_set(i + 1, to_lua(lua, v)?)?;
+                i += 2;
+            }
+            LV::Table(t)
+        }
+    })
+}
+
+fn status_table(lua: &Lua, s: &str) -> mlua::Result<LV> {
+    let t = lua.create_table()?;
+    t.set("ok", s)?;
+    Ok(LV::Table(t))
+}
+
+fn from_lua(v: LV) -> Reply {
+    match v {
+        LV::Nil => Reply::Nil,
+        LV::Boolean(true) => Reply::Int(1),
+        LV::Boolean(false) => Reply::Nil,
+        LV::Integer(n) => Reply::Int(n),
+        LV::Number(n) => Reply::Int(n as i64),
+        LV::String(s) => Reply::bulk(&s.as_bytes()[..]),
+        LV::Table(t) => table_reply(&t),
+        LV::Error(e) => Reply::Error(clean_err(&e.to_string())),
+        _ => Reply::Nil,
+    }
+}
+
+fn table_reply(t: &Table) -> Reply {
+    if let Ok(LV::String(e)) = t.raw_get::<LV>("err") {
+        return Reply::Error(e.to_string_lossy().to_string());
+    }
+    if let Ok(LV::String(s)) = t.raw_get::<LV>("ok") {
+        return Reply::Status(s.to_string_lossy().to_string());
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    loop {
+        match t.raw_get::<LV>(i) {
+            Ok(LV::Nil) | Err(_) => break,
+            Ok(v) => out.push(from_lua(v)),
+        }
+        i += 1;
+    }
+    Reply::Array(out)
+}
+
+fn clean_err(s: &str) -> String {
+    let first = s.lines().next().unwrap_or(s).trim();
+    let first = first.strip_prefix("runtime error: ").unwrap_or(first);
+    if first.starts_with("ERR ")
+        || first
+            .split(' ')
+            .next()
+            .is_some_and(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase()))
+    {
+        first.to_string()
+    } else {
+        format!("ERR {first}")
+    }
+}
+
+/// Runs one `redis.call` / `redis.pcall`.
+fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<LV> {
+    let mut argv = Vec::with_capacity(args.len());
+    for a in args {
+        match a {
+            LV::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            LV::Integer(n) => argv.push(Bytes::from(n.to_string())),
+            LV::Number(n) => argv.push(Bytes::from(crate::resp::fmt_g(n, 17))),
+            _ => {
+                return fail(
+                    lua,
+                    raise,
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                );
+            }
+        }
+    }
+    if argv.is_empty() {
+        return fail(
+            lua,
+            raise,
+            "ERR Please specify at least one argument for this redis lib call",
+        );
+    }
+    let spec = match resolve(&argv) {
+        Ok(s) => s,
+        Err(Reply::Error(e)) if e.starts_with("ERR unknown command") => {
+            return fail(lua, raise, "ERR Unknown Redis command called from script");
+        }
+        Err(Reply::Error(e)) => return fail(lua, raise, &e),
+        Err(_) => return fail(lua, raise, "ERR bad command"),
+    };
+    if spec.flags & super::flags::NOSCRIPT != 0 {
+        return fail(
+            lua,
+            raise,
+            "ERR This Redis command is not allowed from script",
+        );
+    }
+    let reply = call(ctx, spec, &argv);
+    if let Reply::Error(e) = &reply {
+        return fail(lua, raise, e);
+    }
+    to_lua(lua, reply)
+}
+
+fn fail(lua: &Lua, raise: bool, msg: &str) -> mlua::Result<LV> {
+    if raise {
+        Err(mlua::Error::RuntimeError(msg.to_string()))
+    } else {
+        let t = lua.create_table()?;
+        t.set("err", msg)?;
+        Ok(LV::Table(t))
+    }
+}
+
+fn run(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) -> R {
+    let n = int(&rest[0])?;
+    if n < 0 {
+        return Err(Reply::err("Number of keys can't be negative"));
+    }
+    if n as usize > rest.len() - 1 {
+        return Err(Reply::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let keys = &rest[1..1 + n as usize];
+    let argv = &rest[1 + n as usize..];
+    let mut eng = match ctx.s.lua.take() {
+        Some(e) => e,
+        None => new_engine().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
+    };
+    let result = run_in(&mut eng, ctx, sha, body, keys, argv);
+    ctx.s.lua = Some(eng);
+    result
+}
+
+fn run_in(
+    eng: &mut Engine,
+    ctx: &mut Ctx<'_>,
+    sha: &str,
+    body: &Bytes,
+    keys: &[Bytes],
+    argv: &[Bytes],
+) -> R {
+    let lua = &eng.lua;
+    let f = match eng.fns.get(sha) {
+        Some(f) => f.clone(),
+        None => {
+            let f = lua
+                .load(&body[..])
+                .set_name("@user_script")
+                .into_function()
+                .map_err(|e| {
+                    Reply::err(format!(
+                        "Error compiling script (new function): {}",
+                        e.to_string()
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .replace("[string \"@user_script\"]", "user_script")
+                    ))
+                })?;
+            eng.fns.insert(sha.to_string(), f.clone());
+            f
+        }
+    };
+    let mk = |v: &[Bytes]| -> mlua::Result<Table> {
+        let t = lua.create_table()?;
+        for (i, x) in v.iter().enumerate() {
+            t.raw_set(i + 1, lua.create_string(&x[..])?)?;
+        }
+        Ok(t)
+    };
+    let g = lua.globals();
+    let lua_err = |e: mlua::Error| Reply::err(format!("Lua error: {e}"));
+    g.raw_set("KEYS", mk(keys).map_err(lua_err)?)
+        .map_err(lua_err)?;
+    g.raw_set("ARGV", mk(argv).map_err(lua_err)?)
+        .map_err(lua_err)?;
+    let redis: Table = g.raw_get("redis").map_err(lua_err)?;
+    let was = ctx.in_script;
+    ctx.in_script = true;
+    let cell = RefCell::new(&mut *ctx);
+    let out = lua.scope(|scope| {
+        let c1 = scope.create_function_mut(|lua, args: MultiValue| {
+            let mut c = cell.borrow_mut();
+            redis_call(&mut c, lua, args, true)
+        })?;
+        let c2 = scope.create_function_mut(|lua, args: MultiValue| {
+            let mut c = cell.borrow_mut();
+            redis_call(&mut c, lua, args, false)
+        })?;
+        redis.raw_set("call", c1)?;
+        redis.raw_set("pcall", c2)?;
+        let r = f.call::<LV>(());
+        let _ = redis.raw_set("call", LV::Nil);
+        let _ = redis.raw_set("pcall", LV::Nil);
+        Ok(match r {
+            Ok(v) => from_lua(v),
+            Err(e) => Reply::Error(script_error(&e, sha)),
+        })
+    });
+    ctx.in_script = was;
+    out.map_err(lua_err)
+}
+
+fn script_error(e: &mlua::Error, sha: &str) -> String {
+    let msg = match e {
+        mlua::Error::CallbackError { cause, .. } => innermost(cause),
+        mlua::Error::RuntimeError(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let msg = msg
+        .lines()
+        .next()
+        .unwrap_or("")
+        .replace("[string \"@user_script\"]", "user_script");
+    let msg = clean_err(&msg);
+    format!("{msg} script: {sha}, on @user_script.")
+}
+
+fn innermost(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => innermost(cause),
+        mlua::Error::RuntimeError(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub(super) fn eval(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let body = a[1].clone();
+    let sha = sha1hex(&body);
+    ctx.s
+        .scripts
+        .entry(sha.clone())
+        .or_insert_with(|| body.clone());
+    run(ctx, &sha, &body, &a[2..])
+}
+
+pub(super) fn evalsha(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    let Some(body) = ctx.s.scripts.get(&sha).cloned() else {
+        return Err(Reply::Error(
+            "NOSCRIPT No matching script. Please use EVAL.".into(),
+        ));
+    };
+    run(ctx, &sha, &body, &a[2..])
+}
+
+pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let sha = sha1hex(&a[2]);
+    // Compile now so syntax errors surface at load time, as in Redis.
+    let mut eng = match ctx.s.lua.take() {
+        Some(e) => e,
+        None => new_engine().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
+    };
+    let res = if eng.fns.contains_key(&sha) {
+        Ok(())
+    } else {
+        match eng
+            .lua
+            .load(&a[2][..])
+            .set_name("@user_script")
+            .into_function()
+        {
+            Ok(f) => {
+                eng.fns.insert(sha.clone(), f);
+                Ok(())
+            }
+            Err(e) => Err(Reply::err(format!(
+                "Error compiling script (new function): {}",
+                e.to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .replace("[string \"@user_script\"]", "user_script")
+            ))),
+        }
+    };
+    ctx.s.lua = Some(eng);
+    res?;
+    ctx.s.scripts.insert(sha.clone(), a[2].clone());
+    Ok(Reply::bulk(sha))
+}
+
+pub(super) fn exists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Array(
+        a[2..]
+            .iter()
+            .map(|s| {
+                let sha = String::from_utf8_lossy(s).to_ascii_lowercase();
+                Reply::Int(ctx.s.scripts.contains_key(&sha) as i64)
+            })
+            .collect(),
+    ))
+}
+
+pub(super) fn flush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if a.len() > 3 || (a.len() == 3 && !is(&a[2], "async") && !is(&a[2], "sync")) {
+        return Err(Reply::err("SCRIPT FLUSH only support SYNC|ASYNC option"));
+    }
+    ctx.s.scripts.clear();
+    ctx.s.lua = None;
+    Ok(Reply::Ok)
+}

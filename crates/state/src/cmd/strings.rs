@@ -1,0 +1,447 @@
+//! String commands.
+
+use bytes::Bytes;
+
+use super::{int, is, parse_float, syntax, Ctx, R};
+use crate::resp::Reply;
+use crate::store::{notify, Value};
+
+const MAX_STRING: usize = 512 * 1024 * 1024;
+
+fn invalid_expire(cmd: &str) -> Reply {
+    Reply::err(format!("invalid expire time in '{cmd}' command"))
+}
+
+/// Converts an expire argument to an absolute ms time, with Redis's checks.
+pub(super) fn expire_at(
+    ctx: &Ctx<'_>,
+    arg: &[u8],
+    unit_secs: bool,
+    absolute: bool,
+    cmd: &str,
+) -> Result<u64, Reply> {
+    let v = int(arg)?;
+    if v <= 0 {
+        return Err(invalid_expire(cmd));
+    }
+    let ms = if unit_secs {
+        v.checked_mul(1000).ok_or_else(|| invalid_expire(cmd))?
+    } else {
+        v
+    };
+    let at = if absolute {
+        ms
+    } else {
+        ms.checked_add(ctx.now as i64)
+            .ok_or_else(|| invalid_expire(cmd))?
+    };
+    Ok(at as u64)
+}
+
+fn str_value(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
+    Ok(ctx.get_str(key)?.map(|v| v.clone()))
+}
+
+pub(super) fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    match ctx.get_str(&a[1])? {
+        Some(v) => {
+            let r = Reply::bulk(&v[..]);
+            ctx.s.stats.hits += 1;
+            Ok(r)
+        }
+        None => {
+            ctx.s.stats.misses += 1;
+            Ok(Reply::Nil)
+        }
+    }
+}
+
+fn do_set(ctx: &mut Ctx<'_>, key: &Bytes, val: &[u8], expire: Option<u64>, keep_ttl: bool) {
+    ctx.set_key(key, Value::Str(val.to_vec()), keep_ttl);
+    if let Some(at) = expire {
+        ctx.set_expire(key, at);
+    }
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "set", key);
+    if expire.is_some() {
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
+}
+
+fn prop_set(ctx: &mut Ctx<'_>, key: &Bytes, val: &Bytes, at: Option<u64>, keep_ttl: bool) {
+    let mut v = vec![Bytes::from_static(b"SET"), key.clone(), val.clone()];
+    if let Some(at) = at {
+        v.push(Bytes::from_static(b"PXAT"));
+        v.push(Bytes::from(at.to_string()));
+    } else if keep_ttl {
+        v.push(Bytes::from_static(b"KEEPTTL"));
+    }
+    ctx.propagate(v);
+}
+
+pub(super) fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
+    let mut exp: Option<(usize, bool, bool)> = None; // (arg index, secs, absolute)
+    let mut j = 3;
+    while j < a.len() {
+        let o = &a[j];
+        let has_next = j + 1 < a.len();
+        if is(o, "nx") && !xx {
+            nx = true;
+        } else if is(o, "xx") && !nx {
+            xx = true;
+        } else if is(o, "get") {
+            get = true;
+        } else if is(o, "keepttl") && exp.is_none() {
+            keepttl = true;
+        } else if !keepttl
+            && has_next
+            && (is(o, "ex") || is(o, "px") || is(o, "exat") || is(o, "pxat"))
+        {
+            let secs = is(o, "ex") || is(o, "exat");
+            let abs = is(o, "exat") || is(o, "pxat");
+            if let Some((_, s, ab)) = exp {
+                if s != secs || ab != abs {
+                    return Err(syntax());
+                }
+            }
+            exp = Some((j + 1, secs, abs));
+            j += 1;
+        } else {
+            return Err(syntax());
+        }
+        j += 1;
+    }
+    let at = match exp {
+        Some((i, secs, abs)) => Some(expire_at(ctx, &a[i], secs, abs, "set")?),
+        None => None,
+    };
+    let key = &a[1];
+    let old = if get {
+        Some(str_value(ctx, key)?)
+    } else {
+        None
+    };
+    let found = ctx.exists(key);
+    if (nx && found) || (xx && !found) {
+        return Ok(match old {
+            Some(Some(v)) => Reply::bulk(v),
+            _ => Reply::Nil,
+        });
+    }
+    do_set(ctx, key, &a[2], at, keepttl);
+    if at.is_some() {
+        prop_set(ctx, key, &a[2], at, false);
+    }
+    Ok(match old {
+        Some(Some(v)) => Reply::bulk(v),
+        Some(None) => Reply::Nil,
+        None => Reply::Ok,
+    })
+}
+
+fn setex_generic(ctx: &mut Ctx<'_>, a: &[Bytes], secs: bool, name: &str) -> R {
+    let at = expire_at(ctx, &a[2], secs, false, name)?;
+    do_set(ctx, &a[1], &a[3], Some(at), false);
+    prop_set(ctx, &a[1], &a[3], Some(at), false);
+    Ok(Reply::Ok)
+}
+
+pub(super) fn setex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    setex_generic(ctx, a, true, "setex")
+}
+
+pub(super) fn psetex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    setex_generic(ctx, a, false, "psetex")
+}
+
+pub(super) fn setnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if ctx.exists(&a[1]) {
+        return Ok(Reply::Int(0));
+    }
+    do_set(ctx, &a[1], &a[2], None, false);
+    Ok(Reply::Int(1))
+}
+
+pub(super) fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut exp: Option<(usize, bool, bool)> = None;
+    let mut persist = false;
+    let mut j = 2;
+    while j < a.len() {
+        let o = &a[j];
+        let has_next = j + 1 < a.len();
+        if is(o, "persist") && exp.is_none() {
+            persist = true;
+        } else if !persist
+            && has_next
+            && (is(o, "ex") || is(o, "px") || is(o, "exat") || is(o, "pxat"))
+        {
+            let secs = is(o, "ex") || is(o, "exat");
+            let abs = is(o, "exat") || is(o, "pxat");
+            if let Some((_, s, ab)) = exp {
+                if s != secs || ab != abs {
+                    return Err(syntax());
+                }
+            }
+            exp = Some((j + 1, secs, abs));
+            j += 1;
+        } else {
+            return Err(syntax());
+        }
+        j += 1;
+    }
+    let at = match exp {
+        Some((i, secs, abs)) => Some(expire_at(ctx, &a[i], secs, abs, "getex")?),
+        None => None,
+    };
+    let key = &a[1];
+    let Some(v) = str_value(ctx, key)? else {
+        return Ok(Reply::Nil);
+    };
+    if let Some(at) = at {
+        if at <= ctx.now {
+            ctx.del_key(key);
+            ctx.dirty(1);
+            ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
+            ctx.notify(notify::GENERIC, "del", key);
+        } else {
+            ctx.set_expire(key, at);
+            ctx.dirty(1);
+            ctx.propagate(vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                key.clone(),
+                Bytes::from(at.to_string()),
+            ]);
+            ctx.notify(notify::GENERIC, "expire", key);
+        }
+    } else if persist {
+        if ctx.persist(key) {
+            ctx.dirty(1);
+            ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+            ctx.notify(notify::GENERIC, "persist", key);
+        }
+    } else {
+        ctx.custom_prop = true;
+    }
+    Ok(Reply::bulk(v))
+}
+
+pub(super) fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let Some(v) = str_value(ctx, &a[1])? else {
+        return Ok(Reply::Nil);
+    };
+    ctx.del_key(&a[1]);
+    ctx.dirty(1);
+    ctx.notify(notify::GENERIC, "del", &a[1]);
+    Ok(Reply::bulk(v))
+}
+
+pub(super) fn getset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let old = str_value(ctx, &a[1])?;
+    do_set(ctx, &a[1], &a[2], None, false);
+    Ok(old.map_or(Reply::Nil, Reply::bulk))
+}
+
+pub(super) fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut out = Vec::with_capacity(a.len() - 1);
+    for k in &a[1..] {
+        out.push(match ctx.lookup(k) {
+            Some(Value::Str(v)) => Reply::bulk(&v[..]),
+            _ => Reply::Nil,
+        });
+    }
+    Ok(Reply::Array(out))
+}
+
+pub(super) fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if a.len() % 2 != 1 {
+        return Err(Reply::err("wrong number of arguments for 'mset' command"));
+    }
+    for p in a[1..].chunks(2) {
+        do_set(ctx, &p[0], &p[1], None, false);
+    }
+    Ok(Reply::Ok)
+}
+
+pub(super) fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if a.len() % 2 != 1 {
+        return Err(Reply::err("wrong number of arguments for 'msetnx' command"));
+    }
+    for p in a[1..].chunks(2) {
+        if ctx.exists(&p[0]) {
+            return Ok(Reply::Int(0));
+        }
+    }
+    for p in a[1..].chunks(2) {
+        do_set(ctx, &p[0], &p[1], None, false);
+    }
+    Ok(Reply::Int(1))
+}
+
+fn check_len(len: usize) -> Result<(), Reply> {
+    if len > MAX_STRING {
+        Err(Reply::err(
+            "string exceeds maximum allowed size (proto-max-bulk-len)",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let len = match ctx.get_str(&a[1])? {
+        Some(v) => {
+            check_len(v.len() + a[2].len())?;
+            v.extend_from_slice(&a[2]);
+            v.len()
+        }
+        None => {
+            ctx.set_key(&a[1], Value::Str(a[2].to_vec()), false);
+            a[2].len()
+        }
+    };
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "append", &a[1]);
+    Ok(Reply::Int(len as i64))
+}
+
+pub(super) fn strlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(Reply::Int(ctx.get_str(&a[1])?.map_or(0, |v| v.len()) as i64))
+}
+
+pub(super) fn getrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut start = int(&a[2])?;
+    let mut end = int(&a[3])?;
+    let Some(v) = ctx.get_str(&a[1])? else {
+        return Ok(Reply::bulk(""));
+    };
+    let len = v.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return Ok(Reply::bulk(""));
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        return Ok(Reply::bulk(""));
+    }
+    Ok(Reply::bulk(&v[start as usize..=end as usize]))
+}
+
+pub(super) fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let off = int(&a[2])?;
+    if off < 0 {
+        return Err(Reply::err("offset is out of range"));
+    }
+    let off = off as usize;
+    let val = &a[3];
+    match ctx.get_str(&a[1])? {
+        Some(v) => {
+            if val.is_empty() {
+                return Ok(Reply::Int(v.len() as i64));
+            }
+            check_len(off + val.len())?;
+            if v.len() < off + val.len() {
+                v.resize(off + val.len(), 0);
+            }
+            v[off..off + val.len()].copy_from_slice(val);
+            let n = v.len();
+            ctx.dirty(1);
+            ctx.notify(notify::STRING, "setrange", &a[1]);
+            Ok(Reply::Int(n as i64))
+        }
+        None => {
+            if val.is_empty() {
+                return Ok(Reply::Int(0));
+            }
+            check_len(off + val.len())?;
+            let mut v = vec![0u8; off + val.len()];
+            v[off..].copy_from_slice(val);
+            let n = v.len();
+            ctx.set_key(&a[1], Value::Str(v), false);
+            ctx.dirty(1);
+            ctx.notify(notify::STRING, "setrange", &a[1]);
+            Ok(Reply::Int(n as i64))
+        }
+    }
+}
+
+fn incr_generic(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> R {
+    let cur = match ctx.get_str(key)? {
+        Some(v) => crate::resp::parse_i64(v).ok_or_else(super::not_int)?,
+        None => 0,
+    };
+    let n = cur
+        .checked_add(by)
+        .ok_or_else(|| Reply::err("increment or decrement would overflow"))?;
+    let s = n.to_string().into_bytes();
+    match ctx.get_str(key)? {
+        Some(v) => *v = s,
+        None => ctx.set_key(key, Value::Str(s), false),
+    }
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "incrby", key);
+    Ok(Reply::Int(n))
+}
+
+pub(super) fn incr(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    incr_generic(ctx, &a[1], 1)
+}
+pub(super) fn decr(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    incr_generic(ctx, &a[1], -1)
+}
+pub(super) fn incrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let by = int(&a[2])?;
+    incr_generic(ctx, &a[1], by)
+}
+pub(super) fn decrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let by = int(&a[2])?;
+    if by == i64::MIN {
+        return Err(Reply::err("decrement would overflow"));
+    }
+    incr_generic(ctx, &a[1], -by)
+}
+
+/// Formats a float result of INCRBYFLOAT/HINCRBYFLOAT (`%.17Lf`, trimmed).
+pub(super) fn fmt_incr_float(v: f64) -> String {
+    let s = format!("{v}");
+    if s.contains('e') {
+        format!("{v:.17}")
+    } else {
+        s
+    }
+}
+
+pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let by = parse_float(&a[2]).ok_or_else(|| Reply::err("value is not a valid float"))?;
+    let cur = match ctx.get_str(&a[1])? {
+        Some(v) => parse_float(v).ok_or_else(|| Reply::err("value is not a valid float"))?,
+        None => 0.0,
+    };
+    let n = cur + by;
+    if n.is_nan() || n.is_infinite() {
+        return Err(Reply::err("increment would produce NaN or Infinity"));
+    }
+    let s = fmt_incr_float(n);
+    match ctx.get_str(&a[1])? {
+        Some(v) => *v = s.clone().into_bytes(),
+        None => ctx.set_key(&a[1], Value::Str(s.clone().into_bytes()), false),
+    }
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "incrbyfloat", &a[1]);
+    ctx.propagate(vec![
+        Bytes::from_static(b"SET"),
+        a[1].clone(),
+        Bytes::from(s.clone()),
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
+    Ok(Reply::bulk(s))
+}

@@ -1,0 +1,1246 @@
+//! Conformance: the same commands against real `redis-server` and `bigstep
+//! state`; replies must be identical (parsed frames; unordered replies sorted).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Conn, Mode, Pair};
+use state::resp::Frame;
+
+#[test]
+fn strings() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        get nosuch
+        set foo bar
+        get foo
+        set foo baz xx
+        get foo
+        set foo qux nx
+        set new 1 nx
+        set new 2 xx get
+        set nx1 v nx get
+        set foo bar ex 100
+        ttl foo
+        set foo bar px 100000
+        ?pttl foo
+        set foo bar keepttl
+        ttl foo
+        set foo bar
+        ttl foo
+        set foo bar ex 0
+        set foo bar ex -5
+        set foo bar ex abc
+        set foo bar ex 10 px 100
+        set foo bar nx xx
+        set foo bar keepttl ex 10
+        set foo bar ex
+        set foo bar badopt
+        set foo bar exat 99999999999
+        ttl foo
+        set foo bar pxat 99999999999000
+        expiretime foo
+        pexpiretime foo
+        set foo bar ex 9223372036854775807
+        setex s 100 v
+        ttl s
+        setex s 0 v
+        setex s abc v
+        psetex s 100000 v
+        ?pttl s
+        setnx s v
+        setnx s2 v
+        getset s2 w
+        getset nokey w
+        getdel s2
+        getdel s2
+        set g v
+        getex g
+        getex g ex 100
+        ttl g
+        getex g persist
+        ttl g
+        getex g px 0
+        getex g ex 10 px 10
+        getex g foo
+        getex nokey ex 10
+        mset a 1 b 2 c 3
+        mget a b c nokey
+        mset a 1 b
+        msetnx a 1 z 2
+        msetnx y 1 z 2
+        mget y z
+        append ap hello
+        append ap " world"
+        get ap
+        strlen ap
+        strlen nokey
+        getrange ap 0 4
+        getrange ap -5 -1
+        getrange ap 5 2
+        getrange ap 0 -100
+        getrange ap -100 -1
+        getrange ap 100 200
+        getrange nokey 0 -1
+        substr ap 0 3
+        setrange ap 6 WORLD
+        get ap
+        setrange sr 5 x
+        get sr
+        setrange sr -1 x
+        setrange ap 0 ""
+        setrange empty 0 ""
+        exists empty
+        incr n
+        incr n
+        incrby n 10
+        decr n
+        decrby n 5
+        incrby n abc
+        incr ap
+        set big 9223372036854775807
+        incr big
+        set small -9223372036854775808
+        decr small
+        decrby n -9223372036854775808
+        set sp " 1"
+        incr sp
+        set lz 01
+        incr lz
+        incrbyfloat f 10.5
+        incrbyfloat f 0.25
+        incrbyfloat f -5
+        incrbyfloat f 3.0e3
+        incrbyfloat f abc
+        incrbyfloat ap 1
+        set f 5
+        incrbyfloat f 1.5
+        incrbyfloat f inf
+        get
+        set x
+        getrange ap 0
+        lpush lst a
+        get lst
+        set lst v get
+        append lst x
+        strlen lst
+        incr lst
+    "#,
+    );
+}
+
+#[test]
+fn keys_and_expiry() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        mset a 1 b 2 c 3
+        del a b nokey
+        exists a b c c
+        type c
+        type nokey
+        lpush l x
+        type l
+        hset h f v
+        type h
+        sadd s m
+        type s
+        zadd z 1 m
+        type z
+        ~keys *
+        ~keys ?
+        ~keys [hl]
+        keys nomatch*
+        dbsize
+        rename c c2
+        get c2
+        rename nokey x
+        rename c2 c2
+        renamenx c2 l
+        renamenx c2 c3
+        renamenx nokey x
+        set e v
+        expire e 100
+        ttl e
+        expire e 50 gt
+        expire e 150 gt
+        ttl e
+        expire e 200 lt
+        expire e 50 lt
+        ttl e
+        expire e 10 nx
+        expire e 10 xx
+        ttl e
+        persist e
+        persist e
+        ttl e
+        expire e 10 xx
+        expire e 10 nx gt
+        expire e 10 gt lt
+        expire e 10 foo
+        expire e abc
+        expire nokey 10
+        expire e 9223372036854775807
+        pexpire e 100000
+        ?pttl e
+        expireat e 99999999999
+        expiretime e
+        pexpireat e 99999999999000
+        pexpiretime e
+        ttl nokey
+        pttl nokey
+        expiretime nokey
+        ttl c3
+        expiretime c3
+        expire e -1
+        exists e
+        set e v
+        pexpire e 0
+        get e
+        set e v
+        expireat e 1
+        get e
+        set k1 v
+        copy k1 k2
+        get k2
+        copy k1 k2
+        copy k1 k2 replace
+        copy k1 k1
+        copy nokey k9
+        copy k1 k3 db 1
+        copy k1 k3 db 99
+        copy k1 k3 badopt
+        select 1
+        get k3
+        select 0
+        select 16
+        select -1
+        select abc
+        set r v
+        ?randomkey
+        touch r nokey
+        unlink r k1 k2 nokey
+        del
+        flushdb
+        dbsize
+        randomkey
+        flushdb async
+        flushdb bad
+        flushall
+        flushall sync
+        dbsize
+    "#,
+    );
+    // SCAN: walk to completion on both, compare the sets of keys.
+    for i in 0..50 {
+        p.check_mode(&format!("set key:{i} v"), Mode::Exact);
+    }
+    p.check_mode("hset notkey f v", Mode::Exact);
+    let walk = |c: &mut Conn, extra: &str| {
+        let mut cursor = "0".to_string();
+        let mut keys = Vec::new();
+        loop {
+            let r = c.cmd(&format!("scan {cursor} {extra}"));
+            let Frame::Array(v) = r else {
+                panic!("scan: {r:?}")
+            };
+            let Frame::Bulk(cur) = &v[0] else { panic!() };
+            if let Frame::Array(ks) = &v[1] {
+                keys.extend(ks.iter().cloned());
+            }
+            cursor = String::from_utf8_lossy(cur).into_owned();
+            if cursor == "0" {
+                break;
+            }
+        }
+        keys.sort_by_key(|k| format!("{k:?}"));
+        keys.dedup();
+        keys
+    };
+    for extra in [
+        "",
+        "count 7",
+        "match key:1*",
+        "type hash",
+        "type string count 3",
+    ] {
+        let a = walk(&mut p.r, extra);
+        let b = walk(&mut p.o, extra);
+        assert_eq!(a, b, "scan {extra}");
+    }
+    p.script(
+        r#"
+        scan abc
+        scan 0 count 0
+        scan 0 count abc
+        scan 0 match
+        scan 0 foo bar
+    "#,
+    );
+}
+
+#[test]
+fn expiry_is_real() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        set a v px 50
+        set b v px 50
+        hset h f v
+        pexpire h 50
+    "#,
+    );
+    std::thread::sleep(Duration::from_millis(120));
+    p.script(
+        r#"
+        get a
+        exists b
+        hgetall h
+        dbsize
+    "#,
+    );
+    // Active expiry: keys nobody touches still go away.
+    for i in 0..30 {
+        p.check_mode(&format!("set t{i} v px 30"), Mode::Exact);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let a = p.r.cmd("dbsize");
+        let b = p.o.cmd("dbsize");
+        if a == Frame::Integer(0) && b == Frame::Integer(0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "active expiry: redis {a:?}, ours {b:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn hashes() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        hset h a 1 b 2
+        hset h a 3 c 4
+        hset h a
+        hget h a
+        hget h nof
+        hget nokey a
+        hmget h a b nof
+        hmget nokey a
+        %hgetall h
+        hgetall nokey
+        hlen h
+        hlen nokey
+        ~hkeys h
+        ~hvals h
+        hexists h a
+        hexists h z
+        hstrlen h a
+        hsetnx h a 9
+        hsetnx h z 9
+        hmset h x 1 y 2
+        hmset h x
+        hdel h x y nof
+        hdel h a b c z
+        exists h
+        hincrby hi f 5
+        hincrby hi f -10
+        hincrby hi f abc
+        hset hi s str
+        hincrby hi s 1
+        hset hi big 9223372036854775807
+        hincrby hi big 1
+        hincrbyfloat hi fl 1.5
+        hincrbyfloat hi fl 0.25
+        hincrbyfloat hi s 1
+        hincrbyfloat hi fl abc
+        set str v
+        hget str a
+        hset str a b
+        hgetall str
+        hscan nokey 0
+        hdel nokey a
+    "#,
+    );
+    for i in 0..20 {
+        p.check_mode(&format!("hset big f{i} v{i}"), Mode::Exact);
+    }
+    let a = p.r.cmd("hscan big 0 count 100");
+    let b = p.o.cmd("hscan big 0 count 100");
+    let pick = |f: Frame| match f {
+        Frame::Array(v) => common::sorted_pairs(v[1].clone()),
+        o => o,
+    };
+    assert_eq!(pick(a), pick(b));
+}
+
+#[test]
+fn sets() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        sadd s a b c
+        sadd s a d
+        scard s
+        scard nokey
+        ~smembers s
+        smembers nokey
+        sismember s a
+        sismember s z
+        smismember s a z b
+        srem s a z
+        srem nokey a
+        sadd t c d e
+        ~sinter s t
+        ~sunion s t
+        ~sdiff s t
+        ~sdiff t s
+        sinter s nokey
+        ~sunion s nokey
+        sinterstore dst s t
+        ~smembers dst
+        sunionstore dst s t
+        sdiffstore dst s t
+        sinterstore dst s nokey
+        exists dst
+        smove s t b
+        smove s t nosuch
+        smove nokey t a
+        ~smembers t
+        set str v
+        sadd str a
+        smembers str
+        sinter s str
+        smove s str c
+        spop nokey
+        spop nokey 3
+        spop s -1
+        srandmember nokey
+        srandmember nokey 5
+        sadd one x
+        spop one
+        exists one
+        sadd one x
+        srandmember one
+        srandmember one 3
+        srandmember one -3
+        srandmember one 0
+        spop one 0
+        spop one 5
+        exists one
+        sscan nokey 0
+        sadd two a b
+        ?srandmember two 2
+        ?spop two 5
+        spop s 1 2
+    "#,
+    );
+}
+
+#[test]
+fn sorted_sets() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        zadd z 1 a 2 b 3 c
+        zadd z 1.5 a
+        zadd z ch 1 a 5 d
+        zadd z nx 10 a 6 e
+        zadd z xx 11 a 7 f
+        zadd z gt 1 a
+        zadd z gt ch 20 a
+        zadd z lt ch 1 a
+        zadd z incr 2 a
+        zadd z nx incr 2 a
+        zadd z xx nx 1 a
+        zadd z gt lt 1 a
+        zadd z gt nx 1 a
+        zadd z incr 1 a 2 b
+        zadd z 1
+        zadd z abc a
+        zadd z nan a
+        zadd z inf inf -inf ninf
+        zscore z a
+        zscore z inf
+        zscore z nosuch
+        zscore nokey a
+        zmscore z a nosuch b
+        zincrby z 1.1 b
+        zincrby z 1 newm
+        zincrby z abc b
+        zcard z
+        zcard nokey
+        zrange z 0 -1
+        zrange z 0 -1 withscores
+        zrange z 1 2
+        zrange z -2 -1
+        zrange z 5 1
+        zrange z 0 -1 rev
+        zrange z 0 -1 rev withscores
+        zrange z 1 3 byscore
+        zrange z (1 3 byscore withscores
+        zrange z -inf +inf byscore limit 1 2
+        zrange z 3 1 byscore rev
+        zrange z +inf -inf byscore rev limit 0 2 withscores
+        zrange z 0 -1 limit 0 1
+        zrange z a b byscore
+        zrange z a b
+        zrange z 0 -1 foo
+        zrangebyscore z 1 3
+        zrangebyscore z (1 (3 withscores
+        zrangebyscore z -inf +inf limit 2 3
+        zrangebyscore z -inf +inf limit 0 -1
+        zrevrangebyscore z 3 1
+        zrevrangebyscore z +inf -inf withscores limit 1 1
+        zrevrange z 0 1
+        zrevrange z 0 1 withscores
+        zcount z 1 3
+        zcount z (1 +inf
+        zcount z x y
+        zrank z b
+        zrank z nosuch
+        zrevrank z b
+        zrank nokey a
+        zrem z ninf inf nosuch
+        zrem nokey a
+        zpopmin z
+        zpopmax z
+        zpopmin z 2
+        zpopmax z 0
+        zpopmin z -1
+        zpopmin nokey
+        zadd lex 0 a 0 b 0 c 0 d
+        zrangebylex lex - +
+        zrangebylex lex [b (d
+        zrangebylex lex (a [c limit 1 1
+        zrange lex [b + bylex
+        zrange lex + - bylex rev
+        zrange lex - + bylex withscores
+        zrangebylex lex a b
+        zremrangebyscore z 1 2
+        zremrangebyrank z 0 0
+        zrange z 0 -1 withscores
+        zremrangebyrank nokey 0 1
+        set str v
+        zadd str 1 a
+        zrange str 0 1
+        zscore str a
+        zscan nokey 0
+        zadd small 1.5 a 2 b
+        zscan small 0
+        zadd small 0.1 c
+        zrange small 0 -1 withscores
+        zadd neg -0 zero
+        zscore neg zero
+    "#,
+    );
+}
+
+#[test]
+fn lists() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        lpush l a b c
+        rpush l d e
+        lrange l 0 -1
+        llen l
+        llen nokey
+        lpushx nokey a
+        rpushx nokey a
+        lpushx l z
+        rpushx l y
+        lrange l 0 -1
+        lrange l -3 -2
+        lrange l 5 1
+        lrange l 0 100
+        lrange nokey 0 -1
+        lindex l 0
+        lindex l -1
+        lindex l 100
+        lindex nokey 0
+        lindex l abc
+        lset l 0 Z
+        lset l 100 x
+        lset nokey 0 x
+        lpop l
+        rpop l
+        lpop l 2
+        rpop l 0
+        lpop l -1
+        lpop nokey
+        lpop nokey 2
+        lpop l 1 2
+        rpush r a b a c a
+        lrem r 2 a
+        lrange r 0 -1
+        rpush r a a
+        lrem r -1 a
+        lrange r 0 -1
+        lrem r 0 a
+        lrange r 0 -1
+        lrem nokey 0 a
+        rpush t 1 2 3 4 5
+        ltrim t 1 -2
+        lrange t 0 -1
+        ltrim t 5 10
+        exists t
+        ltrim nokey 0 1
+        rpush ins a c
+        linsert ins before c b
+        linsert ins after c d
+        linsert ins before zz x
+        linsert ins middle c x
+        linsert nokey before a b
+        lrange ins 0 -1
+        rpush src 1 2 3
+        lmove src dst left right
+        lmove src dst right left
+        lmove src dst up down
+        lrange src 0 -1
+        lrange dst 0 -1
+        rpoplpush src dst
+        rpoplpush src dst
+        exists src
+        rpoplpush nokey dst
+        lmove dst dst left right
+        lrange dst 0 -1
+        set str v
+        lpush str a
+        lrange str 0 1
+        lmove dst str left left
+        lmove str dst left left
+        blpop nokey 0.01
+        blpop str 0.01
+        blpop dst 0
+        brpop dst nokey 0
+        blpop dst abc
+        blpop dst -1
+        blmove dst d2 left left 0
+        brpoplpush dst d2 0.01
+        blmove nokey d2 left left 0.01
+        brpoplpush nokey d2 0.01
+        lpush one x
+        lpop one
+        exists one
+    "#,
+    );
+}
+
+#[test]
+fn blocking_wakeup_order() {
+    let p = Pair::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut c1 = Conn::connect(addr);
+        let mut c2 = Conn::connect(addr);
+        let mut c3 = Conn::connect(addr);
+        let mut pusher = Conn::connect(addr);
+        c1.send_raw(b"BLPOP q1 q2 0\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+        c2.send_raw(b"BRPOP q2 0\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+        c3.send_raw(b"BLMOVE q2 dst LEFT RIGHT 0\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(pusher.cmd("rpush q2 a b c"), Frame::Integer(3));
+        assert_eq!(
+            c1.read(),
+            Some(Frame::Array(vec![
+                Frame::Bulk("q2".into()),
+                Frame::Bulk("a".into())
+            ]))
+        );
+        assert_eq!(
+            c2.read(),
+            Some(Frame::Array(vec![
+                Frame::Bulk("q2".into()),
+                Frame::Bulk("c".into())
+            ]))
+        );
+        assert_eq!(c3.read(), Some(Frame::Bulk("b".into())));
+        assert_eq!(
+            pusher.cmd("lrange dst 0 -1"),
+            Frame::Array(vec![Frame::Bulk("b".into())])
+        );
+        // Timeout returns a null array.
+        assert_eq!(c1.cmd("blpop empty 0.05"), Frame::Null);
+        assert_eq!(c1.cmd("blmove empty x left left 0.05"), Frame::Null);
+        // A push inside MULTI wakes the waiter only after EXEC.
+        c2.send_raw(b"BLPOP mq 0\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(pusher.cmd("multi"), Frame::Simple("OK".into()));
+        assert_eq!(pusher.cmd("rpush mq 1"), Frame::Simple("QUEUED".into()));
+        assert_eq!(pusher.cmd("rpush mq 2"), Frame::Simple("QUEUED".into()));
+        assert_eq!(
+            pusher.cmd("exec"),
+            Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)])
+        );
+        assert_eq!(
+            c2.read(),
+            Some(Frame::Array(vec![
+                Frame::Bulk("mq".into()),
+                Frame::Bulk("1".into())
+            ]))
+        );
+        assert_eq!(
+            pusher.cmd("lrange mq 0 -1"),
+            Frame::Array(vec![Frame::Bulk("2".into())])
+        );
+        // BLPOP inside MULTI does not block.
+        pusher.cmd("multi");
+        pusher.cmd("blpop nothing 0");
+        assert_eq!(pusher.cmd("exec"), Frame::Array(vec![Frame::Null]));
+        pusher.cmd("flushall");
+    }
+}
+
+#[test]
+fn transactions() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        multi
+        set a 1
+        incr a
+        lpush a x
+        get a
+        exec
+        exec
+        discard
+        multi
+        multi
+        set a 2
+        discard
+        get a
+        multi
+        set a 3
+        nosuchcommand
+        exec
+        get a
+        multi
+        get
+        exec
+        watch a
+        multi
+        watch b
+        discard
+        unwatch
+    "#,
+    );
+    // WATCH: a change from another client aborts EXEC.
+    let (mut r2, mut o2) = p.conns();
+    p.script("watch w\nmulti\nset w mine");
+    r2.cmd("set w theirs");
+    o2.cmd("set w theirs");
+    p.script("exec\nget w");
+    // An unrelated change does not.
+    p.script("watch w\nmulti\nset w mine");
+    r2.cmd("set other x");
+    o2.cmd("set other x");
+    p.script("exec\nget w");
+    // Touching the key without changing type still counts; so does DEL and EXPIRE.
+    for cmd in ["del w", "expire w 100", "append w x", "flushall"] {
+        p.script("set w v\nwatch w\nmulti\nping");
+        r2.cmd(cmd);
+        o2.cmd(cmd);
+        p.check_mode("exec", Mode::Exact);
+    }
+    // A key that expires after WATCH aborts.
+    p.script("set w v px 30\nwatch w\nmulti\nping");
+    std::thread::sleep(Duration::from_millis(80));
+    p.check_mode("exec", Mode::Exact);
+}
+
+#[test]
+fn pubsub() {
+    let p = Pair::new();
+    for (i, addr) in [p.redis.addr, p.ours.addr].into_iter().enumerate() {
+        let who = if i == 0 { "redis" } else { "ours" };
+        let mut sub = Conn::connect(addr);
+        let mut publ = Conn::connect(addr);
+        assert_eq!(
+            sub.cmd("subscribe ch1 ch2"),
+            Frame::Array(vec![
+                Frame::Bulk("subscribe".into()),
+                Frame::Bulk("ch1".into()),
+                Frame::Integer(1)
+            ]),
+            "{who}"
+        );
+        assert_eq!(
+            sub.read(),
+            Some(Frame::Array(vec![
+                Frame::Bulk("subscribe".into()),
+                Frame::Bulk("ch2".into()),
+                Frame::Integer(2)
+            ]))
+        );
+        assert_eq!(
+            sub.cmd("psubscribe ch*"),
+            Frame::Array(vec![
+                Frame::Bulk("psubscribe".into()),
+                Frame::Bulk("ch*".into()),
+                Frame::Integer(3)
+            ])
+        );
+        assert_eq!(publ.cmd("publish ch1 hello"), Frame::Integer(2), "{who}");
+        assert_eq!(
+            sub.read(),
+            Some(Frame::Array(vec![
+                Frame::Bulk("message".into()),
+                Frame::Bulk("ch1".into()),
+                Frame::Bulk("hello".into())
+            ]))
+        );
+        assert_eq!(
+            sub.read(),
+            Some(Frame::Array(vec![
+                Frame::Bulk("pmessage".into()),
+                Frame::Bulk("ch*".into()),
+                Frame::Bulk("ch1".into()),
+                Frame::Bulk("hello".into())
+            ]))
+        );
+        assert_eq!(
+            sub.cmd("get x"),
+            Frame::Error("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context".into()),
+            "{who}"
+        );
+        assert_eq!(
+            sub.cmd("ping"),
+            Frame::Array(vec![Frame::Bulk("pong".into()), Frame::Bulk("".into())])
+        );
+        assert_eq!(
+            publ.cmd("pubsub numsub ch1 nochan"),
+            Frame::Array(vec![
+                Frame::Bulk("ch1".into()),
+                Frame::Integer(1),
+                Frame::Bulk("nochan".into()),
+                Frame::Integer(0)
+            ])
+        );
+        assert_eq!(publ.cmd("pubsub numpat"), Frame::Integer(1));
+        assert_eq!(
+            common::sorted(publ.cmd("pubsub channels")),
+            Frame::Array(vec![Frame::Bulk("ch1".into()), Frame::Bulk("ch2".into())])
+        );
+        assert_eq!(
+            publ.cmd("pubsub channels ch2*"),
+            Frame::Array(vec![Frame::Bulk("ch2".into())])
+        );
+        assert_eq!(
+            sub.cmd("unsubscribe ch1"),
+            Frame::Array(vec![
+                Frame::Bulk("unsubscribe".into()),
+                Frame::Bulk("ch1".into()),
+                Frame::Integer(2)
+            ])
+        );
+        assert_eq!(
+            sub.cmd("punsubscribe"),
+            Frame::Array(vec![
+                Frame::Bulk("punsubscribe".into()),
+                Frame::Bulk("ch*".into()),
+                Frame::Integer(1)
+            ])
+        );
+        assert_eq!(
+            sub.cmd("unsubscribe"),
+            Frame::Array(vec![
+                Frame::Bulk("unsubscribe".into()),
+                Frame::Bulk("ch2".into()),
+                Frame::Integer(0)
+            ])
+        );
+        assert_eq!(
+            sub.cmd("unsubscribe"),
+            Frame::Array(vec![
+                Frame::Bulk("unsubscribe".into()),
+                Frame::Null,
+                Frame::Integer(0)
+            ])
+        );
+        assert_eq!(sub.cmd("set x 1"), Frame::Simple("OK".into()));
+        // RESP3: pushes, and commands still work while subscribed.
+        let mut s3 = Conn::connect(addr);
+        assert!(matches!(s3.cmd("hello 3"), Frame::Map(_)));
+        assert_eq!(
+            s3.cmd("subscribe c3"),
+            Frame::Push(vec![
+                Frame::Bulk("subscribe".into()),
+                Frame::Bulk("c3".into()),
+                Frame::Integer(1)
+            ])
+        );
+        assert_eq!(s3.cmd("get x"), Frame::Bulk("1".into()), "{who}");
+        publ.cmd("publish c3 m");
+        assert_eq!(
+            s3.read(),
+            Some(Frame::Push(vec![
+                Frame::Bulk("message".into()),
+                Frame::Bulk("c3".into()),
+                Frame::Bulk("m".into())
+            ]))
+        );
+        publ.cmd("flushall");
+    }
+}
+
+#[test]
+fn keyspace_notifications() {
+    let p = Pair::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut admin = Conn::connect(addr);
+        assert_eq!(
+            admin.cmd("config set notify-keyspace-events KEA"),
+            Frame::Simple("OK".into())
+        );
+        assert_eq!(
+            admin.cmd("config get notify-keyspace-events"),
+            Frame::Array(vec![
+                Frame::Bulk("notify-keyspace-events".into()),
+                Frame::Bulk("AKE".into())
+            ])
+        );
+        let mut sub = Conn::connect(addr);
+        sub.cmd("psubscribe __key*__:*");
+        let script = [
+            "set k v",
+            "expire k 100",
+            "persist k",
+            "append k x",
+            "incr n",
+            "del k n",
+            "lpush l a",
+            "rpop l",
+            "hset h f v",
+            "hdel h f",
+            "sadd s a",
+            "zadd z 1 a",
+            "rename z z2",
+            "set e v px 20",
+        ];
+        for c in script {
+            admin.cmd(c);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        admin.cmd("get e");
+        let mut events = Vec::new();
+        while let Some(f) = sub.try_read(Duration::from_millis(300)) {
+            events.push(f);
+        }
+        let text: Vec<String> = events
+            .iter()
+            .map(|f| match f {
+                Frame::Array(v) => format!("{:?} {:?}", v[2], v[3]),
+                o => format!("{o:?}"),
+            })
+            .collect();
+        let expected = [
+            "set",
+            "expire",
+            "persist",
+            "append",
+            "incrby",
+            "del",
+            "del",
+            "lpush",
+            "rpop",
+            "del",
+            "hset",
+            "hdel",
+            "del",
+            "sadd",
+            "zadd",
+            "rename_from",
+            "rename_to",
+            "set",
+            "expire",
+            "expired",
+        ];
+        let events_seen: Vec<&str> = text
+            .iter()
+            .filter(|t| t.contains("__keyevent@0__"))
+            .map(|t| {
+                let s = t.split("__keyevent@0__:").nth(1).unwrap_or("");
+                s.split('"').next().unwrap_or("")
+            })
+            .collect();
+        assert_eq!(events_seen, expected, "events on {addr}: {text:#?}");
+        assert_eq!(
+            text.iter().filter(|t| t.contains("__keyspace@0__")).count(),
+            expected.len()
+        );
+    }
+}
+
+#[test]
+fn connection_and_server() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        ping
+        ping hello
+        ping a b
+        echo hi
+        echo
+        nosuchcmd a b
+        nosuchcmd
+        NoSuchCmd "with space" x
+        client nosuch
+        client
+        client setname myname
+        client getname
+        client setname "bad name"
+        client setname ""
+        client getname
+        ?client id
+        ?client list
+        ?client info
+        client kill 1.2.3.4:5
+        client kill id 999999
+        select 3
+        set k v
+        select 0
+        get k
+        dbsize
+        ?time
+        readonly
+        config get maxmemory
+        config get maxmemory-policy
+        config set maxmemory-policy allkeys-lru
+        config get maxmemory-policy
+        config set maxmemory-policy noeviction
+        config set maxmemory-policy bogus
+        config set nosuchparam 1
+        config get nosuchparam
+        config set notify-keyspace-events Egx
+        config get notify-keyspace-events
+        config set notify-keyspace-events ""
+        config get appendfsync
+        config set appendfsync everysec
+        config get
+        auth foo
+        auth default foo
+        auth a b c
+        hello 4
+        hello abc
+        ?hello 2
+        ?hello 2 auth default wrong
+        hello 2 setname "a b"
+        hello 2 foo
+        ?command count
+        ?command info get
+        ?command docs get
+        info nosuchsection
+        quit
+    "#,
+    );
+    let a = p.o.cmd("info server");
+    let Frame::Bulk(b) = a else { panic!("{a:?}") };
+    let text = String::from_utf8_lossy(&b);
+    assert!(text.contains("redis_version:7.2"), "{text}");
+    let a = p.o.cmd("info");
+    let Frame::Bulk(b) = a else { panic!() };
+    let text = String::from_utf8_lossy(&b);
+    for s in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Keyspace",
+    ] {
+        assert!(text.contains(s), "{s} missing");
+    }
+}
+
+#[test]
+fn resp3() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        ?hello 3
+        hset h a 1
+        hgetall h
+        hgetall nokey
+        sadd s x
+        smembers s
+        zadd z 1.5 a 2 b
+        zscore z a
+        zrange z 0 -1 withscores
+        zpopmin z
+        zadd z 1.5 a
+        zpopmin z 2
+        zmscore z a b
+        zincrby z 1 b
+        get nokey
+        mget nokey
+        lpop nokey 2
+        blpop nokey 0.01
+        config get maxmemory
+        exists s
+        zrangebyscore z -inf +inf withscores
+    "#,
+    );
+    // Protocol switch back.
+    p.script("?hello 2\nhgetall h\nzscore z b");
+}
+
+#[test]
+fn auth_required() {
+    let cfg = state::Config {
+        requirepass: Some("sekret".into()),
+        ..Default::default()
+    };
+    let mut p = Pair::with(&["--requirepass", "sekret"], cfg);
+    p.script(
+        r#"
+        get a
+        set a b
+        nosuchcmd
+        ping
+        hello 3
+        auth wrong
+        auth default wrong
+        auth sekret
+        set a b
+        get a
+        ?hello 2 auth default sekret
+        reset
+        get a
+        auth default sekret
+        get a
+    "#,
+    );
+    // MULTI with a command rejected by NOAUTH.
+    let (mut r2, mut o2) = p.conns();
+    for c in [&mut r2, &mut o2] {
+        assert!(matches!(c.cmd("multi"), Frame::Error(_)));
+    }
+}
+
+#[test]
+fn scripting() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        eval "return 1" 0
+        eval "return 'x'" 0
+        eval "return {1, 'a', {2}}" 0
+        eval "return nil" 0
+        eval "return true" 0
+        eval "return false" 0
+        eval "return 3.99" 0
+        eval "return {1, nil, 3}" 0
+        eval "return redis.status_reply('FINE')" 0
+        eval "return redis.error_reply('MYERR bad')" 0
+        eval "return {err='ERR x'}" 0
+        eval "return redis.call('set', KEYS[1], ARGV[1])" 1 k v
+        eval "return redis.call('get', KEYS[1])" 1 k
+        eval "return redis.call('get', 'nokey')" 0
+        eval "return redis.call('incr', 'n')" 0
+        eval "return redis.call('hgetall', 'nokey')" 0
+        eval "return redis.sha1hex('')" 0
+        eval "return KEYS[1] .. ARGV[1]" 1 a b
+        eval "return #KEYS + #ARGV" 2 a b c
+        eval "return redis.pcall('incr', 'k')" 0
+        !eval "return redis.call('incr', 'k')" 0
+        !eval "return redis.call('nosuch')" 0
+        !eval "return x" 0
+        !eval "syntax error here" 0
+        eval "return 1" -1
+        eval "return 1" 5 a
+        eval "return 1" abc
+        script load "return 'loaded'"
+        evalsha 0bf5f7e0a5a5b8e6e6ae0bbdfefc3a0e0e4ff4d2 0
+        script exists 0bf5f7e0a5a5b8e6e6ae0bbdfefc3a0e0e4ff4d2 nosuch
+        script flush
+        script exists 0bf5f7e0a5a5b8e6e6ae0bbdfefc3a0e0e4ff4d2
+        !evalsha 0bf5f7e0a5a5b8e6e6ae0bbdfefc3a0e0e4ff4d2 0
+        !evalsha nosuch 0
+        set lock tok
+        eval "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end" 1 lock tok
+        exists lock
+        eval "redis.call('rpush', 'q', 'a'); return redis.call('lrange', 'q', 0, -1)" 0
+        !eval "return redis.call('blpop', 'q', 0)" 0
+        eval "return redis.call('zscore', 'nokey', 'a')" 0
+        zadd z 1.5 a
+        eval "return redis.call('zscore', 'z', 'a')" 0
+        eval "return redis.call('ping')" 0
+        eval "return {redis.call('type', 'z')}" 0
+    "#,
+    );
+    let sha = p.check_mode("script load \"return 'loaded'\"", Mode::Exact);
+    let Frame::Bulk(sha) = sha else { panic!() };
+    let sha = String::from_utf8_lossy(&sha).into_owned();
+    p.check_mode(&format!("evalsha {sha} 0"), Mode::Exact);
+    p.check_mode(&format!("evalsha {} 0", sha.to_uppercase()), Mode::Exact);
+}
+
+#[test]
+fn protocol_edges() {
+    let p = Pair::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        // Pipelining, inline commands, empty lines.
+        let mut c = Conn::connect(addr);
+        c.send_raw(b"set a 1\r\n\r\nincr a\r\n*2\r\n$3\r\nget\r\n$1\r\na\r\nPING\n");
+        assert_eq!(c.read(), Some(Frame::Simple("OK".into())));
+        assert_eq!(c.read(), Some(Frame::Integer(2)));
+        assert_eq!(c.read(), Some(Frame::Bulk("2".into())));
+        assert_eq!(c.read(), Some(Frame::Simple("PONG".into())));
+        // Quotes in inline commands.
+        c.send_raw(b"set q \"a\\x41 b\"\r\nget q\r\n");
+        assert_eq!(c.read(), Some(Frame::Simple("OK".into())));
+        assert_eq!(c.read(), Some(Frame::Bulk("aA b".into())));
+        // Byte-by-byte delivery.
+        for b in b"*1\r\n$4\r\nPING\r\n" {
+            c.send_raw(&[*b]);
+        }
+        assert_eq!(c.read(), Some(Frame::Simple("PONG".into())));
+        // Protocol errors close the connection.
+        for bad in [
+            &b"*2\r\n:1\r\n"[..],
+            b"*abc\r\n",
+            b"*1\r\n$-5\r\n",
+            b"*1\r\n$abc\r\n",
+            b"*1\r\n$2147483648000\r\n",
+            b"set \"unbalanced\r\n",
+        ] {
+            let mut c = Conn::connect(addr);
+            c.send_raw(bad);
+            let f = c.read();
+            assert!(
+                matches!(&f, Some(Frame::Error(e)) if e.starts_with("ERR Protocol error")),
+                "{addr} {bad:?}: {f:?}"
+            );
+            assert_eq!(c.read(), None, "connection closed after protocol error");
+        }
+        // Unbalanced quotes error text must match.
+        let mut c1 = Conn::connect(addr);
+        c1.send_raw(b"set \"unbalanced\r\n");
+        assert_eq!(
+            c1.read(),
+            Some(Frame::Error(
+                "ERR Protocol error: unbalanced quotes in request".into()
+            ))
+        );
+        let mut c2 = Conn::connect(addr);
+        c2.send_raw(b"*2\r\n:1\r\n");
+        assert_eq!(
+            c2.read(),
+            Some(Frame::Error(
+                "ERR Protocol error: expected '$', got ':'".into()
+            ))
+        );
+        // Others are unaffected.
+        let mut ok = Conn::connect(addr);
+        assert_eq!(ok.cmd("get a"), Frame::Bulk("2".into()));
+        ok.cmd("flushall");
+    }
+}
