@@ -1,1 +1,16 @@
-//! files
+//! `bigstep files`: an S3-compatible object store over a local directory.
+//!
+//! [`serve`] runs the server on a listener with a [`FilesConfig`]; the `bigstep files`
+//! command and `bigstep up` both embed it. The S3 protocol (SigV4 headers and
+//! presigned URLs, aws-chunked bodies, XML) is the `s3s` crate's; the storage —
+//! atomic, crash-safe and confined to its directory — is ours, in [`store`]; see its
+//! module documentation for the on-disk layout and the life of a write.
+
+pub mod config;
+pub mod key;
+mod s3;
+mod server;
+pub mod store;
+
+pub use config::{generate_keys, FilesConfig};
+pub use server::{serve, ServeError};

@@ -1,8 +1,177 @@
-//! `bigstep files`.
+//! `bigstep files`: the S3-compatible object store over a local directory.
 
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+/// Serve a directory over the S3 API, so every app server shares one set of files.
+///
+/// Any S3 client works: aws-cli, boto3, the AWS SDKs, rclone, s3cmd. Point it at
+/// `http://127.0.0.1:9000` with path-style addressing and the keys below. Buckets
+/// are subdirectories of --dir; objects are written atomically, so a crash never
+/// leaves a half-written object visible.
 #[derive(clap::Args, Debug)]
-pub(crate) struct Args {}
+#[command(
+    after_help = "Example:\n  bigstep files --dir ./data --access-key app --secret-key s3cr3t-s3cr3t\n  \
+    aws --endpoint-url http://127.0.0.1:9000 s3 mb s3://uploads"
+)]
+pub(crate) struct Args {
+    /// TCP port to listen on (0 picks a free one; the line "listening on" says which).
+    #[arg(long, default_value_t = 9000)]
+    port: u16,
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`bigstep files` is not built yet")
+    /// Address to listen on. Anything but loopback requires --access-key and --secret-key.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+
+    /// Data directory; created if missing. Buckets are its subdirectories.
+    #[arg(long, default_value = "bigstep-files")]
+    dir: PathBuf,
+
+    /// Access key id clients sign requests with. With neither key given on a loopback
+    /// address, a random pair is generated and printed.
+    #[arg(long, env = "BIGSTEP_FILES_ACCESS_KEY", requires = "secret_key")]
+    access_key: Option<String>,
+
+    /// Secret key clients sign requests with.
+    #[arg(
+        long,
+        env = "BIGSTEP_FILES_SECRET_KEY",
+        hide_env_values = true,
+        requires = "access_key"
+    )]
+    secret_key: Option<String>,
+
+    /// Largest object accepted, e.g. 100MiB, 5GiB, or plain bytes.
+    #[arg(long, default_value = "5TiB", value_parser = parse_size)]
+    max_object_size: u64,
+
+    /// Largest part of a multipart upload accepted.
+    #[arg(long, default_value = "5GiB", value_parser = parse_size)]
+    max_part_size: u64,
+
+    /// Seconds an upload may send nothing before it is cut off (also the limit for
+    /// sending request headers).
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
+
+    /// A bucket whose objects anyone may read without signing (GET/HEAD only), e.g.
+    /// images a web page shows. Repeat for several buckets.
+    #[arg(long = "public-bucket", value_name = "BUCKET")]
+    public_buckets: Vec<String>,
+
+    /// Region reported to clients.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+}
+
+/// Parses `123`, `64KiB`, `10MB`, `5GiB`, `1TiB` (K/M/G/T with or without `iB`/`B`,
+/// all powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 100MiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` (use KiB, MiB, GiB or TiB)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let (access_key, secret_key) = match (args.access_key, args.secret_key) {
+        (Some(a), Some(s)) => (a, s),
+        _ if !args.bind.is_loopback() => bail!(
+            "refusing to listen on {} without keys: set --access-key and --secret-key \
+             (or BIGSTEP_FILES_ACCESS_KEY / BIGSTEP_FILES_SECRET_KEY)",
+            args.bind
+        ),
+        _ => {
+            let (a, s) = files::generate_keys();
+            println!("no keys given; generated a pair for this run (loopback only):");
+            println!("  access key: {a}");
+            println!("  secret key: {s}");
+            (a, s)
+        }
+    };
+    if secret_key.len() < 8 {
+        bail!("the secret key must be at least 8 characters");
+    }
+    let mut config = files::FilesConfig::new(args.dir, access_key, secret_key);
+    config.max_object_size = args.max_object_size;
+    config.max_part_size = args.max_part_size;
+    config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    config.public_buckets = args.public_buckets;
+    config.region = args.region;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let addr = SocketAddr::new(args.bind, args.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        println!("bigstep files listening on {local}");
+        let _ = std::io::stdout().flush();
+        tracing::info!(%local, dir = %config.dir.display(), "files server started");
+        files::serve(listener, config, shutdown_signal()).await?;
+        tracing::info!("files server stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("123"), Ok(123));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("5GiB"), Ok(5 << 30));
+        assert_eq!(parse_size("1tb"), Ok(1 << 40));
+        assert!(parse_size("5XB").is_err());
+    }
 }

@@ -1,0 +1,1053 @@
+//! The S3 operations, translated onto [`Store`]. `s3s` parses requests, checks
+//! signatures and writes responses; this module decides what each operation means.
+
+use std::time::Duration;
+
+use base64::Engine;
+use s3s::dto::*;
+use s3s::{s3_error, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use crate::key::{valid_bucket_name, validate_key};
+use crate::store::{
+    BodyLimits, CorsRule, Expect, Headers, Listed, ObjectMeta, Store, StoreError, Written,
+};
+
+/// Read buffer for streaming objects out.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The S3 service over a [`Store`].
+#[derive(Clone)]
+pub(crate) struct Backend {
+    pub(crate) store: Store,
+    pub(crate) max_object_size: u64,
+    pub(crate) max_part_size: u64,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) region: String,
+}
+
+fn err(e: StoreError) -> S3Error {
+    use StoreError as E;
+    let code = match &e {
+        E::NoSuchBucket => S3ErrorCode::NoSuchBucket,
+        E::BucketExists => S3ErrorCode::BucketAlreadyOwnedByYou,
+        E::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
+        E::NoSuchKey => S3ErrorCode::NoSuchKey,
+        E::NoSuchUpload => S3ErrorCode::NoSuchUpload,
+        E::InvalidPart => S3ErrorCode::InvalidPart,
+        E::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
+        E::EntityTooSmall => S3ErrorCode::EntityTooSmall,
+        E::EntityTooLarge(_) => S3ErrorCode::EntityTooLarge,
+        E::Timeout => S3ErrorCode::RequestTimeout,
+        E::BadDigest(_) => S3ErrorCode::BadDigest,
+        E::Body(_) => S3ErrorCode::IncompleteBody,
+        E::Io(_) | E::Index(_) => {
+            tracing::error!(error = %e, "storage failure");
+            return S3Error::with_message(S3ErrorCode::InternalError, "storage failure");
+        }
+    };
+    S3Error::with_message(code, e.to_string())
+}
+
+fn check_key(key: &str) -> S3Result<()> {
+    validate_key(key).map_err(|e| {
+        S3Error::with_message(S3ErrorCode::InvalidArgument, format!("invalid key: {e}"))
+    })
+}
+
+fn ts(ms: i64) -> Timestamp {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from(t)
+}
+
+fn etag(s: &str) -> ETag {
+    ETag::Strong(s.to_owned())
+}
+
+fn b64(s: &str) -> S3Result<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|_| s3_error!(InvalidDigest, "checksum is not valid base64"))
+}
+
+fn crc32_b64(v: u32) -> String {
+    base64::engine::general_purpose::STANDARD.encode(v.to_be_bytes())
+}
+
+/// The CRC32 the client wants checked: from the header, or from the aws-chunked trailer.
+fn wanted_crc32<T>(req: &S3Request<T>, header: Option<&String>) -> Option<String> {
+    if let Some(h) = header {
+        return Some(h.clone());
+    }
+    req.trailing_headers
+        .as_ref()
+        .and_then(|t| {
+            t.read(|h| {
+                h.get("x-amz-checksum-crc32")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+        })
+        .flatten()
+}
+
+fn user_meta(m: Option<Metadata>) -> std::collections::BTreeMap<String, String> {
+    m.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect()
+}
+
+fn meta_out(h: &Headers) -> Option<Metadata> {
+    if h.user.is_empty() {
+        None
+    } else {
+        Some(h.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+/// Evaluates If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since in
+/// RFC 9110 order, as S3 does.
+fn check_conditions(
+    meta: &ObjectMeta,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let modified = OffsetDateTime::from(ts(meta.modified_ms));
+    let tag_matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(t) => t.value() == meta.etag,
+    };
+    // HTTP dates have whole seconds: compare at that precision.
+    let secs = |t: &Timestamp| OffsetDateTime::from(t.clone()).unix_timestamp();
+    match if_match {
+        Some(c) if !tag_matches(c) => return Err(s3_error!(PreconditionFailed)),
+        Some(_) => {}
+        None => {
+            if let Some(t) = if_unmodified_since {
+                if modified.unix_timestamp() > secs(t) {
+                    return Err(s3_error!(PreconditionFailed));
+                }
+            }
+        }
+    }
+    match if_none_match {
+        Some(c) if tag_matches(c) => return Err(s3_error!(NotModified)),
+        Some(_) => {}
+        None => {
+            if let Some(t) = if_modified_since {
+                if modified.unix_timestamp() <= secs(t) {
+                    return Err(s3_error!(NotModified));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Percent-encodes a key for `encoding-type=url` responses.
+fn url_encode(s: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const SET: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    utf8_percent_encode(s, SET).to_string()
+}
+
+fn object_entry(key: String, meta: &ObjectMeta) -> Object {
+    Object {
+        key: Some(key),
+        e_tag: Some(etag(&meta.etag)),
+        size: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
+        last_modified: Some(ts(meta.modified_ms)),
+        storage_class: Some(ObjectStorageClass::from_static(
+            ObjectStorageClass::STANDARD,
+        )),
+        ..Default::default()
+    }
+}
+
+struct ListResult {
+    contents: Vec<Object>,
+    prefixes: Vec<CommonPrefix>,
+    truncated: bool,
+    next: Option<String>,
+}
+
+impl Backend {
+    fn limits(&self, max: u64) -> BodyLimits {
+        BodyLimits {
+            max_size: max,
+            idle_timeout: self.idle_timeout,
+        }
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<&str>,
+        max_keys: Option<i32>,
+        encode: bool,
+    ) -> S3Result<ListResult> {
+        let max = usize::try_from(max_keys.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+        let page = self
+            .store
+            .list(bucket, prefix, delimiter, after, max)
+            .await
+            .map_err(err)?;
+        let enc = |s: String| if encode { url_encode(&s) } else { s };
+        let mut contents = Vec::new();
+        let mut prefixes = Vec::new();
+        for e in page.entries {
+            match e {
+                Listed::Object(k, m) => contents.push(object_entry(enc(k), &m)),
+                Listed::Prefix(p) => prefixes.push(CommonPrefix {
+                    prefix: Some(enc(p)),
+                }),
+            }
+        }
+        Ok(ListResult {
+            contents,
+            prefixes,
+            truncated: page.truncated,
+            next: page.next,
+        })
+    }
+
+    async fn receive_checked<T>(
+        &self,
+        req: &S3Request<T>,
+        body: Option<StreamingBlob>,
+        max: u64,
+        content_md5: Option<&String>,
+        crc32: Option<&String>,
+    ) -> S3Result<Written> {
+        let expect = Expect {
+            md5: content_md5.map(|s| b64(s)).transpose()?,
+        };
+        let body = body.unwrap_or_else(|| {
+            StreamingBlob::wrap(futures_util::stream::empty::<
+                Result<bytes::Bytes, std::io::Error>,
+            >())
+        });
+        let written = self
+            .store
+            .receive(body, self.limits(max), &expect)
+            .await
+            .map_err(err)?;
+        if let Some(want) = wanted_crc32(req, crc32) {
+            if b64(&want)? != written.crc32.to_be_bytes() {
+                self.store.discard(written).await;
+                return Err(s3_error!(
+                    BadDigest,
+                    "the body does not match its CRC32 checksum"
+                ));
+            }
+        }
+        Ok(written)
+    }
+}
+
+fn bucket_ok(name: &str) -> S3Result<()> {
+    if valid_bucket_name(name) {
+        Ok(())
+    } else {
+        Err(s3_error!(InvalidBucketName))
+    }
+}
+
+/// Streams `len` bytes of `file` from `start`.
+async fn body_from(mut file: tokio::fs::File, start: u64, len: u64) -> S3Result<StreamingBlob> {
+    if start > 0 {
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| err(e.into()))?;
+    }
+    let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK);
+    Ok(StreamingBlob::wrap(stream))
+}
+
+fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
+    match src {
+        CopySource::Bucket { bucket, key, .. } => Ok((bucket.to_string(), key.to_string())),
+        _ => Err(s3_error!(
+            NotImplemented,
+            "only bucket/key copy sources are supported"
+        )),
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for Backend {
+    // === buckets ===
+
+    async fn list_buckets(
+        &self,
+        _req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let buckets = self.store.list_buckets().await.map_err(err)?;
+        let buckets = buckets
+            .into_iter()
+            .map(|(name, m)| Bucket {
+                name: Some(name),
+                creation_date: Some(ts(m.created_ms)),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            owner: Some(Owner {
+                display_name: Some("bigstep".into()),
+                id: Some("bigstep".into()),
+            }),
+            ..Default::default()
+        }))
+    }
+
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let name = req.input.bucket;
+        bucket_ok(&name)?;
+        self.store.create_bucket(&name).await.map_err(err)?;
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{name}")),
+        }))
+    }
+
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(self.region.clone()),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.store
+            .delete_bucket(&req.input.bucket)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(DeleteBucketOutput {}))
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        // us-east-1 is spelled as an empty constraint.
+        let location_constraint = if self.region == "us-east-1" {
+            None
+        } else {
+            Some(BucketLocationConstraint::from(self.region.clone()))
+        };
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint,
+        }))
+    }
+
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        let rules = req
+            .input
+            .cors_configuration
+            .cors_rules
+            .into_iter()
+            .map(|r| CorsRule {
+                allowed_origins: r.allowed_origins,
+                allowed_methods: r.allowed_methods,
+                allowed_headers: r.allowed_headers.unwrap_or_default(),
+                expose_headers: r.expose_headers.unwrap_or_default(),
+                max_age_seconds: r.max_age_seconds,
+            })
+            .collect();
+        self.store
+            .set_cors(&req.input.bucket, Some(rules))
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(PutBucketCorsOutput {}))
+    }
+
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        let meta = self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        let Some(rules) = meta.cors else {
+            return Err(s3_error!(NoSuchCORSConfiguration));
+        };
+        let cors_rules = rules
+            .into_iter()
+            .map(|r| CORSRule {
+                allowed_origins: r.allowed_origins,
+                allowed_methods: r.allowed_methods,
+                allowed_headers: Some(r.allowed_headers).filter(|v| !v.is_empty()),
+                expose_headers: Some(r.expose_headers).filter(|v| !v.is_empty()),
+                max_age_seconds: r.max_age_seconds,
+                id: None,
+            })
+            .collect();
+        Ok(S3Response::new(GetBucketCorsOutput {
+            cors_rules: Some(cors_rules),
+        }))
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        self.store
+            .set_cors(&req.input.bucket, None)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(DeleteBucketCorsOutput {}))
+    }
+
+    // === objects ===
+
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let input = &req.input;
+        check_key(&input.key)?;
+        // Fail fast, before reading the body.
+        self.store.bucket(&input.bucket).await.map_err(err)?;
+        if let Some(len) = input.content_length {
+            if u64::try_from(len).unwrap_or(0) > self.max_object_size {
+                return Err(err(StoreError::EntityTooLarge(self.max_object_size)));
+            }
+        }
+        let headers = Headers {
+            content_type: input.content_type.clone(),
+            content_disposition: input.content_disposition.clone(),
+            cache_control: input.cache_control.clone(),
+            content_encoding: input.content_encoding.clone(),
+            content_language: input.content_language.clone(),
+            user: user_meta(input.metadata.clone()),
+        };
+        let (bucket, key) = (input.bucket.clone(), input.key.clone());
+        let (md5, crc) = (input.content_md5.clone(), input.checksum_crc32.clone());
+        let mut req = req;
+        let body = req.input.body.take();
+        let written = self
+            .receive_checked(&req, body, self.max_object_size, md5.as_ref(), crc.as_ref())
+            .await?;
+        let crc32 = written.crc32;
+        let tag = hex::encode(written.md5);
+        let meta = self
+            .store
+            .commit_object(&bucket, &key, written, tag, headers, None)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(etag(&meta.etag)),
+            checksum_crc32: crc.map(|_| crc32_b64(crc32)),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let (meta, file) = self
+            .store
+            .open_object(&input.bucket, &input.key)
+            .await
+            .map_err(err)?;
+        check_conditions(
+            &meta,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
+        let (start, len, content_range) = match input.range {
+            Some(r) => {
+                let range = r.check(meta.size).map_err(|_| s3_error!(InvalidRange))?;
+                let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, meta.size);
+                (range.start, range.end - range.start, Some(cr))
+            }
+            None => (0, meta.size, None),
+        };
+        let body = body_from(file, start, len).await?;
+        let h = &meta.headers;
+        Ok(S3Response::new(GetObjectOutput {
+            body: Some(body),
+            content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
+            content_range,
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(etag(&meta.etag)),
+            last_modified: Some(ts(meta.modified_ms)),
+            content_type: input
+                .response_content_type
+                .or_else(|| h.content_type.clone()),
+            content_disposition: input
+                .response_content_disposition
+                .or_else(|| h.content_disposition.clone()),
+            cache_control: input
+                .response_cache_control
+                .or_else(|| h.cache_control.clone()),
+            content_encoding: input
+                .response_content_encoding
+                .or_else(|| h.content_encoding.clone()),
+            content_language: input
+                .response_content_language
+                .or_else(|| h.content_language.clone()),
+            metadata: meta_out(h),
+            parts_count: meta.parts.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            ..Default::default()
+        }))
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let meta = self
+            .store
+            .head(&input.bucket, &input.key)
+            .await
+            .map_err(err)?;
+        check_conditions(
+            &meta,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
+        let h = &meta.headers;
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(etag(&meta.etag)),
+            last_modified: Some(ts(meta.modified_ms)),
+            content_type: h.content_type.clone(),
+            content_disposition: h.content_disposition.clone(),
+            cache_control: h.cache_control.clone(),
+            content_encoding: h.content_encoding.clone(),
+            content_language: h.content_language.clone(),
+            metadata: meta_out(h),
+            parts_count: meta.parts.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        check_key(&req.input.key)?;
+        self.store
+            .delete_object(&req.input.bucket, &req.input.key)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        self.store.bucket(&input.bucket).await.map_err(err)?;
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for obj in input.delete.objects {
+            let r = match check_key(&obj.key) {
+                Ok(()) => self
+                    .store
+                    .delete_object(&input.bucket, &obj.key)
+                    .await
+                    .map_err(err),
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(()) if !quiet => deleted.push(DeletedObject {
+                    key: Some(obj.key),
+                    ..Default::default()
+                }),
+                Ok(()) => {}
+                Err(e) => errors.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    message: e.message().map(str::to_owned),
+                    key: Some(obj.key),
+                    version_id: None,
+                }),
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: Some(errors).filter(|e| !e.is_empty()),
+            ..Default::default()
+        }))
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let (src_bucket, src_key) = copy_source(&input.copy_source)?;
+        check_key(&src_key)?;
+        self.store.bucket(&input.bucket).await.map_err(err)?;
+        let (src_meta, written) = self
+            .store
+            .copy_to_tmp(&src_bucket, &src_key)
+            .await
+            .map_err(err)?;
+        if let Err(e) = check_conditions(
+            &src_meta,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+        ) {
+            self.store.discard(written).await;
+            // A copy's failed condition is always 412.
+            return Err(if *e.code() == S3ErrorCode::NotModified {
+                s3_error!(PreconditionFailed)
+            } else {
+                e
+            });
+        }
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == "REPLACE");
+        let headers = if replace {
+            Headers {
+                content_type: input.content_type,
+                content_disposition: input.content_disposition,
+                cache_control: input.cache_control,
+                content_encoding: input.content_encoding,
+                content_language: input.content_language,
+                user: user_meta(input.metadata),
+            }
+        } else {
+            src_meta.headers.clone()
+        };
+        let meta = self
+            .store
+            .commit_object(
+                &input.bucket,
+                &input.key,
+                written,
+                src_meta.etag.clone(),
+                headers,
+                src_meta.parts,
+            )
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(etag(&meta.etag)),
+                last_modified: Some(ts(meta.modified_ms)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let input = req.input;
+        let encode = input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == "url");
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let r = self
+            .list_page(
+                &input.bucket,
+                &prefix,
+                input.delimiter.as_deref(),
+                input.marker.as_deref().filter(|m| !m.is_empty()),
+                input.max_keys,
+                encode,
+            )
+            .await?;
+        let next_marker = if r.truncated && input.delimiter.is_some() {
+            r.next
+        } else {
+            None
+        };
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(prefix),
+            marker: input.marker,
+            max_keys: Some(input.max_keys.unwrap_or(1000)),
+            is_truncated: Some(r.truncated),
+            contents: Some(r.contents),
+            common_prefixes: Some(r.prefixes).filter(|p| !p.is_empty()),
+            delimiter: input.delimiter,
+            next_marker: next_marker.map(|m| if encode { url_encode(&m) } else { m }),
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        }))
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let input = req.input;
+        let encode = input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == "url");
+        let prefix = input.prefix.clone().unwrap_or_default();
+        // The continuation token is the last key or prefix returned, base64-encoded.
+        let after = match &input.continuation_token {
+            Some(t) => Some(
+                String::from_utf8(
+                    b64(t).map_err(|_| s3_error!(InvalidArgument, "bad continuation token"))?,
+                )
+                .map_err(|_| s3_error!(InvalidArgument, "bad continuation token"))?,
+            ),
+            None => input.start_after.clone().filter(|s| !s.is_empty()),
+        };
+        let r = self
+            .list_page(
+                &input.bucket,
+                &prefix,
+                input.delimiter.as_deref(),
+                after.as_deref(),
+                input.max_keys,
+                encode,
+            )
+            .await?;
+        let key_count = i32::try_from(r.contents.len() + r.prefixes.len()).unwrap_or(i32::MAX);
+        let next = if r.truncated {
+            r.next
+                .map(|n| base64::engine::general_purpose::STANDARD.encode(n))
+        } else {
+            None
+        };
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(prefix),
+            max_keys: Some(input.max_keys.unwrap_or(1000)),
+            key_count: Some(key_count),
+            continuation_token: input.continuation_token,
+            is_truncated: Some(r.truncated),
+            next_continuation_token: next,
+            contents: Some(r.contents),
+            common_prefixes: Some(r.prefixes).filter(|p| !p.is_empty()),
+            delimiter: input.delimiter,
+            encoding_type: input.encoding_type,
+            start_after: input.start_after,
+            ..Default::default()
+        }))
+    }
+
+    // === multipart ===
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let headers = Headers {
+            content_type: input.content_type,
+            content_disposition: input.content_disposition,
+            cache_control: input.cache_control,
+            content_encoding: input.content_encoding,
+            content_language: input.content_language,
+            user: user_meta(input.metadata),
+        };
+        let id = self
+            .store
+            .create_upload(&input.bucket, &input.key, headers)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(id),
+            ..Default::default()
+        }))
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let mut req = req;
+        let input = &req.input;
+        check_key(&input.key)?;
+        let number = u32::try_from(input.part_number)
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| s3_error!(InvalidArgument, "part number must be 1 to 10000"))?;
+        self.store
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(err)?;
+        if let Some(len) = input.content_length {
+            if u64::try_from(len).unwrap_or(0) > self.max_part_size {
+                return Err(err(StoreError::EntityTooLarge(self.max_part_size)));
+            }
+        }
+        let id = input.upload_id.clone();
+        let (md5, crc) = (input.content_md5.clone(), input.checksum_crc32.clone());
+        let body = req.input.body.take();
+        let written = self
+            .receive_checked(&req, body, self.max_part_size, md5.as_ref(), crc.as_ref())
+            .await?;
+        let crc32 = written.crc32;
+        let part = self
+            .store
+            .commit_part(&id, number, written)
+            .await
+            .map_err(err)?;
+        let sent_crc = crc.is_some() || req.trailing_headers.is_some();
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(etag(&part.etag)),
+            checksum_crc32: sent_crc.then(|| crc32_b64(crc32)),
+            ..Default::default()
+        }))
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let number = u32::try_from(input.part_number)
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| s3_error!(InvalidArgument, "part number must be 1 to 10000"))?;
+        self.store
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(err)?;
+        let (src_bucket, src_key) = copy_source(&input.copy_source)?;
+        check_key(&src_key)?;
+        let (meta, file) = self
+            .store
+            .open_object(&src_bucket, &src_key)
+            .await
+            .map_err(err)?;
+        check_conditions(
+            &meta,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+        )
+        .map_err(|_| s3_error!(PreconditionFailed))?;
+        let (start, len) = match &input.copy_source_range {
+            Some(r) => {
+                let r = r
+                    .strip_prefix("bytes=")
+                    .ok_or_else(|| s3_error!(InvalidArgument, "bad copy range"))?;
+                let (a, b) = r
+                    .split_once('-')
+                    .ok_or_else(|| s3_error!(InvalidArgument, "bad copy range"))?;
+                let a: u64 = a
+                    .parse()
+                    .map_err(|_| s3_error!(InvalidArgument, "bad copy range"))?;
+                let b: u64 = b
+                    .parse()
+                    .map_err(|_| s3_error!(InvalidArgument, "bad copy range"))?;
+                if a > b || b >= meta.size {
+                    return Err(s3_error!(InvalidRange));
+                }
+                (a, b - a + 1)
+            }
+            None => (0, meta.size),
+        };
+        if len > self.max_part_size {
+            return Err(err(StoreError::EntityTooLarge(self.max_part_size)));
+        }
+        let body = body_from(file, start, len).await?;
+        let written = self
+            .store
+            .receive(body, self.limits(self.max_part_size), &Expect::default())
+            .await
+            .map_err(err)?;
+        let part = self
+            .store
+            .commit_part(&input.upload_id, number, written)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(etag(&part.etag)),
+                last_modified: Some(ts(part.modified_ms)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        self.store
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(err)?;
+        let marker = input.part_number_marker.unwrap_or(0);
+        let max = usize::try_from(input.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+        let parts = self.store.list_parts(&input.upload_id).await.map_err(err)?;
+        let mut after: Vec<_> = parts
+            .into_iter()
+            .filter(|p| i64::from(p.number) > i64::from(marker))
+            .collect();
+        let truncated = after.len() > max;
+        after.truncate(max);
+        let next = after
+            .last()
+            .map(|p| i32::try_from(p.number).unwrap_or(i32::MAX));
+        let parts = after
+            .into_iter()
+            .map(|p| Part {
+                part_number: Some(i32::try_from(p.number).unwrap_or(i32::MAX)),
+                e_tag: Some(etag(&p.etag)),
+                size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                last_modified: Some(ts(p.modified_ms)),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: next,
+            max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+            is_truncated: Some(truncated),
+            parts: Some(parts),
+            ..Default::default()
+        }))
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let upload = self
+            .store
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(err)?;
+        let mut chosen = Vec::new();
+        for p in input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default()
+        {
+            let n = p
+                .part_number
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| s3_error!(InvalidPart))?;
+            let tag = p.e_tag.map(|t| t.value().to_owned()).unwrap_or_default();
+            chosen.push((n, tag));
+        }
+        let meta = self
+            .store
+            .complete_upload(upload, &input.upload_id, &chosen, self.max_object_size)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket.clone()),
+            key: Some(input.key.clone()),
+            e_tag: Some(etag(&meta.etag)),
+            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            ..Default::default()
+        }))
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let input = req.input;
+        self.store
+            .upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(err)?;
+        self.store
+            .abort_upload(&input.upload_id)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        self.store.bucket(&input.bucket).await.map_err(err)?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let uploads = self.store.list_uploads(&input.bucket).await.map_err(err)?;
+        let max = usize::try_from(input.max_uploads.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+        let key_marker = input.key_marker.clone().unwrap_or_default();
+        let mut list: Vec<_> = uploads
+            .into_iter()
+            .filter(|(_, u)| u.key.starts_with(&prefix) && u.key > key_marker)
+            .collect();
+        let truncated = list.len() > max;
+        list.truncate(max);
+        let next_key = list.last().map(|(_, u)| u.key.clone());
+        let next_id = list.last().map(|(id, _)| id.clone());
+        let uploads = list
+            .into_iter()
+            .map(|(id, u)| MultipartUpload {
+                key: Some(u.key),
+                upload_id: Some(id),
+                initiated: Some(ts(u.initiated_ms)),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            key_marker: input.key_marker,
+            max_uploads: Some(i32::try_from(max).unwrap_or(1000)),
+            is_truncated: Some(truncated),
+            next_key_marker: if truncated { next_key } else { None },
+            next_upload_id_marker: if truncated { next_id } else { None },
+            uploads: Some(uploads),
+            ..Default::default()
+        }))
+    }
+}

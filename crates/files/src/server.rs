@@ -1,0 +1,341 @@
+//! The HTTP side: accept loop, graceful shutdown, CORS and anonymous read.
+//!
+//! Every request goes through [`handle`]: a browser's CORS preflight (`OPTIONS`) is
+//! answered here from the bucket's CORS rules (s3s has no notion of it); everything
+//! else goes to the `s3s` service, and responses to requests that carry an `Origin`
+//! get the matching CORS headers added.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::SimpleAuth;
+use s3s::config::{S3Config, StaticConfigProvider};
+use s3s::path::S3Path;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{s3_error, Body, S3Result};
+use tokio::net::TcpListener;
+
+use crate::config::FilesConfig;
+use crate::s3::Backend;
+use crate::store::{CorsRule, Store, StoreError};
+
+/// Failure to start or run the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data directory could not be opened.
+    #[error("cannot use data directory {dir}: {source}")]
+    DataDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// Accepting connections failed.
+    #[error("accept failed: {0}")]
+    Accept(#[from] std::io::Error),
+}
+
+/// Lets signed requests through, and anonymous reads of objects in public buckets.
+struct Access {
+    public: HashSet<String>,
+}
+
+#[async_trait::async_trait]
+impl S3Access for Access {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_some() {
+            return Ok(());
+        }
+        let read = matches!(cx.s3_op().name(), "GetObject" | "HeadObject");
+        if let S3Path::Object { bucket, .. } = cx.s3_path() {
+            if read && self.public.contains(bucket.as_ref()) {
+                return Ok(());
+            }
+        }
+        Err(s3_error!(AccessDenied, "Signature is required"))
+    }
+}
+
+/// A running files service: the S3 handler plus what CORS needs.
+#[derive(Clone)]
+struct App {
+    s3: S3Service,
+    store: Store,
+}
+
+/// Runs the files server on `listener` until `shutdown` resolves, then stops
+/// accepting and waits for requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    config: FilesConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let dir = config.dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+        .await
+        .map_err(|e| ServeError::Accept(std::io::Error::other(e)))?
+        .map_err(|source| ServeError::DataDir {
+            dir: config.dir.display().to_string(),
+            source,
+        })?;
+    let backend = Backend {
+        store: store.clone(),
+        max_object_size: config.max_object_size,
+        max_part_size: config.max_part_size,
+        idle_timeout: config.idle_timeout,
+        region: config.region.clone(),
+    };
+    let mut builder = S3ServiceBuilder::new(backend);
+    // An auth provider is always set: without one s3s would accept anything.
+    builder.set_auth(SimpleAuth::from_single(
+        config.access_key.clone(),
+        config.secret_key.clone(),
+    ));
+    builder.set_access(Access {
+        public: config.public_buckets.iter().cloned().collect(),
+    });
+    let mut s3config = S3Config::default();
+    s3config.presigned_url_max_skew_time_secs = 900;
+    builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3config))));
+    let app = App {
+        s3: builder.build(),
+        store,
+    };
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: log, back off, go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(handle(app, req).await) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(config.idle_timeout)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
+            tracing::warn!("requests still in flight after 30 s; stopping anyway");
+        }
+    }
+    Ok(())
+}
+
+async fn handle(app: App, req: Request<Incoming>) -> Response<Body> {
+    let origin = req.headers().get(http::header::ORIGIN).cloned();
+    let bucket = first_segment(req.uri().path());
+    let method = req.method().clone();
+    if method == Method::OPTIONS {
+        return preflight(&app, bucket.as_deref(), origin.as_ref(), req.headers()).await;
+    }
+    let resp = match app.s3.call(req.map(Body::from)).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = ?e, "request failed");
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    };
+    add_cors(&app, bucket.as_deref(), origin.as_ref(), &method, resp).await
+}
+
+fn first_segment(path: &str) -> Option<String> {
+    let seg = path.trim_start_matches('/').split('/').next()?;
+    (!seg.is_empty()).then(|| seg.to_owned())
+}
+
+/// Matches `*`-wildcard patterns, as S3 does for origins and headers (one `*` at most).
+fn wildcard(pattern: &str, value: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern.eq_ignore_ascii_case(value),
+        Some((pre, post)) => {
+            value.len() >= pre.len() + post.len()
+                && value[..pre.len()].eq_ignore_ascii_case(pre)
+                && value[value.len() - post.len()..].eq_ignore_ascii_case(post)
+        }
+    }
+}
+
+fn matching_rule<'a>(
+    rules: &'a [CorsRule],
+    origin: &str,
+    method: &str,
+    headers: &[&str],
+) -> Option<&'a CorsRule> {
+    rules.iter().find(|r| {
+        r.allowed_origins.iter().any(|o| wildcard(o, origin))
+            && r.allowed_methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(method))
+            && headers
+                .iter()
+                .all(|h| r.allowed_headers.iter().any(|a| wildcard(a, h.trim())))
+    })
+}
+
+async fn rules_for(app: &App, bucket: Option<&str>) -> Option<Vec<CorsRule>> {
+    app.store.bucket(bucket?).await.ok()?.cors
+}
+
+async fn preflight(
+    app: &App,
+    bucket: Option<&str>,
+    origin: Option<&HeaderValue>,
+    h: &HeaderMap,
+) -> Response<Body> {
+    let forbidden = || {
+        let mut r = Response::new(Body::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessForbidden</Code><Message>CORSResponse: This CORS request is not allowed.</Message></Error>".to_owned(),
+        ));
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        r
+    };
+    let (Some(origin), Some(method)) = (
+        origin.and_then(|o| o.to_str().ok()),
+        h.get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|m| m.to_str().ok()),
+    ) else {
+        return forbidden();
+    };
+    let req_headers: Vec<&str> = h
+        .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(rules) = rules_for(app, bucket).await else {
+        return forbidden();
+    };
+    let Some(rule) = matching_rule(&rules, origin, method, &req_headers) else {
+        return forbidden();
+    };
+    let mut r = Response::new(Body::empty());
+    let hm = r.headers_mut();
+    let any_origin = rule.allowed_origins.iter().any(|o| o == "*");
+    let set = |hm: &mut HeaderMap, name: http::HeaderName, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            hm.insert(name, v);
+        }
+    };
+    set(
+        hm,
+        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        if any_origin { "*" } else { origin },
+    );
+    set(
+        hm,
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        &rule.allowed_methods.join(", "),
+    );
+    if !req_headers.is_empty() {
+        set(
+            hm,
+            http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+            &req_headers.join(", "),
+        );
+    }
+    if !rule.expose_headers.is_empty() {
+        set(
+            hm,
+            http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            &rule.expose_headers.join(", "),
+        );
+    }
+    if let Some(age) = rule.max_age_seconds {
+        set(hm, http::header::ACCESS_CONTROL_MAX_AGE, &age.to_string());
+    }
+    if !any_origin {
+        set(
+            hm,
+            http::header::VARY,
+            "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
+        );
+    }
+    r
+}
+
+async fn add_cors(
+    app: &App,
+    bucket: Option<&str>,
+    origin: Option<&HeaderValue>,
+    method: &Method,
+    mut resp: Response<Body>,
+) -> Response<Body> {
+    let Some(origin) = origin.and_then(|o| o.to_str().ok()) else {
+        return resp;
+    };
+    let Some(rules) = rules_for(app, bucket).await else {
+        return resp;
+    };
+    let Some(rule) = matching_rule(&rules, origin, method.as_str(), &[]) else {
+        return resp;
+    };
+    let any_origin = rule.allowed_origins.iter().any(|o| o == "*");
+    let hm = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(if any_origin { "*" } else { origin }) {
+        hm.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&rule.allowed_methods.join(", ")) {
+        hm.insert(http::header::ACCESS_CONTROL_ALLOW_METHODS, v);
+    }
+    if !rule.expose_headers.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&rule.expose_headers.join(", ")) {
+            hm.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+        }
+    }
+    if !any_origin {
+        hm.append(http::header::VARY, HeaderValue::from_static("Origin"));
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("*", "https://a.example"));
+        assert!(wildcard("https://*.example", "https://a.example"));
+        assert!(!wildcard("https://*.example", "http://a.example"));
+        assert!(wildcard("x-amz-*", "X-Amz-Date"));
+        assert!(!wildcard("a*a", "a"));
+    }
+}

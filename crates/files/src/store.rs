@@ -1,0 +1,1279 @@
+//! The storage backend: buckets, objects and multipart uploads over one data directory.
+//!
+//! # Layout
+//!
+//! ```text
+//! DATA/
+//!   .bigstep/meta.redb          bucket records and the object index (key -> metadata)
+//!   .bigstep/tmp/               bodies being received; emptied on start
+//!   .bigstep/uploads/ID/        one multipart upload: upload.json, N.json + N.<rand> per part
+//!   BUCKET/ab/abcdef...         object data files, named by a random 128-bit id
+//! ```
+//!
+//! Keys never become paths: an object's data file is named by a random id and the key
+//! lives only in the index, so any valid S3 key (up to 1024 bytes, any Unicode) is
+//! stored safely and nothing can reach outside the data directory. Bucket names pass
+//! S3's naming rules ([`crate::key::valid_bucket_name`]) before they become directories.
+//!
+//! The index is a [`redb`] B-tree keyed by `bucket NUL key`, so listings walk keys in
+//! lexicographic (byte) order from any start point, a page at a time, and skip a whole
+//! common prefix with one seek: listing 100,000 objects never loads them all.
+//!
+//! # The life of a PUT
+//!
+//! 1. The body streams into `.bigstep/tmp/ID` while MD5 (and CRC32) are computed;
+//!    size and idle-time limits apply chunk by chunk.
+//! 2. `fsync` the file, `rename` it to `BUCKET/ab/ID`, `fsync` the directory.
+//! 3. One index transaction points the key at the new id (redb commits are atomic and
+//!    durable). This is the moment the object becomes visible, whole.
+//! 4. The data file the key pointed to before, if any, is unlinked.
+//!
+//! A crash (even `kill -9`) before step 3 leaves at most an unreferenced file in
+//! `tmp/` or the bucket directory; [`Store::open`] removes both. Concurrent PUTs to
+//! one key each write their own file; index commits are serialised, the last one wins
+//! and each object seen is exactly one upload's bytes. A reader that loses the race
+//! with step 4 (the file vanished between index lookup and open) looks up again.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use md5::{Digest, Md5};
+use redb::{ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+
+const BUCKETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("buckets");
+const OBJECTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("objects");
+
+/// S3's minimum size of every part but the last.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+/// What went wrong in the store. Each variant maps to one S3 error code.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such bucket.
+    #[error("the bucket does not exist")]
+    NoSuchBucket,
+    /// The bucket exists already.
+    #[error("the bucket already exists")]
+    BucketExists,
+    /// The bucket still holds objects.
+    #[error("the bucket is not empty")]
+    BucketNotEmpty,
+    /// No such key.
+    #[error("the key does not exist")]
+    NoSuchKey,
+    /// No such multipart upload.
+    #[error("the multipart upload does not exist")]
+    NoSuchUpload,
+    /// A part named in CompleteMultipartUpload is missing or its ETag differs.
+    #[error("a part is missing or its ETag does not match")]
+    InvalidPart,
+    /// Parts in CompleteMultipartUpload are not in ascending order.
+    #[error("the parts are not in ascending order")]
+    InvalidPartOrder,
+    /// A part other than the last is smaller than 5 MiB.
+    #[error("a part other than the last is smaller than 5 MiB")]
+    EntityTooSmall,
+    /// The body is larger than the configured limit.
+    #[error("the body is larger than the limit of {0} bytes")]
+    EntityTooLarge(u64),
+    /// The client sent nothing for longer than the idle timeout.
+    #[error("the upload stalled")]
+    Timeout,
+    /// The body does not match the checksum the client sent.
+    #[error("the body does not match its {0} checksum")]
+    BadDigest(&'static str),
+    /// The body ended early or could not be read.
+    #[error("reading the request body failed: {0}")]
+    Body(String),
+    /// Disk trouble.
+    #[error("storage I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// Index trouble.
+    #[error("metadata index error: {0}")]
+    Index(String),
+}
+
+macro_rules! index_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Index(e.to_string())
+            }
+        }
+    )*};
+}
+index_err!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    serde_json::Error
+);
+
+/// Result of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The HTTP headers S3 keeps with an object and returns on GET/HEAD.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Headers {
+    /// Content-Type.
+    pub content_type: Option<String>,
+    /// Content-Disposition.
+    pub content_disposition: Option<String>,
+    /// Cache-Control.
+    pub cache_control: Option<String>,
+    /// Content-Encoding.
+    pub content_encoding: Option<String>,
+    /// Content-Language.
+    pub content_language: Option<String>,
+    /// `x-amz-meta-*`, without the prefix.
+    pub user: BTreeMap<String, String>,
+}
+
+/// One object's index record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// Id of the data file.
+    pub blob: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag without quotes: hex MD5, or `hex-N` for multipart.
+    pub etag: String,
+    /// Last modified, Unix milliseconds.
+    pub modified_ms: i64,
+    /// Stored headers.
+    pub headers: Headers,
+    /// Number of parts for a multipart object.
+    pub parts: Option<u32>,
+}
+
+/// A CORS rule, as PutBucketCors sets it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CorsRule {
+    /// Allowed origins; `*` wildcards allowed.
+    pub allowed_origins: Vec<String>,
+    /// Allowed methods.
+    pub allowed_methods: Vec<String>,
+    /// Allowed request headers; `*` wildcards allowed.
+    pub allowed_headers: Vec<String>,
+    /// Response headers the browser may read.
+    pub expose_headers: Vec<String>,
+    /// Preflight cache time.
+    pub max_age_seconds: Option<i32>,
+}
+
+/// A bucket's record.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BucketMeta {
+    /// Creation time, Unix milliseconds.
+    pub created_ms: i64,
+    /// CORS rules, if configured.
+    pub cors: Option<Vec<CorsRule>>,
+}
+
+/// A multipart upload's record (`upload.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadMeta {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Headers the object will get.
+    pub headers: Headers,
+    /// Initiation time, Unix milliseconds.
+    pub initiated_ms: i64,
+}
+
+/// A stored part (`N.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartMeta {
+    /// Part number.
+    pub number: u32,
+    /// Name of the data file in the upload directory.
+    pub file: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Hex MD5.
+    pub etag: String,
+    /// Upload time, Unix milliseconds.
+    pub modified_ms: i64,
+}
+
+/// A body just written to disk.
+#[derive(Debug)]
+pub struct Written {
+    /// Path of the temporary file.
+    pub tmp: PathBuf,
+    /// Bytes written.
+    pub size: u64,
+    /// MD5 of the body.
+    pub md5: [u8; 16],
+    /// CRC32 of the body.
+    pub crc32: u32,
+}
+
+/// Limits applied while receiving a body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Largest body accepted.
+    pub max_size: u64,
+    /// Longest wait for the next chunk.
+    pub idle_timeout: Duration,
+}
+
+/// Checksums the client asked us to verify.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// Content-MD5, raw bytes.
+    pub md5: Option<Vec<u8>>,
+}
+
+/// One entry of a listing page.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    /// An object.
+    Object(String, Box<ObjectMeta>),
+    /// A common prefix (keys rolled up at the delimiter).
+    Prefix(String),
+}
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Objects and common prefixes in key order.
+    pub entries: Vec<Listed>,
+    /// More entries follow; resume after `next`.
+    pub truncated: bool,
+    /// The last key or prefix returned, to resume after.
+    pub next: Option<String>,
+}
+
+/// The store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    root: PathBuf,
+    tmp: PathBuf,
+    uploads: PathBuf,
+    db: redb::Database,
+}
+
+fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn random_id() -> String {
+    let v: u128 = rand::random();
+    format!("{v:032x}")
+}
+
+fn index_key(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(bucket.len() + 1 + key.len());
+    k.extend_from_slice(bucket.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The smallest index key greater than every key that starts with `prefix`:
+/// keys are UTF-8 and never contain the byte 0xFF.
+fn after_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
+    let mut k = index_key(bucket, prefix);
+    k.push(0xFF);
+    k
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `root`, then removes what a crash may
+    /// have left: temporary files and data files no index entry points to.
+    pub fn open(root: &Path) -> Result<Self> {
+        std::fs::create_dir_all(root)?;
+        let root = root.canonicalize()?;
+        let internal = root.join(".bigstep");
+        let tmp = internal.join("tmp");
+        let uploads = internal.join("uploads");
+        std::fs::create_dir_all(&tmp)?;
+        std::fs::create_dir_all(&uploads)?;
+        // Check we can write before we promise anything.
+        let probe = tmp.join(format!("probe-{}", random_id()));
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)?;
+        let db = redb::Database::create(internal.join("meta.redb"))?;
+        {
+            let txn = db.begin_write()?;
+            txn.open_table(BUCKETS)?;
+            txn.open_table(OBJECTS)?;
+            txn.commit()?;
+        }
+        let store = Store {
+            inner: Arc::new(Inner {
+                root,
+                tmp,
+                uploads,
+                db,
+            }),
+        };
+        store.recover()?;
+        Ok(store)
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    fn recover(&self) -> Result<()> {
+        let mut removed = 0usize;
+        for entry in std::fs::read_dir(&self.inner.tmp)? {
+            std::fs::remove_file(entry?.path())?;
+            removed += 1;
+        }
+        // Every data file the index points to.
+        let mut live = HashSet::new();
+        let txn = self.inner.db.begin_read()?;
+        let objects = txn.open_table(OBJECTS)?;
+        for item in objects.iter()? {
+            let (_, v) = item?;
+            let meta: ObjectMeta = serde_json::from_slice(v.value())?;
+            live.insert(meta.blob);
+        }
+        let buckets = txn.open_table(BUCKETS)?;
+        for item in buckets.iter()? {
+            let (name, _) = item?;
+            let dir = self.inner.root.join(name.value());
+            let Ok(shards) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for shard in shards {
+                let shard = shard?.path();
+                if !shard.is_dir() {
+                    continue;
+                }
+                for file in std::fs::read_dir(&shard)? {
+                    let file = file?;
+                    let name = file.file_name();
+                    if !live.contains(name.to_string_lossy().as_ref()) {
+                        std::fs::remove_file(file.path())?;
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        // Part files that a crash left without their N.json.
+        for upload in std::fs::read_dir(&self.inner.uploads)? {
+            let dir = upload?.path();
+            let mut keep = HashSet::new();
+            let mut all = Vec::new();
+            for f in std::fs::read_dir(&dir)? {
+                let f = f?;
+                let name = f.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".json") {
+                    if name != "upload.json" {
+                        if let Ok(p) = serde_json::from_slice::<PartMeta>(&std::fs::read(f.path())?)
+                        {
+                            keep.insert(p.file);
+                        }
+                    }
+                } else {
+                    all.push(name);
+                }
+            }
+            for name in all {
+                if !keep.contains(&name) {
+                    std::fs::remove_file(dir.join(&name))?;
+                    removed += 1;
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed leftovers of interrupted writes");
+        }
+        Ok(())
+    }
+
+    fn blob_path(&self, bucket: &str, id: &str) -> PathBuf {
+        self.inner.root.join(bucket).join(&id[..2]).join(id)
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| StoreError::Io(io::Error::other(e)))?
+    }
+
+    // === buckets ===
+
+    /// All buckets, by name.
+    pub async fn list_buckets(&self) -> Result<Vec<(String, BucketMeta)>> {
+        self.blocking(|inner| {
+            let txn = inner.db.begin_read()?;
+            let t = txn.open_table(BUCKETS)?;
+            let mut out = Vec::new();
+            for item in t.iter()? {
+                let (k, v) = item?;
+                out.push((k.value().to_owned(), serde_json::from_slice(v.value())?));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// One bucket's record.
+    pub async fn bucket(&self, name: &str) -> Result<BucketMeta> {
+        let name = name.to_owned();
+        self.blocking(move |inner| {
+            let txn = inner.db.begin_read()?;
+            let t = txn.open_table(BUCKETS)?;
+            let v = t.get(name.as_str())?.ok_or(StoreError::NoSuchBucket)?;
+            Ok(serde_json::from_slice(v.value())?)
+        })
+        .await
+    }
+
+    /// Creates a bucket (the name must already be valid).
+    pub async fn create_bucket(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.blocking(move |inner| {
+            std::fs::create_dir_all(inner.root.join(&name))?;
+            let txn = inner.db.begin_write()?;
+            {
+                let mut t = txn.open_table(BUCKETS)?;
+                if t.get(name.as_str())?.is_some() {
+                    return Err(StoreError::BucketExists);
+                }
+                let meta = BucketMeta {
+                    created_ms: now_ms(),
+                    cors: None,
+                };
+                t.insert(name.as_str(), serde_json::to_vec(&meta)?.as_slice())?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Changes a bucket's CORS rules.
+    pub async fn set_cors(&self, name: &str, cors: Option<Vec<CorsRule>>) -> Result<()> {
+        let name = name.to_owned();
+        self.blocking(move |inner| {
+            let txn = inner.db.begin_write()?;
+            {
+                let mut t = txn.open_table(BUCKETS)?;
+                let mut meta: BucketMeta = {
+                    let v = t.get(name.as_str())?.ok_or(StoreError::NoSuchBucket)?;
+                    serde_json::from_slice(v.value())?
+                };
+                meta.cors = cors;
+                t.insert(name.as_str(), serde_json::to_vec(&meta)?.as_slice())?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes an empty bucket and any unfinished uploads into it.
+    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        let uploads = self.list_uploads(&name).await?;
+        self.blocking(move |inner| {
+            let txn = inner.db.begin_write()?;
+            {
+                let mut buckets = txn.open_table(BUCKETS)?;
+                if buckets.get(name.as_str())?.is_none() {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                let objects = txn.open_table(OBJECTS)?;
+                let start = index_key(&name, "");
+                let end = after_prefix(&name, "");
+                if objects
+                    .range(start.as_slice()..end.as_slice())?
+                    .next()
+                    .is_some()
+                {
+                    return Err(StoreError::BucketNotEmpty);
+                }
+                buckets.remove(name.as_str())?;
+            }
+            txn.commit()?;
+            for (id, _) in uploads {
+                let _ = std::fs::remove_dir_all(inner.uploads.join(id));
+            }
+            let _ = std::fs::remove_dir_all(inner.root.join(&name));
+            Ok(())
+        })
+        .await
+    }
+
+    // === objects ===
+
+    /// Streams a body into a temporary file, enforcing limits and checksums.
+    pub async fn receive<S, E>(
+        &self,
+        mut body: S,
+        limits: BodyLimits,
+        expect: &Expect,
+    ) -> Result<Written>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let tmp = self.inner.tmp.join(random_id());
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp).await?;
+            let mut md5 = Md5::new();
+            let mut crc = crc32fast::Hasher::new();
+            let mut size = 0u64;
+            loop {
+                let next = tokio::time::timeout(limits.idle_timeout, body.next())
+                    .await
+                    .map_err(|_| StoreError::Timeout)?;
+                let Some(chunk) = next else { break };
+                let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
+                size += chunk.len() as u64;
+                if size > limits.max_size {
+                    return Err(StoreError::EntityTooLarge(limits.max_size));
+                }
+                md5.update(&chunk);
+                crc.update(&chunk);
+                file.write_all(&chunk).await?;
+            }
+            file.flush().await?;
+            file.sync_all().await?;
+            let md5: [u8; 16] = md5.finalize().into();
+            if let Some(want) = &expect.md5 {
+                if want.as_slice() != md5 {
+                    return Err(StoreError::BadDigest("Content-MD5"));
+                }
+            }
+            Ok(Written {
+                tmp: tmp.clone(),
+                size,
+                md5,
+                crc32: crc.finalize(),
+            })
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    /// Makes a received body the object `bucket/key`, atomically.
+    pub async fn commit_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        written: Written,
+        etag: String,
+        headers: Headers,
+        parts: Option<u32>,
+    ) -> Result<ObjectMeta> {
+        let id = random_id();
+        let meta = ObjectMeta {
+            blob: id.clone(),
+            size: written.size,
+            etag,
+            modified_ms: now_ms(),
+            headers,
+            parts,
+        };
+        let bucket = bucket.to_owned();
+        let key = key.to_owned();
+        let tmp = written.tmp;
+        let m = meta.clone();
+        let r = self
+            .blocking(move |inner| {
+                let store_path = inner.root.join(&bucket).join(&id[..2]);
+                {
+                    // The bucket must still exist.
+                    let txn = inner.db.begin_read()?;
+                    let t = txn.open_table(BUCKETS)?;
+                    if t.get(bucket.as_str())?.is_none() {
+                        return Err(StoreError::NoSuchBucket);
+                    }
+                }
+                std::fs::create_dir_all(&store_path)?;
+                let dest = store_path.join(&id);
+                std::fs::rename(&tmp, &dest)?;
+                sync_dir(&store_path)?;
+                let old = put_index(inner, &bucket, &key, &m);
+                match old {
+                    Ok(Some(old)) => {
+                        let _ = std::fs::remove_file(
+                            inner
+                                .root
+                                .join(&bucket)
+                                .join(&old.blob[..2])
+                                .join(&old.blob),
+                        );
+                        Ok(())
+                    }
+                    Ok(None) => Ok(()),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&dest);
+                        Err(e)
+                    }
+                }
+            })
+            .await;
+        if r.is_err() {
+            let _ = tokio::fs::remove_file(self.inner.tmp.join(&meta.blob)).await;
+        }
+        r.map(|()| meta)
+    }
+
+    /// Throws away a received body that will not be committed.
+    pub async fn discard(&self, written: Written) {
+        let _ = tokio::fs::remove_file(&written.tmp).await;
+    }
+
+    /// An object's record.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.blocking(move |inner| {
+            let txn = inner.db.begin_read()?;
+            let t = txn.open_table(OBJECTS)?;
+            match t.get(index_key(&bucket, &key).as_slice())? {
+                Some(v) => Ok(serde_json::from_slice(v.value())?),
+                None => {
+                    let b = txn.open_table(BUCKETS)?;
+                    if b.get(bucket.as_str())?.is_none() {
+                        Err(StoreError::NoSuchBucket)
+                    } else {
+                        Err(StoreError::NoSuchKey)
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    /// An object's record and its open data file. The file stays readable even if
+    /// the object is overwritten or deleted meanwhile.
+    pub async fn open_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(ObjectMeta, tokio::fs::File)> {
+        for _ in 0..3 {
+            let meta = self.head(bucket, key).await?;
+            match tokio::fs::File::open(self.blob_path(bucket, &meta.blob)).await {
+                Ok(f) => return Ok((meta, f)),
+                // Overwritten between lookup and open: look again.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::NoSuchKey)
+    }
+
+    /// Copies an object's bytes into a temporary file (a hard link when possible).
+    pub async fn copy_to_tmp(&self, bucket: &str, key: &str) -> Result<(ObjectMeta, Written)> {
+        for _ in 0..3 {
+            let meta = self.head(bucket, key).await?;
+            let src = self.blob_path(bucket, &meta.blob);
+            let tmp = self.inner.tmp.join(random_id());
+            let r = match tokio::fs::hard_link(&src, &tmp).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(_) => tokio::fs::copy(&src, &tmp).await.map(|_| ()),
+            };
+            match r {
+                Ok(()) => {
+                    let md5 = hex_md5(&meta.etag);
+                    let written = Written {
+                        tmp,
+                        size: meta.size,
+                        md5,
+                        crc32: 0,
+                    };
+                    return Ok((meta, written));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::NoSuchKey)
+    }
+
+    /// Deletes an object; deleting a missing key succeeds, as in S3.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.blocking(move |inner| {
+            let txn = inner.db.begin_write()?;
+            let old = {
+                let b = txn.open_table(BUCKETS)?;
+                if b.get(bucket.as_str())?.is_none() {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                let mut t = txn.open_table(OBJECTS)?;
+                let old = t.remove(index_key(&bucket, &key).as_slice())?;
+                match old {
+                    Some(v) => Some(serde_json::from_slice::<ObjectMeta>(v.value())?),
+                    None => None,
+                }
+            };
+            txn.commit()?;
+            if let Some(old) = old {
+                let _ = std::fs::remove_file(
+                    inner
+                        .root
+                        .join(&bucket)
+                        .join(&old.blob[..2])
+                        .join(&old.blob),
+                );
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// One page of a listing: keys starting with `prefix`, strictly after `after`,
+    /// rolled up at `delimiter`, at most `max` entries.
+    pub async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Page> {
+        let bucket = bucket.to_owned();
+        let prefix = prefix.to_owned();
+        let delimiter = delimiter.filter(|d| !d.is_empty()).map(str::to_owned);
+        let after = after.map(str::to_owned);
+        self.blocking(move |inner| {
+            let txn = inner.db.begin_read()?;
+            if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let t = txn.open_table(OBJECTS)?;
+            let mut page = Page::default();
+            let mut start: Bound<Vec<u8>> = Bound::Included(index_key(&bucket, &prefix));
+            if let Some(a) = &after {
+                if a.as_str() >= prefix.as_str() {
+                    start = Bound::Excluded(index_key(&bucket, a));
+                }
+            }
+            let end = after_prefix(&bucket, &prefix);
+            let skip = bucket.len() + 1;
+            'outer: loop {
+                let range = t.range::<&[u8]>((
+                    start.as_ref().map(Vec::as_slice),
+                    Bound::Excluded(end.as_slice()),
+                ))?;
+                for item in range {
+                    let (k, v) = item?;
+                    let key = std::str::from_utf8(&k.value()[skip..])
+                        .map_err(|e| StoreError::Index(e.to_string()))?
+                        .to_owned();
+                    let rolled = delimiter.as_deref().and_then(|d| {
+                        key[prefix.len()..]
+                            .find(d)
+                            .map(|i| key[..prefix.len() + i + d.len()].to_owned())
+                    });
+                    if let Some(cp) = rolled {
+                        // Every key under this common prefix sorts before
+                        // `after_prefix(cp)`: continue there with a fresh seek.
+                        start = Bound::Included(after_prefix(&bucket, &cp));
+                        if after.as_deref().is_some_and(|a| cp.as_str() <= a) {
+                            continue 'outer;
+                        }
+                        if page.entries.len() == max {
+                            page.truncated = true;
+                            break 'outer;
+                        }
+                        page.next = Some(cp.clone());
+                        page.entries.push(Listed::Prefix(cp));
+                        continue 'outer;
+                    }
+                    if page.entries.len() == max {
+                        page.truncated = true;
+                        break 'outer;
+                    }
+                    let meta: ObjectMeta = serde_json::from_slice(v.value())?;
+                    page.next = Some(key.clone());
+                    page.entries.push(Listed::Object(key, Box::new(meta)));
+                }
+                break;
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    // === multipart uploads ===
+
+    /// Starts a multipart upload; returns its id.
+    pub async fn create_upload(&self, bucket: &str, key: &str, headers: Headers) -> Result<String> {
+        self.bucket(bucket).await?;
+        let id = random_id();
+        let meta = UploadMeta {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            headers,
+            initiated_ms: now_ms(),
+        };
+        let dir = self.inner.uploads.join(&id);
+        let tmp_dir = self.inner.tmp.join(format!("{id}.dir"));
+        tokio::fs::create_dir(&tmp_dir).await?;
+        tokio::fs::write(tmp_dir.join("upload.json"), serde_json::to_vec(&meta)?).await?;
+        // The upload appears whole or not at all.
+        tokio::fs::rename(&tmp_dir, &dir).await?;
+        Ok(id)
+    }
+
+    /// An upload's record; checks it belongs to `bucket/key`.
+    pub async fn upload(&self, bucket: &str, key: &str, id: &str) -> Result<UploadMeta> {
+        if id.len() != 32 || !id.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(StoreError::NoSuchUpload);
+        }
+        let bytes = match tokio::fs::read(self.inner.uploads.join(id).join("upload.json")).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NoSuchUpload),
+            Err(e) => return Err(e.into()),
+        };
+        let meta: UploadMeta = serde_json::from_slice(&bytes)?;
+        if meta.bucket != bucket || meta.key != key {
+            return Err(StoreError::NoSuchUpload);
+        }
+        Ok(meta)
+    }
+
+    /// Stores a received body as part `number` of upload `id`.
+    pub async fn commit_part(&self, id: &str, number: u32, written: Written) -> Result<PartMeta> {
+        let dir = self.inner.uploads.join(id);
+        let file = format!("{number}.{}", random_id());
+        let meta = PartMeta {
+            number,
+            file: file.clone(),
+            size: written.size,
+            etag: hex::encode(written.md5),
+            modified_ms: now_ms(),
+        };
+        let m = meta.clone();
+        let tmp = written.tmp;
+        let tmp_json = self.inner.tmp.join(random_id());
+        self.blocking(move |_| {
+            if !dir.is_dir() {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(StoreError::NoSuchUpload);
+            }
+            std::fs::rename(&tmp, dir.join(&file))?;
+            let json_path = dir.join(format!("{number}.json"));
+            let previous: Option<PartMeta> = std::fs::read(&json_path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            std::fs::write(&tmp_json, serde_json::to_vec(&m)?)?;
+            std::fs::rename(&tmp_json, &json_path)?;
+            if let Some(p) = previous {
+                let _ = std::fs::remove_file(dir.join(p.file));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(meta)
+    }
+
+    /// The parts of an upload, by number.
+    pub async fn list_parts(&self, id: &str) -> Result<Vec<PartMeta>> {
+        let dir = self.inner.uploads.join(id);
+        self.blocking(move |_| {
+            let mut parts = Vec::new();
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(StoreError::NoSuchUpload)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for f in rd {
+                let f = f?;
+                let name = f.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".json") && name != "upload.json" {
+                    if let Ok(p) = serde_json::from_slice::<PartMeta>(&std::fs::read(f.path())?) {
+                        parts.push(p);
+                    }
+                }
+            }
+            parts.sort_by_key(|p| p.number);
+            Ok(parts)
+        })
+        .await
+    }
+
+    /// Unfinished uploads into `bucket`, by key then initiation time.
+    pub async fn list_uploads(&self, bucket: &str) -> Result<Vec<(String, UploadMeta)>> {
+        let dir = self.inner.uploads.clone();
+        let bucket = bucket.to_owned();
+        self.blocking(move |_| {
+            let mut out = Vec::new();
+            for d in std::fs::read_dir(&dir)? {
+                let d = d?;
+                let Ok(bytes) = std::fs::read(d.path().join("upload.json")) else {
+                    continue;
+                };
+                let Ok(meta) = serde_json::from_slice::<UploadMeta>(&bytes) else {
+                    continue;
+                };
+                if meta.bucket == bucket {
+                    out.push((d.file_name().to_string_lossy().into_owned(), meta));
+                }
+            }
+            out.sort_by(|a, b| (&a.1.key, a.1.initiated_ms).cmp(&(&b.1.key, b.1.initiated_ms)));
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Aborts an upload, removing its parts.
+    pub async fn abort_upload(&self, id: &str) -> Result<()> {
+        let dir = self.inner.uploads.join(id);
+        // Move it out of sight first so a concurrent UploadPart fails cleanly.
+        let trash = self.inner.tmp.join(format!("{}.dir", random_id()));
+        match tokio::fs::rename(&dir, &trash).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NoSuchUpload),
+            Err(e) => return Err(e.into()),
+        }
+        tokio::fs::remove_dir_all(&trash).await?;
+        Ok(())
+    }
+
+    /// Joins the chosen parts into the object, atomically, and ends the upload.
+    pub async fn complete_upload(
+        &self,
+        upload: UploadMeta,
+        id: &str,
+        chosen: &[(u32, String)],
+        max_size: u64,
+    ) -> Result<ObjectMeta> {
+        let stored = self.list_parts(id).await?;
+        let mut last = 0u32;
+        let mut plan = Vec::with_capacity(chosen.len());
+        for (i, (number, etag)) in chosen.iter().enumerate() {
+            if *number <= last {
+                return Err(StoreError::InvalidPartOrder);
+            }
+            last = *number;
+            let part = stored
+                .iter()
+                .find(|p| p.number == *number)
+                .ok_or(StoreError::InvalidPart)?;
+            if etag.trim_matches('"') != part.etag {
+                return Err(StoreError::InvalidPart);
+            }
+            if i + 1 < chosen.len() && part.size < MIN_PART_SIZE {
+                return Err(StoreError::EntityTooSmall);
+            }
+            plan.push(part.clone());
+        }
+        if plan.is_empty() {
+            return Err(StoreError::InvalidPart);
+        }
+        let total: u64 = plan.iter().map(|p| p.size).sum();
+        if total > max_size {
+            return Err(StoreError::EntityTooLarge(max_size));
+        }
+        let dir = self.inner.uploads.join(id);
+        let tmp = self.inner.tmp.join(random_id());
+        let mut md5s = Md5::new();
+        let joined = async {
+            let mut out = tokio::fs::File::create(&tmp).await?;
+            for p in &plan {
+                let mut f = tokio::fs::File::open(dir.join(&p.file)).await?;
+                tokio::io::copy(&mut f, &mut out).await?;
+                md5s.update(hex_md5(&p.etag));
+            }
+            out.sync_all().await?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if let Err(e) = joined {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        let etag = format!("{}-{}", hex::encode(md5s.finalize()), plan.len());
+        let written = Written {
+            tmp,
+            size: total,
+            md5: [0; 16],
+            crc32: 0,
+        };
+        let parts = u32::try_from(plan.len()).unwrap_or(u32::MAX);
+        let meta = self
+            .commit_object(
+                &upload.bucket,
+                &upload.key,
+                written,
+                etag,
+                upload.headers,
+                Some(parts),
+            )
+            .await?;
+        let _ = self.abort_upload(id).await;
+        Ok(meta)
+    }
+}
+
+fn put_index(
+    inner: &Inner,
+    bucket: &str,
+    key: &str,
+    meta: &ObjectMeta,
+) -> Result<Option<ObjectMeta>> {
+    let txn = inner.db.begin_write()?;
+    let old = {
+        if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
+            return Err(StoreError::NoSuchBucket);
+        }
+        let mut t = txn.open_table(OBJECTS)?;
+        let old = t.insert(
+            index_key(bucket, key).as_slice(),
+            serde_json::to_vec(meta)?.as_slice(),
+        )?;
+        match old {
+            Some(v) => Some(serde_json::from_slice::<ObjectMeta>(v.value())?),
+            None => None,
+        }
+    };
+    txn.commit()?;
+    Ok(old)
+}
+
+/// Decodes a hex MD5 ETag (without `-N`) to bytes; zeros if it is not one.
+fn hex_md5(etag: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if let Ok(v) = hex::decode(etag.trim_matches('"')) {
+        if v.len() == 16 {
+            out.copy_from_slice(&v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store(tag: &str) -> (PathBuf, Store) {
+        let dir =
+            std::env::temp_dir().join(format!("bigstep-files-store-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).expect("open");
+        (dir, store)
+    }
+
+    /// Inserts index entries without data files, in one transaction.
+    fn bulk_index(store: &Store, bucket: &str, keys: &[String]) {
+        let txn = store.inner.db.begin_write().expect("txn");
+        {
+            let mut t = txn.open_table(OBJECTS).expect("table");
+            for k in keys {
+                let meta = ObjectMeta {
+                    blob: "00".repeat(16),
+                    size: 0,
+                    etag: String::new(),
+                    modified_ms: 0,
+                    headers: Headers::default(),
+                    parts: None,
+                };
+                t.insert(
+                    index_key(bucket, k).as_slice(),
+                    serde_json::to_vec(&meta).expect("json").as_slice(),
+                )
+                .expect("insert");
+            }
+        }
+        txn.commit().expect("commit");
+    }
+
+    /// What S3 returns for a full listing, computed naively.
+    fn model(keys: &[String], prefix: &str, delimiter: Option<&str>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for k in keys.iter().filter(|k| k.starts_with(prefix)) {
+            let e = match delimiter.and_then(|d| k[prefix.len()..].find(d).map(|i| (i, d))) {
+                Some((i, d)) => format!("P:{}", &k[..prefix.len() + i + d.len()]),
+                None => format!("K:{k}"),
+            };
+            if out.last() != Some(&e) {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    async fn paged(
+        store: &Store,
+        prefix: &str,
+        delimiter: Option<&str>,
+        max: usize,
+    ) -> (Vec<String>, usize) {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let page = store
+                .list("b", prefix, delimiter, after.as_deref(), max)
+                .await
+                .expect("list");
+            pages += 1;
+            assert!(page.entries.len() <= max);
+            for e in page.entries {
+                out.push(match e {
+                    Listed::Object(k, _) => format!("K:{k}"),
+                    Listed::Prefix(p) => format!("P:{p}"),
+                });
+            }
+            if !page.truncated {
+                return (out, pages);
+            }
+            after = page.next;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn listing_100k_pages_match_the_model() {
+        let (dir, store) = temp_store("list");
+        store.create_bucket("b").await.expect("bucket");
+        // Keys over a small alphabet so prefixes and delimiters collide a lot.
+        let mut keys: Vec<String> = (0..100_000u32)
+            .map(|i| {
+                let x = i.wrapping_mul(2_654_435_761);
+                let a = ["a", "a/", "a-", "b/", "ab/", "a/b/"][(x % 6) as usize];
+                format!("{a}{:x}/{}", x % 97, i)
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        bulk_index(&store, "b", &keys);
+        for (prefix, delim, max) in [
+            ("", None, 1000),
+            ("", Some("/"), 7),
+            ("a", Some("/"), 10),
+            ("a/", Some("/"), 1000),
+            ("a/b/", None, 333),
+            ("zzz", Some("/"), 5),
+            ("a", Some("b/"), 50),
+        ] {
+            let (got, pages) = paged(&store, prefix, delim, max).await;
+            let want = model(&keys, prefix, delim);
+            assert_eq!(got.len(), want.len(), "{prefix:?} {delim:?}");
+            assert!(got == want, "{prefix:?} {delim:?} differs");
+            assert!(pages <= want.len() / max + 1, "pages are full");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn put_get_overwrite_delete_and_recover() {
+        let (dir, store) = temp_store("basic");
+        store.create_bucket("b").await.expect("bucket");
+        let limits = BodyLimits {
+            max_size: 1 << 20,
+            idle_timeout: Duration::from_secs(5),
+        };
+        for body in [&b"first"[..], &b"second body"[..]] {
+            let stream =
+                futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::copy_from_slice(body))]);
+            let w = store
+                .receive(stream, limits, &Expect::default())
+                .await
+                .expect("receive");
+            let tag = hex::encode(w.md5);
+            store
+                .commit_object("b", "k", w, tag, Headers::default(), None)
+                .await
+                .expect("commit");
+        }
+        let (meta, mut f) = store.open_object("b", "k").await.expect("open");
+        let mut s = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut f, &mut s)
+            .await
+            .expect("read");
+        assert_eq!((s.as_str(), meta.size), ("second body", 11));
+        // Only one data file: the overwritten one is gone.
+        let files: usize = std::fs::read_dir(dir.join("b"))
+            .expect("dir")
+            .map(|d| {
+                std::fs::read_dir(d.expect("e").path())
+                    .expect("shard")
+                    .count()
+            })
+            .sum();
+        assert_eq!(files, 1);
+        // A body over the limit is refused and leaves nothing behind.
+        let big =
+            futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::from(vec![0u8; 2 << 20]))]);
+        assert!(matches!(
+            store.receive(big, limits, &Expect::default()).await,
+            Err(StoreError::EntityTooLarge(_))
+        ));
+        // Leftovers of a crash: a temp file and an orphan data file.
+        std::fs::write(dir.join(".bigstep/tmp/junk"), b"x").expect("junk");
+        std::fs::create_dir_all(dir.join("b/ff")).expect("shard");
+        std::fs::write(dir.join("b/ff/ffffffffffffffffffffffffffffffff"), b"x").expect("orphan");
+        drop(store);
+        let store = Store::open(&dir).expect("reopen");
+        assert_eq!(
+            std::fs::read_dir(dir.join(".bigstep/tmp"))
+                .expect("tmp")
+                .count(),
+            0
+        );
+        assert!(!dir.join("b/ff/ffffffffffffffffffffffffffffffff").exists());
+        assert_eq!(store.head("b", "k").await.expect("head").size, 11);
+        store.delete_object("b", "k").await.expect("delete");
+        assert!(matches!(
+            store.head("b", "k").await,
+            Err(StoreError::NoSuchKey)
+        ));
+        store.delete_bucket("b").await.expect("delete bucket");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stalled_upload_times_out() {
+        let (dir, store) = temp_store("stall");
+        let limits = BodyLimits {
+            max_size: 1 << 20,
+            idle_timeout: Duration::from_secs(30),
+        };
+        let stalled =
+            futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::from_static(b"x"))])
+                .chain(futures_util::stream::pending());
+        let r = store
+            .receive(Box::pin(stalled), limits, &Expect::default())
+            .await;
+        assert!(matches!(r, Err(StoreError::Timeout)));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,266 @@
+//! Real S3 clients (aws-cli, boto3, plain HTTP) against a real files server.
+//!
+//! Each test starts the server as a child process: this test binary re-executes
+//! itself running only [`child_server`], which serves a temp directory on
+//! 127.0.0.1 port 0 and prints the usual `bigstep files listening on ADDR` line.
+//! A separate process is what lets the crash test `kill -9` it mid-upload.
+//!
+//! The Python scripts in `tests/py/` drive the clients; a missing client is a
+//! failure, not a skip (CI installs them from `.ci/pip-files.txt`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const ACCESS: &str = "BSTESTACCESSKEY00001";
+const SECRET: &str = "test-secret-key-0123456789-abcdefghijkl";
+const CHILD_ENV: &str = "BIGSTEP_FILES_TEST_CHILD_DIR";
+
+/// Runs the server when this binary is re-executed as a child; a no-op otherwise.
+#[test]
+fn child_server() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!(
+            "bigstep files listening on {}",
+            listener.local_addr().expect("addr")
+        );
+        let mut config = files::FilesConfig::new(dir, ACCESS, SECRET);
+        config.public_buckets = vec!["public".to_owned()];
+        config.idle_timeout = Duration::from_secs(20);
+        // Stop when the parent goes away (stdin closes), so no server outlives its test.
+        let parent_gone = async {
+            tokio::task::spawn_blocking(|| {
+                let mut s = String::new();
+                while std::io::stdin()
+                    .read_line(&mut s)
+                    .map(|n| n > 0)
+                    .unwrap_or(false)
+                {}
+            })
+            .await
+            .ok();
+        };
+        files::serve(listener, config, parent_gone)
+            .await
+            .expect("serve");
+    });
+    std::process::exit(0);
+}
+
+struct Server {
+    child: Child,
+    endpoint: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let exe = std::env::current_exe().expect("current exe");
+        let mut child = Command::new(exe)
+            .args(["child_server", "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // libtest may print "test child_server ... " first on the same line.
+                if let Some((_, addr)) = line.split_once("bigstep files listening on ") {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not print its address");
+        Server {
+            child,
+            endpoint: format!("http://{addr}"),
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bigstep-files-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn py_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py")
+}
+
+/// Runs a client script with a deadline; panics with its output if it fails.
+fn run_py(args: &[&str], limit: Duration) {
+    let mut child = Command::new("python3")
+        .args(args)
+        .current_dir(py_dir())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 is required for the client tests");
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "python3 {args:?} failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+}
+
+fn boto3(scenario: &str) {
+    let dir = temp_dir(scenario);
+    let server = Server::start(&dir.join("data"));
+    let data = server.dir.display().to_string();
+    run_py(
+        &["boto3_flows.py", &server.endpoint, scenario, &data],
+        Duration::from_secs(240),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn aws_cli_cp_ls_sync_rm_and_conditional_gets() {
+    let dir = temp_dir("awscli");
+    let server = Server::start(&dir.join("data"));
+    run_py(
+        &["awscli_flows.py", &server.endpoint],
+        Duration::from_secs(400),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn boto3_upload_download_multipart_with_checksums() {
+    boto3("transfer");
+}
+
+#[test]
+fn boto3_presigned_urls_over_plain_http() {
+    boto3("presigned");
+}
+
+#[test]
+fn wrong_secret_is_signature_does_not_match() {
+    boto3("auth");
+}
+
+#[test]
+fn traversal_keys_are_refused_and_odd_keys_are_safe() {
+    boto3("traversal");
+}
+
+#[test]
+fn bucket_object_list_copy_delete_and_multipart_api() {
+    boto3("api");
+}
+
+#[test]
+fn concurrent_puts_to_one_key_leave_one_whole_object() {
+    boto3("concurrent");
+}
+
+#[test]
+fn cors_config_and_preflight() {
+    boto3("cors");
+}
+
+#[test]
+fn public_bucket_allows_anonymous_reads_only() {
+    boto3("public");
+}
+
+#[test]
+fn kill_9_mid_upload_leaves_nothing_visible() {
+    let dir = temp_dir("kill9");
+    let data = dir.join("data");
+    let mut server = Server::start(&data);
+    let mut put = Command::new("python3")
+        .args(["partial_put.py", &server.endpoint, "crash", "big.bin"])
+        .current_dir(py_dir())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is required");
+    let stdout = put.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.trim() == "sent" {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let sent = rx.recv_timeout(Duration::from_secs(60));
+    // The partial body is on disk, in the temporary area only.
+    let tmp = data.join(".bigstep/tmp");
+    let partial_seen = (0..100).any(|_| {
+        let n = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+        if n == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        n > 0
+    });
+    server.kill9();
+    let _ = put.kill();
+    let _ = put.wait();
+    sent.expect("the partial upload did not start");
+    assert!(
+        partial_seen,
+        "expected a partial upload in {}",
+        tmp.display()
+    );
+
+    let server = Server::start(&data);
+    assert_eq!(
+        std::fs::read_dir(&tmp).expect("tmp").count(),
+        0,
+        "leftovers are cleaned on start"
+    );
+    run_py(
+        &["check_absent.py", &server.endpoint, "crash", "big.bin"],
+        Duration::from_secs(60),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

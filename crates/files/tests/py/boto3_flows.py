@@ -1,0 +1,240 @@
+"""boto3 against bigstep files. Usage: boto3_flows.py ENDPOINT SCENARIO
+Scenarios: transfer, presigned, auth, traversal, api, concurrent, cors, public."""
+import concurrent.futures
+import hashlib
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from common import check, client, error_code, setup_env
+
+endpoint, scenario = sys.argv[1], sys.argv[2]
+home = setup_env()
+s3 = client(endpoint)
+
+
+def http(method, url, data=None, headers=None):
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+def transfer():
+    s3.create_bucket(Bucket="xfer")
+    src = os.path.join(home, "up.bin")
+    with open(src, "wb") as f:
+        f.write(os.urandom(20 * 1024 * 1024 + 123))
+    # Above the 8 MiB threshold: multipart, with botocore's default CRC32 checksums.
+    s3.upload_file(src, "xfer", "dir/up.bin", ExtraArgs={"ContentType": "application/x-test", "Metadata": {"owner": "me"}})
+    dst = os.path.join(home, "down.bin")
+    s3.download_file("xfer", "dir/up.bin", dst)
+    check(open(src, "rb").read() == open(dst, "rb").read(), "upload_file/download_file 20 MiB round trip is byte-exact")
+    h = s3.head_object(Bucket="xfer", Key="dir/up.bin")
+    check(h["ContentType"] == "application/x-test", "content type kept through multipart")
+    check(h["Metadata"] == {"owner": "me"}, "x-amz-meta-* kept through multipart")
+    # Single-part put with a CRC32 checksum, and one with a wrong checksum.
+    r = s3.put_object(Bucket="xfer", Key="one", Body=b"x" * 1000, ChecksumAlgorithm="CRC32")
+    check(r["ETag"].strip('"') == hashlib.md5(b"x" * 1000).hexdigest(), "single-part ETag is the MD5")
+    code = error_code(lambda: s3.put_object(Bucket="xfer", Key="bad", Body=b"abc", ChecksumCRC32="AAAAAA=="))
+    check(code in ("BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch"), f"wrong CRC32 refused ({code})")
+    check(error_code(lambda: s3.head_object(Bucket="xfer", Key="bad")) == "404", "refused upload is not visible")
+
+
+def presigned():
+    s3.create_bucket(Bucket="pre")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": "pre", "Key": "p/hello.txt"}, ExpiresIn=300)
+    status, _, _ = http("PUT", url, data=b"presigned body")
+    check(status == 200, f"presigned PUT with plain HTTP works ({status})")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "pre", "Key": "p/hello.txt"}, ExpiresIn=300)
+    status, body, _ = http("GET", url)
+    check(status == 200 and body == b"presigned body", "presigned GET with plain HTTP returns the body")
+    status, body, _ = http("GET", url.replace("p/hello.txt", "p/other.txt"))
+    check(status == 403, f"a presigned URL does not work for another key ({status})")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "pre", "Key": "p/hello.txt"}, ExpiresIn=1)
+    time.sleep(2.5)
+    status, body, _ = http("GET", url)
+    check(status == 403 and b"AccessDenied" in body or b"Expired" in body, f"expired presigned URL refused ({status} {body[:120]!r})")
+    status, body, _ = http("GET", f"{endpoint}/pre/p/hello.txt")
+    check(status == 403, f"anonymous GET of a private bucket refused ({status})")
+
+
+def auth():
+    s3.create_bucket(Bucket="auth")
+    bad = client(endpoint, secret="not-the-secret-key-000000000000000000000")
+    code = error_code(lambda: bad.list_objects_v2(Bucket="auth"))
+    check(code == "SignatureDoesNotMatch", f"wrong secret gives SignatureDoesNotMatch ({code})")
+    code = error_code(lambda: bad.put_object(Bucket="auth", Key="k", Body=b"x"))
+    check(code == "SignatureDoesNotMatch", f"wrong secret PUT gives SignatureDoesNotMatch ({code})")
+    check(s3.list_objects_v2(Bucket="auth")["KeyCount"] == 0, "nothing was written by the bad client")
+
+
+def traversal():
+    s3.create_bucket(Bucket="trav")
+    data_dir = sys.argv[3]
+    for key in ["../escape", "a/../../escape", "..", "./x", "a\\b", "a\x01b", "k" * 1025]:
+        code = error_code(lambda: s3.put_object(Bucket="trav", Key=key, Body=b"evil"))
+        check(code is not None, f"key {key[:20]!r} refused ({code})")
+    # Nothing named escape anywhere near the data dir.
+    parent = os.path.dirname(os.path.abspath(data_dir))
+    found = [os.path.join(d, f) for d, _, fs in os.walk(parent) for f in fs if f == "escape"]
+    check(found == [], "no file escaped the data directory")
+    for bucket in ["..", ".bigstep", "UPPER", "a"]:
+        code = error_code(lambda: s3.create_bucket(Bucket=bucket))
+        check(code is not None, f"bucket name {bucket!r} refused ({code})")
+    # Odd but valid keys are stored and listed exactly.
+    odd = ["a b/c+d", "ünï/cødé ✓", "%2F..%2F", "x" * 1024, "a..b", "trailing/"]
+    for k in odd:
+        s3.put_object(Bucket="trav", Key=k, Body=k.encode())
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket="trav")["Contents"]]
+    check(listed == sorted(odd, key=lambda s: s.encode()), "odd keys listed exactly, in byte order")
+    for k in odd:
+        check(s3.get_object(Bucket="trav", Key=k)["Body"].read() == k.encode(), f"odd key {k[:12]!r} read back")
+
+
+def api():
+    s3.create_bucket(Bucket="api")
+    check(error_code(lambda: s3.create_bucket(Bucket="api")) in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"), "creating twice is refused")
+    s3.head_bucket(Bucket="api")
+    check(error_code(lambda: s3.head_bucket(Bucket="nope")) == "404", "head of a missing bucket is 404")
+    check(error_code(lambda: s3.list_objects_v2(Bucket="nope")) == "NoSuchBucket", "NoSuchBucket")
+    loc = s3.get_bucket_location(Bucket="api")
+    check(loc.get("LocationConstraint") in (None, ""), "GetBucketLocation answers us-east-1")
+    s3.put_object(Bucket="api", Key="src", Body=b"0123456789" * 100, ContentType="text/plain",
+                  ContentDisposition="attachment; filename=a.txt", CacheControl="max-age=60", Metadata={"k": "v"})
+    h = s3.head_object(Bucket="api", Key="src")
+    check((h["ContentType"], h["ContentDisposition"], h["CacheControl"], h["Metadata"]) ==
+          ("text/plain", "attachment; filename=a.txt", "max-age=60", {"k": "v"}), "headers and metadata kept")
+    r = s3.get_object(Bucket="api", Key="src", Range="bytes=5-14")
+    check(r["Body"].read() == b"5678901234" and r["ContentRange"] == "bytes 5-14/1000", "ranged GET")
+    r = s3.get_object(Bucket="api", Key="src", Range="bytes=-3")
+    check(r["Body"].read() == b"789", "suffix range")
+    check(error_code(lambda: s3.get_object(Bucket="api", Key="src", Range="bytes=5000-")) == "InvalidRange", "InvalidRange")
+    s3.copy_object(Bucket="api", Key="copy", CopySource={"Bucket": "api", "Key": "src"})
+    h2 = s3.head_object(Bucket="api", Key="copy")
+    check(h2["ETag"] == h["ETag"] and h2["Metadata"] == {"k": "v"}, "CopyObject copies bytes and metadata")
+    s3.copy_object(Bucket="api", Key="copy2", CopySource={"Bucket": "api", "Key": "src"},
+                   MetadataDirective="REPLACE", ContentType="x/y", Metadata={"n": "m"})
+    h3 = s3.head_object(Bucket="api", Key="copy2")
+    check(h3["ContentType"] == "x/y" and h3["Metadata"] == {"n": "m"}, "CopyObject REPLACE sets new metadata")
+    s3.delete_object(Bucket="api", Key="copy2")
+    check(error_code(lambda: s3.head_object(Bucket="api", Key="copy2")) == "404", "DeleteObject")
+    s3.delete_object(Bucket="api", Key="never-existed")
+    # Listing: 2,500 keys in pages, with and without delimiter.
+    keys = [f"p{i % 3}/k{i:05d}" for i in range(2500)] + ["top"]
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        list(ex.map(lambda k: s3.put_object(Bucket="api", Key=k, Body=b""), keys))
+    seen = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="api", PaginationConfig={"PageSize": 333}):
+        seen += [o["Key"] for o in page.get("Contents", [])]
+    want = sorted(keys + ["src", "copy"])
+    check(seen == want, "ListObjectsV2 pages through every key in order")
+    seen = []
+    for page in s3.get_paginator("list_objects").paginate(Bucket="api", PaginationConfig={"PageSize": 400}):
+        seen += [o["Key"] for o in page.get("Contents", [])]
+    check(seen == want, "ListObjects (v1) pages through every key in order")
+    r = s3.list_objects_v2(Bucket="api", Delimiter="/")
+    check([p["Prefix"] for p in r["CommonPrefixes"]] == ["p0/", "p1/", "p2/"], "delimiter rolls up prefixes")
+    check([o["Key"] for o in r["Contents"]] == ["copy", "src", "top"], "delimiter keeps top-level keys")
+    r = s3.list_objects_v2(Bucket="api", Delimiter="/", MaxKeys=2)
+    r2 = s3.list_objects_v2(Bucket="api", Delimiter="/", MaxKeys=2, ContinuationToken=r["NextContinuationToken"])
+    got = [p["Prefix"] for p in r.get("CommonPrefixes", [])] + [o["Key"] for o in r.get("Contents", [])]
+    got += [p["Prefix"] for p in r2.get("CommonPrefixes", [])] + [o["Key"] for o in r2.get("Contents", [])]
+    check(sorted(got) == ["copy", "p0/", "p1/", "src"], f"delimiter pages with a continuation token ({got})")
+    r = s3.list_objects_v2(Bucket="api", Prefix="p1/", StartAfter="p1/k02490")
+    check([o["Key"] for o in r["Contents"]] == ["p1/k02491", "p1/k02494", "p1/k02497"], "prefix + start-after")
+    # DeleteObjects.
+    r = s3.delete_objects(Bucket="api", Delete={"Objects": [{"Key": k} for k in keys[:1000]]})
+    check(len(r["Deleted"]) == 1000, "DeleteObjects deletes 1000 keys")
+    check(s3.list_objects_v2(Bucket="api", Prefix="p0/", MaxKeys=1000)["KeyCount"] == 1667 - 334, "the rest remain")
+    # Multipart by hand: ListMultipartUploads, UploadPartCopy, ListParts, Abort.
+    big = os.urandom(6 * 1024 * 1024)
+    s3.put_object(Bucket="api", Key="big", Body=big)
+    u = s3.create_multipart_upload(Bucket="api", Key="mp", ContentType="a/b")["UploadId"]
+    check([x["UploadId"] for x in s3.list_multipart_uploads(Bucket="api")["Uploads"]] == [u], "ListMultipartUploads")
+    p1 = s3.upload_part_copy(Bucket="api", Key="mp", UploadId=u, PartNumber=1, CopySource={"Bucket": "api", "Key": "big"},
+                             CopySourceRange=f"bytes=0-{5 * 1024 * 1024 - 1}")["CopyPartResult"]["ETag"]
+    p2 = s3.upload_part(Bucket="api", Key="mp", UploadId=u, PartNumber=2, Body=b"tail")["ETag"]
+    parts = s3.list_parts(Bucket="api", Key="mp", UploadId=u)["Parts"]
+    check([(p["PartNumber"], p["Size"]) for p in parts] == [(1, 5 * 1024 * 1024), (2, 4)], "ListParts")
+    code = error_code(lambda: s3.complete_multipart_upload(Bucket="api", Key="mp", UploadId=u, MultipartUpload={
+        "Parts": [{"PartNumber": 2, "ETag": p2}, {"PartNumber": 1, "ETag": p1}]}))
+    check(code == "InvalidPartOrder", f"parts out of order refused ({code})")
+    r = s3.complete_multipart_upload(Bucket="api", Key="mp", UploadId=u, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": p1}, {"PartNumber": 2, "ETag": p2}]})
+    md5s = hashlib.md5(bytes.fromhex(p1.strip('"')) + bytes.fromhex(p2.strip('"'))).hexdigest()
+    check(r["ETag"].strip('"') == f"{md5s}-2", "multipart ETag is md5 of part md5s, -2")
+    o = s3.get_object(Bucket="api", Key="mp")
+    check(o["Body"].read() == big[: 5 * 1024 * 1024] + b"tail" and o["ContentType"] == "a/b", "completed object is whole")
+    u2 = s3.create_multipart_upload(Bucket="api", Key="gone")["UploadId"]
+    s3.upload_part(Bucket="api", Key="gone", UploadId=u2, PartNumber=1, Body=b"x")
+    s3.abort_multipart_upload(Bucket="api", Key="gone", UploadId=u2)
+    check(error_code(lambda: s3.list_parts(Bucket="api", Key="gone", UploadId=u2)) == "NoSuchUpload", "AbortMultipartUpload")
+    check(s3.list_multipart_uploads(Bucket="api").get("Uploads", []) == [], "no uploads left")
+    check(error_code(lambda: s3.delete_bucket(Bucket="api")) == "BucketNotEmpty", "BucketNotEmpty")
+
+
+def concurrent_puts():
+    s3.create_bucket(Bucket="race")
+    size = 3 * 1024 * 1024
+    bodies = [bytes([i]) * size for i in range(8)]
+    for round_ in range(3):
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            list(ex.map(lambda b: client(endpoint).put_object(Bucket="race", Key="k", Body=b), bodies))
+        got = s3.get_object(Bucket="race", Key="k")["Body"].read()
+        check(len(got) == size and got in bodies, f"round {round_}: one writer won whole, no mixing")
+
+
+def cors():
+    s3.create_bucket(Bucket="web")
+    origin = "https://app.example"
+    status, _, _ = http("OPTIONS", f"{endpoint}/web/x", headers={"Origin": origin, "Access-Control-Request-Method": "PUT"})
+    check(status == 403, f"preflight without CORS config refused ({status})")
+    s3.put_bucket_cors(Bucket="web", CORSConfiguration={"CORSRules": [{
+        "AllowedOrigins": [origin], "AllowedMethods": ["GET", "PUT"], "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]})
+    rules = s3.get_bucket_cors(Bucket="web")["CORSRules"]
+    check(rules[0]["AllowedOrigins"] == [origin] and rules[0]["MaxAgeSeconds"] == 600, "GetBucketCors")
+    status, _, h = http("OPTIONS", f"{endpoint}/web/x", headers={
+        "Origin": origin, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type"})
+    check(status == 200 and h.get("Access-Control-Allow-Origin") == origin, f"preflight allowed ({status} {h})")
+    check("PUT" in h.get("Access-Control-Allow-Methods", ""), "preflight lists methods")
+    status, _, _ = http("OPTIONS", f"{endpoint}/web/x", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"})
+    check(status == 403, "preflight from another origin refused")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": "web", "Key": "x"}, ExpiresIn=60)
+    status, _, h = http("PUT", url, data=b"from a page", headers={"Origin": origin})
+    check(status == 200 and h.get("Access-Control-Allow-Origin") == origin, "CORS headers on the actual request")
+    s3.delete_bucket_cors(Bucket="web")
+    check(error_code(lambda: s3.get_bucket_cors(Bucket="web")) == "NoSuchCORSConfiguration", "DeleteBucketCors")
+
+
+def public():
+    s3.create_bucket(Bucket="public")
+    s3.create_bucket(Bucket="private")
+    s3.put_object(Bucket="public", Key="img/cat.png", Body=b"\x89PNG...", ContentType="image/png")
+    s3.put_object(Bucket="private", Key="secret", Body=b"no")
+    status, body, h = http("GET", f"{endpoint}/public/img/cat.png")
+    check(status == 200 and body == b"\x89PNG..." and h.get("Content-Type") == "image/png", "anonymous GET of a public bucket")
+    status, _, _ = http("PUT", f"{endpoint}/public/img/new.png", data=b"x")
+    check(status == 403, "anonymous PUT to a public bucket refused")
+    status, _, _ = http("GET", f"{endpoint}/public")
+    check(status == 403, "anonymous listing of a public bucket refused")
+    status, _, _ = http("GET", f"{endpoint}/private/secret")
+    check(status == 403, "anonymous GET of a private bucket refused")
+
+
+{
+    "transfer": transfer,
+    "presigned": presigned,
+    "auth": auth,
+    "traversal": traversal,
+    "api": api,
+    "concurrent": concurrent_puts,
+    "cors": cors,
+    "public": public,
+}[scenario]()
+print(f"boto3 {scenario} passed")
