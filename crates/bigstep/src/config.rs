@@ -15,9 +15,17 @@ pub(crate) struct FileConfig {
     pub(crate) balance: Option<frontdoor::Config>,
     /// The shared state server (`bigstep state`); validated by that role.
     #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "parsed so the file is checked as a whole; the state role reads its own table"
+    )]
     pub(crate) state: Option<toml::Table>,
     /// The shared files server (`bigstep files`); validated by that role.
     #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "parsed so the file is checked as a whole; the files role reads its own table"
+    )]
     pub(crate) files: Option<toml::Table>,
 }
 

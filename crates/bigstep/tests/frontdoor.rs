@@ -793,3 +793,44 @@ async fn streams_one_gib_each_way_with_bounded_memory() {
         "RSS grew by {growth_mib} MiB while streaming 2 GiB (before {rss_before} KiB)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reload_adds_servers_refuses_bad_config_and_keeps_websockets() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let fd = FrontDoorProc::start(BIN, &servers(&[("a", a.addr, 1)]));
+    let stream = TcpStream::connect(fd.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", fd.addr), stream)
+        .await
+        .unwrap();
+
+    fd.reload(&servers(&[("a", a.addr, 1), ("b", b.addr, 1)]));
+    let mut both = false;
+    for _ in 0..100 {
+        if count_ok(&fd, 4).await.len() == 2 {
+            both = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(both, "b joins after the reload: {:#?}", fd.logs());
+
+    // An invalid file is refused; the running config keeps serving both.
+    fd.reload("[[balance.servers]]\naddress = \"not an address\"\n");
+    let refused = eventually(Duration::from_secs(5), || {
+        fd.logs().iter().any(|l| l.contains("reload refused"))
+    })
+    .await;
+    assert!(refused, "{:#?}", fd.logs());
+    assert_eq!(count_ok(&fd, 10).await.len(), 2);
+
+    // The WebSocket opened before both reloads still works.
+    ws.send(tokio_tungstenite::tungstenite::Message::text("still here"))
+        .await
+        .unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(echo.into_text().unwrap().as_str(), "still here");
+}

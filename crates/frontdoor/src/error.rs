@@ -40,7 +40,6 @@ pub(crate) enum ErrorKind {
     UpstreamProtocol,
     UriTooLong,
     BodyTooLarge,
-    BadRequest,
     ClientBodyFailed,
 }
 
@@ -68,7 +67,7 @@ impl ProxyError {
             NoServer => Fault::Capacity,
             ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamTimeout
             | UpstreamProtocol => Fault::Upstream,
-            UriTooLong | BodyTooLarge | BadRequest | ClientBodyFailed => Fault::Client,
+            UriTooLong | BodyTooLarge | ClientBodyFailed => Fault::Client,
         }
     }
 
@@ -79,7 +78,7 @@ impl ProxyError {
             UpstreamClosed | UpstreamProtocol => Retry::BeforeResponse,
             // A stalled server is not retried: the client already waited the full timeout.
             UpstreamTimeout => Retry::No,
-            NoServer | UriTooLong | BodyTooLarge | BadRequest | ClientBodyFailed => Retry::No,
+            NoServer | UriTooLong | BodyTooLarge | ClientBodyFailed => Retry::No,
         }
     }
 
@@ -95,7 +94,6 @@ impl ProxyError {
             UpstreamProtocol => "upstream-bad-response",
             UriTooLong => "uri-too-long",
             BodyTooLarge => "body-too-large",
-            BadRequest => "bad-request",
             ClientBodyFailed => "client-body-failed",
         }
     }
@@ -110,7 +108,7 @@ impl ProxyError {
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             UriTooLong => StatusCode::URI_TOO_LONG,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            BadRequest | ClientBodyFailed => StatusCode::BAD_REQUEST,
+            ClientBodyFailed => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -127,7 +125,6 @@ impl ProxyError {
             UpstreamProtocol => "The server sent an invalid response.",
             UriTooLong => "The request target is too long.",
             BodyTooLarge => "The request body is larger than this site accepts.",
-            BadRequest => "The request is malformed.",
             ClientBodyFailed => "The request body could not be read.",
         }
     }

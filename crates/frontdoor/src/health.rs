@@ -17,7 +17,7 @@ use crate::server::{Health, Server};
 use crate::Shared;
 
 /// Run checks for `server` until it leaves the configuration or the process stops.
-pub(crate) fn spawn(shared: &Arc<Shared>, server: Arc<Server>, check: HealthCheck) {
+pub(crate) fn spawn(shared: &Arc<Shared>, server: Arc<Server>) {
     let stop = shared.stop.clone();
     let weak_shared = Arc::downgrade(shared);
     shared.tasks.spawn(async move {
@@ -25,6 +25,11 @@ pub(crate) fn spawn(shared: &Arc<Shared>, server: Arc<Server>, check: HealthChec
         let jitter = Duration::from_millis(u64::from(server.id.len() as u32 * 7) % 100);
         tokio::time::sleep(jitter).await;
         loop {
+            // Read the check settings afresh each round, so a reload that changes
+            // them applies to servers it kept.
+            let Some(check) = weak_shared.upgrade().and_then(|s| s.snapshot.load().config.health.clone()) else {
+                return;
+            };
             let passed = probe(&server, &check).await;
             let Some(shared) = weak_shared.upgrade() else { return };
             if let Some(new) = server.record_check(passed.is_ok(), check.rise, check.fall) {

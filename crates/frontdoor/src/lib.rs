@@ -18,11 +18,13 @@ mod health;
 mod metrics;
 mod pool;
 mod proxy;
+mod reload;
 mod server;
 mod snapshot;
 mod tunnel;
 
 pub use config::Config;
+pub use reload::{Control, ReloadError, ReloadSummary};
 pub use server::Health;
 
 use std::collections::HashMap;
@@ -98,13 +100,15 @@ pub enum StartError {
 
 impl FrontDoor {
     /// Validate `config` and bind its listener (port 0 picks a free port).
-    pub async fn bind(config: Config) -> Result<FrontDoor, StartError> {
+    pub async fn bind(mut config: Config) -> Result<FrontDoor, StartError> {
         config.validate(None)?;
         let addr = config.listen;
         let listener = bind_listener(addr).map_err(|source| StartError::Bind { addr, source })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        // Port 0 resolved: reloads compare against the address really bound.
+        config.listen = local_addr;
         let access_log = config.access_log;
         let snapshot = Snapshot::build(config, &HashMap::new());
         let servers = snapshot
@@ -133,9 +137,9 @@ impl FrontDoor {
         self.local_addr
     }
 
-    /// Prometheus text exposition of the front door's metrics.
-    pub fn metrics_handle(&self) -> MetricsHandle {
-        MetricsHandle(self.shared.clone())
+    /// A handle to reload the configuration and read metrics while running.
+    pub fn control(&self) -> Control {
+        Control(self.shared.clone())
     }
 
     /// Serve until `shutdown` resolves, then stop accepting and give in-flight
@@ -147,9 +151,9 @@ impl FrontDoor {
             local_addr,
         } = self;
         let snap = shared.snapshot.load_full();
-        if let Some(check) = &snap.config.health {
+        if snap.config.health.is_some() {
             for server in &snap.servers {
-                health::spawn(&shared, server.clone(), check.clone());
+                health::spawn(&shared, server.clone());
             }
         }
         spawn_pool_evictor(&shared);
@@ -206,17 +210,6 @@ impl FrontDoor {
         }
         tracing::info!(target: "bigstep::frontdoor", "front door stopped");
         Ok(())
-    }
-}
-
-/// Read access to the metrics of a running front door.
-#[derive(Clone)]
-pub struct MetricsHandle(Arc<Shared>);
-
-impl MetricsHandle {
-    /// Prometheus text exposition format.
-    pub fn render(&self) -> String {
-        metrics::render(&self.0.metrics, &self.0.snapshot.load())
     }
 }
 

@@ -77,6 +77,16 @@ impl FrontDoorProc {
         }
     }
 
+    /// Replace the `[balance]` table and send SIGHUP.
+    pub fn reload(&self, balance_table: &str) {
+        std::fs::write(
+            self.dir.join("bigstep.toml"),
+            format!("[balance]\n{balance_table}"),
+        )
+        .expect("write config");
+        signal(self.child.id(), "HUP");
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

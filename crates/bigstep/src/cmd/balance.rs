@@ -50,6 +50,48 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         println!("{}: ok ({n} servers)", path.display());
         return Ok(());
     }
+    let cfg = build_config(&args)?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let fd = frontdoor::FrontDoor::bind(cfg).await?;
+        // Machine-readable line for scripts and tests that bind port 0.
+        println!("bigstep balance listening on {}", fd.local_addr());
+        let control = fd.control();
+        let listen = fd.local_addr();
+        tokio::spawn(async move {
+            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP received: reloading configuration");
+                match build_config(&args) {
+                    Ok(mut cfg) => {
+                        // Port 0 was resolved at start; a reload keeps the bound address.
+                        if cfg.listen.port() == 0 {
+                            cfg.listen = listen;
+                        }
+                        if let Err(e) = control.apply(cfg) {
+                            tracing::error!(error = %e, "reload refused; the running configuration stays");
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "reload refused; the running configuration stays"),
+                }
+            }
+        });
+        fd.run(crate::signals::shutdown()).await?;
+        Ok(())
+    })
+}
+
+/// The file's `[balance]` table with the command-line overrides applied.
+fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
     let mut cfg = match &args.config {
         Some(path) => config::load(path)?
             .balance
@@ -73,25 +115,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         ));
     }
     if cfg.servers.is_empty() {
-        anyhow::bail!("no servers configured: add [[balance.servers]] entries to the config file or pass --server HOST:PORT");
+        anyhow::bail!(
+            "no servers configured: add [[balance.servers]] entries to the config file or pass --server HOST:PORT"
+        );
     }
     cfg.validate(None).map_err(|e| anyhow::anyhow!("{e}"))?;
-
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        rt.worker_threads(n.max(1));
-    }
-    let rt = rt
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(async move {
-        let fd = frontdoor::FrontDoor::bind(cfg).await?;
-        // Machine-readable line for scripts and tests that bind port 0.
-        println!("bigstep balance listening on {}", fd.local_addr());
-        fd.run(crate::signals::shutdown()).await?;
-        Ok(())
-    })
+    Ok(cfg)
 }
 
 fn default_listen() -> SocketAddr {
