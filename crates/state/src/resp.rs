@@ -132,6 +132,11 @@ fn parse_inline(buf: &[u8], limits: &Limits) -> Result<Option<Request>, Protocol
     Ok(Some((args, nl + 1)))
 }
 
+/// C's `isspace`.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 fn is_hex(c: u8) -> bool {
     c.is_ascii_hexdigit()
 }
@@ -151,7 +156,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -184,7 +189,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                         c => c,
                     });
                 } else if line[i] == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     inq = false;
@@ -201,7 +206,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if line[i] == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     insq = false;
@@ -215,7 +220,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    c if is_space(c) => break,
                     b'"' => inq = true,
                     b'\'' => insq = true,
                     c => cur.push(c),
@@ -680,7 +685,7 @@ mod tests {
     #[test]
     fn inline() {
         let (args, n) = req(b"set a \"b c\\x41\" 'd'\r\nrest").unwrap().unwrap();
-        assert_eq!(n, 20);
+        assert_eq!(n, 21);
         assert_eq!(args, vec!["set", "a", "b cA", "d"]);
         assert!(req(b"set \"a\r\n").is_err());
     }

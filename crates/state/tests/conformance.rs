@@ -1041,6 +1041,7 @@ fn connection_and_server() {
         quit
     "#,
     );
+    p.o = Conn::connect(p.ours.addr);
     let a = p.o.cmd("info server");
     let Frame::Bulk(b) = a else { panic!("{a:?}") };
     let text = String::from_utf8_lossy(&b);
