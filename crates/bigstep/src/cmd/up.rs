@@ -112,8 +112,11 @@ fn exec_supervised(parent: u32, command: &[String]) -> anyhow::Result<()> {
 }
 
 async fn up(args: Args) -> anyhow::Result<()> {
+    // Two stop channels, so the order holds: signals stop the front door first;
+    // the instances are told only once it has drained (or a second signal says now).
+    let (signal_tx, signal_rx) = watch::channel(Stop::Running);
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
-    watch_signals(stop_tx.clone())?;
+    watch_signals(signal_tx)?;
 
     if args.listen.port() != 0 {
         // Fail before starting anything if the front door cannot have its port.
@@ -165,15 +168,16 @@ async fn up(args: Args) -> anyhow::Result<()> {
         .map(|spec| Instance::start(spec, settings.clone(), stop_rx.clone()))
         .collect();
 
-    let served = serve(&args, &instances, stop_rx.clone(), user_command).await;
+    let served = serve(&args, &instances, signal_rx.clone(), user_command).await;
 
-    // However we got here (signal, error), stop every instance and wait for it.
-    stop_tx.send_if_modified(|s| {
-        if *s == Stop::Running {
-            *s = Stop::Graceful;
-            true
-        } else {
-            false
+    // However we got here (signal, error), stop every instance and wait for it; a
+    // second signal meanwhile turns the graceful stop into a kill.
+    let now = *signal_rx.borrow() == Stop::Now;
+    stop_tx.send_replace(if now { Stop::Now } else { Stop::Graceful });
+    let mut signals = signal_rx;
+    tokio::spawn(async move {
+        if signals.wait_for(|s| *s == Stop::Now).await.is_ok() {
+            stop_tx.send_replace(Stop::Now);
         }
     });
     for instance in instances {
@@ -215,6 +219,11 @@ async fn serve(
     let mut cfg = frontdoor::Config::with_servers(args.listen, servers);
     cfg.health = health_check(args, user_command);
     cfg.timeouts.shutdown_grace = args.grace;
+    // Instances here restart within a second or two, so a passive ejection (after a
+    // burst of refused connections to a crashed one) should not keep a restarted
+    // instance out for the default 10 s.
+    cfg.passive.base_ejection = Duration::from_secs(1);
+    cfg.passive.max_ejection = Duration::from_secs(10);
     let fd = frontdoor::FrontDoor::bind(cfg)
         .await
         .context("cannot start the front door")?;
