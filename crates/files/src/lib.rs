@@ -13,4 +13,4 @@ mod server;
 pub mod store;
 
 pub use config::{generate_keys, FilesConfig};
-pub use server::{serve, ServeError};
+pub use server::{serve, FilesServer, ServeError};

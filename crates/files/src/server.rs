@@ -70,87 +70,117 @@ struct App {
     store: Store,
 }
 
-/// Runs the files server on `listener` until `shutdown` resolves, then stops
-/// accepting and waits for requests in flight.
+/// A files server whose data directory is open and checked, ready to serve.
+pub struct FilesServer {
+    app: App,
+    idle_timeout: std::time::Duration,
+}
+
+impl FilesServer {
+    /// Opens the data directory (creating it, checking it is writable, cleaning up
+    /// after a crash) and builds the S3 service. Call this before announcing the
+    /// server, so a bad directory fails start-up with a clear error.
+    pub async fn open(config: FilesConfig) -> Result<FilesServer, ServeError> {
+        let dir = config.dir.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+            .await
+            .map_err(|e| ServeError::Accept(std::io::Error::other(e)))?
+            .map_err(|source| ServeError::DataDir {
+                dir: config.dir.display().to_string(),
+                source,
+            })?;
+        let backend = Backend {
+            store: store.clone(),
+            max_object_size: config.max_object_size,
+            max_part_size: config.max_part_size,
+            idle_timeout: config.idle_timeout,
+            region: config.region.clone(),
+        };
+        let mut builder = S3ServiceBuilder::new(backend);
+        // An auth provider is always set: without one s3s would accept anything.
+        builder.set_auth(SimpleAuth::from_single(
+            config.access_key.clone(),
+            config.secret_key.clone(),
+        ));
+        builder.set_access(Access {
+            public: config.public_buckets.iter().cloned().collect(),
+        });
+        let mut s3config = S3Config::default();
+        s3config.presigned_url_max_skew_time_secs = 900;
+        builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3config))));
+        Ok(FilesServer {
+            app: App {
+                s3: builder.build(),
+                store,
+            },
+            idle_timeout: config.idle_timeout,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops accepting and
+    /// waits (up to 30 s) for requests in flight.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let FilesServer { app, idle_timeout } = self;
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: log, back off, go on.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let app = app.clone();
+            let service = service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(handle(app, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(idle_timeout)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!("shutting down: waiting for requests in flight");
+        tokio::select! {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
+                tracing::warn!("requests still in flight after 30 s; stopping anyway");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the files server on `listener` until `shutdown` resolves: [`FilesServer::open`]
+/// then [`FilesServer::serve`].
 pub async fn serve(
     listener: TcpListener,
     config: FilesConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let dir = config.dir.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+    FilesServer::open(config)
+        .await?
+        .serve(listener, shutdown)
         .await
-        .map_err(|e| ServeError::Accept(std::io::Error::other(e)))?
-        .map_err(|source| ServeError::DataDir {
-            dir: config.dir.display().to_string(),
-            source,
-        })?;
-    let backend = Backend {
-        store: store.clone(),
-        max_object_size: config.max_object_size,
-        max_part_size: config.max_part_size,
-        idle_timeout: config.idle_timeout,
-        region: config.region.clone(),
-    };
-    let mut builder = S3ServiceBuilder::new(backend);
-    // An auth provider is always set: without one s3s would accept anything.
-    builder.set_auth(SimpleAuth::from_single(
-        config.access_key.clone(),
-        config.secret_key.clone(),
-    ));
-    builder.set_access(Access {
-        public: config.public_buckets.iter().cloned().collect(),
-    });
-    let mut s3config = S3Config::default();
-    s3config.presigned_url_max_skew_time_secs = 900;
-    builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3config))));
-    let app = App {
-        s3: builder.build(),
-        store,
-    };
-
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => {
-                    // Out of file descriptors and the like: log, back off, go on.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let service = service_fn(move |req| {
-            let app = app.clone();
-            async move { Ok::<_, Infallible>(handle(app, req).await) }
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(config.idle_timeout)
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tracing::info!("shutting down: waiting for requests in flight");
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
-            tracing::warn!("requests still in flight after 30 s; stopping anyway");
-        }
-    }
-    Ok(())
 }
 
 async fn handle(app: App, req: Request<Incoming>) -> Response<Body> {

@@ -977,13 +977,11 @@ impl Store {
         max_size: u64,
     ) -> Result<ObjectMeta> {
         let stored = self.list_parts(id).await?;
-        let mut last = 0u32;
+        if chosen.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(StoreError::InvalidPartOrder);
+        }
         let mut plan = Vec::with_capacity(chosen.len());
         for (i, (number, etag)) in chosen.iter().enumerate() {
-            if *number <= last {
-                return Err(StoreError::InvalidPartOrder);
-            }
-            last = *number;
             let part = stored
                 .iter()
                 .find(|p| p.number == *number)

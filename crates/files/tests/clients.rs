@@ -26,6 +26,11 @@ fn child_server() {
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
+        let mut config = files::FilesConfig::new(dir, ACCESS, SECRET);
+        config.public_buckets = vec!["public".to_owned()];
+        config.idle_timeout = Duration::from_secs(20);
+        // Open (and recover) the data directory before announcing, as the binary does.
+        let server = files::FilesServer::open(config).await.expect("open");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -33,9 +38,6 @@ fn child_server() {
             "bigstep files listening on {}",
             listener.local_addr().expect("addr")
         );
-        let mut config = files::FilesConfig::new(dir, ACCESS, SECRET);
-        config.public_buckets = vec!["public".to_owned()];
-        config.idle_timeout = Duration::from_secs(20);
         // Stop when the parent goes away (stdin closes), so no server outlives its test.
         let parent_gone = async {
             tokio::task::spawn_blocking(|| {
@@ -49,9 +51,7 @@ fn child_server() {
             .await
             .ok();
         };
-        files::serve(listener, config, parent_gone)
-            .await
-            .expect("serve");
+        server.serve(listener, parent_gone).await.expect("serve");
     });
     std::process::exit(0);
 }
@@ -241,6 +241,11 @@ fn kill_9_mid_upload_leaves_nothing_visible() {
         }
         n > 0
     });
+    let before: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    eprintln!("before kill: {before:?}");
     server.kill9();
     let _ = put.kill();
     let _ = put.wait();
@@ -252,11 +257,11 @@ fn kill_9_mid_upload_leaves_nothing_visible() {
     );
 
     let server = Server::start(&data);
-    assert_eq!(
-        std::fs::read_dir(&tmp).expect("tmp").count(),
-        0,
-        "leftovers are cleaned on start"
-    );
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(left.is_empty(), "leftovers are cleaned on start: {left:?}");
     run_py(
         &["check_absent.py", &server.endpoint, "crash", "big.bin"],
         Duration::from_secs(60),

@@ -124,6 +124,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        let dir = config.dir.display().to_string();
+        // Open the data directory first: a bad one fails before we announce anything.
+        let server = files::FilesServer::open(config).await?;
         let addr = SocketAddr::new(args.bind, args.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -131,8 +134,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let local = listener.local_addr()?;
         println!("bigstep files listening on {local}");
         let _ = std::io::stdout().flush();
-        tracing::info!(%local, dir = %config.dir.display(), "files server started");
-        files::serve(listener, config, shutdown_signal()).await?;
+        tracing::info!(%local, %dir, "files server started");
+        server.serve(listener, shutdown_signal()).await?;
         tracing::info!("files server stopped");
         Ok(())
     })

@@ -19,9 +19,9 @@ def http(method, url, data=None, headers=None):
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read(), dict(r.headers)
+            return r.status, r.read(), {k.lower(): v for k, v in r.headers.items()}
     except urllib.error.HTTPError as e:
-        return e.code, e.read(), dict(e.headers)
+        return e.code, e.read(), {k.lower(): v for k, v in e.headers.items()}
 
 
 def transfer():
@@ -144,13 +144,13 @@ def api():
     r2 = s3.list_objects_v2(Bucket="api", Delimiter="/", MaxKeys=2, ContinuationToken=r["NextContinuationToken"])
     got = [p["Prefix"] for p in r.get("CommonPrefixes", [])] + [o["Key"] for o in r.get("Contents", [])]
     got += [p["Prefix"] for p in r2.get("CommonPrefixes", [])] + [o["Key"] for o in r2.get("Contents", [])]
-    check(sorted(got) == ["copy", "p0/", "p1/", "src"], f"delimiter pages with a continuation token ({got})")
+    check(sorted(got) == ["copy", "p0/", "p1/", "p2/"], f"delimiter pages with a continuation token ({got})")
     r = s3.list_objects_v2(Bucket="api", Prefix="p1/", StartAfter="p1/k02490")
     check([o["Key"] for o in r["Contents"]] == ["p1/k02491", "p1/k02494", "p1/k02497"], "prefix + start-after")
     # DeleteObjects.
     r = s3.delete_objects(Bucket="api", Delete={"Objects": [{"Key": k} for k in keys[:1000]]})
     check(len(r["Deleted"]) == 1000, "DeleteObjects deletes 1000 keys")
-    check(s3.list_objects_v2(Bucket="api", Prefix="p0/", MaxKeys=1000)["KeyCount"] == 1667 - 334, "the rest remain")
+    check(s3.list_objects_v2(Bucket="api", Prefix="p0/", MaxKeys=1000)["KeyCount"] == sum(1 for k in keys[1000:] if k.startswith("p0/")), "the rest remain")
     # Multipart by hand: ListMultipartUploads, UploadPartCopy, ListParts, Abort.
     big = os.urandom(6 * 1024 * 1024)
     s3.put_object(Bucket="api", Key="big", Body=big)
@@ -201,13 +201,13 @@ def cors():
     check(rules[0]["AllowedOrigins"] == [origin] and rules[0]["MaxAgeSeconds"] == 600, "GetBucketCors")
     status, _, h = http("OPTIONS", f"{endpoint}/web/x", headers={
         "Origin": origin, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type"})
-    check(status == 200 and h.get("Access-Control-Allow-Origin") == origin, f"preflight allowed ({status} {h})")
-    check("PUT" in h.get("Access-Control-Allow-Methods", ""), "preflight lists methods")
+    check(status == 200 and h.get("access-control-allow-origin") == origin, f"preflight allowed ({status} {h})")
+    check("PUT" in h.get("access-control-allow-methods", ""), "preflight lists methods")
     status, _, _ = http("OPTIONS", f"{endpoint}/web/x", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"})
     check(status == 403, "preflight from another origin refused")
     url = s3.generate_presigned_url("put_object", Params={"Bucket": "web", "Key": "x"}, ExpiresIn=60)
     status, _, h = http("PUT", url, data=b"from a page", headers={"Origin": origin})
-    check(status == 200 and h.get("Access-Control-Allow-Origin") == origin, "CORS headers on the actual request")
+    check(status == 200 and h.get("access-control-allow-origin") == origin, "CORS headers on the actual request")
     s3.delete_bucket_cors(Bucket="web")
     check(error_code(lambda: s3.get_bucket_cors(Bucket="web")) == "NoSuchCORSConfiguration", "DeleteBucketCors")
 
@@ -218,7 +218,7 @@ def public():
     s3.put_object(Bucket="public", Key="img/cat.png", Body=b"\x89PNG...", ContentType="image/png")
     s3.put_object(Bucket="private", Key="secret", Body=b"no")
     status, body, h = http("GET", f"{endpoint}/public/img/cat.png")
-    check(status == 200 and body == b"\x89PNG..." and h.get("Content-Type") == "image/png", "anonymous GET of a public bucket")
+    check(status == 200 and body == b"\x89PNG..." and h.get("content-type") == "image/png", "anonymous GET of a public bucket")
     status, _, _ = http("PUT", f"{endpoint}/public/img/new.png", data=b"x")
     check(status == 403, "anonymous PUT to a public bucket refused")
     status, _, _ = http("GET", f"{endpoint}/public")

@@ -39,7 +39,7 @@ def client(endpoint, secret=SECRET, **kw):
         aws_access_key_id=ACCESS,
         aws_secret_access_key=secret,
         region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **kw),
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1}, **kw),
     )
 
 
