@@ -162,6 +162,7 @@ async fn up(args: Args) -> anyhow::Result<()> {
         grace: args.grace,
         backoff: backoff::Policy::default(),
         launcher: Some(exe),
+        spawner: supervisor::Spawner::start().context("cannot start the spawner thread")?,
     });
     let instances: Vec<Instance> = specs
         .into_iter()

@@ -14,8 +14,9 @@
 //! whole process group is signalled.
 //!
 //! The kernel sends the parent-death signal when the *thread* that spawned the
-//! child exits. Instances are spawned from tokio worker threads, which live as long
-//! as the runtime, never from the blocking pool, whose idle threads come and go.
+//! child exits, not the process. So every instance is spawned by one [`Spawner`]
+//! thread that lives as long as the supervisors: tokio's worker threads could be
+//! retired (`block_in_place`) and its blocking-pool threads come and go.
 //!
 //! Each instance runs in its own process group: a Ctrl-C in the terminal reaches
 //! only `bigstep up`, which then stops things in order (front door drains first,
@@ -33,7 +34,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -78,6 +79,43 @@ pub(crate) struct Settings {
     /// The `bigstep` binary, used as the launcher that ties an instance's life to
     /// ours. `None` runs `argv` directly (unit tests, where there is no such binary).
     pub(crate) launcher: Option<PathBuf>,
+    /// The thread that spawns every instance.
+    pub(crate) spawner: Spawner,
+}
+
+type SpawnRequest = (Command, oneshot::Sender<std::io::Result<Child>>);
+
+/// A dedicated thread that spawns the instances, so the thread the kernel sees as
+/// their parent lives until every supervisor is gone (see the module docs). It
+/// ends when the last [`Settings`] holding it is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Spawner {
+    requests: std::sync::mpsc::Sender<SpawnRequest>,
+}
+
+impl Spawner {
+    /// Start the thread. Must be called inside the tokio runtime: child processes
+    /// are registered with its process driver.
+    pub(crate) fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Handle::current();
+        let (requests, incoming) = std::sync::mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("bigstep-up-spawner".into())
+            .spawn(move || {
+                let _runtime = runtime.enter();
+                for (mut cmd, reply) in incoming {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })?;
+        Ok(Self { requests })
+    }
+
+    async fn spawn(&self, cmd: Command) -> std::io::Result<Child> {
+        let (reply, child) = oneshot::channel();
+        let gone = || std::io::Error::other("the spawner thread has stopped");
+        self.requests.send((cmd, reply)).map_err(|_| gone())?;
+        child.await.map_err(|_| gone())?
+    }
 }
 
 /// What is known about a running instance. A std mutex: held only for a few
@@ -197,7 +235,7 @@ async fn supervise(
             return;
         }
         let started = Instant::now();
-        let (exit, forwarders) = match spawn(&spec, &settings, &status) {
+        let (exit, forwarders) = match spawn(&spec, &settings, &status).await {
             Ok((mut child, forwarders)) => {
                 let pid = child.id();
                 let restart = {
@@ -267,7 +305,7 @@ fn describe(status: ExitStatus) -> String {
 }
 
 /// Spawn the instance's process and its two output forwarders.
-fn spawn(
+async fn spawn(
     spec: &Spec,
     settings: &Settings,
     status: &Arc<Mutex<Status>>,
@@ -303,7 +341,7 @@ fn spawn(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = cmd.spawn()?;
+    let mut child = settings.spawner.spawn(cmd).await?;
     let mut forwarders = Vec::new();
     if let Some(out) = child.stdout.take() {
         forwarders.push(forward(out, spec.label.clone(), false, status.clone()));

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::backoff::Policy;
-use super::supervisor::{Instance, Settings, Spec, Stop};
+use super::supervisor::{Instance, Settings, Spawner, Spec, Stop};
 use super::{parse_duration, pick_ports, substitute};
 
 fn spec(name: &str, port: u16, script: &str) -> Spec {
@@ -31,6 +31,7 @@ fn settings(grace: Duration) -> Arc<Settings> {
             reset_after: Duration::from_secs(30),
         },
         launcher: None,
+        spawner: Spawner::start().unwrap(),
     })
 }
 
