@@ -71,6 +71,11 @@ impl Up {
     /// SIGTERM, then wait (bounded) for the exit status.
     fn terminate(&mut self) -> ExitStatus {
         signal(self.child.id(), Signal::SIGTERM);
+        self.wait_exit()
+    }
+
+    /// Wait (bounded) for the exit status.
+    fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -351,4 +356,31 @@ fn instances_die_when_up_is_killed() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn sigterm_drains_the_front_door_before_stopping_instances() {
+    let mut up = Up::start(&["-n", "1", "--grace", "3s"]);
+    // An SSE stream is a request in flight for as long as we like.
+    let mut s = TcpStream::connect(up.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /events HTTP/1.1\r\nHost: {}\r\n\r\n", up.addr).unwrap();
+    let mut seen = String::new();
+    let mut read_until = |s: &mut TcpStream, needle: &str, seen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !seen.contains(needle) {
+            assert!(Instant::now() < deadline, "no {needle:?} in {seen:?}");
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "stream closed before {needle:?}: {seen:?}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    };
+    read_until(&mut s, "app-1 tick 1", &mut seen);
+
+    signal(up.child.id(), Signal::SIGTERM);
+    // The front door drains: the instance is still there, and the stream goes on.
+    read_until(&mut s, "app-1 tick 2", &mut seen);
+    let status = up.wait_exit();
+    assert!(status.success(), "{status}; output:\n{}", up.output());
 }
