@@ -52,6 +52,18 @@ pub struct Config {
     /// Passive health: eject servers that keep failing real requests.
     #[serde(default)]
     pub passive: Passive,
+    /// Sticky sessions: keep each user on one server.
+    #[serde(default)]
+    pub sticky: Option<Sticky>,
+    /// A server that joins or comes back ramps from 10% to its full weight over this time; 0 disables.
+    #[serde(default, with = "humantime_serde")]
+    pub slow_start: Duration,
+    /// A draining server moves to maintenance on its own after this long.
+    #[serde(default = "defaults::drain_timeout", with = "humantime_serde")]
+    pub drain_timeout: Duration,
+    /// Cookie names the session-loss detector watches (besides `sticky.app_cookie`).
+    #[serde(default = "defaults::session_cookies")]
+    pub session_cookies: Vec<String>,
     /// The upstream servers.
     #[serde(default)]
     pub servers: Vec<toml::Spanned<ServerConfig>>,
@@ -70,6 +82,62 @@ pub enum Algorithm {
     PowerOfTwo,
     /// Consistent hashing with bounded loads on `hash_key`.
     Hash,
+}
+
+/// How users are kept on one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StickyMode {
+    /// Strong: a signed cookie of ours names the server.
+    Cookie,
+    /// Hashed: the app's own session cookie chooses the server (consistent hashing, bounded loads).
+    AppCookie,
+    /// Hashed: the client address chooses the server.
+    SourceIp,
+    /// Hashed: a request header chooses the server.
+    Header,
+}
+
+/// Sticky-session settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sticky {
+    /// `cookie`, `app-cookie`, `source-ip` or `header`.
+    pub mode: StickyMode,
+    /// Name of our cookie (mode `cookie`).
+    #[serde(default = "defaults::sticky_cookie")]
+    pub cookie: String,
+    /// HMAC key signing our cookie (mode `cookie`; at least 16 bytes). Every front
+    /// door sharing this key and server list routes a user identically.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The app's session cookie (mode `app-cookie`), e.g. `PHPSESSID`, `JSESSIONID`, `connect.sid`.
+    #[serde(default)]
+    pub app_cookie: Option<String>,
+    /// The header (mode `header`).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// Cookie attributes (mode `cookie`).
+    #[serde(default = "defaults::slash")]
+    pub path: String,
+    /// Cookie `Domain`.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Cookie `Secure` (set it when clients reach you over HTTPS).
+    #[serde(default)]
+    pub secure: bool,
+    /// Cookie `HttpOnly`.
+    #[serde(default = "defaults::yes")]
+    pub http_only: bool,
+    /// Cookie `SameSite`: `Lax`, `Strict` or `None`.
+    #[serde(default = "defaults::lax")]
+    pub same_site: String,
+    /// Cookie `Max-Age`; absent means a browser-session cookie.
+    #[serde(default, with = "humantime_serde")]
+    pub max_age: Option<Duration>,
+    /// A sticky user not seen for this long no longer counts as live (drain progress).
+    #[serde(default = "defaults::sticky_idle", with = "humantime_serde")]
+    pub idle: Duration,
 }
 
 /// Timeouts, written like `"5s"`, `"250ms"`, `"2m"`.
@@ -408,6 +476,58 @@ impl Config {
                 ));
             }
         }
+        if let Some(st) = &self.sticky {
+            match st.mode {
+                StickyMode::Cookie => {
+                    let key = st.key.as_deref().unwrap_or("");
+                    if key.len() < 16 {
+                        return Err(err(
+                            None,
+                            "sticky.key",
+                            "mode = \"cookie\" needs a secret key of at least 16 characters (for example the output of `openssl rand -hex 32`)".into(),
+                        ));
+                    }
+                    if !is_cookie_token(&st.cookie) {
+                        return Err(err(
+                            None,
+                            "sticky.cookie",
+                            format!("`{}` is not a valid cookie name", st.cookie),
+                        ));
+                    }
+                }
+                StickyMode::AppCookie => {
+                    if !st.app_cookie.as_deref().is_some_and(is_cookie_token) {
+                        return Err(err(
+                            None,
+                            "sticky.app_cookie",
+                            "mode = \"app-cookie\" needs app_cookie, e.g. \"PHPSESSID\"".into(),
+                        ));
+                    }
+                }
+                StickyMode::Header => {
+                    if st
+                        .header
+                        .as_deref()
+                        .and_then(|h| http::HeaderName::from_bytes(h.as_bytes()).ok())
+                        .is_none()
+                    {
+                        return Err(err(
+                            None,
+                            "sticky.header",
+                            "mode = \"header\" needs a valid header name".into(),
+                        ));
+                    }
+                }
+                StickyMode::SourceIp => {}
+            }
+            if !["Lax", "Strict", "None"].contains(&st.same_site.as_str()) {
+                return Err(err(
+                    None,
+                    "sticky.same_site",
+                    "must be Lax, Strict or None".into(),
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for s in &self.servers {
             let span = Some(s.span());
@@ -417,6 +537,16 @@ impl Config {
                     span,
                     "servers.address",
                     format!("`{}` is not host:port", server.address),
+                ));
+            }
+            if !is_cookie_token(server.id()) {
+                return Err(err(
+                    span,
+                    "servers.name",
+                    format!(
+                        "`{}` may not contain spaces, quotes, commas, semicolons or backslashes",
+                        server.id()
+                    ),
                 ));
             }
             if !seen.insert(server.id().to_string()) {
@@ -444,6 +574,13 @@ pub(crate) fn parse_address(addr: &str) -> Option<(&str, u16)> {
     Some((host, port.parse().ok()?))
 }
 
+/// Safe inside a cookie value or as a cookie name.
+fn is_cookie_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\",;\\=".contains(&b))
+}
+
 fn line_of(src: &str, offset: usize) -> usize {
     src[..offset.min(src.len())]
         .bytes()
@@ -454,6 +591,7 @@ fn line_of(src: &str, offset: usize) -> usize {
 
 mod defaults {
     use std::net::SocketAddr;
+    use std::time::Duration;
     pub(super) fn listen() -> SocketAddr {
         "127.0.0.1:8080".parse().expect("valid address")
     }
@@ -468,6 +606,34 @@ mod defaults {
     }
     pub(super) fn yes() -> bool {
         true
+    }
+    pub(super) fn drain_timeout() -> Duration {
+        Duration::from_secs(600)
+    }
+    pub(super) fn session_cookies() -> Vec<String> {
+        [
+            "PHPSESSID",
+            "JSESSIONID",
+            "connect.sid",
+            "sessionid",
+            "laravel_session",
+            "_session_id",
+            "session",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+    pub(super) fn sticky_cookie() -> String {
+        "bigstep_sticky".into()
+    }
+    pub(super) fn sticky_idle() -> Duration {
+        Duration::from_secs(1800)
+    }
+    pub(super) fn slash() -> String {
+        "/".into()
+    }
+    pub(super) fn lax() -> String {
+        "Lax".into()
     }
     pub(super) fn weight() -> u32 {
         1

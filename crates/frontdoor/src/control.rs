@@ -1,63 +1,161 @@
-//! Live configuration changes. A reload is a diff against the running snapshot:
-//! servers that keep their id and address keep their live state (health, pool,
-//! counters); new servers start with fresh state and their own health checks;
-//! removed servers finish their in-flight requests on the old snapshot and are
-//! then dropped. A config that fails validation, or changes what cannot change
-//! live, is refused and the running one stays.
+//! The one typed path for every change to a running front door, whether it came
+//! from the config file (SIGHUP, file watch), the admin API or `bigstep up`.
+//!
+//! A [`Change`] is validated, applied and logged here and nowhere else.
+//! Membership changes (reload, add, remove, weight) become a new configuration,
+//! diffed against the running snapshot: servers that keep their id and address
+//! keep their live state (health, pool, counters, admin state); new servers start
+//! fresh with their own health checks; removed servers finish their in-flight
+//! requests on the old snapshot and are then dropped. Admin states (drain,
+//! maintenance) live on the server and survive reloads. A change that fails
+//! validation, or alters what cannot change live, is refused and nothing changes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::Config;
+use serde::Serialize;
+
+use crate::config::{Config, ServerConfig};
+use crate::server::{now_ms, AdminState, Health};
 use crate::snapshot::Snapshot;
 use crate::Shared;
 
-/// What a reload changed.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ReloadSummary {
+/// A change to a running front door.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Replace the whole configuration (the file was edited).
+    Reload(Box<Config>),
+    /// Add one server.
+    AddServer(ServerConfig),
+    /// Remove one server by id.
+    RemoveServer(String),
+    /// Change a server's weight.
+    SetWeight(String, u32),
+    /// Drain, undrain (active) or put into maintenance.
+    SetAdminState(String, AdminState),
+}
+
+/// What a change did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeSummary {
     /// Servers added (ids).
     pub added: Vec<String>,
     /// Servers removed (ids).
     pub removed: Vec<String>,
-    /// Servers kept with their live state (ids).
+    /// Servers whose live state was kept (ids).
     pub kept: Vec<String>,
+    /// Servers whose admin state changed (`id: old -> new`).
+    pub state_changes: Vec<String>,
 }
 
-/// Why a reload was refused. The running configuration is unchanged.
+/// Why a change was refused. The running configuration is unchanged.
 #[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
-    /// The new configuration is invalid.
+pub enum ChangeError {
+    /// The result would be an invalid configuration.
     #[error("invalid configuration: {0}")]
     Invalid(String),
     /// The change needs a restart.
     #[error("`{0}` cannot change while running; restart bigstep to change it")]
     NeedsRestart(&'static str),
+    /// No server has that id.
+    #[error("no server named `{0}`")]
+    UnknownServer(String),
 }
 
-/// Handle for changing a running front door.
+/// Handle for observing and changing a running front door.
 #[derive(Clone)]
 pub struct Control(pub(crate) Arc<Shared>);
 
 impl Control {
-    /// Validate `new`, diff it against the running configuration and swap it in.
-    pub fn apply(&self, new: Config) -> Result<ReloadSummary, ReloadError> {
+    /// Apply `change` (see the module docs). `source` names who asked, for the log.
+    pub fn apply(&self, change: Change, source: &str) -> Result<ChangeSummary, ChangeError> {
+        let result = self.apply_inner(change.clone());
+        match &result {
+            Ok(summary) => tracing::info!(
+                target: "bigstep::frontdoor",
+                source,
+                change = %describe(&change),
+                added = ?summary.added,
+                removed = ?summary.removed,
+                state_changes = ?summary.state_changes,
+                "change applied"
+            ),
+            Err(e) => tracing::warn!(
+                target: "bigstep::frontdoor",
+                source,
+                change = %describe(&change),
+                error = %e,
+                "change refused; the running configuration stays"
+            ),
+        }
+        if result.is_ok() {
+            self.0.metrics.config_changes.inc();
+        } else {
+            self.0.metrics.config_changes_refused.inc();
+        }
+        result
+    }
+
+    fn apply_inner(&self, change: Change) -> Result<ChangeSummary, ChangeError> {
+        let current = self.0.snapshot.load().config.clone();
+        let find = |id: &str| current.servers.iter().position(|s| s.get_ref().id() == id);
+        let new = match change {
+            Change::Reload(cfg) => *cfg,
+            Change::AddServer(server) => {
+                let mut cfg = current.clone();
+                cfg.servers.push(toml::Spanned::new(0..0, server));
+                cfg
+            }
+            Change::RemoveServer(id) => {
+                let i = find(&id).ok_or(ChangeError::UnknownServer(id))?;
+                let mut cfg = current.clone();
+                cfg.servers.remove(i);
+                cfg
+            }
+            Change::SetWeight(id, weight) => {
+                let i = find(&id).ok_or(ChangeError::UnknownServer(id))?;
+                let mut cfg = current.clone();
+                let mut server = cfg.servers[i].get_ref().clone();
+                server.weight = weight;
+                cfg.servers[i] = toml::Spanned::new(0..0, server);
+                cfg
+            }
+            Change::SetAdminState(id, state) => {
+                let snap = self.0.snapshot.load();
+                let server = snap
+                    .servers
+                    .iter()
+                    .find(|s| &*s.id == id)
+                    .ok_or_else(|| ChangeError::UnknownServer(id.clone()))?;
+                let old = server.set_admin_state(state);
+                return Ok(ChangeSummary {
+                    state_changes: vec![format!("{id}: {} -> {}", old.as_str(), state.as_str())],
+                    ..Default::default()
+                });
+            }
+        };
+        self.swap(new)
+    }
+
+    /// Diff `new` against the running snapshot and publish it.
+    fn swap(&self, new: Config) -> Result<ChangeSummary, ChangeError> {
         new.validate(None)
-            .map_err(|e| ReloadError::Invalid(e.message))?;
+            .map_err(|e| ChangeError::Invalid(e.message))?;
         let shared = &self.0;
-        // One reload at a time; requests keep reading the old snapshot meanwhile.
+        // One change at a time; requests keep reading the old snapshot meanwhile.
         let mut registry = shared.servers.lock().expect("registry lock");
         let old = shared.snapshot.load_full();
         if new.listen != old.config.listen {
-            return Err(ReloadError::NeedsRestart("listen"));
+            return Err(ChangeError::NeedsRestart("listen"));
         }
         if new.admin_listen != old.config.admin_listen {
-            return Err(ReloadError::NeedsRestart("admin_listen"));
+            return Err(ChangeError::NeedsRestart("admin_listen"));
         }
         if new.max_connections != old.config.max_connections {
-            return Err(ReloadError::NeedsRestart("max_connections"));
+            return Err(ChangeError::NeedsRestart("max_connections"));
         }
         let snapshot = Snapshot::build(new, &registry);
-        let mut summary = ReloadSummary::default();
+        let mut summary = ChangeSummary::default();
         let fresh: Vec<_> = snapshot
             .servers
             .iter()
@@ -76,7 +174,7 @@ impl Control {
                 summary.removed.push(id.to_string());
             }
         }
-        let health = snapshot.config.health.clone();
+        let checks = snapshot.config.health.is_some();
         *registry = snapshot
             .servers
             .iter()
@@ -84,23 +182,157 @@ impl Control {
             .collect::<HashMap<_, _>>();
         shared.snapshot.store(Arc::new(snapshot));
         drop(registry);
-        if health.is_some() {
+        if checks {
             for s in fresh {
                 crate::health::spawn(shared, s);
             }
         }
-        tracing::info!(
-            target: "bigstep::frontdoor",
-            added = ?summary.added,
-            removed = ?summary.removed,
-            kept = summary.kept.len(),
-            "configuration reloaded"
-        );
         Ok(summary)
+    }
+
+    /// The running configuration.
+    pub fn config(&self) -> Config {
+        self.0.snapshot.load().config.clone()
     }
 
     /// Prometheus text exposition of the front door's metrics.
     pub fn metrics(&self) -> String {
         crate::metrics::render(&self.0.metrics, &self.0.snapshot.load())
+    }
+
+    /// Everything the admin API and dashboard show.
+    pub fn status(&self) -> Status {
+        let snap = self.0.snapshot.load();
+        let now = now_ms();
+        let idle_ms = snap
+            .config
+            .sticky
+            .as_ref()
+            .map_or(0, |s| s.idle.as_millis() as u64);
+        let drain_ms = snap.config.drain_timeout.as_millis() as u64;
+        let servers = snap
+            .servers
+            .iter()
+            .zip(&snap.weights)
+            .map(|(s, &weight)| {
+                let admin = s.admin_state();
+                let sticky_users = if snap.config.sticky.is_some() {
+                    s.live_sticky_users(now, idle_ms)
+                } else {
+                    0
+                };
+                let in_flight = s.in_flight();
+                let draining_for = s.draining_for(now);
+                let stats = s.stats.summary(now);
+                ServerStatus {
+                    id: s.id.to_string(),
+                    address: s.address.clone(),
+                    weight,
+                    admin_state: admin,
+                    health: s.health(),
+                    available: s.is_available(now, snap.unknown_ok())
+                        && admin != AdminState::Maintenance,
+                    ejected: s.is_ejected(now),
+                    in_flight,
+                    requests: stats.requests,
+                    errors: stats.errors,
+                    rate: stats.rate,
+                    error_rate: stats.error_rate,
+                    p50_ms: stats.p50_ms,
+                    p99_ms: stats.p99_ms,
+                    sticky_users,
+                    sticky_hits: s.sticky_hits.get(),
+                    sticky_reroutes: s.sticky_reroutes_out.get(),
+                    session_losses: s.session_losses.get(),
+                    drain_deadline_s: draining_for
+                        .map(|d| drain_ms.saturating_sub(d) as f64 / 1000.0),
+                    safe_to_remove: admin == AdminState::Maintenance
+                        || (admin == AdminState::Draining && sticky_users == 0 && in_flight == 0),
+                }
+            })
+            .collect();
+        Status {
+            listen: snap.config.listen.to_string(),
+            algorithm: format!("{:?}", snap.config.algorithm),
+            sticky: snap.config.sticky.as_ref().map(|s| format!("{:?}", s.mode)),
+            servers,
+            session_loss_paths: self.0.session_loss_paths(),
+        }
+    }
+}
+
+/// The front door as the dashboard shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Data-plane address.
+    pub listen: String,
+    /// Selection algorithm.
+    pub algorithm: String,
+    /// Sticky mode, if any.
+    pub sticky: Option<String>,
+    /// Every server.
+    pub servers: Vec<ServerStatus>,
+    /// Session-loss events by `server path`, most frequent first.
+    pub session_loss_paths: Vec<(String, u64)>,
+}
+
+/// One server as the dashboard shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerStatus {
+    /// Stable id.
+    pub id: String,
+    /// host:port.
+    pub address: String,
+    /// Configured weight.
+    pub weight: u32,
+    /// Operator-set state.
+    pub admin_state: AdminState,
+    /// Active-check health.
+    pub health: Health,
+    /// Would take a request now (healthy, not ejected, not in maintenance).
+    pub available: bool,
+    /// Ejected by passive health checks.
+    pub ejected: bool,
+    /// Requests in flight.
+    pub in_flight: u32,
+    /// Responses since start.
+    pub requests: u64,
+    /// 5xx responses since start.
+    pub errors: u64,
+    /// Requests per second over the last 10 seconds.
+    pub rate: f64,
+    /// Share of 5xx over the last 10 seconds.
+    pub error_rate: f64,
+    /// Median latency (ms, from the histogram).
+    pub p50_ms: f64,
+    /// 99th percentile latency (ms, from the histogram).
+    pub p99_ms: f64,
+    /// Sticky users seen within the sticky idle window.
+    pub sticky_users: usize,
+    /// Requests that went to their sticky server.
+    pub sticky_hits: u64,
+    /// Sticky requests re-routed away from this server.
+    pub sticky_reroutes: u64,
+    /// Responses that replaced the session cookie the request carried.
+    pub session_losses: u64,
+    /// Seconds until a drain ends by itself.
+    pub drain_deadline_s: Option<f64>,
+    /// Nothing depends on this server any more.
+    pub safe_to_remove: bool,
+}
+
+impl Serialize for Health {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+fn describe(c: &Change) -> String {
+    match c {
+        Change::Reload(cfg) => format!("reload ({} servers)", cfg.servers.len()),
+        Change::AddServer(s) => format!("add {} at {}", s.id(), s.address),
+        Change::RemoveServer(id) => format!("remove {id}"),
+        Change::SetWeight(id, w) => format!("weight {id} = {w}"),
+        Change::SetAdminState(id, st) => format!("{id} -> {}", st.as_str()),
     }
 }

@@ -12,20 +12,20 @@
 mod body;
 pub mod config;
 mod conn;
+mod control;
 mod error;
 mod headers;
 mod health;
 mod metrics;
 mod pool;
 mod proxy;
-mod reload;
 mod server;
 mod snapshot;
 mod tunnel;
 
 pub use config::Config;
-pub use reload::{Control, ReloadError, ReloadSummary};
-pub use server::Health;
+pub use control::{Change, ChangeError, ChangeSummary, Control, ServerStatus, Status};
+pub use server::{AdminState, Health};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -58,11 +58,35 @@ pub(crate) struct Shared {
     /// Cancelled when the shutdown grace period is over: cut what is left.
     hard_stop: CancellationToken,
     access_log: bool,
+    /// Session-loss events by (server, path); bounded, see `record_session_loss`.
+    session_losses: Mutex<HashMap<(Arc<str>, String), u64>>,
 }
 
 impl Shared {
     fn tunnel_idle(&self) -> Duration {
         self.snapshot.load().config.timeouts.tunnel_idle
+    }
+
+    /// Count a session loss on `server` at `path` (at most 200 distinct pairs kept).
+    fn record_session_loss(&self, server: &Arc<str>, path: &str) {
+        let mut map = self.session_losses.lock().expect("session loss lock");
+        let key = (server.clone(), path.to_string());
+        if let Some(n) = map.get_mut(&key) {
+            *n += 1;
+        } else if map.len() < 200 {
+            map.insert(key, 1);
+        }
+    }
+
+    fn session_loss_paths(&self) -> Vec<(String, u64)> {
+        let map = self.session_losses.lock().expect("session loss lock");
+        let mut v: Vec<_> = map
+            .iter()
+            .map(|((s, p), n)| (format!("{s} {p}"), *n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(20);
+        v
     }
 
     /// Is `server` still part of the current routing snapshot?
@@ -124,6 +148,7 @@ impl FrontDoor {
             stop: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
             access_log,
+            session_losses: Mutex::new(HashMap::new()),
         });
         Ok(FrontDoor {
             shared,
@@ -156,7 +181,7 @@ impl FrontDoor {
                 health::spawn(&shared, server.clone());
             }
         }
-        spawn_pool_evictor(&shared);
+        spawn_housekeeping(&shared);
         if let Some(admin) = snap.config.admin_listen {
             spawn_admin(&shared, admin).await?;
         }
@@ -300,19 +325,31 @@ async fn reject_connection(mut stream: TcpStream) {
     .await;
 }
 
-fn spawn_pool_evictor(shared: &Arc<Shared>) {
+/// Once a second: rate windows, drain deadlines; every 5 s: stale pooled connections.
+fn spawn_housekeeping(shared: &Arc<Shared>) {
     let weak = Arc::downgrade(shared);
     let stop = shared.stop.clone();
     shared.tasks.spawn(async move {
+        let mut tick: u64 = 0;
         loop {
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 () = stop.cancelled() => return,
             }
+            tick += 1;
             let Some(shared) = weak.upgrade() else { return };
             let snap = shared.snapshot.load();
+            let now = server::now_ms();
+            let drain_ms = snap.config.drain_timeout.as_millis() as u64;
             for s in &snap.servers {
-                s.pool.evict_stale(snap.config.timeouts.upstream_idle);
+                s.stats.sample(now);
+                if s.draining_for(now).is_some_and(|d| d >= drain_ms) {
+                    s.set_admin_state(AdminState::Maintenance);
+                    tracing::info!(target: "bigstep::frontdoor", server = %s.id, "drain deadline reached: server is now in maintenance");
+                }
+                if tick % 5 == 0 {
+                    s.pool.evict_stale(snap.config.timeouts.upstream_idle);
+                }
             }
         }
     });

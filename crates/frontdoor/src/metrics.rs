@@ -31,6 +31,8 @@ pub(crate) struct Metrics {
     pub(crate) connections_accepted: Counter,
     pub(crate) connections_rejected: Counter,
     pub(crate) header_timeouts: Counter,
+    pub(crate) config_changes: Counter,
+    pub(crate) config_changes_refused: Counter,
     pub(crate) open_connections: AtomicU64,
     /// Responses by status class (index 1..=5), as sent to clients.
     responses: [Counter; 6],
@@ -59,6 +61,26 @@ pub(crate) struct ServerStats {
     buckets: [Counter; BUCKETS.len()],
     count: Counter,
     sum_micros: Counter,
+    /// Once-a-second samples (ms, count, 5xx, buckets) for rates and recent percentiles.
+    window: std::sync::Mutex<std::collections::VecDeque<Sample>>,
+}
+
+#[derive(Clone)]
+struct Sample {
+    at: u64,
+    count: u64,
+    errors: u64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// Recent figures for one server (last 10 s where a window exists).
+pub(crate) struct Summary {
+    pub(crate) requests: u64,
+    pub(crate) errors: u64,
+    pub(crate) rate: f64,
+    pub(crate) error_rate: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
 }
 
 impl ServerStats {
@@ -74,10 +96,80 @@ impl ServerStats {
             .fetch_add(elapsed.as_micros() as u64, Relaxed);
     }
 
+    fn snapshot(&self, at: u64) -> Sample {
+        let mut buckets = [0; BUCKETS.len()];
+        for (b, c) in buckets.iter_mut().zip(&self.buckets) {
+            *b = c.get();
+        }
+        Sample {
+            at,
+            count: self.count.get(),
+            errors: self.responses[5].get(),
+            buckets,
+        }
+    }
+
+    /// Take a once-a-second sample (keeps 11: a 10-second window).
+    pub(crate) fn sample(&self, now: u64) {
+        let s = self.snapshot(now);
+        let mut w = self.window.lock().expect("window lock");
+        w.push_back(s);
+        while w.len() > 11 {
+            w.pop_front();
+        }
+    }
+
+    pub(crate) fn summary(&self, now: u64) -> Summary {
+        let cur = self.snapshot(now);
+        let oldest = self.window.lock().expect("window lock").front().cloned();
+        let base = oldest.unwrap_or(Sample {
+            at: 0,
+            count: 0,
+            errors: 0,
+            buckets: [0; BUCKETS.len()],
+        });
+        let secs = (now.saturating_sub(base.at) as f64 / 1000.0).max(1.0);
+        let n = cur.count - base.count;
+        let errors = cur.errors - base.errors;
+        let mut recent = [0u64; BUCKETS.len()];
+        for (i, r) in recent.iter_mut().enumerate() {
+            *r = cur.buckets[i] - base.buckets[i];
+        }
+        Summary {
+            requests: cur.count,
+            errors: cur.errors,
+            rate: n as f64 / secs,
+            error_rate: if n == 0 {
+                0.0
+            } else {
+                errors as f64 / n as f64
+            },
+            p50_ms: quantile(&recent, 0.5) * 1000.0,
+            p99_ms: quantile(&recent, 0.99) * 1000.0,
+        }
+    }
+
     /// Responses with status class `class` (2 for 2xx, …).
     pub(crate) fn responses(&self, class: usize) -> u64 {
         self.responses[class.min(5)].get()
     }
+}
+
+/// Upper bound of the bucket holding quantile `q` (0 when empty).
+fn quantile(buckets: &[u64; BUCKETS.len()], q: f64) -> f64 {
+    let total: u64 = buckets.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let rank = (q * total as f64).ceil() as u64;
+    let mut seen = 0;
+    for (i, n) in buckets.iter().enumerate() {
+        seen += n;
+        if seen >= rank {
+            return BUCKETS[i];
+        }
+    }
+    BUCKETS[BUCKETS.len() - 1]
 }
 
 /// The text exposition of every front door metric.
@@ -148,6 +240,51 @@ pub(crate) fn render(m: &Metrics, snap: &Snapshot) -> String {
             );
         }
     }
+    let per_server = |out: &mut String,
+                      name: &str,
+                      help: &str,
+                      kind: &str,
+                      f: &dyn Fn(&crate::server::Server) -> u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for s in &snap.servers {
+            let _ = writeln!(out, "{name}{{server=\"{}\"}} {}", s.id, f(s));
+        }
+    };
+    per_server(
+        &mut out,
+        "bigstep_sticky_hits_total",
+        "Requests routed to their sticky server.",
+        "counter",
+        &|s| s.sticky_hits.get(),
+    );
+    per_server(
+        &mut out,
+        "bigstep_sticky_reroutes_total",
+        "Sticky users re-routed away from this server (down, removed, maintenance).",
+        "counter",
+        &|s| s.sticky_reroutes_out.get(),
+    );
+    per_server(
+        &mut out,
+        "bigstep_session_loss_total",
+        "Responses that replaced the session cookie the request carried.",
+        "counter",
+        &|s| s.session_losses.get(),
+    );
+    per_server(
+        &mut out,
+        "bigstep_server_draining",
+        "1 while the server drains.",
+        "gauge",
+        &|s| u64::from(s.admin_state() == crate::server::AdminState::Draining),
+    );
+    per_server(
+        &mut out,
+        "bigstep_server_maintenance",
+        "1 while the server is in maintenance.",
+        "gauge",
+        &|s| u64::from(s.admin_state() == crate::server::AdminState::Maintenance),
+    );
     let _ = writeln!(out, "# HELP bigstep_server_in_flight Requests in flight per server.\n# TYPE bigstep_server_in_flight gauge");
     for s in &snap.servers {
         let _ = writeln!(

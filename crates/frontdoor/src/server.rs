@@ -38,6 +38,36 @@ impl Health {
     }
 }
 
+/// Operator-set state of a server, separate from its health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdminState {
+    /// Takes new and existing users.
+    Active,
+    /// Keeps its existing sticky users, takes no new ones; ends at the drain deadline.
+    Draining,
+    /// Takes no traffic at all.
+    Maintenance,
+}
+
+impl AdminState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => AdminState::Draining,
+            2 => AdminState::Maintenance,
+            _ => AdminState::Active,
+        }
+    }
+    /// Lower-case name for logs, metrics and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminState::Active => "active",
+            AdminState::Draining => "draining",
+            AdminState::Maintenance => "maintenance",
+        }
+    }
+}
+
 /// Milliseconds on a process-local monotonic clock; cheap to store in atomics.
 pub(crate) fn now_ms() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
@@ -58,6 +88,21 @@ pub(crate) struct Server {
     /// Passive ejection end (`now_ms`), 0 when not ejected.
     ejected_until: AtomicU64,
     ejections: AtomicU32,
+    admin: AtomicU8,
+    /// When draining began (`now_ms`), 0 when not draining.
+    drain_started: AtomicU64,
+    /// When the server last became available (joined, came up, left maintenance),
+    /// for slow start. 0 = long ago.
+    available_since: AtomicU64,
+    /// Sticky users seen recently: user key hash -> last seen (`now_ms`).
+    sticky_users: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    /// Responses that replaced the session cookie the request carried.
+    pub(crate) session_losses: crate::metrics::Counter,
+    /// Requests routed here because the user's sticky server could not take them.
+    pub(crate) sticky_reroutes_in: crate::metrics::Counter,
+    /// Sticky requests that had to leave this server (it was down, gone, in maintenance).
+    pub(crate) sticky_reroutes_out: crate::metrics::Counter,
+    pub(crate) sticky_hits: crate::metrics::Counter,
 }
 
 impl Server {
@@ -73,6 +118,14 @@ impl Server {
             passive_failures: AtomicU32::new(0),
             ejected_until: AtomicU64::new(0),
             ejections: AtomicU32::new(0),
+            admin: AtomicU8::new(AdminState::Active as u8),
+            drain_started: AtomicU64::new(0),
+            available_since: AtomicU64::new(now_ms()),
+            sticky_users: Default::default(),
+            session_losses: Default::default(),
+            sticky_reroutes_in: Default::default(),
+            sticky_reroutes_out: Default::default(),
+            sticky_hits: Default::default(),
         })
     }
 
@@ -97,7 +150,7 @@ impl Server {
         until != 0 && now < until
     }
 
-    /// May new requests go here? `unknown_ok`: whether unchecked servers count as up.
+    /// Healthy and not ejected: able to serve, whatever its admin state.
     pub(crate) fn is_available(&self, now: u64, unknown_ok: bool) -> bool {
         let healthy = match self.health() {
             Health::Up => true,
@@ -105,6 +158,62 @@ impl Server {
             Health::Down => false,
         };
         healthy && !self.is_ejected(now)
+    }
+
+    pub(crate) fn admin_state(&self) -> AdminState {
+        AdminState::from_u8(self.admin.load(Relaxed))
+    }
+
+    /// Set the admin state; returns the previous one.
+    pub(crate) fn set_admin_state(&self, state: AdminState) -> AdminState {
+        let old = AdminState::from_u8(self.admin.swap(state as u8, Relaxed));
+        if state == AdminState::Draining && old != AdminState::Draining {
+            self.drain_started.store(now_ms(), Relaxed);
+        } else if state != AdminState::Draining {
+            self.drain_started.store(0, Relaxed);
+        }
+        if old == AdminState::Maintenance && state == AdminState::Active {
+            self.mark_available();
+        }
+        old
+    }
+
+    /// Milliseconds since draining began, if draining.
+    pub(crate) fn draining_for(&self, now: u64) -> Option<u64> {
+        let start = self.drain_started.load(Relaxed);
+        (start != 0).then(|| now.saturating_sub(start))
+    }
+
+    /// Restart the slow-start ramp (server joined or came back).
+    pub(crate) fn mark_available(&self) {
+        self.available_since.store(now_ms(), Relaxed);
+    }
+
+    /// Slow-start factor in (0, 1]: the share of its weight a server takes now.
+    pub(crate) fn ramp(&self, now: u64, slow_start_ms: u64) -> f64 {
+        if slow_start_ms == 0 {
+            return 1.0;
+        }
+        let since = now.saturating_sub(self.available_since.load(Relaxed));
+        if since >= slow_start_ms {
+            1.0
+        } else {
+            // Start at 10% so a returning server is exercised at once, not starved.
+            (0.1 + 0.9 * since as f64 / slow_start_ms as f64).min(1.0)
+        }
+    }
+
+    /// Note a sticky user (by key hash) as seen now.
+    pub(crate) fn touch_sticky_user(&self, user: u64, now: u64) {
+        let mut users = self.sticky_users.lock().expect("sticky users lock");
+        users.insert(user, now);
+    }
+
+    /// Sticky users seen within `window_ms`; forgets older ones.
+    pub(crate) fn live_sticky_users(&self, now: u64, window_ms: u64) -> usize {
+        let mut users = self.sticky_users.lock().expect("sticky users lock");
+        users.retain(|_, seen| now.saturating_sub(*seen) <= window_ms);
+        users.len()
     }
 
     /// Record an active check result; returns the new health if it changed.
@@ -130,6 +239,7 @@ impl Server {
         if new != old {
             self.health.store(new as u8, Relaxed);
             if new == Health::Up {
+                self.mark_available();
                 // A server that passes active checks again gets a clean slate.
                 self.passive_failures.store(0, Relaxed);
             }

@@ -77,7 +77,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                         if cfg.listen.port() == 0 {
                             cfg.listen = listen;
                         }
-                        if let Err(e) = control.apply(cfg) {
+                        if let Err(e) = control.apply(frontdoor::Change::Reload(Box::new(cfg)), "sighup") {
                             tracing::error!(error = %e, "reload refused; the running configuration stays");
                         }
                     }
