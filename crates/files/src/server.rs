@@ -30,7 +30,7 @@ use crate::store::{CorsRule, Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The data directory could not be opened.
-    #[error("cannot use data directory {dir}: {source}")]
+    #[error("cannot use data directory {dir}")]
     DataDir {
         /// The directory.
         dir: String,
@@ -38,7 +38,7 @@ pub enum ServeError {
         source: StoreError,
     },
     /// Accepting connections failed.
-    #[error("accept failed: {0}")]
+    #[error("accept failed")]
     Accept(#[from] std::io::Error),
 }
 

@@ -93,12 +93,18 @@ pub enum StoreError {
     /// The body ended early or could not be read.
     #[error("reading the request body failed: {0}")]
     Body(String),
-    /// Disk trouble.
+    /// Disk trouble. (Not a `#[source]`: the message already carries it.)
     #[error("storage I/O error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// Index trouble.
     #[error("metadata index error: {0}")]
     Index(String),
+}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> Self {
+        StoreError::Io(e)
+    }
 }
 
 macro_rules! index_err {

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Files benchmark: bigstep files vs nginx serving the same files from disk, on loopback.
+#
+#   bench/files.sh            # full run: 3 interleaved rounds of 10 s
+#   bench/files.sh --quick    # smoke check: 1 round of 3 s
+#
+# Environment:
+#   BIGSTEP_BIN=path   use this binary instead of building (default: cargo build --release)
+#   ROUNDS=N DURATION=Ns CONNS=N   load shape (default 3, 10s, 16)
+#   BASE_PORT=N        first of the 2 ports used (default 18590)
+#   KEEP=1             keep the temp dir after exit
+#
+# What it measures:
+#   GET 64KiB / 1MiB   wrk -t1 -cCONNS over 64 distinct objects: bigstep (anonymous read
+#                      of a public bucket, so no signing cost on the client) vs nginx
+#                      (1 worker, sendfile on) serving the same files: req/s, MB/s, and
+#                      requests per server CPU-second (utime+stime from /proc/PID/stat)
+#   PUT 64KiB / 1MiB   wrk PUTs to presigned SigV4 URLs (each PUT is a whole atomic write:
+#                      temp file, MD5, fsync, rename, index commit); nginx has no PUT
+#   stream 1 GiB       peak RSS growth (VmHWM after clear_refs) while curl uploads then
+#                      downloads a 1 GiB object
+# The machine's 2 cores are shared by wrk, the server and the other engineers' jobs:
+# compare per-CPU-second figures and medians of interleaved rounds, not absolute req/s.
+set -euo pipefail
+
+QUICK=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) QUICK=1 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+if [ "$QUICK" = 1 ]; then ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-3s}; fi
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-16}
+BASE_PORT=${BASE_PORT:-18590}
+FILES_PORT=$BASE_PORT
+NGINX_PORT=$((BASE_PORT + 1))
+ACCESS=BENCHACCESSKEY000001
+SECRET=bench-secret-key-0123456789abcdefghijklm
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+for tool in wrk nginx curl python3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+python3 -c 'import boto3' 2>/dev/null || { echo "missing boto3 (pip install boto3)" >&2; exit 1; }
+
+W=$(mktemp -d /tmp/files-bench.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null || true
+    sleep 0.3
+    [ "${KEEP:-0}" = 1 ] && echo "kept $W" || rm -rf "$W"
+}
+trap cleanup EXIT
+
+if [ -z "${BIGSTEP_BIN:-}" ]; then
+    (cd "$repo" && cargo build --release -p bigstep -q)
+    BIGSTEP_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/bigstep"
+fi
+
+"$BIGSTEP_BIN" files --port "$FILES_PORT" --dir "$W/data" --access-key "$ACCESS" --secret-key "$SECRET" \
+    --public-bucket bench >"$W/files.log" 2>&1 &
+FILES_PID=$!
+PIDS+=("$FILES_PID")
+for _ in $(seq 100); do grep -q "listening on" "$W/files.log" && break; sleep 0.1; done
+grep -q "listening on" "$W/files.log" || { cat "$W/files.log"; exit 1; }
+
+python3 "$here/files_setup.py" "http://127.0.0.1:$FILES_PORT" "$ACCESS" "$SECRET" "$W" 64
+
+cat >"$W/nginx.conf" <<NGINX
+worker_processes 1;
+pid $W/nginx.pid;
+error_log $W/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $W/www;
+    }
+}
+NGINX
+nginx -c "$W/nginx.conf"
+sleep 0.5
+NGINX_WORKER=$(pgrep -P "$(cat "$W/nginx.pid")" | head -1)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+# run NAME PID PORT SCRIPT -> prints "req/s MB/s req-per-cpu-s"
+run() {
+    local pid=$2 port=$3 script=$4
+    local c0 c1 out
+    c0=$(cpu_ticks "$pid")
+    out=$(wrk -t1 -c"$CONNS" -d"$DURATION" -s "$script" "http://127.0.0.1:$port" 2>&1)
+    c1=$(cpu_ticks "$pid")
+    echo "$out" >>"$W/wrk.log"
+    python3 - "$c0" "$c1" "$HZ" <<PY "$out"
+import re, sys
+c0, c1, hz = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+out = sys.argv[4]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+tr = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+mult = {"B": 1 / 1e6, "KB": 1024 / 1e6, "MB": 1024**2 / 1e6, "GB": 1024**3 / 1e6}[tr.group(2)]
+total = int(re.search(r"(\d+) requests in", out).group(1))
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+cpu = max((c1 - c0) / hz, 1e-9)
+print(f"{rps:10.0f} req/s {float(tr.group(1)) * mult:9.1f} MB/s {total / cpu:10.0f} req/CPU-s" + (f"  ({errs.group(1)} errors)" if errs else ""))
+PY
+}
+
+echo "# bigstep files vs nginx, $(date -u +%FT%TZ), $(nproc) cores, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS round(s)"
+echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$ROUNDS"); do
+    for size in 64k 1m; do
+        echo "round $r GET $size  bigstep: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-bigstep-$size.lua")"
+        echo "round $r GET $size  nginx:   $(run nginx "$NGINX_WORKER" "$NGINX_PORT" "$W/get-nginx-$size.lua")"
+        echo "round $r PUT $size  bigstep: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/put-bigstep-$size.lua")"
+    done
+done
+
+# ---------------------------------------------------------------- RSS while streaming 1 GiB
+head -c $((1024 * 1024 * 1024)) /dev/urandom >"$W/gib.bin"
+rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+echo 5 >"/proc/$FILES_PID/clear_refs" 2>/dev/null || true
+base=$(rss "$FILES_PID" VmRSS)
+curl -sf -o /dev/null -T "$W/gib.bin" "$(cat "$W/gib-put.url")"
+up=$(rss "$FILES_PID" VmHWM)
+echo 5 >"/proc/$FILES_PID/clear_refs" 2>/dev/null || true
+base2=$(rss "$FILES_PID" VmRSS)
+curl -sf -o "$W/gib.back" "$(cat "$W/gib-get.url")"
+down=$(rss "$FILES_PID" VmHWM)
+cmp -s "$W/gib.bin" "$W/gib.back" && same=yes || same=NO
+echo "stream 1 GiB: RSS before $((base / 1024)) MiB, peak during upload $((up / 1024)) MiB (+$(((up - base) / 1024)) MiB), peak during download $((down / 1024)) MiB (+$(((down - base2) / 1024)) MiB), byte-exact: $same"
