@@ -117,6 +117,15 @@ async fn up(args: Args) -> anyhow::Result<()> {
     let (signal_tx, signal_rx) = watch::channel(Stop::Running);
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     watch_signals(signal_tx)?;
+    // A second signal kills the instances at once, even while the front door drains
+    // (their in-flight requests then fail, which ends the drain too).
+    let mut signals = signal_rx.clone();
+    let stop_now = stop_tx.clone();
+    tokio::spawn(async move {
+        if signals.wait_for(|s| *s == Stop::Now).await.is_ok() {
+            stop_now.send_replace(Stop::Now);
+        }
+    });
 
     if args.listen.port() != 0 {
         // Fail before starting anything if the front door cannot have its port.
@@ -171,15 +180,13 @@ async fn up(args: Args) -> anyhow::Result<()> {
 
     let served = serve(&args, &instances, signal_rx.clone(), user_command).await;
 
-    // However we got here (signal, error), stop every instance and wait for it; a
-    // second signal meanwhile turns the graceful stop into a kill.
-    let now = *signal_rx.borrow() == Stop::Now;
-    stop_tx.send_replace(if now { Stop::Now } else { Stop::Graceful });
-    let mut signals = signal_rx;
-    tokio::spawn(async move {
-        if signals.wait_for(|s| *s == Stop::Now).await.is_ok() {
-            stop_tx.send_replace(Stop::Now);
+    // However we got here (signal, error), stop every instance and wait for it.
+    stop_tx.send_if_modified(|s| {
+        let running = *s == Stop::Running;
+        if running {
+            *s = Stop::Graceful;
         }
+        running
     });
     for instance in instances {
         instance.finished().await;

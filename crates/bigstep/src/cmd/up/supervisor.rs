@@ -400,12 +400,15 @@ async fn terminate(
     };
     let group = Pid::from_raw(pid as i32);
     let _ = killpg(group, Signal::SIGTERM);
-    let exited = tokio::select! {
-        r = tokio::time::timeout(grace, child.wait()) => matches!(r, Ok(Ok(_))),
-        _ = stop.wait_for(|s| *s == Stop::Now) => false,
+    let why_kill = tokio::select! {
+        r = tokio::time::timeout(grace, child.wait()) => match r {
+            Ok(Ok(_)) => None,
+            _ => Some("did not stop within the grace period"),
+        },
+        _ = stop.wait_for(|s| *s == Stop::Now) => Some("asked to stop now"),
     };
-    if !exited {
-        tracing::warn!(instance = %name, "{name} did not stop in time; killing it");
+    if let Some(why) = why_kill {
+        tracing::warn!(instance = %name, "{name} {why}: killing it");
         let _ = killpg(group, Signal::SIGKILL);
         let _ = child.kill().await;
     }
