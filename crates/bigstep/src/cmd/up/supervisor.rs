@@ -344,17 +344,39 @@ async fn spawn(
     let mut child = settings.spawner.spawn(cmd).await?;
     let mut forwarders = Vec::new();
     if let Some(out) = child.stdout.take() {
-        forwarders.push(forward(out, spec.label.clone(), false, status.clone()));
+        forwarders.push(forward(out, prefix(spec, false), false, status.clone()));
     }
     if let Some(err) = child.stderr.take() {
-        forwarders.push(forward(err, spec.label.clone(), true, status.clone()));
+        forwarders.push(forward(err, prefix(spec, true), true, status.clone()));
     }
     Ok((child, forwarders))
 }
 
+/// `app-1 |`, in a colour of its own when the output is a terminal.
+fn prefix(spec: &Spec, to_stderr: bool) -> String {
+    use std::io::IsTerminal;
+    const COLOURS: [u8; 6] = [36, 35, 33, 32, 34, 31];
+    let terminal = if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    if terminal {
+        let colour = COLOURS[(spec.index.max(1) - 1) % COLOURS.len()];
+        format!("\x1b[{colour}m{} |\x1b[0m", spec.label)
+    } else {
+        format!("{} |", spec.label)
+    }
+}
+
 /// Copy `from` line by line to our stdout (or stderr), each line prefixed with the
-/// instance's label, keeping the last few for error messages.
-fn forward<R>(from: R, label: String, to_stderr: bool, status: Arc<Mutex<Status>>) -> JoinHandle<()>
+/// instance's `prefix`, keeping the last few for error messages.
+fn forward<R>(
+    from: R,
+    prefix: String,
+    to_stderr: bool,
+    status: Arc<Mutex<Status>>,
+) -> JoinHandle<()>
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
@@ -372,9 +394,9 @@ where
             let line = line.trim_end_matches(['\n', '\r']);
             // Errors writing our own output (a closed pipe) must not stop the app.
             let _ = if to_stderr {
-                writeln!(std::io::stderr().lock(), "{label} | {line}")
+                writeln!(std::io::stderr().lock(), "{prefix} {line}")
             } else {
-                writeln!(std::io::stdout().lock(), "{label} | {line}")
+                writeln!(std::io::stdout().lock(), "{prefix} {line}")
             };
             let mut st = status.lock().unwrap_or_else(|e| e.into_inner());
             if st.recent.len() == RECENT_LINES {
