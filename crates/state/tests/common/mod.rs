@@ -160,6 +160,8 @@ impl Conn {
             match self.stream.read(&mut tmp) {
                 Ok(0) => return None,
                 Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                // A server that died (kill -9) resets the connection: EOF to us.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
                 Err(e) => panic!("read: {e}"),
             }
         }
