@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod key;
+mod metrics;
 mod s3;
 mod server;
 pub mod store;

@@ -579,21 +579,10 @@ impl S3 for Backend {
         let quiet = input.delete.quiet.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
+        let mut valid = Vec::new();
         for obj in input.delete.objects {
-            let r = match check_key(&obj.key) {
-                Ok(()) => self
-                    .store
-                    .delete_object(&input.bucket, &obj.key)
-                    .await
-                    .map_err(err),
-                Err(e) => Err(e),
-            };
-            match r {
-                Ok(()) if !quiet => deleted.push(DeletedObject {
-                    key: Some(obj.key),
-                    ..Default::default()
-                }),
-                Ok(()) => {}
+            match check_key(&obj.key) {
+                Ok(()) => valid.push(obj.key),
                 Err(e) => errors.push(Error {
                     code: Some(e.code().as_str().to_owned()),
                     message: e.message().map(str::to_owned),
@@ -601,6 +590,19 @@ impl S3 for Backend {
                     version_id: None,
                 }),
             }
+        }
+        self.store
+            .delete_objects(&input.bucket, valid.clone())
+            .await
+            .map_err(err)?;
+        if !quiet {
+            deleted = valid
+                .into_iter()
+                .map(|key| DeletedObject {
+                    key: Some(key),
+                    ..Default::default()
+                })
+                .collect();
         }
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: Some(deleted),

@@ -23,6 +23,7 @@ use s3s::{s3_error, Body, S3Result};
 use tokio::net::TcpListener;
 
 use crate::config::FilesConfig;
+use crate::metrics::{Metrics, RequestLabels};
 use crate::s3::Backend;
 use crate::store::{CorsRule, Store, StoreError};
 
@@ -68,6 +69,7 @@ impl S3Access for Access {
 struct App {
     s3: S3Service,
     store: Store,
+    metrics: Arc<Metrics>,
 }
 
 /// A files server whose data directory is open and checked, ready to serve.
@@ -112,6 +114,7 @@ impl FilesServer {
             app: App {
                 s3: builder.build(),
                 store,
+                metrics: Arc::new(Metrics::new()),
             },
             idle_timeout: config.idle_timeout,
         })
@@ -184,11 +187,38 @@ pub async fn serve(
 }
 
 async fn handle(app: App, req: Request<Incoming>) -> Response<Body> {
+    if req.uri().path() == "/-/metrics" && req.method() == Method::GET {
+        let mut r = Response::new(Body::from(app.metrics.render()));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        return r;
+    }
+    let started = std::time::Instant::now();
+    let method = req.method().as_str().to_owned();
+    app.metrics.in_flight.inc();
+    let resp = handle_s3(&app, req).await;
+    app.metrics.in_flight.dec();
+    app.metrics
+        .duration
+        .observe(started.elapsed().as_secs_f64());
+    app.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    resp
+}
+
+async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
     let origin = req.headers().get(http::header::ORIGIN).cloned();
     let bucket = first_segment(req.uri().path());
     let method = req.method().clone();
     if method == Method::OPTIONS {
-        return preflight(&app, bucket.as_deref(), origin.as_ref(), req.headers()).await;
+        return preflight(app, bucket.as_deref(), origin.as_ref(), req.headers()).await;
     }
     let resp = match app.s3.call(req.map(Body::from)).await {
         Ok(r) => r,
@@ -199,7 +229,7 @@ async fn handle(app: App, req: Request<Incoming>) -> Response<Body> {
             r
         }
     };
-    add_cors(&app, bucket.as_deref(), origin.as_ref(), &method, resp).await
+    add_cors(app, bucket.as_deref(), origin.as_ref(), &method, resp).await
 }
 
 fn first_segment(path: &str) -> Option<String> {

@@ -762,6 +762,33 @@ impl Store {
         .await
     }
 
+    /// Deletes many keys in one index transaction (DeleteObjects); missing keys
+    /// count as deleted, as in S3.
+    pub async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> Result<()> {
+        let bucket = bucket.to_owned();
+        self.blocking(move |inner| {
+            let txn = inner.db.begin_write()?;
+            let mut blobs = Vec::new();
+            {
+                if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                let mut t = txn.open_table(OBJECTS)?;
+                for key in &keys {
+                    if let Some(v) = t.remove(index_key(&bucket, key).as_slice())? {
+                        blobs.push(serde_json::from_slice::<ObjectMeta>(v.value())?.blob);
+                    }
+                }
+            }
+            txn.commit()?;
+            for b in blobs {
+                let _ = std::fs::remove_file(inner.root.join(&bucket).join(&b[..2]).join(&b));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// One page of a listing: keys starting with `prefix`, strictly after `after`,
     /// rolled up at `delimiter`, at most `max` entries.
     pub async fn list(

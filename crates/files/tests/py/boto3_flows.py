@@ -225,6 +225,8 @@ def public():
     check(status == 403, "anonymous listing of a public bucket refused")
     status, _, _ = http("GET", f"{endpoint}/private/secret")
     check(status == 403, "anonymous GET of a private bucket refused")
+    status, body, _ = http("GET", f"{endpoint}/-/metrics")
+    check(status == 200 and b'bigstep_files_requests_total{method="GET",status="403"}' in body, "metrics count requests")
 
 
 {
