@@ -1,0 +1,251 @@
+//! Real clients against bigstep state: redis-py (sessions, Lock, pipelines,
+//! pub/sub, RESP3), redis-cli, redis-benchmark. Plus bad input and limits.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{start_ours, Conn};
+use state::resp::Frame;
+
+fn run_with_timeout(cmd: &mut Command, limit: Duration) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(_status) = child.try_wait().expect("wait") {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{cmd:?} timed out\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn redis_py() {
+    let srv = start_ours(state::Config::default());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/redis_py.py");
+    let out = run_with_timeout(
+        Command::new("python3")
+            .arg(script)
+            .arg(srv.addr.port().to_string()),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "redis-py suite failed (pip install redis — see .ci/pip-state.txt)\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn redis_cli_and_benchmark() {
+    let srv = start_ours(state::Config::default());
+    let port = srv.addr.port().to_string();
+    let cli = |args: &[&str]| {
+        let out = run_with_timeout(
+            Command::new("redis-cli").args(["-p", &port]).args(args),
+            Duration::from_secs(20),
+        );
+        assert!(out.status.success(), "redis-cli {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(cli(&["ping"]), "PONG");
+    assert_eq!(cli(&["set", "k", "v"]), "OK");
+    assert_eq!(cli(&["get", "k"]), "v");
+    assert_eq!(cli(&["-3", "hset", "h", "f", "v"]), "1");
+    // redis-cli prints a RESP3 map entry as "key value" on one line.
+    assert_eq!(cli(&["-3", "hgetall", "h"]), "f v");
+    assert!(cli(&["info", "server"]).contains("redis_version:7."));
+    let out = run_with_timeout(
+        Command::new("redis-benchmark").args([
+            "-p",
+            &port,
+            "-q",
+            "-n",
+            "2000",
+            "-c",
+            "10",
+            "-t",
+            "set,get,incr,lpush,lpop,hset,sadd,zadd,mset",
+        ]),
+        Duration::from_secs(120),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "redis-benchmark failed: {text}");
+    assert!(!text.contains("ERR"), "redis-benchmark saw errors: {text}");
+    assert!(text.contains("SET:") && text.contains("LPOP:"), "{text}");
+}
+
+#[test]
+fn bad_input_does_not_hurt_others() {
+    let srv = start_ours(state::Config::default());
+    let mut good = Conn::connect(srv.addr);
+    good.cmd("set alive yes");
+    let garbage: Vec<&[u8]> = vec![
+        b"\x00\x01\x02\xff\xfe garbage\r\n",
+        b"*999999999999\r\n",
+        b"*1\r\n$999999999999999\r\n",
+        b"*1\r\n$536870913\r\n",
+        b"*-1\r\n*1\r\n$4\r\nPING\r\n",
+        b"*2\r\n*1\r\n$1\r\na\r\n",
+        b"****************************************\r\n",
+        b"$5\r\nhello\r\n",
+        b"\"\r\n",
+    ];
+    for g in garbage {
+        let mut s = TcpStream::connect(srv.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let _ = s.write_all(g);
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+        assert_eq!(
+            good.cmd("get alive"),
+            Frame::Bulk("yes".into()),
+            "after {g:?}"
+        );
+    }
+    // A huge inline line with no newline is refused, not buffered forever.
+    let mut c = Conn::connect(srv.addr);
+    let _ = c.stream.write_all(&vec![b'a'; 70 * 1024]);
+    assert_eq!(
+        c.read(),
+        Some(Frame::Error(
+            "ERR Protocol error: too big inline request".into()
+        ))
+    );
+    // Half-closed sockets: the server answers and closes.
+    let mut s = TcpStream::connect(srv.addr).expect("connect");
+    s.write_all(b"PING\r\n").expect("write");
+    s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let mut out = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let _ = s.read_to_end(&mut out);
+    assert_eq!(out, b"+PONG\r\n");
+    // Many idle clients.
+    let idle: Vec<TcpStream> = (0..1000)
+        .map(|_| TcpStream::connect(srv.addr).expect("connect"))
+        .collect();
+    assert_eq!(good.cmd("get alive"), Frame::Bulk("yes".into()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let Frame::Bulk(info) = good.cmd("info clients") else {
+            panic!()
+        };
+        if String::from_utf8_lossy(&info).contains("connected_clients:1001") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "idle clients not all accepted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(idle);
+    // Unknown commands never hang.
+    assert!(
+        matches!(good.cmd("definitely-not-a-command"), Frame::Error(e) if e.starts_with("ERR unknown command"))
+    );
+}
+
+#[test]
+fn slow_subscriber_is_disconnected() {
+    let srv = start_ours(state::Config {
+        pubsub_output_limit: 256 * 1024,
+        ..Default::default()
+    });
+    let mut sub = Conn::connect(srv.addr);
+    sub.cmd("subscribe firehose");
+    // The subscriber never reads again. Publish until the server gives up on it.
+    let mut publ = Conn::connect(srv.addr);
+    let payload = "x".repeat(16 * 1024);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let Frame::Integer(n) = publ.cmd(&format!("publish firehose {payload}")) else {
+            panic!()
+        };
+        if n == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "slow subscriber was never disconnected"
+        );
+    }
+    assert_eq!(
+        publ.cmd("pubsub numsub firehose"),
+        Frame::Array(vec![Frame::Bulk("firehose".into()), Frame::Integer(0)])
+    );
+    assert_eq!(publ.cmd("ping"), Frame::Simple("PONG".into()));
+}
+
+#[test]
+fn maxmemory_policies() {
+    let srv = start_ours(state::Config {
+        maxmemory: 200 * 1024,
+        ..Default::default()
+    });
+    let mut c = Conn::connect(srv.addr);
+    let v = "v".repeat(1000);
+    let mut oom = false;
+    for i in 0..1000 {
+        match c.cmd(&format!("set k{i} {v}")) {
+            Frame::Simple(_) => {}
+            Frame::Error(e) => {
+                assert_eq!(e, "OOM command not allowed when used memory > 'maxmemory'.");
+                oom = true;
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(oom, "noeviction must refuse writes past maxmemory");
+    // Reads and deletes still work.
+    assert_eq!(c.cmd("get k0"), Frame::Bulk(v.clone().into()));
+    assert_eq!(c.cmd("del k0"), Frame::Integer(1));
+    // allkeys-random: writes succeed, old keys go.
+    assert_eq!(
+        c.cmd("config set maxmemory-policy allkeys-random"),
+        Frame::Simple("OK".into())
+    );
+    for i in 0..1000 {
+        assert_eq!(c.cmd(&format!("set n{i} {v}")), Frame::Simple("OK".into()));
+    }
+    let Frame::Integer(n) = c.cmd("dbsize") else {
+        panic!()
+    };
+    assert!(
+        n < 400,
+        "eviction must keep the key count bounded, have {n}"
+    );
+    let Frame::Bulk(info) = c.cmd("info stats") else {
+        panic!()
+    };
+    assert!(!String::from_utf8_lossy(&info).contains("evicted_keys:0\r"));
+    // volatile-ttl with no volatile keys: OOM again.
+    c.cmd("config set maxmemory-policy volatile-ttl");
+    assert!(matches!(c.cmd(&format!("set more {v}")), Frame::Error(e) if e.starts_with("OOM")));
+    c.cmd("flushall");
+    for i in 0..500 {
+        c.cmd(&format!("set t{i} {v} ex {}", 1000 + i));
+    }
+    assert_eq!(
+        c.cmd("exists t0"),
+        Frame::Integer(0),
+        "nearest expiry evicted first"
+    );
+}
