@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::future::Future;
+
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
@@ -70,6 +71,60 @@ struct App {
     s3: S3Service,
     store: Store,
     metrics: Arc<Metrics>,
+    idle_timeout: std::time::Duration,
+}
+
+/// A request body that fails if the client sends nothing for `idle`: a stalled
+/// upload must not hold a connection (and a temp file) forever. This covers every
+/// body, including the XML ones s3s reads whole.
+struct IdleBody {
+    inner: Incoming,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    idle: std::time::Duration,
+}
+
+impl IdleBody {
+    fn new(inner: Incoming, idle: std::time::Duration) -> IdleBody {
+        IdleBody {
+            inner,
+            sleep: Box::pin(tokio::time::sleep(idle)),
+            idle,
+        }
+    }
+}
+
+impl http_body::Body for IdleBody {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let deadline = tokio::time::Instant::now() + this.idle;
+                this.sleep.as_mut().reset(deadline);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    Poll::Ready(Some(Err("the client sent nothing for too long".into())))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A files server whose data directory is open and checked, ready to serve.
@@ -115,6 +170,7 @@ impl FilesServer {
                 s3: builder.build(),
                 store,
                 metrics: Arc::new(Metrics::new()),
+                idle_timeout: config.idle_timeout,
             },
             idle_timeout: config.idle_timeout,
         })
@@ -220,7 +276,9 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
     if method == Method::OPTIONS {
         return preflight(app, bucket.as_deref(), origin.as_ref(), req.headers()).await;
     }
-    let resp = match app.s3.call(req.map(Body::from)).await {
+    let idle = app.idle_timeout;
+    let req = req.map(|b| Body::http_body(IdleBody::new(b, idle)));
+    let resp = match app.s3.call(req).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = ?e, "request failed");

@@ -28,7 +28,9 @@ fn child_server() {
     rt.block_on(async move {
         let mut config = files::FilesConfig::new(dir, ACCESS, SECRET);
         config.public_buckets = vec!["public".to_owned()];
-        config.idle_timeout = Duration::from_secs(20);
+        let idle =
+            std::env::var("BIGSTEP_FILES_TEST_IDLE").map_or(20, |v| v.parse().expect("secs"));
+        config.idle_timeout = Duration::from_secs(idle);
         // Open (and recover) the data directory before announcing, as the binary does.
         let server = files::FilesServer::open(config).await.expect("open");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -64,10 +66,15 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
+        Server::start_with(dir, 20)
+    }
+
+    fn start_with(dir: &Path, idle_secs: u64) -> Server {
         let exe = std::env::current_exe().expect("current exe");
         let mut child = Command::new(exe)
             .args(["child_server", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir)
+            .env("BIGSTEP_FILES_TEST_IDLE", idle_secs.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -265,6 +272,28 @@ fn kill_9_mid_upload_leaves_nothing_visible() {
     run_py(
         &["check_absent.py", &server.endpoint, "crash", "big.bin"],
         Duration::from_secs(60),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn stalled_upload_times_out_and_leaves_nothing() {
+    let dir = temp_dir("stall");
+    let data = dir.join("data");
+    let server = Server::start_with(&data, 2);
+    run_py(
+        &["stalled_put.py", &server.endpoint],
+        Duration::from_secs(60),
+    );
+    let tmp = data.join(".bigstep/tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the stalled body's temp file is removed: {left:?}"
     );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
