@@ -750,7 +750,7 @@ async fn streams_one_gib_each_way_with_bounded_memory() {
     let mut peak = 0;
     for i in 0..(GIB / chunk.len() as u64) {
         s.write_all(&chunk).await.unwrap();
-        if i % 2048 == 0 {
+        if i.is_multiple_of(2048) {
             peak = peak.max(fd.rss_kib());
         }
     }
@@ -781,7 +781,7 @@ async fn streams_one_gib_each_way_with_bounded_memory() {
         }
         total += n as u64;
         reads += 1;
-        if reads % 2048 == 0 {
+        if reads.is_multiple_of(2048) {
             peak = peak.max(fd.rss_kib());
         }
     }

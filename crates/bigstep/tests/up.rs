@@ -366,7 +366,7 @@ fn sigterm_drains_the_front_door_before_stopping_instances() {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(s, "GET /events HTTP/1.1\r\nHost: {}\r\n\r\n", up.addr).unwrap();
     let mut seen = String::new();
-    let mut read_until = |s: &mut TcpStream, needle: &str, seen: &mut String| {
+    let read_until = |s: &mut TcpStream, needle: &str, seen: &mut String| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !seen.contains(needle) {
             assert!(Instant::now() < deadline, "no {needle:?} in {seen:?}");

@@ -34,6 +34,11 @@ pub struct Config {
     /// ceil((1+ε)·average) of the in-flight requests.
     #[serde(default = "defaults::hash_balance")]
     pub hash_balance: f64,
+    /// Bounded loads move a key off its home server only once that server has at
+    /// least this many requests in flight, so a browser's parallel requests stay
+    /// together. No server exceeds max(ceil((1+ε)·average), this).
+    #[serde(default = "defaults::hash_balance_floor")]
+    pub hash_balance_floor: u32,
     /// Most attempts for one request (first try + retries), each on a different server.
     #[serde(default = "defaults::attempts")]
     pub attempts: u32,
@@ -597,6 +602,9 @@ mod defaults {
     }
     pub(super) fn hash_balance() -> f64 {
         0.25
+    }
+    pub(super) fn hash_balance_floor() -> u32 {
+        8
     }
     pub(super) fn attempts() -> u32 {
         3

@@ -125,7 +125,7 @@ impl Control {
                 let server = snap
                     .servers
                     .iter()
-                    .find(|s| &*s.id == id)
+                    .find(|s| *s.id == id)
                     .ok_or_else(|| ChangeError::UnknownServer(id.clone()))?;
                 let old = server.set_admin_state(state);
                 return Ok(ChangeSummary {

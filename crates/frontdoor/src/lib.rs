@@ -21,6 +21,7 @@ mod pool;
 mod proxy;
 mod server;
 mod snapshot;
+mod sticky;
 mod tunnel;
 
 pub use config::Config;
@@ -347,7 +348,7 @@ fn spawn_housekeeping(shared: &Arc<Shared>) {
                     s.set_admin_state(AdminState::Maintenance);
                     tracing::info!(target: "bigstep::frontdoor", server = %s.id, "drain deadline reached: server is now in maintenance");
                 }
-                if tick % 5 == 0 {
+                if tick.is_multiple_of(5) {
                     s.pool.evict_stale(snap.config.timeouts.upstream_idle);
                 }
             }

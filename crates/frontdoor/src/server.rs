@@ -98,8 +98,6 @@ pub(crate) struct Server {
     sticky_users: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
     /// Responses that replaced the session cookie the request carried.
     pub(crate) session_losses: crate::metrics::Counter,
-    /// Requests routed here because the user's sticky server could not take them.
-    pub(crate) sticky_reroutes_in: crate::metrics::Counter,
     /// Sticky requests that had to leave this server (it was down, gone, in maintenance).
     pub(crate) sticky_reroutes_out: crate::metrics::Counter,
     pub(crate) sticky_hits: crate::metrics::Counter,
@@ -120,10 +118,10 @@ impl Server {
             ejections: AtomicU32::new(0),
             admin: AtomicU8::new(AdminState::Active as u8),
             drain_started: AtomicU64::new(0),
-            available_since: AtomicU64::new(now_ms()),
+            // 0: present since start-up, no ramp. Servers added later are marked on join.
+            available_since: AtomicU64::new(0),
             sticky_users: Default::default(),
             session_losses: Default::default(),
-            sticky_reroutes_in: Default::default(),
             sticky_reroutes_out: Default::default(),
             sticky_hits: Default::default(),
         })
@@ -195,6 +193,9 @@ impl Server {
             return 1.0;
         }
         let since = now.saturating_sub(self.available_since.load(Relaxed));
+        if self.available_since.load(Relaxed) == 0 {
+            return 1.0;
+        }
         if since >= slow_start_ms {
             1.0
         } else {
@@ -207,6 +208,14 @@ impl Server {
     pub(crate) fn touch_sticky_user(&self, user: u64, now: u64) {
         let mut users = self.sticky_users.lock().expect("sticky users lock");
         users.insert(user, now);
+    }
+
+    /// Was `user` seen here within `window_ms`?
+    pub(crate) fn has_sticky_user(&self, user: u64, now: u64, window_ms: u64) -> bool {
+        let users = self.sticky_users.lock().expect("sticky users lock");
+        users
+            .get(&user)
+            .is_some_and(|seen| now.saturating_sub(*seen) <= window_ms)
     }
 
     /// Sticky users seen within `window_ms`; forgets older ones.
@@ -238,8 +247,13 @@ impl Server {
         };
         if new != old {
             self.health.store(new as u8, Relaxed);
-            if new == Health::Up {
+            // Slow start after an outage, or for a server added while running;
+            // not for the servers the front door started with.
+            if new == Health::Up && (old == Health::Down || self.available_since.load(Relaxed) != 0)
+            {
                 self.mark_available();
+            }
+            if new == Health::Up {
                 // A server that passes active checks again gets a clean slate.
                 self.passive_failures.store(0, Relaxed);
             }

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use balance::{HashRing, SmoothWeightedRoundRobin};
 use http::request::Parts;
 
-use crate::config::{Algorithm, Config, HashKey};
-use crate::server::{now_ms, Health, Server};
+use crate::config::{Algorithm, Config, HashKey, StickyMode};
+use crate::server::{now_ms, AdminState, Health, Server};
+use crate::sticky::{StickyCtx, StickyRuntime};
 
 pub(crate) struct Snapshot {
     pub(crate) config: Config,
@@ -20,17 +21,28 @@ pub(crate) struct Snapshot {
     selector: Selector,
     /// Whether servers with no passed check yet may take traffic.
     unknown_ok: bool,
+    pub(crate) sticky: Option<StickyRuntime>,
+    /// The ring for hashed stickiness.
+    sticky_ring: Option<HashRing>,
+    by_id: HashMap<Arc<str>, usize>,
+    slow_start_ms: u64,
+    rng: AtomicU64,
+}
+
+/// Where a request goes, and how stickiness played into it.
+pub(crate) struct Choice {
+    pub(crate) idx: usize,
+    /// The user's own server took the request.
+    pub(crate) sticky_hit: bool,
+    /// The user's own server could not take it (down, maintenance, …).
+    pub(crate) rerouted_from: Option<usize>,
 }
 
 enum Selector {
     RoundRobin(Mutex<SmoothWeightedRoundRobin>),
     LeastInFlight(AtomicU64),
     PowerOfTwo(AtomicU64),
-    Hash {
-        ring: HashRing,
-        key: HashKey,
-        epsilon: f64,
-    },
+    Hash { ring: HashRing, key: HashKey },
 }
 
 impl Snapshot {
@@ -51,7 +63,14 @@ impl Snapshot {
             let s = s.get_ref();
             let server = match existing.get(s.id()) {
                 Some(live) if live.address == s.address => live.clone(),
-                _ => Server::new(s.id(), &s.address, initial),
+                _ => {
+                    let fresh = Server::new(s.id(), &s.address, initial);
+                    if !existing.is_empty() {
+                        // Joined a running front door: slow start applies.
+                        fresh.mark_available();
+                    }
+                    fresh
+                }
             };
             servers.push(server);
             weights.push(s.weight);
@@ -72,37 +91,147 @@ impl Snapshot {
                     ring: HashRing::new(&ids),
                     key: HashKey::parse(config.hash_key.as_deref().unwrap_or("source-ip"))
                         .unwrap_or(HashKey::SourceIp),
-                    epsilon: config.hash_balance,
                 }
             }
         };
+        let sticky = config.sticky.as_ref().map(StickyRuntime::new);
+        let sticky_ring = match &sticky {
+            Some(st) if st.mode != StickyMode::Cookie => {
+                let ids: Vec<(&str, u32)> = servers
+                    .iter()
+                    .zip(&weights)
+                    .map(|(s, w)| (&*s.id, *w))
+                    .collect();
+                Some(HashRing::new(&ids))
+            }
+            _ => None,
+        };
+        let by_id = servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        let slow_start_ms = config.slow_start.as_millis() as u64;
         Self {
             config,
             servers,
             weights,
             selector,
             unknown_ok,
+            sticky,
+            sticky_ring,
+            by_id,
+            slow_start_ms,
+            rng: AtomicU64::new(seed()),
         }
+    }
+
+    /// Choose a server for a request, skipping those in `exclude` (already tried),
+    /// honouring stickiness (see `sticky.rs`), admin states and slow start.
+    pub(crate) fn choose(
+        &self,
+        req: &Parts,
+        client_ip: IpAddr,
+        exclude: &[usize],
+        ctx: &StickyCtx,
+    ) -> Option<Choice> {
+        let now = now_ms();
+        let usable = |i: usize| {
+            self.weights[i] > 0
+                && !exclude.contains(&i)
+                && self.servers[i].admin_state() != AdminState::Maintenance
+                && self.servers[i].is_available(now, self.unknown_ok)
+        };
+        let mut rerouted_from = None;
+        if let Some(st) = &self.sticky {
+            if let Some((id, _)) = &ctx.cookie {
+                match self.by_id.get(id.as_str()) {
+                    Some(&i) if usable(i) => {
+                        return Some(Choice {
+                            idx: i,
+                            sticky_hit: true,
+                            rerouted_from: None,
+                        })
+                    }
+                    Some(&i) => rerouted_from = Some(i),
+                    None => {}
+                }
+            }
+            if let (Some(ring), Some(hash)) = (&self.sticky_ring, ctx.key_hash) {
+                let eligible = |i: usize| {
+                    usable(i)
+                        && match self.servers[i].admin_state() {
+                            AdminState::Active => true,
+                            AdminState::Draining => {
+                                self.servers[i].has_sticky_user(hash, now, st.idle_ms)
+                            }
+                            AdminState::Maintenance => false,
+                        }
+                };
+                let home = ring.lookup(hash, |i| self.weights[i] > 0);
+                let idx = self.bounded(ring, hash, &eligible)?;
+                let home_down =
+                    home.is_some_and(|h| h != idx && !usable(h) && !exclude.contains(&h));
+                return Some(Choice {
+                    idx,
+                    sticky_hit: Some(idx) == home,
+                    rerouted_from: if home_down { home } else { None },
+                });
+            }
+        }
+        let takes_new = |i: usize| usable(i) && self.servers[i].admin_state() == AdminState::Active;
+        let mut idx = self.select(req, client_ip, &takes_new)?;
+        if self.slow_start_ms > 0 {
+            let ramp = self.servers[idx].ramp(now, self.slow_start_ms);
+            if ramp < 1.0 && (splitmix(&self.rng) >> 11) as f64 / (1u64 << 53) as f64 >= ramp {
+                if let Some(other) = self.select(req, client_ip, &|i| i != idx && takes_new(i)) {
+                    idx = other;
+                }
+            }
+        }
+        Some(Choice {
+            idx,
+            sticky_hit: false,
+            rerouted_from,
+        })
+    }
+
+    /// Bounded-loads lookup with the floor: the first eligible server clockwise
+    /// takes the key while it has fewer than `hash_balance_floor` in flight.
+    fn bounded(
+        &self,
+        ring: &HashRing,
+        hash: u64,
+        eligible: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let first = ring.lookup(hash, eligible)?;
+        if self.servers[first].in_flight() < self.config.hash_balance_floor {
+            return Some(first);
+        }
+        ring.lookup_bounded(
+            hash,
+            eligible,
+            |i| self.servers[i].in_flight(),
+            self.config.hash_balance,
+        )
+    }
+
+    pub(crate) fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
     }
 
     pub(crate) fn unknown_ok(&self) -> bool {
         self.unknown_ok
     }
 
-    /// Choose a server for a request, skipping those in `exclude` (already tried).
-    pub(crate) fn select(
+    /// The configured algorithm over the servers `eligible` admits.
+    fn select(
         &self,
         req: &Parts,
         client_ip: IpAddr,
-        exclude: &[usize],
+        eligible: &dyn Fn(usize) -> bool,
     ) -> Option<usize> {
-        let now = now_ms();
         let n = self.servers.len();
-        let eligible = |i: usize| {
-            self.weights[i] > 0
-                && !exclude.contains(&i)
-                && self.servers[i].is_available(now, self.unknown_ok)
-        };
         let in_flight = |i: usize| self.servers[i].in_flight();
         match &self.selector {
             Selector::RoundRobin(swrr) => swrr.lock().expect("swrr lock").next(eligible),
@@ -115,13 +244,13 @@ impl Snapshot {
                 let b = splitmix(state);
                 balance::power_of_two_choices(n, eligible, in_flight, a, b)
             }
-            Selector::Hash { ring, key, epsilon } => {
+            Selector::Hash { ring, key, .. } => {
                 let hash = match key_bytes(key, req, client_ip) {
                     Some(k) => balance::hash_key(&k),
                     // No key on this request (no cookie yet): spread by source address.
                     None => balance::hash_key(client_ip.to_string().as_bytes()),
                 };
-                ring.lookup_bounded(hash, eligible, in_flight, *epsilon)
+                self.bounded(ring, hash, eligible)
             }
         }
     }

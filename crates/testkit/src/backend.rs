@@ -11,6 +11,7 @@
 //! | `/ws` | WebSocket echo |
 //! | `/die-mid-response` | head + half the declared body, then the connection drops |
 //! | `/close-before-response` | reads the request, closes without answering |
+//! | `/set-cookie?v=V` | sets `PHPSESSID=V` |
 //! | `/status/N` | status N |
 //! | anything else | `backend NAME` (about 100 bytes), after `set_delay` |
 //!
@@ -37,6 +38,7 @@ struct State {
     name: String,
     hits: AtomicU64,
     in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
     healthy: AtomicBool,
     fail_all: AtomicBool,
     delay_ms: AtomicU64,
@@ -62,6 +64,7 @@ impl Backend {
             name: name.to_string(),
             hits: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            peak_in_flight: AtomicU64::new(0),
             healthy: AtomicBool::new(true),
             fail_all: AtomicBool::new(false),
             delay_ms: AtomicU64::new(0),
@@ -94,6 +97,10 @@ impl Backend {
     }
     pub fn in_flight(&self) -> u64 {
         self.state.in_flight.load(SeqCst)
+    }
+    /// Most requests this backend ever had in flight at once.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.state.peak_in_flight.load(SeqCst)
     }
     pub fn set_healthy(&self, healthy: bool) {
         self.state.healthy.store(healthy, SeqCst);
@@ -178,7 +185,8 @@ async fn handle(st: Arc<State>, mut req: Request<Incoming>) -> Result<Response<B
             .unwrap());
     }
     st.hits.fetch_add(1, SeqCst);
-    st.in_flight.fetch_add(1, SeqCst);
+    let now_in = st.in_flight.fetch_add(1, SeqCst) + 1;
+    st.peak_in_flight.fetch_max(now_in, SeqCst);
     let _guard = InFlight(st.clone());
     {
         let mut head = format!("{} {} {:?}\n", req.method(), req.uri(), req.version());
@@ -322,6 +330,19 @@ async fn handle(st: Arc<State>, mut req: Request<Incoming>) -> Result<Response<B
         "/close-before-response" => {
             // A service error makes hyper drop the connection without a response.
             return Err("closing without a response".into());
+        }
+        "/set-cookie" => {
+            // `?v=VALUE`: answer with `Set-Cookie: PHPSESSID=VALUE` (a session being (re)created).
+            let v = req
+                .uri()
+                .query()
+                .and_then(|q| q.strip_prefix("v="))
+                .unwrap_or("fresh")
+                .to_string();
+            builder
+                .header("set-cookie", format!("PHPSESSID={v}; Path=/; HttpOnly"))
+                .body(full("cookie set\n"))
+                .unwrap()
         }
         p if p.starts_with("/status/") => {
             let code: u16 = p["/status/".len()..].parse().unwrap_or(500);

@@ -1,0 +1,301 @@
+//! Sticky sessions, two kinds, named honestly:
+//!
+//! - **strong** (`mode = "cookie"`): our cookie names the server by its stable id,
+//!   signed with HMAC-SHA256 under the configured key. A forged or tampered cookie
+//!   fails verification and is ignored; a cookie naming a server that is gone is
+//!   stale and ignored. Any front door holding the same key and server list
+//!   routes the cookie to the same server, with no shared state. Draining servers
+//!   keep the users whose cookie names them.
+//! - **hashed** (`app-cookie`, `source-ip`, `header`): a key from the request
+//!   chooses the server on a consistent-hash ring with bounded loads, so every
+//!   front door agrees and parallel requests of one user land together (the
+//!   key is on every request, even the first). A draining server keeps the keys
+//!   it has seen within the sticky idle window.
+//!
+//! Either way, when the user's server cannot take the request (down, ejected,
+//! removed, in maintenance) the request goes elsewhere, the user is re-stuck
+//! there, and `bigstep_sticky_reroutes_total{server}` counts it.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use hmac::{Hmac, Mac};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use sha2::Sha256;
+
+use crate::config::{Sticky, StickyMode};
+use crate::snapshot::cookie_value;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Bytes of the MAC kept in the cookie (128 bits).
+const MAC_LEN: usize = 16;
+
+/// Sticky settings compiled for the request path.
+pub(crate) struct StickyRuntime {
+    pub(crate) mode: StickyMode,
+    cookie_name: String,
+    mac: Option<HmacSha256>,
+    app_cookie: Option<String>,
+    header: Option<HeaderName>,
+    /// `; Path=/; HttpOnly; …` appended to every Set-Cookie we send.
+    attributes: String,
+    pub(crate) idle_ms: u64,
+    next_user: AtomicU64,
+}
+
+/// What the request told us about its user.
+#[derive(Debug, Default)]
+pub(crate) struct StickyCtx {
+    /// Our cookie, verified: (server id, user id).
+    pub(crate) cookie: Option<(String, u64)>,
+    /// Hashed modes: the key's hash (also the user's identity for drain tracking).
+    pub(crate) key_hash: Option<u64>,
+}
+
+impl StickyRuntime {
+    pub(crate) fn new(cfg: &Sticky) -> Self {
+        let mac = cfg.key.as_deref().map(|k| {
+            HmacSha256::new_from_slice(k.as_bytes()).expect("HMAC takes keys of any length")
+        });
+        let mut attributes = format!("; Path={}", cfg.path);
+        if let Some(d) = &cfg.domain {
+            attributes.push_str(&format!("; Domain={d}"));
+        }
+        if let Some(age) = cfg.max_age {
+            attributes.push_str(&format!("; Max-Age={}", age.as_secs()));
+        }
+        if cfg.secure || cfg.same_site == "None" {
+            attributes.push_str("; Secure");
+        }
+        if cfg.http_only {
+            attributes.push_str("; HttpOnly");
+        }
+        attributes.push_str(&format!("; SameSite={}", cfg.same_site));
+        let seed = {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(std::process::id())
+        };
+        Self {
+            mode: cfg.mode,
+            cookie_name: cfg.cookie.clone(),
+            mac,
+            app_cookie: cfg.app_cookie.clone(),
+            header: cfg
+                .header
+                .as_deref()
+                .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok()),
+            attributes,
+            idle_ms: cfg.idle.as_millis() as u64,
+            next_user: AtomicU64::new(seed),
+        }
+    }
+
+    /// Read the request's sticky identity.
+    pub(crate) fn context(&self, headers: &HeaderMap, client_ip: IpAddr) -> StickyCtx {
+        match self.mode {
+            StickyMode::Cookie => StickyCtx {
+                cookie: cookie_value(headers, &self.cookie_name).and_then(|v| self.verify(v)),
+                key_hash: None,
+            },
+            StickyMode::AppCookie => {
+                let name = self.app_cookie.as_deref().unwrap_or_default();
+                // Before the app has set its cookie, the client address keeps a
+                // user's parallel first requests together.
+                let hash = match cookie_value(headers, name) {
+                    Some(v) if !v.is_empty() => balance::hash_key(v.as_bytes()),
+                    _ => hash_ip(client_ip),
+                };
+                StickyCtx {
+                    cookie: None,
+                    key_hash: Some(hash),
+                }
+            }
+            StickyMode::SourceIp => StickyCtx {
+                cookie: None,
+                key_hash: Some(hash_ip(client_ip)),
+            },
+            StickyMode::Header => StickyCtx {
+                cookie: None,
+                key_hash: self
+                    .header
+                    .as_ref()
+                    .and_then(|h| headers.get(h))
+                    .map(|v| balance::hash_key(v.as_bytes())),
+            },
+        }
+    }
+
+    /// A fresh user id for a user without a valid cookie.
+    pub(crate) fn new_user(&self) -> u64 {
+        let n = self.next_user.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
+        let mut z = n;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn mac_of(&self, server: &str, user: u64) -> Option<[u8; MAC_LEN]> {
+        let mut mac = self.mac.clone()?;
+        mac.update(b"bigstep-sticky-v1\0");
+        mac.update(server.as_bytes());
+        mac.update(b"\0");
+        mac.update(&user.to_be_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut out = [0u8; MAC_LEN];
+        out.copy_from_slice(&full[..MAC_LEN]);
+        Some(out)
+    }
+
+    /// `{server}.{user}.{mac}`, verified in constant time. `None` if forged or malformed.
+    pub(crate) fn verify(&self, value: &str) -> Option<(String, u64)> {
+        let (rest, mac_hex) = value.rsplit_once('.')?;
+        let (server, user_hex) = rest.rsplit_once('.')?;
+        let user = u64::from_str_radix(user_hex, 16).ok()?;
+        let given = hex::decode(mac_hex).ok()?;
+        let mut mac = self.mac.clone()?;
+        mac.update(b"bigstep-sticky-v1\0");
+        mac.update(server.as_bytes());
+        mac.update(b"\0");
+        mac.update(&user.to_be_bytes());
+        mac.verify_truncated_left(&given).ok()?;
+        if given.len() != MAC_LEN {
+            return None;
+        }
+        Some((server.to_string(), user))
+    }
+
+    /// The Set-Cookie header that sticks `user` to `server`.
+    pub(crate) fn set_cookie(&self, server: &str, user: u64) -> Option<HeaderValue> {
+        let mac = self.mac_of(server, user)?;
+        let v = format!(
+            "{}={server}.{user:016x}.{}{}",
+            self.cookie_name,
+            hex::encode(mac),
+            self.attributes
+        );
+        HeaderValue::from_str(&v).ok()
+    }
+}
+
+fn hash_ip(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => balance::hash_key(&v4.octets()),
+        IpAddr::V6(v6) => balance::hash_key(&v6.octets()),
+    }
+}
+
+/// Did the server replace a session cookie the request carried? Returns the name.
+/// Deletions (empty value, `Max-Age=0`, an expiry in 1970) are logouts, not losses.
+pub(crate) fn replaced_session_cookie<'a>(
+    request_cookies: &HeaderMap,
+    response: &'a HeaderMap,
+    names: &[String],
+) -> Option<&'a str> {
+    if !response.contains_key(http::header::SET_COOKIE)
+        || !request_cookies.contains_key(http::header::COOKIE)
+    {
+        return None;
+    }
+    for set in response.get_all(http::header::SET_COOKIE) {
+        let Ok(set) = set.to_str() else { continue };
+        let mut parts = set.split(';');
+        let Some((name, value)) = parts.next().and_then(|nv| nv.trim().split_once('=')) else {
+            continue;
+        };
+        if value.is_empty() || !names.iter().any(|n| n == name) {
+            continue;
+        }
+        let deleting = parts.any(|a| {
+            let a = a.trim().to_ascii_lowercase();
+            a == "max-age=0" || a.starts_with("max-age=-") || a.contains("1970")
+        });
+        if deleting {
+            continue;
+        }
+        if let Some(old) = cookie_value(request_cookies, name) {
+            if !old.is_empty() && old != value {
+                return Some(name);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime(key: &str) -> StickyRuntime {
+        let cfg: Sticky = toml::from_str(&format!("mode = \"cookie\"\nkey = \"{key}\"\n")).unwrap();
+        StickyRuntime::new(&cfg)
+    }
+
+    #[test]
+    fn cookie_round_trip_and_forgery() {
+        let rt = runtime("0123456789abcdef0123");
+        let set = rt.set_cookie("app-1", 42).unwrap();
+        let set = set.to_str().unwrap();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
+            "{set}"
+        );
+        let value = set.split(';').next().unwrap().split_once('=').unwrap().1;
+        assert_eq!(rt.verify(value), Some(("app-1".into(), 42)));
+        // Same key, another front door: same answer. Other key: refused.
+        assert_eq!(
+            runtime("0123456789abcdef0123").verify(value),
+            Some(("app-1".into(), 42))
+        );
+        assert_eq!(runtime("another-key-entirely").verify(value), None);
+        // Pointing the cookie at another server breaks the MAC.
+        let forged = value.replacen("app-1", "app-2", 1);
+        assert_eq!(rt.verify(&forged), None);
+        assert_eq!(rt.verify("app-1.2a.00"), None);
+        assert_eq!(rt.verify("garbage"), None);
+    }
+
+    #[test]
+    fn server_ids_with_dots_survive() {
+        let rt = runtime("0123456789abcdef0123");
+        let set = rt.set_cookie("10.0.0.1:8080", 7).unwrap();
+        let value = set
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string();
+        assert_eq!(rt.verify(&value), Some(("10.0.0.1:8080".into(), 7)));
+    }
+
+    #[test]
+    fn session_loss_detection() {
+        let names = vec!["PHPSESSID".to_string()];
+        let mut req = HeaderMap::new();
+        req.insert("cookie", "a=1; PHPSESSID=old".parse().unwrap());
+        let mut resp = HeaderMap::new();
+        resp.append("set-cookie", "PHPSESSID=new; path=/".parse().unwrap());
+        assert_eq!(
+            replaced_session_cookie(&req, &resp, &names),
+            Some("PHPSESSID")
+        );
+        let mut same = HeaderMap::new();
+        same.append("set-cookie", "PHPSESSID=old; path=/".parse().unwrap());
+        assert_eq!(replaced_session_cookie(&req, &same, &names), None);
+        let mut logout = HeaderMap::new();
+        logout.append(
+            "set-cookie",
+            "PHPSESSID=deleted; Max-Age=0".parse().unwrap(),
+        );
+        assert_eq!(replaced_session_cookie(&req, &logout, &names), None);
+        assert_eq!(
+            replaced_session_cookie(&HeaderMap::new(), &resp, &names),
+            None,
+            "a first session is not a loss"
+        );
+    }
+}
