@@ -191,3 +191,33 @@ mod tests {
         assert_ne!(new_request_id(), new_request_id());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever `Connection` names, no hop-by-hop header survives stripping.
+        #[test]
+        fn nothing_hop_by_hop_survives(tokens in proptest::collection::vec("[a-z-]{1,12}", 0..6)) {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONNECTION, HeaderValue::from_str(&tokens.join(", ")).unwrap());
+            for t in &tokens {
+                if let Ok(name) = HeaderName::from_bytes(t.as_bytes()) {
+                    h.insert(name, HeaderValue::from_static("1"));
+                }
+            }
+            h.insert(header::TE, HeaderValue::from_static("trailers"));
+            h.insert("proxy-x", HeaderValue::from_static("1"));
+            strip_hop_by_hop(&mut h, false);
+            for t in &tokens {
+                prop_assert!(!h.contains_key(t.as_str()));
+            }
+            for name in &HOP_BY_HOP {
+                prop_assert!(!h.contains_key(name));
+            }
+            prop_assert!(h.keys().all(|k| !k.as_str().starts_with("proxy-")));
+        }
+    }
+}

@@ -299,3 +299,44 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn runtime() -> StickyRuntime {
+        let cfg: Sticky =
+            toml::from_str("mode = \"cookie\"\nkey = \"0123456789abcdef0123\"\n").unwrap();
+        StickyRuntime::new(&cfg)
+    }
+
+    proptest! {
+        /// Arbitrary cookie values never panic and never verify (no forgery by luck).
+        #[test]
+        fn arbitrary_cookies_are_refused(value in "\\PC{0,80}") {
+            prop_assert_eq!(runtime().verify(&value), None);
+        }
+
+        /// Every cookie we issue verifies to what we put in, for any server id and user.
+        #[test]
+        fn issued_cookies_verify(server in "[a-zA-Z0-9:._-]{1,40}", user: u64) {
+            let rt = runtime();
+            let set = rt.set_cookie(&server, user).unwrap();
+            let value = set.to_str().unwrap().split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+            prop_assert_eq!(rt.verify(&value), Some((server, user)));
+        }
+
+        /// The session-loss detector never panics on arbitrary header values.
+        #[test]
+        fn detector_total_on_garbage(req in "[ -~]{0,60}", resp in "[ -~]{0,60}") {
+            let mut rq = HeaderMap::new();
+            let mut rs = HeaderMap::new();
+            if let (Ok(a), Ok(b)) = (HeaderValue::from_str(&req), HeaderValue::from_str(&resp)) {
+                rq.insert(http::header::COOKIE, a);
+                rs.insert(http::header::SET_COOKIE, b);
+            }
+            let _ = replaced_session_cookie(&rq, &rs, &["PHPSESSID".to_string()]);
+        }
+    }
+}
