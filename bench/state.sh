@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# State benchmark: bigstep state vs redis-server, same machine, same run, interleaved.
+#
+#   bench/state.sh            # full run
+#   bench/state.sh --quick    # smoke check (fewer requests, 100k keys for memory)
+#
+# Environment:
+#   BIGSTEP_BIN=path   use this binary instead of building (default: cargo build --release)
+#   REQUESTS=N         requests per redis-benchmark run (default 200000)
+#   KEYS=N             keys loaded for the memory figure (default 1000000)
+#   BASE_PORT=N        first of the 2 ports used (default 18690)
+#
+# What it measures:
+#   throughput   redis-benchmark -c 50 -d 100 for SET GET INCR LPUSH LPOP HSET, without and
+#                with -P 16; each test runs against redis-server then bigstep state, back to
+#                back; ratio = bigstep / redis (>= 1.00 means bigstep is as fast or faster)
+#   memory       RSS (VmRSS) of each server after loading KEYS string keys with 100-byte
+#                values through redis-cli --pipe
+# Both servers run without persistence (redis: --save '' --appendonly no; bigstep: no --dir),
+# redis-server is single-threaded; bigstep state runs on a tokio multi-thread runtime.
+# The machine's cores are shared by redis-benchmark and both servers: compare ratios.
+set -euo pipefail
+
+QUICK=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) QUICK=1 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+if [ "$QUICK" = 1 ]; then REQUESTS=${REQUESTS:-20000}; KEYS=${KEYS:-100000}; fi
+REQUESTS=${REQUESTS:-200000}
+KEYS=${KEYS:-1000000}
+BASE_PORT=${BASE_PORT:-18690}
+REDIS_PORT=$BASE_PORT
+STATE_PORT=$((BASE_PORT + 1))
+
+for tool in redis-server redis-benchmark redis-cli; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt install redis-server redis-tools)" >&2; exit 1; }
+done
+
+cd "$(dirname "$0")/.."
+if [ -z "${BIGSTEP_BIN:-}" ]; then
+    cargo build --release -q -p bigstep
+    BIGSTEP_BIN="${CARGO_TARGET_DIR:-target}/release/bigstep"
+fi
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+wait_port() {
+    for _ in $(seq 1 200); do
+        redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "server on port $1 did not start" >&2; exit 1
+}
+
+start_servers() {
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no --logfile "$TMP/redis.log" &
+    REDIS_PID=$!
+    RUST_LOG=warn "$BIGSTEP_BIN" state --port "$STATE_PORT" 2>"$TMP/state.log" &
+    STATE_PID=$!
+    PIDS+=("$REDIS_PID" "$STATE_PID")
+    wait_port "$REDIS_PORT"
+    wait_port "$STATE_PORT"
+}
+
+stop_servers() {
+    kill "$REDIS_PID" "$STATE_PID" 2>/dev/null || true
+    wait "$REDIS_PID" "$STATE_PID" 2>/dev/null || true
+    PIDS=()
+}
+
+rps() { # port test pipeline -> requests per second
+    redis-benchmark -p "$1" -t "$2" -n "$REQUESTS" -c 50 -d 100 -P "$3" -r 100000 --csv 2>/dev/null \
+        | awk -F'","' 'NR==2 {print $2}'
+}
+
+echo "bigstep state vs redis-server ($(redis-server --version | awk '{print $3}')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+echo "redis-benchmark -c 50 -d 100 -n $REQUESTS -r 100000"
+start_servers
+printf '%-8s %-4s %14s %14s %7s\n' test P redis_rps bigstep_rps ratio
+for p in 1 16; do
+    for t in set get incr lpush lpop hset; do
+        redis-cli -p "$REDIS_PORT" flushall >/dev/null
+        redis-cli -p "$STATE_PORT" flushall >/dev/null
+        r=$(rps "$REDIS_PORT" "$t" "$p")
+        s=$(rps "$STATE_PORT" "$t" "$p")
+        ratio=$(awk -v a="$s" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+        printf '%-8s %-4s %14s %14s %7s\n' "$t" "$p" "$r" "$s" "$ratio"
+    done
+done
+stop_servers
+
+echo
+echo "memory: RSS after loading $KEYS keys (key:N -> 100-byte value)"
+start_servers
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+base_r=$(rss "$REDIS_PID"); base_s=$(rss "$STATE_PID")
+VALUE=$(printf 'x%.0s' $(seq 1 100))
+awk -v n="$KEYS" -v v="$VALUE" 'BEGIN {
+    for (i = 1; i <= n; i++) { k = "key:" i; printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n", length(k), k, v }
+}' > "$TMP/load.resp"
+redis-cli -p "$REDIS_PORT" --pipe < "$TMP/load.resp" >/dev/null
+redis-cli -p "$STATE_PORT" --pipe < "$TMP/load.resp" >/dev/null
+kr=$(redis-cli -p "$REDIS_PORT" dbsize); ks=$(redis-cli -p "$STATE_PORT" dbsize)
+rr=$(rss "$REDIS_PID"); rs=$(rss "$STATE_PID")
+printf '%-14s %10s %14s %14s\n' server keys rss_kib bytes_per_key
+printf '%-14s %10s %14s %14s\n' redis-server "$kr" "$rr" "$(( (rr - base_r) * 1024 / kr ))"
+printf '%-14s %10s %14s %14s\n' bigstep-state "$ks" "$rs" "$(( (rs - base_s) * 1024 / ks ))"
+awk -v a="$rs" -v b="$rr" 'BEGIN { printf "rss ratio bigstep/redis: %.2f\n", a / b }'
+stop_servers
