@@ -1,7 +1,9 @@
 //! `bigstep balance`: run the front door from a config file or flags.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -15,6 +17,7 @@ Examples:
   bigstep balance --config bigstep.toml
   bigstep balance --check bigstep.toml          # validate and exit
   bigstep balance --server 127.0.0.1:3001 --server 127.0.0.1:3002
+  bigstep balance reload                        # re-read the file of a running front door
 
 See examples/ for annotated configuration files.")]
 pub(crate) struct Args {
@@ -41,9 +44,39 @@ pub(crate) struct Args {
     /// Worker threads (default: one per core). The benchmark uses 1.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+
+    #[command(subcommand)]
+    action: Option<Action>,
+}
+
+/// Talk to a running front door instead of starting one.
+#[derive(clap::Subcommand, Debug)]
+enum Action {
+    /// Ask a running front door to re-read its config file (like SIGHUP, but it
+    /// answers): prints what changed, or why the new file was refused (exit 1).
+    Reload(ReloadArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReloadArgs {
+    /// The front door's admin listener. Default: `admin_listen` from the config
+    /// file, else 127.0.0.1:9090.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<SocketAddr>,
+
+    /// The admin API's bearer token, when it has one.
+    #[arg(long, value_name = "TOKEN", env = "BIGSTEP_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+
+    /// Config file whose `admin_listen` to use.
+    #[arg(short, long, value_name = "FILE", env = "BIGSTEP_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(Action::Reload(r)) = &args.action {
+        return request_reload(r, args.config.as_deref());
+    }
     if let Some(path) = &args.check {
         let cfg = config::load(path)?;
         let n = cfg.balance.as_ref().map_or(0, |b| b.servers.len());
@@ -63,31 +96,156 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let fd = frontdoor::FrontDoor::bind(cfg).await?;
         // Machine-readable line for scripts and tests that bind port 0.
         println!("bigstep balance listening on {}", fd.local_addr());
-        let control = fd.control();
-        let listen = fd.local_addr();
+        let reloader = Reloader {
+            args: Arc::new(args),
+            control: fd.control(),
+            listen: fd.local_addr(),
+        };
+        if let Some(path) = reloader.args.config.clone() {
+            spawn_file_watch(path, reloader.clone());
+        }
+        let on_hup = reloader.clone();
         tokio::spawn(async move {
             let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
                 return;
             };
             while hup.recv().await.is_some() {
                 tracing::info!("SIGHUP received: reloading configuration");
-                match build_config(&args) {
-                    Ok(mut cfg) => {
-                        // Port 0 was resolved at start; a reload keeps the bound address.
-                        if cfg.listen.port() == 0 {
-                            cfg.listen = listen;
-                        }
-                        if let Err(e) = control.apply(frontdoor::Change::Reload(Box::new(cfg)), "sighup") {
-                            tracing::error!(error = %e, "reload refused; the running configuration stays");
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "reload refused; the running configuration stays"),
-                }
+                let r = on_hup.clone();
+                let _ = tokio::task::spawn_blocking(move || r.reload("sighup")).await;
             }
         });
         fd.run(crate::signals::shutdown()).await?;
         Ok(())
     })
+}
+
+// === reload: SIGHUP, file change, admin API ===
+
+/// Re-reads the file and command line into a [`frontdoor::Change::Reload`]: the
+/// one way SIGHUP, a file change and `POST /api/reload` reload.
+#[derive(Clone)]
+struct Reloader {
+    args: Arc<Args>,
+    control: frontdoor::Control,
+    /// The address really bound (port 0 resolved at start).
+    listen: SocketAddr,
+}
+
+impl Reloader {
+    /// Build the configuration again and apply it; `source` names the trigger
+    /// in the log. A refusal leaves the running configuration as it is.
+    fn reload(&self, source: &str) -> Result<frontdoor::ChangeSummary, frontdoor::ChangeError> {
+        let mut cfg = build_config(&self.args).map_err(|e| {
+            let e = frontdoor::ChangeError::Invalid(format!("{e:#}"));
+            tracing::error!(source, error = %e, "reload refused; the running configuration stays");
+            e
+        })?;
+        // Port 0 was resolved at start; a reload keeps the bound address.
+        if cfg.listen.port() == 0 {
+            cfg.listen = self.listen;
+        }
+        self.control.apply(frontdoor::Change::Reload(Box::new(cfg)), source)
+    }
+
+    /// What the admin API's `POST /api/reload` runs.
+    #[allow(dead_code, reason = "handed to FrontDoor::set_admin_reload once the admin module is wired in")]
+    fn hook(
+        &self,
+    ) -> Arc<dyn Fn() -> Result<frontdoor::ChangeSummary, frontdoor::ChangeError> + Send + Sync> {
+        let r = self.clone();
+        Arc::new(move || r.reload("admin-api"))
+    }
+}
+
+/// Reload when the config file changes: its modification time, length or inode
+/// (editors that save by renaming) differ from the last look, once a second.
+/// Polling needs no platform watcher and cannot miss an event. A file still
+/// being written is left for the next look; one that fails validation is
+/// refused and the running configuration stays.
+fn spawn_file_watch(path: PathBuf, reloader: Reloader) {
+    fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64, u64)> {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::metadata(path).ok()?;
+        Some((m.modified().ok()?, m.len(), m.ino()))
+    }
+    tokio::spawn(async move {
+        let mut last = stamp(&path);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let now = stamp(&path);
+            // Missing for a moment (mid-rename) is not a change to act on.
+            if now.is_none() || now == last {
+                continue;
+            }
+            // Let a save in progress finish: act once the file held still for a moment.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if stamp(&path) != now {
+                continue;
+            }
+            last = now;
+            tracing::info!(file = %path.display(), "config file changed: reloading configuration");
+            let r = reloader.clone();
+            let _ = tokio::task::spawn_blocking(move || r.reload("file-change")).await;
+        }
+    });
+}
+
+/// `bigstep balance reload`: `POST /api/reload` to the admin listener and print
+/// the answer. One request over a plain socket: no HTTP client library needed.
+fn request_reload(r: &ReloadArgs, parent_config: Option<&Path>) -> anyhow::Result<()> {
+    use std::io::{Read as _, Write as _};
+    let admin = match (r.admin, r.config.as_deref().or(parent_config)) {
+        (Some(a), _) => a,
+        (None, Some(path)) => config::load(path)?
+            .balance
+            .and_then(|b| b.admin_listen)
+            .unwrap_or_else(default_admin),
+        (None, None) => default_admin(),
+    };
+    let timeout = Duration::from_secs(30);
+    let mut stream = std::net::TcpStream::connect_timeout(&admin, Duration::from_secs(5))
+        .with_context(|| {
+            format!("cannot reach the admin listener at {admin} (is `bigstep balance` running with admin_listen set? pass --admin ADDR)")
+        })?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let auth = r
+        .token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST /api/reload HTTP/1.1\r\nHost: {admin}\r\nAccept: text/plain\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .with_context(|| format!("no complete answer from {admin}"))?;
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("{admin} did not answer in HTTP"))?;
+    let body = body.trim_end();
+    match status {
+        200..=299 => {
+            println!("{body}");
+            Ok(())
+        }
+        401 => anyhow::bail!("{admin} needs the admin token: pass --token or set BIGSTEP_ADMIN_TOKEN"),
+        _ => anyhow::bail!("{body}"),
+    }
+}
+
+fn default_admin() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9090))
 }
 
 /// The file's `[balance]` table with the command-line overrides applied.
