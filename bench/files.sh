@@ -7,7 +7,7 @@
 # Environment:
 #   BIGSTEP_BIN=path   use this binary instead of building (default: cargo build --release)
 #   ROUNDS=N DURATION=Ns CONNS=N   load shape (default 3, 10s, 16)
-#   BASE_PORT=N        first of the 2 ports used (default 18590)
+#   BASE_PORT=N        first of the 2 ports used (default 18790)
 #   KEEP=1             keep the temp dir after exit
 #
 # What it measures:
@@ -35,7 +35,7 @@ if [ "$QUICK" = 1 ]; then ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-3s}; fi
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-16}
-BASE_PORT=${BASE_PORT:-18590}
+BASE_PORT=${BASE_PORT:-18790}
 FILES_PORT=$BASE_PORT
 NGINX_PORT=$((BASE_PORT + 1))
 ACCESS=BENCHACCESSKEY000001
@@ -96,25 +96,27 @@ NGINX_WORKER=$(pgrep -P "$(cat "$W/nginx.pid")" | head -1)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
-# run NAME PID PORT SCRIPT -> prints "req/s MB/s req-per-cpu-s"
+# run NAME PID PORT SCRIPT [BODY_BYTES] -> prints "req/s MB/s req-per-cpu-s"
+# (MB/s is response bytes, or request bodies when BODY_BYTES is given, for PUTs)
 run() {
-    local pid=$2 port=$3 script=$4
+    local pid=$2 port=$3 script=$4 body=${5:-0}
     local c0 c1 out
     c0=$(cpu_ticks "$pid")
     out=$(wrk -t1 -c"$CONNS" -d"$DURATION" -s "$script" "http://127.0.0.1:$port" 2>&1)
     c1=$(cpu_ticks "$pid")
     echo "$out" >>"$W/wrk.log"
-    python3 - "$c0" "$c1" "$HZ" <<PY "$out"
+    python3 - "$c0" "$c1" "$HZ" "$body" "$out" <<'PY'
 import re, sys
-c0, c1, hz = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-out = sys.argv[4]
+c0, c1, hz, body = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+out = sys.argv[5]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 tr = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
 mult = {"B": 1 / 1e6, "KB": 1024 / 1e6, "MB": 1024**2 / 1e6, "GB": 1024**3 / 1e6}[tr.group(2)]
+mbs = rps * body / 1e6 if body else float(tr.group(1)) * mult
 total = int(re.search(r"(\d+) requests in", out).group(1))
 errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 cpu = max((c1 - c0) / hz, 1e-9)
-print(f"{rps:10.0f} req/s {float(tr.group(1)) * mult:9.1f} MB/s {total / cpu:10.0f} req/CPU-s" + (f"  ({errs.group(1)} errors)" if errs else ""))
+print(f"{rps:10.0f} req/s {mbs:9.1f} MB/s {total / cpu:10.0f} req/CPU-s" + (f"  ({errs.group(1)} errors)" if errs else ""))
 PY
 }
 
@@ -122,9 +124,10 @@ echo "# bigstep files vs nginx, $(date -u +%FT%TZ), $(nproc) cores, wrk -t1 -c$C
 echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
     for size in 64k 1m; do
+        bytes=$([ "$size" = 64k ] && echo 65536 || echo 1048576)
         echo "round $r GET $size  bigstep: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-bigstep-$size.lua")"
         echo "round $r GET $size  nginx:   $(run nginx "$NGINX_WORKER" "$NGINX_PORT" "$W/get-nginx-$size.lua")"
-        echo "round $r PUT $size  bigstep: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/put-bigstep-$size.lua")"
+        echo "round $r PUT $size  bigstep: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/put-bigstep-$size.lua" "$bytes")"
     done
 done
 

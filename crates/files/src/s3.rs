@@ -18,6 +18,9 @@ use crate::store::{
 /// Read buffer for streaming objects out.
 const READ_CHUNK: usize = 256 * 1024;
 
+/// Bodies up to this size are read in one go rather than streamed.
+const SMALL_BODY: u64 = 256 * 1024;
+
 /// The S3 service over a [`Store`].
 #[derive(Clone)]
 pub(crate) struct Backend {
@@ -268,6 +271,25 @@ fn bucket_ok(name: &str) -> S3Result<()> {
 
 /// Streams `len` bytes of `file` from `start`.
 async fn body_from(mut file: tokio::fs::File, start: u64, len: u64) -> S3Result<StreamingBlob> {
+    if len <= SMALL_BODY {
+        // Small bodies: one trip to the blocking pool, one chunk.
+        let mut std_file = file.into_std().await;
+        let buf = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            use std::io::{Read, Seek};
+            std_file.seek(std::io::SeekFrom::Start(start))?;
+            let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+            std_file.read_exact(&mut buf)?;
+            Ok(buf)
+        })
+        .await
+        .map_err(|e| err(std::io::Error::other(e).into()))?
+        .map_err(|e| err(e.into()))?;
+        let once =
+            futures_util::stream::once(
+                async move { Ok::<_, std::io::Error>(bytes::Bytes::from(buf)) },
+            );
+        return Ok(StreamingBlob::wrap(once));
+    }
     if start > 0 {
         file.seek(std::io::SeekFrom::Start(start))
             .await

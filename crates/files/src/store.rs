@@ -664,22 +664,8 @@ impl Store {
     /// An object's record.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.blocking(move |inner| {
-            let txn = inner.db.begin_read()?;
-            let t = txn.open_table(OBJECTS)?;
-            match t.get(index_key(&bucket, &key).as_slice())? {
-                Some(v) => Ok(serde_json::from_slice(v.value())?),
-                None => {
-                    let b = txn.open_table(BUCKETS)?;
-                    if b.get(bucket.as_str())?.is_none() {
-                        Err(StoreError::NoSuchBucket)
-                    } else {
-                        Err(StoreError::NoSuchKey)
-                    }
-                }
-            }
-        })
-        .await
+        self.blocking(move |inner| lookup(inner, &bucket, &key))
+            .await
     }
 
     /// An object's record and its open data file. The file stays readable even if
@@ -689,16 +675,28 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<(ObjectMeta, tokio::fs::File)> {
-        for _ in 0..3 {
-            let meta = self.head(bucket, key).await?;
-            match tokio::fs::File::open(self.blob_path(bucket, &meta.blob)).await {
-                Ok(f) => return Ok((meta, f)),
-                // Overwritten between lookup and open: look again.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::NoSuchKey)
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        // Lookup and open in one trip to the blocking pool: this is the GET hot path.
+        let (meta, file) = self
+            .blocking(move |inner| {
+                for _ in 0..3 {
+                    let meta = lookup(inner, &bucket, &key)?;
+                    let path = inner
+                        .root
+                        .join(&bucket)
+                        .join(&meta.blob[..2])
+                        .join(&meta.blob);
+                    match std::fs::File::open(path) {
+                        Ok(f) => return Ok((meta, f)),
+                        // Overwritten between lookup and open: look again.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(StoreError::NoSuchKey)
+            })
+            .await?;
+        Ok((meta, tokio::fs::File::from_std(file)))
     }
 
     /// Copies an object's bytes into a temporary file (a hard link when possible).
@@ -1098,6 +1096,22 @@ fn put_index(
     };
     txn.commit()?;
     Ok(old)
+}
+
+fn lookup(inner: &Inner, bucket: &str, key: &str) -> Result<ObjectMeta> {
+    let txn = inner.db.begin_read()?;
+    let t = txn.open_table(OBJECTS)?;
+    match t.get(index_key(bucket, key).as_slice())? {
+        Some(v) => Ok(serde_json::from_slice(v.value())?),
+        None => {
+            let b = txn.open_table(BUCKETS)?;
+            if b.get(bucket)?.is_none() {
+                Err(StoreError::NoSuchBucket)
+            } else {
+                Err(StoreError::NoSuchKey)
+            }
+        }
+    }
 }
 
 /// Decodes a hex MD5 ETag (without `-N`) to bytes; zeros if it is not one.
