@@ -194,7 +194,8 @@ impl Server {
         tracing::info!("bigstep state shutting down");
         // Kill clients so they stop writing, then drain the log.
         {
-            let s = shared.lock();
+            let mut s = shared.lock();
+            s.shutting_down = true;
             for e in s.clients.values() {
                 e.shared.kill();
             }

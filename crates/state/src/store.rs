@@ -106,14 +106,15 @@ impl ZSet {
 pub(crate) enum Value {
     /// String.
     Str(Vec<u8>),
-    /// List.
-    List(VecDeque<Bytes>),
+    /// List. Collections are boxed so the common case, a string, keeps
+    /// the enum (and every keyspace entry) small.
+    List(Box<VecDeque<Bytes>>),
     /// Hash.
-    Hash(Map<Bytes, Bytes>),
+    Hash(Box<Map<Bytes, Bytes>>),
     /// Set.
-    Set(Set<Bytes>),
+    Set(Box<Set<Bytes>>),
     /// Sorted set.
-    ZSet(ZSet),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -495,6 +496,8 @@ pub(crate) struct Store {
     pub(crate) aof_current_size: u64,
     /// Replaying the log: no notifications, no propagation.
     pub(crate) loading: bool,
+    /// Shutdown began: no more commands, so the final log flush is final.
+    pub(crate) shutting_down: bool,
 }
 
 impl Store {
@@ -526,6 +529,7 @@ impl Store {
             aof_base_size: 0,
             aof_current_size: 0,
             loading: false,
+            shutting_down: false,
         }
     }
 

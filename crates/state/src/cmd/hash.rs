@@ -9,7 +9,7 @@ use crate::resp::{parse_i64, Reply};
 use crate::store::{notify, Value};
 
 fn new_hash() -> Value {
-    Value::Hash(Default::default())
+    Value::Hash(Box::default())
 }
 
 fn hset_generic(ctx: &mut Ctx<'_>, a: &[Bytes], name: &str) -> Result<i64, Reply> {

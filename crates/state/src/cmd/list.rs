@@ -16,7 +16,7 @@ use crate::resp::Reply;
 use crate::store::{notify, BlockOp, BlockSpec, Blocked, Value};
 
 fn new_list() -> Value {
-    Value::List(VecDeque::new())
+    Value::List(Box::default())
 }
 
 fn push_generic(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool, only_existing: bool) -> R {

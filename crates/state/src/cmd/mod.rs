@@ -480,7 +480,7 @@ macro_rules! typed {
         pub(crate) fn $get(&mut self, key: &[u8]) -> Result<Option<&mut $t>, Reply> {
             match self.lookup(key) {
                 None => Ok(None),
-                Some(Value::$variant(x)) => Ok(Some(x)),
+                Some(Value::$variant(x)) => Ok(Some(&mut **x)),
                 Some(_) => Err(wrongtype()),
             }
         }
@@ -505,7 +505,14 @@ impl Ctx<'_> {
         self.lookup(key).is_some()
     }
 
-    typed!(get_str, Str, Vec<u8>);
+    /// Typed lookup: `Err(WRONGTYPE)` if the key holds another type.
+    pub(crate) fn get_str(&mut self, key: &[u8]) -> Result<Option<&mut Vec<u8>>, Reply> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(Value::Str(x)) => Ok(Some(x)),
+            Some(_) => Err(wrongtype()),
+        }
+    }
     typed!(get_list, List, VecDeque<Bytes>);
     typed!(get_hash, Hash, Map<Bytes, Bytes>);
     typed!(get_set, Set, Set<Bytes>);
@@ -656,6 +663,10 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
 
 /// Handles one client request with all of Redis's pre-checks.
 pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
+    if ctx.s.shutting_down {
+        ctx.c.close = true;
+        return Reply::err("server is shutting down");
+    }
     ctx.s.stats.commands += 1;
     let spec = match resolve(&argv) {
         Ok(s) => s,

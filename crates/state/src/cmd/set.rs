@@ -10,7 +10,7 @@ use crate::resp::Reply;
 use crate::store::{notify, Set, Value};
 
 fn new_set() -> Value {
-    Value::Set(Default::default())
+    Value::Set(Box::default())
 }
 
 pub(super) fn sadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
@@ -268,7 +268,7 @@ fn store(ctx: &mut Ctx<'_>, a: &[Bytes], op: Op, event: &str) -> R {
             ctx.notify(notify::GENERIC, "del", &a[1]);
         }
     } else {
-        ctx.set_key(&a[1], Value::Set(s), false);
+        ctx.set_key(&a[1], Value::Set(Box::new(s)), false);
         ctx.notify(notify::SET, event, &a[1]);
     }
     ctx.dirty(1);

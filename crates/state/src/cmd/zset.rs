@@ -9,7 +9,7 @@ use crate::resp::{fmt_double, Reply};
 use crate::store::{notify, Score, Value, ZSet};
 
 fn new_zset() -> Value {
-    Value::ZSet(ZSet::default())
+    Value::ZSet(Box::default())
 }
 
 fn not_float() -> Reply {
