@@ -6,8 +6,6 @@
 //! client's behalf when a push makes a key non-empty, in the order clients
 //! blocked, so wake-up order matches Redis.
 
-use std::collections::VecDeque;
-
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
