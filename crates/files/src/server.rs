@@ -110,9 +110,7 @@ impl http_body::Body for IdleBody {
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => match this.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    Poll::Ready(Some(Err("the client sent nothing for too long".into())))
-                }
+                Poll::Ready(()) => Poll::Ready(Some(Err(crate::store::BODY_IDLE.into()))),
                 Poll::Pending => Poll::Pending,
             },
         }

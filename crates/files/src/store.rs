@@ -51,6 +51,10 @@ use tokio::io::AsyncWriteExt;
 const BUCKETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("buckets");
 const OBJECTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("objects");
 
+/// The error message of a request body whose client went quiet (see
+/// `server::IdleBody`); recognised here so it becomes `RequestTimeout`.
+pub(crate) const BODY_IDLE: &str = "the client sent nothing for too long";
+
 /// S3's minimum size of every part but the last.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
@@ -561,7 +565,14 @@ impl Store {
                     .await
                     .map_err(|_| StoreError::Timeout)?;
                 let Some(chunk) = next else { break };
-                let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
+                let chunk = chunk.map_err(|e| {
+                    let msg = e.to_string();
+                    if msg.contains(BODY_IDLE) {
+                        StoreError::Timeout
+                    } else {
+                        StoreError::Body(msg)
+                    }
+                })?;
                 size += chunk.len() as u64;
                 if size > limits.max_size {
                     return Err(StoreError::EntityTooLarge(limits.max_size));
