@@ -65,7 +65,12 @@ struct ReloadArgs {
     admin: Option<SocketAddr>,
 
     /// The admin API's bearer token, when it has one.
-    #[arg(long, value_name = "TOKEN", env = "BIGSTEP_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "BIGSTEP_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     token: Option<String>,
 
     /// Config file whose `admin_listen` to use.
@@ -106,7 +111,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         let on_hup = reloader.clone();
         tokio::spawn(async move {
-            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
                 return;
             };
             while hup.recv().await.is_some() {
@@ -145,14 +152,19 @@ impl Reloader {
         if cfg.listen.port() == 0 {
             cfg.listen = self.listen;
         }
-        self.control.apply(frontdoor::Change::Reload(Box::new(cfg)), source)
+        self.control
+            .apply(frontdoor::Change::Reload(Box::new(cfg)), source)
     }
 
     /// What the admin API's `POST /api/reload` runs.
-    #[allow(dead_code, reason = "handed to FrontDoor::set_admin_reload once the admin module is wired in")]
+    #[allow(
+        dead_code,
+        reason = "handed to FrontDoor::set_admin_reload once the admin module is wired in"
+    )]
     fn hook(
         &self,
-    ) -> Arc<dyn Fn() -> Result<frontdoor::ChangeSummary, frontdoor::ChangeError> + Send + Sync> {
+    ) -> Arc<dyn Fn() -> Result<frontdoor::ChangeSummary, frontdoor::ChangeError> + Send + Sync>
+    {
         let r = self.clone();
         Arc::new(move || r.reload("admin-api"))
     }
@@ -239,7 +251,9 @@ fn request_reload(r: &ReloadArgs, parent_config: Option<&Path>) -> anyhow::Resul
             println!("{body}");
             Ok(())
         }
-        401 => anyhow::bail!("{admin} needs the admin token: pass --token or set BIGSTEP_ADMIN_TOKEN"),
+        401 => {
+            anyhow::bail!("{admin} needs the admin token: pass --token or set BIGSTEP_ADMIN_TOKEN")
+        }
         _ => anyhow::bail!("{body}"),
     }
 }

@@ -103,7 +103,13 @@ impl IntoResponse for ApiError {
         struct Body {
             error: String,
         }
-        (self.status, Json(Body { error: self.message })).into_response()
+        (
+            self.status,
+            Json(Body {
+                error: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -127,7 +133,11 @@ fn applied(summary: ChangeSummary) -> Json<Applied> {
 /// `kept 2 (a, b); added 1 (c); removed 0` and any admin-state changes.
 fn describe(s: &ChangeSummary) -> String {
     let mut parts = Vec::new();
-    for (what, ids) in [("added", &s.added), ("removed", &s.removed), ("kept", &s.kept)] {
+    for (what, ids) in [
+        ("added", &s.added),
+        ("removed", &s.removed),
+        ("kept", &s.kept),
+    ] {
         if !ids.is_empty() {
             parts.push(format!("{what} {} ({})", ids.len(), ids.join(", ")));
         }
@@ -160,7 +170,10 @@ async fn dashboard() -> impl IntoResponse {
 
 async fn metrics(State(app): State<App>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         app.control.metrics(),
     )
 }
@@ -173,7 +186,10 @@ async fn servers(State(app): State<App>) -> impl IntoResponse {
     Json(app.control.status().servers)
 }
 
-async fn server(State(app): State<App>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn server(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     app.control
         .status()
         .servers
@@ -215,20 +231,29 @@ async fn remove_server(
     State(app): State<App>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(applied(app.control.apply(Change::RemoveServer(id), SOURCE)?))
+    Ok(applied(
+        app.control.apply(Change::RemoveServer(id), SOURCE)?,
+    ))
 }
 
 fn set_state(app: &App, id: String, state: AdminState) -> Result<Json<Applied>, ApiError> {
     Ok(applied(
-        app.control.apply(Change::SetAdminState(id, state), SOURCE)?,
+        app.control
+            .apply(Change::SetAdminState(id, state), SOURCE)?,
     ))
 }
 
-async fn drain(State(app): State<App>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn drain(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     set_state(&app, id, AdminState::Draining)
 }
 
-async fn ready(State(app): State<App>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn ready(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     set_state(&app, id, AdminState::Active)
 }
 
