@@ -834,3 +834,34 @@ async fn sighup_reload_adds_servers_refuses_bad_config_and_keeps_websockets() {
         .unwrap();
     assert_eq!(echo.into_text().unwrap().as_str(), "still here");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connections_are_closed_and_pipelined_requests_answered_in_order() {
+    let a = Backend::start("a").await;
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!("[balance.timeouts]\nkeepalive_idle = \"300ms\"\n{}", servers(&[("a", a.addr, 1)])),
+    );
+    // Two pipelined requests in one write: two answers, in order, then the idle close.
+    let mut s = TcpStream::connect(fd.addr).await.unwrap();
+    s.write_all(b"GET /first HTTP/1.1\r\nHost: t\r\n\r\nGET /headers HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut all = String::new();
+    let mut buf = [0u8; 8192];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => all.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the idle keep-alive connection must be closed by the front door");
+    assert_eq!(all.matches("HTTP/1.1 200").count(), 2, "{all}");
+    let first = all.find("hello from a real HTTP server").expect("first answer");
+    let second = all.find("GET /headers").expect("second answer echoes its request line");
+    assert!(first < second, "answers in request order");
+    assert_eq!(a.hits(), 2);
+}

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
@@ -28,14 +29,20 @@ const BUSY: u8 = 2;
 
 /// The phase shared between a connection's I/O and the requests on it.
 #[derive(Default)]
-pub(crate) struct Phase(AtomicU8);
+pub(crate) struct Phase {
+    state: AtomicU8,
+    /// The reader parked while Busy: woken on the way back to Idle so it arms
+    /// the keep-alive timer (its pending read only waits for the socket).
+    reader: AtomicWaker,
+}
 
 impl Phase {
     pub(crate) fn busy(&self) {
-        self.0.store(BUSY, Relaxed);
+        self.state.store(BUSY, Relaxed);
     }
     pub(crate) fn idle(&self) {
-        self.0.store(IDLE, Relaxed);
+        self.state.store(IDLE, Relaxed);
+        self.reader.wake();
     }
 }
 
@@ -121,9 +128,10 @@ impl AsyncRead for ClientIo {
         if this.sending_408.is_some() {
             return this.poll_send_408(cx);
         }
-        let phase = this.phase.0.load(Relaxed);
+        let phase = this.phase.state.load(Relaxed);
         if phase == BUSY {
             this.armed = BUSY;
+            this.phase.reader.register(cx.waker());
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
         if phase == IDLE && this.armed != IDLE {
@@ -133,7 +141,7 @@ impl AsyncRead for ClientIo {
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if phase == IDLE && buf.filled().len() > before {
-                    this.phase.0.store(HEAD, Relaxed);
+                    this.phase.state.store(HEAD, Relaxed);
                     this.arm(HEAD);
                 }
                 Poll::Ready(Ok(()))

@@ -82,27 +82,52 @@ pub(crate) fn restore_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
     headers.insert(header::UPGRADE, upgrade);
 }
 
+/// A client's forwarding values, formatted once per connection.
+pub(crate) struct ClientHeaders {
+    ip: String,
+    xff: HeaderValue,
+    /// `for=…;proto=…` without the host.
+    forwarded: String,
+    proto: &'static str,
+}
+
+impl ClientHeaders {
+    pub(crate) fn new(client_ip: IpAddr, proto: &'static str) -> Self {
+        let ip = client_ip.to_string();
+        let forwarded = match client_ip {
+            IpAddr::V4(_) => format!("for={ip};proto={proto}"),
+            IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto}"),
+        };
+        let xff = HeaderValue::from_str(&ip).expect("an IP address is a valid header value");
+        Self {
+            ip,
+            xff,
+            forwarded,
+            proto,
+        }
+    }
+}
+
 /// Add X-Forwarded-For/-Proto/-Host, `Forwarded` and (when absent) X-Request-Id.
 /// Returns the request id.
-pub(crate) fn add_forwarding(
-    headers: &mut HeaderMap,
-    client_ip: IpAddr,
-    proto: &'static str,
-) -> HeaderValue {
-    let ip = client_ip.to_string();
+pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: &ClientHeaders) -> HeaderValue {
     let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
-        _ => ip.clone(),
+        Some(prev) if !prev.is_empty() => {
+            HeaderValue::from_str(&format!("{prev}, {}", client.ip)).ok()
+        }
+        _ => Some(client.xff.clone()),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    if let Some(v) = xff {
         headers.insert(X_FORWARDED_FOR, v);
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(client.proto));
     let host = headers.get(header::HOST).cloned();
-    let mut forwarded = match client_ip {
-        IpAddr::V4(_) => format!("for={ip};proto={proto}"),
-        IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto}"),
-    };
+    let mut forwarded = String::with_capacity(client.forwarded.len() + 48);
+    if let Some(prev) = headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
+        forwarded.push_str(prev);
+        forwarded.push_str(", ");
+    }
+    forwarded.push_str(&client.forwarded);
     if let Some(host) = &host {
         headers.insert(X_FORWARDED_HOST, host.clone());
         if let Ok(h) = host.to_str() {
@@ -117,9 +142,6 @@ pub(crate) fn add_forwarding(
                 forwarded.push('"');
             }
         }
-    }
-    if let Some(prev) = headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
-        forwarded = format!("{prev}, {forwarded}");
     }
     if let Ok(v) = HeaderValue::from_str(&forwarded) {
         headers.insert(FORWARDED, v);
@@ -144,9 +166,20 @@ fn new_request_id() -> HeaderValue {
     });
     let n = COUNTER.fetch_add(1, Relaxed);
     let mixed = fmix64(prefix ^ n.rotate_left(32)) ^ n;
-    let s = format!("{prefix:016x}{mixed:016x}");
-    HeaderValue::from_str(&s).expect("hex is a valid header value")
+    let mut buf = [0u8; 32];
+    for (i, byte) in prefix
+        .to_be_bytes()
+        .iter()
+        .chain(mixed.to_be_bytes().iter())
+        .enumerate()
+    {
+        buf[2 * i] = HEX[usize::from(byte >> 4)];
+        buf[2 * i + 1] = HEX[usize::from(byte & 0xf)];
+    }
+    HeaderValue::from_bytes(&buf).expect("hex is a valid header value")
 }
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn fmix64(mut k: u64) -> u64 {
     k ^= k >> 33;
@@ -179,7 +212,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, "example.com".parse().unwrap());
         h.insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
-        add_forwarding(&mut h, "127.0.0.1".parse().unwrap(), "http");
+        add_forwarding(
+            &mut h,
+            &ClientHeaders::new("127.0.0.1".parse().unwrap(), "http"),
+        );
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-host"], "example.com");
         assert_eq!(h["forwarded"], "for=127.0.0.1;proto=http;host=example.com");

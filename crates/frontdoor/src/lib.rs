@@ -280,6 +280,7 @@ fn serve_connection(
         shared: shared.clone(),
         client: peer,
         phase,
+        client_headers: Arc::new(headers::ClientHeaders::new(peer.ip(), "http")),
     };
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)

@@ -38,6 +38,8 @@ pub(crate) struct ProxyService {
     pub(crate) shared: Arc<Shared>,
     pub(crate) client: SocketAddr,
     pub(crate) phase: Arc<Phase>,
+    /// Forwarding header values for this client, formatted once per connection.
+    pub(crate) client_headers: Arc<headers::ClientHeaders>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ProxyService {
@@ -64,11 +66,8 @@ impl ProxyService {
         let start = Instant::now();
         let snap = self.shared.snapshot.load_full();
         let method = req.method().clone();
-        let target = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default();
+        // A Uri clone shares its bytes: no copy unless the access log prints it.
+        let target = req.uri().clone();
         let request_id;
         let mut outcome = Outcome {
             server: None,
@@ -170,7 +169,7 @@ impl ProxyService {
         // We answered `Expect: 100-continue` ourselves (hyper sends the 100 when the
         // body is first read, i.e. once a server is ready for it).
         parts.headers.remove(header::EXPECT);
-        let id = headers::add_forwarding(&mut parts.headers, self.client.ip(), "http");
+        let id = headers::add_forwarding(&mut parts.headers, &self.client_headers);
         parts.version = Version::HTTP_11;
         Ok((parts, body, client_upgrade, id))
     }
@@ -189,7 +188,8 @@ impl ProxyService {
         let cfg = &snap.config;
         let replayable = is_idempotent(&parts.method) && matches!(body, RequestBody::Empty);
         // Kept only for requests we may replay after they were sent.
-        let replay = replayable.then(|| clone_parts(&parts));
+        let replay =
+            (replayable && cfg.attempts > 1 && snap.servers.len() > 1).then(|| clone_parts(&parts));
         let ctx = snap
             .sticky
             .as_ref()
@@ -517,7 +517,7 @@ struct Finish {
     start: Instant,
     client: SocketAddr,
     method: Method,
-    target: String,
+    target: http::Uri,
     status: StatusCode,
     request_id: Option<HeaderValue>,
     outcome: Outcome,
