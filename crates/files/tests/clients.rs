@@ -71,10 +71,27 @@ impl Server {
 
     fn start_with(dir: &Path, idle_secs: u64) -> Server {
         let exe = std::env::current_exe().expect("current exe");
-        let mut child = Command::new(exe)
-            .args(["child_server", "--exact", "--nocapture", "--test-threads=1"])
+        let mut cmd = Command::new(exe);
+        cmd.args(["child_server", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir)
-            .env("BIGSTEP_FILES_TEST_IDLE", idle_secs.to_string())
+            .env("BIGSTEP_FILES_TEST_IDLE", idle_secs.to_string());
+        Server::spawn(cmd, dir)
+    }
+
+    /// The real `bigstep files` binary.
+    fn start_binary(dir: &Path) -> Server {
+        let mut cmd = Command::new(bigstep_bin());
+        cmd.args(["files", "--port", "0", "--dir"]).arg(dir).args([
+            "--access-key",
+            ACCESS,
+            "--secret-key",
+            SECRET,
+        ]);
+        Server::spawn(cmd, dir)
+    }
+
+    fn spawn(mut cmd: Command, dir: &Path) -> Server {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -109,6 +126,23 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The `bigstep` binary `cargo test --workspace` builds (for the bigstep crate's own
+/// tests) next to this test's directory.
+fn bigstep_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("exe");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("bigstep");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p bigstep` first (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -219,10 +253,10 @@ fn public_bucket_allows_anonymous_reads_only() {
 }
 
 #[test]
-fn kill_9_mid_upload_leaves_nothing_visible() {
+fn kill_9_of_the_binary_mid_upload_leaves_nothing_visible() {
     let dir = temp_dir("kill9");
     let data = dir.join("data");
-    let mut server = Server::start(&data);
+    let mut server = Server::start_binary(&data);
     let mut put = Command::new("python3")
         .args(["partial_put.py", &server.endpoint, "crash", "big.bin"])
         .current_dir(py_dir())
@@ -263,7 +297,7 @@ fn kill_9_mid_upload_leaves_nothing_visible() {
         tmp.display()
     );
 
-    let server = Server::start(&data);
+    let server = Server::start_binary(&data);
     let left: Vec<_> = std::fs::read_dir(&tmp)
         .expect("tmp")
         .map(|e| e.expect("entry").path())
@@ -296,5 +330,74 @@ fn stalled_upload_times_out_and_leaves_nothing() {
         "the stalled body's temp file is removed: {left:?}"
     );
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn binary_keys_refusal_and_graceful_sigterm() {
+    let dir = temp_dir("cli");
+    // No keys on a non-loopback address: refuse to start.
+    let out = Command::new(bigstep_bin())
+        .args(["files", "--port", "0", "--bind", "0.0.0.0", "--dir"])
+        .arg(dir.join("data"))
+        .env_remove("BIGSTEP_FILES_ACCESS_KEY")
+        .env_remove("BIGSTEP_FILES_SECRET_KEY")
+        .output()
+        .expect("run bigstep");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refusing to listen on 0.0.0.0 without keys")
+    );
+
+    // No keys on loopback: a generated pair is printed; SIGTERM stops it cleanly.
+    let mut child = Command::new(bigstep_bin())
+        .args(["files", "--port", "0", "--dir"])
+        .arg(dir.join("data"))
+        .env_remove("BIGSTEP_FILES_ACCESS_KEY")
+        .env_remove("BIGSTEP_FILES_SECRET_KEY")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn bigstep");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let done = line.starts_with("bigstep files listening on 127.0.0.1:");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = lines.join("\n");
+    assert!(
+        text.contains("access key: ") && text.contains("secret key: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("bigstep files listening on 127.0.0.1:"),
+        "{text}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit after SIGTERM: {exit:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
