@@ -1,28 +1,46 @@
 //! The demo web app that `bigstep up` runs by default.
 //!
-//! It is deliberately tiny: every page says which instance served it, so a person
-//! refreshing a browser (or a test sending 30 requests) can see the front door
-//! spreading requests over instances, and notice when one is restarted.
+//! Every page says which instance served it, so a person refreshing a browser (or
+//! a test sending 30 requests) can see the front door spreading requests over
+//! instances, and notice when one is restarted. With shared state and shared
+//! files in its environment (as `bigstep up` gives it) it also shows what they
+//! are for; without them it still works, and shows what goes wrong instead.
 //!
-//! - `/`            an HTML page: instance, pid, port, hit counter, forwarding headers
+//! - `/`            an HTML page: instance, pid, port, this instance's hit counter,
+//!   the visit counter shared by all instances, who is logged in, the latest uploads
 //! - `/healthz`     `200 ok` (what the front door's health checks ask)
 //! - `/api/whoami`  `{"instance":…,"pid":…,"port":…,"hits":…}`
+//! - `/login?name=X`, `/logout`  a session kept in shared state (cookie `sid`)
+//! - `POST /upload` (multipart, field `file`)  stored in the shared bucket
+//! - `/files/KEY`   an uploaded file, from the shared bucket, whichever instance serves it
 //! - `/slow?ms=N`   answers after N milliseconds (at most 10 s)
 //! - `/events`      server-sent events, one a second, 60 at most
+//!
+//! Environment: `REDIS_URL` (or `BIGSTEP_STATE_URL`) for shared state;
+//! `S3_ENDPOINT_URL` (or `AWS_ENDPOINT_URL`), `AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` and `BIGSTEP_BUCKET` for shared files.
 
+mod objects;
+mod shared;
+
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+
+use objects::{Objects, S3Error};
+use shared::SharedState;
 
 /// `/slow` never sleeps longer than this, so a typo cannot tie up a connection for hours.
 pub const MAX_SLOW: Duration = Duration::from_secs(10);
@@ -30,6 +48,114 @@ pub const MAX_SLOW: Duration = Duration::from_secs(10);
 /// `/events` stops after this many events: a forgotten browser tab must not hold a
 /// connection (and so a graceful shutdown) open for ever.
 pub const MAX_EVENTS: u32 = 60;
+
+/// The largest upload accepted (it is held in memory on its way to the bucket).
+pub const MAX_UPLOAD: usize = 32 * 1024 * 1024;
+
+/// The key of the visit counter in shared state.
+pub const VISITS_KEY: &str = "demo:visits";
+
+/// The list of the latest uploads in shared state (newest first).
+pub const UPLOADS_KEY: &str = "demo:uploads";
+
+/// How long a session lives in shared state.
+pub const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// How many uploads the page lists.
+const LATEST_UPLOADS: usize = 10;
+
+/// Where the shared state and the shared files are, if anywhere.
+#[derive(Debug, Clone, Default)]
+pub struct Backends {
+    /// `redis://host:port/db` of a Redis-protocol server.
+    pub redis_url: Option<String>,
+    /// An S3 bucket.
+    pub s3: Option<S3Settings>,
+}
+
+/// An S3 bucket and the keys to reach it.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// `http://host:port`.
+    pub endpoint: String,
+    /// The bucket uploads go to.
+    pub bucket: String,
+    /// Region to sign for.
+    pub region: String,
+    /// Access key id.
+    pub access_key: String,
+    /// Secret key.
+    pub secret_key: String,
+}
+
+impl Backends {
+    /// From the environment: `REDIS_URL` or `BIGSTEP_STATE_URL`; `S3_ENDPOINT_URL`
+    /// or `AWS_ENDPOINT_URL` with `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_REGION` (default us-east-1) and `BIGSTEP_BUCKET` (default `uploads`).
+    pub fn from_env() -> Self {
+        let var = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+        };
+        let redis_url = var(&["REDIS_URL", "BIGSTEP_STATE_URL"]);
+        let s3 = var(&["S3_ENDPOINT_URL", "AWS_ENDPOINT_URL"]).map(|endpoint| S3Settings {
+            endpoint,
+            bucket: var(&["BIGSTEP_BUCKET"]).unwrap_or_else(|| "uploads".into()),
+            region: var(&["AWS_REGION", "AWS_DEFAULT_REGION"])
+                .unwrap_or_else(|| "us-east-1".into()),
+            access_key: var(&["AWS_ACCESS_KEY_ID"]).unwrap_or_default(),
+            secret_key: var(&["AWS_SECRET_ACCESS_KEY"]).unwrap_or_default(),
+        });
+        Self { redis_url, s3 }
+    }
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+struct Session {
+    name: String,
+    /// The instance that served the login.
+    instance: String,
+}
+
+/// One uploaded file, as the page lists it.
+#[derive(Debug, Clone)]
+struct Upload {
+    key: String,
+    name: String,
+    size: u64,
+    instance: String,
+}
+
+impl Upload {
+    /// One line in the shared list: tab-separated fields (none contains a tab).
+    fn encode(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}",
+            self.key,
+            self.size,
+            one_line(&self.instance),
+            one_line(&self.name)
+        )
+    }
+
+    fn decode(s: &str) -> Option<Self> {
+        let mut f = s.splitn(4, '\t');
+        Some(Self {
+            key: f.next()?.to_string(),
+            size: f.next()?.parse().ok()?,
+            instance: f.next()?.to_string(),
+            name: f.next()?.to_string(),
+        })
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
 
 /// What one instance knows about itself.
 struct App {
@@ -39,6 +165,14 @@ struct App {
     hits: AtomicU64,
     /// Flips to `true` when shutdown starts; long responses (`/events`) end early.
     stopping: watch::Receiver<bool>,
+    /// Shared state, or why it is not used.
+    state: Result<SharedState, String>,
+    /// Shared files, or why they are not used.
+    objects: Result<Objects, String>,
+    /// Without shared state: sessions in this process only (the single-host way).
+    local_sessions: Mutex<HashMap<String, Session>>,
+    /// Without shared files: uploads in this process only.
+    local_files: Mutex<VecDeque<(Upload, String, Bytes)>>,
 }
 
 /// The JSON body of `/api/whoami`.
@@ -55,20 +189,59 @@ pub struct WhoAmI {
 }
 
 /// Serve the demo app on `listener` until `shutdown` resolves, then finish in-flight
-/// requests (streams of server-sent events are ended) and return.
+/// requests (streams of server-sent events are ended) and return. Shared state and
+/// files are taken from the environment ([`Backends::from_env`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     instance: String,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, instance, Backends::from_env(), shutdown).await
+}
+
+/// [`serve`] with the shared state and files given explicitly.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    instance: String,
+    backends: Backends,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
     let (stop_tx, stop_rx) = watch::channel(false);
+    let state = match &backends.redis_url {
+        Some(url) => SharedState::new(url),
+        None => Err("REDIS_URL is not set".into()),
+    };
+    let objects = match &backends.s3 {
+        Some(s) if s.access_key.is_empty() || s.secret_key.is_empty() => Err(format!(
+            "S3 endpoint {} is set but AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not",
+            s.endpoint
+        )),
+        Some(s) => Objects::new(
+            &s.endpoint,
+            &s.bucket,
+            &s.region,
+            &s.access_key,
+            &s.secret_key,
+        ),
+        None => Err("S3_ENDPOINT_URL is not set".into()),
+    };
+    if let (Some(_), Err(e)) = (&backends.redis_url, &state) {
+        eprintln!("{instance}: not using shared state: {e}");
+    }
+    if let (Some(_), Err(e)) = (&backends.s3, &objects) {
+        eprintln!("{instance}: not using shared files: {e}");
+    }
     let app = Arc::new(App {
         instance,
         pid: std::process::id(),
         port,
         hits: AtomicU64::new(0),
         stopping: stop_rx.clone(),
+        state,
+        objects,
+        local_sessions: Mutex::new(HashMap::new()),
+        local_files: Mutex::new(VecDeque::new()),
     });
     let router = router(app);
     // One task owns the caller's shutdown future; both the HTTP server and the
@@ -90,9 +263,28 @@ fn router(app: Arc<App>) -> Router {
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/whoami", get(whoami))
+        .route("/login", get(login))
+        .route("/logout", get(logout).post(logout))
+        .route(
+            "/upload",
+            post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD + 64 * 1024)),
+        )
+        .route("/files/{*key}", get(file))
         .route("/slow", get(slow))
         .route("/events", get(events))
+        .layer(axum::middleware::map_response_with_state(
+            app.clone(),
+            served_by,
+        ))
         .with_state(app)
+}
+
+/// Every response names the instance that produced it (`X-Served-By`).
+async fn served_by(State(app): State<Arc<App>>, mut resp: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&app.instance) {
+        resp.headers_mut().insert("x-served-by", v);
+    }
+    resp
 }
 
 impl App {
@@ -104,6 +296,51 @@ impl App {
             hits: self.hits.fetch_add(1, Ordering::Relaxed) + 1,
         }
     }
+
+    /// The session named by the request's `sid` cookie, if it is logged in.
+    async fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, String> {
+        let Some(sid) = session_id(headers) else {
+            return Ok(None);
+        };
+        match &self.state {
+            Ok(state) => {
+                let fields: HashMap<String, String> = state
+                    .cmd(redis::cmd("HGETALL").arg(session_key(&sid)))
+                    .await?;
+                Ok(fields.get("name").map(|name| Session {
+                    name: name.clone(),
+                    instance: fields.get("instance").cloned().unwrap_or_default(),
+                }))
+            }
+            Err(_) => Ok(lock(&self.local_sessions).get(&sid).cloned()),
+        }
+    }
+
+    /// The latest uploads, newest first.
+    async fn uploads(&self) -> Result<Vec<Upload>, String> {
+        match &self.state {
+            Ok(state) => {
+                let lines: Vec<String> = state
+                    .cmd(
+                        redis::cmd("LRANGE")
+                            .arg(UPLOADS_KEY)
+                            .arg(0)
+                            .arg(LATEST_UPLOADS as i64 - 1),
+                    )
+                    .await?;
+                Ok(lines.iter().filter_map(|l| Upload::decode(l)).collect())
+            }
+            Err(_) => Ok(lock(&self.local_files)
+                .iter()
+                .take(LATEST_UPLOADS)
+                .map(|(u, _, _)| u.clone())
+                .collect()),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 async fn whoami(State(app): State<Arc<App>>) -> Json<WhoAmI> {
@@ -112,6 +349,13 @@ async fn whoami(State(app): State<Arc<App>>) -> Json<WhoAmI> {
 
 async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> impl IntoResponse {
     let me = app.whoami();
+    let visits = async {
+        match &app.state {
+            Ok(state) => Some(state.cmd::<i64>(redis::cmd("INCR").arg(VISITS_KEY)).await),
+            Err(_) => None,
+        }
+    };
+    let (visits, session, uploads) = tokio::join!(visits, app.session(&headers), app.uploads());
     let header_value = |name: &str| {
         headers
             .get(name)
@@ -125,12 +369,428 @@ async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> impl IntoResp
             ("pid", me.pid.to_string()),
             ("port", me.port.to_string()),
             ("hits", me.hits.to_string()),
+            ("shared", shared_section(&app, visits)),
+            ("session", session_section(&app, session)),
+            ("uploads", uploads_section(&app, uploads)),
             ("xff", escape(&header_value("x-forwarded-for"))),
             ("rid", escape(&header_value("x-request-id"))),
         ],
     );
     // Never cached: each refresh must reach the front door to show the spread.
     ([(header::CACHE_CONTROL, "no-store")], Html(page))
+}
+
+fn shared_section(app: &App, visits: Option<Result<i64, String>>) -> String {
+    match (visits, &app.state) {
+        (Some(Ok(n)), Ok(state)) => format!(
+            "<dt>visits, all instances</dt><dd id=\"visits\">{n}</dd>\n    \
+             <dt></dt><dd class=\"note\">one counter for all instances: shared state \
+             (<code>INCR {VISITS_KEY}</code> on {})</dd>",
+            escape(&state.shown_url)
+        ),
+        (Some(Err(e)), _) => format!(
+            "<dt>visits, all instances</dt><dd id=\"visits\" class=\"error\">unavailable: {}</dd>",
+            escape(&e)
+        ),
+        (None, Err(why)) => format!(
+            "<dt>visits, all instances</dt><dd id=\"visits\" class=\"note\">not counted: no shared \
+             state ({}). Each instance only knows its own count.</dd>",
+            escape(why)
+        ),
+        (Some(Ok(_)), Err(_)) | (None, Ok(_)) => String::new(),
+    }
+}
+
+fn session_section(app: &App, session: Result<Option<Session>, String>) -> String {
+    let where_ = match &app.state {
+        Ok(_) => "Your session is in shared state, so every instance knows you.".to_string(),
+        Err(_) => format!(
+            "No shared state: your session lives in {}'s memory only, so another instance \
+             will not know you.",
+            escape(&app.instance)
+        ),
+    };
+    match session {
+        Ok(Some(s)) => format!(
+            "<p id=\"user\">Hello, <b id=\"name\">{}</b>! You logged in on <span id=\"login-instance\">{}</span>; \
+             this page comes from {}. {where_} <a href=\"/logout\">Log out</a></p>",
+            escape(&s.name),
+            escape(&s.instance),
+            escape(&app.instance)
+        ),
+        Ok(None) => format!(
+            "<form action=\"/login\" method=\"get\" id=\"login\">Not logged in. \
+             <input name=\"name\" placeholder=\"your name\" maxlength=\"40\" required> \
+             <button>Log in</button></form><p class=\"note\">{where_}</p>"
+        ),
+        Err(e) => format!(
+            "<p id=\"user\" class=\"error\">Session unavailable: {}</p>",
+            escape(&e)
+        ),
+    }
+}
+
+fn uploads_section(app: &App, uploads: Result<Vec<Upload>, String>) -> String {
+    let mut out = String::from(
+        "<form action=\"/upload\" method=\"post\" enctype=\"multipart/form-data\" id=\"upload\">\
+         <input type=\"file\" name=\"file\" required> <button>Upload</button></form>\n",
+    );
+    out.push_str(&match &app.objects {
+        Ok(o) => format!(
+            "<p class=\"note\">Files go to the shared bucket {}: any instance can serve them.</p>\n",
+            escape(&o.shown)
+        ),
+        Err(why) => format!(
+            "<p class=\"note\">No shared files ({}): an upload stays in the memory of the \
+             instance that took it, and the others answer 404.</p>\n",
+            escape(why)
+        ),
+    });
+    match uploads {
+        Ok(list) if list.is_empty() => out.push_str("<p>No uploads yet.</p>"),
+        Ok(list) => {
+            out.push_str("<ul id=\"uploads\">\n");
+            for u in list {
+                out.push_str(&format!(
+                    "  <li><a href=\"/files/{}\">{}</a> ({} bytes), uploaded on {}</li>\n",
+                    escape(&u.key),
+                    escape(&u.name),
+                    u.size,
+                    escape(&u.instance)
+                ));
+            }
+            out.push_str("</ul>");
+        }
+        Err(e) => out.push_str(&format!(
+            "<p class=\"error\">Upload list unavailable: {}</p>",
+            escape(&e)
+        )),
+    }
+    out
+}
+
+/// The `sid` cookie, if it looks like one of ours.
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix("sid="))
+        .find(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+}
+
+fn session_key(sid: &str) -> String {
+    format!("session:{sid}")
+}
+
+fn random_hex(bytes: usize) -> String {
+    (0..bytes)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// `303 See Other` to `/`, with a short text body for non-browser clients.
+fn back_home(body: String) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, "/"),
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginParams {
+    name: Option<String>,
+}
+
+async fn login(State(app): State<Arc<App>>, Query(p): Query<LoginParams>) -> Response {
+    let name: String = p.name.unwrap_or_default().trim().chars().take(40).collect();
+    let name = one_line(&name);
+    if name.is_empty() {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "say who you are: /login?name=Ada\n".into(),
+        );
+    }
+    let sid = random_hex(16);
+    match &app.state {
+        Ok(state) => {
+            let key = session_key(&sid);
+            let mut pipe = redis::pipe();
+            pipe.cmd("HSET")
+                .arg(&key)
+                .arg("name")
+                .arg(&name)
+                .arg("instance")
+                .arg(&app.instance)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(SESSION_TTL.as_secs())
+                .ignore();
+            if let Err(e) = state.pipe::<()>(&pipe).await {
+                return text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("cannot log in: {e}\n"),
+                );
+            }
+        }
+        Err(_) => {
+            lock(&app.local_sessions).insert(
+                sid.clone(),
+                Session {
+                    name: name.clone(),
+                    instance: app.instance.clone(),
+                },
+            );
+        }
+    }
+    let mut resp = back_home(format!("logged in as {name} on {}\n", app.instance));
+    let cookie = format!(
+        "sid={sid}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+        SESSION_TTL.as_secs()
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Some(sid) = session_id(&headers) {
+        match &app.state {
+            Ok(state) => {
+                if let Err(e) = state
+                    .cmd::<i64>(redis::cmd("DEL").arg(session_key(&sid)))
+                    .await
+                {
+                    return text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("cannot log out: {e}\n"),
+                    );
+                }
+            }
+            Err(_) => {
+                lock(&app.local_sessions).remove(&sid);
+            }
+        }
+    }
+    let mut resp = back_home("logged out\n".into());
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    resp
+}
+
+/// A safe object key for an uploaded file: time, randomness, then the file name
+/// reduced to characters that need no escaping anywhere.
+fn upload_key(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    let clean = clean.trim_start_matches('.');
+    let clean = if clean.is_empty() { "file" } else { clean };
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    format!("{millis}-{}-{clean}", random_hex(4))
+}
+
+async fn upload(State(app): State<Arc<App>>, mut form: Multipart) -> Response {
+    let mut file = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => {
+                let name = field.file_name().unwrap_or("file").to_string();
+                let ctype = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                match field.bytes().await {
+                    Ok(data) => file = Some((name, ctype, data)),
+                    Err(e) => {
+                        return text(e.status(), format!("upload failed: {}\n", e.body_text()))
+                    }
+                }
+                break;
+            }
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(e) => return text(e.status(), format!("upload failed: {}\n", e.body_text())),
+        }
+    }
+    let Some((name, ctype, data)) = file else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "no file: send multipart/form-data with a field named `file`\n".into(),
+        );
+    };
+    if data.len() > MAX_UPLOAD {
+        return text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {MAX_UPLOAD} bytes\n"),
+        );
+    }
+    let key = upload_key(&name);
+    let record = Upload {
+        key: key.clone(),
+        name: one_line(&name),
+        size: data.len() as u64,
+        instance: app.instance.clone(),
+    };
+    match &app.objects {
+        Ok(objects) => {
+            if let Err(e) = objects.put(&key, data, &ctype, &app.instance).await {
+                return text(StatusCode::BAD_GATEWAY, format!("upload failed: {e}\n"));
+            }
+        }
+        Err(_) => {
+            let mut files = lock(&app.local_files);
+            files.push_front((record.clone(), ctype, data));
+            files.truncate(LATEST_UPLOADS);
+        }
+    }
+    if let Ok(state) = &app.state {
+        let mut pipe = redis::pipe();
+        pipe.cmd("LPUSH")
+            .arg(UPLOADS_KEY)
+            .arg(record.encode())
+            .ignore()
+            .cmd("LTRIM")
+            .arg(UPLOADS_KEY)
+            .arg(0)
+            .arg(99)
+            .ignore();
+        if let Err(e) = state.pipe::<()>(&pipe).await {
+            // The file is stored; only the list on the page misses it.
+            eprintln!("{}: upload {key} not listed: {e}", app.instance);
+        }
+    }
+    back_home(format!(
+        "uploaded {} ({} bytes) on {}: /files/{key}\n",
+        record.name, record.size, app.instance
+    ))
+}
+
+/// Whether a browser may show this type in the page's origin. Anything else is
+/// served as a download, so an uploaded HTML page cannot run script here.
+fn inline_type(ctype: &str) -> bool {
+    let t = ctype
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    (t.starts_with("image/") && t != "image/svg+xml") || t == "text/plain"
+}
+
+/// An uploaded file, from the shared bucket (or, without one, from this
+/// instance's memory). `X-Uploaded-On` names the instance that took the upload.
+async fn file(State(app): State<Arc<App>>, Path(key): Path<String>) -> Response {
+    let (status, ctype, uploaded_on, length, body) = match &app.objects {
+        Ok(objects) => match objects.get(&key).await {
+            Ok(resp) => {
+                let h = resp.headers();
+                let value = |name: &str| {
+                    h.get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                (
+                    StatusCode::OK,
+                    value("content-type").unwrap_or_else(|| "application/octet-stream".into()),
+                    value(objects::UPLOADED_BY).unwrap_or_else(|| "?".into()),
+                    value("content-length"),
+                    Body::new(resp.into_body()),
+                )
+            }
+            Err(S3Error::NotFound) => {
+                return text(
+                    StatusCode::NOT_FOUND,
+                    format!("no file {key} in the shared bucket\n"),
+                )
+            }
+            Err(e) => {
+                return text(
+                    StatusCode::BAD_GATEWAY,
+                    format!("cannot fetch {key}: {e}\n"),
+                )
+            }
+        },
+        Err(_) => {
+            let found = lock(&app.local_files)
+                .iter()
+                .find(|(u, _, _)| u.key == key)
+                .map(|(u, ctype, data)| (u.instance.clone(), ctype.clone(), data.clone()));
+            match found {
+                Some((on, ctype, data)) => (
+                    StatusCode::OK,
+                    ctype,
+                    on,
+                    Some(data.len().to_string()),
+                    Body::from(data),
+                ),
+                None => {
+                    return text(
+                        StatusCode::NOT_FOUND,
+                        format!(
+                            "{} has no file {key}: without shared files, an upload is only on the \
+                             instance that took it\n",
+                            app.instance
+                        ),
+                    )
+                }
+            }
+        }
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    let disposition = if inline_type(&ctype) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    for (name, value) in [
+        (header::CONTENT_TYPE.as_str(), ctype.as_str()),
+        (header::CONTENT_DISPOSITION.as_str(), disposition),
+        (header::X_CONTENT_TYPE_OPTIONS.as_str(), "nosniff"),
+        (header::CACHE_CONTROL.as_str(), "no-store"),
+        ("x-uploaded-on", uploaded_on.as_str()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+    if let Some(v) = length.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    resp
 }
 
 #[derive(Deserialize)]
@@ -233,6 +893,9 @@ const PAGE: &str = r#"<!doctype html>
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1.2rem; }
   dt { color: #5a6478; } dd { margin: 0; font-family: ui-monospace, monospace; }
   p.hint { color: #5a6478; border-top: 1px solid #e5e8ee; padding-top: 1rem; }
+  h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
+  .note { color: #5a6478; font-family: system-ui, sans-serif; font-size: .9rem; }
+  .error { color: #b42318; }
 </style>
 </head>
 <body>
@@ -242,10 +905,15 @@ const PAGE: &str = r#"<!doctype html>
     <dt>instance</dt><dd>{instance}</dd>
     <dt>pid</dt><dd>{pid}</dd>
     <dt>port</dt><dd>{port}</dd>
-    <dt>hits on this instance</dt><dd>{hits}</dd>
+    <dt>hits on this instance</dt><dd id="hits">{hits}</dd>
+    {shared}
     <dt>X-Forwarded-For</dt><dd>{xff}</dd>
     <dt>X-Request-Id</dt><dd>{rid}</dd>
   </dl>
+  <h2>Session</h2>
+  {session}
+  <h2>Uploads</h2>
+  {uploads}
   <p class="hint">Refresh: the front door spreads requests over instances, so the name above
   changes. Stop one instance and the others keep serving; <code>bigstep up</code> restarts it.
   Try <a href="/api/whoami">/api/whoami</a>, <a href="/events">/events</a> or
