@@ -31,6 +31,7 @@ pub(crate) struct Shared {
     writer: Mutex<Option<std::thread::Thread>>,
     pub(crate) stopping: AtomicBool,
     limits: Limits,
+    query_limit: usize,
 }
 
 impl Shared {
@@ -144,6 +145,7 @@ impl Server {
             writer: Mutex::new(None),
             stopping: AtomicBool::new(false),
             limits,
+            query_limit: cfg.client_query_buffer_limit,
         });
         let writer = writer_state.map(|w| {
             let sh = shared.clone();
@@ -271,7 +273,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
                     db: 0,
                     resp: 2,
                     created: Instant::now(),
-                    last_cmd: String::new(),
+                    last_cmd: "",
                     channels: Default::default(),
                     patterns: Default::default(),
                     multi: false,
@@ -315,72 +317,51 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
                     Ok(0) | Err(_) => break 'conn,
                     Ok(_) => {}
                 }
-                let limit = shared.lock().cfg.client_query_buffer_limit;
-                if inbuf.len() > limit {
+                if inbuf.len() > shared.query_limit {
                     tracing::warn!(client = client.id, "query buffer limit reached; closing client");
                     break 'conn;
                 }
                 // Run every complete request in the buffer (pipelining).
-                let mut wrote_at = 0u64;
-                let mut fsync_always = false;
+                let mut w = Written::default();
                 loop {
-                    let parsed = parse_request(&inbuf, &shared.limits);
-                    let (argv, used) = match parsed {
-                        Ok(Some(x)) => x,
-                        Ok(None) => break,
-                        Err(e) => {
-                            Reply::err(e.to_string()).encode(client.proto, &mut out);
+                    let outcome = run_batch(&shared, &mut client, &mut inbuf, &mut out, &mut w);
+                    if w.at > 0 {
+                        shared.wake_writer();
+                    }
+                    match outcome {
+                        Batch::Done => break,
+                        Batch::Close => {
+                            client.close = true;
+                            break;
+                        }
+                        Batch::ProtocolError => {
                             let _ = flush(&mut wr, &mut out, &client).await;
                             break 'conn;
                         }
-                    };
-                    inbuf.advance(used);
-                    if argv.is_empty() {
-                        continue;
-                    }
-                    let (reply, off, always) = {
-                        let mut s = shared.lock();
-                        let mut ctx = Ctx {
-                            s: &mut s,
-                            c: &mut client,
-                            now: now_ms(),
-                            in_script: false,
-                            in_exec: false,
-                            custom_prop: false,
-                        };
-                        let r = cmd::execute(&mut ctx, argv);
-                        (r, s.aof_offset(), s.cfg.appendfsync == Fsync::Always)
-                    };
-                    if off > wrote_at {
-                        wrote_at = off;
-                        fsync_always = always;
-                        shared.wake_writer();
-                    }
-                    reply.encode(client.proto, &mut out);
-                    if client.block.is_some() {
-                        if !wait_durable(&mut synced, wrote_at, fsync_always).await
-                            || !flush(&mut wr, &mut out, &client).await
-                        {
-                            break 'conn;
+                        Batch::Flush => {
+                            if !wait_durable(&mut synced, w.at, w.always).await
+                                || !flush(&mut wr, &mut out, &client).await
+                            {
+                                break 'conn;
+                            }
                         }
-                        match block_wait(&shared, &mut client, &mut rd, &mut inbuf).await {
-                            Some(r) => r.encode(client.proto, &mut out),
-                            None => break 'conn,
+                        Batch::Block => {
+                            if !wait_durable(&mut synced, w.at, w.always).await
+                                || !flush(&mut wr, &mut out, &client).await
+                            {
+                                break 'conn;
+                            }
+                            match block_wait(&shared, &mut client, &mut rd, &mut inbuf).await {
+                                Some(r) => r.encode(client.proto, &mut out),
+                                None => break 'conn,
+                            }
+                            let s = shared.lock();
+                            w.at = w.at.max(s.aof_offset());
+                            w.always = s.cfg.appendfsync == Fsync::Always;
                         }
-                        let off = shared.lock().aof_offset();
-                        wrote_at = wrote_at.max(off);
-                    }
-                    if client.close {
-                        break;
-                    }
-                    if out.len() > 64 * 1024
-                        && (!wait_durable(&mut synced, wrote_at, fsync_always).await
-                            || !flush(&mut wr, &mut out, &client).await)
-                    {
-                        break 'conn;
                     }
                 }
-                if !wait_durable(&mut synced, wrote_at, fsync_always).await
+                if !wait_durable(&mut synced, w.at, w.always).await
                     || !flush(&mut wr, &mut out, &client).await
                     || client.close
                 {
@@ -394,6 +375,80 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
     }
     let _ = wr.shutdown().await;
     disconnect(&shared, &mut client);
+}
+
+/// How far this client's writes reach into the log.
+#[derive(Default)]
+struct Written {
+    /// Log offset after the client's last write (0 = none).
+    at: u64,
+    /// Whether replies must wait for fsync.
+    always: bool,
+}
+
+/// Why [`run_batch`] stopped.
+enum Batch {
+    /// No complete request left.
+    Done,
+    /// QUIT / killed: reply, then close.
+    Close,
+    /// Malformed input: the error is in `out`; close.
+    ProtocolError,
+    /// Output is large: write it, then continue.
+    Flush,
+    /// A blocking command is waiting.
+    Block,
+}
+
+/// Runs complete requests from `inbuf` under one lock acquisition. Sync on
+/// purpose: the guard can never be held across an await.
+fn run_batch(
+    shared: &Shared,
+    client: &mut Client,
+    inbuf: &mut BytesMut,
+    out: &mut BytesMut,
+    w: &mut Written,
+) -> Batch {
+    let mut guard: Option<MutexGuard<'_, Store>> = None;
+    loop {
+        let (argv, used) = match parse_request(inbuf, &shared.limits) {
+            Ok(Some(x)) => x,
+            Ok(None) => return Batch::Done,
+            Err(e) => {
+                Reply::err(e.to_string()).encode(client.proto, out);
+                return Batch::ProtocolError;
+            }
+        };
+        inbuf.advance(used);
+        if argv.is_empty() {
+            continue;
+        }
+        let s = guard.get_or_insert_with(|| shared.lock());
+        let mut ctx = Ctx {
+            s,
+            c: client,
+            now: now_ms(),
+            in_script: false,
+            in_exec: false,
+            custom_prop: false,
+        };
+        let reply = cmd::execute(&mut ctx, argv);
+        let off = s.aof_offset();
+        if off > w.at {
+            w.at = off;
+            w.always = s.cfg.appendfsync == Fsync::Always;
+        }
+        reply.encode(client.proto, out);
+        if client.block.is_some() {
+            return Batch::Block;
+        }
+        if client.close {
+            return Batch::Close;
+        }
+        if out.len() > 64 * 1024 {
+            return Batch::Flush;
+        }
+    }
 }
 
 /// With `appendfsync always`, waits until the log is fsynced past `off`.

@@ -206,7 +206,7 @@ pub(crate) struct ClientEntry {
     /// Connected at.
     pub(crate) created: Instant,
     /// Last command name.
-    pub(crate) last_cmd: String,
+    pub(crate) last_cmd: &'static str,
     /// Subscribed channels.
     pub(crate) channels: HashSet<Bytes>,
     /// Subscribed patterns.

@@ -306,7 +306,7 @@ fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
         e.patterns.len(),
         if e.multi { 0 } else { -1 },
         e.shared.pending.load(Ordering::Relaxed),
-        if e.last_cmd.is_empty() { "NULL" } else { &e.last_cmd },
+        if e.last_cmd.is_empty() { "NULL" } else { e.last_cmd },
         e.resp,
         b(&e.lib_name),
         b(&e.lib_ver),

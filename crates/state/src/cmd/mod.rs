@@ -341,8 +341,20 @@ fn lower(b: &[u8]) -> String {
 
 /// Finds the spec for a request, or the error Redis gives.
 pub(crate) fn resolve(argv: &[Bytes]) -> Result<&'static Spec, Reply> {
-    let name = lower(&argv[0]);
-    let Some(spec) = index().get(name.as_str()).copied() else {
+    // Lowercase into a stack buffer: this runs for every command.
+    let mut buf = [0u8; 32];
+    let found = if argv[0].len() <= buf.len() {
+        let n = argv[0].len();
+        for (d, s) in buf[..n].iter_mut().zip(argv[0].iter()) {
+            *d = s.to_ascii_lowercase();
+        }
+        std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|name| index().get(name).copied())
+    } else {
+        None
+    };
+    let Some(spec) = found else {
         let mut args = String::new();
         for a in &argv[1..] {
             if args.len() >= 128 {
@@ -655,8 +667,7 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
     }
     ctx.custom_prop = saved_prop;
     if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {
-        e.last_cmd.clear();
-        e.last_cmd.push_str(spec.name);
+        e.last_cmd = spec.name;
     }
     reply
 }
