@@ -1,17 +1,22 @@
-//! `bigstep up`: the whole site on this machine from one command — the front door
-//! in this process, and N app instances (the built-in demo, or your command) as
-//! supervised child processes.
+//! `bigstep up`: the whole site on this machine from one command — the front door,
+//! the shared state server and the shared files server in this process, and N app
+//! instances (the built-in demo, or your command) as supervised child processes.
 //!
 //! Order of events: watch for Ctrl-C/SIGTERM; check the listen port; start the
-//! instances and wait until each accepts connections; start the front door with
-//! them as its servers; print the banner. On the first signal the front door stops
-//! accepting and drains, then every instance gets SIGTERM (SIGKILL after `--grace`);
-//! a second signal kills the instances at once.
+//! state and files servers (and create the `uploads` bucket); start the instances,
+//! telling them where state and files are, and wait until each accepts
+//! connections; start the front door with them as its servers; print the banner.
+//! On the first signal the front door stops accepting and drains, then every
+//! instance gets SIGTERM (SIGKILL after `--grace`), then the state server flushes
+//! its log and stops, and the files server finishes its requests; a second signal
+//! kills the instances at once.
 
+mod backends;
 mod backoff;
 mod supervisor;
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +29,18 @@ use supervisor::{Instance, Settings, Spec, Stop};
 #[command(after_help = "\
 Examples:
   bigstep up
-      Front door on http://127.0.0.1:8080 and three instances of the built-in
-      demo app. Open the URL and refresh: each page names the instance that served it.
+      Front door on http://127.0.0.1:8080, shared state on 127.0.0.1:6380 (Redis
+      protocol), shared files on http://127.0.0.1:9000 (S3 API, bucket `uploads`),
+      and three instances of the built-in demo app. Open the URL and refresh: each
+      page names the instance that served it, counts visits in shared state, keeps
+      your login in shared state and your uploads in shared files, whichever
+      instance serves you. Data is kept in ./bigstep-data.
+
+  bigstep up --ephemeral --listen 127.0.0.1:0 --state-port 0 --files-port 0
+      Everything on free ports (the banner says which), nothing kept: for tests.
+
+  bigstep up --no-state --no-files
+      Only the front door and the instances: see what breaks without them.
 
   bigstep up -n 5 --listen 127.0.0.1:3000
       Five instances, front door on port 3000.
@@ -36,6 +51,14 @@ Examples:
       on 127.0.0.1) and BIGSTEP_INSTANCE (app-1, app-2, ...) in its environment;
       `$PORT` and `$BIGSTEP_INSTANCE` in the arguments are replaced too (quote them
       so your shell leaves them alone).
+
+Every instance also gets, unless --no-state / --no-files:
+  REDIS_URL, BIGSTEP_STATE_URL   redis://127.0.0.1:6380/0
+  S3_ENDPOINT_URL, AWS_ENDPOINT_URL   http://127.0.0.1:9000
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   generated once, kept in DATA/files-keys.toml
+  AWS_REGION=us-east-1, BIGSTEP_BUCKET=uploads
+Point your Redis client and S3 client (path-style addressing) at them; in production
+the same variables name Redis/Valkey and any S3 store.
 
 Instances that exit are restarted (after 0.5 s, doubling up to 30 s while they keep
 crashing). Their output is shown prefixed with their name. Ctrl-C stops everything.")]
@@ -72,6 +95,32 @@ pub(crate) struct Args {
     /// they are cut off.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     grace: Duration,
+
+    /// Port of the shared state server (Redis protocol) on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 6380, value_name = "PORT")]
+    state_port: u16,
+
+    /// Port of the shared files server (S3 API) on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 9000, value_name = "PORT")]
+    files_port: u16,
+
+    /// Do not run the shared state server (instances get no REDIS_URL).
+    #[arg(long)]
+    no_state: bool,
+
+    /// Do not run the shared files server (instances get no S3_ENDPOINT_URL).
+    #[arg(long)]
+    no_files: bool,
+
+    /// Where state and files keep their data: DIR/state, DIR/files, and the files
+    /// server's keys in DIR/files-keys.toml.
+    #[arg(long, value_name = "DIR", default_value = "bigstep-data")]
+    data: PathBuf,
+
+    /// Keep nothing: state in memory, files in a temporary directory removed on
+    /// exit, new keys each run.
+    #[arg(long, conflicts_with = "data")]
+    ephemeral: bool,
 
     /// Internal: run CMD as an instance of the `bigstep up` with this pid, dying with it.
     #[arg(long, hide = true, value_name = "PID")]
@@ -136,6 +185,18 @@ async fn up(args: Args) -> anyhow::Result<()> {
             )
         })?);
     }
+    let data = if args.ephemeral {
+        backends::Data::ephemeral()?
+    } else {
+        backends::Data::Dir(args.data.clone())
+    };
+    let backends = backends::Backends::start(
+        (!args.no_state).then_some(args.state_port),
+        (!args.no_files).then_some(args.files_port),
+        data,
+    )
+    .await?;
+
     let n = usize::from(args.instances);
     let ports = pick_ports(n, args.app_port_base)?;
     let user_command = !args.command.is_empty();
@@ -172,13 +233,21 @@ async fn up(args: Args) -> anyhow::Result<()> {
         backoff: backoff::Policy::default(),
         launcher: Some(exe),
         spawner: supervisor::Spawner::start().context("cannot start the spawner thread")?,
+        env: backends.env(),
     });
     let instances: Vec<Instance> = specs
         .into_iter()
         .map(|spec| Instance::start(spec, settings.clone(), stop_rx.clone()))
         .collect();
 
-    let served = serve(&args, &instances, signal_rx.clone(), user_command).await;
+    let served = serve(
+        &args,
+        &instances,
+        &backends,
+        signal_rx.clone(),
+        user_command,
+    )
+    .await;
 
     // However we got here (signal, error), stop every instance and wait for it.
     stop_tx.send_if_modified(|s| {
@@ -191,6 +260,8 @@ async fn up(args: Args) -> anyhow::Result<()> {
     for instance in instances {
         instance.finished().await;
     }
+    // Last, once no instance can write any more: the state server flushes its log.
+    backends.stop().await;
     if served.is_ok() {
         println!("bigstep up: stopped");
     }
@@ -201,6 +272,7 @@ async fn up(args: Args) -> anyhow::Result<()> {
 async fn serve(
     args: &Args,
     instances: &[Instance],
+    backends: &backends::Backends,
     mut stop: watch::Receiver<Stop>,
     user_command: bool,
 ) -> anyhow::Result<()> {
@@ -236,7 +308,7 @@ async fn serve(
         .await
         .context("cannot start the front door")?;
     let addr = fd.local_addr();
-    print_banner(addr, instances);
+    print_banner(addr, instances, backends);
 
     let mut stop_fd = stop.clone();
     fd.run(async move {
@@ -291,10 +363,11 @@ fn health_check(args: &Args, user_command: bool) -> Option<frontdoor::config::He
     })
 }
 
-fn print_banner(addr: SocketAddr, instances: &[Instance]) {
+fn print_banner(addr: SocketAddr, instances: &[Instance], backends: &backends::Backends) {
     use std::io::Write;
     let mut out = String::new();
-    // The first line is a contract: scripts and tests parse the URL from it.
+    // The first line is a contract: scripts and tests parse the URL from it. So are
+    // the `bigstep up: shared state on` and `shared files on` lines.
     out.push_str(&format!("bigstep up: front door on http://{addr}\n"));
     for i in instances {
         let pid = i.pid().map_or("?".into(), |p| p.to_string());
@@ -302,6 +375,39 @@ fn print_banner(addr: SocketAddr, instances: &[Instance]) {
             "  {}  http://127.0.0.1:{}  (pid {pid})\n",
             i.spec.label, i.spec.port
         ));
+    }
+    if let Some(s) = &backends.state {
+        out.push_str(&format!(
+            "bigstep up: shared state on redis://{}/0  (Redis protocol; {}; try redis-cli -p {})\n",
+            s.addr,
+            s.data,
+            s.addr.port()
+        ));
+    }
+    if let Some(f) = &backends.files {
+        out.push_str(&format!(
+            "bigstep up: shared files on http://{}  (S3 API, bucket {}; {})\n",
+            f.addr,
+            backends::BUCKET,
+            f.data
+        ));
+        out.push_str(&format!(
+            "  access key {}  secret key {}  ({})\n",
+            f.access_key,
+            f.secret_key,
+            if f.keys_new {
+                "new"
+            } else {
+                "kept from the last run"
+            }
+        ));
+    }
+    let env = backends.env();
+    if !env.is_empty() {
+        out.push_str("Your app gets these in its environment:\n");
+        for (k, v) in env {
+            out.push_str(&format!("  {k}={v}\n"));
+        }
     }
     out.push_str(&format!(
         "Open http://{addr} and refresh to see requests spread over {} instances. Ctrl-C to stop.\n",

@@ -81,6 +81,8 @@ pub(crate) struct Settings {
     pub(crate) launcher: Option<PathBuf>,
     /// The thread that spawns every instance.
     pub(crate) spawner: Spawner,
+    /// Environment every instance gets (where the shared state and files are).
+    pub(crate) env: Vec<(String, String)>,
 }
 
 type SpawnRequest = (Command, oneshot::Sender<std::io::Result<Child>>);
@@ -333,7 +335,8 @@ async fn spawn(
             c
         }
     };
-    cmd.env("PORT", spec.port.to_string())
+    cmd.envs(settings.env.iter().map(|(k, v)| (k, v)))
+        .env("PORT", spec.port.to_string())
         .env("BIGSTEP_INSTANCE", &spec.name)
         .env("BIGSTEP_INSTANCE_INDEX", spec.index.to_string())
         .stdin(Stdio::null())

@@ -32,6 +32,7 @@ fn settings(grace: Duration) -> Arc<Settings> {
         },
         launcher: None,
         spawner: Spawner::start().unwrap(),
+        env: vec![("BIGSTEP_TEST_ENV".into(), "yes".into())],
     })
 }
 
@@ -237,12 +238,13 @@ async fn instance_gets_port_and_name_in_its_environment() {
         spec(
             "app-2",
             port,
-            "echo \"$PORT $BIGSTEP_INSTANCE $BIGSTEP_INSTANCE_INDEX\"; exec sleep 30",
+            "echo \"$PORT $BIGSTEP_INSTANCE $BIGSTEP_INSTANCE_INDEX $BIGSTEP_TEST_ENV\"; exec sleep 30",
         ),
         settings(Duration::from_secs(5)),
         stop_rx,
     );
-    let want = format!("{port} app-2 2");
+    // The shared settings' environment (REDIS_URL and the like) comes too.
+    let want = format!("{port} app-2 2 yes");
     eventually(Duration::from_secs(5), "environment echoed", || {
         inst.recent_lines().contains(&want)
     })

@@ -1,0 +1,302 @@
+//! The shared state server and the shared files server, run inside `bigstep up`
+//! (the same libraries as `bigstep state` and `bigstep files`), and what the
+//! instances are told about them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The bucket created for the app's uploads (`BIGSTEP_BUCKET`).
+pub(crate) const BUCKET: &str = "uploads";
+/// Region the files server reports and the instances sign for.
+const REGION: &str = "us-east-1";
+/// The file in the data directory that keeps the files server's keys.
+const KEYS_FILE: &str = "files-keys.toml";
+
+/// Where the backends keep their data.
+#[derive(Debug, Clone)]
+pub(crate) enum Data {
+    /// `DIR/state` and `DIR/files`, kept across runs.
+    Dir(PathBuf),
+    /// State in memory, files in a temporary directory removed on exit.
+    Ephemeral(PathBuf),
+}
+
+impl Data {
+    /// A fresh temporary directory for `--ephemeral`.
+    pub(crate) fn ephemeral() -> anyhow::Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("bigstep-up-{}-{nanos:x}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create a temporary directory {}", dir.display()))?;
+        Ok(Data::Ephemeral(dir))
+    }
+
+    fn root(&self) -> &Path {
+        match self {
+            Data::Dir(d) | Data::Ephemeral(d) => d,
+        }
+    }
+
+    fn describe(&self, sub: &str) -> String {
+        match self {
+            Data::Dir(d) => format!("data in {}", d.join(sub).display()),
+            Data::Ephemeral(_) => "ephemeral: gone on exit".into(),
+        }
+    }
+}
+
+/// A running shared state server.
+pub(crate) struct StateRunning {
+    pub(crate) addr: SocketAddr,
+    pub(crate) data: String,
+    task: JoinHandle<()>,
+}
+
+/// A running shared files server.
+pub(crate) struct FilesRunning {
+    pub(crate) addr: SocketAddr,
+    pub(crate) access_key: String,
+    pub(crate) secret_key: String,
+    pub(crate) data: String,
+    /// Whether the keys were generated now (or read from the data directory).
+    pub(crate) keys_new: bool,
+    task: JoinHandle<()>,
+}
+
+/// The backends `up` runs, stopped together after the instances.
+pub(crate) struct Backends {
+    pub(crate) state: Option<StateRunning>,
+    pub(crate) files: Option<FilesRunning>,
+    stop: watch::Sender<bool>,
+    data: Data,
+}
+
+impl Backends {
+    /// Start what is asked for. Ports are bound here, so a busy one fails
+    /// before any instance starts.
+    pub(crate) async fn start(
+        state_port: Option<u16>,
+        files_port: Option<u16>,
+        data: Data,
+    ) -> anyhow::Result<Self> {
+        let (stop, stopped) = watch::channel(false);
+        let mut backends = Backends {
+            state: None,
+            files: None,
+            stop,
+            data,
+        };
+        // On an error below, what already started is stopped when `backends` drops.
+        if let Some(port) = state_port {
+            backends.state = Some(start_state(port, &backends.data, stopped.clone()).await?);
+        }
+        if let Some(port) = files_port {
+            backends.files = Some(start_files(port, &backends.data, stopped).await?);
+        }
+        Ok(backends)
+    }
+
+    /// What every instance finds in its environment.
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(s) = &self.state {
+            let url = format!("redis://{}/0", s.addr);
+            env.push(("REDIS_URL".into(), url.clone()));
+            env.push(("BIGSTEP_STATE_URL".into(), url));
+        }
+        if let Some(f) = &self.files {
+            let url = format!("http://{}", f.addr);
+            env.push(("S3_ENDPOINT_URL".into(), url.clone()));
+            env.push(("AWS_ENDPOINT_URL".into(), url));
+            env.push(("AWS_ACCESS_KEY_ID".into(), f.access_key.clone()));
+            env.push(("AWS_SECRET_ACCESS_KEY".into(), f.secret_key.clone()));
+            env.push(("AWS_REGION".into(), REGION.into()));
+            env.push(("BIGSTEP_BUCKET".into(), BUCKET.into()));
+        }
+        env
+    }
+
+    /// Stop both servers and wait: the state server flushes its log first.
+    pub(crate) async fn stop(mut self) {
+        self.stop.send_replace(true);
+        if let Some(s) = self.state.take() {
+            let _ = s.task.await;
+        }
+        if let Some(f) = self.files.take() {
+            let _ = f.task.await;
+        }
+        if let Data::Ephemeral(dir) = &self.data {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Drop for Backends {
+    fn drop(&mut self) {
+        // Reached without `stop` only on a start-up error: the tasks end when the
+        // runtime does; the temporary directory must not stay behind.
+        self.stop.send_replace(true);
+        if let Data::Ephemeral(dir) = &self.data {
+            if self.state.is_some() || self.files.is_some() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+async fn start_state(
+    port: u16,
+    data: &Data,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<StateRunning> {
+    let dir = match data {
+        Data::Dir(d) => Some(d.join("state")),
+        Data::Ephemeral(_) => None,
+    };
+    let cfg = state::Config {
+        bind: "127.0.0.1".into(),
+        port,
+        dir,
+        ..state::Config::default()
+    };
+    let server = state::Server::start(cfg).await.map_err(|e| {
+        let hint = match &e {
+            state::StartError::Bind { .. } => {
+                " (is a Redis or another bigstep using the port? try --state-port 6381, or --no-state)"
+            }
+            _ => "",
+        };
+        anyhow::anyhow!("cannot start the shared state server: {e}{hint}")
+    })?;
+    let addr = server.local_addr();
+    let task = tokio::spawn(async move {
+        // Returns once the log is flushed.
+        server.run(stopped(stop)).await;
+    });
+    Ok(StateRunning {
+        addr,
+        data: data.describe("state"),
+        task,
+    })
+}
+
+async fn start_files(
+    port: u16,
+    data: &Data,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<FilesRunning> {
+    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot start the shared files server on {listen} (is another process using the \
+             port? try --files-port 9001, or --no-files)"
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let dir = data.root().join("files");
+    let (access_key, secret_key, keys_new) = match data {
+        Data::Dir(root) => persistent_keys(root)?,
+        Data::Ephemeral(_) => {
+            let (a, s) = files::generate_keys();
+            (a, s, true)
+        }
+    };
+    create_bucket(&dir).await?;
+    let config = files::FilesConfig::new(&dir, &access_key, &secret_key);
+    let server = files::FilesServer::open(config)
+        .await
+        .with_context(|| format!("cannot open the shared files in {}", dir.display()))?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = server.serve(listener, stopped(stop)).await {
+            tracing::error!("shared files server failed: {e}");
+        }
+    });
+    Ok(FilesRunning {
+        addr,
+        access_key,
+        secret_key,
+        data: data.describe("files"),
+        keys_new,
+        task,
+    })
+}
+
+/// The `uploads` bucket, created through the store before the server opens it
+/// (the store is closed again: one process, one open index).
+async fn create_bucket(dir: &Path) -> anyhow::Result<()> {
+    let d = dir.to_path_buf();
+    let store = tokio::task::spawn_blocking(move || files::store::Store::open(&d))
+        .await?
+        .with_context(|| format!("cannot open the shared files in {}", dir.display()))?;
+    match store.create_bucket(BUCKET).await {
+        Ok(()) | Err(files::store::StoreError::BucketExists) => {}
+        Err(e) => return Err(e).context(format!("cannot create the bucket {BUCKET}")),
+    }
+    drop(store);
+    Ok(())
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Keys {
+    access_key: String,
+    secret_key: String,
+}
+
+/// The files server's keys, kept in `DIR/files-keys.toml` (mode 0600) so a
+/// restart keeps them: generated on the first run.
+fn persistent_keys(root: &Path) -> anyhow::Result<(String, String, bool)> {
+    let path = root.join(KEYS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let k: Keys = toml::from_str(&text).with_context(|| {
+                format!(
+                    "{}: not a key file (delete it for new keys)",
+                    path.display()
+                )
+            })?;
+            return Ok((k.access_key, k.secret_key, false));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("cannot create the data directory {}", root.display()))?;
+    let (access_key, secret_key) = files::generate_keys();
+    let text = format!(
+        "# Keys of the shared files server that `bigstep up` runs (S3 API).\n{}",
+        toml::to_string(&Keys {
+            access_key: access_key.clone(),
+            secret_key: secret_key.clone(),
+        })?
+    );
+    write_private(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((access_key, secret_key, true))
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
