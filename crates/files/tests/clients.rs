@@ -401,3 +401,15 @@ fn binary_keys_refusal_and_graceful_sigterm() {
     assert!(exit.success(), "exit after SIGTERM: {exit:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rclone_copy_check_and_s3cmd_put_get() {
+    let dir = temp_dir("rclone");
+    let server = Server::start(&dir.join("data"));
+    run_py(
+        &["rclone_s3cmd.py", &server.endpoint],
+        Duration::from_secs(240),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

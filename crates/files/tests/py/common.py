@@ -24,7 +24,8 @@ def setup_env():
             "HOME": home,
         }
     )
-    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    # AWS_CA_BUNDLE (set on some machines) makes rclone refuse plain-HTTP endpoints.
+    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_CA_BUNDLE"):
         os.environ.pop(k, None)
     return home
 
