@@ -625,6 +625,7 @@ impl Store {
         let bucket = bucket.to_owned();
         let key = key.to_owned();
         let tmp = written.tmp;
+        let tmp_path = tmp.clone();
         let m = meta.clone();
         let r = self
             .blocking(move |inner| {
@@ -662,7 +663,8 @@ impl Store {
             })
             .await;
         if r.is_err() {
-            let _ = tokio::fs::remove_file(self.inner.tmp.join(&meta.blob)).await;
+            // Failed before the rename (e.g. the bucket went away): drop the body.
+            let _ = tokio::fs::remove_file(&tmp_path).await;
         }
         r.map(|()| meta)
     }
