@@ -19,17 +19,48 @@ const BIN: &str = env!("CARGO_BIN_EXE_bigstep");
 struct Up {
     child: Child,
     addr: SocketAddr,
+    /// The shared state server's port, from the banner.
+    state_port: Option<u16>,
+    /// The files server's access key, from the banner.
+    access_key: Option<String>,
     /// Everything it printed (stdout and stderr), for failure messages.
     output: Arc<Mutex<String>>,
 }
 
+/// Port 0 for everything, and nothing kept (unless the test names a `--data` dir),
+/// so tests run side by side.
+fn isolated(args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = ["--state-port", "0", "--files-port", "0"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if !args.contains(&"--data") {
+        all.push("--ephemeral".into());
+    }
+    // Options go before a `--` that starts the user's command.
+    match args.iter().position(|a| *a == "--") {
+        Some(i) => {
+            let mut v: Vec<String> = args[..i].iter().map(|s| s.to_string()).collect();
+            v.extend(all);
+            v.extend(args[i..].iter().map(|s| s.to_string()));
+            v
+        }
+        None => {
+            let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            v.extend(all);
+            v
+        }
+    }
+}
+
 impl Up {
-    /// Start `bigstep up --listen 127.0.0.1:0 ARGS…` and wait for its front door line.
+    /// Start `bigstep up --listen 127.0.0.1:0 ARGS…` (every port 0, see [`isolated`])
+    /// and wait for its banner.
     fn start(args: &[&str]) -> Up {
         let mut child = Command::new(BIN)
             .arg("up")
             .args(["--listen", "127.0.0.1:0"])
-            .args(args)
+            .args(isolated(args))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -40,26 +71,40 @@ impl Up {
         drain(child.stdout.take().unwrap(), output.clone(), Some(lines_tx));
         drain(child.stderr.take().unwrap(), output.clone(), None);
         let deadline = Instant::now() + Duration::from_secs(60);
-        let addr = loop {
+        let (mut addr, mut state_port, mut access_key) = (None, None, None);
+        // The banner: the front door line first, the `Open …` line last.
+        loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines_rx.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(url) = line.strip_prefix("bigstep up: front door on http://") {
-                        break url.trim().parse().expect("address in the front door line");
+                        addr = Some(url.trim().parse().expect("address in the front door line"));
+                    } else if let Some(rest) =
+                        line.strip_prefix("bigstep up: shared state on redis://")
+                    {
+                        let hostport = rest.split('/').next().unwrap();
+                        let a: SocketAddr = hostport.parse().expect("address of shared state");
+                        state_port = Some(a.port());
+                    } else if let Some(rest) = line.trim().strip_prefix("access key ") {
+                        access_key = rest.split_whitespace().next().map(str::to_string);
+                    } else if line.starts_with("Open http://") && addr.is_some() {
+                        break;
                     }
                 }
                 Err(_) => {
                     let _ = child.kill();
                     panic!(
-                        "no front door line within 60 s; output:\n{}",
+                        "no complete banner within 60 s; output:\n{}",
                         output.lock().unwrap()
                     );
                 }
             }
-        };
+        }
         Up {
             child,
-            addr,
+            addr: addr.unwrap(),
+            state_port,
+            access_key,
             output,
         }
     }
@@ -323,7 +368,8 @@ fn user_command_port_is_substituted_in_arguments() {
 #[test]
 fn an_app_that_exits_at_start_is_reported_by_name() {
     let out = Command::new(BIN)
-        .args(["up", "--listen", "127.0.0.1:0", "-n", "2", "--"])
+        .args(["up", "--listen", "127.0.0.1:0", "-n", "2", "--ephemeral"])
+        .args(["--state-port", "0", "--files-port", "0", "--"])
         .args([
             "sh",
             "-c",
@@ -383,4 +429,266 @@ fn sigterm_drains_the_front_door_before_stopping_instances() {
     read_until(&mut s, "app-1 tick 2", &mut seen);
     let status = up.wait_exit();
     assert!(status.success(), "{status}; output:\n{}", up.output());
+}
+
+// ---- the whole picture: shared state and shared files -------------------------
+
+/// A response read to the end: status, head (lower-cased names kept as sent), body.
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Send `head` (without the final blank line; `Connection: close` is added) and
+/// `body` on a connection of its own; read the whole response.
+fn exchange(addr: SocketAddr, head: &str, body: &[u8]) -> Reply {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    write!(s, "{head}Host: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("incomplete response: {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let reply = Reply { status, head, body };
+    if reply
+        .header("transfer-encoding")
+        .is_some_and(|t| t.contains("chunked"))
+    {
+        body = dechunk(&reply.body);
+        return Reply { body, ..reply };
+    }
+    reply
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = raw.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size_text = String::from_utf8_lossy(&raw[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        raw = &raw[eol + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+/// GET `path` with an optional cookie.
+fn fetch(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Reply {
+    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+    exchange(addr, &format!("GET {path} HTTP/1.1\r\n{cookie}"), b"")
+}
+
+/// The text of the element with this id on the page.
+fn element(page: &str, id: &str) -> Option<String> {
+    let marker = format!("id=\"{id}\">");
+    let start = page.find(&marker)? + marker.len();
+    let end = page[start..].find('<')?;
+    Some(page[start..start + end].to_string())
+}
+
+/// `GET /`: (instance, shared visit count) from the page.
+fn visit(addr: SocketAddr) -> (String, u64) {
+    let r = fetch(addr, "/", None);
+    let page = r.text();
+    assert_eq!(r.status, 200, "{page}");
+    let instance = page_instance(&page).expect("instance on the page");
+    let visits = element(&page, "visits")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no shared visit count on the page:\n{page}"));
+    (instance, visits)
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli (apt package redis-tools, see .ci/apt-state.txt)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_shared_counter_counts_every_visit_on_every_instance() {
+    let mut up = Up::start(&[]);
+    let (_, first) = visit(up.addr);
+    const N: u64 = 30;
+    let mut served = HashSet::new();
+    let mut seen = Vec::new();
+    for _ in 0..N {
+        let (instance, visits) = visit(up.addr);
+        served.insert(instance);
+        seen.push(visits);
+    }
+    assert_eq!(served, names(3), "{}", up.output());
+    // Each visit is counted once, in order: first+1, first+2, ... first+N.
+    let want: Vec<u64> = (first + 1..=first + N).collect();
+    assert_eq!(seen, want);
+    let port = up.state_port.expect("shared state port in the banner");
+    assert_eq!(
+        redis_cli(port, &["GET", "demo:visits"]),
+        (first + N).to_string()
+    );
+    assert!(up.terminate().success(), "{}", up.output());
+}
+
+#[test]
+fn a_login_on_one_instance_is_known_on_the_others() {
+    let mut up = Up::start(&[]);
+    let login = fetch(up.addr, "/login?name=Ada%20L", None);
+    assert_eq!(login.status, 303, "{}", login.text());
+    let logged_on = login.header("x-served-by").expect("X-Served-By");
+    let cookie = login.header("set-cookie").expect("a session cookie");
+    let sid = cookie.split(';').next().unwrap().to_string();
+    assert!(sid.starts_with("sid="), "{cookie}");
+
+    let port = up.state_port.unwrap();
+    let key = format!("session:{}", &sid["sid=".len()..]);
+    assert_eq!(redis_cli(port, &["HGET", &key, "name"]), "Ada L");
+    let ttl: u64 = redis_cli(port, &["TTL", &key]).parse().unwrap();
+    assert!((1700..=1800).contains(&ttl), "TTL {ttl}");
+
+    let mut served = HashSet::new();
+    for _ in 0..30 {
+        let r = fetch(up.addr, "/", Some(&sid));
+        let page = r.text();
+        let instance = page_instance(&page).unwrap();
+        assert_eq!(element(&page, "name").as_deref(), Some("Ada L"), "{page}");
+        assert_eq!(element(&page, "login-instance"), Some(logged_on.clone()));
+        served.insert(instance);
+        if served.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(served, names(3));
+    // Without the cookie nobody is logged in.
+    assert!(element(&fetch(up.addr, "/", None).text(), "name").is_none());
+    assert!(up.terminate().success(), "{}", up.output());
+}
+
+#[test]
+fn an_upload_is_served_byte_exact_by_another_instance() {
+    let mut up = Up::start(&[]);
+    // Every byte value, and then some: 300 KiB.
+    let data: Vec<u8> = (0..300 * 1024u32)
+        .map(|i| (i % 251) as u8 ^ (i >> 8) as u8)
+        .collect();
+    let boundary = "----bigstep-test-7d1f";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+             filename=\"photo 1.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let up_reply = exchange(
+        up.addr,
+        &format!(
+            "POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+             Content-Length: {}\r\n",
+            body.len()
+        ),
+        &body,
+    );
+    let text = up_reply.text();
+    assert_eq!(up_reply.status, 303, "{text}\n{}", up.output());
+    let uploaded_on = up_reply.header("x-served-by").unwrap();
+    let path = text
+        .split_whitespace()
+        .find(|w| w.starts_with("/files/"))
+        .unwrap_or_else(|| panic!("no /files/ link in {text:?}"))
+        .to_string();
+
+    // The page lists it, with the instance that took it.
+    let page = fetch(up.addr, "/", None).text();
+    assert!(
+        page.contains(&format!("<a href=\"{path}\">photo 1.bin</a>")),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("uploaded on {uploaded_on}")),
+        "{page}"
+    );
+
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        assert!(tries <= 30, "no other instance served {path}");
+        let r = fetch(up.addr, &path, None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.header("x-uploaded-on").as_deref(),
+            Some(uploaded_on.as_str())
+        );
+        assert!(
+            r.body == data,
+            "{path}: {} bytes differ from the upload",
+            r.body.len()
+        );
+        if r.header("x-served-by").unwrap() != uploaded_on {
+            break;
+        }
+    }
+    assert_eq!(fetch(up.addr, "/files/no-such-file", None).status, 404);
+    assert!(up.terminate().success(), "{}", up.output());
+}
+
+#[test]
+fn state_and_keys_survive_a_restart_with_the_same_data_dir() {
+    let dir = std::env::temp_dir().join(format!("bigstep-up-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_s = dir.to_str().unwrap();
+    let mut up = Up::start(&["-n", "1", "--data", dir_s]);
+    let (_, a) = visit(up.addr);
+    let (_, b) = visit(up.addr);
+    assert_eq!(b, a + 1);
+    let key = up.access_key.clone().expect("access key in the banner");
+    assert!(up.terminate().success(), "{}", up.output());
+
+    let mut again = Up::start(&["-n", "1", "--data", dir_s]);
+    let (_, c) = visit(again.addr);
+    assert_eq!(c, b + 1, "the counter was not kept");
+    assert_eq!(again.access_key, Some(key), "the files keys were not kept");
+    assert!(again.output().contains("kept from the last run"));
+    assert!(again.terminate().success(), "{}", again.output());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn without_state_and_files_the_demo_says_what_it_misses() {
+    let mut up = Up::start(&["-n", "2", "--no-state", "--no-files"]);
+    assert!(up.state_port.is_none());
+    let page = fetch(up.addr, "/", None).text();
+    assert!(page.contains("not counted: no shared state"), "{page}");
+    assert!(page.contains("No shared files"), "{page}");
+    assert!(!up.output().contains("REDIS_URL="), "{}", up.output());
+    assert!(up.terminate().success(), "{}", up.output());
 }
