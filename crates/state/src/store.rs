@@ -284,6 +284,8 @@ pub(crate) struct Client {
     pub(crate) block: Option<BlockSpec>,
     /// Whether this is the log-replay pseudo client.
     pub(crate) replay: bool,
+    /// Channels + patterns subscribed (mirrors the registry, read per command).
+    pub(crate) subscriptions: usize,
 }
 
 impl Client {
@@ -311,6 +313,7 @@ impl Client {
                 close: false,
                 block: None,
                 replay: false,
+                subscriptions: 0,
             },
             rx,
         )

@@ -164,6 +164,7 @@ pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     for p in pats {
         super::pubsub::remove_sub(ctx.s, id, &p, true);
     }
+    ctx.c.subscriptions = 0;
     ctx.c.db = 0;
     ctx.c.proto = 2;
     ctx.c.authed = ctx.s.cfg.requirepass.is_none();

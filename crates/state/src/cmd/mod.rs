@@ -621,6 +621,9 @@ impl Ctx<'_> {
 
     /// A list got elements: wake clients blocked on it.
     pub(crate) fn signal_ready(&mut self, key: &[u8]) {
+        if self.s.blocking_keys.is_empty() {
+            return;
+        }
         let k = (self.c.db, Bytes::copy_from_slice(key));
         if self.s.blocking_keys.contains_key(&k) && !self.s.ready.contains(&k) {
             self.s.ready.push(k);
@@ -635,7 +638,7 @@ impl Ctx<'_> {
     /// Logs `argv` instead of the command as sent.
     pub(crate) fn propagate(&mut self, argv: Vec<Bytes>) {
         self.custom_prop = true;
-        if !self.s.loading {
+        if !self.s.loading && self.s.aof.is_some() {
             self.s.prop.push((self.c.db, argv));
         }
     }
@@ -658,10 +661,12 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         None => conn::command_all(),
     };
     if ctx.s.dirty != dirty {
-        for i in key_indexes(spec, argv.len()) {
-            ctx.s.touch(db, &argv[i]);
+        if !ctx.s.watched.is_empty() {
+            for i in key_indexes(spec, argv.len()) {
+                ctx.s.touch(db, &argv[i]);
+            }
         }
-        if spec.flags & WRITE != 0 && !ctx.custom_prop && !ctx.s.loading {
+        if spec.flags & WRITE != 0 && !ctx.custom_prop && !ctx.s.loading && ctx.s.aof.is_some() {
             ctx.s.prop.push((db, argv.to_vec()));
         }
     }
@@ -700,7 +705,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
         }
         return Reply::Error("OOM command not allowed when used memory > 'maxmemory'.".into());
     }
-    if ctx.c.proto == 2 && spec.flags & PUBSUB == 0 {
+    if ctx.c.proto == 2 && spec.flags & PUBSUB == 0 && ctx.c.subscriptions > 0 {
         if let Some(e) = ctx.s.clients.get(&ctx.c.id) {
             if !e.channels.is_empty() || !e.patterns.is_empty() {
                 return Reply::err(format!(

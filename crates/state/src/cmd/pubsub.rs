@@ -45,6 +45,7 @@ fn sub_generic(ctx: &mut Ctx<'_>, a: &[Bytes], pattern: bool) -> R {
             subs.insert(id, shared.clone());
         }
         let n = count(ctx);
+        ctx.c.subscriptions = n as usize;
         out.push(confirm(
             if pattern { "psubscribe" } else { "subscribe" },
             Some(ch.clone()),
@@ -115,7 +116,9 @@ fn unsub_generic(ctx: &mut Ctx<'_>, a: &[Bytes], pattern: bool) -> R {
     let mut out = Vec::new();
     for ch in targets {
         remove_sub(ctx.s, id, &ch, pattern);
-        out.push(confirm(kind, Some(ch), count(ctx)));
+        let n = count(ctx);
+        ctx.c.subscriptions = n as usize;
+        out.push(confirm(kind, Some(ch), n));
     }
     Ok(Reply::Multi(out))
 }
