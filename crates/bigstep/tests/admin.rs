@@ -333,7 +333,7 @@ async fn bad_requests_are_refused_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_is_required_when_set() {
     let a = Backend::start("a").await;
-    let (_fd, admin) = start(&format!("admin_token = \"{TOKEN}\"\n"), &[("a", a.addr, 1)]);
+    let (fd, admin) = start(&format!("admin_token = \"{TOKEN}\"\n"), &[("a", a.addr, 1)]);
 
     for path in ["/api/status", "/api/servers", "/metrics"] {
         assert_eq!(
@@ -367,6 +367,24 @@ async fn a_token_is_required_when_set() {
     assert!(!run_reload(admin, None).0);
     let (ok, out) = run_reload(admin, Some(TOKEN));
     assert!(ok, "{out}");
+    // ... or reads it from the config file.
+    let out = Command::new(BIN)
+        .args([
+            "balance",
+            "reload",
+            "--admin",
+            &admin.to_string(),
+            "--config",
+        ])
+        .arg(fd.dir.join("bigstep.toml"))
+        .env_remove("BIGSTEP_ADMIN_TOKEN")
+        .output()
+        .expect("run bigstep balance reload");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn states_with(admin: SocketAddr, token: &str) -> HashMap<String, String> {

@@ -64,7 +64,7 @@ struct ReloadArgs {
     #[arg(long, value_name = "ADDR")]
     admin: Option<SocketAddr>,
 
-    /// The admin API's bearer token, when it has one.
+    /// The admin API's bearer token, when it has one (default: `admin_token` from the config file).
     #[arg(
         long,
         value_name = "TOKEN",
@@ -73,7 +73,7 @@ struct ReloadArgs {
     )]
     token: Option<String>,
 
-    /// Config file whose `admin_listen` to use.
+    /// Config file whose `admin_listen` (and `admin_token`) to use.
     #[arg(short, long, value_name = "FILE", env = "BIGSTEP_CONFIG")]
     config: Option<PathBuf>,
 }
@@ -209,14 +209,15 @@ fn spawn_file_watch(path: PathBuf, reloader: Reloader) {
 /// the answer. One request over a plain socket: no HTTP client library needed.
 fn request_reload(r: &ReloadArgs, parent_config: Option<&Path>) -> anyhow::Result<()> {
     use std::io::{Read as _, Write as _};
-    let admin = match (r.admin, r.config.as_deref().or(parent_config)) {
-        (Some(a), _) => a,
-        (None, Some(path)) => config::load(path)?
-            .balance
-            .and_then(|b| b.admin_listen)
-            .unwrap_or_else(default_admin),
-        (None, None) => default_admin(),
+    let file = match r.config.as_deref().or(parent_config) {
+        Some(path) => config::load(path)?.balance,
+        None => None,
     };
+    let admin = r
+        .admin
+        .or_else(|| file.as_ref().and_then(|b| b.admin_listen))
+        .unwrap_or_else(default_admin);
+    let token = r.token.clone().filter(|t| !t.is_empty());
     let timeout = Duration::from_secs(30);
     let mut stream = std::net::TcpStream::connect_timeout(&admin, Duration::from_secs(5))
         .with_context(|| {
@@ -224,10 +225,7 @@ fn request_reload(r: &ReloadArgs, parent_config: Option<&Path>) -> anyhow::Resul
         })?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let auth = r
-        .token
-        .as_deref()
-        .filter(|t| !t.is_empty())
+    let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     write!(
