@@ -54,6 +54,27 @@ fn redis_py() {
 }
 
 #[test]
+fn node_redis_resp3() {
+    let srv = start_ours(state::Config::default());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/node_redis.cjs");
+    // .ci/install puts npm packages (.ci/npm-state.txt) in .ci/node.
+    let modules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/node/node_modules");
+    let out = run_with_timeout(
+        Command::new("node")
+            .arg(script)
+            .arg(srv.addr.port().to_string())
+            .env("NODE_PATH", modules),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "node-redis suite failed (npm package `redis` in .ci/node — see .ci/npm-state.txt)\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn redis_cli_and_benchmark() {
     let srv = start_ours(state::Config::default());
     let port = srv.addr.port().to_string();
