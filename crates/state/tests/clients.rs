@@ -75,6 +75,66 @@ fn node_redis_resp3() {
 }
 
 #[test]
+fn php_sessions_with_locking() {
+    let srv = start_ours(state::Config::default());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/php/session.php");
+    let php = |hold: &str| {
+        let mut c = Command::new("php");
+        c.args([
+            "-d",
+            "session.save_handler=redis",
+            "-d",
+            &format!("session.save_path=tcp://127.0.0.1:{}", srv.addr.port()),
+            "-d",
+            "redis.session.locking_enabled=1",
+            "-d",
+            "redis.session.lock_retries=400",
+            "-d",
+            "redis.session.lock_wait_time=20000",
+            "-d",
+            "redis.session.lock_expire=30",
+            script,
+            "sess1",
+            hold,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        c
+    };
+    // The first request holds the session lock for a while; the second must wait
+    // for it (and so see count 1) instead of reading the old session.
+    let first = php("0.8")
+        .spawn()
+        .expect("php (apt install php-cli php-redis)");
+    std::thread::sleep(Duration::from_millis(200));
+    let second = run_with_timeout(&mut php("0"), Duration::from_secs(30));
+    let first = first.wait_with_output().expect("php");
+    let a = String::from_utf8_lossy(&first.stdout).trim().to_string();
+    let b = String::from_utf8_lossy(&second.stdout).trim().to_string();
+    assert!(
+        first.status.success() && second.status.success(),
+        "php failed: {} {}",
+        String::from_utf8_lossy(&first.stderr),
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(
+        (a.as_str(), b.as_str()),
+        ("1", "2"),
+        "session lock must serialize the two requests"
+    );
+    let mut c = Conn::connect(srv.addr);
+    let Frame::Integer(ttl) = c.cmd("ttl PHPREDIS_SESSION:sess1") else {
+        panic!()
+    };
+    assert!(ttl > 0, "session has a TTL");
+    assert_eq!(
+        c.cmd("exists PHPREDIS_SESSION:sess1_LOCK"),
+        Frame::Integer(0),
+        "lock released"
+    );
+}
+
+#[test]
 fn redis_cli_and_benchmark() {
     let srv = start_ours(state::Config::default());
     let port = srv.addr.port().to_string();
