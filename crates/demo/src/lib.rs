@@ -944,6 +944,59 @@ mod tests {
     }
 
     #[test]
+    fn upload_keys_are_safe_and_distinct() {
+        let a = upload_key("../My Photo (1).JPG");
+        let b = upload_key("../My Photo (1).JPG");
+        assert_ne!(a, b);
+        assert!(a.ends_with("-_My_Photo__1_.JPG"), "{a}");
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".-_".contains(&c)));
+        assert!(upload_key("").ends_with("-file"));
+        assert!(upload_key("...").ends_with("-file"));
+    }
+
+    #[test]
+    fn upload_records_round_trip_on_one_line() {
+        let u = Upload {
+            key: "1-ab-x.txt".into(),
+            name: one_line("x\tna\nme.txt"),
+            size: 42,
+            instance: "app-1".into(),
+        };
+        let line = u.encode();
+        assert!(!line.contains('\n'));
+        let back = Upload::decode(&line).unwrap();
+        assert_eq!(
+            (back.key, back.name, back.size, back.instance),
+            (u.key, u.name, u.size, u.instance)
+        );
+        assert!(Upload::decode("no tabs").is_none());
+    }
+
+    #[test]
+    fn session_cookie_is_found_and_checked() {
+        let mut h = HeaderMap::new();
+        let sid = "0123456789abcdef0123456789abcdef";
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("a=1; sid={sid}; b=2")).unwrap(),
+        );
+        assert_eq!(session_id(&h).as_deref(), Some(sid));
+        h.insert(header::COOKIE, HeaderValue::from_static("sid=../../etc"));
+        assert_eq!(session_id(&h), None);
+    }
+
+    #[test]
+    fn only_harmless_types_are_shown_inline() {
+        assert!(inline_type("image/png"));
+        assert!(inline_type("text/plain; charset=utf-8"));
+        assert!(!inline_type("image/svg+xml"));
+        assert!(!inline_type("text/html"));
+        assert!(!inline_type("application/octet-stream"));
+    }
+
+    #[test]
     fn escape_neutralises_markup() {
         assert_eq!(
             escape("<script>\"x\" & 'y'</script>"),

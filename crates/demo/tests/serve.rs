@@ -18,9 +18,15 @@ async fn start(name: &str) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(demo::serve(listener, name.to_string(), async move {
-        let _ = stopped.await;
-    }));
+    // No shared state or files, whatever the environment says.
+    let task = tokio::spawn(demo::serve_with(
+        listener,
+        name.to_string(),
+        demo::Backends::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Running { addr, stop, task }
 }
 
@@ -159,4 +165,67 @@ async fn shutdown_stops_serving() {
         .unwrap()
         .unwrap();
     assert!(TcpStream::connect(app.addr).await.is_err());
+}
+
+/// Send raw bytes; the whole response.
+async fn raw(addr: SocketAddr, request: &[u8]) -> Response {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf))
+        .await
+        .expect("response within 20 s")
+        .unwrap();
+    parse(&buf)
+}
+
+#[tokio::test]
+async fn without_shared_state_and_files_everything_stays_on_one_instance() {
+    let a = start("app-1").await;
+    let b = start("app-2").await;
+
+    let page = get(a.addr, "/", "").await;
+    assert!(
+        page.body.contains("not counted: no shared state"),
+        "{}",
+        page.body
+    );
+
+    // A login is known only to the instance that took it.
+    let login = get(a.addr, "/login?name=Ada", "").await;
+    assert_eq!(login.status, 303);
+    let cookie = login
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .expect("a cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let on_a = get(a.addr, "/", &format!("Cookie: {cookie}\r\n")).await;
+    assert!(on_a.body.contains("id=\"name\">Ada<"), "{}", on_a.body);
+    let on_b = get(b.addr, "/", &format!("Cookie: {cookie}\r\n")).await;
+    assert!(!on_b.body.contains("id=\"name\""), "{}", on_b.body);
+
+    // An upload too: the other instance answers 404.
+    let body = "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+                Content-Type: text/plain\r\n\r\nhello\r\n--XX--\r\n";
+    let req = format!(
+        "POST /upload HTTP/1.1\r\nHost: demo\r\nContent-Type: multipart/form-data; boundary=XX\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let up = raw(a.addr, req.as_bytes()).await;
+    assert_eq!(up.status, 303, "{}", up.body);
+    let path = up
+        .body
+        .split_whitespace()
+        .find(|w| w.starts_with("/files/"))
+        .unwrap()
+        .to_string();
+    let here = get(a.addr, &path, "").await;
+    assert_eq!((here.status, here.body.as_str()), (200, "hello"));
+    assert!(here.head.contains("x-uploaded-on: app-1"), "{}", here.head);
+    assert_eq!(get(b.addr, &path, "").await.status, 404);
 }
