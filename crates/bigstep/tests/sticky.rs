@@ -339,11 +339,11 @@ async fn session_loss_detector_counts_a_reset_session_not_a_kept_one() {
         metric(admin, "bigstep_session_loss_total{server=\"a\"}").await,
         Some(1)
     );
-    assert!(
-        fd.logs().iter().any(|l| l.contains("session was lost")),
-        "{:#?}",
-        fd.logs()
-    );
+    let logged = eventually(Duration::from_secs(5), || {
+        fd.logs().iter().any(|l| l.contains("session was lost"))
+    })
+    .await;
+    assert!(logged, "{:#?}", fd.logs());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

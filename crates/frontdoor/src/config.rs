@@ -18,9 +18,14 @@ pub struct Config {
     /// Address the data-plane listener binds. Loopback unless you say otherwise.
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
-    /// Optional admin listener serving `/metrics` and `/healthz`. Keep it on loopback.
+    /// Optional admin listener: the dashboard at `/`, the JSON API under `/api`,
+    /// `/metrics` and `/healthz`. On a non-loopback address it needs `admin_token`.
     #[serde(default)]
     pub admin_listen: Option<SocketAddr>,
+    /// Bearer token the admin API requires (at least 16 characters); required when
+    /// `admin_listen` is not a loopback address. `BIGSTEP_ADMIN_TOKEN` overrides it.
+    #[serde(default)]
+    pub admin_token: Option<String>,
     /// Write one access-log line per request (target `bigstep::access`).
     #[serde(default = "defaults::yes")]
     pub access_log: bool,

@@ -151,6 +151,9 @@ impl Control {
         if new.admin_listen != old.config.admin_listen {
             return Err(ChangeError::NeedsRestart("admin_listen"));
         }
+        if new.admin_token != old.config.admin_token {
+            return Err(ChangeError::NeedsRestart("admin_token"));
+        }
         if new.max_connections != old.config.max_connections {
             return Err(ChangeError::NeedsRestart("max_connections"));
         }

@@ -9,6 +9,7 @@
 //! response in one place: [`error`]. See `LIFECYCLE.md` beside this crate.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 mod body;
 pub mod config;
 mod conn;
@@ -105,6 +106,7 @@ pub struct FrontDoor {
     shared: Arc<Shared>,
     listener: TcpListener,
     local_addr: SocketAddr,
+    admin_reload: Option<admin::ReloadHook>,
 }
 
 /// Why the front door could not start.
@@ -121,12 +123,18 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The admin listener would be open to the network without a token.
+    #[error(transparent)]
+    Admin(#[from] admin::ExposureError),
 }
 
 impl FrontDoor {
     /// Validate `config` and bind its listener (port 0 picks a free port).
     pub async fn bind(mut config: Config) -> Result<FrontDoor, StartError> {
         config.validate(None)?;
+        if let Some(admin) = config.admin_listen {
+            admin::check_exposure(admin, config.admin_token.as_deref())?;
+        }
         let addr = config.listen;
         let listener = bind_listener(addr).map_err(|source| StartError::Bind { addr, source })?;
         let local_addr = listener
@@ -155,12 +163,18 @@ impl FrontDoor {
             shared,
             listener,
             local_addr,
+            admin_reload: None,
         })
     }
 
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// What `POST /api/reload` on the admin listener runs (re-read the config file).
+    pub fn set_admin_reload(&mut self, hook: admin::ReloadHook) {
+        self.admin_reload = Some(hook);
     }
 
     /// A handle to reload the configuration and read metrics while running.
@@ -175,6 +189,7 @@ impl FrontDoor {
             shared,
             listener,
             local_addr,
+            admin_reload,
         } = self;
         let snap = shared.snapshot.load_full();
         if snap.config.health.is_some() {
@@ -183,8 +198,15 @@ impl FrontDoor {
             }
         }
         spawn_housekeeping(&shared);
-        if let Some(admin) = snap.config.admin_listen {
-            spawn_admin(&shared, admin).await?;
+        if let Some(addr) = snap.config.admin_listen {
+            let admin_listener = TcpListener::bind(addr).await?;
+            tokio::spawn(admin::serve(
+                admin_listener,
+                Control(shared.clone()),
+                snap.config.admin_token.clone(),
+                admin_reload,
+                shared.stop.clone(),
+            ));
         }
         let limit = Arc::new(Semaphore::new(snap.config.max_connections));
         tracing::info!(
@@ -355,50 +377,4 @@ fn spawn_housekeeping(shared: &Arc<Shared>) {
             }
         }
     });
-}
-
-/// A minimal admin listener: `/metrics` (Prometheus) and `/healthz`.
-async fn spawn_admin(shared: &Arc<Shared>, addr: SocketAddr) -> std::io::Result<()> {
-    use http_body_util::Full;
-    let listener = TcpListener::bind(addr).await?;
-    tracing::info!(target: "bigstep::frontdoor", listen = %listener.local_addr()?, "admin listening (/metrics, /healthz)");
-    let shared = shared.clone();
-    let stop = shared.stop.clone();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = tokio::select! {
-                r = listener.accept() => match r { Ok(a) => a, Err(_) => continue },
-                () = stop.cancelled() => return,
-            };
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let svc =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let shared = shared.clone();
-                        async move {
-                            let (status, ctype, body) = match req.uri().path() {
-                                "/metrics" => (
-                                    200,
-                                    "text/plain; version=0.0.4",
-                                    metrics::render(&shared.metrics, &shared.snapshot.load()),
-                                ),
-                                "/healthz" => (200, "text/plain", "ok\n".to_string()),
-                                _ => (404, "text/plain", "not found\n".to_string()),
-                            };
-                            Ok::<_, std::convert::Infallible>(
-                                http::Response::builder()
-                                    .status(status)
-                                    .header(http::header::CONTENT_TYPE, ctype)
-                                    .body(Full::new(bytes::Bytes::from(body)))
-                                    .expect("valid response"),
-                            )
-                        }
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    Ok(())
 }

@@ -37,7 +37,7 @@ pub(crate) struct Args {
     #[arg(short, long = "server", value_name = "HOST:PORT")]
     servers: Vec<String>,
 
-    /// Admin listener for /metrics and /healthz (overrides `admin_listen`).
+    /// Admin listener: dashboard, JSON API, /metrics, /healthz (overrides `admin_listen`).
     #[arg(long, value_name = "ADDR")]
     admin: Option<SocketAddr>,
 
@@ -98,7 +98,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let fd = frontdoor::FrontDoor::bind(cfg).await?;
+        let mut fd = frontdoor::FrontDoor::bind(cfg).await?;
         // Machine-readable line for scripts and tests that bind port 0.
         println!("bigstep balance listening on {}", fd.local_addr());
         let reloader = Reloader {
@@ -109,6 +109,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         if let Some(path) = reloader.args.config.clone() {
             spawn_file_watch(path, reloader.clone());
         }
+        fd.set_admin_reload(reloader.hook());
         let on_hup = reloader.clone();
         tokio::spawn(async move {
             let Ok(mut hup) =
@@ -157,10 +158,6 @@ impl Reloader {
     }
 
     /// What the admin API's `POST /api/reload` runs.
-    #[allow(
-        dead_code,
-        reason = "handed to FrontDoor::set_admin_reload once the admin module is wired in"
-    )]
     fn hook(
         &self,
     ) -> Arc<dyn Fn() -> Result<frontdoor::ChangeSummary, frontdoor::ChangeError> + Send + Sync>
@@ -217,7 +214,11 @@ fn request_reload(r: &ReloadArgs, parent_config: Option<&Path>) -> anyhow::Resul
         .admin
         .or_else(|| file.as_ref().and_then(|b| b.admin_listen))
         .unwrap_or_else(default_admin);
-    let token = r.token.clone().filter(|t| !t.is_empty());
+    let token = r
+        .token
+        .clone()
+        .or_else(|| file.as_ref().and_then(|b| b.admin_token.clone()))
+        .filter(|t| !t.is_empty());
     let timeout = Duration::from_secs(30);
     let mut stream = std::net::TcpStream::connect_timeout(&admin, Duration::from_secs(5))
         .with_context(|| {
@@ -273,6 +274,12 @@ fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
     }
     if let Some(admin) = args.admin {
         cfg.admin_listen = Some(admin);
+    }
+    if let Some(token) = std::env::var("BIGSTEP_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
+        cfg.admin_token = Some(token);
     }
     for address in &args.servers {
         cfg.servers.push(toml::Spanned::new(
