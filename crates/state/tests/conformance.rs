@@ -1245,3 +1245,47 @@ fn protocol_edges() {
         ok.cmd("flushall");
     }
 }
+
+#[test]
+fn scan_survives_deletes() {
+    // Keys present for the whole scan must all be returned, even when other keys
+    // are deleted between SCAN calls.
+    let srv = common::start_ours(state::Config::default());
+    let mut c = Conn::connect(srv.addr);
+    for i in 0..200 {
+        c.cmd(&format!("set keep:{i} v"));
+        c.cmd(&format!("set drop:{i} v"));
+    }
+    let mut cursor = "0".to_string();
+    let mut seen = std::collections::HashSet::new();
+    let mut dropped = 0;
+    loop {
+        let Frame::Array(v) = c.cmd(&format!("scan {cursor} count 15")) else {
+            panic!()
+        };
+        let Frame::Bulk(cur) = &v[0] else { panic!() };
+        if let Frame::Array(ks) = &v[1] {
+            for k in ks {
+                if let Frame::Bulk(k) = k {
+                    seen.insert(String::from_utf8_lossy(k).into_owned());
+                }
+            }
+        }
+        for _ in 0..7 {
+            if dropped < 200 {
+                c.cmd(&format!("del drop:{dropped}"));
+                dropped += 1;
+            }
+        }
+        cursor = String::from_utf8_lossy(cur).into_owned();
+        if cursor == "0" {
+            break;
+        }
+    }
+    for i in 0..200 {
+        assert!(
+            seen.contains(&format!("keep:{i}")),
+            "keep:{i} missed by SCAN"
+        );
+    }
+}

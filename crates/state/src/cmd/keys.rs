@@ -246,12 +246,21 @@ pub(super) fn parse_scan(
     Ok(o)
 }
 
-/// Walks `len` slots from `cursor`; returns the next cursor.
+/// The slice of slots `[start, end)` to visit for `cursor`, and the next cursor.
+///
+/// Slots are walked from the top index down. Deleting uses swap-remove, which
+/// only ever moves the *last* element, and the last element is always in the
+/// part already visited, so an element present for the whole scan is never
+/// skipped (Redis's SCAN guarantee); it may at worst be returned twice.
+/// Cursor 0 starts at the top; a returned 0 means done.
 pub(super) fn scan_range(cursor: u64, count: usize, len: usize) -> (usize, usize, u64) {
-    let start = (cursor as usize).min(len);
-    let end = (start + count).min(len);
-    let next = if end >= len { 0 } else { end as u64 };
-    (start, end, next)
+    let end = if cursor == 0 {
+        len
+    } else {
+        (cursor as usize).min(len)
+    };
+    let start = end.saturating_sub(count);
+    (start, end, start as u64)
 }
 
 pub(super) fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
