@@ -330,3 +330,18 @@ fn maxmemory_policies() {
         "nearest expiry evicted first"
     );
 }
+
+#[test]
+fn runaway_script_is_aborted() {
+    let srv = start_ours(state::Config::default());
+    let mut c = Conn::connect(srv.addr);
+    c.cmd("set before 1");
+    let r = c.cmd("eval \"while true do end\" 0");
+    assert!(
+        matches!(&r, Frame::Error(e) if e.contains("Script killed")),
+        "{r:?}"
+    );
+    let mut other = Conn::connect(srv.addr);
+    assert_eq!(other.cmd("get before"), Frame::Bulk("1".into()));
+    assert_eq!(c.cmd("eval \"return 1\" 0"), Frame::Integer(1));
+}

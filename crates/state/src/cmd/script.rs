@@ -20,6 +20,9 @@ pub(crate) struct Engine {
     fns: HashMap<String, Function>,
 }
 
+/// How long a script may run before it is aborted.
+const SCRIPT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// SHA1 hex of a script body.
 pub(crate) fn sha1hex(b: &[u8]) -> String {
     sha1_smol::Sha1::from(b).digest().to_string()
@@ -296,6 +299,21 @@ fn run_in(
     let redis: Table = g.raw_get("redis").map_err(lua_err)?;
     let was = ctx.in_script;
     ctx.in_script = true;
+    // Redis lets other clients see BUSY and SCRIPT KILL a runaway script; we hold
+    // one lock, so instead a script is aborted once it runs past the limit.
+    let started = std::time::Instant::now();
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(10_000),
+        move |_, _| {
+            if started.elapsed() > SCRIPT_TIME_LIMIT {
+                Err(mlua::Error::RuntimeError(
+                    "ERR Script killed: it ran longer than the 5 s limit (bigstep state aborts runaway scripts; writes it made stay applied)".into(),
+                ))
+            } else {
+                Ok(mlua::VmState::Continue)
+            }
+        },
+    );
     let cell = RefCell::new(&mut *ctx);
     let out = lua.scope(|scope| {
         let c1 = scope.create_function_mut(|lua, args: MultiValue| {
