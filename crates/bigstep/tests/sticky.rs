@@ -405,3 +405,78 @@ async fn slow_start_ramps_a_returning_server_up() {
         "after the ramp, round robin is even again: {late}/40"
     );
 }
+
+async fn admin_call(admin: std::net::SocketAddr, method: &str, path: &str) -> Resp {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    send(admin, req).await.expect("admin request")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_keeps_existing_users_takes_no_new_ones_and_ends_at_the_deadline() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let admin = closed_port();
+    let cfg = format!(
+        "drain_timeout = \"2s\"\n{}",
+        cookie_config(admin, &[&a, &b])
+    );
+    let fd = FrontDoorProc::start(BIN, &cfg);
+    // A user stuck to a.
+    let mut cookie = String::new();
+    for _ in 0..4 {
+        let r = get(fd.addr, "/").await.unwrap();
+        if r.header("x-backend") == Some("a") {
+            cookie = sticky_cookie(&r).unwrap();
+            break;
+        }
+    }
+    assert!(!cookie.is_empty());
+    assert_eq!(
+        admin_call(admin, "POST", "/api/servers/a/drain")
+            .await
+            .status,
+        200
+    );
+
+    // The existing user stays on a; every new user goes to b.
+    for _ in 0..10 {
+        assert_eq!(
+            get_with_cookie(fd.addr, "/", &cookie)
+                .await
+                .header("x-backend"),
+            Some("a")
+        );
+        let fresh = get(fd.addr, "/").await.unwrap();
+        assert_eq!(
+            fresh.header("x-backend"),
+            Some("b"),
+            "a draining server takes no new users"
+        );
+    }
+    let status = admin_call(admin, "GET", "/api/status").await.text();
+    assert!(status.contains("\"draining\""), "{status}");
+    assert!(
+        status.contains("\"sticky_users\":1"),
+        "the operator sees a's one live sticky user: {status}"
+    );
+
+    // At the deadline the drain ends: a is in maintenance, its user moves and is re-stuck.
+    let mut moved = None;
+    for _ in 0..100 {
+        let r = get_with_cookie(fd.addr, "/", &cookie).await;
+        if r.header("x-backend") == Some("b") {
+            moved = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = moved.expect("after drain_timeout the user leaves a");
+    assert_eq!(r.status, 200);
+    assert!(sticky_cookie(&r).unwrap().contains("=b."));
+    let status = admin_call(admin, "GET", "/api/status").await.text();
+    assert!(status.contains("\"maintenance\""), "{status}");
+}
