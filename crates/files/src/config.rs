@@ -60,3 +60,96 @@ pub fn generate_keys() -> (String, String) {
         .collect();
     (access, secret)
 }
+
+/// The `[files]` table of a bigstep TOML config file. Every field is optional;
+/// command-line flags and environment variables win over it.
+///
+/// ```toml
+/// [files]
+/// dir = "/var/lib/bigstep/files"
+/// access_key = "app"
+/// secret_key = "a-long-random-secret"
+/// public_buckets = ["images"]
+/// ```
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesToml {
+    /// Data directory.
+    pub dir: Option<std::path::PathBuf>,
+    /// Access key id.
+    pub access_key: Option<String>,
+    /// Secret key.
+    pub secret_key: Option<String>,
+    /// Buckets readable without signing.
+    #[serde(default)]
+    pub public_buckets: Vec<String>,
+    /// Region reported to clients.
+    pub region: Option<String>,
+}
+
+/// Why a config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys in `[files]`.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, naming the key and line.
+        message: String,
+    },
+}
+
+impl FilesToml {
+    /// Reads the `[files]` table of `path` (other tables are left to other roles);
+    /// a file without one gives the defaults.
+    pub fn load(path: &std::path::Path) -> Result<FilesToml, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    fn parse(text: &str) -> Result<FilesToml, String> {
+        #[derive(serde::Deserialize)]
+        struct Whole {
+            #[serde(default)]
+            files: Option<FilesToml>,
+        }
+        let whole: Whole = toml::from_str(text).map_err(|e| e.to_string())?;
+        Ok(whole.files.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FilesToml;
+
+    #[test]
+    fn files_table() {
+        let t = FilesToml::parse(
+            "[balance]\nlisten = \"x\"\n[files]\naccess_key = \"a\"\nsecret_key = \"b\"\npublic_buckets = [\"img\"]\n",
+        )
+        .expect("parse");
+        assert_eq!(t.access_key.as_deref(), Some("a"));
+        assert_eq!(t.public_buckets, vec!["img".to_owned()]);
+        assert!(FilesToml::parse("[balance]\n")
+            .expect("parse")
+            .access_key
+            .is_none());
+        let err = FilesToml::parse("[files]\naccess_kye = \"a\"\n").expect_err("typo");
+        assert!(err.contains("access_kye"), "{err}");
+    }
+}

@@ -13,5 +13,5 @@ mod s3;
 mod server;
 pub mod store;
 
-pub use config::{generate_keys, FilesConfig};
+pub use config::{generate_keys, ConfigError, FilesConfig, FilesToml};
 pub use server::{serve, FilesServer, ServeError};

@@ -413,3 +413,28 @@ fn rclone_copy_check_and_s3cmd_put_get() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn binary_takes_keys_from_the_config_file() {
+    let dir = temp_dir("toml");
+    let config = dir.join("bigstep.toml");
+    std::fs::write(
+        &config,
+        format!("[files]\naccess_key = \"{ACCESS}\"\nsecret_key = \"{SECRET}\"\n"),
+    )
+    .expect("write config");
+    let mut cmd = Command::new(bigstep_bin());
+    cmd.args(["files", "--port", "0", "--config"])
+        .arg(&config)
+        .arg("--dir")
+        .arg(dir.join("data"))
+        .env_remove("BIGSTEP_FILES_ACCESS_KEY")
+        .env_remove("BIGSTEP_FILES_SECRET_KEY");
+    let server = Server::spawn(cmd, &dir.join("data"));
+    run_py(
+        &["boto3_flows.py", &server.endpoint, "auth"],
+        Duration::from_secs(120),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,21 +28,22 @@ pub(crate) struct Args {
     bind: IpAddr,
 
     /// Data directory; created if missing. Buckets are its subdirectories.
-    #[arg(long, default_value = "bigstep-files")]
-    dir: PathBuf,
+    /// [default: `dir` in the config file, else ./bigstep-files]
+    #[arg(long)]
+    dir: Option<PathBuf>,
+
+    /// A bigstep TOML config file; its `[files]` table may set dir, access_key,
+    /// secret_key, public_buckets and region. Flags and environment variables win.
+    #[arg(long, env = "BIGSTEP_CONFIG")]
+    config: Option<PathBuf>,
 
     /// Access key id clients sign requests with. With neither key given on a loopback
     /// address, a random pair is generated and printed.
-    #[arg(long, env = "BIGSTEP_FILES_ACCESS_KEY", requires = "secret_key")]
+    #[arg(long, env = "BIGSTEP_FILES_ACCESS_KEY")]
     access_key: Option<String>,
 
     /// Secret key clients sign requests with.
-    #[arg(
-        long,
-        env = "BIGSTEP_FILES_SECRET_KEY",
-        hide_env_values = true,
-        requires = "access_key"
-    )]
+    #[arg(long, env = "BIGSTEP_FILES_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
 
     /// Largest object accepted, e.g. 100MiB, 5GiB, or plain bytes.
@@ -63,9 +64,9 @@ pub(crate) struct Args {
     #[arg(long = "public-bucket", value_name = "BUCKET")]
     public_buckets: Vec<String>,
 
-    /// Region reported to clients.
-    #[arg(long, default_value = "us-east-1")]
-    region: String,
+    /// Region reported to clients [default: us-east-1].
+    #[arg(long)]
+    region: Option<String>,
 }
 
 /// Parses `123`, `64KiB`, `10MB`, `5GiB`, `1TiB` (K/M/G/T with or without `iB`/`B`,
@@ -94,8 +95,17 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let (access_key, secret_key) = match (args.access_key, args.secret_key) {
+    let file = match &args.config {
+        Some(path) => files::FilesToml::load(path)?,
+        None => files::FilesToml::default(),
+    };
+    let access_key = args.access_key.or(file.access_key);
+    let secret_key = args.secret_key.or(file.secret_key);
+    let (access_key, secret_key) = match (access_key, secret_key) {
         (Some(a), Some(s)) => (a, s),
+        (Some(_), None) | (None, Some(_)) => {
+            bail!("give both an access key and a secret key, or neither")
+        }
         _ if !args.bind.is_loopback() => bail!(
             "refusing to listen on {} without keys: set --access-key and --secret-key \
              (or BIGSTEP_FILES_ACCESS_KEY / BIGSTEP_FILES_SECRET_KEY)",
@@ -112,12 +122,23 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if secret_key.len() < 8 {
         bail!("the secret key must be at least 8 characters");
     }
-    let mut config = files::FilesConfig::new(args.dir, access_key, secret_key);
+    let dir = args
+        .dir
+        .or(file.dir)
+        .unwrap_or_else(|| PathBuf::from("bigstep-files"));
+    let mut config = files::FilesConfig::new(dir, access_key, secret_key);
     config.max_object_size = args.max_object_size;
     config.max_part_size = args.max_part_size;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
-    config.public_buckets = args.public_buckets;
-    config.region = args.region;
+    config.public_buckets = if args.public_buckets.is_empty() {
+        file.public_buckets
+    } else {
+        args.public_buckets
+    };
+    config.region = args
+        .region
+        .or(file.region)
+        .unwrap_or_else(|| "us-east-1".to_owned());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
