@@ -130,6 +130,11 @@ pub(super) fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     } else {
         None
     };
+    // Redis refuses counts below -LONG_MAX/2; we also refuse replies that could
+    // only exhaust memory.
+    if count.is_some_and(|c| c < 0 && (c < -(i64::MAX / 2) || c.unsigned_abs() > 100_000_000)) {
+        return Err(Reply::err("value is out of range"));
+    }
     let Some(s) = ctx.get_set(&a[1])? else {
         return Ok(if count.is_some() {
             Reply::Array(vec![])
