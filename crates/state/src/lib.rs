@@ -11,6 +11,7 @@ pub mod aof;
 mod cmd;
 mod evict;
 mod glob;
+mod metrics;
 pub mod resp;
 mod server;
 mod store;
@@ -133,6 +134,8 @@ pub struct Config {
     pub auto_aof_rewrite_min_size: u64,
     /// ...and this many percent bigger than after the last rewrite.
     pub auto_aof_rewrite_percentage: u64,
+    /// Where to serve Prometheus metrics (`GET /metrics`); None = off.
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for Config {
@@ -155,6 +158,7 @@ impl Default for Config {
             protected_mode: true,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             auto_aof_rewrite_percentage: 100,
+            metrics_bind: None,
         }
     }
 }

@@ -80,6 +80,7 @@ pub enum StartError {
 /// A bound server, ready to run.
 pub struct Server {
     listener: TcpListener,
+    metrics: Option<(TcpListener, SocketAddr)>,
     shared: Arc<Shared>,
     writer: Option<std::thread::JoinHandle<()>>,
     addr: SocketAddr,
@@ -134,6 +135,22 @@ impl Server {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         store.cfg.port = local.port();
+        let metrics = match &cfg.metrics_bind {
+            None => None,
+            Some(m) => {
+                let l = TcpListener::bind(m)
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        addr: m.clone(),
+                        source,
+                    })?;
+                let a = l.local_addr().map_err(|source| StartError::Bind {
+                    addr: m.clone(),
+                    source,
+                })?;
+                Some((l, a))
+            }
+        };
         let limits = Limits {
             max_bulk_len: cfg.proto_max_bulk_len,
             ..Limits::default()
@@ -158,6 +175,7 @@ impl Server {
         });
         Ok(Server {
             listener,
+            metrics,
             shared,
             writer,
             addr: local,
@@ -169,11 +187,20 @@ impl Server {
         self.addr
     }
 
+    /// The metrics address, if metrics are on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, a)| *a)
+    }
+
     /// Serves until `shutdown` completes, then flushes the log.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tracing::info!("bigstep state listening on {}", self.addr);
         let shared = self.shared.clone();
         let expiry = tokio::spawn(active_expiry(shared.clone()));
+        let metrics = self.metrics.take().map(|(l, a)| {
+            tracing::info!("bigstep state metrics on http://{a}/metrics");
+            tokio::spawn(crate::metrics::serve(l, shared.clone()))
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -193,6 +220,9 @@ impl Server {
             }
         }
         expiry.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         tracing::info!("bigstep state shutting down");
         // Kill clients so they stop writing, then drain the log.
         {

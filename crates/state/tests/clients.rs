@@ -345,3 +345,32 @@ fn runaway_script_is_aborted() {
     assert_eq!(other.cmd("get before"), Frame::Bulk("1".into()));
     assert_eq!(c.cmd("eval \"return 1\" 0"), Frame::Integer(1));
 }
+
+#[test]
+fn prometheus_metrics() {
+    let srv = start_ours(state::Config {
+        metrics_bind: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    });
+    let mut c = Conn::connect(srv.addr);
+    c.cmd("set a 1");
+    c.cmd("get a");
+    c.cmd("get nokey");
+    let mut s = TcpStream::connect(srv.metrics.expect("metrics on")).expect("connect");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut body = String::new();
+    s.read_to_string(&mut body).expect("read");
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    for line in [
+        "bigstep_state_connected_clients 1",
+        "bigstep_state_keys{db=\"0\"} 1",
+        "bigstep_state_keyspace_hits_total 1",
+        "bigstep_state_keyspace_misses_total 1",
+        "# TYPE bigstep_state_commands_total counter",
+    ] {
+        assert!(body.contains(line), "missing {line:?} in\n{body}");
+    }
+}

@@ -74,6 +74,7 @@ pub fn start_redis(extra: &[&str]) -> Redis {
 /// An in-process bigstep state server on a free port.
 pub struct Ours {
     pub addr: SocketAddr,
+    pub metrics: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -102,7 +103,9 @@ pub fn start_ours(mut cfg: state::Config) -> Ours {
             .expect("runtime");
         rt.block_on(async move {
             let server = state::Server::start(cfg).await.expect("start");
-            addr_tx.send(server.local_addr()).expect("send addr");
+            addr_tx
+                .send((server.local_addr(), server.metrics_addr()))
+                .expect("send addr");
             server
                 .run(async {
                     let _ = stop_rx.await;
@@ -110,11 +113,12 @@ pub fn start_ours(mut cfg: state::Config) -> Ours {
                 .await;
         });
     });
-    let addr = addr_rx
+    let (addr, metrics) = addr_rx
         .recv_timeout(Duration::from_secs(30))
         .expect("server started");
     Ours {
         addr,
+        metrics,
         stop: Some(stop_tx),
         thread: Some(thread),
     }
