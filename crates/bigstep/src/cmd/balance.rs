@@ -123,7 +123,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 let _ = tokio::task::spawn_blocking(move || r.reload("sighup")).await;
             }
         });
-        fd.run(crate::signals::shutdown()).await?;
+        // Serve from a worker thread, not the `block_on` thread: with one worker
+        // (the benchmark setting) accepted connections then need no hand-off.
+        tokio::spawn(fd.run(crate::signals::shutdown()))
+            .await
+            .context("the front door task failed")??;
         Ok(())
     })
 }
