@@ -55,6 +55,10 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 10000)]
     maxclients: usize,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9122). Off by default.
+    #[arg(long, env = "BIGSTEP_STATE_METRICS")]
+    metrics_bind: Option<String>,
+
     /// Accept clients from other hosts even without a password (dangerous).
     #[arg(long)]
     no_protected_mode: bool,
@@ -79,6 +83,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         databases: args.databases.max(1),
         maxclients: args.maxclients,
         protected_mode: !args.no_protected_mode,
+        metrics_bind: args.metrics_bind,
         ..state::Config::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
