@@ -692,3 +692,29 @@ fn without_state_and_files_the_demo_says_what_it_misses() {
     assert!(!up.output().contains("REDIS_URL="), "{}", up.output());
     assert!(up.terminate().success(), "{}", up.output());
 }
+
+#[test]
+fn a_busy_state_or_files_port_fails_before_any_instance_starts() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    for (flag, hint) in [
+        ("--state-port", "--no-state"),
+        ("--files-port", "--no-files"),
+    ] {
+        let other = if flag == "--state-port" {
+            "--files-port"
+        } else {
+            "--state-port"
+        };
+        let out = Command::new(BIN)
+            .args(["up", "--listen", "127.0.0.1:0", "--ephemeral"])
+            .args([flag, port.as_str(), other, "0"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(&port) && stderr.contains(hint), "{stderr}");
+        assert!(!stderr.contains("app-1 |"), "an instance started: {stderr}");
+    }
+}

@@ -132,9 +132,7 @@ impl Backends {
         if let Some(f) = self.files.take() {
             let _ = f.task.await;
         }
-        if let Data::Ephemeral(dir) = &self.data {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        // Dropping `self` removes an ephemeral data directory.
     }
 }
 
@@ -144,9 +142,7 @@ impl Drop for Backends {
         // runtime does; the temporary directory must not stay behind.
         self.stop.send_replace(true);
         if let Data::Ephemeral(dir) = &self.data {
-            if self.state.is_some() || self.files.is_some() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
