@@ -633,6 +633,24 @@ fn lists() {
     );
 }
 
+/// Polls INFO until `n` clients are blocked (no sleeps guessing at ordering).
+fn wait_blocked(c: &mut Conn, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let Frame::Bulk(info) = c.cmd("info clients") else {
+            panic!("info")
+        };
+        if String::from_utf8_lossy(&info).contains(&format!("blocked_clients:{n}\r\n")) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} clients never blocked"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn blocking_wakeup_order() {
     let p = Pair::new();
@@ -642,11 +660,11 @@ fn blocking_wakeup_order() {
         let mut c3 = Conn::connect(addr);
         let mut pusher = Conn::connect(addr);
         c1.send_raw(b"BLPOP q1 q2 0\r\n");
-        std::thread::sleep(Duration::from_millis(50));
+        wait_blocked(&mut pusher, 1);
         c2.send_raw(b"BRPOP q2 0\r\n");
-        std::thread::sleep(Duration::from_millis(50));
+        wait_blocked(&mut pusher, 2);
         c3.send_raw(b"BLMOVE q2 dst LEFT RIGHT 0\r\n");
-        std::thread::sleep(Duration::from_millis(50));
+        wait_blocked(&mut pusher, 3);
         assert_eq!(pusher.cmd("rpush q2 a b c"), Frame::Integer(3));
         assert_eq!(
             c1.read(),
@@ -672,7 +690,7 @@ fn blocking_wakeup_order() {
         assert_eq!(c1.cmd("blmove empty x left left 0.05"), Frame::Null);
         // A push inside MULTI wakes the waiter only after EXEC.
         c2.send_raw(b"BLPOP mq 0\r\n");
-        std::thread::sleep(Duration::from_millis(50));
+        wait_blocked(&mut pusher, 1);
         assert_eq!(pusher.cmd("multi"), Frame::Simple("OK".into()));
         assert_eq!(pusher.cmd("rpush mq 1"), Frame::Simple("QUEUED".into()));
         assert_eq!(pusher.cmd("rpush mq 2"), Frame::Simple("QUEUED".into()));
