@@ -629,6 +629,27 @@ fn lists() {
         lpush one x
         lpop one
         exists one
+        rpush p a b c 1 2 3 c c
+        lpos p c
+        lpos p c rank 2
+        lpos p c rank -1
+        lpos p c rank -2
+        lpos p c count 0
+        lpos p c count 2
+        lpos p c count 0 rank -1
+        lpos p c count 0 maxlen 3
+        lpos p c rank -1 maxlen 2
+        lpos p nosuch
+        lpos p nosuch count 0
+        lpos nokey a
+        lpos nokey a count 0
+        lpos p c rank 0
+        lpos p c count -1
+        lpos p c maxlen -1
+        lpos p c foo 1
+        lpos p c rank
+        lpos p c rank x
+        lpos str a
     "#,
     );
 }

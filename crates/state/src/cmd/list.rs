@@ -404,3 +404,71 @@ pub(super) fn blmove(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 pub(super) fn brpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     bmove(ctx, &a[1], &a[2], false, true, &a[3])
 }
+
+pub(super) fn lpos(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (mut rank, mut count, mut maxlen) = (1i64, None::<i64>, 0i64);
+    let mut j = 3;
+    while j < a.len() {
+        if j + 1 >= a.len() {
+            return Err(syntax());
+        }
+        let v = int(&a[j + 1])?;
+        if is(&a[j], "rank") {
+            if v == 0 {
+                return Err(Reply::err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+            }
+            if v == i64::MIN {
+                return Err(Reply::err("value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
+            }
+            rank = v;
+        } else if is(&a[j], "count") {
+            if v < 0 {
+                return Err(Reply::err("COUNT can't be negative"));
+            }
+            count = Some(v);
+        } else if is(&a[j], "maxlen") {
+            if v < 0 {
+                return Err(Reply::err("MAXLEN can't be negative"));
+            }
+            maxlen = v;
+        } else {
+            return Err(syntax());
+        }
+        j += 2;
+    }
+    let Some(l) = ctx.get_list(&a[1])? else {
+        return Ok(if count.is_some() {
+            Reply::Array(vec![])
+        } else {
+            Reply::Nil
+        });
+    };
+    let len = l.len();
+    let want = match count {
+        Some(0) => usize::MAX,
+        Some(c) => c as usize,
+        None => 1,
+    };
+    let mut skip = rank.unsigned_abs() - 1;
+    let mut found = Vec::new();
+    for step in 0..len {
+        if maxlen > 0 && step as i64 >= maxlen {
+            break;
+        }
+        let i = if rank > 0 { step } else { len - 1 - step };
+        if l[i] == a[2] {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            found.push(i as i64);
+            if found.len() >= want {
+                break;
+            }
+        }
+    }
+    Ok(match count {
+        Some(_) => Reply::Array(found.into_iter().map(Reply::Int).collect()),
+        None => found.first().map_or(Reply::Nil, |&i| Reply::Int(i)),
+    })
+}

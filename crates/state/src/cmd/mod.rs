@@ -218,6 +218,7 @@ static TABLE: &[Spec] = &[
     c("lrem", 4, W, K1, list::lrem),
     c("ltrim", 4, W, K1, list::ltrim),
     c("linsert", 5, WM, K1, list::linsert),
+    c("lpos", -3, 0, K1, list::lpos),
     c("lmove", 5, W, K12, list::lmove),
     c("rpoplpush", 3, W, K12, list::rpoplpush),
     c(
