@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the whole site on this machine: front door + N app instances.
+    /// Run the whole site on this machine: front door, shared state, shared files and N app instances.
     Up(cmd::up::Args),
     /// Run the front door: an HTTP load balancer with health checks and retries.
     Balance(cmd::balance::Args),
