@@ -76,6 +76,10 @@ fn b64(s: &str) -> S3Result<Vec<u8>> {
         .map_err(|_| s3_error!(InvalidDigest, "checksum is not valid base64"))
 }
 
+fn wants_checksum(mode: Option<&ChecksumMode>) -> bool {
+    mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+}
+
 fn crc32_b64(v: u32) -> String {
     base64::engine::general_purpose::STANDARD.encode(v.to_be_bytes())
 }
@@ -249,7 +253,7 @@ impl Backend {
             .await
             .map_err(err)?;
         if let Some(want) = wanted_crc32(req, crc32) {
-            if b64(&want)? != written.crc32.to_be_bytes() {
+            if Some(b64(&want)?) != written.crc32.map(|c| c.to_be_bytes().to_vec()) {
                 self.store.discard(written).await;
                 return Err(s3_error!(
                     BadDigest,
@@ -484,7 +488,7 @@ impl S3 for Backend {
             .map_err(err)?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&meta.etag)),
-            checksum_crc32: crc.map(|_| crc32_b64(crc32)),
+            checksum_crc32: crc.and(crc32).map(crc32_b64),
             ..Default::default()
         }))
     }
@@ -517,8 +521,14 @@ impl S3 for Backend {
         };
         let body = body_from(file, start, len).await?;
         let h = &meta.headers;
+        // Whole-object checksum, for whole-object reads by clients that ask.
+        let checksum_crc32 = meta
+            .crc32
+            .filter(|_| wants_checksum(input.checksum_mode.as_ref()) && content_range.is_none())
+            .map(crc32_b64);
         Ok(S3Response::new(GetObjectOutput {
             body: Some(body),
+            checksum_crc32,
             content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
             content_range,
             accept_ranges: Some("bytes".into()),
@@ -565,6 +575,10 @@ impl S3 for Backend {
         )?;
         let h = &meta.headers;
         Ok(S3Response::new(HeadObjectOutput {
+            checksum_crc32: meta
+                .crc32
+                .filter(|_| wants_checksum(input.checksum_mode.as_ref()))
+                .map(crc32_b64),
             content_length: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
             accept_ranges: Some("bytes".into()),
             e_tag: Some(etag(&meta.etag)),
@@ -858,7 +872,7 @@ impl S3 for Backend {
         let sent_crc = crc.is_some() || req.trailing_headers.is_some();
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
-            checksum_crc32: sent_crc.then(|| crc32_b64(crc32)),
+            checksum_crc32: crc32.filter(|_| sent_crc).map(crc32_b64),
             ..Default::default()
         }))
     }

@@ -165,6 +165,10 @@ pub struct ObjectMeta {
     pub headers: Headers,
     /// Number of parts for a multipart object.
     pub parts: Option<u32>,
+    /// CRC32 of the whole object (single-part objects only), returned to clients
+    /// that ask for checksums so they can check what they downloaded.
+    #[serde(default)]
+    pub crc32: Option<u32>,
 }
 
 /// A CORS rule, as PutBucketCors sets it.
@@ -228,8 +232,8 @@ pub struct Written {
     pub size: u64,
     /// MD5 of the body.
     pub md5: [u8; 16],
-    /// CRC32 of the body.
-    pub crc32: u32,
+    /// CRC32 of the body, when known (not for multipart objects).
+    pub crc32: Option<u32>,
 }
 
 /// Limits applied while receiving a body.
@@ -593,7 +597,7 @@ impl Store {
                 tmp: tmp.clone(),
                 size,
                 md5,
-                crc32: crc.finalize(),
+                crc32: Some(crc.finalize()),
             })
         }
         .await;
@@ -621,6 +625,7 @@ impl Store {
             modified_ms: now_ms(),
             headers,
             parts,
+            crc32: if parts.is_none() { written.crc32 } else { None },
         };
         let bucket = bucket.to_owned();
         let key = key.to_owned();
@@ -730,7 +735,7 @@ impl Store {
                         tmp,
                         size: meta.size,
                         md5,
-                        crc32: 0,
+                        crc32: meta.crc32,
                     };
                     return Ok((meta, written));
                 }
@@ -1068,7 +1073,7 @@ impl Store {
             tmp,
             size: total,
             md5: [0; 16],
-            crc32: 0,
+            crc32: None,
         };
         let parts = u32::try_from(plan.len()).unwrap_or(u32::MAX);
         let meta = self
@@ -1163,6 +1168,7 @@ mod tests {
                     modified_ms: 0,
                     headers: Headers::default(),
                     parts: None,
+                    crc32: None,
                 };
                 t.insert(
                     index_key(bucket, k).as_slice(),

@@ -40,6 +40,9 @@ def transfer():
     # Single-part put with a CRC32 checksum, and one with a wrong checksum.
     r = s3.put_object(Bucket="xfer", Key="one", Body=b"x" * 1000, ChecksumAlgorithm="CRC32")
     check(r["ETag"].strip('"') == hashlib.md5(b"x" * 1000).hexdigest(), "single-part ETag is the MD5")
+    g = s3.get_object(Bucket="xfer", Key="one", ChecksumMode="ENABLED")
+    check(g["Body"].read() == b"x" * 1000 and g.get("ChecksumCRC32") == r.get("ChecksumCRC32"),
+          f"GET with ChecksumMode returns the stored CRC32 and botocore validates it ({g.get('ChecksumCRC32')})")
     code = error_code(lambda: s3.put_object(Bucket="xfer", Key="bad", Body=b"abc", ChecksumCRC32="AAAAAA=="))
     check(code in ("BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch"), f"wrong CRC32 refused ({code})")
     check(error_code(lambda: s3.head_object(Bucket="xfer", Key="bad")) == "404", "refused upload is not visible")
