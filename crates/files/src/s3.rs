@@ -36,6 +36,7 @@ fn err(e: StoreError) -> S3Error {
     let code = match &e {
         E::NoSuchBucket => S3ErrorCode::NoSuchBucket,
         E::BucketExists => S3ErrorCode::BucketAlreadyOwnedByYou,
+        E::InvalidBucketName => S3ErrorCode::InvalidBucketName,
         E::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
         E::NoSuchKey => S3ErrorCode::NoSuchKey,
         E::NoSuchUpload => S3ErrorCode::NoSuchUpload,

@@ -174,6 +174,15 @@ impl FilesServer {
         })
     }
 
+    /// Creates `bucket` unless it exists: for embedders (`bigstep up`) that want
+    /// a bucket ready before the first client arrives.
+    pub async fn ensure_bucket(&self, bucket: &str) -> Result<(), StoreError> {
+        match self.app.store.create_bucket(bucket).await {
+            Ok(()) | Err(StoreError::BucketExists) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Serves on `listener` until `shutdown` resolves, then stops accepting and
     /// waits (up to 30 s) for requests in flight.
     pub async fn serve(

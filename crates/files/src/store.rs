@@ -67,6 +67,9 @@ pub enum StoreError {
     /// The bucket exists already.
     #[error("the bucket already exists")]
     BucketExists,
+    /// The name breaks S3's bucket naming rules.
+    #[error("the bucket name is not valid")]
+    InvalidBucketName,
     /// The bucket still holds objects.
     #[error("the bucket is not empty")]
     BucketNotEmpty,
@@ -469,8 +472,11 @@ impl Store {
         .await
     }
 
-    /// Creates a bucket (the name must already be valid).
+    /// Creates a bucket.
     pub async fn create_bucket(&self, name: &str) -> Result<()> {
+        if !crate::key::valid_bucket_name(name) {
+            return Err(StoreError::InvalidBucketName);
+        }
         let name = name.to_owned();
         self.blocking(move |inner| {
             std::fs::create_dir_all(inner.root.join(&name))?;
@@ -1206,7 +1212,7 @@ mod tests {
         let mut pages = 0;
         loop {
             let page = store
-                .list("b", prefix, delimiter, after.as_deref(), max)
+                .list("bkt", prefix, delimiter, after.as_deref(), max)
                 .await
                 .expect("list");
             pages += 1;
@@ -1227,7 +1233,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn listing_100k_pages_match_the_model() {
         let (dir, store) = temp_store("list");
-        store.create_bucket("b").await.expect("bucket");
+        store.create_bucket("bkt").await.expect("bucket");
         // Keys over a small alphabet so prefixes and delimiters collide a lot.
         let mut keys: Vec<String> = (0..100_000u32)
             .map(|i| {
@@ -1238,7 +1244,7 @@ mod tests {
             .collect();
         keys.sort();
         keys.dedup();
-        bulk_index(&store, "b", &keys);
+        bulk_index(&store, "bkt", &keys);
         for (prefix, delim, max) in [
             ("", None, 1000),
             ("", Some("/"), 7),
@@ -1260,7 +1266,11 @@ mod tests {
     #[tokio::test]
     async fn put_get_overwrite_delete_and_recover() {
         let (dir, store) = temp_store("basic");
-        store.create_bucket("b").await.expect("bucket");
+        store.create_bucket("bkt").await.expect("bucket");
+        assert!(matches!(
+            store.create_bucket("../x").await,
+            Err(StoreError::InvalidBucketName)
+        ));
         let limits = BodyLimits {
             max_size: 1 << 20,
             idle_timeout: Duration::from_secs(5),
@@ -1274,18 +1284,18 @@ mod tests {
                 .expect("receive");
             let tag = hex::encode(w.md5);
             store
-                .commit_object("b", "k", w, tag, Headers::default(), None)
+                .commit_object("bkt", "k", w, tag, Headers::default(), None)
                 .await
                 .expect("commit");
         }
-        let (meta, mut f) = store.open_object("b", "k").await.expect("open");
+        let (meta, mut f) = store.open_object("bkt", "k").await.expect("open");
         let mut s = String::new();
         tokio::io::AsyncReadExt::read_to_string(&mut f, &mut s)
             .await
             .expect("read");
         assert_eq!((s.as_str(), meta.size), ("second body", 11));
         // Only one data file: the overwritten one is gone.
-        let files: usize = std::fs::read_dir(dir.join("b"))
+        let files: usize = std::fs::read_dir(dir.join("bkt"))
             .expect("dir")
             .map(|d| {
                 std::fs::read_dir(d.expect("e").path())
@@ -1303,8 +1313,8 @@ mod tests {
         ));
         // Leftovers of a crash: a temp file and an orphan data file.
         std::fs::write(dir.join(".bigstep/tmp/junk"), b"x").expect("junk");
-        std::fs::create_dir_all(dir.join("b/ff")).expect("shard");
-        std::fs::write(dir.join("b/ff/ffffffffffffffffffffffffffffffff"), b"x").expect("orphan");
+        std::fs::create_dir_all(dir.join("bkt/ff")).expect("shard");
+        std::fs::write(dir.join("bkt/ff/ffffffffffffffffffffffffffffffff"), b"x").expect("orphan");
         drop(store);
         let store = Store::open(&dir).expect("reopen");
         assert_eq!(
@@ -1313,14 +1323,14 @@ mod tests {
                 .count(),
             0
         );
-        assert!(!dir.join("b/ff/ffffffffffffffffffffffffffffffff").exists());
-        assert_eq!(store.head("b", "k").await.expect("head").size, 11);
-        store.delete_object("b", "k").await.expect("delete");
+        assert!(!dir.join("bkt/ff/ffffffffffffffffffffffffffffffff").exists());
+        assert_eq!(store.head("bkt", "k").await.expect("head").size, 11);
+        store.delete_object("bkt", "k").await.expect("delete");
         assert!(matches!(
-            store.head("b", "k").await,
+            store.head("bkt", "k").await,
             Err(StoreError::NoSuchKey)
         ));
-        store.delete_bucket("b").await.expect("delete bucket");
+        store.delete_bucket("bkt").await.expect("delete bucket");
         let _ = std::fs::remove_dir_all(dir);
     }
 
