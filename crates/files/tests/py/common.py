@@ -1,6 +1,8 @@
 """Shared setup for the client scripts: credentials and config that keep aws-cli and
 boto3 on the test server and off the network (no metadata service, no real config)."""
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -10,6 +12,8 @@ SECRET = "test-secret-key-0123456789-abcdefghijkl"
 
 def setup_env():
     home = tempfile.mkdtemp(prefix="bigstep-files-aws-")
+    # The scripts write up to ~150 MiB of test files here: never leave them behind.
+    atexit.register(shutil.rmtree, home, True)
     cfg = os.path.join(home, "config")
     with open(cfg, "w") as f:
         f.write("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n")
