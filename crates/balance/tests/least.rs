@@ -110,7 +110,7 @@ fn least_in_flight_weights_and_ties() {
 #[test]
 fn p2c_candidates_are_uniform() {
     let n = 10;
-    let up = |i: usize| i % 3 != 0; // 6 of 10 eligible: both paths used
+    let up = |i: usize| !i.is_multiple_of(3); // 6 of 10 eligible: both paths used
     let mut seen = [0u32; 10];
     let mut x = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = || {
