@@ -19,7 +19,12 @@ use clap::{Parser, Subcommand};
 #[command(after_help = "Start here:  bigstep up        (then open http://127.0.0.1:8080)")]
 struct Cli {
     /// Log format: `text` for people, `json` for log pipelines.
-    #[arg(long, global = true, default_value = "text", env = "BIGSTEP_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "text",
+        env = "BIGSTEP_LOG_FORMAT"
+    )]
     log_format: logging::Format,
 
     #[command(subcommand)]

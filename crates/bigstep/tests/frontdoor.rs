@@ -840,7 +840,10 @@ async fn idle_keep_alive_connections_are_closed_and_pipelined_requests_answered_
     let a = Backend::start("a").await;
     let fd = FrontDoorProc::start(
         BIN,
-        &format!("[balance.timeouts]\nkeepalive_idle = \"300ms\"\n{}", servers(&[("a", a.addr, 1)])),
+        &format!(
+            "[balance.timeouts]\nkeepalive_idle = \"300ms\"\n{}",
+            servers(&[("a", a.addr, 1)])
+        ),
     );
     // Two pipelined requests in one write: two answers, in order, then the idle close.
     let mut s = TcpStream::connect(fd.addr).await.unwrap();
@@ -858,10 +861,17 @@ async fn idle_keep_alive_connections_are_closed_and_pipelined_requests_answered_
         }
     })
     .await;
-    assert!(closed.is_ok(), "the idle keep-alive connection must be closed by the front door");
+    assert!(
+        closed.is_ok(),
+        "the idle keep-alive connection must be closed by the front door"
+    );
     assert_eq!(all.matches("HTTP/1.1 200").count(), 2, "{all}");
-    let first = all.find("hello from a real HTTP server").expect("first answer");
-    let second = all.find("GET /headers").expect("second answer echoes its request line");
+    let first = all
+        .find("hello from a real HTTP server")
+        .expect("first answer");
+    let second = all
+        .find("GET /headers")
+        .expect("second answer echoes its request line");
     assert!(first < second, "answers in request order");
     assert_eq!(a.hits(), 2);
 }
