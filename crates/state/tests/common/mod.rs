@@ -45,30 +45,87 @@ pub fn wait_listening(addr: SocketAddr) {
 }
 
 /// Starts redis-server on a free port. Fails (not skips) if it is missing.
+///
+/// A port found free can be taken by another test before redis-server binds
+/// it, so we check that the server answering is *this* child (INFO's
+/// `process_id`) and try another port if the child exited or someone else
+/// answers.
 pub fn start_redis(extra: &[&str]) -> Redis {
-    let port = free_port();
-    let mut cmd = Command::new("redis-server");
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-    ])
-    .args(extra)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    let child = cmd.spawn().expect(
-        "redis-server must be installed (apt install redis-server) for the conformance suite",
-    );
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    wait_listening(addr);
-    Redis { child, addr }
+    for _attempt in 0..10 {
+        let port = free_port();
+        let mut cmd = Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect(
+            "redis-server must be installed (apt install redis-server) for the conformance suite",
+        );
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        if is_our_redis(&mut child, addr) {
+            return Redis { child, addr };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("could not start redis-server on a free port after 10 tries");
+}
+
+/// Waits until `addr` answers INFO with `child`'s pid; false if the child
+/// exited (port taken) or another process answers.
+fn is_our_redis(child: &mut Child, addr: SocketAddr) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let want = format!("process_id:{}\r\n", child.id());
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if let Ok(mut s) = TcpStream::connect(addr) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            if s.write_all(b"INFO server\r\n").is_ok() {
+                let mut buf = vec![0u8; 8192];
+                let mut got = Vec::new();
+                while let Ok(n) = std::io::Read::read(&mut s, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    if got.windows(want.len()).any(|w| w == want.as_bytes()) {
+                        return true;
+                    }
+                    if got.starts_with(b"-NOAUTH") {
+                        // Started with a password: INFO is refused. Ours if our child
+                        // is still running (a port clash makes it exit at once).
+                        std::thread::sleep(Duration::from_millis(100));
+                        return matches!(child.try_wait(), Ok(None));
+                    }
+                    if got.windows(11).any(|w| w == b"process_id:") && got.ends_with(b"\r\n\r\n") {
+                        break;
+                    }
+                    if got.len() > 16 * 1024 {
+                        break;
+                    }
+                }
+                if got.windows(11).any(|w| w == b"process_id:") {
+                    // Someone else's server holds the port.
+                    return false;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }
 
 /// An in-process bigstep state server on a free port.
