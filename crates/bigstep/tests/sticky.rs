@@ -54,6 +54,17 @@ fn sticky_cookie(r: &Resp) -> Option<String> {
         .map(|v| v.split(';').next().unwrap().to_string())
 }
 
+/// The sticky cookie of a new user that round robin placed on `server`.
+async fn cookie_for(fd: &FrontDoorProc, server: &str) -> String {
+    for _ in 0..8 {
+        let r = get(fd.addr, "/").await.unwrap();
+        if r.header("x-backend") == Some(server) {
+            return sticky_cookie(&r).expect("a new user gets a sticky cookie");
+        }
+    }
+    panic!("round robin never placed a new user on {server}");
+}
+
 async fn metric(admin: std::net::SocketAddr, line_start: &str) -> Option<u64> {
     let text = get(admin, "/metrics").await.ok()?.text();
     text.lines()
@@ -156,15 +167,7 @@ async fn a_dead_sticky_server_reroutes_and_restics_without_an_error() {
     let admin = closed_port();
     let fd = FrontDoorProc::start(BIN, &cookie_config(admin, &[&a, &b]));
     // Find a user stuck to a.
-    let mut cookie = String::new();
-    for _ in 0..4 {
-        let r = get(fd.addr, "/").await.unwrap();
-        if r.header("x-backend") == Some("a") {
-            cookie = sticky_cookie(&r).unwrap();
-            break;
-        }
-    }
-    assert!(!cookie.is_empty());
+    let cookie = cookie_for(&fd, "a").await;
     a.stop();
     let r = get_with_cookie(fd.addr, "/", &cookie).await;
     assert_eq!(
@@ -200,14 +203,7 @@ async fn a_dead_sticky_server_reroutes_and_restics_without_an_error() {
 async fn a_removed_sticky_server_means_a_stale_cookie_that_is_replaced() {
     let (a, b) = (Backend::start("a").await, Backend::start("b").await);
     let fd = FrontDoorProc::start(BIN, &cookie_config(closed_port(), &[&a, &b]));
-    let mut cookie = String::new();
-    for _ in 0..4 {
-        let r = get(fd.addr, "/").await.unwrap();
-        if r.header("x-backend") == Some("a") {
-            cookie = sticky_cookie(&r).unwrap();
-        }
-    }
-    assert!(!cookie.is_empty());
+    let cookie = cookie_for(&fd, "a").await;
     // Reload without a (keeping the admin address: it cannot change live).
     let cfg = std::fs::read_to_string(fd.dir.join("bigstep.toml")).unwrap();
     let admin = cfg.lines().find(|l| l.starts_with("admin_listen")).unwrap();
@@ -426,15 +422,7 @@ async fn drain_keeps_existing_users_takes_no_new_ones_and_ends_at_the_deadline()
     );
     let fd = FrontDoorProc::start(BIN, &cfg);
     // A user stuck to a.
-    let mut cookie = String::new();
-    for _ in 0..4 {
-        let r = get(fd.addr, "/").await.unwrap();
-        if r.header("x-backend") == Some("a") {
-            cookie = sticky_cookie(&r).unwrap();
-            break;
-        }
-    }
-    assert!(!cookie.is_empty());
+    let cookie = cookie_for(&fd, "a").await;
     assert_eq!(
         admin_call(admin, "POST", "/api/servers/a/drain")
             .await
