@@ -117,17 +117,7 @@ async fn states(admin: SocketAddr) -> HashMap<String, String> {
 }
 
 async fn count(fd: &FrontDoorProc, n: usize) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for _ in 0..n {
-        let r = get(fd.addr, "/")
-            .await
-            .expect("request through the front door");
-        assert_eq!(r.status, 200, "body: {}", r.text());
-        *seen
-            .entry(r.header("x-backend").unwrap_or("?").to_string())
-            .or_insert(0) += 1;
-    }
-    seen
+    testkit::client::spread(fd.addr, n, "/").await
 }
 
 fn run_reload(admin: SocketAddr, token: Option<&str>) -> (bool, String) {

@@ -28,31 +28,11 @@ fn servers(list: &[(&str, std::net::SocketAddr, u32)]) -> String {
 
 /// Like `count_backends` but tolerates error responses (while health settles).
 async fn count_ok(fd: &FrontDoorProc, n: usize) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for _ in 0..n {
-        if let Ok(r) = get(fd.addr, "/").await {
-            if r.status == 200 {
-                *seen
-                    .entry(r.header("x-backend").unwrap_or("?").to_string())
-                    .or_insert(0) += 1;
-            }
-        }
-    }
-    seen
+    testkit::client::spread_ok(fd.addr, n).await
 }
 
 async fn count_backends(fd: &FrontDoorProc, n: usize, path: &str) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for _ in 0..n {
-        let r = get(fd.addr, path)
-            .await
-            .expect("request through the front door");
-        assert_eq!(r.status, 200, "body: {}", r.text());
-        *seen
-            .entry(r.header("x-backend").unwrap_or("?").to_string())
-            .or_insert(0) += 1;
-    }
-    seen
+    testkit::client::spread(fd.addr, n, path).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,3 +85,38 @@ pub async fn read_until_close(s: &mut TcpStream, wait: Duration) -> String {
     .await;
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// GET `path` `n` times on fresh connections and count the answers by their
+/// `x-backend` header. Every answer must be a 200.
+pub async fn spread(
+    addr: SocketAddr,
+    n: usize,
+    path: &str,
+) -> std::collections::HashMap<String, usize> {
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..n {
+        let r = get(addr, path)
+            .await
+            .expect("request through the front door");
+        assert_eq!(r.status, 200, "body: {}", r.text());
+        *seen
+            .entry(r.header("x-backend").unwrap_or("?").to_string())
+            .or_insert(0) += 1;
+    }
+    seen
+}
+
+/// Like [`spread`] on `/`, but only 200s are counted (while health settles).
+pub async fn spread_ok(addr: SocketAddr, n: usize) -> std::collections::HashMap<String, usize> {
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..n {
+        if let Ok(r) = get(addr, "/").await {
+            if r.status == 200 {
+                *seen
+                    .entry(r.header("x-backend").unwrap_or("?").to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+    seen
+}
