@@ -196,10 +196,8 @@ impl ProxyService {
             .map(|st| st.context(&parts.headers, self.client.ip()))
             .unwrap_or_default();
         // Kept for the session-loss detector, which compares it with Set-Cookie.
-        let mut request_cookies = http::HeaderMap::new();
-        if let Some(c) = parts.headers.get(header::COOKIE) {
-            request_cookies.insert(header::COOKIE, c.clone());
-        }
+        // (A HeaderValue clone shares its bytes; nothing is copied.)
+        let request_cookie = parts.headers.get(header::COOKIE).cloned();
         let mut pending = Some((parts, body));
         let mut tried: Vec<usize> = Vec::with_capacity(cfg.attempts as usize);
         let mut last_err = ProxyError::new(ErrorKind::NoServer);
@@ -234,19 +232,27 @@ impl ProxyService {
                     } else {
                         server.record_success();
                     }
-                    if let Some(name) = sticky::replaced_session_cookie(
-                        &request_cookies,
-                        resp.headers(),
-                        &cfg.session_cookies,
-                    )
-                    .or_else(|| {
-                        let app = cfg.sticky.as_ref()?.app_cookie.as_ref()?;
-                        sticky::replaced_session_cookie(
-                            &request_cookies,
-                            resp.headers(),
-                            std::slice::from_ref(app),
-                        )
-                    }) {
+                    if let Some(name) = request_cookie
+                        .as_ref()
+                        .filter(|_| resp.headers().contains_key(header::SET_COOKIE))
+                        .and_then(|cookie| {
+                            let mut request_cookies = http::HeaderMap::new();
+                            request_cookies.insert(header::COOKIE, cookie.clone());
+                            let app = cfg.sticky.as_ref().and_then(|s| s.app_cookie.as_ref());
+                            sticky::replaced_session_cookie(
+                                &request_cookies,
+                                resp.headers(),
+                                &cfg.session_cookies,
+                            )
+                            .or_else(|| {
+                                sticky::replaced_session_cookie(
+                                    &request_cookies,
+                                    resp.headers(),
+                                    std::slice::from_ref(app?),
+                                )
+                            })
+                        })
+                    {
                         server.session_losses.inc();
                         let path = pending_path(&replay, resp.headers()).unwrap_or_default();
                         self.shared.record_session_loss(&server.id, &path);
