@@ -191,7 +191,7 @@ pub(crate) fn write_snapshot(dbs: &[Db], path: &Path) -> io::Result<u64> {
         encode_command(&[b"SELECT".to_vec(), i.to_string().into_bytes()], &mut buf);
         for (k, v) in &d.keys {
             encode_value(k, v, &mut buf);
-            if let Some(at) = d.expires.get(k) {
+            if let Some(at) = d.expires.get(&k[..]) {
                 encode_command(
                     &[b"PEXPIREAT".as_slice(), &k[..], at.to_string().as_bytes()],
                     &mut buf,
@@ -211,14 +211,22 @@ pub(crate) fn write_snapshot(dbs: &[Db], path: &Path) -> io::Result<u64> {
     Ok(total)
 }
 
-fn encode_value(k: &Bytes, v: &Value, buf: &mut BytesMut) {
+fn encode_value(k: &[u8], v: &Value, buf: &mut BytesMut) {
     const CHUNK: usize = 128;
     match v {
-        Value::Str(s) => encode_command(&[b"SET".as_slice(), &k[..], &s[..]], buf),
+        Value::Str(s) => encode_command(&[b"SET".as_slice(), k, &s[..]], buf),
+        Value::Int(i) => encode_command(
+            &[
+                b"SET".as_slice(),
+                k,
+                itoa::Buffer::new().format(*i).as_bytes(),
+            ],
+            buf,
+        ),
         Value::List(l) => {
             let items: Vec<&Bytes> = l.iter().collect();
             for c in items.chunks(CHUNK) {
-                let mut a: Vec<&[u8]> = vec![b"RPUSH", &k[..]];
+                let mut a: Vec<&[u8]> = vec![b"RPUSH", k];
                 a.extend(c.iter().map(|b| &b[..]));
                 encode_command(&a, buf);
             }
@@ -226,7 +234,7 @@ fn encode_value(k: &Bytes, v: &Value, buf: &mut BytesMut) {
         Value::Hash(h) => {
             let items: Vec<_> = h.iter().collect();
             for c in items.chunks(CHUNK) {
-                let mut a: Vec<&[u8]> = vec![b"HSET", &k[..]];
+                let mut a: Vec<&[u8]> = vec![b"HSET", k];
                 for (f, v) in c {
                     a.push(&f[..]);
                     a.push(&v[..]);
@@ -237,7 +245,7 @@ fn encode_value(k: &Bytes, v: &Value, buf: &mut BytesMut) {
         Value::Set(s) => {
             let items: Vec<&Bytes> = s.iter().collect();
             for c in items.chunks(CHUNK) {
-                let mut a: Vec<&[u8]> = vec![b"SADD", &k[..]];
+                let mut a: Vec<&[u8]> = vec![b"SADD", k];
                 a.extend(c.iter().map(|b| &b[..]));
                 encode_command(&a, buf);
             }
@@ -246,7 +254,7 @@ fn encode_value(k: &Bytes, v: &Value, buf: &mut BytesMut) {
             let items: Vec<_> = z.tree.iter().collect();
             for c in items.chunks(CHUNK) {
                 let scores: Vec<String> = c.iter().map(|(s, _)| fmt_double(s.0)).collect();
-                let mut a: Vec<&[u8]> = vec![b"ZADD", &k[..]];
+                let mut a: Vec<&[u8]> = vec![b"ZADD", k];
                 for (i, (_, m)) in c.iter().enumerate() {
                     a.push(scores[i].as_bytes());
                     a.push(&m[..]);

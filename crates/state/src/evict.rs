@@ -77,14 +77,14 @@ pub(crate) fn make_room(s: &mut Store) -> bool {
                 Policy::AllkeysLru | Policy::AllkeysRandom => {
                     if !d.keys.is_empty() {
                         let i = rng.random_range(0..d.keys.len());
-                        victim = Some((db, d.keys.get_index(i).expect("in range").0.clone()));
+                        victim = Some((db, d.keys.get_index(i).expect("in range").0.to_bytes()));
                         break;
                     }
                 }
                 Policy::VolatileLru | Policy::VolatileRandom => {
                     if !d.expires.is_empty() {
                         let i = rng.random_range(0..d.expires.len());
-                        victim = Some((db, d.expires.get_index(i).expect("in range").0.clone()));
+                        victim = Some((db, d.expires.get_index(i).expect("in range").0.to_bytes()));
                         break;
                     }
                 }
@@ -94,7 +94,7 @@ pub(crate) fn make_room(s: &mut Store) -> bool {
                         let (k, &at) = d.expires.get_index(i).expect("in range");
                         if at < best_ttl {
                             best_ttl = at;
-                            victim = Some((db, k.clone()));
+                            victim = Some((db, k.to_bytes()));
                         }
                     }
                 }

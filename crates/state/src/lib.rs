@@ -11,6 +11,7 @@ pub mod aof;
 mod cmd;
 mod evict;
 mod glob;
+mod key;
 mod metrics;
 pub mod resp;
 mod server;

@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+pub(crate) use crate::key::Key;
 use crate::resp::{encode_command, Reply};
 use crate::Config;
 
@@ -109,6 +110,10 @@ impl ZSet {
 pub(crate) enum Value {
     /// String.
     Str(Vec<u8>),
+    /// String holding a canonical integer, as INCR and friends leave it
+    /// (Redis's `int` encoding): no heap, nothing to parse on the next INCR.
+    /// Other string commands see its digits (`Ctx::get_str` converts).
+    Int(i64),
     /// List. Collections are boxed so the common case, a string, keeps
     /// the enum (and every keyspace entry) small.
     List(Box<VecDeque<Bytes>>),
@@ -124,7 +129,7 @@ impl Value {
     /// The TYPE name.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
-            Value::Str(_) => "string",
+            Value::Str(_) | Value::Int(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
@@ -144,6 +149,7 @@ impl Value {
         }
         match self {
             Value::Str(s) => s.capacity() + 16,
+            Value::Int(_) => 16,
             Value::List(l) => est(l.len(), l.iter().map(|b| b.len()), 40),
             Value::Hash(h) => est(h.len(), h.iter().map(|(k, v)| k.len() + v.len()), 90),
             Value::Set(s) => est(s.len(), s.iter().map(|k| k.len()), 50),
@@ -156,9 +162,9 @@ impl Value {
 #[derive(Default, Clone)]
 pub(crate) struct Db {
     /// Key to value.
-    pub(crate) keys: Map<Bytes, Value>,
+    pub(crate) keys: Map<Key, Value>,
     /// Key to absolute expiry in ms.
-    pub(crate) expires: Map<Bytes, u64>,
+    pub(crate) expires: Map<Key, u64>,
 }
 
 // === Clients ===
@@ -461,7 +467,7 @@ pub(crate) struct Store {
     /// Parsed notify-keyspace-events.
     pub(crate) notify_flags: u32,
     /// Connected clients.
-    pub(crate) clients: HashMap<u64, ClientEntry>,
+    pub(crate) clients: HashMap<u64, ClientEntry, ahash::RandomState>,
     /// Channel → subscribers in subscription order.
     pub(crate) channels: HashMap<Bytes, Map<u64, Arc<ClientShared>>>,
     /// Pattern → subscribers.
@@ -514,7 +520,7 @@ impl Store {
             dbs: (0..cfg.databases.max(1)).map(|_| Db::default()).collect(),
             cfg,
             notify_flags,
-            clients: HashMap::new(),
+            clients: HashMap::default(),
             channels: HashMap::new(),
             patterns: Map::default(),
             blocking_keys: HashMap::new(),
@@ -557,7 +563,7 @@ impl Store {
             if db.is_some_and(|x| x != *d) {
                 continue;
             }
-            if self.dbs[*d].keys.contains_key(k) {
+            if self.dbs[*d].keys.contains_key(&k[..]) {
                 for (_, f) in ws {
                     f.store(true, Ordering::SeqCst);
                 }

@@ -131,6 +131,67 @@ fn strings() {
     );
 }
 
+/// Counters are stored as integers (like Redis's `int` encoding); every other
+/// string command must still see their digits, and long keys (stored on the
+/// heap rather than inline) must behave like short ones.
+#[test]
+fn integer_encoded_strings() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        incr n
+        incrby n 41
+        get n
+        mget n nosuch n
+        strlen n
+        getrange n 0 0
+        append n 7
+        get n
+        incr n
+        setrange n 0 9
+        get n
+        incr n
+        incrbyfloat n 0.5
+        get n
+        incr n
+        decrby n 9223372036854775807
+        decrby n 10
+        incr n
+        getset n 5
+        incr n
+        getdel n
+        exists n
+        set m 00
+        incr m
+        set m " 1"
+        incr m
+        set m 9223372036854775807
+        incr m
+        get m
+        decr fresh
+        type fresh
+        copy fresh fresh2
+        incr fresh2
+        get fresh
+        rename fresh2 fresh3
+        get fresh3
+        lpush fresh 1
+        set fresh 1
+        eval "return redis.call('incr', KEYS[1])" 1 fresh
+        eval "return redis.call('get', KEYS[1])" 1 fresh
+        incr this:key:is:longer:than:thirty:bytes:for:sure
+        incr this:key:is:longer:than:thirty:bytes:for:sure
+        get this:key:is:longer:than:thirty:bytes:for:sure
+        set exactly30bytes_______________ v
+        get exactly30bytes_______________
+        set exactly31bytes________________ w
+        get exactly31bytes________________
+        ~keys exactly*
+        del exactly30bytes_______________ exactly31bytes________________ this:key:is:longer:than:thirty:bytes:for:sure
+        "#,
+    );
+}
+
 #[test]
 fn keys_and_expiry() {
     let mut p = Pair::new();

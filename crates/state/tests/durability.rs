@@ -324,6 +324,12 @@ fn rewrite_compacts_and_keeps_data() {
         }
         c.cmd("rpush l a b c");
         c.cmd("set ttl v ex 1000");
+        // Integer-encoded strings and a key too long to store inline.
+        for _ in 0..5 {
+            c.cmd("incr counter");
+        }
+        c.cmd("incrby neg -7");
+        c.cmd("incr session:0123456789abcdef0123456789abcdef");
         let before = std::fs::metadata(log_path(&dir)).expect("log").len();
         assert!(matches!(c.cmd("bgrewriteaof"), Frame::Simple(_)));
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -346,6 +352,12 @@ fn rewrite_compacts_and_keeps_data() {
     let mut c = Conn::connect(srv.addr);
     assert_eq!(c.cmd("get hot"), Frame::Bulk("1999".into()));
     assert_eq!(c.cmd("llen l"), Frame::Integer(3));
+    assert_eq!(c.cmd("get counter"), Frame::Bulk("5".into()));
+    assert_eq!(c.cmd("incr neg"), Frame::Integer(-6));
+    assert_eq!(
+        c.cmd("get session:0123456789abcdef0123456789abcdef"),
+        Frame::Bulk("1".into())
+    );
     assert!(matches!(c.cmd("ttl ttl"), Frame::Integer(n) if n > 900));
     let Frame::Bulk(d) = c.cmd("get during") else {
         panic!()

@@ -62,6 +62,17 @@ pub(crate) struct Args {
     /// Accept clients from other hosts even without a password (dangerous).
     #[arg(long)]
     no_protected_mode: bool,
+
+    /// Threads serving clients. 1 (the default) runs commands like Redis does, on one
+    /// thread with no lock contention; more threads overlap socket I/O on busy
+    /// many-core hosts, but commands still run one at a time.
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "N",
+        env = "BIGSTEP_STATE_THREADS"
+    )]
+    threads: usize,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -86,7 +97,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         metrics_bind: args.metrics_bind,
         ..state::Config::default()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // One thread by default: the store is behind one lock, so extra workers mostly
+    // add futex hand-offs (measured in bench/state.sh).
+    let mut rt = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(args.threads);
+        b
+    };
+    let rt = rt
         .enable_all()
         .thread_name("state")
         .build()

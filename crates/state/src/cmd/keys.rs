@@ -283,7 +283,7 @@ pub(super) fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
                 continue;
             }
         }
-        keys.push(k.clone());
+        keys.push(k.to_bytes());
     }
     let mut out = Vec::new();
     for k in keys {
@@ -307,7 +307,7 @@ pub(super) fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         .keys()
         .filter(|k| all || glob::matches(&a[1], k, false))
         .filter(|k| d.expires.get(*k).is_none_or(|&at| at > now))
-        .map(|k| Reply::Bulk(k.clone()))
+        .map(|k| Reply::Bulk(k.to_bytes()))
         .collect();
     Ok(Reply::Array(out))
 }
@@ -323,7 +323,7 @@ pub(super) fn randomkey(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
         let k = ctx.s.dbs[db]
             .keys
             .get_index(rng.random_range(0..n))
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k.to_bytes())
             .expect("in range");
         if !ctx.s.expire_if_needed(db, &k, ctx.now) {
             return Ok(Reply::Bulk(k));

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use crate::resp::{parse_i64, Reply};
-use crate::store::{notify, BlockOp, Client, Db, Map, Set, Store, Value, ZSet};
+use crate::store::{notify, BlockOp, Client, Db, Key, Map, Set, Store, Value, ZSet};
 
 pub(crate) mod conn;
 mod hash;
@@ -519,11 +519,18 @@ impl Ctx<'_> {
     }
 
     /// Typed lookup: `Err(WRONGTYPE)` if the key holds another type.
+    /// An integer-encoded string becomes plain bytes here, since the caller may
+    /// change them.
     pub(crate) fn get_str(&mut self, key: &[u8]) -> Result<Option<&mut Vec<u8>>, Reply> {
-        match self.lookup(key) {
-            None => Ok(None),
-            Some(Value::Str(x)) => Ok(Some(x)),
-            Some(_) => Err(wrongtype()),
+        let Some(v) = self.lookup(key) else {
+            return Ok(None);
+        };
+        if let Value::Int(i) = *v {
+            *v = Value::Str(itoa::Buffer::new().format(i).as_bytes().to_vec());
+        }
+        match v {
+            Value::Str(x) => Ok(Some(x)),
+            _ => Err(wrongtype()),
         }
     }
     typed!(get_list, List, VecDeque<Bytes>);
@@ -550,9 +557,7 @@ impl Ctx<'_> {
         let exists = self.check_type(key, want.type_name())?;
         let db = self.c.db;
         if !exists {
-            self.s.dbs[db]
-                .keys
-                .insert(Bytes::copy_from_slice(key), want);
+            self.s.dbs[db].keys.insert(Key::new(key), want);
         }
         Ok(self.s.dbs[db].keys.get_mut(key).expect("just inserted"))
     }
@@ -561,7 +566,7 @@ impl Ctx<'_> {
     pub(crate) fn set_key(&mut self, key: &[u8], v: Value, keep_ttl: bool) {
         let db = self.c.db;
         let d = &mut self.s.dbs[db];
-        d.keys.insert(Bytes::copy_from_slice(key), v);
+        d.keys.insert(Key::new(key), v);
         if !keep_ttl && !d.expires.is_empty() {
             d.expires.swap_remove(key);
         }
@@ -603,9 +608,7 @@ impl Ctx<'_> {
     /// Sets a key's absolute expiry.
     pub(crate) fn set_expire(&mut self, key: &[u8], at: u64) {
         let db = self.c.db;
-        self.s.dbs[db]
-            .expires
-            .insert(Bytes::copy_from_slice(key), at);
+        self.s.dbs[db].expires.insert(Key::new(key), at);
     }
 
     /// Removes a key's expiry; true if it had one.
@@ -771,7 +774,7 @@ pub(crate) fn serve_ready(s: &mut Store) {
                 break;
             };
             s.expire_if_needed(db, &key, now);
-            match s.dbs[db].keys.get(&key) {
+            match s.dbs[db].keys.get(&key[..]) {
                 Some(Value::List(l)) if !l.is_empty() => {}
                 _ => break,
             }

@@ -43,6 +43,12 @@ fn str_value(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
 }
 
 pub(super) fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    // A counter read stays integer-encoded (get_str would convert it).
+    if let Some(Value::Int(i)) = ctx.lookup(&a[1]) {
+        let r = Reply::bulk(itoa::Buffer::new().format(*i));
+        ctx.s.stats.hits += 1;
+        return Ok(r);
+    }
     match ctx.get_str(&a[1])? {
         Some(v) => {
             let r = Reply::bulk(&v[..]);
@@ -247,6 +253,7 @@ pub(super) fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     for k in &a[1..] {
         out.push(match ctx.lookup(k) {
             Some(Value::Str(v)) => Reply::bulk(&v[..]),
+            Some(Value::Int(i)) => Reply::bulk(itoa::Buffer::new().format(*i)),
             _ => Reply::Nil,
         });
     }
@@ -375,18 +382,24 @@ pub(super) fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 fn incr_generic(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> R {
-    let cur = match ctx.get_str(key)? {
-        Some(v) => crate::resp::parse_i64(v).ok_or_else(super::not_int)?,
-        None => 0,
+    let overflow = || Reply::err("increment or decrement would overflow");
+    // One lookup and no allocation: the result stays integer-encoded.
+    let n = match ctx.lookup(key) {
+        Some(v) => {
+            let cur = match v {
+                Value::Int(i) => *i,
+                Value::Str(s) => crate::resp::parse_i64(s).ok_or_else(super::not_int)?,
+                _ => return Err(super::wrongtype()),
+            };
+            let n = cur.checked_add(by).ok_or_else(overflow)?;
+            *v = Value::Int(n);
+            n
+        }
+        None => {
+            ctx.set_key(key, Value::Int(by), false);
+            by
+        }
     };
-    let n = cur
-        .checked_add(by)
-        .ok_or_else(|| Reply::err("increment or decrement would overflow"))?;
-    let s = n.to_string().into_bytes();
-    match ctx.get_str(key)? {
-        Some(v) => *v = s,
-        None => ctx.set_key(key, Value::Str(s), false),
-    }
     ctx.dirty(1);
     ctx.notify(notify::STRING, "incrby", key);
     Ok(Reply::Int(n))

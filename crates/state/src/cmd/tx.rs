@@ -39,10 +39,12 @@ pub(crate) fn unwatch_all(s: &mut Store, c: &mut Client) {
 
 fn watched_expired(ctx: &mut Ctx<'_>) -> bool {
     let now = ctx.now;
-    ctx.c
-        .watched
-        .iter()
-        .any(|(db, k)| ctx.s.dbs[*db].expires.get(k).is_some_and(|&at| at <= now))
+    ctx.c.watched.iter().any(|(db, k)| {
+        ctx.s.dbs[*db]
+            .expires
+            .get(&k[..])
+            .is_some_and(|&at| at <= now)
+    })
 }
 
 pub(super) fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
