@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod aof;
 mod cmd;
 mod evict;
@@ -18,6 +19,7 @@ mod store;
 
 use std::path::PathBuf;
 
+pub use acl::UserConfig;
 pub use server::{Server, StartError};
 
 /// The version INFO and HELLO report. Clients gate features on it.
@@ -136,6 +138,8 @@ pub struct Config {
     pub auto_aof_rewrite_percentage: u64,
     /// Where to serve Prometheus metrics (`GET /metrics`); None = off.
     pub metrics_bind: Option<String>,
+    /// ACL users besides `default` (see [`acl`]).
+    pub users: Vec<UserConfig>,
 }
 
 impl Default for Config {
@@ -159,6 +163,7 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             auto_aof_rewrite_percentage: 100,
             metrics_bind: None,
+            users: Vec::new(),
         }
     }
 }
