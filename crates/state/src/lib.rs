@@ -3,7 +3,8 @@
 //!
 //! Layout: [`resp`] is the codec; `store` holds the keyspace behind one lock;
 //! `cmd` is the command table and handlers; `server` accepts connections;
-//! `aof` is the append-only log; `evict` is maxmemory.
+//! `aof` is the append-only log; `evict` is maxmemory; [`acl`] is users and
+//! permissions; `file` is the `[state]` table of the config file.
 
 #![forbid(unsafe_code)]
 
@@ -11,6 +12,7 @@ pub mod acl;
 pub mod aof;
 mod cmd;
 mod evict;
+mod file;
 mod glob;
 mod metrics;
 pub mod resp;
@@ -20,6 +22,7 @@ mod store;
 use std::path::PathBuf;
 
 pub use acl::UserConfig;
+pub use file::{LimitsToml, StateToml, UserToml};
 pub use server::{Server, StartError};
 
 /// The version INFO and HELLO report. Clients gate features on it.
