@@ -373,13 +373,39 @@ impl User {
 }
 
 /// Why a command was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Denied {
+    /// The command (or subcommand) is not allowed.
     Command,
+    /// A key argument matches none of the user's key patterns.
     Key,
+    /// A channel argument matches none of the user's channel patterns.
     Channel,
 }
 
 impl Denied {
+    /// The error for a `redis.call` from a script (Redis adds the script's sha).
+    pub(crate) fn in_script(&self) -> String {
+        let why = match self {
+            Denied::Command => "run this command or subcommand",
+            Denied::Key => "access at least one of the keys mentioned in the command arguments",
+            Denied::Channel => {
+                "access at least one of the channels mentioned in the command arguments"
+            }
+        };
+        format!("ERR The user executing the script can't {why}")
+    }
+
+    /// The error for a queued command the user lost the right to before EXEC.
+    pub(crate) fn in_exec(&self) -> String {
+        let why = match self {
+            Denied::Command => "no permission to execute the command or subcommand",
+            Denied::Key => "no permission to touch the specified keys",
+            Denied::Channel => "no permission to access one of the channels used as arguments",
+        };
+        format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}")
+    }
+
     /// The error Redis 7.0 replies with.
     pub(crate) fn message(&self, cmd: &str) -> String {
         match self {
@@ -445,6 +471,11 @@ impl Acl {
                     .map_err(|e| format!("user {:?}: rule '{}': {e}", u.name, redact(&r)))?;
             }
             acl.users.insert(u.name.clone(), user);
+        }
+        // `requirepass` (e.g. a command-line flag over a file's `default` entry)
+        // is the default user's password, whoever else configured that user.
+        if let (Some(p), true) = (requirepass, users.iter().any(|u| u.name == "default")) {
+            acl.set_requirepass(Some(p));
         }
         Ok(acl)
     }
@@ -548,17 +579,17 @@ impl Acl {
             .collect()
     }
 
-    /// Checks `spec` for `user`; the error reply text if refused.
+    /// Checks `spec` with `argv` for `user`.
     pub(crate) fn check(
         &self,
         user: &str,
         spec: &Spec,
         argv: &[bytes::Bytes],
-    ) -> Result<(), String> {
+    ) -> Result<(), Denied> {
         match self.users.get(user) {
             // A deleted user's connections are closed; until then they run nothing.
-            None => Err(Denied::Command.message(spec.name)),
-            Some(u) => u.check(spec, argv).map_err(|d| d.message(spec.name)),
+            None => Err(Denied::Command),
+            Some(u) => u.check(spec, argv),
         }
     }
 }
@@ -1183,6 +1214,14 @@ mod tests {
         assert!(!acl.passwordless());
         let line = acl.list().join("\n");
         assert!(!line.contains("s3cret"), "{line}");
+    }
+
+    #[test]
+    fn requirepass_wins_over_a_configured_default_user() {
+        let acl = Acl::from_config(Some("flag"), &[UserConfig::new("default", "file")]).unwrap();
+        assert!(acl.authenticate(b"default", b"flag"));
+        assert!(!acl.authenticate(b"default", b"file"));
+        assert!(!acl.passwordless());
     }
 
     #[test]

@@ -142,6 +142,17 @@ impl StateToml {
                 "give requirepass or requirepass_env, not both",
             ));
         }
+        let has_pass = self.requirepass.is_some() || self.requirepass_env.is_some();
+        if let Some(d) = self.users.iter().find(|u| u.name.get_ref() == "default") {
+            if has_pass {
+                return Err(at(
+                    src,
+                    d.name.span(),
+                    "users.default",
+                    "the default user's password is requirepass; set it there or here, not both",
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for u in &self.users {
             let name = u.name.get_ref();

@@ -113,7 +113,7 @@ fn permissions() {
     users(&mut p);
     p.script("set k v\nset news.1 x");
     let (mut r, mut o) = p.conns();
-    let mut both = |lines: &str, r: &mut Conn, o: &mut Conn| {
+    let both = |lines: &str, r: &mut Conn, o: &mut Conn| {
         for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let (a, b) = (r.cmd(line), o.cmd(line));
             match (&a, &b) {
@@ -339,4 +339,26 @@ fn bad_configured_user_is_refused_without_leaking_the_password() {
         "{err}"
     );
     assert!(!err.contains("do-not-print-me"), "{err}");
+}
+
+/// Permissions are checked when a command is queued and again at EXEC.
+#[test]
+fn exec_rechecks_permissions() {
+    let mut p = Pair::new();
+    p.script("acl setuser tx on >p ~* &* +@all");
+    let (mut r, mut o) = p.conns();
+    for c in [&mut r, &mut o] {
+        for line in ["auth tx p", "multi", "set k v", "get k"] {
+            c.cmd(line);
+        }
+    }
+    p.script("acl setuser tx -set");
+    assert_eq!(r.cmd("exec"), o.cmd("exec"));
+    // A command refused while queueing aborts the transaction, as in Redis.
+    for c in [&mut r, &mut o] {
+        c.cmd("multi");
+    }
+    for line in ["set k v", "get k", "exec"] {
+        assert_eq!(r.cmd(line), o.cmd(line), "`{line}`");
+    }
 }

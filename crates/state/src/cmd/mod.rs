@@ -712,11 +712,11 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
     }
     // AUTH, HELLO, QUIT and RESET are exempt, as in Redis (they are how you log in).
     if spec.flags & NOAUTH == 0 {
-        if let Err(e) = acl_check(ctx, spec, &argv) {
+        if let Err(d) = acl_check(ctx, spec, &argv) {
             if ctx.c.multi.is_some() {
                 ctx.c.multi_err = true;
             }
-            return e;
+            return Reply::Error(d.message(spec.name));
         }
     }
     if spec.flags & DENYOOM != 0 && ctx.s.cfg.maxmemory > 0 && !crate::evict::make_room(ctx.s) {
@@ -768,7 +768,11 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
 
 /// The caller's user may run `spec` with `argv`. Costs one integer compare for
 /// an unrestricted user; the user is looked up only after an ACL change.
-pub(crate) fn acl_check(ctx: &mut Ctx<'_>, spec: &Spec, argv: &[Bytes]) -> Result<(), Reply> {
+pub(crate) fn acl_check(
+    ctx: &mut Ctx<'_>,
+    spec: &Spec,
+    argv: &[Bytes],
+) -> Result<(), crate::acl::Denied> {
     if ctx.c.replay {
         return Ok(());
     }
@@ -779,10 +783,7 @@ pub(crate) fn acl_check(ctx: &mut Ctx<'_>, spec: &Spec, argv: &[Bytes]) -> Resul
     if ctx.c.unrestricted {
         return Ok(());
     }
-    ctx.s
-        .acl
-        .check(&ctx.c.user, spec, argv)
-        .map_err(Reply::Error)
+    ctx.s.acl.check(&ctx.c.user, spec, argv)
 }
 
 /// Work after each top-level command: serve blocked clients, write the log.

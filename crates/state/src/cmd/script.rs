@@ -216,19 +216,8 @@ fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> ml
         );
     }
     // A script runs with its caller's permissions.
-    if let Err(Reply::Error(e)) = super::acl_check(ctx, spec, &argv) {
-        let why = if e.contains(" keys ") {
-            "access at least one of the keys mentioned in the command arguments"
-        } else if e.contains(" channels ") {
-            "access at least one of the channels mentioned in the command arguments"
-        } else {
-            "run this command or subcommand"
-        };
-        return fail(
-            lua,
-            raise,
-            &format!("ERR The user executing the script can't {why}"),
-        );
+    if let Err(d) = super::acl_check(ctx, spec, &argv) {
+        return fail(lua, raise, &d.in_script());
     }
     let reply = call(ctx, spec, &argv);
     if let Reply::Error(e) = &reply {
