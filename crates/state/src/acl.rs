@@ -595,7 +595,7 @@ impl Acl {
 }
 
 fn valid_user_name(n: &str) -> bool {
-    !n.is_empty() && !n.contains(|c: char| c == ' ' || c == '\0')
+    !n.is_empty() && !n.contains([' ', '\0'])
 }
 
 /// A rule for an error message, with any password hidden.
