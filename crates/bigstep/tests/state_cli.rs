@@ -207,9 +207,14 @@ fn config_file_settings_and_flag_precedence() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Runs [`protected_mode_inside_namespace`] in a fresh user + network namespace.
+/// Re-runs this test in a fresh user + network namespace, where it runs
+/// [`protected_mode_checks`].
 #[test]
 fn protected_mode_refuses_other_hosts_until_a_password_is_set() {
+    if std::env::var_os(INSIDE).is_some() {
+        protected_mode_checks();
+        return;
+    }
     let exe = std::env::current_exe().expect("test binary");
     let script = format!(
         "export PATH=\"$PATH:/usr/sbin:/sbin\"; ip link set lo up && ip addr add {OTHER}/32 dev lo && exec \"$0\" \"$@\""
@@ -218,9 +223,8 @@ fn protected_mode_refuses_other_hosts_until_a_password_is_set() {
         .args(["-rn", "sh", "-c", &script])
         .arg(&exe)
         .args([
-            "protected_mode_inside_namespace",
+            "protected_mode_refuses_other_hosts_until_a_password_is_set",
             "--exact",
-            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -259,14 +263,8 @@ fn protected_mode_refuses_other_hosts_until_a_password_is_set() {
     );
 }
 
-/// The checks themselves; only meaningful inside the namespace set up above.
-#[test]
-#[ignore = "run by protected_mode_refuses_other_hosts_until_a_password_is_set inside a network namespace"]
-fn protected_mode_inside_namespace() {
-    assert!(
-        std::env::var_os(INSIDE).is_some(),
-        "run this through protected_mode_refuses_other_hosts_until_a_password_is_set"
-    );
+/// The checks themselves, inside the namespace: `lo` has 127.0.0.1 and 10.9.0.1.
+fn protected_mode_checks() {
     let other: IpAddr = OTHER.parse().unwrap();
     let dir = temp_dir("netns");
 
