@@ -42,7 +42,7 @@ pub struct StateToml {
     #[serde(default, deserialize_with = "de_fsync")]
     pub appendfsync: Option<Fsync>,
     /// Password of the default user, in the file (prefer `requirepass_env`).
-    pub requirepass: Option<Spanned<String>>,
+    pub requirepass: Option<Spanned<Secret>>,
     /// Name of the environment variable holding the default user's password.
     pub requirepass_env: Option<Spanned<String>>,
     /// Memory limit for data: bytes, or `512mb`, `2gb`.
@@ -100,7 +100,7 @@ pub struct UserToml {
     /// Login name.
     pub name: Spanned<String>,
     /// Password in the file (prefer `password_env`).
-    pub password: Option<Spanned<String>>,
+    pub password: Option<Spanned<Secret>>,
     /// Environment variable holding the password.
     pub password_env: Option<Spanned<String>>,
     /// Log in with any password (or none). Refused on non-loopback clients in protected mode.
@@ -118,6 +118,17 @@ pub struct UserToml {
     /// Command rules in ACL syntax, e.g. `+@all -@dangerous` or `-@all +@read`.
     #[serde(default = "all_commands")]
     pub commands: String,
+}
+
+/// A password written in the file. `Debug` never shows it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 fn yes() -> bool {
@@ -233,7 +244,7 @@ impl StateToml {
             cfg.appendfsync = f;
         }
         if let Some(p) = &self.requirepass {
-            cfg.requirepass = Some(p.get_ref().clone()).filter(|p| !p.is_empty());
+            cfg.requirepass = Some(p.get_ref().0.clone()).filter(|p| !p.is_empty());
         }
         if let Some(var) = &self.requirepass_env {
             cfg.requirepass = Some(from_env(var, "requirepass_env")?);
@@ -281,7 +292,7 @@ impl StateToml {
             .map(|u| {
                 let pass = match &u.password_env {
                     Some(var) => Some(from_env(var, &format!("users.{}", u.name.get_ref()))?),
-                    None => u.password.as_ref().map(|p| p.get_ref().clone()),
+                    None => u.password.as_ref().map(|p| p.get_ref().0.clone()),
                 };
                 Ok(u.to_config(pass))
             })
@@ -299,7 +310,7 @@ impl UserToml {
     fn to_config(&self, password: Option<String>) -> UserConfig {
         UserConfig {
             name: self.name.get_ref().clone(),
-            password: password.or_else(|| self.password.as_ref().map(|p| p.get_ref().clone())),
+            password: password.or_else(|| self.password.as_ref().map(|p| p.get_ref().0.clone())),
             nopass: self.nopass,
             enabled: self.enabled,
             keys: self.keys.clone(),
@@ -407,6 +418,18 @@ mod tests {
         .unwrap();
         assert_eq!(s.maxmemory, Some(1 << 30));
         assert_eq!(s.limits.client_query_buffer_limit, Some(1024));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_password() {
+        let src = "[state]\nrequirepass = \"hunter2-default\"\n[[state.users]]\nname = \"app\"\npassword = \"hunter2-app\"\n";
+        let s = parse(src).unwrap();
+        let mut cfg = Config::default();
+        s.apply(&mut cfg, src, |_| None).unwrap();
+        for text in [format!("{s:?}"), format!("{cfg:?}")] {
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("app"), "{text}");
+        }
     }
 
     #[test]
