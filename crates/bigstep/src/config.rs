@@ -13,13 +13,9 @@ pub(crate) struct FileConfig {
     /// The front door (`bigstep balance`).
     #[serde(default)]
     pub(crate) balance: Option<frontdoor::Config>,
-    /// The shared state server (`bigstep state`); validated by that role.
+    /// The shared state server (`bigstep state`).
     #[serde(default)]
-    #[allow(
-        dead_code,
-        reason = "parsed so the file is checked as a whole; the state role reads its own table"
-    )]
-    pub(crate) state: Option<toml::Table>,
+    pub(crate) state: Option<state::StateToml>,
     /// The shared files server (`bigstep files`); validated by that role.
     #[serde(default)]
     #[allow(
@@ -31,9 +27,16 @@ pub(crate) struct FileConfig {
 
 /// Read and validate `path`. Errors name the file, the key and the line.
 pub(crate) fn load(path: &Path) -> anyhow::Result<FileConfig> {
+    Ok(load_with_source(path)?.0)
+}
+
+/// [`load`], also returning the text, for roles that report lines after parsing
+/// (the state role names the line of a missing `password_env` variable).
+pub(crate) fn load_with_source(path: &Path) -> anyhow::Result<(FileConfig, String)> {
     let src = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
-    parse(&src).map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))
+    let cfg = parse(&src).map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))?;
+    Ok((cfg, src))
 }
 
 pub(crate) fn parse(src: &str) -> Result<FileConfig, String> {
@@ -41,6 +44,9 @@ pub(crate) fn parse(src: &str) -> Result<FileConfig, String> {
     if let Some(b) = &cfg.balance {
         b.validate(Some(src))
             .map_err(|e| format!("[balance] {e}"))?;
+    }
+    if let Some(s) = &cfg.state {
+        s.validate(src).map_err(|e| format!("[state] {e}"))?;
     }
     Ok(cfg)
 }
@@ -53,6 +59,18 @@ mod tests {
     fn unknown_table_is_an_error() {
         let e = parse("[balanse]\nlisten = \"127.0.0.1:1\"\n").unwrap_err();
         assert!(e.contains("balanse") && e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn state_errors_name_the_key_and_line() {
+        let e = parse("[balance]\nlisten = \"127.0.0.1:1\"\n\n[state]\nport = 6380\nappendfsnyc = \"always\"\n")
+            .unwrap_err();
+        assert!(e.contains("appendfsnyc") && e.contains("line 6"), "{e}");
+        let e = parse(
+            "[state]\n[[state.users]]\nname = \"app\"\npassword = \"x\"\npassword_env = \"Y\"\n",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("[state]") && e.contains("line 5"), "{e}");
     }
 
     #[test]

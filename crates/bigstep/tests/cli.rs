@@ -5,7 +5,16 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_bigstep");
 
 fn run(args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN).args(args).output().expect("run bigstep");
+    run_env(args, &[])
+}
+
+fn run_env(args: &[&str], env: &[(String, String)]) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().cloned())
+        .env_remove("BIGSTEP_CONFIG")
+        .output()
+        .expect("run bigstep");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -18,15 +27,38 @@ fn run(args: &[&str]) -> (bool, String) {
 fn every_example_config_is_valid() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
     let mut checked = 0;
+    let mut state_examples = 0;
     for entry in std::fs::read_dir(dir).expect("examples/") {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let (ok, text) = run(&["balance", "--check", path.to_str().unwrap()]);
             assert!(ok, "{}: {text}", path.display());
             checked += 1;
+            let src = std::fs::read_to_string(&path).unwrap();
+            if src.lines().any(|l| l.trim() == "[state]") {
+                // The state role also resolves the password variables the file names.
+                let env: Vec<(String, String)> = src
+                    .lines()
+                    .filter_map(|l| l.split_once("_env = \""))
+                    .map(|(_, v)| (v.trim_end_matches('"').to_string(), "test-secret".into()))
+                    .collect();
+                assert!(
+                    !env.is_empty(),
+                    "{}: passwords should come from the environment",
+                    path.display()
+                );
+                let p = path.to_str().unwrap();
+                let (ok, text) = run_env(&["state", "--config", p, "--check"], &env);
+                assert!(ok && text.contains("ok"), "{}: {text}", path.display());
+                // Without the variables, --check says which one is missing.
+                let (ok, text) = run(&["state", "--config", p, "--check"]);
+                assert!(!ok && text.contains(&env[0].0), "{text}");
+                state_examples += 1;
+            }
         }
     }
     assert!(checked >= 2, "examples/ should hold the documented configs");
+    assert!(state_examples >= 1, "examples/state.toml should be checked");
 }
 
 #[test]
@@ -53,6 +85,34 @@ fn check_names_the_bad_key_and_line() {
         text.contains("connect") && text.contains("line 2"),
         "{text}"
     );
+
+    // The [state] table: unknown keys and bad values name the key and the line.
+    std::fs::write(&path, "[state]\nport = 6380\nmaxmemroy = \"1gb\"\n").unwrap();
+    let (ok, text) = run(&["state", "--config", path.to_str().unwrap(), "--check"]);
+    assert!(
+        !ok && text.contains("maxmemroy") && text.contains("line 3"),
+        "{text}"
+    );
+    std::fs::write(
+        &path,
+        "[state]\n\n[state.limits]\nproto_max_bulk_len = \"lots\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["state", "--config", path.to_str().unwrap(), "--check"]);
+    assert!(
+        !ok && text.contains("lots") && text.contains("line 4"),
+        "{text}"
+    );
+    std::fs::write(
+        &path,
+        "[state]\n[[state.users]]\nname = \"app\"\ncommands = \"+@all\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["state", "--config", path.to_str().unwrap(), "--check"]);
+    assert!(
+        !ok && text.contains("users.app") && text.contains("line 3"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -63,6 +123,11 @@ fn help_reads_like_a_product() {
     for word in ["up", "balance", "state", "files", "bigstep up"] {
         assert!(text.contains(word), "{text}");
     }
+    let (ok, text) = run(&["state", "--help"]);
+    assert!(
+        ok && text.contains("--config") && text.contains("[state]") && text.contains("--check"),
+        "{text}"
+    );
     let (ok, text) = run(&["balance", "--help"]);
     assert!(
         ok && text.contains("--check") && text.contains("Examples"),

@@ -3,13 +3,16 @@
 //!
 //! Layout: [`resp`] is the codec; `store` holds the keyspace behind one lock;
 //! `cmd` is the command table and handlers; `server` accepts connections;
-//! `aof` is the append-only log; `evict` is maxmemory.
+//! `aof` is the append-only log; `evict` is maxmemory; [`acl`] is users and
+//! permissions; `file` is the `[state]` table of the config file.
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod aof;
 mod cmd;
 mod evict;
+mod file;
 mod glob;
 mod key;
 mod metrics;
@@ -19,6 +22,8 @@ mod store;
 
 use std::path::PathBuf;
 
+pub use acl::UserConfig;
+pub use file::{LimitsToml, Secret, StateToml, UserToml};
 pub use server::{Server, StartError};
 
 /// The version INFO and HELLO report. Clients gate features on it.
@@ -99,7 +104,7 @@ impl Policy {
 }
 
 /// Server settings. `CONFIG SET` changes some of them live.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// Address to bind.
     pub bind: String,
@@ -137,6 +142,41 @@ pub struct Config {
     pub auto_aof_rewrite_percentage: u64,
     /// Where to serve Prometheus metrics (`GET /metrics`); None = off.
     pub metrics_bind: Option<String>,
+    /// ACL users besides `default` (see [`acl`]).
+    pub users: Vec<UserConfig>,
+}
+
+// Written out so a debug log line can never show the password.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("port", &self.port)
+            .field("dir", &self.dir)
+            .field(
+                "requirepass",
+                &self.requirepass.as_ref().map(|_| "<redacted>"),
+            )
+            .field("appendfsync", &self.appendfsync)
+            .field("maxmemory", &self.maxmemory)
+            .field("maxmemory_policy", &self.maxmemory_policy)
+            .field("notify_keyspace_events", &self.notify_keyspace_events)
+            .field("databases", &self.databases)
+            .field("maxclients", &self.maxclients)
+            .field("timeout", &self.timeout)
+            .field("pubsub_output_limit", &self.pubsub_output_limit)
+            .field("proto_max_bulk_len", &self.proto_max_bulk_len)
+            .field("client_query_buffer_limit", &self.client_query_buffer_limit)
+            .field("protected_mode", &self.protected_mode)
+            .field("auto_aof_rewrite_min_size", &self.auto_aof_rewrite_min_size)
+            .field(
+                "auto_aof_rewrite_percentage",
+                &self.auto_aof_rewrite_percentage,
+            )
+            .field("metrics_bind", &self.metrics_bind)
+            .field("users", &self.users)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -160,6 +200,7 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             auto_aof_rewrite_percentage: 100,
             metrics_bind: None,
+            users: Vec::new(),
         }
     }
 }

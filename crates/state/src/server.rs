@@ -67,6 +67,9 @@ pub enum StartError {
     /// Log problem.
     #[error(transparent)]
     Aof(#[from] AofError),
+    /// A configured user is invalid.
+    #[error("invalid user: {0}")]
+    Acl(String),
     /// Data directory problem.
     #[error("data directory {dir}: {source}")]
     Dir {
@@ -89,7 +92,9 @@ pub struct Server {
 impl Server {
     /// Loads the log (if `dir` is set) and binds the listener.
     pub async fn start(cfg: Config) -> Result<Server, StartError> {
-        let mut store = Store::new(cfg.clone());
+        let acl = crate::acl::Acl::from_config(cfg.requirepass.as_deref(), &cfg.users)
+            .map_err(StartError::Acl)?;
+        let mut store = Store::new(cfg.clone(), acl);
         let mut writer_state = None;
         if let Some(dir) = &cfg.dir {
             std::fs::create_dir_all(dir).map_err(|source| StartError::Dir {
@@ -280,7 +285,8 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
     let admitted = {
         let mut s = shared.lock();
         s.stats.connections += 1;
-        if s.cfg.protected_mode && s.cfg.requirepass.is_none() && !peer.ip().is_loopback() {
+        // Any user reachable without a password counts as "no password set".
+        if s.cfg.protected_mode && s.acl.passwordless() && !peer.ip().to_canonical().is_loopback() {
             s.stats.rejected += 1;
             Err(DENIED.to_string())
         } else if s.clients.len() >= s.cfg.maxclients {
@@ -290,13 +296,14 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
             let id = s.next_client_id;
             s.next_client_id += 1;
             let (mut c, rx) = Client::new(id);
-            c.authed = s.cfg.requirepass.is_none();
+            c.authed = s.acl.default_auto_login();
             s.clients.insert(
                 id,
                 ClientEntry {
                     shared: c.shared.clone(),
                     addr: peer.to_string(),
                     laddr,
+                    user: c.user.clone(),
                     name: None,
                     lib_name: None,
                     lib_ver: None,

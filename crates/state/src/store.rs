@@ -199,6 +199,8 @@ pub(crate) struct ClientEntry {
     pub(crate) addr: String,
     /// Local address.
     pub(crate) laddr: String,
+    /// The user it is logged in as (CLIENT LIST `user=`).
+    pub(crate) user: Arc<str>,
     /// CLIENT SETNAME.
     pub(crate) name: Option<Bytes>,
     /// lib-name / lib-ver from CLIENT SETINFO.
@@ -274,6 +276,12 @@ pub(crate) struct Client {
     pub(crate) proto: u8,
     /// Passed AUTH (or no password needed).
     pub(crate) authed: bool,
+    /// The user it runs as.
+    pub(crate) user: Arc<str>,
+    /// The ACL generation `unrestricted` was computed for.
+    pub(crate) acl_gen: u64,
+    /// The user may run anything: skip per-command checks.
+    pub(crate) unrestricted: bool,
     /// Queued commands when in MULTI.
     pub(crate) multi: Option<Vec<Vec<Bytes>>>,
     /// A queued command was rejected: EXEC must abort.
@@ -311,6 +319,9 @@ impl Client {
                 db: 0,
                 proto: 2,
                 authed: false,
+                user: Arc::from("default"),
+                acl_gen: 0,
+                unrestricted: false,
                 multi: None,
                 multi_err: false,
                 watched: Vec::new(),
@@ -464,6 +475,8 @@ pub(crate) struct Store {
     pub(crate) dbs: Vec<Db>,
     /// Settings that CONFIG SET may change.
     pub(crate) cfg: Config,
+    /// Users and their permissions.
+    pub(crate) acl: crate::acl::Acl,
     /// Parsed notify-keyspace-events.
     pub(crate) notify_flags: u32,
     /// Connected clients.
@@ -514,11 +527,12 @@ pub(crate) struct Store {
 
 impl Store {
     /// An empty store.
-    pub(crate) fn new(cfg: Config) -> Store {
+    pub(crate) fn new(cfg: Config, acl: crate::acl::Acl) -> Store {
         let notify_flags = notify::parse(&cfg.notify_keyspace_events).unwrap_or(0);
         Store {
             dbs: (0..cfg.databases.max(1)).map(|_| Db::default()).collect(),
             cfg,
+            acl,
             notify_flags,
             clients: HashMap::default(),
             channels: HashMap::new(),

@@ -1,23 +1,52 @@
 //! `bigstep state`: the Redis-protocol shared-state server.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::config;
+
 /// Run the shared state server: sessions, caches, counters, locks, queues and
 /// pub/sub over the Redis protocol (RESP2 and RESP3). Point any Redis client at it.
+///
+/// Settings come from, highest first: flags, their BIGSTEP_STATE_* environment
+/// variables, the `[state]` table of the --config file, the defaults shown here.
 #[derive(clap::Args, Debug)]
-#[command(
-    after_help = "Example:  bigstep state --port 6380 --dir /var/lib/bigstep/state --appendfsync always\n          redis-cli -p 6380 ping"
-)]
-pub(crate) struct Args {
-    /// TCP port to listen on (0 picks a free port; the log line says which).
-    #[arg(long, default_value_t = 6380, env = "BIGSTEP_STATE_PORT")]
-    port: u16,
+#[command(after_help = "\
+Examples:
+  bigstep state --port 6380 --dir /var/lib/bigstep/state --appendfsync always
+  bigstep state --config bigstep.toml                 # the [state] table
+  bigstep state --config bigstep.toml --check         # validate and exit
+  redis-cli -p 6380 ping
 
-    /// Address to bind. Clients not on loopback are refused unless a password is set.
-    #[arg(long, default_value = "127.0.0.1", env = "BIGSTEP_STATE_BIND")]
-    bind: String,
+Precedence: command-line flag > its environment variable > the config file's
+[state] table > the default. The file may also define ACL users
+([[state.users]]: name, password_env, commands such as \"-@all +@read\"); with
+users defined and no requirepass, the passwordless default user is off, so
+every client must AUTH. See examples/state.toml.
+
+Protected mode (on by default) refuses clients that are not on loopback while
+some user can log in without a password.")]
+pub(crate) struct Args {
+    /// Configuration file (TOML); its `[state]` table is used (see Precedence below).
+    #[arg(short, long, value_name = "FILE", env = "BIGSTEP_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Validate the config file, including the password environment variables it
+    /// names, and exit: prints `ok`, or the error naming the key and line (exit 1).
+    #[arg(long, requires = "config")]
+    check: bool,
+
+    /// TCP port to listen on (0 picks a free port; the line "listening on" says
+    /// which) [default: 6380].
+    #[arg(long, env = "BIGSTEP_STATE_PORT")]
+    port: Option<u16>,
+
+    /// Address to bind [default: 127.0.0.1]. Clients not on loopback are refused
+    /// unless every user needs a password (see protected mode).
+    #[arg(long, env = "BIGSTEP_STATE_BIND")]
+    bind: Option<String>,
 
     /// Data directory for the append-only log. Without it, data lives in memory only
     /// and is lost on exit.
@@ -30,36 +59,36 @@ pub(crate) struct Args {
     requirepass: Option<String>,
 
     /// When to fsync the log: `always` (every acknowledged write survives a crash),
-    /// `everysec` (lose at most ~1 s), `no` (leave it to the OS).
-    #[arg(long, default_value = "everysec", value_parser = ["always", "everysec", "no"])]
-    appendfsync: String,
+    /// `everysec` (lose at most ~1 s), `no` (leave it to the OS) [default: everysec].
+    #[arg(long, value_parser = ["always", "everysec", "no"])]
+    appendfsync: Option<String>,
 
-    /// Memory limit for data, e.g. `512mb`, `2gb` (0 = no limit).
-    #[arg(long, default_value = "0")]
-    maxmemory: String,
+    /// Memory limit for data, e.g. `512mb`, `2gb` (0 = no limit) [default: 0].
+    #[arg(long)]
+    maxmemory: Option<String>,
 
     /// What to do at the memory limit: noeviction, allkeys-lru, volatile-lru,
-    /// volatile-ttl, allkeys-random, volatile-random.
-    #[arg(long, default_value = "noeviction")]
-    maxmemory_policy: String,
+    /// volatile-ttl, allkeys-random, volatile-random [default: noeviction].
+    #[arg(long)]
+    maxmemory_policy: Option<String>,
 
     /// Keyspace notifications to publish, as in Redis (e.g. `Ex`, `KEA`; empty = none).
-    #[arg(long, default_value = "")]
-    notify_keyspace_events: String,
+    #[arg(long)]
+    notify_keyspace_events: Option<String>,
 
-    /// Number of databases (SELECT 0..N-1).
-    #[arg(long, default_value_t = 16)]
-    databases: usize,
+    /// Number of databases (SELECT 0..N-1) [default: 16].
+    #[arg(long)]
+    databases: Option<usize>,
 
-    /// Maximum simultaneous clients.
-    #[arg(long, default_value_t = 10000)]
-    maxclients: usize,
+    /// Maximum simultaneous clients [default: 10000].
+    #[arg(long)]
+    maxclients: Option<usize>,
 
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9122). Off by default.
     #[arg(long, env = "BIGSTEP_STATE_METRICS")]
     metrics_bind: Option<String>,
 
-    /// Accept clients from other hosts even without a password (dangerous).
+    /// Accept clients from other hosts even when a user needs no password (dangerous).
     #[arg(long)]
     no_protected_mode: bool,
 
@@ -76,27 +105,17 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let cfg = state::Config {
-        bind: args.bind,
-        port: args.port,
-        dir: args.dir,
-        requirepass: args.requirepass.filter(|p| !p.is_empty()),
-        appendfsync: state::Fsync::parse(&args.appendfsync).context("invalid --appendfsync")?,
-        maxmemory: state::parse_memory(&args.maxmemory).with_context(|| {
-            format!(
-                "invalid --maxmemory {:?} (try 512mb or 2gb)",
-                args.maxmemory
-            )
-        })?,
-        maxmemory_policy: state::Policy::parse(&args.maxmemory_policy)
-            .with_context(|| format!("invalid --maxmemory-policy {:?}", args.maxmemory_policy))?,
-        notify_keyspace_events: args.notify_keyspace_events,
-        databases: args.databases.max(1),
-        maxclients: args.maxclients,
-        protected_mode: !args.no_protected_mode,
-        metrics_bind: args.metrics_bind,
-        ..state::Config::default()
-    };
+    let cfg = build_config(&args)?;
+    if args.check {
+        let path = args.config.as_deref().unwrap_or(Path::new("")).display();
+        println!(
+            "{path}: ok (state on {}:{}, {} users besides default)",
+            cfg.bind,
+            cfg.port,
+            cfg.users.len()
+        );
+        return Ok(());
+    }
     // One thread by default: the store is behind one lock, so extra workers mostly
     // add futex hand-offs (measured in bench/state.sh).
     let mut rt = if args.threads <= 1 {
@@ -113,9 +132,70 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         let server = state::Server::start(cfg).await?;
+        // Machine-readable line for scripts and tests that bind port 0.
+        println!("bigstep state listening on {}", server.local_addr());
+        let _ = std::io::stdout().flush();
         server.run(shutdown_signal()).await;
         Ok(())
     })
+}
+
+/// Defaults, then the file's `[state]` table, then flags and their variables.
+fn build_config(args: &Args) -> anyhow::Result<state::Config> {
+    let mut cfg = state::Config::default();
+    if let Some(path) = &args.config {
+        let (file, src) = config::load_with_source(path)?;
+        if let Some(table) = &file.state {
+            table
+                .apply(&mut cfg, &src, |var| std::env::var(var).ok())
+                .map_err(|e| anyhow::anyhow!("{}: [state] {e}", path.display()))?;
+            if table.has_inline_password() {
+                tracing::warn!(
+                    file = %path.display(),
+                    "the config file holds a password in clear; prefer requirepass_env / password_env"
+                );
+            }
+        }
+    }
+    if let Some(p) = args.port {
+        cfg.port = p;
+    }
+    if let Some(b) = &args.bind {
+        cfg.bind = b.clone();
+    }
+    if let Some(d) = &args.dir {
+        cfg.dir = Some(d.clone());
+    }
+    if let Some(p) = &args.requirepass {
+        cfg.requirepass = Some(p.clone()).filter(|p| !p.is_empty());
+    }
+    if let Some(f) = &args.appendfsync {
+        cfg.appendfsync = state::Fsync::parse(f).context("invalid --appendfsync")?;
+    }
+    if let Some(m) = &args.maxmemory {
+        cfg.maxmemory = state::parse_memory(m)
+            .with_context(|| format!("invalid --maxmemory {m:?} (try 512mb or 2gb)"))?;
+    }
+    if let Some(p) = &args.maxmemory_policy {
+        cfg.maxmemory_policy =
+            state::Policy::parse(p).with_context(|| format!("invalid --maxmemory-policy {p:?}"))?;
+    }
+    if let Some(n) = &args.notify_keyspace_events {
+        cfg.notify_keyspace_events = n.clone();
+    }
+    if let Some(n) = args.databases {
+        cfg.databases = n.max(1);
+    }
+    if let Some(n) = args.maxclients {
+        cfg.maxclients = n;
+    }
+    if let Some(m) = &args.metrics_bind {
+        cfg.metrics_bind = Some(m.clone());
+    }
+    if args.no_protected_mode {
+        cfg.protected_mode = false;
+    }
+    Ok(cfg)
 }
 
 async fn shutdown_signal() {

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -10,14 +11,19 @@ use crate::resp::Reply;
 use crate::store::notify;
 use crate::{Fsync, Policy, REDIS_VERSION};
 
-fn check_pass(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
+/// Logs the client in as `user` if the password is right (constant-time compare in [`crate::acl`]).
+fn login(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+    if !ctx.s.acl.authenticate(user, pass) {
         return false;
     }
-    match &ctx.s.cfg.requirepass {
-        None => true,
-        Some(p) => p.as_bytes() == pass,
+    let name: Arc<str> = Arc::from(String::from_utf8_lossy(user).as_ref());
+    ctx.c.authed = true;
+    ctx.c.user = name.clone();
+    ctx.c.acl_gen = 0;
+    if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {
+        e.user = name;
     }
+    true
 }
 
 fn wrongpass() -> Reply {
@@ -29,15 +35,14 @@ pub(super) fn auth(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         return Err(syntax());
     }
     let (user, pass): (&[u8], &[u8]) = if a.len() == 2 {
-        if ctx.s.cfg.requirepass.is_none() {
+        if ctx.s.acl.default_nopass() {
             return Err(Reply::err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
         }
         (b"default", &a[1])
     } else {
         (&a[1], &a[2])
     };
-    if check_pass(ctx, user, pass) {
-        ctx.c.authed = true;
+    if login(ctx, user, pass) {
         Ok(Reply::Ok)
     } else {
         Err(wrongpass())
@@ -63,14 +68,11 @@ pub(super) fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     let mut name = None;
     let mut j = 2;
-    let mut authed_now = false;
+    let mut auth = None;
     while j < a.len() {
         let more = a.len() - j - 1;
         if is(&a[j], "auth") && more >= 2 {
-            if !check_pass(ctx, &a[j + 1], &a[j + 2]) {
-                return Err(wrongpass());
-            }
-            authed_now = true;
+            auth = Some((j + 1, j + 2));
             j += 3;
         } else if is(&a[j], "setname") && more >= 1 {
             if !valid_name(&a[j + 1]) {
@@ -85,8 +87,11 @@ pub(super) fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             )));
         }
     }
-    if authed_now {
-        ctx.c.authed = true;
+    // Options are all parsed before logging in, as Redis does.
+    if let Some((u, p)) = auth {
+        if !login(ctx, &a[u], &a[p]) {
+            return Err(wrongpass());
+        }
     }
     if !ctx.c.authed {
         return Err(Reply::Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
@@ -167,8 +172,11 @@ pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     ctx.c.subscriptions = 0;
     ctx.c.db = 0;
     ctx.c.proto = 2;
-    ctx.c.authed = ctx.s.cfg.requirepass.is_none();
+    ctx.c.authed = ctx.s.acl.default_auto_login();
+    ctx.c.user = Arc::from("default");
+    ctx.c.acl_gen = 0;
     if let Some(e) = ctx.s.clients.get_mut(&id) {
+        e.user = ctx.c.user.clone();
         e.name = None;
         e.db = 0;
         e.resp = 2;
@@ -298,7 +306,7 @@ fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
     }
     let age = e.created.elapsed().as_secs();
     format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={age} idle=0 flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={age} idle=0 flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         e.addr,
         e.laddr,
         b(&e.name),
@@ -308,6 +316,7 @@ fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
         if e.multi { 0 } else { -1 },
         e.shared.pending.load(Ordering::Relaxed),
         if e.last_cmd.is_empty() { "NULL" } else { e.last_cmd },
+        e.user,
         e.resp,
         b(&e.lib_name),
         b(&e.lib_ver),
@@ -386,7 +395,8 @@ pub(super) fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if !a.len().is_multiple_of(2) {
         return Err(syntax());
     }
-    let (mut id, mut addr, mut laddr, mut skipme, mut typ) = (None, None, None, true, None);
+    let (mut id, mut addr, mut laddr, mut skipme, mut typ, mut user) =
+        (None, None, None, true, None, None);
     for p in a[2..].chunks(2) {
         let v = String::from_utf8_lossy(&p[1]).into_owned();
         if is(&p[0], "id") {
@@ -406,9 +416,10 @@ pub(super) fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         } else if is(&p[0], "type") {
             typ = Some(v.to_ascii_lowercase());
         } else if is(&p[0], "user") {
-            if v != "default" {
+            if ctx.s.acl.get(&v).is_none() {
                 return Err(Reply::err(format!("No such user '{v}'")));
             }
+            user = Some(v);
         } else {
             return Err(syntax());
         }
@@ -422,6 +433,7 @@ pub(super) fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         .filter(|e| id.is_none_or(|i| e.shared.id == i))
         .filter(|e| addr.as_ref().is_none_or(|a| &e.addr == a))
         .filter(|e| laddr.as_ref().is_none_or(|a| &e.laddr == a))
+        .filter(|e| user.as_deref().is_none_or(|u| &*e.user == u))
         .filter(|e| {
             typ.as_deref().is_none_or(|t| {
                 let ps = !e.channels.is_empty() || !e.patterns.is_empty();
@@ -452,6 +464,63 @@ pub(super) fn client_ok(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     } else {
         Err(syntax())
     }
+}
+
+// === ACL ===
+
+pub(super) fn acl_whoami(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::bulk(&*ctx.c.user))
+}
+
+pub(super) fn acl_users(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Array(
+        ctx.s.acl.names().into_iter().map(Reply::bulk).collect(),
+    ))
+}
+
+pub(super) fn acl_list(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Array(
+        ctx.s.acl.list().into_iter().map(Reply::bulk).collect(),
+    ))
+}
+
+pub(super) fn acl_setuser(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    ctx.s.acl.setuser(&a[2], &a[3..]).map_err(Reply::err)?;
+    Ok(Reply::Ok)
+}
+
+pub(super) fn acl_deluser(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let gone = ctx.s.acl.deluser(&a[2..]).map_err(Reply::err)?;
+    // As Redis does: connections logged in as a deleted user are closed.
+    let me = ctx.c.id;
+    for e in ctx.s.clients.values() {
+        if gone.iter().any(|g| **g == *e.user) {
+            if e.shared.id == me {
+                ctx.c.close = true;
+            } else {
+                e.shared.kill();
+            }
+        }
+    }
+    Ok(Reply::Int(gone.len() as i64))
+}
+
+pub(super) fn acl_cat(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    if a.len() > 3 {
+        return Err(Reply::err(
+            "wrong number of arguments for 'acl|cat' command",
+        ));
+    }
+    let names: Vec<&str> = match a.get(2) {
+        None => crate::acl::category_names(),
+        Some(c) => {
+            let c = String::from_utf8_lossy(c);
+            crate::acl::category(&c)
+                .ok_or_else(|| Reply::err(format!("Unknown category '{c}'")))?
+                .to_vec()
+        }
+    };
+    Ok(Reply::Array(names.into_iter().map(Reply::bulk).collect()))
 }
 
 // === CONFIG ===
@@ -561,6 +630,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     // Validate everything first so a failing pair changes nothing.
     let mut cfg = ctx.s.cfg.clone();
     let mut flags = ctx.s.notify_flags;
+    let mut new_pass = None;
     for p in a[2..].chunks(2) {
         let name = String::from_utf8_lossy(&p[0]).to_ascii_lowercase();
         let val = String::from_utf8_lossy(&p[1]).into_owned();
@@ -582,7 +652,10 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             "appendfsync" => {
                 cfg.appendfsync = Fsync::parse(&val).ok_or_else(|| fail("argument(s) must be one of the following: always, everysec, no"))?
             }
-            "requirepass" => cfg.requirepass = if val.is_empty() { None } else { Some(val) },
+            "requirepass" => {
+                cfg.requirepass = if val.is_empty() { None } else { Some(val) };
+                new_pass = Some(cfg.requirepass.clone());
+            }
             "timeout" => cfg.timeout = val.parse().map_err(|_| fail("argument couldn't be parsed into an integer"))?,
             "maxclients" => cfg.maxclients = val.parse().map_err(|_| fail("argument couldn't be parsed into an integer"))?,
             "auto-aof-rewrite-min-size" => {
@@ -602,6 +675,10 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     ctx.s.cfg = cfg;
     ctx.s.notify_flags = flags;
+    if let Some(p) = new_pass {
+        // As in Redis: requirepass is the default user's password.
+        ctx.s.acl.set_requirepass(p.as_deref());
+    }
     crate::evict::recount(ctx.s);
     Ok(Reply::Ok)
 }

@@ -290,6 +290,16 @@ static TABLE: &[Spec] = &[
     container("client", -2, NOSCRIPT, CLIENT_SUBS),
     container("config", -2, NOSCRIPT, CONFIG_SUBS),
     container("command", -1, 0, COMMAND_SUBS),
+    container("acl", -2, NOSCRIPT, ACL_SUBS),
+];
+
+static ACL_SUBS: &[Spec] = &[
+    c("acl|whoami", 2, NOSCRIPT, NK, conn::acl_whoami),
+    c("acl|users", 2, NOSCRIPT, NK, conn::acl_users),
+    c("acl|list", 2, NOSCRIPT, NK, conn::acl_list),
+    c("acl|setuser", -3, NOSCRIPT, NK, conn::acl_setuser),
+    c("acl|deluser", -3, NOSCRIPT, NK, conn::acl_deluser),
+    c("acl|cat", -2, NOSCRIPT, NK, conn::acl_cat),
 ];
 
 static SCRIPT_SUBS: &[Spec] = &[
@@ -703,6 +713,15 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
         }
         return Reply::Error("NOAUTH Authentication required.".into());
     }
+    // AUTH, HELLO, QUIT and RESET are exempt, as in Redis (they are how you log in).
+    if spec.flags & NOAUTH == 0 {
+        if let Err(d) = acl_check(ctx, spec, &argv) {
+            if ctx.c.multi.is_some() {
+                ctx.c.multi_err = true;
+            }
+            return Reply::Error(d.message(spec.name));
+        }
+    }
     if spec.flags & DENYOOM != 0 && ctx.s.cfg.maxmemory > 0 && !crate::evict::make_room(ctx.s) {
         if ctx.c.multi.is_some() {
             ctx.c.multi_err = true;
@@ -748,6 +767,26 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
     }
     after_command(ctx.s, matches!(spec.name, "exec" | "eval" | "evalsha"));
     reply
+}
+
+/// The caller's user may run `spec` with `argv`. Costs one integer compare for
+/// an unrestricted user; the user is looked up only after an ACL change.
+pub(crate) fn acl_check(
+    ctx: &mut Ctx<'_>,
+    spec: &Spec,
+    argv: &[Bytes],
+) -> Result<(), crate::acl::Denied> {
+    if ctx.c.replay {
+        return Ok(());
+    }
+    if ctx.c.acl_gen != ctx.s.acl.generation {
+        ctx.c.acl_gen = ctx.s.acl.generation;
+        ctx.c.unrestricted = ctx.s.acl.get(&ctx.c.user).is_some_and(|u| u.unrestricted());
+    }
+    if ctx.c.unrestricted {
+        return Ok(());
+    }
+    ctx.s.acl.check(&ctx.c.user, spec, argv)
 }
 
 /// Work after each top-level command: serve blocked clients, write the log.

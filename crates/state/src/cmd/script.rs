@@ -215,6 +215,10 @@ fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> ml
             "ERR This Redis command is not allowed from script",
         );
     }
+    // A script runs with its caller's permissions.
+    if let Err(d) = super::acl_check(ctx, spec, &argv) {
+        return fail(lua, raise, &d.in_script());
+    }
     let reply = call(ctx, spec, &argv);
     if let Reply::Error(e) = &reply {
         return fail(lua, raise, e);

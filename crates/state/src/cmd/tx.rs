@@ -68,8 +68,12 @@ pub(super) fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     ctx.in_exec = true;
     let mut out = Vec::with_capacity(queue.len());
     for argv in queue {
+        // Permissions are checked again: they may have changed since queueing.
         let r = match resolve(&argv) {
-            Ok(spec) => call(ctx, spec, &argv),
+            Ok(spec) => match super::acl_check(ctx, spec, &argv) {
+                Ok(()) => call(ctx, spec, &argv),
+                Err(d) => Reply::Error(d.in_exec()),
+            },
             Err(e) => e,
         };
         out.push(r);
