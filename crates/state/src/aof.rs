@@ -242,6 +242,11 @@ fn encode_value(k: &Bytes, v: &Value, buf: &mut BytesMut) {
                 encode_command(&a, buf);
             }
         }
+        Value::Stream(s) => {
+            for c in crate::cmd::stream::rewrite_commands(k, s) {
+                encode_command(&c, buf);
+            }
+        }
         Value::ZSet(z) => {
             let items: Vec<_> = z.tree.iter().collect();
             for c in items.chunks(CHUNK) {

@@ -15,6 +15,7 @@ mod metrics;
 pub mod resp;
 mod server;
 mod store;
+mod stream;
 
 use std::path::PathBuf;
 

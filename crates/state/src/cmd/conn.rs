@@ -623,6 +623,10 @@ fn all_specs() -> Vec<&'static Spec> {
 
 fn spec_flags(s: &Spec) -> Vec<Reply> {
     let mut v = Vec::new();
+    if s.run.is_none() {
+        // Containers have no flags of their own in Redis.
+        return v;
+    }
     let st = |x: &str| Reply::Status(x.into());
     if s.flags & super::flags::WRITE != 0 {
         v.push(st("write"));
@@ -640,6 +644,9 @@ fn spec_flags(s: &Spec) -> Vec<Reply> {
     }
     if s.flags & super::flags::BLOCKING != 0 {
         v.push(st("blocking"));
+    }
+    if s.keys_fn.is_some() {
+        v.push(st("movablekeys"));
     }
     v
 }
