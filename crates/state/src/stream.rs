@@ -290,10 +290,7 @@ impl Stream {
             }
             // Trim inside the node; it keeps its bookkeeping (the deleted
             // entries are only marked in Redis).
-            loop {
-                let Some((&id, _)) = self.entries.iter().next() else {
-                    break;
-                };
+            while let Some((&id, _)) = self.entries.iter().next() {
                 let stop = match how {
                     Trim::MaxLen(max) => self.len() as u64 <= max,
                     Trim::MinId(min) => id >= min,

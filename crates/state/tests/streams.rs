@@ -1089,7 +1089,7 @@ fn command_table_entries() {
     ] {
         p.check_mode(&format!("xgroup {sub}"), common::Mode::Exact);
     }
-    p.script("xinfo stream\nxinfo groups\nxinfo consumers s");
+    p.script("xinfo stream\nxinfo groups\nxinfo consumers s\nxgroup help\nxinfo help\nxgroup help x\nxinfo HELP x");
 }
 
 /// Logged `*` ids and `~` trimming replay to the same stream; compaction
@@ -1113,6 +1113,8 @@ fn log_replay_and_compaction_keep_streams() {
             c.cmd("xrange s - +"),
             c.cmd("xrange auto - +"),
             c.cmd("xrange empty - +"),
+            c.cmd("xrange lua - +"),
+            c.cmd("xinfo stream lua"),
             c.cmd("xinfo stream s"),
             c.cmd("xinfo stream empty"),
             c.cmd("xinfo stream auto"),
@@ -1135,6 +1137,10 @@ fn log_replay_and_compaction_keep_streams() {
         }
         for _ in 0..20 {
             c.cmd("xadd auto maxlen ~ 5 * f v");
+        }
+        // BullMQ writes events from Lua.
+        for _ in 0..120 {
+            c.cmd("eval \"return redis.call('xadd', KEYS[1], 'maxlen', '~', 10, '*', 'event', 'added')\" 1 lua");
         }
         c.cmd("xdel s 250-1 260-1");
         c.cmd("xgroup create s g1 0");

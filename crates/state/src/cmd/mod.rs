@@ -27,6 +27,8 @@ mod zset;
 /// A handler's result: `Err` is an error reply, so `?` works on argument parsing.
 pub(crate) type R = Result<Reply, Reply>;
 type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> R;
+/// Finds a request's key positions (commands with movable keys).
+type KeysFn = fn(&[Bytes]) -> Vec<usize>;
 
 /// Command flags.
 pub(crate) mod flags {
@@ -68,7 +70,7 @@ pub(crate) struct Spec {
     pub(crate) subs: &'static [Spec],
     /// Finds the keys of commands whose key positions depend on the
     /// arguments (`numkeys`, `STREAMS`); COMMAND shows them as movablekeys.
-    pub(crate) keys_fn: Option<fn(&[Bytes]) -> Vec<usize>>,
+    pub(crate) keys_fn: Option<KeysFn>,
 }
 
 const fn c(
@@ -92,13 +94,7 @@ const fn c(
 }
 
 /// A command with movable keys.
-const fn cm(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys_fn: fn(&[Bytes]) -> Vec<usize>,
-    run: Handler,
-) -> Spec {
+const fn cm(name: &'static str, arity: i32, flags: u32, keys_fn: KeysFn, run: Handler) -> Spec {
     Spec {
         name,
         arity,
@@ -467,11 +463,13 @@ static XGROUP_SUBS: &[Spec] = &[
         K2,
         stream::xgroup_delconsumer,
     ),
+    c("xgroup|help", 2, 0, NK, stream::xgroup_help),
 ];
 static XINFO_SUBS: &[Spec] = &[
     c("xinfo|stream", -3, 0, K2, stream::xinfo_stream),
     c("xinfo|groups", 3, 0, K2, stream::xinfo_groups),
     c("xinfo|consumers", 4, 0, K2, stream::xinfo_consumers),
+    c("xinfo|help", 2, 0, NK, stream::xinfo_help),
 ];
 static SCRIPT_SUBS: &[Spec] = &[
     c("script|load", 3, NOSCRIPT, NK, script::load),

@@ -429,7 +429,7 @@ fn parse_read(ctx: &Ctx<'_>, a: &[Bytes], group_cmd: bool) -> Result<ReadArgs, R
         } else if is(o, "streams") && more > 0 {
             streams_arg = i + 1;
             let n = a.len() - streams_arg;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(Reply::err("Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
             }
             r.keys = a[streams_arg..streams_arg + n / 2].to_vec();
@@ -686,7 +686,8 @@ fn xread_generic(ctx: &mut Ctx<'_>, a: &[Bytes], group_cmd: bool) -> R {
             Some((g, c)) => {
                 let history = gt != StreamId::MAX;
                 let glast = s.groups[g].last_id;
-                if !history && !(s.len() > 0 && s.last_valid_id() > glast) {
+                let has_new = s.len() > 0 && s.last_valid_id() > glast;
+                if !history && !has_new {
                     continue;
                 }
                 touch_consumer(ctx, k, g, c);
@@ -1254,7 +1255,6 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let g = s.groups.get_mut(group).expect("checked");
     let (_, created) = g.consumer_mut(name, now);
     let mut attempts = count * 10;
-    let mut count = count;
     let mut out = Vec::new();
     let mut deleted = Vec::new();
     let mut props = Vec::new();
@@ -1554,4 +1554,48 @@ pub(crate) fn rewrite_commands(key: &Bytes, s: &Stream) -> Vec<Vec<Bytes>> {
         }
     }
     out
+}
+
+// === HELP ===
+
+fn help(lines: &[&str]) -> R {
+    Ok(Reply::Array(
+        lines.iter().map(|l| Reply::Status((*l).into())).collect(),
+    ))
+}
+
+pub(super) fn xgroup_help(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    help(&[
+        "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CREATE <key> <groupname> <id|$> [option]",
+        "    Create a new consumer group. Options are:",
+        "    * MKSTREAM",
+        "      Create the empty stream if it does not exist.",
+        "    * ENTRIESREAD entries_read",
+        "      Set the group's entries_read counter (internal use).",
+        "CREATECONSUMER <key> <groupname> <consumer>",
+        "    Create a new consumer in the specified group.",
+        "DELCONSUMER <key> <groupname> <consumer>",
+        "    Remove the specified consumer.",
+        "DESTROY <key> <groupname>",
+        "    Remove the specified group.",
+        "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+        "    Set the current group ID and entries_read counter.",
+        "HELP",
+        "    Prints this help.",
+    ])
+}
+
+pub(super) fn xinfo_help(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    help(&[
+        "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CONSUMERS <key> <groupname>",
+        "    Show consumers of <groupname>.",
+        "GROUPS <key>",
+        "    Show the stream consumer groups.",
+        "STREAM <key> [FULL [COUNT <count>]",
+        "    Show information about the stream.",
+        "HELP",
+        "    Prints this help.",
+    ])
 }
