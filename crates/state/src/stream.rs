@@ -1,10 +1,10 @@
 //! The stream value: entries by id, consumer groups, pending-entry lists.
 //!
 //! No I/O and no replies: `cmd/stream.rs` turns commands into calls here.
-//! Redis keeps entries in listpack "nodes" of up to 100 entries and trims
-//! with `~` only whole nodes; we keep the node boundaries (by entry count,
-//! not by byte size) so approximate trimming removes what Redis would for
-//! small entries.
+//! Redis keeps entries in listpack "nodes" of at most 100 entries and 4096
+//! bytes and trims with `~` only whole nodes. We keep the node boundaries,
+//! computing each node's listpack size as Redis encodes it, so approximate
+//! trimming (and XINFO's radix-tree-keys) match redis-server exactly.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -13,6 +13,62 @@ use bytes::Bytes;
 
 /// Entries per node before a new one starts (`stream-node-max-entries`).
 pub(crate) const NODE_MAX_ENTRIES: u64 = 100;
+/// Listpack bytes per node (`stream-node-max-bytes`).
+const NODE_MAX_BYTES: usize = 4096;
+/// Entry flag: the fields are the node's master fields.
+const FLAG_SAMEFIELDS: i64 = 2;
+
+/// Bytes of a listpack element's back-length for an element of `l` bytes.
+fn lp_backlen(l: usize) -> usize {
+    match l {
+        0..=127 => 1,
+        128..16383 => 2,
+        16383..2097151 => 3,
+        2097151..268435455 => 4,
+        _ => 5,
+    }
+}
+
+/// Bytes of an integer element in a listpack.
+fn lp_int_size(v: i64) -> usize {
+    let enc = match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8388608..=8388607 => 4,
+        -2147483648..=2147483647 => 5,
+        _ => 9,
+    };
+    enc + lp_backlen(enc)
+}
+
+/// Listpack stores strings that look like integers (`string2ll`) as such.
+fn lp_as_int(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if digits.len() > 1 && digits[0] == b'0' || (digits == b"0" && digits.len() != b.len()) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// Bytes of a string element in a listpack.
+fn lp_str_size(b: &[u8]) -> usize {
+    if let Some(v) = lp_as_int(b) {
+        return lp_int_size(v);
+    }
+    let enc = match b.len() {
+        0..64 => 1 + b.len(),
+        64..4096 => 2 + b.len(),
+        _ => 5 + b.len(),
+    };
+    enc + lp_backlen(enc)
+}
 
 /// A stream entry id `ms-seq`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -162,6 +218,10 @@ struct Node {
     total: u64,
     /// Live entries.
     live: u64,
+    /// Listpack size in bytes (Redis's `lpBytes`).
+    bytes: usize,
+    /// Field names of the master entry.
+    master_fields: Vec<Bytes>,
 }
 
 /// How to trim.
@@ -221,19 +281,53 @@ impl Stream {
 
     /// Appends an entry; the id must be greater than `last_id`.
     pub(crate) fn append(&mut self, id: StreamId, fields: Vec<(Bytes, Bytes)>) {
-        match self.nodes.back_mut() {
-            Some(n) if n.total < NODE_MAX_ENTRIES => {
-                n.total += 1;
-                n.live += 1;
-                n.last = id;
-            }
-            _ => self.nodes.push_back(Node {
+        // As `streamAppendItem`: a new node once the tail is full by count
+        // or would pass the byte limit.
+        let total_len: usize = fields.iter().map(|(f, v)| f.len() + v.len()).sum();
+        let full = match self.nodes.back() {
+            Some(n) => n.bytes + total_len >= NODE_MAX_BYTES || n.total >= NODE_MAX_ENTRIES,
+            None => true,
+        };
+        let numfields = fields.len() as i64;
+        if full {
+            // Header + end, count, deleted, num-fields, fields, terminator.
+            let bytes = 7
+                + lp_int_size(1)
+                + lp_int_size(0)
+                + lp_int_size(numfields)
+                + fields.iter().map(|(f, _)| lp_str_size(f)).sum::<usize>()
+                + lp_int_size(0);
+            self.nodes.push_back(Node {
                 first: id,
                 last: id,
-                total: 1,
-                live: 1,
-            }),
+                total: 0,
+                live: 0,
+                bytes,
+                master_fields: fields.iter().map(|(f, _)| f.clone()).collect(),
+            });
         }
+        let n = self.nodes.back_mut().expect("tail node");
+        let same = n.master_fields.len() == fields.len()
+            && n.master_fields
+                .iter()
+                .zip(&fields)
+                .all(|(m, (f, _))| m == f);
+        let flags = if same { FLAG_SAMEFIELDS } else { 0 };
+        let mut bytes = lp_int_size(flags)
+            + lp_int_size(id.ms.wrapping_sub(n.first.ms) as i64)
+            + lp_int_size(id.seq.wrapping_sub(n.first.seq) as i64);
+        let mut lp_count = numfields + 3;
+        if !same {
+            bytes += lp_int_size(numfields);
+            bytes += fields.iter().map(|(f, _)| lp_str_size(f)).sum::<usize>();
+            lp_count += numfields + 1;
+        }
+        bytes += fields.iter().map(|(_, v)| lp_str_size(v)).sum::<usize>();
+        bytes += lp_int_size(lp_count);
+        n.bytes += bytes;
+        n.total += 1;
+        n.live += 1;
+        n.last = id;
         self.entries.insert(id, fields);
         self.last_id = id;
         self.entries_added += 1;
@@ -465,6 +559,23 @@ mod tests {
         assert_eq!(s.trim(Trim::MaxLen(120), false, 0), 30);
         assert_eq!(s.len(), 120);
         assert_eq!(s.first_id(), StreamId::new(131, 0));
+    }
+
+    #[test]
+    fn big_entries_fill_nodes_by_bytes() {
+        let mut s = Stream::default();
+        let v = Bytes::from(vec![b'x'; 1000]);
+        for i in 1..=10 {
+            s.append(
+                StreamId::new(i, 0),
+                vec![(Bytes::from_static(b"f"), v.clone())],
+            );
+        }
+        // 4096-byte nodes hold four 1 KB entries (as redis-server does).
+        assert_eq!(s.node_count(), 3);
+        assert_eq!(lp_str_size(b"123"), 2);
+        assert_eq!(lp_str_size(b"0123"), 6);
+        assert_eq!(lp_str_size(b"-0"), 4);
     }
 
     #[test]

@@ -310,6 +310,31 @@ fn xtrim_and_xadd_trimming() {
         xinfo stream u
         "#,
     );
+    // Nodes also close at 4096 bytes: entries of many sizes and shapes
+    // (numbers are stored as integers, repeated field names compressed).
+    for i in 1..=400u64 {
+        let v = "x".repeat((i * 37 % 300) as usize);
+        let line = match i % 4 {
+            0 => format!("xadd w maxlen ~ 120 {i}-0 f {v}"),
+            1 => format!("xadd w maxlen ~ 120 {i}-{i} n {i} g -{i}"),
+            2 => format!("xadd w maxlen ~ 120 {i}-0 event added jobId {}", i * 1000),
+            _ => format!("xadd w maxlen ~ 120 {i}-0 {v} 0{i}"),
+        };
+        p.check_mode(&line, common::Mode::Exact);
+        if i % 50 == 0 {
+            check_with(&mut p, "xinfo stream w", |f| mask(f, TIMES));
+        }
+    }
+    for i in 1..=60u64 {
+        let v = "y".repeat((i * 131 % 5000) as usize);
+        p.check_mode(
+            &format!("xadd big minid ~ {} {i}-0 f {v}", i / 2),
+            common::Mode::Exact,
+        );
+    }
+    check_with(&mut p, "xinfo stream big", |f| mask(f, TIMES));
+    p.script("xdel w 399-0 398-0 397-0\nxtrim w maxlen ~ 1\nxlen w");
+    check_with(&mut p, "xinfo stream w", |f| mask(f, TIMES));
 }
 
 #[test]
@@ -443,7 +468,7 @@ fn consumer_groups() {
         xpending s g idle 10 - +
         xpending s g idle x - + 10
         xpending s g bad + 10
-        xpending s g - + 10 bob extra
+        @xpending s g - + 10 bob extra
         xpending s nog
         xpending nosuch g
         xpending str g
