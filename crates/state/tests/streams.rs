@@ -772,6 +772,16 @@ fn lmpop_zmpop_and_friends() {
         eval "return redis.call('blmpop', 0, 1, 'nosuch', 'left')" 0
         !eval "return redis.call('bzpopmin', 'nosuch', 0)" 0
         !eval "return redis.call('xread', 'block', 0, 'streams', 'nosuch', '$')" 0
+        xgroup create gs g $ mkstream
+        multi
+        xreadgroup group g c block 0 streams gs >
+        xread block 0 streams gs $
+        exec
+        eval "return redis.call('xreadgroup', 'group', 'g', 'c', 'streams', 'gs', '>')" 0
+        xadd gs 1-0 a 1
+        eval "return redis.call('xreadgroup', 'group', 'g', 'c', 'streams', 'gs', '>')" 0
+        eval "return redis.call('xadd', 'gs', '2-*', 'a', 1)" 0
+        !eval "return redis.call('xreadgroup', 'group', 'g', 'c', 'block', 0, 'streams', 'gs', '>')" 0
         eval "return redis.call('XREAD', 'streams', 'nosuch', '0')" 0
         "#,
     );
@@ -997,6 +1007,21 @@ fn stream_keyspace_events() {
         admin.cmd("config set notify-keyspace-events KEA");
         let mut sub = Conn::connect(addr);
         sub.cmd("psubscribe __key*__:*");
+        // Pops served to blocked clients raise the same events.
+        let mut waiter = Conn::connect(addr);
+        waiter.send_raw(b"BZPOPMIN bz 0\r\n");
+        wait_blocked(&mut admin, 1);
+        admin.cmd("zadd bz 1 a");
+        waiter.read().expect("bzpopmin");
+        waiter.send_raw(b"BLMPOP 0 1 bl RIGHT COUNT 2\r\n");
+        wait_blocked(&mut admin, 1);
+        admin.cmd("rpush bl a");
+        waiter.read().expect("blmpop");
+        admin.cmd("xgroup create bs g $ mkstream");
+        waiter.send_raw(b"XREADGROUP GROUP g newc BLOCK 0 STREAMS bs >\r\n");
+        wait_blocked(&mut admin, 1);
+        admin.cmd("xadd bs 1-0 a 1");
+        waiter.read().expect("xreadgroup");
         for c in [
             "xadd s 1-0 a 1",
             "xadd s 2-0 a 1",
@@ -1217,4 +1242,27 @@ fn log_replay_and_compaction_keep_streams() {
     assert_eq!(c.cmd("xlen other"), Frame::Integer(1));
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Streams count toward maxmemory: with noeviction, XADD is refused once
+/// the estimate passes the limit (it would never be if streams were free).
+#[test]
+fn streams_count_toward_maxmemory() {
+    let srv = common::start_ours(state::Config::default());
+    let mut c = Conn::connect(srv.addr);
+    assert_eq!(c.cmd("config set maxmemory 2mb"), Frame::Simple("OK".into()));
+    let v = "v".repeat(1000);
+    let mut refused = None;
+    for i in 1..=10_000 {
+        if let Frame::Error(e) = c.cmd(&format!("xadd s {i}-0 f {v}")) {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (i, e) = refused.expect("XADD refused under maxmemory");
+    assert!(e.starts_with("OOM"), "{e}");
+    assert!(i > 500 && i < 5000, "refused after {i} entries of 1 KB");
+    // Trimming frees memory: writes succeed again.
+    c.cmd("xtrim s maxlen 10");
+    assert!(matches!(c.cmd("xadd s 99999-0 f v"), Frame::Bulk(_)));
 }
