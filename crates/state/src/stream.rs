@@ -224,6 +224,28 @@ struct Node {
     master_fields: Vec<Bytes>,
 }
 
+/// Nodes of the compressed trie over sorted, distinct `keys` from `depth`.
+fn rax_count(keys: &[[u8; 16]], depth: usize) -> usize {
+    if keys.len() == 1 {
+        // A compressed node for the rest of the key, then the leaf.
+        return if depth < 16 { 2 } else { 1 };
+    }
+    let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+    let common = (depth..16).take_while(|&i| first[i] == last[i]).count();
+    let mut nodes = usize::from(common > 0);
+    let depth = depth + common;
+    // The branching node, then one subtree per distinct next byte.
+    nodes += 1;
+    let mut i = 0;
+    while i < keys.len() {
+        let b = keys[i][depth];
+        let j = i + keys[i..].iter().take_while(|k| k[depth] == b).count();
+        nodes += rax_count(&keys[i..j], depth + 1);
+        i = j;
+    }
+    nodes
+}
+
 /// How to trim.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Trim {
@@ -277,6 +299,26 @@ impl Stream {
     /// Number of nodes (XINFO's radix-tree-keys).
     pub(crate) fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Nodes of Redis's radix tree over the node keys (XINFO's
+    /// radix-tree-nodes): keys are 16-byte big-endian ids, and for keys of
+    /// one length the tree's shape is the compressed trie of the set.
+    pub(crate) fn rax_nodes(&self) -> usize {
+        let keys: Vec<[u8; 16]> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&n.first.ms.to_be_bytes());
+                k[8..].copy_from_slice(&n.first.seq.to_be_bytes());
+                k
+            })
+            .collect();
+        if keys.is_empty() {
+            return 1;
+        }
+        rax_count(&keys, 0)
     }
 
     /// Appends an entry; the id must be greater than `last_id`.

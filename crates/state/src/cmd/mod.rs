@@ -927,7 +927,13 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
     {
         crate::evict::recount(ctx.s);
     }
-    after_command(ctx.s, matches!(spec.name, "exec" | "eval" | "evalsha"));
+    // Commands logged as several records replay all-or-nothing, as Redis
+    // wraps what one command propagates in MULTI/EXEC.
+    let wrap = matches!(
+        spec.name,
+        "exec" | "eval" | "evalsha" | "xreadgroup" | "xclaim" | "xautoclaim"
+    );
+    after_command(ctx.s, wrap);
     reply
 }
 

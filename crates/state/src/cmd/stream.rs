@@ -1394,12 +1394,7 @@ pub(super) fn xinfo_stream(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let mut m = vec![
         kv("length", Reply::Int(s.len() as i64)),
         kv("radix-tree-keys", Reply::Int(s.node_count() as i64)),
-        // Redis's radix tree has internal nodes we do not model; this is
-        // the smallest tree that could hold these keys.
-        kv(
-            "radix-tree-nodes",
-            Reply::Int((s.node_count() as i64 * 2).max(1)),
-        ),
+        kv("radix-tree-nodes", Reply::Int(s.rax_nodes() as i64)),
         kv("last-generated-id", id_reply(s.last_id)),
         kv("max-deleted-entry-id", id_reply(s.max_deleted)),
         kv("entries-added", Reply::Int(s.entries_added as i64)),
