@@ -514,6 +514,19 @@ fn consumer_groups() {
         xgroup setid s g + 
         xgroup setid s g 2
         xinfo groups s
+        xreadgroup group g erin streams s >
+        xpending s g
+        @xpending s g - + 10
+        xgroup setid s g 0
+        xreadgroup group g frank count 2 streams s >
+        xpending s g
+        @xpending s g - + 10 erin
+        xgroup create s2 g 0 mkstream
+        xadd s2 1-0 z 1
+        xreadgroup group g multi streams s s2 > >
+        xreadgroup group g multi streams s s2 > >
+        xreadgroup group g multi streams s s2 0 0
+        xreadgroup group g multi count 1 streams s s2 0 >
         xgroup delconsumer s g bob
         xpending s g
         xgroup destroy s g

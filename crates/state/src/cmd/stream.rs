@@ -118,10 +118,6 @@ fn b(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
-fn stream_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut Stream>, Reply> {
-    ctx.get_stream(key)
-}
-
 // === XADD / XTRIM ===
 
 /// Parsed trimming (and, for XADD, id) arguments.
@@ -304,7 +300,7 @@ pub(super) fn xtrim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         return Ok(Reply::Int(0));
     }
     let args = parse_add_args(ctx, a, false)?;
-    let s = stream_mut(ctx, &a[1])?.expect("checked");
+    let s = ctx.get_stream(&a[1])?.expect("checked");
     let n = s.trim(args.trim.expect("parsed"), args.approx, args.limit);
     let len = s.len();
     if n > 0 {
@@ -368,7 +364,7 @@ pub(super) fn xdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         .iter()
         .map(|x| strict_id(x))
         .collect::<Result<Vec<_>, _>>()?;
-    let s = stream_mut(ctx, &a[1])?.expect("checked");
+    let s = ctx.get_stream(&a[1])?.expect("checked");
     let mut deleted = 0;
     for id in ids {
         if s.delete(id) {
