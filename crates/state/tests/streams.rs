@@ -1303,27 +1303,19 @@ fn streams_count_toward_maxmemory() {
     assert!(matches!(c.cmd("xadd s 99999-0 f v"), Frame::Bulk(_)));
 }
 
-/// BullMQ, the job queue this work is for: Lua scripts with XADD MAXLEN ~,
-/// the worker's BZPOPMIN wait, QueueEvents on XREAD BLOCK.
-///
-/// BullMQ's scripts also need `cmsgpack`, which the state-clients branch
-/// adds; with it merged this passes (checked with that commit applied), so
-/// drop the `ignore` at the merge.
-#[test]
-#[ignore = "needs cmsgpack in scripts (branch state-clients); run with --ignored after the merge"]
-fn bullmq_jobs_and_events() {
-    let srv = common::start_ours(state::Config::default());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/bullmq.cjs");
-    // .ci/install puts npm packages (.ci/npm-state.txt) in .ci/node.
-    let modules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/node/node_modules");
-    let mut child = std::process::Command::new("node")
-        .arg(script)
-        .arg(srv.addr.port().to_string())
-        .env("NODE_PATH", modules)
+/// Runs a client script against one server; panics with its output on failure.
+fn run_client(program: &str, script: &str, port: u16, env: &[(&str, &str)]) {
+    let mut cmd = std::process::Command::new(program);
+    cmd.arg(script)
+        .arg(port.to_string())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .spawn()
-        .expect("node must be installed");
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     let deadline = Instant::now() + Duration::from_secs(90);
     while child.try_wait().expect("wait").is_none() {
         if Instant::now() > deadline {
@@ -1335,8 +1327,36 @@ fn bullmq_jobs_and_events() {
     let out = child.wait_with_output().expect("output");
     assert!(
         out.status.success(),
-        "BullMQ suite failed (npm package `bullmq` in .ci/node — see .ci/npm-state.txt)\nstdout: {}\nstderr: {}",
+        "{script} failed on port {port}\nstdout: {}\nstderr: {}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// redis-py's stream API and reply parsers (RESP2 and RESP3), first against
+/// redis-server (so the script itself is right), then against us.
+#[test]
+fn redis_py_streams() {
+    let p = Pair::new();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/redis_py_streams.py");
+    run_client("python3", script, p.redis.addr.port(), &[]);
+    run_client("python3", script, p.ours.addr.port(), &[]);
+}
+
+/// BullMQ, the job queue this work is for: Lua scripts with XADD MAXLEN ~,
+/// the worker's BZPOPMIN wait, QueueEvents on XREAD BLOCK.
+///
+/// BullMQ's scripts also need `cmsgpack`, which the state-clients branch
+/// adds; with it merged this passes (checked with that commit applied), so
+/// drop the `ignore` at the merge.
+#[test]
+#[ignore = "needs cmsgpack in scripts (branch state-clients); run with --ignored after the merge"]
+fn bullmq_jobs_and_events() {
+    let p = Pair::new();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/bullmq.cjs");
+    // .ci/install puts npm packages (.ci/npm-state.txt) in .ci/node.
+    let modules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/node/node_modules");
+    let env = [("NODE_PATH", modules)];
+    run_client("node", script, p.redis.addr.port(), &env);
+    run_client("node", script, p.ours.addr.port(), &env);
 }
