@@ -713,6 +713,17 @@ fn xinfo_and_xsetid() {
         xreadgroup group g alice count 1 streams t >
         xreadgroup group g bob streams t >
         xgroup createconsumer t g idle
+        copy t t2
+        xinfo groups t2
+        xpending t2 g
+        rename t2 t3
+        type t3
+        xrange t3 - +
+        exists t2
+        xadd t3 3-0 c 3
+        xlen t
+        del t3
+        type t3
         "#,
     );
     let full_mask = |f: Frame| {
