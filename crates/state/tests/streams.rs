@@ -1219,6 +1219,10 @@ fn log_replay_and_compaction_keep_streams() {
             mask_col(c.cmd("xpending s g1 - + 100"), 2),
             c.cmd("xpending s g2"),
             mask(c.cmd("xinfo stream s full"), &["seen-time"]),
+            c.cmd("xpending bq g"),
+            c.cmd("xinfo groups bq"),
+            c.cmd("zrange bz 0 -1"),
+            c.cmd("lrange bl 0 -1"),
         ]
     };
     let before;
@@ -1246,6 +1250,21 @@ fn log_replay_and_compaction_keep_streams() {
         c.cmd("xack s g1 201-1 202-1");
         c.cmd("xclaim s g1 dave 0 205-1 retrycount 9");
         c.cmd("xautoclaim s g1 erin 0 208-1 count 2");
+        // Pops and group reads served to blocked clients are logged too.
+        c.cmd("xgroup create bq g $ mkstream");
+        let mut w = Conn::connect(srv.addr);
+        w.send_raw(b"XREADGROUP GROUP g c BLOCK 0 COUNT 2 STREAMS bq >\r\n");
+        wait_blocked(&mut c, 1);
+        c.cmd("xadd bq 1-0 a 1");
+        w.read().expect("served xreadgroup");
+        w.send_raw(b"BZPOPMIN bz 0\r\n");
+        wait_blocked(&mut c, 1);
+        c.cmd("zadd bz 1 a 2 b");
+        w.read().expect("served bzpopmin");
+        w.send_raw(b"BLMPOP 0 1 bl LEFT COUNT 2\r\n");
+        wait_blocked(&mut c, 1);
+        c.cmd("rpush bl x y z");
+        w.read().expect("served blmpop");
         c.cmd("xgroup create empty g 0 mkstream");
         c.cmd("xsetid empty 5-5 entriesadded 7 maxdeletedid 3-3");
         before_restart = snapshot(&mut c);
