@@ -270,6 +270,17 @@ pub(crate) struct Stream {
     pub(crate) entries_added: u64,
     /// Groups by name.
     pub(crate) groups: BTreeMap<Bytes, Group>,
+    /// Heap held by the entries (kept as they come and go, so the memory
+    /// estimate is O(1) in the entries).
+    heap: usize,
+}
+
+/// Heap of one entry in our map: id, vector, and per field two `Bytes`.
+fn entry_heap(fields: &[(Bytes, Bytes)]) -> usize {
+    80 + fields
+        .iter()
+        .map(|(f, v)| 64 + f.len() + v.len())
+        .sum::<usize>()
 }
 
 impl Stream {
@@ -370,6 +381,7 @@ impl Stream {
         n.total += 1;
         n.live += 1;
         n.last = id;
+        self.heap += entry_heap(&fields);
         self.entries.insert(id, fields);
         self.last_id = id;
         self.entries_added += 1;
@@ -383,9 +395,10 @@ impl Stream {
 
     /// Removes one entry (XDEL); true if it existed.
     pub(crate) fn delete(&mut self, id: StreamId) -> bool {
-        if self.entries.remove(&id).is_none() {
+        let Some(fields) = self.entries.remove(&id) else {
             return false;
-        }
+        };
+        self.heap -= entry_heap(&fields);
         if let Some(i) = self.node_of(id) {
             self.nodes[i].live -= 1;
             if self.nodes[i].live == 0 {
@@ -414,11 +427,13 @@ impl Stream {
             };
             if remove_node {
                 let n = self.nodes.pop_front().expect("front");
-                let keep = self
-                    .entries
-                    .split_off(&n.last.incr().unwrap_or(StreamId::MAX));
-                deleted += self.entries.len() as u64;
-                self.entries = keep;
+                let keep = match n.last.incr() {
+                    Some(next) => self.entries.split_off(&next),
+                    None => BTreeMap::new(),
+                };
+                let gone = std::mem::replace(&mut self.entries, keep);
+                deleted += gone.len() as u64;
+                self.heap -= gone.values().map(|f| entry_heap(f)).sum::<usize>();
                 continue;
             }
             if approx {
@@ -434,7 +449,9 @@ impl Stream {
                 if stop {
                     break;
                 }
-                self.entries.remove(&id);
+                if let Some(f) = self.entries.remove(&id) {
+                    self.heap -= entry_heap(&f);
+                }
                 self.nodes[0].live -= 1;
                 deleted += 1;
             }
@@ -519,26 +536,18 @@ impl Stream {
         g.last_id = id;
     }
 
-    /// Rough heap footprint.
+    /// Heap footprint estimate: entries, nodes, groups.
     pub(crate) fn approx_size(&self) -> usize {
-        let sample: Vec<usize> = self
-            .entries
-            .values()
-            .take(8)
-            .map(|f| f.iter().map(|(a, b)| a.len() + b.len() + 32).sum::<usize>())
-            .collect();
-        let avg = if sample.is_empty() {
-            0
-        } else {
-            sample.iter().sum::<usize>() / sample.len()
-        };
-        let pel: usize = self.groups.values().map(|g| g.pel.len() * 96).sum();
-        let consumers: usize = self
+        let groups: usize = self
             .groups
-            .values()
-            .map(|g| g.consumers.keys().map(|k| k.len() + 64).sum::<usize>())
+            .iter()
+            .map(|(name, g)| {
+                128 + name.len()
+                    + g.pel.len() * 96
+                    + g.consumers.keys().map(|k| k.len() + 64).sum::<usize>()
+            })
             .sum();
-        128 + self.len() * (avg + 48) + pel + consumers + self.groups.len() * 128
+        128 + self.heap + self.nodes.len() * 64 + groups
     }
 }
 
@@ -618,6 +627,20 @@ mod tests {
         assert_eq!(lp_str_size(b"123"), 2);
         assert_eq!(lp_str_size(b"0123"), 6);
         assert_eq!(lp_str_size(b"-0"), 4);
+    }
+
+    #[test]
+    fn memory_estimate_follows_entries() {
+        let mut s = Stream::default();
+        let empty = s.approx_size();
+        for i in 1..=300 {
+            s.append(StreamId::new(i, 0), f());
+        }
+        let full = s.approx_size();
+        assert!(full > empty + 300 * 100, "{empty} -> {full}");
+        s.delete(StreamId::new(300, 0));
+        s.trim(Trim::MaxLen(0), false, 0);
+        assert_eq!(s.approx_size(), empty);
     }
 
     #[test]

@@ -109,15 +109,26 @@ const fn cm(name: &'static str, arity: i32, flags: u32, keys_fn: KeysFn, run: Ha
 }
 
 /// Keys after `STREAMS` (XREAD, XREADGROUP): the first half of the rest.
+/// Options are skipped with their arguments, so a group named "streams"
+/// is not taken for the keyword (Redis's `xreadGetKeys`).
 fn streams_keys(a: &[Bytes]) -> Vec<usize> {
-    match a.iter().skip(1).position(|x| is(x, "streams")) {
-        Some(p) => {
-            let first = p + 2;
+    let mut i = 1;
+    while i < a.len() {
+        if is(&a[i], "block") || is(&a[i], "count") {
+            i += 2;
+        } else if is(&a[i], "group") {
+            i += 3;
+        } else if is(&a[i], "noack") {
+            i += 1;
+        } else if is(&a[i], "streams") {
+            let first = i + 1;
             let n = (a.len() - first) / 2;
-            (first..first + n).collect()
+            return (first..first + n).collect();
+        } else {
+            break;
         }
-        None => vec![],
     }
+    vec![]
 }
 
 fn numkeys_at(a: &[Bytes], at: usize) -> Vec<usize> {
@@ -1125,4 +1136,25 @@ pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
         }
     }
     s.clients.remove(&c.id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<Bytes> {
+        s.split(' ')
+            .map(|x| Bytes::copy_from_slice(x.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn movable_keys() {
+        let a = argv("XREADGROUP GROUP streams c COUNT 5 STREAMS k1 k2 > >");
+        assert_eq!(streams_keys(&a), vec![7, 8]);
+        assert_eq!(streams_keys(&argv("XREAD STREAMS k 0")), vec![2]);
+        assert_eq!(numkeys2(&argv("BLMPOP 0 2 a b LEFT")), vec![3, 4]);
+        assert_eq!(numkeys1(&argv("ZMPOP 5 a MIN")), vec![2, 3]);
+        assert!(numkeys1(&argv("ZMPOP x a MIN")).is_empty());
+    }
 }
