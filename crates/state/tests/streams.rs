@@ -771,6 +771,9 @@ fn lmpop_zmpop_and_friends() {
         lmpop 1 l left count 1 count 1
         lmpop 1 l left foo
         lmpop 5 l
+        lmpop 9223372036854775807 l left
+        zmpop 9223372036854775807 z min
+        blmpop 0 9223372036854775807 l left
         set str v
         lmpop 1 str left
         rpush l2 x
@@ -1389,4 +1392,82 @@ fn bullmq_jobs_and_events() {
     let env = [("NODE_PATH", modules)];
     run_client("node", script, p.redis.addr.port(), &env);
     run_client("node", script, p.ours.addr.port(), &env);
+}
+
+/// Random stream workloads (fixed seeds) against both servers: every reply
+/// and the stream/group state after each step must agree.
+#[test]
+fn random_stream_ops_match_redis() {
+    let mut p = Pair::new();
+    for seed in [1u64, 7, 42, 99, 2024] {
+        let mut x = seed;
+        let mut rnd = move |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let mut ms = 1u64;
+        let key = format!("r{seed}");
+        p.check_mode(
+            &format!("xgroup create {key} g 0 mkstream"),
+            common::Mode::Exact,
+        );
+        for step in 0..400 {
+            let line = match rnd(16) {
+                0..=4 => {
+                    ms += rnd(3);
+                    let id = if rnd(4) == 0 {
+                        format!("{ms}-*")
+                    } else {
+                        format!("{ms}-{}", rnd(4))
+                    };
+                    let trim = match rnd(6) {
+                        0 => format!("maxlen ~ {} ", rnd(150)),
+                        1 => format!("maxlen {} ", rnd(150)),
+                        2 => format!("minid ~ {} ", ms.saturating_sub(rnd(200))),
+                        _ => String::new(),
+                    };
+                    let v = "v".repeat(rnd(400) as usize);
+                    let fields = match rnd(3) {
+                        0 => format!("f {v}"),
+                        1 => format!("f {} g {}", rnd(100000), rnd(3)),
+                        _ => format!("h{} {v}", rnd(3)),
+                    };
+                    format!("xadd {key} {trim}{id} {fields}")
+                }
+                5 => format!("xdel {key} {}-{} {}-0", rnd(ms + 1), rnd(4), rnd(ms + 1)),
+                6 => format!("xtrim {key} minid {}", rnd(ms + 1)),
+                7 => format!(
+                    "xreadgroup group g c{} count {} streams {key} >",
+                    rnd(3),
+                    rnd(5) + 1
+                ),
+                8 => format!("xack {key} g {}-{}", rnd(ms + 1), rnd(4)),
+                9 => format!(
+                    "xclaim {key} g c{} 0 {}-{} justid",
+                    rnd(3),
+                    rnd(ms + 1),
+                    rnd(4)
+                ),
+                10 => format!("xautoclaim {key} g c{} 0 0 count {}", rnd(3), rnd(4) + 1),
+                11 => format!(
+                    "xreadgroup group g c{} streams {key} {}",
+                    rnd(3),
+                    rnd(ms + 1)
+                ),
+                12 => format!("xgroup setid {key} g {}-0", rnd(ms + 1)),
+                13 => format!("xgroup delconsumer {key} g c{}", rnd(4)),
+                14 => format!("xread count 2 streams {key} {}-{}", rnd(ms + 1), rnd(3)),
+                _ => format!("xrange {key} {} + count 3", rnd(ms + 1)),
+            };
+            p.check_mode(&line, common::Mode::Exact);
+            if step % 20 == 0 {
+                check_with(&mut p, &format!("xinfo stream {key}"), |f| mask(f, TIMES));
+                check_with(&mut p, &format!("xinfo groups {key}"), |f| f);
+                check_with(&mut p, &format!("xpending {key} g"), |f| f);
+            }
+        }
+    }
+    assert!(p.checked > 2000, "only {} replies compared", p.checked);
 }

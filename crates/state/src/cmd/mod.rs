@@ -137,7 +137,7 @@ fn numkeys_at(a: &[Bytes], at: usize) -> Vec<usize> {
         .and_then(|x| parse_i64(x))
         .filter(|&n| n > 0)
         .unwrap_or(0) as usize;
-    (at + 1..(at + 1 + n).min(a.len())).collect()
+    (at + 1..(at + 1).saturating_add(n).min(a.len())).collect()
 }
 
 /// LMPOP / ZMPOP: `numkeys` is argument 1.
@@ -1156,5 +1156,9 @@ mod tests {
         assert_eq!(numkeys2(&argv("BLMPOP 0 2 a b LEFT")), vec![3, 4]);
         assert_eq!(numkeys1(&argv("ZMPOP 5 a MIN")), vec![2, 3]);
         assert!(numkeys1(&argv("ZMPOP x a MIN")).is_empty());
+        assert_eq!(
+            numkeys1(&argv("ZMPOP 9223372036854775807 a MIN")),
+            vec![2, 3]
+        );
     }
 }

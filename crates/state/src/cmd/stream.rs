@@ -1249,12 +1249,13 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let min_idle = min_idle as u64;
     let s = ctx.get_stream(key)?.expect("checked");
     let g = s.groups.get_mut(group).expect("checked");
-    let (_, created) = g.consumer_mut(name, now);
+    // The consumer is created with the first claim, as in XCLAIM.
+    let mut created = false;
     let mut attempts = count * 10;
     let mut out = Vec::new();
     let mut deleted = Vec::new();
     let mut props = Vec::new();
-    let mut dirty = u64::from(created);
+    let mut dirty = 0;
     let candidates: Vec<StreamId> = g.pel.range(start..).map(|(id, _)| *id).collect();
     let mut next = StreamId::ZERO;
     let mut it = candidates.into_iter().peekable();
@@ -1275,6 +1276,8 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         if min_idle > 0 && now.saturating_sub(n.delivery_time) < min_idle {
             continue;
         }
+        let (_, c) = g.consumer_mut(name, now);
+        created |= c;
         g.assign(id, name);
         let n = g.pel.get_mut(&id).expect("listed");
         n.delivery_time = now;
@@ -1297,6 +1300,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if created {
         ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
         ctx.propagate(createconsumer_prop(key, group, name));
+        dirty += 1;
     }
     ctx.dirty(dirty);
     for p in props {
