@@ -1399,7 +1399,7 @@ fn bullmq_jobs_and_events() {
 #[test]
 fn random_stream_ops_match_redis() {
     let mut p = Pair::new();
-    for seed in [1u64, 7, 42, 99, 2024] {
+    for seed in 1u64..=12 {
         let mut x = seed;
         let mut rnd = move |n: u64| {
             x = x
@@ -1414,7 +1414,7 @@ fn random_stream_ops_match_redis() {
             common::Mode::Exact,
         );
         for step in 0..400 {
-            let line = match rnd(16) {
+            let line = match rnd(22) {
                 0..=4 => {
                     ms += rnd(3);
                     let id = if rnd(4) == 0 {
@@ -1459,6 +1459,24 @@ fn random_stream_ops_match_redis() {
                 12 => format!("xgroup setid {key} g {}-0", rnd(ms + 1)),
                 13 => format!("xgroup delconsumer {key} g c{}", rnd(4)),
                 14 => format!("xread count 2 streams {key} {}-{}", rnd(ms + 1), rnd(3)),
+                15 => format!("xreadgroup group g c{} noack streams {key} >", rnd(3)),
+                16 => format!(
+                    "xclaim {key} g c{} 0 {}-{} force retrycount {} lastid {}-0",
+                    rnd(3),
+                    rnd(ms + 1),
+                    rnd(4),
+                    rnd(5),
+                    rnd(ms + 2)
+                ),
+                17 => format!("xsetid {key} {}-5 entriesadded {}", ms + rnd(2), rnd(500)),
+                18 => format!(
+                    "xgroup create {key} g{} {}-0 entriesread {}",
+                    rnd(3),
+                    rnd(ms + 1),
+                    rnd(50)
+                ),
+                19 => format!("xinfo groups {key}"),
+                20 => format!("xtrim {key} maxlen ~ {}", rnd(120)),
                 _ => format!("xrange {key} {} + count 3", rnd(ms + 1)),
             };
             p.check_mode(&line, common::Mode::Exact);
@@ -1466,6 +1484,23 @@ fn random_stream_ops_match_redis() {
                 check_with(&mut p, &format!("xinfo stream {key}"), |f| mask(f, TIMES));
                 check_with(&mut p, &format!("xinfo groups {key}"), |f| f);
                 check_with(&mut p, &format!("xpending {key} g"), |f| f);
+                check_with(&mut p, &format!("xpending {key} g - + 20"), |f| {
+                    mask_col(f, 2)
+                });
+                let full = format!("xinfo stream {key} full count 5");
+                check_with(&mut p, &full, |f| {
+                    fn walk(f: Frame) -> Frame {
+                        match f {
+                            Frame::Integer(n) if n > 946_684_800_000 => Frame::Integer(0),
+                            Frame::Array(v) => Frame::Array(v.into_iter().map(walk).collect()),
+                            Frame::Map(m) => {
+                                Frame::Map(m.into_iter().map(|(k, v)| (k, walk(v))).collect())
+                            }
+                            o => o,
+                        }
+                    }
+                    walk(mask(f, TIMES))
+                });
             }
         }
     }
