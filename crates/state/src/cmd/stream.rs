@@ -623,6 +623,7 @@ fn deliver_history(
         .map(|c| c.pel.range(start..).take(limit).copied().collect())
         .unwrap_or_default();
     let mut out = Vec::with_capacity(ids.len());
+    let mut props = Vec::new();
     for id in ids {
         match s.entries.get(&id) {
             Some(f) => {
@@ -630,10 +631,16 @@ fn deliver_history(
                 if let Some(n) = g.pel.get_mut(&id) {
                     n.delivery_time = now;
                     n.delivery_count += 1;
+                    // Redis does not propagate re-deliveries; we log them so a
+                    // restart keeps delivery counts and times.
+                    props.push(xclaim_prop(key, group, id, n, g.last_id));
                 }
             }
             None => out.push(Reply::Array(vec![id_reply(id), Reply::NilArray])),
         }
+    }
+    for p in props {
+        ctx.propagate(p);
     }
     Reply::Array(out)
 }
@@ -1500,15 +1507,21 @@ pub(crate) fn rewrite_commands(key: &Bytes, s: &Stream) -> Vec<Vec<Bytes>> {
             out.push(c);
         }
     }
+    // XSETID refuses a max deleted id above the id it sets, which XSETID
+    // itself can leave behind; then go through the higher id first.
+    let via = s.last_id.max(s.max_deleted);
     out.push(vec![
         b("XSETID"),
         key.clone(),
-        s.last_id.to_bytes(),
+        via.to_bytes(),
         b("ENTRIESADDED"),
         b(&s.entries_added.to_string()),
         b("MAXDELETEDID"),
         s.max_deleted.to_bytes(),
     ]);
+    if via != s.last_id {
+        out.push(vec![b("XSETID"), key.clone(), s.last_id.to_bytes()]);
+    }
     for (name, g) in &s.groups {
         out.push(vec![
             b("XGROUP"),
