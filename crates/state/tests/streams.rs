@@ -1633,3 +1633,51 @@ fn random_stream_ops_survive_replay_and_compaction() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Random LMPOP / ZMPOP workloads against both servers.
+#[test]
+fn random_multi_pops_match_redis() {
+    let mut p = Pair::new();
+    let mut ops = RandomOps::new(5, "unused");
+    for _ in 0..600 {
+        let k = |o: &mut RandomOps| format!("k{}", o.rnd(3));
+        let line = match ops.rnd(7) {
+            0 => format!("rpush {} {} {}", k(&mut ops), ops.rnd(100), ops.rnd(100)),
+            1 => format!("lpush {} {}", k(&mut ops), ops.rnd(100)),
+            2 => format!(
+                "zadd z{} {} m{} {} m{}",
+                ops.rnd(3),
+                ops.rnd(50),
+                ops.rnd(20),
+                ops.rnd(50),
+                ops.rnd(20)
+            ),
+            3 => format!(
+                "lmpop {} k0 k1 k2 {} count {}",
+                ops.rnd(3) + 1,
+                if ops.rnd(2) == 0 { "left" } else { "right" },
+                ops.rnd(4) + 1
+            ),
+            4 => format!(
+                "zmpop {} z0 z1 z2 {} count {}",
+                ops.rnd(3) + 1,
+                if ops.rnd(2) == 0 { "min" } else { "max" },
+                ops.rnd(4) + 1
+            ),
+            5 => format!("bzpopmax z{} z{} 0", ops.rnd(3), ops.rnd(3)),
+            _ => format!("lmpop 3 k{} z0 k2 left", ops.rnd(3)),
+        };
+        // A blocking pop on empty keys would block: only send it if not.
+        if line.starts_with("bzpopmax") {
+            let keys: Vec<&str> = line.split(' ').skip(1).take(2).collect();
+            let empty = keys
+                .iter()
+                .all(|key| p.o.cmd(&format!("zcard {key}")) == Frame::Integer(0));
+            if empty {
+                continue;
+            }
+        }
+        p.check_mode(&line, common::Mode::Exact);
+    }
+    assert!(p.checked > 400);
+}
