@@ -250,6 +250,11 @@ fn encode_value(k: &[u8], v: &Value, buf: &mut BytesMut) {
                 encode_command(&a, buf);
             }
         }
+        Value::Stream(s) => {
+            for c in crate::cmd::stream::rewrite_commands(&Bytes::copy_from_slice(k), s) {
+                encode_command(&c, buf);
+            }
+        }
         Value::ZSet(z) => {
             let items: Vec<_> = z.tree.iter().collect();
             for c in items.chunks(CHUNK) {

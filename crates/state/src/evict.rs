@@ -40,7 +40,7 @@ pub(crate) fn recount(s: &mut Store) {
 
 /// Sizes of a command's keys (call before and after a write).
 pub(crate) fn measure(s: &Store, db: usize, spec: &Spec, argv: &[Bytes]) -> usize {
-    key_indexes(spec, argv.len())
+    key_indexes(spec, argv)
         .into_iter()
         .map(|i| key_size(s, db, &argv[i]))
         .sum()

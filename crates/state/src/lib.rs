@@ -19,6 +19,7 @@ mod metrics;
 pub mod resp;
 mod server;
 mod store;
+mod stream;
 
 use std::path::PathBuf;
 

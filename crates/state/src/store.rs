@@ -123,6 +123,8 @@ pub(crate) enum Value {
     Set(Box<Set<Bytes>>),
     /// Sorted set.
     ZSet(Box<ZSet>),
+    /// Stream.
+    Stream(Box<crate::stream::Stream>),
 }
 
 impl Value {
@@ -134,6 +136,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
     /// Rough heap footprint, for maxmemory accounting. O(1): collections
@@ -154,6 +157,7 @@ impl Value {
             Value::Hash(h) => est(h.len(), h.iter().map(|(k, v)| k.len() + v.len()), 90),
             Value::Set(s) => est(s.len(), s.iter().map(|k| k.len()), 50),
             Value::ZSet(z) => est(z.len(), z.scores.keys().map(|k| k.len()), 130),
+            Value::Stream(x) => x.approx_size(),
         }
     }
 }
@@ -225,9 +229,32 @@ pub(crate) struct ClientEntry {
     pub(crate) blocked: bool,
 }
 
-/// What a blocked list command does once a key has data.
+/// What a blocked command does once a key has data.
 #[derive(Clone, Debug)]
 pub(crate) enum BlockOp {
+    /// BZPOPMIN / BZPOPMAX.
+    ZPop {
+        /// Pop the highest score.
+        max: bool,
+    },
+    /// BLMPOP / BZMPOP.
+    MPop {
+        /// Sorted set (else list).
+        zset: bool,
+        /// Right end of a list / highest scores.
+        max: bool,
+        /// Up to this many elements.
+        count: usize,
+    },
+    /// XREAD / XREADGROUP.
+    XRead {
+        /// Per key (same order as `Blocked::keys`): serve ids above this.
+        ids: Vec<crate::stream::StreamId>,
+        /// Entries per reply.
+        count: usize,
+        /// XREADGROUP: group, consumer, NOACK.
+        group: Option<(Bytes, Bytes, bool)>,
+    },
     /// BLPOP / BRPOP: pop from this end (true = left).
     Pop {
         /// Pop from the left.

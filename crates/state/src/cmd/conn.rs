@@ -515,9 +515,7 @@ pub(super) fn acl_cat(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         None => crate::acl::category_names(),
         Some(c) => {
             let c = String::from_utf8_lossy(c);
-            crate::acl::category(&c)
-                .ok_or_else(|| Reply::err(format!("Unknown category '{c}'")))?
-                .to_vec()
+            crate::acl::category(&c).ok_or_else(|| Reply::err(format!("Unknown category '{c}'")))?
         }
     };
     Ok(Reply::Array(names.into_iter().map(Reply::bulk).collect()))
@@ -700,6 +698,10 @@ fn all_specs() -> Vec<&'static Spec> {
 
 fn spec_flags(s: &Spec) -> Vec<Reply> {
     let mut v = Vec::new();
+    if s.run.is_none() {
+        // Containers have no flags of their own in Redis.
+        return v;
+    }
     let st = |x: &str| Reply::Status(x.into());
     if s.flags & super::flags::WRITE != 0 {
         v.push(st("write"));
@@ -717,6 +719,9 @@ fn spec_flags(s: &Spec) -> Vec<Reply> {
     }
     if s.flags & super::flags::BLOCKING != 0 {
         v.push(st("blocking"));
+    }
+    if s.keys_fn.is_some() {
+        v.push(st("movablekeys"));
     }
     v
 }

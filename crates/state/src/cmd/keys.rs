@@ -6,7 +6,7 @@ use rand::Rng;
 use super::{int, is, not_int, syntax, Ctx, R};
 use crate::glob;
 use crate::resp::Reply;
-use crate::store::{notify, Value};
+use crate::store::notify;
 
 pub(super) fn del(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let mut n = 0;
@@ -60,9 +60,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) -> R {
     ctx.dirty(1);
     ctx.notify(notify::GENERIC, "rename_from", &a[1]);
     ctx.notify(notify::GENERIC, "rename_to", &a[2]);
-    if matches!(ctx.s.dbs[db].keys.get(&a[2][..]), Some(Value::List(_))) {
-        ctx.signal_ready(&a[2]);
-    }
+    // Any type: clients blocked on lists, sorted sets or streams may wake.
+    ctx.signal_ready(&a[2]);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
@@ -365,15 +364,12 @@ pub(super) fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         ctx.c.db = src_db;
         return Ok(Reply::Int(0));
     }
-    let is_list = matches!(v, Value::List(_));
     ctx.set_key(&a[2], v, false);
     if let Some(at) = exp {
         ctx.set_expire(&a[2], at);
     }
     ctx.notify(notify::GENERIC, "copy_to", &a[2]);
-    if is_list {
-        ctx.signal_ready(&a[2]);
-    }
+    ctx.signal_ready(&a[2]);
     ctx.s.touch(dst_db, &a[2]);
     ctx.c.db = src_db;
     ctx.dirty(1);

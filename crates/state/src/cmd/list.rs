@@ -307,7 +307,7 @@ pub(super) fn rpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 /// Parses a blocking timeout (seconds, may be fractional) to ms.
-fn timeout_ms(b: &[u8]) -> Result<u64, Reply> {
+pub(super) fn timeout_ms(b: &[u8]) -> Result<u64, Reply> {
     let t = super::parse_float(b)
         .filter(|t| t.is_finite())
         .ok_or_else(|| Reply::err("timeout is not a float or out of range"))?;
@@ -317,7 +317,13 @@ fn timeout_ms(b: &[u8]) -> Result<u64, Reply> {
     Ok((t * 1000.0).ceil() as u64)
 }
 
-fn block(ctx: &mut Ctx<'_>, keys: Vec<Bytes>, op: BlockOp, timeout: u64, on_timeout: Reply) {
+pub(super) fn block(
+    ctx: &mut Ctx<'_>,
+    keys: Vec<Bytes>,
+    op: BlockOp,
+    timeout: u64,
+    on_timeout: Reply,
+) {
     let (tx, rx) = oneshot::channel();
     let db = ctx.c.db;
     let id = ctx.c.id;
@@ -471,4 +477,74 @@ pub(super) fn lpos(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         Some(_) => Reply::Array(found.into_iter().map(Reply::Int).collect()),
         None => found.first().map_or(Reply::Nil, |&i| Reply::Int(i)),
     })
+}
+
+/// Pops up to `count` elements from one end (events and empty-key cleanup
+/// included). Caller checked the type; empty if the key is missing.
+pub(super) fn pop_many(ctx: &mut Ctx<'_>, key: &[u8], left: bool, count: usize) -> Vec<Bytes> {
+    let Ok(Some(l)) = ctx.get_list(key) else {
+        return vec![];
+    };
+    let n = count.min(l.len());
+    let out: Vec<Bytes> = if left {
+        l.drain(..n).collect()
+    } else {
+        let at = l.len() - n;
+        l.drain(at..).rev().collect()
+    };
+    if !out.is_empty() {
+        ctx.dirty(1);
+        ctx.notify(notify::LIST, if left { "lpop" } else { "rpop" }, key);
+        ctx.del_if_empty(key);
+    }
+    out
+}
+
+/// LMPOP's reply: `[key, [elements]]`.
+pub(super) fn mpop_reply(key: &Bytes, items: Vec<Bytes>) -> Reply {
+    Reply::Array(vec![
+        Reply::Bulk(key.clone()),
+        Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
+    ])
+}
+
+fn lmpop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], numkeys_idx: usize, blocking: bool) -> R {
+    let m = super::parse_mpop(a, numkeys_idx, "left", "right")?;
+    let left = !m.max;
+    let timeout = if blocking {
+        Some(timeout_ms(&a[1])?)
+    } else {
+        None
+    };
+    for k in &m.keys {
+        if ctx.get_list(k)?.is_some() {
+            let items = pop_many(ctx, k, left, m.count);
+            ctx.propagate(vec![
+                Bytes::from_static(if left { b"LPOP" } else { b"RPOP" }),
+                k.clone(),
+                Bytes::from(items.len().to_string()),
+            ]);
+            return Ok(mpop_reply(k, items));
+        }
+    }
+    let Some(timeout) = timeout else {
+        return Ok(Reply::NilArray);
+    };
+    if !ctx.can_block() {
+        return Ok(Reply::NilArray);
+    }
+    let op = BlockOp::MPop {
+        zset: false,
+        max: m.max,
+        count: m.count,
+    };
+    block(ctx, m.keys, op, timeout, Reply::NilArray);
+    Ok(Reply::None)
+}
+
+pub(super) fn lmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    lmpop_generic(ctx, a, 1, false)
+}
+pub(super) fn blmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    lmpop_generic(ctx, a, 2, true)
 }

@@ -19,6 +19,7 @@ mod list;
 mod pubsub;
 pub(crate) mod script;
 mod set;
+pub(crate) mod stream;
 mod strings;
 mod tx;
 mod zset;
@@ -26,6 +27,8 @@ mod zset;
 /// A handler's result: `Err` is an error reply, so `?` works on argument parsing.
 pub(crate) type R = Result<Reply, Reply>;
 type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> R;
+/// Finds a request's key positions (commands with movable keys).
+type KeysFn = fn(&[Bytes]) -> Vec<usize>;
 
 /// Command flags.
 pub(crate) mod flags {
@@ -41,6 +44,9 @@ pub(crate) mod flags {
     pub(crate) const PUBSUB: u32 = 16;
     /// May block.
     pub(crate) const BLOCKING: u32 = 32;
+    /// A write that does not invalidate WATCH (Redis's group bookkeeping
+    /// commands do not signal the key as modified).
+    pub(crate) const NOTOUCH: u32 = 64;
 }
 use flags::*;
 
@@ -62,6 +68,9 @@ pub(crate) struct Spec {
     pub(crate) run: Option<Handler>,
     /// Subcommands.
     pub(crate) subs: &'static [Spec],
+    /// Finds the keys of commands whose key positions depend on the
+    /// arguments (`numkeys`, `STREAMS`); COMMAND shows them as movablekeys.
+    pub(crate) keys_fn: Option<KeysFn>,
 }
 
 const fn c(
@@ -80,7 +89,120 @@ const fn c(
         step: keys.2,
         run: Some(run),
         subs: &[],
+        keys_fn: None,
     }
+}
+
+/// A command with movable keys.
+const fn cm(name: &'static str, arity: i32, flags: u32, keys_fn: KeysFn, run: Handler) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        first: 0,
+        last: 0,
+        step: 0,
+        run: Some(run),
+        subs: &[],
+        keys_fn: Some(keys_fn),
+    }
+}
+
+/// Keys after `STREAMS` (XREAD, XREADGROUP): the first half of the rest.
+/// Options are skipped with their arguments, so a group named "streams"
+/// is not taken for the keyword (Redis's `xreadGetKeys`).
+fn streams_keys(a: &[Bytes]) -> Vec<usize> {
+    let mut i = 1;
+    while i < a.len() {
+        if is(&a[i], "block") || is(&a[i], "count") {
+            i += 2;
+        } else if is(&a[i], "group") {
+            i += 3;
+        } else if is(&a[i], "noack") {
+            i += 1;
+        } else if is(&a[i], "streams") {
+            let first = i + 1;
+            let n = (a.len() - first) / 2;
+            return (first..first + n).collect();
+        } else {
+            break;
+        }
+    }
+    vec![]
+}
+
+fn numkeys_at(a: &[Bytes], at: usize) -> Vec<usize> {
+    let n = a
+        .get(at)
+        .and_then(|x| parse_i64(x))
+        .filter(|&n| n > 0)
+        .unwrap_or(0) as usize;
+    (at + 1..(at + 1).saturating_add(n).min(a.len())).collect()
+}
+
+/// LMPOP / ZMPOP: `numkeys` is argument 1.
+fn numkeys1(a: &[Bytes]) -> Vec<usize> {
+    numkeys_at(a, 1)
+}
+
+/// BLMPOP / BZMPOP: `numkeys` is argument 2.
+fn numkeys2(a: &[Bytes]) -> Vec<usize> {
+    numkeys_at(a, 2)
+}
+
+/// Parsed `numkeys key... WHERE [COUNT n]` of the multi-pops.
+pub(crate) struct MPop {
+    /// The keys.
+    pub(crate) keys: Vec<Bytes>,
+    /// RIGHT / MAX.
+    pub(crate) max: bool,
+    /// How many.
+    pub(crate) count: usize,
+}
+
+/// Parses LMPOP/ZMPOP arguments from `numkeys_idx`, in Redis's order.
+pub(crate) fn parse_mpop(
+    a: &[Bytes],
+    numkeys_idx: usize,
+    low: &str,
+    high: &str,
+) -> Result<MPop, Reply> {
+    let numkeys = parse_i64(&a[numkeys_idx])
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| Reply::err("numkeys should be greater than 0"))?;
+    let where_idx = (numkeys_idx as i64)
+        .saturating_add(numkeys)
+        .saturating_add(1);
+    if where_idx >= a.len() as i64 {
+        return Err(syntax());
+    }
+    let where_idx = where_idx as usize;
+    let max = if is(&a[where_idx], low) {
+        false
+    } else if is(&a[where_idx], high) {
+        true
+    } else {
+        return Err(syntax());
+    };
+    let mut count = None;
+    let mut j = where_idx + 1;
+    while j < a.len() {
+        if count.is_none() && is(&a[j], "count") && j + 1 < a.len() {
+            j += 1;
+            let c = parse_i64(&a[j])
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| Reply::err("count should be greater than 0"))?;
+            count = Some(c as usize);
+        } else {
+            return Err(syntax());
+        }
+        j += 1;
+    }
+    Ok(MPop {
+        keys: a[numkeys_idx + 1..where_idx].to_vec(),
+        max,
+        count: count.unwrap_or(1),
+    })
 }
 
 const fn container(name: &'static str, arity: i32, flags: u32, subs: &'static [Spec]) -> Spec {
@@ -93,6 +215,7 @@ const fn container(name: &'static str, arity: i32, flags: u32, subs: &'static [S
         step: 0,
         run: None,
         subs,
+        keys_fn: None,
     }
 }
 
@@ -100,6 +223,7 @@ const NK: (i32, i32, i32) = (0, 0, 0);
 const K1: (i32, i32, i32) = (1, 1, 1);
 const KALL: (i32, i32, i32) = (1, -1, 1);
 const K12: (i32, i32, i32) = (1, 2, 1);
+const K2: (i32, i32, i32) = (2, 2, 1);
 const W: u32 = WRITE;
 const WM: u32 = WRITE | DENYOOM;
 
@@ -204,6 +328,44 @@ static TABLE: &[Spec] = &[
     c("zpopmin", -2, W, K1, zset::zpopmin),
     c("zpopmax", -2, W, K1, zset::zpopmax),
     c("zscan", -3, 0, K1, zset::zscan),
+    cm("zmpop", -4, W, numkeys1, zset::zmpop),
+    c(
+        "bzpopmin",
+        -3,
+        W | BLOCKING | NOSCRIPT,
+        (1, -2, 1),
+        zset::bzpopmin,
+    ),
+    c(
+        "bzpopmax",
+        -3,
+        W | BLOCKING | NOSCRIPT,
+        (1, -2, 1),
+        zset::bzpopmax,
+    ),
+    cm("bzmpop", -5, W | BLOCKING, numkeys2, zset::bzmpop),
+    // streams
+    c("xadd", -5, WM, K1, stream::xadd),
+    c("xlen", 2, 0, K1, stream::xlen),
+    c("xrange", -4, 0, K1, stream::xrange),
+    c("xrevrange", -4, 0, K1, stream::xrevrange),
+    c("xdel", -3, W, K1, stream::xdel),
+    c("xtrim", -4, W, K1, stream::xtrim),
+    cm("xread", -4, BLOCKING, streams_keys, stream::xread),
+    cm(
+        "xreadgroup",
+        -7,
+        W | BLOCKING | NOTOUCH,
+        streams_keys,
+        stream::xreadgroup,
+    ),
+    c("xack", -4, W | NOTOUCH, K1, stream::xack),
+    c("xpending", -3, 0, K1, stream::xpending),
+    c("xclaim", -6, W | NOTOUCH, K1, stream::xclaim),
+    c("xautoclaim", -6, W | NOTOUCH, K1, stream::xautoclaim),
+    c("xsetid", -3, WM, K1, stream::xsetid),
+    container("xgroup", -2, 0, XGROUP_SUBS),
+    container("xinfo", -2, 0, XINFO_SUBS),
     // lists
     c("lpush", -3, WM, K1, list::lpush),
     c("rpush", -3, WM, K1, list::rpush),
@@ -221,6 +383,8 @@ static TABLE: &[Spec] = &[
     c("lpos", -3, 0, K1, list::lpos),
     c("lmove", 5, W, K12, list::lmove),
     c("rpoplpush", 3, W, K12, list::rpoplpush),
+    cm("lmpop", -4, W, numkeys1, list::lmpop),
+    cm("blmpop", -5, W | BLOCKING, numkeys2, list::blmpop),
     c(
         "blpop",
         -3,
@@ -302,6 +466,32 @@ static ACL_SUBS: &[Spec] = &[
     c("acl|cat", -2, NOSCRIPT, NK, conn::acl_cat),
 ];
 
+static XGROUP_SUBS: &[Spec] = &[
+    c("xgroup|create", -5, WM | NOTOUCH, K2, stream::xgroup_create),
+    c("xgroup|setid", -5, W | NOTOUCH, K2, stream::xgroup_setid),
+    c("xgroup|destroy", 4, W | NOTOUCH, K2, stream::xgroup_destroy),
+    c(
+        "xgroup|createconsumer",
+        5,
+        WM | NOTOUCH,
+        K2,
+        stream::xgroup_createconsumer,
+    ),
+    c(
+        "xgroup|delconsumer",
+        5,
+        W | NOTOUCH,
+        K2,
+        stream::xgroup_delconsumer,
+    ),
+    c("xgroup|help", 2, 0, NK, stream::xgroup_help),
+];
+static XINFO_SUBS: &[Spec] = &[
+    c("xinfo|stream", -3, 0, K2, stream::xinfo_stream),
+    c("xinfo|groups", 3, 0, K2, stream::xinfo_groups),
+    c("xinfo|consumers", 4, 0, K2, stream::xinfo_consumers),
+    c("xinfo|help", 2, 0, NK, stream::xinfo_help),
+];
 static SCRIPT_SUBS: &[Spec] = &[
     c("script|load", 3, NOSCRIPT, NK, script::load),
     c("script|exists", -3, NOSCRIPT, NK, script::exists),
@@ -413,7 +603,11 @@ pub(crate) fn resolve(argv: &[Bytes]) -> Result<&'static Spec, Reply> {
 }
 
 /// Key positions of a request per its spec.
-pub(crate) fn key_indexes(spec: &Spec, argc: usize) -> Vec<usize> {
+pub(crate) fn key_indexes(spec: &Spec, argv: &[Bytes]) -> Vec<usize> {
+    if let Some(f) = spec.keys_fn {
+        return f(argv);
+    }
+    let argc = argv.len();
     if spec.first <= 0 {
         return Vec::new();
     }
@@ -547,6 +741,7 @@ impl Ctx<'_> {
     typed!(get_hash, Hash, Map<Bytes, Bytes>);
     typed!(get_set, Set, Set<Bytes>);
     typed!(get_zset, ZSet, ZSet);
+    typed!(get_stream, Stream, crate::stream::Stream);
 
     /// Checks a key's type without borrowing it.
     pub(crate) fn check_type(&mut self, key: &[u8], want: &str) -> Result<bool, Reply> {
@@ -675,8 +870,8 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         None => conn::command_all(),
     };
     if ctx.s.dirty != dirty {
-        if !ctx.s.watched.is_empty() {
-            for i in key_indexes(spec, argv.len()) {
+        if !ctx.s.watched.is_empty() && spec.flags & NOTOUCH == 0 {
+            for i in key_indexes(spec, argv) {
                 ctx.s.touch(db, &argv[i]);
             }
         }
@@ -765,7 +960,13 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
     {
         crate::evict::recount(ctx.s);
     }
-    after_command(ctx.s, matches!(spec.name, "exec" | "eval" | "evalsha"));
+    // Commands logged as several records replay all-or-nothing, as Redis
+    // wraps what one command propagates in MULTI/EXEC.
+    let wrap = matches!(
+        spec.name,
+        "exec" | "eval" | "evalsha" | "xreadgroup" | "xclaim" | "xautoclaim"
+    );
+    after_command(ctx.s, wrap);
     reply
 }
 
@@ -798,73 +999,38 @@ pub(crate) fn after_command(s: &mut Store, wrap: bool) {
 }
 
 /// Serves clients blocked on keys that received data, in FIFO order.
+///
+/// Each client queued on a ready key is checked in the order it blocked; one
+/// that the key can serve now (a non-empty list or sorted set, a stream with
+/// entries past its id) is unblocked and served under this same lock, others
+/// keep waiting. A list pop empties the key for the next ones; a stream
+/// serves every reader.
 pub(crate) fn serve_ready(s: &mut Store) {
     let now = crate::store::now_ms();
     let mut i = 0;
     while i < s.ready.len() {
         let (db, key) = s.ready[i].clone();
         i += 1;
-        loop {
-            let Some(q) = s.blocking_keys.get(&(db, key.clone())) else {
-                break;
-            };
-            let Some(&cid) = q.front() else {
-                s.blocking_keys.remove(&(db, key.clone()));
-                break;
-            };
+        let queue: Vec<u64> = match s.blocking_keys.get(&(db, key.clone())) {
+            Some(q) => q.iter().copied().collect(),
+            None => continue,
+        };
+        for cid in queue {
             s.expire_if_needed(db, &key, now);
-            match s.dbs[db].keys.get(&key[..]) {
-                Some(Value::List(l)) if !l.is_empty() => {}
-                _ => break,
+            let Some(b) = s.blocked.get(&cid) else {
+                continue;
+            };
+            if !can_serve(s.dbs[db].keys.get(&key[..]), b, &key) {
+                continue;
             }
             let b = unblock(s, cid).expect("queued client is blocked");
             if b.tx.is_closed() {
                 continue;
             }
-            // Serve with a pseudo context in the blocked client's db.
-            let (mut pc, _rx) = Client::new(cid);
-            pc.db = db;
-            pc.authed = true;
-            let mut ctx = Ctx {
-                s,
-                c: &mut pc,
-                now,
-                in_script: false,
-                in_exec: false,
-                custom_prop: false,
-            };
-            let reply = match &b.op {
-                BlockOp::Pop { left } => {
-                    let v = list::pop_one(&mut ctx, &key, *left);
-                    let name = if *left { "LPOP" } else { "RPOP" };
-                    ctx.propagate(vec![Bytes::from_static(name.as_bytes()), key.clone()]);
-                    Reply::Array(vec![
-                        Reply::Bulk(key.clone()),
-                        Reply::Bulk(v.unwrap_or_default()),
-                    ])
-                }
-                BlockOp::Move {
-                    dest,
-                    from_left,
-                    to_left,
-                } => match list::do_move(&mut ctx, &key, dest, *from_left, *to_left) {
-                    Ok(Some(v)) => {
-                        let side = |l: bool| Bytes::from_static(if l { b"LEFT" } else { b"RIGHT" });
-                        ctx.propagate(vec![
-                            Bytes::from_static(b"LMOVE"),
-                            key.clone(),
-                            dest.clone(),
-                            side(*from_left),
-                            side(*to_left),
-                        ]);
-                        Reply::Bulk(v)
-                    }
-                    Ok(None) => Reply::Nil,
-                    Err(e) => e,
-                },
-            };
-            ctx.dirty(1);
-            s.touch(db, &key);
+            let reply = serve_one(s, db, &key, cid, &b, now);
+            if !matches!(b.op, BlockOp::XRead { .. }) {
+                s.touch(db, &key);
+            }
             if let BlockOp::Move { dest, .. } = &b.op {
                 s.touch(db, dest);
             }
@@ -872,6 +1038,107 @@ pub(crate) fn serve_ready(s: &mut Store) {
         }
     }
     s.ready.clear();
+}
+
+/// Whether `b` can be served from `v` (the value now at `key`).
+fn can_serve(v: Option<&Value>, b: &crate::store::Blocked, key: &Bytes) -> bool {
+    match (&b.op, v) {
+        (BlockOp::Pop { .. } | BlockOp::Move { .. }, Some(Value::List(l))) => !l.is_empty(),
+        (BlockOp::MPop { zset: false, .. }, Some(Value::List(l))) => !l.is_empty(),
+        (BlockOp::ZPop { .. } | BlockOp::MPop { zset: true, .. }, Some(Value::ZSet(z))) => {
+            !z.is_empty()
+        }
+        (BlockOp::XRead { ids, group, .. }, Some(Value::Stream(st))) => {
+            let at = b.keys.iter().position(|k| k == key).unwrap_or(0);
+            stream::blocked_ready(st, ids[at], group.as_ref())
+        }
+        _ => false,
+    }
+}
+
+/// Runs a blocked client's operation on `key` with a pseudo context in its
+/// db, logging the effect as the non-blocking command.
+fn serve_one(
+    s: &mut Store,
+    db: usize,
+    key: &Bytes,
+    cid: u64,
+    b: &crate::store::Blocked,
+    now: u64,
+) -> Reply {
+    let (mut pc, _rx) = Client::new(cid);
+    pc.db = db;
+    pc.authed = true;
+    pc.proto = s.clients.get(&cid).map_or(2, |e| e.resp);
+    let mut ctx = Ctx {
+        s,
+        c: &mut pc,
+        now,
+        in_script: false,
+        in_exec: false,
+        custom_prop: false,
+    };
+    match &b.op {
+        BlockOp::Pop { left } => {
+            let v = list::pop_one(&mut ctx, key, *left);
+            let name = if *left { "LPOP" } else { "RPOP" };
+            ctx.propagate(vec![Bytes::from_static(name.as_bytes()), key.clone()]);
+            Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::Bulk(v.unwrap_or_default()),
+            ])
+        }
+        BlockOp::Move {
+            dest,
+            from_left,
+            to_left,
+        } => match list::do_move(&mut ctx, key, dest, *from_left, *to_left) {
+            Ok(Some(v)) => {
+                let side = |l: bool| Bytes::from_static(if l { b"LEFT" } else { b"RIGHT" });
+                ctx.propagate(vec![
+                    Bytes::from_static(b"LMOVE"),
+                    key.clone(),
+                    dest.clone(),
+                    side(*from_left),
+                    side(*to_left),
+                ]);
+                Reply::Bulk(v)
+            }
+            Ok(None) => Reply::Nil,
+            Err(e) => e,
+        },
+        BlockOp::ZPop { max } => {
+            let items = zset::pop_items(&mut ctx, key, *max, 1);
+            ctx.propagate(zset::pop_prop(key, *max, None));
+            zset::bzpop_reply(key, items)
+        }
+        BlockOp::MPop {
+            zset: true,
+            max,
+            count,
+        } => {
+            let items = zset::pop_items(&mut ctx, key, *max, *count);
+            ctx.propagate(zset::pop_prop(key, *max, Some(items.len())));
+            zset::zmpop_reply(key, items)
+        }
+        BlockOp::MPop {
+            zset: false,
+            max,
+            count,
+        } => {
+            let items = list::pop_many(&mut ctx, key, !*max, *count);
+            ctx.propagate(vec![
+                Bytes::from_static(if *max { b"RPOP" } else { b"LPOP" }),
+                key.clone(),
+                Bytes::from(items.len().to_string()),
+            ]);
+            list::mpop_reply(key, items)
+        }
+        BlockOp::XRead { ids, count, group } => {
+            let at = b.keys.iter().position(|k| k == key).unwrap_or(0);
+            stream::serve_blocked(&mut ctx, key, ids[at], *count, group.as_ref())
+        }
+    }
 }
 
 /// Removes a client from the blocked registry and all key queues.
@@ -911,4 +1178,29 @@ pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
         }
     }
     s.clients.remove(&c.id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<Bytes> {
+        s.split(' ')
+            .map(|x| Bytes::copy_from_slice(x.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn movable_keys() {
+        let a = argv("XREADGROUP GROUP streams c COUNT 5 STREAMS k1 k2 > >");
+        assert_eq!(streams_keys(&a), vec![7, 8]);
+        assert_eq!(streams_keys(&argv("XREAD STREAMS k 0")), vec![2]);
+        assert_eq!(numkeys2(&argv("BLMPOP 0 2 a b LEFT")), vec![3, 4]);
+        assert_eq!(numkeys1(&argv("ZMPOP 5 a MIN")), vec![2, 3]);
+        assert!(numkeys1(&argv("ZMPOP x a MIN")).is_empty());
+        assert_eq!(
+            numkeys1(&argv("ZMPOP 9223372036854775807 a MIN")),
+            vec![2, 3]
+        );
+    }
 }

@@ -6,7 +6,7 @@ use super::keys::{parse_scan, scan_range};
 use super::{int, is, parse_float, syntax, Ctx, R};
 use crate::glob;
 use crate::resp::{fmt_double, Reply};
-use crate::store::{notify, Score, Value, ZSet};
+use crate::store::{notify, BlockOp, Score, Value, ZSet};
 
 fn new_zset() -> Value {
     Value::ZSet(Box::default())
@@ -108,6 +108,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if added + changed > 0 {
         ctx.dirty(1);
         ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, &a[1]);
+        ctx.signal_ready(&a[1]);
     }
     if incr {
         return Ok(result.map_or(Reply::Nil, Reply::Double));
@@ -128,6 +129,7 @@ pub(super) fn zincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     z.insert(a[3].clone(), new);
     ctx.dirty(1);
     ctx.notify(notify::ZSET, "zincr", &a[1]);
+    ctx.signal_ready(&a[1]);
     Ok(Reply::Double(new))
 }
 
@@ -625,4 +627,136 @@ pub(super) fn zscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         Reply::bulk(next.to_string()),
         Reply::Array(out),
     ]))
+}
+
+/// Pops up to `count` lowest (or highest) members, with events and
+/// empty-key cleanup. Caller checked the type.
+pub(super) fn pop_items(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    max: bool,
+    count: usize,
+) -> Vec<(Bytes, f64)> {
+    let Ok(Some(z)) = ctx.get_zset(key) else {
+        return vec![];
+    };
+    let n = count.min(z.len());
+    let mut items = Vec::with_capacity(n);
+    for _ in 0..n {
+        let first = if max {
+            z.tree.iter().next_back().cloned()
+        } else {
+            z.tree.iter().next().cloned()
+        };
+        let Some((s, m)) = first else { break };
+        z.remove(&m);
+        items.push((m, s.0));
+    }
+    if !items.is_empty() {
+        ctx.dirty(1);
+        ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        ctx.del_if_empty(key);
+    }
+    items
+}
+
+/// BZPOPMIN's reply: `[key, member, score]`.
+pub(super) fn bzpop_reply(key: &Bytes, items: Vec<(Bytes, f64)>) -> Reply {
+    let mut v = vec![Reply::Bulk(key.clone())];
+    for (m, s) in items {
+        v.push(Reply::Bulk(m));
+        v.push(Reply::Double(s));
+    }
+    Reply::Array(v)
+}
+
+/// ZMPOP's reply: `[key, [[member, score], ...]]`.
+pub(super) fn zmpop_reply(key: &Bytes, items: Vec<(Bytes, f64)>) -> Reply {
+    Reply::Array(vec![
+        Reply::Bulk(key.clone()),
+        Reply::Array(
+            items
+                .into_iter()
+                .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+                .collect(),
+        ),
+    ])
+}
+
+/// Log record of a pop: `ZPOPMIN key [count]`.
+pub(super) fn pop_prop(key: &Bytes, max: bool, count: Option<usize>) -> Vec<Bytes> {
+    let mut v = vec![
+        Bytes::from_static(if max { b"ZPOPMAX" } else { b"ZPOPMIN" }),
+        key.clone(),
+    ];
+    if let Some(c) = count {
+        v.push(Bytes::from(c.to_string()));
+    }
+    v
+}
+
+fn bzpop(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) -> R {
+    let timeout = super::list::timeout_ms(&a[a.len() - 1])?;
+    let keys = &a[1..a.len() - 1];
+    for k in keys {
+        if ctx.get_zset(k)?.is_some_and(|z| !z.is_empty()) {
+            let items = pop_items(ctx, k, max, 1);
+            ctx.propagate(pop_prop(k, max, None));
+            return Ok(bzpop_reply(k, items));
+        }
+    }
+    if !ctx.can_block() {
+        return Ok(Reply::NilArray);
+    }
+    super::list::block(
+        ctx,
+        keys.to_vec(),
+        BlockOp::ZPop { max },
+        timeout,
+        Reply::NilArray,
+    );
+    Ok(Reply::None)
+}
+
+pub(super) fn bzpopmin(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    bzpop(ctx, a, false)
+}
+pub(super) fn bzpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    bzpop(ctx, a, true)
+}
+
+fn zmpop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], numkeys_idx: usize, block: bool) -> R {
+    let m = super::parse_mpop(a, numkeys_idx, "min", "max")?;
+    let timeout = if block {
+        Some(super::list::timeout_ms(&a[1])?)
+    } else {
+        None
+    };
+    for k in &m.keys {
+        if ctx.get_zset(k)?.is_some_and(|z| !z.is_empty()) {
+            let items = pop_items(ctx, k, m.max, m.count);
+            ctx.propagate(pop_prop(k, m.max, Some(items.len())));
+            return Ok(zmpop_reply(k, items));
+        }
+    }
+    let Some(timeout) = timeout else {
+        return Ok(Reply::NilArray);
+    };
+    if !ctx.can_block() {
+        return Ok(Reply::NilArray);
+    }
+    let op = BlockOp::MPop {
+        zset: true,
+        max: m.max,
+        count: m.count,
+    };
+    super::list::block(ctx, m.keys, op, timeout, Reply::NilArray);
+    Ok(Reply::None)
+}
+
+pub(super) fn zmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    zmpop_generic(ctx, a, 1, false)
+}
+pub(super) fn bzmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    zmpop_generic(ctx, a, 2, true)
 }
