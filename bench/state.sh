@@ -7,17 +7,20 @@
 # Environment:
 #   BIGSTEP_BIN=path   use this binary instead of building (default: cargo build --release)
 #   REQUESTS=N         requests per redis-benchmark run (default 200000)
+#   ROUNDS=N           runs per test and server; medians are printed (default 3)
 #   KEYS=N             keys loaded for the memory figure (default 1000000)
 #   BASE_PORT=N        first of the 2 ports used (default 18690)
 #
 # What it measures:
 #   throughput   redis-benchmark -c 50 -d 100 for SET GET INCR LPUSH LPOP HSET, without and
-#                with -P 16; each test runs against redis-server then bigstep state, back to
-#                back; ratio = bigstep / redis (>= 1.00 means bigstep is as fast or faster)
+#                with -P 16; each test runs ROUNDS times against each server, alternating
+#                which goes first; ratio = bigstep / redis (>= 1.00: bigstep as fast or
+#                faster). Also requests per CPU-second of each server process, which
+#                stays readable when other work shares the machine.
 #   memory       RSS (VmRSS) of each server after loading KEYS string keys with 100-byte
 #                values through redis-cli --pipe
 # Both servers run without persistence (redis: --save '' --appendonly no; bigstep: no --dir),
-# redis-server is single-threaded; bigstep state runs on a tokio multi-thread runtime.
+# both serve clients on one thread (bigstep state's default, --threads 1).
 # The machine's cores are shared by redis-benchmark and both servers: compare ratios.
 set -euo pipefail
 
@@ -29,8 +32,9 @@ for arg in "$@"; do
         *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
-if [ "$QUICK" = 1 ]; then REQUESTS=${REQUESTS:-20000}; KEYS=${KEYS:-100000}; fi
+if [ "$QUICK" = 1 ]; then REQUESTS=${REQUESTS:-20000}; KEYS=${KEYS:-100000}; ROUNDS=${ROUNDS:-1}; fi
 REQUESTS=${REQUESTS:-200000}
+ROUNDS=${ROUNDS:-3}
 KEYS=${KEYS:-1000000}
 BASE_PORT=${BASE_PORT:-18690}
 REDIS_PORT=$BASE_PORT
@@ -84,19 +88,41 @@ rps() { # port test pipeline -> requests per second
     redis-benchmark -p "$1" -t "$2" -n "$REQUESTS" -c 50 -d 100 -P "$3" -r 100000 --csv 2>/dev/null \
         | awk -F'","' 'NR==2 {print $2}'
 }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, clock ticks
+run_one() { # port pid test pipeline -> "rps cpu_ticks"
+    local c0 r c1
+    redis-cli -p "$1" flushall >/dev/null
+    c0=$(cpu_ticks "$2")
+    r=$(rps "$1" "$3" "$4")
+    c1=$(cpu_ticks "$2")
+    echo "$r $((c1 - c0))"
+}
+median() { sort -g | awk '{a[NR] = $1} END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-echo "bigstep state vs redis-server ($(redis-server --version | awk '{print $3}')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
-echo "redis-benchmark -c 50 -d 100 -n $REQUESTS -r 100000"
+echo "bigstep state vs redis-server ($(redis-server --version | awk '{print $3}')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "redis-benchmark -c 50 -d 100 -n $REQUESTS -r 100000; $ROUNDS rounds, the two servers alternating who goes first; medians"
+echo "rps = requests per second (what redis-benchmark sees); per_cpu = requests per CPU-second of the server process"
 start_servers
-printf '%-8s %-4s %14s %14s %7s\n' test P redis_rps bigstep_rps ratio
+TICK=$(getconf CLK_TCK)
+printf '%-6s %-3s %12s %12s %6s   %12s %12s %6s\n' test P redis_rps bigstep_rps ratio redis_per_cpu bigstep_per_cpu ratio
 for p in 1 16; do
     for t in set get incr lpush lpop hset; do
-        redis-cli -p "$REDIS_PORT" flushall >/dev/null
-        redis-cli -p "$STATE_PORT" flushall >/dev/null
-        r=$(rps "$REDIS_PORT" "$t" "$p")
-        s=$(rps "$STATE_PORT" "$t" "$p")
-        ratio=$(awk -v a="$s" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-        printf '%-8s %-4s %14s %14s %7s\n' "$t" "$p" "$r" "$s" "$ratio"
+        : >"$TMP/r"; : >"$TMP/s"
+        for round in $(seq 1 "$ROUNDS"); do
+            if [ $((round % 2)) = 1 ]; then
+                run_one "$REDIS_PORT" "$REDIS_PID" "$t" "$p" >>"$TMP/r"
+                run_one "$STATE_PORT" "$STATE_PID" "$t" "$p" >>"$TMP/s"
+            else
+                run_one "$STATE_PORT" "$STATE_PID" "$t" "$p" >>"$TMP/s"
+                run_one "$REDIS_PORT" "$REDIS_PID" "$t" "$p" >>"$TMP/r"
+            fi
+        done
+        r=$(awk '{print $1}' "$TMP/r" | median); s=$(awk '{print $1}' "$TMP/s" | median)
+        rc=$(awk -v n="$REQUESTS" -v t="$TICK" '$2 > 0 {print n * t / $2}' "$TMP/r" | median)
+        sc=$(awk -v n="$REQUESTS" -v t="$TICK" '$2 > 0 {print n * t / $2}' "$TMP/s" | median)
+        printf '%-6s %-3s %12.0f %12.0f %6.2f   %12.0f %12.0f %6.2f\n' "$t" "$p" "$r" "$s" \
+            "$(awk -v a="$s" -v b="$r" 'BEGIN { print (b > 0) ? a / b : 0 }')" "$rc" "$sc" \
+            "$(awk -v a="$sc" -v b="$rc" 'BEGIN { print (b > 0) ? a / b : 0 }')"
     done
 done
 stop_servers
