@@ -16,6 +16,7 @@ pub(crate) mod conn;
 mod hash;
 mod keys;
 mod list;
+mod lualib;
 mod pubsub;
 pub(crate) mod script;
 mod set;

@@ -81,6 +81,7 @@ fn new_engine() -> mlua::Result<Engine> {
     lua.globals().set("redis", redis)?;
     lua.globals().set("KEYS", lua.create_table()?)?;
     lua.globals().set("ARGV", lua.create_table()?)?;
+    super::lualib::install(&lua)?;
     lua.load(PRELUDE).exec()?;
     Ok(Engine {
         lua,
