@@ -209,3 +209,35 @@ pub(super) fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         Reply::Array(out),
     ]))
 }
+
+pub(super) fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (count, wv) = super::zset::rand_args(a, "withvalues")?;
+    // Refuse replies that could only exhaust memory.
+    if count.is_some_and(|c| c < 0 && c.unsigned_abs() > 100_000_000) {
+        return Err(Reply::err("value is out of range"));
+    }
+    let proto = ctx.c.proto;
+    let Some(h) = ctx.get_hash(&a[1])? else {
+        return Ok(if count.is_some() {
+            Reply::Array(vec![])
+        } else {
+            Reply::Nil
+        });
+    };
+    let pick = |i: usize| h.get_index(i).expect("in range");
+    match count {
+        None => Ok(Reply::Bulk(
+            pick(super::zset::rand_indexes(h.len(), -1)[0]).0.clone(),
+        )),
+        Some(c) => {
+            let items = super::zset::rand_indexes(h.len(), c)
+                .into_iter()
+                .map(|i| {
+                    let (f, v) = pick(i);
+                    (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()))
+                })
+                .collect();
+            Ok(super::zset::pair_reply(items, wv, proto))
+        }
+    }
+}

@@ -12,14 +12,17 @@ use bytes::Bytes;
 use crate::resp::{parse_i64, Reply};
 use crate::store::{notify, BlockOp, Client, Db, Map, Set, Store, Value, ZSet};
 
+mod bits;
 pub(crate) mod conn;
 mod hash;
 mod keys;
 mod list;
 mod lualib;
+mod object;
 mod pubsub;
 pub(crate) mod script;
 mod set;
+mod sort;
 mod strings;
 mod tx;
 mod zset;
@@ -127,6 +130,14 @@ static TABLE: &[Spec] = &[
     c("incrby", 3, WM, K1, strings::incrby),
     c("decrby", 3, WM, K1, strings::decrby),
     c("incrbyfloat", 3, WM, K1, strings::incrbyfloat),
+    // bits
+    c("setbit", 4, WM, K1, bits::setbit),
+    c("getbit", 3, 0, K1, bits::getbit),
+    c("bitcount", -2, 0, K1, bits::bitcount),
+    c("bitpos", -3, 0, K1, bits::bitpos),
+    c("bitop", -4, WM, (2, -1, 1), bits::bitop),
+    c("bitfield", -2, WM, K1, bits::bitfield),
+    c("bitfield_ro", -2, 0, K1, bits::bitfield_ro),
     // keys
     c("del", -2, W, KALL, keys::del),
     c("unlink", -2, W, KALL, keys::del),
@@ -152,6 +163,11 @@ static TABLE: &[Spec] = &[
     c("flushdb", -1, W, NK, keys::flushdb),
     c("flushall", -1, W, NK, keys::flushall),
     c("select", 2, 0, NK, keys::select),
+    c("sort", -2, WM, K1, sort::sort),
+    c("sort_ro", -2, 0, K1, sort::sort_ro),
+    container("object", -2, 0, OBJECT_SUBS),
+    container("memory", -2, 0, MEMORY_SUBS),
+    c("wait", 3, NOSCRIPT, NK, object::wait),
     // hashes
     c("hset", -4, WM, K1, hash::hset),
     c("hmset", -4, WM, K1, hash::hmset),
@@ -168,6 +184,7 @@ static TABLE: &[Spec] = &[
     c("hincrby", 4, WM, K1, hash::hincrby),
     c("hincrbyfloat", 4, WM, K1, hash::hincrbyfloat),
     c("hscan", -3, 0, K1, hash::hscan),
+    c("hrandfield", -2, 0, K1, hash::hrandfield),
     // sets
     c("sadd", -3, WM, K1, set::sadd),
     c("srem", -3, W, K1, set::srem),
@@ -185,6 +202,7 @@ static TABLE: &[Spec] = &[
     c("sunionstore", -3, WM, KALL, set::sunionstore),
     c("sdiffstore", -3, WM, KALL, set::sdiffstore),
     c("sscan", -3, 0, K1, set::sscan),
+    c("sintercard", -3, 0, NK, set::sintercard),
     // sorted sets
     c("zadd", -4, WM, K1, zset::zadd),
     c("zincrby", 4, WM, K1, zset::zincrby),
@@ -205,6 +223,19 @@ static TABLE: &[Spec] = &[
     c("zpopmin", -2, W, K1, zset::zpopmin),
     c("zpopmax", -2, W, K1, zset::zpopmax),
     c("zscan", -3, 0, K1, zset::zscan),
+    c("zrevrangebylex", -4, 0, K1, zset::zrevrangebylex),
+    c("zlexcount", 4, 0, K1, zset::zlexcount),
+    c("zremrangebylex", 4, W, K1, zset::zremrangebylex),
+    c("zrangestore", -5, WM, K12, zset::zrangestore),
+    c("zrandmember", -2, 0, K1, zset::zrandmember),
+    // Key lists after numkeys: only the destination is a fixed position.
+    c("zunionstore", -4, WM, K1, zset::zunionstore),
+    c("zinterstore", -4, WM, K1, zset::zinterstore),
+    c("zdiffstore", -4, WM, K1, zset::zdiffstore),
+    c("zunion", -3, 0, NK, zset::zunion),
+    c("zinter", -3, 0, NK, zset::zinter),
+    c("zdiff", -3, 0, NK, zset::zdiff),
+    c("zintercard", -3, 0, NK, zset::zintercard),
     // lists
     c("lpush", -3, WM, K1, list::lpush),
     c("rpush", -3, WM, K1, list::rpush),
@@ -293,6 +324,18 @@ static TABLE: &[Spec] = &[
     container("command", -1, 0, COMMAND_SUBS),
 ];
 
+const K2: (i32, i32, i32) = (2, 2, 1);
+static OBJECT_SUBS: &[Spec] = &[
+    c("object|encoding", 3, 0, K2, object::object_encoding),
+    c("object|refcount", 3, 0, K2, object::object_refcount),
+    c("object|idletime", 3, 0, K2, object::object_idletime),
+    c("object|freq", 3, 0, K2, object::object_freq),
+    c("object|help", 2, 0, NK, object::object_help),
+];
+static MEMORY_SUBS: &[Spec] = &[
+    c("memory|usage", -3, 0, K2, object::memory_usage),
+    c("memory|help", 2, 0, NK, object::memory_help),
+];
 static SCRIPT_SUBS: &[Spec] = &[
     c("script|load", 3, NOSCRIPT, NK, script::load),
     c("script|exists", -3, NOSCRIPT, NK, script::exists),
