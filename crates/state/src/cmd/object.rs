@@ -12,7 +12,9 @@ use super::{int, is, syntax, Ctx, R};
 use crate::resp::{parse_i64, Reply};
 use crate::store::Value;
 
-/// Redis's defaults for when small collections stay compact.
+/// Redis's built-in defaults (not redis.conf's) for when small collections
+/// stay compact: hashes up to 512 entries, sorted sets and sets up to 128.
+const HASH_LISTPACK_ENTRIES: usize = 512;
 const LISTPACK_ENTRIES: usize = 128;
 const LISTPACK_VALUE: usize = 64;
 const INTSET_ENTRIES: usize = 512;
@@ -45,7 +47,7 @@ fn encoding(v: &Value) -> &'static str {
             }
         }
         Value::Hash(h) => {
-            if h.len() <= LISTPACK_ENTRIES
+            if h.len() <= HASH_LISTPACK_ENTRIES
                 && h.iter()
                     .all(|(k, v)| k.len() <= LISTPACK_VALUE && v.len() <= LISTPACK_VALUE)
             {

@@ -130,9 +130,9 @@ fn sort_generic(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> R {
         })
         .collect();
     if dontsort {
-        // Lists and sorted sets keep their order; DESC walks a LIMITed range
-        // from the other end, as Redis's direct range load does.
-        if desc && (start != 0 || end != len - 1) && !is_set {
+        // Lists and sorted sets keep their order, walked from the tail for
+        // DESC as Redis's direct load does; a set stays in its own order.
+        if desc && !is_set {
             items.reverse();
         }
     } else {
