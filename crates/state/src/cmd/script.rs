@@ -78,6 +78,12 @@ fn new_engine() -> mlua::Result<Engine> {
         redis.set(*n, i as i64)?;
     }
     redis.set("REPL_ALL", 3)?;
+    // Scripts gate features on these (Redis 7 sets them).
+    redis.set("REDIS_VERSION", crate::REDIS_VERSION)?;
+    let num = crate::REDIS_VERSION
+        .split('.')
+        .fold(0i64, |acc, p| (acc << 8) | p.parse::<i64>().unwrap_or(0));
+    redis.set("REDIS_VERSION_NUM", num)?;
     lua.globals().set("redis", redis)?;
     lua.globals().set("KEYS", lua.create_table()?)?;
     lua.globals().set("ARGV", lua.create_table()?)?;
