@@ -639,7 +639,7 @@ fn bit(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "tohex",
         lua.create_function(|_, (x, n): (f64, Option<f64>)| {
-            let n = n.map_or(8, |n| tobit(n));
+            let n = n.map_or(8, tobit);
             let (upper, w) = if n < 0 {
                 (true, (-n).min(8))
             } else {

@@ -718,7 +718,7 @@ pub(super) fn rand_args(a: &[Bytes], with: &str) -> Result<(Option<i64>, bool), 
         return Err(syntax());
     }
     let w = a.len() == 4;
-    if w && (c < -(i64::MAX / 2) || c > i64::MAX / 2) {
+    if w && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c) {
         return Err(Reply::err("value is out of range"));
     }
     Ok((Some(c), w))
