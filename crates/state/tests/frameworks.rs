@@ -55,10 +55,10 @@ fn run_bounded(cmd: &mut Command, limit: Duration, needs: &str) -> Output {
         std::thread::sleep(Duration::from_millis(50));
     };
     // Whatever the script left behind in its group (a worker it failed to stop).
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status();
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     let status = status.unwrap_or_else(|| child.wait().expect("wait"));
     let timed_out = Instant::now() > deadline;
     let output = Output {
