@@ -522,3 +522,56 @@ fn sort() {
         "#,
     );
 }
+
+/// Redis adds in 80-bit long double and prints `%.17Lf`: the exact strings
+/// matter because clients store and compare them.
+#[test]
+fn float_increments() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        set k 0.001474
+        incrbyfloat k 0.004716
+        set k 1000000.7
+        incrbyfloat k 0.1
+        set k 12345678.9
+        incrbyfloat k 0.01
+        set k 100
+        incrbyfloat k 0.1
+        incrbyfloat k -100.1
+        incrbyfloat k 3.0e3
+        incrbyfloat k 1.5e-20
+        incrbyfloat n1 -0.0
+        incrbyfloat n2 0x10
+        incrbyfloat n2 0x1.8p1
+        incrbyfloat n3 1e300
+        incrbyfloat n3 1e300
+        incrbyfloat n4 1e4000
+        incrbyfloat n4 1e4000
+        incrbyfloat n5 0.1
+        incrbyfloat n5 0.2
+        incrbyfloat n5 -0.30000000000000004
+        !incrbyfloat k inf
+        !incrbyfloat k abc
+        !incrbyfloat k " 1"
+        !incrbyfloat k 1e-5000
+        !incrbyfloat k nan
+        set bad inf
+        !incrbyfloat bad 1
+        hincrbyfloat h f 0.001474
+        hincrbyfloat h f 0.004716
+        hincrbyfloat h g 1000000.7
+        hincrbyfloat h g 0.1
+        hincrbyfloat h g -1000000.8
+        !hincrbyfloat h f inf
+        !hincrbyfloat h f abc
+        hset h s inf x abc
+        !hincrbyfloat h s 1
+        !hincrbyfloat h x 1
+        set str x
+        !hincrbyfloat str f abc
+        !hincrbyfloat str f 1
+        !incrbyfloat str 1
+        "#,
+    );
+}

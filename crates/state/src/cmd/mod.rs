@@ -17,6 +17,7 @@ pub(crate) mod conn;
 mod hash;
 mod keys;
 mod list;
+mod longdouble;
 mod lualib;
 mod object;
 mod pubsub;
