@@ -1,7 +1,7 @@
 """Celery with a Redis broker and result backend: a real worker subprocess
 (--pool=solo) runs tasks sent with delay(); results come back through the
-backend (pub/sub + GET); a failing task's exception is re-raised; a chord-free
-group.
+backend (pub/sub + GET); a failing task's exception is re-raised; a group,
+a chord, a countdown.
 
 Usage: python3 celery_tasks.py PORT   (exit 0 = all good)
 """
@@ -14,7 +14,7 @@ sys.path.insert(0, here)
 os.environ["FW_PORT"] = sys.argv[1]
 
 import redis
-from celery import group
+from celery import chord, group
 
 import fw_celery
 
@@ -50,6 +50,10 @@ try:
     check(bad.status == "FAILURE", f"failed status {bad.status}")
     g = group(fw_celery.add.s(i, i) for i in range(4))().get(timeout=30)
     check(g == [0, 2, 4, 6], f"group {g}")
+    # A chord: the backend counts finished members (INCR on the chord key)
+    # and runs the callback when the last one lands.
+    c = chord(fw_celery.add.s(i, 1) for i in range(3))(fw_celery.tsum.s()).get(timeout=30)
+    check(c == 6, f"chord {c}")
     # apply_async with a countdown: the worker holds it (ETA) and then runs it.
     later = fw_celery.add.apply_async((1, 1), countdown=1)
     check(later.get(timeout=30) == 2, "countdown task")

@@ -21,5 +21,10 @@ def add(a, b):
 
 
 @app.task
+def tsum(values):
+    return sum(values)
+
+
+@app.task
 def fail():
     raise ValueError("task failed on purpose")
