@@ -1,6 +1,7 @@
 //! Framework libraries doing their real job against bigstep state: job queues
 //! with real worker processes (RQ, Celery, Sidekiq, BullMQ), caches and session
-//! stores (Django, django-redis, Rails, express-session + connect-redis, Predis).
+//! stores (Django, django-redis, Rails, express-session + connect-redis, Predis,
+//! Laravel's cache and Redis queue over phpredis).
 //!
 //! Each scenario is a script under `tests/{py,js,rb,php}` that exits 0 when every
 //! check passed. It runs first against a real `redis-server`, which proves the
@@ -244,6 +245,17 @@ fn predis_session_handler() {
         script: "php/predis_session.php",
         needs: "php-cli and php-predis from .ci/apt-frameworks.txt",
         limit: Duration::from_secs(30),
+    }
+    .run_both();
+}
+
+#[test]
+fn laravel_cache_and_queue() {
+    Scenario {
+        program: "php",
+        script: "php/laravel.php",
+        needs: "php-redis and php-illuminate-{redis,cache,queue} from .ci/apt-frameworks.txt",
+        limit: Duration::from_secs(60),
     }
     .run_both();
 }
