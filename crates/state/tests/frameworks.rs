@@ -1,7 +1,7 @@
 //! Framework libraries doing their real job against bigstep state: job queues
 //! with real worker processes (RQ, Celery, Sidekiq, BullMQ), caches and session
 //! stores (Django, django-redis, Rails, express-session + connect-redis, Predis,
-//! Laravel's cache and Redis queue over phpredis).
+//! Laravel's cache and Redis queue, Symfony's cache and session handler).
 //!
 //! Each scenario is a script under `tests/{py,js,rb,php}` that exits 0 when every
 //! check passed. It runs first against a real `redis-server`, which proves the
@@ -255,6 +255,17 @@ fn laravel_cache_and_queue() {
         program: "php",
         script: "php/laravel.php",
         needs: "php-redis and php-illuminate-{redis,cache,queue} from .ci/apt-frameworks.txt",
+        limit: Duration::from_secs(60),
+    }
+    .run_both();
+}
+
+#[test]
+fn symfony_cache_and_sessions() {
+    Scenario {
+        program: "php",
+        script: "php/symfony.php",
+        needs: "php-redis, php-symfony-cache and php-symfony-http-foundation from .ci/apt-frameworks.txt",
         limit: Duration::from_secs(60),
     }
     .run_both();
