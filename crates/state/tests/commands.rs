@@ -78,6 +78,33 @@ fn random_members() {
         !zrandmember s 1
         "#,
     );
+    // Few out of many: distinct picks, each with its own score.
+    for i in 0..100 {
+        for c in [&mut p.r, &mut p.o] {
+            c.cmd(&format!("hset big f{i} {i}"));
+            c.cmd(&format!("zadd zbig {i} m{i}"));
+        }
+    }
+    p.script(
+        r#"
+        ?hrandfield big 5
+        ?zrandmember zbig 5 withscores
+        ?zrandmember zbig -300
+        "#,
+    );
+    let state::resp::Frame::Array(v) = p.o.cmd("zrandmember zbig 7 withscores") else {
+        panic!("array")
+    };
+    let mut names = std::collections::HashSet::new();
+    for pair in v.chunks(2) {
+        let (state::resp::Frame::Bulk(m), state::resp::Frame::Bulk(s)) = (&pair[0], &pair[1])
+        else {
+            panic!("member and score: {pair:?}")
+        };
+        assert_eq!(&m[1..], &s[..], "score belongs to its member");
+        names.insert(m.clone());
+    }
+    assert_eq!(names.len(), 7, "distinct members");
     // RESP3: WITHSCORES / WITHVALUES pairs are nested arrays.
     p.script(
         r#"

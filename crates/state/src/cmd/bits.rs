@@ -166,6 +166,24 @@ pub(super) fn bitcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }))
 }
 
+/// First bit equal to `want` in the inclusive bit range, skipping whole
+/// bytes that cannot hold it (a 512 MB string is 4 G bits).
+fn first_bit(s: &[u8], lo: u64, hi: u64, want: u8) -> Option<u64> {
+    let skip = if want == 1 { 0x00 } else { 0xff };
+    let mut i = lo;
+    while i <= hi {
+        if i & 7 == 0 && i + 7 <= hi && s[(i >> 3) as usize] == skip {
+            i += 8;
+            continue;
+        }
+        if get_bit(s, i) == want {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 pub(super) fn bitpos(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let want = int(&a[2])?;
     if want != 0 && want != 1 {
@@ -186,7 +204,7 @@ pub(super) fn bitpos(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let Some((lo, hi)) = bit_range(s.len(), start, end, bits) else {
         return Ok(Reply::Int(-1));
     };
-    if let Some(p) = (lo..=hi).find(|&i| get_bit(s, i) == want) {
+    if let Some(p) = first_bit(s, lo, hi, want) {
         return Ok(Reply::Int(p as i64));
     }
     // No clear bit in the string: without an explicit end the zeros past the

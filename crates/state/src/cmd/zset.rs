@@ -725,7 +725,8 @@ pub(super) fn rand_args(a: &[Bytes], with: &str) -> Result<(Option<i64>, bool), 
 }
 
 /// Picks indexes for a random-members reply: distinct for a positive count,
-/// with repeats for a negative one.
+/// with repeats for a negative one. A few out of many are drawn by rejection,
+/// so `HRANDFIELD big 1` does not allocate for every field.
 pub(super) fn rand_indexes(len: usize, count: i64) -> Vec<usize> {
     use rand::Rng;
     let mut rng = rand::rng();
@@ -735,6 +736,17 @@ pub(super) fn rand_indexes(len: usize, count: i64) -> Vec<usize> {
             .collect();
     }
     let c = (count as usize).min(len);
+    if c * 3 < len {
+        let mut seen = std::collections::HashSet::with_capacity(c);
+        let mut out = Vec::with_capacity(c);
+        while out.len() < c {
+            let i = rng.random_range(0..len);
+            if seen.insert(i) {
+                out.push(i);
+            }
+        }
+        return out;
+    }
     let mut idx: Vec<usize> = (0..len).collect();
     for i in 0..c {
         let j = rng.random_range(i..len);
@@ -774,16 +786,26 @@ pub(super) fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             Reply::Nil
         });
     };
-    let all: Vec<(Bytes, f64)> = z.tree.iter().map(|(s, m)| (m.clone(), s.0)).collect();
-    match count {
-        None => Ok(Reply::Bulk(all[rand_indexes(all.len(), -1)[0]].0.clone())),
-        Some(c) => {
-            let items = rand_indexes(all.len(), c)
-                .into_iter()
-                .map(|i| (Reply::Bulk(all[i].0.clone()), Reply::Double(all[i].1)))
-                .collect();
-            Ok(pair_reply(items, ws, proto))
+    // The tree has no random access: one ordered walk serves every pick.
+    let picks = rand_indexes(z.len(), count.unwrap_or(-1));
+    let mut order: Vec<usize> = (0..picks.len()).collect();
+    order.sort_unstable_by_key(|&k| picks[k]);
+    let mut items: Vec<(Reply, Reply)> = vec![(Reply::Nil, Reply::Nil); picks.len()];
+    let mut it = z.tree.iter().enumerate();
+    let mut cur = it.next();
+    for k in order {
+        while let Some((i, _)) = cur {
+            if i == picks[k] {
+                break;
+            }
+            cur = it.next();
         }
+        let (_, (s, m)) = cur.expect("index below the length");
+        items[k] = (Reply::Bulk(m.clone()), Reply::Double(s.0));
+    }
+    match count {
+        None => Ok(items.swap_remove(0).0),
+        Some(_) => Ok(pair_reply(items, ws, proto)),
     }
 }
 
