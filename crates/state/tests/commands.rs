@@ -602,3 +602,49 @@ fn float_increments() {
         "#,
     );
 }
+
+/// The new writing commands publish the keyspace events Redis does, in order.
+#[test]
+fn notifications_of_new_commands() {
+    use state::resp::Frame;
+    use std::time::Duration;
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut admin = common::Conn::connect(addr);
+        admin.cmd("config set notify-keyspace-events KEA");
+        let mut sub = common::Conn::connect(addr);
+        sub.cmd("psubscribe __keyevent@0__:*");
+        for c in [
+            "zadd z1 1 a 2 b",
+            "zadd z2 2 b 3 c",
+            "zunionstore zu 2 z1 z2",
+            "zinterstore zi 2 z1 z2",
+            "zdiffstore zd 2 z1 z2",
+            "zinterstore zd 2 z1 nokey",
+            "zrangestore zr z1 0 -1",
+            "zadd lex 0 a 0 b 0 c",
+            "zremrangebylex lex [a [b",
+            "setbit bits 3 1",
+            "bitop or bits2 bits nokey",
+            "bitfield bits incrby u8 0 1",
+            "rpush l 3 1 2",
+            "sort l store sorted",
+            "sort nokey store sorted",
+            "set f 1.5",
+            "incrbyfloat f 1",
+            "hincrbyfloat h f 1",
+        ] {
+            admin.cmd(c);
+        }
+        let mut events = Vec::new();
+        while let Some(f) = sub.try_read(Duration::from_millis(300)) {
+            if let Frame::Array(v) = f {
+                events.push(format!("{:?} {:?}", v[2], v[3]));
+            }
+        }
+        seen.push(events);
+    }
+    assert!(seen[0].len() > 15, "events arrived: {:?}", seen[0]);
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
