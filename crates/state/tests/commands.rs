@@ -648,3 +648,63 @@ fn notifications_of_new_commands() {
     assert!(seen[0].len() > 15, "events arrived: {:?}", seen[0]);
     assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
 }
+
+/// The log replays the new writing commands to the same state.
+#[test]
+fn new_writes_survive_restart() {
+    let dir = std::env::temp_dir().join(format!("bigstep-state-cmds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let cfg = state::Config {
+        dir: Some(dir.clone()),
+        ..Default::default()
+    };
+    let reads = [
+        "zrange zu 0 -1 withscores",
+        "zrange zi 0 -1 withscores",
+        "zrange zd 0 -1 withscores",
+        "zrange zr 0 -1 withscores",
+        "zrange lex 0 -1",
+        "get bits",
+        "get bits2",
+        "lrange sorted 0 -1",
+        "smembers sset",
+        "lrange sset_sorted 0 -1",
+        "get f",
+        "hget h f",
+    ];
+    let before: Vec<_> = {
+        let srv = common::start_ours(cfg.clone());
+        let mut c = common::Conn::connect(srv.addr);
+        for w in [
+            "zadd z1 1 a 2 b",
+            "zadd z2 2 b 3 c",
+            "zunionstore zu 2 z1 z2 weights 2 3 aggregate max",
+            "zinterstore zi 2 z1 z2",
+            "zdiffstore zd 2 z1 z2",
+            "zrangestore zr z1 0 0",
+            "zadd lex 0 a 0 b 0 c",
+            "zremrangebylex lex [a [b",
+            "setbit bits 3 1",
+            "bitfield bits set u8 8 200 overflow sat incrby u8 8 100",
+            "bitop not bits2 bits",
+            "rpush l 3 1 2",
+            "sort l desc store sorted",
+            "sadd sset x y z",
+            "sort sset by nosort store sset_sorted",
+            "incrbyfloat f 1000000.7",
+            "incrbyfloat f 0.1",
+            "hincrbyfloat h f 0.001474",
+            "hincrbyfloat h f 0.004716",
+        ] {
+            assert!(!matches!(c.cmd(w), state::resp::Frame::Error(_)), "{w}");
+        }
+        reads.iter().map(|r| common::sorted(c.cmd(r))).collect()
+    };
+    let srv = common::start_ours(cfg);
+    let mut c = common::Conn::connect(srv.addr);
+    let after: Vec<_> = reads.iter().map(|r| common::sorted(c.cmd(r))).collect();
+    assert_eq!(before, after);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
