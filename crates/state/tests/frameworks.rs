@@ -1,7 +1,8 @@
 //! Framework libraries doing their real job against bigstep state: job queues
 //! with real worker processes (RQ, Celery, Sidekiq, BullMQ), caches and session
 //! stores (Django, django-redis, Rails, express-session + connect-redis, Predis,
-//! Laravel's cache and Redis queue, Symfony's cache and session handler).
+//! Laravel's cache and Redis queue, Symfony's cache and session handler), and
+//! ioredis, the Node client under BullMQ and many apps.
 //!
 //! Each scenario is a script under `tests/{py,js,rb,php}` that exits 0 when every
 //! check passed. It runs first against a real `redis-server`, which proves the
@@ -266,6 +267,17 @@ fn symfony_cache_and_sessions() {
         program: "php",
         script: "php/symfony.php",
         needs: "php-redis, php-symfony-cache and php-symfony-http-foundation from .ci/apt-frameworks.txt",
+        limit: Duration::from_secs(60),
+    }
+    .run_both();
+}
+
+#[test]
+fn ioredis_client() {
+    Scenario {
+        program: "node",
+        script: "js/ioredis_client.cjs",
+        needs: NODE,
         limit: Duration::from_secs(60),
     }
     .run_both();
