@@ -61,8 +61,8 @@ fn run_bounded(cmd: &mut Command, limit: Duration, needs: &str) -> Output {
         nix::unistd::Pid::from_raw(pgid as i32),
         nix::sys::signal::Signal::SIGKILL,
     );
+    let timed_out = status.is_none();
     let status = status.unwrap_or_else(|| child.wait().expect("wait"));
-    let timed_out = Instant::now() > deadline;
     let output = Output {
         status,
         stdout: out_t.join().expect("stdout thread"),
