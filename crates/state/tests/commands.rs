@@ -14,6 +14,10 @@ fn script_libraries() {
         eval 'return cjson.encode({1,2,3})' 0
         eval 'return cjson.encode({a="x/y\n"})' 0
         eval 'return cjson.encode({})' 0
+        eval 'return cjson.encode({1, nil, 3})' 0
+        eval 'local t = {} t[1] = 1 t[3] = 3 t[10] = 10 return cjson.encode(t)' 0
+        ?eval 'local t = {} t[1] = 1 t[30] = 3 return cjson.encode(t)' 0
+        eval 'return cjson.encode({[1] = "a", x = "b"}):len()' 0
         eval 'return cjson.encode({{}, {1.5, -2, 1e20, 0.1}, "s", true, false})' 0
         eval 'return cjson.encode(cjson.decode("[1,2.5,\"x\",true,null,{\"k\":[]}]"))' 0
         eval 'local t = cjson.decode("{\"a\":{\"b\":[10,20]},\"u\":\"\\u00e9\\ud83d\\ude00\"}") return {t.a.b[2], t.u}' 0

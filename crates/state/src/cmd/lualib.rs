@@ -33,7 +33,28 @@ fn number(v: &LV) -> Option<f64> {
     }
 }
 
-/// Array length if `t` is a Lua array (keys exactly 1..n), else None.
+/// Array length for lua-cjson: positive integer keys only; holes allowed
+/// (encoded as null) unless the array is "excessively sparse".
+fn json_array_len(t: &Table) -> mlua::Result<Option<usize>> {
+    let (mut count, mut max) = (0usize, 0usize);
+    for pair in t.clone().pairs::<LV, LV>() {
+        let (k, _) = pair?;
+        match number(&k) {
+            Some(n) if n >= 1.0 && n.fract() == 0.0 && n < 1e15 => {
+                count += 1;
+                max = max.max(n as usize);
+            }
+            _ => return Ok(None),
+        }
+    }
+    if max > count * 2 && max > 10 {
+        return Err(err("Cannot serialise table: excessively sparse array"));
+    }
+    Ok(Some(max))
+}
+
+/// Array length if `t` is a Lua array (keys exactly 1..n), else None: the
+/// lua-cmsgpack rule.
 fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
     let (mut count, mut max) = (0usize, 0usize);
     for pair in t.clone().pairs::<LV, LV>() {
@@ -118,7 +139,7 @@ fn json_encode(v: &LV, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
         LV::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         LV::Integer(_) | LV::Number(_) => json_number(number(v).unwrap_or(0.0), out)?,
         LV::String(s) => json_string(&s.as_bytes(), out),
-        LV::Table(t) => match array_len(t)? {
+        LV::Table(t) => match json_array_len(t)? {
             Some(n) if n > 0 => {
                 out.push(b'[');
                 for i in 1..=n {
