@@ -34,6 +34,19 @@ fn script_libraries() {
         eval 'local t = {cmsgpack.unpack(cmsgpack.pack(1, -5, 300, -40000, 3.5, "str", true, {1, {x = "y"}}))} for i = 1, 7 do t[i] = tostring(t[i]) end t[8] = t[8][2].x return t' 0
         eval 'local t = cmsgpack.unpack(ARGV[1]) return {t.a, t.b[1], t.b[2]}' 0 "\x82\xa1a\xa3one\xa1b\x92\x01\xcb\x40\x04\x00\x00\x00\x00\x00\x00"
         eval 'return {bit.band(255, 15), bit.bor(1, 2, 4), bit.bxor(5, 3), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4)}' 0
+        eval 'return struct.pack(">i2 <I4 b B h H l L", 258, 16909060, -1, 255, -2, 65534, -3, 7)' 0
+        eval 'return struct.pack("!4 b i4 c3 s x d", 1, 2, "abcdef", "zs", 1.5)' 0
+        eval 'return struct.pack("<f d", 0.5, -2.25)' 0
+        eval 'return {struct.unpack(">i2 <I4 b B h H", struct.pack(">i2 <I4 b B h H", 258, 16909060, -1, 255, -2, 65534))}' 0
+        eval 'local a, b, c, d = struct.unpack("B c0 s", "\3abcxyz\0") return {a, b, c, d}' 0
+        eval 'local s, n = struct.unpack("c2", "hello", 3) return {s, n}' 0
+        eval 'return {struct.size("!4 b i4 d"), struct.size("<i2 c5 x")}' 0
+        eval 'return tostring(struct.unpack("<d", struct.pack("<d", 3.25)))' 0
+        ?eval 'return struct.size("s")' 0
+        ?eval 'return struct.pack("q", 1)' 0
+        ?eval 'return struct.unpack("i4", "ab")' 0
+        !eval 'return struct.unpack("B c0", "\9abc")' 0
+        eval 'return struct.unpack("B c0", "\2abc")' 0
         ?eval 'return {redis.REDIS_VERSION, redis.REDIS_VERSION_NUM}' 0
         eval 'return type(redis.REDIS_VERSION_NUM) == "number" and redis.REDIS_VERSION_NUM >= 0x070000' 0
         eval 'return {bit.tohex(255), bit.tohex(-1, -4), bit.bnot(0), bit.tobit(2^32 + 5), bit.rol(1, 33), bit.ror(1, 1), bit.bswap(305419896)}' 0
