@@ -234,6 +234,21 @@ fn sorted_set_algebra() {
         !zintercard 1 str limit -1
         "#,
     );
+    // RESP3: scores are doubles, WITHSCORES pairs nested.
+    p.script(
+        r#"
+        ?hello 3
+        zunion 2 z1 z2 withscores
+        zinter 2 z1 z2 weights 0.5 0.5 withscores
+        zdiff 2 z2 z1 withscores
+        zunion 2 z1 z2
+        zrangestore out z1 0 -1
+        zrange out 0 -1 withscores
+        sort out by nosort
+        bitfield bf set u8 0 255 get i8 0
+        object help
+        "#,
+    );
 }
 
 #[test]
