@@ -204,7 +204,7 @@ pub(super) fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 pub(super) fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let (count, wv) = super::zset::rand_args(a, "withvalues")?;
+    let (count, wv) = super::random::rand_args(a, "withvalues")?;
     // Refuse replies that could only exhaust memory.
     if count.is_some_and(|c| c < 0 && c.unsigned_abs() > 100_000_000) {
         return Err(Reply::err("value is out of range"));
@@ -220,17 +220,17 @@ pub(super) fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let pick = |i: usize| h.get_index(i).expect("in range");
     match count {
         None => Ok(Reply::Bulk(
-            pick(super::zset::rand_indexes(h.len(), -1)[0]).0.clone(),
+            pick(super::random::rand_indexes(h.len(), -1)[0]).0.clone(),
         )),
         Some(c) => {
-            let items = super::zset::rand_indexes(h.len(), c)
+            let items = super::random::rand_indexes(h.len(), c)
                 .into_iter()
                 .map(|i| {
                     let (f, v) = pick(i);
                     (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()))
                 })
                 .collect();
-            Ok(super::zset::pair_reply(items, wv, proto))
+            Ok(super::random::pair_reply(items, wv, proto))
         }
     }
 }

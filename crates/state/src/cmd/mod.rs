@@ -21,11 +21,13 @@ mod longdouble;
 mod lualib;
 mod object;
 mod pubsub;
+mod random;
 pub(crate) mod script;
 mod set;
 mod sort;
 mod strings;
 mod tx;
+mod zalgebra;
 mod zset;
 
 /// A handler's result: `Err` is an error reply, so `?` works on argument parsing.
@@ -230,13 +232,13 @@ static TABLE: &[Spec] = &[
     c("zrangestore", -5, WM, K12, zset::zrangestore),
     c("zrandmember", -2, 0, K1, zset::zrandmember),
     // Key lists after numkeys: only the destination is a fixed position.
-    c("zunionstore", -4, WM, K1, zset::zunionstore),
-    c("zinterstore", -4, WM, K1, zset::zinterstore),
-    c("zdiffstore", -4, WM, K1, zset::zdiffstore),
-    c("zunion", -3, 0, NK, zset::zunion),
-    c("zinter", -3, 0, NK, zset::zinter),
-    c("zdiff", -3, 0, NK, zset::zdiff),
-    c("zintercard", -3, 0, NK, zset::zintercard),
+    c("zunionstore", -4, WM, K1, zalgebra::zunionstore),
+    c("zinterstore", -4, WM, K1, zalgebra::zinterstore),
+    c("zdiffstore", -4, WM, K1, zalgebra::zdiffstore),
+    c("zunion", -3, 0, NK, zalgebra::zunion),
+    c("zinter", -3, 0, NK, zalgebra::zinter),
+    c("zdiff", -3, 0, NK, zalgebra::zdiff),
+    c("zintercard", -3, 0, NK, zalgebra::zintercard),
     // lists
     c("lpush", -3, WM, K1, list::lpush),
     c("rpush", -3, WM, K1, list::rpush),
