@@ -740,3 +740,44 @@ fn new_writes_survive_restart() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn list_positions_and_inserts() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        rpush l a b c b d b
+        lpos l b
+        lpos l b rank 2
+        lpos l b rank -1
+        lpos l b rank -2 count 0
+        lpos l b count 0
+        lpos l b count 2
+        lpos l b count 0 maxlen 3
+        lpos l b rank 2 maxlen 2
+        lpos l nope
+        lpos l nope count 0
+        lpos nokey a
+        lpos nokey a count 0
+        !lpos l b rank 0
+        !lpos l b count -1
+        !lpos l b maxlen -1
+        !lpos l b rank x
+        !lpos l b foo
+        linsert l before c X
+        linsert l after d Y
+        linsert l before nope Z
+        lrange l 0 -1
+        linsert nokey before a b
+        !linsert l middle c X
+        set s x
+        !linsert s before a b
+        !lpos s a
+        hset h f hello
+        hstrlen h f
+        hstrlen h nope
+        hstrlen nokey f
+        touch h s nokey
+        "#,
+    );
+}
