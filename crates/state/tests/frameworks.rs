@@ -7,7 +7,8 @@
 //! Each scenario is a script under `tests/{py,js,rb,php}` that exits 0 when every
 //! check passed. It runs first against a real `redis-server`, which proves the
 //! script itself is right, then against our server. The packages come from
-//! `.ci/{apt,pip,npm}-frameworks.txt`; a missing one fails the test, naming it.
+//! `.ci/apt-frameworks.txt`, `.ci/pip-state.txt` and `.ci/npm-frameworks.txt`;
+//! a missing one fails the test, naming it.
 
 mod common;
 
@@ -154,7 +155,7 @@ fn tail(s: &str, n: usize) -> &str {
     &s[start..]
 }
 
-const PY: &str = "python3 with pip packages from .ci/pip-frameworks.txt";
+const PY: &str = "python3 with pip packages from .ci/pip-state.txt";
 const NODE: &str = "node with npm packages from .ci/npm-frameworks.txt in .ci/node";
 
 /// RQ 2+ stores every job result in a stream (`XADD rq:results:<id>`): this
