@@ -781,3 +781,23 @@ fn list_positions_and_inserts() {
         "#,
     );
 }
+
+/// Script errors name the script line, as Redis 7 does (`on @user_script:N.`).
+#[test]
+fn script_error_replies() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        set str x
+        eval "return x" 0
+        eval "error('boom')" 0
+        eval "local a = 1\nlocal b = 2\nreturn redis.call('incr', KEYS[1])" 1 str
+        eval "return redis.call('nosuch')" 0
+        eval "\n\nreturn redis.call('set')" 0
+        eval "return redis.pcall('incr', KEYS[1])" 1 str
+        eval "return redis.pcall('set')" 0
+        eval "return redis.call('client', 'nosuch')" 0
+        eval "return redis.call('blpop', 'q', 0)" 0
+        "#,
+    );
+}
