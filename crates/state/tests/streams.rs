@@ -1382,14 +1382,9 @@ fn redis_py_streams() {
     run_client("python3", script, p.ours.addr.port(), &[]);
 }
 
-/// BullMQ, the job queue this work is for: Lua scripts with XADD MAXLEN ~,
-/// the worker's BZPOPMIN wait, QueueEvents on XREAD BLOCK.
-///
-/// BullMQ's scripts also need `cmsgpack`, which the state-clients branch
-/// adds; with it merged this passes (checked with that commit applied), so
-/// drop the `ignore` at the merge.
+/// BullMQ, the job queue this work is for: Lua scripts with XADD MAXLEN ~
+/// (and cmsgpack), the worker's BZPOPMIN wait, QueueEvents on XREAD BLOCK.
 #[test]
-#[ignore = "needs cmsgpack in scripts (branch state-clients); run with --ignored after the merge"]
 fn bullmq_jobs_and_events() {
     let p = Pair::new();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/bullmq.cjs");

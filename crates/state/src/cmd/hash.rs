@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::keys::{parse_scan, scan_range};
-use super::{int, parse_float, Ctx, R};
+use super::{int, Ctx, R};
 use crate::glob;
 use crate::resp::{parse_i64, Reply};
 use crate::store::{notify, Value};
@@ -162,16 +162,9 @@ pub(super) fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let by = parse_float(&a[3]).ok_or_else(|| Reply::err("value is not a valid float"))?;
-    let cur = match ctx.get_hash(&a[1])?.and_then(|h| h.get(&a[2][..])) {
-        Some(v) => parse_float(v).ok_or_else(|| Reply::err("hash value is not a float"))?,
-        None => 0.0,
-    };
-    let n = cur + by;
-    if n.is_nan() || n.is_infinite() {
-        return Err(Reply::err("increment would produce NaN or Infinity"));
-    }
-    let s = super::strings::fmt_incr_float(n);
+    let by = super::longdouble::hincr_arg(&a[3]).map_err(Reply::err)?;
+    let cur = ctx.get_hash(&a[1])?.and_then(|h| h.get(&a[2][..])).cloned();
+    let s = super::longdouble::hincr(cur.as_deref(), by).map_err(Reply::err)?;
     let Value::Hash(h) = ctx.get_or_create(&a[1], new_hash)? else {
         unreachable!()
     };
@@ -208,4 +201,36 @@ pub(super) fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         Reply::bulk(next.to_string()),
         Reply::Array(out),
     ]))
+}
+
+pub(super) fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (count, wv) = super::random::rand_args(a, "withvalues")?;
+    // Refuse replies that could only exhaust memory.
+    if count.is_some_and(|c| c < 0 && c.unsigned_abs() > 100_000_000) {
+        return Err(Reply::err("value is out of range"));
+    }
+    let proto = ctx.c.proto;
+    let Some(h) = ctx.get_hash(&a[1])? else {
+        return Ok(if count.is_some() {
+            Reply::Array(vec![])
+        } else {
+            Reply::Nil
+        });
+    };
+    let pick = |i: usize| h.get_index(i).expect("in range");
+    match count {
+        None => Ok(Reply::Bulk(
+            pick(super::random::rand_indexes(h.len(), -1)[0]).0.clone(),
+        )),
+        Some(c) => {
+            let items = super::random::rand_indexes(h.len(), c)
+                .into_iter()
+                .map(|i| {
+                    let (f, v) = pick(i);
+                    (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()))
+                })
+                .collect();
+            Ok(super::random::pair_reply(items, wv, proto))
+        }
+    }
 }

@@ -12,16 +12,23 @@ use bytes::Bytes;
 use crate::resp::{parse_i64, Reply};
 use crate::store::{notify, BlockOp, Client, Db, Key, Map, Set, Store, Value, ZSet};
 
+mod bits;
 pub(crate) mod conn;
 mod hash;
 mod keys;
 mod list;
+mod longdouble;
+mod lualib;
+mod object;
 mod pubsub;
+mod random;
 pub(crate) mod script;
 mod set;
+mod sort;
 pub(crate) mod stream;
 mod strings;
 mod tx;
+mod zalgebra;
 mod zset;
 
 /// A handler's result: `Err` is an error reply, so `?` works on argument parsing.
@@ -150,6 +157,13 @@ fn numkeys2(a: &[Bytes]) -> Vec<usize> {
     numkeys_at(a, 2)
 }
 
+/// ZUNIONSTORE and friends: the destination, then `numkeys` at argument 2.
+fn dest_numkeys2(a: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    keys.extend(numkeys_at(a, 2));
+    keys
+}
+
 /// Parsed `numkeys key... WHERE [COUNT n]` of the multi-pops.
 pub(crate) struct MPop {
     /// The keys.
@@ -250,6 +264,14 @@ static TABLE: &[Spec] = &[
     c("incrby", 3, WM, K1, strings::incrby),
     c("decrby", 3, WM, K1, strings::decrby),
     c("incrbyfloat", 3, WM, K1, strings::incrbyfloat),
+    // bits
+    c("setbit", 4, WM, K1, bits::setbit),
+    c("getbit", 3, 0, K1, bits::getbit),
+    c("bitcount", -2, 0, K1, bits::bitcount),
+    c("bitpos", -3, 0, K1, bits::bitpos),
+    c("bitop", -4, WM, (2, -1, 1), bits::bitop),
+    c("bitfield", -2, WM, K1, bits::bitfield),
+    c("bitfield_ro", -2, 0, K1, bits::bitfield_ro),
     // keys
     c("del", -2, W, KALL, keys::del),
     c("unlink", -2, W, KALL, keys::del),
@@ -275,6 +297,11 @@ static TABLE: &[Spec] = &[
     c("flushdb", -1, W, NK, keys::flushdb),
     c("flushall", -1, W, NK, keys::flushall),
     c("select", 2, 0, NK, keys::select),
+    c("sort", -2, WM, K1, sort::sort),
+    c("sort_ro", -2, 0, K1, sort::sort_ro),
+    container("object", -2, 0, OBJECT_SUBS),
+    container("memory", -2, 0, MEMORY_SUBS),
+    c("wait", 3, NOSCRIPT, NK, object::wait),
     // hashes
     c("hset", -4, WM, K1, hash::hset),
     c("hmset", -4, WM, K1, hash::hmset),
@@ -291,6 +318,7 @@ static TABLE: &[Spec] = &[
     c("hincrby", 4, WM, K1, hash::hincrby),
     c("hincrbyfloat", 4, WM, K1, hash::hincrbyfloat),
     c("hscan", -3, 0, K1, hash::hscan),
+    c("hrandfield", -2, 0, K1, hash::hrandfield),
     // sets
     c("sadd", -3, WM, K1, set::sadd),
     c("srem", -3, W, K1, set::srem),
@@ -308,6 +336,7 @@ static TABLE: &[Spec] = &[
     c("sunionstore", -3, WM, KALL, set::sunionstore),
     c("sdiffstore", -3, WM, KALL, set::sdiffstore),
     c("sscan", -3, 0, K1, set::sscan),
+    cm("sintercard", -3, 0, numkeys1, set::sintercard),
     // sorted sets
     c("zadd", -4, WM, K1, zset::zadd),
     c("zincrby", 4, WM, K1, zset::zincrby),
@@ -366,6 +395,19 @@ static TABLE: &[Spec] = &[
     c("xsetid", -3, WM, K1, stream::xsetid),
     container("xgroup", -2, 0, XGROUP_SUBS),
     container("xinfo", -2, 0, XINFO_SUBS),
+    c("zrevrangebylex", -4, 0, K1, zset::zrevrangebylex),
+    c("zlexcount", 4, 0, K1, zset::zlexcount),
+    c("zremrangebylex", 4, W, K1, zset::zremrangebylex),
+    c("zrangestore", -5, WM, K12, zset::zrangestore),
+    c("zrandmember", -2, 0, K1, zset::zrandmember),
+    // Key lists after numkeys (WATCH, ACL key patterns and eviction see them).
+    cm("zunionstore", -4, WM, dest_numkeys2, zalgebra::zunionstore),
+    cm("zinterstore", -4, WM, dest_numkeys2, zalgebra::zinterstore),
+    cm("zdiffstore", -4, WM, dest_numkeys2, zalgebra::zdiffstore),
+    cm("zunion", -3, 0, numkeys1, zalgebra::zunion),
+    cm("zinter", -3, 0, numkeys1, zalgebra::zinter),
+    cm("zdiff", -3, 0, numkeys1, zalgebra::zdiff),
+    cm("zintercard", -3, 0, numkeys1, zalgebra::zintercard),
     // lists
     c("lpush", -3, WM, K1, list::lpush),
     c("rpush", -3, WM, K1, list::rpush),
@@ -491,6 +533,17 @@ static XINFO_SUBS: &[Spec] = &[
     c("xinfo|groups", 3, 0, K2, stream::xinfo_groups),
     c("xinfo|consumers", 4, 0, K2, stream::xinfo_consumers),
     c("xinfo|help", 2, 0, NK, stream::xinfo_help),
+];
+static OBJECT_SUBS: &[Spec] = &[
+    c("object|encoding", 3, 0, K2, object::object_encoding),
+    c("object|refcount", 3, 0, K2, object::object_refcount),
+    c("object|idletime", 3, 0, K2, object::object_idletime),
+    c("object|freq", 3, 0, K2, object::object_freq),
+    c("object|help", 2, 0, NK, object::object_help),
+];
+static MEMORY_SUBS: &[Spec] = &[
+    c("memory|usage", -3, 0, K2, object::memory_usage),
+    c("memory|help", 2, 0, NK, object::memory_help),
 ];
 static SCRIPT_SUBS: &[Spec] = &[
     c("script|load", 3, NOSCRIPT, NK, script::load),

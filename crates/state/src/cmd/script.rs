@@ -78,9 +78,16 @@ fn new_engine() -> mlua::Result<Engine> {
         redis.set(*n, i as i64)?;
     }
     redis.set("REPL_ALL", 3)?;
+    // Scripts gate features on these (Redis 7 sets them).
+    redis.set("REDIS_VERSION", crate::REDIS_VERSION)?;
+    let num = crate::REDIS_VERSION
+        .split('.')
+        .fold(0i64, |acc, p| (acc << 8) | p.parse::<i64>().unwrap_or(0));
+    redis.set("REDIS_VERSION_NUM", num)?;
     lua.globals().set("redis", redis)?;
     lua.globals().set("KEYS", lua.create_table()?)?;
     lua.globals().set("ARGV", lua.create_table()?)?;
+    super::lualib::install(&lua)?;
     lua.load(PRELUDE).exec()?;
     Ok(Engine {
         lua,
@@ -202,8 +209,17 @@ fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> ml
     }
     let spec = match resolve(&argv) {
         Ok(s) => s,
-        Err(Reply::Error(e)) if e.starts_with("ERR unknown command") => {
+        Err(Reply::Error(e))
+            if e.starts_with("ERR unknown command") || e.starts_with("ERR unknown subcommand") =>
+        {
             return fail(lua, raise, "ERR Unknown Redis command called from script");
+        }
+        Err(Reply::Error(e)) if e.starts_with("ERR wrong number of arguments") => {
+            return fail(
+                lua,
+                raise,
+                "ERR Wrong number of args calling Redis command from script",
+            );
         }
         Err(Reply::Error(e)) => return fail(lua, raise, &e),
         Err(_) => return fail(lua, raise, "ERR bad command"),
@@ -226,9 +242,33 @@ fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> ml
     to_lua(lua, reply)
 }
 
+/// A `redis.call` error raised into the script, with the script line that
+/// made the call: Redis names it in the reply (`on @user_script:LINE.`).
+#[derive(Debug)]
+struct CallError {
+    msg: String,
+    line: Option<i32>,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for CallError {}
+
 fn fail(lua: &Lua, raise: bool, msg: &str) -> mlua::Result<LV> {
     if raise {
-        Err(mlua::Error::RuntimeError(msg.to_string()))
+        // Level 0 is this callback, level 1 the script line calling it.
+        let line = lua
+            .inspect_stack(1)
+            .map(|d| d.curr_line())
+            .filter(|&l| l > 0);
+        Err(mlua::Error::external(CallError {
+            msg: msg.to_string(),
+            line,
+        }))
     } else {
         let t = lua.create_table()?;
         t.set("err", msg)?;
@@ -343,25 +383,34 @@ fn run_in(
 }
 
 fn script_error(e: &mlua::Error, sha: &str) -> String {
-    let msg = match e {
-        mlua::Error::CallbackError { cause, .. } => innermost(cause),
-        mlua::Error::RuntimeError(s) => s.clone(),
-        other => other.to_string(),
-    };
+    let (msg, line) = innermost(e);
     let msg = msg
         .lines()
         .next()
         .unwrap_or("")
         .replace("[string \"@user_script\"]", "user_script");
+    // A Lua runtime error carries its position as "user_script:LINE: ...".
+    let line = line.or_else(|| {
+        let rest = msg.strip_prefix("user_script:")?;
+        rest.split(':').next()?.parse::<i32>().ok()
+    });
     let msg = clean_err(&msg);
-    format!("{msg} script: {sha}, on @user_script.")
+    match line {
+        Some(n) => format!("{msg} script: {sha}, on @user_script:{n}."),
+        None => format!("{msg} script: {sha}, on @user_script."),
+    }
 }
 
-fn innermost(e: &mlua::Error) -> String {
+/// The message (and line, for `redis.call` errors) under callback wrappers.
+fn innermost(e: &mlua::Error) -> (String, Option<i32>) {
     match e {
         mlua::Error::CallbackError { cause, .. } => innermost(cause),
-        mlua::Error::RuntimeError(s) => s.clone(),
-        other => other.to_string(),
+        mlua::Error::RuntimeError(s) => (s.clone(), None),
+        mlua::Error::ExternalError(x) => match x.downcast_ref::<CallError>() {
+            Some(c) => (c.msg.clone(), c.line),
+            None => (x.to_string(), None),
+        },
+        other => (other.to_string(), None),
     }
 }
 

@@ -310,3 +310,36 @@ pub(super) fn sscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         Reply::Array(out),
     ]))
 }
+
+pub(super) fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let n = int(&a[1]).map_err(|_| Reply::err("numkeys should be greater than 0"))?;
+    if n < 1 {
+        return Err(Reply::err("numkeys should be greater than 0"));
+    }
+    if n as usize > a.len() - 2 {
+        return Err(Reply::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let keys = &a[2..2 + n as usize];
+    let mut limit = 0usize;
+    let mut j = 2 + n as usize;
+    while j < a.len() {
+        if super::is(&a[j], "limit") && j + 1 < a.len() {
+            let l = int(&a[j + 1]).map_err(|_| Reply::err("LIMIT can't be negative"))?;
+            if l < 0 {
+                return Err(Reply::err("LIMIT can't be negative"));
+            }
+            limit = l as usize;
+            j += 2;
+        } else {
+            return Err(super::syntax());
+        }
+    }
+    let s = compute(ctx, keys, Op::Inter)?;
+    Ok(Reply::Int(if limit > 0 {
+        s.len().min(limit)
+    } else {
+        s.len()
+    } as i64))
+}

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{int, is, parse_float, syntax, Ctx, R};
+use super::{int, is, syntax, Ctx, R};
 use crate::resp::Reply;
 use crate::store::{notify, Value};
 
@@ -423,27 +423,9 @@ pub(super) fn decrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     incr_generic(ctx, &a[1], -by)
 }
 
-/// Formats a float result of INCRBYFLOAT/HINCRBYFLOAT (`%.17Lf`, trimmed).
-pub(super) fn fmt_incr_float(v: f64) -> String {
-    let s = format!("{v}");
-    if s.contains('e') {
-        format!("{v:.17}")
-    } else {
-        s
-    }
-}
-
 pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let by = parse_float(&a[2]).ok_or_else(|| Reply::err("value is not a valid float"))?;
-    let cur = match ctx.get_str(&a[1])? {
-        Some(v) => parse_float(v).ok_or_else(|| Reply::err("value is not a valid float"))?,
-        None => 0.0,
-    };
-    let n = cur + by;
-    if n.is_nan() || n.is_infinite() {
-        return Err(Reply::err("increment would produce NaN or Infinity"));
-    }
-    let s = fmt_incr_float(n);
+    let cur = ctx.get_str(&a[1])?.map(|v| v.clone());
+    let s = super::longdouble::incr(cur.as_deref(), &a[2]).map_err(Reply::err)?;
     match ctx.get_str(&a[1])? {
         Some(v) => *v = s.clone().into_bytes(),
         None => ctx.set_key(&a[1], Value::Str(s.clone().into_bytes()), false),

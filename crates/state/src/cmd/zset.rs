@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::keys::{parse_scan, scan_range};
+use super::random::{pair_reply, rand_args, rand_indexes};
 use super::{int, is, parse_float, syntax, Ctx, R};
 use crate::glob;
 use crate::resp::{fmt_double, Reply};
@@ -298,7 +299,7 @@ pub(super) fn zcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     ))
 }
 
-fn with_scores(items: Vec<(Bytes, f64)>, ws: bool, proto: u8) -> Reply {
+pub(super) fn with_scores(items: Vec<(Bytes, f64)>, ws: bool, proto: u8) -> Reply {
     if !ws {
         return Reply::Array(items.into_iter().map(|(m, _)| Reply::Bulk(m)).collect());
     }
@@ -381,19 +382,37 @@ fn apply_limit(v: Vec<(Bytes, f64)>, limit: Option<(i64, i64)>) -> Vec<(Bytes, f
     }
 }
 
-fn range_generic(ctx: &mut Ctx<'_>, key: &Bytes, lo: &Bytes, hi: &Bytes, req: RangeReq) -> R {
+fn check_limit(req: &RangeReq) -> Result<(), Reply> {
     if req.limit.is_some() && req.by == By::Rank {
         return Err(Reply::err(
             "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
         ));
     }
+    Ok(())
+}
+
+fn range_generic(ctx: &mut Ctx<'_>, key: &Bytes, lo: &Bytes, hi: &Bytes, req: RangeReq) -> R {
+    check_limit(&req)?;
     if req.ws && req.by == By::Lex {
         return Err(Reply::err(
             "syntax error, WITHSCORES not supported in combination with BYLEX",
         ));
     }
     let proto = ctx.c.proto;
-    let items = match req.by {
+    let items = range_items(ctx, key, lo, hi, &req)?;
+    Ok(with_scores(items, req.ws, proto))
+}
+
+/// The members (with scores) a ZRANGE-family request selects.
+fn range_items(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    lo: &Bytes,
+    hi: &Bytes,
+    req: &RangeReq,
+) -> Result<Vec<(Bytes, f64)>, Reply> {
+    check_limit(req)?;
+    Ok(match req.by {
         By::Rank => {
             let (s, e) = (int(lo)?, int(hi)?);
             match ctx.get_zset(key)? {
@@ -413,26 +432,11 @@ fn range_generic(ctx: &mut Ctx<'_>, key: &Bytes, lo: &Bytes, hi: &Bytes, req: Ra
             let (a, b) = (parse_lex(lo)?, parse_lex(hi)?);
             let (min, max) = if req.rev { (b, a) } else { (a, b) };
             match ctx.get_zset(key)? {
-                Some(z) => {
-                    let f = |(s, m): &(Score, Bytes)| {
-                        if lex_gte_min(m, &min) && lex_lte_max(m, &max) {
-                            Some((m.clone(), s.0))
-                        } else {
-                            None
-                        }
-                    };
-                    let v: Vec<_> = if req.rev {
-                        z.tree.iter().rev().filter_map(f).collect()
-                    } else {
-                        z.tree.iter().filter_map(f).collect()
-                    };
-                    apply_limit(v, req.limit)
-                }
+                Some(z) => apply_limit(lex_range(z, &min, &max, req.rev), req.limit),
                 None => Vec::new(),
             }
         }
-    };
-    Ok(with_scores(items, req.ws, proto))
+    })
 }
 
 fn parse_tail(
@@ -759,4 +763,119 @@ pub(super) fn zmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 pub(super) fn bzmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     zmpop_generic(ctx, a, 2, true)
+}
+
+// === lex ranges ===
+
+fn lex_range(z: &ZSet, min: &Lex, max: &Lex, rev: bool) -> Vec<(Bytes, f64)> {
+    let f = |(s, m): &(Score, Bytes)| {
+        (lex_gte_min(m, min) && lex_lte_max(m, max)).then(|| (m.clone(), s.0))
+    };
+    if rev {
+        z.tree.iter().rev().filter_map(f).collect()
+    } else {
+        z.tree.iter().filter_map(f).collect()
+    }
+}
+
+pub(super) fn zrevrangebylex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut req = parse_tail(a, 4, false, true)?;
+    if req.ws {
+        return Err(syntax());
+    }
+    req.by = By::Lex;
+    req.rev = true;
+    range_generic(ctx, &a[1], &a[2], &a[3], req)
+}
+
+pub(super) fn zlexcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (min, max) = (parse_lex(&a[2])?, parse_lex(&a[3])?);
+    Ok(Reply::Int(
+        ctx.get_zset(&a[1])?
+            .map_or(0, |z| lex_range(z, &min, &max, false).len()) as i64,
+    ))
+}
+
+pub(super) fn zremrangebylex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (min, max) = (parse_lex(&a[2])?, parse_lex(&a[3])?);
+    let victims = match ctx.get_zset(&a[1])? {
+        Some(z) => lex_range(z, &min, &max, false),
+        None => return Ok(Reply::Int(0)),
+    };
+    remove_all(ctx, &a[1], victims, "zremrangebylex")
+}
+
+/// Replaces `dst` with `items` (deletes it when empty); returns the count.
+pub(super) fn store_zset(
+    ctx: &mut Ctx<'_>,
+    dst: &[u8],
+    items: Vec<(Bytes, f64)>,
+    event: &str,
+) -> R {
+    let n = items.len();
+    if n == 0 {
+        if ctx.exists(dst) {
+            ctx.del_key(dst);
+            ctx.notify(notify::GENERIC, "del", dst);
+            ctx.dirty(1);
+        }
+    } else {
+        let mut z = ZSet::default();
+        for (m, s) in items {
+            z.insert(m, s);
+        }
+        ctx.set_key(dst, Value::ZSet(Box::new(z)), false);
+        ctx.notify(notify::ZSET, event, dst);
+        ctx.dirty(1);
+    }
+    Ok(Reply::Int(n as i64))
+}
+
+pub(super) fn zrangestore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    // Same options as ZRANGE, minus WITHSCORES.
+    let req = parse_tail(a, 5, true, true)?;
+    if req.ws {
+        return Err(syntax());
+    }
+    let items = range_items(ctx, &a[2], &a[3], &a[4], &req)?;
+    store_zset(ctx, &a[1], items, "zrangestore")
+}
+
+// === random members ===
+
+pub(super) fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (count, ws) = rand_args(a, "withscores")?;
+    // Refuse replies that could only exhaust memory.
+    if count.is_some_and(|c| c.unsigned_abs() > 100_000_000 && c < 0) {
+        return Err(Reply::err("value is out of range"));
+    }
+    let proto = ctx.c.proto;
+    let Some(z) = ctx.get_zset(&a[1])? else {
+        return Ok(if count.is_some() {
+            Reply::Array(vec![])
+        } else {
+            Reply::Nil
+        });
+    };
+    // The tree has no random access: one ordered walk serves every pick.
+    let picks = rand_indexes(z.len(), count.unwrap_or(-1));
+    let mut order: Vec<usize> = (0..picks.len()).collect();
+    order.sort_unstable_by_key(|&k| picks[k]);
+    let mut items: Vec<(Reply, Reply)> = vec![(Reply::Nil, Reply::Nil); picks.len()];
+    let mut it = z.tree.iter().enumerate();
+    let mut cur = it.next();
+    for k in order {
+        while let Some((i, _)) = cur {
+            if i == picks[k] {
+                break;
+            }
+            cur = it.next();
+        }
+        let (_, (s, m)) = cur.expect("index below the length");
+        items[k] = (Reply::Bulk(m.clone()), Reply::Double(s.0));
+    }
+    match count {
+        None => Ok(items.swap_remove(0).0),
+        Some(_) => Ok(pair_reply(items, ws, proto)),
+    }
 }
