@@ -118,7 +118,7 @@ pub(crate) enum Value {
     /// the enum (and every keyspace entry) small.
     List(Box<VecDeque<Bytes>>),
     /// Hash.
-    Hash(Box<Map<Bytes, Bytes>>),
+    Hash(Box<Map<Key, Bytes>>),
     /// Set.
     Set(Box<Set<Bytes>>),
     /// Sorted set.

@@ -386,6 +386,13 @@ fn hashes() {
     let mut p = Pair::new();
     p.script(
         r#"
+        # Fields up to 30 bytes are stored inline, longer ones on the heap.
+        hset long field:exactly:30:bytes:long:xx a field:thirty-one:bytes:long:xxx b
+        hget long field:exactly:30:bytes:long:xx
+        hget long field:thirty-one:bytes:long:xxx
+        %hgetall long
+        hdel long field:thirty-one:bytes:long:xxx
+        ~hkeys long
         hset h a 1 b 2
         hset h a 3 c 4
         hset h a

@@ -6,7 +6,7 @@ use super::keys::{parse_scan, scan_range};
 use super::{int, Ctx, R};
 use crate::glob;
 use crate::resp::{parse_i64, Reply};
-use crate::store::{notify, Value};
+use crate::store::{notify, Key, Value};
 
 fn new_hash() -> Value {
     Value::Hash(Box::default())
@@ -18,12 +18,12 @@ fn hset_generic(ctx: &mut Ctx<'_>, a: &[Bytes], name: &str) -> Result<i64, Reply
             "wrong number of arguments for '{name}' command"
         )));
     }
-    let Value::Hash(h) = ctx.get_or_create(&a[1], new_hash)? else {
+    let Value::Hash(h) = ctx.get_or_create(&a[1], "hash", new_hash)? else {
         unreachable!()
     };
     let mut added = 0;
     for p in a[2..].chunks(2) {
-        if h.insert(p[0].clone(), p[1].clone()).is_none() {
+        if h.insert(Key::from(&p[0]), p[1].clone()).is_none() {
             added += 1;
         }
     }
@@ -47,10 +47,10 @@ pub(super) fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             return Ok(Reply::Int(0));
         }
     }
-    let Value::Hash(h) = ctx.get_or_create(&a[1], new_hash)? else {
+    let Value::Hash(h) = ctx.get_or_create(&a[1], "hash", new_hash)? else {
         unreachable!()
     };
-    h.insert(a[2].clone(), a[3].clone());
+    h.insert(Key::from(&a[2]), a[3].clone());
     ctx.dirty(1);
     ctx.notify(notify::HASH, "hset", &a[1]);
     Ok(Reply::Int(1))
@@ -81,7 +81,7 @@ pub(super) fn hgetall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         ctx.get_hash(&a[1])?
             .map(|h| {
                 h.iter()
-                    .map(|(k, v)| (Reply::Bulk(k.clone()), Reply::Bulk(v.clone())))
+                    .map(|(k, v)| (Reply::Bulk(k.to_bytes()), Reply::Bulk(v.clone())))
                     .collect()
             })
             .unwrap_or_default(),
@@ -130,7 +130,7 @@ pub(super) fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 pub(super) fn hkeys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     Ok(Reply::Array(
         ctx.get_hash(&a[1])?
-            .map(|h| h.keys().map(|k| Reply::Bulk(k.clone())).collect())
+            .map(|h| h.keys().map(|k| Reply::Bulk(k.to_bytes())).collect())
             .unwrap_or_default(),
     ))
 }
@@ -152,10 +152,10 @@ pub(super) fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let n = cur
         .checked_add(by)
         .ok_or_else(|| Reply::err("increment or decrement would overflow"))?;
-    let Value::Hash(h) = ctx.get_or_create(&a[1], new_hash)? else {
+    let Value::Hash(h) = ctx.get_or_create(&a[1], "hash", new_hash)? else {
         unreachable!()
     };
-    h.insert(a[2].clone(), Bytes::from(n.to_string()));
+    h.insert(Key::from(&a[2]), Bytes::from(n.to_string()));
     ctx.dirty(1);
     ctx.notify(notify::HASH, "hincrby", &a[1]);
     Ok(Reply::Int(n))
@@ -165,10 +165,10 @@ pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let by = super::longdouble::hincr_arg(&a[3]).map_err(Reply::err)?;
     let cur = ctx.get_hash(&a[1])?.and_then(|h| h.get(&a[2][..])).cloned();
     let s = super::longdouble::hincr(cur.as_deref(), by).map_err(Reply::err)?;
-    let Value::Hash(h) = ctx.get_or_create(&a[1], new_hash)? else {
+    let Value::Hash(h) = ctx.get_or_create(&a[1], "hash", new_hash)? else {
         unreachable!()
     };
-    h.insert(a[2].clone(), Bytes::from(s.clone()));
+    h.insert(Key::from(&a[2]), Bytes::from(s.clone()));
     ctx.dirty(1);
     ctx.notify(notify::HASH, "hincrbyfloat", &a[1]);
     ctx.propagate(vec![
@@ -193,7 +193,7 @@ pub(super) fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             .as_ref()
             .is_none_or(|p| glob::matches(p, k, false))
         {
-            out.push(Reply::Bulk(k.clone()));
+            out.push(Reply::Bulk(k.to_bytes()));
             out.push(Reply::Bulk(v.clone()));
         }
     }
@@ -220,14 +220,16 @@ pub(super) fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let pick = |i: usize| h.get_index(i).expect("in range");
     match count {
         None => Ok(Reply::Bulk(
-            pick(super::random::rand_indexes(h.len(), -1)[0]).0.clone(),
+            pick(super::random::rand_indexes(h.len(), -1)[0])
+                .0
+                .to_bytes(),
         )),
         Some(c) => {
             let items = super::random::rand_indexes(h.len(), c)
                 .into_iter()
                 .map(|i| {
                     let (f, v) = pick(i);
-                    (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()))
+                    (Reply::Bulk(f.to_bytes()), Reply::Bulk(v.clone()))
                 })
                 .collect();
             Ok(super::random::pair_reply(items, wv, proto))

@@ -21,7 +21,7 @@ fn push_generic(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool, only_existing: bool)
     if only_existing && ctx.get_list(&a[1])?.is_none() {
         return Ok(Reply::Int(0));
     }
-    let Value::List(l) = ctx.get_or_create(&a[1], new_list)? else {
+    let Value::List(l) = ctx.get_or_create(&a[1], "list", new_list)? else {
         unreachable!()
     };
     for v in &a[2..] {
@@ -271,7 +271,7 @@ pub(super) fn do_move(
         l.pop_back()
     }
     .expect("non-empty");
-    let Value::List(d) = ctx.get_or_create(dst, new_list)? else {
+    let Value::List(d) = ctx.get_or_create(dst, "list", new_list)? else {
         unreachable!()
     };
     if to_left {

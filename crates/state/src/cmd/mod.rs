@@ -791,7 +791,7 @@ impl Ctx<'_> {
         }
     }
     typed!(get_list, List, VecDeque<Bytes>);
-    typed!(get_hash, Hash, Map<Bytes, Bytes>);
+    typed!(get_hash, Hash, Map<Key, Bytes>);
     typed!(get_set, Set, Set<Bytes>);
     typed!(get_zset, ZSet, ZSet);
     typed!(get_stream, Stream, crate::stream::Stream);
@@ -806,18 +806,23 @@ impl Ctx<'_> {
     }
 
     /// Gets or creates a collection of the given kind.
+    /// `kind` is the TYPE name `empty()` makes; `empty` runs only for a new key.
     pub(crate) fn get_or_create(
         &mut self,
         key: &[u8],
+        kind: &str,
         empty: fn() -> Value,
     ) -> Result<&mut Value, Reply> {
-        let want = empty();
-        let exists = self.check_type(key, want.type_name())?;
         let db = self.c.db;
-        if !exists {
-            self.s.dbs[db].keys.insert(Key::new(key), want);
-        }
-        Ok(self.s.dbs[db].keys.get_mut(key).expect("just inserted"))
+        self.s.expire_if_needed(db, key, self.now);
+        let keys = &mut self.s.dbs[db].keys;
+        // One probe when the key exists, the common case for HSET, LPUSH, ZADD.
+        let i = match keys.get_index_of(key) {
+            Some(i) if keys[i].type_name() != kind => return Err(wrongtype()),
+            Some(i) => i,
+            None => keys.insert_full(Key::new(key), empty()).0,
+        };
+        Ok(&mut keys[i])
     }
 
     /// Sets a key (new value replaces any old one). Keeps the TTL only if asked.

@@ -14,7 +14,7 @@ fn new_set() -> Value {
 }
 
 pub(super) fn sadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let Value::Set(s) = ctx.get_or_create(&a[1], new_set)? else {
+    let Value::Set(s) = ctx.get_or_create(&a[1], "set", new_set)? else {
         unreachable!()
     };
     let mut n = 0;
@@ -195,7 +195,7 @@ pub(super) fn smove(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     ctx.notify(notify::SET, "srem", &a[1]);
     ctx.del_if_empty(&a[1]);
-    let Value::Set(d) = ctx.get_or_create(&a[2], new_set)? else {
+    let Value::Set(d) = ctx.get_or_create(&a[2], "set", new_set)? else {
         unreachable!()
     };
     if d.insert(a[3].clone()) {

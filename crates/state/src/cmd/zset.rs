@@ -67,7 +67,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         ctx.check_type(&a[1], "zset")?;
         return Ok(if incr { Reply::Nil } else { Reply::Int(0) });
     }
-    let Value::ZSet(z) = ctx.get_or_create(&a[1], new_zset)? else {
+    let Value::ZSet(z) = ctx.get_or_create(&a[1], "zset", new_zset)? else {
         unreachable!()
     };
     let (mut added, mut changed) = (0, 0);
@@ -119,7 +119,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn zincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let by = parse_float(&a[2]).ok_or_else(not_float)?;
-    let Value::ZSet(z) = ctx.get_or_create(&a[1], new_zset)? else {
+    let Value::ZSet(z) = ctx.get_or_create(&a[1], "zset", new_zset)? else {
         unreachable!()
     };
     let new = z.scores.get(&a[3][..]).copied().unwrap_or(0.0) + by;

@@ -46,7 +46,7 @@ pub(crate) fn xgroup_create(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         let db = ctx.c.db;
         ctx.s.touch(db, &a[2]);
     }
-    let Value::Stream(s) = ctx.get_or_create(&a[2], new_stream)? else {
+    let Value::Stream(s) = ctx.get_or_create(&a[2], "stream", new_stream)? else {
         unreachable!()
     };
     if s.groups.contains_key(&a[3]) {

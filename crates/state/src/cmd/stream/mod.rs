@@ -248,7 +248,7 @@ pub(super) fn xadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         return Ok(Reply::Nil);
     }
     let now = ctx.now;
-    let Value::Stream(s) = ctx.get_or_create(&a[1], new_stream)? else {
+    let Value::Stream(s) = ctx.get_or_create(&a[1], "stream", new_stream)? else {
         unreachable!()
     };
     if s.last_id == StreamId::MAX {
