@@ -306,6 +306,39 @@ async fn no_server_available_gives_a_clear_503() {
     assert!(r.text().contains("No server is available"), "{}", r.text());
 }
 
+/// A server address that swallows SYNs (testkit::Blackhole): the connect
+/// timeout fires, nothing was sent, so the request moves on to another server;
+/// with no other server the client gets a clear error naming the timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_timeout_moves_on_to_another_server() {
+    let hole = testkit::Blackhole::new().await;
+    let b = Backend::start("b").await;
+    let timeouts = "[balance.timeouts]\nconnect = \"200ms\"\n";
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "{timeouts}{}",
+            servers(&[("hole", hole.addr, 1), ("b", b.addr, 1)])
+        ),
+    );
+    for i in 0..8 {
+        let r = get(fd.addr, "/").await.unwrap();
+        assert_eq!(r.status, 200, "GET {i}: {}", r.text());
+    }
+    assert_eq!(b.hits(), 8, "every request was answered by b");
+
+    let alone = FrontDoorProc::start(
+        BIN,
+        &format!("{timeouts}{}", servers(&[("hole", hole.addr, 1)])),
+    );
+    let r = get(alone.addr, "/").await.unwrap();
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(
+        r.header("x-bigstep-reason"),
+        Some("upstream-connect-timeout")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_upstream_gives_504() {
     let a = Backend::start("a").await;

@@ -32,3 +32,43 @@ pub fn closed_port() -> std::net::SocketAddr {
     drop(l);
     addr
 }
+
+/// An address that swallows connection attempts, like a firewalled host: a
+/// listener that never accepts, with its accept queue already full, so the
+/// kernel drops further SYNs and `connect` hangs until the caller gives up.
+pub struct Blackhole {
+    /// Where to point a server entry.
+    pub addr: std::net::SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: Vec<tokio::net::TcpStream>,
+}
+
+impl Blackhole {
+    /// Binds 127.0.0.1:0 with a backlog of 0 and fills the queue.
+    pub async fn new() -> Blackhole {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind("127.0.0.1:0".parse().expect("addr"))
+            .expect("bind");
+        let listener = sock.listen(0).expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        let mut queued = Vec::new();
+        loop {
+            let attempt = tokio::net::TcpStream::connect(addr);
+            match tokio::time::timeout(Duration::from_millis(300), attempt).await {
+                Ok(Ok(s)) => queued.push(s),
+                // Timed out: the queue is full and SYNs are being dropped.
+                Err(_) => break,
+                Ok(Err(e)) => panic!("blackhole: connect failed instead of hanging: {e}"),
+            }
+            assert!(
+                queued.len() < 64,
+                "blackhole: the accept queue never filled"
+            );
+        }
+        Blackhole {
+            addr,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+}

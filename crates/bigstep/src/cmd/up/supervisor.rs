@@ -180,8 +180,12 @@ impl Instance {
                 Duration::from_millis(500),
                 tokio::net::TcpStream::connect(addr),
             );
+            // Accepting is only ours if our process is still running: after it
+            // exited, whatever answers on the port is someone else.
             if let Ok(Ok(_)) = attempt.await {
-                return Ok(());
+                if self.status().exits == 0 {
+                    return Ok(());
+                }
             }
             {
                 let st = self.status();

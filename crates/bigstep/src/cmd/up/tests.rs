@@ -80,12 +80,13 @@ async fn ready_once_the_port_accepts_and_stops_on_request() {
 #[tokio::test]
 async fn exit_before_ready_names_the_instance_and_its_output() {
     let (_stop_tx, stop_rx) = watch::channel(Stop::Running);
+    // Bound but not listening: connections are refused, and no other test can
+    // take the port and make it look ready.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let inst = Instance::start(
-        spec(
-            "app-3",
-            free_port(),
-            "echo 'cannot open config' >&2; exit 3",
-        ),
+        spec("app-3", port, "echo 'cannot open config' >&2; exit 3"),
         settings(Duration::from_secs(5)),
         stop_rx,
     );
