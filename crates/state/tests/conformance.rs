@@ -1396,3 +1396,72 @@ fn scan_survives_deletes() {
         );
     }
 }
+
+/// Spring Session's indexed repository (Java; no Maven registry here to run
+/// the library itself): the commands it sends, in its order, from
+/// `RedisIndexedSessionRepository` and `ConfigureNotifyKeyspaceEventsAction`.
+/// Its session-expired events rest on `__keyevent@*__:expired` for the
+/// `…:sessions:expires:<id>` key, so both servers must publish the same events.
+#[test]
+fn spring_session_command_sequence() {
+    let mut p = Pair::new();
+    let (mut sub_r, mut sub_o) = p.conns();
+    // One PSUBSCRIBE per pattern, as Lettuce sends them.
+    for sub in [&mut sub_r, &mut sub_o] {
+        sub.cmd("psubscribe __keyevent@*__:del");
+        sub.cmd("psubscribe __keyevent@*__:expired");
+        sub.cmd("psubscribe spring:session:event:0:created:*");
+    }
+    let id = "2c8e8bd4-6a4b-4c77-9d4f-0d5b8b1f2a10";
+    p.script(&format!(
+        r#"
+        config get notify-keyspace-events
+        config set notify-keyspace-events Egx
+        # save a new session
+        hmset spring:session:sessions:{id} creationTime 1764230400000 maxInactiveInterval 1800 lastAccessedTime 1764230400000 sessionAttr:user alice
+        publish spring:session:event:0:created:{id} created
+        sadd spring:session:expirations:1764232200000 expires:{id}
+        pexpire spring:session:expirations:1764232200000 2100000
+        append spring:session:sessions:expires:{id} ""
+        pexpire spring:session:sessions:expires:{id} 150
+        pexpire spring:session:sessions:{id} 2100000
+        # read it back, change an attribute
+        %hgetall spring:session:sessions:{id}
+        hmset spring:session:sessions:{id} lastAccessedTime 1764230460000 sessionAttr:cart 3
+        hget spring:session:sessions:{id} sessionAttr:user
+        # change the session id (login)
+        rename spring:session:sessions:{id} spring:session:sessions:new-{id}
+        rename spring:session:sessions:expires:{id} spring:session:sessions:expires:new-{id}
+        exists spring:session:sessions:new-{id}
+        "#
+    ));
+    std::thread::sleep(Duration::from_millis(400));
+    // The cleanup task: expire what is due by touching it.
+    p.script(&format!(
+        r#"
+        smembers spring:session:expirations:1764232200000
+        del spring:session:expirations:1764232200000
+        exists spring:session:sessions:expires:new-{id}
+        hget spring:session:sessions:new-{id} sessionAttr:user
+        del spring:session:sessions:new-{id}
+        "#
+    ));
+    let drain = |c: &mut Conn| {
+        let mut out = Vec::new();
+        while let Some(f) = c.try_read(Duration::from_millis(300)) {
+            out.push(f);
+        }
+        out
+    };
+    let (theirs, ours) = (drain(&mut sub_r), drain(&mut sub_o));
+    assert_eq!(theirs, ours, "pub/sub traffic differs");
+    let text = format!("{ours:?}");
+    for want in [
+        "__keyevent@0__:expired",
+        &format!("spring:session:sessions:expires:new-{id}"),
+        &format!("spring:session:event:0:created:{id}"),
+        "__keyevent@0__:del",
+    ] {
+        assert!(text.contains(want), "missing {want} in {text}");
+    }
+}
