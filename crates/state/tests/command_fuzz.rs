@@ -1,0 +1,703 @@
+//! Command-handler fuzzing: every command in our table gets a bounded number
+//! of random argument vectors (fixed seeds), drawn from a pool of existing keys
+//! of every type, missing keys, edge-case numbers, stream ids and the keywords
+//! the handlers parse. After every request a reply must arrive within
+//! [`REPLY_TIMEOUT`] and the connection must stay open; every
+//! [`CHECK_EVERY`] requests `PING` must answer and the keys are reseeded.
+//!
+//! A second pass sends the same vectors of the deterministic commands to
+//! redis-server and requires our reply to be an error iff redis-server's is
+//! (see [`allowed_mismatch`] for the documented exceptions).
+//!
+//! A failure prints the seed, the command and the argument vector; re-run
+//! with `FUZZ_SEED=<seed> FUZZ_ONLY=<command>` to reproduce one command.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::start_ours;
+use state::resp::{encode_command, parse_frame, Frame};
+
+/// Random vectors per command (and per subcommand).
+const PER_CMD: usize = 300;
+/// A reply must arrive within this.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// PING and reseed this often.
+const CHECK_EVERY: usize = 50;
+const SEED: u64 = 0x5eed_b165_7e90;
+
+/// splitmix64: tiny, stable across crate versions, good enough here.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, v: &'a [&'a str]) -> &'a str {
+        v[self.below(v.len())]
+    }
+}
+
+fn seed_for(name: &str, base: u64) -> u64 {
+    // FNV-1a of the name, so each command's vectors do not depend on the
+    // table order.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h ^ base
+}
+
+const KEYS: &[&str] = &[
+    "str", "int", "flt", "list", "hash", "set", "iset", "zset", "lex", "stream", "exp", "bits",
+    "missing", "nokey", "{t}a", "{t}b",
+];
+
+const NUMBERS: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "5",
+    "10",
+    "100",
+    "-100",
+    "1000",
+    "4294967295",
+    "4294967296",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551615",
+    "99999999999999999999999",
+    "1e308",
+    "-1e308",
+    "1e309",
+    "inf",
+    "-inf",
+    "+inf",
+    "nan",
+    "0x10",
+    " 1",
+    "1 ",
+    "",
+    "0.5",
+    "-0.5",
+    "1.5",
+    "-0",
+    "00",
+    "+1",
+    "1e3",
+    "3.0",
+    "(1",
+    "(2.5",
+    "[a",
+    "(a",
+    "[",
+    "(",
+    "+",
+    "-",
+    "0.01",
+    "17179869184",
+    "536870912",
+];
+
+const IDS: &[&str] = &[
+    "0-0",
+    "0",
+    "*",
+    "$",
+    ">",
+    "+",
+    "-",
+    "1-1",
+    "2-1",
+    "3-1",
+    "2",
+    "1-*",
+    "1-18446744073709551615",
+    "18446744073709551615-18446744073709551615",
+    "18446744073709551615-0",
+    "18446744073709551615",
+    "18446744073709551616-0",
+    "(1-1",
+    "(18446744073709551615-18446744073709551615",
+    "(0-0",
+    "-1-1",
+    "1-",
+    "-1",
+    "1-x",
+];
+
+const KEYWORDS: &[&str] = &[
+    "COUNT", "LIMIT", "WITHSCORES", "WITHSCORE", "BYSCORE", "BYLEX", "REV", "MATCH", "TYPE",
+    "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "GET", "NX", "XX", "GT", "LT", "CH", "INCR", "LEFT",
+    "RIGHT", "BEFORE", "AFTER", "STREAMS", "GROUP", "BLOCK", "NOACK", "MAXLEN", "MINID", "~",
+    "=", "IDLE", "TIME", "RETRYCOUNT", "FORCE", "JUSTID", "WEIGHTS", "AGGREGATE", "SUM", "MIN",
+    "MAX", "ALPHA", "DESC", "ASC", "BY", "STORE", "OVERFLOW", "WRAP", "SAT", "FAIL", "u8", "i64",
+    "i65", "u63", "u64", "i1", "u0", "#1", "#0", "#-1", "SET", "INCRBY", "BIT", "BYTE", "AND",
+    "OR", "XOR", "NOT", "WITHVALUES", "RANK", "MAXLEN", "LEN", "FULL", "ENTRIESREAD", "MKSTREAM",
+    "NOMKSTREAM", "REPLACE", "DB", "PERSIST", "string", "list", "hash", "zset", "stream", "none",
+    "STREAM", "GROUPS", "CONSUMERS", "CREATE", "SETID", "DESTROY", "CREATECONSUMER",
+    "DELCONSUMER", "HELP", "ENCODING", "REFCOUNT", "IDLETIME", "FREQ", "USAGE", "SAMPLES",
+    "LOAD", "EXISTS", "FLUSH", "ASYNC", "SYNC", "CHANNELS", "NUMSUB", "NUMPAT", "SETNAME",
+    "GETNAME", "ID", "SETINFO", "LIST", "INFO", "KILL", "NO-EVICT", "NO-TOUCH", "ON", "OFF",
+    "lib-name", "lib-ver", "USER", "ADDR", "LADDR", "SKIPME", "yes", "normal", "pubsub",
+    "master", "replica", "AUTH", "default", "WHOAMI", "USERS", "SETUSER", "DELUSER", "CAT",
+    "RESETSTAT", "REWRITE", "DOCS", "maxmemory", "maxmemory-policy", "allkeys-lru",
+    "notify-keyspace-events", "KEA", "appendfsync", "always", "timeout", "maxclients",
+    "requirepass", "save", "appendonly", "on", "off", ">pw", "<pw", "nopass", "resetpass",
+    "+@all", "-@all", "+get", "-get", "+@read", "~*", "%R~*", "&*", "allkeys", "allchannels",
+    "allcommands", "resetkeys", "reset", "+client|id", "GETKEYS", "server", "all", "keyspace",
+    "clients", "memory", "stats", "everything", "*", "?", "h*", "[a-c]", "\\",
+];
+
+const OTHER: &[&str] = &[
+    "a",
+    "b",
+    "c",
+    "d",
+    "f",
+    "v",
+    "n",
+    "fl",
+    "g",
+    "c2",
+    "ch",
+    "x",
+    "hello",
+    "\u{00e9}",
+    "\x00",
+    "a b",
+    "return 1",
+    "return redis.call('get', KEYS[1])",
+    "return redis.pcall(unpack(ARGV))",
+    "return redis.call(unpack(ARGV))",
+    "return {KEYS[1], ARGV[1], redis.pcall('type', KEYS[1])}",
+    "return redis.error_reply('x')",
+    "return redis.status_reply(ARGV[1])",
+    "error('boom')",
+    "return {1, 2, {3, 'x', {err = 'e'}}}",
+    "return tonumber(ARGV[1]) / 0",
+    "e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0",
+    "ffffffffffffffffffffffffffffffffffffffff",
+    "nosuchsub",
+];
+
+fn token(rng: &mut Rng) -> String {
+    let r = rng.below(100);
+    let t = if r < 30 {
+        rng.pick(KEYS)
+    } else if r < 55 {
+        rng.pick(NUMBERS)
+    } else if r < 62 {
+        rng.pick(IDS)
+    } else if r < 85 {
+        rng.pick(KEYWORDS)
+    } else {
+        rng.pick(OTHER)
+    };
+    // Case-insensitive parsing: sometimes lowercase.
+    if rng.below(4) == 0 {
+        t.to_ascii_lowercase()
+    } else {
+        t.to_string()
+    }
+}
+
+/// A blocking read with a deadline; distinguishes a hang from a close.
+struct Client {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Got {
+    Reply(Frame),
+    Closed,
+    Hang,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_nodelay(true).expect("nodelay");
+        Client {
+            s,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, argv: &[String]) -> bool {
+        let mut out = bytes::BytesMut::new();
+        encode_command(argv, &mut out);
+        self.s.write_all(&out).is_ok()
+    }
+
+    fn read(&mut self, wait: Duration) -> Got {
+        let deadline = Instant::now() + wait;
+        loop {
+            match parse_frame(&self.buf) {
+                Ok(Some((f, n))) => {
+                    self.buf.drain(..n);
+                    return Got::Reply(f);
+                }
+                Ok(None) => {}
+                Err(e) => panic!("invalid RESP from server: {e}"),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Got::Hang;
+            }
+            self.s.set_read_timeout(Some(left)).expect("timeout");
+            let mut tmp = [0u8; 65536];
+            match self.s.read(&mut tmp) {
+                Ok(0) => return Got::Closed,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return Got::Closed,
+            }
+        }
+    }
+
+    fn call(&mut self, argv: &[String]) -> Got {
+        if !self.send(argv) {
+            return Got::Closed;
+        }
+        self.read(REPLY_TIMEOUT)
+    }
+
+    /// A setup command that must work.
+    fn must(&mut self, line: &str) -> Frame {
+        let argv = words(line);
+        match self.call(&argv) {
+            Got::Reply(f) => f,
+            other => panic!("setup `{line}`: {other:?}"),
+        }
+    }
+}
+
+fn words(line: &str) -> Vec<String> {
+    line.split(' ').map(str::to_string).collect()
+}
+
+fn is_err(f: &Frame) -> bool {
+    matches!(f, Frame::Error(_))
+}
+
+const SEED_CMDS: &[&str] = &[
+    "SET str hello",
+    "SET int 42",
+    "SET flt 3.5",
+    "RPUSH list a b c 1 2 3 a",
+    "HSET hash f v n 7 fl 1.5",
+    "SADD set a b c 1 2",
+    "SADD iset 1 2 3 100",
+    "ZADD zset 1 a 2 b 3 c 4 d -5 e",
+    "ZADD lex 0 a 0 b 0 c 0 d",
+    "XADD stream 1-1 f v",
+    "XADD stream 2-1 f v g w",
+    "XADD stream 3-1 f v",
+    "XGROUP CREATE stream g 0",
+    "XREADGROUP GROUP g c COUNT 2 STREAMS stream >",
+    "XGROUP CREATECONSUMER stream g c2",
+    "SET exp v EX 100000",
+    "SETBIT bits 7 1",
+    "SET {t}a 1",
+    "SADD {t}b x",
+];
+
+/// FLUSHALL, then the keys of every type.
+fn reseed(c: &mut Client) {
+    c.must("FLUSHALL");
+    for line in SEED_CMDS {
+        let f = c.must(line);
+        assert!(!is_err(&f), "seed `{line}`: {f:?}");
+    }
+}
+
+/// Every command name (subcommands as `container sub`) from `COMMAND`.
+fn command_names(c: &mut Client) -> Vec<Vec<String>> {
+    let Frame::Array(all) = c.must("COMMAND") else {
+        panic!("COMMAND is not an array")
+    };
+    let mut out = Vec::new();
+    for info in all {
+        let Frame::Array(fields) = info else {
+            panic!("COMMAND entry")
+        };
+        let name = match &fields[0] {
+            Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+            f => panic!("name {f:?}"),
+        };
+        let subs = match fields.get(9) {
+            Some(Frame::Array(s)) => s.clone(),
+            _ => vec![],
+        };
+        if subs.is_empty() {
+            out.push(vec![name.clone()]);
+        }
+        for s in subs {
+            let Frame::Array(sf) = s else { continue };
+            if let Frame::Bulk(b) = &sf[0] {
+                let full = String::from_utf8_lossy(b).into_owned();
+                let sub = full.split('|').nth(1).unwrap_or("").to_string();
+                out.push(vec![name.clone(), sub]);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn is_num(t: &str) -> Option<f64> {
+    t.parse::<f64>().ok()
+}
+
+/// Bounds what must be bounded: blocking timeouts, and CLIENT KILL of the
+/// fuzzing connection itself.
+fn sanitize(argv: &mut [String], own_id: &str) {
+    let name = argv[0].to_ascii_lowercase();
+    let fix_secs = |t: &mut String| {
+        if let Some(x) = is_num(t.trim()) {
+            if x.is_finite() && (x == 0.0 || x > 0.05) {
+                *t = "0.01".into();
+            }
+        }
+    };
+    let fix_ms = |t: &mut String| {
+        if let Some(x) = is_num(t.trim()) {
+            if x.is_finite() && (x == 0.0 || x > 50.0) {
+                *t = "10".into();
+            }
+        }
+    };
+    let n = argv.len();
+    match name.as_str() {
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" | "brpoplpush" | "blmove" if n > 1 => {
+            fix_secs(&mut argv[n - 1])
+        }
+        "blmpop" | "bzmpop" if n > 1 => fix_secs(&mut argv[1]),
+        "wait" if n > 2 => fix_ms(&mut argv[2]),
+        "xread" | "xreadgroup" => {
+            for i in 1..n {
+                if argv[i - 1].eq_ignore_ascii_case("block") {
+                    fix_ms(&mut argv[i]);
+                }
+            }
+        }
+        "client" if n > 1 && argv[1].eq_ignore_ascii_case("kill") => {
+            for t in argv.iter_mut().skip(2) {
+                if t.trim() == own_id || t.eq_ignore_ascii_case("no") {
+                    *t = "999999".into();
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn gen_argv(rng: &mut Rng, base: &[String], own_id: &str) -> Vec<String> {
+    let mut argv = base.to_vec();
+    let n = rng.below(11);
+    for i in 0..n {
+        // The first argument is a key most of the time.
+        if i == 0 && rng.below(10) < 6 {
+            argv.push(rng.pick(KEYS).to_string());
+        } else {
+            argv.push(token(rng));
+        }
+    }
+    sanitize(&mut argv, own_id);
+    argv
+}
+
+fn show(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| format!("{a:?}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Commands not fuzzed at all.
+fn skipped(base: &[String]) -> bool {
+    // QUIT closes the connection by design.
+    base[0] == "quit"
+}
+
+/// Pub/sub context commands: run on their own connection, then RESET.
+fn is_subscribe(base: &[String]) -> bool {
+    matches!(
+        base[0].as_str(),
+        "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe"
+    )
+}
+
+/// Commands after which the connection/user/config state is restored.
+fn needs_restore(base: &[String]) -> bool {
+    matches!(
+        base[0].as_str(),
+        "multi"
+            | "exec"
+            | "select"
+            | "hello"
+            | "auth"
+            | "reset"
+            | "acl"
+            | "config"
+            | "client"
+            | "eval"
+            | "evalsha"
+    )
+}
+
+struct Fuzz {
+    addr: SocketAddr,
+    proto: u8,
+    c: Client,
+    /// Authenticated as `fuzzadmin`, which the fuzz never names: restores
+    /// the default user and the config.
+    admin: Client,
+    sub: Client,
+    own_id: String,
+    failures: Vec<String>,
+    requests: usize,
+}
+
+impl Fuzz {
+    fn new(addr: SocketAddr, proto: u8) -> Fuzz {
+        let mut admin = Client::connect(addr);
+        admin.must("ACL SETUSER fuzzadmin on >adminpw ~* &* +@all");
+        admin.must("AUTH fuzzadmin adminpw");
+        let mut f = Fuzz {
+            addr,
+            proto,
+            c: Client::connect(addr),
+            admin,
+            sub: Client::connect(addr),
+            own_id: String::new(),
+            failures: Vec::new(),
+            requests: 0,
+        };
+        f.setup_main();
+        f.hello_sub();
+        f
+    }
+
+    fn setup_main(&mut self) {
+        if self.proto == 3 {
+            self.c.must("HELLO 3");
+        }
+        self.own_id = match self.c.must("CLIENT ID") {
+            Frame::Integer(n) => n.to_string(),
+            f => panic!("CLIENT ID: {f:?}"),
+        };
+    }
+
+    fn hello_sub(&mut self) {
+        if self.proto == 3 {
+            self.sub.must("HELLO 3");
+        }
+    }
+
+    fn restore_server(&mut self) {
+        for line in [
+            "ACL SETUSER default reset on nopass ~* &* +@all",
+            "CONFIG SET maxmemory 0 maxmemory-policy noeviction notify-keyspace-events  appendfsync everysec timeout 0 maxclients 10000",
+            "CONFIG SET requirepass ",
+        ] {
+            let f = self.admin.must(line);
+            assert!(!is_err(&f), "restore `{line}`: {f:?}");
+        }
+    }
+
+    /// Back to a fresh fuzzing connection state.
+    fn restore_conn(&mut self) -> Result<(), String> {
+        self.restore_server();
+        for line in ["DISCARD", "UNWATCH", "SELECT 0"] {
+            match self.c.call(&words(line)) {
+                Got::Reply(_) => {}
+                other => return Err(format!("restore `{line}`: {other:?}")),
+            }
+        }
+        let hello = if self.proto == 3 { "HELLO 3" } else { "HELLO 2" };
+        match self.c.call(&words(hello)) {
+            Got::Reply(f) if !is_err(&f) => Ok(()),
+            other => Err(format!("restore `{hello}`: {other:?}")),
+        }
+    }
+
+    fn fail(&mut self, seed: u64, argv: &[String], what: &str) {
+        let msg = format!(
+            "RESP{} seed {seed:#x}: {} -> {what}",
+            self.proto,
+            show(argv)
+        );
+        eprintln!("FAIL {msg}");
+        self.failures.push(msg);
+    }
+
+    /// The server must still answer a new connection; aborts the test if not.
+    fn reconnect(&mut self) {
+        let mut probe = Client::connect(self.addr);
+        match probe.call(&words("PING")) {
+            Got::Reply(Frame::Simple(s)) if s == "PONG" => {}
+            other => panic!(
+                "server no longer answers a new connection ({other:?}); failures so far:\n{}",
+                self.failures.join("\n")
+            ),
+        }
+        self.c = Client::connect(self.addr);
+        self.setup_main();
+        let _ = self.restore_conn();
+    }
+
+    fn run_subscribe(&mut self, seed: u64, argv: &[String]) {
+        // One reply per channel argument (at least one).
+        let want = argv.len().saturating_sub(1).max(1);
+        if !self.sub.send(argv) {
+            self.fail(seed, argv, "connection closed");
+        }
+        for i in 0..want {
+            match self.sub.read(REPLY_TIMEOUT) {
+                Got::Reply(Frame::Error(_)) if i == 0 => break,
+                Got::Reply(_) => {}
+                other => {
+                    self.fail(seed, argv, &format!("reply {i} of {want}: {other:?}"));
+                    self.sub = Client::connect(self.addr);
+                    self.hello_sub();
+                    return;
+                }
+            }
+        }
+        self.sub.send(&words("RESET"));
+        loop {
+            match self.sub.read(REPLY_TIMEOUT) {
+                Got::Reply(Frame::Simple(s)) if s == "RESET" => break,
+                Got::Reply(_) => {}
+                other => {
+                    self.fail(seed, argv, &format!("RESET after it: {other:?}"));
+                    self.sub = Client::connect(self.addr);
+                    break;
+                }
+            }
+        }
+        self.hello_sub();
+    }
+
+    fn ping_and_reseed(&mut self, seed: u64, last: &[String]) {
+        match self.c.call(&words("PING")) {
+            Got::Reply(Frame::Simple(s)) if s == "PONG" => {}
+            other => {
+                self.fail(seed, last, &format!("PING after it: {other:?}"));
+                self.reconnect();
+            }
+        }
+        reseed(&mut self.admin);
+    }
+
+    fn one(&mut self, seed: u64, base: &[String], argv: &[String]) {
+        self.requests += 1;
+        if is_subscribe(base) {
+            self.run_subscribe(seed, argv);
+            return;
+        }
+        match self.c.call(argv) {
+            Got::Reply(_) => {}
+            Got::Closed => {
+                self.fail(seed, argv, "connection closed (handler panic?)");
+                self.reconnect();
+                return;
+            }
+            Got::Hang => {
+                self.fail(seed, argv, &format!("no reply within {REPLY_TIMEOUT:?}"));
+                self.reconnect();
+                return;
+            }
+        }
+        if needs_restore(base) {
+            if let Err(e) = self.restore_conn() {
+                self.fail(seed, argv, &e);
+                self.reconnect();
+            }
+        }
+        if base[0] == "flushall" || base[0] == "flushdb" {
+            reseed(&mut self.admin);
+        }
+    }
+
+    fn run(&mut self, cmds: &[Vec<String>], per_cmd: usize) {
+        let only = std::env::var("FUZZ_ONLY").ok();
+        let base_seed = std::env::var("FUZZ_SEED")
+            .ok()
+            .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+            .unwrap_or(SEED);
+        for base in cmds {
+            let name = base.join(" ");
+            if skipped(base) || only.as_ref().is_some_and(|o| !o.eq_ignore_ascii_case(&name)) {
+                continue;
+            }
+            let seed = seed_for(&name, base_seed) ^ self.proto as u64;
+            let mut rng = Rng(seed);
+            reseed(&mut self.admin);
+            let mut last = base.clone();
+            for i in 0..per_cmd {
+                let argv = gen_argv(&mut rng, base, &self.own_id);
+                self.one(seed, base, &argv);
+                last = argv;
+                if (i + 1) % CHECK_EVERY == 0 {
+                    self.ping_and_reseed(seed, &last);
+                }
+            }
+            self.ping_and_reseed(seed, &last);
+        }
+    }
+}
+
+fn fuzz_mode(proto: u8) {
+    let started = Instant::now();
+    let ours = start_ours(state::Config::default());
+    let mut f = Fuzz::new(ours.addr, proto);
+    let cmds = command_names(&mut f.c);
+    assert!(cmds.len() > 150, "command table: {}", cmds.len());
+    f.run(&cmds, PER_CMD);
+    eprintln!(
+        "RESP{proto}: {} commands, {} requests in {:?}",
+        cmds.len(),
+        f.requests,
+        started.elapsed()
+    );
+    assert!(
+        f.failures.is_empty(),
+        "{} failures (base seed {SEED:#x}):\n{}",
+        f.failures.len(),
+        f.failures.join("\n")
+    );
+}
+
+#[test]
+fn fuzz_commands_resp2() {
+    fuzz_mode(2);
+}
+
+#[test]
+fn fuzz_commands_resp3() {
+    fuzz_mode(3);
+}
