@@ -22,7 +22,7 @@ use common::start_ours;
 use state::resp::{encode_command, parse_frame, Frame};
 
 /// Random vectors per command (and per subcommand).
-const PER_CMD: usize = 300;
+const PER_CMD: usize = 1000;
 /// A reply must arrive within this.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// PING and reseed this often.
@@ -324,17 +324,11 @@ const SEED_CMDS: &[&str] = &[
     "SADD {t}b x",
 ];
 
-/// FLUSHALL, then the keys of every type.
-fn reseed(c: &mut Client) {
-    c.must("FLUSHALL");
-    for line in SEED_CMDS {
-        let f = c.must(line);
-        assert!(!is_err(&f), "seed `{line}`: {f:?}");
-    }
-}
+/// A command to fuzz: its name words and its Redis arity.
+type Cmd = (Vec<String>, i64);
 
-/// Every command name (subcommands as `container sub`) from `COMMAND`.
-fn command_names(c: &mut Client) -> Vec<Vec<String>> {
+/// Every command name (subcommands as `container sub`) and arity, from `COMMAND`.
+fn command_names(c: &mut Client) -> Vec<Cmd> {
     let Frame::Array(all) = c.must("COMMAND") else {
         panic!("COMMAND is not an array")
     };
@@ -351,15 +345,19 @@ fn command_names(c: &mut Client) -> Vec<Vec<String>> {
             Some(Frame::Array(s)) => s.clone(),
             _ => vec![],
         };
+        let arity = match &fields[1] {
+            Frame::Integer(n) => *n,
+            f => panic!("arity {f:?}"),
+        };
         if subs.is_empty() {
-            out.push(vec![name.clone()]);
+            out.push((vec![name.clone()], arity));
         }
         for s in subs {
             let Frame::Array(sf) = s else { continue };
-            if let Frame::Bulk(b) = &sf[0] {
+            if let (Frame::Bulk(b), Frame::Integer(arity)) = (&sf[0], &sf[1]) {
                 let full = String::from_utf8_lossy(b).into_owned();
                 let sub = full.split('|').nth(1).unwrap_or("").to_string();
-                out.push(vec![name.clone(), sub]);
+                out.push((vec![name.clone(), sub], *arity));
             }
         }
     }
@@ -414,9 +412,18 @@ fn sanitize(argv: &mut [String], own_id: &str) {
     }
 }
 
-fn gen_argv(rng: &mut Rng, base: &[String], own_id: &str) -> Vec<String> {
+fn gen_argv(rng: &mut Rng, base: &[String], arity: i64, own_id: &str) -> Vec<String> {
     let mut argv = base.to_vec();
-    let n = rng.below(11);
+    // Mostly an argument count the arity check lets through, so the
+    // handler's own parsing runs; sometimes anything from 0 to 10.
+    let fixed = (arity.unsigned_abs() as usize).saturating_sub(base.len());
+    let n = if rng.below(10) < 3 {
+        rng.below(11)
+    } else if arity > 0 {
+        fixed
+    } else {
+        fixed + rng.below(8)
+    };
     for i in 0..n {
         // The first argument is a key most of the time.
         if i == 0 && rng.below(10) < 6 {
@@ -425,6 +432,109 @@ fn gen_argv(rng: &mut Rng, base: &[String], own_id: &str) -> Vec<String> {
             argv.push(token(rng));
         }
     }
+    sanitize(&mut argv, own_id);
+    argv
+}
+
+/// Well-formed command lines from the conformance suites, to mutate.
+const CORPUS_SOURCES: &[&str] = &[
+    include_str!("commands.rs"),
+    include_str!("conformance.rs"),
+    include_str!("streams.rs"),
+    include_str!("acl.rs"),
+];
+
+/// Corpus lines per command (`name` or `container sub`, lowercase).
+type Corpus = std::collections::HashMap<String, Vec<Vec<String>>>;
+
+fn corpus(cmds: &[Cmd]) -> Corpus {
+    let known: std::collections::HashSet<String> = cmds.iter().map(|(b, _)| b.join(" ")).collect();
+    let mut out = Corpus::new();
+    let mut add = |line: &str| {
+        let line = line.trim().trim_start_matches(['~', '%', '?', '!']).trim();
+        let Some(args) = state::resp::split_args(line.as_bytes()) else {
+            return;
+        };
+        let argv: Vec<String> = args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let Some(first) = argv.first() else { return };
+        let one = first.to_ascii_lowercase();
+        let two = argv
+            .get(1)
+            .map(|s| format!("{one} {}", s.to_ascii_lowercase()));
+        let name = if known.contains(&one) {
+            one
+        } else if let Some(t) = two.filter(|t| known.contains(t)) {
+            t
+        } else {
+            return;
+        };
+        out.entry(name).or_default().push(argv);
+    };
+    for src in CORPUS_SOURCES {
+        for line in src.lines() {
+            let mut rest = line;
+            let mut found = false;
+            while let Some(i) = rest.find("cmd(\"") {
+                let tail = &rest[i + 5..];
+                if let Some(j) = tail.find('"') {
+                    add(&tail[..j]);
+                    found = true;
+                    rest = &tail[j..];
+                } else {
+                    break;
+                }
+            }
+            if !found {
+                add(line);
+            }
+        }
+    }
+    out
+}
+
+/// A corpus line with a few random edits: tokens replaced by pool tokens
+/// (keys of every type at the key position), inserted, deleted, duplicated.
+fn mutate(rng: &mut Rng, line: &[String], base: &[String], own_id: &str) -> Vec<String> {
+    let fixed = base.len();
+    let mut argv: Vec<String> = base.to_vec();
+    argv.extend(line.iter().skip(fixed).cloned());
+    // The key position usually names one of the seeded keys.
+    if argv.len() > fixed && rng.below(10) < 7 {
+        argv[fixed] = rng.pick(KEYS).to_string();
+    }
+    let edits = 1 + rng.below(3);
+    for _ in 0..edits {
+        let len = argv.len();
+        match rng.below(6) {
+            0 | 1 if len > fixed => {
+                let i = fixed + rng.below(len - fixed);
+                argv[i] = token(rng);
+            }
+            2 => {
+                let i = fixed + rng.below(len - fixed + 1);
+                argv.insert(i, token(rng));
+            }
+            3 if len > fixed => {
+                let i = fixed + rng.below(len - fixed);
+                argv.remove(i);
+            }
+            4 if len > fixed => {
+                let i = fixed + rng.below(len - fixed);
+                let t = argv[i].clone();
+                argv.insert(i, t);
+            }
+            _ if len > fixed => {
+                // An edge number in place of whatever was there.
+                let i = fixed + rng.below(len - fixed);
+                argv[i] = rng.pick(NUMBERS).to_string();
+            }
+            _ => argv.push(token(rng)),
+        }
+    }
+    argv.truncate(fixed + 14);
     sanitize(&mut argv, own_id);
     argv
 }
@@ -486,6 +596,7 @@ impl Fuzz {
         let mut admin = Client::connect(addr);
         admin.must("ACL SETUSER fuzzadmin on >adminpw ~* &* +@all");
         admin.must("AUTH fuzzadmin adminpw");
+        admin.must("CLIENT SETNAME fuzzadmin");
         let mut f = Fuzz {
             addr,
             proto,
@@ -517,31 +628,64 @@ impl Fuzz {
         }
     }
 
+    /// A command on the admin connection, which CLIENT KILL may have closed
+    /// (legitimately): reconnect once.
+    fn admin_must(&mut self, line: &str) -> Frame {
+        if let Got::Reply(f) = self.admin.call(&words(line)) {
+            return f;
+        }
+        self.admin = Client::connect(self.addr);
+        self.admin.must("AUTH fuzzadmin adminpw");
+        self.admin.must(line)
+    }
+
+    fn reseed(&mut self) {
+        self.admin_must("FLUSHALL");
+        for line in SEED_CMDS {
+            let f = self.admin_must(line);
+            assert!(!is_err(&f), "seed `{line}`: {f:?}");
+        }
+    }
+
     fn restore_server(&mut self) {
+        // Users the fuzz created (a connection authenticated as one of them
+        // is not ours to keep).
+        if let Frame::Array(users) = self.admin_must("ACL USERS") {
+            for u in users {
+                if let Frame::Bulk(b) = u {
+                    if b != "default" && b != "fuzzadmin" {
+                        let name = String::from_utf8_lossy(&b).into_owned();
+                        let _ = self.admin.call(&["ACL".into(), "DELUSER".into(), name]);
+                    }
+                }
+            }
+        }
         for line in [
             "ACL SETUSER default reset on nopass ~* &* +@all",
             "CONFIG SET maxmemory 0 maxmemory-policy noeviction notify-keyspace-events  appendfsync everysec timeout 0 maxclients 10000",
             "CONFIG SET requirepass ",
         ] {
-            let f = self.admin.must(line);
+            let f = self.admin_must(line);
             assert!(!is_err(&f), "restore `{line}`: {f:?}");
         }
     }
 
-    /// Back to a fresh fuzzing connection state.
+    /// Back to a fresh fuzzing connection state: RESET (out of MULTI,
+    /// WATCH, db 0, RESP2, the default user), then the protocol under test.
     fn restore_conn(&mut self) -> Result<(), String> {
+        self.admin_must("ACL SETUSER default reset on nopass ~* &* +@all");
+        match self.c.call(&words("RESET")) {
+            Got::Reply(Frame::Simple(s)) if s == "RESET" => {}
+            other => return Err(format!("restore `RESET`: {other:?}")),
+        }
         self.restore_server();
-        for line in ["DISCARD", "UNWATCH", "SELECT 0"] {
-            match self.c.call(&words(line)) {
-                Got::Reply(_) => {}
-                other => return Err(format!("restore `{line}`: {other:?}")),
+        if self.proto == 3 {
+            match self.c.call(&words("HELLO 3")) {
+                Got::Reply(f) if !is_err(&f) => {}
+                other => return Err(format!("restore `HELLO 3`: {other:?}")),
             }
         }
-        let hello = if self.proto == 3 { "HELLO 3" } else { "HELLO 2" };
-        match self.c.call(&words(hello)) {
-            Got::Reply(f) if !is_err(&f) => Ok(()),
-            other => Err(format!("restore `{hello}`: {other:?}")),
-        }
+        Ok(())
     }
 
     fn fail(&mut self, seed: u64, argv: &[String], what: &str) {
@@ -610,7 +754,7 @@ impl Fuzz {
                 self.reconnect();
             }
         }
-        reseed(&mut self.admin);
+        self.reseed();
     }
 
     fn one(&mut self, seed: u64, base: &[String], argv: &[String]) {
@@ -639,27 +783,40 @@ impl Fuzz {
             }
         }
         if base[0] == "flushall" || base[0] == "flushdb" {
-            reseed(&mut self.admin);
+            self.reseed();
         }
     }
 
-    fn run(&mut self, cmds: &[Vec<String>], per_cmd: usize) {
+    fn run(&mut self, cmds: &[Cmd], per_cmd: usize) {
+        let corpus = corpus(cmds);
+        let empty = Vec::new();
         let only = std::env::var("FUZZ_ONLY").ok();
         let base_seed = std::env::var("FUZZ_SEED")
             .ok()
             .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
             .unwrap_or(SEED);
-        for base in cmds {
+        for (base, arity) in cmds {
             let name = base.join(" ");
             if skipped(base) || only.as_ref().is_some_and(|o| !o.eq_ignore_ascii_case(&name)) {
                 continue;
             }
             let seed = seed_for(&name, base_seed) ^ self.proto as u64;
             let mut rng = Rng(seed);
-            reseed(&mut self.admin);
+            if is_subscribe(base) {
+                // CLIENT KILL TYPE pubsub and the like may have closed it.
+                self.sub = Client::connect(self.addr);
+                self.hello_sub();
+            }
+            self.reseed();
             let mut last = base.clone();
             for i in 0..per_cmd {
-                let argv = gen_argv(&mut rng, base, &self.own_id);
+                let lines = corpus.get(&name).unwrap_or(&empty);
+                let argv = if !lines.is_empty() && rng.below(2) == 0 {
+                    let line = &lines[rng.below(lines.len())];
+                    mutate(&mut rng, line, base, &self.own_id)
+                } else {
+                    gen_argv(&mut rng, base, *arity, &self.own_id)
+                };
                 self.one(seed, base, &argv);
                 last = argv;
                 if (i + 1) % CHECK_EVERY == 0 {
