@@ -18,11 +18,11 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::start_ours;
+use common::{start_ours, start_redis};
 use state::resp::{encode_command, parse_frame, Frame};
 
 /// Random vectors per command (and per subcommand).
-const PER_CMD: usize = 1000;
+const PER_CMD: usize = 600;
 /// A reply must arrive within this.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// PING and reseed this often.
@@ -143,26 +143,193 @@ const IDS: &[&str] = &[
 ];
 
 const KEYWORDS: &[&str] = &[
-    "COUNT", "LIMIT", "WITHSCORES", "WITHSCORE", "BYSCORE", "BYLEX", "REV", "MATCH", "TYPE",
-    "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "GET", "NX", "XX", "GT", "LT", "CH", "INCR", "LEFT",
-    "RIGHT", "BEFORE", "AFTER", "STREAMS", "GROUP", "BLOCK", "NOACK", "MAXLEN", "MINID", "~",
-    "=", "IDLE", "TIME", "RETRYCOUNT", "FORCE", "JUSTID", "WEIGHTS", "AGGREGATE", "SUM", "MIN",
-    "MAX", "ALPHA", "DESC", "ASC", "BY", "STORE", "OVERFLOW", "WRAP", "SAT", "FAIL", "u8", "i64",
-    "i65", "u63", "u64", "i1", "u0", "#1", "#0", "#-1", "SET", "INCRBY", "BIT", "BYTE", "AND",
-    "OR", "XOR", "NOT", "WITHVALUES", "RANK", "MAXLEN", "LEN", "FULL", "ENTRIESREAD", "MKSTREAM",
-    "NOMKSTREAM", "REPLACE", "DB", "PERSIST", "string", "list", "hash", "zset", "stream", "none",
-    "STREAM", "GROUPS", "CONSUMERS", "CREATE", "SETID", "DESTROY", "CREATECONSUMER",
-    "DELCONSUMER", "HELP", "ENCODING", "REFCOUNT", "IDLETIME", "FREQ", "USAGE", "SAMPLES",
-    "LOAD", "EXISTS", "FLUSH", "ASYNC", "SYNC", "CHANNELS", "NUMSUB", "NUMPAT", "SETNAME",
-    "GETNAME", "ID", "SETINFO", "LIST", "INFO", "KILL", "NO-EVICT", "NO-TOUCH", "ON", "OFF",
-    "lib-name", "lib-ver", "USER", "ADDR", "LADDR", "SKIPME", "yes", "normal", "pubsub",
-    "master", "replica", "AUTH", "default", "WHOAMI", "USERS", "SETUSER", "DELUSER", "CAT",
-    "RESETSTAT", "REWRITE", "DOCS", "maxmemory", "maxmemory-policy", "allkeys-lru",
-    "notify-keyspace-events", "KEA", "appendfsync", "always", "timeout", "maxclients",
-    "requirepass", "save", "appendonly", "on", "off", ">pw", "<pw", "nopass", "resetpass",
-    "+@all", "-@all", "+get", "-get", "+@read", "~*", "%R~*", "&*", "allkeys", "allchannels",
-    "allcommands", "resetkeys", "reset", "+client|id", "GETKEYS", "server", "all", "keyspace",
-    "clients", "memory", "stats", "everything", "*", "?", "h*", "[a-c]", "\\",
+    "COUNT",
+    "LIMIT",
+    "WITHSCORES",
+    "WITHSCORE",
+    "BYSCORE",
+    "BYLEX",
+    "REV",
+    "MATCH",
+    "TYPE",
+    "EX",
+    "PX",
+    "EXAT",
+    "PXAT",
+    "KEEPTTL",
+    "GET",
+    "NX",
+    "XX",
+    "GT",
+    "LT",
+    "CH",
+    "INCR",
+    "LEFT",
+    "RIGHT",
+    "BEFORE",
+    "AFTER",
+    "STREAMS",
+    "GROUP",
+    "BLOCK",
+    "NOACK",
+    "MAXLEN",
+    "MINID",
+    "~",
+    "=",
+    "IDLE",
+    "TIME",
+    "RETRYCOUNT",
+    "FORCE",
+    "JUSTID",
+    "WEIGHTS",
+    "AGGREGATE",
+    "SUM",
+    "MIN",
+    "MAX",
+    "ALPHA",
+    "DESC",
+    "ASC",
+    "BY",
+    "STORE",
+    "OVERFLOW",
+    "WRAP",
+    "SAT",
+    "FAIL",
+    "u8",
+    "i64",
+    "i65",
+    "u63",
+    "u64",
+    "i1",
+    "u0",
+    "#1",
+    "#0",
+    "#-1",
+    "SET",
+    "INCRBY",
+    "BIT",
+    "BYTE",
+    "AND",
+    "OR",
+    "XOR",
+    "NOT",
+    "WITHVALUES",
+    "RANK",
+    "MAXLEN",
+    "LEN",
+    "FULL",
+    "ENTRIESREAD",
+    "MKSTREAM",
+    "NOMKSTREAM",
+    "REPLACE",
+    "DB",
+    "PERSIST",
+    "string",
+    "list",
+    "hash",
+    "zset",
+    "stream",
+    "none",
+    "STREAM",
+    "GROUPS",
+    "CONSUMERS",
+    "CREATE",
+    "SETID",
+    "DESTROY",
+    "CREATECONSUMER",
+    "DELCONSUMER",
+    "HELP",
+    "ENCODING",
+    "REFCOUNT",
+    "IDLETIME",
+    "FREQ",
+    "USAGE",
+    "SAMPLES",
+    "LOAD",
+    "EXISTS",
+    "FLUSH",
+    "ASYNC",
+    "SYNC",
+    "CHANNELS",
+    "NUMSUB",
+    "NUMPAT",
+    "SETNAME",
+    "GETNAME",
+    "ID",
+    "SETINFO",
+    "LIST",
+    "INFO",
+    "KILL",
+    "NO-EVICT",
+    "NO-TOUCH",
+    "ON",
+    "OFF",
+    "lib-name",
+    "lib-ver",
+    "USER",
+    "ADDR",
+    "LADDR",
+    "SKIPME",
+    "yes",
+    "normal",
+    "pubsub",
+    "master",
+    "replica",
+    "AUTH",
+    "default",
+    "WHOAMI",
+    "USERS",
+    "SETUSER",
+    "DELUSER",
+    "CAT",
+    "RESETSTAT",
+    "REWRITE",
+    "DOCS",
+    "maxmemory",
+    "maxmemory-policy",
+    "allkeys-lru",
+    "notify-keyspace-events",
+    "KEA",
+    "appendfsync",
+    "always",
+    "timeout",
+    "maxclients",
+    "requirepass",
+    "save",
+    "appendonly",
+    "on",
+    "off",
+    ">pw",
+    "<pw",
+    "nopass",
+    "resetpass",
+    "+@all",
+    "-@all",
+    "+get",
+    "-get",
+    "+@read",
+    "~*",
+    "%R~*",
+    "&*",
+    "allkeys",
+    "allchannels",
+    "allcommands",
+    "resetkeys",
+    "reset",
+    "+client|id",
+    "GETKEYS",
+    "server",
+    "all",
+    "keyspace",
+    "clients",
+    "memory",
+    "stats",
+    "everything",
+    "*",
+    "?",
+    "h*",
+    "[a-c]",
+    "\\",
 ];
 
 const OTHER: &[&str] = &[
@@ -235,10 +402,7 @@ impl Client {
     fn connect(addr: SocketAddr) -> Client {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_nodelay(true).expect("nodelay");
-        Client {
-            s,
-            buf: Vec::new(),
-        }
+        Client { s, buf: Vec::new() }
     }
 
     fn send(&mut self, argv: &[String]) -> bool {
@@ -365,8 +529,18 @@ fn command_names(c: &mut Client) -> Vec<Cmd> {
     out
 }
 
+/// A number as redis-server's `strtold` reads a timeout (hex included).
 fn is_num(t: &str) -> Option<f64> {
-    t.parse::<f64>().ok()
+    let (neg, u) = match t.strip_prefix('-') {
+        Some(u) => (true, u),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let hex = u.strip_prefix("0x").or_else(|| u.strip_prefix("0X"));
+    let v = match hex {
+        Some(h) => u64::from_str_radix(h, 16).ok()? as f64,
+        None => u.parse::<f64>().ok()?,
+    };
+    Some(if neg { -v } else { v })
 }
 
 /// Bounds what must be bounded: blocking timeouts, and CLIENT KILL of the
@@ -797,7 +971,11 @@ impl Fuzz {
             .unwrap_or(SEED);
         for (base, arity) in cmds {
             let name = base.join(" ");
-            if skipped(base) || only.as_ref().is_some_and(|o| !o.eq_ignore_ascii_case(&name)) {
+            if skipped(base)
+                || only
+                    .as_ref()
+                    .is_some_and(|o| !o.eq_ignore_ascii_case(&name))
+            {
                 continue;
             }
             let seed = seed_for(&name, base_seed) ^ self.proto as u64;
@@ -857,4 +1035,133 @@ fn fuzz_commands_resp2() {
 #[test]
 fn fuzz_commands_resp3() {
     fuzz_mode(3);
+}
+
+/// Vectors per command in the redis-server comparison.
+const PER_CMD_COMPARE: usize = 250;
+
+/// Commands left out of the comparison: they depend on time, randomness
+/// that changes the keyspace, the connection or server configuration, or
+/// write files in redis-server's working directory.
+fn compare_skipped(base: &[String]) -> bool {
+    let name = base.join(" ");
+    matches!(
+        name.as_str(),
+        "quit"
+            | "reset"
+            | "hello"
+            | "auth"
+            | "spop"
+            | "save"
+            | "bgsave"
+            | "bgrewriteaof"
+            | "time"
+            | "lastsave"
+            | "config set"
+            | "config rewrite"
+            | "config resetstat"
+            | "acl setuser"
+            | "acl deluser"
+            | "memory usage"
+    ) || base[0] == "client"
+        || is_subscribe(base)
+}
+
+/// Documented error-vs-success differences from redis-server 7.0.15 that are
+/// intended (7.2 behaviour) or unimportant.
+fn allowed_mismatch(argv: &[String], redis: &Frame, ours: &Frame) -> bool {
+    let name = argv[0].to_ascii_lowercase();
+    let missing = |k: &str| matches!(k, "missing" | "nokey") || !KEYS.contains(&k);
+    match name.as_str() {
+        // Redis 7.2 (#11734): BITCOUNT / BITPOS on a missing key parse their
+        // arguments and report errors; 7.0 answers 0 / -1 first.
+        "bitcount" | "bitpos" => {
+            missing(&argv[1]) && matches!(redis, Frame::Integer(_)) && is_err(ours)
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn compare_error_replies_with_redis() {
+    let started = Instant::now();
+    let redis = start_redis(&[]);
+    let ours = start_ours(state::Config::default());
+    let mut r = Client::connect(redis.addr);
+    let mut o = Client::connect(ours.addr);
+    let cmds = command_names(&mut o);
+    let corpus = corpus(&cmds);
+    let empty = Vec::new();
+    let only = std::env::var("FUZZ_ONLY").ok();
+    let reseed = |r: &mut Client, o: &mut Client| {
+        for c in [&mut *r, &mut *o] {
+            c.must("FLUSHALL");
+            for line in SEED_CMDS {
+                let f = c.must(line);
+                assert!(!is_err(&f), "seed `{line}`: {f:?}");
+            }
+        }
+    };
+    let mut mismatches: Vec<String> = Vec::new();
+    let mut requests = 0;
+    for (base, arity) in &cmds {
+        let name = base.join(" ");
+        if skipped(base)
+            || compare_skipped(base)
+            || only
+                .as_ref()
+                .is_some_and(|x| !x.eq_ignore_ascii_case(&name))
+        {
+            continue;
+        }
+        let seed = seed_for(&name, SEED) ^ 0xc0;
+        let mut rng = Rng(seed);
+        reseed(&mut r, &mut o);
+        let lines = corpus.get(&name).unwrap_or(&empty);
+        for i in 0..PER_CMD_COMPARE {
+            let argv = if !lines.is_empty() && rng.below(2) == 0 {
+                let line = &lines[rng.below(lines.len())];
+                mutate(&mut rng, line, base, "999999")
+            } else {
+                gen_argv(&mut rng, base, *arity, "999999")
+            };
+            requests += 1;
+            let a = match r.call(&argv) {
+                Got::Reply(f) => f,
+                other => panic!("redis-server: {} -> {other:?}", show(&argv)),
+            };
+            let b = match o.call(&argv) {
+                Got::Reply(f) => f,
+                other => panic!("seed {seed:#x}: ours: {} -> {other:?}", show(&argv)),
+            };
+            if is_err(&a) != is_err(&b) && !allowed_mismatch(&argv, &a, &b) {
+                let msg = format!(
+                    "seed {seed:#x}: {}\n    redis-server: {a:?}\n    ours:         {b:?}",
+                    show(&argv)
+                );
+                eprintln!("MISMATCH {msg}");
+                mismatches.push(msg);
+            }
+            for line in ["DISCARD", "SELECT 0"] {
+                if matches!(base[0].as_str(), "multi" | "select" | "exec") {
+                    r.must(line);
+                    o.must(line);
+                }
+            }
+            if matches!(base[0].as_str(), "flushall" | "flushdb") || (i + 1) % CHECK_EVERY == 0 {
+                reseed(&mut r, &mut o);
+            }
+        }
+    }
+    eprintln!(
+        "compare: {requests} requests in {:?}, {} mismatches",
+        started.elapsed(),
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} error-vs-success mismatches with redis-server:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

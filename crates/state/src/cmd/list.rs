@@ -157,10 +157,11 @@ fn index_of(i: i64, len: usize) -> Option<usize> {
 }
 
 pub(super) fn lindex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let i = int(&a[2])?;
+    // The key first: a missing key answers nil whatever the index.
     let Some(l) = ctx.get_list(&a[1])? else {
         return Ok(Reply::Nil);
     };
+    let i = int(&a[2])?;
     Ok(index_of(i, l.len()).map_or(Reply::Nil, |i| Reply::Bulk(l[i].clone())))
 }
 

@@ -712,31 +712,100 @@ pub(crate) fn int(b: &[u8]) -> Result<i64, Reply> {
     parse_i64(b).ok_or_else(not_int)
 }
 
-/// Parses a float like Redis's `strtold` checks: no spaces, no NaN.
+/// Parses a float as Redis's `getDoubleFromObject` does: the whole argument
+/// as C `strtod` reads it (hex included), no leading or trailing space, no
+/// NaN, and no overflow to infinity or underflow to zero.
 pub(crate) fn parse_float(b: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(b).ok()?;
-    if s.is_empty()
-        || s.starts_with(|c: char| c.is_whitespace())
-        || s.ends_with(|c: char| c.is_whitespace())
-    {
+    if b.first().is_some_and(|c| c_space(*c)) {
         return None;
     }
-    let l = s.to_ascii_lowercase();
-    let v = match l.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
+    let (v, range_err) = strtod_all(b)?;
+    (!range_err && !v.is_nan()).then_some(v)
+}
+
+/// Parses a score-range bound as Redis's `zslParseRange` does: plain
+/// `strtod` over the whole argument, so leading space, overflow to
+/// infinity and the empty string (0) are accepted; NaN is not.
+pub(crate) fn parse_range_float(b: &[u8]) -> Option<f64> {
+    // A C string: an embedded NUL ends it.
+    let b = b.split(|&c| c == 0).next().unwrap_or_default();
+    if b.is_empty() {
+        return Some(0.0);
+    }
+    let start = b.iter().position(|c| !c_space(*c))?;
+    let (v, _) = strtod_all(&b[start..])?;
+    (!v.is_nan()).then_some(v)
+}
+
+/// C `isspace`.
+fn c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// `strtod` that must consume all of `b` (no leading space): the value and
+/// whether it is out of range (finite text overflowing to infinity, or
+/// non-zero text underflowing to zero).
+fn strtod_all(b: &[u8]) -> Option<(f64, bool)> {
+    let s = std::str::from_utf8(b).ok()?;
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let v = match lower.as_str() {
+        "inf" | "infinity" => {
+            return Some((
+                if neg {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                },
+                false,
+            ))
+        }
+        "nan" => return Some((f64::NAN, false)),
         _ => {
-            if l.contains("inf") || l.contains("nan") {
-                return None;
+            if let Some(hex) = lower.strip_prefix("0x") {
+                parse_hex_float(hex)?
+            } else {
+                // Rust's grammar is C's for decimals, minus inf/nan handled above.
+                if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+                    return None;
+                }
+                body.parse::<f64>().ok()?
             }
-            s.parse::<f64>().ok()?
         }
     };
-    if v.is_nan() {
-        None
-    } else {
-        Some(v)
+    let nonzero_text = lower.split(['e', 'p']).next().is_some_and(|m| {
+        m.trim_start_matches("0x")
+            .bytes()
+            .any(|c| c.is_ascii_hexdigit() && c != b'0')
+    });
+    let range_err = v.is_infinite() || (v == 0.0 && nonzero_text);
+    Some((if neg { -v } else { v }, range_err))
+}
+
+/// The digits of a C hex float after `0x`: `h[.h][p[+-]d]`.
+fn parse_hex_float(h: &str) -> Option<f64> {
+    let (mant, exp) = match h.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (h, 0),
+    };
+    let (int_part, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int_part.is_empty() && frac.is_empty() {
+        return None;
     }
+    let mut v = 0f64;
+    for c in int_part.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
 }
 
 /// Case-insensitive argument match.
