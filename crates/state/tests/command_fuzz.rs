@@ -9,8 +9,9 @@
 //! redis-server and requires our reply to be an error iff redis-server's is
 //! (see [`allowed_mismatch`] for the documented exceptions).
 //!
-//! A failure prints the seed, the command and the argument vector; re-run
-//! with `FUZZ_SEED=<seed> FUZZ_ONLY=<command>` to reproduce one command.
+//! A failure prints the base seed, the command and the argument vector;
+//! `FUZZ_SEED=<hex> FUZZ_ONLY='<command>'` re-runs that command alone, and
+//! `FUZZ_N=<count>` changes the vectors per command (for longer local runs).
 
 mod common;
 
@@ -22,7 +23,7 @@ use common::{start_ours, start_redis};
 use state::resp::{encode_command, parse_frame, Frame};
 
 /// Random vectors per command (and per subcommand).
-const PER_CMD: usize = 600;
+const PER_CMD: usize = 500;
 /// A reply must arrive within this.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// PING and reseed this often.
@@ -48,6 +49,22 @@ impl Rng {
     }
 }
 
+/// `FUZZ_SEED` (hex) or the fixed seed.
+fn base_seed() -> u64 {
+    std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(SEED)
+}
+
+/// `FUZZ_N` or the default vectors per command.
+fn per_cmd(default: usize) -> usize {
+    std::env::var("FUZZ_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 fn seed_for(name: &str, base: u64) -> u64 {
     // FNV-1a of the name, so each command's vectors do not depend on the
     // table order.
@@ -61,8 +78,21 @@ fn seed_for(name: &str, base: u64) -> u64 {
 
 const KEYS: &[&str] = &[
     "str", "int", "flt", "list", "hash", "set", "iset", "zset", "lex", "stream", "exp", "bits",
-    "missing", "nokey", "{t}a", "{t}b",
+    "missing", "nokey", "{t}a", "{t}b", "bigz", "bigl", "bigh", "bigs", "bigx",
 ];
+
+/// Builds the big keys (past the small encodings, several stream nodes) in
+/// one request.
+const BIG_SEED: &str = "for i = 1, 300 do \
+    redis.call('zadd', 'bigz', i, 'm' .. i) \
+    redis.call('rpush', 'bigl', i) \
+    redis.call('hset', 'bigh', 'f' .. i, i) \
+    redis.call('sadd', 'bigs', i) \
+    redis.call('xadd', 'bigx', i .. '-1', 'f', i) \
+  end \
+  redis.call('xgroup', 'create', 'bigx', 'g', '0') \
+  redis.call('xreadgroup', 'group', 'g', 'c', 'count', 50, 'streams', 'bigx', '>') \
+  return 1";
 
 const NUMBERS: &[&str] = &[
     "0",
@@ -752,6 +782,26 @@ fn needs_restore(base: &[String]) -> bool {
     )
 }
 
+/// How a fuzzed request is sent.
+#[derive(Clone, Copy)]
+enum Wrap {
+    Plain,
+    /// `EVAL "return redis.pcall(unpack(ARGV))" 0 argv...`
+    Script,
+    /// `MULTI`, the request, `EXEC`.
+    Multi,
+}
+
+/// Commands that may also run inside a script or MULTI in the fuzz.
+fn wrappable(base: &[String]) -> bool {
+    !needs_restore(base)
+        && !is_subscribe(base)
+        && !matches!(
+            base[0].as_str(),
+            "multi" | "exec" | "discard" | "watch" | "unwatch" | "quit" | "reset"
+        )
+}
+
 struct Fuzz {
     addr: SocketAddr,
     proto: u8,
@@ -763,6 +813,8 @@ struct Fuzz {
     own_id: String,
     failures: Vec<String>,
     requests: usize,
+    /// The command being fuzzed (for failure messages).
+    current: String,
 }
 
 impl Fuzz {
@@ -780,6 +832,7 @@ impl Fuzz {
             own_id: String::new(),
             failures: Vec::new(),
             requests: 0,
+            current: String::new(),
         };
         f.setup_main();
         f.hello_sub();
@@ -818,6 +871,11 @@ impl Fuzz {
         for line in SEED_CMDS {
             let f = self.admin_must(line);
             assert!(!is_err(&f), "seed `{line}`: {f:?}");
+        }
+        let big = ["EVAL".to_string(), BIG_SEED.to_string(), "0".to_string()];
+        match self.admin.call(&big) {
+            Got::Reply(f) if !is_err(&f) => {}
+            other => panic!("big seed: {other:?}"),
         }
     }
 
@@ -864,8 +922,10 @@ impl Fuzz {
 
     fn fail(&mut self, seed: u64, argv: &[String], what: &str) {
         let msg = format!(
-            "RESP{} seed {seed:#x}: {} -> {what}",
+            "RESP{} FUZZ_SEED={:x} FUZZ_ONLY='{}' (rng {seed:#x}): {} -> {what}",
             self.proto,
+            base_seed(),
+            self.current,
             show(argv)
         );
         eprintln!("FAIL {msg}");
@@ -931,28 +991,52 @@ impl Fuzz {
         self.reseed();
     }
 
-    fn one(&mut self, seed: u64, base: &[String], argv: &[String]) {
+    fn one(&mut self, seed: u64, base: &[String], argv: &[String], wrap: Wrap) {
         self.requests += 1;
         if is_subscribe(base) {
             self.run_subscribe(seed, argv);
             return;
         }
-        match self.c.call(argv) {
-            Got::Reply(_) => {}
-            Got::Closed => {
-                self.fail(seed, argv, "connection closed (handler panic?)");
-                self.reconnect();
-                return;
+        // The request as sent: alone, through a script, or queued in MULTI.
+        let sent: Vec<Vec<String>> = match wrap {
+            Wrap::Plain => vec![argv.to_vec()],
+            Wrap::Script => {
+                let mut e = words("EVAL");
+                e.push("return redis.pcall(unpack(ARGV))".into());
+                e.push("0".into());
+                e.extend(argv.iter().cloned());
+                vec![e]
             }
-            Got::Hang => {
-                self.fail(seed, argv, &format!("no reply within {REPLY_TIMEOUT:?}"));
-                self.reconnect();
-                return;
+            Wrap::Multi => vec![words("MULTI"), argv.to_vec(), words("EXEC")],
+        };
+        let shown: Vec<String> = match wrap {
+            Wrap::Plain => argv.to_vec(),
+            Wrap::Script => sent[0].clone(),
+            Wrap::Multi => [words("MULTI ;"), argv.to_vec(), words("; EXEC")].concat(),
+        };
+        for req in &sent {
+            if !self.c.send(req) {
+                break;
+            }
+        }
+        for _ in &sent {
+            match self.c.read(REPLY_TIMEOUT) {
+                Got::Reply(_) => {}
+                Got::Closed => {
+                    self.fail(seed, &shown, "connection closed (handler panic?)");
+                    self.reconnect();
+                    return;
+                }
+                Got::Hang => {
+                    self.fail(seed, &shown, &format!("no reply within {REPLY_TIMEOUT:?}"));
+                    self.reconnect();
+                    return;
+                }
             }
         }
         if needs_restore(base) {
             if let Err(e) = self.restore_conn() {
-                self.fail(seed, argv, &e);
+                self.fail(seed, &shown, &e);
                 self.reconnect();
             }
         }
@@ -965,10 +1049,7 @@ impl Fuzz {
         let corpus = corpus(cmds);
         let empty = Vec::new();
         let only = std::env::var("FUZZ_ONLY").ok();
-        let base_seed = std::env::var("FUZZ_SEED")
-            .ok()
-            .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-            .unwrap_or(SEED);
+        let base_seed = base_seed();
         for (base, arity) in cmds {
             let name = base.join(" ");
             if skipped(base)
@@ -979,6 +1060,7 @@ impl Fuzz {
                 continue;
             }
             let seed = seed_for(&name, base_seed) ^ self.proto as u64;
+            self.current = name.clone();
             let mut rng = Rng(seed);
             if is_subscribe(base) {
                 // CLIENT KILL TYPE pubsub and the like may have closed it.
@@ -995,7 +1077,14 @@ impl Fuzz {
                 } else {
                     gen_argv(&mut rng, base, *arity, &self.own_id)
                 };
-                self.one(seed, base, &argv);
+                // One in ten through EVAL's redis.pcall, one in ten in
+                // MULTI/EXEC (not the commands that change the connection).
+                let wrap = match rng.below(10) {
+                    0 if wrappable(base) => Wrap::Script,
+                    1 if wrappable(base) => Wrap::Multi,
+                    _ => Wrap::Plain,
+                };
+                self.one(seed, base, &argv, wrap);
                 last = argv;
                 if (i + 1) % CHECK_EVERY == 0 {
                     self.ping_and_reseed(seed, &last);
@@ -1012,7 +1101,7 @@ fn fuzz_mode(proto: u8) {
     let mut f = Fuzz::new(ours.addr, proto);
     let cmds = command_names(&mut f.c);
     assert!(cmds.len() > 150, "command table: {}", cmds.len());
-    f.run(&cmds, PER_CMD);
+    f.run(&cmds, per_cmd(PER_CMD));
     eprintln!(
         "RESP{proto}: {} commands, {} requests in {:?}",
         cmds.len(),
@@ -1021,8 +1110,9 @@ fn fuzz_mode(proto: u8) {
     );
     assert!(
         f.failures.is_empty(),
-        "{} failures (base seed {SEED:#x}):\n{}",
+        "{} failures (base seed {:#x}):\n{}",
         f.failures.len(),
+        base_seed(),
         f.failures.join("\n")
     );
 }
@@ -1038,7 +1128,7 @@ fn fuzz_commands_resp3() {
 }
 
 /// Vectors per command in the redis-server comparison.
-const PER_CMD_COMPARE: usize = 250;
+const PER_CMD_COMPARE: usize = 200;
 
 /// Commands left out of the comparison: they depend on time, randomness
 /// that changes the keyspace, the connection or server configuration, or
@@ -1100,6 +1190,11 @@ fn compare_error_replies_with_redis() {
                 let f = c.must(line);
                 assert!(!is_err(&f), "seed `{line}`: {f:?}");
             }
+            let big = ["EVAL".to_string(), BIG_SEED.to_string(), "0".to_string()];
+            match c.call(&big) {
+                Got::Reply(f) if !is_err(&f) => {}
+                other => panic!("big seed: {other:?}"),
+            }
         }
     };
     let mut mismatches: Vec<String> = Vec::new();
@@ -1114,11 +1209,11 @@ fn compare_error_replies_with_redis() {
         {
             continue;
         }
-        let seed = seed_for(&name, SEED) ^ 0xc0;
+        let seed = seed_for(&name, base_seed()) ^ 0xc0;
         let mut rng = Rng(seed);
         reseed(&mut r, &mut o);
         let lines = corpus.get(&name).unwrap_or(&empty);
-        for i in 0..PER_CMD_COMPARE {
+        for i in 0..per_cmd(PER_CMD_COMPARE) {
             let argv = if !lines.is_empty() && rng.below(2) == 0 {
                 let line = &lines[rng.below(lines.len())];
                 mutate(&mut rng, line, base, "999999")
@@ -1132,11 +1227,16 @@ fn compare_error_replies_with_redis() {
             };
             let b = match o.call(&argv) {
                 Got::Reply(f) => f,
-                other => panic!("seed {seed:#x}: ours: {} -> {other:?}", show(&argv)),
+                other => panic!(
+                    "FUZZ_SEED={:x} FUZZ_ONLY='{name}': ours: {} -> {other:?}",
+                    base_seed(),
+                    show(&argv)
+                ),
             };
             if is_err(&a) != is_err(&b) && !allowed_mismatch(&argv, &a, &b) {
                 let msg = format!(
-                    "seed {seed:#x}: {}\n    redis-server: {a:?}\n    ours:         {b:?}",
+                    "FUZZ_SEED={:x} FUZZ_ONLY='{name}': {}\n    redis-server: {a:?}\n    ours:         {b:?}",
+                    base_seed(),
                     show(&argv)
                 );
                 eprintln!("MISMATCH {msg}");
