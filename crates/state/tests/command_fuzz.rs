@@ -105,7 +105,6 @@ const NUMBERS: &[&str] = &[
     "100",
     "-100",
     "1000",
-    "4294967295",
     "4294967296",
     "9223372036854775807",
     "-9223372036854775808",
@@ -1157,6 +1156,17 @@ fn compare_skipped(base: &[String]) -> bool {
         || is_subscribe(base)
 }
 
+/// Vectors redis-server itself cannot survive in a test: a random-members
+/// count it would try to satisfy (we refuse counts past 100 million).
+fn compare_unsafe(argv: &[String]) -> bool {
+    let name = argv[0].to_ascii_lowercase();
+    matches!(name.as_str(), "srandmember" | "hrandfield" | "zrandmember")
+        && argv
+            .get(2)
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| c.unsigned_abs() > 1_000_000)
+}
+
 /// Documented error-vs-success differences from redis-server 7.0.15 that are
 /// intended (7.2 behaviour) or unimportant.
 fn allowed_mismatch(argv: &[String], redis: &Frame, ours: &Frame) -> bool {
@@ -1220,6 +1230,9 @@ fn compare_error_replies_with_redis() {
             } else {
                 gen_argv(&mut rng, base, *arity, "999999")
             };
+            if compare_unsafe(&argv) {
+                continue;
+            }
             requests += 1;
             let a = match r.call(&argv) {
                 Got::Reply(f) => f,

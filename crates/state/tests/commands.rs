@@ -863,6 +863,12 @@ fn fuzz_regressions() {
         !hscan fz:none x
         hrandfield fz:none -9223372036854775807
         zrandmember fz:none -9223372036854775807
+        # LIMIT start + count overflowed (a panic with the store lock held).
+        rpush fz:l 3 1 2
+        sort fz:l limit 1 9223372036854775807
+        sort fz:l by nosort limit 1 9223372036854775807
+        sort fz:l desc limit 9223372036854775807 9223372036854775807
+        sort fz:l limit -9223372036854775808 9223372036854775807
         "#,
     );
 }
