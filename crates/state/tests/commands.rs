@@ -869,6 +869,10 @@ fn fuzz_regressions() {
         sort fz:l by nosort limit 1 9223372036854775807
         sort fz:l desc limit 9223372036854775807 9223372036854775807
         sort fz:l limit -9223372036854775808 9223372036854775807
+        # abs(i64::MIN) overflowed.
+        rpush fz:l 1 1
+        lrem fz:l -9223372036854775808 1
+        lrange fz:l 0 -1
         "#,
     );
 }

@@ -185,7 +185,12 @@ pub(super) fn lrem(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         return Ok(Reply::Int(0));
     };
     let mut removed = 0i64;
-    let limit = if count == 0 { i64::MAX } else { count.abs() };
+    // unsigned_abs: LREM key -9223372036854775808 x removes all (abs overflowed).
+    let limit = if count == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(count.unsigned_abs()).unwrap_or(i64::MAX)
+    };
     if count >= 0 {
         let mut i = 0;
         while i < l.len() && removed < limit {
