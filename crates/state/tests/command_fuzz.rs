@@ -23,7 +23,7 @@ use common::{start_ours, start_redis};
 use state::resp::{encode_command, parse_frame, Frame};
 
 /// Random vectors per command (and per subcommand).
-const PER_CMD: usize = 500;
+const PER_CMD: usize = 400;
 /// A reply must arrive within this.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// PING and reseed this often.
@@ -627,10 +627,14 @@ fn gen_argv(rng: &mut Rng, base: &[String], arity: i64, own_id: &str) -> Vec<Str
     } else {
         fixed + rng.below(8)
     };
+    // One vector in four leans on edge numbers (counts, offsets, ranks).
+    let numeric = rng.below(4) == 0;
     for i in 0..n {
         // The first argument is a key most of the time.
         if i == 0 && rng.below(10) < 6 {
             argv.push(rng.pick(KEYS).to_string());
+        } else if numeric && rng.below(10) < 6 {
+            argv.push(rng.pick(NUMBERS).to_string());
         } else {
             argv.push(token(rng));
         }
