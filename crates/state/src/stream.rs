@@ -615,6 +615,19 @@ mod tests {
     }
 
     #[test]
+    fn ids_parse_like_string2ull() {
+        let id = |b: &[u8]| parse_id(b, 0, true, false).map(|(i, _)| i);
+        assert_eq!(id(b" 1"), Some(StreamId::new(1, 0)));
+        assert_eq!(id(b"+1-+2"), Some(StreamId::new(1, 2)));
+        assert_eq!(id(b"1--0"), Some(StreamId::new(1, 0)));
+        assert_eq!(id(b"3\0-junk"), Some(StreamId::new(3, 0)));
+        assert_eq!(id(b"1--1"), None);
+        assert_eq!(id(b"-1"), None);
+        assert_eq!(id(b"18446744073709551616"), None);
+        assert_eq!(id(b"1 "), None);
+    }
+
+    #[test]
     fn approx_trim_removes_only_whole_nodes() {
         let mut s = Stream::default();
         for i in 1..=250 {

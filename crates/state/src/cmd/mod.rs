@@ -1318,6 +1318,40 @@ mod tests {
     }
 
     #[test]
+    fn c_number_parsing() {
+        // getDoubleFromObject: strtod over the whole text, range errors refused.
+        assert_eq!(parse_float(b"0x10"), Some(16.0));
+        assert_eq!(parse_float(b"-0x1.8p1"), Some(-3.0));
+        assert_eq!(parse_float(b"1e308"), Some(1e308));
+        assert_eq!(parse_float(b"-inf"), Some(f64::NEG_INFINITY));
+        for bad in [
+            &b"1e309"[..],
+            b"1e-400",
+            b" 1",
+            b"1 ",
+            b"",
+            b"nan",
+            b"0x",
+            b"1x",
+        ] {
+            assert_eq!(parse_float(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        // zslParseRange: plain strtod.
+        assert_eq!(parse_range_float(b""), Some(0.0));
+        assert_eq!(parse_range_float(b" 1"), Some(1.0));
+        assert_eq!(parse_range_float(b"1e400"), Some(f64::INFINITY));
+        assert_eq!(parse_range_float(b"2\0junk"), Some(2.0));
+        assert_eq!(parse_range_float(b"1 "), None);
+        assert_eq!(parse_range_float(b"nan"), None);
+        // SCAN cursors: strtoul.
+        assert_eq!(keys::scan_cursor(b"").ok(), Some(0));
+        assert_eq!(keys::scan_cursor(b"-1").ok(), Some(u64::MAX));
+        assert_eq!(keys::scan_cursor(b"+7").ok(), Some(7));
+        assert!(keys::scan_cursor(b" 1").is_err());
+        assert!(keys::scan_cursor(b"18446744073709551616").is_err());
+    }
+
+    #[test]
     fn movable_keys() {
         let a = argv("XREADGROUP GROUP streams c COUNT 5 STREAMS k1 k2 > >");
         assert_eq!(streams_keys(&a), vec![7, 8]);
