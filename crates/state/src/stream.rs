@@ -563,6 +563,8 @@ pub(crate) fn parse_id(
     if b.len() > 127 {
         return None;
     }
+    // Redis reads the id as a C string: an embedded NUL ends it.
+    let b = b.split(|&c| c == 0).next().unwrap_or_default();
     match b {
         b"-" if !strict => return Some((StreamId::ZERO, true)),
         b"+" if !strict => return Some((StreamId::MAX, true)),
@@ -581,13 +583,27 @@ pub(crate) fn parse_id(
     }
 }
 
-/// `string2ull`: digits, optionally with a leading `+` (strtoull's rules).
+/// Redis's `string2ull`: a canonical integer (refused if negative), else
+/// what `strtoull` reads over the whole text: leading space, an optional
+/// sign (a negative wraps), at least one digit, no overflow.
 fn parse_u64(b: &[u8]) -> Option<u64> {
-    let b = b.strip_prefix(b"+").unwrap_or(b);
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+    if let Some(v) = crate::resp::parse_i64(b) {
+        return u64::try_from(v).ok();
+    }
+    let start = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
+    let rest = &b[start..];
+    let (neg, digits) = match rest[0] {
+        b'-' => (true, &rest[1..]),
+        b'+' => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(b).ok()?.parse().ok()
+    let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 #[cfg(test)]
@@ -596,6 +612,19 @@ mod tests {
 
     fn f() -> Vec<(Bytes, Bytes)> {
         vec![(Bytes::from_static(b"f"), Bytes::from_static(b"v"))]
+    }
+
+    #[test]
+    fn ids_parse_like_string2ull() {
+        let id = |b: &[u8]| parse_id(b, 0, true, false).map(|(i, _)| i);
+        assert_eq!(id(b" 1"), Some(StreamId::new(1, 0)));
+        assert_eq!(id(b"+1-+2"), Some(StreamId::new(1, 2)));
+        assert_eq!(id(b"1--0"), Some(StreamId::new(1, 0)));
+        assert_eq!(id(b"3\0-junk"), Some(StreamId::new(3, 0)));
+        assert_eq!(id(b"1--1"), None);
+        assert_eq!(id(b"-1"), None);
+        assert_eq!(id(b"18446744073709551616"), None);
+        assert_eq!(id(b"1 "), None);
     }
 
     #[test]

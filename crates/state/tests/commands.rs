@@ -809,3 +809,70 @@ fn script_error_replies() {
         "#,
     );
 }
+
+/// Error-vs-success differences the command fuzzer (tests/command_fuzz.rs)
+/// found against redis-server: argument order (key lookup before or after
+/// parsing) and C-library number parsing (`strtod`, `strtoul`, `strtoull`).
+#[test]
+fn fuzz_regressions() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        ~command list filterby pattern zsc*
+        command list filterby module nosuch
+        command list filterby aclcat nosuchcat
+        !command list iset
+        !command list filterby nosuch x
+        !command list filterby pattern
+        !xtrim fz:none bogus
+        !xtrim fz:none maxlen 1 extra
+        lindex fz:none notanint
+        sadd fz:set a
+        set fz:str x
+        smove fz:none fz:str a
+        !smove fz:set fz:str a
+        getex fz:none ex notanint
+        getex fz:none px 0
+        !getex fz:str px 0
+        !zrange fz:z +inf -inf byscore byscore
+        !zrange fz:z 0 -1 rev rev
+        !zrange fz:z - + bylex byscore
+        zadd fz:z 1 a 2 b
+        !zadd fz:z 1e309 c
+        !zadd fz:z 1e-400 c
+        zadd fz:z 0x10 c
+        zscore fz:z c
+        zcount fz:z ( 5
+        zcount fz:z "" 5
+        zcount fz:z " 1" +inf
+        zcount fz:z 1e400 -1e400
+        zcount fz:z "1\x00junk" +inf
+        !zcount fz:z 1x +inf
+        xadd fz:s " 1" f v
+        xadd fz:s "+2" f v
+        xrange fz:s " 1" +
+        !xrange fz:s -1 +
+        ?scan -1
+        ?scan ""
+        !scan " 1"
+        !scan 18446744073709551616
+        hscan fz:none 0 count 0
+        hscan fz:none "" bogus
+        sscan fz:none 0 count 0
+        zscan fz:none "\x00" bogus
+        !hscan fz:none x
+        hrandfield fz:none -9223372036854775807
+        zrandmember fz:none -9223372036854775807
+        # LIMIT start + count overflowed (a panic with the store lock held).
+        rpush fz:l 3 1 2
+        sort fz:l limit 1 9223372036854775807
+        sort fz:l by nosort limit 1 9223372036854775807
+        sort fz:l desc limit 9223372036854775807 9223372036854775807
+        sort fz:l limit -9223372036854775808 9223372036854775807
+        # abs(i64::MIN) overflowed.
+        rpush fz:l 1 1
+        lrem fz:l -9223372036854775808 1
+        lrange fz:l 0 -1
+        "#,
+    );
+}

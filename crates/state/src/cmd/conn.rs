@@ -793,9 +793,32 @@ pub(super) fn command_docs(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     ))
 }
 
-pub(super) fn command_list(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+pub(super) fn command_list(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    // `[FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`, parsed
+    // as Redis does: anything else is a syntax error.
+    let keep: Box<dyn Fn(&str) -> bool> = match &a[2..] {
+        [] => Box::new(|_| true),
+        [f, kind, arg] if is(f, "filterby") => {
+            if is(kind, "module") {
+                Box::new(|_| false)
+            } else if is(kind, "aclcat") {
+                let cat = crate::acl::category(&String::from_utf8_lossy(arg)).unwrap_or_default();
+                Box::new(move |n| cat.contains(&n))
+            } else if is(kind, "pattern") {
+                let pat = arg.clone();
+                Box::new(move |n| crate::glob::matches(&pat, n.as_bytes(), true))
+            } else {
+                return Err(syntax());
+            }
+        }
+        _ => return Err(syntax()),
+    };
     Ok(Reply::Array(
-        table().iter().map(|s| Reply::bulk(s.name)).collect(),
+        table()
+            .iter()
+            .filter(|s| keep(s.name))
+            .map(|s| Reply::bulk(s.name))
+            .collect(),
     ))
 }
 

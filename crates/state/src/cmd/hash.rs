@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::keys::{parse_scan, scan_range};
+use super::keys::{parse_scan, scan_cursor, scan_range};
 use super::{int, Ctx, R};
 use crate::glob;
 use crate::resp::{parse_i64, Reply};
@@ -181,10 +181,13 @@ pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 pub(super) fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let o = parse_scan(a, 2, false)?;
+    // Redis's order: the cursor, then the key (a missing one answers an
+    // empty scan before the options are parsed), then the options.
+    scan_cursor(&a[2])?;
     let Some(h) = ctx.get_hash(&a[1])? else {
         return Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(vec![])]));
     };
+    let o = parse_scan(a, 2, false)?;
     let (start, end, next) = scan_range(o.cursor, o.count, h.len());
     let mut out = Vec::new();
     for i in start..end {
@@ -205,10 +208,6 @@ pub(super) fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let (count, wv) = super::random::rand_args(a, "withvalues")?;
-    // Refuse replies that could only exhaust memory.
-    if count.is_some_and(|c| c < 0 && c.unsigned_abs() > 100_000_000) {
-        return Err(Reply::err("value is out of range"));
-    }
     let proto = ctx.c.proto;
     let Some(h) = ctx.get_hash(&a[1])? else {
         return Ok(if count.is_some() {
@@ -217,6 +216,11 @@ pub(super) fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             Reply::Nil
         });
     };
+    // Refuse replies that could only exhaust memory (a missing key answers
+    // the empty array first, as Redis).
+    if count.is_some_and(|c| c < 0 && c.unsigned_abs() > 100_000_000) {
+        return Err(Reply::err("value is out of range"));
+    }
     let pick = |i: usize| h.get_index(i).expect("in range");
     match count {
         None => Ok(Reply::Bulk(

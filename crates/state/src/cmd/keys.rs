@@ -209,15 +209,40 @@ pub(super) struct ScanOpts {
     pub(super) type_: Option<String>,
 }
 
+/// A SCAN cursor as Redis reads it (`strtoul`): an optional sign, then
+/// decimal digits; a negative cursor wraps, the empty string is 0; leading
+/// whitespace, other characters and overflow are refused.
+pub(super) fn scan_cursor(b: &[u8]) -> Result<u64, Reply> {
+    let bad = || Reply::err("invalid cursor");
+    // A C string: an embedded NUL ends it.
+    let b = b.split(|&c| c == 0).next().unwrap_or_default();
+    if b.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match b[0] {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let mut v: u64 = 0;
+    for d in digits {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(bad)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
+}
+
 pub(super) fn parse_scan(
     a: &[Bytes],
     cursor_at: usize,
     allow_type: bool,
 ) -> Result<ScanOpts, Reply> {
-    let cursor = std::str::from_utf8(&a[cursor_at])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Reply::err("invalid cursor"))?;
+    let cursor = scan_cursor(&a[cursor_at])?;
     let mut o = ScanOpts {
         cursor,
         pattern: None,

@@ -157,10 +157,11 @@ fn index_of(i: i64, len: usize) -> Option<usize> {
 }
 
 pub(super) fn lindex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let i = int(&a[2])?;
+    // The key first: a missing key answers nil whatever the index.
     let Some(l) = ctx.get_list(&a[1])? else {
         return Ok(Reply::Nil);
     };
+    let i = int(&a[2])?;
     Ok(index_of(i, l.len()).map_or(Reply::Nil, |i| Reply::Bulk(l[i].clone())))
 }
 
@@ -184,7 +185,12 @@ pub(super) fn lrem(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         return Ok(Reply::Int(0));
     };
     let mut removed = 0i64;
-    let limit = if count == 0 { i64::MAX } else { count.abs() };
+    // unsigned_abs: LREM key -9223372036854775808 x removes all (abs overflowed).
+    let limit = if count == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(count.unsigned_abs()).unwrap_or(i64::MAX)
+    };
     if count >= 0 {
         let mut i = 0;
         while i < l.len() && removed < limit {

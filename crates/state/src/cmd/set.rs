@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use super::keys::{parse_scan, scan_range};
+use super::keys::{parse_scan, scan_cursor, scan_range};
 use super::{int, Ctx, R};
 use crate::glob;
 use crate::resp::Reply;
@@ -130,9 +130,8 @@ pub(super) fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     } else {
         None
     };
-    // Redis refuses counts below -LONG_MAX/2; we also refuse replies that could
-    // only exhaust memory.
-    if count.is_some_and(|c| c < 0 && (c < -(i64::MAX / 2) || c.unsigned_abs() > 100_000_000)) {
+    // Redis refuses counts below -LONG_MAX/2.
+    if count.is_some_and(|c| c < -(i64::MAX / 2)) {
         return Err(Reply::err("value is out of range"));
     }
     let Some(s) = ctx.get_set(&a[1])? else {
@@ -142,6 +141,11 @@ pub(super) fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             Reply::Nil
         });
     };
+    // Refuse replies that could only exhaust memory (a missing key answers
+    // the empty array first, as Redis).
+    if count.is_some_and(|c| c < 0 && c.unsigned_abs() > 100_000_000) {
+        return Err(Reply::err("value is out of range"));
+    }
     let mut rng = rand::rng();
     match count {
         None => Ok(Reply::Bulk(
@@ -178,11 +182,11 @@ pub(super) fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 pub(super) fn smove(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let src_exists = ctx.get_set(&a[1])?.is_some();
-    ctx.get_set(&a[2])?;
-    if !src_exists {
+    // A missing source answers 0 before the destination's type is checked.
+    if ctx.get_set(&a[1])?.is_none() {
         return Ok(Reply::Int(0));
     }
+    ctx.get_set(&a[2])?;
     if a[1] == a[2] {
         let has = ctx.get_set(&a[1])?.is_some_and(|s| s.contains(&a[3][..]));
         return Ok(Reply::Int(has as i64));
@@ -291,10 +295,13 @@ pub(super) fn sdiffstore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 pub(super) fn sscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let o = parse_scan(a, 2, false)?;
+    // Redis's order: the cursor, then the key (a missing one answers an
+    // empty scan before the options are parsed), then the options.
+    scan_cursor(&a[2])?;
     let Some(s) = ctx.get_set(&a[1])? else {
         return Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(vec![])]));
     };
+    let o = parse_scan(a, 2, false)?;
     let (start, end, next) = scan_range(o.cursor, o.count, s.len());
     let out = (start..end)
         .filter_map(|i| s.get_index(i))

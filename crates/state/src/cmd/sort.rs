@@ -109,10 +109,11 @@ fn sort_generic(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> R {
     }
     let len = elems.len() as i64;
     let mut start = limit_start.max(0);
+    // Saturating: LIMIT 1 9223372036854775807 must not overflow.
     let mut end = if limit_count < 0 {
         len - 1
     } else {
-        start + limit_count - 1
+        start.saturating_add(limit_count).saturating_sub(1)
     };
     if start >= len {
         start = len - 1;

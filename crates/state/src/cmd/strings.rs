@@ -196,13 +196,15 @@ pub(super) fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         }
         j += 1;
     }
-    let at = match exp {
-        Some((i, secs, abs)) => Some(expire_at(ctx, &a[i], secs, abs, "getex")?),
-        None => None,
-    };
     let key = &a[1];
     let Some(v) = str_value(ctx, key)? else {
         return Ok(Reply::Nil);
+    };
+    // The time is checked after the lookup, as Redis: a missing key is nil
+    // whatever the value.
+    let at = match exp {
+        Some((i, secs, abs)) => Some(expire_at(ctx, &a[i], secs, abs, "getex")?),
+        None => None,
     };
     if let Some(at) = at {
         if at <= ctx.now {

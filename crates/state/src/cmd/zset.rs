@@ -2,9 +2,9 @@
 
 use bytes::Bytes;
 
-use super::keys::{parse_scan, scan_range};
+use super::keys::{parse_scan, scan_cursor, scan_range};
 use super::random::{pair_reply, rand_args, rand_indexes};
-use super::{int, is, parse_float, syntax, Ctx, R};
+use super::{int, is, parse_float, parse_range_float, syntax, Ctx, R};
 use crate::glob;
 use crate::resp::{fmt_double, Reply};
 use crate::store::{notify, BlockOp, Score, Value, ZSet};
@@ -189,12 +189,12 @@ fn parse_bound(b: &[u8]) -> Result<Bound, Reply> {
     let bad = || Reply::err("min or max is not a float");
     if b.first() == Some(&b'(') {
         Ok(Bound {
-            v: parse_float(&b[1..]).ok_or_else(bad)?,
+            v: parse_range_float(&b[1..]).ok_or_else(bad)?,
             ex: true,
         })
     } else {
         Ok(Bound {
-            v: parse_float(b).ok_or_else(bad)?,
+            v: parse_range_float(b).ok_or_else(bad)?,
             ex: false,
         })
     }
@@ -451,6 +451,7 @@ fn parse_tail(
         ws: false,
         limit: None,
     };
+    let mut by_set = false;
     let mut j = from;
     while j < a.len() {
         let o = &a[j];
@@ -459,11 +460,14 @@ fn parse_tail(
         } else if allow_limit && is(o, "limit") && j + 2 < a.len() {
             req.limit = Some((int(&a[j + 1])?, int(&a[j + 2])?));
             j += 2;
-        } else if allow_by && is(o, "byscore") {
+        } else if allow_by && !by_set && is(o, "byscore") {
+            // Each of BYSCORE/BYLEX and REV at most once, as Redis.
             req.by = By::Score;
-        } else if allow_by && is(o, "bylex") {
+            by_set = true;
+        } else if allow_by && !by_set && is(o, "bylex") {
             req.by = By::Lex;
-        } else if allow_by && is(o, "rev") {
+            by_set = true;
+        } else if allow_by && !req.rev && is(o, "rev") {
             req.rev = true;
         } else {
             return Err(syntax());
@@ -611,10 +615,13 @@ pub(super) fn zpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 pub(super) fn zscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let o = parse_scan(a, 2, false)?;
+    // Redis's order: the cursor, then the key (a missing one answers an
+    // empty scan before the options are parsed), then the options.
+    scan_cursor(&a[2])?;
     let Some(z) = ctx.get_zset(&a[1])? else {
         return Ok(Reply::Array(vec![Reply::bulk("0"), Reply::Array(vec![])]));
     };
+    let o = parse_scan(a, 2, false)?;
     let all: Vec<_> = z.tree.iter().collect();
     let (start, end, next) = scan_range(o.cursor, o.count, all.len());
     let mut out = Vec::new();
@@ -845,10 +852,6 @@ pub(super) fn zrangestore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let (count, ws) = rand_args(a, "withscores")?;
-    // Refuse replies that could only exhaust memory.
-    if count.is_some_and(|c| c.unsigned_abs() > 100_000_000 && c < 0) {
-        return Err(Reply::err("value is out of range"));
-    }
     let proto = ctx.c.proto;
     let Some(z) = ctx.get_zset(&a[1])? else {
         return Ok(if count.is_some() {
@@ -857,6 +860,11 @@ pub(super) fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             Reply::Nil
         });
     };
+    // Refuse replies that could only exhaust memory (a missing key answers
+    // the empty array first, as Redis).
+    if count.is_some_and(|c| c < 0 && c.unsigned_abs() > 100_000_000) {
+        return Err(Reply::err("value is out of range"));
+    }
     // The tree has no random access: one ordered walk serves every pick.
     let picks = rand_indexes(z.len(), count.unwrap_or(-1));
     let mut order: Vec<usize> = (0..picks.len()).collect();

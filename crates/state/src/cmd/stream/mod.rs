@@ -310,11 +310,11 @@ pub(super) fn xadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 pub(super) fn xtrim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    if ctx.get_stream(&a[1])?.is_none() {
-        return Ok(Reply::Int(0));
-    }
+    // Arguments first, as Redis: a syntax error on a missing key is an error.
     let args = parse_add_args(ctx, a, false)?;
-    let s = ctx.get_stream(&a[1])?.expect("checked");
+    let Some(s) = ctx.get_stream(&a[1])? else {
+        return Ok(Reply::Int(0));
+    };
     let n = s.trim(args.trim.expect("parsed"), args.approx, args.limit);
     let len = s.len();
     if n > 0 {
