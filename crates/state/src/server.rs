@@ -398,6 +398,12 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
                         }
                     }
                 }
+                // Let the other clients woken by the same readiness event run
+                // first, so replies leave in one burst (Redis writes them all
+                // before it sleeps): the client then reads many per wake-up.
+                if !out.is_empty() {
+                    tokio::task::yield_now().await;
+                }
                 if !wait_durable(&mut synced, w.at, w.always).await
                     || !flush(&mut wr, &mut out, &client).await
                     || client.close
