@@ -576,26 +576,10 @@ fn pop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) -> R {
         None
     };
     let proto = ctx.c.proto;
-    let Some(z) = ctx.get_zset(&a[1])? else {
+    if ctx.get_zset(&a[1])?.is_none() {
         return Ok(Reply::Array(vec![]));
-    };
-    let n = count.unwrap_or(1).min(z.len());
-    let mut items = Vec::with_capacity(n);
-    for _ in 0..n {
-        let first = if max {
-            z.tree.iter().next_back().cloned()
-        } else {
-            z.tree.iter().next().cloned()
-        };
-        let Some((s, m)) = first else { break };
-        z.remove(&m);
-        items.push((m, s.0));
     }
-    if !items.is_empty() {
-        ctx.dirty(1);
-        ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, &a[1]);
-        ctx.del_if_empty(&a[1]);
-    }
+    let items = pop_items(ctx, &a[1], max, count.unwrap_or(1));
     if count.is_none() || proto < 3 {
         let mut v = Vec::new();
         for (m, s) in items {
