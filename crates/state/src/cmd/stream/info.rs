@@ -229,21 +229,9 @@ pub(crate) fn rewrite_commands(key: &Bytes, s: &Stream) -> Vec<Vec<Bytes>> {
                 ]);
             }
             for id in &c.pel {
-                let n = &g.pel[id];
-                out.push(vec![
-                    b("XCLAIM"),
-                    key.clone(),
-                    name.clone(),
-                    cname.clone(),
-                    b("0"),
-                    id.to_bytes(),
-                    b("TIME"),
-                    b(&n.delivery_time.to_string()),
-                    b("RETRYCOUNT"),
-                    b(&n.delivery_count.to_string()),
-                    b("JUSTID"),
-                    b("FORCE"),
-                ]);
+                // The same XCLAIM a group read propagates; LASTID equal to the
+                // group's last id (just created above) changes nothing.
+                out.push(super::xclaim_prop(key, name, *id, &g.pel[id], g.last_id));
             }
         }
     }
