@@ -20,6 +20,7 @@ mod health;
 mod metrics;
 mod pool;
 mod proxy;
+pub mod route;
 mod server;
 mod snapshot;
 mod sticky;
