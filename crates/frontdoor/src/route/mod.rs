@@ -15,6 +15,7 @@
 //!   prefix ending in `/` matches only below it).
 //! - **Method**, **header** (present, or equal to a value): all listed must hold.
 
+pub mod limit;
 pub mod path;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
