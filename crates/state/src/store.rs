@@ -14,9 +14,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::config::Config;
 pub(crate) use crate::key::Key;
 use crate::resp::{encode_command, Reply};
-use crate::Config;
 
 /// Hash map with insertion-indexed storage: O(1) random sampling (RANDOMKEY,
 /// SPOP, active expiry) and index cursors (SCAN).

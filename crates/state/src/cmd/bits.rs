@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 
-use super::{int, is, syntax, Ctx, R};
+use super::args::{int, is, syntax};
+use super::ctx::{Ctx, R};
 use crate::resp::{parse_i64, Reply};
 use crate::store::{notify, Value};
 

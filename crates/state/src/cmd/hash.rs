@@ -2,8 +2,9 @@
 
 use bytes::Bytes;
 
+use super::args::int;
+use super::ctx::{Ctx, R};
 use super::keys::{parse_scan, scan_cursor, scan_range};
-use super::{int, Ctx, R};
 use crate::glob;
 use crate::resp::{parse_i64, Reply};
 use crate::store::{notify, Key, Value};

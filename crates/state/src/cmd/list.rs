@@ -9,7 +9,8 @@
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::{int, is, syntax, Ctx, R};
+use super::args::{int, is, syntax};
+use super::ctx::{Ctx, R};
 use crate::resp::Reply;
 use crate::store::{notify, BlockOp, BlockSpec, Blocked, Value};
 
@@ -314,7 +315,7 @@ pub(super) fn rpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 /// Parses a blocking timeout (seconds, may be fractional) to ms.
 pub(super) fn timeout_ms(b: &[u8]) -> Result<u64, Reply> {
-    let t = super::parse_float(b)
+    let t = crate::cmd::args::parse_float(b)
         .filter(|t| t.is_finite())
         .ok_or_else(|| Reply::err("timeout is not a float or out of range"))?;
     if t < 0.0 {
@@ -515,7 +516,7 @@ pub(super) fn mpop_reply(key: &Bytes, items: Vec<Bytes>) -> Reply {
 }
 
 fn lmpop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], numkeys_idx: usize, blocking: bool) -> R {
-    let m = super::parse_mpop(a, numkeys_idx, "left", "right")?;
+    let m = crate::cmd::args::parse_mpop(a, numkeys_idx, "left", "right")?;
     let left = !m.max;
     let timeout = if blocking {
         Some(timeout_ms(&a[1])?)

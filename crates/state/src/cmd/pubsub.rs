@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, R};
+use super::ctx::{Ctx, R};
 use crate::glob;
 use crate::resp::Reply;
 use crate::store::Store;

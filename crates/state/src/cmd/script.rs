@@ -1,7 +1,7 @@
 //! EVAL / EVALSHA / SCRIPT with Lua 5.1 (mlua).
 //!
 //! A script runs with the store lock held, like any command, so it is atomic.
-//! `redis.call` re-enters the normal dispatcher through [`super::call`], which
+//! `redis.call` re-enters the normal dispatcher through [`super::call::call`], which
 //! also logs each write the script makes (effects replication), so the log
 //! never needs to re-run Lua.
 
@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table, Value as LV};
 
-use super::{call, int, is, resolve, Ctx, R};
+use super::args::{int, is};
+use super::call::{acl_check, call};
+use super::ctx::{Commands, Ctx, Unresolved, R};
 use crate::resp::Reply;
 
 /// The interpreter and compiled scripts.
@@ -79,8 +81,8 @@ fn new_engine() -> mlua::Result<Engine> {
     }
     redis.set("REPL_ALL", 3)?;
     // Scripts gate features on these (Redis 7 sets them).
-    redis.set("REDIS_VERSION", crate::REDIS_VERSION)?;
-    let num = crate::REDIS_VERSION
+    redis.set("REDIS_VERSION", crate::config::REDIS_VERSION)?;
+    let num = crate::config::REDIS_VERSION
         .split('.')
         .fold(0i64, |acc, p| (acc << 8) | p.parse::<i64>().unwrap_or(0));
     redis.set("REDIS_VERSION_NUM", num)?;
@@ -184,7 +186,12 @@ fn clean_err(s: &str) -> String {
 }
 
 /// Runs one `redis.call` / `redis.pcall`.
-fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<LV> {
+fn redis_call<T: Commands>(
+    ctx: &mut Ctx<'_>,
+    lua: &Lua,
+    args: MultiValue,
+    raise: bool,
+) -> mlua::Result<LV> {
     let mut argv = Vec::with_capacity(args.len());
     for a in args {
         match a {
@@ -207,24 +214,20 @@ fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> ml
             "ERR Please specify at least one argument for this redis lib call",
         );
     }
-    let spec = match resolve(&argv) {
+    let spec = match T::lookup(&argv) {
         Ok(s) => s,
-        Err(Reply::Error(e))
-            if e.starts_with("ERR unknown command") || e.starts_with("ERR unknown subcommand") =>
-        {
+        Err(Unresolved::UnknownCommand(_) | Unresolved::UnknownSubcommand(_)) => {
             return fail(lua, raise, "ERR Unknown Redis command called from script");
         }
-        Err(Reply::Error(e)) if e.starts_with("ERR wrong number of arguments") => {
+        Err(Unresolved::WrongArity(_)) => {
             return fail(
                 lua,
                 raise,
                 "ERR Wrong number of args calling Redis command from script",
             );
         }
-        Err(Reply::Error(e)) => return fail(lua, raise, &e),
-        Err(_) => return fail(lua, raise, "ERR bad command"),
     };
-    if spec.flags & super::flags::NOSCRIPT != 0 {
+    if spec.has(crate::spec::flags::NOSCRIPT) {
         return fail(
             lua,
             raise,
@@ -232,7 +235,7 @@ fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> ml
         );
     }
     // A script runs with its caller's permissions.
-    if let Err(d) = super::acl_check(ctx, spec, &argv) {
+    if let Err(d) = acl_check(ctx, spec, &argv) {
         return fail(lua, raise, &d.in_script());
     }
     let reply = call(ctx, spec, &argv);
@@ -276,7 +279,7 @@ fn fail(lua: &Lua, raise: bool, msg: &str) -> mlua::Result<LV> {
     }
 }
 
-fn run(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) -> R {
+fn run<T: Commands>(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) -> R {
     let n = int(&rest[0])?;
     if n < 0 {
         return Err(Reply::err("Number of keys can't be negative"));
@@ -292,12 +295,12 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) -> R {
         Some(e) => e,
         None => new_engine().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
     };
-    let result = run_in(&mut eng, ctx, sha, body, keys, argv);
+    let result = run_in::<T>(&mut eng, ctx, sha, body, keys, argv);
     ctx.s.lua = Some(eng);
     result
 }
 
-fn run_in(
+fn run_in<T: Commands>(
     eng: &mut Engine,
     ctx: &mut Ctx<'_>,
     sha: &str,
@@ -362,11 +365,11 @@ fn run_in(
     let out = lua.scope(|scope| {
         let c1 = scope.create_function_mut(|lua, args: MultiValue| {
             let mut c = cell.borrow_mut();
-            redis_call(&mut c, lua, args, true)
+            redis_call::<T>(&mut c, lua, args, true)
         })?;
         let c2 = scope.create_function_mut(|lua, args: MultiValue| {
             let mut c = cell.borrow_mut();
-            redis_call(&mut c, lua, args, false)
+            redis_call::<T>(&mut c, lua, args, false)
         })?;
         redis.raw_set("call", c1)?;
         redis.raw_set("pcall", c2)?;
@@ -414,24 +417,24 @@ fn innermost(e: &mlua::Error) -> (String, Option<i32>) {
     }
 }
 
-pub(super) fn eval(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+pub(super) fn eval<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let body = a[1].clone();
     let sha = sha1hex(&body);
     ctx.s
         .scripts
         .entry(sha.clone())
         .or_insert_with(|| body.clone());
-    run(ctx, &sha, &body, &a[2..])
+    run::<T>(ctx, &sha, &body, &a[2..])
 }
 
-pub(super) fn evalsha(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+pub(super) fn evalsha<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     let Some(body) = ctx.s.scripts.get(&sha).cloned() else {
         return Err(Reply::Error(
             "NOSCRIPT No matching script. Please use EVAL.".into(),
         ));
     };
-    run(ctx, &sha, &body, &a[2..])
+    run::<T>(ctx, &sha, &body, &a[2..])
 }
 
 pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {

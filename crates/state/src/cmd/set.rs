@@ -3,8 +3,9 @@
 use bytes::Bytes;
 use rand::Rng;
 
+use super::args::int;
+use super::ctx::{Ctx, R};
 use super::keys::{parse_scan, scan_cursor, scan_range};
-use super::{int, Ctx, R};
 use crate::glob;
 use crate::resp::Reply;
 use crate::store::{notify, Set, Value};
@@ -81,7 +82,7 @@ pub(super) fn scard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() > 3 {
-        return Err(super::syntax());
+        return Err(crate::cmd::args::syntax());
     }
     let count = if a.len() == 3 {
         let c = int(&a[2]).map_err(|_| Reply::err("value is out of range, must be positive"))?;
@@ -123,7 +124,7 @@ pub(super) fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() > 3 {
-        return Err(super::syntax());
+        return Err(crate::cmd::args::syntax());
     }
     let count = if a.len() == 3 {
         Some(int(&a[2])?)
@@ -332,7 +333,7 @@ pub(super) fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let mut limit = 0usize;
     let mut j = 2 + n as usize;
     while j < a.len() {
-        if super::is(&a[j], "limit") && j + 1 < a.len() {
+        if crate::cmd::args::is(&a[j], "limit") && j + 1 < a.len() {
             let l = int(&a[j + 1]).map_err(|_| Reply::err("LIMIT can't be negative"))?;
             if l < 0 {
                 return Err(Reply::err("LIMIT can't be negative"));
@@ -340,7 +341,7 @@ pub(super) fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             limit = l as usize;
             j += 2;
         } else {
-            return Err(super::syntax());
+            return Err(crate::cmd::args::syntax());
         }
     }
     let s = compute(ctx, keys, Op::Inter)?;

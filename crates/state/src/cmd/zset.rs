@@ -2,9 +2,10 @@
 
 use bytes::Bytes;
 
+use super::args::{int, is, parse_float, parse_range_float, syntax};
+use super::ctx::{Ctx, R};
 use super::keys::{parse_scan, scan_cursor, scan_range};
 use super::random::{pair_reply, rand_args, rand_indexes};
-use super::{int, is, parse_float, parse_range_float, syntax, Ctx, R};
 use crate::glob;
 use crate::resp::{fmt_double, Reply};
 use crate::store::{notify, BlockOp, Score, Value, ZSet};
@@ -721,7 +722,7 @@ pub(super) fn bzpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 fn zmpop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], numkeys_idx: usize, block: bool) -> R {
-    let m = super::parse_mpop(a, numkeys_idx, "min", "max")?;
+    let m = crate::cmd::args::parse_mpop(a, numkeys_idx, "min", "max")?;
     let timeout = if block {
         Some(super::list::timeout_ms(&a[1])?)
     } else {

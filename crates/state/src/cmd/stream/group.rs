@@ -6,7 +6,8 @@ use super::{
     createconsumer_prop, entry_reply, id_reply, invalid_id, new_stream, nogroup, nogroup_for_key,
     range_end, range_start, setid_prop, strict_id, subcommand_syntax, xclaim_prop,
 };
-use crate::cmd::{int, is, syntax, Ctx, R};
+use crate::cmd::args::{int, is, syntax};
+use crate::cmd::ctx::{Ctx, R};
 use crate::resp::Reply;
 use crate::store::{notify, Value};
 use crate::stream::{parse_id, Group, Nack, StreamId, ENTRIES_READ_INVALID};

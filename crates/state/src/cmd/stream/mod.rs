@@ -10,7 +10,8 @@
 
 use bytes::Bytes;
 
-use super::{int, is, syntax, Ctx, R};
+use crate::cmd::args::{int, is, syntax};
+use crate::cmd::ctx::{Ctx, R};
 use crate::resp::Reply;
 use crate::store::{notify, BlockOp, Value};
 use crate::stream::{parse_id, Group, Nack, Stream, StreamId, Trim};
