@@ -17,6 +17,7 @@ mod evict;
 mod file;
 mod glob;
 mod key;
+mod lua;
 mod metrics;
 pub mod resp;
 mod server;

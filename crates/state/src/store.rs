@@ -523,7 +523,7 @@ pub(crate) struct Store {
     /// sha1 → script body.
     pub(crate) scripts: HashMap<String, Bytes>,
     /// The Lua interpreter (created on first use).
-    pub(crate) lua: Option<crate::cmd::script::Engine>,
+    pub(crate) lua: Option<crate::lua::Engine>,
     /// Changes since start.
     pub(crate) dirty: u64,
     /// Commands to write to the log once the current command finishes.

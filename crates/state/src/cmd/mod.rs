@@ -18,7 +18,6 @@ mod hash;
 mod keys;
 mod list;
 mod longdouble;
-mod lualib;
 mod object;
 mod pubsub;
 mod random;

@@ -6,96 +6,18 @@
 //! never needs to re-run Lua.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use bytes::Bytes;
-use mlua::{Function, Lua, MultiValue, Table, Value as LV};
+use mlua::{Lua, MultiValue, Table, Value as LV};
 
 use super::args::{int, is};
 use super::call::{acl_check, call};
 use super::ctx::{Commands, Ctx, Unresolved, R};
+use crate::lua::{sha1hex, Engine};
 use crate::resp::Reply;
-
-/// The interpreter and compiled scripts.
-pub(crate) struct Engine {
-    lua: Lua,
-    fns: HashMap<String, Function>,
-}
 
 /// How long a script may run before it is aborted.
 const SCRIPT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// SHA1 hex of a script body.
-pub(crate) fn sha1hex(b: &[u8]) -> String {
-    sha1_smol::Sha1::from(b).digest().to_string()
-}
-
-const PRELUDE: &str = r#"
-dofile = nil
-loadfile = nil
-io = nil
-local clock = os and os.clock
-os = { clock = clock }
-setmetatable(_G, {
-  __index = function(t, k)
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end,
-  __newindex = function(t, k, v)
-    error("Attempt to modify a readonly table", 2)
-  end,
-})
-"#;
-
-fn new_engine() -> mlua::Result<Engine> {
-    let lua = Lua::new();
-    let redis = lua.create_table()?;
-    redis.set(
-        "sha1hex",
-        lua.create_function(|_, s: mlua::String| Ok(sha1hex(&s.as_bytes())))?,
-    )?;
-    redis.set(
-        "error_reply",
-        lua.create_function(|lua, s: mlua::String| {
-            let t = lua.create_table()?;
-            t.set("err", s)?;
-            Ok(t)
-        })?,
-    )?;
-    redis.set(
-        "status_reply",
-        lua.create_function(|lua, s: mlua::String| {
-            let t = lua.create_table()?;
-            t.set("ok", s)?;
-            Ok(t)
-        })?,
-    )?;
-    redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    redis.set("setresp", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
-    redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    for (i, n) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"]
-        .iter()
-        .enumerate()
-    {
-        redis.set(*n, i as i64)?;
-    }
-    redis.set("REPL_ALL", 3)?;
-    // Scripts gate features on these (Redis 7 sets them).
-    redis.set("REDIS_VERSION", crate::config::REDIS_VERSION)?;
-    let num = crate::config::REDIS_VERSION
-        .split('.')
-        .fold(0i64, |acc, p| (acc << 8) | p.parse::<i64>().unwrap_or(0));
-    redis.set("REDIS_VERSION_NUM", num)?;
-    lua.globals().set("redis", redis)?;
-    lua.globals().set("KEYS", lua.create_table()?)?;
-    lua.globals().set("ARGV", lua.create_table()?)?;
-    super::lualib::install(&lua)?;
-    lua.load(PRELUDE).exec()?;
-    Ok(Engine {
-        lua,
-        fns: HashMap::new(),
-    })
-}
 
 fn to_lua(lua: &Lua, r: Reply) -> mlua::Result<LV> {
     Ok(match r {
@@ -293,7 +215,7 @@ fn run<T: Commands>(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) 
     let argv = &rest[1 + n as usize..];
     let mut eng = match ctx.s.lua.take() {
         Some(e) => e,
-        None => new_engine().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
+        None => Engine::new().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
     };
     let result = run_in::<T>(&mut eng, ctx, sha, body, keys, argv);
     ctx.s.lua = Some(eng);
@@ -308,28 +230,8 @@ fn run_in<T: Commands>(
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> R {
+    let f = eng.compile(sha, body).map_err(Reply::err)?;
     let lua = &eng.lua;
-    let f = match eng.fns.get(sha) {
-        Some(f) => f.clone(),
-        None => {
-            let f = lua
-                .load(&body[..])
-                .set_name("@user_script")
-                .into_function()
-                .map_err(|e| {
-                    Reply::err(format!(
-                        "Error compiling script (new function): {}",
-                        e.to_string()
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                            .replace("[string \"@user_script\"]", "user_script")
-                    ))
-                })?;
-            eng.fns.insert(sha.to_string(), f.clone());
-            f
-        }
-    };
     let mk = |v: &[Bytes]| -> mlua::Result<Table> {
         let t = lua.create_table()?;
         for (i, x) in v.iter().enumerate() {
@@ -442,31 +344,9 @@ pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     // Compile now so syntax errors surface at load time, as in Redis.
     let mut eng = match ctx.s.lua.take() {
         Some(e) => e,
-        None => new_engine().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
+        None => Engine::new().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
     };
-    let res = if eng.fns.contains_key(&sha) {
-        Ok(())
-    } else {
-        match eng
-            .lua
-            .load(&a[2][..])
-            .set_name("@user_script")
-            .into_function()
-        {
-            Ok(f) => {
-                eng.fns.insert(sha.clone(), f);
-                Ok(())
-            }
-            Err(e) => Err(Reply::err(format!(
-                "Error compiling script (new function): {}",
-                e.to_string()
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .replace("[string \"@user_script\"]", "user_script")
-            ))),
-        }
-    };
+    let res = eng.compile(&sha, &a[2]).map(drop).map_err(Reply::err);
     ctx.s.lua = Some(eng);
     res?;
     ctx.s.scripts.insert(sha.clone(), a[2].clone());
