@@ -85,6 +85,30 @@ macro_rules! typed {
     };
 }
 
+macro_rules! typed_or_new {
+    ($get:ident, $variant:ident, $t:ty) => {
+        /// Typed lookup that stores an empty value under a missing key:
+        /// `Err(WRONGTYPE)` if the key holds another type.
+        pub(crate) fn $get(&mut self, key: &[u8]) -> Result<&mut $t, Reply> {
+            let db = self.c.db;
+            self.s.expire_if_needed(db, key, self.now);
+            let keys = &mut self.s.dbs[db].keys;
+            // One probe when the key exists, the common case for HSET, LPUSH, ZADD.
+            let i = match keys.get_index_of(key) {
+                Some(i) => i,
+                None => {
+                    keys.insert_full(Key::new(key), Value::$variant(Box::default()))
+                        .0
+                }
+            };
+            match &mut keys[i] {
+                Value::$variant(x) => Ok(&mut **x),
+                _ => Err(wrongtype()),
+            }
+        }
+    };
+}
+
 impl Ctx<'_> {
     /// The selected database.
     pub(crate) fn db(&mut self) -> &mut Db {
@@ -133,25 +157,11 @@ impl Ctx<'_> {
         }
     }
 
-    /// Gets or creates a collection of the given kind.
-    /// `kind` is the TYPE name `empty()` makes; `empty` runs only for a new key.
-    pub(crate) fn get_or_create(
-        &mut self,
-        key: &[u8],
-        kind: &str,
-        empty: fn() -> Value,
-    ) -> Result<&mut Value, Reply> {
-        let db = self.c.db;
-        self.s.expire_if_needed(db, key, self.now);
-        let keys = &mut self.s.dbs[db].keys;
-        // One probe when the key exists, the common case for HSET, LPUSH, ZADD.
-        let i = match keys.get_index_of(key) {
-            Some(i) if keys[i].type_name() != kind => return Err(wrongtype()),
-            Some(i) => i,
-            None => keys.insert_full(Key::new(key), empty()).0,
-        };
-        Ok(&mut keys[i])
-    }
+    typed_or_new!(list_or_new, List, VecDeque<Bytes>);
+    typed_or_new!(hash_or_new, Hash, Map<Key, Bytes>);
+    typed_or_new!(set_or_new, Set, Set<Bytes>);
+    typed_or_new!(zset_or_new, ZSet, ZSet);
+    typed_or_new!(stream_or_new, Stream, crate::stream::Stream);
 
     /// Sets a key (new value replaces any old one). Keeps the TTL only if asked.
     pub(crate) fn set_key(&mut self, key: &[u8], v: Value, keep_ttl: bool) {

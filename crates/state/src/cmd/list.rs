@@ -12,19 +12,13 @@ use tokio::sync::oneshot;
 use super::args::{int, is, syntax};
 use super::ctx::{Ctx, R};
 use crate::resp::Reply;
-use crate::store::{notify, BlockOp, BlockSpec, Blocked, Value};
-
-fn new_list() -> Value {
-    Value::List(Box::default())
-}
+use crate::store::{notify, BlockOp, BlockSpec, Blocked};
 
 fn push_generic(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool, only_existing: bool) -> R {
     if only_existing && ctx.get_list(&a[1])?.is_none() {
         return Ok(Reply::Int(0));
     }
-    let Value::List(l) = ctx.get_or_create(&a[1], "list", new_list)? else {
-        unreachable!()
-    };
+    let l = ctx.list_or_new(&a[1])?;
     for v in &a[2..] {
         if left {
             l.push_front(v.clone());
@@ -278,9 +272,7 @@ pub(super) fn do_move(
         l.pop_back()
     }
     .expect("non-empty");
-    let Value::List(d) = ctx.get_or_create(dst, "list", new_list)? else {
-        unreachable!()
-    };
+    let d = ctx.list_or_new(dst)?;
     if to_left {
         d.push_front(v.clone());
     } else {

@@ -10,14 +10,8 @@ use crate::glob;
 use crate::resp::Reply;
 use crate::store::{notify, Set, Value};
 
-fn new_set() -> Value {
-    Value::Set(Box::default())
-}
-
 pub(super) fn sadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let Value::Set(s) = ctx.get_or_create(&a[1], "set", new_set)? else {
-        unreachable!()
-    };
+    let s = ctx.set_or_new(&a[1])?;
     let mut n = 0;
     for m in &a[2..] {
         if s.insert(m.clone()) {
@@ -200,9 +194,7 @@ pub(super) fn smove(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     ctx.notify(notify::SET, "srem", &a[1]);
     ctx.del_if_empty(&a[1]);
-    let Value::Set(d) = ctx.get_or_create(&a[2], "set", new_set)? else {
-        unreachable!()
-    };
+    let d = ctx.set_or_new(&a[2])?;
     if d.insert(a[3].clone()) {
         ctx.notify(notify::SET, "sadd", &a[2]);
     }

@@ -10,10 +10,6 @@ use crate::glob;
 use crate::resp::{fmt_double, Reply};
 use crate::store::{notify, BlockOp, Score, Value, ZSet};
 
-fn new_zset() -> Value {
-    Value::ZSet(Box::default())
-}
-
 fn not_float() -> Reply {
     Reply::err("value is not a valid float")
 }
@@ -68,9 +64,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         ctx.check_type(&a[1], "zset")?;
         return Ok(if incr { Reply::Nil } else { Reply::Int(0) });
     }
-    let Value::ZSet(z) = ctx.get_or_create(&a[1], "zset", new_zset)? else {
-        unreachable!()
-    };
+    let z = ctx.zset_or_new(&a[1])?;
     let (mut added, mut changed) = (0, 0);
     let mut result = None;
     for (score, m) in pairs {
@@ -120,9 +114,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn zincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let by = parse_float(&a[2]).ok_or_else(not_float)?;
-    let Value::ZSet(z) = ctx.get_or_create(&a[1], "zset", new_zset)? else {
-        unreachable!()
-    };
+    let z = ctx.zset_or_new(&a[1])?;
     let new = z.scores.get(&a[3][..]).copied().unwrap_or(0.0) + by;
     if new.is_nan() {
         ctx.del_if_empty(&a[1]);

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{b, entry_reply, id_reply, nogroup_for_key, range, subcommand_syntax};
+use super::common::{b, entry_reply, id_reply, nogroup_for_key, range, subcommand_syntax};
 use crate::cmd::args::{int, is};
 use crate::cmd::ctx::{Ctx, R};
 use crate::resp::Reply;
