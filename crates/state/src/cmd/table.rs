@@ -32,6 +32,7 @@ impl Commands for Table {
     }
 }
 
+/// A command with fixed key positions.
 const fn c(
     name: &'static str,
     arity: i32,
@@ -47,6 +48,7 @@ const fn cm(name: &'static str, arity: i32, flags: u32, keys_fn: KeysFn, run: Ha
     Spec::movable(name, arity, flags, keys_fn, run)
 }
 
+/// A command with subcommands.
 const fn container(name: &'static str, arity: i32, flags: u32, subs: &'static [Spec]) -> Spec {
     Spec::container(name, arity, flags, subs)
 }
@@ -441,7 +443,7 @@ fn index() -> &'static HashMap<&'static str, &'static Spec> {
 }
 
 /// Every runnable name, top-level commands and `parent|sub`, in table order.
-pub(crate) fn command_names() -> &'static [&'static str] {
+fn command_names() -> &'static [&'static str] {
     static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
     NAMES.get_or_init(|| TABLE.iter().flat_map(Spec::runnable_names).collect())
 }

@@ -16,7 +16,7 @@ pub(crate) struct Engine {
     /// The interpreter, its globals frozen after setup.
     pub(crate) lua: Lua,
     /// Compiled scripts by SHA1 (a cache of the store's script bodies).
-    pub(crate) fns: HashMap<String, Function>,
+    fns: HashMap<String, Function>,
 }
 
 /// SHA1 hex of a script body.
