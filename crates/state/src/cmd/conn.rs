@@ -153,23 +153,7 @@ pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     ctx.c.multi_err = false;
     super::tx::unwatch_all(ctx.s, ctx.c);
     let id = ctx.c.id;
-    let (chans, pats) = ctx
-        .s
-        .clients
-        .get(&id)
-        .map(|e| {
-            (
-                e.channels.iter().cloned().collect::<Vec<_>>(),
-                e.patterns.iter().cloned().collect::<Vec<_>>(),
-            )
-        })
-        .unwrap_or_default();
-    for c in chans {
-        super::pubsub::remove_sub(ctx.s, id, &c, false);
-    }
-    for p in pats {
-        super::pubsub::remove_sub(ctx.s, id, &p, true);
-    }
+    super::pubsub::remove_all_subs(ctx.s, id);
     ctx.c.subscriptions = 0;
     ctx.c.db = 0;
     ctx.c.proto = 2;
@@ -910,15 +894,6 @@ pub(super) fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 /// Removes every trace of a disconnected client.
 pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
     super::tx::unwatch_all(s, c);
-    if let Some(e) = s.clients.get(&c.id) {
-        let chans: Vec<Bytes> = e.channels.iter().cloned().collect();
-        let pats: Vec<Bytes> = e.patterns.iter().cloned().collect();
-        for ch in chans {
-            super::pubsub::remove_sub(s, c.id, &ch, false);
-        }
-        for p in pats {
-            super::pubsub::remove_sub(s, c.id, &p, true);
-        }
-    }
+    super::pubsub::remove_all_subs(s, c.id);
     s.clients.remove(&c.id);
 }

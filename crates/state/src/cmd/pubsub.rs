@@ -62,6 +62,21 @@ pub(super) fn psubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     sub_generic(ctx, a, true)
 }
 
+/// Removes every channel and pattern subscription of client `id`.
+pub(crate) fn remove_all_subs(s: &mut Store, id: u64) {
+    let Some(e) = s.clients.get(&id) else {
+        return;
+    };
+    let chans: Vec<Bytes> = e.channels.iter().cloned().collect();
+    let pats: Vec<Bytes> = e.patterns.iter().cloned().collect();
+    for ch in chans {
+        remove_sub(s, id, &ch, false);
+    }
+    for p in pats {
+        remove_sub(s, id, &p, true);
+    }
+}
+
 /// Removes one subscription; true if it existed.
 pub(crate) fn remove_sub(s: &mut Store, id: u64, ch: &Bytes, pattern: bool) -> bool {
     let Some(e) = s.clients.get_mut(&id) else {
