@@ -3,7 +3,7 @@
 //! From the bottom up: [`args`] parses arguments; [`ctx`] is what a handler
 //! sees (the locked store, the client, the clock); the handler modules
 //! (`strings`, `list`, `zset`, `stream`, ...) implement commands; [`table`]
-//! lists every command with its flags and handler; [`call`] runs a resolved
+//! lists every command with its flags and handler; [`call`](mod@call) runs a resolved
 //! command with its bookkeeping; [`wake`] serves clients blocked on keys;
 //! [`dispatch`] is the front door, doing Redis's checks before `call`.
 //! Each module imports only those below it.
