@@ -298,8 +298,15 @@ async fn bounded_loads_cap_in_flight_under_a_skewed_key() {
                 .unwrap();
             send(addr, req).await.unwrap().status
         }));
-        // Let each request reach its backend before the next is routed.
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Each request reaches its backend before the next is routed, so every
+        // routing decision sees the loads the earlier ones made.
+        assert!(
+            eventually(Duration::from_secs(20), || {
+                bs.iter().map(|b| b.hits()).sum::<u64>() > i
+            })
+            .await,
+            "request {i} never reached a backend"
+        );
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);

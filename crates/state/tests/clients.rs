@@ -8,15 +8,42 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{start_ours, Conn};
+use common::{start_ours, wait_for, Conn};
 use state::resp::Frame;
 
 fn run_with_timeout(cmd: &mut Command, limit: Duration) -> std::process::Output {
-    let mut child = cmd
+    let child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    wait_with_timeout(child, limit)
+}
+
+/// The clients other than `c` as (id, last command) from CLIENT LIST, oldest first.
+fn other_clients(c: &mut Conn) -> Vec<(i64, String)> {
+    let Frame::Integer(me) = c.cmd("client id") else {
+        panic!("CLIENT ID")
+    };
+    let list = match c.cmd("client list") {
+        Frame::Bulk(b) | Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("CLIENT LIST: {other:?}"),
+    };
+    let field = |line: &str, name: &str| {
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let mut others: Vec<(i64, String)> = list
+        .lines()
+        .filter_map(|l| Some((field(l, "id")?.parse::<i64>().ok()?, field(l, "cmd")?)))
+        .filter(|(id, _)| *id != me)
+        .collect();
+    others.sort();
+    others
+}
+
+fn wait_with_timeout(mut child: std::process::Child, limit: Duration) -> std::process::Output {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(_status) = child.try_wait().expect("wait") {
@@ -26,7 +53,7 @@ fn run_with_timeout(cmd: &mut Command, limit: Duration) -> std::process::Output 
             let _ = child.kill();
             let out = child.wait_with_output().expect("output");
             panic!(
-                "{cmd:?} timed out\nstdout: {}\nstderr: {}",
+                "child process timed out after {limit:?}\nstdout: {}\nstderr: {}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -78,7 +105,7 @@ fn node_redis_resp3() {
 fn php_sessions_with_locking() {
     let srv = start_ours(state::Config::default());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/php/session.php");
-    let php = |hold: &str| {
+    let php = |release: Option<&str>| {
         let mut c = Command::new("php");
         c.args([
             "-d",
@@ -95,19 +122,51 @@ fn php_sessions_with_locking() {
             "redis.session.lock_expire=30",
             script,
             "sess1",
-            hold,
         ])
+        .args(release)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
         c
     };
-    // The first request holds the session lock for a while; the second must wait
-    // for it (and so see count 1) instead of reading the old session.
-    let first = php("0.8")
+    // The first request holds the session lock until the test releases it; the
+    // second starts only once the lock key exists, and must wait for it (and so
+    // see count 1) instead of reading the old session. Each step waits on the
+    // state that proves it, so a slow PHP start cannot reorder them.
+    let release_file = std::env::temp_dir().join(format!(
+        "bigstep-php-lock-{}-{}",
+        std::process::id(),
+        srv.addr.port()
+    ));
+    let _ = std::fs::remove_file(&release_file);
+    let release_arg = release_file.to_str().expect("utf-8 path");
+    let first = php(Some(release_arg))
         .spawn()
         .expect("php (apt install php-cli php-redis)");
-    std::thread::sleep(Duration::from_millis(200));
-    let second = run_with_timeout(&mut php("0"), Duration::from_secs(30));
+    let mut c = Conn::connect(srv.addr);
+    wait_for(
+        "the first request to take the lock",
+        Duration::from_secs(30),
+        || c.cmd("exists PHPREDIS_SESSION:sess1_LOCK") == Frame::Integer(1),
+    );
+    let mut second = php(None).spawn().expect("php");
+    // phpredis retries `SET key_LOCK … NX` while it waits: the second request's
+    // connection (the newer of the two) showing SET as its last command proves
+    // it is waiting.
+    wait_for(
+        "the second request to wait for the lock",
+        Duration::from_secs(30),
+        || {
+            let others = other_clients(&mut c);
+            others.len() == 2 && others[1].1 == "set"
+        },
+    );
+    assert!(
+        second.try_wait().expect("wait").is_none(),
+        "the second request finished while the first held the lock"
+    );
+    std::fs::write(&release_file, b"").expect("release");
+    let second = wait_with_timeout(second, Duration::from_secs(30));
+    let _ = std::fs::remove_file(&release_file);
     let first = first.wait_with_output().expect("php");
     let a = String::from_utf8_lossy(&first.stdout).trim().to_string();
     let b = String::from_utf8_lossy(&second.stdout).trim().to_string();

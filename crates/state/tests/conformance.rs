@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Conn, Mode, Pair};
+use common::{wait_for, Conn, Mode, Pair};
 use state::resp::Frame;
 
 #[test]
@@ -857,10 +857,37 @@ fn transactions() {
         o2.cmd(cmd);
         p.check_mode("exec", Mode::Exact);
     }
-    // A key that expires after WATCH aborts.
-    p.script("set w v px 30\nwatch w\nmulti\nping");
-    std::thread::sleep(Duration::from_millis(80));
+    // A key that expires after WATCH aborts. The TTL leaves a loaded machine a
+    // second to reach WATCH; then each server's own clock (TIME, from another
+    // connection: reading `w` there would delete it, a different path) must pass
+    // the key's expiry time before EXEC.
+    p.script("set w v px 1000\nwatch w\nmulti\nping");
+    for c in [&mut r2, &mut o2] {
+        let Frame::Integer(expires_at) = c.cmd("pexpiretime w") else {
+            panic!("PEXPIRETIME")
+        };
+        wait_for(
+            "the watched key's expiry time",
+            Duration::from_secs(20),
+            || server_time_ms(c) > expires_at,
+        );
+    }
     p.check_mode("exec", Mode::Exact);
+}
+
+/// The server's clock (TIME) in milliseconds.
+fn server_time_ms(c: &mut Conn) -> i64 {
+    let Frame::Array(t) = c.cmd("time") else {
+        panic!("TIME")
+    };
+    let part = |f: &Frame| match f {
+        Frame::Bulk(b) => std::str::from_utf8(b)
+            .expect("digits")
+            .parse::<i64>()
+            .expect("number"),
+        other => panic!("TIME part {other:?}"),
+    };
+    part(&t[0]) * 1000 + part(&t[1]) / 1000
 }
 
 #[test]
@@ -1423,7 +1450,7 @@ fn spring_session_command_sequence() {
         sadd spring:session:expirations:1764232200000 expires:{id}
         pexpire spring:session:expirations:1764232200000 2100000
         append spring:session:sessions:expires:{id} ""
-        pexpire spring:session:sessions:expires:{id} 150
+        pexpire spring:session:sessions:expires:{id} 1500
         pexpire spring:session:sessions:{id} 2100000
         # read it back, change an attribute
         %hgetall spring:session:sessions:{id}
@@ -1435,7 +1462,19 @@ fn spring_session_command_sequence() {
         exists spring:session:sessions:new-{id}
         "#
     ));
-    std::thread::sleep(Duration::from_millis(400));
+    // Let the short-lived `expires` key lapse, and make each server notice it with
+    // an explicit read (PTTL expires a due key on access). When a key with a TTL
+    // expires by itself, relative to the next command, is up to each server's
+    // expiry cycle; reading it first makes the order of the `expired` and `del`
+    // events the same on both, so the comparison below checks behaviour, not luck.
+    // (The TTL is 1.5 s, not Spring's real value, so the renames above certainly
+    // run before it lapses even on a loaded machine.)
+    let expires_key = format!("pttl spring:session:sessions:expires:new-{id}");
+    for c in [&mut p.r, &mut p.o] {
+        wait_for("the expires key to lapse", Duration::from_secs(20), || {
+            c.cmd(&expires_key) == Frame::Integer(-2)
+        });
+    }
     // The cleanup task: expire what is due by touching it.
     p.script(&format!(
         r#"
@@ -1446,9 +1485,17 @@ fn spring_session_command_sequence() {
         del spring:session:sessions:new-{id}
         "#
     ));
+    // Four events reach each subscriber: created, expired, and two dels. Wait for
+    // them, then for a quiet moment so an extra event on one side shows too.
     let drain = |c: &mut Conn| {
         let mut out = Vec::new();
-        while let Some(f) = c.try_read(Duration::from_millis(300)) {
+        while out.len() < 4 {
+            match c.try_read(Duration::from_secs(10)) {
+                Some(f) => out.push(f),
+                None => break,
+            }
+        }
+        while let Some(f) = c.try_read(Duration::from_millis(100)) {
             out.push(f);
         }
         out

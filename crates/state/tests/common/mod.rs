@@ -32,6 +32,17 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Polls `cond` until it holds; panics naming `what` after `limit`. Tests wait
+/// on the state that proves a condition, never on a sleep that guesses it.
+#[allow(dead_code)] // not every test binary that includes `common` polls
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits until something accepts on `addr`.
 pub fn wait_listening(addr: SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -90,9 +90,13 @@ check(msg and msg["data"] == b"hello", f"message {msg}")
 ps.close()
 
 # Blocking queue (RQ / Celery style).
+# The producer pushes once the consumer is blocked (INFO says so), not after a guess.
 def later():
-    time.sleep(0.1)
-    client().rpush("jobs", "job1")
+    c = client()
+    deadline = time.time() + 5
+    while c.info("clients")["blocked_clients"] < 1 and time.time() < deadline:
+        time.sleep(0.01)
+    c.rpush("jobs", "job1")
 
 threading.Thread(target=later).start()
 got = r.blpop(["jobs"], timeout=5)
