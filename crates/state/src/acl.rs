@@ -17,7 +17,8 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::cmd::{table, Spec};
+use crate::acl_categories::CATEGORIES;
+use crate::spec::{flags, numkeys_at, Spec};
 
 /// A user as configured (the `[[state.users]]` table of the config file).
 #[derive(Clone)]
@@ -144,7 +145,7 @@ impl User {
     }
 
     /// Applies one ACL SETUSER rule.
-    fn apply(&mut self, rule: &[u8]) -> Result<(), String> {
+    fn apply(&mut self, rule: &[u8], commands: &[&'static str]) -> Result<(), String> {
         let s = String::from_utf8_lossy(rule);
         let lower = s.to_ascii_lowercase();
         match lower.as_str() {
@@ -158,30 +159,35 @@ impl User {
                 self.nopass = false;
                 self.passwords.clear();
             }
-            "allkeys" => self.apply(b"~*")?,
+            "allkeys" => self.apply(b"~*", commands)?,
             "resetkeys" => {
                 self.keys.clear();
                 self.allkeys = false;
             }
-            "allchannels" => self.apply(b"&*")?,
+            "allchannels" => self.apply(b"&*", commands)?,
             "resetchannels" => {
                 self.channels.clear();
                 self.allchannels = false;
             }
-            "allcommands" => self.apply(b"+@all")?,
-            "nocommands" => self.apply(b"-@all")?,
+            "allcommands" => self.apply(b"+@all", commands)?,
+            "nocommands" => self.apply(b"-@all", commands)?,
             "sanitize-payload" => self.sanitize_payload = true,
             "skip-sanitize-payload" => self.sanitize_payload = false,
             "reset" => {
                 *self = User::new();
                 self.sanitize_payload = true;
             }
-            _ => return self.apply_prefixed(rule, &s),
+            _ => return self.apply_prefixed(rule, &s, commands),
         }
         Ok(())
     }
 
-    fn apply_prefixed(&mut self, rule: &[u8], s: &str) -> Result<(), String> {
+    fn apply_prefixed(
+        &mut self,
+        rule: &[u8],
+        s: &str,
+        commands: &[&'static str],
+    ) -> Result<(), String> {
         let rest = &rule[1.min(rule.len())..];
         match rule.first() {
             Some(b'>') => {
@@ -242,13 +248,18 @@ impl User {
                     "bigstep state does not support ACL selectors or %R/%W key permissions".into(),
                 )
             }
-            Some(&sign @ (b'+' | b'-')) => self.apply_command_rule(sign == b'+', s)?,
+            Some(&sign @ (b'+' | b'-')) => self.apply_command_rule(sign == b'+', s, commands)?,
             _ => return Err("Syntax error".into()),
         }
         Ok(())
     }
 
-    fn apply_command_rule(&mut self, add: bool, rule: &str) -> Result<(), String> {
+    fn apply_command_rule(
+        &mut self,
+        add: bool,
+        rule: &str,
+        commands: &[&'static str],
+    ) -> Result<(), String> {
         let name = rule[1..].to_ascii_lowercase();
         let names: Vec<&'static str> = if let Some(cat) = name.strip_prefix('@') {
             if cat == "all" {
@@ -256,15 +267,17 @@ impl User {
                 self.allowed.clear();
                 self.allcommands = add;
                 if add {
-                    self.allowed.extend(all_names());
+                    self.allowed.extend(commands.iter().copied());
                 }
                 self.rules
                     .push(format!("{}@all", if add { '+' } else { '-' }));
                 return Ok(());
             }
-            category(cat).ok_or("Unknown command or category name in ACL")?
+            category(commands, cat).ok_or("Unknown command or category name in ACL")?
         } else {
-            let found: Vec<&'static str> = all_names()
+            let found: Vec<&'static str> = commands
+                .iter()
+                .copied()
                 .filter(|n| *n == name || n.split('|').next() == Some(name.as_str()))
                 .collect();
             if found.is_empty() {
@@ -319,22 +332,16 @@ impl User {
     }
 
     /// Whether this user may run `spec` with `argv` (keys and channels included).
-    fn check(&self, spec: &Spec, argv: &[bytes::Bytes]) -> Result<(), Denied> {
+    fn check<H>(&self, spec: &Spec<H>, argv: &[bytes::Bytes]) -> Result<(), Denied> {
         if !self.allcommands && !self.allowed.contains(spec.name) {
             return Err(Denied::Command);
         }
         if !self.allkeys {
-            let keys = crate::cmd::key_indexes(spec, argv);
-            let script_keys = match spec.name {
-                "eval" | "evalsha" => {
-                    let n = argv
-                        .get(2)
-                        .and_then(|n| crate::resp::parse_i64(n))
-                        .unwrap_or(0)
-                        .max(0) as usize;
-                    (3..(3 + n).min(argv.len())).collect()
-                }
-                _ => Vec::new(),
+            let keys = spec.key_indexes(argv);
+            let script_keys = if spec.has(flags::SCRIPT_KEYS) {
+                numkeys_at(argv, 2)
+            } else {
+                Vec::new()
             };
             for i in keys.into_iter().chain(script_keys) {
                 if !self
@@ -347,11 +354,14 @@ impl User {
             }
         }
         if !self.allchannels {
-            let (chans, literal): (&[bytes::Bytes], bool) = match spec.name {
-                "publish" => (&argv[1..2], false),
-                "subscribe" => (&argv[1..], false),
-                "psubscribe" => (&argv[1..], true),
-                _ => (&[], false),
+            let (chans, literal): (&[bytes::Bytes], bool) = if spec.has(flags::CHANNEL_ARG) {
+                (&argv[1..2], false)
+            } else if spec.has(flags::CHANNEL_ARGS) {
+                (&argv[1..], false)
+            } else if spec.has(flags::PATTERN_ARGS) {
+                (&argv[1..], true)
+            } else {
+                (&[], false)
             };
             for ch in chans {
                 let ok = self.channels.iter().any(|p| {
@@ -428,31 +438,38 @@ impl Denied {
 pub(crate) struct Acl {
     users: BTreeMap<String, User>,
     pub(crate) generation: u64,
+    /// Every runnable command name (`get`, `config|set`), from the command
+    /// table: what `+@all` and `+name` expand to.
+    commands: &'static [&'static str],
 }
 
 impl Acl {
-    /// From the server config: the default user gets `requirepass` (or
-    /// nopass); configured users follow. When users are configured and neither
-    /// `requirepass` nor a `default` entry is, the default user is off: whoever
-    /// sets up users with passwords means "log in first".
-    pub(crate) fn from_config(
+    /// From the server config, over the runnable command names `commands`
+    /// (the command layer's `Acl::from_config` passes its table's): the
+    /// default user gets `requirepass` (or nopass); configured users follow.
+    /// When users are configured and neither `requirepass` nor a `default`
+    /// entry is, the default user is off: whoever sets up users with passwords
+    /// means "log in first".
+    pub(crate) fn new(
+        commands: &'static [&'static str],
         requirepass: Option<&str>,
         users: &[UserConfig],
     ) -> Result<Acl, String> {
         let mut acl = Acl {
             users: BTreeMap::new(),
             generation: 1,
+            commands,
         };
         let mut default = User::new();
         for r in ["on", "~*", "&*", "+@all"] {
-            default.apply(r.as_bytes()).expect("valid rule");
+            default.apply(r.as_bytes(), commands).expect("valid rule");
         }
         match requirepass {
-            Some(p) => default.apply(&[b">", p.as_bytes()].concat())?,
-            None if users.is_empty() => default.apply(b"nopass")?,
+            Some(p) => default.apply(&[b">", p.as_bytes()].concat(), commands)?,
+            None if users.is_empty() => default.apply(b"nopass", commands)?,
             None => {
-                default.apply(b"nopass")?;
-                default.apply(b"off")?;
+                default.apply(b"nopass", commands)?;
+                default.apply(b"off", commands)?;
             }
         }
         acl.users.insert("default".into(), default);
@@ -465,7 +482,7 @@ impl Acl {
             }
             let mut user = User::new();
             for r in u.rules() {
-                user.apply(&r)
+                user.apply(&r, commands)
                     .map_err(|e| format!("user {:?}: rule '{}': {e}", u.name, redact(&r)))?;
             }
             acl.users.insert(u.name.clone(), user);
@@ -517,10 +534,10 @@ impl Acl {
     /// `CONFIG SET requirepass`: replace the default user's passwords.
     pub(crate) fn set_requirepass(&mut self, pass: Option<&str>) {
         if let Some(d) = self.users.get_mut("default") {
-            let _ = d.apply(b"resetpass");
+            let _ = d.apply(b"resetpass", self.commands);
             let _ = match pass {
-                Some(p) => d.apply(&[b">", p.as_bytes()].concat()),
-                None => d.apply(b"nopass"),
+                Some(p) => d.apply(&[b">", p.as_bytes()].concat(), self.commands),
+                None => d.apply(b"nopass", self.commands),
             };
         }
         self.generation += 1;
@@ -534,7 +551,7 @@ impl Acl {
         }
         let mut user = self.users.get(&name_s).cloned().unwrap_or_else(User::new);
         for r in rules {
-            user.apply(r).map_err(|e| {
+            user.apply(r, self.commands).map_err(|e| {
                 format!(
                     "Error in ACL SETUSER modifier '{}': {e}",
                     String::from_utf8_lossy(r)
@@ -577,11 +594,16 @@ impl Acl {
             .collect()
     }
 
+    /// `ACL CAT name`: our commands in that category.
+    pub(crate) fn category(&self, name: &str) -> Option<Vec<&'static str>> {
+        category(self.commands, name)
+    }
+
     /// Checks `spec` with `argv` for `user`.
-    pub(crate) fn check(
+    pub(crate) fn check<H>(
         &self,
         user: &str,
-        spec: &Spec,
+        spec: &Spec<H>,
         argv: &[bytes::Bytes],
     ) -> Result<(), Denied> {
         match self.users.get(user) {
@@ -624,1108 +646,18 @@ fn parse_hex_digest(s: &[u8]) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Every runnable command name: top-level commands and `parent|sub`.
-fn all_names() -> impl Iterator<Item = &'static str> {
-    table().iter().flat_map(|s| {
-        let own = (s.run.is_some() || s.name == "command").then_some(s.name);
-        own.into_iter().chain(s.subs.iter().map(|x| x.name))
-    })
-}
-
 /// `ACL CAT`: the category names.
 pub(crate) fn category_names() -> Vec<&'static str> {
     CATEGORIES.iter().map(|(n, _)| *n).collect()
 }
 
-/// `ACL CAT name`: our commands in that category.
-pub(crate) fn category(name: &str) -> Option<Vec<&'static str>> {
+/// The commands of `commands` in category `name`, in Redis's order.
+fn category(commands: &[&'static str], name: &str) -> Option<Vec<&'static str>> {
     let name = name.to_ascii_lowercase();
     let (_, cmds) = CATEGORIES.iter().find(|(n, _)| *n == name)?;
-    let ours: std::collections::HashSet<&str> = all_names().collect();
+    let ours: HashSet<&str> = commands.iter().copied().collect();
     Some(cmds.iter().copied().filter(|c| ours.contains(c)).collect())
 }
-
-/// Redis 7.0's categories, every command in each (generated from redis-server
-/// 7.0.15 with `ACL CAT <name>`). [`category`] keeps those we implement, so a
-/// new command lands in its categories without editing this table; the
-/// conformance test `acl::categories_are_a_subset_of_redis` checks both ways.
-static CATEGORIES: &[(&str, &[&str])] = &[
-    (
-        "keyspace",
-        &[
-            "copy",
-            "dbsize",
-            "del",
-            "dump",
-            "exists",
-            "expire",
-            "expireat",
-            "expiretime",
-            "flushall",
-            "flushdb",
-            "keys",
-            "migrate",
-            "move",
-            "object|encoding",
-            "object|freq",
-            "object|help",
-            "object|idletime",
-            "object|refcount",
-            "persist",
-            "pexpire",
-            "pexpireat",
-            "pexpiretime",
-            "pttl",
-            "randomkey",
-            "rename",
-            "renamenx",
-            "restore",
-            "restore-asking",
-            "scan",
-            "swapdb",
-            "touch",
-            "ttl",
-            "type",
-            "unlink",
-        ],
-    ),
-    (
-        "read",
-        &[
-            "bitcount",
-            "bitfield_ro",
-            "bitpos",
-            "dbsize",
-            "dump",
-            "exists",
-            "expiretime",
-            "geodist",
-            "geohash",
-            "geopos",
-            "georadius_ro",
-            "georadiusbymember_ro",
-            "geosearch",
-            "get",
-            "getbit",
-            "getrange",
-            "hexists",
-            "hget",
-            "hgetall",
-            "hkeys",
-            "hlen",
-            "hmget",
-            "hrandfield",
-            "hscan",
-            "hstrlen",
-            "hvals",
-            "keys",
-            "lcs",
-            "lindex",
-            "llen",
-            "lolwut",
-            "lpos",
-            "lrange",
-            "memory|usage",
-            "mget",
-            "object|encoding",
-            "object|freq",
-            "object|idletime",
-            "object|refcount",
-            "pexpiretime",
-            "pfcount",
-            "pttl",
-            "randomkey",
-            "scan",
-            "scard",
-            "sdiff",
-            "sinter",
-            "sintercard",
-            "sismember",
-            "smembers",
-            "smismember",
-            "sort_ro",
-            "srandmember",
-            "sscan",
-            "strlen",
-            "substr",
-            "sunion",
-            "touch",
-            "ttl",
-            "type",
-            "xinfo|consumers",
-            "xinfo|groups",
-            "xinfo|stream",
-            "xlen",
-            "xpending",
-            "xrange",
-            "xread",
-            "xrevrange",
-            "zcard",
-            "zcount",
-            "zdiff",
-            "zinter",
-            "zintercard",
-            "zlexcount",
-            "zmscore",
-            "zrandmember",
-            "zrange",
-            "zrangebylex",
-            "zrangebyscore",
-            "zrank",
-            "zrevrange",
-            "zrevrangebylex",
-            "zrevrangebyscore",
-            "zrevrank",
-            "zscan",
-            "zscore",
-            "zunion",
-        ],
-    ),
-    (
-        "write",
-        &[
-            "append",
-            "bitfield",
-            "bitop",
-            "blmove",
-            "blmpop",
-            "blpop",
-            "brpop",
-            "brpoplpush",
-            "bzmpop",
-            "bzpopmax",
-            "bzpopmin",
-            "copy",
-            "decr",
-            "decrby",
-            "del",
-            "expire",
-            "expireat",
-            "flushall",
-            "flushdb",
-            "function|delete",
-            "function|flush",
-            "function|load",
-            "function|restore",
-            "geoadd",
-            "georadius",
-            "georadiusbymember",
-            "geosearchstore",
-            "getdel",
-            "getex",
-            "getset",
-            "hdel",
-            "hincrby",
-            "hincrbyfloat",
-            "hmset",
-            "hset",
-            "hsetnx",
-            "incr",
-            "incrby",
-            "incrbyfloat",
-            "linsert",
-            "lmove",
-            "lmpop",
-            "lpop",
-            "lpush",
-            "lpushx",
-            "lrem",
-            "lset",
-            "ltrim",
-            "migrate",
-            "move",
-            "mset",
-            "msetnx",
-            "persist",
-            "pexpire",
-            "pexpireat",
-            "pfadd",
-            "pfdebug",
-            "pfmerge",
-            "psetex",
-            "rename",
-            "renamenx",
-            "restore",
-            "restore-asking",
-            "rpop",
-            "rpoplpush",
-            "rpush",
-            "rpushx",
-            "sadd",
-            "sdiffstore",
-            "set",
-            "setbit",
-            "setex",
-            "setnx",
-            "setrange",
-            "sinterstore",
-            "smove",
-            "sort",
-            "spop",
-            "srem",
-            "sunionstore",
-            "swapdb",
-            "unlink",
-            "xack",
-            "xadd",
-            "xautoclaim",
-            "xclaim",
-            "xdel",
-            "xgroup|create",
-            "xgroup|createconsumer",
-            "xgroup|delconsumer",
-            "xgroup|destroy",
-            "xgroup|setid",
-            "xreadgroup",
-            "xsetid",
-            "xtrim",
-            "zadd",
-            "zdiffstore",
-            "zincrby",
-            "zinterstore",
-            "zmpop",
-            "zpopmax",
-            "zpopmin",
-            "zrangestore",
-            "zrem",
-            "zremrangebylex",
-            "zremrangebyrank",
-            "zremrangebyscore",
-            "zunionstore",
-        ],
-    ),
-    (
-        "set",
-        &[
-            "sadd",
-            "scard",
-            "sdiff",
-            "sdiffstore",
-            "sinter",
-            "sintercard",
-            "sinterstore",
-            "sismember",
-            "smembers",
-            "smismember",
-            "smove",
-            "sort",
-            "sort_ro",
-            "spop",
-            "srandmember",
-            "srem",
-            "sscan",
-            "sunion",
-            "sunionstore",
-        ],
-    ),
-    (
-        "sortedset",
-        &[
-            "bzmpop",
-            "bzpopmax",
-            "bzpopmin",
-            "sort",
-            "sort_ro",
-            "zadd",
-            "zcard",
-            "zcount",
-            "zdiff",
-            "zdiffstore",
-            "zincrby",
-            "zinter",
-            "zintercard",
-            "zinterstore",
-            "zlexcount",
-            "zmpop",
-            "zmscore",
-            "zpopmax",
-            "zpopmin",
-            "zrandmember",
-            "zrange",
-            "zrangebylex",
-            "zrangebyscore",
-            "zrangestore",
-            "zrank",
-            "zrem",
-            "zremrangebylex",
-            "zremrangebyrank",
-            "zremrangebyscore",
-            "zrevrange",
-            "zrevrangebylex",
-            "zrevrangebyscore",
-            "zrevrank",
-            "zscan",
-            "zscore",
-            "zunion",
-            "zunionstore",
-        ],
-    ),
-    (
-        "list",
-        &[
-            "blmove",
-            "blmpop",
-            "blpop",
-            "brpop",
-            "brpoplpush",
-            "lindex",
-            "linsert",
-            "llen",
-            "lmove",
-            "lmpop",
-            "lpop",
-            "lpos",
-            "lpush",
-            "lpushx",
-            "lrange",
-            "lrem",
-            "lset",
-            "ltrim",
-            "rpop",
-            "rpoplpush",
-            "rpush",
-            "rpushx",
-            "sort",
-            "sort_ro",
-        ],
-    ),
-    (
-        "hash",
-        &[
-            "hdel",
-            "hexists",
-            "hget",
-            "hgetall",
-            "hincrby",
-            "hincrbyfloat",
-            "hkeys",
-            "hlen",
-            "hmget",
-            "hmset",
-            "hrandfield",
-            "hscan",
-            "hset",
-            "hsetnx",
-            "hstrlen",
-            "hvals",
-        ],
-    ),
-    (
-        "string",
-        &[
-            "append",
-            "decr",
-            "decrby",
-            "get",
-            "getdel",
-            "getex",
-            "getrange",
-            "getset",
-            "incr",
-            "incrby",
-            "incrbyfloat",
-            "lcs",
-            "mget",
-            "mset",
-            "msetnx",
-            "psetex",
-            "set",
-            "setex",
-            "setnx",
-            "setrange",
-            "strlen",
-            "substr",
-        ],
-    ),
-    (
-        "bitmap",
-        &[
-            "bitcount",
-            "bitfield",
-            "bitfield_ro",
-            "bitop",
-            "bitpos",
-            "getbit",
-            "setbit",
-        ],
-    ),
-    (
-        "hyperloglog",
-        &["pfadd", "pfcount", "pfdebug", "pfmerge", "pfselftest"],
-    ),
-    (
-        "geo",
-        &[
-            "geoadd",
-            "geodist",
-            "geohash",
-            "geopos",
-            "georadius",
-            "georadius_ro",
-            "georadiusbymember",
-            "georadiusbymember_ro",
-            "geosearch",
-            "geosearchstore",
-        ],
-    ),
-    (
-        "stream",
-        &[
-            "xack",
-            "xadd",
-            "xautoclaim",
-            "xclaim",
-            "xdel",
-            "xgroup|create",
-            "xgroup|createconsumer",
-            "xgroup|delconsumer",
-            "xgroup|destroy",
-            "xgroup|help",
-            "xgroup|setid",
-            "xinfo|consumers",
-            "xinfo|groups",
-            "xinfo|help",
-            "xinfo|stream",
-            "xlen",
-            "xpending",
-            "xrange",
-            "xread",
-            "xreadgroup",
-            "xrevrange",
-            "xsetid",
-            "xtrim",
-        ],
-    ),
-    (
-        "pubsub",
-        &[
-            "psubscribe",
-            "publish",
-            "pubsub|channels",
-            "pubsub|numpat",
-            "pubsub|numsub",
-            "pubsub|shardchannels",
-            "pubsub|shardnumsub",
-            "punsubscribe",
-            "spublish",
-            "ssubscribe",
-            "subscribe",
-            "sunsubscribe",
-            "unsubscribe",
-        ],
-    ),
-    (
-        "admin",
-        &[
-            "acl|deluser",
-            "acl|dryrun",
-            "acl|getuser",
-            "acl|list",
-            "acl|load",
-            "acl|log",
-            "acl|save",
-            "acl|setuser",
-            "acl|users",
-            "bgrewriteaof",
-            "bgsave",
-            "client|kill",
-            "client|list",
-            "client|no-evict",
-            "client|pause",
-            "client|unblock",
-            "client|unpause",
-            "cluster|addslots",
-            "cluster|addslotsrange",
-            "cluster|bumpepoch",
-            "cluster|count-failure-reports",
-            "cluster|delslots",
-            "cluster|delslotsrange",
-            "cluster|failover",
-            "cluster|flushslots",
-            "cluster|forget",
-            "cluster|meet",
-            "cluster|replicas",
-            "cluster|replicate",
-            "cluster|reset",
-            "cluster|saveconfig",
-            "cluster|set-config-epoch",
-            "cluster|setslot",
-            "cluster|slaves",
-            "config|get",
-            "config|resetstat",
-            "config|rewrite",
-            "config|set",
-            "debug",
-            "failover",
-            "lastsave",
-            "latency|doctor",
-            "latency|graph",
-            "latency|histogram",
-            "latency|history",
-            "latency|latest",
-            "latency|reset",
-            "module|list",
-            "module|load",
-            "module|loadex",
-            "module|unload",
-            "monitor",
-            "pfdebug",
-            "pfselftest",
-            "psync",
-            "replconf",
-            "replicaof",
-            "role",
-            "save",
-            "shutdown",
-            "slaveof",
-            "slowlog|get",
-            "slowlog|len",
-            "slowlog|reset",
-            "sync",
-        ],
-    ),
-    (
-        "fast",
-        &[
-            "append",
-            "asking",
-            "auth",
-            "bitfield_ro",
-            "bzpopmax",
-            "bzpopmin",
-            "dbsize",
-            "decr",
-            "decrby",
-            "discard",
-            "echo",
-            "exists",
-            "expire",
-            "expireat",
-            "expiretime",
-            "get",
-            "getbit",
-            "getdel",
-            "getex",
-            "getset",
-            "hdel",
-            "hello",
-            "hexists",
-            "hget",
-            "hincrby",
-            "hincrbyfloat",
-            "hlen",
-            "hmget",
-            "hmset",
-            "hset",
-            "hsetnx",
-            "hstrlen",
-            "incr",
-            "incrby",
-            "incrbyfloat",
-            "lastsave",
-            "llen",
-            "lolwut",
-            "lpop",
-            "lpush",
-            "lpushx",
-            "mget",
-            "move",
-            "multi",
-            "persist",
-            "pexpire",
-            "pexpireat",
-            "pexpiretime",
-            "pfadd",
-            "ping",
-            "pttl",
-            "publish",
-            "quit",
-            "readonly",
-            "readwrite",
-            "renamenx",
-            "reset",
-            "role",
-            "rpop",
-            "rpush",
-            "rpushx",
-            "sadd",
-            "scard",
-            "select",
-            "setnx",
-            "sismember",
-            "smismember",
-            "smove",
-            "spop",
-            "spublish",
-            "srem",
-            "strlen",
-            "swapdb",
-            "time",
-            "touch",
-            "ttl",
-            "type",
-            "unlink",
-            "unwatch",
-            "watch",
-            "xack",
-            "xadd",
-            "xautoclaim",
-            "xclaim",
-            "xdel",
-            "xlen",
-            "xsetid",
-            "zadd",
-            "zcard",
-            "zcount",
-            "zincrby",
-            "zlexcount",
-            "zmscore",
-            "zpopmax",
-            "zpopmin",
-            "zrank",
-            "zrem",
-            "zrevrank",
-            "zscore",
-        ],
-    ),
-    (
-        "slow",
-        &[
-            "acl",
-            "acl|cat",
-            "acl|deluser",
-            "acl|dryrun",
-            "acl|genpass",
-            "acl|getuser",
-            "acl|help",
-            "acl|list",
-            "acl|load",
-            "acl|log",
-            "acl|save",
-            "acl|setuser",
-            "acl|users",
-            "acl|whoami",
-            "bgrewriteaof",
-            "bgsave",
-            "bitcount",
-            "bitfield",
-            "bitop",
-            "bitpos",
-            "blmove",
-            "blmpop",
-            "blpop",
-            "brpop",
-            "brpoplpush",
-            "bzmpop",
-            "client",
-            "client|caching",
-            "client|getname",
-            "client|getredir",
-            "client|help",
-            "client|id",
-            "client|info",
-            "client|kill",
-            "client|list",
-            "client|no-evict",
-            "client|pause",
-            "client|reply",
-            "client|setname",
-            "client|tracking",
-            "client|trackinginfo",
-            "client|unblock",
-            "client|unpause",
-            "cluster",
-            "cluster|addslots",
-            "cluster|addslotsrange",
-            "cluster|bumpepoch",
-            "cluster|count-failure-reports",
-            "cluster|countkeysinslot",
-            "cluster|delslots",
-            "cluster|delslotsrange",
-            "cluster|failover",
-            "cluster|flushslots",
-            "cluster|forget",
-            "cluster|getkeysinslot",
-            "cluster|help",
-            "cluster|info",
-            "cluster|keyslot",
-            "cluster|links",
-            "cluster|meet",
-            "cluster|myid",
-            "cluster|nodes",
-            "cluster|replicas",
-            "cluster|replicate",
-            "cluster|reset",
-            "cluster|saveconfig",
-            "cluster|set-config-epoch",
-            "cluster|setslot",
-            "cluster|shards",
-            "cluster|slaves",
-            "cluster|slots",
-            "command",
-            "command|count",
-            "command|docs",
-            "command|getkeys",
-            "command|getkeysandflags",
-            "command|help",
-            "command|info",
-            "command|list",
-            "config",
-            "config|get",
-            "config|help",
-            "config|resetstat",
-            "config|rewrite",
-            "config|set",
-            "copy",
-            "debug",
-            "del",
-            "dump",
-            "eval",
-            "eval_ro",
-            "evalsha",
-            "evalsha_ro",
-            "exec",
-            "failover",
-            "fcall",
-            "fcall_ro",
-            "flushall",
-            "flushdb",
-            "function",
-            "function|delete",
-            "function|dump",
-            "function|flush",
-            "function|help",
-            "function|kill",
-            "function|list",
-            "function|load",
-            "function|restore",
-            "function|stats",
-            "geoadd",
-            "geodist",
-            "geohash",
-            "geopos",
-            "georadius",
-            "georadius_ro",
-            "georadiusbymember",
-            "georadiusbymember_ro",
-            "geosearch",
-            "geosearchstore",
-            "getrange",
-            "hgetall",
-            "hkeys",
-            "hrandfield",
-            "hscan",
-            "hvals",
-            "info",
-            "keys",
-            "latency",
-            "latency|doctor",
-            "latency|graph",
-            "latency|help",
-            "latency|histogram",
-            "latency|history",
-            "latency|latest",
-            "latency|reset",
-            "lcs",
-            "lindex",
-            "linsert",
-            "lmove",
-            "lmpop",
-            "lpos",
-            "lrange",
-            "lrem",
-            "lset",
-            "ltrim",
-            "memory",
-            "memory|doctor",
-            "memory|help",
-            "memory|malloc-stats",
-            "memory|purge",
-            "memory|stats",
-            "memory|usage",
-            "migrate",
-            "module",
-            "module|help",
-            "module|list",
-            "module|load",
-            "module|loadex",
-            "module|unload",
-            "monitor",
-            "mset",
-            "msetnx",
-            "object",
-            "object|encoding",
-            "object|freq",
-            "object|help",
-            "object|idletime",
-            "object|refcount",
-            "pfcount",
-            "pfdebug",
-            "pfmerge",
-            "pfselftest",
-            "psetex",
-            "psubscribe",
-            "psync",
-            "pubsub",
-            "pubsub|channels",
-            "pubsub|help",
-            "pubsub|numpat",
-            "pubsub|numsub",
-            "pubsub|shardchannels",
-            "pubsub|shardnumsub",
-            "punsubscribe",
-            "randomkey",
-            "rename",
-            "replconf",
-            "replicaof",
-            "restore",
-            "restore-asking",
-            "rpoplpush",
-            "save",
-            "scan",
-            "script",
-            "script|debug",
-            "script|exists",
-            "script|flush",
-            "script|help",
-            "script|kill",
-            "script|load",
-            "sdiff",
-            "sdiffstore",
-            "set",
-            "setbit",
-            "setex",
-            "setrange",
-            "shutdown",
-            "sinter",
-            "sintercard",
-            "sinterstore",
-            "slaveof",
-            "slowlog",
-            "slowlog|get",
-            "slowlog|help",
-            "slowlog|len",
-            "slowlog|reset",
-            "smembers",
-            "sort",
-            "sort_ro",
-            "srandmember",
-            "sscan",
-            "ssubscribe",
-            "subscribe",
-            "substr",
-            "sunion",
-            "sunionstore",
-            "sunsubscribe",
-            "sync",
-            "unsubscribe",
-            "wait",
-            "xgroup",
-            "xgroup|create",
-            "xgroup|createconsumer",
-            "xgroup|delconsumer",
-            "xgroup|destroy",
-            "xgroup|help",
-            "xgroup|setid",
-            "xinfo",
-            "xinfo|consumers",
-            "xinfo|groups",
-            "xinfo|help",
-            "xinfo|stream",
-            "xpending",
-            "xrange",
-            "xread",
-            "xreadgroup",
-            "xrevrange",
-            "xtrim",
-            "zdiff",
-            "zdiffstore",
-            "zinter",
-            "zintercard",
-            "zinterstore",
-            "zmpop",
-            "zrandmember",
-            "zrange",
-            "zrangebylex",
-            "zrangebyscore",
-            "zrangestore",
-            "zremrangebylex",
-            "zremrangebyrank",
-            "zremrangebyscore",
-            "zrevrange",
-            "zrevrangebylex",
-            "zrevrangebyscore",
-            "zscan",
-            "zunion",
-            "zunionstore",
-        ],
-    ),
-    (
-        "blocking",
-        &[
-            "blmove",
-            "blmpop",
-            "blpop",
-            "brpop",
-            "brpoplpush",
-            "bzmpop",
-            "bzpopmax",
-            "bzpopmin",
-            "xread",
-            "xreadgroup",
-        ],
-    ),
-    (
-        "dangerous",
-        &[
-            "acl|deluser",
-            "acl|dryrun",
-            "acl|getuser",
-            "acl|list",
-            "acl|load",
-            "acl|log",
-            "acl|save",
-            "acl|setuser",
-            "acl|users",
-            "bgrewriteaof",
-            "bgsave",
-            "client|kill",
-            "client|list",
-            "client|no-evict",
-            "client|pause",
-            "client|unblock",
-            "client|unpause",
-            "cluster|addslots",
-            "cluster|addslotsrange",
-            "cluster|bumpepoch",
-            "cluster|count-failure-reports",
-            "cluster|delslots",
-            "cluster|delslotsrange",
-            "cluster|failover",
-            "cluster|flushslots",
-            "cluster|forget",
-            "cluster|meet",
-            "cluster|replicas",
-            "cluster|replicate",
-            "cluster|reset",
-            "cluster|saveconfig",
-            "cluster|set-config-epoch",
-            "cluster|setslot",
-            "cluster|slaves",
-            "config|get",
-            "config|resetstat",
-            "config|rewrite",
-            "config|set",
-            "debug",
-            "failover",
-            "flushall",
-            "flushdb",
-            "info",
-            "keys",
-            "lastsave",
-            "latency|doctor",
-            "latency|graph",
-            "latency|histogram",
-            "latency|history",
-            "latency|latest",
-            "latency|reset",
-            "migrate",
-            "module|list",
-            "module|load",
-            "module|loadex",
-            "module|unload",
-            "monitor",
-            "pfdebug",
-            "pfselftest",
-            "psync",
-            "replconf",
-            "replicaof",
-            "restore",
-            "restore-asking",
-            "role",
-            "save",
-            "shutdown",
-            "slaveof",
-            "slowlog|get",
-            "slowlog|len",
-            "slowlog|reset",
-            "sort",
-            "sort_ro",
-            "swapdb",
-            "sync",
-        ],
-    ),
-    (
-        "connection",
-        &[
-            "asking",
-            "auth",
-            "client|caching",
-            "client|getname",
-            "client|getredir",
-            "client|help",
-            "client|id",
-            "client|info",
-            "client|kill",
-            "client|list",
-            "client|no-evict",
-            "client|pause",
-            "client|reply",
-            "client|setname",
-            "client|tracking",
-            "client|trackinginfo",
-            "client|unblock",
-            "client|unpause",
-            "command",
-            "command|count",
-            "command|docs",
-            "command|getkeys",
-            "command|getkeysandflags",
-            "command|help",
-            "command|info",
-            "command|list",
-            "echo",
-            "hello",
-            "ping",
-            "quit",
-            "readonly",
-            "readwrite",
-            "reset",
-            "select",
-            "wait",
-        ],
-    ),
-    (
-        "transaction",
-        &["discard", "exec", "multi", "unwatch", "watch"],
-    ),
-    (
-        "scripting",
-        &[
-            "eval",
-            "eval_ro",
-            "evalsha",
-            "evalsha_ro",
-            "fcall",
-            "fcall_ro",
-            "function|delete",
-            "function|dump",
-            "function|flush",
-            "function|help",
-            "function|kill",
-            "function|list",
-            "function|load",
-            "function|restore",
-            "function|stats",
-            "script|debug",
-            "script|exists",
-            "script|flush",
-            "script|help",
-            "script|kill",
-            "script|load",
-        ],
-    ),
-];
 
 #[cfg(test)]
 mod tests {

@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
+use crate::config::Fsync;
 use crate::resp::{encode_command, fmt_double, parse_request, Limits};
 use crate::server::Shared;
 use crate::store::{now_ms, Client, Db, Store, Value};
-use crate::Fsync;
 
 /// File name inside the data directory.
 pub const FILE_NAME: &str = "appendonly.aof";

@@ -11,9 +11,9 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use crate::cmd::{key_indexes, Spec};
+use crate::config::Policy;
+use crate::spec::Spec;
 use crate::store::{notify, Store};
-use crate::Policy;
 
 const ENTRY_OVERHEAD: usize = 64;
 
@@ -39,15 +39,15 @@ pub(crate) fn recount(s: &mut Store) {
 }
 
 /// Sizes of a command's keys (call before and after a write).
-pub(crate) fn measure(s: &Store, db: usize, spec: &Spec, argv: &[Bytes]) -> usize {
-    key_indexes(spec, argv)
+pub(crate) fn measure<H>(s: &Store, db: usize, spec: &Spec<H>, argv: &[Bytes]) -> usize {
+    spec.key_indexes(argv)
         .into_iter()
         .map(|i| key_size(s, db, &argv[i]))
         .sum()
 }
 
 /// Updates the estimate after a write: `before` is [`measure`] taken before it.
-pub(crate) fn account(s: &mut Store, db: usize, spec: &Spec, argv: &[Bytes], before: usize) {
+pub(crate) fn account<H>(s: &mut Store, db: usize, spec: &Spec<H>, argv: &[Bytes], before: usize) {
     let after = measure(s, db, spec, argv);
     s.used_memory = (s.used_memory + after).saturating_sub(before);
 }

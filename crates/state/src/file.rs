@@ -13,7 +13,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::acl::UserConfig;
-use crate::{Config, Fsync, Policy};
+use crate::config::{parse_memory, Config, Fsync, Policy};
 
 /// `[state]`: what `bigstep state --config FILE` reads. Flags and their
 /// environment variables win over it.
@@ -382,7 +382,7 @@ fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
             u64::try_from(v).map_err(|_| E::custom("a size cannot be negative"))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
-            crate::parse_memory(v)
+            parse_memory(v)
                 .ok_or_else(|| E::custom(format!("invalid size {v:?} (try \"512mb\" or \"2gb\")")))
         }
     }

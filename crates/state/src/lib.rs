@@ -9,204 +9,23 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+mod acl_categories;
 pub mod aof;
 mod cmd;
+mod config;
 mod evict;
 mod file;
 mod glob;
 mod key;
+mod lua;
 mod metrics;
 pub mod resp;
 mod server;
+mod spec;
 mod store;
 mod stream;
 
-use std::path::PathBuf;
-
 pub use acl::UserConfig;
+pub use config::{parse_memory, Config, Fsync, Policy, REDIS_VERSION};
 pub use file::{LimitsToml, Secret, StateToml, UserToml};
 pub use server::{Server, StartError};
-
-/// The version INFO and HELLO report. Clients gate features on it.
-pub const REDIS_VERSION: &str = "7.2.4";
-
-/// `appendfsync`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fsync {
-    /// fsync before acknowledging each write.
-    Always,
-    /// fsync once a second.
-    Everysec,
-    /// Leave it to the OS.
-    No,
-}
-
-impl Fsync {
-    /// Parses `always|everysec|no`.
-    pub fn parse(s: &str) -> Option<Fsync> {
-        match s.to_ascii_lowercase().as_str() {
-            "always" => Some(Fsync::Always),
-            "everysec" => Some(Fsync::Everysec),
-            "no" => Some(Fsync::No),
-            _ => None,
-        }
-    }
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Fsync::Always => "always",
-            Fsync::Everysec => "everysec",
-            Fsync::No => "no",
-        }
-    }
-}
-
-/// `maxmemory-policy`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Policy {
-    /// Refuse writes with OOM.
-    NoEviction,
-    /// Evict any key (approximated LRU).
-    AllkeysLru,
-    /// Evict keys with a TTL (approximated LRU).
-    VolatileLru,
-    /// Evict the key with the nearest expiry among a sample.
-    VolatileTtl,
-    /// Evict random keys.
-    AllkeysRandom,
-    /// Evict random keys with a TTL.
-    VolatileRandom,
-}
-
-impl Policy {
-    /// Parses a Redis policy name.
-    pub fn parse(s: &str) -> Option<Policy> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "noeviction" => Policy::NoEviction,
-            "allkeys-lru" | "allkeys-lfu" => Policy::AllkeysLru,
-            "volatile-lru" | "volatile-lfu" => Policy::VolatileLru,
-            "volatile-ttl" => Policy::VolatileTtl,
-            "allkeys-random" => Policy::AllkeysRandom,
-            "volatile-random" => Policy::VolatileRandom,
-            _ => return None,
-        })
-    }
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Policy::NoEviction => "noeviction",
-            Policy::AllkeysLru => "allkeys-lru",
-            Policy::VolatileLru => "volatile-lru",
-            Policy::VolatileTtl => "volatile-ttl",
-            Policy::AllkeysRandom => "allkeys-random",
-            Policy::VolatileRandom => "volatile-random",
-        }
-    }
-}
-
-/// Server settings. `CONFIG SET` changes some of them live.
-#[derive(Clone)]
-pub struct Config {
-    /// Address to bind.
-    pub bind: String,
-    /// Port (0 = pick a free one).
-    pub port: u16,
-    /// Data directory for the append-only log; None = memory only.
-    pub dir: Option<PathBuf>,
-    /// Password for the default user.
-    pub requirepass: Option<String>,
-    /// fsync policy.
-    pub appendfsync: Fsync,
-    /// Memory limit in bytes (0 = none).
-    pub maxmemory: u64,
-    /// What to do at the limit.
-    pub maxmemory_policy: Policy,
-    /// `notify-keyspace-events`.
-    pub notify_keyspace_events: String,
-    /// Number of databases.
-    pub databases: usize,
-    /// Max clients.
-    pub maxclients: usize,
-    /// Idle timeout in seconds (0 = none).
-    pub timeout: u64,
-    /// Hard output-buffer limit for pub/sub clients, bytes (0 = none).
-    pub pubsub_output_limit: usize,
-    /// Largest bulk string.
-    pub proto_max_bulk_len: i64,
-    /// Largest unparsed input per client.
-    pub client_query_buffer_limit: usize,
-    /// Refuse non-loopback clients when no password is set.
-    pub protected_mode: bool,
-    /// Rewrite the log once it is at least this big...
-    pub auto_aof_rewrite_min_size: u64,
-    /// ...and this many percent bigger than after the last rewrite.
-    pub auto_aof_rewrite_percentage: u64,
-    /// Where to serve Prometheus metrics (`GET /metrics`); None = off.
-    pub metrics_bind: Option<String>,
-    /// ACL users besides `default` (see [`acl`]).
-    pub users: Vec<UserConfig>,
-}
-
-// Written out so a debug log line can never show the password.
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("bind", &self.bind)
-            .field("port", &self.port)
-            .field("dir", &self.dir)
-            .field(
-                "requirepass",
-                &self.requirepass.as_ref().map(|_| "<redacted>"),
-            )
-            .field("appendfsync", &self.appendfsync)
-            .field("maxmemory", &self.maxmemory)
-            .field("maxmemory_policy", &self.maxmemory_policy)
-            .field("notify_keyspace_events", &self.notify_keyspace_events)
-            .field("databases", &self.databases)
-            .field("maxclients", &self.maxclients)
-            .field("timeout", &self.timeout)
-            .field("pubsub_output_limit", &self.pubsub_output_limit)
-            .field("proto_max_bulk_len", &self.proto_max_bulk_len)
-            .field("client_query_buffer_limit", &self.client_query_buffer_limit)
-            .field("protected_mode", &self.protected_mode)
-            .field("auto_aof_rewrite_min_size", &self.auto_aof_rewrite_min_size)
-            .field(
-                "auto_aof_rewrite_percentage",
-                &self.auto_aof_rewrite_percentage,
-            )
-            .field("metrics_bind", &self.metrics_bind)
-            .field("users", &self.users)
-            .finish()
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            bind: "127.0.0.1".into(),
-            port: 6380,
-            dir: None,
-            requirepass: None,
-            appendfsync: Fsync::Everysec,
-            maxmemory: 0,
-            maxmemory_policy: Policy::NoEviction,
-            notify_keyspace_events: String::new(),
-            databases: 16,
-            maxclients: 10000,
-            timeout: 0,
-            pubsub_output_limit: 32 * 1024 * 1024,
-            proto_max_bulk_len: 512 * 1024 * 1024,
-            client_query_buffer_limit: 1024 * 1024 * 1024,
-            protected_mode: true,
-            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
-            auto_aof_rewrite_percentage: 100,
-            metrics_bind: None,
-            users: Vec::new(),
-        }
-    }
-}
-
-/// Parses a memory amount like `100mb` or `1gb`.
-pub fn parse_memory(s: &str) -> Option<u64> {
-    cmd::parse_memory_arg(s)
-}

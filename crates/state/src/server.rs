@@ -19,9 +19,9 @@ use tokio::sync::watch;
 
 use crate::aof::{self, AofError};
 use crate::cmd::{self, Ctx};
+use crate::config::{Config, Fsync};
 use crate::resp::{parse_request, Limits, Reply};
 use crate::store::{now_ms, AofPending, Client, ClientEntry, Store};
-use crate::{Config, Fsync};
 
 /// What is shared by all connections.
 pub(crate) struct Shared {

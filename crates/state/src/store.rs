@@ -14,9 +14,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::config::Config;
 pub(crate) use crate::key::Key;
 use crate::resp::{encode_command, Reply};
-use crate::Config;
 
 /// Hash map with insertion-indexed storage: O(1) random sampling (RANDOMKEY,
 /// SPOP, active expiry) and index cursors (SCAN).
@@ -523,7 +523,7 @@ pub(crate) struct Store {
     /// sha1 → script body.
     pub(crate) scripts: HashMap<String, Bytes>,
     /// The Lua interpreter (created on first use).
-    pub(crate) lua: Option<crate::cmd::script::Engine>,
+    pub(crate) lua: Option<crate::lua::Engine>,
     /// Changes since start.
     pub(crate) dirty: u64,
     /// Commands to write to the log once the current command finishes.

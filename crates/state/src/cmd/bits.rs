@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 
-use super::{int, is, syntax, Ctx, R};
+use super::args::{int, is, syntax};
+use super::ctx::{Ctx, R};
 use crate::resp::{parse_i64, Reply};
 use crate::store::{notify, Value};
 
@@ -407,6 +408,8 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> R {
             ops.iter()
                 .map(|op| match op {
                     Op::Get(f) => Reply::Int(read_field(&s, *f)),
+                    // Unreachable by construction: `writes_to` is None only
+                    // when no op is a SET or INCRBY.
                     _ => unreachable!("no writes"),
                 })
                 .collect(),

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{int, is, syntax, table, Ctx, Spec, R};
+use super::args::{int, is, syntax};
+use super::ctx::{Commands, Ctx, Spec, R};
+use crate::config::{parse_memory, Fsync, Policy, REDIS_VERSION};
 use crate::resp::Reply;
-use crate::store::notify;
-use crate::{Fsync, Policy, REDIS_VERSION};
+use crate::store::{notify, Client, Store};
 
 /// Logs the client in as `user` if the password is right (constant-time compare in [`crate::acl`]).
 fn login(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
@@ -152,23 +153,7 @@ pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     ctx.c.multi_err = false;
     super::tx::unwatch_all(ctx.s, ctx.c);
     let id = ctx.c.id;
-    let (chans, pats) = ctx
-        .s
-        .clients
-        .get(&id)
-        .map(|e| {
-            (
-                e.channels.iter().cloned().collect::<Vec<_>>(),
-                e.patterns.iter().cloned().collect::<Vec<_>>(),
-            )
-        })
-        .unwrap_or_default();
-    for c in chans {
-        super::pubsub::remove_sub(ctx.s, id, &c, false);
-    }
-    for p in pats {
-        super::pubsub::remove_sub(ctx.s, id, &p, true);
-    }
+    super::pubsub::remove_all_subs(ctx.s, id);
     ctx.c.subscriptions = 0;
     ctx.c.db = 0;
     ctx.c.proto = 2;
@@ -505,7 +490,7 @@ pub(super) fn acl_deluser(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     Ok(Reply::Int(gone.len() as i64))
 }
 
-pub(super) fn acl_cat(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+pub(super) fn acl_cat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() > 3 {
         return Err(Reply::err(
             "wrong number of arguments for 'acl|cat' command",
@@ -515,40 +500,16 @@ pub(super) fn acl_cat(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         None => crate::acl::category_names(),
         Some(c) => {
             let c = String::from_utf8_lossy(c);
-            crate::acl::category(&c).ok_or_else(|| Reply::err(format!("Unknown category '{c}'")))?
+            ctx.s
+                .acl
+                .category(&c)
+                .ok_or_else(|| Reply::err(format!("Unknown category '{c}'")))?
         }
     };
     Ok(Reply::Array(names.into_iter().map(Reply::bulk).collect()))
 }
 
 // === CONFIG ===
-
-fn parse_memory(s: &str) -> Option<u64> {
-    let l = s.to_ascii_lowercase();
-    let (num, mul) = if let Some(n) = l.strip_suffix("gb") {
-        (n, 1u64 << 30)
-    } else if let Some(n) = l.strip_suffix("mb") {
-        (n, 1 << 20)
-    } else if let Some(n) = l.strip_suffix("kb") {
-        (n, 1 << 10)
-    } else if let Some(n) = l.strip_suffix('g') {
-        (n, 1_000_000_000)
-    } else if let Some(n) = l.strip_suffix('m') {
-        (n, 1_000_000)
-    } else if let Some(n) = l.strip_suffix('k') {
-        (n, 1000)
-    } else if let Some(n) = l.strip_suffix('b') {
-        (n, 1)
-    } else {
-        (l.as_str(), 1)
-    };
-    num.parse::<u64>().ok()?.checked_mul(mul)
-}
-
-/// Public so the CLI can validate `--maxmemory`.
-pub(crate) fn parse_memory_arg(s: &str) -> Option<u64> {
-    parse_memory(s)
-}
 
 fn config_pairs(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
     let c = &ctx.s.cfg;
@@ -692,32 +653,28 @@ pub(super) fn config_rewrite(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
 
 // === COMMAND ===
 
-fn all_specs() -> Vec<&'static Spec> {
-    table().iter().collect()
-}
-
 fn spec_flags(s: &Spec) -> Vec<Reply> {
     let mut v = Vec::new();
-    if s.run.is_none() {
+    if !s.subs.is_empty() {
         // Containers have no flags of their own in Redis.
         return v;
     }
     let st = |x: &str| Reply::Status(x.into());
-    if s.flags & super::flags::WRITE != 0 {
+    if s.flags & crate::spec::flags::WRITE != 0 {
         v.push(st("write"));
     } else {
         v.push(st("readonly"));
     }
-    if s.flags & super::flags::DENYOOM != 0 {
+    if s.flags & crate::spec::flags::DENYOOM != 0 {
         v.push(st("denyoom"));
     }
-    if s.flags & super::flags::NOSCRIPT != 0 {
+    if s.flags & crate::spec::flags::NOSCRIPT != 0 {
         v.push(st("noscript"));
     }
-    if s.flags & super::flags::PUBSUB != 0 {
+    if s.flags & crate::spec::flags::PUBSUB != 0 {
         v.push(st("pubsub"));
     }
-    if s.flags & super::flags::BLOCKING != 0 {
+    if s.flags & crate::spec::flags::BLOCKING != 0 {
         v.push(st("blocking"));
     }
     if s.keys_fn.is_some() {
@@ -741,37 +698,41 @@ fn spec_info(s: &Spec) -> Reply {
     ])
 }
 
-pub(super) fn command_count(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
-    Ok(Reply::Int(table().len() as i64))
+pub(super) fn command_count<T: Commands>(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(T::all().len() as i64))
 }
 
 /// `COMMAND` with no subcommand.
-pub(super) fn command_all() -> Reply {
-    Reply::Array(all_specs().into_iter().map(spec_info).collect())
+pub(super) fn command<T: Commands>(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(command_all::<T>())
 }
 
-fn find(name: &[u8]) -> Option<&'static Spec> {
+fn command_all<T: Commands>() -> Reply {
+    Reply::Array(T::all().iter().map(spec_info).collect())
+}
+
+fn find<T: Commands>(name: &[u8]) -> Option<&'static Spec> {
     let n = String::from_utf8_lossy(name).to_ascii_lowercase();
-    table().iter().find(|s| s.name == n)
+    T::all().iter().find(|s| s.name == n)
 }
 
-pub(super) fn command_info(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+pub(super) fn command_info<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() == 2 {
-        return Ok(command_all());
+        return Ok(command_all::<T>());
     }
     Ok(Reply::Array(
         a[2..]
             .iter()
-            .map(|n| find(n).map_or(Reply::NilArray, spec_info))
+            .map(|n| find::<T>(n).map_or(Reply::NilArray, spec_info))
             .collect(),
     ))
 }
 
-pub(super) fn command_docs(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+pub(super) fn command_docs<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let specs: Vec<&Spec> = if a.len() == 2 {
-        all_specs()
+        T::all().iter().collect()
     } else {
-        a[2..].iter().filter_map(|n| find(n)).collect()
+        a[2..].iter().filter_map(|n| find::<T>(n)).collect()
     };
     Ok(Reply::Map(
         specs
@@ -793,7 +754,7 @@ pub(super) fn command_docs(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     ))
 }
 
-pub(super) fn command_list(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+pub(super) fn command_list<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     // `[FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`, parsed
     // as Redis does: anything else is a syntax error.
     let keep: Box<dyn Fn(&str) -> bool> = match &a[2..] {
@@ -802,7 +763,11 @@ pub(super) fn command_list(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             if is(kind, "module") {
                 Box::new(|_| false)
             } else if is(kind, "aclcat") {
-                let cat = crate::acl::category(&String::from_utf8_lossy(arg)).unwrap_or_default();
+                let cat = ctx
+                    .s
+                    .acl
+                    .category(&String::from_utf8_lossy(arg))
+                    .unwrap_or_default();
                 Box::new(move |n| cat.contains(&n))
             } else if is(kind, "pattern") {
                 let pat = arg.clone();
@@ -814,7 +779,7 @@ pub(super) fn command_list(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         _ => return Err(syntax()),
     };
     Ok(Reply::Array(
-        table()
+        T::all()
             .iter()
             .filter(|s| keep(s.name))
             .map(|s| Reply::bulk(s.name))
@@ -924,4 +889,11 @@ pub(super) fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         out.truncate(out.len() - 2);
     }
     Ok(Reply::Verbatim("txt", Bytes::from(out)))
+}
+
+/// Removes every trace of a disconnected client.
+pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
+    super::tx::unwatch_all(s, c);
+    super::pubsub::remove_all_subs(s, c.id);
+    s.clients.remove(&c.id);
 }

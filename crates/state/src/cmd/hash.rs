@@ -2,15 +2,12 @@
 
 use bytes::Bytes;
 
+use super::args::int;
+use super::ctx::{Ctx, R};
 use super::keys::{parse_scan, scan_cursor, scan_range};
-use super::{int, Ctx, R};
 use crate::glob;
 use crate::resp::{parse_i64, Reply};
-use crate::store::{notify, Key, Value};
-
-fn new_hash() -> Value {
-    Value::Hash(Box::default())
-}
+use crate::store::{notify, Key};
 
 fn hset_generic(ctx: &mut Ctx<'_>, a: &[Bytes], name: &str) -> Result<i64, Reply> {
     if !a.len().is_multiple_of(2) {
@@ -18,9 +15,7 @@ fn hset_generic(ctx: &mut Ctx<'_>, a: &[Bytes], name: &str) -> Result<i64, Reply
             "wrong number of arguments for '{name}' command"
         )));
     }
-    let Value::Hash(h) = ctx.get_or_create(&a[1], "hash", new_hash)? else {
-        unreachable!()
-    };
+    let h = ctx.hash_or_new(&a[1])?;
     let mut added = 0;
     for p in a[2..].chunks(2) {
         if h.insert(Key::from(&p[0]), p[1].clone()).is_none() {
@@ -47,9 +42,7 @@ pub(super) fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             return Ok(Reply::Int(0));
         }
     }
-    let Value::Hash(h) = ctx.get_or_create(&a[1], "hash", new_hash)? else {
-        unreachable!()
-    };
+    let h = ctx.hash_or_new(&a[1])?;
     h.insert(Key::from(&a[2]), a[3].clone());
     ctx.dirty(1);
     ctx.notify(notify::HASH, "hset", &a[1]);
@@ -152,9 +145,7 @@ pub(super) fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let n = cur
         .checked_add(by)
         .ok_or_else(|| Reply::err("increment or decrement would overflow"))?;
-    let Value::Hash(h) = ctx.get_or_create(&a[1], "hash", new_hash)? else {
-        unreachable!()
-    };
+    let h = ctx.hash_or_new(&a[1])?;
     h.insert(Key::from(&a[2]), Bytes::from(n.to_string()));
     ctx.dirty(1);
     ctx.notify(notify::HASH, "hincrby", &a[1]);
@@ -165,9 +156,7 @@ pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let by = super::longdouble::hincr_arg(&a[3]).map_err(Reply::err)?;
     let cur = ctx.get_hash(&a[1])?.and_then(|h| h.get(&a[2][..])).cloned();
     let s = super::longdouble::hincr(cur.as_deref(), by).map_err(Reply::err)?;
-    let Value::Hash(h) = ctx.get_or_create(&a[1], "hash", new_hash)? else {
-        unreachable!()
-    };
+    let h = ctx.hash_or_new(&a[1])?;
     h.insert(Key::from(&a[2]), Bytes::from(s.clone()));
     ctx.dirty(1);
     ctx.notify(notify::HASH, "hincrbyfloat", &a[1]);

@@ -3,7 +3,8 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use super::{int, is, not_int, syntax, Ctx, R};
+use super::args::{int, is, not_int, syntax};
+use super::ctx::{Ctx, R};
 use crate::glob;
 use crate::resp::Reply;
 use crate::store::notify;
@@ -447,4 +448,18 @@ pub(super) fn select(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         e.db = d as usize;
     }
     Ok(Reply::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_cursors_read_as_strtoul() {
+        assert_eq!(scan_cursor(b"").ok(), Some(0));
+        assert_eq!(scan_cursor(b"-1").ok(), Some(u64::MAX));
+        assert_eq!(scan_cursor(b"+7").ok(), Some(7));
+        assert!(scan_cursor(b" 1").is_err());
+        assert!(scan_cursor(b"18446744073709551616").is_err());
+    }
 }

@@ -9,21 +9,16 @@
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::{int, is, syntax, Ctx, R};
+use super::args::{int, is, syntax};
+use super::ctx::{Ctx, R};
 use crate::resp::Reply;
-use crate::store::{notify, BlockOp, BlockSpec, Blocked, Value};
-
-fn new_list() -> Value {
-    Value::List(Box::default())
-}
+use crate::store::{notify, BlockOp, BlockSpec, Blocked};
 
 fn push_generic(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool, only_existing: bool) -> R {
     if only_existing && ctx.get_list(&a[1])?.is_none() {
         return Ok(Reply::Int(0));
     }
-    let Value::List(l) = ctx.get_or_create(&a[1], "list", new_list)? else {
-        unreachable!()
-    };
+    let l = ctx.list_or_new(&a[1])?;
     for v in &a[2..] {
         if left {
             l.push_front(v.clone());
@@ -277,9 +272,7 @@ pub(super) fn do_move(
         l.pop_back()
     }
     .expect("non-empty");
-    let Value::List(d) = ctx.get_or_create(dst, "list", new_list)? else {
-        unreachable!()
-    };
+    let d = ctx.list_or_new(dst)?;
     if to_left {
         d.push_front(v.clone());
     } else {
@@ -314,7 +307,7 @@ pub(super) fn rpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 /// Parses a blocking timeout (seconds, may be fractional) to ms.
 pub(super) fn timeout_ms(b: &[u8]) -> Result<u64, Reply> {
-    let t = super::parse_float(b)
+    let t = crate::cmd::args::parse_float(b)
         .filter(|t| t.is_finite())
         .ok_or_else(|| Reply::err("timeout is not a float or out of range"))?;
     if t < 0.0 {
@@ -515,7 +508,7 @@ pub(super) fn mpop_reply(key: &Bytes, items: Vec<Bytes>) -> Reply {
 }
 
 fn lmpop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], numkeys_idx: usize, blocking: bool) -> R {
-    let m = super::parse_mpop(a, numkeys_idx, "left", "right")?;
+    let m = crate::cmd::args::parse_mpop(a, numkeys_idx, "left", "right")?;
     let left = !m.max;
     let timeout = if blocking {
         Some(timeout_ms(&a[1])?)

@@ -8,7 +8,8 @@
 
 use bytes::Bytes;
 
-use super::{int, is, syntax, Ctx, R};
+use super::args::{int, is, syntax};
+use super::ctx::{Ctx, R};
 use crate::resp::{parse_i64, Reply};
 use crate::store::Value;
 

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, R};
+use super::ctx::{Ctx, R};
 use crate::glob;
 use crate::resp::Reply;
 use crate::store::Store;
@@ -60,6 +60,21 @@ pub(super) fn subscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 pub(super) fn psubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     sub_generic(ctx, a, true)
+}
+
+/// Removes every channel and pattern subscription of client `id`.
+pub(crate) fn remove_all_subs(s: &mut Store, id: u64) {
+    let Some(e) = s.clients.get(&id) else {
+        return;
+    };
+    let chans: Vec<Bytes> = e.channels.iter().cloned().collect();
+    let pats: Vec<Bytes> = e.patterns.iter().cloned().collect();
+    for ch in chans {
+        remove_sub(s, id, &ch, false);
+    }
+    for p in pats {
+        remove_sub(s, id, &p, true);
+    }
 }
 
 /// Removes one subscription; true if it existed.

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{int, is, syntax};
+use super::args::{int, is, syntax};
 use crate::resp::Reply;
 
 /// Parses the count of ZRANDMEMBER / HRANDFIELD and the WITH* flag.

@@ -1,99 +1,23 @@
 //! EVAL / EVALSHA / SCRIPT with Lua 5.1 (mlua).
 //!
 //! A script runs with the store lock held, like any command, so it is atomic.
-//! `redis.call` re-enters the normal dispatcher through [`super::call`], which
+//! `redis.call` re-enters the normal dispatcher through [`super::call::call`], which
 //! also logs each write the script makes (effects replication), so the log
 //! never needs to re-run Lua.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use bytes::Bytes;
-use mlua::{Function, Lua, MultiValue, Table, Value as LV};
+use mlua::{Lua, MultiValue, Table, Value as LV};
 
-use super::{call, int, is, resolve, Ctx, R};
+use super::args::{int, is};
+use super::call::{acl_check, call};
+use super::ctx::{Commands, Ctx, Unresolved, R};
+use crate::lua::{sha1hex, Engine};
 use crate::resp::Reply;
-
-/// The interpreter and compiled scripts.
-pub(crate) struct Engine {
-    lua: Lua,
-    fns: HashMap<String, Function>,
-}
 
 /// How long a script may run before it is aborted.
 const SCRIPT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// SHA1 hex of a script body.
-pub(crate) fn sha1hex(b: &[u8]) -> String {
-    sha1_smol::Sha1::from(b).digest().to_string()
-}
-
-const PRELUDE: &str = r#"
-dofile = nil
-loadfile = nil
-io = nil
-local clock = os and os.clock
-os = { clock = clock }
-setmetatable(_G, {
-  __index = function(t, k)
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end,
-  __newindex = function(t, k, v)
-    error("Attempt to modify a readonly table", 2)
-  end,
-})
-"#;
-
-fn new_engine() -> mlua::Result<Engine> {
-    let lua = Lua::new();
-    let redis = lua.create_table()?;
-    redis.set(
-        "sha1hex",
-        lua.create_function(|_, s: mlua::String| Ok(sha1hex(&s.as_bytes())))?,
-    )?;
-    redis.set(
-        "error_reply",
-        lua.create_function(|lua, s: mlua::String| {
-            let t = lua.create_table()?;
-            t.set("err", s)?;
-            Ok(t)
-        })?,
-    )?;
-    redis.set(
-        "status_reply",
-        lua.create_function(|lua, s: mlua::String| {
-            let t = lua.create_table()?;
-            t.set("ok", s)?;
-            Ok(t)
-        })?,
-    )?;
-    redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    redis.set("setresp", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
-    redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    for (i, n) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"]
-        .iter()
-        .enumerate()
-    {
-        redis.set(*n, i as i64)?;
-    }
-    redis.set("REPL_ALL", 3)?;
-    // Scripts gate features on these (Redis 7 sets them).
-    redis.set("REDIS_VERSION", crate::REDIS_VERSION)?;
-    let num = crate::REDIS_VERSION
-        .split('.')
-        .fold(0i64, |acc, p| (acc << 8) | p.parse::<i64>().unwrap_or(0));
-    redis.set("REDIS_VERSION_NUM", num)?;
-    lua.globals().set("redis", redis)?;
-    lua.globals().set("KEYS", lua.create_table()?)?;
-    lua.globals().set("ARGV", lua.create_table()?)?;
-    super::lualib::install(&lua)?;
-    lua.load(PRELUDE).exec()?;
-    Ok(Engine {
-        lua,
-        fns: HashMap::new(),
-    })
-}
 
 fn to_lua(lua: &Lua, r: Reply) -> mlua::Result<LV> {
     Ok(match r {
@@ -184,7 +108,12 @@ fn clean_err(s: &str) -> String {
 }
 
 /// Runs one `redis.call` / `redis.pcall`.
-fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<LV> {
+fn redis_call<T: Commands>(
+    ctx: &mut Ctx<'_>,
+    lua: &Lua,
+    args: MultiValue,
+    raise: bool,
+) -> mlua::Result<LV> {
     let mut argv = Vec::with_capacity(args.len());
     for a in args {
         match a {
@@ -207,24 +136,20 @@ fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> ml
             "ERR Please specify at least one argument for this redis lib call",
         );
     }
-    let spec = match resolve(&argv) {
+    let spec = match T::lookup(&argv) {
         Ok(s) => s,
-        Err(Reply::Error(e))
-            if e.starts_with("ERR unknown command") || e.starts_with("ERR unknown subcommand") =>
-        {
+        Err(Unresolved::UnknownCommand(_) | Unresolved::UnknownSubcommand(_)) => {
             return fail(lua, raise, "ERR Unknown Redis command called from script");
         }
-        Err(Reply::Error(e)) if e.starts_with("ERR wrong number of arguments") => {
+        Err(Unresolved::WrongArity(_)) => {
             return fail(
                 lua,
                 raise,
                 "ERR Wrong number of args calling Redis command from script",
             );
         }
-        Err(Reply::Error(e)) => return fail(lua, raise, &e),
-        Err(_) => return fail(lua, raise, "ERR bad command"),
     };
-    if spec.flags & super::flags::NOSCRIPT != 0 {
+    if spec.has(crate::spec::flags::NOSCRIPT) {
         return fail(
             lua,
             raise,
@@ -232,7 +157,7 @@ fn redis_call(ctx: &mut Ctx<'_>, lua: &Lua, args: MultiValue, raise: bool) -> ml
         );
     }
     // A script runs with its caller's permissions.
-    if let Err(d) = super::acl_check(ctx, spec, &argv) {
+    if let Err(d) = acl_check(ctx, spec, &argv) {
         return fail(lua, raise, &d.in_script());
     }
     let reply = call(ctx, spec, &argv);
@@ -276,7 +201,7 @@ fn fail(lua: &Lua, raise: bool, msg: &str) -> mlua::Result<LV> {
     }
 }
 
-fn run(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) -> R {
+fn run<T: Commands>(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) -> R {
     let n = int(&rest[0])?;
     if n < 0 {
         return Err(Reply::err("Number of keys can't be negative"));
@@ -290,14 +215,14 @@ fn run(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) -> R {
     let argv = &rest[1 + n as usize..];
     let mut eng = match ctx.s.lua.take() {
         Some(e) => e,
-        None => new_engine().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
+        None => Engine::new().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
     };
-    let result = run_in(&mut eng, ctx, sha, body, keys, argv);
+    let result = run_in::<T>(&mut eng, ctx, sha, body, keys, argv);
     ctx.s.lua = Some(eng);
     result
 }
 
-fn run_in(
+fn run_in<T: Commands>(
     eng: &mut Engine,
     ctx: &mut Ctx<'_>,
     sha: &str,
@@ -305,28 +230,8 @@ fn run_in(
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> R {
+    let f = eng.compile(sha, body).map_err(Reply::err)?;
     let lua = &eng.lua;
-    let f = match eng.fns.get(sha) {
-        Some(f) => f.clone(),
-        None => {
-            let f = lua
-                .load(&body[..])
-                .set_name("@user_script")
-                .into_function()
-                .map_err(|e| {
-                    Reply::err(format!(
-                        "Error compiling script (new function): {}",
-                        e.to_string()
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                            .replace("[string \"@user_script\"]", "user_script")
-                    ))
-                })?;
-            eng.fns.insert(sha.to_string(), f.clone());
-            f
-        }
-    };
     let mk = |v: &[Bytes]| -> mlua::Result<Table> {
         let t = lua.create_table()?;
         for (i, x) in v.iter().enumerate() {
@@ -362,11 +267,11 @@ fn run_in(
     let out = lua.scope(|scope| {
         let c1 = scope.create_function_mut(|lua, args: MultiValue| {
             let mut c = cell.borrow_mut();
-            redis_call(&mut c, lua, args, true)
+            redis_call::<T>(&mut c, lua, args, true)
         })?;
         let c2 = scope.create_function_mut(|lua, args: MultiValue| {
             let mut c = cell.borrow_mut();
-            redis_call(&mut c, lua, args, false)
+            redis_call::<T>(&mut c, lua, args, false)
         })?;
         redis.raw_set("call", c1)?;
         redis.raw_set("pcall", c2)?;
@@ -414,24 +319,24 @@ fn innermost(e: &mlua::Error) -> (String, Option<i32>) {
     }
 }
 
-pub(super) fn eval(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+pub(super) fn eval<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let body = a[1].clone();
     let sha = sha1hex(&body);
     ctx.s
         .scripts
         .entry(sha.clone())
         .or_insert_with(|| body.clone());
-    run(ctx, &sha, &body, &a[2..])
+    run::<T>(ctx, &sha, &body, &a[2..])
 }
 
-pub(super) fn evalsha(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+pub(super) fn evalsha<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     let Some(body) = ctx.s.scripts.get(&sha).cloned() else {
         return Err(Reply::Error(
             "NOSCRIPT No matching script. Please use EVAL.".into(),
         ));
     };
-    run(ctx, &sha, &body, &a[2..])
+    run::<T>(ctx, &sha, &body, &a[2..])
 }
 
 pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
@@ -439,31 +344,9 @@ pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     // Compile now so syntax errors surface at load time, as in Redis.
     let mut eng = match ctx.s.lua.take() {
         Some(e) => e,
-        None => new_engine().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
+        None => Engine::new().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
     };
-    let res = if eng.fns.contains_key(&sha) {
-        Ok(())
-    } else {
-        match eng
-            .lua
-            .load(&a[2][..])
-            .set_name("@user_script")
-            .into_function()
-        {
-            Ok(f) => {
-                eng.fns.insert(sha.clone(), f);
-                Ok(())
-            }
-            Err(e) => Err(Reply::err(format!(
-                "Error compiling script (new function): {}",
-                e.to_string()
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .replace("[string \"@user_script\"]", "user_script")
-            ))),
-        }
-    };
+    let res = eng.compile(&sha, &a[2]).map(drop).map_err(Reply::err);
     ctx.s.lua = Some(eng);
     res?;
     ctx.s.scripts.insert(sha.clone(), a[2].clone());

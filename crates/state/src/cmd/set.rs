@@ -3,20 +3,15 @@
 use bytes::Bytes;
 use rand::Rng;
 
+use super::args::int;
+use super::ctx::{Ctx, R};
 use super::keys::{parse_scan, scan_cursor, scan_range};
-use super::{int, Ctx, R};
 use crate::glob;
 use crate::resp::Reply;
 use crate::store::{notify, Set, Value};
 
-fn new_set() -> Value {
-    Value::Set(Box::default())
-}
-
 pub(super) fn sadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let Value::Set(s) = ctx.get_or_create(&a[1], "set", new_set)? else {
-        unreachable!()
-    };
+    let s = ctx.set_or_new(&a[1])?;
     let mut n = 0;
     for m in &a[2..] {
         if s.insert(m.clone()) {
@@ -81,7 +76,7 @@ pub(super) fn scard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() > 3 {
-        return Err(super::syntax());
+        return Err(crate::cmd::args::syntax());
     }
     let count = if a.len() == 3 {
         let c = int(&a[2]).map_err(|_| Reply::err("value is out of range, must be positive"))?;
@@ -123,7 +118,7 @@ pub(super) fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() > 3 {
-        return Err(super::syntax());
+        return Err(crate::cmd::args::syntax());
     }
     let count = if a.len() == 3 {
         Some(int(&a[2])?)
@@ -199,9 +194,7 @@ pub(super) fn smove(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     ctx.notify(notify::SET, "srem", &a[1]);
     ctx.del_if_empty(&a[1]);
-    let Value::Set(d) = ctx.get_or_create(&a[2], "set", new_set)? else {
-        unreachable!()
-    };
+    let d = ctx.set_or_new(&a[2])?;
     if d.insert(a[3].clone()) {
         ctx.notify(notify::SET, "sadd", &a[2]);
     }
@@ -332,7 +325,7 @@ pub(super) fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let mut limit = 0usize;
     let mut j = 2 + n as usize;
     while j < a.len() {
-        if super::is(&a[j], "limit") && j + 1 < a.len() {
+        if crate::cmd::args::is(&a[j], "limit") && j + 1 < a.len() {
             let l = int(&a[j + 1]).map_err(|_| Reply::err("LIMIT can't be negative"))?;
             if l < 0 {
                 return Err(Reply::err("LIMIT can't be negative"));
@@ -340,7 +333,7 @@ pub(super) fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             limit = l as usize;
             j += 2;
         } else {
-            return Err(super::syntax());
+            return Err(crate::cmd::args::syntax());
         }
     }
     let s = compute(ctx, keys, Op::Inter)?;

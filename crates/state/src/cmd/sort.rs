@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::{int, is, syntax, Ctx, R};
+use super::args::{int, is, syntax};
+use super::ctx::{Ctx, R};
 use crate::resp::Reply;
 use crate::store::{notify, Score, Value};
 
@@ -100,7 +101,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> R {
         Some(Value::List(l)) => (l.iter().cloned().collect(), false),
         Some(Value::Set(s)) => (s.iter().cloned().collect(), true),
         Some(Value::ZSet(z)) => (z.tree.iter().map(|(_, m)| m.clone()).collect(), false),
-        Some(_) => return Err(super::wrongtype()),
+        Some(_) => return Err(crate::cmd::ctx::wrongtype()),
     };
     if dontsort && is_set && (store.is_some() || ctx.in_script) {
         dontsort = false;

@@ -2,7 +2,8 @@
 
 use bytes::Bytes;
 
-use super::{int, is, syntax, Ctx, R};
+use super::args::{int, is, syntax};
+use super::ctx::{Ctx, R};
 use crate::resp::Reply;
 use crate::store::{notify, Value};
 
@@ -390,8 +391,8 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> R {
         Some(v) => {
             let cur = match v {
                 Value::Int(i) => *i,
-                Value::Str(s) => crate::resp::parse_i64(s).ok_or_else(super::not_int)?,
-                _ => return Err(super::wrongtype()),
+                Value::Str(s) => crate::resp::parse_i64(s).ok_or_else(crate::cmd::args::not_int)?,
+                _ => return Err(crate::cmd::ctx::wrongtype()),
             };
             let n = cur.checked_add(by).ok_or_else(overflow)?;
             *v = Value::Int(n);

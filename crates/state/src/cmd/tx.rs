@@ -4,7 +4,8 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{call, resolve, Ctx, R};
+use super::call::{acl_check, call};
+use super::ctx::{Commands, Ctx, Unresolved, R};
 use crate::resp::Reply;
 use crate::store::{Client, Store};
 
@@ -47,7 +48,7 @@ fn watched_expired(ctx: &mut Ctx<'_>) -> bool {
     })
 }
 
-pub(super) fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+pub(super) fn exec<T: Commands>(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     let Some(queue) = ctx.c.multi.take() else {
         return Err(Reply::err("EXEC without MULTI"));
     };
@@ -69,12 +70,12 @@ pub(super) fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     let mut out = Vec::with_capacity(queue.len());
     for argv in queue {
         // Permissions are checked again: they may have changed since queueing.
-        let r = match resolve(&argv) {
-            Ok(spec) => match super::acl_check(ctx, spec, &argv) {
+        let r = match T::lookup(&argv) {
+            Ok(spec) => match acl_check(ctx, spec, &argv) {
                 Ok(()) => call(ctx, spec, &argv),
                 Err(d) => Reply::Error(d.in_exec()),
             },
-            Err(e) => e,
+            Err(e) => Unresolved::reply(e),
         };
         out.push(r);
     }

@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
+use super::args::{int, is, parse_float, syntax};
+use super::ctx::{Ctx, R};
 use super::zset::{store_zset, with_scores};
-use super::{int, is, parse_float, syntax, Ctx, R};
 use crate::resp::Reply;
 use crate::store::{Score, Value};
 
@@ -44,7 +45,7 @@ fn input_pairs(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<(Bytes, f64)>
         None => None,
         Some(Value::ZSet(z)) => Some(z.tree.iter().map(|(s, m)| (m.clone(), s.0)).collect()),
         Some(Value::Set(s)) => Some(s.iter().map(|m| (m.clone(), 1.0)).collect()),
-        Some(_) => return Err(super::wrongtype()),
+        Some(_) => return Err(crate::cmd::ctx::wrongtype()),
     })
 }
 

@@ -2,16 +2,13 @@
 
 use bytes::Bytes;
 
+use super::args::{int, is, parse_float, parse_range_float, syntax};
+use super::ctx::{Ctx, R};
 use super::keys::{parse_scan, scan_cursor, scan_range};
 use super::random::{pair_reply, rand_args, rand_indexes};
-use super::{int, is, parse_float, parse_range_float, syntax, Ctx, R};
 use crate::glob;
 use crate::resp::{fmt_double, Reply};
 use crate::store::{notify, BlockOp, Score, Value, ZSet};
-
-fn new_zset() -> Value {
-    Value::ZSet(Box::default())
-}
 
 fn not_float() -> Reply {
     Reply::err("value is not a valid float")
@@ -67,9 +64,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         ctx.check_type(&a[1], "zset")?;
         return Ok(if incr { Reply::Nil } else { Reply::Int(0) });
     }
-    let Value::ZSet(z) = ctx.get_or_create(&a[1], "zset", new_zset)? else {
-        unreachable!()
-    };
+    let z = ctx.zset_or_new(&a[1])?;
     let (mut added, mut changed) = (0, 0);
     let mut result = None;
     for (score, m) in pairs {
@@ -119,9 +114,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn zincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let by = parse_float(&a[2]).ok_or_else(not_float)?;
-    let Value::ZSet(z) = ctx.get_or_create(&a[1], "zset", new_zset)? else {
-        unreachable!()
-    };
+    let z = ctx.zset_or_new(&a[1])?;
     let new = z.scores.get(&a[3][..]).copied().unwrap_or(0.0) + by;
     if new.is_nan() {
         ctx.del_if_empty(&a[1]);
@@ -721,7 +714,7 @@ pub(super) fn bzpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 fn zmpop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], numkeys_idx: usize, block: bool) -> R {
-    let m = super::parse_mpop(a, numkeys_idx, "min", "max")?;
+    let m = crate::cmd::args::parse_mpop(a, numkeys_idx, "min", "max")?;
     let timeout = if block {
         Some(super::list::timeout_ms(&a[1])?)
     } else {

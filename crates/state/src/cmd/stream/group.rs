@@ -2,13 +2,14 @@
 
 use bytes::Bytes;
 
-use super::{
-    createconsumer_prop, entry_reply, id_reply, invalid_id, new_stream, nogroup, nogroup_for_key,
-    range_end, range_start, setid_prop, strict_id, subcommand_syntax, xclaim_prop,
+use super::common::{
+    createconsumer_prop, entry_reply, id_reply, invalid_id, nogroup, nogroup_for_key, range_end,
+    range_start, setid_prop, strict_id, subcommand_syntax, xclaim_prop,
 };
-use crate::cmd::{int, is, syntax, Ctx, R};
+use crate::cmd::args::{int, is, syntax};
+use crate::cmd::ctx::{Ctx, R};
 use crate::resp::Reply;
-use crate::store::{notify, Value};
+use crate::store::notify;
 use crate::stream::{parse_id, Group, Nack, StreamId, ENTRIES_READ_INVALID};
 
 pub(crate) fn xgroup_create(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
@@ -46,9 +47,7 @@ pub(crate) fn xgroup_create(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         let db = ctx.c.db;
         ctx.s.touch(db, &a[2]);
     }
-    let Value::Stream(s) = ctx.get_or_create(&a[2], "stream", new_stream)? else {
-        unreachable!()
-    };
+    let s = ctx.stream_or_new(&a[2])?;
     if s.groups.contains_key(&a[3]) {
         return Err(Reply::Error(
             "BUSYGROUP Consumer Group name already exists".into(),

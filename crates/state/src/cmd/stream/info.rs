@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
-use super::{b, entry_reply, id_reply, nogroup_for_key, range, subcommand_syntax};
-use crate::cmd::{int, is, Ctx, R};
+use super::common::{b, entry_reply, id_reply, nogroup_for_key, range, subcommand_syntax};
+use crate::cmd::args::{int, is};
+use crate::cmd::ctx::{Ctx, R};
 use crate::resp::Reply;
 use crate::stream::{Group, Stream, StreamId, ENTRIES_READ_INVALID};
 

@@ -10,127 +10,21 @@
 
 use bytes::Bytes;
 
-use super::{int, is, syntax, Ctx, R};
+use crate::cmd::args::{int, is, syntax};
+use crate::cmd::ctx::{Ctx, R};
 use crate::resp::Reply;
-use crate::store::{notify, BlockOp, Value};
-use crate::stream::{parse_id, Group, Nack, Stream, StreamId, Trim};
+use crate::store::{notify, BlockOp};
+use crate::stream::{parse_id, Nack, Stream, StreamId, Trim};
 
+mod common;
 mod group;
 mod info;
+
+use common::*;
 
 pub(super) use group::*;
 pub(crate) use info::rewrite_commands;
 pub(super) use info::{xgroup_help, xinfo_consumers, xinfo_groups, xinfo_help, xinfo_stream};
-
-pub(super) fn new_stream() -> Value {
-    Value::Stream(Box::default())
-}
-
-pub(super) fn invalid_id() -> Reply {
-    Reply::err("Invalid stream ID specified as stream command argument")
-}
-
-/// A strict id (`-`/`+` refused, `ms` alone means `ms-0`).
-pub(super) fn strict_id(b: &[u8]) -> Result<StreamId, Reply> {
-    parse_id(b, 0, true, false)
-        .map(|x| x.0)
-        .ok_or_else(invalid_id)
-}
-
-/// A range bound: `(` for exclusive, `-`/`+`, `ms` alone gets `missing_seq`.
-pub(super) fn interval(b: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Reply> {
-    if b.len() > 1 && b[0] == b'(' {
-        let id = parse_id(&b[1..], missing_seq, true, false).ok_or_else(invalid_id)?;
-        Ok((id.0, true))
-    } else {
-        let id = parse_id(b, missing_seq, false, false).ok_or_else(invalid_id)?;
-        Ok((id.0, false))
-    }
-}
-
-pub(super) fn range_start(b: &[u8]) -> Result<StreamId, Reply> {
-    let (id, ex) = interval(b, 0)?;
-    if ex {
-        id.incr()
-            .ok_or_else(|| Reply::err("invalid start ID for the interval"))
-    } else {
-        Ok(id)
-    }
-}
-
-pub(super) fn range_end(b: &[u8]) -> Result<StreamId, Reply> {
-    let (id, ex) = interval(b, u64::MAX)?;
-    if ex {
-        id.decr()
-            .ok_or_else(|| Reply::err("invalid end ID for the interval"))
-    } else {
-        Ok(id)
-    }
-}
-
-pub(super) fn id_reply(id: StreamId) -> Reply {
-    Reply::Bulk(id.to_bytes())
-}
-
-pub(super) fn entry_reply(id: StreamId, fields: &[(Bytes, Bytes)]) -> Reply {
-    let mut f = Vec::with_capacity(fields.len() * 2);
-    for (k, v) in fields {
-        f.push(Reply::Bulk(k.clone()));
-        f.push(Reply::Bulk(v.clone()));
-    }
-    Reply::Array(vec![id_reply(id), Reply::Array(f)])
-}
-
-/// Entries in `[start, end]`, newest first if `rev`; `count` 0 = all.
-pub(super) fn range(
-    s: &Stream,
-    start: StreamId,
-    end: StreamId,
-    rev: bool,
-    count: usize,
-) -> Vec<Reply> {
-    if start > end {
-        return vec![];
-    }
-    let limit = if count == 0 { usize::MAX } else { count };
-    let it = s.entries.range(start..=end);
-    if rev {
-        it.rev()
-            .take(limit)
-            .map(|(id, f)| entry_reply(*id, f))
-            .collect()
-    } else {
-        it.take(limit).map(|(id, f)| entry_reply(*id, f)).collect()
-    }
-}
-
-pub(super) fn nogroup(key: &[u8], group: &[u8]) -> Reply {
-    Reply::Error(format!(
-        "NOGROUP No such key '{}' or consumer group '{}'",
-        String::from_utf8_lossy(key),
-        String::from_utf8_lossy(group)
-    ))
-}
-
-pub(super) fn nogroup_for_key(key: &[u8], group: &[u8]) -> Reply {
-    Reply::Error(format!(
-        "NOGROUP No such consumer group '{}' for key name '{}'",
-        String::from_utf8_lossy(group),
-        String::from_utf8_lossy(key)
-    ))
-}
-
-pub(super) fn subcommand_syntax(a: &[Bytes]) -> Reply {
-    Reply::err(format!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&a[1]),
-        String::from_utf8_lossy(&a[0]).to_ascii_uppercase()
-    ))
-}
-
-pub(super) fn b(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
-}
 
 // === XADD / XTRIM ===
 
@@ -248,9 +142,7 @@ pub(super) fn xadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         return Ok(Reply::Nil);
     }
     let now = ctx.now;
-    let Value::Stream(s) = ctx.get_or_create(&a[1], "stream", new_stream)? else {
-        unreachable!()
-    };
+    let s = ctx.stream_or_new(&a[1])?;
     if s.last_id == StreamId::MAX {
         return Err(Reply::err(
             "The stream has exhausted the last possible ID, unable to add more items",
@@ -509,55 +401,6 @@ fn touch_consumer(ctx: &mut Ctx<'_>, key: &Bytes, group: &Bytes, name: &Bytes) {
         ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
         ctx.propagate(createconsumer_prop(key, group, name));
     }
-}
-
-/// Log record of a consumer created on the side (XREADGROUP, XCLAIM,
-/// XAUTOCLAIM): replay must recreate it even if nothing was delivered.
-pub(super) fn createconsumer_prop(key: &Bytes, group: &Bytes, name: &Bytes) -> Vec<Bytes> {
-    vec![
-        b("XGROUP"),
-        b("CREATECONSUMER"),
-        key.clone(),
-        group.clone(),
-        name.clone(),
-    ]
-}
-
-pub(super) fn xclaim_prop(
-    key: &Bytes,
-    group: &Bytes,
-    id: StreamId,
-    n: &Nack,
-    last: StreamId,
-) -> Vec<Bytes> {
-    vec![
-        b("XCLAIM"),
-        key.clone(),
-        group.clone(),
-        n.consumer.clone(),
-        b("0"),
-        id.to_bytes(),
-        b("TIME"),
-        b(&n.delivery_time.to_string()),
-        b("RETRYCOUNT"),
-        b(&n.delivery_count.to_string()),
-        b("FORCE"),
-        b("JUSTID"),
-        b("LASTID"),
-        last.to_bytes(),
-    ]
-}
-
-pub(super) fn setid_prop(key: &Bytes, group: &Bytes, g: &Group) -> Vec<Bytes> {
-    vec![
-        b("XGROUP"),
-        b("SETID"),
-        key.clone(),
-        group.clone(),
-        g.last_id.to_bytes(),
-        b("ENTRIESREAD"),
-        b(&g.entries_read.to_string()),
-    ]
 }
 
 /// Delivers new entries (after the group's last id) to `consumer`: the

@@ -2,7 +2,7 @@
 
 use mlua::{Lua, Table};
 
-use super::err;
+use super::values::err;
 
 /// LuaBitOp's argument normalisation: the number modulo 2^32 as an int32.
 fn tobit(v: f64) -> i32 {

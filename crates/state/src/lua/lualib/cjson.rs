@@ -2,7 +2,7 @@
 
 use mlua::{LightUserData, Lua, Table, Value as LV};
 
-use super::{err, int_keys, number};
+use super::values::{err, int_keys, number};
 
 /// `cjson.null`: a NULL light userdata, as in lua-cjson.
 fn null() -> LV {

@@ -2,7 +2,7 @@
 
 use mlua::{Lua, MultiValue, Table, Value as LV};
 
-use super::{err, int_keys};
+use super::values::{err, int_keys};
 
 /// Array length if `t` is a Lua array (keys exactly 1..n), else None: the
 /// lua-cmsgpack rule.

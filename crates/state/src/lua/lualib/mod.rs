@@ -13,6 +13,7 @@ mod bit;
 mod cjson;
 mod cmsgpack;
 mod structlib;
+mod values;
 
 /// Installs the libraries as globals (before the globals are frozen).
 pub(super) fn install(lua: &Lua) -> mlua::Result<()> {
@@ -78,33 +79,4 @@ fn root_message(e: &mlua::Error) -> String {
         mlua::Error::RuntimeError(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-fn err(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::RuntimeError(msg.into())
-}
-
-fn number(v: &LV) -> Option<f64> {
-    match v {
-        LV::Integer(n) => Some(*n as f64),
-        LV::Number(n) => Some(*n),
-        _ => None,
-    }
-}
-
-/// `(count, largest)` of a table's keys if all are positive integers (an
-/// array, perhaps with holes), else None.
-fn int_keys(t: &Table) -> mlua::Result<Option<(usize, usize)>> {
-    let (mut count, mut max) = (0usize, 0usize);
-    for pair in t.clone().pairs::<LV, LV>() {
-        let (k, _) = pair?;
-        match number(&k) {
-            Some(n) if n >= 1.0 && n.fract() == 0.0 && n < 1e15 => {
-                count += 1;
-                max = max.max(n as usize);
-            }
-            _ => return Ok(None),
-        }
-    }
-    Ok(Some((count, max)))
 }

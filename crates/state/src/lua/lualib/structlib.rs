@@ -3,7 +3,7 @@
 
 use mlua::{Lua, MultiValue, Table, Value as LV};
 
-use super::{err, number};
+use super::values::{err, number};
 
 /// One parsed `struct` format item.
 #[derive(Clone, Copy)]
@@ -223,6 +223,8 @@ pub(super) fn lib(lua: &Lua) -> mlua::Result<Table> {
                         out.extend_from_slice(&b);
                         out.push(0);
                     }
+                    // Unreachable by construction: padding `continue`s at the
+                    // top of the loop, before an argument is taken.
                     Item::Pad => unreachable!("handled above"),
                 }
             }

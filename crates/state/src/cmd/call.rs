@@ -1,0 +1,56 @@
+//! Running a resolved command: the handler plus its bookkeeping (WATCH
+//! touches, the log), and the ACL check every caller makes first. Client
+//! requests ([`super::dispatch`]), EXEC and scripts all come through here.
+
+use bytes::Bytes;
+
+use super::ctx::{Ctx, Spec, Unresolved};
+use crate::acl::Denied;
+use crate::resp::Reply;
+use crate::spec::flags::{NOTOUCH, WRITE};
+
+/// Runs a resolved command: the handler plus bookkeeping (watch touches, log).
+pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Reply {
+    let dirty = ctx.s.dirty;
+    let saved_prop = ctx.custom_prop;
+    ctx.custom_prop = false;
+    let db = ctx.c.db;
+    let reply = match spec.run {
+        Some(run) => run(ctx, argv).unwrap_or_else(|e| e),
+        // Unreachable by construction: a container without a handler has an
+        // arity of at least two, so lookup resolves it to a subcommand or
+        // refuses it. Answered as that refusal all the same.
+        None => Unresolved::WrongArity(spec.name).reply(),
+    };
+    if ctx.s.dirty != dirty {
+        if !ctx.s.watched.is_empty() && !spec.has(NOTOUCH) {
+            for i in spec.key_indexes(argv) {
+                ctx.s.touch(db, &argv[i]);
+            }
+        }
+        if spec.has(WRITE) && !ctx.custom_prop && !ctx.s.loading && ctx.s.aof.is_some() {
+            ctx.s.prop.push((db, argv.to_vec()));
+        }
+    }
+    ctx.custom_prop = saved_prop;
+    if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {
+        e.last_cmd = spec.name;
+    }
+    reply
+}
+
+/// The caller's user may run `spec` with `argv`. Costs one integer compare for
+/// an unrestricted user; the user is looked up only after an ACL change.
+pub(crate) fn acl_check(ctx: &mut Ctx<'_>, spec: &Spec, argv: &[Bytes]) -> Result<(), Denied> {
+    if ctx.c.replay {
+        return Ok(());
+    }
+    if ctx.c.acl_gen != ctx.s.acl.generation {
+        ctx.c.acl_gen = ctx.s.acl.generation;
+        ctx.c.unrestricted = ctx.s.acl.get(&ctx.c.user).is_some_and(|u| u.unrestricted());
+    }
+    if ctx.c.unrestricted {
+        return Ok(());
+    }
+    ctx.s.acl.check(&ctx.c.user, spec, argv)
+}

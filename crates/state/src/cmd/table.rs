@@ -1,0 +1,528 @@
+//! The command table: every command's spec and the handler that runs it,
+//! and the lookup from a request to its spec.
+//!
+//! Adding a command is one row here (and its handler); what the command
+//! does differently before or after it runs is a flag on the row
+//! ([`crate::spec::flags`]), not a name matched elsewhere.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use super::ctx::{Commands, Handler, Spec, Unresolved};
+use super::{
+    bits, conn, hash, keys, list, object, pubsub, script, set, sort, stream, strings, tx, zalgebra,
+    zset,
+};
+use crate::acl::{Acl, UserConfig};
+use crate::resp::Reply;
+use crate::spec::flags::*;
+use crate::spec::{dest_numkeys2, numkeys1, numkeys2, streams_keys, KeysFn};
+
+/// The table, for handlers that take it as a type parameter.
+pub(crate) struct Table;
+
+impl Commands for Table {
+    fn all() -> &'static [Spec] {
+        TABLE
+    }
+    fn lookup(argv: &[Bytes]) -> Result<&'static Spec, Unresolved> {
+        lookup(argv)
+    }
+}
+
+/// A command with fixed key positions.
+const fn c(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    run: Handler,
+) -> Spec {
+    Spec::new(name, arity, flags, keys, run)
+}
+
+/// A command with movable keys.
+const fn cm(name: &'static str, arity: i32, flags: u32, keys_fn: KeysFn, run: Handler) -> Spec {
+    Spec::movable(name, arity, flags, keys_fn, run)
+}
+
+/// A command with subcommands.
+const fn container(name: &'static str, arity: i32, flags: u32, subs: &'static [Spec]) -> Spec {
+    Spec::container(name, arity, flags, subs)
+}
+
+const NK: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const K2: (i32, i32, i32) = (2, 2, 1);
+const W: u32 = WRITE;
+const WM: u32 = WRITE | DENYOOM;
+/// EVAL and EVALSHA.
+const SCRIPT: u32 = NOSCRIPT | SCRIPT_KEYS | RUNS_OTHERS | MULTI_RECORD;
+
+static TABLE: &[Spec] = &[
+    // strings
+    c("get", 2, 0, K1, strings::get),
+    c("set", -3, WM, K1, strings::set),
+    c("setex", 4, WM, K1, strings::setex),
+    c("psetex", 4, WM, K1, strings::psetex),
+    c("setnx", 3, WM, K1, strings::setnx),
+    c("getex", -2, W, K1, strings::getex),
+    c("getdel", 2, W, K1, strings::getdel),
+    c("getset", 3, WM, K1, strings::getset),
+    c("mget", -2, 0, KALL, strings::mget),
+    c("mset", -3, WM, (1, -1, 2), strings::mset),
+    c("msetnx", -3, WM, (1, -1, 2), strings::msetnx),
+    c("append", 3, WM, K1, strings::append),
+    c("strlen", 2, 0, K1, strings::strlen),
+    c("getrange", 4, 0, K1, strings::getrange),
+    c("substr", 4, 0, K1, strings::getrange),
+    c("setrange", 4, WM, K1, strings::setrange),
+    c("incr", 2, WM, K1, strings::incr),
+    c("decr", 2, WM, K1, strings::decr),
+    c("incrby", 3, WM, K1, strings::incrby),
+    c("decrby", 3, WM, K1, strings::decrby),
+    c("incrbyfloat", 3, WM, K1, strings::incrbyfloat),
+    // bits
+    c("setbit", 4, WM, K1, bits::setbit),
+    c("getbit", 3, 0, K1, bits::getbit),
+    c("bitcount", -2, 0, K1, bits::bitcount),
+    c("bitpos", -3, 0, K1, bits::bitpos),
+    c("bitop", -4, WM, (2, -1, 1), bits::bitop),
+    c("bitfield", -2, WM, K1, bits::bitfield),
+    c("bitfield_ro", -2, 0, K1, bits::bitfield_ro),
+    // keys
+    c("del", -2, W, KALL, keys::del),
+    c("unlink", -2, W, KALL, keys::del),
+    c("exists", -2, 0, KALL, keys::exists),
+    c("touch", -2, 0, KALL, keys::exists),
+    c("type", 2, 0, K1, keys::type_),
+    c("rename", 3, W, K12, keys::rename),
+    c("renamenx", 3, W, K12, keys::renamenx),
+    c("expire", -3, W, K1, keys::expire),
+    c("pexpire", -3, W, K1, keys::pexpire),
+    c("expireat", -3, W, K1, keys::expireat),
+    c("pexpireat", -3, W, K1, keys::pexpireat),
+    c("ttl", 2, 0, K1, keys::ttl),
+    c("pttl", 2, 0, K1, keys::pttl),
+    c("expiretime", 2, 0, K1, keys::expiretime),
+    c("pexpiretime", 2, 0, K1, keys::pexpiretime),
+    c("persist", 2, W, K1, keys::persist),
+    c("scan", -2, 0, NK, keys::scan),
+    c("keys", 2, 0, NK, keys::keys),
+    c("randomkey", 1, 0, NK, keys::randomkey),
+    c("copy", -3, WM, K12, keys::copy),
+    c("dbsize", 1, 0, NK, keys::dbsize),
+    c("flushdb", -1, W, NK, keys::flushdb),
+    c("flushall", -1, W, NK, keys::flushall),
+    c("select", 2, 0, NK, keys::select),
+    c("sort", -2, WM, K1, sort::sort),
+    c("sort_ro", -2, 0, K1, sort::sort_ro),
+    container("object", -2, 0, OBJECT_SUBS),
+    container("memory", -2, 0, MEMORY_SUBS),
+    c("wait", 3, NOSCRIPT, NK, object::wait),
+    // hashes
+    c("hset", -4, WM, K1, hash::hset),
+    c("hmset", -4, WM, K1, hash::hmset),
+    c("hsetnx", 4, WM, K1, hash::hsetnx),
+    c("hget", 3, 0, K1, hash::hget),
+    c("hmget", -3, 0, K1, hash::hmget),
+    c("hgetall", 2, 0, K1, hash::hgetall),
+    c("hdel", -3, W, K1, hash::hdel),
+    c("hexists", 3, 0, K1, hash::hexists),
+    c("hlen", 2, 0, K1, hash::hlen),
+    c("hstrlen", 3, 0, K1, hash::hstrlen),
+    c("hkeys", 2, 0, K1, hash::hkeys),
+    c("hvals", 2, 0, K1, hash::hvals),
+    c("hincrby", 4, WM, K1, hash::hincrby),
+    c("hincrbyfloat", 4, WM, K1, hash::hincrbyfloat),
+    c("hscan", -3, 0, K1, hash::hscan),
+    c("hrandfield", -2, 0, K1, hash::hrandfield),
+    // sets
+    c("sadd", -3, WM, K1, set::sadd),
+    c("srem", -3, W, K1, set::srem),
+    c("smembers", 2, 0, K1, set::smembers),
+    c("sismember", 3, 0, K1, set::sismember),
+    c("smismember", -3, 0, K1, set::smismember),
+    c("scard", 2, 0, K1, set::scard),
+    c("spop", -2, W, K1, set::spop),
+    c("srandmember", -2, 0, K1, set::srandmember),
+    c("smove", 4, W, K12, set::smove),
+    c("sinter", -2, 0, KALL, set::sinter),
+    c("sunion", -2, 0, KALL, set::sunion),
+    c("sdiff", -2, 0, KALL, set::sdiff),
+    c("sinterstore", -3, WM, KALL, set::sinterstore),
+    c("sunionstore", -3, WM, KALL, set::sunionstore),
+    c("sdiffstore", -3, WM, KALL, set::sdiffstore),
+    c("sscan", -3, 0, K1, set::sscan),
+    cm("sintercard", -3, 0, numkeys1, set::sintercard),
+    // sorted sets
+    c("zadd", -4, WM, K1, zset::zadd),
+    c("zincrby", 4, WM, K1, zset::zincrby),
+    c("zrem", -3, W, K1, zset::zrem),
+    c("zscore", 3, 0, K1, zset::zscore),
+    c("zmscore", -3, 0, K1, zset::zmscore),
+    c("zcard", 2, 0, K1, zset::zcard),
+    c("zcount", 4, 0, K1, zset::zcount),
+    c("zrange", -4, 0, K1, zset::zrange),
+    c("zrangebyscore", -4, 0, K1, zset::zrangebyscore),
+    c("zrevrangebyscore", -4, 0, K1, zset::zrevrangebyscore),
+    c("zrevrange", -4, 0, K1, zset::zrevrange),
+    c("zrangebylex", -4, 0, K1, zset::zrangebylex),
+    c("zrank", 3, 0, K1, zset::zrank),
+    c("zrevrank", 3, 0, K1, zset::zrevrank),
+    c("zremrangebyscore", 4, W, K1, zset::zremrangebyscore),
+    c("zremrangebyrank", 4, W, K1, zset::zremrangebyrank),
+    c("zpopmin", -2, W, K1, zset::zpopmin),
+    c("zpopmax", -2, W, K1, zset::zpopmax),
+    c("zscan", -3, 0, K1, zset::zscan),
+    cm("zmpop", -4, W, numkeys1, zset::zmpop),
+    c(
+        "bzpopmin",
+        -3,
+        W | BLOCKING | NOSCRIPT,
+        (1, -2, 1),
+        zset::bzpopmin,
+    ),
+    c(
+        "bzpopmax",
+        -3,
+        W | BLOCKING | NOSCRIPT,
+        (1, -2, 1),
+        zset::bzpopmax,
+    ),
+    cm("bzmpop", -5, W | BLOCKING, numkeys2, zset::bzmpop),
+    // streams
+    c("xadd", -5, WM, K1, stream::xadd),
+    c("xlen", 2, 0, K1, stream::xlen),
+    c("xrange", -4, 0, K1, stream::xrange),
+    c("xrevrange", -4, 0, K1, stream::xrevrange),
+    c("xdel", -3, W, K1, stream::xdel),
+    c("xtrim", -4, W, K1, stream::xtrim),
+    cm("xread", -4, BLOCKING, streams_keys, stream::xread),
+    cm(
+        "xreadgroup",
+        -7,
+        W | BLOCKING | NOTOUCH | MULTI_RECORD,
+        streams_keys,
+        stream::xreadgroup,
+    ),
+    c("xack", -4, W | NOTOUCH, K1, stream::xack),
+    c("xpending", -3, 0, K1, stream::xpending),
+    c("xclaim", -6, W | NOTOUCH | MULTI_RECORD, K1, stream::xclaim),
+    c(
+        "xautoclaim",
+        -6,
+        W | NOTOUCH | MULTI_RECORD,
+        K1,
+        stream::xautoclaim,
+    ),
+    c("xsetid", -3, WM, K1, stream::xsetid),
+    container("xgroup", -2, 0, XGROUP_SUBS),
+    container("xinfo", -2, 0, XINFO_SUBS),
+    c("zrevrangebylex", -4, 0, K1, zset::zrevrangebylex),
+    c("zlexcount", 4, 0, K1, zset::zlexcount),
+    c("zremrangebylex", 4, W, K1, zset::zremrangebylex),
+    c("zrangestore", -5, WM, K12, zset::zrangestore),
+    c("zrandmember", -2, 0, K1, zset::zrandmember),
+    // Key lists after numkeys (WATCH, ACL key patterns and eviction see them).
+    cm("zunionstore", -4, WM, dest_numkeys2, zalgebra::zunionstore),
+    cm("zinterstore", -4, WM, dest_numkeys2, zalgebra::zinterstore),
+    cm("zdiffstore", -4, WM, dest_numkeys2, zalgebra::zdiffstore),
+    cm("zunion", -3, 0, numkeys1, zalgebra::zunion),
+    cm("zinter", -3, 0, numkeys1, zalgebra::zinter),
+    cm("zdiff", -3, 0, numkeys1, zalgebra::zdiff),
+    cm("zintercard", -3, 0, numkeys1, zalgebra::zintercard),
+    // lists
+    c("lpush", -3, WM, K1, list::lpush),
+    c("rpush", -3, WM, K1, list::rpush),
+    c("lpushx", -3, WM, K1, list::lpushx),
+    c("rpushx", -3, WM, K1, list::rpushx),
+    c("lpop", -2, W, K1, list::lpop),
+    c("rpop", -2, W, K1, list::rpop),
+    c("llen", 2, 0, K1, list::llen),
+    c("lrange", 4, 0, K1, list::lrange),
+    c("lindex", 3, 0, K1, list::lindex),
+    c("lset", 4, WM, K1, list::lset),
+    c("lrem", 4, W, K1, list::lrem),
+    c("ltrim", 4, W, K1, list::ltrim),
+    c("linsert", 5, WM, K1, list::linsert),
+    c("lpos", -3, 0, K1, list::lpos),
+    c("lmove", 5, W, K12, list::lmove),
+    c("rpoplpush", 3, W, K12, list::rpoplpush),
+    cm("lmpop", -4, W, numkeys1, list::lmpop),
+    cm("blmpop", -5, W | BLOCKING, numkeys2, list::blmpop),
+    c(
+        "blpop",
+        -3,
+        W | BLOCKING | NOSCRIPT,
+        (1, -2, 1),
+        list::blpop,
+    ),
+    c(
+        "brpop",
+        -3,
+        W | BLOCKING | NOSCRIPT,
+        (1, -2, 1),
+        list::brpop,
+    ),
+    c("blmove", 6, W | BLOCKING | NOSCRIPT, K12, list::blmove),
+    c(
+        "brpoplpush",
+        4,
+        W | BLOCKING | NOSCRIPT,
+        K12,
+        list::brpoplpush,
+    ),
+    // transactions
+    c("multi", 1, NOSCRIPT | NOQUEUE, NK, tx::multi),
+    c(
+        "exec",
+        1,
+        NOSCRIPT | NOQUEUE | RUNS_OTHERS | MULTI_RECORD,
+        NK,
+        tx::exec::<Table>,
+    ),
+    c("discard", 1, NOSCRIPT | NOQUEUE, NK, tx::discard),
+    c("watch", -2, NOSCRIPT | NOQUEUE, KALL, tx::watch),
+    c("unwatch", 1, NOSCRIPT, NK, tx::unwatch),
+    // scripting
+    c("eval", -3, SCRIPT, NK, script::eval::<Table>),
+    c("evalsha", -3, SCRIPT, NK, script::evalsha::<Table>),
+    container("script", -2, NOSCRIPT, SCRIPT_SUBS),
+    // pub/sub
+    c("publish", 3, CHANNEL_ARG, NK, pubsub::publish),
+    c(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | CHANNEL_ARGS,
+        NK,
+        pubsub::subscribe,
+    ),
+    c(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | PATTERN_ARGS,
+        NK,
+        pubsub::psubscribe,
+    ),
+    c(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT,
+        NK,
+        pubsub::unsubscribe,
+    ),
+    c(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT,
+        NK,
+        pubsub::punsubscribe,
+    ),
+    container("pubsub", -2, 0, PUBSUB_SUBS),
+    // connection and server
+    c("auth", -2, NOAUTH | NOSCRIPT, NK, conn::auth),
+    c("hello", -1, NOAUTH | NOSCRIPT, NK, conn::hello),
+    c("ping", -1, PUBSUB, NK, conn::ping),
+    c("echo", 2, 0, NK, conn::echo),
+    c(
+        "quit",
+        -1,
+        NOAUTH | PUBSUB | NOSCRIPT | NOQUEUE,
+        NK,
+        conn::quit,
+    ),
+    c(
+        "reset",
+        1,
+        NOAUTH | PUBSUB | NOSCRIPT | NOQUEUE,
+        NK,
+        conn::reset,
+    ),
+    c("info", -1, 0, NK, conn::info),
+    c("time", 1, 0, NK, conn::time),
+    c("lastsave", 1, 0, NK, conn::lastsave),
+    c("readonly", 1, 0, NK, conn::readonly),
+    c("readwrite", 1, 0, NK, conn::readonly),
+    c("bgrewriteaof", 1, NOSCRIPT, NK, conn::bgrewriteaof),
+    c("save", 1, NOSCRIPT, NK, conn::save),
+    c("bgsave", -1, NOSCRIPT, NK, conn::save),
+    container("client", -2, NOSCRIPT, CLIENT_SUBS),
+    container("config", -2, NOSCRIPT, CONFIG_SUBS),
+    Spec::container_run("command", -1, 0, COMMAND_SUBS, conn::command::<Table>),
+    container("acl", -2, NOSCRIPT, ACL_SUBS),
+];
+
+static ACL_SUBS: &[Spec] = &[
+    c("acl|whoami", 2, NOSCRIPT, NK, conn::acl_whoami),
+    c("acl|users", 2, NOSCRIPT, NK, conn::acl_users),
+    c("acl|list", 2, NOSCRIPT, NK, conn::acl_list),
+    c("acl|setuser", -3, NOSCRIPT, NK, conn::acl_setuser),
+    c("acl|deluser", -3, NOSCRIPT, NK, conn::acl_deluser),
+    c("acl|cat", -2, NOSCRIPT, NK, conn::acl_cat),
+];
+
+static XGROUP_SUBS: &[Spec] = &[
+    c("xgroup|create", -5, WM | NOTOUCH, K2, stream::xgroup_create),
+    c("xgroup|setid", -5, W | NOTOUCH, K2, stream::xgroup_setid),
+    c("xgroup|destroy", 4, W | NOTOUCH, K2, stream::xgroup_destroy),
+    c(
+        "xgroup|createconsumer",
+        5,
+        WM | NOTOUCH,
+        K2,
+        stream::xgroup_createconsumer,
+    ),
+    c(
+        "xgroup|delconsumer",
+        5,
+        W | NOTOUCH,
+        K2,
+        stream::xgroup_delconsumer,
+    ),
+    c("xgroup|help", 2, 0, NK, stream::xgroup_help),
+];
+static XINFO_SUBS: &[Spec] = &[
+    c("xinfo|stream", -3, 0, K2, stream::xinfo_stream),
+    c("xinfo|groups", 3, 0, K2, stream::xinfo_groups),
+    c("xinfo|consumers", 4, 0, K2, stream::xinfo_consumers),
+    c("xinfo|help", 2, 0, NK, stream::xinfo_help),
+];
+static OBJECT_SUBS: &[Spec] = &[
+    c("object|encoding", 3, 0, K2, object::object_encoding),
+    c("object|refcount", 3, 0, K2, object::object_refcount),
+    c("object|idletime", 3, 0, K2, object::object_idletime),
+    c("object|freq", 3, 0, K2, object::object_freq),
+    c("object|help", 2, 0, NK, object::object_help),
+];
+static MEMORY_SUBS: &[Spec] = &[
+    c("memory|usage", -3, 0, K2, object::memory_usage),
+    c("memory|help", 2, 0, NK, object::memory_help),
+];
+static SCRIPT_SUBS: &[Spec] = &[
+    c("script|load", 3, NOSCRIPT, NK, script::load),
+    c("script|exists", -3, NOSCRIPT, NK, script::exists),
+    c("script|flush", -2, NOSCRIPT, NK, script::flush),
+];
+static PUBSUB_SUBS: &[Spec] = &[
+    c("pubsub|channels", -2, PUBSUB, NK, pubsub::channels),
+    c("pubsub|numsub", -2, PUBSUB, NK, pubsub::numsub),
+    c("pubsub|numpat", 2, PUBSUB, NK, pubsub::numpat),
+];
+static CLIENT_SUBS: &[Spec] = &[
+    c("client|setname", 3, NOSCRIPT, NK, conn::client_setname),
+    c("client|getname", 2, NOSCRIPT, NK, conn::client_getname),
+    c("client|id", 2, NOSCRIPT, NK, conn::client_id),
+    c("client|setinfo", 4, NOSCRIPT, NK, conn::client_setinfo),
+    c("client|list", -2, NOSCRIPT, NK, conn::client_list),
+    c("client|info", 2, NOSCRIPT, NK, conn::client_info),
+    c("client|kill", -3, NOSCRIPT, NK, conn::client_kill),
+    c("client|no-evict", 3, NOSCRIPT, NK, conn::client_ok),
+    c("client|no-touch", 3, NOSCRIPT, NK, conn::client_ok),
+];
+static CONFIG_SUBS: &[Spec] = &[
+    c("config|get", -3, NOSCRIPT, NK, conn::config_get),
+    c("config|set", -4, NOSCRIPT, NK, conn::config_set),
+    c("config|resetstat", 2, NOSCRIPT, NK, conn::config_resetstat),
+    c("config|rewrite", 2, NOSCRIPT, NK, conn::config_rewrite),
+];
+static COMMAND_SUBS: &[Spec] = &[
+    c("command|count", 2, 0, NK, conn::command_count::<Table>),
+    c("command|docs", -2, 0, NK, conn::command_docs::<Table>),
+    c("command|info", -2, 0, NK, conn::command_info::<Table>),
+    c("command|list", -2, 0, NK, conn::command_list::<Table>),
+];
+
+fn index() -> &'static HashMap<&'static str, &'static Spec> {
+    static IDX: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    IDX.get_or_init(|| TABLE.iter().map(|s| (s.name, s)).collect())
+}
+
+/// Every runnable name, top-level commands and `parent|sub`, in table order.
+fn command_names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| TABLE.iter().flat_map(Spec::runnable_names).collect())
+}
+
+impl Acl {
+    /// [`Acl::new`] over this table's commands. It lives here, not in
+    /// `acl`, because only the command layer knows which commands exist.
+    pub(crate) fn from_config(
+        requirepass: Option<&str>,
+        users: &[UserConfig],
+    ) -> Result<Acl, String> {
+        Acl::new(command_names(), requirepass, users)
+    }
+}
+
+fn lower(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_lowercase()
+}
+
+/// Finds the spec for a request, or the error Redis gives.
+pub(crate) fn resolve(argv: &[Bytes]) -> Result<&'static Spec, Reply> {
+    lookup(argv).map_err(Unresolved::reply)
+}
+
+/// Finds the spec for a request, or why there is none.
+pub(crate) fn lookup(argv: &[Bytes]) -> Result<&'static Spec, Unresolved> {
+    // Lowercase into a stack buffer: this runs for every command.
+    let mut buf = [0u8; 32];
+    let found = if argv[0].len() <= buf.len() {
+        let n = argv[0].len();
+        for (d, s) in buf[..n].iter_mut().zip(argv[0].iter()) {
+            *d = s.to_ascii_lowercase();
+        }
+        std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|name| index().get(name).copied())
+    } else {
+        None
+    };
+    let Some(spec) = found else {
+        let mut args = String::new();
+        for a in &argv[1..] {
+            if args.len() >= 128 {
+                break;
+            }
+            let room = 128 - args.len();
+            let s = String::from_utf8_lossy(a);
+            let s: String = s.chars().take(room).collect();
+            args.push_str(&format!("'{s}' "));
+        }
+        let shown: String = String::from_utf8_lossy(&argv[0])
+            .chars()
+            .take(128)
+            .collect();
+        return Err(Unresolved::UnknownCommand(format!(
+            "unknown command '{shown}', with args beginning with: {args}"
+        )));
+    };
+    let spec = if spec.subs.is_empty() || argv.len() < 2 {
+        spec
+    } else {
+        let sub = format!("{}|{}", spec.name, lower(&argv[1]));
+        match spec.subs.iter().find(|s| s.name == sub) {
+            Some(s) => s,
+            None => {
+                let shown: String = String::from_utf8_lossy(&argv[1])
+                    .chars()
+                    .take(128)
+                    .collect();
+                return Err(Unresolved::UnknownSubcommand(format!(
+                    "unknown subcommand '{shown}'. Try {} HELP.",
+                    spec.name.to_ascii_uppercase()
+                )));
+            }
+        }
+    };
+    let n = argv.len() as i32;
+    if (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
+        return Err(Unresolved::WrongArity(spec.name));
+    }
+    Ok(spec)
+}

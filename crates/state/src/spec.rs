@@ -1,0 +1,281 @@
+//! What a command is, apart from the code that runs it: its name, arity,
+//! flags and where its keys are.
+//!
+//! This is a leaf: ACLs, eviction and the command layer all read specs, and
+//! none of them has to import the others for it. The handler type is a
+//! parameter (`H`), so this module knows nothing of the execution context;
+//! the command layer fixes it (`cmd::Spec`).
+
+use bytes::Bytes;
+
+use crate::resp::parse_i64;
+
+/// Finds a request's key positions (commands with movable keys).
+pub(crate) type KeysFn = fn(&[Bytes]) -> Vec<usize>;
+
+/// Command flags: behaviour that depends on the command is decided by these,
+/// never by its name.
+pub(crate) mod flags {
+    /// Writes the keyspace.
+    pub(crate) const WRITE: u32 = 1;
+    /// May grow memory.
+    pub(crate) const DENYOOM: u32 = 1 << 1;
+    /// Not from scripts.
+    pub(crate) const NOSCRIPT: u32 = 1 << 2;
+    /// Allowed before AUTH.
+    pub(crate) const NOAUTH: u32 = 1 << 3;
+    /// Allowed in RESP2 subscribed context.
+    pub(crate) const PUBSUB: u32 = 1 << 4;
+    /// May block.
+    pub(crate) const BLOCKING: u32 = 1 << 5;
+    /// A write that does not invalidate WATCH (Redis's group bookkeeping
+    /// commands do not signal the key as modified).
+    pub(crate) const NOTOUCH: u32 = 1 << 6;
+    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD,
+    /// MULTI, WATCH, QUIT, RESET).
+    pub(crate) const NOQUEUE: u32 = 1 << 7;
+    /// Runs other commands (EXEC, EVAL): the memory estimate is recounted
+    /// after it, since its own keys say nothing of what it touched.
+    pub(crate) const RUNS_OTHERS: u32 = 1 << 8;
+    /// May log several records for one call (EXEC, EVAL, the stream group
+    /// reads and claims); they are wrapped so a replay is all-or-nothing, as
+    /// Redis wraps them in MULTI/EXEC.
+    pub(crate) const MULTI_RECORD: u32 = 1 << 9;
+    /// A script call: `numkeys` (argument 2) keys follow it, and ACL key
+    /// patterns apply to them.
+    pub(crate) const SCRIPT_KEYS: u32 = 1 << 10;
+    /// Argument 1 is a channel name (PUBLISH): ACL channel patterns apply.
+    pub(crate) const CHANNEL_ARG: u32 = 1 << 11;
+    /// Every argument is a channel name (SUBSCRIBE): ACL channel patterns
+    /// apply.
+    pub(crate) const CHANNEL_ARGS: u32 = 1 << 12;
+    /// Every argument is a channel pattern (PSUBSCRIBE): ACL channel rules
+    /// must name it literally.
+    pub(crate) const PATTERN_ARGS: u32 = 1 << 13;
+}
+
+/// A command's static description; `H` is the handler type.
+pub(crate) struct Spec<H: 'static> {
+    /// Lowercase name (`client|setname` for subcommands).
+    pub(crate) name: &'static str,
+    /// Redis arity: positive = exact, negative = at least.
+    pub(crate) arity: i32,
+    /// See [`flags`].
+    pub(crate) flags: u32,
+    /// First key index (0 = no keys).
+    pub(crate) first: i32,
+    /// Last key index (negative counts from the end).
+    pub(crate) last: i32,
+    /// Key step.
+    pub(crate) step: i32,
+    /// Handler (None for containers whose subcommands do the work).
+    pub(crate) run: Option<H>,
+    /// Subcommands (non-empty for containers).
+    pub(crate) subs: &'static [Spec<H>],
+    /// Finds the keys of commands whose key positions depend on the
+    /// arguments (`numkeys`, `STREAMS`); COMMAND shows them as movablekeys.
+    pub(crate) keys_fn: Option<KeysFn>,
+}
+
+impl<H> Spec<H> {
+    /// A command with fixed key positions `(first, last, step)`.
+    pub(crate) const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: (i32, i32, i32),
+        run: H,
+    ) -> Spec<H> {
+        Spec {
+            name,
+            arity,
+            flags,
+            first: keys.0,
+            last: keys.1,
+            step: keys.2,
+            run: Some(run),
+            subs: &[],
+            keys_fn: None,
+        }
+    }
+
+    /// A command whose keys `keys_fn` finds.
+    pub(crate) const fn movable(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys_fn: KeysFn,
+        run: H,
+    ) -> Spec<H> {
+        Spec {
+            name,
+            arity,
+            flags,
+            first: 0,
+            last: 0,
+            step: 0,
+            run: Some(run),
+            subs: &[],
+            keys_fn: Some(keys_fn),
+        }
+    }
+
+    /// A command with subcommands (`client`, `xgroup`).
+    pub(crate) const fn container(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        subs: &'static [Spec<H>],
+    ) -> Spec<H> {
+        Spec {
+            name,
+            arity,
+            flags,
+            first: 0,
+            last: 0,
+            step: 0,
+            run: None,
+            subs,
+            keys_fn: None,
+        }
+    }
+
+    /// A container that also runs bare (COMMAND).
+    pub(crate) const fn container_run(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        subs: &'static [Spec<H>],
+        run: H,
+    ) -> Spec<H> {
+        Spec {
+            name,
+            arity,
+            flags,
+            first: 0,
+            last: 0,
+            step: 0,
+            run: Some(run),
+            subs,
+            keys_fn: None,
+        }
+    }
+
+    /// Whether any flag of `f` is set.
+    #[inline]
+    pub(crate) fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Key positions of a request.
+    pub(crate) fn key_indexes(&self, argv: &[Bytes]) -> Vec<usize> {
+        if let Some(f) = self.keys_fn {
+            return f(argv);
+        }
+        let argc = argv.len();
+        if self.first <= 0 {
+            return Vec::new();
+        }
+        let last = if self.last < 0 {
+            argc as i32 + self.last
+        } else {
+            self.last.min(argc as i32 - 1)
+        };
+        let mut v = Vec::new();
+        let mut i = self.first;
+        while i <= last {
+            v.push(i as usize);
+            i += self.step.max(1);
+        }
+        v
+    }
+
+    /// Every runnable name: its own (unless it only holds subcommands), then
+    /// its subcommands' `parent|sub`.
+    pub(crate) fn runnable_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let own = self.run.is_some().then_some(self.name);
+        own.into_iter().chain(self.subs.iter().map(|x| x.name))
+    }
+}
+
+// === key finders ===
+
+fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// Keys after `STREAMS` (XREAD, XREADGROUP): the first half of the rest.
+/// Options are skipped with their arguments, so a group named "streams"
+/// is not taken for the keyword (Redis's `xreadGetKeys`).
+pub(crate) fn streams_keys(a: &[Bytes]) -> Vec<usize> {
+    let mut i = 1;
+    while i < a.len() {
+        if is(&a[i], "block") || is(&a[i], "count") {
+            i += 2;
+        } else if is(&a[i], "group") {
+            i += 3;
+        } else if is(&a[i], "noack") {
+            i += 1;
+        } else if is(&a[i], "streams") {
+            let first = i + 1;
+            let n = (a.len() - first) / 2;
+            return (first..first + n).collect();
+        } else {
+            break;
+        }
+    }
+    vec![]
+}
+
+/// The `numkeys` keys after argument `at` (fewer if the request is short;
+/// none if `numkeys` is not a positive integer).
+pub(crate) fn numkeys_at(a: &[Bytes], at: usize) -> Vec<usize> {
+    let n = a
+        .get(at)
+        .and_then(|x| parse_i64(x))
+        .filter(|&n| n > 0)
+        .unwrap_or(0) as usize;
+    (at + 1..(at + 1).saturating_add(n).min(a.len())).collect()
+}
+
+/// LMPOP / ZMPOP: `numkeys` is argument 1.
+pub(crate) fn numkeys1(a: &[Bytes]) -> Vec<usize> {
+    numkeys_at(a, 1)
+}
+
+/// BLMPOP / BZMPOP: `numkeys` is argument 2.
+pub(crate) fn numkeys2(a: &[Bytes]) -> Vec<usize> {
+    numkeys_at(a, 2)
+}
+
+/// ZUNIONSTORE and friends: the destination, then `numkeys` at argument 2.
+pub(crate) fn dest_numkeys2(a: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    keys.extend(numkeys_at(a, 2));
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<Bytes> {
+        s.split(' ')
+            .map(|x| Bytes::copy_from_slice(x.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn movable_keys() {
+        let a = argv("XREADGROUP GROUP streams c COUNT 5 STREAMS k1 k2 > >");
+        assert_eq!(streams_keys(&a), vec![7, 8]);
+        assert_eq!(streams_keys(&argv("XREAD STREAMS k 0")), vec![2]);
+        assert_eq!(numkeys2(&argv("BLMPOP 0 2 a b LEFT")), vec![3, 4]);
+        assert_eq!(numkeys1(&argv("ZMPOP 5 a MIN")), vec![2, 3]);
+        assert!(numkeys1(&argv("ZMPOP x a MIN")).is_empty());
+        assert_eq!(
+            numkeys1(&argv("ZMPOP 9223372036854775807 a MIN")),
+            vec![2, 3]
+        );
+    }
+}
