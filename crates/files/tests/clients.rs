@@ -218,6 +218,19 @@ fn boto3_upload_download_multipart_with_checksums() {
 }
 
 #[test]
+fn boto3_checksums_every_algorithm_single_multipart_and_trailers() {
+    let dir = temp_dir("checksums");
+    let server = Server::start(&dir.join("data"));
+    let data = server.dir.display().to_string();
+    run_py(
+        &["checksum_flows.py", &server.endpoint, &data],
+        Duration::from_secs(300),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn boto3_presigned_urls_over_plain_http() {
     boto3("presigned");
 }
