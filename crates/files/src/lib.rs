@@ -13,6 +13,7 @@ mod metrics;
 mod s3;
 mod server;
 pub mod store;
+mod vhost;
 
 pub use config::{generate_keys, ConfigError, FilesConfig, FilesToml};
 pub use server::{serve, FilesServer, ServeError};
