@@ -324,6 +324,28 @@ mod tests {
         assert_eq!(Kind::parse("full_object"), Some(Kind::FullObject));
     }
 
+    proptest::proptest! {
+        /// However a body is cut into chunks, every algorithm gives one answer.
+        #[test]
+        fn chunking_does_not_change_the_sum(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+            cuts in proptest::collection::vec(0usize..3000, 0..8),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            cuts.sort_unstable();
+            for a in Algorithm::ALL {
+                let mut h = Hasher::new(a);
+                let mut at = 0;
+                for &c in &cuts {
+                    h.update(&data[at..c]);
+                    at = c;
+                }
+                h.update(&data[at..]);
+                proptest::prop_assert_eq!(h.finish().value, sum(a, &data));
+            }
+        }
+    }
+
     #[test]
     fn bad_values_are_refused() {
         assert!(decode(Algorithm::Crc32, "not base64!").is_err());

@@ -1475,6 +1475,40 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    #[test]
+    fn records_from_before_checksums_still_read() {
+        // An object record as the store wrote it before the `checksum` field.
+        let old = br#"{"blob":"00112233445566778899aabbccddeeff","size":3,
+            "etag":"900150983cd24fb0d6963f7d28e17f72","modified_ms":1,
+            "headers":{"content_type":null,"user":{}},"parts":null,"crc32":891568578}"#;
+        let meta: ObjectMeta = serde_json::from_slice(old).expect("old object record");
+        let sum = meta.stored_checksum().expect("its CRC32");
+        assert_eq!(
+            (sum.algorithm, sum.kind, sum.value.as_str()),
+            (Algorithm::Crc32, Kind::FullObject, "NSRBwg==")
+        );
+        let upload: UploadMeta = serde_json::from_slice(
+            br#"{"bucket":"b","key":"k","headers":{"user":{}},"initiated_ms":1}"#,
+        )
+        .expect("old upload.json");
+        assert!(upload.checksum.is_none());
+        let part: PartMeta = serde_json::from_slice(
+            br#"{"number":1,"file":"1.ab","size":3,"etag":"e","modified_ms":1}"#,
+        )
+        .expect("old N.json");
+        assert!(part.checksum.is_none());
+        // A new record keeps its checksum and no longer writes the old field.
+        let new = ObjectMeta {
+            crc32: None,
+            checksum: Some(Stored::full(Algorithm::Sha1, &[7; 20])),
+            ..meta
+        };
+        let json = serde_json::to_string(&new).expect("json");
+        assert!(!json.contains("crc32"), "{json}");
+        let back: ObjectMeta = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back.stored_checksum(), new.checksum);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn stalled_upload_times_out() {
         let (dir, store) = temp_store("stall");
