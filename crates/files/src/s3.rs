@@ -868,8 +868,13 @@ impl S3 for Backend {
         check_key(&input.key)?;
         let (src_bucket, src_key) = copy_source(&input.copy_source)?;
         check_key(&src_key)?;
+        let algorithm = input
+            .checksum_algorithm
+            .as_ref()
+            .map(parse_algorithm)
+            .transpose()?;
         self.store.bucket(&input.bucket).await.map_err(err)?;
-        let (src_meta, written) = self
+        let (src_meta, mut written) = self
             .store
             .copy_to_tmp(&src_bucket, &src_key)
             .await
@@ -888,6 +893,23 @@ impl S3 for Backend {
             } else {
                 e
             });
+        }
+        // The copy keeps the source's checksum, unless the client asks for another
+        // algorithm (or a full-object one where the source's is composite).
+        if let Some(a) = algorithm {
+            let kept = written
+                .checksum
+                .as_ref()
+                .is_some_and(|c| c.algorithm == a && c.kind == Kind::FullObject);
+            if !kept {
+                match self.store.checksum_of(&written, a).await {
+                    Ok(sum) => written.checksum = Some(sum),
+                    Err(e) => {
+                        self.store.discard(written).await;
+                        return Err(err(e));
+                    }
+                }
+            }
         }
         let replace = input
             .metadata_directive
@@ -917,12 +939,17 @@ impl S3 for Backend {
             )
             .await
             .map_err(err)?;
+        let mut result = CopyObjectResult {
+            e_tag: Some(etag(&meta.etag)),
+            last_modified: Some(ts(meta.modified_ms)),
+            ..Default::default()
+        };
+        if algorithm.is_some() {
+            set_checksum!(result, meta.checksum.as_ref());
+            result.checksum_type = meta.checksum.as_ref().map(|c| checksum_type(c.kind));
+        }
         Ok(S3Response::new(CopyObjectOutput {
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(etag(&meta.etag)),
-                last_modified: Some(ts(meta.modified_ms)),
-                ..Default::default()
-            }),
+            copy_object_result: Some(result),
             ..Default::default()
         }))
     }

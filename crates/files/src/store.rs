@@ -742,6 +742,26 @@ impl Store {
         r.map(|()| meta)
     }
 
+    /// The full-object checksum of a received body, read back from its file (a
+    /// copy asked for another algorithm than its source's).
+    pub async fn checksum_of(&self, written: &Written, algorithm: Algorithm) -> Result<Stored> {
+        let path = written.tmp.clone();
+        self.blocking(move |_| {
+            use std::io::Read;
+            let mut f = std::fs::File::open(&path)?;
+            let mut h = Hasher::new(algorithm);
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(h.finish());
+                }
+                h.update(&buf[..n]);
+            }
+        })
+        .await
+    }
+
     /// Throws away a received body that will not be committed.
     pub async fn discard(&self, written: Written) {
         let _ = tokio::fs::remove_file(&written.tmp).await;

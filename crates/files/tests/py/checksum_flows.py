@@ -113,6 +113,11 @@ def single():
     s3.copy_object(Bucket="sums", Key="copy/SHA1", CopySource={"Bucket": "sums", "Key": "single/SHA1"})
     h = s3.head_object(Bucket="sums", Key="copy/SHA1", ChecksumMode="ENABLED")
     check(h.get("ChecksumSHA1") == sum_of("SHA1", body), "CopyObject keeps the SHA1 checksum")
+    r = s3.copy_object(Bucket="sums", Key="copy/CRC32C", CopySource={"Bucket": "sums", "Key": "single/SHA1"},
+                       ChecksumAlgorithm="CRC32C")
+    check(r["CopyObjectResult"].get("ChecksumCRC32C") == sum_of("CRC32C", body), "CopyObject computes a requested CRC32C")
+    g = s3.get_object(Bucket="sums", Key="copy/CRC32C", ChecksumMode="ENABLED")
+    check(g["Body"].read() == body and g.get("ChecksumCRC32C") == sum_of("CRC32C", body), "and keeps it")
     tmp_is_empty("single PUTs")
 
 
