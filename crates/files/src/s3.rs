@@ -13,8 +13,8 @@ use tokio_util::io::ReaderStream;
 use crate::checksum::{self, Algorithm, Kind, Stored};
 use crate::key::{valid_bucket_name, validate_key};
 use crate::store::{
-    BodyLimits, Chosen, CorsRule, Expect, Headers, Listed, ObjectMeta, Store, StoreError,
-    UploadChecksum, Written,
+    BodyLimits, Chosen, Completion, CorsRule, Expect, Headers, Listed, ObjectMeta, Store,
+    StoreError, UploadChecksum, Written,
 };
 
 /// Read buffer for streaming objects out.
@@ -45,6 +45,7 @@ fn err(e: StoreError) -> S3Error {
         E::InvalidPart => S3ErrorCode::InvalidPart,
         E::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
         E::EntityTooSmall => S3ErrorCode::EntityTooSmall,
+        E::ObjectSizeMismatch { .. } => S3ErrorCode::InvalidRequest,
         E::EntityTooLarge(_) => S3ErrorCode::EntityTooLarge,
         E::Timeout => S3ErrorCode::RequestTimeout,
         E::BadDigest(_) => S3ErrorCode::BadDigest,
@@ -1334,15 +1335,22 @@ impl S3 for Backend {
                 checksum,
             });
         }
+        let object_size = input
+            .mpu_object_size
+            .map(|n| {
+                u64::try_from(n).map_err(|_| {
+                    invalid_request("Value for x-amz-mp-object-size header is invalid.")
+                })
+            })
+            .transpose()?;
+        let completion = Completion {
+            parts: chosen,
+            whole,
+            object_size,
+        };
         let meta = self
             .store
-            .complete_upload(
-                upload,
-                &input.upload_id,
-                &chosen,
-                whole.as_deref(),
-                self.max_object_size,
-            )
+            .complete_upload(upload, &input.upload_id, &completion, self.max_object_size)
             .await
             .map_err(err)?;
         let mut out = CompleteMultipartUploadOutput {

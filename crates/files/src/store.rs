@@ -101,6 +101,14 @@ pub enum StoreError {
     /// Parts in CompleteMultipartUpload are not in ascending order.
     #[error("the parts are not in ascending order")]
     InvalidPartOrder,
+    /// CompleteMultipartUpload's `x-amz-mp-object-size` differs from the parts' total.
+    #[error("the parts add up to {actual} bytes, not the {expected} given")]
+    ObjectSizeMismatch {
+        /// What the client said.
+        expected: u64,
+        /// What the parts add up to.
+        actual: u64,
+    },
     /// A part other than the last is smaller than 5 MiB.
     #[error("a part other than the last is smaller than 5 MiB")]
     EntityTooSmall,
@@ -271,6 +279,17 @@ pub struct PartMeta {
     /// The part's full checksum (the upload's algorithm, if it has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Stored>,
+}
+
+/// What CompleteMultipartUpload asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Completion {
+    /// The parts, in order.
+    pub parts: Vec<Chosen>,
+    /// The object checksum the client expects (base64), in the upload's algorithm.
+    pub whole: Option<String>,
+    /// The object size the client expects (`x-amz-mp-object-size`).
+    pub object_size: Option<u64>,
 }
 
 /// A part named in CompleteMultipartUpload.
@@ -1116,8 +1135,9 @@ impl Store {
     /// Joins the chosen parts into the object, atomically, and ends the upload.
     ///
     /// A part checksum the client names must equal the stored one
-    /// ([`StoreError::InvalidPart`], as S3); `whole`, the object checksum the client
-    /// expects, must equal the one computed ([`StoreError::BadDigest`]). The object's
+    /// ([`StoreError::InvalidPart`], as S3); the object checksum and size the client
+    /// expects must equal the ones computed ([`StoreError::BadDigest`],
+    /// [`StoreError::ObjectSizeMismatch`]). The object's
     /// checksum is composite (over the parts' digests) or full-object (hashed while
     /// the parts are joined: the upload's CRC, or CRC32 as for a single PUT). On any
     /// failure nothing is stored and the upload stays, so the client may retry.
@@ -1125,10 +1145,11 @@ impl Store {
         &self,
         upload: UploadMeta,
         id: &str,
-        chosen: &[Chosen],
-        whole: Option<&str>,
+        completion: &Completion,
         max_size: u64,
     ) -> Result<ObjectMeta> {
+        let chosen = &completion.parts;
+        let whole = completion.whole.as_deref();
         let stored = self.list_parts(id).await?;
         if chosen.windows(2).any(|w| w[0].number >= w[1].number) {
             return Err(StoreError::InvalidPartOrder);
@@ -1163,6 +1184,12 @@ impl Store {
         let total: u64 = plan.iter().map(|p| p.size).sum();
         if total > max_size {
             return Err(StoreError::EntityTooLarge(max_size));
+        }
+        if let Some(expected) = completion.object_size.filter(|&e| e != total) {
+            return Err(StoreError::ObjectSizeMismatch {
+                expected,
+                actual: total,
+            });
         }
         let (composite, full) = match upload.checksum {
             Some(UploadChecksum {

@@ -179,12 +179,16 @@ def multipart():
         r = s3.upload_part(Bucket="sums", Key=key, UploadId=uid, PartNumber=n, Body=data, ChecksumAlgorithm="CRC64NVME")
         parts.append({"PartNumber": n, "ETag": r["ETag"]})
     code = error_code(lambda: s3.complete_multipart_upload(
+        Bucket="sums", Key=key, UploadId=uid, ChecksumType="FULL_OBJECT", MpuObjectSize=len(part1),
+        ChecksumCRC64NVME=sum_of("CRC64NVME", part1 + part2), MultipartUpload={"Parts": parts}))
+    check(code == "InvalidRequest", f"Complete with a wrong MpuObjectSize refused ({code})")
+    code = error_code(lambda: s3.complete_multipart_upload(
         Bucket="sums", Key=key, UploadId=uid, ChecksumType="FULL_OBJECT",
         ChecksumCRC64NVME=sum_of("CRC64NVME", b"other"), MultipartUpload={"Parts": parts}))
     check(code == "BadDigest", f"Complete with a wrong full-object CRC64NVME refused ({code})")
     check(error_code(lambda: s3.head_object(Bucket="sums", Key=key)) == "404", "wrong object checksum: nothing stored")
     c = s3.complete_multipart_upload(Bucket="sums", Key=key, UploadId=uid, ChecksumType="FULL_OBJECT",
-                                     ChecksumCRC64NVME=sum_of("CRC64NVME", part1 + part2), MultipartUpload={"Parts": parts})
+                                     MpuObjectSize=len(part1) + len(part2), ChecksumCRC64NVME=sum_of("CRC64NVME", part1 + part2), MultipartUpload={"Parts": parts})
     check(c.get("ChecksumCRC64NVME") == sum_of("CRC64NVME", part1 + part2), "the upload completes after the refusal")
     # S3's rules on kinds.
     code = error_code(lambda: s3.create_multipart_upload(Bucket="sums", Key="k", ChecksumAlgorithm="SHA1", ChecksumType="FULL_OBJECT"))
