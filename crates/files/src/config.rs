@@ -23,6 +23,9 @@ pub struct FilesConfig {
     pub idle_timeout: Duration,
     /// Buckets whose objects anyone may GET/HEAD without signing (e.g. images for a page).
     pub public_buckets: Vec<String>,
+    /// Base domain for virtual-host-style addressing: a request to
+    /// `BUCKET.DOMAIN[:port]` addresses BUCKET. Path-style works either way.
+    pub domain: Option<String>,
 }
 
 impl FilesConfig {
@@ -41,6 +44,7 @@ impl FilesConfig {
             max_part_size: 5 * 1024 * 1024 * 1024,
             idle_timeout: Duration::from_secs(60),
             public_buckets: Vec::new(),
+            domain: None,
         }
     }
 }
@@ -70,6 +74,7 @@ pub fn generate_keys() -> (String, String) {
 /// access_key = "app"
 /// secret_key = "a-long-random-secret"
 /// public_buckets = ["images"]
+/// domain = "files.example.com"   # BUCKET.files.example.com addresses BUCKET
 /// ```
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,6 +90,8 @@ pub struct FilesToml {
     pub public_buckets: Vec<String>,
     /// Region reported to clients.
     pub region: Option<String>,
+    /// Base domain for virtual-host-style addressing.
+    pub domain: Option<String>,
 }
 
 /// Why a config file could not be used.
@@ -140,9 +147,10 @@ mod tests {
     #[test]
     fn files_table() {
         let t = FilesToml::parse(
-            "[balance]\nlisten = \"x\"\n[files]\naccess_key = \"a\"\nsecret_key = \"b\"\npublic_buckets = [\"img\"]\n",
+            "[balance]\nlisten = \"x\"\n[files]\naccess_key = \"a\"\nsecret_key = \"b\"\npublic_buckets = [\"img\"]\ndomain = \"files.test\"\n",
         )
         .expect("parse");
+        assert_eq!(t.domain.as_deref(), Some("files.test"));
         assert_eq!(t.access_key.as_deref(), Some("a"));
         assert_eq!(t.public_buckets, vec!["img".to_owned()]);
         assert!(FilesToml::parse("[balance]\n")

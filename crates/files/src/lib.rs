@@ -6,12 +6,14 @@
 //! atomic, crash-safe and confined to its directory — is ours, in [`store`]; see its
 //! module documentation for the on-disk layout and the life of a write.
 
+pub mod checksum;
 pub mod config;
 pub mod key;
 mod metrics;
 mod s3;
 mod server;
 pub mod store;
+mod vhost;
 
 pub use config::{generate_keys, ConfigError, FilesConfig, FilesToml};
 pub use server::{serve, FilesServer, ServeError};

@@ -10,9 +10,11 @@ use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+use crate::checksum::{self, Algorithm, Kind, Stored};
 use crate::key::{valid_bucket_name, validate_key};
 use crate::store::{
-    BodyLimits, CorsRule, Expect, Headers, Listed, ObjectMeta, Store, StoreError, Written,
+    BodyLimits, Chosen, Completion, CorsRule, Expect, Headers, Listed, ObjectMeta, Store,
+    StoreError, UploadChecksum, Written,
 };
 
 /// Read buffer for streaming objects out.
@@ -43,6 +45,7 @@ fn err(e: StoreError) -> S3Error {
         E::InvalidPart => S3ErrorCode::InvalidPart,
         E::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
         E::EntityTooSmall => S3ErrorCode::EntityTooSmall,
+        E::ObjectSizeMismatch { .. } => S3ErrorCode::InvalidRequest,
         E::EntityTooLarge(_) => S3ErrorCode::EntityTooLarge,
         E::Timeout => S3ErrorCode::RequestTimeout,
         E::BadDigest(_) => S3ErrorCode::BadDigest,
@@ -81,25 +84,172 @@ fn wants_checksum(mode: Option<&ChecksumMode>) -> bool {
     mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
 }
 
-fn crc32_b64(v: u32) -> String {
-    base64::engine::general_purpose::STANDARD.encode(v.to_be_bytes())
+/// The checksum a request carries: the algorithm to compute, and the value to
+/// check, from a header or (`trailer`) from the aws-chunked trailer after the body.
+#[derive(Debug, Clone)]
+struct Wanted {
+    algorithm: Algorithm,
+    value: Option<String>,
+    trailer: bool,
 }
 
-/// The CRC32 the client wants checked: from the header, or from the aws-chunked trailer.
-fn wanted_crc32<T>(req: &S3Request<T>, header: Option<&String>) -> Option<String> {
-    if let Some(h) = header {
-        return Some(h.clone());
+fn invalid_request(msg: impl Into<String>) -> S3Error {
+    S3Error::with_message(S3ErrorCode::InvalidRequest, msg.into())
+}
+
+fn parse_algorithm(a: &ChecksumAlgorithm) -> S3Result<Algorithm> {
+    Algorithm::parse(a.as_str()).ok_or_else(|| {
+        invalid_request(
+            "Checksum algorithm provided is unsupported. Please try again with any of the \
+             valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+        )
+    })
+}
+
+/// Which checksum a request carries: one `x-amz-checksum-*` header, or one named in
+/// `x-amz-trailer`, agreeing with `x-amz-sdk-checksum-algorithm` if that is sent
+/// too (s3s parses it into the input's `checksum_algorithm`). More than one is
+/// refused, as S3 does.
+fn wanted_checksum<T>(
+    req: &S3Request<T>,
+    sdk: Option<&ChecksumAlgorithm>,
+) -> S3Result<Option<Wanted>> {
+    let multiple = || {
+        invalid_request(
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        )
+    };
+    let mut found: Option<Wanted> = None;
+    for algorithm in Algorithm::ALL {
+        if let Some(v) = req.headers.get(algorithm.header()) {
+            if found.is_some() {
+                return Err(multiple());
+            }
+            let v = v.to_str().map_err(|_| {
+                invalid_request(format!(
+                    "Value for {} header is invalid.",
+                    algorithm.header()
+                ))
+            })?;
+            found = Some(Wanted {
+                algorithm,
+                value: Some(v.to_owned()),
+                trailer: false,
+            });
+        }
     }
-    req.trailing_headers
-        .as_ref()
+    let trailer = req
+        .headers
+        .get("x-amz-trailer")
+        .and_then(|v| v.to_str().ok())
         .and_then(|t| {
-            t.read(|h| {
-                h.get("x-amz-checksum-crc32")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
+            Algorithm::ALL
+                .into_iter()
+                .find(|a| t.trim().eq_ignore_ascii_case(a.header()))
+        });
+    if let Some(algorithm) = trailer {
+        if found.is_some() {
+            return Err(multiple());
+        }
+        found = Some(Wanted {
+            algorithm,
+            value: None,
+            trailer: true,
+        });
+    }
+    let sdk = sdk.map(parse_algorithm).transpose()?;
+    match (found, sdk) {
+        (Some(w), Some(a)) if w.algorithm != a => Err(invalid_request(
+            "Value for x-amz-sdk-checksum-algorithm header is invalid.",
+        )),
+        (Some(w), _) => Ok(Some(w)),
+        (None, Some(algorithm)) => Ok(Some(Wanted {
+            algorithm,
+            value: None,
+            trailer: false,
+        })),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Checks a received body against the checksum the client sent, in a header or a
+/// trailer (which s3s has once the body has been read to its end).
+fn verify_checksum<T>(req: &S3Request<T>, wanted: &Wanted, written: &Written) -> S3Result<()> {
+    let a = wanted.algorithm;
+    let value = match &wanted.value {
+        Some(v) => v.clone(),
+        None if wanted.trailer => req
+            .trailing_headers
+            .as_ref()
+            .and_then(|t| {
+                t.read(|h| {
+                    h.get(a.header())
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                })
             })
-        })
-        .flatten()
+            .flatten()
+            .ok_or_else(|| {
+                invalid_request(format!(
+                    "The {} trailer was declared but not sent.",
+                    a.header()
+                ))
+            })?,
+        None => return Ok(()),
+    };
+    let want = checksum::decode(a, &value)
+        .map_err(|_| invalid_request(format!("Value for {} header is invalid.", a.header())))?;
+    let have = written
+        .checksum
+        .as_ref()
+        .filter(|s| s.algorithm == a)
+        .and_then(Stored::raw);
+    if have.as_deref() != Some(want.as_slice()) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::BadDigest,
+            format!(
+                "The {} you specified did not match the calculated checksum.",
+                a.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Fills the `checksum_*` field of an S3 output struct that matches the algorithm.
+macro_rules! set_checksum {
+    ($out:expr, $sum:expr) => {{
+        if let Some(s) = $sum {
+            let v = Some(s.value.clone());
+            match s.algorithm {
+                Algorithm::Crc32 => $out.checksum_crc32 = v,
+                Algorithm::Crc32c => $out.checksum_crc32c = v,
+                Algorithm::Crc64Nvme => $out.checksum_crc64nvme = v,
+                Algorithm::Sha1 => $out.checksum_sha1 = v,
+                Algorithm::Sha256 => $out.checksum_sha256 = v,
+            }
+        }
+    }};
+}
+
+/// The client's value for `algorithm` among a struct's `checksum_*` fields.
+macro_rules! get_checksum {
+    ($from:expr, $algorithm:expr) => {
+        match $algorithm {
+            Algorithm::Crc32 => $from.checksum_crc32.clone(),
+            Algorithm::Crc32c => $from.checksum_crc32c.clone(),
+            Algorithm::Crc64Nvme => $from.checksum_crc64nvme.clone(),
+            Algorithm::Sha1 => $from.checksum_sha1.clone(),
+            Algorithm::Sha256 => $from.checksum_sha256.clone(),
+        }
+    };
+}
+
+fn checksum_type(kind: Kind) -> ChecksumType {
+    ChecksumType::from_static(match kind {
+        Kind::FullObject => ChecksumType::FULL_OBJECT,
+        Kind::Composite => ChecksumType::COMPOSITE,
+    })
 }
 
 fn user_meta(m: Option<Metadata>) -> std::collections::BTreeMap<String, String> {
@@ -232,16 +382,32 @@ impl Backend {
         })
     }
 
+    /// Receives a body, computing `algorithm` (CRC32 if none) and checking it
+    /// against `wanted`, the checksum the client sent; a body that does not match is
+    /// thrown away.
     async fn receive_checked<T>(
         &self,
         req: &S3Request<T>,
         body: Option<StreamingBlob>,
         max: u64,
         content_md5: Option<&String>,
-        crc32: Option<&String>,
+        wanted: Option<&Wanted>,
+        algorithm: Option<Algorithm>,
     ) -> S3Result<Written> {
+        // A malformed value in a header is refused before the body is read.
+        if let Some(w) = wanted {
+            if let Some(v) = &w.value {
+                checksum::decode(w.algorithm, v).map_err(|_| {
+                    invalid_request(format!(
+                        "Value for {} header is invalid.",
+                        w.algorithm.header()
+                    ))
+                })?;
+            }
+        }
         let expect = Expect {
             md5: content_md5.map(|s| b64(s)).transpose()?,
+            algorithm: algorithm.or(wanted.map(|w| w.algorithm)),
         };
         let body = body.unwrap_or_else(|| {
             StreamingBlob::wrap(futures_util::stream::empty::<
@@ -253,17 +419,49 @@ impl Backend {
             .receive(body, self.limits(max), &expect)
             .await
             .map_err(err)?;
-        if let Some(want) = wanted_crc32(req, crc32) {
-            if Some(b64(&want)?) != written.crc32.map(|c| c.to_be_bytes().to_vec()) {
+        if let Some(w) = wanted {
+            if let Err(e) = verify_checksum(req, w, &written) {
                 self.store.discard(written).await;
-                return Err(s3_error!(
-                    BadDigest,
-                    "the body does not match its CRC32 checksum"
-                ));
+                return Err(e);
             }
         }
         Ok(written)
     }
+}
+
+/// The checksum of a new multipart upload, from CreateMultipartUpload's
+/// `x-amz-checksum-algorithm` and `x-amz-checksum-type`, with S3's rules: SHA
+/// digests only compose, CRC64NVME only covers the full object.
+fn upload_checksum(
+    algorithm: Option<&ChecksumAlgorithm>,
+    kind: Option<&ChecksumType>,
+) -> S3Result<Option<UploadChecksum>> {
+    let Some(algorithm) = algorithm else {
+        if kind.is_some() {
+            return Err(invalid_request(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            ));
+        }
+        return Ok(None);
+    };
+    let algorithm = parse_algorithm(algorithm)?;
+    let kind = match kind {
+        Some(k) => Kind::parse(k.as_str())
+            .ok_or_else(|| invalid_request("Value for x-amz-checksum-type header is invalid."))?,
+        None => algorithm.default_multipart_kind(),
+    };
+    let allowed = match kind {
+        Kind::FullObject => algorithm.full_object_capable(),
+        Kind::Composite => algorithm != Algorithm::Crc64Nvme,
+    };
+    if !allowed {
+        return Err(invalid_request(format!(
+            "The {} checksum type cannot be used with the {} checksum algorithm.",
+            kind.name(),
+            algorithm.name().to_lowercase()
+        )));
+    }
+    Ok(Some(UploadChecksum { algorithm, kind }))
 }
 
 fn bucket_ok(name: &str) -> S3Result<()> {
@@ -474,24 +672,36 @@ impl S3 for Backend {
             user: user_meta(input.metadata.clone()),
         };
         let (bucket, key) = (input.bucket.clone(), input.key.clone());
-        let (md5, crc) = (input.content_md5.clone(), input.checksum_crc32.clone());
+        let md5 = input.content_md5.clone();
+        let wanted = wanted_checksum(&req, input.checksum_algorithm.as_ref())?;
         let mut req = req;
         let body = req.input.body.take();
         let written = self
-            .receive_checked(&req, body, self.max_object_size, md5.as_ref(), crc.as_ref())
+            .receive_checked(
+                &req,
+                body,
+                self.max_object_size,
+                md5.as_ref(),
+                wanted.as_ref(),
+                None,
+            )
             .await?;
-        let crc32 = written.crc32;
         let tag = hex::encode(written.md5);
         let meta = self
             .store
             .commit_object(&bucket, &key, written, tag, headers, None)
             .await
             .map_err(err)?;
-        Ok(S3Response::new(PutObjectOutput {
+        let mut out = PutObjectOutput {
             e_tag: Some(etag(&meta.etag)),
-            checksum_crc32: crc.and(crc32).map(crc32_b64),
             ..Default::default()
-        }))
+        };
+        // Echo the checksum when the client sent one, as S3 does.
+        if wanted.is_some() {
+            set_checksum!(out, meta.checksum.as_ref());
+            out.checksum_type = meta.checksum.as_ref().map(|c| checksum_type(c.kind));
+        }
+        Ok(S3Response::new(out))
     }
 
     async fn get_object(
@@ -522,14 +732,13 @@ impl S3 for Backend {
         };
         let body = body_from(file, start, len).await?;
         let h = &meta.headers;
-        // Whole-object checksum, for whole-object reads by clients that ask.
-        let checksum_crc32 = meta
-            .crc32
-            .filter(|_| wants_checksum(input.checksum_mode.as_ref()) && content_range.is_none())
-            .map(crc32_b64);
-        Ok(S3Response::new(GetObjectOutput {
+        // The object's checksum, for whole-object reads by clients that ask.
+        let sum = meta
+            .stored_checksum()
+            .filter(|_| wants_checksum(input.checksum_mode.as_ref()) && content_range.is_none());
+        let mut out = GetObjectOutput {
             body: Some(body),
-            checksum_crc32,
+            checksum_type: sum.as_ref().map(|c| checksum_type(c.kind)),
             content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
             content_range,
             accept_ranges: Some("bytes".into()),
@@ -553,7 +762,9 @@ impl S3 for Backend {
             metadata: meta_out(h),
             parts_count: meta.parts.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
             ..Default::default()
-        }))
+        };
+        set_checksum!(out, sum.as_ref());
+        Ok(S3Response::new(out))
     }
 
     async fn head_object(
@@ -575,11 +786,11 @@ impl S3 for Backend {
             input.if_unmodified_since.as_ref(),
         )?;
         let h = &meta.headers;
-        Ok(S3Response::new(HeadObjectOutput {
-            checksum_crc32: meta
-                .crc32
-                .filter(|_| wants_checksum(input.checksum_mode.as_ref()))
-                .map(crc32_b64),
+        let sum = meta
+            .stored_checksum()
+            .filter(|_| wants_checksum(input.checksum_mode.as_ref()));
+        let mut out = HeadObjectOutput {
+            checksum_type: sum.as_ref().map(|c| checksum_type(c.kind)),
             content_length: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
             accept_ranges: Some("bytes".into()),
             e_tag: Some(etag(&meta.etag)),
@@ -592,7 +803,9 @@ impl S3 for Backend {
             metadata: meta_out(h),
             parts_count: meta.parts.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
             ..Default::default()
-        }))
+        };
+        set_checksum!(out, sum.as_ref());
+        Ok(S3Response::new(out))
     }
 
     async fn delete_object(
@@ -656,8 +869,13 @@ impl S3 for Backend {
         check_key(&input.key)?;
         let (src_bucket, src_key) = copy_source(&input.copy_source)?;
         check_key(&src_key)?;
+        let algorithm = input
+            .checksum_algorithm
+            .as_ref()
+            .map(parse_algorithm)
+            .transpose()?;
         self.store.bucket(&input.bucket).await.map_err(err)?;
-        let (src_meta, written) = self
+        let (src_meta, mut written) = self
             .store
             .copy_to_tmp(&src_bucket, &src_key)
             .await
@@ -676,6 +894,23 @@ impl S3 for Backend {
             } else {
                 e
             });
+        }
+        // The copy keeps the source's checksum, unless the client asks for another
+        // algorithm (or a full-object one where the source's is composite).
+        if let Some(a) = algorithm {
+            let kept = written
+                .checksum
+                .as_ref()
+                .is_some_and(|c| c.algorithm == a && c.kind == Kind::FullObject);
+            if !kept {
+                match self.store.checksum_of(&written, a).await {
+                    Ok(sum) => written.checksum = Some(sum),
+                    Err(e) => {
+                        self.store.discard(written).await;
+                        return Err(err(e));
+                    }
+                }
+            }
         }
         let replace = input
             .metadata_directive
@@ -705,12 +940,17 @@ impl S3 for Backend {
             )
             .await
             .map_err(err)?;
+        let mut result = CopyObjectResult {
+            e_tag: Some(etag(&meta.etag)),
+            last_modified: Some(ts(meta.modified_ms)),
+            ..Default::default()
+        };
+        if algorithm.is_some() {
+            set_checksum!(result, meta.checksum.as_ref());
+            result.checksum_type = meta.checksum.as_ref().map(|c| checksum_type(c.kind));
+        }
         Ok(S3Response::new(CopyObjectOutput {
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(etag(&meta.etag)),
-                last_modified: Some(ts(meta.modified_ms)),
-                ..Default::default()
-            }),
+            copy_object_result: Some(result),
             ..Default::default()
         }))
     }
@@ -825,15 +1065,21 @@ impl S3 for Backend {
             content_language: input.content_language,
             user: user_meta(input.metadata),
         };
+        let checksum = upload_checksum(
+            input.checksum_algorithm.as_ref(),
+            input.checksum_type.as_ref(),
+        )?;
         let id = self
             .store
-            .create_upload(&input.bucket, &input.key, headers)
+            .create_upload(&input.bucket, &input.key, headers, checksum)
             .await
             .map_err(err)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(id),
+            checksum_algorithm: input.checksum_algorithm,
+            checksum_type: checksum.map(|c| checksum_type(c.kind)),
             ..Default::default()
         }))
     }
@@ -849,7 +1095,8 @@ impl S3 for Backend {
             .ok()
             .filter(|n| (1..=10_000).contains(n))
             .ok_or_else(|| s3_error!(InvalidArgument, "part number must be 1 to 10000"))?;
-        self.store
+        let upload = self
+            .store
             .upload(&input.bucket, &input.key, &input.upload_id)
             .await
             .map_err(err)?;
@@ -858,24 +1105,45 @@ impl S3 for Backend {
                 return Err(err(StoreError::EntityTooLarge(self.max_part_size)));
             }
         }
+        let wanted = wanted_checksum(&req, input.checksum_algorithm.as_ref())?;
+        // Every part of an upload with a checksum is hashed with its algorithm; a
+        // part sent with another one is refused, as S3 does.
+        let algorithm = upload.checksum.map(|c| c.algorithm);
+        if let (Some(a), Some(w)) = (algorithm, &wanted) {
+            if a != w.algorithm {
+                return Err(invalid_request(format!(
+                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                    a.name().to_lowercase(),
+                    w.algorithm.name().to_lowercase()
+                )));
+            }
+        }
         let id = input.upload_id.clone();
-        let (md5, crc) = (input.content_md5.clone(), input.checksum_crc32.clone());
+        let md5 = input.content_md5.clone();
         let body = req.input.body.take();
         let written = self
-            .receive_checked(&req, body, self.max_part_size, md5.as_ref(), crc.as_ref())
+            .receive_checked(
+                &req,
+                body,
+                self.max_part_size,
+                md5.as_ref(),
+                wanted.as_ref(),
+                algorithm,
+            )
             .await?;
-        let crc32 = written.crc32;
         let part = self
             .store
             .commit_part(&id, number, written)
             .await
             .map_err(err)?;
-        let sent_crc = crc.is_some() || req.trailing_headers.is_some();
-        Ok(S3Response::new(UploadPartOutput {
+        let mut out = UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
-            checksum_crc32: crc32.filter(|_| sent_crc).map(crc32_b64),
             ..Default::default()
-        }))
+        };
+        if wanted.is_some() || algorithm.is_some() {
+            set_checksum!(out, part.checksum.as_ref());
+        }
+        Ok(S3Response::new(out))
     }
 
     async fn upload_part_copy(
@@ -888,12 +1156,14 @@ impl S3 for Backend {
             .ok()
             .filter(|n| (1..=10_000).contains(n))
             .ok_or_else(|| s3_error!(InvalidArgument, "part number must be 1 to 10000"))?;
-        self.store
+        let upload = self
+            .store
             .upload(&input.bucket, &input.key, &input.upload_id)
             .await
             .map_err(err)?;
         let (src_bucket, src_key) = copy_source(&input.copy_source)?;
         check_key(&src_key)?;
+        let algorithm = upload.checksum.map(|c| c.algorithm);
         let (meta, file) = self
             .store
             .open_object(&src_bucket, &src_key)
@@ -932,9 +1202,13 @@ impl S3 for Backend {
             return Err(err(StoreError::EntityTooLarge(self.max_part_size)));
         }
         let body = body_from(file, start, len).await?;
+        let expect = Expect {
+            md5: None,
+            algorithm,
+        };
         let written = self
             .store
-            .receive(body, self.limits(self.max_part_size), &Expect::default())
+            .receive(body, self.limits(self.max_part_size), &expect)
             .await
             .map_err(err)?;
         let part = self
@@ -942,12 +1216,16 @@ impl S3 for Backend {
             .commit_part(&input.upload_id, number, written)
             .await
             .map_err(err)?;
+        let mut result = CopyPartResult {
+            e_tag: Some(etag(&part.etag)),
+            last_modified: Some(ts(part.modified_ms)),
+            ..Default::default()
+        };
+        if algorithm.is_some() {
+            set_checksum!(result, part.checksum.as_ref());
+        }
         Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(CopyPartResult {
-                e_tag: Some(etag(&part.etag)),
-                last_modified: Some(ts(part.modified_ms)),
-                ..Default::default()
-            }),
+            copy_part_result: Some(result),
             ..Default::default()
         }))
     }
@@ -957,7 +1235,8 @@ impl S3 for Backend {
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
-        self.store
+        let upload = self
+            .store
             .upload(&input.bucket, &input.key, &input.upload_id)
             .await
             .map_err(err)?;
@@ -975,12 +1254,18 @@ impl S3 for Backend {
             .map(|p| i32::try_from(p.number).unwrap_or(i32::MAX));
         let parts = after
             .into_iter()
-            .map(|p| Part {
-                part_number: Some(i32::try_from(p.number).unwrap_or(i32::MAX)),
-                e_tag: Some(etag(&p.etag)),
-                size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
-                last_modified: Some(ts(p.modified_ms)),
-                ..Default::default()
+            .map(|p| {
+                let mut part = Part {
+                    part_number: Some(i32::try_from(p.number).unwrap_or(i32::MAX)),
+                    e_tag: Some(etag(&p.etag)),
+                    size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                    last_modified: Some(ts(p.modified_ms)),
+                    ..Default::default()
+                };
+                if upload.checksum.is_some() {
+                    set_checksum!(part, p.checksum.as_ref());
+                }
+                part
             })
             .collect();
         Ok(S3Response::new(ListPartsOutput {
@@ -1007,31 +1292,79 @@ impl S3 for Backend {
             .upload(&input.bucket, &input.key, &input.upload_id)
             .await
             .map_err(err)?;
+        let algorithm = upload.checksum.map(|c| c.algorithm);
+        // The whole-object checksum the client expects, if it sent one: it must be
+        // in the upload's algorithm.
+        let mut whole = None;
+        for a in Algorithm::ALL {
+            if let Some(v) = get_checksum!(input, a) {
+                if Some(a) != algorithm {
+                    return Err(invalid_request(format!(
+                        "The upload was created using the {} checksum algorithm, not {}.",
+                        algorithm.map_or("null", Algorithm::name),
+                        a.name()
+                    )));
+                }
+                whole = Some(v);
+            }
+        }
+        if let (Some(t), Some(c)) = (&input.checksum_type, upload.checksum) {
+            if Kind::parse(t.as_str()) != Some(c.kind) {
+                return Err(invalid_request(format!(
+                    "The upload was created using the {} checksum mode, not {}.",
+                    c.kind.name(),
+                    t.as_str()
+                )));
+            }
+        }
         let mut chosen = Vec::new();
         for p in input
             .multipart_upload
             .and_then(|m| m.parts)
             .unwrap_or_default()
         {
-            let n = p
+            let number = p
                 .part_number
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or_else(|| s3_error!(InvalidPart))?;
-            let tag = p.e_tag.map(|t| t.value().to_owned()).unwrap_or_default();
-            chosen.push((n, tag));
+            let checksum = algorithm.and_then(|a| get_checksum!(p, a));
+            let etag = p.e_tag.map(|t| t.value().to_owned()).unwrap_or_default();
+            chosen.push(Chosen {
+                number,
+                etag,
+                checksum,
+            });
         }
+        let object_size = input
+            .mpu_object_size
+            .map(|n| {
+                u64::try_from(n).map_err(|_| {
+                    invalid_request("Value for x-amz-mp-object-size header is invalid.")
+                })
+            })
+            .transpose()?;
+        let completion = Completion {
+            parts: chosen,
+            whole,
+            object_size,
+        };
         let meta = self
             .store
-            .complete_upload(upload, &input.upload_id, &chosen, self.max_object_size)
+            .complete_upload(upload, &input.upload_id, &completion, self.max_object_size)
             .await
             .map_err(err)?;
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
+        let mut out = CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
             e_tag: Some(etag(&meta.etag)),
             location: Some(format!("/{}/{}", input.bucket, input.key)),
             ..Default::default()
-        }))
+        };
+        if algorithm.is_some() {
+            set_checksum!(out, meta.checksum.as_ref());
+            out.checksum_type = meta.checksum.as_ref().map(|c| checksum_type(c.kind));
+        }
+        Ok(S3Response::new(out))
     }
 
     async fn abort_multipart_upload(

@@ -27,6 +27,7 @@ use crate::config::FilesConfig;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::s3::Backend;
 use crate::store::{CorsRule, Store, StoreError};
+use crate::vhost;
 
 /// Failure to start or run the server.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,9 @@ pub enum ServeError {
     /// Accepting connections failed.
     #[error("accept failed")]
     Accept(#[from] std::io::Error),
+    /// The base domain for virtual-host-style addressing is not a domain name.
+    #[error("bad base domain: {0}")]
+    Domain(String),
 }
 
 /// Lets signed requests through, and anonymous reads of objects in public buckets.
@@ -72,6 +76,8 @@ struct App {
     store: Store,
     metrics: Arc<Metrics>,
     idle_timeout: std::time::Duration,
+    /// Base domain for virtual-host-style addressing, if configured.
+    domain: Option<Arc<str>>,
 }
 
 /// A request body that fails if the client sends nothing for `idle`: a stalled
@@ -136,6 +142,12 @@ impl FilesServer {
     /// after a crash) and builds the S3 service. Call this before announcing the
     /// server, so a bad directory fails start-up with a clear error.
     pub async fn open(config: FilesConfig) -> Result<FilesServer, ServeError> {
+        let domain = config
+            .domain
+            .as_deref()
+            .map(vhost::normalise_domain)
+            .transpose()
+            .map_err(ServeError::Domain)?;
         let dir = config.dir.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(&dir))
             .await
@@ -163,12 +175,16 @@ impl FilesServer {
         let mut s3config = S3Config::default();
         s3config.presigned_url_max_skew_time_secs = 900;
         builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3config))));
+        if let Some(d) = &domain {
+            builder.set_host(vhost::BaseDomain::new(d.clone()));
+        }
         Ok(FilesServer {
             app: App {
                 s3: builder.build(),
                 store,
                 metrics: Arc::new(Metrics::new()),
                 idle_timeout: config.idle_timeout,
+                domain: domain.map(Arc::from),
             },
             idle_timeout: config.idle_timeout,
         })
@@ -278,7 +294,7 @@ async fn handle(app: App, req: Request<Incoming>) -> Response<Body> {
 
 async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
     let origin = req.headers().get(http::header::ORIGIN).cloned();
-    let bucket = first_segment(req.uri().path());
+    let bucket = request_bucket(app.domain.as_deref(), &req);
     let method = req.method().clone();
     if method == Method::OPTIONS {
         return preflight(app, bucket.as_deref(), origin.as_ref(), req.headers()).await;
@@ -295,6 +311,22 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
         }
     };
     add_cors(app, bucket.as_deref(), origin.as_ref(), &method, resp).await
+}
+
+/// The bucket a request addresses (for CORS rules): from the `Host` under the base
+/// domain, else the first path segment.
+fn request_bucket<B>(domain: Option<&str>, req: &Request<B>) -> Option<String> {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    match domain
+        .zip(host)
+        .and_then(|(d, h)| vhost::bucket_in_host(d, h))
+    {
+        Some(b) => Some(b.to_ascii_lowercase()),
+        None => first_segment(req.uri().path()),
+    }
 }
 
 fn first_segment(path: &str) -> Option<String> {

@@ -21,8 +21,11 @@
 //!
 //! # The life of a PUT
 //!
-//! 1. The body streams into `.bigstep/tmp/ID` while MD5 (and CRC32) are computed;
-//!    size and idle-time limits apply chunk by chunk.
+//! 1. The body streams into `.bigstep/tmp/ID` while MD5 and one checksum (the
+//!    algorithm the client named, else CRC32) are computed; size and idle-time
+//!    limits apply chunk by chunk. The caller compares the checksum with the
+//!    client's (a header, or an aws-chunked trailer that arrives after the body)
+//!    and discards the file on a mismatch, so a refused body is never committed.
 //! 2. `fsync` the file, `rename` it to `BUCKET/ab/ID`, `fsync` the directory.
 //! 3. One index transaction points the key at the new id (redb commits are atomic and
 //!    durable). This is the moment the object becomes visible, whole.
@@ -33,6 +36,17 @@
 //! one key each write their own file; index commits are serialised, the last one wins
 //! and each object seen is exactly one upload's bytes. A reader that loses the race
 //! with step 4 (the file vanished between index lookup and open) looks up again.
+//!
+//! # Checksums on disk
+//!
+//! An index record (JSON) carries the object's checksum as `checksum: {algorithm,
+//! kind, value}` ([`crate::checksum::Stored`]); a part's `N.json` carries the part's,
+//! and `upload.json` the algorithm and kind CreateMultipartUpload chose. All three
+//! fields are optional and new, so records written before them read as before:
+//! an older object record has only `crc32`, which [`ObjectMeta::stored_checksum`]
+//! still returns as a full-object CRC32; an older upload has no algorithm.
+//! A composite checksum is computed from the parts' stored digests at
+//! CompleteMultipartUpload; a full-object one while the parts are joined.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io;
@@ -47,6 +61,8 @@ use md5::{Digest, Md5};
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
+
+use crate::checksum::{self, Algorithm, Hasher, Kind, Stored};
 
 const BUCKETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("buckets");
 const OBJECTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("objects");
@@ -85,6 +101,14 @@ pub enum StoreError {
     /// Parts in CompleteMultipartUpload are not in ascending order.
     #[error("the parts are not in ascending order")]
     InvalidPartOrder,
+    /// CompleteMultipartUpload's `x-amz-mp-object-size` differs from the parts' total.
+    #[error("the parts add up to {actual} bytes, not the {expected} given")]
+    ObjectSizeMismatch {
+        /// What the client said.
+        expected: u64,
+        /// What the parts add up to.
+        actual: u64,
+    },
     /// A part other than the last is smaller than 5 MiB.
     #[error("a part other than the last is smaller than 5 MiB")]
     EntityTooSmall,
@@ -168,10 +192,25 @@ pub struct ObjectMeta {
     pub headers: Headers,
     /// Number of parts for a multipart object.
     pub parts: Option<u32>,
-    /// CRC32 of the whole object (single-part objects only), returned to clients
-    /// that ask for checksums so they can check what they downloaded.
-    #[serde(default)]
+    /// CRC32 of the whole object, as records written before [`ObjectMeta::checksum`]
+    /// existed have it. New records leave it empty; read it through
+    /// [`ObjectMeta::stored_checksum`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crc32: Option<u32>,
+    /// The object's checksum (the one the client sent, or CRC32 when it sent
+    /// none), returned to clients that ask so they can check what they downloaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<Stored>,
+}
+
+impl ObjectMeta {
+    /// The object's checksum, from either the current or the older record format.
+    pub fn stored_checksum(&self) -> Option<Stored> {
+        self.checksum.clone().or_else(|| {
+            self.crc32
+                .map(|c| Stored::full(Algorithm::Crc32, &c.to_be_bytes()))
+        })
+    }
 }
 
 /// A CORS rule, as PutBucketCors sets it.
@@ -209,6 +248,19 @@ pub struct UploadMeta {
     pub headers: Headers,
     /// Initiation time, Unix milliseconds.
     pub initiated_ms: i64,
+    /// The checksum the object will get, as CreateMultipartUpload asked;
+    /// every part is hashed with its algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<UploadChecksum>,
+}
+
+/// The checksum algorithm and kind of a multipart upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadChecksum {
+    /// Algorithm every part is hashed with.
+    pub algorithm: Algorithm,
+    /// Whether the object's checksum covers its bytes or its parts' checksums.
+    pub kind: Kind,
 }
 
 /// A stored part (`N.json`).
@@ -224,6 +276,31 @@ pub struct PartMeta {
     pub etag: String,
     /// Upload time, Unix milliseconds.
     pub modified_ms: i64,
+    /// The part's full checksum (the upload's algorithm, if it has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<Stored>,
+}
+
+/// What CompleteMultipartUpload asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Completion {
+    /// The parts, in order.
+    pub parts: Vec<Chosen>,
+    /// The object checksum the client expects (base64), in the upload's algorithm.
+    pub whole: Option<String>,
+    /// The object size the client expects (`x-amz-mp-object-size`).
+    pub object_size: Option<u64>,
+}
+
+/// A part named in CompleteMultipartUpload.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    /// Part number.
+    pub number: u32,
+    /// The ETag the client has for it.
+    pub etag: String,
+    /// The checksum the client has for it (base64), in the upload's algorithm.
+    pub checksum: Option<String>,
 }
 
 /// A body just written to disk.
@@ -235,8 +312,8 @@ pub struct Written {
     pub size: u64,
     /// MD5 of the body.
     pub md5: [u8; 16],
-    /// CRC32 of the body, when known (not for multipart objects).
-    pub crc32: Option<u32>,
+    /// The body's checksum, when known.
+    pub checksum: Option<Stored>,
 }
 
 /// Limits applied while receiving a body.
@@ -248,11 +325,14 @@ pub struct BodyLimits {
     pub idle_timeout: Duration,
 }
 
-/// Checksums the client asked us to verify.
+/// Checksums to compute while receiving a body.
 #[derive(Debug, Clone, Default)]
 pub struct Expect {
-    /// Content-MD5, raw bytes.
+    /// Content-MD5, raw bytes: checked here ([`StoreError::BadDigest`]).
     pub md5: Option<Vec<u8>>,
+    /// The algorithm to compute (CRC32 if none). Its value may arrive after the
+    /// body (an aws-chunked trailer), so the caller compares it.
+    pub algorithm: Option<Algorithm>,
 }
 
 /// One entry of a listing page.
@@ -568,7 +648,7 @@ impl Store {
         let result = async {
             let mut file = tokio::fs::File::create(&tmp).await?;
             let mut md5 = Md5::new();
-            let mut crc = crc32fast::Hasher::new();
+            let mut sum = Hasher::new(expect.algorithm.unwrap_or(Algorithm::Crc32));
             let mut size = 0u64;
             loop {
                 let next = tokio::time::timeout(limits.idle_timeout, body.next())
@@ -588,7 +668,7 @@ impl Store {
                     return Err(StoreError::EntityTooLarge(limits.max_size));
                 }
                 md5.update(&chunk);
-                crc.update(&chunk);
+                sum.update(&chunk);
                 file.write_all(&chunk).await?;
             }
             file.flush().await?;
@@ -603,7 +683,7 @@ impl Store {
                 tmp: tmp.clone(),
                 size,
                 md5,
-                crc32: Some(crc.finalize()),
+                checksum: Some(sum.finish()),
             })
         }
         .await;
@@ -631,7 +711,8 @@ impl Store {
             modified_ms: now_ms(),
             headers,
             parts,
-            crc32: if parts.is_none() { written.crc32 } else { None },
+            crc32: None,
+            checksum: written.checksum,
         };
         let bucket = bucket.to_owned();
         let key = key.to_owned();
@@ -678,6 +759,26 @@ impl Store {
             let _ = tokio::fs::remove_file(&tmp_path).await;
         }
         r.map(|()| meta)
+    }
+
+    /// The full-object checksum of a received body, read back from its file (a
+    /// copy asked for another algorithm than its source's).
+    pub async fn checksum_of(&self, written: &Written, algorithm: Algorithm) -> Result<Stored> {
+        let path = written.tmp.clone();
+        self.blocking(move |_| {
+            use std::io::Read;
+            let mut f = std::fs::File::open(&path)?;
+            let mut h = Hasher::new(algorithm);
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(h.finish());
+                }
+                h.update(&buf[..n]);
+            }
+        })
+        .await
     }
 
     /// Throws away a received body that will not be committed.
@@ -741,7 +842,7 @@ impl Store {
                         tmp,
                         size: meta.size,
                         md5,
-                        crc32: meta.crc32,
+                        checksum: meta.stored_checksum(),
                     };
                     return Ok((meta, written));
                 }
@@ -888,7 +989,13 @@ impl Store {
     // === multipart uploads ===
 
     /// Starts a multipart upload; returns its id.
-    pub async fn create_upload(&self, bucket: &str, key: &str, headers: Headers) -> Result<String> {
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: Headers,
+        checksum: Option<UploadChecksum>,
+    ) -> Result<String> {
         self.bucket(bucket).await?;
         let id = random_id();
         let meta = UploadMeta {
@@ -896,6 +1003,7 @@ impl Store {
             key: key.to_owned(),
             headers,
             initiated_ms: now_ms(),
+            checksum,
         };
         let dir = self.inner.uploads.join(&id);
         let tmp_dir = self.inner.tmp.join(format!("{id}.dir"));
@@ -933,6 +1041,7 @@ impl Store {
             size: written.size,
             etag: hex::encode(written.md5),
             modified_ms: now_ms(),
+            checksum: written.checksum,
         };
         let m = meta.clone();
         let tmp = written.tmp;
@@ -1024,25 +1133,45 @@ impl Store {
     }
 
     /// Joins the chosen parts into the object, atomically, and ends the upload.
+    ///
+    /// A part checksum the client names must equal the stored one
+    /// ([`StoreError::InvalidPart`], as S3); the object checksum and size the client
+    /// expects must equal the ones computed ([`StoreError::BadDigest`],
+    /// [`StoreError::ObjectSizeMismatch`]). The object's
+    /// checksum is composite (over the parts' digests) or full-object (hashed while
+    /// the parts are joined: the upload's CRC, or CRC32 as for a single PUT). On any
+    /// failure nothing is stored and the upload stays, so the client may retry.
     pub async fn complete_upload(
         &self,
         upload: UploadMeta,
         id: &str,
-        chosen: &[(u32, String)],
+        completion: &Completion,
         max_size: u64,
     ) -> Result<ObjectMeta> {
+        let chosen = &completion.parts;
+        let whole = completion.whole.as_deref();
         let stored = self.list_parts(id).await?;
-        if chosen.windows(2).any(|w| w[0].0 >= w[1].0) {
+        if chosen.windows(2).any(|w| w[0].number >= w[1].number) {
             return Err(StoreError::InvalidPartOrder);
         }
+        let algorithm = upload.checksum.map(|c| c.algorithm);
         let mut plan = Vec::with_capacity(chosen.len());
-        for (i, (number, etag)) in chosen.iter().enumerate() {
+        for (i, c) in chosen.iter().enumerate() {
             let part = stored
                 .iter()
-                .find(|p| p.number == *number)
+                .find(|p| p.number == c.number)
                 .ok_or(StoreError::InvalidPart)?;
-            if etag.trim_matches('"') != part.etag {
+            if c.etag.trim_matches('"') != part.etag {
                 return Err(StoreError::InvalidPart);
+            }
+            if let Some(want) = &c.checksum {
+                let have = part
+                    .checksum
+                    .as_ref()
+                    .filter(|s| Some(s.algorithm) == algorithm);
+                if have.map(|s| s.value.as_str()) != Some(want.trim()) {
+                    return Err(StoreError::InvalidPart);
+                }
             }
             if i + 1 < chosen.len() && part.size < MIN_PART_SIZE {
                 return Err(StoreError::EntityTooSmall);
@@ -1056,30 +1185,88 @@ impl Store {
         if total > max_size {
             return Err(StoreError::EntityTooLarge(max_size));
         }
+        if let Some(expected) = completion.object_size.filter(|&e| e != total) {
+            return Err(StoreError::ObjectSizeMismatch {
+                expected,
+                actual: total,
+            });
+        }
+        let (composite, full) = match upload.checksum {
+            Some(UploadChecksum {
+                algorithm,
+                kind: Kind::Composite,
+            }) => {
+                let raws = plan
+                    .iter()
+                    .map(|p| {
+                        p.checksum
+                            .as_ref()
+                            .filter(|s| s.algorithm == algorithm)
+                            .and_then(Stored::raw)
+                            .ok_or(StoreError::InvalidPart)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                (Some(checksum::composite(algorithm, &raws)), None)
+            }
+            Some(c) => (None, Some(Hasher::new(c.algorithm))),
+            None => (None, Some(Hasher::new(Algorithm::Crc32))),
+        };
         let dir = self.inner.uploads.join(id);
         let tmp = self.inner.tmp.join(random_id());
-        let mut md5s = Md5::new();
-        let joined = async {
-            let mut out = tokio::fs::File::create(&tmp).await?;
-            for p in &plan {
-                let mut f = tokio::fs::File::open(dir.join(&p.file)).await?;
-                tokio::io::copy(&mut f, &mut out).await?;
-                md5s.update(hex_md5(&p.etag));
+        let files: Vec<PathBuf> = plan.iter().map(|p| dir.join(&p.file)).collect();
+        let out_path = tmp.clone();
+        let joined = self
+            .blocking(move |_| {
+                use std::io::{Read, Write};
+                let mut full = full;
+                let mut out = std::fs::File::create(&out_path)?;
+                let mut buf = vec![0u8; 256 * 1024];
+                for f in &files {
+                    let mut f = std::fs::File::open(f)?;
+                    loop {
+                        let n = f.read(&mut buf)?;
+                        if n == 0 {
+                            break;
+                        }
+                        if let Some(h) = full.as_mut() {
+                            h.update(&buf[..n]);
+                        }
+                        out.write_all(&buf[..n])?;
+                    }
+                }
+                out.sync_all()?;
+                Ok(full.map(Hasher::finish))
+            })
+            .await;
+        let full = match joined {
+            Ok(full) => full,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
             }
-            out.sync_all().await?;
-            Ok::<_, StoreError>(())
+        };
+        let sum = composite.or(full);
+        if let (Some(want), Some(have)) = (whole, &sum) {
+            // Compare digests, not spellings; a composite value may come without `-N`.
+            let raw = |v: &str| {
+                let b64 = v.trim().split('-').next().unwrap_or_default();
+                checksum::decode(have.algorithm, b64).ok()
+            };
+            if raw(want).is_none() || raw(want) != raw(&have.value) {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(StoreError::BadDigest(have.algorithm.name()));
+            }
         }
-        .await;
-        if let Err(e) = joined {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
+        let mut md5s = Md5::new();
+        for p in &plan {
+            md5s.update(hex_md5(&p.etag));
         }
         let etag = format!("{}-{}", hex::encode(md5s.finalize()), plan.len());
         let written = Written {
             tmp,
             size: total,
             md5: [0; 16],
-            crc32: None,
+            checksum: sum,
         };
         let parts = u32::try_from(plan.len()).unwrap_or(u32::MAX);
         let meta = self
@@ -1175,6 +1362,7 @@ mod tests {
                     headers: Headers::default(),
                     parts: None,
                     crc32: None,
+                    checksum: None,
                 };
                 t.insert(
                     index_key(bucket, k).as_slice(),
@@ -1332,6 +1520,40 @@ mod tests {
         ));
         store.delete_bucket("bkt").await.expect("delete bucket");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn records_from_before_checksums_still_read() {
+        // An object record as the store wrote it before the `checksum` field.
+        let old = br#"{"blob":"00112233445566778899aabbccddeeff","size":3,
+            "etag":"900150983cd24fb0d6963f7d28e17f72","modified_ms":1,
+            "headers":{"content_type":null,"user":{}},"parts":null,"crc32":891568578}"#;
+        let meta: ObjectMeta = serde_json::from_slice(old).expect("old object record");
+        let sum = meta.stored_checksum().expect("its CRC32");
+        assert_eq!(
+            (sum.algorithm, sum.kind, sum.value.as_str()),
+            (Algorithm::Crc32, Kind::FullObject, "NSRBwg==")
+        );
+        let upload: UploadMeta = serde_json::from_slice(
+            br#"{"bucket":"b","key":"k","headers":{"user":{}},"initiated_ms":1}"#,
+        )
+        .expect("old upload.json");
+        assert!(upload.checksum.is_none());
+        let part: PartMeta = serde_json::from_slice(
+            br#"{"number":1,"file":"1.ab","size":3,"etag":"e","modified_ms":1}"#,
+        )
+        .expect("old N.json");
+        assert!(part.checksum.is_none());
+        // A new record keeps its checksum and no longer writes the old field.
+        let new = ObjectMeta {
+            crc32: None,
+            checksum: Some(Stored::full(Algorithm::Sha1, &[7; 20])),
+            ..meta
+        };
+        let json = serde_json::to_string(&new).expect("json");
+        assert!(!json.contains("crc32"), "{json}");
+        let back: ObjectMeta = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back.stored_checksum(), new.checksum);
     }
 
     #[tokio::test(start_paused = true)]

@@ -80,13 +80,16 @@ impl Server {
 
     /// The real `bigstep files` binary.
     fn start_binary(dir: &Path) -> Server {
+        Server::start_binary_with(dir, &[])
+    }
+
+    /// The real `bigstep files` binary, with more flags.
+    fn start_binary_with(dir: &Path, flags: &[&str]) -> Server {
         let mut cmd = Command::new(bigstep_bin());
-        cmd.args(["files", "--port", "0", "--dir"]).arg(dir).args([
-            "--access-key",
-            ACCESS,
-            "--secret-key",
-            SECRET,
-        ]);
+        cmd.args(["files", "--port", "0", "--dir"])
+            .arg(dir)
+            .args(["--access-key", ACCESS, "--secret-key", SECRET])
+            .args(flags);
         Server::spawn(cmd, dir)
     }
 
@@ -215,6 +218,32 @@ fn aws_cli_cp_ls_sync_rm_and_conditional_gets() {
 #[test]
 fn boto3_upload_download_multipart_with_checksums() {
     boto3("transfer");
+}
+
+#[test]
+fn boto3_checksums_every_algorithm_single_multipart_and_trailers() {
+    let dir = temp_dir("checksums");
+    let server = Server::start(&dir.join("data"));
+    let data = server.dir.display().to_string();
+    run_py(
+        &["checksum_flows.py", &server.endpoint, &data],
+        Duration::from_secs(300),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn boto3_virtual_host_addressing_with_the_domain_flag() {
+    let dir = temp_dir("vhost");
+    let server = Server::start_binary_with(
+        &dir.join("data"),
+        &["--domain", "localhost", "--public-bucket", "public"],
+    );
+    let port = server.endpoint.rsplit(':').next().expect("port").to_owned();
+    run_py(&["vhost_flows.py", &port], Duration::from_secs(120));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

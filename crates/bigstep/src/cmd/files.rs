@@ -33,7 +33,8 @@ pub(crate) struct Args {
     dir: Option<PathBuf>,
 
     /// A bigstep TOML config file; its `[files]` table may set dir, access_key,
-    /// secret_key, public_buckets and region. Flags and environment variables win.
+    /// secret_key, public_buckets, region and domain. Flags and environment
+    /// variables win.
     #[arg(long, env = "BIGSTEP_CONFIG")]
     config: Option<PathBuf>,
 
@@ -67,6 +68,13 @@ pub(crate) struct Args {
     /// Region reported to clients [default: us-east-1].
     #[arg(long)]
     region: Option<String>,
+
+    /// Base domain for virtual-host-style addressing: requests to
+    /// BUCKET.DOMAIN[:port] address BUCKET (point a wildcard DNS record, or
+    /// `*.localhost` on a machine that resolves it, at the server). Path-style
+    /// requests keep working. [default: `domain` in the config file, else none]
+    #[arg(long, value_name = "DOMAIN")]
+    domain: Option<String>,
 }
 
 /// Parses `123`, `64KiB`, `10MB`, `5GiB`, `1TiB` (K/M/G/T with or without `iB`/`B`,
@@ -135,6 +143,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     } else {
         args.public_buckets
     };
+    config.domain = args.domain.or(file.domain);
     config.region = args
         .region
         .or(file.region)

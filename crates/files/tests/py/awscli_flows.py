@@ -1,6 +1,8 @@
 """aws-cli against bigstep files: cp small and 50 MiB both ways, ls, sync, rm,
-s3api conditional requests. Usage: awscli_flows.py ENDPOINT"""
+s3api conditional requests, flexible checksums. Usage: awscli_flows.py ENDPOINT"""
+import base64
 import filecmp
+import hashlib
 import json
 import os
 import subprocess
@@ -94,6 +96,23 @@ p = aws("s3api", "get-object", "--bucket", "cli", "--key", "docs/small.txt", "--
 check(p.returncode != 0 and "PreconditionFailed" in p.stderr, "get-object --if-unmodified-since past gives 412")
 p = aws("s3api", "get-object", "--bucket", "cli", "--key", "docs/missing", os.path.join(work, "x"), ok=False)
 check("NoSuchKey" in p.stderr, "missing key gives NoSuchKey")
+
+# Flexible checksums: s3 cp (multipart for the 50 MiB file) and s3api with --checksum-mode.
+aws("s3", "cp", "--checksum-algorithm", "SHA256", small, "s3://cli/sums/small.txt")
+h = json.loads(aws("s3api", "head-object", "--bucket", "cli", "--key", "sums/small.txt", "--checksum-mode", "ENABLED").stdout)
+want = base64.b64encode(hashlib.sha256(open(small, "rb").read()).digest()).decode()
+check(h.get("ChecksumSHA256") == want, f"s3 cp --checksum-algorithm SHA256 is verified and kept ({h.get('ChecksumSHA256')})")
+aws("s3", "cp", "--checksum-algorithm", "CRC32C", big, "s3://cli/sums/big.bin")
+h = json.loads(aws("s3api", "head-object", "--bucket", "cli", "--key", "sums/big.bin", "--checksum-mode", "ENABLED").stdout)
+check(h.get("ChecksumCRC32C", "").endswith("-7") or h.get("ChecksumType") == "FULL_OBJECT",
+      f"multipart s3 cp --checksum-algorithm CRC32C gets an object checksum ({h.get('ChecksumCRC32C')} {h.get('ChecksumType')})")
+aws("s3", "cp", "s3://cli/sums/big.bin", os.path.join(work, "big.sums"))
+check(filecmp.cmp(big, os.path.join(work, "big.sums"), shallow=False), "and it downloads byte-exact")
+p = aws("s3api", "put-object", "--bucket", "cli", "--key", "sums/bad", "--body", small,
+        "--checksum-crc64-nvme", "AAAAAAAAAAA=", ok=False)
+check(p.returncode != 0 and "BadDigest" in p.stderr, "s3api put-object with a wrong CRC64NVME gives BadDigest")
+p = aws("s3api", "head-object", "--bucket", "cli", "--key", "sums/bad", ok=False)
+check(p.returncode != 0, "and stores nothing")
 
 p = aws("s3", "rb", "s3://cli", ok=False)
 check(p.returncode != 0 and "BucketNotEmpty" in p.stderr, "rb of a non-empty bucket gives BucketNotEmpty")
