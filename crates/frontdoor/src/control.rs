@@ -236,6 +236,7 @@ impl Control {
                     available: s.is_available(now, snap.unknown_ok())
                         && admin != AdminState::Maintenance,
                     ejected: s.is_ejected(now),
+                    passive_failures: s.passive_failures(),
                     in_flight,
                     requests: stats.requests,
                     errors: stats.errors,
@@ -296,6 +297,8 @@ pub struct ServerStatus {
     pub available: bool,
     /// Ejected by passive health checks.
     pub ejected: bool,
+    /// Upstream faults in a row counted towards passive ejection.
+    pub passive_failures: u32,
     /// Requests in flight.
     pub in_flight: u32,
     /// Responses since start.

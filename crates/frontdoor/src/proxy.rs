@@ -24,7 +24,7 @@ use hyper::body::Incoming;
 
 use crate::body::{BodyTooLarge, OnDone, RequestBody, RequestDone, ResponseBody};
 use crate::conn::Phase;
-use crate::error::{ErrorKind, ProxyError, Retry};
+use crate::error::{ErrorKind, Fault, ProxyError, Retry};
 use crate::headers;
 use crate::pool::{self, Sender};
 use crate::server::Server;
@@ -274,7 +274,9 @@ impl ProxyService {
                 }
                 Err((err, unsent)) => {
                     server.end_request();
-                    if err.kind != ErrorKind::BodyTooLarge {
+                    // Only the server's own faults count against it: a client that
+                    // aborts its upload or sends too much must not eject a server.
+                    if err.fault() == Fault::Upstream {
                         self.passive_failure(snap, &server, err.reason());
                     }
                     let may_retry = match err.retry() {

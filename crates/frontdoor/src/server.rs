@@ -131,6 +131,11 @@ impl Server {
         Health::from_u8(self.health.load(Relaxed))
     }
 
+    /// Upstream faults since the last success, ejection or passed check.
+    pub(crate) fn passive_failures(&self) -> u32 {
+        self.passive_failures.load(Relaxed)
+    }
+
     pub(crate) fn in_flight(&self) -> u32 {
         self.in_flight.load(Relaxed)
     }
