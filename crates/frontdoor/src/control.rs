@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::clock::now_ms;
 use crate::config::{Config, ServerConfig};
-use crate::server::{now_ms, AdminState, Health};
+use crate::server::{AdminState, Health};
 use crate::snapshot::Snapshot;
 use crate::Shared;
 

@@ -11,6 +11,7 @@
 
 pub mod admin;
 mod body;
+mod clock;
 pub mod config;
 mod conn;
 mod control;
@@ -22,6 +23,7 @@ mod pool;
 mod proxy;
 mod server;
 mod snapshot;
+mod stats;
 mod sticky;
 mod tunnel;
 
@@ -363,7 +365,7 @@ fn spawn_housekeeping(shared: &Arc<Shared>) {
             tick += 1;
             let Some(shared) = weak.upgrade() else { return };
             let snap = shared.snapshot.load();
-            let now = server::now_ms();
+            let now = crate::clock::now_ms();
             let drain_ms = snap.config.drain_timeout.as_millis() as u64;
             for s in &snap.servers {
                 s.stats.sample(now);

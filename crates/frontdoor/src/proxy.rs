@@ -412,7 +412,7 @@ impl ProxyService {
         rerouted_from: Option<usize>,
     ) -> Option<HeaderValue> {
         let st = snap.sticky.as_ref()?;
-        let now = crate::server::now_ms();
+        let now = crate::clock::now_ms();
         if hit {
             server.sticky_hits.inc();
         }
@@ -444,7 +444,7 @@ impl ProxyService {
             p.base_ejection,
             p.max_ejection,
             || {
-                let now = crate::server::now_ms();
+                let now = crate::clock::now_ms();
                 let n = snap.servers.len() as u64;
                 let already = snap.servers.iter().filter(|s| s.is_ejected(now)).count() as u64;
                 (already + 1) * 100 <= u64::from(p.max_ejected_percent) * n

@@ -3,11 +3,12 @@
 //! reload that keeps a server keeps its health, counters and warm connections.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::metrics::ServerStats;
+use crate::clock::now_ms;
 use crate::pool::Pool;
+use crate::stats::{Counter, ServerStats};
 
 /// Active-check health of a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +69,6 @@ impl AdminState {
     }
 }
 
-/// Milliseconds on a process-local monotonic clock; cheap to store in atomics.
-pub(crate) fn now_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
-}
-
 /// One upstream server's static identity and live state.
 pub(crate) struct Server {
     pub(crate) id: Arc<str>,
@@ -97,10 +92,10 @@ pub(crate) struct Server {
     /// Sticky users seen recently: user key hash -> last seen (`now_ms`).
     sticky_users: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
     /// Responses that replaced the session cookie the request carried.
-    pub(crate) session_losses: crate::metrics::Counter,
+    pub(crate) session_losses: Counter,
     /// Sticky requests that had to leave this server (it was down, gone, in maintenance).
-    pub(crate) sticky_reroutes_out: crate::metrics::Counter,
-    pub(crate) sticky_hits: crate::metrics::Counter,
+    pub(crate) sticky_reroutes_out: Counter,
+    pub(crate) sticky_hits: Counter,
 }
 
 impl Server {

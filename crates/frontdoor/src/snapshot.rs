@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use balance::{HashRing, SmoothWeightedRoundRobin};
 use http::request::Parts;
 
+use crate::clock::now_ms;
 use crate::config::{Algorithm, Config, HashKey, StickyMode};
-use crate::server::{now_ms, AdminState, Health, Server};
+use crate::headers::cookie_value;
+use crate::server::{AdminState, Health, Server};
 use crate::sticky::{StickyCtx, StickyRuntime};
 
 pub(crate) struct Snapshot {
@@ -263,19 +265,6 @@ fn key_bytes(key: &HashKey, req: &Parts, client_ip: IpAddr) -> Option<Vec<u8>> {
         HashKey::Header(name) => req.headers.get(name).map(|v| v.as_bytes().to_vec()),
         HashKey::Cookie(name) => cookie_value(&req.headers, name).map(|v| v.as_bytes().to_vec()),
     }
-}
-
-/// The value of cookie `name` in the request's Cookie headers.
-pub(crate) fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
 }
 
 fn seed() -> u64 {

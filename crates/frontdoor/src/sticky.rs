@@ -24,7 +24,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
 use crate::config::{Sticky, StickyMode};
-use crate::snapshot::cookie_value;
+use crate::headers::cookie_value;
 
 type HmacSha256 = Hmac<Sha256>;
 

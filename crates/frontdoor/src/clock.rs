@@ -1,0 +1,12 @@
+//! The front door's clock: milliseconds on a process-local monotonic clock,
+//! cheap to store in atomics (ejection deadlines, drain starts, slow start,
+//! sticky users' last visits). A leaf every other module may read.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// Milliseconds since the clock was first read, plus one (0 means "never").
+pub(crate) fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
