@@ -221,7 +221,7 @@ impl Control {
             .map(|(s, &weight)| {
                 let admin = s.admin_state();
                 let sticky_users = if snap.config.sticky.is_some() {
-                    s.live_sticky_users(now, idle_ms)
+                    s.sticky.live_users(now, idle_ms)
                 } else {
                     0
                 };
@@ -246,9 +246,9 @@ impl Control {
                     p50_ms: stats.p50_ms,
                     p99_ms: stats.p99_ms,
                     sticky_users,
-                    sticky_hits: s.sticky_hits.get(),
-                    sticky_reroutes: s.sticky_reroutes_out.get(),
-                    session_losses: s.session_losses.get(),
+                    sticky_hits: s.sticky.hits.get(),
+                    sticky_reroutes: s.sticky.reroutes_out.get(),
+                    session_losses: s.sticky.session_losses.get(),
                     drain_deadline_s: draining_for
                         .map(|d| drain_ms.saturating_sub(d) as f64 / 1000.0),
                     safe_to_remove: admin == AdminState::Maintenance

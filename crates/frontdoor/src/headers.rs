@@ -190,16 +190,19 @@ fn fmix64(mut k: u64) -> u64 {
 }
 
 /// The value of cookie `name` in the request's Cookie headers.
-pub(crate) fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
-        .get_all(http::header::COOKIE)
+        .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
+        .find_map(|v| cookie_in(v, name))
+}
+
+/// The value of cookie `name` in one Cookie header.
+pub(crate) fn cookie_in<'a>(cookie_header: &'a HeaderValue, name: &str) -> Option<&'a str> {
+    cookie_header.to_str().ok()?.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
 }
 
 #[cfg(test)]

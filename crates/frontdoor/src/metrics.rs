@@ -119,21 +119,21 @@ pub(crate) fn render(m: &Metrics, snap: &Snapshot) -> String {
         "bigstep_sticky_hits_total",
         "Requests routed to their sticky server.",
         "counter",
-        &|s| s.sticky_hits.get(),
+        &|s| s.sticky.hits.get(),
     );
     per_server(
         &mut out,
         "bigstep_sticky_reroutes_total",
         "Sticky users re-routed away from this server (down, removed, maintenance).",
         "counter",
-        &|s| s.sticky_reroutes_out.get(),
+        &|s| s.sticky.reroutes_out.get(),
     );
     per_server(
         &mut out,
         "bigstep_session_loss_total",
         "Responses that replaced the session cookie the request carried.",
         "counter",
-        &|s| s.session_losses.get(),
+        &|s| s.sticky.session_losses.get(),
     );
     per_server(
         &mut out,

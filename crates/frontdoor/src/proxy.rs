@@ -29,7 +29,7 @@ use crate::headers;
 use crate::pool::{self, Sender};
 use crate::server::Server;
 use crate::snapshot::Snapshot;
-use crate::sticky;
+use crate::sticky::Choice;
 use crate::Shared;
 
 /// The hyper service for one client connection.
@@ -190,11 +190,7 @@ impl ProxyService {
         // Kept only for requests we may replay after they were sent.
         let replay =
             (replayable && cfg.attempts > 1 && snap.servers.len() > 1).then(|| clone_parts(&parts));
-        let ctx = snap
-            .sticky
-            .as_ref()
-            .map(|st| st.context(&parts.headers, self.client.ip()))
-            .unwrap_or_default();
+        let user = snap.sticky.user(&parts.headers, self.client.ip());
         // Kept for the session-loss detector, which compares it with Set-Cookie.
         // (A HeaderValue clone shares its bytes; nothing is copied.)
         let request_cookie = parts.headers.get(header::COOKIE).cloned();
@@ -211,7 +207,7 @@ impl ProxyService {
                     None => break,
                 },
             };
-            let Some(choice) = snap.choose(&parts, self.client.ip(), &tried, &ctx) else {
+            let Some(choice) = snap.choose(&parts, self.client.ip(), &tried, &user) else {
                 break;
             };
             let idx = choice.idx;
@@ -232,42 +228,23 @@ impl ProxyService {
                     } else {
                         server.record_success();
                     }
-                    if let Some(name) = request_cookie
-                        .as_ref()
-                        .filter(|_| resp.headers().contains_key(header::SET_COOKIE))
-                        .and_then(|cookie| {
-                            let mut request_cookies = http::HeaderMap::new();
-                            request_cookies.insert(header::COOKIE, cookie.clone());
-                            let app = cfg.sticky.as_ref().and_then(|s| s.app_cookie.as_ref());
-                            sticky::replaced_session_cookie(
-                                &request_cookies,
-                                resp.headers(),
-                                &cfg.session_cookies,
-                            )
-                            .or_else(|| {
-                                sticky::replaced_session_cookie(
-                                    &request_cookies,
-                                    resp.headers(),
-                                    std::slice::from_ref(app?),
-                                )
-                            })
-                        })
-                    {
-                        server.session_losses.inc();
-                        let path = pending_path(&replay, resp.headers()).unwrap_or_default();
-                        self.shared.record_session_loss(&server.id, &path);
-                        tracing::warn!(
-                            target: "bigstep::session",
-                            server = %server.id,
-                            cookie = name,
-                            "the app replaced the session cookie the user sent: the session was lost on this server"
-                        );
+                    let look = snap.sticky.on_response(
+                        &user,
+                        snap,
+                        Choice {
+                            rerouted_from,
+                            ..choice
+                        },
+                        request_cookie.as_ref(),
+                        replay.as_ref().map(|p| p.uri.path()),
+                        resp.headers(),
+                    );
+                    if let Some(path) = &look.session_lost_at {
+                        self.shared.record_session_loss(&server.id, path);
                     }
-                    let set_cookie =
-                        self.stick(snap, &ctx, &server, choice.sticky_hit, rerouted_from);
                     let mut resp =
                         self.respond(resp, sender, client_upgrade, sender_back, upgraded);
-                    if let Some(v) = set_cookie {
+                    if let Some(v) = look.set_cookie {
                         resp.headers_mut().append(header::SET_COOKIE, v);
                     }
                     return Ok(resp);
@@ -401,42 +378,6 @@ impl ProxyService {
         }
     }
 
-    /// Sticky bookkeeping once a server answered: live users, hits, re-routes,
-    /// and the cookie that (re-)sticks the user, when one is needed.
-    fn stick(
-        &self,
-        snap: &Snapshot,
-        ctx: &sticky::StickyCtx,
-        server: &Server,
-        hit: bool,
-        rerouted_from: Option<usize>,
-    ) -> Option<HeaderValue> {
-        let st = snap.sticky.as_ref()?;
-        let now = crate::clock::now_ms();
-        if hit {
-            server.sticky_hits.inc();
-        }
-        if let Some(from) = rerouted_from.filter(|&f| snap.index_of(&server.id) != Some(f)) {
-            let from = &snap.servers[from];
-            from.sticky_reroutes_out.inc();
-            tracing::info!(target: "bigstep::sticky", from = %from.id, to = %server.id, "sticky user re-routed and re-stuck");
-        }
-        let user = match (&ctx.cookie, ctx.key_hash) {
-            (Some((id, user)), _) if **id == *server.id => {
-                server.touch_sticky_user(*user, now);
-                return None;
-            }
-            (Some((_, user)), _) => *user,
-            (None, Some(hash)) => {
-                server.touch_sticky_user(hash, now);
-                return None;
-            }
-            (None, None) => st.new_user(),
-        };
-        server.touch_sticky_user(user, now);
-        st.set_cookie(&server.id, user)
-    }
-
     fn passive_failure(&self, snap: &Snapshot, server: &Server, why: &str) {
         let p = &snap.config.passive;
         let ejected = server.record_failure(
@@ -462,23 +403,6 @@ impl ProxyService {
             );
         }
     }
-}
-
-/// The request path for session-loss reports (only replayable requests keep their
-/// parts around; others report the cookie's Path attribute).
-fn pending_path(replay: &Option<Parts>, response: &http::HeaderMap) -> Option<String> {
-    if let Some(p) = replay {
-        return Some(p.uri.path().to_string());
-    }
-    response
-        .get(header::SET_COOKIE)?
-        .to_str()
-        .ok()?
-        .split(';')
-        .find_map(|a| {
-            let (k, v) = a.trim().split_once('=')?;
-            k.eq_ignore_ascii_case("path").then(|| v.to_string())
-        })
 }
 
 fn classify(e: hyper::Error) -> ProxyError {

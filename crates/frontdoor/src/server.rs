@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::clock::now_ms;
 use crate::pool::Pool;
-use crate::stats::{Counter, ServerStats};
+use crate::stats::ServerStats;
+use crate::sticky::ServerSticky;
 
 /// Active-check health of a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,13 +90,8 @@ pub(crate) struct Server {
     /// When the server last became available (joined, came up, left maintenance),
     /// for slow start. 0 = long ago.
     available_since: AtomicU64,
-    /// Sticky users seen recently: user key hash -> last seen (`now_ms`).
-    sticky_users: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
-    /// Responses that replaced the session cookie the request carried.
-    pub(crate) session_losses: Counter,
-    /// Sticky requests that had to leave this server (it was down, gone, in maintenance).
-    pub(crate) sticky_reroutes_out: Counter,
-    pub(crate) sticky_hits: Counter,
+    /// Sticky users and counters (see `sticky/`).
+    pub(crate) sticky: ServerSticky,
 }
 
 impl Server {
@@ -115,10 +111,7 @@ impl Server {
             drain_started: AtomicU64::new(0),
             // 0: present since start-up, no ramp. Servers added later are marked on join.
             available_since: AtomicU64::new(0),
-            sticky_users: Default::default(),
-            session_losses: Default::default(),
-            sticky_reroutes_out: Default::default(),
-            sticky_hits: Default::default(),
+            sticky: ServerSticky::default(),
         })
     }
 
@@ -202,27 +195,6 @@ impl Server {
             // Start at 10% so a returning server is exercised at once, not starved.
             (0.1 + 0.9 * since as f64 / slow_start_ms as f64).min(1.0)
         }
-    }
-
-    /// Note a sticky user (by key hash) as seen now.
-    pub(crate) fn touch_sticky_user(&self, user: u64, now: u64) {
-        let mut users = self.sticky_users.lock().expect("sticky users lock");
-        users.insert(user, now);
-    }
-
-    /// Was `user` seen here within `window_ms`?
-    pub(crate) fn has_sticky_user(&self, user: u64, now: u64, window_ms: u64) -> bool {
-        let users = self.sticky_users.lock().expect("sticky users lock");
-        users
-            .get(&user)
-            .is_some_and(|seen| now.saturating_sub(*seen) <= window_ms)
-    }
-
-    /// Sticky users seen within `window_ms`; forgets older ones.
-    pub(crate) fn live_sticky_users(&self, now: u64, window_ms: u64) -> usize {
-        let mut users = self.sticky_users.lock().expect("sticky users lock");
-        users.retain(|_, seen| now.saturating_sub(*seen) <= window_ms);
-        users.len()
     }
 
     /// Record an active check result; returns the new health if it changed.

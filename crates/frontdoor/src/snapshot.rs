@@ -11,10 +11,10 @@ use balance::{HashRing, SmoothWeightedRoundRobin};
 use http::request::Parts;
 
 use crate::clock::now_ms;
-use crate::config::{Algorithm, Config, HashKey, StickyMode};
+use crate::config::{Algorithm, Config, HashKey};
 use crate::headers::cookie_value;
 use crate::server::{AdminState, Health, Server};
-use crate::sticky::{StickyCtx, StickyRuntime};
+use crate::sticky::{self, Choice, Route, ServerSticky, Sticky, User};
 
 pub(crate) struct Snapshot {
     pub(crate) config: Config,
@@ -23,21 +23,11 @@ pub(crate) struct Snapshot {
     selector: Selector,
     /// Whether servers with no passed check yet may take traffic.
     unknown_ok: bool,
-    pub(crate) sticky: Option<StickyRuntime>,
-    /// The ring for hashed stickiness.
-    sticky_ring: Option<HashRing>,
+    /// Sticky rules (see `sticky/`).
+    pub(crate) sticky: Sticky,
     by_id: HashMap<Arc<str>, usize>,
     slow_start_ms: u64,
     rng: AtomicU64,
-}
-
-/// Where a request goes, and how stickiness played into it.
-pub(crate) struct Choice {
-    pub(crate) idx: usize,
-    /// The user's own server took the request.
-    pub(crate) sticky_hit: bool,
-    /// The user's own server could not take it (down, maintenance, …).
-    pub(crate) rerouted_from: Option<usize>,
 }
 
 enum Selector {
@@ -96,18 +86,13 @@ impl Snapshot {
                 }
             }
         };
-        let sticky = config.sticky.as_ref().map(StickyRuntime::new);
-        let sticky_ring = match &sticky {
-            Some(st) if st.mode != StickyMode::Cookie => {
-                let ids: Vec<(&str, u32)> = servers
-                    .iter()
-                    .zip(&weights)
-                    .map(|(s, w)| (&*s.id, *w))
-                    .collect();
-                Some(HashRing::new(&ids))
-            }
-            _ => None,
-        };
+        let members: Vec<(&str, u32)> = servers
+            .iter()
+            .zip(&weights)
+            .map(|(s, w)| (&*s.id, *w))
+            .collect();
+        let sticky = Sticky::new(&config, &members);
+        drop(members);
         let by_id = servers
             .iter()
             .enumerate()
@@ -121,7 +106,6 @@ impl Snapshot {
             selector,
             unknown_ok,
             sticky,
-            sticky_ring,
             by_id,
             slow_start_ms,
             rng: AtomicU64::new(seed()),
@@ -129,13 +113,13 @@ impl Snapshot {
     }
 
     /// Choose a server for a request, skipping those in `exclude` (already tried),
-    /// honouring stickiness (see `sticky.rs`), admin states and slow start.
+    /// honouring stickiness (asked first, see `sticky/`), admin states and slow start.
     pub(crate) fn choose(
         &self,
         req: &Parts,
         client_ip: IpAddr,
         exclude: &[usize],
-        ctx: &StickyCtx,
+        user: &User,
     ) -> Option<Choice> {
         let now = now_ms();
         let usable = |i: usize| {
@@ -144,43 +128,10 @@ impl Snapshot {
                 && self.servers[i].admin_state() != AdminState::Maintenance
                 && self.servers[i].is_available(now, self.unknown_ok)
         };
-        let mut rerouted_from = None;
-        if let Some(st) = &self.sticky {
-            if let Some((id, _)) = &ctx.cookie {
-                match self.by_id.get(id.as_str()) {
-                    Some(&i) if usable(i) => {
-                        return Some(Choice {
-                            idx: i,
-                            sticky_hit: true,
-                            rerouted_from: None,
-                        })
-                    }
-                    Some(&i) => rerouted_from = Some(i),
-                    None => {}
-                }
-            }
-            if let (Some(ring), Some(hash)) = (&self.sticky_ring, ctx.key_hash) {
-                let eligible = |i: usize| {
-                    usable(i)
-                        && match self.servers[i].admin_state() {
-                            AdminState::Active => true,
-                            AdminState::Draining => {
-                                self.servers[i].has_sticky_user(hash, now, st.idle_ms)
-                            }
-                            AdminState::Maintenance => false,
-                        }
-                };
-                let home = ring.lookup(hash, |i| self.weights[i] > 0);
-                let idx = self.bounded(ring, hash, &eligible)?;
-                let home_down =
-                    home.is_some_and(|h| h != idx && !usable(h) && !exclude.contains(&h));
-                return Some(Choice {
-                    idx,
-                    sticky_hit: Some(idx) == home,
-                    rerouted_from: if home_down { home } else { None },
-                });
-            }
-        }
+        let rerouted_from = match self.sticky.choose(user, self, &usable, exclude, now) {
+            Route::Decided(choice) => return choice,
+            Route::Open { rerouted_from } => rerouted_from,
+        };
         let takes_new = |i: usize| usable(i) && self.servers[i].admin_state() == AdminState::Active;
         let mut idx = self.select(req, client_ip, &takes_new)?;
         if self.slow_start_ms > 0 {
@@ -218,10 +169,6 @@ impl Snapshot {
         )
     }
 
-    pub(crate) fn index_of(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
-    }
-
     pub(crate) fn unknown_ok(&self) -> bool {
         self.unknown_ok
     }
@@ -255,6 +202,32 @@ impl Snapshot {
                 self.bounded(ring, hash, eligible)
             }
         }
+    }
+}
+
+impl sticky::Servers for Snapshot {
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+    fn id(&self, i: usize) -> &str {
+        &self.servers[i].id
+    }
+    fn weight(&self, i: usize) -> u32 {
+        self.weights[i]
+    }
+    fn is_draining(&self, i: usize) -> bool {
+        self.servers[i].admin_state() == AdminState::Draining
+    }
+    fn sticky_state(&self, i: usize) -> &ServerSticky {
+        &self.servers[i].sticky
+    }
+    fn bounded(
+        &self,
+        ring: &HashRing,
+        hash: u64,
+        eligible: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
+        Snapshot::bounded(self, ring, hash, eligible)
     }
 }
 
