@@ -61,6 +61,40 @@ struct Outcome {
     reason: Option<&'static str>,
 }
 
+/// Where the upstream connection goes once the client's response is over.
+enum Conn {
+    /// No server answered: nothing to give back.
+    None,
+    /// Back to its server's pool if the response ends cleanly.
+    Pool(Sender),
+    /// It became a tunnel (101 Switching Protocols): never pooled, and the
+    /// client connection stays busy until the tunnel ends.
+    Tunnel,
+}
+
+/// What forwarding one request produced.
+struct Forwarded {
+    /// The server's response, or the failure that becomes the client's.
+    response: Result<Response<ResponseBody>, ProxyError>,
+    outcome: Outcome,
+    conn: Conn,
+}
+
+impl Forwarded {
+    /// Refused before any server was tried.
+    fn refused(e: ProxyError) -> Self {
+        Forwarded {
+            response: Err(e),
+            outcome: Outcome {
+                server: None,
+                tries: 0,
+                reason: None,
+            },
+            conn: Conn::None,
+        }
+    }
+}
+
 impl ProxyService {
     async fn handle(&self, req: Request<Incoming>) -> Response<ResponseBody> {
         let start = Instant::now();
@@ -68,35 +102,19 @@ impl ProxyService {
         let method = req.method().clone();
         // A Uri clone shares its bytes: no copy unless the access log prints it.
         let target = req.uri().clone();
-        let request_id;
-        let mut outcome = Outcome {
-            server: None,
-            tries: 0,
-            reason: None,
+        let (forwarded, request_id) = match self.prepare(req, &snap) {
+            Ok((parts, body, client_upgrade, id)) => (
+                self.forward(&snap, parts, body, client_upgrade).await,
+                Some(id),
+            ),
+            Err(e) => (Forwarded::refused(e), None),
         };
-        let mut sender_back = None;
-        let mut upgraded = false;
-
-        let result = match self.prepare(req, &snap) {
-            Ok((parts, body, client_upgrade, id)) => {
-                request_id = Some(id);
-                self.forward(
-                    &snap,
-                    parts,
-                    body,
-                    client_upgrade,
-                    &mut outcome,
-                    &mut sender_back,
-                    &mut upgraded,
-                )
-                .await
-            }
-            Err(e) => {
-                request_id = None;
-                Err(e)
-            }
-        };
-        let mut resp = match result {
+        let Forwarded {
+            response,
+            mut outcome,
+            conn,
+        } = forwarded;
+        let mut resp = match response {
             Ok(resp) => resp,
             Err(e) => {
                 outcome.reason = Some(e.reason());
@@ -110,8 +128,7 @@ impl ProxyService {
             shared: self.shared.clone(),
             phase: self.phase.clone(),
             max_idle: snap.config.limits.max_idle_per_server,
-            sender: sender_back,
-            upgraded,
+            conn,
             start,
             client: self.client,
             method,
@@ -174,18 +191,19 @@ impl ProxyService {
         Ok((parts, body, client_upgrade, id))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn forward(
         &self,
         snap: &Snapshot,
         parts: Parts,
         body: RequestBody,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-        outcome: &mut Outcome,
-        sender_back: &mut Option<Sender>,
-        upgraded: &mut bool,
-    ) -> Result<Response<ResponseBody>, ProxyError> {
+    ) -> Forwarded {
         let cfg = &snap.config;
+        let mut outcome = Outcome {
+            server: None,
+            tries: 0,
+            reason: None,
+        };
         let replayable = is_idempotent(&parts.method) && matches!(body, RequestBody::Empty);
         // Kept only for requests we may replay after they were sent.
         let replay =
@@ -242,12 +260,15 @@ impl ProxyService {
                     if let Some(path) = &look.session_lost_at {
                         self.shared.record_session_loss(&server.id, path);
                     }
-                    let mut resp =
-                        self.respond(resp, sender, client_upgrade, sender_back, upgraded);
+                    let (mut resp, conn) = self.respond(resp, sender, client_upgrade);
                     if let Some(v) = look.set_cookie {
                         resp.headers_mut().append(header::SET_COOKIE, v);
                     }
-                    return Ok(resp);
+                    return Forwarded {
+                        response: Ok(resp),
+                        outcome,
+                        conn,
+                    };
                 }
                 Err((err, unsent)) => {
                     server.end_request();
@@ -270,10 +291,16 @@ impl ProxyService {
                 }
             }
         }
-        if outcome.tries == 0 {
-            return Err(ProxyError::new(ErrorKind::NoServer));
+        let err = if outcome.tries == 0 {
+            ProxyError::new(ErrorKind::NoServer)
+        } else {
+            last_err
+        };
+        Forwarded {
+            response: Err(err),
+            outcome,
+            conn: Conn::None,
         }
-        Err(last_err)
     }
 
     /// One try against one server. On failure, hands back the request if it was never sent.
@@ -347,15 +374,13 @@ impl ProxyService {
         }
     }
 
-    /// Turn the server's response into the client's.
+    /// Turn the server's response into the client's; say where its connection goes.
     fn respond(
         &self,
         mut resp: Response<Incoming>,
         sender: Sender,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-        sender_back: &mut Option<Sender>,
-        upgraded: &mut bool,
-    ) -> Response<ResponseBody> {
+    ) -> (Response<ResponseBody>, Conn) {
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         match (switching, client_upgrade) {
             (true, Some(client)) => {
@@ -364,16 +389,14 @@ impl ProxyService {
                 if let Some(proto) = proto {
                     headers::restore_upgrade(resp.headers_mut(), proto);
                 }
-                *upgraded = true;
                 crate::tunnel::spawn(&self.shared, client, upstream, self.shared.tunnel_idle());
                 // The upstream connection now belongs to the tunnel; it never returns to the pool.
                 drop(sender);
-                resp.map(|_| ResponseBody::empty())
+                (resp.map(|_| ResponseBody::empty()), Conn::Tunnel)
             }
             _ => {
                 headers::strip_hop_by_hop(resp.headers_mut(), false);
-                *sender_back = Some(sender);
-                resp.map(ResponseBody::upstream)
+                (resp.map(ResponseBody::upstream), Conn::Pool(sender))
             }
         }
     }
@@ -444,8 +467,7 @@ struct Finish {
     shared: Arc<Shared>,
     phase: Arc<Phase>,
     max_idle: usize,
-    sender: Option<Sender>,
-    upgraded: bool,
+    conn: Conn,
     start: Instant,
     client: SocketAddr,
     method: Method,
@@ -463,14 +485,16 @@ impl OnDone for Finish {
                 server.end_request();
                 server.stats.record(self.status.as_u16(), elapsed);
             }
-            if let (true, Some(sender)) = (complete, self.sender.take()) {
-                server.pool.put(sender, self.max_idle);
+            if complete {
+                if let Conn::Pool(sender) = std::mem::replace(&mut self.conn, Conn::None) {
+                    server.pool.put(sender, self.max_idle);
+                }
             }
         }
         self.shared
             .metrics
             .record(self.status.as_u16(), self.outcome.reason.is_some());
-        if !self.upgraded {
+        if !matches!(self.conn, Conn::Tunnel) {
             self.phase.idle();
         }
         if self.shared.access_log {
