@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use crate::clock::now_ms;
 use crate::config::{Config, ServerConfig};
-use crate::server::{AdminState, Health};
 use crate::snapshot::Snapshot;
+use crate::upstream::{AdminState, Health};
 use crate::Shared;
 
 /// A change to a running front door.

@@ -21,15 +21,15 @@ mod health;
 mod metrics;
 mod pool;
 mod proxy;
-mod server;
 mod snapshot;
 mod stats;
 mod sticky;
 mod tunnel;
+mod upstream;
 
 pub use config::Config;
 pub use control::{Change, ChangeError, ChangeSummary, Control, ServerStatus, Status};
-pub use server::{AdminState, Health};
+pub use upstream::{AdminState, Health};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -46,8 +46,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::server::Server;
 use crate::snapshot::Snapshot;
+use crate::upstream::Server;
 
 /// State shared by every connection and background task of one front door.
 pub(crate) struct Shared {

@@ -1,5 +1,5 @@
 //! Prometheus metrics. Counters are plain atomics owned by the thing they count
-//! (the process, or a [`Server`](crate::server::Server)), so the request path never
+//! (the process, or a [`Server`](crate::upstream::Server)), so the request path never
 //! allocates label sets or takes a lock; [`render`] writes the text exposition
 //! format at scrape time.
 
@@ -108,7 +108,7 @@ pub(crate) fn render(m: &Metrics, snap: &Snapshot) -> String {
                       name: &str,
                       help: &str,
                       kind: &str,
-                      f: &dyn Fn(&crate::server::Server) -> u64| {
+                      f: &dyn Fn(&crate::upstream::Server) -> u64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for s in &snap.servers {
             let _ = writeln!(out, "{name}{{server=\"{}\"}} {}", s.id, f(s));
@@ -140,14 +140,14 @@ pub(crate) fn render(m: &Metrics, snap: &Snapshot) -> String {
         "bigstep_server_draining",
         "1 while the server drains.",
         "gauge",
-        &|s| u64::from(s.admin_state() == crate::server::AdminState::Draining),
+        &|s| u64::from(s.admin_state() == crate::upstream::AdminState::Draining),
     );
     per_server(
         &mut out,
         "bigstep_server_maintenance",
         "1 while the server is in maintenance.",
         "gauge",
-        &|s| u64::from(s.admin_state() == crate::server::AdminState::Maintenance),
+        &|s| u64::from(s.admin_state() == crate::upstream::AdminState::Maintenance),
     );
     let _ = writeln!(out, "# HELP bigstep_server_in_flight Requests in flight per server.\n# TYPE bigstep_server_in_flight gauge");
     for s in &snap.servers {

@@ -27,9 +27,9 @@ use crate::conn::Phase;
 use crate::error::{ErrorKind, Fault, ProxyError, Retry};
 use crate::headers;
 use crate::pool::{self, Sender};
-use crate::server::Server;
 use crate::snapshot::Snapshot;
 use crate::sticky::Choice;
+use crate::upstream::Server;
 use crate::Shared;
 
 /// The hyper service for one client connection.

@@ -13,8 +13,8 @@ use http::request::Parts;
 use crate::clock::now_ms;
 use crate::config::{Algorithm, Config, HashKey};
 use crate::headers::cookie_value;
-use crate::server::{AdminState, Health, Server};
 use crate::sticky::{self, Choice, Route, ServerSticky, Sticky, User};
+use crate::upstream::{AdminState, Health, Server};
 
 pub(crate) struct Snapshot {
     pub(crate) config: Config,

@@ -1,6 +1,7 @@
-//! Per-server live state: health, ejection, in-flight count and the connection
-//! pool. Keyed by the server's stable id, it outlives routing snapshots, so a
-//! reload that keeps a server keeps its health, counters and warm connections.
+//! The upstream servers: each one's address and live state (health, ejection,
+//! admin state, in-flight count, the connection pool, sticky users). Keyed by
+//! the server's stable id, it outlives routing snapshots, so a reload that
+//! keeps a server keeps its health, counters and warm connections.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
