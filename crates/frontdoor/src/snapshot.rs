@@ -254,3 +254,48 @@ fn splitmix(state: &AtomicU64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Servers `a` and `b`, no health checks (both up).
+    fn pair(head: &str) -> Snapshot {
+        let cfg = Config::from_toml(&format!(
+            "{head}\n[[servers]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\n\
+             [[servers]]\nname = \"b\"\naddress = \"127.0.0.1:2\"\n"
+        ))
+        .unwrap();
+        Snapshot::build(cfg, &HashMap::new())
+    }
+
+    /// Of `n` requests from new users, how many go to server `idx`.
+    fn share(snap: &Snapshot, idx: usize, n: usize) -> usize {
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let user = User::default();
+        (0..n)
+            .filter(|_| snap.choose(&parts, ip, &[], &user).unwrap().idx == idx)
+            .count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_start_ramps_a_returning_server_up() {
+        let snap = pair("slow_start = \"3s\"");
+        assert_eq!(share(&snap, 1, 40), 20, "servers present at start: no ramp");
+        // b comes back (from down or maintenance): it starts at a tenth of its share.
+        snap.servers[1].mark_available();
+        let early = share(&snap, 1, 40);
+        assert!(
+            early < 16,
+            "right after coming up b should get well under half: {early}/40"
+        );
+        tokio::time::advance(Duration::from_millis(3200)).await;
+        assert_eq!(
+            share(&snap, 1, 40),
+            20,
+            "after the ramp, round robin is even again"
+        );
+    }
+}

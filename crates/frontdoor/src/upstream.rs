@@ -276,3 +276,27 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn ejection_ends_on_time_and_the_next_one_lasts_twice_as_long() {
+        let s = Server::new("a", "127.0.0.1:1", Health::Up);
+        let fail = || {
+            s.record_failure(2, Duration::from_secs(10), Duration::from_secs(300), || {
+                true
+            })
+        };
+        assert_eq!(fail(), None);
+        assert_eq!(fail(), Some(Duration::from_secs(10)));
+        assert!(s.is_ejected(now_ms()));
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert!(s.is_ejected(now_ms()));
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        assert!(!s.is_ejected(now_ms()));
+        assert_eq!(fail(), None);
+        assert_eq!(fail(), Some(Duration::from_secs(20)));
+    }
+}
