@@ -225,6 +225,131 @@ async fn passive_ejection_never_takes_out_more_than_the_cap() {
     );
 }
 
+/// The admin address from the `admin listening ... listen=ADDR` log line.
+async fn admin_addr(fd: &FrontDoorProc) -> std::net::SocketAddr {
+    let mut found = None;
+    let up = eventually(Duration::from_secs(10), || {
+        found = fd.logs().iter().find_map(|line| {
+            let rest = line
+                .split("admin listening")
+                .nth(1)?
+                .split("listen=")
+                .nth(1)?;
+            rest.split_whitespace().next()?.parse().ok()
+        });
+        found.is_some()
+    })
+    .await;
+    assert!(up, "no admin listener; logs: {:#?}", fd.logs());
+    found.unwrap()
+}
+
+async fn admin_get(admin: std::net::SocketAddr, path: &str) -> String {
+    let req = Request::get(path)
+        .header("host", admin.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let r = send(admin, req).await.expect("admin API answers");
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    r.text()
+}
+
+/// Every server as `GET /api/servers` shows it, by id.
+async fn admin_servers(admin: std::net::SocketAddr) -> HashMap<String, serde_json::Value> {
+    let v: serde_json::Value =
+        serde_json::from_str(&admin_get(admin, "/api/servers").await).expect("JSON");
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap().to_string(), s.clone()))
+        .collect()
+}
+
+/// The value of an unlabelled counter in the Prometheus text.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_aborting_uploads_eject_nobody() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let cfg = format!(
+        "admin_listen = \"127.0.0.1:0\"\n[balance.passive]\nconsecutive_failures = 3\nbase_ejection = \"30s\"\n{}",
+        servers(&[("a", a.addr, 1), ("b", b.addr, 1)])
+    );
+    let fd = FrontDoorProc::start(BIN, &cfg);
+    let admin = admin_addr(&fd).await;
+
+    // 100 clients announce a 1 MB upload, send 4 KiB of it, and hang up once
+    // every request has reached a server (the proxy is streaming their bodies).
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        let mut s = TcpStream::connect(fd.addr).await.unwrap();
+        s.write_all(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n")
+            .await
+            .unwrap();
+        s.write_all(&[b'u'; 4096]).await.unwrap();
+        clients.push(s);
+    }
+    assert!(
+        eventually(Duration::from_secs(10), || a.hits() + b.hits() == 100).await,
+        "every upload should reach a server: a={} b={}",
+        a.hits(),
+        b.hits()
+    );
+    drop(clients);
+    // The front door has dealt with every abort once no request is in flight.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let servers = admin_servers(admin).await;
+        if servers.values().all(|s| s["in_flight"] == 0) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{servers:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let servers = admin_servers(admin).await;
+    for (id, s) in &servers {
+        assert_eq!(s["passive_failures"], 0, "{id}: the client's fault: {s}");
+        assert_eq!(s["ejected"], false, "{id}: {s}");
+        assert_eq!(s["available"], true, "{id}: {s}");
+    }
+    assert_eq!(
+        metric(
+            &admin_get(admin, "/metrics").await,
+            "bigstep_ejections_total"
+        ),
+        0
+    );
+    let seen = count_backends(&fd, 4, "/").await;
+    assert_eq!((seen["a"], seen["b"]), (2, 2), "both still serve: {seen:?}");
+
+    // Control: a server that hangs up on uploads is at fault, and is ejected.
+    for _ in 0..6 {
+        let req = Request::post("/close-before-response")
+            .header("host", "t")
+            .body(Full::new(Bytes::from_static(b"hello")))
+            .unwrap();
+        assert_eq!(send(fd.addr, req).await.unwrap().status, 502);
+    }
+    assert_eq!(
+        metric(
+            &admin_get(admin, "/metrics").await,
+            "bigstep_ejections_total"
+        ),
+        1,
+        "three upstream faults in a row eject the server"
+    );
+    let ejected = admin_servers(admin)
+        .await
+        .values()
+        .filter(|s| s["ejected"] == true)
+        .count();
+    assert_eq!(ejected, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_are_retried_invisibly() {
     let (b, c) = (Backend::start("b").await, Backend::start("c").await);

@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::clock::now_ms;
 use crate::config::{Config, ServerConfig};
-use crate::server::{now_ms, AdminState, Health};
 use crate::snapshot::Snapshot;
+use crate::upstream::{AdminState, Health};
 use crate::Shared;
 
 /// A change to a running front door.
@@ -220,7 +221,7 @@ impl Control {
             .map(|(s, &weight)| {
                 let admin = s.admin_state();
                 let sticky_users = if snap.config.sticky.is_some() {
-                    s.live_sticky_users(now, idle_ms)
+                    s.sticky.live_users(now, idle_ms)
                 } else {
                     0
                 };
@@ -236,6 +237,7 @@ impl Control {
                     available: s.is_available(now, snap.unknown_ok())
                         && admin != AdminState::Maintenance,
                     ejected: s.is_ejected(now),
+                    passive_failures: s.passive_failures(),
                     in_flight,
                     requests: stats.requests,
                     errors: stats.errors,
@@ -244,9 +246,9 @@ impl Control {
                     p50_ms: stats.p50_ms,
                     p99_ms: stats.p99_ms,
                     sticky_users,
-                    sticky_hits: s.sticky_hits.get(),
-                    sticky_reroutes: s.sticky_reroutes_out.get(),
-                    session_losses: s.session_losses.get(),
+                    sticky_hits: s.sticky.hits.get(),
+                    sticky_reroutes: s.sticky.reroutes_out.get(),
+                    session_losses: s.sticky.session_losses.get(),
                     drain_deadline_s: draining_for
                         .map(|d| drain_ms.saturating_sub(d) as f64 / 1000.0),
                     safe_to_remove: admin == AdminState::Maintenance
@@ -296,6 +298,8 @@ pub struct ServerStatus {
     pub available: bool,
     /// Ejected by passive health checks.
     pub ejected: bool,
+    /// Upstream faults in a row counted towards passive ejection.
+    pub passive_failures: u32,
     /// Requests in flight.
     pub in_flight: u32,
     /// Responses since start.

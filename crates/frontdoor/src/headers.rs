@@ -189,6 +189,22 @@ fn fmix64(mut k: u64) -> u64 {
     k ^ (k >> 33)
 }
 
+/// The value of cookie `name` in the request's Cookie headers.
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .find_map(|v| cookie_in(v, name))
+}
+
+/// The value of cookie `name` in one Cookie header.
+pub(crate) fn cookie_in<'a>(cookie_header: &'a HeaderValue, name: &str) -> Option<&'a str> {
+    cookie_header.to_str().ok()?.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

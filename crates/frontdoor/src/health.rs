@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::config::HealthCheck;
-use crate::server::{Health, Server};
+use crate::upstream::{Health, Server};
 use crate::Shared;
 
 /// Run checks for `server` until it leaves the configuration or the process stops.

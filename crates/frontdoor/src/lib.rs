@@ -11,6 +11,7 @@
 
 pub mod admin;
 mod body;
+mod clock;
 pub mod config;
 mod conn;
 mod control;
@@ -21,14 +22,15 @@ mod metrics;
 mod pool;
 mod proxy;
 pub mod route;
-mod server;
 mod snapshot;
+mod stats;
 mod sticky;
 mod tunnel;
+mod upstream;
 
 pub use config::Config;
 pub use control::{Change, ChangeError, ChangeSummary, Control, ServerStatus, Status};
-pub use server::{AdminState, Health};
+pub use upstream::{AdminState, Health};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -45,8 +47,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::server::Server;
 use crate::snapshot::Snapshot;
+use crate::upstream::Server;
 
 /// State shared by every connection and background task of one front door.
 pub(crate) struct Shared {
@@ -364,7 +366,7 @@ fn spawn_housekeeping(shared: &Arc<Shared>) {
             tick += 1;
             let Some(shared) = weak.upgrade() else { return };
             let snap = shared.snapshot.load();
-            let now = server::now_ms();
+            let now = crate::clock::now_ms();
             let drain_ms = snap.config.drain_timeout.as_millis() as u64;
             for s in &snap.servers {
                 s.stats.sample(now);

@@ -7,11 +7,12 @@
 //! hyper's `try_send_request` hands the unsent request back for exactly that.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use crate::body::RequestBody;
 use crate::error::{ErrorKind, ProxyError};

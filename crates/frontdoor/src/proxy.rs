@@ -14,22 +14,22 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
+use tokio::time::Instant;
 
 use crate::body::{BodyTooLarge, OnDone, RequestBody, RequestDone, ResponseBody};
 use crate::conn::Phase;
-use crate::error::{ErrorKind, ProxyError, Retry};
+use crate::error::{ErrorKind, Fault, ProxyError, Retry};
 use crate::headers;
 use crate::pool::{self, Sender};
-use crate::server::Server;
 use crate::snapshot::Snapshot;
-use crate::sticky;
+use crate::sticky::Choice;
+use crate::upstream::Server;
 use crate::Shared;
 
 /// The hyper service for one client connection.
@@ -61,6 +61,40 @@ struct Outcome {
     reason: Option<&'static str>,
 }
 
+/// Where the upstream connection goes once the client's response is over.
+enum Conn {
+    /// No server answered: nothing to give back.
+    None,
+    /// Back to its server's pool if the response ends cleanly.
+    Pool(Sender),
+    /// It became a tunnel (101 Switching Protocols): never pooled, and the
+    /// client connection stays busy until the tunnel ends.
+    Tunnel,
+}
+
+/// What forwarding one request produced.
+struct Forwarded {
+    /// The server's response, or the failure that becomes the client's.
+    response: Result<Response<ResponseBody>, ProxyError>,
+    outcome: Outcome,
+    conn: Conn,
+}
+
+impl Forwarded {
+    /// Refused before any server was tried.
+    fn refused(e: ProxyError) -> Self {
+        Forwarded {
+            response: Err(e),
+            outcome: Outcome {
+                server: None,
+                tries: 0,
+                reason: None,
+            },
+            conn: Conn::None,
+        }
+    }
+}
+
 impl ProxyService {
     async fn handle(&self, req: Request<Incoming>) -> Response<ResponseBody> {
         let start = Instant::now();
@@ -68,35 +102,19 @@ impl ProxyService {
         let method = req.method().clone();
         // A Uri clone shares its bytes: no copy unless the access log prints it.
         let target = req.uri().clone();
-        let request_id;
-        let mut outcome = Outcome {
-            server: None,
-            tries: 0,
-            reason: None,
+        let (forwarded, request_id) = match self.prepare(req, &snap) {
+            Ok((parts, body, client_upgrade, id)) => (
+                self.forward(&snap, parts, body, client_upgrade).await,
+                Some(id),
+            ),
+            Err(e) => (Forwarded::refused(e), None),
         };
-        let mut sender_back = None;
-        let mut upgraded = false;
-
-        let result = match self.prepare(req, &snap) {
-            Ok((parts, body, client_upgrade, id)) => {
-                request_id = Some(id);
-                self.forward(
-                    &snap,
-                    parts,
-                    body,
-                    client_upgrade,
-                    &mut outcome,
-                    &mut sender_back,
-                    &mut upgraded,
-                )
-                .await
-            }
-            Err(e) => {
-                request_id = None;
-                Err(e)
-            }
-        };
-        let mut resp = match result {
+        let Forwarded {
+            response,
+            mut outcome,
+            conn,
+        } = forwarded;
+        let mut resp = match response {
             Ok(resp) => resp,
             Err(e) => {
                 outcome.reason = Some(e.reason());
@@ -110,8 +128,7 @@ impl ProxyService {
             shared: self.shared.clone(),
             phase: self.phase.clone(),
             max_idle: snap.config.limits.max_idle_per_server,
-            sender: sender_back,
-            upgraded,
+            conn,
             start,
             client: self.client,
             method,
@@ -174,27 +191,24 @@ impl ProxyService {
         Ok((parts, body, client_upgrade, id))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn forward(
         &self,
         snap: &Snapshot,
         parts: Parts,
         body: RequestBody,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-        outcome: &mut Outcome,
-        sender_back: &mut Option<Sender>,
-        upgraded: &mut bool,
-    ) -> Result<Response<ResponseBody>, ProxyError> {
+    ) -> Forwarded {
         let cfg = &snap.config;
+        let mut outcome = Outcome {
+            server: None,
+            tries: 0,
+            reason: None,
+        };
         let replayable = is_idempotent(&parts.method) && matches!(body, RequestBody::Empty);
         // Kept only for requests we may replay after they were sent.
         let replay =
             (replayable && cfg.attempts > 1 && snap.servers.len() > 1).then(|| clone_parts(&parts));
-        let ctx = snap
-            .sticky
-            .as_ref()
-            .map(|st| st.context(&parts.headers, self.client.ip()))
-            .unwrap_or_default();
+        let user = snap.sticky.user(&parts.headers, self.client.ip());
         // Kept for the session-loss detector, which compares it with Set-Cookie.
         // (A HeaderValue clone shares its bytes; nothing is copied.)
         let request_cookie = parts.headers.get(header::COOKIE).cloned();
@@ -211,7 +225,7 @@ impl ProxyService {
                     None => break,
                 },
             };
-            let Some(choice) = snap.choose(&parts, self.client.ip(), &tried, &ctx) else {
+            let Some(choice) = snap.choose(&parts, self.client.ip(), &tried, &user) else {
                 break;
             };
             let idx = choice.idx;
@@ -232,49 +246,35 @@ impl ProxyService {
                     } else {
                         server.record_success();
                     }
-                    if let Some(name) = request_cookie
-                        .as_ref()
-                        .filter(|_| resp.headers().contains_key(header::SET_COOKIE))
-                        .and_then(|cookie| {
-                            let mut request_cookies = http::HeaderMap::new();
-                            request_cookies.insert(header::COOKIE, cookie.clone());
-                            let app = cfg.sticky.as_ref().and_then(|s| s.app_cookie.as_ref());
-                            sticky::replaced_session_cookie(
-                                &request_cookies,
-                                resp.headers(),
-                                &cfg.session_cookies,
-                            )
-                            .or_else(|| {
-                                sticky::replaced_session_cookie(
-                                    &request_cookies,
-                                    resp.headers(),
-                                    std::slice::from_ref(app?),
-                                )
-                            })
-                        })
-                    {
-                        server.session_losses.inc();
-                        let path = pending_path(&replay, resp.headers()).unwrap_or_default();
-                        self.shared.record_session_loss(&server.id, &path);
-                        tracing::warn!(
-                            target: "bigstep::session",
-                            server = %server.id,
-                            cookie = name,
-                            "the app replaced the session cookie the user sent: the session was lost on this server"
-                        );
+                    let look = snap.sticky.on_response(
+                        &user,
+                        snap,
+                        Choice {
+                            rerouted_from,
+                            ..choice
+                        },
+                        request_cookie.as_ref(),
+                        replay.as_ref().map(|p| p.uri.path()),
+                        resp.headers(),
+                    );
+                    if let Some(path) = &look.session_lost_at {
+                        self.shared.record_session_loss(&server.id, path);
                     }
-                    let set_cookie =
-                        self.stick(snap, &ctx, &server, choice.sticky_hit, rerouted_from);
-                    let mut resp =
-                        self.respond(resp, sender, client_upgrade, sender_back, upgraded);
-                    if let Some(v) = set_cookie {
+                    let (mut resp, conn) = self.respond(resp, sender, client_upgrade);
+                    if let Some(v) = look.set_cookie {
                         resp.headers_mut().append(header::SET_COOKIE, v);
                     }
-                    return Ok(resp);
+                    return Forwarded {
+                        response: Ok(resp),
+                        outcome,
+                        conn,
+                    };
                 }
                 Err((err, unsent)) => {
                     server.end_request();
-                    if err.kind != ErrorKind::BodyTooLarge {
+                    // Only the server's own faults count against it: a client that
+                    // aborts its upload or sends too much must not eject a server.
+                    if err.fault() == Fault::Upstream {
                         self.passive_failure(snap, &server, err.reason());
                     }
                     let may_retry = match err.retry() {
@@ -291,10 +291,16 @@ impl ProxyService {
                 }
             }
         }
-        if outcome.tries == 0 {
-            return Err(ProxyError::new(ErrorKind::NoServer));
+        let err = if outcome.tries == 0 {
+            ProxyError::new(ErrorKind::NoServer)
+        } else {
+            last_err
+        };
+        Forwarded {
+            response: Err(err),
+            outcome,
+            conn: Conn::None,
         }
-        Err(last_err)
     }
 
     /// One try against one server. On failure, hands back the request if it was never sent.
@@ -368,15 +374,13 @@ impl ProxyService {
         }
     }
 
-    /// Turn the server's response into the client's.
+    /// Turn the server's response into the client's; say where its connection goes.
     fn respond(
         &self,
         mut resp: Response<Incoming>,
         sender: Sender,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-        sender_back: &mut Option<Sender>,
-        upgraded: &mut bool,
-    ) -> Response<ResponseBody> {
+    ) -> (Response<ResponseBody>, Conn) {
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         match (switching, client_upgrade) {
             (true, Some(client)) => {
@@ -385,54 +389,16 @@ impl ProxyService {
                 if let Some(proto) = proto {
                     headers::restore_upgrade(resp.headers_mut(), proto);
                 }
-                *upgraded = true;
                 crate::tunnel::spawn(&self.shared, client, upstream, self.shared.tunnel_idle());
                 // The upstream connection now belongs to the tunnel; it never returns to the pool.
                 drop(sender);
-                resp.map(|_| ResponseBody::empty())
+                (resp.map(|_| ResponseBody::empty()), Conn::Tunnel)
             }
             _ => {
                 headers::strip_hop_by_hop(resp.headers_mut(), false);
-                *sender_back = Some(sender);
-                resp.map(ResponseBody::upstream)
+                (resp.map(ResponseBody::upstream), Conn::Pool(sender))
             }
         }
-    }
-
-    /// Sticky bookkeeping once a server answered: live users, hits, re-routes,
-    /// and the cookie that (re-)sticks the user, when one is needed.
-    fn stick(
-        &self,
-        snap: &Snapshot,
-        ctx: &sticky::StickyCtx,
-        server: &Server,
-        hit: bool,
-        rerouted_from: Option<usize>,
-    ) -> Option<HeaderValue> {
-        let st = snap.sticky.as_ref()?;
-        let now = crate::server::now_ms();
-        if hit {
-            server.sticky_hits.inc();
-        }
-        if let Some(from) = rerouted_from.filter(|&f| snap.index_of(&server.id) != Some(f)) {
-            let from = &snap.servers[from];
-            from.sticky_reroutes_out.inc();
-            tracing::info!(target: "bigstep::sticky", from = %from.id, to = %server.id, "sticky user re-routed and re-stuck");
-        }
-        let user = match (&ctx.cookie, ctx.key_hash) {
-            (Some((id, user)), _) if **id == *server.id => {
-                server.touch_sticky_user(*user, now);
-                return None;
-            }
-            (Some((_, user)), _) => *user,
-            (None, Some(hash)) => {
-                server.touch_sticky_user(hash, now);
-                return None;
-            }
-            (None, None) => st.new_user(),
-        };
-        server.touch_sticky_user(user, now);
-        st.set_cookie(&server.id, user)
     }
 
     fn passive_failure(&self, snap: &Snapshot, server: &Server, why: &str) {
@@ -442,7 +408,7 @@ impl ProxyService {
             p.base_ejection,
             p.max_ejection,
             || {
-                let now = crate::server::now_ms();
+                let now = crate::clock::now_ms();
                 let n = snap.servers.len() as u64;
                 let already = snap.servers.iter().filter(|s| s.is_ejected(now)).count() as u64;
                 (already + 1) * 100 <= u64::from(p.max_ejected_percent) * n
@@ -460,23 +426,6 @@ impl ProxyService {
             );
         }
     }
-}
-
-/// The request path for session-loss reports (only replayable requests keep their
-/// parts around; others report the cookie's Path attribute).
-fn pending_path(replay: &Option<Parts>, response: &http::HeaderMap) -> Option<String> {
-    if let Some(p) = replay {
-        return Some(p.uri.path().to_string());
-    }
-    response
-        .get(header::SET_COOKIE)?
-        .to_str()
-        .ok()?
-        .split(';')
-        .find_map(|a| {
-            let (k, v) = a.trim().split_once('=')?;
-            k.eq_ignore_ascii_case("path").then(|| v.to_string())
-        })
 }
 
 fn classify(e: hyper::Error) -> ProxyError {
@@ -518,8 +467,7 @@ struct Finish {
     shared: Arc<Shared>,
     phase: Arc<Phase>,
     max_idle: usize,
-    sender: Option<Sender>,
-    upgraded: bool,
+    conn: Conn,
     start: Instant,
     client: SocketAddr,
     method: Method,
@@ -537,14 +485,16 @@ impl OnDone for Finish {
                 server.end_request();
                 server.stats.record(self.status.as_u16(), elapsed);
             }
-            if let (true, Some(sender)) = (complete, self.sender.take()) {
-                server.pool.put(sender, self.max_idle);
+            if complete {
+                if let Conn::Pool(sender) = std::mem::replace(&mut self.conn, Conn::None) {
+                    server.pool.put(sender, self.max_idle);
+                }
             }
         }
         self.shared
             .metrics
             .record(self.status.as_u16(), self.outcome.reason.is_some());
-        if !self.upgraded {
+        if !matches!(self.conn, Conn::Tunnel) {
             self.phase.idle();
         }
         if self.shared.access_log {

@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex};
 use balance::{HashRing, SmoothWeightedRoundRobin};
 use http::request::Parts;
 
-use crate::config::{Algorithm, Config, HashKey, StickyMode};
-use crate::server::{now_ms, AdminState, Health, Server};
-use crate::sticky::{StickyCtx, StickyRuntime};
+use crate::clock::now_ms;
+use crate::config::{Algorithm, Config, HashKey};
+use crate::headers::cookie_value;
+use crate::sticky::{self, Choice, Route, ServerSticky, Sticky, User};
+use crate::upstream::{AdminState, Health, Server};
 
 pub(crate) struct Snapshot {
     pub(crate) config: Config,
@@ -21,21 +23,11 @@ pub(crate) struct Snapshot {
     selector: Selector,
     /// Whether servers with no passed check yet may take traffic.
     unknown_ok: bool,
-    pub(crate) sticky: Option<StickyRuntime>,
-    /// The ring for hashed stickiness.
-    sticky_ring: Option<HashRing>,
+    /// Sticky rules (see `sticky/`).
+    pub(crate) sticky: Sticky,
     by_id: HashMap<Arc<str>, usize>,
     slow_start_ms: u64,
     rng: AtomicU64,
-}
-
-/// Where a request goes, and how stickiness played into it.
-pub(crate) struct Choice {
-    pub(crate) idx: usize,
-    /// The user's own server took the request.
-    pub(crate) sticky_hit: bool,
-    /// The user's own server could not take it (down, maintenance, …).
-    pub(crate) rerouted_from: Option<usize>,
 }
 
 enum Selector {
@@ -94,18 +86,13 @@ impl Snapshot {
                 }
             }
         };
-        let sticky = config.sticky.as_ref().map(StickyRuntime::new);
-        let sticky_ring = match &sticky {
-            Some(st) if st.mode != StickyMode::Cookie => {
-                let ids: Vec<(&str, u32)> = servers
-                    .iter()
-                    .zip(&weights)
-                    .map(|(s, w)| (&*s.id, *w))
-                    .collect();
-                Some(HashRing::new(&ids))
-            }
-            _ => None,
-        };
+        let members: Vec<(&str, u32)> = servers
+            .iter()
+            .zip(&weights)
+            .map(|(s, w)| (&*s.id, *w))
+            .collect();
+        let sticky = Sticky::new(&config, &members);
+        drop(members);
         let by_id = servers
             .iter()
             .enumerate()
@@ -119,7 +106,6 @@ impl Snapshot {
             selector,
             unknown_ok,
             sticky,
-            sticky_ring,
             by_id,
             slow_start_ms,
             rng: AtomicU64::new(seed()),
@@ -127,13 +113,13 @@ impl Snapshot {
     }
 
     /// Choose a server for a request, skipping those in `exclude` (already tried),
-    /// honouring stickiness (see `sticky.rs`), admin states and slow start.
+    /// honouring stickiness (asked first, see `sticky/`), admin states and slow start.
     pub(crate) fn choose(
         &self,
         req: &Parts,
         client_ip: IpAddr,
         exclude: &[usize],
-        ctx: &StickyCtx,
+        user: &User,
     ) -> Option<Choice> {
         let now = now_ms();
         let usable = |i: usize| {
@@ -142,43 +128,10 @@ impl Snapshot {
                 && self.servers[i].admin_state() != AdminState::Maintenance
                 && self.servers[i].is_available(now, self.unknown_ok)
         };
-        let mut rerouted_from = None;
-        if let Some(st) = &self.sticky {
-            if let Some((id, _)) = &ctx.cookie {
-                match self.by_id.get(id.as_str()) {
-                    Some(&i) if usable(i) => {
-                        return Some(Choice {
-                            idx: i,
-                            sticky_hit: true,
-                            rerouted_from: None,
-                        })
-                    }
-                    Some(&i) => rerouted_from = Some(i),
-                    None => {}
-                }
-            }
-            if let (Some(ring), Some(hash)) = (&self.sticky_ring, ctx.key_hash) {
-                let eligible = |i: usize| {
-                    usable(i)
-                        && match self.servers[i].admin_state() {
-                            AdminState::Active => true,
-                            AdminState::Draining => {
-                                self.servers[i].has_sticky_user(hash, now, st.idle_ms)
-                            }
-                            AdminState::Maintenance => false,
-                        }
-                };
-                let home = ring.lookup(hash, |i| self.weights[i] > 0);
-                let idx = self.bounded(ring, hash, &eligible)?;
-                let home_down =
-                    home.is_some_and(|h| h != idx && !usable(h) && !exclude.contains(&h));
-                return Some(Choice {
-                    idx,
-                    sticky_hit: Some(idx) == home,
-                    rerouted_from: if home_down { home } else { None },
-                });
-            }
-        }
+        let rerouted_from = match self.sticky.choose(user, self, &usable, exclude, now) {
+            Route::Decided(choice) => return choice,
+            Route::Open { rerouted_from } => rerouted_from,
+        };
         let takes_new = |i: usize| usable(i) && self.servers[i].admin_state() == AdminState::Active;
         let mut idx = self.select(req, client_ip, &takes_new)?;
         if self.slow_start_ms > 0 {
@@ -214,10 +167,6 @@ impl Snapshot {
             |i| self.servers[i].in_flight(),
             self.config.hash_balance,
         )
-    }
-
-    pub(crate) fn index_of(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
     }
 
     pub(crate) fn unknown_ok(&self) -> bool {
@@ -256,6 +205,32 @@ impl Snapshot {
     }
 }
 
+impl sticky::Servers for Snapshot {
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+    fn id(&self, i: usize) -> &str {
+        &self.servers[i].id
+    }
+    fn weight(&self, i: usize) -> u32 {
+        self.weights[i]
+    }
+    fn is_draining(&self, i: usize) -> bool {
+        self.servers[i].admin_state() == AdminState::Draining
+    }
+    fn sticky_state(&self, i: usize) -> &ServerSticky {
+        &self.servers[i].sticky
+    }
+    fn bounded(
+        &self,
+        ring: &HashRing,
+        hash: u64,
+        eligible: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
+        Snapshot::bounded(self, ring, hash, eligible)
+    }
+}
+
 fn key_bytes(key: &HashKey, req: &Parts, client_ip: IpAddr) -> Option<Vec<u8>> {
     match key {
         HashKey::SourceIp => Some(client_ip.to_string().into_bytes()),
@@ -263,19 +238,6 @@ fn key_bytes(key: &HashKey, req: &Parts, client_ip: IpAddr) -> Option<Vec<u8>> {
         HashKey::Header(name) => req.headers.get(name).map(|v| v.as_bytes().to_vec()),
         HashKey::Cookie(name) => cookie_value(&req.headers, name).map(|v| v.as_bytes().to_vec()),
     }
-}
-
-/// The value of cookie `name` in the request's Cookie headers.
-pub(crate) fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
 }
 
 fn seed() -> u64 {
@@ -291,4 +253,49 @@ fn splitmix(state: &AtomicU64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Servers `a` and `b`, no health checks (both up).
+    fn pair(head: &str) -> Snapshot {
+        let cfg = Config::from_toml(&format!(
+            "{head}\n[[servers]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\n\
+             [[servers]]\nname = \"b\"\naddress = \"127.0.0.1:2\"\n"
+        ))
+        .unwrap();
+        Snapshot::build(cfg, &HashMap::new())
+    }
+
+    /// Of `n` requests from new users, how many go to server `idx`.
+    fn share(snap: &Snapshot, idx: usize, n: usize) -> usize {
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let user = User::default();
+        (0..n)
+            .filter(|_| snap.choose(&parts, ip, &[], &user).unwrap().idx == idx)
+            .count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_start_ramps_a_returning_server_up() {
+        let snap = pair("slow_start = \"3s\"");
+        assert_eq!(share(&snap, 1, 40), 20, "servers present at start: no ramp");
+        // b comes back (from down or maintenance): it starts at a tenth of its share.
+        snap.servers[1].mark_available();
+        let early = share(&snap, 1, 40);
+        assert!(
+            early < 16,
+            "right after coming up b should get well under half: {early}/40"
+        );
+        tokio::time::advance(Duration::from_millis(3200)).await;
+        assert_eq!(
+            share(&snap, 1, 40),
+            20,
+            "after the ramp, round robin is even again"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::server::now_ms;
+use crate::clock::now_ms;
 use crate::Shared;
 
 pub(crate) fn spawn(shared: &Arc<Shared>, client: OnUpgrade, upstream: OnUpgrade, idle: Duration) {

@@ -1,20 +1,5 @@
-//! Sticky sessions, two kinds, named honestly:
-//!
-//! - **strong** (`mode = "cookie"`): our cookie names the server by its stable id,
-//!   signed with HMAC-SHA256 under the configured key. A forged or tampered cookie
-//!   fails verification and is ignored; a cookie naming a server that is gone is
-//!   stale and ignored. Any front door holding the same key and server list
-//!   routes the cookie to the same server, with no shared state. Draining servers
-//!   keep the users whose cookie names them.
-//! - **hashed** (`app-cookie`, `source-ip`, `header`): a key from the request
-//!   chooses the server on a consistent-hash ring with bounded loads, so every
-//!   front door agrees and parallel requests of one user land together (the
-//!   key is on every request, even the first). A draining server keeps the keys
-//!   it has seen within the sticky idle window.
-//!
-//! Either way, when the user's server cannot take the request (down, ejected,
-//! removed, in maintenance) the request goes elsewhere, the user is re-stuck
-//! there, and `bigstep_sticky_reroutes_total{server}` counts it.
+//! The sticky rules compiled for the request path: reading a request's sticky
+//! identity, and issuing and verifying our signed cookie (strong mode).
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -23,8 +8,9 @@ use hmac::{Hmac, Mac};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
+use super::User;
 use crate::config::{Sticky, StickyMode};
-use crate::snapshot::cookie_value;
+use crate::headers::cookie_value;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -32,7 +18,7 @@ type HmacSha256 = Hmac<Sha256>;
 const MAC_LEN: usize = 16;
 
 /// Sticky settings compiled for the request path.
-pub(crate) struct StickyRuntime {
+pub(crate) struct Rules {
     pub(crate) mode: StickyMode,
     cookie_name: String,
     mac: Option<HmacSha256>,
@@ -53,16 +39,7 @@ pub(crate) struct StickyRuntime {
 /// Slots in the verified-cookie cache (a power of two).
 const VERIFIED_SLOTS: usize = 4096;
 
-/// What the request told us about its user.
-#[derive(Debug, Default)]
-pub(crate) struct StickyCtx {
-    /// Our cookie, verified: (server id, user id).
-    pub(crate) cookie: Option<(String, u64)>,
-    /// Hashed modes: the key's hash (also the user's identity for drain tracking).
-    pub(crate) key_hash: Option<u64>,
-}
-
-impl StickyRuntime {
+impl Rules {
     pub(crate) fn new(cfg: &Sticky) -> Self {
         let mac = cfg.key.as_deref().map(|k| {
             HmacSha256::new_from_slice(k.as_bytes()).expect("HMAC takes keys of any length")
@@ -103,9 +80,9 @@ impl StickyRuntime {
     }
 
     /// Read the request's sticky identity.
-    pub(crate) fn context(&self, headers: &HeaderMap, client_ip: IpAddr) -> StickyCtx {
+    pub(crate) fn user(&self, headers: &HeaderMap, client_ip: IpAddr) -> User {
         match self.mode {
-            StickyMode::Cookie => StickyCtx {
+            StickyMode::Cookie => User {
                 cookie: cookie_value(headers, &self.cookie_name).and_then(|v| self.verify(v)),
                 key_hash: None,
             },
@@ -117,16 +94,16 @@ impl StickyRuntime {
                     Some(v) if !v.is_empty() => balance::hash_key(v.as_bytes()),
                     _ => hash_ip(client_ip),
                 };
-                StickyCtx {
+                User {
                     cookie: None,
                     key_hash: Some(hash),
                 }
             }
-            StickyMode::SourceIp => StickyCtx {
+            StickyMode::SourceIp => User {
                 cookie: None,
                 key_hash: Some(hash_ip(client_ip)),
             },
-            StickyMode::Header => StickyCtx {
+            StickyMode::Header => User {
                 cookie: None,
                 key_hash: self
                     .header
@@ -205,50 +182,13 @@ fn hash_ip(ip: IpAddr) -> u64 {
     }
 }
 
-/// Did the server replace a session cookie the request carried? Returns the name.
-/// Deletions (empty value, `Max-Age=0`, an expiry in 1970) are logouts, not losses.
-pub(crate) fn replaced_session_cookie<'a>(
-    request_cookies: &HeaderMap,
-    response: &'a HeaderMap,
-    names: &[String],
-) -> Option<&'a str> {
-    if !response.contains_key(http::header::SET_COOKIE)
-        || !request_cookies.contains_key(http::header::COOKIE)
-    {
-        return None;
-    }
-    for set in response.get_all(http::header::SET_COOKIE) {
-        let Ok(set) = set.to_str() else { continue };
-        let mut parts = set.split(';');
-        let Some((name, value)) = parts.next().and_then(|nv| nv.trim().split_once('=')) else {
-            continue;
-        };
-        if value.is_empty() || !names.iter().any(|n| n == name) {
-            continue;
-        }
-        let deleting = parts.any(|a| {
-            let a = a.trim().to_ascii_lowercase();
-            a == "max-age=0" || a.starts_with("max-age=-") || a.contains("1970")
-        });
-        if deleting {
-            continue;
-        }
-        if let Some(old) = cookie_value(request_cookies, name) {
-            if !old.is_empty() && old != value {
-                return Some(name);
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn runtime(key: &str) -> StickyRuntime {
+    fn runtime(key: &str) -> Rules {
         let cfg: Sticky = toml::from_str(&format!("mode = \"cookie\"\nkey = \"{key}\"\n")).unwrap();
-        StickyRuntime::new(&cfg)
+        Rules::new(&cfg)
     }
 
     #[test]
@@ -293,33 +233,6 @@ mod tests {
             .to_string();
         assert_eq!(rt.verify(&value), Some(("10.0.0.1:8080".into(), 7)));
     }
-
-    #[test]
-    fn session_loss_detection() {
-        let names = vec!["PHPSESSID".to_string()];
-        let mut req = HeaderMap::new();
-        req.insert("cookie", "a=1; PHPSESSID=old".parse().unwrap());
-        let mut resp = HeaderMap::new();
-        resp.append("set-cookie", "PHPSESSID=new; path=/".parse().unwrap());
-        assert_eq!(
-            replaced_session_cookie(&req, &resp, &names),
-            Some("PHPSESSID")
-        );
-        let mut same = HeaderMap::new();
-        same.append("set-cookie", "PHPSESSID=old; path=/".parse().unwrap());
-        assert_eq!(replaced_session_cookie(&req, &same, &names), None);
-        let mut logout = HeaderMap::new();
-        logout.append(
-            "set-cookie",
-            "PHPSESSID=deleted; Max-Age=0".parse().unwrap(),
-        );
-        assert_eq!(replaced_session_cookie(&req, &logout, &names), None);
-        assert_eq!(
-            replaced_session_cookie(&HeaderMap::new(), &resp, &names),
-            None,
-            "a first session is not a loss"
-        );
-    }
 }
 
 #[cfg(test)]
@@ -327,10 +240,10 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    fn runtime() -> StickyRuntime {
+    fn runtime() -> Rules {
         let cfg: Sticky =
             toml::from_str("mode = \"cookie\"\nkey = \"0123456789abcdef0123\"\n").unwrap();
-        StickyRuntime::new(&cfg)
+        Rules::new(&cfg)
     }
 
     proptest! {
@@ -347,18 +260,6 @@ mod properties {
             let set = rt.set_cookie(&server, user).unwrap();
             let value = set.to_str().unwrap().split(';').next().unwrap().split_once('=').unwrap().1.to_string();
             prop_assert_eq!(rt.verify(&value), Some((server, user)));
-        }
-
-        /// The session-loss detector never panics on arbitrary header values.
-        #[test]
-        fn detector_total_on_garbage(req in "[ -~]{0,60}", resp in "[ -~]{0,60}") {
-            let mut rq = HeaderMap::new();
-            let mut rs = HeaderMap::new();
-            if let (Ok(a), Ok(b)) = (HeaderValue::from_str(&req), HeaderValue::from_str(&resp)) {
-                rq.insert(http::header::COOKIE, a);
-                rs.insert(http::header::SET_COOKIE, b);
-            }
-            let _ = replaced_session_cookie(&rq, &rs, &["PHPSESSID".to_string()]);
         }
     }
 }

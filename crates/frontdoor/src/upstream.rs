@@ -1,13 +1,16 @@
-//! Per-server live state: health, ejection, in-flight count and the connection
-//! pool. Keyed by the server's stable id, it outlives routing snapshots, so a
-//! reload that keeps a server keeps its health, counters and warm connections.
+//! The upstream servers: each one's address and live state (health, ejection,
+//! admin state, in-flight count, the connection pool, sticky users). Keyed by
+//! the server's stable id, it outlives routing snapshots, so a reload that
+//! keeps a server keeps its health, counters and warm connections.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::metrics::ServerStats;
+use crate::clock::now_ms;
 use crate::pool::Pool;
+use crate::stats::ServerStats;
+use crate::sticky::ServerSticky;
 
 /// Active-check health of a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +71,6 @@ impl AdminState {
     }
 }
 
-/// Milliseconds on a process-local monotonic clock; cheap to store in atomics.
-pub(crate) fn now_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
-}
-
 /// One upstream server's static identity and live state.
 pub(crate) struct Server {
     pub(crate) id: Arc<str>,
@@ -94,13 +91,8 @@ pub(crate) struct Server {
     /// When the server last became available (joined, came up, left maintenance),
     /// for slow start. 0 = long ago.
     available_since: AtomicU64,
-    /// Sticky users seen recently: user key hash -> last seen (`now_ms`).
-    sticky_users: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
-    /// Responses that replaced the session cookie the request carried.
-    pub(crate) session_losses: crate::metrics::Counter,
-    /// Sticky requests that had to leave this server (it was down, gone, in maintenance).
-    pub(crate) sticky_reroutes_out: crate::metrics::Counter,
-    pub(crate) sticky_hits: crate::metrics::Counter,
+    /// Sticky users and counters (see `sticky/`).
+    pub(crate) sticky: ServerSticky,
 }
 
 impl Server {
@@ -120,15 +112,17 @@ impl Server {
             drain_started: AtomicU64::new(0),
             // 0: present since start-up, no ramp. Servers added later are marked on join.
             available_since: AtomicU64::new(0),
-            sticky_users: Default::default(),
-            session_losses: Default::default(),
-            sticky_reroutes_out: Default::default(),
-            sticky_hits: Default::default(),
+            sticky: ServerSticky::default(),
         })
     }
 
     pub(crate) fn health(&self) -> Health {
         Health::from_u8(self.health.load(Relaxed))
+    }
+
+    /// Upstream faults since the last success, ejection or passed check.
+    pub(crate) fn passive_failures(&self) -> u32 {
+        self.passive_failures.load(Relaxed)
     }
 
     pub(crate) fn in_flight(&self) -> u32 {
@@ -202,27 +196,6 @@ impl Server {
             // Start at 10% so a returning server is exercised at once, not starved.
             (0.1 + 0.9 * since as f64 / slow_start_ms as f64).min(1.0)
         }
-    }
-
-    /// Note a sticky user (by key hash) as seen now.
-    pub(crate) fn touch_sticky_user(&self, user: u64, now: u64) {
-        let mut users = self.sticky_users.lock().expect("sticky users lock");
-        users.insert(user, now);
-    }
-
-    /// Was `user` seen here within `window_ms`?
-    pub(crate) fn has_sticky_user(&self, user: u64, now: u64, window_ms: u64) -> bool {
-        let users = self.sticky_users.lock().expect("sticky users lock");
-        users
-            .get(&user)
-            .is_some_and(|seen| now.saturating_sub(*seen) <= window_ms)
-    }
-
-    /// Sticky users seen within `window_ms`; forgets older ones.
-    pub(crate) fn live_sticky_users(&self, now: u64, window_ms: u64) -> usize {
-        let mut users = self.sticky_users.lock().expect("sticky users lock");
-        users.retain(|_, seen| now.saturating_sub(*seen) <= window_ms);
-        users.len()
     }
 
     /// Record an active check result; returns the new health if it changed.
@@ -301,5 +274,29 @@ impl Server {
         if !self.is_ejected(now_ms()) {
             self.ejections.store(0, Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn ejection_ends_on_time_and_the_next_one_lasts_twice_as_long() {
+        let s = Server::new("a", "127.0.0.1:1", Health::Up);
+        let fail = || {
+            s.record_failure(2, Duration::from_secs(10), Duration::from_secs(300), || {
+                true
+            })
+        };
+        assert_eq!(fail(), None);
+        assert_eq!(fail(), Some(Duration::from_secs(10)));
+        assert!(s.is_ejected(now_ms()));
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert!(s.is_ejected(now_ms()));
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        assert!(!s.is_ejected(now_ms()));
+        assert_eq!(fail(), None);
+        assert_eq!(fail(), Some(Duration::from_secs(20)));
     }
 }
