@@ -63,7 +63,7 @@ pub fn parse<T: DeserializeOwned>(src: &str) -> Result<T, String> {
     toml::from_str(src).map_err(|e| e.to_string().trim_end().to_string())
 }
 
-/// `500ms`, `2s`, `1m`, `1h`, or a plain number of seconds (fractions allowed).
+/// `500ms`, `2s`, `1m`, or a plain number of seconds (fractions allowed).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let bad = || format!("`{s}` is not a duration like 500ms, 10s or 1m");
@@ -76,7 +76,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => n / 1000.0,
         "s" => n,
         "m" => n * 60.0,
-        "h" => n * 3600.0,
         _ => return Err(bad()),
     };
     Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))

@@ -2,9 +2,11 @@
 //! RESP3), for sessions, caches, counters, locks, queues and pub/sub.
 //!
 //! Layout: [`resp`] is the codec; `store` holds the keyspace behind one lock;
-//! `cmd` is the command table and handlers; `server` accepts connections;
-//! `aof` is the append-only log; `evict` is maxmemory; [`acl`] is users and
-//! permissions; `file` is the `[state]` table of the config file.
+//! `cmd` is the command table and handlers; `server` accepts connections (on
+//! the `service` skeleton); `aof` is the append-only log; `metrics` is the
+//! Prometheus collector; `shared` is what those three share (a leaf, so none of
+//! them imports another's internals back); `evict` is maxmemory; [`acl`] is
+//! users and permissions; `file` is the `[state]` table of the config file.
 
 #![forbid(unsafe_code)]
 
@@ -18,14 +20,16 @@ mod key;
 mod metrics;
 pub mod resp;
 mod server;
+mod shared;
 mod store;
 mod stream;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use acl::UserConfig;
 pub use file::{LimitsToml, Secret, StateToml, UserToml};
-pub use server::{Server, StartError};
+pub use server::{RunError, Server, StartError};
 
 /// The version INFO and HELLO report. Clients gate features on it.
 pub const REDIS_VERSION: &str = "7.2.4";
@@ -145,6 +149,9 @@ pub struct Config {
     pub metrics_bind: Option<String>,
     /// ACL users besides `default` (see [`acl`]).
     pub users: Vec<UserConfig>,
+    /// On stop: how long clients with a command in flight get to finish
+    /// before they are cut.
+    pub shutdown_grace: Duration,
 }
 
 // Written out so a debug log line can never show the password.
@@ -176,6 +183,7 @@ impl std::fmt::Debug for Config {
             )
             .field("metrics_bind", &self.metrics_bind)
             .field("users", &self.users)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -202,6 +210,7 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             metrics_bind: None,
             users: Vec::new(),
+            shutdown_grace: service::DEFAULT_GRACE,
         }
     }
 }
