@@ -1,5 +1,6 @@
-//! `bigstep.toml`: one file, a table per role. Unknown tables and keys are
-//! errors that name the key and the line.
+//! `bigstep.toml`: one file, a table per role, read once (through
+//! `service::config`) and typed as a whole. Unknown tables and keys are errors
+//! that name the key and the line.
 
 use std::path::Path;
 
@@ -16,13 +17,9 @@ pub(crate) struct FileConfig {
     /// The shared state server (`bigstep state`).
     #[serde(default)]
     pub(crate) state: Option<state::StateToml>,
-    /// The shared files server (`bigstep files`); validated by that role.
+    /// The shared files server (`bigstep files`).
     #[serde(default)]
-    #[allow(
-        dead_code,
-        reason = "parsed so the file is checked as a whole; the files role reads its own table"
-    )]
-    pub(crate) files: Option<toml::Table>,
+    pub(crate) files: Option<files::FilesToml>,
 }
 
 /// Read and validate `path`. Errors name the file, the key and the line.
@@ -40,7 +37,7 @@ pub(crate) fn load_with_source(path: &Path) -> anyhow::Result<(FileConfig, Strin
 }
 
 pub(crate) fn parse(src: &str) -> Result<FileConfig, String> {
-    let cfg: FileConfig = toml::from_str(src).map_err(|e| e.to_string().trim_end().to_string())?;
+    let cfg: FileConfig = service::config::parse(src)?;
     if let Some(b) = &cfg.balance {
         b.validate(Some(src))
             .map_err(|e| format!("[balance] {e}"))?;

@@ -23,6 +23,10 @@ pub struct FilesConfig {
     pub idle_timeout: Duration,
     /// Buckets whose objects anyone may GET/HEAD without signing (e.g. images for a page).
     pub public_buckets: Vec<String>,
+    /// Most connections served at once; a client past it gets an S3 `SlowDown` (503).
+    pub max_connections: usize,
+    /// On stop: how long requests in flight get to finish before they are cut.
+    pub shutdown_grace: Duration,
 }
 
 impl FilesConfig {
@@ -41,6 +45,8 @@ impl FilesConfig {
             max_part_size: 5 * 1024 * 1024 * 1024,
             idle_timeout: Duration::from_secs(60),
             public_buckets: Vec::new(),
+            max_connections: 10_000,
+            shutdown_grace: service::DEFAULT_GRACE,
         }
     }
 }
@@ -85,6 +91,11 @@ pub struct FilesToml {
     pub public_buckets: Vec<String>,
     /// Region reported to clients.
     pub region: Option<String>,
+    /// Most connections served at once.
+    pub max_connections: Option<usize>,
+    /// On stop: how long requests in flight get (`10s`, `500ms`).
+    #[serde(default, with = "service::config::duration")]
+    pub shutdown_grace: Option<Duration>,
 }
 
 /// Why a config file could not be used.
