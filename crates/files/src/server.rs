@@ -254,17 +254,9 @@ impl FilesServer {
                         .header_read_timeout(idle_timeout)
                         .keep_alive(true)
                         .serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
                     // On drain: idle keep-alive connections close now, a request
                     // in progress gets its response first.
-                    let result = tokio::select! {
-                        r = conn.as_mut() => r,
-                        () = drain.draining() => {
-                            conn.as_mut().graceful_shutdown();
-                            conn.await
-                        }
-                    };
-                    if let Err(e) = result {
+                    if let Err(e) = service::http::serve_until_drained(conn, drain).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 }

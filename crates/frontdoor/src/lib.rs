@@ -300,16 +300,8 @@ fn serve_connection(
     let open = Open::new(shared);
     async move {
         let _open = open;
-        tokio::pin!(conn);
         // Past the grace the skeleton drops this future, which closes the socket.
-        let result = tokio::select! {
-            r = conn.as_mut() => r,
-            () = drain.draining() => {
-                conn.as_mut().graceful_shutdown();
-                conn.await
-            }
-        };
-        if let Err(e) = result {
+        if let Err(e) = service::http::serve_until_drained(conn, drain).await {
             tracing::debug!(target: "bigstep::frontdoor", client = %peer, error = %e, "client connection error");
         }
     }

@@ -6,6 +6,7 @@
 //! - [`shutdown`]: one sequence — stop accepting, in-flight connections finish
 //!   within a grace, the rest are cut, counts logged.
 //! - [`server`]: the accept loop that puts those three together.
+//! - [`http`]: an HTTP/1 connection that closes when drained, for HTTP roles.
 //! - [`signals`]: SIGTERM/SIGINT/SIGHUP installed once per process, as events.
 //! - [`metrics`]: one `prometheus-client` registry per process and `/metrics`.
 //! - [`config`]: a config file read once, typed, errors by line.
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod http;
 pub mod limit;
 pub mod listener;
 pub mod metrics;

@@ -90,14 +90,7 @@ pub async fn serve(
                     .header_read_timeout(Duration::from_secs(5))
                     .keep_alive(false)
                     .serve_connection(TokioIo::new(stream), service);
-                tokio::pin!(conn);
-                tokio::select! {
-                    _ = conn.as_mut() => {}
-                    () = drain.draining() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
+                let _ = crate::http::serve_until_drained(conn, drain).await;
             }
         })
         .await;
