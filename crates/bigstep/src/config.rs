@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use serde::Deserialize;
 
 /// The whole configuration file.
@@ -30,14 +29,21 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<FileConfig> {
 /// [`load`], also returning the text, for roles that report lines after parsing
 /// (the state role names the line of a missing `password_env` variable).
 pub(crate) fn load_with_source(path: &Path) -> anyhow::Result<(FileConfig, String)> {
-    let src = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
-    let cfg = parse(&src).map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))?;
-    Ok((cfg, src))
+    let loaded = service::config::read::<FileConfig>(path)?;
+    validate(&loaded.value, &loaded.source)
+        .map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))?;
+    Ok((loaded.value, loaded.source))
 }
 
-pub(crate) fn parse(src: &str) -> Result<FileConfig, String> {
+#[cfg(test)]
+fn parse(src: &str) -> Result<FileConfig, String> {
     let cfg: FileConfig = service::config::parse(src)?;
+    validate(&cfg, src)?;
+    Ok(cfg)
+}
+
+/// What the types cannot say: each role's own checks, naming the document line.
+fn validate(cfg: &FileConfig, src: &str) -> Result<(), String> {
     if let Some(b) = &cfg.balance {
         b.validate(Some(src))
             .map_err(|e| format!("[balance] {e}"))?;
@@ -45,7 +51,7 @@ pub(crate) fn parse(src: &str) -> Result<FileConfig, String> {
     if let Some(s) = &cfg.state {
         s.validate(src).map_err(|e| format!("[state] {e}"))?;
     }
-    Ok(cfg)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,12 +24,12 @@ pub struct Loaded<T> {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// Not readable.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, not a `source`, so error chains say it once).
+        error: std::io::Error,
     },
     /// Not valid, or an unknown key: the message names the key and the line.
     #[error("{path}: {message}")]
@@ -43,9 +43,9 @@ pub enum ConfigError {
 
 /// Reads `path` and parses it as `T`.
 pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, ConfigError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let source = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let value = parse(&source).map_err(|message| ConfigError::Parse {
         path: path.to_path_buf(),
