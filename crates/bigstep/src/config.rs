@@ -1,9 +1,9 @@
-//! `bigstep.toml`: one file, a table per role. Unknown tables and keys are
-//! errors that name the key and the line.
+//! `bigstep.toml`: one file, a table per role, read once (through
+//! `service::config`) and typed as a whole. Unknown tables and keys are errors
+//! that name the key and the line.
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use serde::Deserialize;
 
 /// The whole configuration file.
@@ -16,13 +16,9 @@ pub(crate) struct FileConfig {
     /// The shared state server (`bigstep state`).
     #[serde(default)]
     pub(crate) state: Option<state::StateToml>,
-    /// The shared files server (`bigstep files`); validated by that role.
+    /// The shared files server (`bigstep files`).
     #[serde(default)]
-    #[allow(
-        dead_code,
-        reason = "parsed so the file is checked as a whole; the files role reads its own table"
-    )]
-    pub(crate) files: Option<toml::Table>,
+    pub(crate) files: Option<files::FilesToml>,
 }
 
 /// Read and validate `path`. Errors name the file, the key and the line.
@@ -33,14 +29,21 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<FileConfig> {
 /// [`load`], also returning the text, for roles that report lines after parsing
 /// (the state role names the line of a missing `password_env` variable).
 pub(crate) fn load_with_source(path: &Path) -> anyhow::Result<(FileConfig, String)> {
-    let src = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
-    let cfg = parse(&src).map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))?;
-    Ok((cfg, src))
+    let loaded = service::config::read::<FileConfig>(path)?;
+    validate(&loaded.value, &loaded.source)
+        .map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))?;
+    Ok((loaded.value, loaded.source))
 }
 
-pub(crate) fn parse(src: &str) -> Result<FileConfig, String> {
-    let cfg: FileConfig = toml::from_str(src).map_err(|e| e.to_string().trim_end().to_string())?;
+#[cfg(test)]
+fn parse(src: &str) -> Result<FileConfig, String> {
+    let cfg: FileConfig = service::config::parse(src)?;
+    validate(&cfg, src)?;
+    Ok(cfg)
+}
+
+/// What the types cannot say: each role's own checks, naming the document line.
+fn validate(cfg: &FileConfig, src: &str) -> Result<(), String> {
     if let Some(b) = &cfg.balance {
         b.validate(Some(src))
             .map_err(|e| format!("[balance] {e}"))?;
@@ -48,7 +51,7 @@ pub(crate) fn parse(src: &str) -> Result<FileConfig, String> {
     if let Some(s) = &cfg.state {
         s.validate(src).map_err(|e| format!("[state] {e}"))?;
     }
-    Ok(cfg)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -26,6 +26,10 @@ pub struct FilesConfig {
     /// Base domain for virtual-host-style addressing: a request to
     /// `BUCKET.DOMAIN[:port]` addresses BUCKET. Path-style works either way.
     pub domain: Option<String>,
+    /// Most connections served at once; a client past it gets an S3 `SlowDown` (503).
+    pub max_connections: usize,
+    /// On stop: how long requests in flight get to finish before they are cut.
+    pub shutdown_grace: Duration,
 }
 
 impl FilesConfig {
@@ -45,6 +49,8 @@ impl FilesConfig {
             idle_timeout: Duration::from_secs(60),
             public_buckets: Vec::new(),
             domain: None,
+            max_connections: 10_000,
+            shutdown_grace: service::DEFAULT_GRACE,
         }
     }
 }
@@ -92,6 +98,11 @@ pub struct FilesToml {
     pub region: Option<String>,
     /// Base domain for virtual-host-style addressing.
     pub domain: Option<String>,
+    /// Most connections served at once.
+    pub max_connections: Option<usize>,
+    /// On stop: how long requests in flight get (`10s`, `500ms`).
+    #[serde(default, with = "service::config::duration")]
+    pub shutdown_grace: Option<Duration>,
 }
 
 /// Why a config file could not be used.

@@ -1,4 +1,6 @@
-//! The HTTP side: accept loop, graceful shutdown, CORS and anonymous read.
+//! The HTTP side: CORS and anonymous read, on the `service` skeleton's accept
+//! loop (backoff, a connection cap answered with S3's `SlowDown`) and shutdown
+//! (stop accepting, requests in flight finish within the grace, the rest cut).
 //!
 //! Every request goes through [`handle`]: a browser's CORS preflight (`OPTIONS`) is
 //! answered here from the bucket's CORS rules (s3s has no notion of it); everything
@@ -135,13 +137,36 @@ impl http_body::Body for IdleBody {
 pub struct FilesServer {
     app: App,
     idle_timeout: std::time::Duration,
+    max_connections: usize,
+    grace: std::time::Duration,
+}
+
+/// What a client over the connection cap gets: S3's `SlowDown`, which SDKs
+/// retry with backoff.
+fn slow_down() -> service::Reject {
+    const BODY: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+<Message>Please reduce your request rate: the server is handling too many connections.</Message></Error>";
+    service::Reject::reply(format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/xml\r\n\
+content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    ))
 }
 
 impl FilesServer {
     /// Opens the data directory (creating it, checking it is writable, cleaning up
     /// after a crash) and builds the S3 service. Call this before announcing the
-    /// server, so a bad directory fails start-up with a clear error.
+    /// server, so a bad directory fails start-up with a clear error. Metrics go
+    /// to a registry of its own.
     pub async fn open(config: FilesConfig) -> Result<FilesServer, ServeError> {
+        FilesServer::open_with(config, &service::Metrics::new()).await
+    }
+
+    /// [`FilesServer::open`], registering metrics in the process's `metrics`.
+    pub async fn open_with(
+        config: FilesConfig,
+        metrics: &service::Metrics,
+    ) -> Result<FilesServer, ServeError> {
         let domain = config
             .domain
             .as_deref()
@@ -182,11 +207,13 @@ impl FilesServer {
             app: App {
                 s3: builder.build(),
                 store,
-                metrics: Arc::new(Metrics::new()),
+                metrics: Arc::new(Metrics::new(metrics)),
                 idle_timeout: config.idle_timeout,
                 domain: domain.map(Arc::from),
             },
             idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+            grace: config.shutdown_grace,
         })
     }
 
@@ -200,54 +227,58 @@ impl FilesServer {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting and
-    /// waits (up to 30 s) for requests in flight.
+    /// gives requests in flight the configured grace before cutting them.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        let FilesServer { app, idle_timeout } = self;
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                r = listener.accept() => match r {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors and the like: log, back off, go on.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let app = app.clone();
-            let service = service_fn(move |req| {
+        self.serve_on(service::Listener::new(listener), shutdown)
+            .await
+    }
+
+    /// [`FilesServer::serve`] on a listener bound by `service::bind`.
+    pub async fn serve_on(
+        self,
+        listener: service::Listener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let FilesServer {
+            app,
+            idle_timeout,
+            max_connections,
+            grace,
+        } = self;
+        let server = service::Server {
+            listener,
+            limit: service::Limit::new(max_connections),
+            reject: slow_down(),
+            shutdown: service::Shutdown::new("files"),
+        };
+        let sd = server.shutdown.clone();
+        server
+            .accept_until(shutdown, |stream, peer, drain| {
+                let _ = stream.set_nodelay(true);
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(handle(app, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(idle_timeout)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                let service = service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(handle(app, req).await) }
+                });
+                async move {
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(idle_timeout)
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    // On drain: idle keep-alive connections close now, a request
+                    // in progress gets its response first.
+                    if let Err(e) = service::http::serve_until_drained(conn, drain).await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
                 }
-            });
-        }
-        drop(listener);
-        tracing::info!("shutting down: waiting for requests in flight");
-        tokio::select! {
-            () = graceful.shutdown() => {}
-            () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
-                tracing::warn!("requests still in flight after 30 s; stopping anyway");
-            }
-        }
+            })
+            .await;
+        sd.finish(grace).await;
         Ok(())
     }
 }

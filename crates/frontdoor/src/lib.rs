@@ -1,7 +1,8 @@
 //! The front door: an HTTP/1.1 load balancer built on hyper.
 //!
-//! A request's life: the accept loop here admits the connection (up to
-//! `max_connections`), [`conn`] enforces the request-header and keep-alive
+//! A request's life: the accept loop (the `service` skeleton's: backoff on
+//! `EMFILE`, a 503 past `max_connections`, one shutdown sequence) admits the
+//! connection, [`conn`] enforces the request-header and keep-alive
 //! timeouts, [`proxy`] picks a server from the current routing [`snapshot`],
 //! forwards over a pooled upstream connection ([`pool`]), retries when that is
 //! safe, and streams the response back ([`body`]). [`health`] keeps each server's
@@ -41,9 +42,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -56,6 +55,8 @@ pub(crate) struct Shared {
     /// Live per-server state by stable id; survives snapshot swaps.
     servers: Mutex<HashMap<Arc<str>, Arc<Server>>>,
     metrics: metrics::Metrics,
+    /// The skeleton's shutdown; the three fields below are its parts.
+    shutdown: service::Shutdown,
     /// Connections, health checks and tunnels, awaited at shutdown.
     tasks: TaskTracker,
     /// Cancelled when shutdown begins: stop accepting, finish in-flight work.
@@ -107,7 +108,7 @@ impl Shared {
 /// A front door bound to its listener, not yet serving.
 pub struct FrontDoor {
     shared: Arc<Shared>,
-    listener: TcpListener,
+    listener: service::Listener,
     local_addr: SocketAddr,
     admin_reload: Option<admin::ReloadHook>,
 }
@@ -139,10 +140,9 @@ impl FrontDoor {
             admin::check_exposure(admin, config.admin_token.as_deref())?;
         }
         let addr = config.listen;
-        let listener = bind_listener(addr).map_err(|source| StartError::Bind { addr, source })?;
-        let local_addr = listener
-            .local_addr()
+        let listener = service::bind(addr, service::listener::DEFAULT_BACKLOG)
             .map_err(|source| StartError::Bind { addr, source })?;
+        let local_addr = listener.local_addr();
         // Port 0 resolved: reloads compare against the address really bound.
         config.listen = local_addr;
         let access_log = config.access_log;
@@ -152,13 +152,15 @@ impl FrontDoor {
             .iter()
             .map(|s| (s.id.clone(), s.clone()))
             .collect();
+        let shutdown = service::Shutdown::new("balance");
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             servers: Mutex::new(servers),
             metrics: metrics::Metrics::default(),
-            tasks: TaskTracker::new(),
-            stop: CancellationToken::new(),
-            hard_stop: CancellationToken::new(),
+            tasks: shutdown.tracker().clone(),
+            stop: shutdown.drain_token(),
+            hard_stop: shutdown.cut_token(),
+            shutdown,
             access_log,
             session_losses: Mutex::new(HashMap::new()),
         });
@@ -211,7 +213,16 @@ impl FrontDoor {
                 shared.stop.clone(),
             ));
         }
-        let limit = Arc::new(Semaphore::new(snap.config.max_connections));
+        let counted = shared.clone();
+        let server = service::Server {
+            listener,
+            limit: service::Limit::new(snap.config.max_connections),
+            reject: service::Reject::reply(TOO_MANY_CONNECTIONS).on_reject(move |_| {
+                counted.metrics.connections_accepted.inc();
+                counted.metrics.connections_rejected.inc();
+            }),
+            shutdown: shared.shutdown.clone(),
+        };
         tracing::info!(
             target: "bigstep::frontdoor",
             listen = %local_addr,
@@ -221,68 +232,44 @@ impl FrontDoor {
         );
         drop(snap);
 
-        tokio::pin!(shutdown);
-        loop {
-            let accepted = tokio::select! {
-                r = listener.accept() => r,
-                () = &mut shutdown => break,
-            };
-            let (stream, peer) = match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and similar: back off instead of spinning.
-                    tracing::warn!(target: "bigstep::frontdoor", error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            };
-            shared.metrics.connections_accepted.inc();
-            match limit.clone().try_acquire_owned() {
-                Ok(permit) => serve_connection(&shared, stream, peer, permit),
-                Err(_) => {
-                    shared.metrics.connections_rejected.inc();
-                    tokio::spawn(reject_connection(stream));
-                }
-            }
-        }
-
-        drop(listener);
+        server
+            .accept_until(shutdown, |stream, peer, drain| {
+                shared.metrics.connections_accepted.inc();
+                serve_connection(&shared, stream, peer, drain)
+            })
+            .await;
+        // The grace as configured now (a reload may have changed it).
         let grace = shared.snapshot.load().config.timeouts.shutdown_grace;
-        tracing::info!(target: "bigstep::frontdoor", grace_s = grace.as_secs_f64(), "shutting down: no new connections, finishing in-flight requests");
-        shared.stop.cancel();
-        shared.tasks.close();
-        if tokio::time::timeout(grace, shared.tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(target: "bigstep::frontdoor", "shutdown grace period over: closing remaining connections");
-            shared.hard_stop.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(1), shared.tasks.wait()).await;
-        }
+        shared.shutdown.finish(grace).await;
         tracing::info!(target: "bigstep::frontdoor", "front door stopped");
         Ok(())
     }
 }
 
-fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(4096)?;
-    TcpListener::from_std(socket.into())
+/// Counts a client connection as open while it lives, however it ends (even
+/// when the shutdown cuts it by dropping its future).
+struct Open(Arc<Shared>);
+
+impl Open {
+    fn new(shared: &Arc<Shared>) -> Open {
+        shared.metrics.open_connections.fetch_add(1, Relaxed);
+        Open(shared.clone())
+    }
 }
 
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.metrics.open_connections.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The future that serves one client connection; the skeleton runs it.
 fn serve_connection(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) {
+    drain: service::Drain,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
     let snap = shared.snapshot.load();
     let t = &snap.config.timeouts;
@@ -313,44 +300,25 @@ fn serve_connection(
         .max_header_size(snap.config.limits.max_header_bytes)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
-    let stop = shared.stop.clone();
-    let hard_stop = shared.hard_stop.clone();
-    let shared2 = shared.clone();
-    shared2.metrics.open_connections.fetch_add(1, Relaxed);
-    shared.tasks.spawn(async move {
-        let _permit = permit;
-        tokio::pin!(conn);
-        let result = tokio::select! {
-            r = conn.as_mut() => r,
-            () = stop.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                tokio::select! {
-                    r = conn.as_mut() => r,
-                    () = hard_stop.cancelled() => Ok(()),
-                }
-            }
-        };
-        if let Err(e) = result {
+    let open = Open::new(shared);
+    async move {
+        let _open = open;
+        // Past the grace the skeleton drops this future, which closes the socket.
+        if let Err(e) = service::http::serve_until_drained(conn, drain).await {
             tracing::debug!(target: "bigstep::frontdoor", client = %peer, error = %e, "client connection error");
         }
-        shared2.metrics.open_connections.fetch_sub(1, Relaxed);
-    });
+    }
 }
 
 /// Over `max_connections`: say so in HTTP and close, rather than leave the client hanging.
-async fn reject_connection(mut stream: TcpStream) {
-    const BODY: &str =
-        "503 The server is handling too many connections. Please try again shortly.\n";
-    let msg = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\nx-bigstep-reason: too-many-connections\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = stream.write_all(msg.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
-}
+const TOO_MANY_CONNECTIONS: &str = "HTTP/1.1 503 Service Unavailable\r\n\
+content-type: text/plain; charset=utf-8\r\n\
+content-length: 75\r\n\
+connection: close\r\n\
+retry-after: 1\r\n\
+x-bigstep-reason: too-many-connections\r\n\
+\r\n\
+503 The server is handling too many connections. Please try again shortly.\n";
 
 /// Once a second: rate windows, drain deadlines; every 5 s: stale pooled connections.
 fn spawn_housekeeping(shared: &Arc<Shared>) {

@@ -26,7 +26,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::config::Fsync;
 use crate::resp::{encode_command, fmt_double, parse_request, Limits};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::store::{now_ms, Client, Db, Store, Value};
 
 /// File name inside the data directory.
@@ -54,6 +54,17 @@ pub enum AofError {
         len: usize,
         /// What was wrong.
         reason: String,
+    },
+    /// Writing or syncing the log failed while running. The server stops:
+    /// acknowledging writes it could not log would be a lie.
+    #[error("append-only log {path}: {op} failed: {error}; stopped so that no write is acknowledged without being logged")]
+    Failed {
+        /// File.
+        path: PathBuf,
+        /// `write` or `fsync`.
+        op: &'static str,
+        /// Cause (in the message, not a `source`, so error chains say it once).
+        error: io::Error,
     },
 }
 
@@ -278,6 +289,16 @@ pub(crate) struct Writer {
     pub(crate) base: u64,
 }
 
+impl Writer {
+    fn failed(&self, op: &'static str, error: io::Error) -> AofError {
+        AofError::Failed {
+            path: self.path.clone(),
+            op,
+            error,
+        }
+    }
+}
+
 struct Rewrite {
     done: mpsc::Receiver<io::Result<PathBuf>>,
     diff: Vec<u8>,
@@ -312,11 +333,11 @@ pub(crate) fn writer_loop(shared: Arc<Shared>, mut w: Writer) {
             )
         };
         if !buf.is_empty() {
-            if let Err(e) = w.file.write_all(&buf) {
+            if let Err(source) = w.file.write_all(&buf) {
                 // Nothing sane to do but stop: acknowledging writes we could not
-                // log would be a lie.
-                tracing::error!(error = %e, "append-only log write failed; exiting");
-                std::process::exit(1);
+                // log would be a lie. The server stops and returns the error.
+                shared.fail(w.failed("write", source));
+                return;
             }
             w.size += buf.len() as u64;
             unsynced = true;
@@ -330,9 +351,9 @@ pub(crate) fn writer_loop(shared: Arc<Shared>, mut w: Writer) {
             Fsync::No => false,
         } || (stopping && unsynced);
         if sync_now {
-            if let Err(e) = w.file.sync_data() {
-                tracing::error!(error = %e, "append-only log fsync failed; exiting");
-                std::process::exit(1);
+            if let Err(source) = w.file.sync_data() {
+                shared.fail(w.failed("fsync", source));
+                return;
             }
             unsynced = false;
             last_fsync = Instant::now();
@@ -343,7 +364,13 @@ pub(crate) fn writer_loop(shared: Arc<Shared>, mut w: Writer) {
             && !stopping
             && (want_rewrite || (pct > 0 && w.size >= min && w.size >= w.base + w.base * pct / 100))
         {
-            rewriting = Some(start_rewrite(&shared, &mut w));
+            match start_rewrite(&shared, &mut w) {
+                Ok(r) => rewriting = Some(r),
+                Err(source) => {
+                    shared.fail(w.failed("write", source));
+                    return;
+                }
+            }
         }
         if let Some(r) = rewriting.as_ref() {
             match r.done.try_recv() {
@@ -377,7 +404,8 @@ pub(crate) fn writer_loop(shared: Arc<Shared>, mut w: Writer) {
     }
 }
 
-fn start_rewrite(shared: &Shared, w: &mut Writer) -> Rewrite {
+/// Starts a compaction; an error is a failed write of the pending entries.
+fn start_rewrite(shared: &Shared, w: &mut Writer) -> io::Result<Rewrite> {
     let started = Instant::now();
     let (pending, snapshot) = {
         let mut s = lock(shared);
@@ -392,10 +420,7 @@ fn start_rewrite(shared: &Shared, w: &mut Writer) -> Rewrite {
         "append-only log rewrite started"
     );
     if !pending.is_empty() {
-        if let Err(e) = w.file.write_all(&pending) {
-            tracing::error!(error = %e, "append-only log write failed; exiting");
-            std::process::exit(1);
-        }
+        w.file.write_all(&pending)?;
         w.size += pending.len() as u64;
         let _ = w.file.sync_data();
     }
@@ -410,10 +435,10 @@ fn start_rewrite(shared: &Shared, w: &mut Writer) -> Rewrite {
             let _ = tx.send(r);
         })
         .expect("spawn rewrite thread");
-    Rewrite {
+    Ok(Rewrite {
         done: rx,
         diff: Vec::new(),
-    }
+    })
 }
 
 fn finish_rewrite(w: &mut Writer, res: io::Result<PathBuf>, diff: Vec<u8>) {

@@ -2,6 +2,7 @@
 //! command line, the config file and `CONFIG SET` all produce.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::acl::UserConfig;
 
@@ -123,6 +124,9 @@ pub struct Config {
     pub metrics_bind: Option<String>,
     /// ACL users besides `default` (see [`crate::acl`]).
     pub users: Vec<UserConfig>,
+    /// On stop: how long clients with a command in flight get to finish
+    /// before they are cut.
+    pub shutdown_grace: Duration,
 }
 
 // Written out so a debug log line can never show the password.
@@ -154,6 +158,7 @@ impl std::fmt::Debug for Config {
             )
             .field("metrics_bind", &self.metrics_bind)
             .field("users", &self.users)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -180,6 +185,7 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             metrics_bind: None,
             users: Vec::new(),
+            shutdown_grace: service::DEFAULT_GRACE,
         }
     }
 }

@@ -69,6 +69,9 @@ pub struct StateToml {
     pub auto_aof_rewrite_min_size: Option<u64>,
     /// ...and this many percent bigger than after the last compaction.
     pub auto_aof_rewrite_percentage: Option<u64>,
+    /// On stop: how long clients with a command in flight get (`10s`, `500ms`).
+    #[serde(default, with = "service::config::duration")]
+    pub shutdown_grace: Option<std::time::Duration>,
     /// Per-client limits.
     #[serde(default)]
     pub limits: LimitsToml,
@@ -275,6 +278,9 @@ impl StateToml {
         }
         if let Some(n) = self.auto_aof_rewrite_percentage {
             cfg.auto_aof_rewrite_percentage = n;
+        }
+        if let Some(g) = self.shutdown_grace {
+            cfg.shutdown_grace = g;
         }
         let l = &self.limits;
         if let Some(n) = l.proto_max_bulk_len {

@@ -2,9 +2,11 @@
 //! RESP3), for sessions, caches, counters, locks, queues and pub/sub.
 //!
 //! Layout: [`resp`] is the codec; `store` holds the keyspace behind one lock;
-//! `cmd` is the command table and handlers; `server` accepts connections;
-//! `aof` is the append-only log; `evict` is maxmemory; [`acl`] is users and
-//! permissions; `file` is the `[state]` table of the config file.
+//! `cmd` is the command table and handlers; `server` accepts connections (on
+//! the `service` skeleton); `aof` is the append-only log; `metrics` is the
+//! Prometheus collector; `shared` is what those three share (a leaf, so none of
+//! them imports another's internals back); `evict` is maxmemory; [`acl`] is
+//! users and permissions; `file` is the `[state]` table of the config file.
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +23,7 @@ mod lua;
 mod metrics;
 pub mod resp;
 mod server;
+mod shared;
 mod spec;
 mod store;
 mod stream;
@@ -28,4 +31,4 @@ mod stream;
 pub use acl::UserConfig;
 pub use config::{parse_memory, Config, Fsync, Policy, REDIS_VERSION};
 pub use file::{LimitsToml, Secret, StateToml, UserToml};
-pub use server::{Server, StartError};
+pub use server::{RunError, Server, StartError};

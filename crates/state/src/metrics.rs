@@ -1,173 +1,166 @@
-//! Prometheus metrics over a tiny HTTP endpoint (`GET /metrics`), text format.
+//! Prometheus metrics: a `prometheus-client` collector in the process's
+//! registry (served at `/metrics` by the `service` crate).
 //!
-//! Hand-written exposition: every figure already lives in the store, read under
-//! the lock at scrape time, so there is nothing to register or keep in sync.
+//! Every figure already lives in the store, so the collector reads them under
+//! the lock at scrape time: nothing to update on the command path, nothing to
+//! keep in sync. It holds the server weakly: a stopped server reports nothing.
 
-use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
 
-use crate::server::Shared;
+use crate::shared::Shared;
 
-/// Renders the current metrics.
-pub(crate) fn render(shared: &Shared) -> String {
-    let s = shared.lock();
-    let mut out = String::with_capacity(2048);
-    let mut metric = |name: &str, kind: &str, help: &str, lines: &[(String, u64)]| {
-        let _ = writeln!(out, "# HELP bigstep_state_{name} {help}");
-        let _ = writeln!(out, "# TYPE bigstep_state_{name} {kind}");
-        for (labels, v) in lines {
-            let _ = writeln!(out, "bigstep_state_{name}{labels} {v}");
-        }
-    };
-    let one = |v: u64| vec![(String::new(), v)];
-    metric(
-        "connected_clients",
-        "gauge",
-        "Connected clients.",
-        &one(s.clients.len() as u64),
-    );
-    metric(
-        "blocked_clients",
-        "gauge",
-        "Clients blocked in BLPOP and friends.",
-        &one(s.blocked.len() as u64),
-    );
-    metric(
-        "commands_total",
-        "counter",
-        "Commands processed.",
-        &one(s.stats.commands),
-    );
-    metric(
-        "connections_total",
-        "counter",
-        "Connections accepted.",
-        &one(s.stats.connections),
-    );
-    metric(
-        "rejected_connections_total",
-        "counter",
-        "Connections refused (protected mode, maxclients).",
-        &one(s.stats.rejected),
-    );
-    metric(
-        "expired_keys_total",
-        "counter",
-        "Keys removed by expiry.",
-        &one(s.stats.expired),
-    );
-    metric(
-        "evicted_keys_total",
-        "counter",
-        "Keys evicted by maxmemory.",
-        &one(s.stats.evicted),
-    );
-    metric(
-        "keyspace_hits_total",
-        "counter",
-        "GET hits.",
-        &one(s.stats.hits),
-    );
-    metric(
-        "keyspace_misses_total",
-        "counter",
-        "GET misses.",
-        &one(s.stats.misses),
-    );
-    let keys: Vec<(String, u64)> = s
-        .dbs
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| !d.keys.is_empty())
-        .map(|(i, d)| (format!("{{db=\"{i}\"}}"), d.keys.len() as u64))
-        .collect();
-    metric("keys", "gauge", "Keys per database.", &keys);
-    metric(
-        "pubsub_channels",
-        "gauge",
-        "Channels with subscribers.",
-        &one(s.channels.len() as u64),
-    );
-    metric(
-        "pubsub_patterns",
-        "gauge",
-        "Subscribed patterns.",
-        &one(s.patterns.len() as u64),
-    );
-    metric(
-        "used_memory_bytes",
-        "gauge",
-        "Estimated data memory (tracked when maxmemory is set).",
-        &one(s.used_memory as u64),
-    );
-    metric(
-        "maxmemory_bytes",
-        "gauge",
-        "Configured maxmemory (0 = none).",
-        &one(s.cfg.maxmemory),
-    );
-    metric(
-        "resident_memory_bytes",
-        "gauge",
-        "Process RSS.",
-        &one(crate::evict::rss_bytes()),
-    );
-    metric(
-        "aof_size_bytes",
-        "gauge",
-        "Append-only log size.",
-        &one(s.aof_current_size),
-    );
-    metric(
-        "changes_total",
-        "counter",
-        "Keyspace changes since start.",
-        &one(s.dirty),
-    );
-    out
+/// Registers the state server's metrics (prefix `bigstep_state`) in `metrics`.
+pub(crate) fn register(metrics: &service::Metrics, shared: &Arc<Shared>) {
+    let collector = StateCollector(Arc::downgrade(shared));
+    metrics.register("bigstep_state", |r| {
+        r.register_collector(Box::new(collector))
+    });
 }
 
-/// Serves `GET /metrics` until the task is aborted.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
+struct StateCollector(Weak<Shared>);
+
+impl std::fmt::Debug for StateCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateCollector")
+    }
+}
+
+/// One figure read from the store.
+enum Figure {
+    Counter(u64),
+    Gauge(i64),
+    /// A gauge per database: `(db, value)`.
+    PerDb(Vec<(String, i64)>),
+}
+
+fn gauge(v: u64) -> Figure {
+    Figure::Gauge(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+impl Collector for StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(shared) = self.0.upgrade() else {
+            return Ok(());
         };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut n = 0;
-            // Read the request head (bounded), then answer and close.
-            while n < buf.len() {
-                match tokio::time::timeout(
-                    std::time::Duration::from_secs(5),
-                    sock.read(&mut buf[n..]),
-                )
-                .await
-                {
-                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
-                    Ok(Ok(k)) => n += k,
+        // Read everything under one short lock, encode after releasing it.
+        let figures: Vec<(&str, &str, Figure)> = {
+            let s = shared.lock();
+            let keys = s
+                .dbs
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| !d.keys.is_empty())
+                .map(|(i, d)| (i.to_string(), d.keys.len() as i64))
+                .collect();
+            vec![
+                (
+                    "connected_clients",
+                    "Connected clients.",
+                    gauge(s.clients.len() as u64),
+                ),
+                (
+                    "blocked_clients",
+                    "Clients blocked in BLPOP and friends.",
+                    gauge(s.blocked.len() as u64),
+                ),
+                (
+                    "commands",
+                    "Commands processed.",
+                    Figure::Counter(s.stats.commands),
+                ),
+                (
+                    "connections",
+                    "Connections accepted.",
+                    Figure::Counter(s.stats.connections),
+                ),
+                (
+                    "rejected_connections",
+                    "Connections refused (protected mode, maxclients).",
+                    Figure::Counter(s.stats.rejected),
+                ),
+                (
+                    "expired_keys",
+                    "Keys removed by expiry.",
+                    Figure::Counter(s.stats.expired),
+                ),
+                (
+                    "evicted_keys",
+                    "Keys evicted by maxmemory.",
+                    Figure::Counter(s.stats.evicted),
+                ),
+                ("keyspace_hits", "GET hits.", Figure::Counter(s.stats.hits)),
+                (
+                    "keyspace_misses",
+                    "GET misses.",
+                    Figure::Counter(s.stats.misses),
+                ),
+                ("keys", "Keys per database.", Figure::PerDb(keys)),
+                (
+                    "pubsub_channels",
+                    "Channels with subscribers.",
+                    gauge(s.channels.len() as u64),
+                ),
+                (
+                    "pubsub_patterns",
+                    "Subscribed patterns.",
+                    gauge(s.patterns.len() as u64),
+                ),
+                (
+                    "used_memory_bytes",
+                    "Estimated data memory (tracked when maxmemory is set).",
+                    gauge(s.used_memory as u64),
+                ),
+                (
+                    "maxmemory_bytes",
+                    "Configured maxmemory (0 = none).",
+                    gauge(s.cfg.maxmemory),
+                ),
+                (
+                    "aof_size_bytes",
+                    "Append-only log size.",
+                    gauge(s.aof_current_size),
+                ),
+                (
+                    "changes",
+                    "Keyspace changes since start.",
+                    Figure::Counter(s.dirty),
+                ),
+            ]
+        };
+        for (name, help, figure) in figures {
+            match figure {
+                Figure::Counter(v) => {
+                    let m = ConstCounter::new(v);
+                    m.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
                 }
-                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
+                Figure::Gauge(v) => {
+                    let m = ConstGauge::new(v);
+                    m.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
+                }
+                Figure::PerDb(per_db) => {
+                    let mut family =
+                        encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                    for (db, v) in per_db {
+                        let labels = [("db", db)];
+                        ConstGauge::new(v).encode(family.encode_family(&labels)?)?;
+                    }
                 }
             }
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let ok = head.starts_with("GET /metrics ") || head.starts_with("GET / ");
-            let (status, body) = if ok {
-                ("200 OK", render(&shared))
-            } else {
-                ("404 Not Found", "try GET /metrics\n".to_string())
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-            let _ = sock.shutdown().await;
-        });
+        }
+        // Outside the lock: reading /proc.
+        let rss = ConstGauge::new(i64::try_from(crate::evict::rss_bytes()).unwrap_or(i64::MAX));
+        rss.encode(encoder.encode_descriptor(
+            "resident_memory_bytes",
+            "Process RSS.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        Ok(())
     }
 }

@@ -1,4 +1,10 @@
-//! Accepting connections and running each client.
+//! Accepting connections and running each client, on the `service` skeleton:
+//! its listener (backoff on `EMFILE`), its cap (`maxclients`, read live so
+//! `CONFIG SET maxclients` applies to the next client) answered with Redis's
+//! own error, and its shutdown: on stop, clients between commands close at
+//! once, a client mid-command, inside MULTI or blocked gets its answer first,
+//! and whoever is still busy when the grace ends is cut. Then the log is
+//! flushed and fsynced.
 //!
 //! The store sits behind a `std::sync::Mutex`, not a tokio one: no command
 //! awaits while holding it (commands are pure in-memory work), so a blocking
@@ -7,51 +13,25 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::aof::{self, AofError};
 use crate::cmd::{self, Ctx};
 use crate::config::{Config, Fsync};
 use crate::resp::{parse_request, Limits, Reply};
+use crate::shared::Shared;
 use crate::store::{now_ms, AofPending, Client, ClientEntry, Store};
 
-/// What is shared by all connections.
-pub(crate) struct Shared {
-    store: Mutex<Store>,
-    /// Log offset known durable (per appendfsync).
-    pub(crate) synced: watch::Sender<u64>,
-    writer: Mutex<Option<std::thread::Thread>>,
-    pub(crate) stopping: AtomicBool,
-    limits: Limits,
-    query_limit: usize,
-}
-
-impl Shared {
-    /// Locks the store. A panic while holding the lock poisons it; the data is
-    /// still consistent per command boundary as far as we can tell, so go on.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn wake_writer(&self) {
-        if let Some(t) = self
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            t.unpark();
-        }
-    }
-}
+/// What a client over `maxclients` is told (Redis's words).
+const MAX_CLIENTS: &str = "-ERR max number of clients reached\r\n";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -80,18 +60,35 @@ pub enum StartError {
     },
 }
 
+/// Why a running server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The append-only log could not be written or synced: the server stopped
+    /// rather than acknowledge writes it could not keep.
+    #[error(transparent)]
+    Aof(#[from] AofError),
+}
+
 /// A bound server, ready to run.
 pub struct Server {
-    listener: TcpListener,
-    metrics: Option<(TcpListener, SocketAddr)>,
+    listener: service::Listener,
+    metrics_listener: Option<service::Listener>,
+    metrics: service::Metrics,
     shared: Arc<Shared>,
     writer: Option<std::thread::JoinHandle<()>>,
     addr: SocketAddr,
+    grace: Duration,
 }
 
 impl Server {
-    /// Loads the log (if `dir` is set) and binds the listener.
+    /// Loads the log (if `dir` is set) and binds the listener, with a registry
+    /// of its own for metrics.
     pub async fn start(cfg: Config) -> Result<Server, StartError> {
+        Server::start_with(cfg, service::Metrics::new()).await
+    }
+
+    /// [`Server::start`], registering metrics in the process's `metrics`.
+    pub async fn start_with(cfg: Config, metrics: service::Metrics) -> Result<Server, StartError> {
         let acl = crate::acl::Acl::from_config(cfg.requirepass.as_deref(), &cfg.users)
             .map_err(StartError::Acl)?;
         let mut store = Store::new(cfg.clone(), acl);
@@ -130,45 +127,19 @@ impl Server {
         }
         crate::evict::recount(&mut store);
         let addr = format!("{}:{}", cfg.bind, cfg.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let listener = bind(&addr).await?;
+        let local = listener.local_addr();
         store.cfg.port = local.port();
-        let metrics = match &cfg.metrics_bind {
+        let metrics_listener = match &cfg.metrics_bind {
             None => None,
-            Some(m) => {
-                let l = TcpListener::bind(m)
-                    .await
-                    .map_err(|source| StartError::Bind {
-                        addr: m.clone(),
-                        source,
-                    })?;
-                let a = l.local_addr().map_err(|source| StartError::Bind {
-                    addr: m.clone(),
-                    source,
-                })?;
-                Some((l, a))
-            }
+            Some(m) => Some(bind(m).await?),
         };
         let limits = Limits {
             max_bulk_len: cfg.proto_max_bulk_len,
             ..Limits::default()
         };
-        let (synced, _) = watch::channel(0);
-        let shared = Arc::new(Shared {
-            store: Mutex::new(store),
-            synced,
-            writer: Mutex::new(None),
-            stopping: AtomicBool::new(false),
-            limits,
-            query_limit: cfg.client_query_buffer_limit,
-        });
+        let shared = Arc::new(Shared::new(store, limits, cfg.client_query_buffer_limit));
+        crate::metrics::register(&metrics, &shared);
         let writer = writer_state.map(|w| {
             let sh = shared.clone();
             let h = std::thread::Builder::new()
@@ -180,10 +151,12 @@ impl Server {
         });
         Ok(Server {
             listener,
+            metrics_listener,
             metrics,
             shared,
             writer,
             addr: local,
+            grace: cfg.shutdown_grace,
         })
     }
 
@@ -194,56 +167,96 @@ impl Server {
 
     /// The metrics address, if metrics are on.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics.as_ref().map(|(_, a)| *a)
+        self.metrics_listener.as_ref().map(|l| l.local_addr())
     }
 
-    /// Serves until `shutdown` completes, then flushes the log.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
-        tracing::info!("bigstep state listening on {}", self.addr);
-        let shared = self.shared.clone();
+    /// Serves until `shutdown` completes (or the log fails), drains the clients
+    /// within the grace, then flushes the log. An error says why the server
+    /// stopped on its own: the binary decides what that means for the process.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
+        let Server {
+            listener,
+            metrics_listener,
+            metrics,
+            shared,
+            writer,
+            addr,
+            grace,
+        } = self;
+        tracing::info!("bigstep state listening on {addr}");
         let expiry = tokio::spawn(active_expiry(shared.clone()));
-        let metrics = self.metrics.take().map(|(l, a)| {
-            tracing::info!("bigstep state metrics on http://{a}/metrics");
-            tokio::spawn(crate::metrics::serve(l, shared.clone()))
+        let metrics_stop = tokio_util::sync::CancellationToken::new();
+        let metrics_task = metrics_listener.map(|l| {
+            tracing::info!("bigstep state metrics on http://{}/metrics", l.local_addr());
+            let stop = metrics_stop.clone().cancelled_owned();
+            tokio::spawn(service::metrics::serve(metrics, l, stop))
         });
-        tokio::pin!(shutdown);
-        loop {
+        let live = shared.clone();
+        let counted = shared.clone();
+        let server = service::Server {
+            listener,
+            limit: service::Limit::live(move || live.lock().cfg.maxclients),
+            reject: service::Reject::reply(MAX_CLIENTS).on_reject(move |_| {
+                let mut s = counted.lock();
+                s.stats.connections += 1;
+                s.stats.rejected += 1;
+            }),
+            shutdown: service::Shutdown::new("state"),
+        };
+        let sd = server.shutdown.clone();
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let stop = async {
             tokio::select! {
-                _ = &mut shutdown => break,
-                r = self.listener.accept() => match r {
-                    Ok((sock, peer)) => {
-                        let sh = shared.clone();
-                        tokio::spawn(async move {
-                            handle(sh, sock, peer).await;
-                        });
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
+                () = shutdown => {}
+                () = shared.failed.notified() => failed.store(true, Ordering::SeqCst),
             }
+        };
+        let sh = shared.clone();
+        server
+            .accept_until(stop, move |sock, peer, drain| {
+                handle(sh.clone(), sock, peer, drain)
+            })
+            .await;
+        let failed = failed.load(Ordering::SeqCst);
+        if failed {
+            // Nothing more may be acknowledged: refuse further commands, cut now.
+            shared.lock().shutting_down = true;
         }
+        sd.finish(if failed { Duration::ZERO } else { grace }).await;
         expiry.abort();
-        if let Some(m) = metrics {
-            m.abort();
+        metrics_stop.cancel();
+        if let Some(m) = metrics_task {
+            let _ = m.await;
         }
-        tracing::info!("bigstep state shutting down");
-        // Kill clients so they stop writing, then drain the log.
-        {
-            let mut s = shared.lock();
-            s.shutting_down = true;
-            for e in s.clients.values() {
-                e.shared.kill();
-            }
-        }
+        // No client is left to write; drain the log.
+        shared.lock().shutting_down = true;
         shared.stopping.store(true, Ordering::SeqCst);
         shared.wake_writer();
-        if let Some(w) = self.writer {
+        if let Some(w) = writer {
             let _ = tokio::task::spawn_blocking(move || w.join()).await;
         }
-        tracing::info!("bigstep state stopped");
+        match shared.take_fatal() {
+            Some(e) => Err(RunError::Aof(e)),
+            None => {
+                tracing::info!("bigstep state stopped");
+                Ok(())
+            }
+        }
     }
+}
+
+/// Binds `addr` (`host:port`, names resolved) with the skeleton's listener.
+async fn bind(addr: &str) -> Result<service::Listener, StartError> {
+    let err = |source| StartError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let resolved = tokio::net::lookup_host(addr)
+        .await
+        .map_err(err)?
+        .next()
+        .ok_or_else(|| err(std::io::Error::other("the address resolves to nothing")))?;
+    service::bind(resolved, service::listener::DEFAULT_BACKLOG).map_err(err)
 }
 
 async fn active_expiry(shared: Arc<Shared>) {
@@ -278,7 +291,9 @@ async fn flush(wr: &mut OwnedWriteHalf, out: &mut BytesMut, client: &Client) -> 
     ok && !client.shared.killed.load(Ordering::SeqCst)
 }
 
-async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
+/// Serves one client until it leaves, is killed, or — once `drain` fires — has
+/// nothing in flight (see [`in_flight`]).
+async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: service::Drain) {
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let (mut rd, mut wr) = sock.into_split();
@@ -289,9 +304,6 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
         if s.cfg.protected_mode && s.acl.passwordless() && !peer.ip().to_canonical().is_loopback() {
             s.stats.rejected += 1;
             Err(DENIED.to_string())
-        } else if s.clients.len() >= s.cfg.maxclients {
-            s.stats.rejected += 1;
-            Err("-ERR max number of clients reached\r\n".to_string())
         } else {
             let id = s.next_client_id;
             s.next_client_id += 1;
@@ -330,10 +342,17 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
     let mut synced = shared.synced.subscribe();
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut draining = false;
     'conn: loop {
         tokio::select! {
             biased;
             _ = client.shared.kill.notified() => break 'conn,
+            () = drain.draining(), if !draining => {
+                draining = true;
+                if !in_flight(&client, &inbuf) {
+                    break 'conn;
+                }
+            }
             Some(push) = push_rx.recv() => {
                 push.encode(client.proto, &mut out);
                 let mut n = 1;
@@ -410,6 +429,9 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
                 {
                     break 'conn;
                 }
+                if draining && !in_flight(&client, &inbuf) {
+                    break 'conn;
+                }
                 if inbuf.capacity() > 1 << 20 && inbuf.is_empty() {
                     inbuf = BytesMut::with_capacity(16 * 1024);
                 }
@@ -418,6 +440,14 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
     }
     let _ = wr.shutdown().await;
     disconnect(&shared, &mut client);
+}
+
+/// Whether a client has work under way that shutdown should let finish: part
+/// of a command received, or a transaction opened and not yet run. (A blocked
+/// command is waited for inside [`block_wait`]; replies are written before the
+/// connection loop looks here.)
+fn in_flight(client: &Client, inbuf: &BytesMut) -> bool {
+    !inbuf.is_empty() || client.multi.is_some()
 }
 
 /// How far this client's writes reach into the log.

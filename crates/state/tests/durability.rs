@@ -46,7 +46,7 @@ fn child_server() {
         let server = state::Server::start(cfg).await.expect("start");
         println!("LISTENING {}", server.local_addr());
         std::io::stdout().flush().expect("flush");
-        server.run(std::future::pending()).await;
+        server.run(std::future::pending()).await.expect("serve");
     });
 }
 

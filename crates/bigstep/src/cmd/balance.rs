@@ -89,6 +89,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let cfg = build_config(&args)?;
+    let signals = crate::signals::install()?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         rt.worker_threads(n.max(1));
@@ -111,13 +112,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         fd.set_admin_reload(reloader.hook());
         let on_hup = reloader.clone();
+        let mut reloads = signals.reloads();
         tokio::spawn(async move {
-            let Ok(mut hup) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            else {
-                return;
-            };
-            while hup.recv().await.is_some() {
+            while reloads.next().await.is_some() {
                 tracing::info!("SIGHUP received: reloading configuration");
                 let r = on_hup.clone();
                 let _ = tokio::task::spawn_blocking(move || r.reload("sighup")).await;
@@ -125,7 +122,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         });
         // Serve from a worker thread, not the `block_on` thread: with one worker
         // (the benchmark setting) accepted connections then need no hand-off.
-        tokio::spawn(fd.run(crate::signals::shutdown()))
+        tokio::spawn(fd.run(async move { signals.stopped().await }))
             .await
             .context("the front door task failed")??;
         Ok(())

@@ -29,37 +29,29 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let signals = crate::signals::install()?;
     // One thread is plenty for a demo instance, and `bigstep up` runs several.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(args))
+    rt.block_on(serve(args, signals))
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
+async fn serve(args: Args, signals: service::Signals) -> anyhow::Result<()> {
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (is another process using the port?)"))?;
     let local = listener.local_addr()?;
     tracing::info!(instance = %args.instance, "bigstep demo listening on {local}");
-    demo::serve(listener, args.instance, shutdown_signal()?)
-        .await
-        .context("demo server failed")?;
+    demo::serve(
+        listener,
+        args.instance,
+        async move { signals.stopped().await },
+    )
+    .await
+    .context("demo server failed")?;
     tracing::info!("bigstep demo stopped");
     Ok(())
-}
-
-/// Resolves on the first SIGTERM or SIGINT.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    })
 }

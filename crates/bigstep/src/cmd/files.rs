@@ -75,6 +75,16 @@ pub(crate) struct Args {
     /// requests keep working. [default: `domain` in the config file, else none]
     #[arg(long, value_name = "DOMAIN")]
     domain: Option<String>,
+
+    /// Most connections served at once; past it clients get S3's SlowDown (503)
+    /// and retry [default: 10000].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+
+    /// On SIGTERM: how long requests in flight get to finish before they are cut
+    /// [default: 30s].
+    #[arg(long, value_parser = service::config::parse_duration, value_name = "DURATION")]
+    shutdown_grace: Option<Duration>,
 }
 
 /// Parses `123`, `64KiB`, `10MB`, `5GiB`, `1TiB` (K/M/G/T with or without `iB`/`B`,
@@ -103,8 +113,9 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    // The whole file, read and checked once; this role uses its `[files]` table.
     let file = match &args.config {
-        Some(path) => files::FilesToml::load(path)?,
+        Some(path) => crate::config::load(path)?.files.unwrap_or_default(),
         None => files::FilesToml::default(),
     };
     let access_key = args.access_key.or(file.access_key);
@@ -148,7 +159,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .region
         .or(file.region)
         .unwrap_or_else(|| "us-east-1".to_owned());
+    if let Some(n) = args.max_connections.or(file.max_connections) {
+        config.max_connections = n.max(1);
+    }
+    if let Some(g) = args.shutdown_grace.or(file.shutdown_grace) {
+        config.shutdown_grace = g;
+    }
 
+    let signals = crate::signals::install()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,44 +174,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let dir = config.dir.display().to_string();
         // Open the data directory first: a bad one fails before we announce anything.
-        let server = files::FilesServer::open(config).await?;
+        let server = files::FilesServer::open_with(config, &service::Metrics::new()).await?;
         let addr = SocketAddr::new(args.bind, args.port);
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
+        let listener = service::bind(addr, service::listener::DEFAULT_BACKLOG)
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let shutdown = shutdown_signal()?;
-        let local = listener.local_addr()?;
+        let local = listener.local_addr();
         println!("bigstep files listening on {local}");
         let _ = std::io::stdout().flush();
         tracing::info!(%local, %dir, "files server started");
-        server.serve(listener, shutdown).await?;
+        server
+            .serve_on(listener, async move { signals.stopped().await })
+            .await?;
         tracing::info!("files server stopped");
         Ok(())
     })
-}
-
-/// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives right
-/// after we announce the address is not fatal) and returns a future that resolves
-/// on the first of them.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
 }
 
 #[cfg(test)]

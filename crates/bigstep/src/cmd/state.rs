@@ -2,6 +2,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -92,6 +93,12 @@ pub(crate) struct Args {
     #[arg(long)]
     no_protected_mode: bool,
 
+    /// On SIGTERM: how long clients with a command in flight (a partial command,
+    /// an open MULTI, a blocked BLPOP) get to finish before they are cut; idle
+    /// clients close at once [default: 30s].
+    #[arg(long, value_parser = service::config::parse_duration, value_name = "DURATION")]
+    shutdown_grace: Option<Duration>,
+
     /// Threads serving clients. 1 (the default) runs commands like Redis does, on one
     /// thread with no lock contention; more threads overlap socket I/O on busy
     /// many-core hosts, but commands still run one at a time.
@@ -116,6 +123,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    // Before the log loads: a SIGTERM meanwhile is kept, not fatal.
+    let signals = crate::signals::install()?;
     // One thread by default: the store is behind one lock, so extra workers mostly
     // add futex hand-offs (measured in bench/state.sh).
     let mut rt = if args.threads <= 1 {
@@ -131,11 +140,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let server = state::Server::start(cfg).await?;
+        let server = state::Server::start_with(cfg, service::Metrics::new()).await?;
         // Machine-readable line for scripts and tests that bind port 0.
         println!("bigstep state listening on {}", server.local_addr());
         let _ = std::io::stdout().flush();
-        server.run(shutdown_signal()).await;
+        server
+            .run(async move { signals.stopped().await })
+            .await
+            .context("the state server stopped")?;
         Ok(())
     })
 }
@@ -195,26 +207,8 @@ fn build_config(args: &Args) -> anyhow::Result<state::Config> {
     if args.no_protected_mode {
         cfg.protected_mode = false;
     }
-    Ok(cfg)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    if let Some(g) = args.shutdown_grace {
+        cfg.shutdown_grace = g;
     }
+    Ok(cfg)
 }

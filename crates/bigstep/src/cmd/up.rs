@@ -9,7 +9,9 @@
 //! On the first signal the front door stops accepting and drains, then every
 //! instance gets SIGTERM (SIGKILL after `--grace`), then the state server flushes
 //! its log and stops, and the files server finishes its requests; a second signal
-//! kills the instances at once.
+//! kills the instances at once. A backend that fails on its own (the state
+//! server's log cannot be written) stops the site the same graceful way, and
+//! `up` exits non-zero with its reason.
 
 mod backends;
 mod backoff;
@@ -135,11 +137,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if let Some(parent) = args.supervised_by {
         return exec_supervised(parent, &args.command);
     }
+    let signals = crate::signals::install()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(up(args))
+    rt.block_on(up(args, signals))
 }
 
 /// The launcher side of "children die with `bigstep up`" (see `supervisor`): set
@@ -160,12 +163,12 @@ fn exec_supervised(parent: u32, command: &[String]) -> anyhow::Result<()> {
     Err(err).with_context(|| format!("cannot run `{program}`"))
 }
 
-async fn up(args: Args) -> anyhow::Result<()> {
+async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
     // Two stop channels, so the order holds: signals stop the front door first;
     // the instances are told only once it has drained (or a second signal says now).
     let (signal_tx, signal_rx) = watch::channel(Stop::Running);
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
-    watch_signals(signal_tx)?;
+    watch_signals(&signals, signal_tx.clone());
     // A second signal kills the instances at once, even while the front door drains
     // (their in-flight requests then fail, which ends the drain too).
     let mut signals = signal_rx.clone();
@@ -194,8 +197,23 @@ async fn up(args: Args) -> anyhow::Result<()> {
         (!args.no_state).then_some(args.state_port),
         (!args.no_files).then_some(args.files_port),
         data,
+        args.grace,
     )
     .await?;
+    // A backend that fails stops the site like a first signal would.
+    let mut failure = backends.failure();
+    tokio::spawn(async move {
+        if failure.wait_for(Option::is_some).await.is_ok() {
+            tracing::error!("a shared backend failed: stopping the site");
+            signal_tx.send_if_modified(|s| {
+                let running = *s == Stop::Running;
+                if running {
+                    *s = Stop::Graceful;
+                }
+                running
+            });
+        }
+    });
 
     let n = usize::from(args.instances);
     let ports = pick_ports(n, args.app_port_base)?;
@@ -261,11 +279,13 @@ async fn up(args: Args) -> anyhow::Result<()> {
         instance.finished().await;
     }
     // Last, once no instance can write any more: the state server flushes its log.
-    backends.stop().await;
-    if served.is_ok() {
-        println!("bigstep up: stopped");
+    let failed = backends.stop().await;
+    served?;
+    if let Some(reason) = failed {
+        bail!("{reason}");
     }
-    served
+    println!("bigstep up: stopped");
+    Ok(())
 }
 
 /// Wait for the instances, then run the front door until a stop is requested.
@@ -416,27 +436,33 @@ fn print_banner(addr: SocketAddr, instances: &[Instance], backends: &backends::B
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }
 
-/// First SIGINT/SIGTERM: stop gracefully. Second: stop now.
-fn watch_signals(stop: watch::Sender<Stop>) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+/// First SIGINT/SIGTERM: stop gracefully. Second: stop now. (The handlers are
+/// the process's, installed once; this only relays and explains them.)
+fn watch_signals(signals: &service::Signals, stop: watch::Sender<Stop>) {
+    let mut events = signals.stop_events();
     tokio::spawn(async move {
-        for next in [Stop::Graceful, Stop::Now] {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            match next {
-                Stop::Graceful => {
-                    tracing::info!("stopping: the front door drains, then the instances stop (Ctrl-C again to kill them now)")
+        while events.changed().await.is_ok() {
+            let next = *events.borrow_and_update();
+            let changed = stop.send_if_modified(|s| {
+                // Only forward: a backend failure may already have asked for a stop.
+                let forward = next > *s;
+                if forward {
+                    *s = next;
                 }
-                _ => tracing::warn!("stopping now: killing the instances"),
+                forward
+            });
+            match next {
+                Stop::Graceful if changed => tracing::info!(
+                    "stopping: the front door drains, then the instances stop (Ctrl-C again to kill them now)"
+                ),
+                Stop::Now => tracing::warn!("stopping now: killing the instances"),
+                _ => {}
             }
-            stop.send_replace(next);
+            if next == Stop::Now {
+                return;
+            }
         }
     });
-    Ok(())
 }
 
 /// Ports for `n` instances: `base`, `base+1`, ... (each checked free), or free
@@ -487,21 +513,7 @@ fn substitute(command: &[String], port: u16, name: &str, index: usize) -> Vec<St
 
 /// `500ms`, `2s`, `1m`, or a plain number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 500ms, 10s or 1m"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("`{s}` is not a duration like 500ms, 10s or 1m")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+    service::config::parse_duration(s)
 }
 
 #[cfg(test)]

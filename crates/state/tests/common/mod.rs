@@ -178,7 +178,8 @@ pub fn start_ours(mut cfg: state::Config) -> Ours {
                 .run(async {
                     let _ = stop_rx.await;
                 })
-                .await;
+                .await
+                .expect("serve");
         });
     });
     let (addr, metrics) = addr_rx

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::watch;
@@ -52,11 +53,14 @@ impl Data {
     }
 }
 
+/// A backend's task: its failure reason, if it stopped on its own accord.
+type Task = JoinHandle<Option<String>>;
+
 /// A running shared state server.
 pub(crate) struct StateRunning {
     pub(crate) addr: SocketAddr,
     pub(crate) data: String,
-    task: JoinHandle<()>,
+    task: Task,
 }
 
 /// A running shared files server.
@@ -67,7 +71,7 @@ pub(crate) struct FilesRunning {
     pub(crate) data: String,
     /// Whether the keys were generated now (or read from the data directory).
     pub(crate) keys_new: bool,
-    task: JoinHandle<()>,
+    task: Task,
 }
 
 /// The backends `up` runs, stopped together after the instances.
@@ -75,32 +79,73 @@ pub(crate) struct Backends {
     pub(crate) state: Option<StateRunning>,
     pub(crate) files: Option<FilesRunning>,
     stop: watch::Sender<bool>,
+    /// Set when a backend fails on its own (with the reason).
+    failure: watch::Sender<Option<String>>,
     data: Data,
+}
+
+/// What the backends share: the stop signal, the grace, where to report a
+/// failure, and the process's one metrics registry.
+#[derive(Clone)]
+struct Run {
+    stop: watch::Receiver<bool>,
+    grace: Duration,
+    failure: watch::Sender<Option<String>>,
+    metrics: service::Metrics,
+}
+
+impl Run {
+    /// Records `reason` (the first failure wins) and returns it.
+    fn fail(&self, reason: String) -> Option<String> {
+        tracing::error!("{reason}");
+        self.failure.send_if_modified(|f| {
+            let first = f.is_none();
+            if first {
+                *f = Some(reason.clone());
+            }
+            first
+        });
+        Some(reason)
+    }
 }
 
 impl Backends {
     /// Start what is asked for. Ports are bound here, so a busy one fails
-    /// before any instance starts.
+    /// before any instance starts. On stop, clients in flight get `grace`.
     pub(crate) async fn start(
         state_port: Option<u16>,
         files_port: Option<u16>,
         data: Data,
+        grace: Duration,
     ) -> anyhow::Result<Self> {
         let (stop, stopped) = watch::channel(false);
+        let (failure, _) = watch::channel(None);
+        let run = Run {
+            stop: stopped,
+            grace,
+            failure: failure.clone(),
+            metrics: service::Metrics::new(),
+        };
         let mut backends = Backends {
             state: None,
             files: None,
             stop,
+            failure,
             data,
         };
         // On an error below, what already started is stopped when `backends` drops.
         if let Some(port) = state_port {
-            backends.state = Some(start_state(port, &backends.data, stopped.clone()).await?);
+            backends.state = Some(start_state(port, &backends.data, run.clone()).await?);
         }
         if let Some(port) = files_port {
-            backends.files = Some(start_files(port, &backends.data, stopped).await?);
+            backends.files = Some(start_files(port, &backends.data, run).await?);
         }
         Ok(backends)
+    }
+
+    /// Becomes `Some(reason)` when a backend stops on its own.
+    pub(crate) fn failure(&self) -> watch::Receiver<Option<String>> {
+        self.failure.subscribe()
     }
 
     /// What every instance finds in its environment.
@@ -124,15 +169,18 @@ impl Backends {
     }
 
     /// Stop both servers and wait: the state server flushes its log first.
-    pub(crate) async fn stop(mut self) {
+    /// Returns why a backend failed, if one did.
+    pub(crate) async fn stop(mut self) -> Option<String> {
         self.stop.send_replace(true);
+        let mut failed = None;
         if let Some(s) = self.state.take() {
-            let _ = s.task.await;
+            failed = failed.or(s.task.await.ok().flatten());
         }
         if let Some(f) = self.files.take() {
-            let _ = f.task.await;
+            failed = failed.or(f.task.await.ok().flatten());
         }
         // Dropping `self` removes an ephemeral data directory.
+        failed
     }
 }
 
@@ -151,11 +199,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-async fn start_state(
-    port: u16,
-    data: &Data,
-    stop: watch::Receiver<bool>,
-) -> anyhow::Result<StateRunning> {
+async fn start_state(port: u16, data: &Data, run: Run) -> anyhow::Result<StateRunning> {
     let dir = match data {
         Data::Dir(d) => Some(d.join("state")),
         Data::Ephemeral(_) => None,
@@ -164,9 +208,12 @@ async fn start_state(
         bind: "127.0.0.1".into(),
         port,
         dir,
+        shutdown_grace: run.grace,
         ..state::Config::default()
     };
-    let server = state::Server::start(cfg).await.map_err(|e| {
+    let server = state::Server::start_with(cfg, run.metrics.clone())
+        .await
+        .map_err(|e| {
         let hint = match &e {
             state::StartError::Bind { .. } => {
                 " (is a Redis or another bigstep using the port? try --state-port 6381, or --no-state)"
@@ -177,8 +224,11 @@ async fn start_state(
     })?;
     let addr = server.local_addr();
     let task = tokio::spawn(async move {
-        // Returns once the log is flushed.
-        server.run(stopped(stop)).await;
+        // Returns once the log is flushed, or at once if the log fails.
+        match server.run(stopped(run.stop.clone())).await {
+            Ok(()) => None,
+            Err(e) => run.fail(format!("the shared state server stopped: {e}")),
+        }
     });
     Ok(StateRunning {
         addr,
@@ -187,11 +237,7 @@ async fn start_state(
     })
 }
 
-async fn start_files(
-    port: u16,
-    data: &Data,
-    stop: watch::Receiver<bool>,
-) -> anyhow::Result<FilesRunning> {
+async fn start_files(port: u16, data: &Data, run: Run) -> anyhow::Result<FilesRunning> {
     let listen = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -211,13 +257,15 @@ async fn start_files(
         }
     };
     create_bucket(&dir).await?;
-    let config = files::FilesConfig::new(&dir, &access_key, &secret_key);
-    let server = files::FilesServer::open(config)
+    let mut config = files::FilesConfig::new(&dir, &access_key, &secret_key);
+    config.shutdown_grace = run.grace;
+    let server = files::FilesServer::open_with(config, &run.metrics)
         .await
         .with_context(|| format!("cannot open the shared files in {}", dir.display()))?;
     let task = tokio::spawn(async move {
-        if let Err(e) = server.serve(listener, stopped(stop)).await {
-            tracing::error!("shared files server failed: {e}");
+        match server.serve(listener, stopped(run.stop.clone())).await {
+            Ok(()) => None,
+            Err(e) => run.fail(format!("the shared files server stopped: {e}")),
         }
     });
     Ok(FilesRunning {

@@ -43,16 +43,10 @@ use super::backoff::{self, Backoff};
 /// How many of an instance's last output lines are kept for error messages.
 const RECENT_LINES: usize = 20;
 
-/// What the supervisor is asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stop {
-    /// Keep instances running (restart them when they exit).
-    Running,
-    /// Stop: SIGTERM, then SIGKILL after the grace period.
-    Graceful,
-    /// Stop now: SIGKILL (a second Ctrl-C).
-    Now,
-}
+/// What the supervisor is asked to do: keep instances running (restart them
+/// when they exit), stop them gracefully (SIGTERM, then SIGKILL after the grace
+/// period), or now (SIGKILL, a second Ctrl-C). The same stop the signals give.
+pub(crate) use service::Stop;
 
 /// One instance to run.
 #[derive(Debug, Clone)]

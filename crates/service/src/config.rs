@@ -1,0 +1,137 @@
+//! Config read once, typed: one read of the file, one parse into the caller's
+//! type (whose tables use `deny_unknown_fields`), errors that name the file,
+//! the key and the line. Plus the duration syntax every role shares
+//! (`500ms`, `10s`, `1m`, or plain seconds).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+/// A config file, read once: the parsed value and the text (for roles that
+/// name lines after parsing, e.g. a missing environment variable).
+#[derive(Debug)]
+pub struct Loaded<T> {
+    /// The parsed file.
+    pub value: T,
+    /// The file's text.
+    pub source: String,
+    /// Where it was read from.
+    pub path: PathBuf,
+}
+
+/// Why a config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not readable.
+    #[error("cannot read config file {path}: {error}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why (in the message, not a `source`, so error chains say it once).
+        error: std::io::Error,
+    },
+    /// Not valid, or an unknown key: the message names the key and the line.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// Reads `path` and parses it as `T`.
+pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, ConfigError> {
+    let source = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let value = parse(&source).map_err(|message| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(Loaded {
+        value,
+        source,
+        path: path.to_path_buf(),
+    })
+}
+
+/// Parses TOML text as `T`; the error names the key and the line.
+pub fn parse<T: DeserializeOwned>(src: &str) -> Result<T, String> {
+    toml::from_str(src).map_err(|e| e.to_string().trim_end().to_string())
+}
+
+/// `500ms`, `2s`, `1m`, or a plain number of seconds (fractions allowed).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = || format!("`{s}` is not a duration like 500ms, 10s or 1m");
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// `#[serde(with = "service::config::duration")]` for an `Option<Duration>`
+/// written as `"10s"` (or a number of seconds).
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    /// Deserializes an optional duration.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Option::<Raw>::deserialize(d)? {
+            None => Ok(None),
+            Some(Raw::Secs(n)) => Ok(Some(Duration::from_secs(n))),
+            Some(Raw::Text(t)) => super::parse_duration(&t)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_line() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code, reason = "only parsed")]
+        struct T {
+            #[serde(default, with = "duration")]
+            grace: Option<Duration>,
+        }
+        let t: T = parse("grace = \"3s\"\n").unwrap();
+        assert_eq!(t.grace, Some(Duration::from_secs(3)));
+        let e = parse::<T>("\ngrace = 3\ngrcae = 1\n").unwrap_err();
+        assert!(e.contains("grcae") && e.contains("line 3"), "{e}");
+    }
+}

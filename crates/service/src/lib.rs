@@ -1,0 +1,38 @@
+//! The skeleton every bigstep server role is built from. It knows no role.
+//!
+//! - [`listener`]: bind with `SO_REUSEADDR` and a backlog; accept with backoff
+//!   on `EMFILE`/`ENFILE` and other persistent errors, never a hot loop.
+//! - [`limit`]: the connection cap, and the role's answer to a client over it.
+//! - [`shutdown`]: one sequence — stop accepting, in-flight connections finish
+//!   within a grace, the rest are cut, counts logged.
+//! - [`server`]: the accept loop that puts those three together.
+//! - [`http`]: an HTTP/1 connection that closes when drained, for HTTP roles.
+//! - [`signals`]: SIGTERM/SIGINT/SIGHUP installed once per process, as events.
+//! - [`metrics`]: one `prometheus-client` registry per process and `/metrics`.
+//! - [`config`]: a config file read once, typed, errors by line.
+//!
+//! A role builds a [`Server`], calls [`Server::accept_until`] with its stop
+//! signal and a connection handler that watches [`Drain`], then
+//! [`Shutdown::finish`] with its grace. `LIFECYCLE.md` beside this crate tells
+//! the life of a listener and of a shutdown.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod http;
+pub mod limit;
+pub mod listener;
+pub mod metrics;
+pub mod server;
+pub mod shutdown;
+pub mod signals;
+
+pub use limit::{Limit, Permit, Reject};
+pub use listener::{bind, Listener};
+pub use metrics::Metrics;
+pub use server::Server;
+pub use shutdown::{Drain, Report, Shutdown};
+pub use signals::{Signals, Stop};
+
+/// The grace every role gives connections in flight unless configured.
+pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(30);

@@ -1,0 +1,84 @@
+//! What every connection, the log writer and the metrics collector share: the
+//! store behind its lock, the durable log offset, and the log's fatal error.
+//!
+//! A leaf: `server`, `aof` and `metrics` all import it and it imports none of
+//! them, so the three no longer import each other.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::{watch, Notify};
+
+use crate::aof::AofError;
+use crate::resp::Limits;
+use crate::store::Store;
+
+/// What is shared by all connections.
+pub(crate) struct Shared {
+    store: Mutex<Store>,
+    /// Log offset known durable (per appendfsync).
+    pub(crate) synced: watch::Sender<u64>,
+    /// The log writer thread, woken when there is something to write.
+    pub(crate) writer: Mutex<Option<std::thread::Thread>>,
+    /// Set at shutdown: the writer flushes, fsyncs and returns.
+    pub(crate) stopping: AtomicBool,
+    /// Protocol limits for parsing requests.
+    pub(crate) limits: Limits,
+    /// Largest unparsed input per client.
+    pub(crate) query_limit: usize,
+    /// The log failed: the server must stop (set once, by the writer).
+    fatal: Mutex<Option<AofError>>,
+    /// Wakes the server when `fatal` is set.
+    pub(crate) failed: Notify,
+}
+
+impl Shared {
+    pub(crate) fn new(store: Store, limits: Limits, query_limit: usize) -> Shared {
+        let (synced, _) = watch::channel(0);
+        Shared {
+            store: Mutex::new(store),
+            synced,
+            writer: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+            limits,
+            query_limit,
+            fatal: Mutex::new(None),
+            failed: Notify::new(),
+        }
+    }
+
+    /// Locks the store. A panic while holding the lock poisons it; the data is
+    /// still consistent per command boundary as far as we can tell, so go on.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the log writer.
+    pub(crate) fn wake_writer(&self) {
+        if let Some(t) = self
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            t.unpark();
+        }
+    }
+
+    /// Records the log's fatal error (the first one wins) and wakes the server.
+    pub(crate) fn fail(&self, e: AofError) {
+        let mut fatal = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
+        if fatal.is_none() {
+            tracing::error!(error = %e, "append-only log failed; stopping the server");
+            *fatal = Some(e);
+        }
+        drop(fatal);
+        // A permit is kept if the server is not waiting yet.
+        self.failed.notify_one();
+    }
+
+    /// Takes the fatal error, if the log failed.
+    pub(crate) fn take_fatal(&self) -> Option<AofError> {
+        self.fatal.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
