@@ -16,6 +16,7 @@ mod config;
 mod evict;
 mod file;
 mod glob;
+mod hll;
 mod key;
 mod lua;
 mod metrics;

@@ -234,6 +234,41 @@ fn clean_shutdown_and_restart_keep_data() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// PFADD, PFMERGE and PFCOUNT's cache refresh are logged: after a restart
+/// the HLL values are the same bytes.
+#[test]
+fn hyperloglog_survives_restart_byte_for_byte() {
+    let dir = tmpdir("hll");
+    let cfg = state::Config {
+        dir: Some(dir.clone()),
+        ..Default::default()
+    };
+    let keys = ["h", "m", "big"];
+    let before: Vec<Frame> = {
+        let srv = common::start_ours(cfg.clone());
+        let mut c = Conn::connect(srv.addr);
+        c.cmd("pfadd h a b c");
+        c.cmd("pfadd other x y");
+        c.cmd("pfmerge m h other");
+        let mut line = String::from("pfadd big");
+        for i in 0..3000 {
+            line.push_str(&format!(" e{i}"));
+        }
+        c.cmd(&line);
+        c.cmd("pfcount h");
+        c.cmd("pfcount big");
+        keys.iter().map(|k| c.cmd(&format!("get {k}"))).collect()
+    };
+    let srv = common::start_ours(cfg);
+    let mut c = Conn::connect(srv.addr);
+    for (k, b) in keys.iter().zip(before) {
+        assert_eq!(c.cmd(&format!("get {k}")), b, "{k}");
+    }
+    assert_eq!(c.cmd("pfcount m"), Frame::Integer(5));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn log_path(dir: &Path) -> PathBuf {
     dir.join(state::aof::FILE_NAME)
 }

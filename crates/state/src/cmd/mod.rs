@@ -15,6 +15,7 @@ pub(crate) mod conn;
 mod ctx;
 mod dispatch;
 mod hash;
+mod hll;
 mod keys;
 mod list;
 mod longdouble;

@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, hash, keys, list, object, pubsub, script, set, sort, stream, strings, tx, zalgebra,
-    zset,
+    bits, conn, hash, hll, keys, list, object, pubsub, script, set, sort, stream, strings, tx,
+    zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -86,6 +86,10 @@ static TABLE: &[Spec] = &[
     c("incrby", 3, WM, K1, strings::incrby),
     c("decrby", 3, WM, K1, strings::decrby),
     c("incrbyfloat", 3, WM, K1, strings::incrbyfloat),
+    // HyperLogLog (PFMERGE touches only its destination itself)
+    c("pfadd", -2, WM, K1, hll::pfadd),
+    c("pfcount", -2, 0, KALL, hll::pfcount),
+    c("pfmerge", -2, WM | NOTOUCH, KALL, hll::pfmerge),
     // bits
     c("setbit", 4, WM, K1, bits::setbit),
     c("getbit", 3, 0, K1, bits::getbit),
