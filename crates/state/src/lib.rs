@@ -15,6 +15,7 @@ mod cmd;
 mod config;
 mod evict;
 mod file;
+mod geohash;
 mod glob;
 mod hll;
 mod key;

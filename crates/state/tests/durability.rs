@@ -235,15 +235,16 @@ fn clean_shutdown_and_restart_keep_data() {
 }
 
 /// PFADD, PFMERGE and PFCOUNT's cache refresh are logged: after a restart
-/// the HLL values are the same bytes.
+/// the HLL values are the same bytes. GEOADD and a storing GEO search too.
 #[test]
-fn hyperloglog_survives_restart_byte_for_byte() {
+fn hyperloglog_and_geo_survive_restart() {
     let dir = tmpdir("hll");
     let cfg = state::Config {
         dir: Some(dir.clone()),
         ..Default::default()
     };
     let keys = ["h", "m", "big"];
+    let zsets = ["g", "near", "gs"];
     let before: Vec<Frame> = {
         let srv = common::start_ours(cfg.clone());
         let mut c = Conn::connect(srv.addr);
@@ -257,13 +258,29 @@ fn hyperloglog_survives_restart_byte_for_byte() {
         c.cmd(&line);
         c.cmd("pfcount h");
         c.cmd("pfcount big");
-        keys.iter().map(|k| c.cmd(&format!("get {k}"))).collect()
+        c.cmd("geoadd g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania");
+        c.cmd("georadius g 15 37 200 km storedist near");
+        c.cmd("geosearchstore gs g fromlonlat 15 37 byradius 100 km");
+        let mut v: Vec<Frame> = keys.iter().map(|k| c.cmd(&format!("get {k}"))).collect();
+        v.extend(
+            zsets
+                .iter()
+                .map(|k| c.cmd(&format!("zrange {k} 0 -1 withscores"))),
+        );
+        v
     };
     let srv = common::start_ours(cfg);
     let mut c = Conn::connect(srv.addr);
-    for (k, b) in keys.iter().zip(before) {
-        assert_eq!(c.cmd(&format!("get {k}")), b, "{k}");
+    let mut after: Vec<Frame> = keys.iter().map(|k| c.cmd(&format!("get {k}"))).collect();
+    after.extend(
+        zsets
+            .iter()
+            .map(|k| c.cmd(&format!("zrange {k} 0 -1 withscores"))),
+    );
+    for (b, a) in before.into_iter().zip(after) {
+        assert_eq!(a, b);
     }
+    assert_eq!(c.cmd("zcard gs"), Frame::Integer(1));
     assert_eq!(c.cmd("pfcount m"), Frame::Integer(5));
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, hash, hll, keys, list, object, pubsub, script, set, sort, stream, strings, tx,
+    bits, conn, geo, hash, hll, keys, list, object, pubsub, script, set, sort, stream, strings, tx,
     zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
@@ -90,6 +90,30 @@ static TABLE: &[Spec] = &[
     c("pfadd", -2, WM, K1, hll::pfadd),
     c("pfcount", -2, 0, KALL, hll::pfcount),
     c("pfmerge", -2, WM | NOTOUCH, KALL, hll::pfmerge),
+    // GEO (sorted sets of geohash scores). The storing searches touch
+    // only their destination themselves.
+    c("geoadd", -5, WM, K1, geo::geoadd),
+    c("geopos", -2, 0, K1, geo::geopos),
+    c("geodist", -4, 0, K1, geo::geodist),
+    c("geohash", -2, 0, K1, geo::geohash_cmd),
+    cm(
+        "georadius",
+        -6,
+        WM | NOTOUCH,
+        geo::georadius_keys,
+        geo::georadius,
+    ),
+    c("georadius_ro", -6, 0, K1, geo::georadius_ro),
+    cm(
+        "georadiusbymember",
+        -5,
+        WM | NOTOUCH,
+        geo::georadius_keys,
+        geo::georadiusbymember,
+    ),
+    c("georadiusbymember_ro", -5, 0, K1, geo::georadiusbymember_ro),
+    c("geosearch", -7, 0, K1, geo::geosearch),
+    c("geosearchstore", -8, WM | NOTOUCH, K12, geo::geosearchstore),
     // bits
     c("setbit", 4, WM, K1, bits::setbit),
     c("getbit", 3, 0, K1, bits::getbit),
