@@ -28,6 +28,7 @@ mod set;
 mod sort;
 pub(crate) mod stream;
 mod strings;
+mod swapdb;
 mod table;
 mod tx;
 mod wake;

@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, geo, hash, hll, keys, list, object, pubsub, script, set, sort, stream, strings, tx,
-    zalgebra, zset,
+    bits, conn, geo, hash, hll, keys, list, object, pubsub, script, set, sort, stream, strings,
+    swapdb, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -147,6 +147,7 @@ static TABLE: &[Spec] = &[
     c("flushdb", -1, W, NK, keys::flushdb),
     c("flushall", -1, W, NK, keys::flushall),
     c("select", 2, 0, NK, keys::select),
+    c("swapdb", 3, W, NK, swapdb::swapdb),
     c("sort", -2, WM, K1, sort::sort),
     c("sort_ro", -2, 0, K1, sort::sort_ro),
     container("object", -2, 0, OBJECT_SUBS),
