@@ -108,6 +108,11 @@ fn sparse_growth_and_dense_promotion_match_byte_for_byte() {
             p.script(&format!("get m\npfcount m small{round}\npfcount m big"));
         }
     }
+    // A lower hll-sparse-max-bytes turns HLLs dense sooner.
+    p.script(
+        "config set hll-sparse-max-bytes 60\npfadd low a b c d e f g h i j k l m n o p\nget low",
+    );
+    p.script("pfadd low2 q\npfmerge low2 small3 small4 small5\nget low2\nconfig set hll-sparse-max-bytes 3000");
     // A dense source makes PFMERGE's destination dense.
     p.script("pfadd tiny a\npfmerge tiny big\nget tiny\npfcount tiny");
 }

@@ -26,18 +26,28 @@ fn hll_of<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut Vec<u8>
     }
 }
 
+/// `hll-sparse-max-bytes`: past it a sparse HLL turns dense.
+fn sparse_max(ctx: &Ctx<'_>) -> usize {
+    ctx.s
+        .params
+        .get("hll-sparse-max-bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(hll::SPARSE_MAX_BYTES)
+}
+
 pub(super) fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let created = hll_of(ctx, &a[1])?.is_none();
     if created {
         ctx.set_key(&a[1], Value::Str(hll::new_sparse()), false);
     }
     let mut updated = u64::from(created);
+    let max_bytes = sparse_max(ctx);
     {
         let Some(h) = hll_of(ctx, &a[1])? else {
             return Ok(Reply::Int(0));
         };
         for e in &a[2..] {
-            if hll::add(h, e, hll::SPARSE_MAX_BYTES)? {
+            if hll::add(h, e, max_bytes)? {
                 updated += 1;
             }
         }
@@ -93,6 +103,7 @@ pub(super) fn pfmerge(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             hll::merge_into(&mut max, h)?;
         }
     }
+    let max_bytes = sparse_max(ctx);
     if !ctx.exists(&a[1]) {
         ctx.set_key(&a[1], Value::Str(hll::new_sparse()), false);
     }
@@ -105,7 +116,7 @@ pub(super) fn pfmerge(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         }
         for (i, &m) in max.iter().enumerate() {
             if m != 0 {
-                hll::raise(h, i, m, hll::SPARSE_MAX_BYTES)?;
+                hll::raise(h, i, m, max_bytes)?;
             }
         }
         hll::invalidate(h);

@@ -21,6 +21,7 @@ mod keys;
 mod list;
 mod longdouble;
 mod object;
+mod params;
 mod pubsub;
 mod random;
 pub(crate) mod script;
