@@ -148,7 +148,7 @@ static TABLE: &[Spec] = &[
     c("flushall", -1, W, NK, keys::flushall),
     c("select", 2, 0, NK, keys::select),
     c("swapdb", 3, W, NK, swapdb::swapdb),
-    c("sort", -2, WM, K1, sort::sort),
+    c("sort", -2, WM | NOTOUCH, K1, sort::sort),
     c("sort_ro", -2, 0, K1, sort::sort_ro),
     container("object", -2, 0, OBJECT_SUBS),
     container("memory", -2, 0, MEMORY_SUBS),
