@@ -88,3 +88,30 @@ fn config_set_validates_and_reports_back() {
         );
     }
 }
+
+/// OBJECT ENCODING follows the compact-encoding limits CONFIG SET gives.
+#[test]
+fn object_encoding_follows_config_limits() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        config set hash-max-listpack-entries 2 hash-max-listpack-value 8
+        hset h1 a 1 b 2
+        object encoding h1
+        hset h2 a 1 b 2 c 3
+        object encoding h2
+        hset h3 a 123456789
+        object encoding h3
+        config set zset-max-ziplist-entries 1 zset-max-listpack-value 4
+        zadd z1 1 a
+        object encoding z1
+        zadd z2 1 a 2 b
+        object encoding z2
+        zadd z3 1 abcdef
+        object encoding z3
+        config set set-max-intset-entries 2
+        sadd s1 1 2
+        object encoding s1
+    "#,
+    );
+}
