@@ -174,6 +174,11 @@ fn dense_raise(h: &mut [u8], i: usize, v: u8) -> bool {
     }
 }
 
+/// Every register of a dense HLL (PFDEBUG GETREG).
+pub(crate) fn dense_registers(h: &[u8]) -> Vec<u8> {
+    (0..REGISTERS).map(|i| dense_get(&h[HDR..], i)).collect()
+}
+
 // === sparse opcodes ===
 
 /// One decoded sparse opcode.
@@ -252,6 +257,21 @@ fn sparse_walk(h: &[u8], mut f: impl FnMut(usize, Op) -> bool) -> usize {
         p += op.bytes();
     }
     idx
+}
+
+/// The sparse opcodes as Redis's PFDEBUG DECODE prints them
+/// (`Z:` XZERO, `z:` ZERO, `v:value,len`).
+pub(crate) fn decode_sparse(h: &[u8]) -> String {
+    let mut out = Vec::new();
+    sparse_walk(h, |_, op| {
+        out.push(match op {
+            Op::Zeros { len, xzero: true } => format!("Z:{len}"),
+            Op::Zeros { len, xzero: false } => format!("z:{len}"),
+            Op::Val { value, len } => format!("v:{value},{len}"),
+        });
+        true
+    });
+    out.join(" ")
 }
 
 /// Rewrites a sparse HLL as dense (a no-op on a dense one).

@@ -68,6 +68,7 @@ fn geoadd_pos_dist_hash() {
             set str x
             geoadd str 1 1 a
             geopos str a
+            ~acl cat geo
             geodist str a b
             geohash str a
             georadius str 0 0 1 km

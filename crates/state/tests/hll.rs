@@ -75,6 +75,23 @@ fn pf_commands_and_errors() {
             pfmerge x c
             set c2 "HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x7f\xff\x00"
             pfcount c2
+            pfdebug encoding h
+            pfdebug decode h
+            pfdebug getreg dst
+            pfdebug encoding dst
+            pfdebug todense h
+            pfdebug todense h
+            pfdebug encoding h
+            pfdebug decode h
+            pfdebug getreg h
+            get h
+            pfdebug encoding nokey
+            pfdebug encoding s
+            pfdebug encoding l
+            pfdebug nosuch h
+            pfdebug decode c
+            pfselftest
+            ~acl cat hyperloglog
             pfadd
             pfcount
             pfmerge

