@@ -442,6 +442,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// Double (RESP2: bulk string).
     Double(f64),
+    /// A double already formatted by its command (GEOPOS's `%.17Lf`
+    /// trimmed); RESP2: bulk string.
+    DoubleText(String),
     /// Boolean (RESP2: integer 1/0).
     Bool(bool),
     /// Out-of-band push (RESP2: array).
@@ -511,6 +514,15 @@ impl Reply {
             }
             Reply::Double(d) => {
                 let s = fmt_double(*d);
+                if proto >= 3 {
+                    out.put_u8(b',');
+                    out.put_slice(s.as_bytes());
+                    out.put_slice(b"\r\n");
+                } else {
+                    put_bulk(out, s.as_bytes());
+                }
+            }
+            Reply::DoubleText(s) => {
                 if proto >= 3 {
                     out.put_u8(b',');
                     out.put_slice(s.as_bytes());

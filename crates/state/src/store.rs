@@ -550,6 +550,9 @@ pub(crate) struct Store {
     pub(crate) loading: bool,
     /// Shutdown began: no more commands, so the final log flush is final.
     pub(crate) shutting_down: bool,
+    /// Values CONFIG SET gave the Redis parameters that change nothing
+    /// here (the others live in `cfg`); unset ones read as their default.
+    pub(crate) params: HashMap<&'static str, String>,
 }
 
 impl Store {
@@ -583,6 +586,7 @@ impl Store {
             aof_current_size: 0,
             loading: false,
             shutting_down: false,
+            params: HashMap::new(),
         }
     }
 

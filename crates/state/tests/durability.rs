@@ -234,6 +234,58 @@ fn clean_shutdown_and_restart_keep_data() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// PFADD, PFMERGE and PFCOUNT's cache refresh are logged: after a restart
+/// the HLL values are the same bytes. GEOADD and a storing GEO search too.
+#[test]
+fn hyperloglog_and_geo_survive_restart() {
+    let dir = tmpdir("hll");
+    let cfg = state::Config {
+        dir: Some(dir.clone()),
+        ..Default::default()
+    };
+    let keys = ["h", "m", "big"];
+    let zsets = ["g", "near", "gs"];
+    let before: Vec<Frame> = {
+        let srv = common::start_ours(cfg.clone());
+        let mut c = Conn::connect(srv.addr);
+        c.cmd("pfadd h a b c");
+        c.cmd("pfadd other x y");
+        c.cmd("pfmerge m h other");
+        let mut line = String::from("pfadd big");
+        for i in 0..3000 {
+            line.push_str(&format!(" e{i}"));
+        }
+        c.cmd(&line);
+        c.cmd("pfcount h");
+        c.cmd("pfcount big");
+        c.cmd("geoadd g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania");
+        c.cmd("georadius g 15 37 200 km storedist near");
+        c.cmd("geosearchstore gs g fromlonlat 15 37 byradius 100 km");
+        let mut v: Vec<Frame> = keys.iter().map(|k| c.cmd(&format!("get {k}"))).collect();
+        v.extend(
+            zsets
+                .iter()
+                .map(|k| c.cmd(&format!("zrange {k} 0 -1 withscores"))),
+        );
+        v
+    };
+    let srv = common::start_ours(cfg);
+    let mut c = Conn::connect(srv.addr);
+    let mut after: Vec<Frame> = keys.iter().map(|k| c.cmd(&format!("get {k}"))).collect();
+    after.extend(
+        zsets
+            .iter()
+            .map(|k| c.cmd(&format!("zrange {k} 0 -1 withscores"))),
+    );
+    for (b, a) in before.into_iter().zip(after) {
+        assert_eq!(a, b);
+    }
+    assert_eq!(c.cmd("zcard gs"), Frame::Integer(1));
+    assert_eq!(c.cmd("pfcount m"), Frame::Integer(5));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn log_path(dir: &Path) -> PathBuf {
     dir.join(state::aof::FILE_NAME)
 }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::args::{int, is, syntax};
 use super::ctx::{Commands, Ctx, Spec, R};
+use super::params;
 use crate::config::{parse_memory, Fsync, Policy, REDIS_VERSION};
 use crate::resp::Reply;
 use crate::store::{notify, Client, Store};
@@ -513,7 +514,7 @@ pub(super) fn acl_cat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 fn config_pairs(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
     let c = &ctx.s.cfg;
-    vec![
+    let mut pairs = vec![
         ("maxmemory", c.maxmemory.to_string()),
         ("maxmemory-policy", c.maxmemory_policy.name().to_string()),
         ("notify-keyspace-events", notify::format(ctx.s.notify_flags)),
@@ -563,7 +564,12 @@ fn config_pairs(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
                 c.pubsub_output_limit
             ),
         ),
-    ]
+    ];
+    pairs.extend(params::all().map(|(name, p)| {
+        let v = ctx.s.params.get(p.name).map_or(p.default, |v| v.as_str());
+        (name, v.to_string())
+    }));
+    pairs
 }
 
 pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
@@ -590,6 +596,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let mut cfg = ctx.s.cfg.clone();
     let mut flags = ctx.s.notify_flags;
     let mut new_pass = None;
+    let mut staged = Vec::new();
     for p in a[2..].chunks(2) {
         let name = String::from_utf8_lossy(&p[0]).to_ascii_lowercase();
         let val = String::from_utf8_lossy(&p[1]).into_owned();
@@ -624,16 +631,23 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
                 cfg.auto_aof_rewrite_percentage = val.parse().map_err(|_| fail("argument couldn't be parsed into an integer"))?
             }
             "save" | "appendonly" | "maxmemory-samples" | "lua-time-limit" | "busy-reply-threshold" | "protected-mode" => {}
-            _ => {
-                return Err(Reply::err(format!(
-                    "Unknown option or number of arguments for CONFIG SET - '{}'",
-                    String::from_utf8_lossy(&p[0])
-                )))
-            }
+            other => match params::find(other) {
+                Some(param) => staged.push((param.name, params::check(param, &val).map_err(|e| fail(&e))?)),
+                None if params::refusal(other).is_some() => {
+                    return Err(fail(params::refusal(other).unwrap_or_default()))
+                }
+                None => {
+                    return Err(Reply::err(format!(
+                        "Unknown option or number of arguments for CONFIG SET - '{}'",
+                        String::from_utf8_lossy(&p[0])
+                    )))
+                }
+            },
         }
     }
     ctx.s.cfg = cfg;
     ctx.s.notify_flags = flags;
+    ctx.s.params.extend(staged);
     if let Some(p) = new_pass {
         // As in Redis: requirepass is the default user's password.
         ctx.s.acl.set_requirepass(p.as_deref());

@@ -2,8 +2,9 @@
 //!
 //! We keep one representation per type, so OBJECT ENCODING reports the name
 //! Redis 7.2 (the version we announce) would use for the value's current size
-//! and contents, with its default `*-max-listpack-*` / `set-max-intset-entries`
-//! limits: clients and tests that look at it see what they would on Redis.
+//! and contents, with the `*-max-listpack-*` / `set-max-intset-entries`
+//! limits CONFIG SET gave (Redis's defaults otherwise): clients and tests
+//! that look at it see what they would on Redis.
 //! Unlike Redis, a value that shrinks again reports the compact encoding again.
 
 use bytes::Bytes;
@@ -19,6 +20,34 @@ const HASH_LISTPACK_ENTRIES: usize = 512;
 const LISTPACK_ENTRIES: usize = 128;
 const LISTPACK_VALUE: usize = 64;
 const INTSET_ENTRIES: usize = 512;
+
+/// When small collections stay compact (the CONFIG parameters).
+struct Limits {
+    hash_entries: usize,
+    hash_value: usize,
+    zset_entries: usize,
+    zset_value: usize,
+    intset_entries: usize,
+}
+
+impl Limits {
+    fn of(ctx: &Ctx<'_>) -> Limits {
+        let get = |name: &str, default: usize| {
+            ctx.s
+                .params
+                .get(name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        Limits {
+            hash_entries: get("hash-max-listpack-entries", HASH_LISTPACK_ENTRIES),
+            hash_value: get("hash-max-listpack-value", LISTPACK_VALUE),
+            zset_entries: get("zset-max-listpack-entries", LISTPACK_ENTRIES),
+            zset_value: get("zset-max-listpack-value", LISTPACK_VALUE),
+            intset_entries: get("set-max-intset-entries", INTSET_ENTRIES),
+        }
+    }
+}
 /// `list-max-listpack-size -2`: a list stays one listpack up to 8 KB.
 const LIST_LISTPACK_BYTES: usize = 8192;
 /// Strings up to this length live in the object allocation (`embstr`).
@@ -29,7 +58,7 @@ fn is_int(b: &[u8]) -> bool {
     b.len() <= 20 && parse_i64(b).is_some_and(|n| n.to_string().as_bytes() == b)
 }
 
-fn encoding(v: &Value) -> &'static str {
+fn encoding(v: &Value, lim: &Limits) -> &'static str {
     match v {
         Value::Int(_) => "int",
         Value::Stream(_) => "stream",
@@ -50,9 +79,9 @@ fn encoding(v: &Value) -> &'static str {
             }
         }
         Value::Hash(h) => {
-            if h.len() <= HASH_LISTPACK_ENTRIES
+            if h.len() <= lim.hash_entries
                 && h.iter()
-                    .all(|(k, v)| k.len() <= LISTPACK_VALUE && v.len() <= LISTPACK_VALUE)
+                    .all(|(k, v)| k.len() <= lim.hash_value && v.len() <= lim.hash_value)
             {
                 "listpack"
             } else {
@@ -60,7 +89,7 @@ fn encoding(v: &Value) -> &'static str {
             }
         }
         Value::Set(s) => {
-            if s.len() <= INTSET_ENTRIES && s.iter().all(|m| is_int(m)) {
+            if s.len() <= lim.intset_entries && s.iter().all(|m| is_int(m)) {
                 "intset"
             } else if s.len() <= LISTPACK_ENTRIES && s.iter().all(|m| m.len() <= LISTPACK_VALUE) {
                 "listpack"
@@ -69,7 +98,7 @@ fn encoding(v: &Value) -> &'static str {
             }
         }
         Value::ZSet(z) => {
-            if z.len() <= LISTPACK_ENTRIES && z.scores.keys().all(|m| m.len() <= LISTPACK_VALUE) {
+            if z.len() <= lim.zset_entries && z.scores.keys().all(|m| m.len() <= lim.zset_value) {
                 "listpack"
             } else {
                 "skiplist"
@@ -79,8 +108,9 @@ fn encoding(v: &Value) -> &'static str {
 }
 
 pub(super) fn object_encoding(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let lim = Limits::of(ctx);
     Ok(match ctx.lookup(&a[2]) {
-        Some(v) => Reply::bulk(encoding(v)),
+        Some(v) => Reply::bulk(encoding(v, &lim)),
         None => Reply::Nil,
     })
 }

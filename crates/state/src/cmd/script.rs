@@ -32,6 +32,7 @@ fn to_lua(lua: &Lua, r: Reply) -> mlua::Result<LV> {
         Reply::Bulk(b) | Reply::Verbatim(_, b) => LV::String(lua.create_string(&b[..])?),
         Reply::Nil | Reply::NilArray | Reply::None => LV::Boolean(false),
         Reply::Double(d) => LV::String(lua.create_string(crate::resp::fmt_double(d))?),
+        Reply::DoubleText(s) => LV::String(lua.create_string(s)?),
         Reply::Bool(b) => LV::Integer(b as i64),
         Reply::Array(v) | Reply::Set(v) | Reply::Push(v) | Reply::Multi(v) => {
             let t = lua.create_table()?;

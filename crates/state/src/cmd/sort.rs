@@ -204,12 +204,17 @@ fn sort_generic(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> R {
         ));
     };
     let n = out.len();
+    // The table row is NOTOUCH: the destination, not the source, is what
+    // a WATCH must see modified (the destination is not a fixed key position).
+    let db = ctx.c.db;
     if n == 0 {
         if ctx.del_key(&dst) {
+            ctx.s.touch(db, &dst);
             ctx.notify(notify::GENERIC, "del", &dst);
             ctx.dirty(1);
         }
     } else {
+        ctx.s.touch(db, &dst);
         let list: VecDeque<Bytes> = out.into_iter().map(Option::unwrap_or_default).collect();
         ctx.set_key(&dst, Value::List(Box::new(list)), false);
         ctx.notify(notify::LIST, "sortstore", &dst);

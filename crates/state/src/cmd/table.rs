@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, hash, keys, list, object, pubsub, script, set, sort, stream, strings, tx, zalgebra,
-    zset,
+    bits, conn, geo, hash, hll, keys, list, object, pubsub, script, set, sort, stream, strings,
+    swapdb, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -86,6 +86,36 @@ static TABLE: &[Spec] = &[
     c("incrby", 3, WM, K1, strings::incrby),
     c("decrby", 3, WM, K1, strings::decrby),
     c("incrbyfloat", 3, WM, K1, strings::incrbyfloat),
+    // HyperLogLog (PFMERGE touches only its destination itself)
+    c("pfadd", -2, WM, K1, hll::pfadd),
+    c("pfcount", -2, 0, KALL, hll::pfcount),
+    c("pfmerge", -2, WM | NOTOUCH, KALL, hll::pfmerge),
+    c("pfdebug", 3, WM, K2, hll::pfdebug),
+    c("pfselftest", 1, 0, NK, hll::pfselftest),
+    // GEO (sorted sets of geohash scores). The storing searches touch
+    // only their destination themselves.
+    c("geoadd", -5, WM, K1, geo::geoadd),
+    c("geopos", -2, 0, K1, geo::geopos),
+    c("geodist", -4, 0, K1, geo::geodist),
+    c("geohash", -2, 0, K1, geo::geohash_cmd),
+    cm(
+        "georadius",
+        -6,
+        WM | NOTOUCH,
+        geo::georadius_keys,
+        geo::georadius,
+    ),
+    c("georadius_ro", -6, 0, K1, geo::georadius_ro),
+    cm(
+        "georadiusbymember",
+        -5,
+        WM | NOTOUCH,
+        geo::georadius_keys,
+        geo::georadiusbymember,
+    ),
+    c("georadiusbymember_ro", -5, 0, K1, geo::georadiusbymember_ro),
+    c("geosearch", -7, 0, K1, geo::geosearch),
+    c("geosearchstore", -8, WM | NOTOUCH, K12, geo::geosearchstore),
     // bits
     c("setbit", 4, WM, K1, bits::setbit),
     c("getbit", 3, 0, K1, bits::getbit),
@@ -119,7 +149,8 @@ static TABLE: &[Spec] = &[
     c("flushdb", -1, W, NK, keys::flushdb),
     c("flushall", -1, W, NK, keys::flushall),
     c("select", 2, 0, NK, keys::select),
-    c("sort", -2, WM, K1, sort::sort),
+    c("swapdb", 3, W, NK, swapdb::swapdb),
+    c("sort", -2, WM | NOTOUCH, K1, sort::sort),
     c("sort_ro", -2, 0, K1, sort::sort_ro),
     container("object", -2, 0, OBJECT_SUBS),
     container("memory", -2, 0, MEMORY_SUBS),
