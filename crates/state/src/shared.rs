@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::{watch, Notify};
 
-use crate::aof::AofError;
+use crate::aof::error::AofError;
 use crate::resp::Limits;
 use crate::store::Store;
 
