@@ -101,6 +101,20 @@ impl Proc {
         testkit::process::signal(self.child.id(), "TERM");
     }
 
+    /// Sends SIGTERM and checks the drain's first step, the same for every
+    /// role: the listener closes and the idle connection `idle` is closed.
+    /// Returns when SIGTERM was sent.
+    fn terminate_and_check_drain(&self, addr: SocketAddr, idle: &mut TcpStream) -> Instant {
+        let stopped_at = Instant::now();
+        self.terminate();
+        assert!(
+            refused_within(addr, Duration::from_secs(10)),
+            "still accepting after SIGTERM"
+        );
+        assert!(closed(idle), "the idle connection was not closed");
+        stopped_at
+    }
+
     /// Waits for the exit, failing past `limit`.
     fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         let deadline = Instant::now() + limit;
@@ -218,13 +232,7 @@ fn state_finishes_transactions_and_blocked_commands_then_exits_0() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let stopped_at = Instant::now();
-    p.terminate();
-    assert!(
-        refused_within(addr, Duration::from_secs(10)),
-        "still accepting after SIGTERM"
-    );
-    assert!(closed(&mut idle), "the idle client was not closed");
+    let stopped_at = p.terminate_and_check_drain(addr, &mut idle);
     tx.write_all(&resp(&["EXEC"])).unwrap();
     expect(&mut tx, "*1\r\n+OK\r\n");
     assert!(closed(&mut tx), "closed once its transaction ran");
@@ -361,13 +369,7 @@ fn files_finishes_an_upload_in_flight_then_exits_0() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let stopped_at = Instant::now();
-    p.terminate();
-    assert!(
-        refused_within(addr, Duration::from_secs(10)),
-        "still accepting after SIGTERM"
-    );
-    assert!(closed(&mut idle), "the idle connection was not closed");
+    let stopped_at = p.terminate_and_check_drain(addr, &mut idle);
     upload.write_all(&payload[size / 2..]).unwrap();
     let (status, body) = http_response(&mut upload);
     assert_eq!(status, 200, "the upload in flight completes: {body}");
