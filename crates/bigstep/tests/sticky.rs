@@ -186,7 +186,11 @@ async fn a_dead_sticky_server_reroutes_and_restics_without_an_error() {
         );
     }
     assert_eq!(
-        metric(admin, "bigstep_sticky_reroutes_total{server=\"a\"}").await,
+        metric(
+            admin,
+            "bigstep_sticky_reroutes_total{server=\"a\",pool=\"default\"}"
+        )
+        .await,
         Some(1)
     );
     // a comes back: the user stays on b (no flapping).
@@ -333,13 +337,21 @@ async fn session_loss_detector_counts_a_reset_session_not_a_kept_one() {
     // A first visit without a session: not a loss either.
     get(fd.addr, "/set-cookie?v=first").await.unwrap();
     assert_eq!(
-        metric(admin, "bigstep_session_loss_total{server=\"a\"}").await,
+        metric(
+            admin,
+            "bigstep_session_loss_total{server=\"a\",pool=\"default\"}"
+        )
+        .await,
         Some(0)
     );
     // The user sent abc; the app answered with a new id: its session was lost.
     get_with_cookie(fd.addr, "/set-cookie?v=xyz", "PHPSESSID=abc").await;
     assert_eq!(
-        metric(admin, "bigstep_session_loss_total{server=\"a\"}").await,
+        metric(
+            admin,
+            "bigstep_session_loss_total{server=\"a\",pool=\"default\"}"
+        )
+        .await,
         Some(1)
     );
     let logged = eventually(Duration::from_secs(5), || {

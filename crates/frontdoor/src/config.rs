@@ -11,6 +11,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod routes;
+pub use routes::{
+    Cidr, HeaderCondition, HeaderRules, LimitKey, OneOrMany, PoolConfig, PoolTimeouts,
+    RateLimitConfig, RouteConfig, Template, DEFAULT_POOL,
+};
+pub(crate) use routes::{Part, Var, HEADER_VARS, REDIRECT_VARS};
+
 /// The whole front door configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,9 +81,20 @@ pub struct Config {
     /// Cookie names the session-loss detector watches (besides `sticky.app_cookie`).
     #[serde(default = "defaults::session_cookies")]
     pub session_cookies: Vec<String>,
-    /// The upstream servers.
+    /// The upstream servers: the pool named `default`, which takes every
+    /// request no route matches.
     #[serde(default)]
     pub servers: Vec<toml::Spanned<ServerConfig>>,
+    /// Named pools (see `routes`): each inherits what it does not set.
+    #[serde(default)]
+    pub pools: Vec<toml::Spanned<PoolConfig>>,
+    /// The route table, tried in order; the first match wins.
+    #[serde(default)]
+    pub routes: Vec<toml::Spanned<RouteConfig>>,
+    /// Peers whose `X-Forwarded-For` is believed (our own front doors, a CDN):
+    /// addresses or CIDR blocks. Rate limits key on the address they report.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Server selection algorithm.
@@ -419,22 +437,9 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Semantic checks serde cannot make. `src` locates the offending server entry.
+    /// Semantic checks serde cannot make. `src` locates the offending entry.
     pub fn validate(&self, src: Option<&str>) -> Result<(), ConfigError> {
-        let err = |span: Option<Range<usize>>, key: &str, msg: String| {
-            let at = match (src, span) {
-                (Some(src), Some(span)) if span.end > 0 => {
-                    format!(" (line {})", line_of(src, span.start))
-                }
-                _ => String::new(),
-            };
-            ConfigError {
-                message: format!("invalid `{key}`{at}: {msg}"),
-            }
-        };
-        if self.attempts == 0 {
-            return Err(err(None, "attempts", "must be at least 1".into()));
-        }
+        let err = located(src);
         if self.max_connections == 0 {
             return Err(err(None, "max_connections", "must be at least 1".into()));
         }
@@ -444,6 +449,16 @@ impl Config {
                 "limits.max_header_bytes",
                 "must be at least 8192".into(),
             ));
+        }
+        self.validate_pool(src)?;
+        self.validate_routes(&err)
+    }
+
+    /// The checks every pool's effective configuration must pass.
+    fn validate_pool(&self, src: Option<&str>) -> Result<(), ConfigError> {
+        let err = located(src);
+        if self.attempts == 0 {
+            return Err(err(None, "attempts", "must be at least 1".into()));
         }
         if !(0.0..=10.0).contains(&self.hash_balance) || self.hash_balance.is_nan() {
             return Err(err(
@@ -571,6 +586,24 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// Makes an error naming the key and, when the span is known, the line.
+type Locate<'a> = dyn Fn(Option<Range<usize>>, &str, String) -> ConfigError + 'a;
+
+/// Builds errors that name the key and, when the span is known, the line.
+fn located(src: Option<&str>) -> impl Fn(Option<Range<usize>>, &str, String) -> ConfigError + '_ {
+    move |span: Option<Range<usize>>, key: &str, msg: String| {
+        let at = match (src, span) {
+            (Some(src), Some(span)) if span.end > 0 => {
+                format!(" (line {})", line_of(src, span.start))
+            }
+            _ => String::new(),
+        };
+        ConfigError {
+            message: format!("invalid `{key}`{at}: {msg}"),
+        }
     }
 }
 

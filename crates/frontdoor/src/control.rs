@@ -10,7 +10,6 @@
 //! maintenance) live on the server and survive reloads. A change that fails
 //! validation, or alters what cannot change live, is refused and nothing changes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -26,13 +25,15 @@ use crate::Shared;
 pub enum Change {
     /// Replace the whole configuration (the file was edited).
     Reload(Box<Config>),
-    /// Add one server.
+    /// Add one server to the default pool.
     AddServer(ServerConfig),
-    /// Remove one server by id.
+    /// Add one server to the named pool.
+    AddPoolServer(String, ServerConfig),
+    /// Remove a server by id (from every pool it serves in: an id names a host).
     RemoveServer(String),
-    /// Change a server's weight.
+    /// Change a server's weight (in every pool it serves in).
     SetWeight(String, u32),
-    /// Drain, undrain (active) or put into maintenance.
+    /// Drain, undrain (active) or put into maintenance (in every pool it serves in).
     SetAdminState(String, AdminState),
 }
 
@@ -61,6 +62,9 @@ pub enum ChangeError {
     /// No server has that id.
     #[error("no server named `{0}`")]
     UnknownServer(String),
+    /// No pool has that name.
+    #[error("no pool named `{0}`")]
+    UnknownPool(String),
 }
 
 /// Handle for observing and changing a running front door.
@@ -99,38 +103,78 @@ impl Control {
 
     fn apply_inner(&self, change: Change) -> Result<ChangeSummary, ChangeError> {
         let current = self.0.snapshot.load().config.clone();
-        let find = |id: &str| current.servers.iter().position(|s| s.get_ref().id() == id);
+        // Every list of servers, the default pool's first.
+        fn lists(cfg: &mut Config) -> impl Iterator<Item = &mut Vec<toml::Spanned<ServerConfig>>> {
+            std::iter::once(&mut cfg.servers)
+                .chain(cfg.pools.iter_mut().map(|p| &mut p.get_mut().servers))
+        }
         let new = match change {
             Change::Reload(cfg) => *cfg,
             Change::AddServer(server) => {
-                let mut cfg = current.clone();
+                let mut cfg = current;
                 cfg.servers.push(toml::Spanned::new(0..0, server));
                 cfg
             }
+            Change::AddPoolServer(pool, server) => {
+                let mut cfg = current;
+                if pool == crate::config::DEFAULT_POOL {
+                    cfg.servers.push(toml::Spanned::new(0..0, server));
+                } else {
+                    let p = cfg
+                        .pools
+                        .iter_mut()
+                        .find(|p| p.get_ref().name == pool)
+                        .ok_or(ChangeError::UnknownPool(pool))?;
+                    p.get_mut().servers.push(toml::Spanned::new(0..0, server));
+                }
+                cfg
+            }
             Change::RemoveServer(id) => {
-                let i = find(&id).ok_or(ChangeError::UnknownServer(id))?;
-                let mut cfg = current.clone();
-                cfg.servers.remove(i);
+                let mut cfg = current;
+                let mut found = false;
+                for list in lists(&mut cfg) {
+                    let before = list.len();
+                    list.retain(|s| s.get_ref().id() != id);
+                    found |= list.len() != before;
+                }
+                if !found {
+                    return Err(ChangeError::UnknownServer(id));
+                }
                 cfg
             }
             Change::SetWeight(id, weight) => {
-                let i = find(&id).ok_or(ChangeError::UnknownServer(id))?;
-                let mut cfg = current.clone();
-                let mut server = cfg.servers[i].get_ref().clone();
-                server.weight = weight;
-                cfg.servers[i] = toml::Spanned::new(0..0, server);
+                let mut cfg = current;
+                let mut found = false;
+                for list in lists(&mut cfg) {
+                    for s in list.iter_mut().filter(|s| s.get_ref().id() == id) {
+                        let mut server = s.get_ref().clone();
+                        server.weight = weight;
+                        *s = toml::Spanned::new(0..0, server);
+                        found = true;
+                    }
+                }
+                if !found {
+                    return Err(ChangeError::UnknownServer(id));
+                }
                 cfg
             }
             Change::SetAdminState(id, state) => {
                 let snap = self.0.snapshot.load();
-                let server = snap
-                    .servers
-                    .iter()
-                    .find(|s| *s.id == id)
-                    .ok_or_else(|| ChangeError::UnknownServer(id.clone()))?;
-                let old = server.set_admin_state(state);
+                let mut state_changes = Vec::new();
+                for server in snap.servers().filter(|s| *s.id == id) {
+                    let old = server.set_admin_state(state);
+                    state_changes.push(format!(
+                        "{}: {} -> {}",
+                        label(server),
+                        old.as_str(),
+                        state.as_str()
+                    ));
+                }
+                if state_changes.is_empty() {
+                    return Err(ChangeError::UnknownServer(id));
+                }
                 return Ok(ChangeSummary {
-                    state_changes: vec![format!("{id}: {} -> {}", old.as_str(), state.as_str())],
+                    state_changes,
                     ..Default::default()
                 });
             }
@@ -144,7 +188,7 @@ impl Control {
             .map_err(|e| ChangeError::Invalid(e.message))?;
         let shared = &self.0;
         // One change at a time; requests keep reading the old snapshot meanwhile.
-        let mut registry = shared.servers.lock().expect("registry lock");
+        let mut live = shared.live.lock().expect("live state lock");
         let old = shared.snapshot.load_full();
         if new.listen != old.config.listen {
             return Err(ChangeError::NeedsRestart("listen"));
@@ -158,38 +202,42 @@ impl Control {
         if new.max_connections != old.config.max_connections {
             return Err(ChangeError::NeedsRestart("max_connections"));
         }
-        let snapshot = Snapshot::build(new, &registry);
+        let snapshot = Snapshot::build(new, &live);
         let mut summary = ChangeSummary::default();
-        let fresh: Vec<_> = snapshot
-            .servers
-            .iter()
-            .filter(|s| !registry.get(&s.id).is_some_and(|old| Arc::ptr_eq(old, s)))
-            .cloned()
-            .collect();
-        for s in &snapshot.servers {
-            if fresh.iter().any(|f| Arc::ptr_eq(f, s)) {
-                summary.added.push(s.id.to_string());
+        let mut fresh = Vec::new();
+        for s in snapshot.servers() {
+            let kept = live
+                .servers
+                .get(&(s.pool_name.clone(), s.id.clone()))
+                .is_some_and(|old| Arc::ptr_eq(old, s));
+            if kept {
+                summary.kept.push(label(s));
             } else {
-                summary.kept.push(s.id.to_string());
+                summary.added.push(label(s));
+                fresh.push(s.clone());
             }
         }
-        for id in registry.keys() {
-            if !snapshot.servers.iter().any(|s| &s.id == id) {
-                summary.removed.push(id.to_string());
+        for ((pool, id), old) in &live.servers {
+            let stays = snapshot
+                .servers()
+                .any(|s| s.pool_name == *pool && s.id == *id);
+            if !stays {
+                summary.removed.push(label(old));
             }
         }
-        let checks = snapshot.config.health.is_some();
-        *registry = snapshot
-            .servers
-            .iter()
-            .map(|s| (s.id.clone(), s.clone()))
-            .collect::<HashMap<_, _>>();
+        *live = snapshot.live();
+        let checked: Vec<_> = fresh
+            .into_iter()
+            .filter(|s| {
+                snapshot
+                    .pool_of(s)
+                    .is_some_and(|p| p.config.health.is_some())
+            })
+            .collect();
         shared.snapshot.store(Arc::new(snapshot));
-        drop(registry);
-        if checks {
-            for s in fresh {
-                crate::health::spawn(shared, s);
-            }
+        drop(live);
+        for s in checked {
+            crate::health::spawn(shared, s);
         }
         Ok(summary)
     }
@@ -208,19 +256,19 @@ impl Control {
     pub fn status(&self) -> Status {
         let snap = self.0.snapshot.load();
         let now = now_ms();
-        let idle_ms = snap
-            .config
-            .sticky
-            .as_ref()
-            .map_or(0, |s| s.idle.as_millis() as u64);
         let drain_ms = snap.config.drain_timeout.as_millis() as u64;
-        let servers = snap
-            .servers
-            .iter()
-            .zip(&snap.weights)
-            .map(|(s, &weight)| {
+        let mut servers = Vec::new();
+        let mut pools = Vec::new();
+        for pool in &snap.pools {
+            let idle_ms = pool
+                .config
+                .sticky
+                .as_ref()
+                .map_or(0, |s| s.idle.as_millis() as u64);
+            let mut available = 0;
+            for (s, &weight) in pool.servers.iter().zip(&pool.weights) {
                 let admin = s.admin_state();
-                let sticky_users = if snap.config.sticky.is_some() {
+                let sticky_users = if pool.config.sticky.is_some() {
                     s.sticky.live_users(now, idle_ms)
                 } else {
                     0
@@ -228,14 +276,16 @@ impl Control {
                 let in_flight = s.in_flight();
                 let draining_for = s.draining_for(now);
                 let stats = s.stats.summary(now);
-                ServerStatus {
+                let up = s.is_available(now, pool.unknown_ok()) && admin != AdminState::Maintenance;
+                available += usize::from(up);
+                servers.push(ServerStatus {
                     id: s.id.to_string(),
+                    pool: pool.name.to_string(),
                     address: s.address.clone(),
                     weight,
                     admin_state: admin,
                     health: s.health(),
-                    available: s.is_available(now, snap.unknown_ok())
-                        && admin != AdminState::Maintenance,
+                    available: up,
                     ejected: s.is_ejected(now),
                     passive_failures: s.passive_failures(),
                     in_flight,
@@ -253,6 +303,43 @@ impl Control {
                         .map(|d| drain_ms.saturating_sub(d) as f64 / 1000.0),
                     safe_to_remove: admin == AdminState::Maintenance
                         || (admin == AdminState::Draining && sticky_users == 0 && in_flight == 0),
+                });
+            }
+            let stats = pool.stats.summary(now);
+            pools.push(PoolStatus {
+                name: pool.name.to_string(),
+                algorithm: format!("{:?}", pool.config.algorithm),
+                servers: pool.servers.len(),
+                available,
+                requests: stats.requests,
+                errors: stats.errors,
+                rate: stats.rate,
+                p99_ms: stats.p99_ms,
+            });
+        }
+        let routes = snap
+            .routes
+            .all()
+            .iter()
+            .zip(&snap.config.routes)
+            .map(|(r, cfg)| {
+                let cfg = cfg.get_ref();
+                let stats = r.live.stats.summary(now);
+                RouteStatus {
+                    name: r.name.to_string(),
+                    matches: describe_match(cfg),
+                    action: if let Some(p) = &cfg.pool {
+                        format!("pool {p}")
+                    } else if let Some(t) = &cfg.redirect {
+                        format!("redirect {} {t}", cfg.status.unwrap_or(308))
+                    } else {
+                        format!("respond {}", cfg.respond.unwrap_or(200))
+                    },
+                    requests: stats.requests,
+                    errors: stats.errors,
+                    rate: stats.rate,
+                    p99_ms: stats.p99_ms,
+                    rate_limited: r.live.limited.get(),
                 }
             })
             .collect();
@@ -261,8 +348,37 @@ impl Control {
             algorithm: format!("{:?}", snap.config.algorithm),
             sticky: snap.config.sticky.as_ref().map(|s| format!("{:?}", s.mode)),
             servers,
+            pools,
+            routes,
             session_loss_paths: self.0.session_loss_paths(),
         }
+    }
+}
+
+/// A route's conditions in one line, for the dashboard.
+fn describe_match(r: &crate::config::RouteConfig) -> String {
+    let mut parts = Vec::new();
+    match &r.host {
+        Some(crate::config::OneOrMany::One(h)) => parts.push(format!("host {h}")),
+        Some(crate::config::OneOrMany::Many(h)) => parts.push(format!("host {}", h.join("|"))),
+        None => {}
+    }
+    if let Some(p) = &r.path_prefix {
+        parts.push(format!("prefix {p}"));
+    }
+    if let Some(p) = &r.path {
+        parts.push(format!("path {p}"));
+    }
+    if !r.methods.is_empty() {
+        parts.push(r.methods.join("|"));
+    }
+    for h in r.headers.keys() {
+        parts.push(format!("header {h}"));
+    }
+    if parts.is_empty() {
+        "everything".into()
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -275,10 +391,56 @@ pub struct Status {
     pub algorithm: String,
     /// Sticky mode, if any.
     pub sticky: Option<String>,
-    /// Every server.
+    /// Every server of every pool.
     pub servers: Vec<ServerStatus>,
+    /// Every pool, the default one first.
+    pub pools: Vec<PoolStatus>,
+    /// The route table in order.
+    pub routes: Vec<RouteStatus>,
     /// Session-loss events by `server path`, most frequent first.
     pub session_loss_paths: Vec<(String, u64)>,
+}
+
+/// One pool as the dashboard shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolStatus {
+    /// Its name (`default` for `[balance]`'s own servers).
+    pub name: String,
+    /// Selection algorithm.
+    pub algorithm: String,
+    /// Servers in the pool.
+    pub servers: usize,
+    /// Servers that would take a request now.
+    pub available: usize,
+    /// Responses since start.
+    pub requests: u64,
+    /// 5xx responses since start.
+    pub errors: u64,
+    /// Requests per second over the last 10 seconds.
+    pub rate: f64,
+    /// 99th percentile latency (ms).
+    pub p99_ms: f64,
+}
+
+/// One route as the dashboard shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteStatus {
+    /// Its name (`route-N` unless named).
+    pub name: String,
+    /// What it matches, in one line.
+    pub matches: String,
+    /// What it does.
+    pub action: String,
+    /// Responses since start.
+    pub requests: u64,
+    /// 5xx responses since start.
+    pub errors: u64,
+    /// Requests per second over the last 10 seconds.
+    pub rate: f64,
+    /// 99th percentile latency (ms).
+    pub p99_ms: f64,
+    /// Requests refused by its rate limit.
+    pub rate_limited: u64,
 }
 
 /// One server as the dashboard shows it.
@@ -286,6 +448,8 @@ pub struct Status {
 pub struct ServerStatus {
     /// Stable id.
     pub id: String,
+    /// The pool it serves in.
+    pub pool: String,
     /// host:port.
     pub address: String,
     /// Configured weight.
@@ -334,10 +498,20 @@ impl Serialize for Health {
     }
 }
 
+/// A server as summaries name it: its id, prefixed by its pool outside the default one.
+fn label(s: &crate::upstream::Server) -> String {
+    if &*s.pool_name == crate::config::DEFAULT_POOL {
+        s.id.to_string()
+    } else {
+        format!("{}/{}", s.pool_name, s.id)
+    }
+}
+
 fn describe(c: &Change) -> String {
     match c {
         Change::Reload(cfg) => format!("reload ({} servers)", cfg.servers.len()),
         Change::AddServer(s) => format!("add {} at {}", s.id(), s.address),
+        Change::AddPoolServer(p, s) => format!("add {} at {} to pool {p}", s.id(), s.address),
         Change::RemoveServer(id) => format!("remove {id}"),
         Change::SetWeight(id, w) => format!("weight {id} = {w}"),
         Change::SetAdminState(id, st) => format!("{id} -> {}", st.as_str()),

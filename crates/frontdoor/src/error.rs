@@ -41,23 +41,34 @@ pub(crate) enum ErrorKind {
     UriTooLong,
     BodyTooLarge,
     ClientBodyFailed,
+    /// The path cannot be normalised safely (see `route::path`).
+    BadPath,
+    /// A route's rate limit refused the client.
+    RateLimited,
 }
 
 #[derive(Debug)]
 pub(crate) struct ProxyError {
     pub(crate) kind: ErrorKind,
     pub(crate) detail: Option<String>,
+    /// Seconds the client should wait (`Retry-After`), for rate limits.
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl ProxyError {
     pub(crate) fn new(kind: ErrorKind) -> Self {
-        Self { kind, detail: None }
+        Self {
+            kind,
+            detail: None,
+            retry_after: None,
+        }
     }
 
     pub(crate) fn with_detail(kind: ErrorKind, detail: impl Into<String>) -> Self {
         Self {
             kind,
             detail: Some(detail.into()),
+            retry_after: None,
         }
     }
 
@@ -67,7 +78,7 @@ impl ProxyError {
             NoServer => Fault::Capacity,
             ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamTimeout
             | UpstreamProtocol => Fault::Upstream,
-            UriTooLong | BodyTooLarge | ClientBodyFailed => Fault::Client,
+            UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited => Fault::Client,
         }
     }
 
@@ -78,7 +89,9 @@ impl ProxyError {
             UpstreamClosed | UpstreamProtocol => Retry::BeforeResponse,
             // A stalled server is not retried: the client already waited the full timeout.
             UpstreamTimeout => Retry::No,
-            NoServer | UriTooLong | BodyTooLarge | ClientBodyFailed => Retry::No,
+            NoServer | UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited => {
+                Retry::No
+            }
         }
     }
 
@@ -95,6 +108,8 @@ impl ProxyError {
             UriTooLong => "uri-too-long",
             BodyTooLarge => "body-too-large",
             ClientBodyFailed => "client-body-failed",
+            BadPath => "bad-path",
+            RateLimited => "rate-limited",
         }
     }
 
@@ -108,7 +123,8 @@ impl ProxyError {
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             UriTooLong => StatusCode::URI_TOO_LONG,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ClientBodyFailed => StatusCode::BAD_REQUEST,
+            ClientBodyFailed | BadPath => StatusCode::BAD_REQUEST,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -126,6 +142,8 @@ impl ProxyError {
             UriTooLong => "The request target is too long.",
             BodyTooLarge => "The request body is larger than this site accepts.",
             ClientBodyFailed => "The request body could not be read.",
+            BadPath => "The request path is malformed or ambiguous (an encoded slash, backslash or NUL, or bad percent-encoding).",
+            RateLimited => "Too many requests. Please slow down and try again after the time in Retry-After.",
         }
     }
 
@@ -142,7 +160,14 @@ impl ProxyError {
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(REASON_HEADER, HeaderValue::from_static(self.reason()));
-        if self.fault() == Fault::Client {
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        // After a refused body or target the connection's framing is in doubt;
+        // a refused path or a rate limit leaves it intact.
+        if self.fault() == Fault::Client
+            && !matches!(self.kind, ErrorKind::BadPath | ErrorKind::RateLimited)
+        {
             h.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         resp

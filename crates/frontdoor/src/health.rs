@@ -26,8 +26,11 @@ pub(crate) fn spawn(shared: &Arc<Shared>, server: Arc<Server>) {
         tokio::time::sleep(jitter).await;
         loop {
             // Read the check settings afresh each round, so a reload that changes
-            // them applies to servers it kept.
-            let Some(check) = weak_shared.upgrade().and_then(|s| s.snapshot.load().config.health.clone()) else {
+            // them applies to servers it kept. The pool's own, else [balance]'s.
+            let Some(check) = weak_shared.upgrade().and_then(|s| {
+                let snap = s.snapshot.load();
+                snap.pool_of(&server).and_then(|p| p.config.health.clone())
+            }) else {
                 return;
             };
             let passed = probe(&server, &check).await;

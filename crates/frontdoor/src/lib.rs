@@ -23,6 +23,7 @@ mod metrics;
 mod pool;
 mod proxy;
 pub mod route;
+mod routing;
 mod snapshot;
 mod stats;
 mod sticky;
@@ -30,7 +31,9 @@ mod tunnel;
 mod upstream;
 
 pub use config::Config;
-pub use control::{Change, ChangeError, ChangeSummary, Control, ServerStatus, Status};
+pub use control::{
+    Change, ChangeError, ChangeSummary, Control, PoolStatus, RouteStatus, ServerStatus, Status,
+};
 pub use upstream::{AdminState, Health};
 
 use std::collections::HashMap;
@@ -52,8 +55,9 @@ use crate::upstream::Server;
 /// State shared by every connection and background task of one front door.
 pub(crate) struct Shared {
     snapshot: ArcSwap<Snapshot>,
-    /// Live per-server state by stable id; survives snapshot swaps.
-    servers: Mutex<HashMap<Arc<str>, Arc<Server>>>,
+    /// Live state of servers, pools and routes; survives snapshot swaps. Its
+    /// lock also makes changes one at a time.
+    live: Mutex<snapshot::Live>,
     metrics: metrics::Metrics,
     /// The skeleton's shutdown; the three fields below are its parts.
     shutdown: service::Shutdown,
@@ -69,10 +73,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn tunnel_idle(&self) -> Duration {
-        self.snapshot.load().config.timeouts.tunnel_idle
-    }
-
     /// Count a session loss on `server` at `path` (at most 200 distinct pairs kept).
     fn record_session_loss(&self, server: &Arc<str>, path: &str) {
         let mut map = self.session_losses.lock().expect("session loss lock");
@@ -99,8 +99,7 @@ impl Shared {
     fn is_current(&self, server: &Arc<Server>) -> bool {
         self.snapshot
             .load()
-            .servers
-            .iter()
+            .servers()
             .any(|s| Arc::ptr_eq(s, server))
     }
 }
@@ -146,16 +145,12 @@ impl FrontDoor {
         // Port 0 resolved: reloads compare against the address really bound.
         config.listen = local_addr;
         let access_log = config.access_log;
-        let snapshot = Snapshot::build(config, &HashMap::new());
-        let servers = snapshot
-            .servers
-            .iter()
-            .map(|s| (s.id.clone(), s.clone()))
-            .collect();
+        let snapshot = Snapshot::build(config, &snapshot::Live::default());
+        let live = snapshot.live();
         let shutdown = service::Shutdown::new("balance");
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
-            servers: Mutex::new(servers),
+            live: Mutex::new(live),
             metrics: metrics::Metrics::default(),
             tasks: shutdown.tracker().clone(),
             stop: shutdown.drain_token(),
@@ -197,9 +192,11 @@ impl FrontDoor {
             admin_reload,
         } = self;
         let snap = shared.snapshot.load_full();
-        if snap.config.health.is_some() {
-            for server in &snap.servers {
-                health::spawn(&shared, server.clone());
+        for pool in &snap.pools {
+            if pool.config.health.is_some() {
+                for server in &pool.servers {
+                    health::spawn(&shared, server.clone());
+                }
             }
         }
         spawn_housekeeping(&shared);
@@ -226,7 +223,9 @@ impl FrontDoor {
         tracing::info!(
             target: "bigstep::frontdoor",
             listen = %local_addr,
-            servers = snap.servers.len(),
+            servers = snap.servers().count(),
+            pools = snap.pools.len(),
+            routes = snap.routes.all().len(),
             algorithm = ?snap.config.algorithm,
             "front door listening"
         );
@@ -336,7 +335,13 @@ fn spawn_housekeeping(shared: &Arc<Shared>) {
             let snap = shared.snapshot.load();
             let now = crate::clock::now_ms();
             let drain_ms = snap.config.drain_timeout.as_millis() as u64;
-            for s in &snap.servers {
+            for p in &snap.pools {
+                p.stats.sample(now);
+            }
+            for r in snap.routes.all() {
+                r.live.stats.sample(now);
+            }
+            for s in snap.servers() {
                 s.stats.sample(now);
                 if s.draining_for(now).is_some_and(|d| d >= drain_ms) {
                     s.set_admin_state(AdminState::Maintenance);

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::snapshot::Snapshot;
-use crate::stats::{Counter, BUCKETS};
+use crate::stats::{Counter, ServerStats, BUCKETS};
 
 /// Process-wide counters.
 #[derive(Default)]
@@ -93,13 +93,26 @@ pub(crate) fn render(m: &Metrics, snap: &Snapshot) -> String {
             m.responses[class].get()
         );
     }
+    // Every server is labelled with its pool: one host may serve in several.
+    let servers: Vec<(String, &crate::upstream::Server, bool)> = snap
+        .pools
+        .iter()
+        .flat_map(|p| {
+            p.servers.iter().map(move |s| {
+                (
+                    format!("server=\"{}\",pool=\"{}\"", s.id, p.name),
+                    &**s,
+                    p.unknown_ok(),
+                )
+            })
+        })
+        .collect();
     let _ = writeln!(out, "# HELP bigstep_server_responses_total Responses from each server by status class.\n# TYPE bigstep_server_responses_total counter");
-    for s in &snap.servers {
+    for (labels, s, _) in &servers {
         for class in 1..=5 {
             let _ = writeln!(
                 out,
-                "bigstep_server_responses_total{{server=\"{}\",code=\"{class}xx\"}} {}",
-                s.id,
+                "bigstep_server_responses_total{{{labels},code=\"{class}xx\"}} {}",
                 s.stats.responses(class)
             );
         }
@@ -110,8 +123,8 @@ pub(crate) fn render(m: &Metrics, snap: &Snapshot) -> String {
                       kind: &str,
                       f: &dyn Fn(&crate::upstream::Server) -> u64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for s in &snap.servers {
-            let _ = writeln!(out, "{name}{{server=\"{}\"}} {}", s.id, f(s));
+        for (labels, s, _) in &servers {
+            let _ = writeln!(out, "{name}{{{labels}}} {}", f(s));
         }
     };
     per_server(
@@ -149,51 +162,104 @@ pub(crate) fn render(m: &Metrics, snap: &Snapshot) -> String {
         "gauge",
         &|s| u64::from(s.admin_state() == crate::upstream::AdminState::Maintenance),
     );
-    let _ = writeln!(out, "# HELP bigstep_server_in_flight Requests in flight per server.\n# TYPE bigstep_server_in_flight gauge");
-    for s in &snap.servers {
-        let _ = writeln!(
-            out,
-            "bigstep_server_in_flight{{server=\"{}\"}} {}",
-            s.id,
-            s.in_flight()
-        );
-    }
+    per_server(
+        &mut out,
+        "bigstep_server_in_flight",
+        "Requests in flight per server.",
+        "gauge",
+        &|s| u64::from(s.in_flight()),
+    );
     let _ = writeln!(out, "# HELP bigstep_server_up Whether a server takes traffic (healthy and not ejected).\n# TYPE bigstep_server_up gauge");
     let now = crate::clock::now_ms();
-    for s in &snap.servers {
+    for (labels, s, unknown_ok) in &servers {
         let _ = writeln!(
             out,
-            "bigstep_server_up{{server=\"{}\",health=\"{}\"}} {}",
-            s.id,
+            "bigstep_server_up{{{labels},health=\"{}\"}} {}",
             s.health().as_str(),
-            u8::from(s.is_available(now, snap.unknown_ok()))
+            u8::from(s.is_available(now, *unknown_ok))
         );
     }
-    let _ = writeln!(out, "# HELP bigstep_server_request_duration_seconds Time from request to end of response, per server.\n# TYPE bigstep_server_request_duration_seconds histogram");
-    for s in &snap.servers {
+    histogram(
+        &mut out,
+        "bigstep_server_request_duration_seconds",
+        "Time from request to end of response, per server.",
+        servers.iter().map(|(l, s, _)| (l.clone(), &s.stats)),
+    );
+    let pools: Vec<(String, &ServerStats)> = snap
+        .pools
+        .iter()
+        .map(|p| (format!("pool=\"{}\"", p.name), &*p.stats))
+        .collect();
+    let routes: Vec<(String, &crate::routing::CompiledRoute)> = snap
+        .routes
+        .all()
+        .iter()
+        .map(|r| (format!("route=\"{}\"", r.name), r))
+        .collect();
+    let _ = writeln!(out, "# HELP bigstep_pool_responses_total Responses of each pool by status class.\n# TYPE bigstep_pool_responses_total counter");
+    for (labels, st) in &pools {
+        for class in 1..=5 {
+            let _ = writeln!(
+                out,
+                "bigstep_pool_responses_total{{{labels},code=\"{class}xx\"}} {}",
+                st.responses(class)
+            );
+        }
+    }
+    histogram(
+        &mut out,
+        "bigstep_pool_request_duration_seconds",
+        "Time from request to end of response, per pool.",
+        pools.iter().map(|(l, st)| (l.clone(), *st)),
+    );
+    let _ = writeln!(out, "# HELP bigstep_route_responses_total Responses of each route by status class.\n# TYPE bigstep_route_responses_total counter");
+    for (labels, r) in &routes {
+        for class in 1..=5 {
+            let _ = writeln!(
+                out,
+                "bigstep_route_responses_total{{{labels},code=\"{class}xx\"}} {}",
+                r.live.stats.responses(class)
+            );
+        }
+    }
+    let _ = writeln!(out, "# HELP bigstep_route_rate_limited_total Requests a route's rate limit refused (429).\n# TYPE bigstep_route_rate_limited_total counter");
+    for (labels, r) in &routes {
+        let _ = writeln!(
+            out,
+            "bigstep_route_rate_limited_total{{{labels}}} {}",
+            r.live.limited.get()
+        );
+    }
+    histogram(
+        &mut out,
+        "bigstep_route_request_duration_seconds",
+        "Time from request to end of response, per route.",
+        routes.iter().map(|(l, r)| (l.clone(), &r.live.stats)),
+    );
+    out
+}
+
+/// One histogram family: a series per label set.
+fn histogram<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    series: impl Iterator<Item = (String, &'a ServerStats)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for (labels, st) in series {
         let mut cumulative = 0;
         for (i, b) in BUCKETS.iter().enumerate() {
-            cumulative += s.stats.buckets[i].get();
-            let _ = writeln!(out, "bigstep_server_request_duration_seconds_bucket{{server=\"{}\",le=\"{b}\"}} {cumulative}", s.id);
+            cumulative += st.buckets[i].get();
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
         }
+        let count = st.count.get();
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
         let _ = writeln!(
             out,
-            "bigstep_server_request_duration_seconds_bucket{{server=\"{}\",le=\"+Inf\"}} {}",
-            s.id,
-            s.stats.count.get()
+            "{name}_sum{{{labels}}} {}",
+            st.sum_micros.get() as f64 / 1e6
         );
-        let _ = writeln!(
-            out,
-            "bigstep_server_request_duration_seconds_sum{{server=\"{}\"}} {}",
-            s.id,
-            s.stats.sum_micros.get() as f64 / 1e6
-        );
-        let _ = writeln!(
-            out,
-            "bigstep_server_request_duration_seconds_count{{server=\"{}\"}} {}",
-            s.id,
-            s.stats.count.get()
-        );
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
     }
-    out
 }

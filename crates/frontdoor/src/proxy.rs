@@ -27,7 +27,9 @@ use crate::conn::Phase;
 use crate::error::{ErrorKind, Fault, ProxyError, Retry};
 use crate::headers;
 use crate::pool::{self, Sender};
-use crate::snapshot::Snapshot;
+use crate::routing::{RouteLive, Routed, Vars};
+use crate::snapshot::{ServerPool, Snapshot};
+use crate::stats::ServerStats;
 use crate::sticky::Choice;
 use crate::upstream::Server;
 use crate::Shared;
@@ -81,6 +83,19 @@ struct Forwarded {
 }
 
 impl Forwarded {
+    /// Answered by a route (redirect, fixed response) without a server.
+    fn answered(resp: Response<ResponseBody>) -> Self {
+        Forwarded {
+            response: Ok(resp),
+            outcome: Outcome {
+                server: None,
+                tries: 0,
+                reason: None,
+            },
+            conn: Conn::None,
+        }
+    }
+
     /// Refused before any server was tried.
     fn refused(e: ProxyError) -> Self {
         Forwarded {
@@ -102,11 +117,38 @@ impl ProxyService {
         let method = req.method().clone();
         // A Uri clone shares its bytes: no copy unless the access log prints it.
         let target = req.uri().clone();
+        let mut route = None;
+        let mut pool_stats = None;
         let (forwarded, request_id) = match self.prepare(req, &snap) {
-            Ok((parts, body, client_upgrade, id)) => (
-                self.forward(&snap, parts, body, client_upgrade).await,
-                Some(id),
-            ),
+            Ok((mut parts, body, client_upgrade, id)) => {
+                let host = parts.headers.get(header::HOST).cloned();
+                let vars = Vars {
+                    client_ip: self.client.ip(),
+                    request_id: &id,
+                    host: host.as_ref(),
+                };
+                let forwarded = match snap.routes.route(&mut parts, self.client.ip(), &vars) {
+                    Routed::Forward { route: r, pool } => {
+                        route = r;
+                        let pool = &snap.pools[pool];
+                        pool_stats = Some(pool.stats.clone());
+                        let mut f = self.forward(pool, parts, body, client_upgrade).await;
+                        if let (Some(r), Ok(resp)) = (r, &mut f.response) {
+                            snap.routes.get(r).on_response(resp.headers_mut(), &vars);
+                        }
+                        f
+                    }
+                    Routed::Answer { route: r, response } => {
+                        route = Some(r);
+                        Forwarded::answered(response)
+                    }
+                    Routed::Refused { route: r, error } => {
+                        route = r;
+                        Forwarded::refused(error)
+                    }
+                };
+                (forwarded, Some(id))
+            }
             Err(e) => (Forwarded::refused(e), None),
         };
         let Forwarded {
@@ -136,6 +178,8 @@ impl ProxyService {
             status: resp.status(),
             request_id,
             outcome,
+            route: route.map(|r| snap.routes.get(r).live.clone()),
+            pool_stats,
         };
         resp.body_mut().set_done(RequestDone::new(Box::new(done)));
         resp
@@ -193,7 +237,7 @@ impl ProxyService {
 
     async fn forward(
         &self,
-        snap: &Snapshot,
+        snap: &ServerPool,
         parts: Parts,
         body: RequestBody,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
@@ -260,7 +304,12 @@ impl ProxyService {
                     if let Some(path) = &look.session_lost_at {
                         self.shared.record_session_loss(&server.id, path);
                     }
-                    let (mut resp, conn) = self.respond(resp, sender, client_upgrade);
+                    let (mut resp, conn) = self.respond(
+                        resp,
+                        sender,
+                        client_upgrade,
+                        snap.config.timeouts.tunnel_idle,
+                    );
                     if let Some(v) = look.set_cookie {
                         resp.headers_mut().append(header::SET_COOKIE, v);
                     }
@@ -307,7 +356,7 @@ impl ProxyService {
     #[allow(clippy::type_complexity)]
     async fn attempt(
         &self,
-        snap: &Snapshot,
+        snap: &ServerPool,
         server: &Server,
         mut parts: Parts,
         body: RequestBody,
@@ -380,6 +429,7 @@ impl ProxyService {
         mut resp: Response<Incoming>,
         sender: Sender,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        tunnel_idle: std::time::Duration,
     ) -> (Response<ResponseBody>, Conn) {
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         match (switching, client_upgrade) {
@@ -389,7 +439,7 @@ impl ProxyService {
                 if let Some(proto) = proto {
                     headers::restore_upgrade(resp.headers_mut(), proto);
                 }
-                crate::tunnel::spawn(&self.shared, client, upstream, self.shared.tunnel_idle());
+                crate::tunnel::spawn(&self.shared, client, upstream, tunnel_idle);
                 // The upstream connection now belongs to the tunnel; it never returns to the pool.
                 drop(sender);
                 (resp.map(|_| ResponseBody::empty()), Conn::Tunnel)
@@ -401,7 +451,7 @@ impl ProxyService {
         }
     }
 
-    fn passive_failure(&self, snap: &Snapshot, server: &Server, why: &str) {
+    fn passive_failure(&self, snap: &ServerPool, server: &Server, why: &str) {
         let p = &snap.config.passive;
         let ejected = server.record_failure(
             p.consecutive_failures,
@@ -475,6 +525,10 @@ struct Finish {
     status: StatusCode,
     request_id: Option<HeaderValue>,
     outcome: Outcome,
+    /// The route that matched, if any: its counters.
+    route: Option<Arc<RouteLive>>,
+    /// The pool the request was forwarded to, if any: its counters.
+    pool_stats: Option<Arc<ServerStats>>,
 }
 
 impl OnDone for Finish {
@@ -494,6 +548,12 @@ impl OnDone for Finish {
         self.shared
             .metrics
             .record(self.status.as_u16(), self.outcome.reason.is_some());
+        if let Some(r) = &self.route {
+            r.stats.record(self.status.as_u16(), elapsed);
+        }
+        if let Some(p) = &self.pool_stats {
+            p.record(self.status.as_u16(), elapsed);
+        }
         if !matches!(self.conn, Conn::Tunnel) {
             self.phase.idle();
         }

@@ -1,6 +1,7 @@
-//! The routing snapshot: servers, weights, the selector and settings, immutable
-//! once built and published through one `ArcSwap`. Requests load it once and use
-//! that view throughout, so a reload never changes the rules mid-request.
+//! The routing snapshot: the route table and every pool's servers, weights,
+//! selector and settings, immutable once built and published through one
+//! `ArcSwap`. Requests load it once and use that view throughout, so a reload
+//! never changes the rules mid-request.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,14 +12,98 @@ use balance::{HashRing, SmoothWeightedRoundRobin};
 use http::request::Parts;
 
 use crate::clock::now_ms;
-use crate::config::{Algorithm, Config, HashKey};
+use crate::config::{Algorithm, Config, HashKey, StickyMode};
 use crate::headers::cookie_value;
+use crate::routing::Routes;
+use crate::stats::ServerStats;
 use crate::sticky::{self, Choice, Route, ServerSticky, Sticky, User};
 use crate::upstream::{AdminState, Health, Server};
 
+/// Live state that outlives snapshots: servers by (pool, id), and counters of
+/// pools and routes by name. A reload keeps whatever keeps its name.
+#[derive(Default)]
+pub(crate) struct Live {
+    pub(crate) servers: HashMap<(Arc<str>, Arc<str>), Arc<Server>>,
+    pub(crate) pools: HashMap<Arc<str>, Arc<ServerStats>>,
+    pub(crate) routes: HashMap<Arc<str>, Arc<crate::routing::RouteLive>>,
+}
+
 pub(crate) struct Snapshot {
+    /// The whole `[balance]` configuration as given.
+    pub(crate) config: Config,
+    /// The default pool first, then `[[pools]]` in order.
+    pub(crate) pools: Vec<ServerPool>,
+    pub(crate) routes: Routes,
+}
+
+impl Snapshot {
+    /// Build from `config`, reusing live state from `live` for what stays.
+    pub(crate) fn build(config: Config, live: &Live) -> Self {
+        let effective = config.effective_pools();
+        let default_cookie = config
+            .sticky
+            .as_ref()
+            .filter(|s| s.mode == StickyMode::Cookie)
+            .map(|s| s.cookie.clone());
+        let pools = effective
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, mut cfg))| {
+                // Two pools must not share a sticky cookie: each would read the
+                // other's server id as unknown and re-stick the user every time.
+                if let Some(st) = cfg.sticky.as_mut() {
+                    if i > 0 && Some(&st.cookie) == default_cookie.as_ref() {
+                        st.cookie = format!("{}-{name}", st.cookie);
+                    }
+                }
+                let name: Arc<str> = Arc::from(name);
+                let stats = live.pools.get(&name).cloned().unwrap_or_default();
+                ServerPool::build(name, cfg, &live.servers, stats)
+            })
+            .collect();
+        let routes = Routes::build(&config, &live.routes);
+        Snapshot {
+            config,
+            pools,
+            routes,
+        }
+    }
+
+    /// Every server of every pool.
+    pub(crate) fn servers(&self) -> impl Iterator<Item = &Arc<Server>> {
+        self.pools.iter().flat_map(|p| p.servers.iter())
+    }
+
+    /// The pool `server` belongs to.
+    pub(crate) fn pool_of(&self, server: &Server) -> Option<&ServerPool> {
+        self.pools.iter().find(|p| p.name == server.pool_name)
+    }
+
+    /// The state that must outlive this snapshot.
+    pub(crate) fn live(&self) -> Live {
+        Live {
+            servers: self
+                .servers()
+                .map(|s| ((s.pool_name.clone(), s.id.clone()), s.clone()))
+                .collect(),
+            pools: self
+                .pools
+                .iter()
+                .map(|p| (p.name.clone(), p.stats.clone()))
+                .collect(),
+            routes: self.routes.live(),
+        }
+    }
+}
+
+/// One pool: its servers and how it chooses among them.
+pub(crate) struct ServerPool {
+    pub(crate) name: Arc<str>,
+    /// The pool's effective configuration (`[balance]` with the pool's settings over it).
     pub(crate) config: Config,
     pub(crate) servers: Vec<Arc<Server>>,
+    /// Responses of the whole pool, for the dashboard and metrics.
+    pub(crate) stats: Arc<ServerStats>,
     pub(crate) weights: Vec<u32>,
     selector: Selector,
     /// Whether servers with no passed check yet may take traffic.
@@ -37,9 +122,14 @@ enum Selector {
     Hash { ring: HashRing, key: HashKey },
 }
 
-impl Snapshot {
-    /// Build from `config`, reusing live state from `existing` for servers that stay.
-    pub(crate) fn build(config: Config, existing: &HashMap<Arc<str>, Arc<Server>>) -> Self {
+impl ServerPool {
+    /// Build from the pool's effective `config`, reusing live servers that stay.
+    fn build(
+        name: Arc<str>,
+        config: Config,
+        existing: &HashMap<(Arc<str>, Arc<str>), Arc<Server>>,
+        stats: Arc<ServerStats>,
+    ) -> Self {
         let unknown_ok = config
             .health
             .as_ref()
@@ -53,10 +143,11 @@ impl Snapshot {
         let mut weights = Vec::with_capacity(config.servers.len());
         for s in &config.servers {
             let s = s.get_ref();
-            let server = match existing.get(s.id()) {
+            let key = (name.clone(), Arc::from(s.id()));
+            let server = match existing.get(&key) {
                 Some(live) if live.address == s.address => live.clone(),
                 _ => {
-                    let fresh = Server::new(s.id(), &s.address, initial);
+                    let fresh = Server::new(&name, s.id(), &s.address, initial);
                     if !existing.is_empty() {
                         // Joined a running front door: slow start applies.
                         fresh.mark_available();
@@ -100,8 +191,10 @@ impl Snapshot {
             .collect();
         let slow_start_ms = config.slow_start.as_millis() as u64;
         Self {
+            name,
             config,
             servers,
+            stats,
             weights,
             selector,
             unknown_ok,
@@ -205,7 +298,7 @@ impl Snapshot {
     }
 }
 
-impl sticky::Servers for Snapshot {
+impl sticky::Servers for ServerPool {
     fn index_of(&self, id: &str) -> Option<usize> {
         self.by_id.get(id).copied()
     }
@@ -227,7 +320,7 @@ impl sticky::Servers for Snapshot {
         hash: u64,
         eligible: &dyn Fn(usize) -> bool,
     ) -> Option<usize> {
-        Snapshot::bounded(self, ring, hash, eligible)
+        ServerPool::bounded(self, ring, hash, eligible)
     }
 }
 
@@ -261,17 +354,17 @@ mod tests {
     use std::time::Duration;
 
     /// Servers `a` and `b`, no health checks (both up).
-    fn pair(head: &str) -> Snapshot {
+    fn pair(head: &str) -> ServerPool {
         let cfg = Config::from_toml(&format!(
             "{head}\n[[servers]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\n\
              [[servers]]\nname = \"b\"\naddress = \"127.0.0.1:2\"\n"
         ))
         .unwrap();
-        Snapshot::build(cfg, &HashMap::new())
+        Snapshot::build(cfg, &Live::default()).pools.remove(0)
     }
 
     /// Of `n` requests from new users, how many go to server `idx`.
-    fn share(snap: &Snapshot, idx: usize, n: usize) -> usize {
+    fn share(snap: &ServerPool, idx: usize, n: usize) -> usize {
         let (parts, ()) = http::Request::new(()).into_parts();
         let ip = IpAddr::from([127, 0, 0, 1]);
         let user = User::default();

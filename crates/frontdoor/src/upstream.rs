@@ -74,6 +74,8 @@ impl AdminState {
 /// One upstream server's static identity and live state.
 pub(crate) struct Server {
     pub(crate) id: Arc<str>,
+    /// The pool it serves in (the same host may serve in several, as separate servers).
+    pub(crate) pool_name: Arc<str>,
     pub(crate) address: String,
     pub(crate) pool: Pool,
     pub(crate) stats: ServerStats,
@@ -96,9 +98,10 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn new(id: &str, address: &str, initial: Health) -> Arc<Self> {
+    pub(crate) fn new(pool: &Arc<str>, id: &str, address: &str, initial: Health) -> Arc<Self> {
         Arc::new(Self {
             id: Arc::from(id),
+            pool_name: pool.clone(),
             address: address.to_string(),
             pool: Pool::new(),
             stats: ServerStats::default(),
@@ -283,7 +286,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn ejection_ends_on_time_and_the_next_one_lasts_twice_as_long() {
-        let s = Server::new("a", "127.0.0.1:1", Health::Up);
+        let s = Server::new(&Arc::from("default"), "a", "127.0.0.1:1", Health::Up);
         let fail = || {
             s.record_failure(2, Duration::from_secs(10), Duration::from_secs(300), || {
                 true

@@ -84,8 +84,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.check {
         let cfg = config::load(path)?;
-        let n = cfg.balance.as_ref().map_or(0, |b| b.servers.len());
-        println!("{}: ok ({n} servers)", path.display());
+        let Some(b) = cfg.balance.as_ref() else {
+            println!("{}: ok (no [balance] table)", path.display());
+            return Ok(());
+        };
+        let servers: usize = b.servers.len()
+            + b.pools
+                .iter()
+                .map(|p| p.get_ref().servers.len())
+                .sum::<usize>();
+        let warnings = b.warnings();
+        println!(
+            "{}: ok ({servers} servers, {} pools, {} routes)",
+            path.display(),
+            1 + b.pools.len(),
+            b.routes.len()
+        );
+        for w in &warnings {
+            println!("warning: {w}");
+        }
         return Ok(());
     }
     let cfg = build_config(&args)?;

@@ -8,7 +8,8 @@
 //! | `GET /healthz`, `GET /metrics` | liveness; Prometheus text |
 //! | `GET /api/status` | everything the dashboard shows ([`crate::Status`]) |
 //! | `GET /api/servers`, `GET /api/servers/{id}` | servers, or one |
-//! | `POST /api/servers` `{name, address, weight}` | add a server |
+//! | `POST /api/servers` `{name, address, weight, pool}` | add a server (to the default pool unless `pool` names another) |
+//! | `GET /api/pools`, `GET /api/routes` | pools and the route table, with their counters |
 //! | `DELETE /api/servers/{id}` | remove it (in-flight requests finish) |
 //! | `POST /api/servers/{id}/drain`, `/undrain`, `/ready`, `/maintenance` | admin state |
 //! | `PUT /api/servers/{id}/weight` `{weight}` | set its weight |
@@ -45,6 +46,8 @@ pub(super) fn routes(control: Control, reload: Option<ReloadHook>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/status", get(status))
         .route("/api/servers", get(servers).post(add_server))
+        .route("/api/pools", get(pools))
+        .route("/api/routes", get(routes_status))
         .route("/api/servers/{id}", get(server).delete(remove_server))
         .route("/api/servers/{id}/drain", post(drain))
         .route("/api/servers/{id}/undrain", post(ready))
@@ -77,7 +80,7 @@ impl ApiError {
 fn change_status(e: &ChangeError) -> StatusCode {
     match e {
         ChangeError::Invalid(_) => StatusCode::BAD_REQUEST,
-        ChangeError::UnknownServer(_) => StatusCode::NOT_FOUND,
+        ChangeError::UnknownServer(_) | ChangeError::UnknownPool(_) => StatusCode::NOT_FOUND,
         ChangeError::NeedsRestart(_) => StatusCode::CONFLICT,
     }
 }
@@ -186,6 +189,14 @@ async fn servers(State(app): State<App>) -> impl IntoResponse {
     Json(app.control.status().servers)
 }
 
+async fn pools(State(app): State<App>) -> impl IntoResponse {
+    Json(app.control.status().pools)
+}
+
+async fn routes_status(State(app): State<App>) -> impl IntoResponse {
+    Json(app.control.status().routes)
+}
+
 async fn server(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -207,6 +218,9 @@ struct NewServer {
     address: String,
     #[serde(default = "one")]
     weight: u32,
+    /// The pool to join; the default pool when absent.
+    #[serde(default)]
+    pool: Option<String>,
 }
 
 fn one() -> u32 {
@@ -223,7 +237,11 @@ async fn add_server(
         address: s.address.trim().to_string(),
         weight: s.weight,
     };
-    let summary = app.control.apply(Change::AddServer(server), SOURCE)?;
+    let change = match s.pool.filter(|p| !p.is_empty()) {
+        Some(pool) => Change::AddPoolServer(pool, server),
+        None => Change::AddServer(server),
+    };
+    let summary = app.control.apply(change, SOURCE)?;
     Ok((StatusCode::CREATED, applied(summary)))
 }
 
