@@ -634,3 +634,135 @@ pool = "api"
         "{err}"
     );
 }
+
+/// `curl` with `args` against the front door; (response headers, body, bytes on the wire).
+fn curl(addr: SocketAddr, path: &str, args: &[&str]) -> (String, Vec<u8>, u64) {
+    let dir = testkit::process::temp_dir("curl");
+    let head = dir.join("head");
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "10", "-D"])
+        .arg(&head)
+        .args(["-w", "%{size_download}", "-o"])
+        .arg(dir.join("body"))
+        .args(args)
+        .arg(format!("http://{addr}{path}"))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "curl failed: {out:?}");
+    let wire = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let headers = std::fs::read_to_string(&head).unwrap().to_ascii_lowercase();
+    let body = std::fs::read(dir.join("body")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (headers, body, wire)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_responses_are_compressed_for_clients_that_ask_and_nothing_else_is() {
+    let www = Backend::start("www").await;
+    let cfg = format!(
+        r#"[balance.compression]
+enabled = true
+
+[[balance.servers]]
+address = "{}"
+
+[[balance.routes]]
+path_prefix = "/raw"
+strip_prefix = true
+pool = "default"
+compress = false
+"#,
+        www.addr
+    );
+    let fd = FrontDoorProc::start(BIN, &cfg);
+    let addr = fd.addr;
+    let text = "/download?bytes=300000&text=1";
+    let expected = vec![b'x'; 300_000];
+    // curl decodes what it asked for: brotli first, then gzip alone.
+    let (h, body, wire) = tokio::task::spawn_blocking(move || curl(addr, text, &["--compressed"]))
+        .await
+        .unwrap();
+    assert!(h.contains("content-encoding: br"), "{h}");
+    assert!(
+        h.contains("vary: accept-encoding") && !h.contains("content-length"),
+        "{h}"
+    );
+    assert_eq!(body, expected);
+    assert!(
+        wire < 3_000,
+        "300 kB of text went over the wire as {wire} bytes"
+    );
+    let (h, body, wire) = tokio::task::spawn_blocking(move || {
+        curl(addr, text, &["--compressed", "-H", "Accept-Encoding: gzip"])
+    })
+    .await
+    .unwrap();
+    assert!(h.contains("content-encoding: gzip"), "{h}");
+    assert_eq!(body, expected);
+    assert!(wire < 3_000, "{wire}");
+    // Not compressed: a client that did not ask, binary types, small bodies,
+    // HEAD, ranges, and a route that says no.
+    for (path, args) in [
+        (text, vec![]),
+        ("/download?bytes=300000", vec!["--compressed"]),
+        ("/", vec!["--compressed"]),
+        (text, vec!["--compressed", "-I"]),
+        (text, vec!["--compressed", "-r", "0-99"]),
+        ("/raw/download?bytes=300000&text=1", vec!["--compressed"]),
+        ("/sse?events=1", vec!["--compressed"]),
+    ] {
+        let (h, _, _) = tokio::task::spawn_blocking(move || curl(addr, path, &args))
+            .await
+            .unwrap();
+        assert!(!h.contains("content-encoding"), "{path}: {h}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_stream_still_streams() {
+    use http_body_util::BodyExt;
+    use std::io::Write;
+    let www = Backend::start("www").await;
+    let cfg = format!(
+        "[balance.compression]\nenabled = true\nmin_length = 0\n[[balance.servers]]\naddress = \"{}\"\n",
+        www.addr
+    );
+    let fd = FrontDoorProc::start(BIN, &cfg);
+    let stream = tokio::net::TcpStream::connect(fd.addr).await.unwrap();
+    let (mut tx, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = Request::get("/sse?events=2&text=1")
+        .header("host", "s.test")
+        .header("accept-encoding", "gzip")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = tx.send_request(req).await.unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let mut body = resp.into_body();
+    let mut decoder = flate2::write::GzDecoder::new(Vec::new());
+    // The second event waits for `release_event`: the first must arrive, decodable, before it.
+    let first = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let frame = body.frame().await.expect("a frame").expect("body ok");
+            decoder.write_all(frame.data_ref().unwrap()).unwrap();
+            decoder.flush().unwrap();
+            if decoder.get_ref().ends_with(b"\n\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(first.is_ok(), "the first event stayed in the encoder");
+    assert_eq!(decoder.get_ref().as_slice(), b"data: event 0\n\n");
+    www.release_event();
+    while let Some(frame) = body.frame().await {
+        decoder
+            .write_all(frame.unwrap().data_ref().unwrap())
+            .unwrap();
+    }
+    let all = decoder.finish().unwrap();
+    assert_eq!(all, b"data: event 0\n\ndata: event 1\n\n");
+}

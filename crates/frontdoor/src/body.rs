@@ -116,6 +116,54 @@ pub(crate) struct ResponseBody {
 enum Kind {
     Full(Option<Bytes>),
     Upstream(Incoming),
+    /// A server's body through an encoder (see `compress`).
+    Compressed(Box<Compressing>),
+}
+
+struct Compressing {
+    inner: Incoming,
+    encoder: crate::compress::Encoder,
+    /// Bytes written since the encoder last produced output.
+    dirty: bool,
+    /// The server's body ended and the encoder's last bytes went out.
+    ended: bool,
+}
+
+impl Compressing {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        loop {
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            let step = match Pin::new(&mut self.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => {
+                        // Some input may stay inside the encoder whatever it gave back.
+                        self.dirty = true;
+                        self.encoder.write(&data)
+                    }
+                    // Trailers cannot follow an encoded body we re-framed; drop them.
+                    Err(_trailers) => continue,
+                },
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(Box::new(e)))),
+                Poll::Ready(None) => {
+                    self.ended = true;
+                    self.encoder.finish()
+                }
+                // The server paused: send what the encoder holds, so streams stay live.
+                Poll::Pending if self.dirty => {
+                    self.dirty = false;
+                    self.encoder.flush()
+                }
+                Poll::Pending => return Poll::Pending,
+            };
+            match step {
+                Ok(out) if !out.is_empty() => return Poll::Ready(Some(Ok(Frame::data(out)))),
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Some(Err(Box::new(e)))),
+            }
+        }
+    }
 }
 
 impl ResponseBody {
@@ -137,6 +185,25 @@ impl ResponseBody {
             done: None,
         }
     }
+    /// This body, compressed by `encoder` (only a server's body is ever compressed).
+    pub(crate) fn compressed(self, encoder: crate::compress::Encoder) -> Self {
+        match self.kind {
+            Kind::Upstream(inner) => Self {
+                kind: Kind::Compressed(Box::new(Compressing {
+                    inner,
+                    encoder,
+                    dirty: false,
+                    ended: false,
+                })),
+                done: self.done,
+            },
+            kind => Self {
+                kind,
+                done: self.done,
+            },
+        }
+    }
+
     pub(crate) fn set_done(&mut self, done: RequestDone) {
         self.done = Some(done);
         if self.is_end_stream() {
@@ -166,6 +233,7 @@ impl Body for ResponseBody {
             Kind::Upstream(inner) => Pin::new(inner)
                 .poll_frame(cx)
                 .map_err(|e| Box::new(e) as BoxError),
+            Kind::Compressed(c) => c.poll(cx),
         };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -187,6 +255,7 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Full(b) => b.is_none(),
             Kind::Upstream(inner) => inner.is_end_stream(),
+            Kind::Compressed(c) => c.ended,
         }
     }
 
@@ -195,6 +264,7 @@ impl Body for ResponseBody {
             Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Upstream(inner) => inner.size_hint(),
+            Kind::Compressed(_) => SizeHint::default(),
         }
     }
 }

@@ -91,6 +91,9 @@ pub struct Config {
     /// The route table, tried in order; the first match wins.
     #[serde(default)]
     pub routes: Vec<toml::Spanned<RouteConfig>>,
+    /// Response compression (off unless `compression.enabled`; routes may override).
+    #[serde(default)]
+    pub compression: Compression,
     /// Peers whose `X-Forwarded-For` is believed (our own front doors, a CDN):
     /// addresses or CIDR blocks. Rate limits key on the address they report.
     #[serde(default)]
@@ -205,6 +208,47 @@ impl Default for Timeouts {
             upstream_idle: Duration::from_secs(30),
             tunnel_idle: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Response compression: gzip and brotli, streamed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Compression {
+    /// Compress responses on every route that does not say `compress = false`.
+    pub enabled: bool,
+    /// 1 (fastest) to 9 (smallest), for gzip and brotli alike.
+    pub level: u32,
+    /// Offer brotli (`br`) before gzip to clients that accept it.
+    pub brotli: bool,
+    /// Bodies shorter than this (when their length is known) are sent as they are.
+    pub min_length: u64,
+    /// Media types worth compressing; `text/*` matches every text type.
+    pub types: Vec<String>,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            level: 5,
+            brotli: true,
+            min_length: 256,
+            types: [
+                "text/*",
+                "application/json",
+                "application/javascript",
+                "application/xml",
+                "application/xhtml+xml",
+                "application/rss+xml",
+                "application/atom+xml",
+                "application/manifest+json",
+                "application/wasm",
+                "image/svg+xml",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -448,6 +492,13 @@ impl Config {
                 None,
                 "limits.max_header_bytes",
                 "must be at least 8192".into(),
+            ));
+        }
+        if !(1..=9).contains(&self.compression.level) {
+            return Err(err(
+                None,
+                "compression.level",
+                "must be from 1 (fastest) to 9 (smallest)".into(),
             ));
         }
         self.validate_pool(src)?;

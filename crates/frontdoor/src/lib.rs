@@ -13,6 +13,7 @@
 pub mod admin;
 mod body;
 mod clock;
+mod compress;
 pub mod config;
 mod conn;
 mod control;

@@ -23,6 +23,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::body::{BodyTooLarge, OnDone, RequestBody, RequestDone, ResponseBody};
+use crate::compress;
 use crate::conn::Phase;
 use crate::error::{ErrorKind, Fault, ProxyError, Retry};
 use crate::headers;
@@ -132,9 +133,20 @@ impl ProxyService {
                         route = r;
                         let pool = &snap.pools[pool];
                         pool_stats = Some(pool.stats.clone());
+                        let compress = snap
+                            .routes
+                            .compresses(r, snap.config.compression.enabled)
+                            .then(|| compress::Asked::of(&parts.method, &parts.headers));
                         let mut f = self.forward(pool, parts, body, client_upgrade).await;
-                        if let (Some(r), Ok(resp)) = (r, &mut f.response) {
-                            snap.routes.get(r).on_response(resp.headers_mut(), &vars);
+                        if let Ok(resp) = &mut f.response {
+                            if let Some(r) = r {
+                                snap.routes.get(r).on_response(resp.headers_mut(), &vars);
+                            }
+                        }
+                        if let Some(asked) = compress {
+                            f.response = f.response.map(|resp| {
+                                compress::apply(resp, &asked, &snap.config.compression)
+                            });
                         }
                         f
                     }

@@ -51,6 +51,8 @@ pub(crate) struct CompiledRoute {
     request_headers: Rules,
     response_headers: Rules,
     limit: Option<(Gcra, LimitKey)>,
+    /// Compress responses (None: `compression.enabled` decides).
+    compress: Option<bool>,
     pub(crate) live: Arc<RouteLive>,
 }
 
@@ -149,6 +151,7 @@ impl Routes {
                 action,
                 request_headers: Rules::compile(&r.request_headers),
                 response_headers: Rules::compile(&r.response_headers),
+                compress: r.compress,
                 limit: r.rate_limit.as_ref().map(|l| {
                     let (rate, period, burst, key) = l.parse().expect("validated");
                     (Gcra::new(rate, period, burst).expect("validated"), key)
@@ -171,6 +174,13 @@ impl Routes {
             .iter()
             .map(|r| (r.name.clone(), r.live.clone()))
             .collect()
+    }
+
+    /// Whether responses through `route` (none: no route matched) are compressed.
+    pub(crate) fn compresses(&self, route: Option<usize>, enabled: bool) -> bool {
+        route
+            .and_then(|i| self.routes[i].compress)
+            .unwrap_or(enabled)
     }
 
     pub(crate) fn get(&self, i: usize) -> &CompiledRoute {

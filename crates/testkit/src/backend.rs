@@ -6,8 +6,8 @@
 //! | `/healthz` | 200, or 503 while `set_healthy(false)` |
 //! | `/headers` | the request head as text (`name: value` lines) |
 //! | `/upload` | reads the whole body, answers with its length |
-//! | `/download?bytes=N` | streams N bytes of a repeating pattern |
-//! | `/sse?events=N` | N server-sent events; event k+1 waits for `release_event()` |
+//! | `/download?bytes=N[&text=1]` | streams N bytes of a repeating pattern (`text/plain` with `text=1`) |
+//! | `/sse?events=N[&text=1]` | N server-sent events; event k+1 waits for `release_event()` (`text/plain` with `text=1`) |
 //! | `/ws` | WebSocket echo |
 //! | `/die-mid-response` | head + half the declared body, then the connection drops |
 //! | `/close-before-response` | reads the request, closes without answering |
@@ -244,8 +244,14 @@ async fn handle(st: Arc<State>, mut req: Request<Incoming>) -> Result<Response<B
                     ))
                 }
             });
+            let ct = if query_u64(&req, "text") == Some(1) {
+                "text/plain; charset=utf-8"
+            } else {
+                "application/octet-stream"
+            };
             builder
                 .header("content-length", total)
+                .header("content-type", ct)
                 .body(BodyExt::boxed(StreamBody::new(stream)))
                 .unwrap()
         }
@@ -265,8 +271,13 @@ async fn handle(st: Arc<State>, mut req: Request<Incoming>) -> Result<Response<B
                     Some((Ok::<_, std::io::Error>(Frame::data(ev)), k + 1))
                 }
             });
+            let ct = if query_u64(&req, "text") == Some(1) {
+                "text/plain"
+            } else {
+                "text/event-stream"
+            };
             builder
-                .header("content-type", "text/event-stream")
+                .header("content-type", ct)
                 .header("cache-control", "no-cache")
                 .body(BodyExt::boxed(StreamBody::new(stream)))
                 .unwrap()

@@ -150,6 +150,9 @@ pub struct RouteConfig {
     /// A per-client rate limit on this route.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
+    /// Compress this route's responses (default: `compression.enabled`).
+    #[serde(default)]
+    pub compress: Option<bool>,
 }
 
 /// Header rules; values may use `{client_ip}`, `{request_id}` and `{host}`.

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Route-table cost: bigstep balance with one route, with a 20-route table, and
+# HAProxy with the same 20 ACL + use_backend rules, each one proxy thread in
+# front of one nginx backend, all on loopback. The request matches the LAST
+# route of the 20 (the worst case for a first-match table).
+#
+#   bench/routes.sh            # 3 interleaved rounds of 10 s (~2 min)
+#   bench/routes.sh --quick    # 1 round of 3 s
+#
+# Environment: BIGSTEP_BIN, ROUNDS, DURATION, CONNS (64), BASE_PORT (18580), KEEP=1.
+# Prints, per proxy, the median req/s and requests per proxy CPU-second
+# (utime+stime from /proc/PID/stat around each run), then the ratios
+# 20 routes / 1 route and bigstep / HAProxy with 20 rules.
+set -euo pipefail
+QUICK=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) QUICK=1 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+if [ "$QUICK" = 1 ]; then ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-3s}; fi
+ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10s}; CONNS=${CONNS:-64}
+BASE_PORT=${BASE_PORT:-18580}
+BACKEND_PORT=$BASE_PORT; ONE_PORT=$((BASE_PORT + 1)); TWENTY_PORT=$((BASE_PORT + 2)); HAPROXY_PORT=$((BASE_PORT + 3))
+PROXIES=(bigstep-1 bigstep-20 haproxy-20)
+here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
+for tool in wrk haproxy nginx curl; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y $tool)" >&2; exit 1; }
+done
+W=$(mktemp -d /tmp/routes-bench.XXXXXX); chmod 755 "$W"
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 0.3
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT; trap 'exit 130' INT TERM
+if [ -z "${BIGSTEP_BIN:-}" ]; then
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
+    (cd "$repo" && cargo build --release -p bigstep -j2)
+    BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
+fi
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+CLK_TCK=$(getconf CLK_TCK)
+wait_port() {
+    local i
+    for i in $(seq 1 100); do
+        curl -s -o /dev/null --max-time 1 -H 'Host: www.example.com' "http://127.0.0.1:$1/" && return 0
+        sleep 0.1
+    done
+    echo "nothing answering on port $1" >&2; exit 1
+}
+mkdir -p "$W/backend/logs"
+cat > "$W/backend/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $W/backend/nginx.pid;
+error_log $W/backend/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    server {
+        listen 127.0.0.1:$BACKEND_PORT backlog=4096;
+        location / { return 200 "$(printf 'x%.0s' $(seq 1 99))\n"; }
+    }
+}
+EOF
+nginx -p "$W/backend" -c "$W/backend/nginx.conf" & PIDS+=($!)
+wait_port $BACKEND_PORT
+
+# bigstep, one route: everything to the pool `main`.
+cat > "$W/one.toml" <<EOF
+[balance]
+listen = "127.0.0.1:$ONE_PORT"
+access_log = false
+[[balance.pools]]
+name = "main"
+[[balance.pools.servers]]
+address = "127.0.0.1:$BACKEND_PORT"
+[[balance.routes]]
+host = "www.example.com"
+path_prefix = "/"
+pool = "main"
+EOF
+# bigstep, 20 routes: 19 host+prefix routes that do not match, then the one that does.
+{
+    printf '[balance]\nlisten = "127.0.0.1:%s"\naccess_log = false\n' $TWENTY_PORT
+    for i in $(seq 1 19) main; do
+        printf '[[balance.pools]]\nname = "p%s"\n[[balance.pools.servers]]\naddress = "127.0.0.1:%s"\n' "$i" $BACKEND_PORT
+    done
+    for i in $(seq 1 19); do
+        printf '[[balance.routes]]\nhost = "app%s.example.com"\npath_prefix = "/svc%s"\npool = "p%s"\n' "$i" "$i" "$i"
+    done
+    printf '[[balance.routes]]\nhost = "www.example.com"\npath_prefix = "/"\npool = "pmain"\n'
+} > "$W/twenty.toml"
+# HAProxy, the same 20 rules.
+{
+    cat <<EOF
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 75s
+    timeout server 60s
+frontend fe
+    bind 127.0.0.1:$HAPROXY_PORT
+EOF
+    for i in $(seq 1 19); do
+        printf '    acl h%s hdr(host) -i app%s.example.com\n    acl p%s path_beg /svc%s\n    use_backend b%s if h%s p%s\n' "$i" "$i" "$i" "$i" "$i" "$i" "$i"
+    done
+    printf '    acl hmain hdr(host) -i www.example.com\n    use_backend bmain if hmain\n'
+    for i in $(seq 1 19) main; do
+        printf 'backend b%s\n    server s1 127.0.0.1:%s\n' "$i" $BACKEND_PORT
+    done
+} > "$W/haproxy.cfg"
+
+RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/one.toml" --threads 1 > "$W/one.log" 2>&1 & PID_one=$!; PIDS+=($PID_one)
+RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/twenty.toml" --threads 1 > "$W/twenty.log" 2>&1 & PID_twenty=$!; PIDS+=($PID_twenty)
+haproxy -db -f "$W/haproxy.cfg" > "$W/haproxy.log" 2>&1 & PID_haproxy=$!; PIDS+=($PID_haproxy)
+for p in $ONE_PORT $TWENTY_PORT $HAPROXY_PORT; do wait_port $p; done
+"$BIGSTEP_BIN" balance --check "$W/twenty.toml" | head -1
+
+declare -A RPS CPS
+for round in $(seq 1 "$ROUNDS"); do
+    for proxy in "${PROXIES[@]}"; do
+        case $proxy in
+            bigstep-1) port=$ONE_PORT; pid=$PID_one ;;
+            bigstep-20) port=$TWENTY_PORT; pid=$PID_twenty ;;
+            haproxy-20) port=$HAPROXY_PORT; pid=$PID_haproxy ;;
+        esac
+        t0=$(cpu_ticks $pid)
+        out=$(wrk -t1 -c"$CONNS" -d"$DURATION" -H 'Host: www.example.com' "http://127.0.0.1:$port/")
+        t1=$(cpu_ticks $pid)
+        reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+        errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
+        [ -z "$errs" ] || { echo "$proxy: errors: $errs" >&2; exit 1; }
+        rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+        cps=$(awk -v r="$reqs" -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", t > 0 ? r / (t / hz) : 0 }')
+        RPS[$proxy]+="$rps "; CPS[$proxy]+="$cps "
+        printf 'round %s %-11s %10.0f req/s %8s req/CPU-s  (load %s)\n' "$round" "$proxy" "$rps" "$cps" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+echo
+printf '%-11s %12s %16s\n' proxy "req/s" "req/CPU-s"
+declare -A M
+for proxy in "${PROXIES[@]}"; do
+    M[$proxy]=$(echo "${CPS[$proxy]}" | median)
+    printf '%-11s %12.0f %16.0f\n' "$proxy" "$(echo "${RPS[$proxy]}" | median)" "${M[$proxy]}"
+done
+awk -v a="${M[bigstep-20]}" -v b="${M[bigstep-1]}" -v h="${M[haproxy-20]}" 'BEGIN {
+    printf "\n20 routes / 1 route (bigstep, req per CPU-s):   %.2fx  (target >= 0.95)\n", a / b
+    printf "bigstep / HAProxy, 20 rules (req per CPU-s):     %.2fx  (target >= 1.0)\n", a / h }'
