@@ -766,3 +766,94 @@ async fn a_compressed_stream_still_streams() {
     let all = decoder.finish().unwrap();
     assert_eq!(all, b"data: event 0\n\ndata: event 1\n\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_arrives_compressed_and_renders_in_chromium() {
+    // A small static site served by Python's http.server (a real app server
+    // that knows nothing of compression), behind the front door with it on.
+    let site = testkit::process::temp_dir("compressed-site");
+    let filler = |c: &str| c.repeat(40);
+    std::fs::write(
+        site.join("index.html"),
+        format!(
+            "<!doctype html><html><head><meta charset=utf-8><title>compressed</title>\
+             <link rel=stylesheet href=style.css></head><body><h1>Through the front door</h1>\
+             <p id=out>waiting</p><script src=app.js></script>\n<!-- {} --></body></html>\n",
+            filler("padding ")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("style.css"),
+        format!("body {{ background: rgb(10, 20, 30); color: #eee; font: 20px sans-serif; }}\n/* {} */\n", filler("rule ")),
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("app.js"),
+        format!(
+            "// {}\ndocument.getElementById('out').textContent = 'rendered by app.js';\n",
+            filler("comment ")
+        ),
+    )
+    .unwrap();
+    let port = closed_port();
+    let mut python = std::process::Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.port().to_string())
+        .arg("--directory")
+        .arg(&site)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    let up = eventually(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(port).is_ok()
+    })
+    .await;
+    assert!(up, "python http.server did not start");
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "[balance.compression]\nenabled = true\n[[balance.servers]]\naddress = \"{port}\"\n"
+        ),
+    );
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    let node_modules = root.join(".ci/node/node_modules");
+    assert!(
+        node_modules.join("playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run .ci/install",
+        node_modules.display()
+    );
+    let shot = root.join("test-artifacts/compressed-page.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&shot);
+    let script = root.join("crates/bigstep/tests/dashboard/compressed.mjs");
+    let url = format!("http://{}/", fd.addr);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(url)
+            .arg(&shot)
+            .env("NODE_PATH", node_modules)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run node (install nodejs: .ci/install)");
+    let _ = python.kill();
+    let _ = python.wait();
+    let _ = std::fs::remove_dir_all(&site);
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "compressed page test failed:\n{log}");
+    assert!(
+        root.join("test-artifacts/compressed-page.png").is_file(),
+        "{log}"
+    );
+}
