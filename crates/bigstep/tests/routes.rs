@@ -857,3 +857,158 @@ async fn a_page_arrives_compressed_and_renders_in_chromium() {
         "{log}"
     );
 }
+
+/// A child process killed (and its directory removed) when dropped.
+struct Child(std::process::Child, Option<std::path::PathBuf>);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        if let Some(dir) = &self.1 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// `bigstep state` on a free port, in a fresh directory.
+fn start_state() -> (Child, SocketAddr) {
+    use std::io::BufRead;
+    let dir = testkit::process::temp_dir("routes-state");
+    let mut child = std::process::Command::new(BIN)
+        .args(["state", "--port", "0", "--dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("bigstep state");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let addr = lines
+        .find_map(|l| {
+            l.ok()?
+                .strip_prefix("bigstep state listening on ")
+                .map(|a| a.trim().parse().unwrap())
+        })
+        .expect("bigstep state did not start");
+    (Child(child, Some(dir)), addr)
+}
+
+/// `redis-server` on a free port, nothing saved.
+async fn start_redis() -> (Child, SocketAddr) {
+    let addr = closed_port();
+    let child = std::process::Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--port",
+        ])
+        .arg(addr.port().to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server (apt-get install redis-server)");
+    assert!(
+        eventually(Duration::from_secs(10), || std::net::TcpStream::connect(
+            addr
+        )
+        .is_ok())
+        .await,
+        "redis-server did not start"
+    );
+    (Child(child, None), addr)
+}
+
+/// Two front doors share one limit through `store`: 6 allowed in all, not 6 each.
+async fn two_front_doors_share_a_limit(store: SocketAddr) {
+    let www = Backend::start("www").await;
+    let table = format!(
+        r#"rate_limit_store = "redis://{store}"
+[[balance.servers]]
+address = "{}"
+
+[[balance.routes]]
+name = "signup"
+path = "/signup"
+pool = "default"
+rate_limit = {{ rate = "6/m", burst = 6, key = "header:x-user", shared = true }}
+"#,
+        www.addr
+    );
+    let (a, b) = (
+        FrontDoorProc::start(BIN, &table),
+        FrontDoorProc::start(BIN, &table),
+    );
+    let mut allowed = 0;
+    let mut refused = 0;
+    for i in 0..20 {
+        let fd = if i % 2 == 0 { &a } else { &b };
+        match get_h(fd.addr, "s", "/signup", &[("x-user", "eve")])
+            .await
+            .status
+            .as_u16()
+        {
+            200 => allowed += 1,
+            429 => refused += 1,
+            other => panic!("status {other}"),
+        }
+    }
+    assert_eq!(
+        (allowed, refused),
+        (6, 14),
+        "one limit across both front doors"
+    );
+    // Another user has a bucket of their own.
+    assert_eq!(
+        get_h(b.addr, "s", "/signup", &[("x-user", "bob")])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(www.hits(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_front_doors_share_a_limit_through_bigstep_state() {
+    let (_state, addr) = start_state();
+    two_front_doors_share_a_limit(addr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_front_doors_share_a_limit_through_redis() {
+    let (_redis, addr) = start_redis().await;
+    two_front_doors_share_a_limit(addr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_limit_fails_open_when_its_store_is_down() {
+    let www = Backend::start("www").await;
+    let admin = closed_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "admin_listen = \"{admin}\"\nrate_limit_store = \"redis://{}\"\n[[balance.servers]]\naddress = \"{}\"\n\
+             [[balance.routes]]\npath = \"/x\"\npool = \"default\"\nrate_limit = {{ rate = \"1/m\", shared = true }}\n",
+            closed_port(),
+            www.addr
+        ),
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            get_h(fd.addr, "s", "/x", &[]).await.status,
+            200,
+            "a dead store never takes the site down"
+        );
+    }
+    admin_status(admin).await;
+    assert_eq!(
+        metric(admin, "bigstep_rate_limit_store_errors_total").await,
+        Some(5)
+    );
+    assert!(fd
+        .logs()
+        .iter()
+        .any(|l| l.contains("shared rate-limit store failed")));
+}

@@ -94,6 +94,11 @@ pub struct Config {
     /// Response compression (off unless `compression.enabled`; routes may override).
     #[serde(default)]
     pub compression: Compression,
+    /// Where rate limits marked `shared = true` keep their buckets, so several
+    /// front doors enforce one limit: `redis://[user:password@]host:port[/db]`
+    /// (`bigstep state`, Redis or Valkey).
+    #[serde(default)]
+    pub rate_limit_store: Option<String>,
     /// Peers whose `X-Forwarded-For` is believed (our own front doors, a CDN):
     /// addresses or CIDR blocks. Rate limits key on the address they report.
     #[serde(default)]
@@ -659,7 +664,7 @@ fn located(src: Option<&str>) -> impl Fn(Option<Range<usize>>, &str, String) -> 
 }
 
 /// `host:port` with a non-empty host and a numeric port.
-pub(crate) fn parse_address(addr: &str) -> Option<(&str, u16)> {
+pub fn parse_address(addr: &str) -> Option<(&str, u16)> {
     let (host, port) = addr.rsplit_once(':')?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() || host.contains('/') {

@@ -20,6 +20,7 @@ mod control;
 mod error;
 mod headers;
 mod health;
+mod limit_store;
 mod metrics;
 mod pool;
 mod proxy;

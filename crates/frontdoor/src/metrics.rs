@@ -230,6 +230,13 @@ pub(crate) fn render(m: &Metrics, snap: &Snapshot) -> String {
             r.live.limited.get()
         );
     }
+    if let Some(store) = &snap.routes.store {
+        let _ = writeln!(
+            out,
+            "# HELP bigstep_rate_limit_store_errors_total Shared rate-limit checks the store did not answer (the requests were let through).\n# TYPE bigstep_rate_limit_store_errors_total counter\nbigstep_rate_limit_store_errors_total {}",
+            store.errors.get()
+        );
+    }
     histogram(
         &mut out,
         "bigstep_route_request_duration_seconds",

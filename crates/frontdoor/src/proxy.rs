@@ -128,7 +128,7 @@ impl ProxyService {
                     request_id: &id,
                     host: host.as_ref(),
                 };
-                let forwarded = match snap.routes.route(&mut parts, self.client.ip(), &vars) {
+                let forwarded = match snap.routes.route(&mut parts, self.client.ip(), &vars).await {
                     Routed::Forward { route: r, pool } => {
                         route = r;
                         let pool = &snap.pools[pool];

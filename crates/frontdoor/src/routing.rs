@@ -25,6 +25,7 @@ use crate::clock::now_ns;
 use crate::config::{Cidr, Config, HeaderRules, LimitKey, Part, Template, Var};
 use crate::error::{ErrorKind, ProxyError};
 use crate::headers::cookie_value;
+use crate::limit_store::Store;
 use crate::route::{self, limit::Gcra, PathMatch};
 use crate::stats::{Counter, ServerStats};
 
@@ -42,6 +43,8 @@ pub(crate) struct Routes {
     table: route::Table,
     routes: Vec<CompiledRoute>,
     trusted: Vec<Cidr>,
+    /// Where `shared` limits keep their buckets.
+    pub(crate) store: Option<Arc<Store>>,
 }
 
 pub(crate) struct CompiledRoute {
@@ -50,10 +53,17 @@ pub(crate) struct CompiledRoute {
     action: Action,
     request_headers: Rules,
     response_headers: Rules,
-    limit: Option<(Gcra, LimitKey)>,
+    limit: Option<Limit>,
     /// Compress responses (None: `compression.enabled` decides).
     compress: Option<bool>,
     pub(crate) live: Arc<RouteLive>,
+}
+
+struct Limit {
+    gcra: Gcra,
+    key: LimitKey,
+    /// Buckets in the shared store rather than this front door's memory.
+    shared: bool,
 }
 
 enum Action {
@@ -97,7 +107,11 @@ pub(crate) struct Vars<'a> {
 }
 
 impl Routes {
-    pub(crate) fn build(config: &Config, live: &HashMap<Arc<str>, Arc<RouteLive>>) -> Routes {
+    pub(crate) fn build(
+        config: &Config,
+        live: &HashMap<Arc<str>, Arc<RouteLive>>,
+        store: Option<Arc<Store>>,
+    ) -> Routes {
         let pool_index = |name: &str| {
             std::iter::once(crate::config::DEFAULT_POOL)
                 .chain(config.pools.iter().map(|p| p.get_ref().name.as_str()))
@@ -154,7 +168,11 @@ impl Routes {
                 compress: r.compress,
                 limit: r.rate_limit.as_ref().map(|l| {
                     let (rate, period, burst, key) = l.parse().expect("validated");
-                    (Gcra::new(rate, period, burst).expect("validated"), key)
+                    Limit {
+                        gcra: Gcra::new(rate, period, burst).expect("validated"),
+                        key,
+                        shared: l.shared,
+                    }
                 }),
             });
         }
@@ -166,6 +184,7 @@ impl Routes {
                 .iter()
                 .filter_map(|c| Cidr::parse(c))
                 .collect(),
+            store,
         }
     }
 
@@ -193,7 +212,7 @@ impl Routes {
 
     /// Decide where the request goes, rewriting its path and headers for the
     /// pool it is forwarded to. `peer` is the connection's address.
-    pub(crate) fn route(&self, parts: &mut Parts, peer: IpAddr, vars: &Vars<'_>) -> Routed {
+    pub(crate) async fn route(&self, parts: &mut Parts, peer: IpAddr, vars: &Vars<'_>) -> Routed {
         if self.routes.is_empty() {
             return Routed::Forward {
                 route: None,
@@ -219,9 +238,17 @@ impl Routes {
             };
         };
         let r = &self.routes[i];
-        if let Some((gcra, key)) = &r.limit {
-            let key = limit_key(key, parts, peer, &self.trusted);
-            if let Err(wait) = r.live.buckets.check(gcra, key.as_bytes()) {
+        if let Some(limit) = &r.limit {
+            let key = limit_key(&limit.key, parts, peer, &self.trusted);
+            let verdict = match (&self.store, limit.shared) {
+                (Some(store), true) => {
+                    store
+                        .check(&format!("bigstep:ratelimit:{}:{key}", r.name), &limit.gcra)
+                        .await
+                }
+                _ => r.live.buckets.check(&limit.gcra, key.as_bytes()),
+            };
+            if let Err(wait) = verdict {
                 r.live.limited.inc();
                 let mut error = ProxyError::new(ErrorKind::RateLimited);
                 // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.

@@ -26,6 +26,8 @@ pub(crate) struct Live {
     pub(crate) servers: HashMap<(Arc<str>, Arc<str>), Arc<Server>>,
     pub(crate) pools: HashMap<Arc<str>, Arc<ServerStats>>,
     pub(crate) routes: HashMap<Arc<str>, Arc<crate::routing::RouteLive>>,
+    /// The shared rate-limit store by URL (its connections and error count).
+    pub(crate) limit_store: Option<(String, Arc<crate::limit_store::Store>)>,
 }
 
 pub(crate) struct Snapshot {
@@ -61,7 +63,14 @@ impl Snapshot {
                 ServerPool::build(name, cfg, &live.servers, stats)
             })
             .collect();
-        let routes = Routes::build(&config, &live.routes);
+        let store = config.rate_limit_store.as_ref().map(|url| {
+            match &live.limit_store {
+                Some((old, s)) if old == url => s.clone(),
+                // Validated with the config.
+                _ => Arc::new(crate::limit_store::Store::new(url).expect("validated store URL")),
+            }
+        });
+        let routes = Routes::build(&config, &live.routes, store);
         Snapshot {
             config,
             pools,
@@ -92,6 +101,11 @@ impl Snapshot {
                 .map(|p| (p.name.clone(), p.stats.clone()))
                 .collect(),
             routes: self.routes.live(),
+            limit_store: self
+                .config
+                .rate_limit_store
+                .clone()
+                .zip(self.routes.store.clone()),
         }
     }
 }

@@ -182,6 +182,9 @@ pub struct RateLimitConfig {
     /// Who a bucket belongs to: `ip` (default), `header:NAME` or `cookie:NAME`.
     #[serde(default = "default_limit_key")]
     pub key: String,
+    /// Keep the buckets in `rate_limit_store`, shared by every front door using it.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 fn default_limit_key() -> String {
@@ -417,7 +420,7 @@ impl RouteConfig {
     }
 
     /// Semantic checks of one route against the pools that exist.
-    fn validate(&self, pools: &[&str]) -> Result<(), (&'static str, String)> {
+    fn validate(&self, pools: &[&str], has_store: bool) -> Result<(), (&'static str, String)> {
         self.matcher().map_err(|m| ("routes", m))?;
         let actions = [
             self.pool.is_some(),
@@ -523,6 +526,13 @@ impl RouteConfig {
         }
         if let Some(l) = &self.rate_limit {
             l.parse().map_err(|m| ("routes.rate_limit", m))?;
+            if l.shared && !has_store {
+                return Err((
+                    "routes.rate_limit.shared",
+                    "shared = true needs rate_limit_store = \"redis://host:port\" in [balance]"
+                        .into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -616,9 +626,14 @@ impl Config {
                 .map_err(|e| err(span.clone(), &format!("pools.{name}"), e.message))?;
         }
         for (i, r) in self.routes.iter().enumerate() {
-            r.get_ref().validate(&names).map_err(|(key, msg)| {
-                err(Some(r.span()), key, format!("route {}: {msg}", i + 1))
-            })?;
+            r.get_ref()
+                .validate(&names, self.rate_limit_store.is_some())
+                .map_err(|(key, msg)| {
+                    err(Some(r.span()), key, format!("route {}: {msg}", i + 1))
+                })?;
+        }
+        if let Some(url) = &self.rate_limit_store {
+            crate::limit_store::Store::new(url).map_err(|m| err(None, "rate_limit_store", m))?;
         }
         for p in &self.trusted_proxies {
             if Cidr::parse(p).is_none() {
@@ -754,6 +769,14 @@ status = 301
             .unwrap_err()
             .message
             .contains("`default`"));
+        let shared = SITE.replace("status = 301", "status = 301\n[[routes]]\npath = \"/s\"\npool = \"api\"\nrate_limit = { rate = \"1/s\", shared = true }");
+        let e = Config::from_toml(&shared).unwrap_err().message;
+        assert!(e.contains("rate_limit_store"), "{e}");
+        let bad_store = format!("rate_limit_store = \"http://x:1\"\n{SITE}");
+        assert!(Config::from_toml(&bad_store)
+            .unwrap_err()
+            .message
+            .contains("redis://"));
         let hash = format!("{SITE}\n[[pools]]\nname = \"h\"\nalgorithm = \"hash\"\n");
         let e = Config::from_toml(&hash).unwrap_err().message;
         assert!(e.contains("pools.h") && e.contains("hash_key"), "{e}");
@@ -783,6 +806,7 @@ status = 301
             rate: rate.into(),
             burst: None,
             key: key.into(),
+            shared: false,
         };
         assert_eq!(
             l("10/s", "ip").parse().unwrap(),

@@ -66,6 +66,16 @@ impl Gcra {
         }
     }
 
+    /// Time between requests at the steady rate, in nanoseconds.
+    pub fn interval_ns(&self) -> u64 {
+        self.interval_ns
+    }
+
+    /// How far ahead of now a key's TAT may run, in nanoseconds.
+    pub fn tolerance_ns(&self) -> u64 {
+        self.tolerance_ns
+    }
+
     /// When a key's TAT is at or before `now`, its bucket is full again and
     /// the key can be forgotten (how the local table stays bounded).
     pub fn forgettable(tat: u64, now: u64) -> bool {
