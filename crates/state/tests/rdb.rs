@@ -7,8 +7,12 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use common::{sorted, sorted_pairs, start_ours, start_redis, Conn, Pair};
+use common::{sorted, sorted_pairs, start_ours, start_redis, wait_for, wait_listening, Conn, Pair};
 use state::resp::Frame;
 
 fn call(c: &mut Conn, parts: &[&[u8]]) -> Frame {
@@ -371,4 +375,402 @@ fn seal(body: &[u8]) -> Vec<u8> {
     let crc = crc64(&p);
     p.extend_from_slice(&crc.to_le_bytes());
     p
+}
+
+/// A fresh directory under the system temp dir.
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let d = std::env::temp_dir().join(format!("bigstep-rdb-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn check_rdb(path: &Path) -> String {
+    let out = Command::new("redis-check-rdb")
+        .arg(path)
+        .output()
+        .expect("redis-check-rdb must be installed (apt install redis-tools)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("RDB looks OK"),
+        "redis-check-rdb:\n{text}"
+    );
+    text
+}
+
+/// Every key of the given databases, read on both sides.
+fn assert_same_keyspace(a: &mut Conn, b: &mut Conn, dbs: &[usize]) {
+    for db in dbs {
+        ok(a.cmd(&format!("select {db}")));
+        ok(b.cmd(&format!("select {db}")));
+        let ka = keys(a);
+        assert_eq!(ka, keys(b), "db {db}: keys");
+        assert!(!ka.is_empty());
+        for k in &ka {
+            let name = format!("db {db} {}", String::from_utf8_lossy(k));
+            assert_eq!(snapshot(a, k), snapshot(b, k), "{name}");
+            assert_ttl_close(pttl(a, k), pttl(b, k), &name);
+        }
+    }
+    ok(a.cmd("select 0"));
+    ok(b.cmd("select 0"));
+}
+
+fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
+    let info = String::from_utf8_lossy(&bulk(c.cmd(&format!("info {section}")))).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn save_writes_a_dump_rdb_that_redis_loads() {
+    let dir = temp_dir("save");
+    let ours = start_ours(state::Config {
+        dir: Some(dir.clone()),
+        ..state::Config::default()
+    });
+    let mut o = Conn::connect(ours.addr);
+    for db in [0, 3, 15] {
+        ok(o.cmd(&format!("select {db}")));
+        populate(&mut o, &format!("db{db}:"));
+    }
+    ok(o.cmd("select 0"));
+    run(&mut o, "set gone soon\npexpire gone 1");
+    wait_for("the short TTL to pass", Duration::from_secs(5), || {
+        int(o.cmd("exists gone")) == 0
+    });
+    let before = int(o.cmd("lastsave"));
+    ok(o.cmd("save"));
+    assert!(int(o.cmd("lastsave")) >= before);
+    let file = dir.join("dump.rdb");
+    let report = check_rdb(&file);
+    assert!(
+        report.contains("69 keys read"),
+        "redis-check-rdb:\n{report}"
+    );
+
+    let redis = start_redis(&[
+        "--dir",
+        dir.to_str().expect("utf-8"),
+        "--dbfilename",
+        "dump.rdb",
+    ]);
+    let mut r = Conn::connect(redis.addr);
+    assert_same_keyspace(&mut r, &mut o, &[0, 3, 15]);
+    drop(r);
+    drop(redis);
+
+    // BGSAVE: the change made before it is in the file once it finishes.
+    run(&mut o, "set after-save yes\nconfig set dbfilename bg.rdb");
+    assert_eq!(
+        o.cmd("bgsave"),
+        Frame::Simple("Background saving started".into())
+    );
+    wait_for("BGSAVE to finish", Duration::from_secs(30), || {
+        info_field(&mut o, "persistence", "rdb_bgsave_in_progress") == "0"
+    });
+    check_rdb(&dir.join("bg.rdb"));
+    let redis = start_redis(&[
+        "--dir",
+        dir.to_str().expect("utf-8"),
+        "--dbfilename",
+        "bg.rdb",
+    ]);
+    let mut r = Conn::connect(redis.addr);
+    assert_eq!(r.cmd("get after-save"), Frame::Bulk("yes".into()));
+    assert_same_keyspace(&mut r, &mut o, &[0, 3, 15]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn save_without_a_data_directory_is_refused() {
+    let ours = start_ours(state::Config::default());
+    let mut o = Conn::connect(ours.addr);
+    for cmd in ["save", "bgsave"] {
+        match o.cmd(cmd) {
+            Frame::Error(e) => assert!(e.contains("data directory"), "{e}"),
+            other => panic!("{cmd}: {other:?}"),
+        }
+    }
+    assert!(matches!(o.cmd("bgsave now"), Frame::Error(_)));
+}
+
+/// MIGRATE from bigstep state, checked against MIGRATE from a real
+/// redis-server holding the same keys: same replies, same data arriving.
+#[test]
+fn migrate_moves_keys_to_redis() {
+    let target = start_redis(&["--requirepass", "sekret"]);
+    let mut t = Conn::connect(target.addr);
+    ok(t.cmd("auth sekret"));
+    ok(t.cmd("acl setuser mover on >pw2 ~* +@all"));
+    let reference = start_redis(&[]);
+    let mut a = Conn::connect(reference.addr);
+    let ours = start_ours(state::Config::default());
+    let mut o = Conn::connect(ours.addr);
+    populate(&mut o, "m:");
+    populate(&mut a, "ref:");
+    let (host, port) = ("127.0.0.1", target.addr.port());
+    let expected: Vec<(Vec<u8>, Vec<Frame>, i64)> = keys(&mut o)
+        .into_iter()
+        .map(|k| {
+            let snap = snapshot(&mut o, &k);
+            let ttl = pttl(&mut o, &k);
+            (k, snap, ttl)
+        })
+        .collect();
+
+    // One key, AUTH: it arrives with its TTL and leaves here.
+    ok(o.cmd(&format!(
+        "migrate {host} {port} m:str:small 0 5000 auth sekret"
+    )));
+    assert_eq!(int(o.cmd("exists m:str:small")), 0);
+    // The rest with KEYS, COPY and AUTH2: they stay here too.
+    let rest: Vec<String> = expected
+        .iter()
+        .map(|(k, _, _)| String::from_utf8_lossy(k).into_owned())
+        .filter(|k| k != "m:str:small")
+        .collect();
+    ok(o.cmd(&format!(
+        "migrate {host} {port} \"\" 0 5000 copy auth2 mover pw2 keys {}",
+        rest.join(" ")
+    )));
+    assert_eq!(int(o.cmd("dbsize")), rest.len() as i64);
+    for (k, snap, ttl) in &expected {
+        let name = String::from_utf8_lossy(k);
+        assert_eq!(&snapshot(&mut t, k), snap, "{name} on the target");
+        assert_ttl_close(pttl(&mut t, k), *ttl, &name);
+    }
+
+    // Replies and errors as redis-server's own MIGRATE gives them.
+    let both = |a: &mut Conn, o: &mut Conn, tail: &str| {
+        let ra = a.cmd(&format!(
+            "migrate {host} {port} {}",
+            tail.replace("KEY", "ref:list:small")
+        ));
+        let ro = o.cmd(&format!(
+            "migrate {host} {port} {}",
+            tail.replace("KEY", "m:list:small")
+        ));
+        let norm = |f: Frame| match f {
+            Frame::Error(e) => Frame::Error(e.replace("ref:", "m:")),
+            other => other,
+        };
+        assert_eq!(norm(ra), norm(ro.clone()), "MIGRATE ... {tail}");
+        ro
+    };
+    ok(t.cmd("rename m:list:small ref:list:small"));
+    run(&mut t, "rpush m:list:small taken");
+    let busy = both(&mut a, &mut o, "KEY 0 5000 copy auth sekret");
+    assert_eq!(
+        busy,
+        Frame::Error(
+            "ERR Target instance replied with error: BUSYKEY Target key name already exists."
+                .into()
+        )
+    );
+    // Without AUTH the target refuses. (Not compared: redis-server keeps
+    // its MIGRATE connection, already authenticated, for 10 s; we connect
+    // afresh each time.)
+    assert_eq!(
+        o.cmd(&format!("migrate {host} {port} m:list:small 0 5000 copy")),
+        Frame::Error(
+            "ERR Target instance replied with error: NOAUTH Authentication required.".into()
+        )
+    );
+    both(&mut a, &mut o, "KEY 0 5000 copy auth wrong");
+    both(&mut a, &mut o, "nosuchkey 0 5000 auth sekret");
+    both(&mut a, &mut o, "KEY 0 5000 copy bogus");
+    both(&mut a, &mut o, "KEY 0 5000 auth");
+    both(&mut a, &mut o, "KEY 0 5000 keys x");
+    both(&mut a, &mut o, "KEY x 5000");
+    both(&mut a, &mut o, "KEY 0 x");
+    ok(both(&mut a, &mut o, "KEY 0 5000 replace copy auth sekret"));
+    // Into another database.
+    ok(both(&mut a, &mut o, "KEY 5 5000 copy auth sekret"));
+    ok(t.cmd("select 5"));
+    assert_eq!(
+        snapshot(&mut t, b"m:list:small"),
+        snapshot(&mut o, b"m:list:small")
+    );
+}
+
+/// A target that accepts the connection and never answers: the error is
+/// Redis's IOERR, and it comes once the timeout has passed.
+#[test]
+fn migrate_to_a_silent_target_times_out_with_ioerr() {
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let reference = start_redis(&[]);
+    let mut a = Conn::connect(reference.addr);
+    let ours = start_ours(state::Config::default());
+    let mut o = Conn::connect(ours.addr);
+    for c in [&mut a, &mut o] {
+        ok(c.cmd("set k v"));
+        let started = Instant::now();
+        assert_eq!(
+            c.cmd(&format!("migrate 127.0.0.1 {port} k 0 300")),
+            Frame::Error("IOERR error or timeout reading to target instance".into())
+        );
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        // Nothing moved: the key is still here.
+        assert_eq!(int(c.cmd("exists k")), 1);
+        // A refused connection shows on the first write in Redis's
+        // non-blocking connect, so that is the error it names.
+        assert_eq!(
+            c.cmd(&format!("migrate 127.0.0.1 {closed_port} k 0 300")),
+            Frame::Error("IOERR error or timeout writing to target instance".into())
+        );
+    }
+    drop(silent);
+}
+
+// === Redis Cluster ===
+
+/// A process killed (and its directory removed) on drop.
+struct Node {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port whose cluster bus port (+10000) is free too.
+fn cluster_port() -> u16 {
+    for _ in 0..200 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let p = l.local_addr().expect("addr").port();
+        if p < 55000 && TcpListener::bind(("127.0.0.1", p + 10000)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no port pair free for a cluster node");
+}
+
+fn start_cluster_node() -> Node {
+    let port = cluster_port();
+    let dir = temp_dir(&format!("cluster-{port}"));
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+        ])
+        .args([
+            "--dir",
+            dir.to_str().expect("utf-8"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (apt install redis-server)");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    wait_listening(addr);
+    Node { child, port, dir }
+}
+
+fn redis_cli(args: &[String]) -> String {
+    let out = Command::new("redis-cli")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("redis-cli must be installed (apt install redis-tools)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "redis-cli {args:?}:\n{text}");
+    text
+}
+
+/// The documented move: a three-node Redis Cluster on loopback, then
+/// `redis-cli --cluster import` from a running bigstep state. Every key,
+/// type and TTL arrives on the node that owns its slot.
+#[test]
+fn cluster_import_moves_every_key_type_and_ttl() {
+    let nodes: Vec<Node> = (0..3).map(|_| start_cluster_node()).collect();
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let mut create = vec!["--cluster".to_string(), "create".into()];
+    create.extend(addrs.iter().cloned());
+    create.extend([
+        "--cluster-replicas".into(),
+        "0".into(),
+        "--cluster-yes".into(),
+    ]);
+    redis_cli(&create);
+    let mut conns: Vec<Conn> = nodes
+        .iter()
+        .map(|n| Conn::connect(format!("127.0.0.1:{}", n.port).parse().expect("addr")))
+        .collect();
+    for c in conns.iter_mut() {
+        wait_for("the cluster to be ok", Duration::from_secs(30), || {
+            info_cluster_ok(c)
+        });
+    }
+
+    let ours = start_ours(state::Config::default());
+    let mut o = Conn::connect(ours.addr);
+    populate(&mut o, "");
+    for i in 0..300 {
+        run(&mut o, &format!("set user:{i} {i}"));
+        if i % 3 == 0 {
+            run(&mut o, &format!("pexpire user:{i} {}", 600_000 + i));
+        }
+    }
+    let want = keys(&mut o);
+    assert_eq!(want.len(), 323);
+
+    let out = redis_cli(&[
+        "--cluster".into(),
+        "import".into(),
+        addrs[0].clone(),
+        "--cluster-from".into(),
+        ours.addr.to_string(),
+        "--cluster-copy".into(),
+    ]);
+    assert!(!out.contains("ERR"), "import:\n{out}");
+
+    let mut got = Vec::new();
+    for c in conns.iter_mut() {
+        let here = keys(c);
+        assert!(!here.is_empty(), "every node owns some keys");
+        for k in &here {
+            let name = String::from_utf8_lossy(k).into_owned();
+            assert_eq!(snapshot(c, k), snapshot(&mut o, k), "{name}");
+            assert_ttl_close(pttl(c, k), pttl(&mut o, k), &name);
+        }
+        got.extend(here);
+    }
+    got.sort();
+    assert_eq!(got, want, "every key arrived once");
+    // --cluster-copy: the source keeps its data.
+    assert_eq!(keys(&mut o), want);
+}
+
+fn info_cluster_ok(c: &mut Conn) -> bool {
+    let info = String::from_utf8_lossy(&bulk(c.cmd("cluster info"))).into_owned();
+    info.contains("cluster_state:ok")
 }

@@ -138,10 +138,18 @@ pub(super) fn migrate(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
     let host = String::from_utf8_lossy(&a[1]).into_owned();
     let port = String::from_utf8_lossy(&a[2]).into_owned();
-    let Some(stream) = connect(&host, &port, timeout) else {
-        return Err(Reply::Error(
-            "IOERR error or timeout connecting to the client".into(),
-        ));
+    let stream = match connect(&host, &port, timeout) {
+        Ok(s) => s,
+        // Redis connects without blocking and sees a refusal only when it
+        // writes: that is the error it gives.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Err(ioerr("writing"))
+        }
+        Err(_) => {
+            return Err(Reply::Error(
+                "IOERR error or timeout connecting to the client".into(),
+            ))
+        }
     };
     let mut w = &stream;
     if stream.set_write_timeout(Some(timeout)).is_err() || w.write_all(&out).is_err() {
@@ -211,14 +219,20 @@ pub(super) fn migrate(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     Ok(Reply::Ok)
 }
 
-fn connect(host: &str, port: &str, timeout: Duration) -> Option<TcpStream> {
-    let port: u16 = port.parse().ok()?;
-    let addrs = (host, port).to_socket_addrs().ok()?;
-    for addr in addrs {
-        if let Ok(s) = TcpStream::connect_timeout(&addr, timeout) {
-            let _ = s.set_nodelay(true);
-            return Some(s);
+fn connect(host: &str, port: &str, timeout: Duration) -> std::io::Result<TcpStream> {
+    use std::io::{Error, ErrorKind};
+    let port: u16 = port
+        .parse()
+        .map_err(|_| Error::new(ErrorKind::InvalidInput, "bad port"))?;
+    let mut last = Error::new(ErrorKind::NotFound, "no address");
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = e,
         }
     }
-    None
+    Err(last)
 }
