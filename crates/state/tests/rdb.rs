@@ -774,3 +774,47 @@ fn info_cluster_ok(c: &mut Conn) -> bool {
     let info = String::from_utf8_lossy(&bulk(c.cmd("cluster info"))).into_owned();
     info.contains("cluster_state:ok")
 }
+
+/// RESTORE and MIGRATE go through the append-only log like any write: after
+/// a restart the restored keys are back with their absolute expiry, and a
+/// migrated key stays gone.
+#[test]
+fn restore_and_migrate_survive_a_restart() {
+    let dir = temp_dir("aof");
+    let cfg = || state::Config {
+        dir: Some(dir.clone()),
+        ..state::Config::default()
+    };
+    let target = start_redis(&[]);
+    let ours = start_ours(cfg());
+    let mut o = Conn::connect(ours.addr);
+    run(&mut o, "rpush src a b c\nhset h f v\nset moving yes");
+    let payload = bulk(o.cmd("dump src"));
+    ok(call(&mut o, &[b"restore", b"copy", b"900000", &payload]));
+    ok(call(&mut o, &[b"restore", b"forever", b"0", &payload]));
+    let expiry = int(o.cmd("pexpiretime copy"));
+    ok(o.cmd(&format!(
+        "migrate 127.0.0.1 {} moving 0 5000",
+        target.addr.port()
+    )));
+    drop(o);
+    drop(ours);
+
+    let ours = start_ours(cfg());
+    let mut o = Conn::connect(ours.addr);
+    for k in ["copy", "forever"] {
+        assert_eq!(
+            o.cmd(&format!("lrange {k} 0 -1")),
+            o.cmd("lrange src 0 -1"),
+            "{k}"
+        );
+    }
+    assert_eq!(int(o.cmd("pexpiretime copy")), expiry);
+    assert_eq!(int(o.cmd("pttl forever")), -1);
+    assert_eq!(int(o.cmd("exists moving")), 0);
+    let mut t = Conn::connect(target.addr);
+    assert_eq!(t.cmd("get moving"), Frame::Bulk("yes".into()));
+    drop(o);
+    drop(ours);
+    let _ = std::fs::remove_dir_all(&dir);
+}
