@@ -21,6 +21,9 @@ pub(crate) struct SaveStatus {
     pub(crate) in_progress: AtomicBool,
     /// The last save failed.
     pub(crate) last_failed: AtomicBool,
+    /// The store's change counter as of the last successful save (INFO's
+    /// `rdb_changes_since_last_save` is the difference).
+    pub(crate) dirty_at_save: AtomicU64,
 }
 
 impl SaveStatus {
@@ -31,10 +34,12 @@ impl SaveStatus {
         s
     }
 
-    /// Records the outcome of a save finished at `unix_secs`.
-    pub(crate) fn finish(&self, ok: bool, unix_secs: u64) {
+    /// Records the outcome of a save of the keyspace as it was at change
+    /// count `dirty`, finished at `unix_secs`.
+    pub(crate) fn finish(&self, ok: bool, dirty: u64, unix_secs: u64) {
         if ok {
             self.last_save.store(unix_secs, Ordering::SeqCst);
+            self.dirty_at_save.store(dirty, Ordering::SeqCst);
         }
         self.last_failed.store(!ok, Ordering::SeqCst);
     }

@@ -449,6 +449,10 @@ fn save_writes_a_dump_rdb_that_redis_loads() {
     let before = int(o.cmd("lastsave"));
     ok(o.cmd("save"));
     assert!(int(o.cmd("lastsave")) >= before);
+    assert_eq!(
+        info_field(&mut o, "persistence", "rdb_changes_since_last_save"),
+        "0"
+    );
     let file = dir.join("dump.rdb");
     let report = check_rdb(&file);
     assert!(
@@ -470,6 +474,10 @@ fn save_writes_a_dump_rdb_that_redis_loads() {
     // BGSAVE: the change made before it is in the file once it finishes.
     run(&mut o, "set after-save yes\nconfig set dbfilename bg.rdb");
     assert_eq!(
+        info_field(&mut o, "persistence", "rdb_changes_since_last_save"),
+        "1"
+    );
+    assert_eq!(
         o.cmd("bgsave"),
         Frame::Simple("Background saving started".into())
     );
@@ -477,6 +485,10 @@ fn save_writes_a_dump_rdb_that_redis_loads() {
         info_field(&mut o, "persistence", "rdb_bgsave_in_progress") == "0"
     });
     check_rdb(&dir.join("bg.rdb"));
+    assert_eq!(
+        info_field(&mut o, "persistence", "rdb_changes_since_last_save"),
+        "0"
+    );
     let redis = start_redis(&[
         "--dir",
         dir.to_str().expect("utf-8"),

@@ -850,7 +850,8 @@ pub(super) fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         let _ = write!(
             out,
             "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:{}\r\naof_last_write_status:ok\r\naof_current_size:{}\r\naof_base_size:{}\r\n\r\n",
-            s.dirty,
+            s.dirty
+                .saturating_sub(s.save.dirty_at_save.load(std::sync::atomic::Ordering::SeqCst)),
             s.save.in_progress.load(std::sync::atomic::Ordering::SeqCst) as u8,
             s.save.last_save.load(std::sync::atomic::Ordering::SeqCst),
             s.aof.is_some() as u8,

@@ -129,12 +129,12 @@ pub(super) fn save(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     match rdbfile::write_atomic(&dir, &name, &data) {
         Ok(path) => {
             tracing::info!(path = %path.display(), bytes = data.len(), "DB saved on disk");
-            status.finish(true, now / 1000);
+            status.finish(true, ctx.s.dirty, now / 1000);
             Ok(Reply::Ok)
         }
         Err(e) => {
             tracing::warn!(dir = %dir.display(), error = %e, "SAVE failed");
-            status.finish(false, now / 1000);
+            status.finish(false, ctx.s.dirty, now / 1000);
             Err(Reply::err(format!(
                 "saving {name} in {}: {e}",
                 dir.display()
@@ -160,6 +160,7 @@ pub(super) fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     let name = dbfilename(ctx);
     let dbs: Vec<Db> = ctx.s.dbs.clone();
+    let dirty = ctx.s.dirty;
     let spawned = std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
@@ -176,7 +177,7 @@ pub(super) fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
                     false
                 }
             };
-            status.finish(ok, now / 1000);
+            status.finish(ok, dirty, now / 1000);
             status.in_progress.store(false, Ordering::SeqCst);
         });
     if let Err(e) = spawned {
