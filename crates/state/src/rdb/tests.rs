@@ -287,3 +287,24 @@ fn payload_from_redis_7_0_restores() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn payloads_dumped_by_redis_in_the_fuzz_corpus_restore() {
+    // redis-server 7.0.15's DUMP of each type (fuzz/corpus/rdb_payload/redis-*):
+    // golden inputs that need no server to check.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/rdb_payload");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).expect("corpus") {
+        let path = e.expect("entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("redis-") {
+            continue;
+        }
+        let p = std::fs::read(&path).expect("read");
+        let v = restore(&p).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let again = restore(&dump(&v)).expect("re-encoded");
+        assert_eq!(view(&again), view(&v), "{name}");
+        n += 1;
+    }
+    assert_eq!(n, 12);
+}
