@@ -6,7 +6,8 @@
 //! the `service` skeleton); `aof` is the append-only log; `metrics` is the
 //! Prometheus collector; `shared` is what those three share (a leaf, so none of
 //! them imports another's internals back); `evict` is maxmemory; [`acl`] is
-//! users and permissions; `file` is the `[state]` table of the config file.
+//! users and permissions; `file` is the `[state]` table of the config file;
+//! [`rdb`] is Redis's RDB serialization (DUMP/RESTORE, `dump.rdb`).
 
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,8 @@ mod hll;
 mod key;
 mod lua;
 mod metrics;
+pub mod rdb;
+mod rdbfile;
 pub mod resp;
 mod server;
 mod shared;

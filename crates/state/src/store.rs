@@ -553,6 +553,8 @@ pub(crate) struct Store {
     /// Values CONFIG SET gave the Redis parameters that change nothing
     /// here (the others live in `cfg`); unset ones read as their default.
     pub(crate) params: HashMap<&'static str, String>,
+    /// SAVE/BGSAVE bookkeeping (shared with the BGSAVE thread).
+    pub(crate) save: Arc<crate::rdbfile::SaveStatus>,
 }
 
 impl Store {
@@ -587,6 +589,7 @@ impl Store {
             loading: false,
             shutting_down: false,
             params: HashMap::new(),
+            save: Arc::new(crate::rdbfile::SaveStatus::new(now_ms() / 1000)),
         }
     }
 

@@ -182,10 +182,6 @@ pub(super) fn time(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     ]))
 }
 
-pub(super) fn lastsave(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
-    Ok(Reply::Int(ctx.s.started_unix as i64))
-}
-
 pub(super) fn readonly(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     Err(Reply::err("This instance has cluster support disabled"))
 }
@@ -200,11 +196,6 @@ pub(super) fn bgrewriteaof(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     Ok(Reply::Status(
         "Background append only file rewriting started".into(),
     ))
-}
-
-pub(super) fn save(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
-    // Durability is the append-only log; there is no separate snapshot.
-    Ok(Reply::Ok)
 }
 
 // === CLIENT ===
@@ -858,9 +849,11 @@ pub(super) fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if show("persistence") {
         let _ = write!(
             out,
-            "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:{}\r\naof_last_write_status:ok\r\naof_current_size:{}\r\naof_base_size:{}\r\n\r\n",
-            s.dirty,
-            s.started_unix,
+            "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:{}\r\naof_last_write_status:ok\r\naof_current_size:{}\r\naof_base_size:{}\r\n\r\n",
+            s.dirty
+                .saturating_sub(s.save.dirty_at_save.load(std::sync::atomic::Ordering::SeqCst)),
+            s.save.in_progress.load(std::sync::atomic::Ordering::SeqCst) as u8,
+            s.save.last_save.load(std::sync::atomic::Ordering::SeqCst),
             s.aof.is_some() as u8,
             s.rewrite_requested as u8,
             s.aof_current_size,
@@ -884,6 +877,10 @@ pub(super) fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     if show("replication") {
         out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if show("cluster") {
+        // redis-cli --cluster import reads this to refuse cluster sources.
+        out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
     }
     if show("keyspace") {
         out.push_str("# Keyspace\r\n");

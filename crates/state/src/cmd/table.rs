@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, geo, hash, hll, keys, list, object, pubsub, script, set, sort, stream, strings,
-    swapdb, tx, zalgebra, zset,
+    bits, conn, dump, geo, hash, hll, keys, list, migrate, object, pubsub, script, set, sort,
+    stream, strings, swapdb, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -150,6 +150,10 @@ static TABLE: &[Spec] = &[
     c("flushall", -1, W, NK, keys::flushall),
     c("select", 2, 0, NK, keys::select),
     c("swapdb", 3, W, NK, swapdb::swapdb),
+    // RDB serialization: moving values to and from Redis.
+    c("dump", 2, 0, K1, dump::dump),
+    c("restore", -4, WM, K1, dump::restore),
+    cm("migrate", -6, W, migrate::migrate_keys, migrate::migrate),
     c("sort", -2, WM | NOTOUCH, K1, sort::sort),
     c("sort_ro", -2, 0, K1, sort::sort_ro),
     container("object", -2, 0, OBJECT_SUBS),
@@ -376,12 +380,12 @@ static TABLE: &[Spec] = &[
     ),
     c("info", -1, 0, NK, conn::info),
     c("time", 1, 0, NK, conn::time),
-    c("lastsave", 1, 0, NK, conn::lastsave),
+    c("lastsave", 1, 0, NK, dump::lastsave),
     c("readonly", 1, 0, NK, conn::readonly),
     c("readwrite", 1, 0, NK, conn::readonly),
     c("bgrewriteaof", 1, NOSCRIPT, NK, conn::bgrewriteaof),
-    c("save", 1, NOSCRIPT, NK, conn::save),
-    c("bgsave", -1, NOSCRIPT, NK, conn::save),
+    c("save", 1, NOSCRIPT, NK, dump::save),
+    c("bgsave", -1, NOSCRIPT, NK, dump::bgsave),
     container("client", -2, NOSCRIPT, CLIENT_SUBS),
     container("config", -2, NOSCRIPT, CONFIG_SUBS),
     Spec::container_run("command", -1, 0, COMMAND_SUBS, conn::command::<Table>),

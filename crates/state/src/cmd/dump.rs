@@ -1,0 +1,196 @@
+//! DUMP, RESTORE and the snapshot commands (SAVE, BGSAVE, LASTSAVE): values
+//! and the whole keyspace in Redis's own RDB format ([`crate::rdb`]), so data
+//! moves to Redis or Valkey with their own tools.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::args::{int, is, syntax};
+use super::ctx::{Ctx, R};
+use crate::config::REDIS_VERSION;
+use crate::rdb;
+use crate::rdbfile::{self, SaveStatus};
+use crate::resp::Reply;
+use crate::store::{notify, now_ms, Db};
+
+pub(super) fn dump(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    Ok(match ctx.lookup(&a[1]) {
+        Some(v) => Reply::Bulk(Bytes::from(rdb::dump(v))),
+        None => Reply::Nil,
+    })
+}
+
+/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`,
+/// checked in Redis's order: options, existing key, TTL, payload.
+pub(super) fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq) = (None, None);
+    let mut j = 4;
+    while j < a.len() {
+        let more = j + 1 < a.len();
+        if is(&a[j], "replace") {
+            replace = true;
+        } else if is(&a[j], "absttl") {
+            absttl = true;
+        } else if is(&a[j], "idletime") && more && freq.is_none() {
+            j += 1;
+            let v = int(&a[j])?;
+            if v < 0 {
+                return Err(Reply::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v);
+        } else if is(&a[j], "freq") && more && idle.is_none() {
+            j += 1;
+            let v = int(&a[j])?;
+            if !(0..=255).contains(&v) {
+                return Err(Reply::err("Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq = Some(v);
+        } else {
+            return Err(syntax());
+        }
+        j += 1;
+    }
+    let key = &a[1];
+    if !replace && ctx.exists(key) {
+        return Err(Reply::Error(
+            "BUSYKEY Target key name already exists.".into(),
+        ));
+    }
+    let ttl = int(&a[2])?;
+    if ttl < 0 {
+        return Err(Reply::err("Invalid TTL value, must be >= 0"));
+    }
+    let value = rdb::restore(&a[3]).map_err(|e| Reply::err(e.message()))?;
+    let deleted = replace && ctx.exists(key) && ctx.del_key(key);
+    let at = match ttl {
+        0 => None,
+        t if absttl => Some(t),
+        t => Some(t.saturating_add(ctx.now as i64)),
+    };
+    if at.is_some_and(|at| at <= ctx.now as i64) && !ctx.s.loading {
+        // Already expired: nothing is stored; a replaced key is gone.
+        if deleted {
+            ctx.dirty(1);
+            ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
+            ctx.notify(notify::GENERIC, "del", key);
+        }
+        return Ok(Reply::Ok);
+    }
+    ctx.set_key(key, value, false);
+    if let Some(at) = at {
+        ctx.set_expire(key, at.max(0) as u64);
+        if !absttl {
+            // The log gets the absolute time, as Redis propagates it.
+            let mut argv = a.to_vec();
+            argv[2] = Bytes::from(at.to_string());
+            argv.push(Bytes::from_static(b"ABSTTL"));
+            ctx.propagate(argv);
+        }
+    }
+    ctx.dirty(1);
+    ctx.signal_ready(key);
+    ctx.notify(notify::GENERIC, "restore", key);
+    Ok(Reply::Ok)
+}
+
+fn save_status(ctx: &Ctx<'_>) -> Arc<SaveStatus> {
+    ctx.s.save.clone()
+}
+
+fn dbfilename(ctx: &Ctx<'_>) -> String {
+    ctx.s
+        .params
+        .get("dbfilename")
+        .cloned()
+        .unwrap_or_else(|| "dump.rdb".into())
+}
+
+fn no_dir() -> Reply {
+    Reply::err(
+        "bigstep state runs without a data directory (--dir); there is nowhere to save dump.rdb",
+    )
+}
+
+/// SAVE: writes `dump.rdb` in the data directory, blocking like Redis's.
+pub(super) fn save(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    let status = save_status(ctx);
+    if status.in_progress.load(Ordering::SeqCst) {
+        return Err(Reply::err("Background save already in progress"));
+    }
+    let Some(dir) = ctx.s.cfg.dir.clone() else {
+        return Err(no_dir());
+    };
+    let name = dbfilename(ctx);
+    let now = now_ms();
+    let data = rdb::encode_file(&ctx.s.dbs, now, REDIS_VERSION);
+    match rdbfile::write_atomic(&dir, &name, &data) {
+        Ok(path) => {
+            tracing::info!(path = %path.display(), bytes = data.len(), "DB saved on disk");
+            status.finish(true, ctx.s.dirty, now / 1000);
+            Ok(Reply::Ok)
+        }
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "SAVE failed");
+            status.finish(false, ctx.s.dirty, now / 1000);
+            Err(Reply::err(format!(
+                "saving {name} in {}: {e}",
+                dir.display()
+            )))
+        }
+    }
+}
+
+/// BGSAVE [SCHEDULE]: copies the keyspace under the lock (the only pause)
+/// and writes it from a thread.
+pub(super) fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    match a.len() {
+        1 => {}
+        2 if is(&a[1], "schedule") => {}
+        _ => return Err(syntax()),
+    }
+    let status = save_status(ctx);
+    let Some(dir) = ctx.s.cfg.dir.clone() else {
+        return Err(no_dir());
+    };
+    if status.in_progress.swap(true, Ordering::SeqCst) {
+        return Err(Reply::err("Background save already in progress"));
+    }
+    let name = dbfilename(ctx);
+    let dbs: Vec<Db> = ctx.s.dbs.clone();
+    let dirty = ctx.s.dirty;
+    let spawned = std::thread::Builder::new()
+        .name("bgsave".into())
+        .spawn(move || {
+            let now = now_ms();
+            let data = rdb::encode_file(&dbs, now, REDIS_VERSION);
+            drop(dbs);
+            let ok = match rdbfile::write_atomic(&dir, &name, &data) {
+                Ok(path) => {
+                    tracing::info!(path = %path.display(), bytes = data.len(), "background saving terminated with success");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "background save failed");
+                    false
+                }
+            };
+            status.finish(ok, dirty, now / 1000);
+            status.in_progress.store(false, Ordering::SeqCst);
+        });
+    if let Err(e) = spawned {
+        ctx.s.save.in_progress.store(false, Ordering::SeqCst);
+        return Err(Reply::err(format!(
+            "could not start the background save: {e}"
+        )));
+    }
+    Ok(Reply::Status("Background saving started".into()))
+}
+
+pub(super) fn lastsave(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(
+        ctx.s.save.last_save.load(Ordering::SeqCst) as i64
+    ))
+}
