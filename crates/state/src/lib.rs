@@ -17,6 +17,7 @@ mod cmd;
 mod config;
 mod evict;
 mod file;
+mod funcdump;
 mod geohash;
 mod glob;
 mod hll;

@@ -524,6 +524,8 @@ pub(crate) struct Store {
     pub(crate) scripts: HashMap<String, Bytes>,
     /// The Lua interpreter (created on first use).
     pub(crate) lua: Option<crate::lua::Engine>,
+    /// Function libraries (FUNCTION LOAD, FCALL).
+    pub(crate) functions: crate::lua::library::Functions,
     /// Changes since start.
     pub(crate) dirty: u64,
     /// Commands to write to the log once the current command finishes.
@@ -573,6 +575,7 @@ impl Store {
             watched: HashMap::new(),
             scripts: HashMap::new(),
             lua: None,
+            functions: Default::default(),
             dirty: 0,
             prop: Vec::new(),
             aof: None,

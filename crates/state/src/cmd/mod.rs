@@ -14,6 +14,7 @@ mod call;
 pub(crate) mod conn;
 mod ctx;
 mod dispatch;
+mod function;
 mod geo;
 mod hash;
 mod hll;

@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, geo, hash, hll, keys, list, object, pubsub, script, set, sort, stream, strings,
-    swapdb, tx, zalgebra, zset,
+    bits, conn, function, geo, hash, hll, keys, list, object, pubsub, script, set, sort, stream,
+    strings, swapdb, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -324,6 +324,9 @@ static TABLE: &[Spec] = &[
     c("eval", -3, SCRIPT, NK, script::eval::<Table>),
     c("evalsha", -3, SCRIPT, NK, script::evalsha::<Table>),
     container("script", -2, NOSCRIPT, SCRIPT_SUBS),
+    c("fcall", -3, SCRIPT, NK, function::fcall::<Table>),
+    c("fcall_ro", -3, SCRIPT, NK, function::fcall_ro::<Table>),
+    container("function", -2, NOSCRIPT, FUNCTION_SUBS),
     // pub/sub
     c("publish", 3, CHANNEL_ARG, NK, pubsub::publish),
     c(
@@ -438,6 +441,17 @@ static SCRIPT_SUBS: &[Spec] = &[
     c("script|load", 3, NOSCRIPT, NK, script::load),
     c("script|exists", -3, NOSCRIPT, NK, script::exists),
     c("script|flush", -2, NOSCRIPT, NK, script::flush),
+];
+static FUNCTION_SUBS: &[Spec] = &[
+    c("function|load", -3, WM | NOSCRIPT, NK, function::load),
+    c("function|delete", 3, W | NOSCRIPT, NK, function::delete),
+    c("function|flush", -2, W | NOSCRIPT, NK, function::flush),
+    c("function|restore", -3, WM | NOSCRIPT, NK, function::restore),
+    c("function|list", -2, NOSCRIPT, NK, function::list),
+    c("function|dump", 2, NOSCRIPT, NK, function::dump),
+    c("function|stats", 2, NOSCRIPT, NK, function::stats),
+    c("function|kill", 2, NOSCRIPT, NK, function::kill),
+    c("function|help", 2, 0, NK, function::help),
 ];
 static PUBSUB_SUBS: &[Spec] = &[
     c("pubsub|channels", -2, PUBSUB, NK, pubsub::channels),
