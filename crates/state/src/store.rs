@@ -480,6 +480,10 @@ pub(crate) struct Stats {
     pub(crate) misses: u64,
     /// rejected_connections
     pub(crate) rejected: u64,
+    /// Error replies by code (errorstats, total_error_replies).
+    pub(crate) errors: HashMap<String, u64>,
+    /// used_memory_peak (as sampled by the expiry tick and INFO).
+    pub(crate) peak_memory: usize,
 }
 
 /// The append-only-log buffer: filled under the lock, drained by the writer thread.

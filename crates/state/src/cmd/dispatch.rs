@@ -16,8 +16,17 @@ use crate::resp::Reply;
 use crate::spec::flags::{DENYOOM, MULTI_RECORD, NOAUTH, NOQUEUE, PUBSUB, RUNS_OTHERS, WRITE};
 use crate::store::Store;
 
-/// Handles one client request with all of Redis's pre-checks.
+/// Handles one client request with all of Redis's pre-checks; error replies
+/// are counted by code for INFO's errorstats.
 pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
+    let reply = execute_checked(ctx, argv);
+    if let Reply::Error(e) = &reply {
+        super::info::count_error(ctx.s, e);
+    }
+    reply
+}
+
+fn execute_checked(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
     if ctx.s.shutting_down {
         ctx.c.close = true;
         return Reply::err("server is shutting down");

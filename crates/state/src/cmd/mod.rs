@@ -18,6 +18,7 @@ mod function;
 mod geo;
 mod hash;
 mod hll;
+mod info;
 mod keys;
 mod list;
 mod longdouble;

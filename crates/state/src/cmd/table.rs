@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, function, geo, hash, hll, keys, list, object, pubsub, script, set, sort, stream,
-    strings, swapdb, tx, zalgebra, zset,
+    bits, conn, function, geo, hash, hll, info, keys, list, object, pubsub, script, set, sort,
+    stream, strings, swapdb, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -377,7 +377,7 @@ static TABLE: &[Spec] = &[
         NK,
         conn::reset,
     ),
-    c("info", -1, 0, NK, conn::info),
+    c("info", -1, 0, NK, info::info),
     c("time", 1, 0, NK, conn::time),
     c("lastsave", 1, 0, NK, conn::lastsave),
     c("readonly", 1, 0, NK, conn::readonly),
