@@ -30,6 +30,7 @@ mod shared;
 mod spec;
 mod store;
 mod stream;
+mod tracking;
 
 pub use acl::UserConfig;
 pub use config::{parse_memory, Config, Fsync, Policy, REDIS_VERSION};

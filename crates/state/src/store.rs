@@ -530,6 +530,8 @@ pub(crate) struct Store {
     pub(crate) lua: Option<crate::lua::Engine>,
     /// Function libraries (FUNCTION LOAD, FCALL).
     pub(crate) functions: crate::lua::library::Functions,
+    /// Client-side caching (CLIENT TRACKING).
+    pub(crate) tracking: crate::tracking::Tracking,
     /// Changes since start.
     pub(crate) dirty: u64,
     /// Commands to write to the log once the current command finishes.
@@ -580,6 +582,7 @@ impl Store {
             scripts: HashMap::new(),
             lua: None,
             functions: Default::default(),
+            tracking: Default::default(),
             dirty: 0,
             prop: Vec::new(),
             aof: None,
@@ -599,6 +602,9 @@ impl Store {
 
     /// Marks watchers of a key dirty.
     pub(crate) fn touch(&mut self, db: usize, key: &[u8]) {
+        if self.tracking.on > 0 {
+            self.tracking.invalidate(key);
+        }
         if self.watched.is_empty() {
             return;
         }
@@ -611,6 +617,9 @@ impl Store {
 
     /// Marks every watcher of keys in `db` (or all dbs) dirty, if the key exists.
     pub(crate) fn touch_all(&mut self, db: Option<usize>) {
+        if self.tracking.on > 0 {
+            self.tracking.invalidate_all();
+        }
         for ((d, k), ws) in &self.watched {
             if db.is_some_and(|x| x != *d) {
                 continue;

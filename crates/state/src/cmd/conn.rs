@@ -149,6 +149,7 @@ pub(super) fn quit(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
 }
 
 pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    ctx.s.tracking.disable(ctx.c.id);
     ctx.c.multi = None;
     ctx.c.multi_err = false;
     super::tx::unwatch_all(ctx.s, ctx.c);
@@ -804,6 +805,7 @@ pub(super) fn command_list<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 /// Removes every trace of a disconnected client.
 pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
+    s.tracking.disable(c.id);
     super::tx::unwatch_all(s, c);
     super::pubsub::remove_all_subs(s, c.id);
     s.clients.remove(&c.id);

@@ -33,6 +33,7 @@ pub(crate) mod stream;
 mod strings;
 mod swapdb;
 mod table;
+mod tracking;
 mod tx;
 mod wake;
 mod zalgebra;

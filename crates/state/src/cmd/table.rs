@@ -13,7 +13,7 @@ use bytes::Bytes;
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
     bits, conn, function, geo, hash, hll, info, keys, list, object, pubsub, script, set, sort,
-    stream, strings, swapdb, tx, zalgebra, zset,
+    stream, strings, swapdb, tracking, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -458,16 +458,46 @@ static PUBSUB_SUBS: &[Spec] = &[
     c("pubsub|numsub", -2, PUBSUB, NK, pubsub::numsub),
     c("pubsub|numpat", 2, PUBSUB, NK, pubsub::numpat),
 ];
+/// CLIENT subcommands.
+const CLIENT_SUB: u32 = NOSCRIPT | KEEPS_CACHING;
 static CLIENT_SUBS: &[Spec] = &[
-    c("client|setname", 3, NOSCRIPT, NK, conn::client_setname),
-    c("client|getname", 2, NOSCRIPT, NK, conn::client_getname),
-    c("client|id", 2, NOSCRIPT, NK, conn::client_id),
-    c("client|setinfo", 4, NOSCRIPT, NK, conn::client_setinfo),
-    c("client|list", -2, NOSCRIPT, NK, conn::client_list),
-    c("client|info", 2, NOSCRIPT, NK, conn::client_info),
-    c("client|kill", -3, NOSCRIPT, NK, conn::client_kill),
-    c("client|no-evict", 3, NOSCRIPT, NK, conn::client_ok),
-    c("client|no-touch", 3, NOSCRIPT, NK, conn::client_ok),
+    c("client|setname", 3, CLIENT_SUB, NK, conn::client_setname),
+    c("client|getname", 2, CLIENT_SUB, NK, conn::client_getname),
+    c("client|id", 2, CLIENT_SUB, NK, conn::client_id),
+    c("client|setinfo", 4, CLIENT_SUB, NK, conn::client_setinfo),
+    c("client|list", -2, CLIENT_SUB, NK, conn::client_list),
+    c("client|info", 2, CLIENT_SUB, NK, conn::client_info),
+    c("client|kill", -3, CLIENT_SUB, NK, conn::client_kill),
+    c("client|no-evict", 3, CLIENT_SUB, NK, conn::client_ok),
+    c("client|no-touch", 3, CLIENT_SUB, NK, conn::client_ok),
+    c(
+        "client|tracking",
+        -3,
+        CLIENT_SUB,
+        NK,
+        tracking::client_tracking,
+    ),
+    c(
+        "client|caching",
+        3,
+        CLIENT_SUB,
+        NK,
+        tracking::client_caching,
+    ),
+    c(
+        "client|getredir",
+        2,
+        CLIENT_SUB,
+        NK,
+        tracking::client_getredir,
+    ),
+    c(
+        "client|trackinginfo",
+        2,
+        CLIENT_SUB,
+        NK,
+        tracking::client_trackinginfo,
+    ),
 ];
 static CONFIG_SUBS: &[Spec] = &[
     c("config|get", -3, NOSCRIPT, NK, conn::config_get),
