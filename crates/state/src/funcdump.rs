@@ -342,6 +342,38 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any bytes: an answer, never a panic, and never more output than
+        /// the input could hold.
+        #[test]
+        fn decode_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let mut p = body.clone();
+            p.extend_from_slice(&RDB_VERSION.to_le_bytes());
+            let crc = crc64(0, &p);
+            p.extend_from_slice(&crc.to_le_bytes());
+            for input in [&body[..], &p[..]] {
+                if let Ok(codes) = decode(input) {
+                    let total: usize = codes.iter().map(|c| c.len()).sum();
+                    proptest::prop_assert!(total <= input.len() * 88 + 64);
+                }
+            }
+        }
+
+        #[test]
+        fn encode_decode_round_trip(codes in proptest::collection::vec(
+            proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20000), 0..4)) {
+            let p = encode(codes.iter().map(|c| &c[..]));
+            proptest::prop_assert_eq!(decode(&p).unwrap(), codes);
+        }
+
+        #[test]
+        fn lzf_never_panics(src in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), ulen in 0u64..20000) {
+            if let Some(out) = lzf_decompress(&src, ulen) {
+                proptest::prop_assert_eq!(out.len() as u64, ulen);
+            }
+        }
+    }
+
     #[test]
     fn lzf_literals_and_backrefs() {
         // "aaaaaaaaaa": literal 'a', then a back-reference of 9 at offset 1.
