@@ -18,6 +18,7 @@ mod cmd;
 mod config;
 mod evict;
 mod file;
+mod funcdump;
 mod geohash;
 mod glob;
 mod hll;
@@ -32,6 +33,7 @@ mod shared;
 mod spec;
 mod store;
 mod stream;
+mod tracking;
 
 pub use acl::UserConfig;
 pub use config::{parse_memory, Config, Fsync, Policy, REDIS_VERSION};

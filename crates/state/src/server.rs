@@ -267,6 +267,10 @@ async fn active_expiry(shared: Arc<Shared>) {
         let wrote = {
             let mut s = shared.lock();
             let n = s.active_expire(now_ms(), 2000);
+            if s.tracking.on > 0 {
+                s.tracking.flush_pending();
+            }
+            s.stats.peak_memory = s.stats.peak_memory.max(s.used_memory);
             s.flush_prop(false);
             n > 0
         };

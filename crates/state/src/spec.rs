@@ -52,6 +52,9 @@ pub(crate) mod flags {
     /// Every argument is a channel pattern (PSUBSCRIBE): ACL channel rules
     /// must name it literally.
     pub(crate) const PATTERN_ARGS: u32 = 1 << 13;
+    /// A CLIENT subcommand: the CLIENT CACHING flag survives it (Redis
+    /// clears that flag after any command but CLIENT).
+    pub(crate) const KEEPS_CACHING: u32 = 1 << 14;
 }
 
 /// A command's static description; `H` is the handler type.

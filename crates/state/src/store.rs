@@ -480,6 +480,10 @@ pub(crate) struct Stats {
     pub(crate) misses: u64,
     /// rejected_connections
     pub(crate) rejected: u64,
+    /// Error replies by code (errorstats, total_error_replies).
+    pub(crate) errors: HashMap<String, u64>,
+    /// used_memory_peak (as sampled by the expiry tick and INFO).
+    pub(crate) peak_memory: usize,
 }
 
 /// The append-only-log buffer: filled under the lock, drained by the writer thread.
@@ -524,6 +528,10 @@ pub(crate) struct Store {
     pub(crate) scripts: HashMap<String, Bytes>,
     /// The Lua interpreter (created on first use).
     pub(crate) lua: Option<crate::lua::Engine>,
+    /// Function libraries (FUNCTION LOAD, FCALL).
+    pub(crate) functions: crate::lua::library::Functions,
+    /// Client-side caching (CLIENT TRACKING).
+    pub(crate) tracking: crate::tracking::Tracking,
     /// Changes since start.
     pub(crate) dirty: u64,
     /// Commands to write to the log once the current command finishes.
@@ -534,8 +542,6 @@ pub(crate) struct Store {
     pub(crate) stats: Stats,
     /// Started at.
     pub(crate) started: Instant,
-    /// Unix time at start.
-    pub(crate) started_unix: u64,
     /// Next client id.
     pub(crate) next_client_id: u64,
     /// Approximate memory used by values (maxmemory).
@@ -575,12 +581,13 @@ impl Store {
             watched: HashMap::new(),
             scripts: HashMap::new(),
             lua: None,
+            functions: Default::default(),
+            tracking: Default::default(),
             dirty: 0,
             prop: Vec::new(),
             aof: None,
             stats: Stats::default(),
             started: Instant::now(),
-            started_unix: now_ms() / 1000,
             next_client_id: 1,
             used_memory: 0,
             rewrite_requested: false,
@@ -595,6 +602,9 @@ impl Store {
 
     /// Marks watchers of a key dirty.
     pub(crate) fn touch(&mut self, db: usize, key: &[u8]) {
+        if self.tracking.on > 0 {
+            self.tracking.invalidate(key);
+        }
         if self.watched.is_empty() {
             return;
         }
@@ -607,6 +617,9 @@ impl Store {
 
     /// Marks every watcher of keys in `db` (or all dbs) dirty, if the key exists.
     pub(crate) fn touch_all(&mut self, db: Option<usize>) {
+        if self.tracking.on > 0 {
+            self.tracking.invalidate_all();
+        }
         for ((d, k), ws) in &self.watched {
             if db.is_some_and(|x| x != *d) {
                 continue;

@@ -157,12 +157,16 @@ pub(crate) fn load(store: &mut Store, path: &Path) -> Result<LoadReport, AofErro
     Ok(report)
 }
 
-/// Writes a snapshot of `dbs` as a log file.
-pub(crate) fn write_snapshot(dbs: &[Db], path: &Path) -> io::Result<u64> {
+/// Writes a snapshot of `dbs` as a log file, after a `FUNCTION LOAD` for
+/// each function library (as Redis's rewrite does).
+pub(crate) fn write_snapshot(functions: &[Bytes], dbs: &[Db], path: &Path) -> io::Result<u64> {
     let f = File::create(path)?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
     let mut buf = BytesMut::with_capacity(1 << 16);
     let mut total = 0u64;
+    for code in functions {
+        encode_command(&[b"FUNCTION".as_slice(), b"LOAD", &code[..]], &mut buf);
+    }
     for (i, d) in dbs.iter().enumerate() {
         if d.keys.is_empty() {
             continue;
@@ -375,13 +379,13 @@ pub(crate) fn writer_loop(shared: Arc<Shared>, mut w: Writer) {
 /// Starts a compaction; an error is a failed write of the pending entries.
 fn start_rewrite(shared: &Shared, w: &mut Writer) -> io::Result<Rewrite> {
     let started = Instant::now();
-    let (pending, snapshot) = {
+    let (pending, snapshot, functions) = {
         let mut s = lock(shared);
         let a = s.aof.as_mut().expect("log on");
         let pending = a.buf.split();
         // The next write after the snapshot must say which db it is for.
         a.selected_db = None;
-        (pending, s.dbs.clone())
+        (pending, s.dbs.clone(), s.functions.codes())
     };
     tracing::info!(
         pause_ms = started.elapsed().as_millis() as u64,
@@ -399,7 +403,7 @@ fn start_rewrite(shared: &Shared, w: &mut Writer) -> io::Result<Rewrite> {
     std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {
-            let r = write_snapshot(&snapshot, &tmp).map(|_| tmp);
+            let r = write_snapshot(&functions, &snapshot, &tmp).map(|_| tmp);
             let _ = tx.send(r);
         })
         .expect("spawn rewrite thread");

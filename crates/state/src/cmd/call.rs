@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::ctx::{Ctx, Spec, Unresolved};
 use crate::acl::Denied;
 use crate::resp::Reply;
-use crate::spec::flags::{NOTOUCH, WRITE};
+use crate::spec::flags::{NOQUEUE, NOTOUCH, WRITE};
 
 /// Runs a resolved command: the handler plus bookkeeping (watch touches, log).
 pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Reply {
@@ -15,6 +15,13 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
     let saved_prop = ctx.custom_prop;
     ctx.custom_prop = false;
     let db = ctx.c.db;
+    // Client-side caching: one counter check when nobody tracks.
+    let tracking = ctx.s.tracking.on > 0;
+    let writer = if tracking {
+        std::mem::replace(&mut ctx.s.tracking.writer, ctx.c.id)
+    } else {
+        0
+    };
     let reply = match spec.run {
         Some(run) => run(ctx, argv).unwrap_or_else(|e| e),
         // Unreachable by construction: a container without a handler has an
@@ -23,7 +30,7 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         None => Unresolved::WrongArity(spec.name).reply(),
     };
     if ctx.s.dirty != dirty {
-        if !ctx.s.watched.is_empty() && !spec.has(NOTOUCH) {
+        if (!ctx.s.watched.is_empty() || tracking) && !spec.has(NOTOUCH) {
             for i in spec.key_indexes(argv) {
                 ctx.s.touch(db, &argv[i]);
             }
@@ -31,6 +38,16 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         if spec.has(WRITE) && !ctx.custom_prop && !ctx.s.loading && ctx.s.aof.is_some() {
             ctx.s.prop.push((db, argv.to_vec()));
         }
+    }
+    if tracking {
+        // Keys a read-only command read may now be cached by its client
+        // (Redis's READONLY commands; WATCH reads nothing).
+        if !spec.has(WRITE | NOQUEUE) {
+            for i in spec.key_indexes(argv) {
+                ctx.s.tracking.remember(ctx.c.id, &argv[i]);
+            }
+        }
+        ctx.s.tracking.writer = writer;
     }
     ctx.custom_prop = saved_prop;
     if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {

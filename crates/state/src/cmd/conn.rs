@@ -1,6 +1,5 @@
 //! Connection and server commands: AUTH, HELLO, CLIENT, CONFIG, INFO, COMMAND, ...
 
-use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -150,6 +149,7 @@ pub(super) fn quit(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
 }
 
 pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    ctx.s.tracking.disable(ctx.c.id);
     ctx.c.multi = None;
     ctx.c.multi_err = false;
     super::tx::unwatch_all(ctx.s, ctx.c);
@@ -794,116 +794,9 @@ pub(super) fn command_list<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 // === INFO ===
 
-pub(super) fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    let want: Vec<String> = a[1..]
-        .iter()
-        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
-        .collect();
-    let all = want.is_empty()
-        || want
-            .iter()
-            .any(|w| w == "all" || w == "everything" || w == "default");
-    let show = |name: &str| all || want.iter().any(|w| w == name);
-    let s = &*ctx.s;
-    let mut out = String::new();
-    let uptime = s.started.elapsed().as_secs();
-    if show("server") {
-        let _ = write!(
-            out,
-            "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{:040x}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutable:bigstep\r\nbigstep_version:{}\r\n\r\n",
-            std::env::consts::OS,
-            std::process::id(),
-            s.started_unix,
-            s.cfg.port,
-            crate::store::now_ms() * 1000,
-            uptime / 86400,
-            env!("CARGO_PKG_VERSION"),
-        );
-    }
-    if show("clients") {
-        let blocked = s.blocked.len();
-        let pubsub = s
-            .clients
-            .values()
-            .filter(|e| !e.channels.is_empty() || !e.patterns.is_empty())
-            .count();
-        let _ = write!(
-            out,
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{blocked}\r\npubsub_clients:{pubsub}\r\nwatching_clients:{}\r\n\r\n",
-            s.clients.len(),
-            s.cfg.maxclients,
-            s.watched.len(),
-        );
-    }
-    if show("memory") {
-        let rss = crate::evict::rss_bytes();
-        let _ = write!(
-            out,
-            "# Memory\r\nused_memory:{}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n\r\n",
-            s.used_memory,
-            s.used_memory as f64 / 1048576.0,
-            s.cfg.maxmemory,
-            s.cfg.maxmemory_policy.name(),
-        );
-    }
-    if show("persistence") {
-        let _ = write!(
-            out,
-            "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:{}\r\naof_last_write_status:ok\r\naof_current_size:{}\r\naof_base_size:{}\r\n\r\n",
-            s.dirty
-                .saturating_sub(s.save.dirty_at_save.load(std::sync::atomic::Ordering::SeqCst)),
-            s.save.in_progress.load(std::sync::atomic::Ordering::SeqCst) as u8,
-            s.save.last_save.load(std::sync::atomic::Ordering::SeqCst),
-            s.aof.is_some() as u8,
-            s.rewrite_requested as u8,
-            s.aof_current_size,
-            s.aof_base_size,
-        );
-    }
-    if show("stats") {
-        let _ = write!(
-            out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
-            s.stats.connections,
-            s.stats.commands,
-            s.stats.rejected,
-            s.stats.expired,
-            s.stats.evicted,
-            s.stats.hits,
-            s.stats.misses,
-            s.channels.len(),
-            s.patterns.len(),
-        );
-    }
-    if show("replication") {
-        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
-    }
-    if show("cluster") {
-        // redis-cli --cluster import reads this to refuse cluster sources.
-        out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
-    }
-    if show("keyspace") {
-        out.push_str("# Keyspace\r\n");
-        for (i, d) in s.dbs.iter().enumerate() {
-            if !d.keys.is_empty() {
-                let _ = write!(
-                    out,
-                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
-                    d.keys.len(),
-                    d.expires.len()
-                );
-            }
-        }
-        out.push_str("\r\n");
-    }
-    while out.ends_with("\r\n\r\n") {
-        out.truncate(out.len() - 2);
-    }
-    Ok(Reply::Verbatim("txt", Bytes::from(out)))
-}
-
 /// Removes every trace of a disconnected client.
 pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
+    s.tracking.disable(c.id);
     super::tx::unwatch_all(s, c);
     super::pubsub::remove_all_subs(s, c.id);
     s.clients.remove(&c.id);

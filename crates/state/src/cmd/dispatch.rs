@@ -13,11 +13,22 @@ use super::table::resolve;
 use super::wake::serve_ready;
 use crate::evict;
 use crate::resp::Reply;
-use crate::spec::flags::{DENYOOM, MULTI_RECORD, NOAUTH, NOQUEUE, PUBSUB, RUNS_OTHERS, WRITE};
+use crate::spec::flags::{
+    DENYOOM, KEEPS_CACHING, MULTI_RECORD, NOAUTH, NOQUEUE, PUBSUB, RUNS_OTHERS, WRITE,
+};
 use crate::store::Store;
 
-/// Handles one client request with all of Redis's pre-checks.
+/// Handles one client request with all of Redis's pre-checks; error replies
+/// are counted by code for INFO's errorstats.
 pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
+    let reply = execute_checked(ctx, argv);
+    if let Reply::Error(e) = &reply {
+        super::info::count_error(ctx.s, e);
+    }
+    reply
+}
+
+fn execute_checked(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
     if ctx.s.shutting_down {
         ctx.c.close = true;
         return Reply::err("server is shutting down");
@@ -77,6 +88,9 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
         0
     };
     let reply = call(ctx, spec, &argv);
+    if ctx.s.tracking.on > 0 && !spec.has(KEEPS_CACHING) && ctx.c.multi.is_none() {
+        ctx.s.tracking.command_done(ctx.c.id);
+    }
     if track {
         evict::account(ctx.s, db, spec, &argv, before);
     } else if ctx.s.cfg.maxmemory > 0 && spec.has(RUNS_OTHERS) {
@@ -92,6 +106,9 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
 pub(crate) fn after_command(s: &mut Store, wrap: bool) {
     if !s.ready.is_empty() {
         serve_ready(s);
+    }
+    if s.tracking.on > 0 {
+        s.tracking.flush_pending();
     }
     s.flush_prop(wrap);
 }

@@ -15,6 +15,7 @@ use super::call::{acl_check, call};
 use super::ctx::{Commands, Ctx, Unresolved, R};
 use crate::lua::{sha1hex, Engine};
 use crate::resp::Reply;
+use crate::spec::flags::WRITE;
 
 /// How long a script may run before it is aborted.
 const SCRIPT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -114,6 +115,7 @@ fn redis_call<T: Commands>(
     lua: &Lua,
     args: MultiValue,
     raise: bool,
+    read_only: bool,
 ) -> mlua::Result<LV> {
     let mut argv = Vec::with_capacity(args.len());
     for a in args {
@@ -155,6 +157,13 @@ fn redis_call<T: Commands>(
             lua,
             raise,
             "ERR This Redis command is not allowed from script",
+        );
+    }
+    if read_only && spec.has(WRITE) {
+        return fail(
+            lua,
+            raise,
+            "ERR Write commands are not allowed from read-only scripts.",
         );
     }
     // A script runs with its caller's permissions.
@@ -218,20 +227,43 @@ fn run<T: Commands>(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) 
         Some(e) => e,
         None => Engine::new().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
     };
-    let result = run_in::<T>(&mut eng, ctx, sha, body, keys, argv);
+    let result = eng.compile(sha, body).map_err(Reply::err).and_then(|f| {
+        let job = Job {
+            f,
+            name: sha,
+            source: "user_script",
+            as_args: false,
+            read_only: false,
+        };
+        run_job::<T>(&eng, ctx, job, keys, argv)
+    });
     ctx.s.lua = Some(eng);
     result
 }
 
-fn run_in<T: Commands>(
-    eng: &mut Engine,
+/// What runs: an EVAL script or a function.
+pub(super) struct Job<'a> {
+    /// The compiled script or the function's callback.
+    pub(super) f: mlua::Function,
+    /// The SHA1 or function name errors name (`script: NAME`).
+    pub(super) name: &'a str,
+    /// The chunk name positions are shown with (`@user_script:LINE`).
+    pub(super) source: &'static str,
+    /// Keys and arguments as the callback's two arguments (functions), not
+    /// as the KEYS and ARGV globals (EVAL).
+    pub(super) as_args: bool,
+    /// `redis.call` refuses writes (FCALL_RO, `no-writes`).
+    pub(super) read_only: bool,
+}
+
+/// Runs a script or function with `redis.call` bound to this client.
+pub(super) fn run_job<T: Commands>(
+    eng: &Engine,
     ctx: &mut Ctx<'_>,
-    sha: &str,
-    body: &Bytes,
+    job: Job<'_>,
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> R {
-    let f = eng.compile(sha, body).map_err(Reply::err)?;
     let lua = &eng.lua;
     let mk = |v: &[Bytes]| -> mlua::Result<Table> {
         let t = lua.create_table()?;
@@ -242,10 +274,12 @@ fn run_in<T: Commands>(
     };
     let g = lua.globals();
     let lua_err = |e: mlua::Error| Reply::err(format!("Lua error: {e}"));
-    g.raw_set("KEYS", mk(keys).map_err(lua_err)?)
-        .map_err(lua_err)?;
-    g.raw_set("ARGV", mk(argv).map_err(lua_err)?)
-        .map_err(lua_err)?;
+    let keys_t = mk(keys).map_err(lua_err)?;
+    let argv_t = mk(argv).map_err(lua_err)?;
+    if !job.as_args {
+        g.raw_set("KEYS", keys_t.clone()).map_err(lua_err)?;
+        g.raw_set("ARGV", argv_t.clone()).map_err(lua_err)?;
+    }
     let redis: Table = g.raw_get("redis").map_err(lua_err)?;
     let was = ctx.in_script;
     ctx.in_script = true;
@@ -264,46 +298,52 @@ fn run_in<T: Commands>(
             }
         },
     );
+    let read_only = job.read_only;
     let cell = RefCell::new(&mut *ctx);
     let out = lua.scope(|scope| {
         let c1 = scope.create_function_mut(|lua, args: MultiValue| {
             let mut c = cell.borrow_mut();
-            redis_call::<T>(&mut c, lua, args, true)
+            redis_call::<T>(&mut c, lua, args, true, read_only)
         })?;
         let c2 = scope.create_function_mut(|lua, args: MultiValue| {
             let mut c = cell.borrow_mut();
-            redis_call::<T>(&mut c, lua, args, false)
+            redis_call::<T>(&mut c, lua, args, false, read_only)
         })?;
         redis.raw_set("call", c1)?;
         redis.raw_set("pcall", c2)?;
-        let r = f.call::<LV>(());
+        let r = if job.as_args {
+            job.f.call::<LV>((keys_t, argv_t))
+        } else {
+            job.f.call::<LV>(())
+        };
         let _ = redis.raw_set("call", LV::Nil);
         let _ = redis.raw_set("pcall", LV::Nil);
         Ok(match r {
             Ok(v) => from_lua(v),
-            Err(e) => Reply::Error(script_error(&e, sha)),
+            Err(e) => Reply::Error(script_error(&e, job.name, job.source)),
         })
     });
+    lua.remove_hook();
     ctx.in_script = was;
     out.map_err(lua_err)
 }
 
-fn script_error(e: &mlua::Error, sha: &str) -> String {
+fn script_error(e: &mlua::Error, name: &str, source: &str) -> String {
     let (msg, line) = innermost(e);
     let msg = msg
         .lines()
         .next()
         .unwrap_or("")
-        .replace("[string \"@user_script\"]", "user_script");
+        .replace(&format!("[string \"@{source}\"]"), source);
     // A Lua runtime error carries its position as "user_script:LINE: ...".
     let line = line.or_else(|| {
-        let rest = msg.strip_prefix("user_script:")?;
+        let rest = msg.strip_prefix(source)?.strip_prefix(':')?;
         rest.split(':').next()?.parse::<i32>().ok()
     });
     let msg = clean_err(&msg);
     match line {
-        Some(n) => format!("{msg} script: {sha}, on @user_script:{n}."),
-        None => format!("{msg} script: {sha}, on @user_script."),
+        Some(n) => format!("{msg} script: {name}, on @{source}:{n}."),
+        None => format!("{msg} script: {name}, on @{source}."),
     }
 }
 

@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, dump, geo, hash, hll, keys, list, migrate, object, pubsub, script, set, sort,
-    stream, strings, swapdb, tx, zalgebra, zset,
+    bits, conn, dump, function, geo, hash, hll, info, keys, list, migrate, object, pubsub, script,
+    set, sort, stream, strings, swapdb, tracking, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -328,6 +328,9 @@ static TABLE: &[Spec] = &[
     c("eval", -3, SCRIPT, NK, script::eval::<Table>),
     c("evalsha", -3, SCRIPT, NK, script::evalsha::<Table>),
     container("script", -2, NOSCRIPT, SCRIPT_SUBS),
+    c("fcall", -3, SCRIPT, NK, function::fcall::<Table>),
+    c("fcall_ro", -3, SCRIPT, NK, function::fcall_ro::<Table>),
+    container("function", -2, NOSCRIPT, FUNCTION_SUBS),
     // pub/sub
     c("publish", 3, CHANNEL_ARG, NK, pubsub::publish),
     c(
@@ -378,7 +381,7 @@ static TABLE: &[Spec] = &[
         NK,
         conn::reset,
     ),
-    c("info", -1, 0, NK, conn::info),
+    c("info", -1, 0, NK, info::info),
     c("time", 1, 0, NK, conn::time),
     c("lastsave", 1, 0, NK, dump::lastsave),
     c("readonly", 1, 0, NK, conn::readonly),
@@ -443,21 +446,62 @@ static SCRIPT_SUBS: &[Spec] = &[
     c("script|exists", -3, NOSCRIPT, NK, script::exists),
     c("script|flush", -2, NOSCRIPT, NK, script::flush),
 ];
+static FUNCTION_SUBS: &[Spec] = &[
+    c("function|load", -3, WM | NOSCRIPT, NK, function::load),
+    c("function|delete", 3, W | NOSCRIPT, NK, function::delete),
+    c("function|flush", -2, W | NOSCRIPT, NK, function::flush),
+    c("function|restore", -3, WM | NOSCRIPT, NK, function::restore),
+    c("function|list", -2, NOSCRIPT, NK, function::list),
+    c("function|dump", 2, NOSCRIPT, NK, function::dump),
+    c("function|stats", 2, NOSCRIPT, NK, function::stats),
+    c("function|kill", 2, NOSCRIPT, NK, function::kill),
+    c("function|help", 2, 0, NK, function::help),
+];
 static PUBSUB_SUBS: &[Spec] = &[
     c("pubsub|channels", -2, PUBSUB, NK, pubsub::channels),
     c("pubsub|numsub", -2, PUBSUB, NK, pubsub::numsub),
     c("pubsub|numpat", 2, PUBSUB, NK, pubsub::numpat),
 ];
+/// CLIENT subcommands.
+const CLIENT_SUB: u32 = NOSCRIPT | KEEPS_CACHING;
 static CLIENT_SUBS: &[Spec] = &[
-    c("client|setname", 3, NOSCRIPT, NK, conn::client_setname),
-    c("client|getname", 2, NOSCRIPT, NK, conn::client_getname),
-    c("client|id", 2, NOSCRIPT, NK, conn::client_id),
-    c("client|setinfo", 4, NOSCRIPT, NK, conn::client_setinfo),
-    c("client|list", -2, NOSCRIPT, NK, conn::client_list),
-    c("client|info", 2, NOSCRIPT, NK, conn::client_info),
-    c("client|kill", -3, NOSCRIPT, NK, conn::client_kill),
-    c("client|no-evict", 3, NOSCRIPT, NK, conn::client_ok),
-    c("client|no-touch", 3, NOSCRIPT, NK, conn::client_ok),
+    c("client|setname", 3, CLIENT_SUB, NK, conn::client_setname),
+    c("client|getname", 2, CLIENT_SUB, NK, conn::client_getname),
+    c("client|id", 2, CLIENT_SUB, NK, conn::client_id),
+    c("client|setinfo", 4, CLIENT_SUB, NK, conn::client_setinfo),
+    c("client|list", -2, CLIENT_SUB, NK, conn::client_list),
+    c("client|info", 2, CLIENT_SUB, NK, conn::client_info),
+    c("client|kill", -3, CLIENT_SUB, NK, conn::client_kill),
+    c("client|no-evict", 3, CLIENT_SUB, NK, conn::client_ok),
+    c("client|no-touch", 3, CLIENT_SUB, NK, conn::client_ok),
+    c(
+        "client|tracking",
+        -3,
+        CLIENT_SUB,
+        NK,
+        tracking::client_tracking,
+    ),
+    c(
+        "client|caching",
+        3,
+        CLIENT_SUB,
+        NK,
+        tracking::client_caching,
+    ),
+    c(
+        "client|getredir",
+        2,
+        CLIENT_SUB,
+        NK,
+        tracking::client_getredir,
+    ),
+    c(
+        "client|trackinginfo",
+        2,
+        CLIENT_SUB,
+        NK,
+        tracking::client_trackinginfo,
+    ),
 ];
 static CONFIG_SUBS: &[Spec] = &[
     c("config|get", -3, NOSCRIPT, NK, conn::config_get),

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use mlua::{Function, Lua, MultiValue};
 
+pub(crate) mod library;
 mod lualib;
 
 /// The interpreter and compiled scripts.
