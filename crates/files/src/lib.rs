@@ -8,6 +8,8 @@
 
 pub mod checksum;
 pub mod config;
+mod conn;
+mod fast;
 pub mod key;
 mod metrics;
 mod s3;

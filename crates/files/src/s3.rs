@@ -295,17 +295,34 @@ fn check_conditions(
         }
     }
     match if_none_match {
-        Some(c) if tag_matches(c) => return Err(s3_error!(NotModified)),
+        Some(c) if tag_matches(c) => return Err(not_modified(meta)),
         Some(_) => {}
         None => {
             if let Some(t) = if_modified_since {
                 if modified.unix_timestamp() <= secs(t) {
-                    return Err(s3_error!(NotModified));
+                    return Err(not_modified(meta));
                 }
             }
         }
     }
     Ok(())
+}
+
+/// S3's 304: with the object's ETag and Last-Modified, as RFC 9110 asks (a
+/// cache updates its copy from them), and as the read fast path sends it.
+fn not_modified(meta: &ObjectMeta) -> S3Error {
+    let mut e = s3_error!(NotModified);
+    let mut h = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", meta.etag)) {
+        h.insert(http::header::ETAG, v);
+    }
+    let mut date = Vec::with_capacity(29);
+    crate::fast::write_http_date(&mut date, OffsetDateTime::from(ts(meta.modified_ms)));
+    if let Ok(v) = http::HeaderValue::from_bytes(&date) {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(h);
+    e
 }
 
 /// Percent-encodes a key for `encoding-type=url` responses.
@@ -724,7 +741,12 @@ impl S3 for Backend {
         )?;
         let (start, len, content_range) = match input.range {
             Some(r) => {
-                let range = r.check(meta.size).map_err(|_| s3_error!(InvalidRange))?;
+                let range = r
+                    .check(meta.size)
+                    .ok()
+                    // A suffix range of an empty object selects nothing: 416, as RFC 9110 says.
+                    .filter(|r| !r.is_empty())
+                    .ok_or_else(|| s3_error!(InvalidRange))?;
                 let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, meta.size);
                 (range.start, range.end - range.start, Some(cr))
             }

@@ -277,6 +277,18 @@ fn cors_config_and_preflight() {
 }
 
 #[test]
+fn fast_path_reads_agree_with_the_general_path() {
+    let dir = temp_dir("fastpath");
+    let server = Server::start(&dir.join("data"));
+    run_py(
+        &["fast_path.py", &server.endpoint],
+        Duration::from_secs(240),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn public_bucket_allows_anonymous_reads_only() {
     boto3("public");
 }
