@@ -163,7 +163,9 @@ fn harmless(name: &str) -> bool {
         "x-request-id",
     ];
     NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
-        || name.len() > 4 && name[..4].eq_ignore_ascii_case("sec-")
+        || name
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("sec-"))
 }
 
 /// What to send after the head.
@@ -259,6 +261,9 @@ pub(crate) fn respond(
         }
         if let Some(n) = obj.parts {
             let _ = write!(out, "x-amz-mp-parts-count: {n}\r\n");
+        }
+        if !obj.headers.tags.is_empty() {
+            let _ = write!(out, "x-amz-tagging-count: {}\r\n", obj.headers.tags.len());
         }
     }
     out.extend_from_slice(b"date: ");

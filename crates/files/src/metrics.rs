@@ -23,6 +23,8 @@ pub(crate) struct Metrics {
     pub(crate) in_flight: Gauge,
     /// Requests answered by the read fast path (also counted in `requests`).
     pub(crate) fast_reads: Counter,
+    /// Objects deleted by lifecycle expiration.
+    pub(crate) expired: Counter,
 }
 
 impl Metrics {
@@ -32,6 +34,7 @@ impl Metrics {
         let duration = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         let in_flight = Gauge::default();
         let fast_reads = Counter::default();
+        let expired = Counter::default();
         registry.register("bigstep_files", |r| {
             r.register(
                 "requests",
@@ -49,6 +52,11 @@ impl Metrics {
                 "Anonymous GET/HEAD answered by the read fast path (sendfile)",
                 fast_reads.clone(),
             );
+            r.register(
+                "expired_objects",
+                "Objects deleted by lifecycle expiration rules",
+                expired.clone(),
+            );
         });
         Metrics {
             registry: registry.clone(),
@@ -56,6 +64,7 @@ impl Metrics {
             duration,
             in_flight,
             fast_reads,
+            expired,
         }
     }
 

@@ -58,6 +58,25 @@ fn err(e: StoreError) -> S3Error {
     S3Error::with_message(code, e.to_string())
 }
 
+/// The tags of an `x-amz-tagging` header (PUT, CreateMultipartUpload, CopyObject).
+fn tagging_header(h: Option<&str>) -> S3Result<crate::tags::TagSet> {
+    h.map_or_else(|| Ok(crate::tags::TagSet::new()), crate::tags::parse_header)
+        .map_err(tag_error)
+}
+
+fn tag_error(e: crate::tags::TagError) -> S3Error {
+    let code = match e {
+        crate::tags::TagError::Header => S3ErrorCode::InvalidArgument,
+        _ => S3ErrorCode::InvalidTag,
+    };
+    S3Error::with_message(code, e.to_string())
+}
+
+/// `x-amz-tagging-count`: sent when the object has tags.
+fn tag_count(h: &Headers) -> Option<i32> {
+    (!h.tags.is_empty()).then(|| i32::try_from(h.tags.len()).unwrap_or(i32::MAX))
+}
+
 fn check_key(key: &str) -> S3Result<()> {
     validate_key(key).map_err(|e| {
         S3Error::with_message(S3ErrorCode::InvalidArgument, format!("invalid key: {e}"))
@@ -687,6 +706,7 @@ impl S3 for Backend {
             content_encoding: input.content_encoding.clone(),
             content_language: input.content_language.clone(),
             user: user_meta(input.metadata.clone()),
+            tags: tagging_header(input.tagging.as_deref())?,
         };
         let (bucket, key) = (input.bucket.clone(), input.key.clone());
         let md5 = input.content_md5.clone();
@@ -783,6 +803,7 @@ impl S3 for Backend {
                 .or_else(|| h.content_language.clone()),
             metadata: meta_out(h),
             parts_count: meta.parts.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            tag_count: tag_count(h),
             ..Default::default()
         };
         set_checksum!(out, sum.as_ref());
@@ -827,7 +848,123 @@ impl S3 for Backend {
             ..Default::default()
         };
         set_checksum!(out, sum.as_ref());
-        Ok(S3Response::new(out))
+        let mut resp = S3Response::new(out);
+        // S3 sends the count on HEAD too; s3s's HeadObjectOutput has no field for it.
+        if let Some(n) = tag_count(h) {
+            resp.headers
+                .insert("x-amz-tagging-count", http::HeaderValue::from(n));
+        }
+        Ok(resp)
+    }
+
+    // === tagging ===
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let tags = crate::tags::from_pairs(
+            input
+                .tagging
+                .tag_set
+                .into_iter()
+                .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())),
+        )
+        .map_err(tag_error)?;
+        self.store
+            .set_tags(&input.bucket, &input.key, tags)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let meta = self
+            .store
+            .head(&input.bucket, &input.key)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set: meta
+                .headers
+                .tags
+                .into_iter()
+                .map(|(k, v)| Tag {
+                    key: Some(k),
+                    value: Some(v),
+                })
+                .collect(),
+            version_id: None,
+        }))
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        self.store
+            .set_tags(&input.bucket, &input.key, crate::tags::TagSet::new())
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+    }
+
+    // === lifecycle ===
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        let input = req.input;
+        let rules = input
+            .lifecycle_configuration
+            .map(|c| c.rules)
+            .unwrap_or_default();
+        let rules = crate::lifecycle_dto::rules_from(rules)?;
+        self.store
+            .set_lifecycle(&input.bucket, Some(rules))
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(
+            PutBucketLifecycleConfigurationOutput::default(),
+        ))
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        let meta = self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        let Some(rules) = meta.lifecycle else {
+            return Err(s3_error!(
+                NoSuchLifecycleConfiguration,
+                "The lifecycle configuration does not exist"
+            ));
+        };
+        Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {
+            rules: Some(crate::lifecycle_dto::rules_to(&rules)),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        self.store
+            .set_lifecycle(&req.input.bucket, None)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
     }
 
     async fn delete_object(
@@ -946,10 +1083,20 @@ impl S3 for Backend {
                 content_encoding: input.content_encoding,
                 content_language: input.content_language,
                 user: user_meta(input.metadata),
+                tags: src_meta.headers.tags.clone(),
             }
         } else {
             src_meta.headers.clone()
         };
+        let mut headers = headers;
+        // x-amz-tagging-directive: COPY (the default) keeps the source's tags.
+        if input
+            .tagging_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == "REPLACE")
+        {
+            headers.tags = tagging_header(input.tagging.as_deref())?;
+        }
         let meta = self
             .store
             .commit_object(
@@ -1086,6 +1233,7 @@ impl S3 for Backend {
             content_encoding: input.content_encoding,
             content_language: input.content_language,
             user: user_meta(input.metadata),
+            tags: tagging_header(input.tagging.as_deref())?,
         };
         let checksum = upload_checksum(
             input.checksum_algorithm.as_ref(),

@@ -184,6 +184,7 @@ impl http_body::Body for IdleBody {
 /// A files server whose data directory is open and checked, ready to serve.
 pub struct FilesServer {
     app: App,
+    lifecycle_day: std::time::Duration,
     max_connections: usize,
     grace: std::time::Duration,
 }
@@ -262,6 +263,7 @@ impl FilesServer {
                 domain: domain.map(Arc::from),
                 fast,
             },
+            lifecycle_day: config.lifecycle_day,
             max_connections: config.max_connections,
             grace: config.shutdown_grace,
         })
@@ -295,9 +297,11 @@ impl FilesServer {
     ) -> Result<(), ServeError> {
         let FilesServer {
             app,
+            lifecycle_day,
             max_connections,
             grace,
         } = self;
+        let sweeper = tokio::spawn(sweep_forever(app.clone(), lifecycle_day));
         let server = service::Server {
             listener,
             limit: service::Limit::new(max_connections),
@@ -311,8 +315,38 @@ impl FilesServer {
                 crate::conn::serve(app.clone(), stream, peer, drain)
             })
             .await;
+        sweeper.abort();
         sd.finish(grace).await;
         Ok(())
+    }
+}
+
+/// Applies the buckets' lifecycle rules, 24 times a "day" (hourly; more often
+/// only with a shortened test day), until the server stops.
+async fn sweep_forever(app: App, day: std::time::Duration) {
+    let every = (day / 24).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(3600),
+    );
+    let day_ms = i64::try_from(day.as_millis()).unwrap_or(i64::MAX).max(1);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let now_ms = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        match app.store.sweep(now_ms, day_ms).await {
+            Ok((0, 0)) => {}
+            Ok((objects, uploads)) => {
+                app.metrics.expired.inc_by(objects as u64);
+                tracing::info!(
+                    objects,
+                    uploads,
+                    "lifecycle: expired objects and aborted uploads"
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "lifecycle sweep failed; will try again"),
+        }
     }
 }
 

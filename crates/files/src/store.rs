@@ -176,6 +176,9 @@ pub struct Headers {
     pub content_language: Option<String>,
     /// `x-amz-meta-*`, without the prefix.
     pub user: BTreeMap<String, String>,
+    /// Object tags (`x-amz-tagging`, PutObjectTagging).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: crate::tags::TagSet,
 }
 
 /// One object's index record.
@@ -264,6 +267,9 @@ pub struct HeadersView<'a> {
     /// `x-amz-meta-*`, without the prefix.
     #[serde(default, borrow)]
     pub user: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+    /// Object tags (only their number is sent: `x-amz-tagging-count`).
+    #[serde(default, borrow)]
+    pub tags: BTreeMap<Cow<'a, str>, serde::de::IgnoredAny>,
 }
 
 /// [`Stored`], borrowed.
@@ -319,6 +325,9 @@ pub struct BucketMeta {
     pub created_ms: i64,
     /// CORS rules, if configured.
     pub cors: Option<Vec<CorsRule>>,
+    /// Lifecycle rules, if configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<crate::lifecycle::Rule>>,
 }
 
 /// A multipart upload's record (`upload.json`).
@@ -652,7 +661,7 @@ impl Store {
                 }
                 let meta = BucketMeta {
                     created_ms: now_ms(),
-                    cors: None,
+                    ..BucketMeta::default()
                 };
                 t.insert(name.as_str(), serde_json::to_vec(&meta)?.as_slice())?;
             }
@@ -664,6 +673,23 @@ impl Store {
 
     /// Changes a bucket's CORS rules.
     pub async fn set_cors(&self, name: &str, cors: Option<Vec<CorsRule>>) -> Result<()> {
+        self.update_bucket(name, move |m| m.cors = cors).await
+    }
+
+    /// Changes a bucket's lifecycle rules.
+    pub async fn set_lifecycle(
+        &self,
+        name: &str,
+        rules: Option<Vec<crate::lifecycle::Rule>>,
+    ) -> Result<()> {
+        self.update_bucket(name, move |m| m.lifecycle = rules).await
+    }
+
+    async fn update_bucket(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BucketMeta) + Send + 'static,
+    ) -> Result<()> {
         let name = name.to_owned();
         self.blocking(move |inner| {
             let txn = inner.db.begin_write()?;
@@ -673,7 +699,7 @@ impl Store {
                     let v = t.get(name.as_str())?.ok_or(StoreError::NoSuchBucket)?;
                     serde_json::from_slice(v.value())?
                 };
-                meta.cors = cors;
+                change(&mut meta);
                 t.insert(name.as_str(), serde_json::to_vec(&meta)?.as_slice())?;
             }
             txn.commit()?;
@@ -978,6 +1004,60 @@ impl Store {
             }
         }
         Err(StoreError::NoSuchKey)
+    }
+
+    /// Replaces an object's tags (PutObjectTagging, DeleteObjectTagging) in one
+    /// index transaction; the data file and every other field stay as they are.
+    pub async fn set_tags(&self, bucket: &str, key: &str, tags: crate::tags::TagSet) -> Result<()> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.blocking(move |inner| {
+            let txn = inner.db.begin_write()?;
+            {
+                if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                let mut t = txn.open_table(OBJECTS)?;
+                let k = index_key(&bucket, &key);
+                let mut meta: ObjectMeta = {
+                    let v = t.get(k.as_slice())?.ok_or(StoreError::NoSuchKey)?;
+                    serde_json::from_slice(v.value())?
+                };
+                meta.headers.tags = tags;
+                t.insert(k.as_slice(), serde_json::to_vec(&meta)?.as_slice())?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Applies every bucket's lifecycle rules at `now_ms`: deletes expired
+    /// objects and aborts stale multipart uploads. Walks only the keys under the
+    /// rules' prefixes; an object written again after the walk saw it is left
+    /// alone (the delete checks it still has the data file that expired).
+    /// Returns how many objects and uploads it removed.
+    pub async fn sweep(&self, now_ms: i64, day_ms: i64) -> Result<(usize, usize)> {
+        let buckets = self.list_buckets().await?;
+        let mut objects = 0;
+        let mut uploads = 0;
+        for (bucket, meta) in buckets {
+            let Some(rules) = meta.lifecycle.filter(|r| r.iter().any(|r| r.enabled)) else {
+                continue;
+            };
+            let b = bucket.clone();
+            let rs = rules.clone();
+            objects += self
+                .blocking(move |inner| expire_objects(inner, &b, &rs, now_ms, day_ms))
+                .await?;
+            for (id, u) in self.list_uploads(&bucket).await? {
+                if crate::lifecycle::abort_upload(&rules, &u.key, u.initiated_ms, now_ms, day_ms)
+                    && self.abort_upload(&id).await.is_ok()
+                {
+                    uploads += 1;
+                }
+            }
+        }
+        Ok((objects, uploads))
     }
 
     /// Deletes an object; deleting a missing key succeeds, as in S3.
@@ -1434,6 +1514,74 @@ fn put_index(
     };
     txn.commit()?;
     Ok(old)
+}
+
+/// One bucket's part of [`Store::sweep`]: finds expired objects under the rules'
+/// prefixes, then deletes those whose record is unchanged, in one transaction.
+fn expire_objects(
+    inner: &Inner,
+    bucket: &str,
+    rules: &[crate::lifecycle::Rule],
+    now_ms: i64,
+    day_ms: i64,
+) -> Result<usize> {
+    let mut doomed: Vec<(Vec<u8>, String)> = Vec::new();
+    {
+        let txn = inner.db.begin_read()?;
+        let t = txn.open_table(OBJECTS)?;
+        let mut prefixes: Vec<&str> = rules
+            .iter()
+            .filter(|r| r.enabled && (r.days.is_some() || r.date_ms.is_some()))
+            .map(|r| r.prefix.as_str())
+            .collect();
+        prefixes.sort_unstable();
+        // A prefix that another one covers is walked once, as part of the shorter.
+        prefixes.dedup_by(|later, earlier| later.starts_with(*earlier));
+        let skip = bucket.len() + 1;
+        for prefix in prefixes {
+            let start = index_key(bucket, prefix);
+            let end = after_prefix(bucket, prefix);
+            for item in t.range(start.as_slice()..end.as_slice())? {
+                let (k, v) = item?;
+                let Ok(key) = std::str::from_utf8(&k.value()[skip..]) else {
+                    continue;
+                };
+                let meta: ObjectMeta = serde_json::from_slice(v.value())?;
+                let obj = crate::lifecycle::Object {
+                    key,
+                    size: meta.size,
+                    modified_ms: meta.modified_ms,
+                    tags: &meta.headers.tags,
+                };
+                if crate::lifecycle::expired(rules, &obj, now_ms, day_ms) {
+                    doomed.push((k.value().to_vec(), meta.blob));
+                }
+            }
+        }
+    }
+    if doomed.is_empty() {
+        return Ok(0);
+    }
+    let txn = inner.db.begin_write()?;
+    let mut gone = Vec::new();
+    {
+        let mut t = txn.open_table(OBJECTS)?;
+        for (k, blob) in &doomed {
+            let same = match t.get(k.as_slice())? {
+                Some(v) => serde_json::from_slice::<ObjectMeta>(v.value())?.blob == *blob,
+                None => false,
+            };
+            if same {
+                t.remove(k.as_slice())?;
+                gone.push(blob.clone());
+            }
+        }
+    }
+    txn.commit()?;
+    for blob in &gone {
+        let _ = std::fs::remove_file(inner.root.join(bucket).join(&blob[..2]).join(blob));
+    }
+    Ok(gone.len())
 }
 
 fn lookup(inner: &Inner, bucket: &str, key: &str) -> Result<ObjectMeta> {

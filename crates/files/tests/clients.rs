@@ -31,6 +31,9 @@ fn child_server() {
         let idle =
             std::env::var("BIGSTEP_FILES_TEST_IDLE").map_or(20, |v| v.parse().expect("secs"));
         config.idle_timeout = Duration::from_secs(idle);
+        if let Ok(day) = std::env::var("BIGSTEP_FILES_TEST_DAY_MS") {
+            config.lifecycle_day = Duration::from_millis(day.parse().expect("ms"));
+        }
         // Open (and recover) the data directory before announcing, as the binary does.
         let server = files::FilesServer::open(config).await.expect("open");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -283,6 +286,24 @@ fn fast_path_reads_agree_with_the_general_path() {
     run_py(
         &["fast_path.py", &server.endpoint],
         Duration::from_secs(240),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tagging_and_lifecycle_expiry_with_boto3_and_aws_cli() {
+    let dir = temp_dir("lifecycle");
+    let exe = std::env::current_exe().expect("current exe");
+    let mut cmd = Command::new(exe);
+    // A lifecycle "day" of two seconds: Days: 1 rules act while the test watches.
+    cmd.args(["child_server", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir.join("data"))
+        .env("BIGSTEP_FILES_TEST_DAY_MS", "2000");
+    let server = Server::spawn(cmd, &dir.join("data"));
+    run_py(
+        &["tagging_lifecycle.py", &server.endpoint],
+        Duration::from_secs(300),
     );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
