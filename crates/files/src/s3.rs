@@ -13,7 +13,7 @@ use tokio_util::io::ReaderStream;
 use crate::checksum::{self, Algorithm, Kind, Stored};
 use crate::key::{valid_bucket_name, validate_key};
 use crate::store::{
-    BodyLimits, Chosen, Completion, CorsRule, Expect, Headers, Listed, ObjectMeta, Store,
+    BodyLimits, Chosen, Completion, CorsRule, Expect, Headers, Listed, ObjectMeta, PartSpan, Store,
     StoreError, UploadChecksum, Written,
 };
 
@@ -70,6 +70,51 @@ fn tag_error(e: crate::tags::TagError) -> S3Error {
         _ => S3ErrorCode::InvalidTag,
     };
     S3Error::with_message(code, e.to_string())
+}
+
+/// The bytes `partNumber` selects — `(start, len, Content-Range)` — if the request
+/// names a part. A part read is a ranged read of the part's bytes (206); a part
+/// the object does not have is S3's `InvalidPartNumber` (416).
+fn part_span(
+    meta: &ObjectMeta,
+    part_number: Option<i32>,
+    has_range: bool,
+) -> S3Result<Option<(u64, u64, Option<String>)>> {
+    let Some(n) = part_number else {
+        return Ok(None);
+    };
+    if has_range {
+        return Err(invalid_request(
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    let n = u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            )
+        })?;
+    match meta.part_span(n) {
+        PartSpan::Range { start, len } if len > 0 => {
+            let cr = format!("bytes {}-{}/{}", start, start + len - 1, meta.size);
+            Ok(Some((start, len, Some(cr))))
+        }
+        PartSpan::Range { start, len } => Ok(Some((start, len, None))),
+        PartSpan::NoSuchPart => {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            Err(e)
+        }
+        PartSpan::Unknown => Err(invalid_request(
+            "This object was completed before part sizes were recorded; read it with a Range instead",
+        )),
+    }
 }
 
 /// `x-amz-tagging-count`: sent when the object has tags.
@@ -759,7 +804,9 @@ impl S3 for Backend {
             input.if_modified_since.as_ref(),
             input.if_unmodified_since.as_ref(),
         )?;
+        let part = part_span(&meta, input.part_number, input.range.is_some())?;
         let (start, len, content_range) = match input.range {
+            None if part.is_some() => part.unwrap_or_default(),
             Some(r) => {
                 let range = r
                     .check(meta.size)
@@ -828,13 +875,16 @@ impl S3 for Backend {
             input.if_modified_since.as_ref(),
             input.if_unmodified_since.as_ref(),
         )?;
+        let part = part_span(&meta, input.part_number, input.range.is_some())?;
         let h = &meta.headers;
         let sum = meta
             .stored_checksum()
-            .filter(|_| wants_checksum(input.checksum_mode.as_ref()));
+            .filter(|_| wants_checksum(input.checksum_mode.as_ref()) && part.is_none());
+        let (_, len, content_range) = part.clone().unwrap_or((0, meta.size, None));
         let mut out = HeadObjectOutput {
             checksum_type: sum.as_ref().map(|c| checksum_type(c.kind)),
-            content_length: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
+            content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
+            content_range: content_range.clone(),
             accept_ranges: Some("bytes".into()),
             e_tag: Some(etag(&meta.etag)),
             last_modified: Some(ts(meta.modified_ms)),
@@ -849,6 +899,9 @@ impl S3 for Backend {
         };
         set_checksum!(out, sum.as_ref());
         let mut resp = S3Response::new(out);
+        if content_range.is_some() {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
         // S3 sends the count on HEAD too; s3s's HeadObjectOutput has no field for it.
         if let Some(n) = tag_count(h) {
             resp.headers
@@ -1105,7 +1158,7 @@ impl S3 for Backend {
                 written,
                 src_meta.etag.clone(),
                 headers,
-                src_meta.parts,
+                src_meta.parts_info(),
             )
             .await
             .map_err(err)?;

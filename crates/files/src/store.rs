@@ -196,6 +196,11 @@ pub struct ObjectMeta {
     pub headers: Headers,
     /// Number of parts for a multipart object.
     pub parts: Option<u32>,
+    /// A multipart object's part sizes, as runs of `(size, count)` (uploads
+    /// mostly use one size for all parts but the last, so this stays short).
+    /// Absent for objects completed before part reads (`partNumber`) existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_runs: Option<Vec<(u64, u32)>>,
     /// CRC32 of the whole object, as records written before [`ObjectMeta::checksum`]
     /// existed have it. New records leave it empty; read it through
     /// [`ObjectMeta::stored_checksum`].
@@ -207,7 +212,89 @@ pub struct ObjectMeta {
     pub checksum: Option<Stored>,
 }
 
+/// Where a part of an object lies, for GET/HEAD with `partNumber`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartSpan {
+    /// Bytes `start..start + len`.
+    Range {
+        /// First byte.
+        start: u64,
+        /// Length.
+        len: u64,
+    },
+    /// The object has fewer parts.
+    NoSuchPart,
+    /// A multipart object completed before part sizes were recorded.
+    Unknown,
+}
+
+/// A multipart object's parts, as [`Store::commit_object`] records them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parts {
+    /// How many.
+    pub count: u32,
+    /// Their sizes as `(size, count)` runs; empty if unknown.
+    pub runs: Vec<(u64, u32)>,
+}
+
+impl Parts {
+    /// Parts of these sizes, in order.
+    pub fn from_sizes(sizes: impl IntoIterator<Item = u64>) -> Parts {
+        let mut runs: Vec<(u64, u32)> = Vec::new();
+        let mut count = 0u32;
+        for size in sizes {
+            count = count.saturating_add(1);
+            match runs.last_mut() {
+                Some((s, n)) if *s == size => *n = n.saturating_add(1),
+                _ => runs.push((size, 1)),
+            }
+        }
+        Parts { count, runs }
+    }
+}
+
 impl ObjectMeta {
+    /// The recorded parts of the object, for a copy to keep.
+    pub fn parts_info(&self) -> Option<Parts> {
+        self.parts.map(|count| Parts {
+            count,
+            runs: self.part_runs.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Where part `n` (from 1) lies. An object uploaded in one piece is one part.
+    pub fn part_span(&self, n: u32) -> PartSpan {
+        let Some(count) = self.parts else {
+            return if n == 1 {
+                PartSpan::Range {
+                    start: 0,
+                    len: self.size,
+                }
+            } else {
+                PartSpan::NoSuchPart
+            };
+        };
+        if n == 0 || n > count {
+            return PartSpan::NoSuchPart;
+        }
+        let Some(runs) = &self.part_runs else {
+            return PartSpan::Unknown;
+        };
+        let mut start = 0u64;
+        let mut left = n - 1;
+        for &(size, k) in runs {
+            if left < k {
+                return PartSpan::Range {
+                    start: start + u64::from(left) * size,
+                    len: size,
+                };
+            }
+            start += u64::from(k) * size;
+            left -= k;
+        }
+        PartSpan::Unknown
+    }
+
     /// The object's checksum, from either the current or the older record format.
     pub fn stored_checksum(&self) -> Option<Stored> {
         self.checksum.clone().or_else(|| {
@@ -811,7 +898,7 @@ impl Store {
         written: Written,
         etag: String,
         headers: Headers,
-        parts: Option<u32>,
+        parts: Option<Parts>,
     ) -> Result<ObjectMeta> {
         let id = random_id();
         let meta = ObjectMeta {
@@ -820,7 +907,8 @@ impl Store {
             etag,
             modified_ms: now_ms(),
             headers,
-            parts,
+            parts: parts.as_ref().map(|p| p.count),
+            part_runs: parts.filter(|p| !p.runs.is_empty()).map(|p| p.runs),
             crc32: None,
             checksum: written.checksum,
         };
@@ -1475,7 +1563,7 @@ impl Store {
             md5: [0; 16],
             checksum: sum,
         };
-        let parts = u32::try_from(plan.len()).unwrap_or(u32::MAX);
+        let parts = Parts::from_sizes(plan.iter().map(|p| p.size));
         let meta = self
             .commit_object(
                 &upload.bucket,
@@ -1636,6 +1724,7 @@ mod tests {
                     modified_ms: 0,
                     headers: Headers::default(),
                     parts: None,
+                    part_runs: None,
                     crc32: None,
                     checksum: None,
                 };
@@ -1829,6 +1918,40 @@ mod tests {
         assert!(!json.contains("crc32"), "{json}");
         let back: ObjectMeta = serde_json::from_str(&json).expect("read back");
         assert_eq!(back.stored_checksum(), new.checksum);
+    }
+
+    #[test]
+    fn part_spans() {
+        let p = Parts::from_sizes([5, 5, 5, 2]);
+        assert_eq!((p.count, p.runs.clone()), (4, vec![(5, 3), (2, 1)]));
+        let meta = ObjectMeta {
+            blob: String::new(),
+            size: 17,
+            etag: String::new(),
+            modified_ms: 0,
+            headers: Headers::default(),
+            parts: Some(p.count),
+            part_runs: Some(p.runs),
+            crc32: None,
+            checksum: None,
+        };
+        assert_eq!(meta.part_span(1), PartSpan::Range { start: 0, len: 5 });
+        assert_eq!(meta.part_span(3), PartSpan::Range { start: 10, len: 5 });
+        assert_eq!(meta.part_span(4), PartSpan::Range { start: 15, len: 2 });
+        assert_eq!(meta.part_span(5), PartSpan::NoSuchPart);
+        assert_eq!(meta.part_span(0), PartSpan::NoSuchPart);
+        let old = ObjectMeta {
+            part_runs: None,
+            ..meta.clone()
+        };
+        assert_eq!(old.part_span(2), PartSpan::Unknown);
+        let single = ObjectMeta {
+            parts: None,
+            part_runs: None,
+            ..meta
+        };
+        assert_eq!(single.part_span(1), PartSpan::Range { start: 0, len: 17 });
+        assert_eq!(single.part_span(2), PartSpan::NoSuchPart);
     }
 
     #[tokio::test(start_paused = true)]

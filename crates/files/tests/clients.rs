@@ -310,6 +310,18 @@ fn tagging_and_lifecycle_expiry_with_boto3_and_aws_cli() {
 }
 
 #[test]
+fn boto3_get_and_head_by_part_number() {
+    let dir = temp_dir("partnumber");
+    let server = Server::start(&dir.join("data"));
+    run_py(
+        &["part_reads.py", &server.endpoint],
+        Duration::from_secs(240),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn public_bucket_allows_anonymous_reads_only() {
     boto3("public");
 }
