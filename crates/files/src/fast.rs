@@ -405,6 +405,23 @@ mod tests {
         assert_eq!((f.bucket.as_ref(), f.key.as_ref()), ("pub", "k/x"));
     }
 
+    proptest::proptest! {
+        /// Any request head: classifying never panics, and what qualifies is a
+        /// GET/HEAD of a valid key in the public bucket.
+        #[test]
+        fn any_head(path in "/[ -~]{0,40}", extra in "[ -~]{0,40}", name in "[A-Za-z-]{1,20}") {
+            let raw = format!("GET {} HTTP/1.1\r\nHost: x\r\n{}: {}\r\n\r\n", path.replace(' ', "%20"), name, extra);
+            let mut h = [httparse::EMPTY_HEADER; 8];
+            let mut req = httparse::Request::new(&mut h);
+            if let Ok(httparse::Status::Complete(_)) = req.parse(raw.as_bytes()) {
+                if let Some(f) = classify(&req, Some("localhost"), &public()) {
+                    proptest::prop_assert_eq!(f.bucket.as_ref(), "pub");
+                    proptest::prop_assert!(crate::key::validate_key(&f.key).is_ok());
+                }
+            }
+        }
+    }
+
     #[test]
     fn dates() {
         let mut out = Vec::new();
