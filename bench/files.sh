@@ -9,6 +9,7 @@
 #   ROUNDS=N DURATION=Ns CONNS=N   load shape (default 3, 10s, 16)
 #   BASE_PORT=N        first of the 2 ports used (default 18790)
 #   KEEP=1             keep the temp dir after exit
+#   GET_ONLY=1         GETs only: no PUT rounds, no 1 GiB stream (before/after comparisons of reads)
 #
 # What it measures:
 #   GET 64KiB / 1MiB   wrk -t1 -cCONNS over 64 distinct objects: bigstep (anonymous read
@@ -27,7 +28,7 @@ QUICK=0
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -127,11 +128,13 @@ for r in $(seq "$ROUNDS"); do
         bytes=$([ "$size" = 64k ] && echo 65536 || echo 1048576)
         echo "round $r GET $size  bigstep: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-bigstep-$size.lua")"
         echo "round $r GET $size  nginx:   $(run nginx "$NGINX_WORKER" "$NGINX_PORT" "$W/get-nginx-$size.lua")"
+        [ "${GET_ONLY:-0}" = 1 ] && continue
         echo "round $r PUT $size  bigstep: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/put-bigstep-$size.lua" "$bytes")"
     done
 done
 
 # ---------------------------------------------------------------- RSS while streaming 1 GiB
+[ "${GET_ONLY:-0}" = 1 ] && exit 0
 head -c $((1024 * 1024 * 1024)) /dev/urandom >"$W/gib.bin"
 rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 echo 5 >"/proc/$FILES_PID/clear_refs" 2>/dev/null || true

@@ -30,6 +30,9 @@ pub struct FilesConfig {
     pub max_connections: usize,
     /// On stop: how long requests in flight get to finish before they are cut.
     pub shutdown_grace: Duration,
+    /// The length of a lifecycle "day" (rules say `Days`). 24 hours; shorter
+    /// only for tests and debugging, to watch objects expire in seconds.
+    pub lifecycle_day: Duration,
 }
 
 impl FilesConfig {
@@ -51,6 +54,7 @@ impl FilesConfig {
             domain: None,
             max_connections: 10_000,
             shutdown_grace: service::DEFAULT_GRACE,
+            lifecycle_day: Duration::from_secs(86_400),
         }
     }
 }
@@ -103,6 +107,9 @@ pub struct FilesToml {
     /// On stop: how long requests in flight get (`10s`, `500ms`).
     #[serde(default, with = "service::config::duration")]
     pub shutdown_grace: Option<Duration>,
+    /// Test/debug knob: seconds in a lifecycle "day" (default 86400), so a
+    /// test can see a `Days: 1` rule expire objects within seconds.
+    pub lifecycle_day_seconds: Option<u64>,
 }
 
 /// Why a config file could not be used.

@@ -8,11 +8,16 @@
 
 pub mod checksum;
 pub mod config;
+mod conn;
+mod fast;
 pub mod key;
+pub mod lifecycle;
+mod lifecycle_dto;
 mod metrics;
 mod s3;
 mod server;
 pub mod store;
+pub mod tags;
 mod vhost;
 
 pub use config::{generate_keys, ConfigError, FilesConfig, FilesToml};

@@ -21,6 +21,10 @@ pub(crate) struct Metrics {
     pub(crate) requests: Family<RequestLabels, Counter>,
     pub(crate) duration: Histogram,
     pub(crate) in_flight: Gauge,
+    /// Requests answered by the read fast path (also counted in `requests`).
+    pub(crate) fast_reads: Counter,
+    /// Objects deleted by lifecycle expiration.
+    pub(crate) expired: Counter,
 }
 
 impl Metrics {
@@ -29,6 +33,8 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let duration = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         let in_flight = Gauge::default();
+        let fast_reads = Counter::default();
+        let expired = Counter::default();
         registry.register("bigstep_files", |r| {
             r.register(
                 "requests",
@@ -41,12 +47,24 @@ impl Metrics {
                 duration.clone(),
             );
             r.register("in_flight", "Requests being handled", in_flight.clone());
+            r.register(
+                "fast_reads",
+                "Anonymous GET/HEAD answered by the read fast path (sendfile)",
+                fast_reads.clone(),
+            );
+            r.register(
+                "expired_objects",
+                "Objects deleted by lifecycle expiration rules",
+                expired.clone(),
+            );
         });
         Metrics {
             registry: registry.clone(),
             requests,
             duration,
             in_flight,
+            fast_reads,
+            expired,
         }
     }
 

@@ -13,7 +13,7 @@ use tokio_util::io::ReaderStream;
 use crate::checksum::{self, Algorithm, Kind, Stored};
 use crate::key::{valid_bucket_name, validate_key};
 use crate::store::{
-    BodyLimits, Chosen, Completion, CorsRule, Expect, Headers, Listed, ObjectMeta, Store,
+    BodyLimits, Chosen, Completion, CorsRule, Expect, Headers, Listed, ObjectMeta, PartSpan, Store,
     StoreError, UploadChecksum, Written,
 };
 
@@ -56,6 +56,70 @@ fn err(e: StoreError) -> S3Error {
         }
     };
     S3Error::with_message(code, e.to_string())
+}
+
+/// The tags of an `x-amz-tagging` header (PUT, CreateMultipartUpload, CopyObject).
+fn tagging_header(h: Option<&str>) -> S3Result<crate::tags::TagSet> {
+    h.map_or_else(|| Ok(crate::tags::TagSet::new()), crate::tags::parse_header)
+        .map_err(tag_error)
+}
+
+fn tag_error(e: crate::tags::TagError) -> S3Error {
+    let code = match e {
+        crate::tags::TagError::Header => S3ErrorCode::InvalidArgument,
+        _ => S3ErrorCode::InvalidTag,
+    };
+    S3Error::with_message(code, e.to_string())
+}
+
+/// The bytes `partNumber` selects — `(start, len, Content-Range)` — if the request
+/// names a part. A part read is a ranged read of the part's bytes (206); a part
+/// the object does not have is S3's `InvalidPartNumber` (416).
+fn part_span(
+    meta: &ObjectMeta,
+    part_number: Option<i32>,
+    has_range: bool,
+) -> S3Result<Option<(u64, u64, Option<String>)>> {
+    let Some(n) = part_number else {
+        return Ok(None);
+    };
+    if has_range {
+        return Err(invalid_request(
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    let n = u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            )
+        })?;
+    match meta.part_span(n) {
+        PartSpan::Range { start, len } if len > 0 => {
+            let cr = format!("bytes {}-{}/{}", start, start + len - 1, meta.size);
+            Ok(Some((start, len, Some(cr))))
+        }
+        PartSpan::Range { start, len } => Ok(Some((start, len, None))),
+        PartSpan::NoSuchPart => {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            Err(e)
+        }
+        PartSpan::Unknown => Err(invalid_request(
+            "This object was completed before part sizes were recorded; read it with a Range instead",
+        )),
+    }
+}
+
+/// `x-amz-tagging-count`: sent when the object has tags.
+fn tag_count(h: &Headers) -> Option<i32> {
+    (!h.tags.is_empty()).then(|| i32::try_from(h.tags.len()).unwrap_or(i32::MAX))
 }
 
 fn check_key(key: &str) -> S3Result<()> {
@@ -295,17 +359,34 @@ fn check_conditions(
         }
     }
     match if_none_match {
-        Some(c) if tag_matches(c) => return Err(s3_error!(NotModified)),
+        Some(c) if tag_matches(c) => return Err(not_modified(meta)),
         Some(_) => {}
         None => {
             if let Some(t) = if_modified_since {
                 if modified.unix_timestamp() <= secs(t) {
-                    return Err(s3_error!(NotModified));
+                    return Err(not_modified(meta));
                 }
             }
         }
     }
     Ok(())
+}
+
+/// S3's 304: with the object's ETag and Last-Modified, as RFC 9110 asks (a
+/// cache updates its copy from them), and as the read fast path sends it.
+fn not_modified(meta: &ObjectMeta) -> S3Error {
+    let mut e = s3_error!(NotModified);
+    let mut h = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", meta.etag)) {
+        h.insert(http::header::ETAG, v);
+    }
+    let mut date = Vec::with_capacity(29);
+    crate::fast::write_http_date(&mut date, OffsetDateTime::from(ts(meta.modified_ms)));
+    if let Ok(v) = http::HeaderValue::from_bytes(&date) {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(h);
+    e
 }
 
 /// Percent-encodes a key for `encoding-type=url` responses.
@@ -670,6 +751,7 @@ impl S3 for Backend {
             content_encoding: input.content_encoding.clone(),
             content_language: input.content_language.clone(),
             user: user_meta(input.metadata.clone()),
+            tags: tagging_header(input.tagging.as_deref())?,
         };
         let (bucket, key) = (input.bucket.clone(), input.key.clone());
         let md5 = input.content_md5.clone();
@@ -722,9 +804,16 @@ impl S3 for Backend {
             input.if_modified_since.as_ref(),
             input.if_unmodified_since.as_ref(),
         )?;
+        let part = part_span(&meta, input.part_number, input.range.is_some())?;
         let (start, len, content_range) = match input.range {
+            None if part.is_some() => part.unwrap_or_default(),
             Some(r) => {
-                let range = r.check(meta.size).map_err(|_| s3_error!(InvalidRange))?;
+                let range = r
+                    .check(meta.size)
+                    .ok()
+                    // A suffix range of an empty object selects nothing: 416, as RFC 9110 says.
+                    .filter(|r| !r.is_empty())
+                    .ok_or_else(|| s3_error!(InvalidRange))?;
                 let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, meta.size);
                 (range.start, range.end - range.start, Some(cr))
             }
@@ -761,6 +850,7 @@ impl S3 for Backend {
                 .or_else(|| h.content_language.clone()),
             metadata: meta_out(h),
             parts_count: meta.parts.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            tag_count: tag_count(h),
             ..Default::default()
         };
         set_checksum!(out, sum.as_ref());
@@ -785,13 +875,16 @@ impl S3 for Backend {
             input.if_modified_since.as_ref(),
             input.if_unmodified_since.as_ref(),
         )?;
+        let part = part_span(&meta, input.part_number, input.range.is_some())?;
         let h = &meta.headers;
         let sum = meta
             .stored_checksum()
-            .filter(|_| wants_checksum(input.checksum_mode.as_ref()));
+            .filter(|_| wants_checksum(input.checksum_mode.as_ref()) && part.is_none());
+        let (_, len, content_range) = part.clone().unwrap_or((0, meta.size, None));
         let mut out = HeadObjectOutput {
             checksum_type: sum.as_ref().map(|c| checksum_type(c.kind)),
-            content_length: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
+            content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
+            content_range: content_range.clone(),
             accept_ranges: Some("bytes".into()),
             e_tag: Some(etag(&meta.etag)),
             last_modified: Some(ts(meta.modified_ms)),
@@ -805,7 +898,126 @@ impl S3 for Backend {
             ..Default::default()
         };
         set_checksum!(out, sum.as_ref());
-        Ok(S3Response::new(out))
+        let mut resp = S3Response::new(out);
+        if content_range.is_some() {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        // S3 sends the count on HEAD too; s3s's HeadObjectOutput has no field for it.
+        if let Some(n) = tag_count(h) {
+            resp.headers
+                .insert("x-amz-tagging-count", http::HeaderValue::from(n));
+        }
+        Ok(resp)
+    }
+
+    // === tagging ===
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let tags = crate::tags::from_pairs(
+            input
+                .tagging
+                .tag_set
+                .into_iter()
+                .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())),
+        )
+        .map_err(tag_error)?;
+        self.store
+            .set_tags(&input.bucket, &input.key, tags)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let meta = self
+            .store
+            .head(&input.bucket, &input.key)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set: meta
+                .headers
+                .tags
+                .into_iter()
+                .map(|(k, v)| Tag {
+                    key: Some(k),
+                    value: Some(v),
+                })
+                .collect(),
+            version_id: None,
+        }))
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        self.store
+            .set_tags(&input.bucket, &input.key, crate::tags::TagSet::new())
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+    }
+
+    // === lifecycle ===
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        let input = req.input;
+        let rules = input
+            .lifecycle_configuration
+            .map(|c| c.rules)
+            .unwrap_or_default();
+        let rules = crate::lifecycle_dto::rules_from(rules)?;
+        self.store
+            .set_lifecycle(&input.bucket, Some(rules))
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(
+            PutBucketLifecycleConfigurationOutput::default(),
+        ))
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        let meta = self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        let Some(rules) = meta.lifecycle else {
+            return Err(s3_error!(
+                NoSuchLifecycleConfiguration,
+                "The lifecycle configuration does not exist"
+            ));
+        };
+        Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {
+            rules: Some(crate::lifecycle_dto::rules_to(&rules)),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        self.store
+            .set_lifecycle(&req.input.bucket, None)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
     }
 
     async fn delete_object(
@@ -924,10 +1136,20 @@ impl S3 for Backend {
                 content_encoding: input.content_encoding,
                 content_language: input.content_language,
                 user: user_meta(input.metadata),
+                tags: src_meta.headers.tags.clone(),
             }
         } else {
             src_meta.headers.clone()
         };
+        let mut headers = headers;
+        // x-amz-tagging-directive: COPY (the default) keeps the source's tags.
+        if input
+            .tagging_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == "REPLACE")
+        {
+            headers.tags = tagging_header(input.tagging.as_deref())?;
+        }
         let meta = self
             .store
             .commit_object(
@@ -936,7 +1158,7 @@ impl S3 for Backend {
                 written,
                 src_meta.etag.clone(),
                 headers,
-                src_meta.parts,
+                src_meta.parts_info(),
             )
             .await
             .map_err(err)?;
@@ -1064,6 +1286,7 @@ impl S3 for Backend {
             content_encoding: input.content_encoding,
             content_language: input.content_language,
             user: user_meta(input.metadata),
+            tags: tagging_header(input.tagging.as_deref())?,
         };
         let checksum = upload_checksum(
             input.checksum_algorithm.as_ref(),

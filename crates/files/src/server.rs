@@ -71,15 +71,63 @@ impl S3Access for Access {
     }
 }
 
-/// A running files service: the S3 handler plus what CORS needs.
+/// A running files service: the S3 handler plus what CORS and the read fast
+/// path need.
 #[derive(Clone)]
-struct App {
+pub(crate) struct App {
     s3: S3Service,
-    store: Store,
-    metrics: Arc<Metrics>,
-    idle_timeout: std::time::Duration,
+    pub(crate) store: Store,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) idle_timeout: std::time::Duration,
     /// Base domain for virtual-host-style addressing, if configured.
-    domain: Option<Arc<str>>,
+    pub(crate) domain: Option<Arc<str>>,
+    /// The read fast path (`conn.rs`); `None` when no bucket is public, as only
+    /// anonymous reads take it.
+    pub(crate) fast: Option<Arc<FastPath>>,
+}
+
+/// What the read fast path needs beyond the store: the public buckets, and
+/// its request counters resolved once (a label lookup per request would
+/// allocate).
+pub(crate) struct FastPath {
+    pub(crate) public: HashSet<String>,
+    counters: [prometheus_client::metrics::counter::Counter; 5],
+}
+
+impl FastPath {
+    fn new(public: HashSet<String>, metrics: &Metrics) -> FastPath {
+        let c = |method: &str, status: u16| {
+            metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    method: method.to_owned(),
+                    status,
+                })
+                .clone()
+        };
+        FastPath {
+            public,
+            counters: [
+                c("GET", 200),
+                c("GET", 206),
+                c("GET", 304),
+                c("HEAD", 200),
+                c("HEAD", 304),
+            ],
+        }
+    }
+
+    /// Counts one answered request.
+    pub(crate) fn count(&self, head_only: bool, status: u16) {
+        let i = match (head_only, status) {
+            (false, 206) => 1,
+            (false, 304) => 2,
+            (false, _) => 0,
+            (true, 304) => 4,
+            (true, _) => 3,
+        };
+        self.counters[i].inc();
+    }
 }
 
 /// A request body that fails if the client sends nothing for `idle`: a stalled
@@ -136,7 +184,7 @@ impl http_body::Body for IdleBody {
 /// A files server whose data directory is open and checked, ready to serve.
 pub struct FilesServer {
     app: App,
-    idle_timeout: std::time::Duration,
+    lifecycle_day: std::time::Duration,
     max_connections: usize,
     grace: std::time::Duration,
 }
@@ -203,15 +251,19 @@ impl FilesServer {
         if let Some(d) = &domain {
             builder.set_host(vhost::BaseDomain::new(d.clone()));
         }
+        let metrics = Arc::new(Metrics::new(metrics));
+        let public: HashSet<String> = config.public_buckets.iter().cloned().collect();
+        let fast = (!public.is_empty()).then(|| Arc::new(FastPath::new(public, &metrics)));
         Ok(FilesServer {
             app: App {
                 s3: builder.build(),
                 store,
-                metrics: Arc::new(Metrics::new(metrics)),
+                metrics,
                 idle_timeout: config.idle_timeout,
                 domain: domain.map(Arc::from),
+                fast,
             },
-            idle_timeout: config.idle_timeout,
+            lifecycle_day: config.lifecycle_day,
             max_connections: config.max_connections,
             grace: config.shutdown_grace,
         })
@@ -245,10 +297,11 @@ impl FilesServer {
     ) -> Result<(), ServeError> {
         let FilesServer {
             app,
-            idle_timeout,
+            lifecycle_day,
             max_connections,
             grace,
         } = self;
+        let sweeper = tokio::spawn(sweep_forever(app.clone(), lifecycle_day));
         let server = service::Server {
             listener,
             limit: service::Limit::new(max_connections),
@@ -259,27 +312,66 @@ impl FilesServer {
         server
             .accept_until(shutdown, |stream, peer, drain| {
                 let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let service = service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(app, req).await) }
-                });
-                async move {
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(idle_timeout)
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service);
-                    // On drain: idle keep-alive connections close now, a request
-                    // in progress gets its response first.
-                    if let Err(e) = service::http::serve_until_drained(conn, drain).await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                }
+                crate::conn::serve(app.clone(), stream, peer, drain)
             })
             .await;
+        sweeper.abort();
         sd.finish(grace).await;
         Ok(())
+    }
+}
+
+/// Applies the buckets' lifecycle rules, 24 times a "day" (hourly; more often
+/// only with a shortened test day), until the server stops.
+async fn sweep_forever(app: App, day: std::time::Duration) {
+    let every = (day / 24).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(3600),
+    );
+    let day_ms = i64::try_from(day.as_millis()).unwrap_or(i64::MAX).max(1);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let now_ms = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        match app.store.sweep(now_ms, day_ms).await {
+            Ok((0, 0)) => {}
+            Ok((objects, uploads)) => {
+                app.metrics.expired.inc_by(objects as u64);
+                tracing::info!(
+                    objects,
+                    uploads,
+                    "lifecycle: expired objects and aborted uploads"
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "lifecycle sweep failed; will try again"),
+        }
+    }
+}
+
+/// Serves a connection with hyper and s3s to its end: every request the read
+/// fast path does not take.
+pub(crate) async fn serve_general(
+    app: App,
+    io: crate::conn::Prefixed,
+    peer: std::net::SocketAddr,
+    drain: service::shutdown::Drain,
+) {
+    let idle_timeout = app.idle_timeout;
+    let service = service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(handle(app, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(idle_timeout)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service);
+    // On drain: idle keep-alive connections close now, a request
+    // in progress gets its response first.
+    if let Err(e) = service::http::serve_until_drained(conn, drain).await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }
 
@@ -340,6 +432,14 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
             *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             r
         }
+    };
+    let resp = if resp.status() == StatusCode::NOT_MODIFIED {
+        // s3s answers 304 as an error, with an XML content type; a 304 has no body.
+        let (mut parts, _) = resp.into_parts();
+        parts.headers.remove(http::header::CONTENT_TYPE);
+        Response::from_parts(parts, Body::empty())
+    } else {
+        resp
     };
     add_cors(app, bucket.as_deref(), origin.as_ref(), &method, resp).await
 }

@@ -31,6 +31,9 @@ fn child_server() {
         let idle =
             std::env::var("BIGSTEP_FILES_TEST_IDLE").map_or(20, |v| v.parse().expect("secs"));
         config.idle_timeout = Duration::from_secs(idle);
+        if let Ok(day) = std::env::var("BIGSTEP_FILES_TEST_DAY_MS") {
+            config.lifecycle_day = Duration::from_millis(day.parse().expect("ms"));
+        }
         // Open (and recover) the data directory before announcing, as the binary does.
         let server = files::FilesServer::open(config).await.expect("open");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -277,6 +280,48 @@ fn cors_config_and_preflight() {
 }
 
 #[test]
+fn fast_path_reads_agree_with_the_general_path() {
+    let dir = temp_dir("fastpath");
+    let server = Server::start(&dir.join("data"));
+    run_py(
+        &["fast_path.py", &server.endpoint],
+        Duration::from_secs(240),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tagging_and_lifecycle_expiry_with_boto3_and_aws_cli() {
+    let dir = temp_dir("lifecycle");
+    let exe = std::env::current_exe().expect("current exe");
+    let mut cmd = Command::new(exe);
+    // A lifecycle "day" of two seconds: Days: 1 rules act while the test watches.
+    cmd.args(["child_server", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir.join("data"))
+        .env("BIGSTEP_FILES_TEST_DAY_MS", "2000");
+    let server = Server::spawn(cmd, &dir.join("data"));
+    run_py(
+        &["tagging_lifecycle.py", &server.endpoint],
+        Duration::from_secs(300),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn boto3_get_and_head_by_part_number() {
+    let dir = temp_dir("partnumber");
+    let server = Server::start(&dir.join("data"));
+    run_py(
+        &["part_reads.py", &server.endpoint],
+        Duration::from_secs(240),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn public_bucket_allows_anonymous_reads_only() {
     boto3("public");
 }
@@ -464,6 +509,178 @@ fn binary_takes_keys_from_the_config_file() {
         &["boto3_flows.py", &server.endpoint, "auth"],
         Duration::from_secs(120),
     );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Why FUSE cannot be used here, if it cannot.
+fn fuse_unusable() -> Option<String> {
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+    {
+        return Some(format!("/dev/fuse cannot be opened: {e}"));
+    }
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("fusermount3").exists()))
+        .unwrap_or(false);
+    (!found).then(|| "fusermount3 is missing (Debian package fuse3)".to_owned())
+}
+
+/// One `rclone mount` of the test bucket, unmounted and stopped on drop.
+struct Mount {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Mount {
+    fn start(endpoint: &str, dir: &Path, cache: &Path) -> Mount {
+        std::fs::create_dir_all(dir).expect("mount point");
+        std::fs::create_dir_all(cache).expect("cache dir");
+        // rclone wants its config file to exist; everything is in the environment.
+        std::fs::write(cache.join("none.conf"), "").expect("rclone config");
+        let child = Command::new("rclone")
+            .args(["mount", "bs:shared"])
+            .arg(dir)
+            // The README's recipe: writes go to a local cache file first and are
+            // uploaded whole on close, so a reader never sees half a file.
+            .args(["--vfs-cache-mode", "writes", "--vfs-write-back", "0s"])
+            .args(["--dir-cache-time", "1s", "--poll-interval", "0"])
+            .arg("--cache-dir")
+            .arg(cache)
+            .env("RCLONE_CONFIG", cache.join("none.conf"))
+            .env("RCLONE_CONFIG_BS_TYPE", "s3")
+            .env("RCLONE_CONFIG_BS_PROVIDER", "Other")
+            .env("RCLONE_CONFIG_BS_ACCESS_KEY_ID", ACCESS)
+            .env("RCLONE_CONFIG_BS_SECRET_ACCESS_KEY", SECRET)
+            .env("RCLONE_CONFIG_BS_ENDPOINT", endpoint)
+            .env("RCLONE_CONFIG_BS_REGION", "us-east-1")
+            .env("RCLONE_CONFIG_BS_FORCE_PATH_STYLE", "true")
+            // Set on some machines, it makes rclone refuse plain-HTTP endpoints.
+            .env_remove("AWS_CA_BUNDLE")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("rclone is required (Debian package rclone)");
+        let mount = Mount {
+            child,
+            dir: dir.to_owned(),
+        };
+        let canonical = dir.canonicalize().expect("canonical");
+        wait_for(Duration::from_secs(30), "the mount to appear", || {
+            std::fs::read_to_string("/proc/mounts")
+                .map(|m| m.contains(&format!(" {} fuse.rclone ", canonical.display())))
+                .unwrap_or(false)
+        });
+        mount
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount3")
+            .arg("-uz")
+            .arg(&self.dir)
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `cond` until it holds; panics naming `what` after `limit`.
+fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The shared-directory recipe: one bucket mounted twice with `rclone mount` (two
+/// mount points stand in for two app hosts); a file written through one is read
+/// through the other, also across a restart of the files server.
+#[test]
+fn rclone_mount_shares_a_bucket_between_two_mounts_across_a_restart() {
+    if let Some(why) = fuse_unusable() {
+        if std::env::var_os("BIGSTEP_ALLOW_NO_FUSE").is_some() {
+            eprintln!("SKIPPED (BIGSTEP_ALLOW_NO_FUSE is set): {why}");
+            return;
+        }
+        panic!("FUSE is not usable here: {why}. Set BIGSTEP_ALLOW_NO_FUSE=1 to skip this test on purpose.");
+    }
+    let dir = temp_dir("mount");
+    let data = dir.join("data");
+    // The server comes back on the same port after the restart, so the port is chosen here.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+        .to_string();
+    let start = || {
+        let mut cmd = Command::new(bigstep_bin());
+        cmd.args(["files", "--port", &port, "--dir"])
+            .arg(&data)
+            .args(["--access-key", ACCESS, "--secret-key", SECRET]);
+        Server::spawn(cmd, &data)
+    };
+    let mut server = start();
+    let endpoint = server.endpoint.clone();
+    std::fs::write(dir.join("none.conf"), "").expect("rclone config");
+    let status = Command::new("rclone")
+        .args(["mkdir", "bs:shared"])
+        .env("RCLONE_CONFIG", dir.join("none.conf"))
+        .env("RCLONE_CONFIG_BS_TYPE", "s3")
+        .env("RCLONE_CONFIG_BS_PROVIDER", "Other")
+        .env("RCLONE_CONFIG_BS_ACCESS_KEY_ID", ACCESS)
+        .env("RCLONE_CONFIG_BS_SECRET_ACCESS_KEY", SECRET)
+        .env("RCLONE_CONFIG_BS_ENDPOINT", &endpoint)
+        .env("RCLONE_CONFIG_BS_REGION", "us-east-1")
+        .env("RCLONE_CONFIG_BS_FORCE_PATH_STYLE", "true")
+        .env_remove("AWS_CA_BUNDLE")
+        .status()
+        .expect("rclone");
+    assert!(status.success(), "rclone mkdir failed");
+    let a = Mount::start(&endpoint, &dir.join("host-a"), &dir.join("cache-a"));
+    let b = Mount::start(&endpoint, &dir.join("host-b"), &dir.join("cache-b"));
+
+    let first: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::create_dir_all(a.dir.join("uploads")).expect("mkdir through a");
+    std::fs::write(a.dir.join("uploads/first.bin"), &first).expect("write through a");
+    wait_for(Duration::from_secs(60), "first.bin through b", || {
+        std::fs::read(b.dir.join("uploads/first.bin"))
+            .ok()
+            .as_deref()
+            == Some(&first[..])
+    });
+
+    // Restart the files server under both mounts.
+    server.kill9();
+    server = start();
+    let second = b"written after the restart".to_vec();
+    std::fs::write(a.dir.join("uploads/second.txt"), &second)
+        .expect("write through a after restart");
+    wait_for(Duration::from_secs(60), "second.txt through b", || {
+        std::fs::read(b.dir.join("uploads/second.txt"))
+            .ok()
+            .as_deref()
+            == Some(&second[..])
+    });
+    assert_eq!(
+        std::fs::read(b.dir.join("uploads/first.bin")).expect("first.bin after restart"),
+        first
+    );
+    // The bytes are in the bucket, not only in a mount's cache.
+    let mut listing = std::fs::read_dir(b.dir.join("uploads"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect::<Vec<_>>();
+    listing.sort();
+    assert_eq!(listing, ["first.bin", "second.txt"]);
+    drop(a);
+    drop(b);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

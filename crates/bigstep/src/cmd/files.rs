@@ -165,6 +165,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if let Some(g) = args.shutdown_grace.or(file.shutdown_grace) {
         config.shutdown_grace = g;
     }
+    // A test/debug knob, config file only: seconds in a lifecycle "day".
+    if let Some(secs) = file.lifecycle_day_seconds {
+        config.lifecycle_day = std::time::Duration::from_secs(secs.max(1));
+    }
 
     let signals = crate::signals::install()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
