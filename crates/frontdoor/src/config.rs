@@ -77,6 +77,28 @@ pub struct Config {
     /// The upstream servers.
     #[serde(default)]
     pub servers: Vec<toml::Spanned<ServerConfig>>,
+    /// Servers that join and leave through a registry (`[balance.discovery]`).
+    #[serde(default)]
+    pub discovery: Option<Discovery>,
+}
+
+/// `[balance.discovery]`: watch a registry (bigstep state, Redis, Valkey) for
+/// servers; see the `discovery` crate for the key layout.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discovery {
+    /// `redis://[:password@]host:port[/db]`.
+    pub registry: String,
+    /// Key prefix: entries are `<prefix>:svc:<name>`.
+    #[serde(default = "defaults::discovery_prefix")]
+    pub prefix: String,
+    /// Full read of the registry this often (changes announced on the events
+    /// channel apply sooner). Also bounds each registry call.
+    #[serde(default = "defaults::discovery_poll", with = "humantime_serde")]
+    pub poll: Duration,
+    /// The pool whose entries this front door serves; absent: entries with no pool.
+    #[serde(default)]
+    pub pool: Option<String>,
 }
 
 /// Server selection algorithm.
@@ -538,6 +560,27 @@ impl Config {
                 ));
             }
         }
+        if let Some(d) = &self.discovery {
+            if !d.registry.starts_with("redis://") {
+                return Err(err(
+                    None,
+                    "discovery.registry",
+                    format!(
+                        "`{}` is not a redis:// URL",
+                        discovery::registry::redact(&d.registry)
+                    ),
+                ));
+            }
+            discovery::Keys::new(&d.prefix)
+                .map_err(|e| err(None, "discovery.prefix", e.to_string()))?;
+            if let Some(pool) = &d.pool {
+                discovery::convention::check_name(pool)
+                    .map_err(|e| err(None, "discovery.pool", e.to_string()))?;
+            }
+            if d.poll < Duration::from_millis(100) {
+                return Err(err(None, "discovery.poll", "must be at least 100ms".into()));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for s in &self.servers {
             let span = Some(s.span());
@@ -650,6 +693,12 @@ mod defaults {
     }
     pub(super) fn weight() -> u32 {
         1
+    }
+    pub(super) fn discovery_prefix() -> String {
+        discovery::convention::DEFAULT_PREFIX.into()
+    }
+    pub(super) fn discovery_poll() -> Duration {
+        Duration::from_secs(2)
     }
 }
 

@@ -90,6 +90,7 @@ impl Control {
             ),
         }
         if result.is_ok() {
+            self.0.discovery.announce(&change, source);
             self.0.metrics.config_changes.inc();
         } else {
             self.0.metrics.config_changes_refused.inc();
@@ -101,7 +102,11 @@ impl Control {
         let current = self.0.snapshot.load().config.clone();
         let find = |id: &str| current.servers.iter().position(|s| s.get_ref().id() == id);
         let new = match change {
-            Change::Reload(cfg) => *cfg,
+            Change::Reload(cfg) => {
+                let mut cfg = *cfg;
+                self.0.discovery.keep_members(&current, &mut cfg);
+                cfg
+            }
             Change::AddServer(server) => {
                 let mut cfg = current.clone();
                 cfg.servers.push(toml::Spanned::new(0..0, server));
@@ -158,6 +163,9 @@ impl Control {
         if new.max_connections != old.config.max_connections {
             return Err(ChangeError::NeedsRestart("max_connections"));
         }
+        if new.discovery != old.config.discovery {
+            return Err(ChangeError::NeedsRestart("discovery"));
+        }
         let snapshot = Snapshot::build(new, &registry);
         let mut summary = ChangeSummary::default();
         let fresh: Vec<_> = snapshot
@@ -201,7 +209,9 @@ impl Control {
 
     /// Prometheus text exposition of the front door's metrics.
     pub fn metrics(&self) -> String {
-        crate::metrics::render(&self.0.metrics, &self.0.snapshot.load())
+        let mut out = crate::metrics::render(&self.0.metrics, &self.0.snapshot.load());
+        self.0.discovery.render_metrics(&mut out);
+        out
     }
 
     /// Everything the admin API and dashboard show.
@@ -262,6 +272,7 @@ impl Control {
             sticky: snap.config.sticky.as_ref().map(|s| format!("{:?}", s.mode)),
             servers,
             session_loss_paths: self.0.session_loss_paths(),
+            discovery: self.0.discovery.status(),
         }
     }
 }
@@ -279,6 +290,9 @@ pub struct Status {
     pub servers: Vec<ServerStatus>,
     /// Session-loss events by `server path`, most frequent first.
     pub session_loss_paths: Vec<(String, u64)>,
+    /// The registry, when `[balance.discovery]` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<crate::discovery::DiscoveryStatus>,
 }
 
 /// One server as the dashboard shows it.
