@@ -272,14 +272,14 @@ impl Net {
         );
     }
 
-    fn start_front_door(&mut self, host: &str) {
+    fn start_front_door(&mut self, host: &str, extra: &str) {
         let listen = self.addr(host);
         let dir = testkit::process::temp_dir(&format!("mh-{host}"));
         let path = dir.join("bigstep.toml");
         std::fs::write(
             &path,
             format!(
-                "[balance]\nlisten = \"{listen}:8080\"\nadmin_listen = \"127.0.0.1:9090\"\n\
+                "[balance]\nlisten = \"{listen}:8080\"\nadmin_listen = \"127.0.0.1:9090\"\n{extra}\n\
                  [balance.timeouts]\nconnect = \"300ms\"\nupstream_response = \"2s\"\n\
                  [balance.health]\ninterval = \"250ms\"\ntimeout = \"500ms\"\nrise = 1\nfall = 2\n\
                  [balance.discovery]\nregistry = \"{}\"\npoll = \"500ms\"\n",
@@ -341,34 +341,40 @@ fn remove_stale() {
 
 const LOAD: &str = r#"
 import http.client, json, sys, threading, time
-targets = sys.argv[1:]
+workers, targets = int(sys.argv[1]), sys.argv[2:]
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-conns = [None] * len(targets)
+out = threading.Lock()
 deadline = time.time() + 90
-i = 0
-while not stop.is_set() and time.time() < deadline:
-    k = i % len(targets)
-    i += 1
-    started = int(time.time() * 1000)
-    host, port = targets[k].split(":")
-    status, who = 0, "-"
-    try:
-        if conns[k] is None:
-            conns[k] = http.client.HTTPConnection(host, int(port), timeout=5)
-        conns[k].request("GET", "/api/whoami")
-        r = conns[k].getresponse()
-        body = r.read()
-        status = r.status
-        if status == 200:
-            who = json.loads(body)["instance"]
-    except Exception as e:
-        who = type(e).__name__
-        try: conns[k].close()
-        except Exception: pass
-        conns[k] = None
-    print(started, int(time.time() * 1000), k, status, who, flush=True)
-    time.sleep(0.01)
+def run(w):
+    conns = [None] * len(targets)
+    i = w
+    while not stop.is_set() and time.time() < deadline:
+        k = i % len(targets)
+        i += 1
+        started = int(time.time() * 1000)
+        host, port = targets[k].split(":")
+        status, who = 0, "-"
+        try:
+            if conns[k] is None:
+                conns[k] = http.client.HTTPConnection(host, int(port), timeout=5)
+            conns[k].request("GET", "/api/whoami")
+            r = conns[k].getresponse()
+            body = r.read()
+            status = r.status
+            if status == 200:
+                who = json.loads(body)["instance"]
+        except Exception as e:
+            who = type(e).__name__
+            try: conns[k].close()
+            except Exception: pass
+            conns[k] = None
+        with out:
+            print(started, int(time.time() * 1000), k, status, who, flush=True)
+        time.sleep(0.01)
+ts = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
+for t in ts: t.start()
+for t in ts: t.join()
 "#;
 
 /// One request as the client saw it.
@@ -398,6 +404,11 @@ struct Load {
 impl Load {
     /// Requests from the client host, alternating between `front_doors`.
     fn start(net: &Net, front_doors: &[&str]) -> Load {
+        Load::with_workers(net, front_doors, 1)
+    }
+
+    /// `workers` clients at once, each one request at a time.
+    fn with_workers(net: &Net, front_doors: &[&str], workers: usize) -> Load {
         let targets: Vec<String> = front_doors
             .iter()
             .map(|f| format!("{}:8080", net.addr(f)))
@@ -406,6 +417,7 @@ impl Load {
             .cmd("client", "python3")
             .arg("-c")
             .arg(LOAD)
+            .arg(workers.to_string())
             .args(&targets)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -491,6 +503,11 @@ fn share(reqs: &[Req], who: &str) -> usize {
 
 /// The usual site: registry, two front doors, three app hosts (and room for a fourth).
 fn site() -> Option<Net> {
+    site_with(["", ""])
+}
+
+/// The site with extra `[balance]` lines for fd-a and fd-b.
+fn site_with(extra: [&str; 2]) -> Option<Net> {
     let mut net = Net::create(&[
         ("client", 10),
         ("fd-a", 21),
@@ -505,8 +522,8 @@ fn site() -> Option<Net> {
     for app in ["app-1", "app-2", "app-3"] {
         net.start_app(app);
     }
-    net.start_front_door("fd-a");
-    net.start_front_door("fd-b");
+    net.start_front_door("fd-a", extra[0]);
+    net.start_front_door("fd-b", extra[1]);
     for app in ["app-1", "app-2", "app-3"] {
         net.wait_up(app);
     }
@@ -718,4 +735,82 @@ fn a_drain_on_front_door_a_is_honoured_by_b() {
     );
     assert_eq!(share(&after, "app-1"), 0, "nor does fd-a");
     assert!(failures(&reqs).is_empty(), "failed: {:?}", failures(&reqs));
+}
+
+/// Scenario 3: latency and loss on one app host (`tc netem`): least-in-flight
+/// (fd-a) and power-of-two choices (fd-b) move load away from it. Reports the
+/// share it kept; asserts it fell.
+#[test]
+fn a_slow_lossy_host_loses_its_share() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(net) = site_with([
+        "algorithm = \"least-in-flight\"",
+        "algorithm = \"power-of-two\"",
+    ]) else {
+        return;
+    };
+    let load = Load::with_workers(&net, &["fd-a", "fd-b"], 8);
+    load.more(50);
+    let before_t = now_ms();
+    load.more(600);
+    let before = load.since(before_t);
+    // netem needs the sch_netem module; where the kernel lacks it (this
+    // machine's does), a token bucket slows the host instead: its answers queue
+    // behind a 64 kbit/s rate and are dropped past 200 ms.
+    let netem = [
+        "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "100ms", "loss", "5%",
+    ];
+    let tbf = [
+        "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "64kbit", "burst", "1600", "latency",
+        "200ms",
+    ];
+    let how = if net
+        .cmd("app-3", "tc")
+        .args(netem)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        "netem 100 ms + 5% loss"
+    } else {
+        assert!(
+            std::env::var_os("BIGSTEP_REQUIRE_NETEM").is_none(),
+            "tc netem is not available (kernel module sch_netem)"
+        );
+        eprintln!("*** scenario 3: tc netem is not available in this kernel; slowing app-3 with tbf (64 kbit/s, 200 ms queue) instead");
+        let ok = net.cmd("app-3", "tc").args(tbf).status().expect("tc");
+        assert!(ok.success(), "tc tbf failed too");
+        "tbf 64 kbit/s"
+    };
+    let slow_t = now_ms();
+    load.more(1200);
+    let slowed = load.since(slow_t);
+    let reqs = load.finish();
+    let share3 = |reqs: &[Req], k: usize| {
+        let via: Vec<&Req> = reqs
+            .iter()
+            .filter(|r| r.target == k && !r.failed())
+            .collect();
+        via.iter().filter(|r| r.who == "app-3").count() as f64 / via.len().max(1) as f64
+    };
+    let (b_a, b_b, s_a, s_b) = (
+        share3(&before, 0),
+        share3(&before, 1),
+        share3(&slowed, 0),
+        share3(&slowed, 1),
+    );
+    eprintln!(
+        "scenario 3: app-3 share before/after {how}: least-in-flight {:.1}% -> {:.1}%, power-of-two {:.1}% -> {:.1}%; {} requests ({} failed) by 8 clients",
+        b_a * 100.0, s_a * 100.0, b_b * 100.0, s_b * 100.0,
+        reqs.len(),
+        failures(&reqs).len()
+    );
+    assert!(
+        s_a < b_a / 2.0,
+        "least-in-flight moved load away from the slow host"
+    );
+    assert!(
+        s_b < b_b / 2.0,
+        "power-of-two moved load away from the slow host"
+    );
 }
