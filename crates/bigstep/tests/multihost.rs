@@ -152,6 +152,15 @@ impl Net {
         self.children.push((label.to_string(), child));
     }
 
+    /// Kill (SIGKILL) the process started as `label`.
+    fn kill(&mut self, label: &str) {
+        if let Some(i) = self.children.iter().position(|(l, _)| l == label) {
+            let (_, mut c) = self.children.remove(i);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// Cut (or restore) `host`'s only link.
     fn link(&self, host: &str, up: bool) {
         ip(&[
@@ -279,10 +288,15 @@ impl Net {
         std::fs::write(
             &path,
             format!(
-                "[balance]\nlisten = \"{listen}:8080\"\nadmin_listen = \"127.0.0.1:9090\"\n{extra}\n\
+                "[balance]\n{}admin_listen = \"127.0.0.1:9090\"\n{extra}\n\
                  [balance.timeouts]\nconnect = \"300ms\"\nupstream_response = \"2s\"\n\
                  [balance.health]\ninterval = \"250ms\"\ntimeout = \"500ms\"\nrise = 1\nfall = 2\n\
                  [balance.discovery]\nregistry = \"{}\"\npoll = \"500ms\"\n",
+                if extra.contains("listen =") {
+                    String::new()
+                } else {
+                    format!("listen = \"{listen}:8080\"\n")
+                },
                 self.registry_url()
             ),
         )
@@ -413,12 +427,17 @@ impl Load {
             .iter()
             .map(|f| format!("{}:8080", net.addr(f)))
             .collect();
+        Load::to(net, &targets, workers)
+    }
+
+    /// `workers` clients at once sending to `targets` (`ip:port`).
+    fn to(net: &Net, targets: &[String], workers: usize) -> Load {
         let mut child = net
             .cmd("client", "python3")
             .arg("-c")
             .arg(LOAD)
             .arg(workers.to_string())
-            .args(&targets)
+            .args(targets)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -813,4 +832,105 @@ fn a_slow_lossy_host_loses_its_share() {
         s_b < b_b / 2.0,
         "power-of-two moved load away from the slow host"
     );
+}
+
+/// The floating address for scenario 5.
+const VIP: &str = "10.77.0.100";
+
+/// keepalived for `host`: VRRP v3 on eth0, the floating address, `priority`.
+fn start_keepalived(net: &mut Net, host: &str, priority: u32) {
+    let dir = testkit::process::temp_dir(&format!("mh-ka-{host}"));
+    let conf = dir.join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "global_defs {{\n  router_id {host}\n  vrrp_version 3\n}}\n\
+             vrrp_instance front {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority {priority}\n  advert_int 0.2\n  virtual_ipaddress {{\n    {VIP}/24 dev eth0\n  }}\n}}\n"
+        ),
+    )
+    .expect("keepalived.conf");
+    let d = |f: &str| dir.join(f).to_string_lossy().to_string();
+    let child = net
+        .cmd(host, "keepalived")
+        .args(["--dont-fork", "--log-console", "--vrrp", "--use-file"])
+        .arg(d("keepalived.conf"))
+        .args(["--pid", &d("keepalived.pid"), "--vrrp_pid", &d("vrrp.pid")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("keepalived");
+    net.children.push((format!("{host}-keepalived"), child));
+}
+
+fn holds_vip(net: &Net, host: &str) -> bool {
+    let out = net
+        .cmd(host, "ip")
+        .args(["-4", "addr", "show", "dev", "eth0"])
+        .output()
+        .expect("ip addr");
+    String::from_utf8_lossy(&out.stdout).contains(&format!("{VIP}/"))
+}
+
+/// Scenario 5: two front doors share a floating address (keepalived, VRRP).
+/// The active one dies (its link cut, its processes killed): the address moves
+/// and requests continue. Reports how many failed during the move.
+#[test]
+fn a_floating_address_moves_when_the_active_front_door_dies() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        let msg = "\n\n*** SKIPPED: keepalived is not installed (apt package `keepalived`); scenario 5 not tested.\n";
+        assert!(std::env::var_os("BIGSTEP_REQUIRE_NETNS").is_none(), "{msg}");
+        eprintln!("{msg}");
+        return;
+    }
+    let any = "listen = \"0.0.0.0:8080\"";
+    let Some(mut net) = site_with([any, any]) else {
+        return;
+    };
+    start_keepalived(&mut net, "fd-a", 150);
+    start_keepalived(&mut net, "fd-b", 100);
+    net.wait("fd-a holds the floating address", LIMIT, |n| {
+        holds_vip(n, "fd-a") && !holds_vip(n, "fd-b")
+    });
+    let load = Load::to(&net, &[format!("{VIP}:8080")], 4);
+    load.more(100);
+    let died = now_ms();
+    net.link("fd-a", false);
+    net.kill("fd-a-keepalived");
+    net.kill("fd-a");
+    let moved = net.wait("fd-b takes the floating address", LIMIT, |n| {
+        holds_vip(n, "fd-b")
+    });
+    let moved_at = now_ms();
+    load.more(900);
+    let reqs = load.finish();
+    let during: Vec<Req> = reqs
+        .iter()
+        .filter(|r| r.at_ms >= died && r.at_ms < moved_at + 1000)
+        .cloned()
+        .collect();
+    let after: Vec<Req> = reqs
+        .iter()
+        .filter(|r| r.at_ms >= moved_at + 1000)
+        .cloned()
+        .collect();
+    let before: Vec<Req> = reqs.iter().filter(|r| r.at_ms < died).cloned().collect();
+    eprintln!(
+        "scenario 5: the address moved {moved:?} after fd-a died; failed: {} of {} before, {} of {} sent during the move (until 1 s after), {} of {} after; 4 clients",
+        failures(&before).len(), before.len(),
+        failures(&during).len(), during.len(),
+        failures(&after).len(), after.len()
+    );
+    assert!(failures(&before).is_empty(), "{:?}", failures(&before));
+    assert!(
+        failures(&after).is_empty(),
+        "requests fail after the move: {:?}",
+        failures(&after)
+    );
+    assert!(!after.is_empty());
 }
