@@ -16,17 +16,19 @@ use testkit::process::FrontDoorProc;
 
 const LIMIT: Duration = Duration::from_secs(15);
 
+/// The `[balance]` table of a front door that watches `reg`, plus `extra` lines.
+fn table(reg: &RegistryProc, extra: &str) -> String {
+    format!(
+        "admin_listen = \"127.0.0.1:0\"\n{extra}\n\
+         [balance.health]\ninterval = \"200ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 2\n\
+         [balance.discovery]\nregistry = \"{}\"\npoll = \"500ms\"\n",
+        reg.url()
+    )
+}
+
 /// A front door with an admin listener that watches `reg`, plus `extra` lines.
 fn front_door(reg: &RegistryProc, extra: &str) -> (FrontDoorProc, SocketAddr) {
-    let fd = FrontDoorProc::start(
-        BIN,
-        &format!(
-            "admin_listen = \"127.0.0.1:0\"\n{extra}\n\
-             [balance.health]\ninterval = \"200ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 2\n\
-             [balance.discovery]\nregistry = \"{}\"\npoll = \"500ms\"\n",
-            reg.url()
-        ),
-    );
+    let fd = FrontDoorProc::start(BIN, &table(reg, extra));
     let admin = support::admin_addr(&fd);
     (fd, admin)
 }
@@ -327,6 +329,115 @@ async fn front_doors_keep_serving_without_the_registry_bigstep_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn front_doors_keep_serving_without_the_registry_redis_server() {
     registry_loss(Engine::Redis).await;
+}
+
+/// A registry that comes back empty (restarted without persistence) removes
+/// nobody: leaves are held after an outage until instances had time to
+/// register again (here they heartbeat only every 20 s, so the registry stays
+/// empty throughout the check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_restarts_empty_removes_nobody() {
+    let mut reg = RegistryProc::start(Engine::Redis);
+    let (fd, admin) = front_door(&reg, "");
+    let (b1, b2) = (Backend::start("web-1").await, Backend::start("web-2").await);
+    let _j1 = JoinProc::start(&reg.url(), "web-1", b1.addr, &["--ttl", "60s"]);
+    let _j2 = JoinProc::start(&reg.url(), "web-2", b2.addr, &["--ttl", "60s"]);
+    for id in ["web-1", "web-2"] {
+        assert!(wait_until(LIMIT, || async { field(admin, id, "health").await == "up" }).await);
+    }
+    reg.kill();
+    assert!(
+        wait_until(LIMIT, || async {
+            metric(admin, "bigstep_discovery_registry_up")
+                .await
+                .as_deref()
+                == Some("0")
+        })
+        .await
+    );
+    assert!(reg.restart());
+    assert!(
+        wait_until(LIMIT, || async {
+            metric(admin, "bigstep_discovery_registry_up")
+                .await
+                .as_deref()
+                == Some("1")
+        })
+        .await
+    );
+    // Several reads of the empty registry.
+    let reads = |v: Option<String>| v.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let first = reads(metric(admin, "bigstep_discovery_reads_total").await);
+    let mut failed = 0;
+    while reads(metric(admin, "bigstep_discovery_reads_total").await) < first + 4 {
+        let seen = spread(fd.addr, 10).await;
+        failed += seen
+            .iter()
+            .filter(|(w, _)| !w.starts_with("web-"))
+            .map(|(_, n)| n)
+            .sum::<usize>();
+    }
+    assert_eq!(reg.cli(&["DBSIZE"]), "0", "the registry is still empty");
+    let s = status(admin).await;
+    assert!(
+        server(&s, "web-1").is_some() && server(&s, "web-2").is_some(),
+        "{s}"
+    );
+    assert_eq!(failed, 0);
+}
+
+// === file reloads ===
+
+/// A reload of the file replaces its server list; servers from the registry
+/// stay, with their live state (health stays up, no new warm-up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_reload_keeps_discovered_servers() {
+    let reg = RegistryProc::start(Engine::State);
+    let (b0, b1, b2) = (
+        Backend::start("fixed").await,
+        Backend::start("web-1").await,
+        Backend::start("fixed-2").await,
+    );
+    let one = format!(
+        "[[balance.servers]]\nname = \"fixed\"\naddress = \"{}\"\n",
+        b0.addr
+    );
+    let (fd, admin) = front_door(&reg, &one);
+    let _j1 = JoinProc::start(&reg.url(), "web-1", b1.addr, &[]);
+    assert!(
+        wait_until(LIMIT, || async {
+            field(admin, "web-1", "health").await == "up"
+        })
+        .await
+    );
+    let requests_before = field(admin, "web-1", "requests").await;
+
+    let two = format!(
+        "{one}[[balance.servers]]\nname = \"fixed-2\"\naddress = \"{}\"\n",
+        b2.addr
+    );
+    fd.reload(&table(&reg, &two));
+    assert!(
+        wait_until(LIMIT, || has_server(admin, "fixed-2")).await,
+        "the reload applied; logs: {:#?}",
+        fd.logs()
+    );
+    let s = status(admin).await;
+    assert_eq!(
+        server(&s, "web-1").map(|w| w["health"].clone()),
+        Some("up".into()),
+        "{s}"
+    );
+    assert_eq!(
+        field(admin, "web-1", "requests").await,
+        requests_before,
+        "the same live server"
+    );
+    assert_eq!(
+        s["discovery"]["members"],
+        serde_json::json!(["web-1"]),
+        "{s}"
+    );
 }
 
 // === configuration ===
