@@ -37,6 +37,8 @@ fn front_door(reg: &RegistryProc, extra: &str) -> (FrontDoorProc, SocketAddr) {
 async fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for _ in 0..n {
+        // A paced loop, not a flood: the machine is shared.
+        tokio::time::sleep(Duration::from_millis(2)).await;
         let who = match testkit::client::get(addr, "/").await {
             Ok(r) if r.status == 200 => r.header("x-backend").unwrap_or("?").to_string(),
             Ok(r) => format!("status {}", r.status),

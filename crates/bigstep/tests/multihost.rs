@@ -161,6 +161,24 @@ impl Net {
         }
     }
 
+    /// SIGTERM the process started as `label` and wait for it.
+    fn stop(&mut self, label: &str) {
+        if let Some(i) = self.children.iter().position(|(l, _)| l == label) {
+            let (_, mut c) = self.children.remove(i);
+            testkit::process::signal(c.id(), "TERM");
+            let _ = c.wait();
+        }
+    }
+
+    /// (RSS in KiB, open file descriptors) of the process started as `label`.
+    fn sample(&self, label: &str) -> (u64, usize) {
+        let Some((_, c)) = self.children.iter().find(|(l, _)| l == label) else {
+            return (0, 0);
+        };
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", c.id())).map_or(0, |d| d.count());
+        (testkit::process::rss_kib(c.id()), fds)
+    }
+
     /// Cut (or restore) `host`'s only link.
     fn link(&self, host: &str, up: bool) {
         ip(&[
@@ -933,4 +951,130 @@ fn a_floating_address_moves_when_the_active_front_door_dies() {
         failures(&after)
     );
     assert!(!after.is_empty());
+}
+
+/// The soak: scenarios 1–3 over and over on one site for `BIGSTEP_SOAK_SECS`
+/// (default 600), with the memory and open files of every long-lived process
+/// sampled each cycle. Not part of the suite (`--ignored`); run it with
+/// `bench/soak-multihost.sh`. Prints one line per cycle and the first and last
+/// samples; fails if a process's descriptors grew by more than 32 or its RSS
+/// more than doubled.
+#[test]
+#[ignore = "a 10-minute soak: bench/soak-multihost.sh"]
+fn soak() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let secs: u64 = std::env::var("BIGSTEP_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    let Some(mut net) = site_with([
+        "algorithm = \"least-in-flight\"",
+        "algorithm = \"power-of-two\"",
+    ]) else {
+        return;
+    };
+    let watched = [
+        "registry",
+        "fd-a",
+        "fd-b",
+        "app-1-app",
+        "app-1-join",
+        "app-2-app",
+        "app-3-app",
+    ];
+    let load = Load::with_workers(&net, &["fd-a", "fd-b"], 2);
+    let start = Instant::now();
+    let mut first: Vec<(u64, usize)> = Vec::new();
+    let mut cycle = 0;
+    let tbf = [
+        "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "64kbit", "burst", "1600", "latency",
+        "200ms",
+    ];
+    let netem = [
+        "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "100ms", "loss", "5%",
+    ];
+    while start.elapsed() < Duration::from_secs(secs) {
+        cycle += 1;
+        let t0 = now_ms();
+        // 1: a fourth host joins, takes traffic, leaves.
+        net.start_app("app-4");
+        net.wait("app-4 serves", LIMIT, |_| {
+            share(&load.since(t0), "app-4") > 0
+        });
+        net.stop("app-4-join");
+        net.wait("app-4 gone", LIMIT, |n| {
+            n.server_field("fd-a", "app-4", "health") == "absent"
+                && n.server_field("fd-b", "app-4", "health") == "absent"
+        });
+        net.kill("app-4-app");
+        // 2: app-2's link cut and restored.
+        net.link("app-2", false);
+        net.wait("app-2 ejected", LIMIT, |n| {
+            ["fd-a", "fd-b"]
+                .iter()
+                .all(|fd| n.server_field(fd, "app-2", "health") != "up")
+        });
+        let back = now_ms();
+        net.link("app-2", true);
+        net.wait("app-2 back", LIMIT, |_| {
+            share(&load.since(back), "app-2") > 0
+        });
+        // 3: app-3 slowed, then not.
+        if !net
+            .cmd("app-3", "tc")
+            .args(netem)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(net
+                .cmd("app-3", "tc")
+                .args(tbf)
+                .status()
+                .expect("tc")
+                .success());
+        }
+        load.more(200);
+        let ok = net
+            .cmd("app-3", "tc")
+            .args(["qdisc", "del", "dev", "eth0", "root"])
+            .status()
+            .expect("tc");
+        assert!(ok.success());
+        load.more(100);
+        let samples: Vec<(u64, usize)> = watched.iter().map(|l| net.sample(l)).collect();
+        if first.is_empty() {
+            first = samples.clone();
+        }
+        let reqs = load.since(t0);
+        eprintln!(
+            "soak cycle {cycle} at {:>4}s: {} requests, {} failed; RSS KiB / fds: {}",
+            start.elapsed().as_secs(),
+            reqs.len(),
+            failures(&reqs).len(),
+            watched
+                .iter()
+                .zip(&samples)
+                .map(|(l, (rss, fds))| format!("{l} {rss}/{fds}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for ((label, (rss0, fd0)), (rss, fds)) in watched.iter().zip(&first).zip(&samples) {
+            assert!(
+                *fds <= fd0 + 32,
+                "{label}: descriptors grew from {fd0} to {fds}"
+            );
+            assert!(
+                *rss <= rss0 * 2 + 4096,
+                "{label}: RSS grew from {rss0} to {rss} KiB"
+            );
+        }
+    }
+    let reqs = load.finish();
+    eprintln!(
+        "soak: {cycle} cycles in {:?}, {} requests, {} failed",
+        start.elapsed(),
+        reqs.len(),
+        failures(&reqs).len()
+    );
 }
