@@ -373,11 +373,11 @@ fn remove_stale() {
 
 const LOAD: &str = r#"
 import http.client, json, sys, threading, time
-workers, targets = int(sys.argv[1]), sys.argv[2:]
+workers, limit, targets = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
 out = threading.Lock()
-deadline = time.time() + 90
+deadline = time.time() + limit
 def run(w):
     conns = [None] * len(targets)
     i = w
@@ -408,6 +408,14 @@ ts = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
 for t in ts: t.start()
 for t in ts: t.join()
 "#;
+
+/// How long a load client may run: 90 s, or the soak's length and a margin.
+fn load_limit_secs() -> u64 {
+    std::env::var("BIGSTEP_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(90, |s| s + 120)
+}
 
 /// One request as the client saw it.
 #[derive(Debug, Clone)]
@@ -455,6 +463,8 @@ impl Load {
             .arg("-c")
             .arg(LOAD)
             .arg(workers.to_string())
+            // The client stops by itself after this long, whatever happens here.
+            .arg(load_limit_secs().to_string())
             .args(targets)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -571,6 +571,9 @@ impl Config {
                     ),
                 ));
             }
+            // Parses the URL (host, port, password, db); dials nothing.
+            discovery::Registry::open(&d.registry, discovery::Keys::default(), d.poll)
+                .map_err(|e| err(None, "discovery.registry", e.to_string()))?;
             discovery::Keys::new(&d.prefix)
                 .map_err(|e| err(None, "discovery.prefix", e.to_string()))?;
             if let Some(pool) = &d.pool {
@@ -743,6 +746,26 @@ mod tests {
         assert_eq!(c.timeouts.connect, Duration::from_millis(250));
         let h = c.health.unwrap();
         assert!(h.expect_status.contains(204) && !h.expect_status.contains(301));
+    }
+
+    #[test]
+    fn discovery_table() {
+        let c =
+            Config::from_toml("[discovery]\nregistry = \"redis://:pw@10.0.0.5:6379\"\n").unwrap();
+        let d = c.discovery.unwrap();
+        assert_eq!(
+            (d.prefix.as_str(), d.poll),
+            ("bigstep", Duration::from_secs(2))
+        );
+        for bad in [
+            "registry = \"redis://[nope\"",
+            "registry = \"redis://h:1\"\nprefix = \"a*\"",
+            "registry = \"redis://h:1\"\npoll = \"10ms\"",
+            "registry = \"redis://h:1\"\npool = \"a b\"",
+        ] {
+            let e = Config::from_toml(&format!("[discovery]\n{bad}\n")).unwrap_err();
+            assert!(e.message.contains("discovery."), "{bad}: {}", e.message);
+        }
     }
 
     #[test]

@@ -218,7 +218,7 @@ async fn run(
     };
     let shown = discovery::registry::redact(&cfg.registry);
     let announced = Arc::new(Notify::new());
-    let mut watcher: Option<tokio::task::JoinHandle<()>> = None;
+    let mut watcher: Option<Watcher> = None;
     let mut applied = View::new();
     let mut pending: BTreeMap<String, AdminRecord> = BTreeMap::new();
     let mut rejected_seen: BTreeSet<String> = BTreeSet::new();
@@ -251,7 +251,7 @@ async fn run(
                 rejected_seen.retain(|k| snap.rejected.iter().any(|(r, _)| r == k));
                 let hold = hold_leaves_until.is_some_and(|t| Instant::now() < t);
                 applied = apply(&shared, &cfg, &snap, applied, hold);
-                if watcher.as_ref().is_none_or(|w| w.is_finished()) {
+                if watcher.as_ref().is_none_or(|w| w.0.is_finished()) {
                     watcher = watch(&reg, announced.clone()).await;
                 }
             }
@@ -262,9 +262,8 @@ async fn run(
                     tracing::warn!(target: "bigstep::discovery", registry = %shown, error = %e, members = applied.len(), "registry unreachable: keeping the last membership");
                 }
                 *link.last_error.lock().expect("error lock") = Some(e.to_string());
-                if let Some(w) = watcher.take() {
-                    w.abort();
-                }
+                // A silent link leaves the subscription hanging: start afresh once back.
+                watcher = None;
             }
         }
         drop(shared);
@@ -294,16 +293,26 @@ async fn round(
     reg.read().await
 }
 
+/// The task following the events channel; stopped when dropped (the
+/// discovery task ends at shutdown, and takes it along).
+struct Watcher(tokio::task::JoinHandle<()>);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Subscribe to the events channel; each message wakes the loop.
-async fn watch(reg: &Registry, wake: Arc<Notify>) -> Option<tokio::task::JoinHandle<()>> {
+async fn watch(reg: &Registry, wake: Arc<Notify>) -> Option<Watcher> {
     use futures_util::StreamExt as _;
     match reg.watch().await {
-        Ok(stream) => Some(tokio::spawn(async move {
+        Ok(stream) => Some(Watcher(tokio::spawn(async move {
             tokio::pin!(stream);
             while stream.next().await.is_some() {
                 wake.notify_one();
             }
-        })),
+        }))),
         Err(e) => {
             tracing::debug!(target: "bigstep::discovery", error = %e, "cannot subscribe to the events channel; polling only");
             None
