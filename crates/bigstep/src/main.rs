@@ -43,6 +43,8 @@ enum Command {
     Files(cmd::files::Args),
     /// Run one instance of the built-in demo web app.
     Demo(cmd::demo::Args),
+    /// Register an app instance in the registry and heartbeat until stopped.
+    Join(cmd::join::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::State(args) => cmd::state::run(args),
         Command::Files(args) => cmd::files::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Join(args) => cmd::join::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -103,6 +103,28 @@ pub struct Config {
     /// addresses or CIDR blocks. Rate limits key on the address they report.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Servers that join and leave through a registry (`[balance.discovery]`).
+    #[serde(default)]
+    pub discovery: Option<Discovery>,
+}
+
+/// `[balance.discovery]`: watch a registry (bigstep state, Redis, Valkey) for
+/// servers; see the `discovery` crate for the key layout.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discovery {
+    /// `redis://[:password@]host:port[/db]`.
+    pub registry: String,
+    /// Key prefix: entries are `<prefix>:svc:<name>`.
+    #[serde(default = "defaults::discovery_prefix")]
+    pub prefix: String,
+    /// Full read of the registry this often (changes announced on the events
+    /// channel apply sooner). Also bounds each registry call.
+    #[serde(default = "defaults::discovery_poll", with = "humantime_serde")]
+    pub poll: Duration,
+    /// The pool whose entries this front door serves; absent: entries with no pool.
+    #[serde(default)]
+    pub pool: Option<String>,
 }
 
 /// Server selection algorithm.
@@ -609,6 +631,30 @@ impl Config {
                 ));
             }
         }
+        if let Some(d) = &self.discovery {
+            if !d.registry.starts_with("redis://") {
+                return Err(err(
+                    None,
+                    "discovery.registry",
+                    format!(
+                        "`{}` is not a redis:// URL",
+                        discovery::registry::redact(&d.registry)
+                    ),
+                ));
+            }
+            // Parses the URL (host, port, password, db); dials nothing.
+            discovery::Registry::open(&d.registry, discovery::Keys::default(), d.poll)
+                .map_err(|e| err(None, "discovery.registry", e.to_string()))?;
+            discovery::Keys::new(&d.prefix)
+                .map_err(|e| err(None, "discovery.prefix", e.to_string()))?;
+            if let Some(pool) = &d.pool {
+                discovery::convention::check_name(pool)
+                    .map_err(|e| err(None, "discovery.pool", e.to_string()))?;
+            }
+            if d.poll < Duration::from_millis(100) {
+                return Err(err(None, "discovery.poll", "must be at least 100ms".into()));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for s in &self.servers {
             let span = Some(s.span());
@@ -740,6 +786,12 @@ mod defaults {
     pub(super) fn weight() -> u32 {
         1
     }
+    pub(super) fn discovery_prefix() -> String {
+        discovery::convention::DEFAULT_PREFIX.into()
+    }
+    pub(super) fn discovery_poll() -> Duration {
+        Duration::from_secs(2)
+    }
 }
 
 #[cfg(test)]
@@ -783,6 +835,26 @@ mod tests {
         assert_eq!(c.timeouts.connect, Duration::from_millis(250));
         let h = c.health.unwrap();
         assert!(h.expect_status.contains(204) && !h.expect_status.contains(301));
+    }
+
+    #[test]
+    fn discovery_table() {
+        let c =
+            Config::from_toml("[discovery]\nregistry = \"redis://:pw@10.0.0.5:6379\"\n").unwrap();
+        let d = c.discovery.unwrap();
+        assert_eq!(
+            (d.prefix.as_str(), d.poll),
+            ("bigstep", Duration::from_secs(2))
+        );
+        for bad in [
+            "registry = \"redis://[nope\"",
+            "registry = \"redis://h:1\"\nprefix = \"a*\"",
+            "registry = \"redis://h:1\"\npoll = \"10ms\"",
+            "registry = \"redis://h:1\"\npool = \"a b\"",
+        ] {
+            let e = Config::from_toml(&format!("[discovery]\n{bad}\n")).unwrap_err();
+            assert!(e.message.contains("discovery."), "{bad}: {}", e.message);
+        }
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl Control {
             ),
         }
         if result.is_ok() {
+            self.0.discovery.announce(&change, source);
             self.0.metrics.config_changes.inc();
         } else {
             self.0.metrics.config_changes_refused.inc();
@@ -109,7 +110,11 @@ impl Control {
                 .chain(cfg.pools.iter_mut().map(|p| &mut p.get_mut().servers))
         }
         let new = match change {
-            Change::Reload(cfg) => *cfg,
+            Change::Reload(cfg) => {
+                let mut cfg = *cfg;
+                self.0.discovery.keep_members(&current, &mut cfg);
+                cfg
+            }
             Change::AddServer(server) => {
                 let mut cfg = current;
                 cfg.servers.push(toml::Spanned::new(0..0, server));
@@ -202,6 +207,9 @@ impl Control {
         if new.max_connections != old.config.max_connections {
             return Err(ChangeError::NeedsRestart("max_connections"));
         }
+        if new.discovery != old.config.discovery {
+            return Err(ChangeError::NeedsRestart("discovery"));
+        }
         let snapshot = Snapshot::build(new, &live);
         let mut summary = ChangeSummary::default();
         let mut fresh = Vec::new();
@@ -249,7 +257,9 @@ impl Control {
 
     /// Prometheus text exposition of the front door's metrics.
     pub fn metrics(&self) -> String {
-        crate::metrics::render(&self.0.metrics, &self.0.snapshot.load())
+        let mut out = crate::metrics::render(&self.0.metrics, &self.0.snapshot.load());
+        self.0.discovery.render_metrics(&mut out);
+        out
     }
 
     /// Everything the admin API and dashboard show.
@@ -351,6 +361,7 @@ impl Control {
             pools,
             routes,
             session_loss_paths: self.0.session_loss_paths(),
+            discovery: self.0.discovery.status(),
         }
     }
 }
@@ -399,6 +410,9 @@ pub struct Status {
     pub routes: Vec<RouteStatus>,
     /// Session-loss events by `server path`, most frequent first.
     pub session_loss_paths: Vec<(String, u64)>,
+    /// The registry, when `[balance.discovery]` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<crate::discovery::DiscoveryStatus>,
 }
 
 /// One pool as the dashboard shows it.

@@ -17,6 +17,7 @@ mod compress;
 pub mod config;
 mod conn;
 mod control;
+mod discovery;
 mod error;
 mod headers;
 mod health;
@@ -36,6 +37,7 @@ pub use config::Config;
 pub use control::{
     Change, ChangeError, ChangeSummary, Control, PoolStatus, RouteStatus, ServerStatus, Status,
 };
+pub use discovery::DiscoveryStatus;
 pub use upstream::{AdminState, Health};
 
 use std::collections::HashMap;
@@ -72,6 +74,8 @@ pub(crate) struct Shared {
     access_log: bool,
     /// Session-loss events by (server, path); bounded, see `record_session_loss`.
     session_losses: Mutex<HashMap<(Arc<str>, String), u64>>,
+    /// Servers from the registry (see `discovery.rs`); inert when not configured.
+    discovery: discovery::Link,
 }
 
 impl Shared {
@@ -147,6 +151,7 @@ impl FrontDoor {
         // Port 0 resolved: reloads compare against the address really bound.
         config.listen = local_addr;
         let access_log = config.access_log;
+        let discovery = discovery::Link::new(&config);
         let snapshot = Snapshot::build(config, &snapshot::Live::default());
         let live = snapshot.live();
         let shutdown = service::Shutdown::new("balance");
@@ -160,6 +165,7 @@ impl FrontDoor {
             shutdown,
             access_log,
             session_losses: Mutex::new(HashMap::new()),
+            discovery,
         });
         Ok(FrontDoor {
             shared,
@@ -202,6 +208,9 @@ impl FrontDoor {
             }
         }
         spawn_housekeeping(&shared);
+        if let Some(cfg) = snap.config.discovery.clone() {
+            discovery::spawn(&shared, cfg);
+        }
         if let Some(addr) = snap.config.admin_listen {
             let admin_listener = TcpListener::bind(addr).await?;
             tokio::spawn(admin::serve(

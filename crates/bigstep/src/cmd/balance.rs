@@ -309,9 +309,9 @@ fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
             },
         ));
     }
-    if cfg.servers.is_empty() {
+    if cfg.servers.is_empty() && cfg.discovery.is_none() {
         anyhow::bail!(
-            "no servers configured: add [[balance.servers]] entries to the config file or pass --server HOST:PORT"
+            "no servers configured: add [[balance.servers]] entries to the config file, pass --server HOST:PORT, or set [balance.discovery] registry"
         );
     }
     cfg.validate(None).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -3,5 +3,6 @@
 pub(crate) mod balance;
 pub(crate) mod demo;
 pub(crate) mod files;
+pub(crate) mod join;
 pub(crate) mod state;
 pub(crate) mod up;
