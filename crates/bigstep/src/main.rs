@@ -43,6 +43,8 @@ enum Command {
     Files(cmd::files::Args),
     /// Run one instance of the built-in demo web app.
     Demo(cmd::demo::Args),
+    /// Control a running front door (`up`'s or a stand-alone one): ls, add, drain, undrain, stop, restart, rm.
+    Ctl(cmd::ctl::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::State(args) => cmd::state::run(args),
         Command::Files(args) => cmd::files::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Ctl(args) => cmd::ctl::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

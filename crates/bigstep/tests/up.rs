@@ -30,10 +30,17 @@ struct Up {
 /// Port 0 for everything, and nothing kept (unless the test names a `--data` dir),
 /// so tests run side by side.
 fn isolated(args: &[&str]) -> Vec<String> {
-    let mut all: Vec<String> = ["--state-port", "0", "--files-port", "0"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut all: Vec<String> = [
+        "--state-port",
+        "0",
+        "--files-port",
+        "0",
+        "--admin",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     if !args.contains(&"--data") {
         all.push("--ephemeral".into());
     }
@@ -369,6 +376,7 @@ fn user_command_port_is_substituted_in_arguments() {
 fn an_app_that_exits_at_start_is_reported_by_name() {
     let out = Command::new(BIN)
         .args(["up", "--listen", "127.0.0.1:0", "-n", "2", "--ephemeral"])
+        .args(["--admin", "127.0.0.1:0"])
         .args(["--state-port", "0", "--files-port", "0", "--"])
         .args([
             "sh",
@@ -708,6 +716,7 @@ fn a_busy_state_or_files_port_fails_before_any_instance_starts() {
         };
         let out = Command::new(BIN)
             .args(["up", "--listen", "127.0.0.1:0", "--ephemeral"])
+            .args(["--admin", "127.0.0.1:0"])
             .args([flag, port.as_str(), other, "0"])
             .stdin(Stdio::null())
             .output()

@@ -111,6 +111,10 @@ pub struct FrontDoor {
     listener: service::Listener,
     local_addr: SocketAddr,
     admin_reload: Option<admin::ReloadHook>,
+    admin_instances: Option<admin::InstancesHook>,
+    /// Bound in [`FrontDoor::bind`], so a busy port fails early and port 0 is
+    /// known before serving.
+    admin_listener: Option<std::net::TcpListener>,
 }
 
 /// Why the front door could not start.
@@ -130,14 +134,34 @@ pub enum StartError {
     /// The admin listener would be open to the network without a token.
     #[error(transparent)]
     Admin(#[from] admin::ExposureError),
+    /// The admin address could not be bound.
+    #[error(
+        "cannot listen on {addr} for the admin API: {source} (is another process using the port?)"
+    )]
+    AdminBind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 impl FrontDoor {
     /// Validate `config` and bind its listener (port 0 picks a free port).
     pub async fn bind(mut config: Config) -> Result<FrontDoor, StartError> {
         config.validate(None)?;
+        let mut admin_listener = None;
         if let Some(admin) = config.admin_listen {
             admin::check_exposure(admin, config.admin_token.as_deref())?;
+            let bound = std::net::TcpListener::bind(admin)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|source| StartError::AdminBind {
+                    addr: admin,
+                    source,
+                })?;
+            // `admin_listen` stays as configured (port 0 included): reloads
+            // compare against the file, and admin_addr() says what was bound.
+            admin_listener = Some(bound);
         }
         let addr = config.listen;
         let listener = service::bind(addr, service::listener::DEFAULT_BACKLOG)
@@ -169,6 +193,8 @@ impl FrontDoor {
             listener,
             local_addr,
             admin_reload: None,
+            admin_instances: None,
+            admin_listener,
         })
     }
 
@@ -180,6 +206,18 @@ impl FrontDoor {
     /// What `POST /api/reload` on the admin listener runs (re-read the config file).
     pub fn set_admin_reload(&mut self, hook: admin::ReloadHook) {
         self.admin_reload = Some(hook);
+    }
+
+    /// The admin listener's address, when there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The supervisor behind `/api/instances` (`bigstep up`).
+    pub fn set_admin_instances(&mut self, hook: admin::InstancesHook) {
+        self.admin_instances = Some(hook);
     }
 
     /// A handle to reload the configuration and read metrics while running.
@@ -195,6 +233,8 @@ impl FrontDoor {
             listener,
             local_addr,
             admin_reload,
+            admin_instances,
+            admin_listener,
         } = self;
         let snap = shared.snapshot.load_full();
         if snap.config.health.is_some() {
@@ -203,13 +243,14 @@ impl FrontDoor {
             }
         }
         spawn_housekeeping(&shared);
-        if let Some(addr) = snap.config.admin_listen {
-            let admin_listener = TcpListener::bind(addr).await?;
+        if let Some(bound) = admin_listener {
+            let admin_listener = TcpListener::from_std(bound)?;
             tokio::spawn(admin::serve(
                 admin_listener,
                 Control(shared.clone()),
                 snap.config.admin_token.clone(),
                 admin_reload,
+                admin_instances,
                 shared.stop.clone(),
             ));
         }

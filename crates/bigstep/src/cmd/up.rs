@@ -15,6 +15,7 @@
 
 mod backends;
 mod backoff;
+mod fleet;
 mod supervisor;
 
 use std::net::{SocketAddr, TcpListener};
@@ -25,7 +26,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::sync::watch;
 
-use supervisor::{Instance, Settings, Spec, Stop};
+use fleet::Fleet;
+use supervisor::{Settings, Spec, Stop};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -124,6 +126,20 @@ pub(crate) struct Args {
     #[arg(long, conflicts_with = "data")]
     ephemeral: bool,
 
+    /// Admin listener: the dashboard, the JSON API (`bigstep ctl` talks to it),
+    /// /metrics. Anywhere but loopback it needs --admin-token.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
+    admin: SocketAddr,
+
+    /// Bearer token the admin API requires (at least 16 characters).
+    #[arg(
+        long,
+        env = "BIGSTEP_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
+
     /// Internal: run CMD as an instance of the `bigstep up` with this pid, dying with it.
     #[arg(long, hide = true, value_name = "PID")]
     supervised_by: Option<u32>,
@@ -188,6 +204,16 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
             )
         })?);
     }
+    frontdoor::admin::check_exposure(args.admin, args.admin_token.as_deref())
+        .map_err(|e| anyhow::anyhow!("--admin {}: {e}", args.admin))?;
+    if args.admin.port() != 0 {
+        drop(TcpListener::bind(args.admin).with_context(|| {
+            format!(
+                "cannot listen on {} for the admin API (is another `bigstep up` or `balance` running? try --admin 127.0.0.1:9091)",
+                args.admin
+            )
+        })?);
+    }
     let data = if args.ephemeral {
         backends::Data::ephemeral()?
     } else {
@@ -220,14 +246,12 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
     let user_command = !args.command.is_empty();
     let exe = std::env::current_exe().context("cannot find the bigstep binary")?;
     let width = format!("app-{n}").len();
-    let specs: Vec<Spec> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, &port)| {
-            let name = format!("app-{}", i + 1);
-            let argv = if user_command {
-                substitute(&args.command, port, &name, i + 1)
-            } else {
+    let template: fleet::Template = {
+        let exe = exe.clone();
+        let command = args.command.clone();
+        Box::new(move |index: usize, port: u16| {
+            let name = format!("app-{index}");
+            let argv = if command.is_empty() {
                 vec![
                     exe.to_string_lossy().into_owned(),
                     "demo".into(),
@@ -236,16 +260,18 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
                     "--instance".into(),
                     name.clone(),
                 ]
+            } else {
+                substitute(&command, port, &name, index)
             };
-            Spec {
+            Ok(Spec {
                 label: format!("{name:width$}"),
                 name,
-                index: i + 1,
+                index,
                 port,
                 argv,
-            }
+            })
         })
-        .collect();
+    };
     let settings = Arc::new(Settings {
         grace: args.grace,
         backoff: backoff::Policy::default(),
@@ -253,19 +279,15 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         spawner: supervisor::Spawner::start().context("cannot start the spawner thread")?,
         env: backends.env(),
     });
-    let instances: Vec<Instance> = specs
-        .into_iter()
-        .map(|spec| Instance::start(spec, settings.clone(), stop_rx.clone()))
-        .collect();
+    let fleet = Fleet::start(
+        &ports,
+        template,
+        settings,
+        stop_rx.clone(),
+        args.ready_timeout,
+    )?;
 
-    let served = serve(
-        &args,
-        &instances,
-        &backends,
-        signal_rx.clone(),
-        user_command,
-    )
-    .await;
+    let served = serve(&args, &fleet, &backends, signal_rx.clone(), user_command).await;
 
     // However we got here (signal, error), stop every instance and wait for it.
     stop_tx.send_if_modified(|s| {
@@ -275,9 +297,7 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         }
         running
     });
-    for instance in instances {
-        instance.finished().await;
-    }
+    fleet.finished().await;
     // Last, once no instance can write any more: the state server flushes its log.
     let failed = backends.stop().await;
     served?;
@@ -291,14 +311,15 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
 /// Wait for the instances, then run the front door until a stop is requested.
 async fn serve(
     args: &Args,
-    instances: &[Instance],
+    fleet: &Arc<Fleet>,
     backends: &backends::Backends,
     mut stop: watch::Receiver<Stop>,
     user_command: bool,
 ) -> anyhow::Result<()> {
+    let instances = fleet.instances();
     let deadline = tokio::time::Instant::now() + args.ready_timeout;
     let ready = async {
-        for instance in instances {
+        for instance in &instances {
             instance.wait_ready(deadline).await?;
         }
         anyhow::Ok(())
@@ -324,11 +345,15 @@ async fn serve(
     // instance out for the default 10 s.
     cfg.passive.base_ejection = Duration::from_secs(1);
     cfg.passive.max_ejection = Duration::from_secs(10);
-    let fd = frontdoor::FrontDoor::bind(cfg)
+    cfg.admin_listen = Some(args.admin);
+    cfg.admin_token = args.admin_token.clone().filter(|t| !t.is_empty());
+    let mut fd = frontdoor::FrontDoor::bind(cfg)
         .await
         .context("cannot start the front door")?;
+    fleet.attach(fd.control());
+    fd.set_admin_instances(Arc::new(fleet::Hook(fleet.clone())));
     let addr = fd.local_addr();
-    print_banner(addr, instances, backends);
+    print_banner(addr, fd.admin_addr(), &instances, backends);
 
     let mut stop_fd = stop.clone();
     fd.run(async move {
@@ -383,7 +408,12 @@ fn health_check(args: &Args, user_command: bool) -> Option<frontdoor::config::He
     })
 }
 
-fn print_banner(addr: SocketAddr, instances: &[Instance], backends: &backends::Backends) {
+fn print_banner(
+    addr: SocketAddr,
+    admin: Option<SocketAddr>,
+    instances: &[Arc<supervisor::Instance>],
+    backends: &backends::Backends,
+) {
     use std::io::Write;
     let mut out = String::new();
     // The first line is a contract: scripts and tests parse the URL from it. So are
@@ -394,6 +424,12 @@ fn print_banner(addr: SocketAddr, instances: &[Instance], backends: &backends::B
         out.push_str(&format!(
             "  {}  http://127.0.0.1:{}  (pid {pid})\n",
             i.spec.label, i.spec.port
+        ));
+    }
+    if let Some(admin) = admin {
+        // A contract too: tests and `bigstep ctl --admin` take the address from it.
+        out.push_str(&format!(
+            "bigstep up: dashboard on http://{admin}  (bigstep ctl ls|add|drain|undrain|stop|restart|rm)\n"
         ));
     }
     if let Some(s) = &backends.state {
