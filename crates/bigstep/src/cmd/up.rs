@@ -16,6 +16,7 @@
 mod backends;
 mod backoff;
 mod fleet;
+mod hosts;
 mod supervisor;
 
 use std::net::{SocketAddr, TcpListener};
@@ -140,9 +141,42 @@ pub(crate) struct Args {
     )]
     admin_token: Option<String>,
 
+    /// Let the instances share the app directory, HOME and TMPDIR, as processes
+    /// on one host do. Files written by one are then seen by all: the single-host
+    /// bug `up` exists to show stays hidden. For apps that need it.
+    #[arg(long)]
+    shared_dir: bool,
+
+    /// How each instance gets its own view of the app directory: `overlay`
+    /// (copy-on-write, in a private mount namespace; root only), `copy`, or
+    /// `auto` (overlay as root, else copy).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        conflicts_with = "shared_dir"
+    )]
+    isolation: hosts::Isolation,
+
     /// Internal: run CMD as an instance of the `bigstep up` with this pid, dying with it.
     #[arg(long, hide = true, value_name = "PID")]
     supervised_by: Option<u32>,
+
+    /// Internal (launcher): the app directory to give the instance a view of.
+    #[arg(long, hide = true, requires = "host_dir")]
+    host_app: Option<PathBuf>,
+
+    /// Internal (launcher): the instance's own directory.
+    #[arg(long, hide = true)]
+    host_dir: Option<PathBuf>,
+
+    /// Internal (launcher): directories left out of a copy.
+    #[arg(long, hide = true)]
+    host_skip: Vec<PathBuf>,
+
+    /// Internal (launcher): try a copy-on-write overlay first.
+    #[arg(long, hide = true)]
+    host_overlay: bool,
 
     /// Your app's command and arguments (after `--`). Without it: the built-in demo.
     #[arg(last = true, value_name = "CMD")]
@@ -151,6 +185,9 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if let Some(parent) = args.supervised_by {
+        if let (Some(app), Some(dir)) = (&args.host_app, &args.host_dir) {
+            hosts::enter(app, dir, args.host_overlay, &args.host_skip)?;
+        }
         return exec_supervised(parent, &args.command);
     }
     let signals = crate::signals::install()?;
@@ -214,6 +251,7 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
             )
         })?);
     }
+    let data_dir = (!args.ephemeral).then(|| args.data.clone());
     let data = if args.ephemeral {
         backends::Data::ephemeral()?
     } else {
@@ -246,11 +284,35 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
     let user_command = !args.command.is_empty();
     let exe = std::env::current_exe().context("cannot find the bigstep binary")?;
     let width = format!("app-{n}").len();
+    let hosts = if args.shared_dir {
+        None
+    } else {
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        let app_dir = user_command.then(|| cwd.clone());
+        // bigstep's data directory is the site's shared state, not the app's disk.
+        let skip = match &data_dir {
+            Some(d) => vec![cwd.join(d)],
+            None => Vec::new(),
+        };
+        Some(Arc::new(hosts::Hosts::new(app_dir, args.isolation, skip)?))
+    };
+    let isolation = match &hosts {
+        Some(h) => format!("bigstep up: separate hosts: {}\n", h.describe()),
+        None => {
+            tracing::warn!("--shared-dir: the instances share the working directory, HOME and TMPDIR; a file one writes is seen by all, which hides the bug a second server would show");
+            "bigstep up: shared directory (--shared-dir): files one instance writes are seen by all\n".to_string()
+        }
+    };
     let template: fleet::Template = {
         let exe = exe.clone();
         let command = args.command.clone();
+        let hosts = hosts.clone();
         Box::new(move |index: usize, port: u16| {
             let name = format!("app-{index}");
+            let host = match &hosts {
+                Some(h) => h.host(&name)?,
+                None => hosts::Host::default(),
+            };
             let argv = if command.is_empty() {
                 vec![
                     exe.to_string_lossy().into_owned(),
@@ -269,6 +331,8 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
                 index,
                 port,
                 argv,
+                env: host.env,
+                launcher_args: host.launcher_args,
             })
         })
     };
@@ -287,7 +351,15 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         args.ready_timeout,
     )?;
 
-    let served = serve(&args, &fleet, &backends, signal_rx.clone(), user_command).await;
+    let served = serve(
+        &args,
+        &fleet,
+        &backends,
+        signal_rx.clone(),
+        user_command,
+        &isolation,
+    )
+    .await;
 
     // However we got here (signal, error), stop every instance and wait for it.
     stop_tx.send_if_modified(|s| {
@@ -298,6 +370,9 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         running
     });
     fleet.finished().await;
+    if let Some(h) = &hosts {
+        h.remove();
+    }
     // Last, once no instance can write any more: the state server flushes its log.
     let failed = backends.stop().await;
     served?;
@@ -315,6 +390,7 @@ async fn serve(
     backends: &backends::Backends,
     mut stop: watch::Receiver<Stop>,
     user_command: bool,
+    isolation: &str,
 ) -> anyhow::Result<()> {
     let instances = fleet.instances();
     let deadline = tokio::time::Instant::now() + args.ready_timeout;
@@ -353,7 +429,7 @@ async fn serve(
     fleet.attach(fd.control());
     fd.set_admin_instances(Arc::new(fleet::Hook(fleet.clone())));
     let addr = fd.local_addr();
-    print_banner(addr, fd.admin_addr(), &instances, backends);
+    print_banner(addr, fd.admin_addr(), &instances, backends, isolation);
 
     let mut stop_fd = stop.clone();
     fd.run(async move {
@@ -413,6 +489,7 @@ fn print_banner(
     admin: Option<SocketAddr>,
     instances: &[Arc<supervisor::Instance>],
     backends: &backends::Backends,
+    isolation: &str,
 ) {
     use std::io::Write;
     let mut out = String::new();
@@ -458,6 +535,7 @@ fn print_banner(
             }
         ));
     }
+    out.push_str(isolation);
     let env = backends.env();
     if !env.is_empty() {
         out.push_str("Your app gets these in its environment:\n");

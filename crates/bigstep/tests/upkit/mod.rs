@@ -29,7 +29,16 @@ impl Up {
         Self::start_env(args, &[])
     }
 
+    /// [`Up::start`] with `dir` as the working directory.
+    pub fn start_in(args: &[&str], dir: &std::path::Path) -> Up {
+        Self::launch(args, &[], Some(dir))
+    }
+
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Up {
+        Self::launch(args, env, None)
+    }
+
+    fn launch(args: &[&str], env: &[(&str, &str)], dir: Option<&std::path::Path>) -> Up {
         let ours = [
             "--listen",
             "127.0.0.1:0",
@@ -42,7 +51,11 @@ impl Up {
             "--ephemeral",
         ];
         let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
-        let mut child = Command::new(BIN)
+        let mut cmd = Command::new(BIN);
+        if let Some(d) = dir {
+            cmd.current_dir(d);
+        }
+        let mut child = cmd
             .arg("up")
             .args(ours)
             .args(&args[..split])
@@ -333,3 +346,63 @@ impl Load {
         (ok, failures)
     }
 }
+
+/// A directory with `app.py` in it: a small app of the test's own, run by
+/// `bigstep up -- python3 app.py` with that directory as the working directory.
+pub struct App {
+    pub dir: std::path::PathBuf,
+}
+
+impl App {
+    pub fn write(tag: &str, source: &str) -> App {
+        let dir = testkit::process::temp_dir(tag);
+        std::fs::write(dir.join("app.py"), source).expect("write app.py");
+        App { dir }
+    }
+
+    /// `bigstep up ARGS… -- python3 app.py` in the app's directory.
+    pub fn up(&self, args: &[&str]) -> Up {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--", "python3", "app.py"]);
+        Up::start_in(&all, &self.dir)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The start of every test app: the instance's name and port from `bigstep up`,
+/// a handler base that answers with `X-Instance`, and a threaded server.
+pub const PY_PRELUDE: &str = r#"
+import http.server, os, sys
+PORT = int(os.environ["PORT"])
+NAME = os.environ["BIGSTEP_INSTANCE"]
+
+class Base(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, code, body, headers=()):
+        b = body.encode()
+        self.send_response(code)
+        self.send_header("X-Instance", NAME)
+        self.send_header("Content-Length", str(len(b)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(b)
+    def body(self):
+        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    def cookie(self, name):
+        for part in self.headers.get("Cookie", "").split(";"):
+            k, _, v = part.strip().partition("=")
+            if k == name:
+                return v
+        return None
+    def log_message(self, *a):
+        pass
+
+def serve(handler):
+    http.server.ThreadingHTTPServer(("127.0.0.1", PORT), handler).serve_forever()
+"#;

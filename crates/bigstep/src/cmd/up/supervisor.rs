@@ -61,6 +61,10 @@ pub(crate) struct Spec {
     pub(crate) argv: Vec<String>,
     /// `app-1` padded so output columns line up.
     pub(crate) label: String,
+    /// Environment of this instance alone (its own `HOME`, `TMPDIR`).
+    pub(crate) env: Vec<(String, String)>,
+    /// Extra arguments for the launcher (its view of the app directory).
+    pub(crate) launcher_args: Vec<String>,
 }
 
 /// Settings shared by all instances.
@@ -464,6 +468,7 @@ async fn spawn(
             c.arg("up")
                 .arg("--supervised-by")
                 .arg(std::process::id().to_string())
+                .args(&spec.launcher_args)
                 .arg("--")
                 .arg(program)
                 .args(args);
@@ -476,6 +481,7 @@ async fn spawn(
         }
     };
     cmd.envs(settings.env.iter().map(|(k, v)| (k, v)))
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .env("PORT", spec.port.to_string())
         .env("BIGSTEP_INSTANCE", &spec.name)
         .env("BIGSTEP_INSTANCE_INDEX", spec.index.to_string())
