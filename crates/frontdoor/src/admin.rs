@@ -80,8 +80,8 @@ pub fn router(
             .filter(|t| !t.is_empty())
             .map(|t| Sha256::digest(t.as_bytes()).into()),
     });
-    api::routes(control, reload)
-        .merge(instances::routes(instances))
+    api::routes(control.clone(), reload)
+        .merge(instances::routes(instances, control))
         .layer(middleware::from_fn_with_state(guard, check))
 }
 

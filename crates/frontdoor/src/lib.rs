@@ -17,6 +17,7 @@ pub mod config;
 mod conn;
 mod control;
 mod error;
+pub mod findings;
 mod headers;
 mod health;
 mod metrics;
@@ -66,6 +67,8 @@ pub(crate) struct Shared {
     access_log: bool,
     /// Session-loss events by (server, path); bounded, see `record_session_loss`.
     session_losses: Mutex<HashMap<(Arc<str>, String), u64>>,
+    /// The single-host detectors, when turned on ([`FrontDoor::set_findings`]).
+    findings: std::sync::OnceLock<findings::Findings>,
 }
 
 impl Shared {
@@ -187,6 +190,7 @@ impl FrontDoor {
             shutdown,
             access_log,
             session_losses: Mutex::new(HashMap::new()),
+            findings: std::sync::OnceLock::new(),
         });
         Ok(FrontDoor {
             shared,
@@ -213,6 +217,12 @@ impl FrontDoor {
         self.admin_listener
             .as_ref()
             .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Turn on the single-host detectors ([`findings`]): every response is
+    /// looked at; `GET /api/findings` and [`Control::findings`] report.
+    pub fn set_findings(&mut self, config: findings::FindingsConfig) {
+        let _ = self.shared.findings.set(findings::Findings::new(config));
     }
 
     /// The supervisor behind `/api/instances` (`bigstep up`).

@@ -212,6 +212,12 @@ impl ProxyService {
         // Kept for the session-loss detector, which compares it with Set-Cookie.
         // (A HeaderValue clone shares its bytes; nothing is copied.)
         let request_cookie = parts.headers.get(header::COOKIE).cloned();
+        // For the single-host detectors, when on (a Uri clone shares its bytes).
+        let watch = self
+            .shared
+            .findings
+            .get()
+            .map(|f| (f, parts.method.clone(), parts.uri.clone()));
         let mut pending = Some((parts, body));
         let mut tried: Vec<usize> = Vec::with_capacity(cfg.attempts as usize);
         let mut last_err = ProxyError::new(ErrorKind::NoServer);
@@ -259,6 +265,16 @@ impl ProxyService {
                     );
                     if let Some(path) = &look.session_lost_at {
                         self.shared.record_session_loss(&server.id, path);
+                    }
+                    if let Some((findings, method, uri)) = &watch {
+                        findings.observe(
+                            &server.id,
+                            method,
+                            uri.path(),
+                            request_cookie.as_ref(),
+                            status.as_u16(),
+                            resp.headers(),
+                        );
                     }
                     let (mut resp, conn) = self.respond(resp, sender, client_upgrade);
                     if let Some(v) = look.set_cookie {

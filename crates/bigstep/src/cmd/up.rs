@@ -141,6 +141,12 @@ pub(crate) struct Args {
     )]
     admin_token: Option<String>,
 
+    /// A cookie that is a session, for the session-loss detector (repeat for
+    /// more). Default: every cookie is watched, and one that its own instance
+    /// keeps replacing is learned to be a rotating token, not a session.
+    #[arg(long = "session-cookie", value_name = "NAME")]
+    session_cookies: Vec<String>,
+
     /// Let the instances share the app directory, HOME and TMPDIR, as processes
     /// on one host do. Files written by one are then seen by all: the single-host
     /// bug `up` exists to show stays hidden. For apps that need it.
@@ -427,6 +433,11 @@ async fn serve(
         .await
         .context("cannot start the front door")?;
     fleet.attach(fd.control());
+    fd.set_findings(frontdoor::findings::FindingsConfig {
+        session_cookies: args.session_cookies.clone(),
+        ..Default::default()
+    });
+    let control = fd.control();
     fd.set_admin_instances(Arc::new(fleet::Hook(fleet.clone())));
     let addr = fd.local_addr();
     print_banner(addr, fd.admin_addr(), &instances, backends, isolation);
@@ -437,7 +448,35 @@ async fn serve(
     })
     .await
     .context("front door failed")?;
+    print_findings(&control);
     Ok(())
+}
+
+/// What the single-host detectors saw, printed when `up` stops.
+fn print_findings(control: &frontdoor::Control) {
+    use std::io::Write;
+    let Some(findings) = control.findings() else {
+        return;
+    };
+    let mut out = String::new();
+    if findings.is_empty() {
+        out.push_str("bigstep up: single-host findings: none (no session lost, no file found on one instance only)\n");
+    } else {
+        out.push_str("bigstep up: single-host findings (what would break on two servers):\n");
+        for f in findings.iter().take(20) {
+            out.push_str(&format!(
+                "  {} ×{}  {} {}\n    cause: {}\n    fix: {}\n",
+                f.title, f.count, f.server, f.path, f.cause, f.fix
+            ));
+        }
+        if findings.len() > 20 {
+            out.push_str(&format!(
+                "  … and {} more on the dashboard\n",
+                findings.len() - 20
+            ));
+        }
+    }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }
 
 /// Active health checks for the instances. They were seen accepting connections

@@ -6,7 +6,8 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `GET /api/features` | `{"instances": bool}`: whether the routes below work here |
+//! | `GET /api/features` | `{"instances": bool, "findings": bool}`: what works here |
+//! | `GET /api/findings` | the single-host findings ([`crate::findings::Finding`]), 501 when off |
 //! | `GET /api/instances` | the supervised processes ([`InstanceInfo`]) |
 //! | `POST /api/instances` | start one more instance and add it as a server |
 //! | `POST /api/instances/{id}/stop` | take it out of rotation, let in-flight requests finish, stop it |
@@ -28,6 +29,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::ApiError;
+use crate::Control;
 
 /// What the supervisor's operations return.
 pub type InstanceFuture<T> = Pin<Box<dyn Future<Output = Result<T, InstanceError>> + Send>>;
@@ -97,15 +99,31 @@ pub type InstancesHook = Arc<dyn Instances>;
 const NOT_SUPERVISED: &str = "not supervised here: this front door (a stand-alone `bigstep balance`) does not run its servers' processes. Stop or restart the process on its host; take it out of rotation first with `bigstep ctl drain ID`, add a server with `bigstep ctl add HOST:PORT`, remove one with `bigstep ctl rm ID`";
 
 type Hook = Option<InstancesHook>;
+type St = (Hook, Control);
 
-pub(super) fn routes(hook: Hook) -> Router {
+pub(super) fn routes(hook: Hook, control: Control) -> Router {
+    let findings = Router::new()
+        .route("/api/findings", get(findings))
+        .with_state(control.clone());
     Router::new()
         .route("/api/features", get(features))
         .route("/api/instances", get(list).post(add))
         .route("/api/instances/{id}", axum::routing::delete(remove))
         .route("/api/instances/{id}/stop", post(stop))
         .route("/api/instances/{id}/restart", post(restart))
-        .with_state(hook)
+        .with_state((hook, control))
+        .merge(findings)
+}
+
+async fn findings(
+    State(control): State<Control>,
+) -> Result<Json<Vec<crate::findings::Finding>>, ApiError> {
+    control.findings().map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "the single-host detectors are off here (bigstep up turns them on)",
+        )
+    })
 }
 
 fn supervisor(hook: &Hook) -> Result<&InstancesHook, ApiError> {
@@ -115,34 +133,37 @@ fn supervisor(hook: &Hook) -> Result<&InstancesHook, ApiError> {
 
 /// What the dashboard asks first, so it requests nothing that would answer 501
 /// (a browser logs every failed request as an error).
-async fn features(State(hook): State<Hook>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "instances": hook.is_some() }))
+async fn features(State((hook, control)): State<St>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "instances": hook.is_some(),
+        "findings": control.findings_on(),
+    }))
 }
 
-async fn list(State(hook): State<Hook>) -> Result<Json<Vec<InstanceInfo>>, ApiError> {
+async fn list(State((hook, _)): State<St>) -> Result<Json<Vec<InstanceInfo>>, ApiError> {
     Ok(Json(supervisor(&hook)?.list()))
 }
 
-async fn add(State(hook): State<Hook>) -> Result<Response, ApiError> {
+async fn add(State((hook, _)): State<St>) -> Result<Response, ApiError> {
     let info = supervisor(&hook)?.add().await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
 async fn stop(
-    State(hook): State<Hook>,
+    State((hook, _)): State<St>,
     Path(id): Path<String>,
 ) -> Result<Json<InstanceInfo>, ApiError> {
     Ok(Json(supervisor(&hook)?.stop(id).await?))
 }
 
 async fn restart(
-    State(hook): State<Hook>,
+    State((hook, _)): State<St>,
     Path(id): Path<String>,
 ) -> Result<Json<InstanceInfo>, ApiError> {
     Ok(Json(supervisor(&hook)?.restart(id).await?))
 }
 
-async fn remove(State(hook): State<Hook>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn remove(State((hook, _)): State<St>, Path(id): Path<String>) -> Result<Response, ApiError> {
     supervisor(&hook)?.remove(id.clone()).await?;
     #[derive(Serialize)]
     struct Removed {
