@@ -280,6 +280,15 @@ impl ProxyService {
                     if let Some(v) = look.set_cookie {
                         resp.headers_mut().append(header::SET_COOKIE, v);
                     }
+                    if let Some(name) = &cfg.server_header {
+                        // Validated at load: the name parses; an id is a header value.
+                        if let (Ok(n), Ok(v)) = (
+                            header::HeaderName::from_bytes(name.as_bytes()),
+                            HeaderValue::from_str(&server.id),
+                        ) {
+                            resp.headers_mut().insert(n, v);
+                        }
+                    }
                     return Forwarded {
                         response: Ok(resp),
                         outcome,
@@ -412,7 +421,18 @@ impl ProxyService {
             }
             _ => {
                 headers::strip_hop_by_hop(resp.headers_mut(), false);
-                (resp.map(ResponseBody::upstream), Conn::Pool(sender))
+                let events = resp
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("text/event-stream"));
+                let mut resp = resp.map(ResponseBody::upstream);
+                if events {
+                    // An event stream never finishes by itself: end it when the
+                    // drain starts, or it would hold the shutdown for the whole grace.
+                    resp.body_mut().end_on(self.shared.stop.clone());
+                }
+                (resp, Conn::Pool(sender))
             }
         }
     }

@@ -141,6 +141,11 @@ pub(crate) struct Args {
     )]
     admin_token: Option<String>,
 
+    /// Print the files server's secret key in the banner even when it was kept
+    /// from an earlier run (it is shown once, when created; masked afterwards).
+    #[arg(long)]
+    show_keys: bool,
+
     /// A cookie that is a session, for the session-loss detector (repeat for
     /// more). Default: every cookie is watched, and one that its own instance
     /// keeps replacing is learned to be a rotating token, not a session.
@@ -223,6 +228,7 @@ fn exec_supervised(parent: u32, command: &[String]) -> anyhow::Result<()> {
 }
 
 async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
     // Two stop channels, so the order holds: signals stop the front door first;
     // the instances are told only once it has drained (or a second signal says now).
     let (signal_tx, signal_rx) = watch::channel(Stop::Running);
@@ -364,6 +370,7 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         signal_rx.clone(),
         user_command,
         &isolation,
+        started,
     )
     .await;
 
@@ -397,6 +404,7 @@ async fn serve(
     mut stop: watch::Receiver<Stop>,
     user_command: bool,
     isolation: &str,
+    started: tokio::time::Instant,
 ) -> anyhow::Result<()> {
     let instances = fleet.instances();
     let deadline = tokio::time::Instant::now() + args.ready_timeout;
@@ -428,6 +436,8 @@ async fn serve(
     cfg.passive.base_ejection = Duration::from_secs(1);
     cfg.passive.max_ejection = Duration::from_secs(10);
     cfg.admin_listen = Some(args.admin);
+    // Your app need not say which instance answered: the front door does.
+    cfg.server_header = Some("X-Served-By".into());
     cfg.admin_token = args.admin_token.clone().filter(|t| !t.is_empty());
     let mut fd = frontdoor::FrontDoor::bind(cfg)
         .await
@@ -440,7 +450,26 @@ async fn serve(
     let control = fd.control();
     fd.set_admin_instances(Arc::new(fleet::Hook(fleet.clone())));
     let addr = fd.local_addr();
-    print_banner(addr, fd.admin_addr(), &instances, backends, isolation);
+    // From `bigstep up` to every instance accepting connections (and so in
+    // rotation: the first health check is not waited for).
+    let ready_in = started.elapsed();
+    tracing::info!(
+        instances = instances.len(),
+        ms = ready_in.as_millis() as u64,
+        "all instances ready"
+    );
+    print_banner(
+        addr,
+        fd.admin_addr(),
+        &instances,
+        backends,
+        &format!(
+            "{isolation}bigstep up: {} instances ready {:.2} s after start\n",
+            instances.len(),
+            ready_in.as_secs_f64()
+        ),
+        args.show_keys,
+    );
 
     let mut stop_fd = stop.clone();
     fd.run(async move {
@@ -529,6 +558,7 @@ fn print_banner(
     instances: &[Arc<supervisor::Instance>],
     backends: &backends::Backends,
     isolation: &str,
+    show_keys: bool,
 ) {
     use std::io::Write;
     let mut out = String::new();
@@ -566,19 +596,25 @@ fn print_banner(
         out.push_str(&format!(
             "  access key {}  secret key {}  ({})\n",
             f.access_key,
-            f.secret_key,
+            shown(&f.secret_key, f.keys_new || show_keys),
             if f.keys_new {
-                "new"
+                "new: shown this once, kept in the data directory"
             } else {
-                "kept from the last run"
+                "kept from the last run; --show-keys prints it"
             }
         ));
     }
     out.push_str(isolation);
     let env = backends.env();
     if !env.is_empty() {
+        let reveal = show_keys || backends.files.as_ref().is_some_and(|f| f.keys_new);
         out.push_str("Your app gets these in its environment:\n");
         for (k, v) in env {
+            let v = if k == "AWS_SECRET_ACCESS_KEY" {
+                shown(&v, reveal)
+            } else {
+                v
+            };
             out.push_str(&format!("  {k}={v}\n"));
         }
     }
@@ -587,6 +623,16 @@ fn print_banner(
         instances.len()
     ));
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+/// A secret as the banner shows it: whole, or its first four characters.
+fn shown(secret: &str, reveal: bool) -> String {
+    if reveal {
+        secret.to_string()
+    } else {
+        let head: String = secret.chars().take(4).collect();
+        format!("{head}…(hidden)")
+    }
 }
 
 /// First SIGINT/SIGTERM: stop gracefully. Second: stop now. (The handlers are

@@ -34,6 +34,11 @@ impl Up {
         Self::launch(args, &[], Some(dir))
     }
 
+    /// [`Up::start`] with `--data DIR` in `args`: keys and data kept there.
+    pub fn start_kept(args: &[&str]) -> Up {
+        Self::launch(args, &[], None)
+    }
+
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Up {
         Self::launch(args, env, None)
     }
@@ -48,8 +53,9 @@ impl Up {
             "0",
             "--files-port",
             "0",
-            "--ephemeral",
         ];
+        // Nothing kept unless the test names a data directory.
+        let ephemeral = (!args.contains(&"--data")).then_some("--ephemeral");
         let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
         let mut cmd = Command::new(BIN);
         if let Some(d) = dir {
@@ -58,6 +64,7 @@ impl Up {
         let mut child = cmd
             .arg("up")
             .args(ours)
+            .args(ephemeral)
             .args(&args[..split])
             .args(&args[split..])
             .envs(env.iter().copied())
