@@ -191,3 +191,54 @@ async fn ctl_against_a_stand_alone_front_door() {
     let ls = run(&["ls"]).await.unwrap().expect_ok("ls");
     assert!(!ls_rows(&ls).iter().any(|r| r[0] == "c"), "{ls}");
 }
+
+/// The dashboard's buttons in headless Chromium: Add instance, Drain, Stop.
+/// Needs `node`, `/usr/bin/chromium` and playwright-core in `.ci/node`
+/// (`.ci/install` puts them there); without them this test fails, it does not skip.
+#[test]
+fn dashboard_adds_drains_and_stops_instances_in_chromium() {
+    let up = Up::start(&["-n", "2"]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("repo root")
+        .to_path_buf();
+    let shot = root.join("test-artifacts/up-dashboard.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&shot);
+    let node_modules = root.join(".ci/node/node_modules");
+    assert!(
+        node_modules.join("playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run .ci/install",
+        node_modules.display()
+    );
+    let load = Load::start(up.addr, "/api/whoami", 1, 5_000);
+    let out = std::process::Command::new("node")
+        .arg(root.join("crates/bigstep/tests/dashboard/instances.mjs"))
+        .arg(format!("http://{}/", up.admin))
+        .arg(&shot)
+        .env("NODE_PATH", &node_modules)
+        .output()
+        .expect("run node (install nodejs: .ci/install)");
+    let (ok, failures) = load.finish();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "dashboard test failed:\n{log}\n{}",
+        up.output()
+    );
+    assert!(shot.is_file(), "no screenshot: {log}");
+    let rows = ls(&up);
+    assert_eq!(rows["app-3"][7], "running", "{rows:?}");
+    assert_eq!(rows["app-1"][2], "draining", "{rows:?}");
+    assert_eq!(rows["app-2"][7], "stopped", "{rows:?}");
+    // Meanwhile a client kept loading pages: none failed.
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(ok > 0);
+    let seen = spread(up.addr, "/api/whoami", 6);
+    assert_eq!(seen.keys().collect::<Vec<_>>(), vec!["app-3"], "{seen:?}");
+}

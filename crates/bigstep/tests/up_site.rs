@@ -142,3 +142,54 @@ fn ctrl_c_with_an_open_event_stream_does_not_wait_for_the_grace() {
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest);
 }
+
+#[test]
+fn sticky_cookie_keeps_a_user_on_one_instance() {
+    let up = Up::start(&["-n", "3", "--sticky", "cookie"]);
+    let first = get(up.addr, "/api/whoami").unwrap();
+    let cookie = first
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("bigstep_sticky="))
+        .unwrap_or_else(|| panic!("no sticky cookie: {first:?}"));
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let home = first.header("x-served-by").unwrap();
+    for _ in 0..6 {
+        let r = upkit::request(up.addr, "GET", "/api/whoami", &[("Cookie", &cookie)], b"").unwrap();
+        assert_eq!(r.header("x-served-by").unwrap(), home, "{r:?}");
+    }
+}
+
+#[test]
+fn bad_sticky_modes_are_refused_with_the_reason() {
+    for (mode, says) in [
+        ("bogus", "expected none, cookie"),
+        ("app-cookie", "app-cookie:NAME"),
+    ] {
+        let out = std::process::Command::new(upkit::BIN)
+            .args([
+                "up",
+                "--ephemeral",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin",
+                "127.0.0.1:0",
+            ])
+            .args([
+                "--state-port",
+                "0",
+                "--files-port",
+                "0",
+                "-n",
+                "1",
+                "--sticky",
+                mode,
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{mode} accepted");
+        assert!(err.contains(says), "{mode}: {err}");
+    }
+}

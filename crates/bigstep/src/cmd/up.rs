@@ -141,6 +141,12 @@ pub(crate) struct Args {
     )]
     admin_token: Option<String>,
 
+    /// Keep each user on one instance: `none` (default: every request may land
+    /// anywhere, which is what shows single-host bugs), `cookie` (a signed cookie
+    /// of the front door's), or `app-cookie:NAME` (hash your app's session cookie).
+    #[arg(long, value_name = "MODE", default_value = "none", value_parser = parse_sticky)]
+    sticky: StickyArg,
+
     /// Print the files server's secret key in the banner even when it was kept
     /// from an earlier run (it is shown once, when created; masked afterwards).
     #[arg(long)]
@@ -435,6 +441,7 @@ async fn serve(
     // instance out for the default 10 s.
     cfg.passive.base_ejection = Duration::from_secs(1);
     cfg.passive.max_ejection = Duration::from_secs(10);
+    cfg.sticky = sticky_config(&args.sticky, &args.session_cookies)?;
     cfg.admin_listen = Some(args.admin);
     // Your app need not say which instance answered: the front door does.
     cfg.server_header = Some("X-Served-By".into());
@@ -708,6 +715,53 @@ fn substitute(command: &[String], port: u16, name: &str, index: usize) -> Vec<St
             arg
         })
         .collect()
+}
+
+/// `--sticky`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StickyArg {
+    None,
+    Cookie,
+    AppCookie(Option<String>),
+}
+
+fn parse_sticky(s: &str) -> Result<StickyArg, String> {
+    match s.split_once(':') {
+        None if s == "none" => Ok(StickyArg::None),
+        None if s == "cookie" => Ok(StickyArg::Cookie),
+        None if s == "app-cookie" => Ok(StickyArg::AppCookie(None)),
+        Some(("app-cookie", name)) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && !b"=;,".contains(&b)) => {
+            Ok(StickyArg::AppCookie(Some(name.to_string())))
+        }
+        _ => Err("expected none, cookie, app-cookie or app-cookie:NAME (NAME: your app's session cookie, e.g. PHPSESSID)".into()),
+    }
+}
+
+/// The front door's `[balance.sticky]` for `--sticky`. The strong cookie's key
+/// is new each run: users are re-stuck after a restart of `up`, which is fine here.
+fn sticky_config(
+    arg: &StickyArg,
+    session_cookies: &[String],
+) -> anyhow::Result<Option<frontdoor::config::Sticky>> {
+    let table = match arg {
+        StickyArg::None => return Ok(None),
+        StickyArg::Cookie => {
+            use std::io::Read;
+            let mut key = [0u8; 16];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut key))
+                .context("cannot read /dev/urandom for the sticky cookie's key")?;
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            format!("mode = \"cookie\"\nkey = \"{hex}\"\n")
+        }
+        StickyArg::AppCookie(name) => {
+            let Some(name) = name.clone().or_else(|| session_cookies.first().cloned()) else {
+                bail!("--sticky app-cookie needs your app's session cookie: --sticky app-cookie:NAME (or --session-cookie NAME)");
+            };
+            format!("mode = \"app-cookie\"\napp_cookie = \"{name}\"\n")
+        }
+    };
+    Ok(Some(toml::from_str(&table).context("sticky settings")?))
 }
 
 /// `500ms`, `2s`, `1m`, or a plain number of seconds.
