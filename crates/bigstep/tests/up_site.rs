@@ -193,3 +193,57 @@ fn bad_sticky_modes_are_refused_with_the_reason() {
         assert!(err.contains(says), "{mode}: {err}");
     }
 }
+
+#[test]
+fn up_reads_its_table_from_bigstep_toml() {
+    let app = App::write(
+        "up-toml",
+        &format!(
+            "{PY_PRELUDE}{}",
+            "class H(Base):\n    def do_GET(self):\n        self.reply(200, os.environ.get('GREETING', '?'))\nserve(H)\n"
+        ),
+    );
+    std::fs::write(
+        app.dir.join("bigstep.toml"),
+        "[up]\ncommand = [\"python3\", \"app.py\"]\ninstances = 2\nsticky = \"cookie\"\n\n[up.env]\nGREETING = \"hello from the file\"\n",
+    )
+    .unwrap();
+    let up = Up::start_in(&[], &app.dir);
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..4 {
+        let r = get(up.addr, "/").unwrap();
+        assert_eq!(r.body, "hello from the file", "{r:?}");
+        assert!(
+            r.set_cookies()
+                .iter()
+                .any(|c| c.starts_with("bigstep_sticky=")),
+            "{r:?}"
+        );
+        seen.insert(r.header("x-served-by").unwrap());
+    }
+    assert!(seen.len() <= 2, "{seen:?}");
+    assert!(
+        up.output().contains("spread over 2 instances"),
+        "{}",
+        up.output()
+    );
+
+    // A misspelt key is refused with its name and line.
+    std::fs::write(app.dir.join("bigstep.toml"), "[up]\ninstanses = 2\n").unwrap();
+    let out = std::process::Command::new(upkit::BIN)
+        .args([
+            "up",
+            "--ephemeral",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+        ])
+        .current_dir(&app.dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("instanses") && err.contains("line 2"), "{err}");
+}

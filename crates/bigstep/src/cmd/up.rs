@@ -15,6 +15,7 @@
 
 mod backends;
 mod backoff;
+pub(crate) mod file;
 mod fleet;
 mod hosts;
 mod supervisor;
@@ -68,10 +69,15 @@ the same variables name Redis/Valkey and any S3 store.
 Instances that exit are restarted (after 0.5 s, doubling up to 30 s while they keep
 crashing). Their output is shown prefixed with their name. Ctrl-C stops everything.")]
 pub(crate) struct Args {
-    /// How many app instances to run.
-    #[arg(short = 'n', long = "instances", default_value_t = 3,
+    /// How many app instances to run [default: 3, or `instances` in the file].
+    #[arg(short = 'n', long = "instances",
           value_parser = clap::value_parser!(u16).range(1..=100))]
-    instances: u16,
+    instances: Option<u16>,
+
+    /// The `[up]` table (app command, instances, env, health path, sticky, ...)
+    /// is read from this file; flags win over it. Default: ./bigstep.toml if it exists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 
     /// Address the front door listens on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -144,8 +150,8 @@ pub(crate) struct Args {
     /// Keep each user on one instance: `none` (default: every request may land
     /// anywhere, which is what shows single-host bugs), `cookie` (a signed cookie
     /// of the front door's), or `app-cookie:NAME` (hash your app's session cookie).
-    #[arg(long, value_name = "MODE", default_value = "none", value_parser = parse_sticky)]
-    sticky: StickyArg,
+    #[arg(long, value_name = "MODE", value_parser = parse_sticky)]
+    sticky: Option<StickyArg>,
 
     /// Print the files server's secret key in the banner even when it was kept
     /// from an earlier run (it is shown once, when created; masked afterwards).
@@ -235,6 +241,7 @@ fn exec_supervised(parent: u32, command: &[String]) -> anyhow::Result<()> {
 
 async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
     let started = tokio::time::Instant::now();
+    let (args, file_env) = file::apply(args)?;
     // Two stop channels, so the order holds: signals stop the front door first;
     // the instances are told only once it has drained (or a second signal says now).
     let (signal_tx, signal_rx) = watch::channel(Stop::Running);
@@ -297,7 +304,7 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         }
     });
 
-    let n = usize::from(args.instances);
+    let n = usize::from(args.instances.unwrap_or(3));
     let ports = pick_ports(n, args.app_port_base)?;
     let user_command = !args.command.is_empty();
     let exe = std::env::current_exe().context("cannot find the bigstep binary")?;
@@ -359,7 +366,7 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         backoff: backoff::Policy::default(),
         launcher: Some(exe),
         spawner: supervisor::Spawner::start().context("cannot start the spawner thread")?,
-        env: backends.env(),
+        env: backends.env().into_iter().chain(file_env).collect(),
     });
     let fleet = Fleet::start(
         &ports,
@@ -441,7 +448,10 @@ async fn serve(
     // instance out for the default 10 s.
     cfg.passive.base_ejection = Duration::from_secs(1);
     cfg.passive.max_ejection = Duration::from_secs(10);
-    cfg.sticky = sticky_config(&args.sticky, &args.session_cookies)?;
+    cfg.sticky = sticky_config(
+        args.sticky.as_ref().unwrap_or(&StickyArg::None),
+        &args.session_cookies,
+    )?;
     cfg.admin_listen = Some(args.admin);
     // Your app need not say which instance answered: the front door does.
     cfg.server_header = Some("X-Served-By".into());
