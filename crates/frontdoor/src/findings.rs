@@ -436,3 +436,26 @@ mod tests {
         assert_eq!(f.list().len(), 1);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The detectors never panic on arbitrary cookies, Set-Cookie values and paths.
+        #[test]
+        fn total_on_garbage(req in "[ -~]{0,60}", set in "[ -~]{0,60}", path in "/[ -~]{0,30}", status in 100u16..600) {
+            let f = Findings::new(FindingsConfig::default());
+            let s: Arc<str> = "a".into();
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&set) {
+                h.insert(header::SET_COOKIE, v);
+            }
+            let c = HeaderValue::from_str(&req).ok();
+            f.observe(&s, &Method::GET, &path, c.as_ref(), status, &h);
+            f.observe(&"b".into(), &Method::GET, &path, c.as_ref(), 404, &h);
+            let _ = f.list();
+        }
+    }
+}
