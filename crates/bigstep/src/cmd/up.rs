@@ -266,6 +266,11 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
             )
         })?);
     }
+    // Refuse a bad sticky setting before anything starts.
+    sticky_config(
+        args.sticky.as_ref().unwrap_or(&StickyArg::None),
+        &args.session_cookies,
+    )?;
     frontdoor::admin::check_exposure(args.admin, args.admin_token.as_deref())
         .map_err(|e| anyhow::anyhow!("--admin {}: {e}", args.admin))?;
     if args.admin.port() != 0 {
