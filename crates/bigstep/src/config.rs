@@ -19,6 +19,9 @@ pub(crate) struct FileConfig {
     /// The shared files server (`bigstep files`).
     #[serde(default)]
     pub(crate) files: Option<files::FilesToml>,
+    /// What `bigstep up` runs (see `cmd/up/file.rs`).
+    #[serde(default)]
+    pub(crate) up: Option<crate::cmd::up::file::UpToml>,
 }
 
 /// Read and validate `path`. Errors name the file, the key and the line.

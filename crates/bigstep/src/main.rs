@@ -45,6 +45,8 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Register an app instance in the registry and heartbeat until stopped.
     Join(cmd::join::Args),
+    /// Control a running front door (`up`'s or a stand-alone one): ls, add, drain, undrain, stop, restart, rm.
+    Ctl(cmd::ctl::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Files(args) => cmd::files::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Join(args) => cmd::join::run(args),
+        Command::Ctl(args) => cmd::ctl::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

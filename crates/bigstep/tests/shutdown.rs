@@ -517,6 +517,8 @@ fn up_stops_the_site_cleanly_when_the_state_log_fails() {
             "up",
             "--listen",
             "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
             "--state-port",
             "0",
             "--no-files",

@@ -23,6 +23,8 @@ struct Up {
     state_port: Option<u16>,
     /// The files server's access key, from the banner.
     access_key: Option<String>,
+    /// The admin API, from the banner.
+    admin: Option<SocketAddr>,
     /// Everything it printed (stdout and stderr), for failure messages.
     output: Arc<Mutex<String>>,
 }
@@ -30,10 +32,17 @@ struct Up {
 /// Port 0 for everything, and nothing kept (unless the test names a `--data` dir),
 /// so tests run side by side.
 fn isolated(args: &[&str]) -> Vec<String> {
-    let mut all: Vec<String> = ["--state-port", "0", "--files-port", "0"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut all: Vec<String> = [
+        "--state-port",
+        "0",
+        "--files-port",
+        "0",
+        "--admin",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     if !args.contains(&"--data") {
         all.push("--ephemeral".into());
     }
@@ -71,7 +80,7 @@ impl Up {
         drain(child.stdout.take().unwrap(), output.clone(), Some(lines_tx));
         drain(child.stderr.take().unwrap(), output.clone(), None);
         let deadline = Instant::now() + Duration::from_secs(60);
-        let (mut addr, mut state_port, mut access_key) = (None, None, None);
+        let (mut addr, mut state_port, mut access_key, mut admin) = (None, None, None, None);
         // The banner: the front door line first, the `Open …` line last.
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -85,6 +94,9 @@ impl Up {
                         let hostport = rest.split('/').next().unwrap();
                         let a: SocketAddr = hostport.parse().expect("address of shared state");
                         state_port = Some(a.port());
+                    } else if let Some(url) = line.strip_prefix("bigstep up: dashboard on http://")
+                    {
+                        admin = url.split_whitespace().next().and_then(|a| a.parse().ok());
                     } else if let Some(rest) = line.trim().strip_prefix("access key ") {
                         access_key = rest.split_whitespace().next().map(str::to_string);
                     } else if line.starts_with("Open http://") && addr.is_some() {
@@ -105,6 +117,7 @@ impl Up {
             addr: addr.unwrap(),
             state_port,
             access_key,
+            admin,
             output,
         }
     }
@@ -369,6 +382,7 @@ fn user_command_port_is_substituted_in_arguments() {
 fn an_app_that_exits_at_start_is_reported_by_name() {
     let out = Command::new(BIN)
         .args(["up", "--listen", "127.0.0.1:0", "-n", "2", "--ephemeral"])
+        .args(["--admin", "127.0.0.1:0"])
         .args(["--state-port", "0", "--files-port", "0", "--"])
         .args([
             "sh",
@@ -406,27 +420,35 @@ fn instances_die_when_up_is_killed() {
 
 #[test]
 fn sigterm_drains_the_front_door_before_stopping_instances() {
-    let mut up = Up::start(&["-n", "1", "--grace", "3s"]);
-    // An SSE stream is a request in flight for as long as we like.
+    let mut up = Up::start(&["-n", "1", "--grace", "10s"]);
+    // A slow request in flight (event streams are ended at once on a stop, so
+    // they cannot show the drain).
     let mut s = TcpStream::connect(up.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET /events HTTP/1.1\r\nHost: {}\r\n\r\n", up.addr).unwrap();
-    let mut seen = String::new();
-    let read_until = |s: &mut TcpStream, needle: &str, seen: &mut String| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !seen.contains(needle) {
-            assert!(Instant::now() < deadline, "no {needle:?} in {seen:?}");
-            let mut buf = [0u8; 4096];
-            let n = s.read(&mut buf).unwrap();
-            assert!(n > 0, "stream closed before {needle:?}: {seen:?}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    write!(
+        s,
+        "GET /slow?ms=1500 HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        up.addr
+    )
+    .unwrap();
+    // Wait until the front door counts it in flight, i.e. it reached the instance.
+    let admin = up.admin.expect("dashboard line");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = get(admin, "/api/servers").unwrap();
+        if body.contains("\"in_flight\":1") {
+            break;
         }
-    };
-    read_until(&mut s, "app-1 tick 1", &mut seen);
+        assert!(Instant::now() < deadline, "never in flight: {body}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     signal(up.child.id(), Signal::SIGTERM);
-    // The front door drains: the instance is still there, and the stream goes on.
-    read_until(&mut s, "app-1 tick 2", &mut seen);
+    // The front door drains: the instance is still there and answers.
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("app-1 slept 1500 ms"), "{reply}");
     let status = up.wait_exit();
     assert!(status.success(), "{status}; output:\n{}", up.output());
 }
@@ -708,6 +730,7 @@ fn a_busy_state_or_files_port_fails_before_any_instance_starts() {
         };
         let out = Command::new(BIN)
             .args(["up", "--listen", "127.0.0.1:0", "--ephemeral"])
+            .args(["--admin", "127.0.0.1:0"])
             .args([flag, port.as_str(), other, "0"])
             .stdin(Stdio::null())
             .output()

@@ -272,6 +272,9 @@ fn router(app: Arc<App>) -> Router {
         .route("/files/{*key}", get(file))
         .route("/slow", get(slow))
         .route("/events", get(events))
+        .fallback(|uri: axum::http::Uri| async move {
+            not_found(&format!("There is no page at {}.", uri.path()))
+        })
         .layer(axum::middleware::map_response_with_state(
             app.clone(),
             served_by,
@@ -489,6 +492,22 @@ fn random_hex(bytes: usize) -> String {
     (0..bytes)
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect()
+}
+
+/// A 404 a person can read: what is missing and the way back.
+fn not_found(what: &str) -> Response {
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found · bigstep demo</title>\n\
+         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em}}</style></head>\n\
+         <body><h1>404 · not found</h1><p>{}</p><p><a href=\"/\">Back to the demo</a></p></body></html>\n",
+        escape(what)
+    );
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(page),
+    )
+        .into_response()
 }
 
 fn text(status: StatusCode, body: String) -> Response {
@@ -730,10 +749,7 @@ async fn file(State(app): State<Arc<App>>, Path(key): Path<String>) -> Response 
                 )
             }
             Err(S3Error::NotFound) => {
-                return text(
-                    StatusCode::NOT_FOUND,
-                    format!("no file {key} in the shared bucket\n"),
-                )
+                return not_found(&format!("No file {key} in the shared bucket."));
             }
             Err(e) => {
                 return text(
@@ -756,14 +772,11 @@ async fn file(State(app): State<Arc<App>>, Path(key): Path<String>) -> Response 
                     Body::from(data),
                 ),
                 None => {
-                    return text(
-                        StatusCode::NOT_FOUND,
-                        format!(
-                            "{} has no file {key}: without shared files, an upload is only on the \
-                             instance that took it\n",
-                            app.instance
-                        ),
-                    )
+                    return not_found(&format!(
+                        "{} has no file {key}: without shared files, an upload is only on the \
+                         instance that took it.",
+                        app.instance
+                    ));
                 }
             }
         }

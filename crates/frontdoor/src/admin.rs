@@ -14,6 +14,7 @@
 //! `localhost` is refused on `/` and `/api` (DNS rebinding).
 
 mod api;
+mod instances;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{ChangeError, ChangeSummary, Control};
 
 pub use api::ApiError;
+pub use instances::{InstanceError, InstanceFuture, InstanceInfo, Instances, InstancesHook};
 
 /// Reloads the configuration from wherever the binary got it (the config file
 /// and command line) and applies it with [`Control::apply`]. A file that cannot
@@ -65,14 +67,22 @@ pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), Expos
 
 /// The admin routes behind their guard. `token`: when set, every route but the
 /// dashboard page and `/healthz` needs `Authorization: Bearer <token>`.
-/// `reload`: what `POST /api/reload` runs (501 when absent).
-pub fn router(control: Control, token: Option<String>, reload: Option<ReloadHook>) -> Router {
+/// `reload`: what `POST /api/reload` runs (501 when absent). `instances`: the
+/// supervisor behind `/api/instances` (501 when absent).
+pub fn router(
+    control: Control,
+    token: Option<String>,
+    reload: Option<ReloadHook>,
+    instances: Option<InstancesHook>,
+) -> Router {
     let guard = Arc::new(Guard {
         token_hash: token
             .filter(|t| !t.is_empty())
             .map(|t| Sha256::digest(t.as_bytes()).into()),
     });
-    api::routes(control, reload).layer(middleware::from_fn_with_state(guard, check))
+    api::routes(control.clone(), reload)
+        .merge(instances::routes(instances, control))
+        .layer(middleware::from_fn_with_state(guard, check))
 }
 
 /// Serve the admin API on `listener` until `stop` is cancelled.
@@ -81,6 +91,7 @@ pub(crate) async fn serve(
     control: Control,
     token: Option<String>,
     reload: Option<ReloadHook>,
+    instances: Option<InstancesHook>,
     stop: CancellationToken,
 ) {
     let addr = listener
@@ -92,7 +103,7 @@ pub(crate) async fn serve(
         token = token.as_deref().is_some_and(|t| !t.is_empty()),
         "admin listening (dashboard at /, /api, /metrics, /healthz)"
     );
-    let app = router(control, token, reload);
+    let app = router(control, token, reload, instances);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await

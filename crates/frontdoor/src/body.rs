@@ -6,6 +6,7 @@
 //! upstream connection goes back to its pool if it ended cleanly, the access log
 //! line is written and the client connection's idle timer restarts.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -111,6 +112,8 @@ impl Drop for RequestDone {
 pub(crate) struct ResponseBody {
     kind: Kind,
     done: Option<RequestDone>,
+    /// Ends the body early (cleanly, for the client) when it fires: see [`ResponseBody::end_on`].
+    until: Option<Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>>,
 }
 
 enum Kind {
@@ -171,18 +174,21 @@ impl ResponseBody {
         Self {
             kind: Kind::Full(Some(bytes).filter(|b| !b.is_empty())),
             done: None,
+            until: None,
         }
     }
     pub(crate) fn empty() -> Self {
         Self {
             kind: Kind::Full(None),
             done: None,
+            until: None,
         }
     }
     pub(crate) fn upstream(inner: Incoming) -> Self {
         Self {
             kind: Kind::Upstream(inner),
             done: None,
+            until: None,
         }
     }
     /// This body, compressed by `encoder` (only a server's body is ever compressed).
@@ -196,14 +202,22 @@ impl ResponseBody {
                     ended: false,
                 })),
                 done: self.done,
+                until: self.until,
             },
             kind => Self {
                 kind,
                 done: self.done,
+                until: self.until,
             },
         }
     }
 
+    /// End the body when `token` is cancelled: the client sees a clean end
+    /// (the last chunk), the upstream connection is dropped, not pooled. For
+    /// bodies that never end by themselves (server-sent events).
+    pub(crate) fn end_on(&mut self, token: tokio_util::sync::CancellationToken) {
+        self.until = Some(Box::pin(token.cancelled_owned()));
+    }
     pub(crate) fn set_done(&mut self, done: RequestDone) {
         self.done = Some(done);
         if self.is_end_stream() {
@@ -228,6 +242,14 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
+        if let Some(until) = this.until.as_mut() {
+            if until.as_mut().poll(cx).is_ready() {
+                this.until = None;
+                this.kind = Kind::Full(None);
+                this.finish(false);
+                return Poll::Ready(None);
+            }
+        }
         let polled = match &mut this.kind {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Upstream(inner) => Pin::new(inner)

@@ -81,6 +81,10 @@ pub struct Config {
     /// Cookie names the session-loss detector watches (besides `sticky.app_cookie`).
     #[serde(default = "defaults::session_cookies")]
     pub session_cookies: Vec<String>,
+    /// A response header naming the server that answered, e.g. `X-Served-By`
+    /// (its id); replaces one the server set. Off when absent.
+    #[serde(default)]
+    pub server_header: Option<String>,
     /// The upstream servers: the pool named `default`, which takes every
     /// request no route matches.
     #[serde(default)]
@@ -513,6 +517,15 @@ impl Config {
         let err = located(src);
         if self.max_connections == 0 {
             return Err(err(None, "max_connections", "must be at least 1".into()));
+        }
+        if let Some(h) = &self.server_header {
+            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                return Err(err(
+                    None,
+                    "server_header",
+                    format!("`{h}` is not a valid header name"),
+                ));
+            }
         }
         if self.limits.max_header_bytes < 8192 {
             return Err(err(

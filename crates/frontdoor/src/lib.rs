@@ -19,6 +19,7 @@ mod conn;
 mod control;
 mod discovery;
 mod error;
+pub mod findings;
 mod headers;
 mod health;
 mod limit_store;
@@ -76,6 +77,8 @@ pub(crate) struct Shared {
     session_losses: Mutex<HashMap<(Arc<str>, String), u64>>,
     /// Servers from the registry (see `discovery.rs`); inert when not configured.
     discovery: discovery::Link,
+    /// The single-host detectors, when turned on ([`FrontDoor::set_findings`]).
+    findings: std::sync::OnceLock<findings::Findings>,
 }
 
 impl Shared {
@@ -116,6 +119,10 @@ pub struct FrontDoor {
     listener: service::Listener,
     local_addr: SocketAddr,
     admin_reload: Option<admin::ReloadHook>,
+    admin_instances: Option<admin::InstancesHook>,
+    /// Bound in [`FrontDoor::bind`], so a busy port fails early and port 0 is
+    /// known before serving.
+    admin_listener: Option<std::net::TcpListener>,
 }
 
 /// Why the front door could not start.
@@ -135,14 +142,34 @@ pub enum StartError {
     /// The admin listener would be open to the network without a token.
     #[error(transparent)]
     Admin(#[from] admin::ExposureError),
+    /// The admin address could not be bound.
+    #[error(
+        "cannot listen on {addr} for the admin API: {source} (is another process using the port?)"
+    )]
+    AdminBind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 impl FrontDoor {
     /// Validate `config` and bind its listener (port 0 picks a free port).
     pub async fn bind(mut config: Config) -> Result<FrontDoor, StartError> {
         config.validate(None)?;
+        let mut admin_listener = None;
         if let Some(admin) = config.admin_listen {
             admin::check_exposure(admin, config.admin_token.as_deref())?;
+            let bound = std::net::TcpListener::bind(admin)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|source| StartError::AdminBind {
+                    addr: admin,
+                    source,
+                })?;
+            // `admin_listen` stays as configured (port 0 included): reloads
+            // compare against the file, and admin_addr() says what was bound.
+            admin_listener = Some(bound);
         }
         let addr = config.listen;
         let listener = service::bind(addr, service::listener::DEFAULT_BACKLOG)
@@ -166,12 +193,15 @@ impl FrontDoor {
             access_log,
             session_losses: Mutex::new(HashMap::new()),
             discovery,
+            findings: std::sync::OnceLock::new(),
         });
         Ok(FrontDoor {
             shared,
             listener,
             local_addr,
             admin_reload: None,
+            admin_instances: None,
+            admin_listener,
         })
     }
 
@@ -183,6 +213,24 @@ impl FrontDoor {
     /// What `POST /api/reload` on the admin listener runs (re-read the config file).
     pub fn set_admin_reload(&mut self, hook: admin::ReloadHook) {
         self.admin_reload = Some(hook);
+    }
+
+    /// The admin listener's address, when there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Turn on the single-host detectors ([`findings`]): every response is
+    /// looked at; `GET /api/findings` and [`Control::findings`] report.
+    pub fn set_findings(&mut self, config: findings::FindingsConfig) {
+        let _ = self.shared.findings.set(findings::Findings::new(config));
+    }
+
+    /// The supervisor behind `/api/instances` (`bigstep up`).
+    pub fn set_admin_instances(&mut self, hook: admin::InstancesHook) {
+        self.admin_instances = Some(hook);
     }
 
     /// A handle to reload the configuration and read metrics while running.
@@ -198,6 +246,8 @@ impl FrontDoor {
             listener,
             local_addr,
             admin_reload,
+            admin_instances,
+            admin_listener,
         } = self;
         let snap = shared.snapshot.load_full();
         for pool in &snap.pools {
@@ -211,13 +261,14 @@ impl FrontDoor {
         if let Some(cfg) = snap.config.discovery.clone() {
             discovery::spawn(&shared, cfg);
         }
-        if let Some(addr) = snap.config.admin_listen {
-            let admin_listener = TcpListener::bind(addr).await?;
+        if let Some(bound) = admin_listener {
+            let admin_listener = TcpListener::from_std(bound)?;
             tokio::spawn(admin::serve(
                 admin_listener,
                 Control(shared.clone()),
                 snap.config.admin_token.clone(),
                 admin_reload,
+                admin_instances,
                 shared.stop.clone(),
             ));
         }

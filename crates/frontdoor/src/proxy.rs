@@ -268,6 +268,12 @@ impl ProxyService {
         // Kept for the session-loss detector, which compares it with Set-Cookie.
         // (A HeaderValue clone shares its bytes; nothing is copied.)
         let request_cookie = parts.headers.get(header::COOKIE).cloned();
+        // For the single-host detectors, when on (a Uri clone shares its bytes).
+        let watch = self
+            .shared
+            .findings
+            .get()
+            .map(|f| (f, parts.method.clone(), parts.uri.clone()));
         let mut pending = Some((parts, body));
         let mut tried: Vec<usize> = Vec::with_capacity(cfg.attempts as usize);
         let mut last_err = ProxyError::new(ErrorKind::NoServer);
@@ -316,6 +322,16 @@ impl ProxyService {
                     if let Some(path) = &look.session_lost_at {
                         self.shared.record_session_loss(&server.id, path);
                     }
+                    if let Some((findings, method, uri)) = &watch {
+                        findings.observe(
+                            &server.id,
+                            method,
+                            uri.path(),
+                            request_cookie.as_ref(),
+                            status.as_u16(),
+                            resp.headers(),
+                        );
+                    }
                     let (mut resp, conn) = self.respond(
                         resp,
                         sender,
@@ -324,6 +340,15 @@ impl ProxyService {
                     );
                     if let Some(v) = look.set_cookie {
                         resp.headers_mut().append(header::SET_COOKIE, v);
+                    }
+                    if let Some(name) = &cfg.server_header {
+                        // Validated at load: the name parses; an id is a header value.
+                        if let (Ok(n), Ok(v)) = (
+                            header::HeaderName::from_bytes(name.as_bytes()),
+                            HeaderValue::from_str(&server.id),
+                        ) {
+                            resp.headers_mut().insert(n, v);
+                        }
                     }
                     return Forwarded {
                         response: Ok(resp),
@@ -458,7 +483,18 @@ impl ProxyService {
             }
             _ => {
                 headers::strip_hop_by_hop(resp.headers_mut(), false);
-                (resp.map(ResponseBody::upstream), Conn::Pool(sender))
+                let events = resp
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("text/event-stream"));
+                let mut resp = resp.map(ResponseBody::upstream);
+                if events {
+                    // An event stream never finishes by itself: end it when the
+                    // drain starts, or it would hold the shutdown for the whole grace.
+                    resp.body_mut().end_on(self.shared.stop.clone());
+                }
+                (resp, Conn::Pool(sender))
             }
         }
     }

@@ -15,6 +15,9 @@
 
 mod backends;
 mod backoff;
+pub(crate) mod file;
+mod fleet;
+mod hosts;
 mod supervisor;
 
 use std::net::{SocketAddr, TcpListener};
@@ -25,7 +28,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::sync::watch;
 
-use supervisor::{Instance, Settings, Spec, Stop};
+use fleet::Fleet;
+use supervisor::{Settings, Spec, Stop};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -65,10 +69,15 @@ the same variables name Redis/Valkey and any S3 store.
 Instances that exit are restarted (after 0.5 s, doubling up to 30 s while they keep
 crashing). Their output is shown prefixed with their name. Ctrl-C stops everything.")]
 pub(crate) struct Args {
-    /// How many app instances to run.
-    #[arg(short = 'n', long = "instances", default_value_t = 3,
+    /// How many app instances to run [default: 3, or `instances` in the file].
+    #[arg(short = 'n', long = "instances",
           value_parser = clap::value_parser!(u16).range(1..=100))]
-    instances: u16,
+    instances: Option<u16>,
+
+    /// The `[up]` table (app command, instances, env, health path, sticky, ...)
+    /// is read from this file; flags win over it. Default: ./bigstep.toml if it exists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 
     /// Address the front door listens on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -124,9 +133,73 @@ pub(crate) struct Args {
     #[arg(long, conflicts_with = "data")]
     ephemeral: bool,
 
+    /// Admin listener: the dashboard, the JSON API (`bigstep ctl` talks to it),
+    /// /metrics. Anywhere but loopback it needs --admin-token.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
+    admin: SocketAddr,
+
+    /// Bearer token the admin API requires (at least 16 characters).
+    #[arg(
+        long,
+        env = "BIGSTEP_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
+
+    /// Keep each user on one instance: `none` (default: every request may land
+    /// anywhere, which is what shows single-host bugs), `cookie` (a signed cookie
+    /// of the front door's), or `app-cookie:NAME` (hash your app's session cookie).
+    #[arg(long, value_name = "MODE", value_parser = parse_sticky)]
+    sticky: Option<StickyArg>,
+
+    /// Print the files server's secret key in the banner even when it was kept
+    /// from an earlier run (it is shown once, when created; masked afterwards).
+    #[arg(long)]
+    show_keys: bool,
+
+    /// A cookie that is a session, for the session-loss detector (repeat for
+    /// more). Default: every cookie is watched, and one that its own instance
+    /// keeps replacing is learned to be a rotating token, not a session.
+    #[arg(long = "session-cookie", value_name = "NAME")]
+    session_cookies: Vec<String>,
+
+    /// Let the instances share the app directory, HOME and TMPDIR, as processes
+    /// on one host do. Files written by one are then seen by all: the single-host
+    /// bug `up` exists to show stays hidden. For apps that need it.
+    #[arg(long)]
+    shared_dir: bool,
+
+    /// How each instance gets its own view of the app directory: `overlay`
+    /// (copy-on-write, in a private mount namespace; root only), `copy`, or
+    /// `auto` (overlay as root, else copy).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        conflicts_with = "shared_dir"
+    )]
+    isolation: hosts::Isolation,
+
     /// Internal: run CMD as an instance of the `bigstep up` with this pid, dying with it.
     #[arg(long, hide = true, value_name = "PID")]
     supervised_by: Option<u32>,
+
+    /// Internal (launcher): the app directory to give the instance a view of.
+    #[arg(long, hide = true, requires = "host_dir")]
+    host_app: Option<PathBuf>,
+
+    /// Internal (launcher): the instance's own directory.
+    #[arg(long, hide = true)]
+    host_dir: Option<PathBuf>,
+
+    /// Internal (launcher): directories left out of a copy.
+    #[arg(long, hide = true)]
+    host_skip: Vec<PathBuf>,
+
+    /// Internal (launcher): try a copy-on-write overlay first.
+    #[arg(long, hide = true)]
+    host_overlay: bool,
 
     /// Your app's command and arguments (after `--`). Without it: the built-in demo.
     #[arg(last = true, value_name = "CMD")]
@@ -135,6 +208,9 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if let Some(parent) = args.supervised_by {
+        if let (Some(app), Some(dir)) = (&args.host_app, &args.host_dir) {
+            hosts::enter(app, dir, args.host_overlay, &args.host_skip)?;
+        }
         return exec_supervised(parent, &args.command);
     }
     let signals = crate::signals::install()?;
@@ -164,6 +240,8 @@ fn exec_supervised(parent: u32, command: &[String]) -> anyhow::Result<()> {
 }
 
 async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
+    let (args, file_env) = file::apply(args)?;
     // Two stop channels, so the order holds: signals stop the front door first;
     // the instances are told only once it has drained (or a second signal says now).
     let (signal_tx, signal_rx) = watch::channel(Stop::Running);
@@ -188,6 +266,22 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
             )
         })?);
     }
+    // Refuse a bad sticky setting before anything starts.
+    sticky_config(
+        args.sticky.as_ref().unwrap_or(&StickyArg::None),
+        &args.session_cookies,
+    )?;
+    frontdoor::admin::check_exposure(args.admin, args.admin_token.as_deref())
+        .map_err(|e| anyhow::anyhow!("--admin {}: {e}", args.admin))?;
+    if args.admin.port() != 0 {
+        drop(TcpListener::bind(args.admin).with_context(|| {
+            format!(
+                "cannot listen on {} for the admin API (is another `bigstep up` or `balance` running? try --admin 127.0.0.1:9091)",
+                args.admin
+            )
+        })?);
+    }
+    let data_dir = (!args.ephemeral).then(|| args.data.clone());
     let data = if args.ephemeral {
         backends::Data::ephemeral()?
     } else {
@@ -215,19 +309,41 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         }
     });
 
-    let n = usize::from(args.instances);
+    let n = usize::from(args.instances.unwrap_or(3));
     let ports = pick_ports(n, args.app_port_base)?;
     let user_command = !args.command.is_empty();
     let exe = std::env::current_exe().context("cannot find the bigstep binary")?;
     let width = format!("app-{n}").len();
-    let specs: Vec<Spec> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, &port)| {
-            let name = format!("app-{}", i + 1);
-            let argv = if user_command {
-                substitute(&args.command, port, &name, i + 1)
-            } else {
+    let hosts = if args.shared_dir {
+        None
+    } else {
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        let app_dir = user_command.then(|| cwd.clone());
+        // bigstep's data directory is the site's shared state, not the app's disk.
+        let skip = match &data_dir {
+            Some(d) => vec![cwd.join(d)],
+            None => Vec::new(),
+        };
+        Some(Arc::new(hosts::Hosts::new(app_dir, args.isolation, skip)?))
+    };
+    let isolation = match &hosts {
+        Some(h) => format!("bigstep up: separate hosts: {}\n", h.describe()),
+        None => {
+            tracing::warn!("--shared-dir: the instances share the working directory, HOME and TMPDIR; a file one writes is seen by all, which hides the bug a second server would show");
+            "bigstep up: shared directory (--shared-dir): files one instance writes are seen by all\n".to_string()
+        }
+    };
+    let template: fleet::Template = {
+        let exe = exe.clone();
+        let command = args.command.clone();
+        let hosts = hosts.clone();
+        Box::new(move |index: usize, port: u16| {
+            let name = format!("app-{index}");
+            let host = match &hosts {
+                Some(h) => h.host(&name)?,
+                None => hosts::Host::default(),
+            };
+            let argv = if command.is_empty() {
                 vec![
                     exe.to_string_lossy().into_owned(),
                     "demo".into(),
@@ -236,34 +352,43 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
                     "--instance".into(),
                     name.clone(),
                 ]
+            } else {
+                substitute(&command, port, &name, index)
             };
-            Spec {
+            Ok(Spec {
                 label: format!("{name:width$}"),
                 name,
-                index: i + 1,
+                index,
                 port,
                 argv,
-            }
+                env: host.env,
+                launcher_args: host.launcher_args,
+            })
         })
-        .collect();
+    };
     let settings = Arc::new(Settings {
         grace: args.grace,
         backoff: backoff::Policy::default(),
         launcher: Some(exe),
         spawner: supervisor::Spawner::start().context("cannot start the spawner thread")?,
-        env: backends.env(),
+        env: backends.env().into_iter().chain(file_env).collect(),
     });
-    let instances: Vec<Instance> = specs
-        .into_iter()
-        .map(|spec| Instance::start(spec, settings.clone(), stop_rx.clone()))
-        .collect();
+    let fleet = Fleet::start(
+        &ports,
+        template,
+        settings,
+        stop_rx.clone(),
+        args.ready_timeout,
+    )?;
 
     let served = serve(
         &args,
-        &instances,
+        &fleet,
         &backends,
         signal_rx.clone(),
         user_command,
+        &isolation,
+        started,
     )
     .await;
 
@@ -275,8 +400,9 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         }
         running
     });
-    for instance in instances {
-        instance.finished().await;
+    fleet.finished().await;
+    if let Some(h) = &hosts {
+        h.remove();
     }
     // Last, once no instance can write any more: the state server flushes its log.
     let failed = backends.stop().await;
@@ -291,14 +417,17 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
 /// Wait for the instances, then run the front door until a stop is requested.
 async fn serve(
     args: &Args,
-    instances: &[Instance],
+    fleet: &Arc<Fleet>,
     backends: &backends::Backends,
     mut stop: watch::Receiver<Stop>,
     user_command: bool,
+    isolation: &str,
+    started: tokio::time::Instant,
 ) -> anyhow::Result<()> {
+    let instances = fleet.instances();
     let deadline = tokio::time::Instant::now() + args.ready_timeout;
     let ready = async {
-        for instance in instances {
+        for instance in &instances {
             instance.wait_ready(deadline).await?;
         }
         anyhow::Ok(())
@@ -324,11 +453,45 @@ async fn serve(
     // instance out for the default 10 s.
     cfg.passive.base_ejection = Duration::from_secs(1);
     cfg.passive.max_ejection = Duration::from_secs(10);
-    let fd = frontdoor::FrontDoor::bind(cfg)
+    cfg.sticky = sticky_config(
+        args.sticky.as_ref().unwrap_or(&StickyArg::None),
+        &args.session_cookies,
+    )?;
+    cfg.admin_listen = Some(args.admin);
+    // Your app need not say which instance answered: the front door does.
+    cfg.server_header = Some("X-Served-By".into());
+    cfg.admin_token = args.admin_token.clone().filter(|t| !t.is_empty());
+    let mut fd = frontdoor::FrontDoor::bind(cfg)
         .await
         .context("cannot start the front door")?;
+    fleet.attach(fd.control());
+    fd.set_findings(frontdoor::findings::FindingsConfig {
+        session_cookies: args.session_cookies.clone(),
+        ..Default::default()
+    });
+    let control = fd.control();
+    fd.set_admin_instances(Arc::new(fleet::Hook(fleet.clone())));
     let addr = fd.local_addr();
-    print_banner(addr, instances, backends);
+    // From `bigstep up` to every instance accepting connections (and so in
+    // rotation: the first health check is not waited for).
+    let ready_in = started.elapsed();
+    tracing::info!(
+        instances = instances.len(),
+        ms = ready_in.as_millis() as u64,
+        "all instances ready"
+    );
+    print_banner(
+        addr,
+        fd.admin_addr(),
+        &instances,
+        backends,
+        &format!(
+            "{isolation}bigstep up: {} instances ready {:.2} s after start\n",
+            instances.len(),
+            ready_in.as_secs_f64()
+        ),
+        args.show_keys,
+    );
 
     let mut stop_fd = stop.clone();
     fd.run(async move {
@@ -336,7 +499,35 @@ async fn serve(
     })
     .await
     .context("front door failed")?;
+    print_findings(&control);
     Ok(())
+}
+
+/// What the single-host detectors saw, printed when `up` stops.
+fn print_findings(control: &frontdoor::Control) {
+    use std::io::Write;
+    let Some(findings) = control.findings() else {
+        return;
+    };
+    let mut out = String::new();
+    if findings.is_empty() {
+        out.push_str("bigstep up: single-host findings: none (no session lost, no file found on one instance only)\n");
+    } else {
+        out.push_str("bigstep up: single-host findings (what would break on two servers):\n");
+        for f in findings.iter().take(20) {
+            out.push_str(&format!(
+                "  {} ×{}  {} {}\n    cause: {}\n    fix: {}\n",
+                f.title, f.count, f.server, f.path, f.cause, f.fix
+            ));
+        }
+        if findings.len() > 20 {
+            out.push_str(&format!(
+                "  … and {} more on the dashboard\n",
+                findings.len() - 20
+            ));
+        }
+    }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }
 
 /// Active health checks for the instances. They were seen accepting connections
@@ -383,7 +574,14 @@ fn health_check(args: &Args, user_command: bool) -> Option<frontdoor::config::He
     })
 }
 
-fn print_banner(addr: SocketAddr, instances: &[Instance], backends: &backends::Backends) {
+fn print_banner(
+    addr: SocketAddr,
+    admin: Option<SocketAddr>,
+    instances: &[Arc<supervisor::Instance>],
+    backends: &backends::Backends,
+    isolation: &str,
+    show_keys: bool,
+) {
     use std::io::Write;
     let mut out = String::new();
     // The first line is a contract: scripts and tests parse the URL from it. So are
@@ -394,6 +592,12 @@ fn print_banner(addr: SocketAddr, instances: &[Instance], backends: &backends::B
         out.push_str(&format!(
             "  {}  http://127.0.0.1:{}  (pid {pid})\n",
             i.spec.label, i.spec.port
+        ));
+    }
+    if let Some(admin) = admin {
+        // A contract too: tests and `bigstep ctl --admin` take the address from it.
+        out.push_str(&format!(
+            "bigstep up: dashboard on http://{admin}  (bigstep ctl ls|add|drain|undrain|stop|restart|rm)\n"
         ));
     }
     if let Some(s) = &backends.state {
@@ -414,18 +618,25 @@ fn print_banner(addr: SocketAddr, instances: &[Instance], backends: &backends::B
         out.push_str(&format!(
             "  access key {}  secret key {}  ({})\n",
             f.access_key,
-            f.secret_key,
+            shown(&f.secret_key, f.keys_new || show_keys),
             if f.keys_new {
-                "new"
+                "new: shown this once, kept in the data directory"
             } else {
-                "kept from the last run"
+                "kept from the last run; --show-keys prints it"
             }
         ));
     }
+    out.push_str(isolation);
     let env = backends.env();
     if !env.is_empty() {
+        let reveal = show_keys || backends.files.as_ref().is_some_and(|f| f.keys_new);
         out.push_str("Your app gets these in its environment:\n");
         for (k, v) in env {
+            let v = if k == "AWS_SECRET_ACCESS_KEY" {
+                shown(&v, reveal)
+            } else {
+                v
+            };
             out.push_str(&format!("  {k}={v}\n"));
         }
     }
@@ -434,6 +645,16 @@ fn print_banner(addr: SocketAddr, instances: &[Instance], backends: &backends::B
         instances.len()
     ));
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+/// A secret as the banner shows it: whole, or its first four characters.
+fn shown(secret: &str, reveal: bool) -> String {
+    if reveal {
+        secret.to_string()
+    } else {
+        let head: String = secret.chars().take(4).collect();
+        format!("{head}…(hidden)")
+    }
 }
 
 /// First SIGINT/SIGTERM: stop gracefully. Second: stop now. (The handlers are
@@ -509,6 +730,53 @@ fn substitute(command: &[String], port: u16, name: &str, index: usize) -> Vec<St
             arg
         })
         .collect()
+}
+
+/// `--sticky`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StickyArg {
+    None,
+    Cookie,
+    AppCookie(Option<String>),
+}
+
+fn parse_sticky(s: &str) -> Result<StickyArg, String> {
+    match s.split_once(':') {
+        None if s == "none" => Ok(StickyArg::None),
+        None if s == "cookie" => Ok(StickyArg::Cookie),
+        None if s == "app-cookie" => Ok(StickyArg::AppCookie(None)),
+        Some(("app-cookie", name)) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && !b"=;,".contains(&b)) => {
+            Ok(StickyArg::AppCookie(Some(name.to_string())))
+        }
+        _ => Err("expected none, cookie, app-cookie or app-cookie:NAME (NAME: your app's session cookie, e.g. PHPSESSID)".into()),
+    }
+}
+
+/// The front door's `[balance.sticky]` for `--sticky`. The strong cookie's key
+/// is new each run: users are re-stuck after a restart of `up`, which is fine here.
+fn sticky_config(
+    arg: &StickyArg,
+    session_cookies: &[String],
+) -> anyhow::Result<Option<frontdoor::config::Sticky>> {
+    let table = match arg {
+        StickyArg::None => return Ok(None),
+        StickyArg::Cookie => {
+            use std::io::Read;
+            let mut key = [0u8; 16];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut key))
+                .context("cannot read /dev/urandom for the sticky cookie's key")?;
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            format!("mode = \"cookie\"\nkey = \"{hex}\"\n")
+        }
+        StickyArg::AppCookie(name) => {
+            let Some(name) = name.clone().or_else(|| session_cookies.first().cloned()) else {
+                bail!("--sticky app-cookie needs your app's session cookie: --sticky app-cookie:NAME (or --session-cookie NAME)");
+            };
+            format!("mode = \"app-cookie\"\napp_cookie = \"{name}\"\n")
+        }
+    };
+    Ok(Some(toml::from_str(&table).context("sticky settings")?))
 }
 
 /// `500ms`, `2s`, `1m`, or a plain number of seconds.

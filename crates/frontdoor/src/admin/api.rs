@@ -30,6 +30,15 @@ use crate::{AdminState, Change, ChangeError, ChangeSummary, Control};
 /// The one page of the dashboard; it polls `/api/status`.
 const DASHBOARD: &str = include_str!("../../assets/dashboard.html");
 
+/// Panels for instances and single-host findings, which show where they apply
+/// (see the file); kept apart from the page so each can change on its own.
+const EXTRA_PANELS: &str = include_str!("../../assets/instances.html");
+
+/// The page with the extra panels at the end of `<main>`.
+static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    DASHBOARD.replacen("</main>", &format!("{EXTRA_PANELS}</main>"), 1)
+});
+
 /// Who asked, in the change log.
 const SOURCE: &str = "admin-api";
 
@@ -167,7 +176,7 @@ async fn dashboard() -> impl IntoResponse {
             ),
             (header::REFERRER_POLICY, "no-referrer"),
         ],
-        DASHBOARD,
+        PAGE.as_str(),
     )
 }
 

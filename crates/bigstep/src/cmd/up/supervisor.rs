@@ -61,6 +61,10 @@ pub(crate) struct Spec {
     pub(crate) argv: Vec<String>,
     /// `app-1` padded so output columns line up.
     pub(crate) label: String,
+    /// Environment of this instance alone (its own `HOME`, `TMPDIR`).
+    pub(crate) env: Vec<(String, String)>,
+    /// Extra arguments for the launcher (its view of the app directory).
+    pub(crate) launcher_args: Vec<String>,
 }
 
 /// Settings shared by all instances.
@@ -123,13 +127,45 @@ struct Status {
     exits: u32,
     last_exit: Option<String>,
     recent: VecDeque<String>,
+    /// Parked by request ([`Instance::set_running`]`(false)`): no process, none coming.
+    parked: bool,
+}
+
+/// Whether the operator wants the instance's process running (`bigstep ctl stop`
+/// says no; the supervisor then stops it and does not restart it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Run,
+    Parked,
+    /// Removed: stop the process and end the supervisor (also when the
+    /// [`Instance`] is dropped).
+    Gone,
+}
+
+/// Wait until the wish changes away from `from`; a dropped sender means [`Want::Gone`].
+async fn changed_from(want: &mut watch::Receiver<Want>, from: Want) -> Want {
+    match want.wait_for(|w| *w != from).await {
+        Ok(w) => *w,
+        Err(_) => Want::Gone,
+    }
 }
 
 /// A supervised instance.
 pub(crate) struct Instance {
     pub(crate) spec: Arc<Spec>,
     status: Arc<Mutex<Status>>,
-    task: JoinHandle<()>,
+    want: watch::Sender<Want>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A snapshot of an instance's process, for the admin API.
+#[derive(Debug, Clone)]
+pub(crate) struct Process {
+    pub(crate) pid: Option<u32>,
+    /// `running`, `starting`, `stopping`, `stopped` or `crashed`.
+    pub(crate) state: &'static str,
+    pub(crate) starts: u32,
+    pub(crate) exits: u32,
 }
 
 impl Instance {
@@ -138,13 +174,71 @@ impl Instance {
     pub(crate) fn start(spec: Spec, settings: Arc<Settings>, stop: watch::Receiver<Stop>) -> Self {
         let spec = Arc::new(spec);
         let status = Arc::new(Mutex::new(Status::default()));
-        let task = tokio::spawn(supervise(spec.clone(), settings, status.clone(), stop));
-        Self { spec, status, task }
+        let (want, wanted) = watch::channel(Want::Run);
+        let task = tokio::spawn(supervise(
+            spec.clone(),
+            settings,
+            status.clone(),
+            stop,
+            wanted,
+        ));
+        Self {
+            spec,
+            status,
+            want,
+            task: Mutex::new(Some(task)),
+        }
     }
 
     /// The pid of the running process, if one is running.
     pub(crate) fn pid(&self) -> Option<u32> {
         self.status().pid
+    }
+
+    /// Ask for the process to run (start it if parked) or to be parked (stop it
+    /// gracefully and keep it stopped). Returns at once: see [`Instance::parked`].
+    pub(crate) fn set_running(&self, run: bool) {
+        if *self.want.borrow() == Want::Gone {
+            return;
+        }
+        self.want
+            .send_replace(if run { Want::Run } else { Want::Parked });
+    }
+
+    /// Stop the process for good (gracefully) and end the supervisor; await
+    /// [`Instance::finished`] for it.
+    pub(crate) fn remove(&self) {
+        self.want.send_replace(Want::Gone);
+    }
+
+    /// Parked by request and its process gone.
+    pub(crate) fn parked(&self) -> bool {
+        let st = self.status();
+        st.parked && st.pid.is_none()
+    }
+
+    /// How many times its process exited on its own so far (a baseline for [`Instance::wait_ready`]).
+    pub(crate) fn exits(&self) -> u32 {
+        self.status().exits
+    }
+
+    /// What the process is doing now.
+    pub(crate) fn process(&self) -> Process {
+        let want = *self.want.borrow();
+        let st = self.status();
+        let state = match (want, st.pid, st.parked) {
+            (Want::Parked | Want::Gone, None, _) => "stopped",
+            (Want::Parked | Want::Gone, Some(_), _) => "stopping",
+            (Want::Run, Some(_), _) => "running",
+            (Want::Run, None, _) if st.starts > 0 && st.last_exit.is_some() => "crashed",
+            (Want::Run, None, _) => "starting",
+        };
+        Process {
+            pid: st.pid,
+            state,
+            starts: st.starts,
+            exits: st.exits,
+        }
     }
 
     /// How many times the instance has been started (1 + restarts).
@@ -167,6 +261,16 @@ impl Instance {
     /// message naming the instance and quoting its last output if it exits first
     /// or is still not listening at `deadline`.
     pub(crate) async fn wait_ready(&self, deadline: Instant) -> anyhow::Result<()> {
+        self.wait_ready_after(0, deadline).await
+    }
+
+    /// [`Instance::wait_ready`] for a process started after it had exited `exits`
+    /// times on its own (a restart: earlier exits are history).
+    pub(crate) async fn wait_ready_after(
+        &self,
+        exits: u32,
+        deadline: Instant,
+    ) -> anyhow::Result<()> {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.spec.port));
         let name = &self.spec.name;
         loop {
@@ -177,13 +281,14 @@ impl Instance {
             // Accepting is only ours if our process is still running: after it
             // exited, whatever answers on the port is someone else.
             if let Ok(Ok(_)) = attempt.await {
-                if self.status().exits == 0 {
+                let st = self.status();
+                if st.exits == exits && st.pid.is_some() {
                     return Ok(());
                 }
             }
             {
                 let st = self.status();
-                if st.exits > 0 {
+                if st.exits > exits {
                     bail!(
                         "{name} exited ({}) before accepting connections on {addr}; {}",
                         st.last_exit.as_deref().unwrap_or("unknown status"),
@@ -205,8 +310,11 @@ impl Instance {
 
     /// Wait for the supervisor to finish (after `stop` was set): the instance's
     /// process has exited and been reaped.
-    pub(crate) async fn finished(self) {
-        let _ = self.task.await;
+    pub(crate) async fn finished(&self) {
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
     }
 }
 
@@ -227,12 +335,32 @@ async fn supervise(
     settings: Arc<Settings>,
     status: Arc<Mutex<Status>>,
     mut stop: watch::Receiver<Stop>,
+    mut want: watch::Receiver<Want>,
 ) {
     let mut backoff = Backoff::new(settings.backoff);
     let name = &spec.name;
+    let set_parked = |parked: bool| {
+        status.lock().unwrap_or_else(|e| e.into_inner()).parked = parked;
+    };
     loop {
         if *stop.borrow() != Stop::Running {
             return;
+        }
+        let wish = *want.borrow();
+        if wish == Want::Gone {
+            return;
+        }
+        if wish == Want::Parked {
+            set_parked(true);
+            tracing::info!(instance = %name, "{name} stopped on request; it stays stopped until restarted");
+            tokio::select! {
+                w = changed_from(&mut want, Want::Parked) => if w == Want::Gone { return },
+                _ = stop.wait_for(|s| *s != Stop::Running) => return,
+            }
+            set_parked(false);
+            // Asked for, not a crash: start at once, with a fresh backoff.
+            backoff = Backoff::new(settings.backoff);
+            continue;
         }
         let started = Instant::now();
         let (exit, forwarders) = match spawn(&spec, &settings, &status).await {
@@ -252,13 +380,30 @@ async fn supervise(
                     );
                 }
                 let exited = tokio::select! {
-                    r = child.wait() => Some(r),
+                    r = child.wait() => Some(Ok(r)),
                     _ = stop.wait_for(|s| *s != Stop::Running) => None,
+                    w = changed_from(&mut want, Want::Run) => Some(Err(w)),
                 };
-                let Some(exit) = exited else {
-                    terminate(&mut child, &spec, settings.grace, &mut stop).await;
-                    status.lock().unwrap_or_else(|e| e.into_inner()).pid = None;
-                    return;
+                let exit = match exited {
+                    Some(Ok(exit)) => exit,
+                    // Parked or removed on request: stop it the graceful way,
+                    // then park (above) or end.
+                    Some(Err(w)) => {
+                        terminate(&mut child, &spec, settings.grace, &mut stop).await;
+                        status.lock().unwrap_or_else(|e| e.into_inner()).pid = None;
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(1), futures_join(forwarders))
+                                .await;
+                        if w == Want::Gone {
+                            return;
+                        }
+                        continue;
+                    }
+                    None => {
+                        terminate(&mut child, &spec, settings.grace, &mut stop).await;
+                        status.lock().unwrap_or_else(|e| e.into_inner()).pid = None;
+                        return;
+                    }
                 };
                 // The instance exited by itself: clear out anything it left in its group.
                 if let Some(pid) = pid {
@@ -290,6 +435,7 @@ async fn supervise(
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stop.wait_for(|s| *s != Stop::Running) => return,
+            w = changed_from(&mut want, Want::Run) => if w == Want::Gone { return },
         }
     }
 }
@@ -322,6 +468,7 @@ async fn spawn(
             c.arg("up")
                 .arg("--supervised-by")
                 .arg(std::process::id().to_string())
+                .args(&spec.launcher_args)
                 .arg("--")
                 .arg(program)
                 .args(args);
@@ -334,6 +481,7 @@ async fn spawn(
         }
     };
     cmd.envs(settings.env.iter().map(|(k, v)| (k, v)))
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .env("PORT", spec.port.to_string())
         .env("BIGSTEP_INSTANCE", &spec.name)
         .env("BIGSTEP_INSTANCE_INDEX", spec.index.to_string())

@@ -19,6 +19,8 @@ fn spec(name: &str, port: u16, script: &str) -> Spec {
         port,
         argv: vec!["sh".into(), "-c".into(), script.into()],
         label: name.into(),
+        env: Vec::new(),
+        launcher_args: Vec::new(),
     }
 }
 

@@ -1,0 +1,244 @@
+//! The operator's controls: `bigstep ctl` against the admin API of `bigstep up`
+//! (instances added, drained, stopped, restarted, removed, with and without load)
+//! and of a stand-alone `bigstep balance` (servers only; process controls are
+//! refused with a clear reason). The real binary throughout.
+
+mod upkit;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use testkit::backend::Backend;
+use testkit::process::FrontDoorProc;
+use upkit::{ctl, ls_rows, spread, wait_for, Load, Up, BIN};
+
+/// `ctl ls` as id → the row's columns.
+fn ls(up: &Up) -> HashMap<String, Vec<String>> {
+    let out = up.ctl(&["ls"]).expect_ok("ls");
+    ls_rows(&out)
+        .into_iter()
+        .map(|r| (r[0].clone(), r))
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn ctl_adds_stops_restarts_and_removes_instances_of_up() {
+    let up = Up::start(&["-n", "2"]);
+    let rows = ls(&up);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // ID ADDRESS STATE HEALTH IN-FLIGHT REQ/S SESSION-LOSS PROCESS PID
+    assert_eq!(rows["app-1"][7], "running", "{rows:?}");
+    let pid1: u32 = rows["app-1"][8].parse().expect("pid of app-1");
+
+    let out = up.ctl(&["add"]).expect_ok("add");
+    assert!(out.contains("added app-3"), "{out}");
+    wait_for(Duration::from_secs(30), "app-3 serving", || {
+        spread(up.addr, "/api/whoami", 6).contains_key("app-3")
+    });
+
+    let out = up.ctl(&["stop", "app-1"]).expect_ok("stop");
+    assert!(out.contains("app-1 stopped"), "{out}");
+    let rows = ls(&up);
+    assert_eq!(rows["app-1"][2], "maintenance", "{rows:?}");
+    assert_eq!(rows["app-1"][7], "stopped", "{rows:?}");
+    assert!(!alive(pid1), "app-1's process {pid1} is still running");
+    let seen = spread(up.addr, "/api/whoami", 12);
+    assert!(
+        !seen.contains_key("app-1"),
+        "a stopped instance served: {seen:?}"
+    );
+    // Stopped means stopped: the supervisor does not bring it back by itself.
+    assert_eq!(ls(&up)["app-1"][7], "stopped");
+
+    let out = up.ctl(&["restart", "app-1"]).expect_ok("restart");
+    assert!(out.contains("running again"), "{out}");
+    let rows = ls(&up);
+    assert_eq!(rows["app-1"][2], "active", "{rows:?}");
+    let pid1b: u32 = rows["app-1"][8].parse().expect("new pid");
+    assert_ne!(pid1, pid1b);
+    wait_for(Duration::from_secs(30), "app-1 serving again", || {
+        spread(up.addr, "/api/whoami", 6).contains_key("app-1")
+    });
+
+    let out = up.ctl(&["rm", "app-3"]).expect_ok("rm");
+    assert!(out.contains("app-3 stopped and removed"), "{out}");
+    assert!(!ls(&up).contains_key("app-3"));
+
+    let bad = up.ctl(&["stop", "app-9"]);
+    assert!(!bad.ok);
+    assert!(
+        bad.stderr.contains("no instance named `app-9`"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn a_drained_instance_gets_no_new_users() {
+    let up = Up::start(&["-n", "3"]);
+    up.ctl(&["drain", "app-2"]).expect_ok("drain");
+    assert_eq!(ls(&up)["app-2"][2], "draining");
+    let seen = spread(up.addr, "/api/whoami", 30);
+    assert!(!seen.contains_key("app-2"), "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    up.ctl(&["undrain", "app-2"]).expect_ok("undrain");
+    wait_for(Duration::from_secs(10), "app-2 serving again", || {
+        spread(up.addr, "/api/whoami", 6).contains_key("app-2")
+    });
+}
+
+/// Stop, restart, add and remove while clients keep sending: every request
+/// answered 200 (bounded: two clients, at most 10,000 requests).
+#[test]
+fn controls_under_load_fail_no_request() {
+    let up = Up::start(&["-n", "3"]);
+    let load = Load::start(up.addr, "/api/whoami", 2, 10_000);
+    for args in [
+        &["stop", "app-2"][..],
+        &["restart", "app-2"],
+        &["add"],
+        &["rm", "app-1"],
+    ] {
+        up.ctl(args).expect_ok(&args.join(" "));
+    }
+    let (ok, failures) = load.finish();
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {:?}\noutput:\n{}",
+        failures.len(),
+        ok as usize + failures.len(),
+        &failures[..failures.len().min(10)],
+        up.output()
+    );
+    assert!(ok > 0);
+    eprintln!("{ok} requests under the controls, none failed");
+}
+
+/// The admin address from the stand-alone front door's `admin listening … listen=ADDR` log line.
+fn admin_addr(fd: &FrontDoorProc) -> SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for line in fd.logs() {
+            if line.contains("admin listening") {
+                if let Some(rest) = line.split("listen=").nth(1) {
+                    return rest.split_whitespace().next().unwrap().parse().unwrap();
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no admin listener: {:?}",
+            fd.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_against_a_stand_alone_front_door() {
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let c = Backend::start("c").await;
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "admin_listen = \"127.0.0.1:0\"\n[[balance.servers]]\nname = \"a\"\naddress = \"{}\"\n[[balance.servers]]\nname = \"b\"\naddress = \"{}\"\n",
+            a.addr, b.addr
+        ),
+    );
+    let admin = admin_addr(&fd);
+    let run =
+        move |args: &'static [&'static str]| tokio::task::spawn_blocking(move || ctl(admin, args));
+    let ls = run(&["ls"]).await.unwrap().expect_ok("ls");
+    let rows = ls_rows(&ls);
+    assert_eq!(rows.len(), 2, "{ls}");
+    assert!(!ls.contains("PROCESS"), "no processes here: {ls}");
+
+    for args in [&["stop", "a"][..], &["restart", "a"], &["add"]] {
+        let r = run(args).await.unwrap();
+        assert!(!r.ok, "{args:?} succeeded: {}", r.stdout);
+        assert!(
+            r.stderr.contains("not supervised here"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+
+    run(&["drain", "a"]).await.unwrap().expect_ok("drain");
+    let ls = run(&["ls"]).await.unwrap().expect_ok("ls");
+    assert!(
+        ls_rows(&ls)
+            .iter()
+            .any(|r| r[0] == "a" && r[2] == "draining"),
+        "{ls}"
+    );
+
+    let c_addr: &'static str = Box::leak(c.addr.to_string().into_boxed_str());
+    let args: &'static [&'static str] = Box::leak(Box::new(["add", c_addr, "--name", "c"]));
+    run(args).await.unwrap().expect_ok("add c");
+    let ls = run(&["ls"]).await.unwrap().expect_ok("ls");
+    assert!(ls_rows(&ls).iter().any(|r| r[0] == "c"), "{ls}");
+    run(&["rm", "c"]).await.unwrap().expect_ok("rm c");
+    let ls = run(&["ls"]).await.unwrap().expect_ok("ls");
+    assert!(!ls_rows(&ls).iter().any(|r| r[0] == "c"), "{ls}");
+}
+
+/// The dashboard's buttons in headless Chromium: Add instance, Drain, Stop.
+/// Needs `node`, `/usr/bin/chromium` and playwright-core in `.ci/node`
+/// (`.ci/install` puts them there); without them this test fails, it does not skip.
+#[test]
+fn dashboard_adds_drains_and_stops_instances_in_chromium() {
+    let up = Up::start(&["-n", "2"]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("repo root")
+        .to_path_buf();
+    let shot = root.join("test-artifacts/up-dashboard.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&shot);
+    let node_modules = root.join(".ci/node/node_modules");
+    assert!(
+        node_modules.join("playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run .ci/install",
+        node_modules.display()
+    );
+    let load = Load::start(up.addr, "/api/whoami", 1, 5_000);
+    let out = std::process::Command::new("node")
+        .arg(root.join("crates/bigstep/tests/dashboard/instances.mjs"))
+        .arg(format!("http://{}/", up.admin))
+        .arg(&shot)
+        .env("NODE_PATH", &node_modules)
+        .output()
+        .expect("run node (install nodejs: .ci/install)");
+    let (ok, failures) = load.finish();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "dashboard test failed:\n{log}\n{}",
+        up.output()
+    );
+    assert!(shot.is_file(), "no screenshot: {log}");
+    let rows = ls(&up);
+    assert_eq!(rows["app-3"][7], "running", "{rows:?}");
+    assert_eq!(rows["app-1"][2], "draining", "{rows:?}");
+    assert_eq!(rows["app-2"][7], "stopped", "{rows:?}");
+    // Meanwhile a client kept loading pages: none failed.
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(ok > 0);
+    let seen = spread(up.addr, "/api/whoami", 6);
+    assert_eq!(seen.keys().collect::<Vec<_>>(), vec!["app-3"], "{seen:?}");
+}

@@ -1,0 +1,192 @@
+//! The single-host detectors of `bigstep up`, on small apps of the tests' own
+//! (Python, run as the user's command) that make each mistake — sessions in
+//! process memory, uploads on local disk — and the same apps fixed (sessions in
+//! the shared state through redis-py, uploads in the shared files through
+//! boto3), which must show nothing. Counts come from `GET /api/findings` and
+//! the summary `up` prints when it stops.
+
+mod upkit;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use upkit::{get, request, App, Up, PY_PRELUDE};
+
+/// Sessions in a dict: an instance that did not create the session starts a new one.
+const SESSIONS_IN_MEMORY: &str = r#"
+import uuid
+SESSIONS = {}
+class H(Base):
+    def do_GET(self):
+        sid = self.cookie("sid")
+        if sid in SESSIONS:
+            SESSIONS[sid] += 1
+            return self.reply(200, "visit %d" % SESSIONS[sid])
+        sid = uuid.uuid4().hex
+        SESSIONS[sid] = 1
+        self.reply(200, "new session", [("Set-Cookie", "sid=%s; Path=/; HttpOnly" % sid)])
+serve(H)
+"#;
+
+/// The same app with sessions in the shared state.
+const SESSIONS_IN_REDIS: &str = r#"
+import uuid, redis
+R = redis.Redis.from_url(os.environ["REDIS_URL"])
+class H(Base):
+    def do_GET(self):
+        sid = self.cookie("sid")
+        if sid and R.exists("session:" + sid):
+            n = R.incr("session:" + sid)
+            return self.reply(200, "visit %d" % n)
+        sid = uuid.uuid4().hex
+        R.set("session:" + sid, 1)
+        self.reply(200, "new session", [("Set-Cookie", "sid=%s; Path=/; HttpOnly" % sid)])
+serve(H)
+"#;
+
+/// Uploads to `./uploads`.
+const UPLOADS_ON_DISK: &str = r#"
+class H(Base):
+    def do_GET(self):
+        p = "." + self.path
+        if self.path.startswith("/uploads/") and os.path.isfile(p):
+            return self.reply(200, open(p).read())
+        self.reply(404 if self.path.startswith("/uploads/") else 200, "no such file" if self.path.startswith("/uploads/") else "ok")
+    def do_POST(self):
+        data = self.body()
+        os.makedirs("uploads", exist_ok=True)
+        with open("." + self.path, "wb") as f:
+            f.write(data)
+        self.reply(201, "stored")
+serve(H)
+"#;
+
+/// The same app with uploads in the shared files (S3 API).
+const UPLOADS_IN_S3: &str = r#"
+import boto3, botocore
+S3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"],
+                  config=botocore.config.Config(s3={"addressing_style": "path"}))
+BUCKET = os.environ["BIGSTEP_BUCKET"]
+class H(Base):
+    def do_GET(self):
+        if not self.path.startswith("/uploads/"):
+            return self.reply(200, "ok")
+        try:
+            o = S3.get_object(Bucket=BUCKET, Key=self.path[1:])
+            return self.reply(200, o["Body"].read().decode())
+        except S3.exceptions.NoSuchKey:
+            return self.reply(404, "no such file")
+    def do_POST(self):
+        S3.put_object(Bucket=BUCKET, Key=self.path[1:], Body=self.body())
+        self.reply(201, "stored")
+serve(H)
+"#;
+
+fn start(tag: &str, body: &str) -> (App, Up) {
+    let app = App::write(tag, &format!("{PY_PRELUDE}{body}"));
+    let up = app.up(&["-n", "3"]);
+    (app, up)
+}
+
+/// A browser's visits: follow `sid` as a cookie jar would.
+fn browse(up: &Up, visits: usize) {
+    let mut sid: Option<String> = None;
+    for _ in 0..visits {
+        let cookie = sid.as_ref().map(|s| format!("sid={s}"));
+        let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("Cookie", c.as_str())).collect();
+        let r = request(up.addr, "GET", "/account", &headers, b"").unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+        for c in r.set_cookies() {
+            if let Some(v) = c.strip_prefix("sid=") {
+                sid = Some(v.split(';').next().unwrap().to_string());
+            }
+        }
+        // The favicon a browser asks for beside the page: never a finding.
+        let _ = request(up.addr, "GET", "/favicon.ico", &headers, b"").unwrap();
+    }
+}
+
+/// Upload one file, then read it back as other users would.
+fn upload_and_read(up: &Up) {
+    let r = request(up.addr, "POST", "/uploads/cat.txt", &[], b"meow").unwrap();
+    assert_eq!(r.status, 201, "{r:?}");
+    for _ in 0..9 {
+        let r = get(up.addr, "/uploads/cat.txt").unwrap();
+        assert!(r.status == 200 || r.status == 404, "{r:?}");
+    }
+}
+
+fn findings(up: &Up) -> Vec<Value> {
+    let r = get(up.admin, "/api/findings").unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    serde_json::from_str::<Value>(&r.body)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn total(list: &[Value], kind: &str) -> u64 {
+    list.iter()
+        .filter(|f| f["kind"] == kind)
+        .map(|f| f["count"].as_u64().unwrap())
+        .sum()
+}
+
+/// Stop `up` and return what it printed.
+fn stop(mut up: Up) -> String {
+    let status = up.signal_and_wait("TERM", Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "{}", up.output());
+    up.output()
+}
+
+#[test]
+fn sessions_in_memory_are_reported_per_server_and_path() {
+    let (_app, up) = start("sess-mem", SESSIONS_IN_MEMORY);
+    browse(&up, 9);
+    let list = findings(&up);
+    assert!(total(&list, "session-loss") >= 5, "{list:#?}");
+    for f in &list {
+        assert_eq!(f["kind"], "session-loss", "{f}");
+        assert_eq!(f["path"], "/account", "{f}");
+        assert!(f["title"].as_str().unwrap().contains("sid"), "{f}");
+        assert!(f["fix"].as_str().unwrap().contains("REDIS_URL"), "{f}");
+    }
+    let out = stop(up);
+    assert!(
+        out.contains("single-host findings (what would break"),
+        "{out}"
+    );
+    assert!(out.contains("Session lost (cookie sid)"), "{out}");
+}
+
+#[test]
+fn sessions_in_shared_state_are_not_reported() {
+    let (_app, up) = start("sess-redis", SESSIONS_IN_REDIS);
+    browse(&up, 9);
+    assert_eq!(findings(&up), Vec::<Value>::new());
+    let out = stop(up);
+    assert!(out.contains("single-host findings: none"), "{out}");
+}
+
+#[test]
+fn uploads_on_local_disk_are_reported() {
+    let (_app, up) = start("files-disk", UPLOADS_ON_DISK);
+    upload_and_read(&up);
+    let list = findings(&up);
+    assert!(total(&list, "file-on-one-instance") >= 3, "{list:#?}");
+    assert!(
+        list.iter().all(|f| f["path"] == "/uploads/cat.txt"),
+        "{list:#?}"
+    );
+    assert!(list
+        .iter()
+        .all(|f| f["fix"].as_str().unwrap().contains("S3_ENDPOINT_URL")));
+}
+
+#[test]
+fn uploads_in_shared_files_are_not_reported() {
+    let (_app, up) = start("files-s3", UPLOADS_IN_S3);
+    upload_and_read(&up);
+    assert_eq!(findings(&up), Vec::<Value>::new());
+}
