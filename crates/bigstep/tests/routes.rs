@@ -1012,3 +1012,25 @@ async fn a_shared_limit_fails_open_when_its_store_is_down() {
         .iter()
         .any(|l| l.contains("shared rate-limit store failed")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_of_named_pools_alone_starts_and_unrouted_requests_get_503() {
+    let api = Backend::start("api").await;
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "[[balance.pools]]\nname = \"api\"\n[[balance.pools.servers]]\naddress = \"{}\"\n\
+             [[balance.routes]]\nhost = \"api.test\"\npool = \"api\"\n",
+            api.addr
+        ),
+    );
+    assert_eq!(
+        get_h(fd.addr, "api.test", "/", &[])
+            .await
+            .header("x-backend"),
+        Some("api")
+    );
+    let r = get_h(fd.addr, "other.test", "/", &[]).await;
+    assert_eq!(r.status, 503, "the default pool is empty");
+    assert_eq!(r.header("x-bigstep-reason"), Some("no-healthy-server"));
+}

@@ -309,9 +309,10 @@ fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
             },
         ));
     }
-    if cfg.servers.is_empty() && cfg.discovery.is_none() {
+    let pooled = cfg.pools.iter().any(|p| !p.get_ref().servers.is_empty());
+    if cfg.servers.is_empty() && cfg.discovery.is_none() && !pooled {
         anyhow::bail!(
-            "no servers configured: add [[balance.servers]] entries to the config file, pass --server HOST:PORT, or set [balance.discovery] registry"
+            "no servers configured: add [[balance.servers]] (or [[balance.pools]] with servers) to the config file, pass --server HOST:PORT, or set [balance.discovery] registry"
         );
     }
     cfg.validate(None).map_err(|e| anyhow::anyhow!("{e}"))?;
