@@ -75,23 +75,22 @@ EOF
 nginx -p "$W/backend" -c "$W/backend/nginx.conf" & PIDS+=($!)
 wait_port $BACKEND_PORT
 
-# bigstep, one route: everything to the pool `main`.
+# bigstep, one route: everything to the default pool.
 cat > "$W/one.toml" <<EOF
 [balance]
 listen = "127.0.0.1:$ONE_PORT"
 access_log = false
-[[balance.pools]]
-name = "main"
-[[balance.pools.servers]]
+[[balance.servers]]
 address = "127.0.0.1:$BACKEND_PORT"
 [[balance.routes]]
 host = "www.example.com"
 path_prefix = "/"
-pool = "main"
+pool = "default"
 EOF
 # bigstep, 20 routes: 19 host+prefix routes that do not match, then the one that does.
 {
     printf '[balance]\nlisten = "127.0.0.1:%s"\naccess_log = false\n' $TWENTY_PORT
+    printf '[[balance.servers]]\naddress = "127.0.0.1:%s"\n' $BACKEND_PORT
     for i in $(seq 1 19) main; do
         printf '[[balance.pools]]\nname = "p%s"\n[[balance.pools.servers]]\naddress = "127.0.0.1:%s"\n' "$i" $BACKEND_PORT
     done
@@ -146,7 +145,7 @@ for round in $(seq 1 "$ROUNDS"); do
         errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
         [ -z "$errs" ] || { echo "$proxy: errors: $errs" >&2; exit 1; }
         rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-        cps=$(awk -v r="$reqs" -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", t > 0 ? r / (t / hz) : 0 }')
+        cps=$(awk -v r="$reqs" -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", (t > 0 ? r / (t / hz) : 0) }')
         RPS[$proxy]+="$rps "; CPS[$proxy]+="$cps "
         printf 'round %s %-11s %10.0f req/s %8s req/CPU-s  (load %s)\n' "$round" "$proxy" "$rps" "$cps" "$(cut -d' ' -f1-3 /proc/loadavg)"
     done
