@@ -2,6 +2,7 @@
 //! `service::config`) and typed as a whole. Unknown tables and keys are errors
 //! that name the key and the line.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -21,7 +22,7 @@ pub(crate) struct FileConfig {
     pub(crate) files: Option<files::FilesToml>,
     /// What `bigstep up` runs (see `cmd/up/file.rs`).
     #[serde(default)]
-    pub(crate) up: Option<crate::cmd::up::file::UpToml>,
+    pub(crate) up: Option<UpToml>,
 }
 
 /// Read and validate `path`. Errors name the file, the key and the line.
@@ -36,6 +37,33 @@ pub(crate) fn load_with_source(path: &Path) -> anyhow::Result<(FileConfig, Strin
     validate(&loaded.value, &loaded.source)
         .map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))?;
     Ok((loaded.value, loaded.source))
+}
+
+/// The `[up]` table (read by `bigstep up`, see `cmd/up/file.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpToml {
+    /// The app's command and arguments; absent: the built-in demo.
+    #[serde(default)]
+    pub(crate) command: Option<Vec<String>>,
+    /// How many instances.
+    #[serde(default)]
+    pub(crate) instances: Option<u16>,
+    /// Environment for every instance.
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, String>,
+    /// The health-check path.
+    #[serde(default)]
+    pub(crate) health_path: Option<String>,
+    /// `none`, `cookie`, `app-cookie:NAME`.
+    #[serde(default)]
+    pub(crate) sticky: Option<String>,
+    /// Cookie names the session-loss detector watches.
+    #[serde(default)]
+    pub(crate) session_cookies: Vec<String>,
+    /// Instances share the app directory, HOME and TMPDIR.
+    #[serde(default)]
+    pub(crate) shared_dir: bool,
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ enum Kind {
 
 struct Compressing {
     inner: Incoming,
-    encoder: crate::compress::Encoder,
+    encoder: crate::encoder::Encoder,
     /// Bytes written since the encoder last produced output.
     dirty: bool,
     /// The server's body ended and the encoder's last bytes went out.
@@ -192,7 +192,7 @@ impl ResponseBody {
         }
     }
     /// This body, compressed by `encoder` (only a server's body is ever compressed).
-    pub(crate) fn compressed(self, encoder: crate::compress::Encoder) -> Self {
+    pub(crate) fn compressed(self, encoder: crate::encoder::Encoder) -> Self {
         match self.kind {
             Kind::Upstream(inner) => Self {
                 kind: Kind::Compressed(Box::new(Compressing {

@@ -10,30 +10,12 @@
 //! known), types not in the list, and `text/event-stream` (whose events must
 //! not wait in an encoder).
 
-use std::io::Write;
-
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response};
 
 use crate::body::ResponseBody;
 use crate::config::Compression;
-
-/// An encoding we produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Coding {
-    Brotli,
-    Gzip,
-}
-
-impl Coding {
-    fn token(self) -> &'static str {
-        match self {
-            Coding::Brotli => "br",
-            Coding::Gzip => "gzip",
-        }
-    }
-}
+pub(crate) use crate::encoder::{Coding, Encoder};
 
 /// The coding to use for a client's `Accept-Encoding`, or none: the first of
 /// `offered` (our preference order) the client accepts with q > 0.
@@ -173,70 +155,6 @@ fn add_vary(h: &mut HeaderMap) {
     });
     if !has {
         h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    }
-}
-
-/// A streaming encoder writing into its own buffer, which the body drains.
-pub(crate) enum Encoder {
-    Gzip(flate2::write::GzEncoder<Vec<u8>>),
-    Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
-    Finished,
-}
-
-impl Encoder {
-    fn new(coding: Coding, level: u32) -> Encoder {
-        match coding {
-            Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
-                Vec::with_capacity(8 * 1024),
-                flate2::Compression::new(level.clamp(1, 9)),
-            )),
-            // Brotli quality 0-11; ours 1-9 maps onto 1-9 (5 is about gzip 6's speed).
-            Coding::Brotli => Encoder::Brotli(Box::new(brotli::CompressorWriter::new(
-                Vec::with_capacity(8 * 1024),
-                4096,
-                level.clamp(1, 9),
-                22,
-            ))),
-        }
-    }
-
-    fn out(&mut self) -> &mut Vec<u8> {
-        match self {
-            Encoder::Gzip(e) => e.get_mut(),
-            Encoder::Brotli(e) => e.get_mut(),
-            Encoder::Finished => unreachable!("no output after finish"),
-        }
-    }
-
-    /// Feeds `data`; returns what the encoder produced so far (maybe nothing).
-    pub(crate) fn write(&mut self, data: &[u8]) -> std::io::Result<Bytes> {
-        match self {
-            Encoder::Gzip(e) => e.write_all(data)?,
-            Encoder::Brotli(e) => e.write_all(data)?,
-            Encoder::Finished => return Ok(Bytes::new()),
-        }
-        Ok(Bytes::from(std::mem::take(self.out())))
-    }
-
-    /// Pushes out everything written so far (the server paused).
-    pub(crate) fn flush(&mut self) -> std::io::Result<Bytes> {
-        match self {
-            Encoder::Gzip(e) => e.flush()?,
-            Encoder::Brotli(e) => e.flush()?,
-            Encoder::Finished => return Ok(Bytes::new()),
-        }
-        Ok(Bytes::from(std::mem::take(self.out())))
-    }
-
-    /// Ends the stream; returns the last bytes.
-    pub(crate) fn finish(&mut self) -> std::io::Result<Bytes> {
-        let out = match std::mem::replace(self, Encoder::Finished) {
-            Encoder::Gzip(e) => e.finish()?,
-            // `into_inner` writes brotli's final block.
-            Encoder::Brotli(e) => e.into_inner(),
-            Encoder::Finished => Vec::new(),
-        };
-        Ok(Bytes::from(out))
     }
 }
 

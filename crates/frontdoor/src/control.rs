@@ -412,7 +412,7 @@ pub struct Status {
     pub session_loss_paths: Vec<(String, u64)>,
     /// The registry, when `[balance.discovery]` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub discovery: Option<crate::discovery::DiscoveryStatus>,
+    pub discovery: Option<DiscoveryStatus>,
 }
 
 /// One pool as the dashboard shows it.
@@ -530,4 +530,19 @@ fn describe(c: &Change) -> String {
         Change::SetWeight(id, w) => format!("weight {id} = {w}"),
         Change::SetAdminState(id, st) => format!("{id} -> {}", st.as_str()),
     }
+}
+
+/// Discovery as `/api/status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscoveryStatus {
+    /// The registry URL (password hidden).
+    pub registry: String,
+    /// The last read succeeded.
+    pub up: bool,
+    /// Servers added from the registry.
+    pub members: Vec<String>,
+    /// Seconds since the last successful read.
+    pub last_read_s_ago: Option<f64>,
+    /// Why the last read failed, while it fails.
+    pub last_error: Option<String>,
 }

@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use crate::control::DiscoveryStatus;
 use discovery::{AdminRecord, Keys, Op, Registry, View};
-use serde::Serialize;
 use tokio::sync::{mpsc, Notify};
 
 use crate::clock::now_ms;
@@ -151,21 +151,6 @@ impl Link {
             self.read_errors.get()
         );
     }
-}
-
-/// Discovery as `/api/status` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct DiscoveryStatus {
-    /// The registry URL (password hidden).
-    pub registry: String,
-    /// The last read succeeded.
-    pub up: bool,
-    /// Servers added from the registry.
-    pub members: Vec<String>,
-    /// Seconds since the last successful read.
-    pub last_read_s_ago: Option<f64>,
-    /// Why the last read failed, while it fails.
-    pub last_error: Option<String>,
 }
 
 fn to_registry(s: AdminState) -> discovery::AdminState {

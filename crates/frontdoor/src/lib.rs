@@ -18,6 +18,7 @@ pub mod config;
 mod conn;
 mod control;
 mod discovery;
+mod encoder;
 mod error;
 pub mod findings;
 mod headers;
@@ -35,10 +36,10 @@ mod tunnel;
 mod upstream;
 
 pub use config::Config;
+pub use control::DiscoveryStatus;
 pub use control::{
     Change, ChangeError, ChangeSummary, Control, PoolStatus, RouteStatus, ServerStatus, Status,
 };
-pub use discovery::DiscoveryStatus;
 pub use upstream::{AdminState, Health};
 
 use std::collections::HashMap;

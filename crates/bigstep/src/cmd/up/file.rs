@@ -14,40 +14,12 @@
 //! APP_ENV = "development"
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
 
 use super::Args;
-
-/// The `[up]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UpToml {
-    /// The app's command and arguments; absent: the built-in demo.
-    #[serde(default)]
-    command: Option<Vec<String>>,
-    /// How many instances.
-    #[serde(default)]
-    instances: Option<u16>,
-    /// Environment for every instance.
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    /// The health-check path.
-    #[serde(default)]
-    health_path: Option<String>,
-    /// `none`, `cookie`, `app-cookie:NAME`.
-    #[serde(default)]
-    sticky: Option<String>,
-    /// Cookie names the session-loss detector watches.
-    #[serde(default)]
-    session_cookies: Vec<String>,
-    /// Instances share the app directory, HOME and TMPDIR.
-    #[serde(default)]
-    shared_dir: bool,
-}
+use crate::config::UpToml;
 
 /// `args` with the file's `[up]` values filled in where no flag was given, and
 /// the file's `[up.env]`.
