@@ -25,8 +25,8 @@ use service::shutdown::Drain;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::app::App;
 use crate::fast;
-use crate::server::App;
 use crate::store::Scratch;
 
 /// The largest request head the fast path reads; a longer one goes to hyper,
@@ -36,9 +36,15 @@ const MAX_HEAD: usize = 16 * 1024;
 /// Headers the fast path parses; a request with more goes to hyper.
 const MAX_HEADERS: usize = 32;
 
-/// Serves one connection until it closes, the drain ends it or it is handed
-/// to hyper (which then serves it to the end).
-pub(crate) async fn serve(app: App, stream: TcpStream, peer: SocketAddr, drain: Drain) {
+/// Serves one connection until it closes or the drain ends it (`None`), or
+/// until a request the fast path does not take: then the connection, with
+/// the bytes already read, is returned for the general path.
+pub(crate) async fn serve(
+    app: &App,
+    stream: TcpStream,
+    peer: SocketAddr,
+    drain: &Drain,
+) -> Option<Prefixed> {
     let mut conn = Conn {
         stream,
         buf: BytesMut::with_capacity(4096),
@@ -48,22 +54,21 @@ pub(crate) async fn serve(app: App, stream: TcpStream, peer: SocketAddr, drain: 
     };
     if app.fast.is_some() {
         loop {
-            match conn.next(&app, &drain).await {
+            match conn.next(app, drain).await {
                 Ok(Step::Again) => continue,
-                Ok(Step::Close) => return,
+                Ok(Step::Close) => return None,
                 Ok(Step::General) => break,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    return;
+                    return None;
                 }
             }
         }
     }
-    let io = Prefixed {
+    Some(Prefixed {
         pre: conn.buf,
         io: conn.stream,
-    };
-    crate::server::serve_general(app, io, peer, drain).await;
+    })
 }
 
 enum Step {

@@ -6,6 +6,7 @@
 //! atomic, crash-safe and confined to its directory — is ours, in [`store`]; see its
 //! module documentation for the on-disk layout and the life of a write.
 
+mod app;
 pub mod checksum;
 pub mod config;
 mod conn;

@@ -21,10 +21,11 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::path::S3Path;
-use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::service::S3ServiceBuilder;
 use s3s::{s3_error, Body, S3Result};
 use tokio::net::TcpListener;
 
+use crate::app::{App, FastPath};
 use crate::config::FilesConfig;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::s3::Backend;
@@ -68,65 +69,6 @@ impl S3Access for Access {
             }
         }
         Err(s3_error!(AccessDenied, "Signature is required"))
-    }
-}
-
-/// A running files service: the S3 handler plus what CORS and the read fast
-/// path need.
-#[derive(Clone)]
-pub(crate) struct App {
-    s3: S3Service,
-    pub(crate) store: Store,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) idle_timeout: std::time::Duration,
-    /// Base domain for virtual-host-style addressing, if configured.
-    pub(crate) domain: Option<Arc<str>>,
-    /// The read fast path (`conn.rs`); `None` when no bucket is public, as only
-    /// anonymous reads take it.
-    pub(crate) fast: Option<Arc<FastPath>>,
-}
-
-/// What the read fast path needs beyond the store: the public buckets, and
-/// its request counters resolved once (a label lookup per request would
-/// allocate).
-pub(crate) struct FastPath {
-    pub(crate) public: HashSet<String>,
-    counters: [prometheus_client::metrics::counter::Counter; 5],
-}
-
-impl FastPath {
-    fn new(public: HashSet<String>, metrics: &Metrics) -> FastPath {
-        let c = |method: &str, status: u16| {
-            metrics
-                .requests
-                .get_or_create(&RequestLabels {
-                    method: method.to_owned(),
-                    status,
-                })
-                .clone()
-        };
-        FastPath {
-            public,
-            counters: [
-                c("GET", 200),
-                c("GET", 206),
-                c("GET", 304),
-                c("HEAD", 200),
-                c("HEAD", 304),
-            ],
-        }
-    }
-
-    /// Counts one answered request.
-    pub(crate) fn count(&self, head_only: bool, status: u16) {
-        let i = match (head_only, status) {
-            (false, 206) => 1,
-            (false, 304) => 2,
-            (false, _) => 0,
-            (true, 304) => 4,
-            (true, _) => 3,
-        };
-        self.counters[i].inc();
     }
 }
 
@@ -312,7 +254,14 @@ impl FilesServer {
         server
             .accept_until(shutdown, |stream, peer, drain| {
                 let _ = stream.set_nodelay(true);
-                crate::conn::serve(app.clone(), stream, peer, drain)
+                let app = app.clone();
+                async move {
+                    // The read fast path answers what it can, then hands the
+                    // connection (with what it already read) to hyper and s3s.
+                    if let Some(io) = crate::conn::serve(&app, stream, peer, &drain).await {
+                        serve_general(app, io, peer, drain).await;
+                    }
+                }
             })
             .await;
         sweeper.abort();

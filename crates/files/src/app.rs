@@ -1,0 +1,70 @@
+//! What a running files service holds, shared by the general path
+//! (`server.rs`: hyper and s3s) and the read fast path (`conn.rs`). A leaf
+//! below both, so neither imports the other's state.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use s3s::service::S3Service;
+
+use crate::metrics::{Metrics, RequestLabels};
+use crate::store::Store;
+
+/// A running files service: the S3 handler plus what CORS and the read fast
+/// path need.
+#[derive(Clone)]
+pub(crate) struct App {
+    pub(crate) s3: S3Service,
+    pub(crate) store: Store,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) idle_timeout: std::time::Duration,
+    /// Base domain for virtual-host-style addressing, if configured.
+    pub(crate) domain: Option<Arc<str>>,
+    /// The read fast path (`conn.rs`); `None` when no bucket is public, as only
+    /// anonymous reads take it.
+    pub(crate) fast: Option<Arc<FastPath>>,
+}
+
+/// What the read fast path needs beyond the store: the public buckets, and
+/// its request counters resolved once (a label lookup per request would
+/// allocate).
+pub(crate) struct FastPath {
+    pub(crate) public: HashSet<String>,
+    counters: [prometheus_client::metrics::counter::Counter; 5],
+}
+
+impl FastPath {
+    pub(crate) fn new(public: HashSet<String>, metrics: &Metrics) -> FastPath {
+        let c = |method: &str, status: u16| {
+            metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    method: method.to_owned(),
+                    status,
+                })
+                .clone()
+        };
+        FastPath {
+            public,
+            counters: [
+                c("GET", 200),
+                c("GET", 206),
+                c("GET", 304),
+                c("HEAD", 200),
+                c("HEAD", 304),
+            ],
+        }
+    }
+
+    /// Counts one answered request.
+    pub(crate) fn count(&self, head_only: bool, status: u16) {
+        let i = match (head_only, status) {
+            (false, 206) => 1,
+            (false, 304) => 2,
+            (false, _) => 0,
+            (true, 304) => 4,
+            (true, _) => 3,
+        };
+        self.counters[i].inc();
+    }
+}
