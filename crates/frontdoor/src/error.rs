@@ -45,6 +45,9 @@ pub(crate) enum ErrorKind {
     BadPath,
     /// A route's rate limit refused the client.
     RateLimited,
+    /// A request head the HTTP/1 rules refuse (`strict.rs`); carries the status
+    /// and reason.
+    Malformed(h1::Error),
 }
 
 #[derive(Debug)]
@@ -78,7 +81,9 @@ impl ProxyError {
             NoServer => Fault::Capacity,
             ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamTimeout
             | UpstreamProtocol => Fault::Upstream,
-            UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited => Fault::Client,
+            UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited | Malformed(_) => {
+                Fault::Client
+            }
         }
     }
 
@@ -89,9 +94,8 @@ impl ProxyError {
             UpstreamClosed | UpstreamProtocol => Retry::BeforeResponse,
             // A stalled server is not retried: the client already waited the full timeout.
             UpstreamTimeout => Retry::No,
-            NoServer | UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited => {
-                Retry::No
-            }
+            NoServer | UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited
+            | Malformed(_) => Retry::No,
         }
     }
 
@@ -110,6 +114,7 @@ impl ProxyError {
             ClientBodyFailed => "client-body-failed",
             BadPath => "bad-path",
             RateLimited => "rate-limited",
+            Malformed(e) => e.reason(),
         }
     }
 
@@ -125,6 +130,7 @@ impl ProxyError {
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ClientBodyFailed | BadPath => StatusCode::BAD_REQUEST,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Malformed(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
         }
     }
 
@@ -144,6 +150,7 @@ impl ProxyError {
             ClientBodyFailed => "The request body could not be read.",
             BadPath => "The request path is malformed or ambiguous (an encoded slash, backslash or NUL, or bad percent-encoding).",
             RateLimited => "Too many requests. Please slow down and try again after the time in Retry-After.",
+            Malformed(_) => "The request head is malformed (see the x-bigstep-reason header).",
         }
     }
 

@@ -32,6 +32,7 @@ mod routing;
 mod snapshot;
 mod stats;
 mod sticky;
+mod strict;
 mod tunnel;
 mod upstream;
 

@@ -31,6 +31,17 @@ pub enum Target {
 /// method may not use, a fragment, userinfo, a scheme other than http(s), and
 /// any byte outside RFC 3986's sets (non-ASCII included: clients percent-encode).
 pub fn classify_target(method: &[u8], target: &[u8]) -> Result<Target, Error> {
+    classify(method, target, true)
+}
+
+/// The form rules of [`classify_target`] alone: which form, allowed for this
+/// method, and an absolute-form authority within the grammar; path and query
+/// characters are not judged (for a caller whose URI parser already did).
+pub fn target_form(method: &[u8], target: &[u8]) -> Result<Target, Error> {
+    classify(method, target, false)
+}
+
+fn classify(method: &[u8], target: &[u8], chars: bool) -> Result<Target, Error> {
     if target == b"*" {
         return if method == b"OPTIONS" {
             Ok(Target::Asterisk)
@@ -48,11 +59,13 @@ pub fn classify_target(method: &[u8], target: &[u8]) -> Result<Target, Error> {
     match target.first() {
         None => Err(Error::BadTarget),
         Some(b'/') => {
-            path_and_query(target)?;
+            if chars {
+                path_and_query(target)?;
+            }
             Ok(Target::Origin)
         }
         Some(_) => {
-            if let Some(t) = absolute_form(target)? {
+            if let Some(t) = absolute_form(target, chars)? {
                 return Ok(t);
             }
             if authority_form(target) {
@@ -88,7 +101,7 @@ fn path_and_query(t: &[u8]) -> Result<(), Error> {
 }
 
 /// `http(s)://authority[/path][?query]`; `Ok(None)` when `t` has no scheme.
-fn absolute_form(t: &[u8]) -> Result<Option<Target>, Error> {
+fn absolute_form(t: &[u8], chars: bool) -> Result<Option<Target>, Error> {
     let Some(colon) = t.iter().position(|&b| b == b':') else {
         return Ok(None);
     };
@@ -125,7 +138,7 @@ fn absolute_form(t: &[u8]) -> Result<Option<Target>, Error> {
         return Err(Error::BadTarget);
     }
     let tail = &rest[end..];
-    if !tail.is_empty() {
+    if chars && !tail.is_empty() {
         let with_slash;
         let pq = if tail[0] == b'?' {
             // `http://h?q`: check the query as if the path were `/`.
@@ -351,6 +364,9 @@ mod tests {
     fn target_forms() {
         use Target::*;
         assert_eq!(classify_target(b"GET", b"/a?b=c[]"), Ok(Origin));
+        assert_eq!(classify_target(b"GET", b"/a\"b"), Err(Error::BadTarget));
+        assert_eq!(target_form(b"GET", b"/a\"b"), Ok(Origin), "form only");
+        assert_eq!(target_form(b"GET", b"a/b"), Err(Error::BadTarget));
         assert_eq!(classify_target(b"OPTIONS", b"*"), Ok(Asterisk));
         assert_eq!(
             classify_target(b"GET", b"*"),
