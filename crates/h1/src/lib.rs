@@ -64,12 +64,21 @@ impl Span {
 
     /// The span of `part`, a subslice of `buf` (as httparse hands them out).
     fn of(buf: &[u8], part: &[u8]) -> Span {
-        // Address arithmetic on two slices of the same allocation: safe, no deref.
-        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
-        debug_assert!(start + part.len() <= buf.len());
-        Span {
-            start: start as u32,
-            end: (start + part.len()) as u32,
+        // Address arithmetic on two slices of the same allocation: safe, no
+        // deref. An empty slice that does not point into `buf` becomes an
+        // empty span at 0 rather than a wild offset.
+        let start = (part.as_ptr() as usize)
+            .checked_sub(buf.as_ptr() as usize)
+            .filter(|s| s + part.len() <= buf.len());
+        match start {
+            Some(start) => Span {
+                start: start as u32,
+                end: (start + part.len()) as u32,
+            },
+            None => {
+                debug_assert!(part.is_empty(), "a non-empty part outside the buffer");
+                Span::default()
+            }
         }
     }
 
