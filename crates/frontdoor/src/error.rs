@@ -47,6 +47,9 @@ pub(crate) enum ErrorKind {
     RateLimited,
     /// An HTTP/2 request without `:authority` or `Host`, or with two that disagree.
     MissingHost,
+    /// A request head the HTTP/1 rules refuse (`strict.rs`); carries the status
+    /// and reason.
+    Malformed(h1::Error),
 }
 
 #[derive(Debug)]
@@ -80,9 +83,8 @@ impl ProxyError {
             NoServer => Fault::Capacity,
             ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamTimeout
             | UpstreamProtocol => Fault::Upstream,
-            UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited | MissingHost => {
-                Fault::Client
-            }
+            UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited | MissingHost
+            | Malformed(_) => Fault::Client,
         }
     }
 
@@ -94,7 +96,7 @@ impl ProxyError {
             // A stalled server is not retried: the client already waited the full timeout.
             UpstreamTimeout => Retry::No,
             NoServer | UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited
-            | MissingHost => Retry::No,
+            | MissingHost | Malformed(_) => Retry::No,
         }
     }
 
@@ -114,6 +116,7 @@ impl ProxyError {
             BadPath => "bad-path",
             RateLimited => "rate-limited",
             MissingHost => "bad-authority",
+            Malformed(e) => e.reason(),
         }
     }
 
@@ -129,6 +132,7 @@ impl ProxyError {
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ClientBodyFailed | BadPath | MissingHost => StatusCode::BAD_REQUEST,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Malformed(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
         }
     }
 
@@ -149,6 +153,7 @@ impl ProxyError {
             BadPath => "The request path is malformed or ambiguous (an encoded slash, backslash or NUL, or bad percent-encoding).",
             RateLimited => "Too many requests. Please slow down and try again after the time in Retry-After.",
             MissingHost => "The request names no host, or its :authority and Host disagree.",
+            Malformed(_) => "The request head is malformed (see the x-bigstep-reason header).",
         }
     }
 

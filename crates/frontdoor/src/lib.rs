@@ -33,6 +33,7 @@ mod routing;
 mod snapshot;
 mod stats;
 mod sticky;
+mod strict;
 mod tls;
 mod tunnel;
 mod upstream;

@@ -226,6 +226,7 @@ impl ProxyService {
         if req.version() == Version::HTTP_2 {
             headers::from_http2(&mut req)?;
         }
+        crate::strict::check(&mut req)?;
         let limits = &snap.config.limits;
         let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > limits.max_uri_bytes {
@@ -512,6 +513,9 @@ impl ProxyService {
                 (resp.map(|_| ResponseBody::empty()), Conn::Tunnel)
             }
             _ => {
+                // We answer with our own version (RFC 9110 §6.2): a server's HTTP/1.0
+                // must not close the client's connection; a close-delimited body goes out chunked.
+                *resp.version_mut() = Version::HTTP_11;
                 headers::strip_hop_by_hop(resp.headers_mut(), false);
                 let events = resp
                     .headers()

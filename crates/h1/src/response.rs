@@ -1,0 +1,258 @@
+//! A server's response head and how its body is framed (RFC 9112 §6.3).
+//!
+//! Refused (502, the server's fault): a head httparse rejects, a bad or
+//! conflicting `Content-Length`, `Transfer-Encoding` with `Content-Length` or on
+//! HTTP/1.0. A `Transfer-Encoding` whose last coding is not `chunked` makes the
+//! body close-delimited, as the RFC says.
+
+use crate::error::Error;
+use crate::request::HeaderSpan;
+use crate::{ConnectionTokens, LengthHeaders, Limits, Span, Version, MAX_HEADERS};
+
+/// What the request was, as far as the response's framing cares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestKind {
+    /// HEAD: the response never has a body, whatever it declares.
+    pub head: bool,
+    /// CONNECT: a 2xx starts a tunnel.
+    pub connect: bool,
+}
+
+/// How the response's body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseBody {
+    /// No body (1xx, 204, 304, any answer to HEAD).
+    None,
+    Length(u64),
+    Chunked,
+    /// Ends when the server closes the connection. A proxy answering an
+    /// HTTP/1.1 client re-frames it as chunked (see
+    /// [`chunked::ChunkHeader`](crate::chunked::ChunkHeader)).
+    Close,
+    /// 101, or 2xx to CONNECT: bytes both ways from here on.
+    Tunnel,
+}
+
+/// A parsed response head. Spans index the caller's buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// The version the server spoke (a proxy answers with its own).
+    pub version: Version,
+    pub status: u16,
+    pub reason: Span,
+    pub headers: Vec<HeaderSpan>,
+    pub body: ResponseBody,
+    /// 1xx other than 101: another head follows for the same request.
+    pub informational: bool,
+    /// May the server's connection be reused after this body?
+    pub keep_alive: bool,
+    pub head_len: usize,
+}
+
+/// Parse a response head at the start of `buf`, for a request of `kind`.
+/// `Ok(None)`: incomplete (an error once over `limits.max_head_bytes`).
+pub fn parse_response(
+    buf: &[u8],
+    limits: &Limits,
+    kind: RequestKind,
+) -> Result<Option<ResponseHead>, Error> {
+    let mut scratch = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let max_headers = limits.max_headers.min(MAX_HEADERS);
+    let mut resp = httparse::Response::new(&mut scratch[..max_headers]);
+    let head_len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) if n <= limits.max_head_bytes => n,
+        Ok(httparse::Status::Partial) if buf.len() <= limits.max_head_bytes => return Ok(None),
+        _ => return Err(Error::BadResponse),
+    };
+    let (Some(minor), Some(status), Some(reason)) = (resp.version, resp.code, resp.reason) else {
+        return Err(Error::BadResponse);
+    };
+    if !(100..=999).contains(&status) {
+        return Err(Error::BadResponse);
+    }
+    let version = if minor == 1 {
+        Version::Http11
+    } else {
+        Version::Http10
+    };
+    let mut headers = Vec::with_capacity(resp.headers.len());
+    let mut conn = ConnectionTokens::default();
+    let mut lengths = LengthHeaders::default();
+    for h in resp.headers.iter() {
+        headers.push(HeaderSpan {
+            name: Span::of(buf, h.name.as_bytes()),
+            value: Span::of(buf, h.value),
+        });
+        let n = h.name.as_bytes();
+        if n.eq_ignore_ascii_case(b"content-length") {
+            lengths.content_length(h.value);
+        } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
+            lengths.transfer_encoding(h.value);
+        } else if n.eq_ignore_ascii_case(b"connection") {
+            conn.add(h.value);
+        }
+    }
+    let informational = (100..200).contains(&status) && status != 101;
+    let body = response_body(status, &lengths, version, kind)?;
+    let keep_alive = conn.persistent(version) && !matches!(body, ResponseBody::Close);
+    Ok(Some(ResponseHead {
+        version,
+        status,
+        reason: Span::of(buf, reason.as_bytes()),
+        headers,
+        body,
+        informational,
+        keep_alive,
+        head_len,
+    }))
+}
+
+fn response_body(
+    status: u16,
+    l: &LengthHeaders,
+    version: Version,
+    kind: RequestKind,
+) -> Result<ResponseBody, Error> {
+    if status == 101 || (kind.connect && (200..300).contains(&status)) {
+        return Ok(ResponseBody::Tunnel);
+    }
+    if kind.head || (100..200).contains(&status) || status == 204 || status == 304 {
+        return Ok(ResponseBody::None);
+    }
+    if l.transfer_encoding {
+        if version == Version::Http10 || l.content_length.is_some() || l.bad_length {
+            return Err(Error::BadResponse);
+        }
+        return Ok(if l.chunked_last && !l.chunked_misplaced {
+            ResponseBody::Chunked
+        } else {
+            ResponseBody::Close
+        });
+    }
+    if l.bad_length {
+        return Err(Error::BadResponse);
+    }
+    Ok(match l.content_length {
+        Some(n) => ResponseBody::Length(n),
+        None => ResponseBody::Close,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(s: &str, kind: RequestKind) -> Result<ResponseBody, Error> {
+        parse_response(s.as_bytes(), &Limits::default(), kind).map(|h| h.expect("complete").body)
+    }
+
+    const GET: RequestKind = RequestKind {
+        head: false,
+        connect: false,
+    };
+
+    #[test]
+    fn framing() {
+        use ResponseBody::*;
+        assert_eq!(
+            body("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", GET),
+            Ok(Length(3))
+        );
+        assert_eq!(
+            body(
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+                RequestKind {
+                    head: true,
+                    connect: false
+                }
+            ),
+            Ok(None)
+        );
+        assert_eq!(body("HTTP/1.1 204 No Content\r\n\r\n", GET), Ok(None));
+        assert_eq!(
+            body(
+                "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+                GET
+            ),
+            Ok(None)
+        );
+        assert_eq!(body("HTTP/1.1 100 Continue\r\n\r\n", GET), Ok(None));
+        assert_eq!(
+            body("HTTP/1.1 101 Switching Protocols\r\n\r\n", GET),
+            Ok(Tunnel)
+        );
+        assert_eq!(
+            body(
+                "HTTP/1.1 200 OK\r\n\r\n",
+                RequestKind {
+                    head: false,
+                    connect: true
+                }
+            ),
+            Ok(Tunnel)
+        );
+        assert_eq!(
+            body("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", GET),
+            Ok(Chunked)
+        );
+        assert_eq!(
+            body("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", GET),
+            Ok(Close)
+        );
+        assert_eq!(body("HTTP/1.0 200 OK\r\n\r\n", GET), Ok(Close));
+        assert_eq!(
+            body(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                GET
+            ),
+            Err(Error::BadResponse)
+        );
+        assert_eq!(
+            body(
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+                GET
+            ),
+            Err(Error::BadResponse)
+        );
+    }
+
+    #[test]
+    fn version_and_keep_alive() {
+        let s = "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let h = parse_response(s.as_bytes(), &Limits::default(), GET)
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.version, Version::Http10);
+        assert!(!h.keep_alive);
+        let s = "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n";
+        let h = parse_response(s.as_bytes(), &Limits::default(), GET)
+            .unwrap()
+            .unwrap();
+        assert!(h.keep_alive);
+        let s = "HTTP/1.1 200 OK\r\n\r\n";
+        let h = parse_response(s.as_bytes(), &Limits::default(), GET)
+            .unwrap()
+            .unwrap();
+        assert!(!h.keep_alive, "close-delimited");
+        let s = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+        let h = parse_response(s.as_bytes(), &Limits::default(), GET)
+            .unwrap()
+            .unwrap();
+        assert!(h.informational);
+        assert_eq!(h.reason.get(s.as_bytes()), b"Early Hints");
+    }
+
+    #[test]
+    fn incomplete_and_too_large() {
+        let l = Limits::default();
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\n", &l, GET),
+            Ok(Option::None)
+        );
+        let big = format!("HTTP/1.1 200 OK\r\nX: {}", "a".repeat(20000));
+        assert_eq!(
+            parse_response(big.as_bytes(), &l, GET),
+            Err(Error::BadResponse)
+        );
+    }
+}
