@@ -1,0 +1,240 @@
+//! Automatic certificates (ACME, RFC 8555) for the front door, like Caddy:
+//! obtain a certificate for the configured names at start, serve a
+//! self-signed [`placeholder`] until it arrives, renew at two thirds of its
+//! lifetime, retry failures with capped exponential backoff, keep the account
+//! and certificates on disk.
+//!
+//! The protocol is `instant-acme` (rustls with the ring provider, like the
+//! front door); this crate adds the schedule, the storage and the challenge
+//! answers. The front door wires it like this:
+//!
+//! ```text
+//! let challenges = Challenges::new();
+//! serve placeholder(&domains)
+//! plain listener:  if let Some(body) = http01_response(&challenges, path) { 200 body }
+//! TLS listener:    resolver = tls_alpn_resolver(challenges.clone(), own_resolver),
+//!                  alpn_protocols += ACME_TLS_ALPN; close connections that negotiated it
+//! spawn run(config, challenges, |issued| swap issued.certified_key() in, shutdown)
+//! ```
+//!
+//! [`run`] is the loop: see its docs for the life of a certificate.
+#![forbid(unsafe_code)]
+
+mod cert;
+mod challenge;
+mod config;
+mod order;
+mod storage;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use cert::{placeholder, renew_at, Issued};
+pub use challenge::{
+    http01_response, is_http01_path, is_tls_alpn01_hello, tls_alpn_resolver, Challenges,
+    TlsAlpnResolver, ACME_TLS_ALPN, HTTP01_PREFIX,
+};
+pub use config::{
+    directory_url, AcmeConfig, Backoff, ChallengeKind, Clock, Stats, LETS_ENCRYPT_PRODUCTION,
+    LETS_ENCRYPT_STAGING,
+};
+
+/// The shutdown signal [`run`] takes.
+pub use tokio_util::sync::CancellationToken;
+
+use storage::DirStore;
+
+/// Why something failed. Only [`Error::Config`] and [`Error::Storage`] at
+/// start end [`run`]; everything else is logged and retried.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration cannot work.
+    #[error("acme config: {0}")]
+    Config(String),
+    /// The storage directory could not be read or written.
+    #[error("acme storage {}: {source}", path.display())]
+    Storage {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The ACME server or the connection to it failed.
+    #[error("acme: {0}")]
+    Acme(#[from] instant_acme::Error),
+    /// The order did not produce a certificate (e.g. a challenge failed).
+    #[error("acme order: {0}")]
+    Order(String),
+    /// A certificate or key could not be parsed, or they do not match.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// A certificate or key could not be generated.
+    #[error("certificate generation: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// The order took longer than [`AcmeConfig::order_timeout`].
+    #[error("acme order: no result within {0:?}")]
+    Timeout(Duration),
+}
+
+impl Error {
+    pub(crate) fn storage(path: &Path, source: std::io::Error) -> Error {
+        Error::Storage {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Keep a certificate for `config.domains` until `shutdown`.
+///
+/// 1. At start, a stored certificate that covers the names and has not
+///    expired is handed to `on_issued` at once (no ACME traffic at all).
+/// 2. When there is none, or the current one is past
+///    [`AcmeConfig::renew_fraction`] of its lifetime, an order is placed
+///    (the ACME account is loaded or created on first use). While it runs the
+///    challenge answers are in `challenges`.
+/// 3. A new certificate is stored (key 0600), then handed to `on_issued`.
+/// 4. A failed order waits [`AcmeConfig::backoff`] (doubling, capped) and
+///    tries again with a new order; a still-valid certificate keeps serving.
+///
+/// Returns `Ok(())` on shutdown, `Err` only for a configuration or storage
+/// directory that cannot work.
+pub async fn run(
+    config: AcmeConfig,
+    challenges: Challenges,
+    on_issued: impl Fn(Issued) + Send + Sync + 'static,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    config.validate()?;
+    // instant-acme's HTTP client takes the process-wide provider; ours is
+    // ring. Already installed (by the front door, or an earlier run) is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let store = DirStore::new(&config.storage, &config.directory);
+    store.check_writable()?;
+    let name = &config.domains[0];
+
+    let mut current = load_stored(&store, &config);
+    if let Some(issued) = &current {
+        config.stats.got(true, issued.not_after);
+        on_issued(issued.clone());
+    }
+
+    let mut accounts = order::Accounts::new();
+    let mut failures: u32 = 0;
+    loop {
+        let now = config.clock.now();
+        let due = current
+            .as_ref()
+            .map_or(now, |c| c.renew_at(config.renew_fraction));
+        if let Ok(wait) = due.duration_since(now) {
+            if !wait.is_zero() {
+                config.stats.scheduled(due);
+                let wait = wait.min(config.recheck);
+                tracing::debug!(
+                    name,
+                    wait_secs = wait.as_secs(),
+                    "acme: next look at the certificate"
+                );
+                if sleep_or_shutdown(wait, &shutdown).await {
+                    return Ok(());
+                }
+                continue;
+            }
+        }
+        if let Some(c) = &current {
+            tracing::info!(name, not_after = %httpdate(c.not_after), "acme: certificate due for renewal");
+        }
+
+        config.stats.order_started();
+        let attempt = tokio::time::timeout(
+            config.order_timeout + Duration::from_secs(60),
+            order::obtain(&mut accounts, &store, &config, &challenges),
+        );
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            r = attempt => r.unwrap_or(Err(Error::Timeout(config.order_timeout))),
+        };
+        match result {
+            Ok(issued) => {
+                failures = 0;
+                tracing::info!(
+                    name,
+                    domains = ?issued.domains,
+                    not_after = %httpdate(issued.not_after),
+                    "acme: certificate issued"
+                );
+                if let Err(e) = store.save_cert(name, &issued) {
+                    // Serve it anyway; the next start orders again.
+                    tracing::error!(error = %e, "acme: could not store the new certificate");
+                }
+                config.stats.got(false, issued.not_after);
+                on_issued(issued.clone());
+                current = Some(issued);
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                config.stats.order_failed();
+                let wait = config.backoff.delay(failures);
+                tracing::warn!(
+                    name,
+                    error = %e,
+                    failures,
+                    retry_in_secs = wait.as_secs_f64(),
+                    "acme: order failed; retrying"
+                );
+                if sleep_or_shutdown(wait, &shutdown).await {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// The stored certificate, if it is usable: parses, matches its key, names
+/// every configured domain, and has not expired (by the config's clock).
+fn load_stored(store: &DirStore, config: &AcmeConfig) -> Option<Issued> {
+    let name = &config.domains[0];
+    let (chain, key) = match store.load_cert(name) {
+        Ok(Some(pair)) => pair,
+        Ok(None) => {
+            tracing::info!(name, "acme: no stored certificate");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "acme: could not read the stored certificate");
+            return None;
+        }
+    };
+    let issued = match Issued::from_pem(&chain, &key) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(name, error = %e, "acme: stored certificate unusable; ordering a new one");
+            return None;
+        }
+    };
+    if !issued.covers(&config.domains) {
+        tracing::info!(name, has = ?issued.domains, wants = ?config.domains, "acme: stored certificate does not name every domain; ordering a new one");
+        return None;
+    }
+    if issued.not_after <= config.clock.now() {
+        tracing::info!(name, not_after = %httpdate(issued.not_after), "acme: stored certificate expired; ordering a new one");
+        return None;
+    }
+    tracing::info!(name, not_after = %httpdate(issued.not_after), "acme: loaded the stored certificate");
+    Some(issued)
+}
+
+/// `true` when shutdown came first.
+async fn sleep_or_shutdown(wait: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(wait) => false,
+    }
+}
+
+/// A time for logs: RFC 3339 UTC.
+fn httpdate(t: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| format!("{t:?}"))
+}
