@@ -218,6 +218,15 @@ pub struct AcmeConfig {
     pub clock: Clock,
     /// Counters, shared with whoever exports metrics.
     pub stats: Stats,
+    /// A Redis-protocol server (`redis://[:password@]host:port[/db]`) shared
+    /// by several front doors with the same names: one orders, the others
+    /// load what it obtained. `None`: this front door alone.
+    pub store: Option<String>,
+    /// Key prefix in the shared store.
+    pub store_prefix: String,
+    /// How often a front door waiting for another one's order looks at the
+    /// shared store.
+    pub store_poll: Duration,
 }
 
 impl AcmeConfig {
@@ -236,6 +245,9 @@ impl AcmeConfig {
             order_timeout: Duration::from_secs(300),
             clock: Clock::system(),
             stats: Stats::default(),
+            store: None,
+            store_prefix: "bigstep".to_string(),
+            store_poll: Duration::from_secs(1),
         }
     }
 
@@ -278,6 +290,14 @@ impl AcmeConfig {
                 "renew fraction {} must be between 0 and 1",
                 self.renew_fraction
             )));
+        }
+        if let Some(url) = &self.store {
+            if !url.starts_with("redis://") {
+                return Err(Error::Config(format!(
+                    "store `{}` must be a redis:// URL",
+                    crate::shared::redact(url)
+                )));
+            }
         }
         if let Some(ca) = &self.ca_file {
             if !ca.is_file() {

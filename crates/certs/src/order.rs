@@ -14,6 +14,7 @@ use instant_acme::{
 };
 
 use crate::challenge::{tls_alpn01_certificate, Challenges};
+use crate::shared::{Shared, SharedChallenge};
 use crate::storage::DirStore;
 use crate::{AcmeConfig, ChallengeKind, Error, Issued};
 
@@ -33,7 +34,12 @@ impl Accounts {
         Accounts { account: None }
     }
 
-    async fn get(&mut self, store: &DirStore, config: &AcmeConfig) -> Result<Account, Error> {
+    async fn get(
+        &mut self,
+        store: &DirStore,
+        shared: Option<&Shared>,
+        config: &AcmeConfig,
+    ) -> Result<Account, Error> {
         if let Some(a) = &self.account {
             return Ok(a.clone());
         }
@@ -41,7 +47,21 @@ impl Accounts {
             Some(ca) => Account::builder_with_root(ca),
             None => Account::builder(),
         };
-        let account = match store.load_account()? {
+        // Shared first: every front door behind the same names uses one account.
+        let stored = match shared {
+            Some(sh) => match sh.load_account().await? {
+                Some(json) => Some(json),
+                None => {
+                    let local = store.load_account()?;
+                    if let Some(json) = &local {
+                        sh.save_account(json).await?;
+                    }
+                    local
+                }
+            },
+            None => store.load_account()?,
+        };
+        let account = match stored {
             Some(json) => {
                 let creds: AccountCredentials = serde_json::from_str(&json).map_err(|e| {
                     Error::Certificate(format!(
@@ -81,6 +101,9 @@ impl Accounts {
                 let json = serde_json::to_string(&creds)
                     .map_err(|e| Error::Certificate(format!("account credentials: {e}")))?;
                 store.save_account(&json)?;
+                if let Some(sh) = shared {
+                    sh.save_account(&json).await?;
+                }
                 tracing::info!(account = a.id(), path = %store.account_path().display(), "acme: account created and stored");
                 a
             }
@@ -100,11 +123,13 @@ impl Accounts {
     }
 }
 
-/// Answers published for one order; withdrawn on drop.
+/// Answers published for one order; the local ones are withdrawn on drop,
+/// the shared ones after the validation (or by their TTL).
 struct Published {
     challenges: Challenges,
     http01: Vec<String>,
     tls_alpn01: Vec<String>,
+    shared: Vec<String>,
 }
 
 impl Drop for Published {
@@ -122,10 +147,11 @@ impl Drop for Published {
 pub(crate) async fn obtain(
     accounts: &mut Accounts,
     store: &DirStore,
+    shared: Option<&Shared>,
     config: &AcmeConfig,
     challenges: &Challenges,
 ) -> Result<Issued, Error> {
-    let account = accounts.get(store, config).await?;
+    let account = accounts.get(store, shared, config).await?;
     let identifiers: Vec<Identifier> = config
         .domains
         .iter()
@@ -146,6 +172,7 @@ pub(crate) async fn obtain(
         challenges: challenges.clone(),
         http01: Vec::new(),
         tls_alpn01: Vec::new(),
+        shared: Vec::new(),
     };
     let wanted = match config.challenge {
         ChallengeKind::Http01 => ChallengeType::Http01,
@@ -174,6 +201,17 @@ pub(crate) async fn obtain(
             ))
         })?;
         let key_authorization = challenge.key_authorization();
+        if let Some(sh) = shared {
+            // The validation may reach another front door: publish the
+            // answer for them and give them a few polls to copy it.
+            let c = SharedChallenge {
+                kind: config.challenge.to_string(),
+                token: challenge.token.clone(),
+                key_authorization: key_authorization.as_str().to_string(),
+            };
+            sh.put_challenge(&name, &c, config.order_timeout).await?;
+            published.shared.push(name.clone());
+        }
         match config.challenge {
             ChallengeKind::Http01 => {
                 let token = challenge.token.clone();
@@ -186,6 +224,9 @@ pub(crate) async fn obtain(
                 published.tls_alpn01.push(name.clone());
             }
         }
+        if shared.is_some() {
+            tokio::time::sleep(config.store_poll * 3).await;
+        }
         challenge.set_ready().await?;
         tracing::info!(name, challenge = %config.challenge, "acme: challenge published, server asked to validate");
     }
@@ -194,8 +235,15 @@ pub(crate) async fn obtain(
         .initial_delay(Duration::from_millis(250))
         .backoff(1.5)
         .timeout(config.order_timeout);
-    let status = order.poll_ready(&policy).await?;
-    if status != OrderStatus::Ready {
+    let status = order.poll_ready(&policy).await;
+    if let Some(sh) = shared {
+        for name in std::mem::take(&mut published.shared) {
+            if let Err(e) = sh.remove_challenge(&name).await {
+                tracing::debug!(error = %e, "acme: shared challenge left to expire");
+            }
+        }
+    }
+    if status? != OrderStatus::Ready {
         return Err(Error::Order(failure_reason(&mut order).await));
     }
     drop(published);

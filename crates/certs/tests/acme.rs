@@ -354,3 +354,71 @@ async fn a_config_that_cannot_work_ends_run_with_the_reason() {
     assert!(matches!(err, Error::Storage { .. }), "{err}");
     assert_eq!(seen.len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_doors_sharing_a_store_order_once_and_answer_each_others_challenges() {
+    support::logs();
+    let dir = testkit::process::temp_dir("acme-shared");
+    let redis = support::RedisServer::start();
+    let (a_challenges, b_challenges) = (Challenges::new(), Challenges::new());
+    // Pebble validates through B's responder only: A's answer reaches it
+    // only through the shared store.
+    let http = Http01Server::start(b_challenges.clone(), false).await;
+    let mut pebble = Pebble::start(&dir, http.port, testkit::closed_port().port());
+    let shared = |pebble: &Pebble, storage: &str| {
+        let mut c = config(pebble, &dir.join(storage), ChallengeKind::Http01);
+        c.store = Some(redis.url());
+        c.store_poll = Duration::from_millis(100);
+        c
+    };
+    let (a_cfg, b_cfg) = (shared(&pebble, "a"), shared(&pebble, "b"));
+    let (a_stats, b_stats) = (a_cfg.stats.clone(), b_cfg.stats.clone());
+    let (a_seen, b_seen) = (Seen::default(), Seen::default());
+    let a = Running::start(a_cfg, a_challenges, &a_seen);
+    let lock_pattern = format!("bigstep:acme:*:lock:{NAME}");
+    wait_for("A to take the lock", Duration::from_secs(10), || {
+        !redis.keys(&lock_pattern).is_empty()
+    })
+    .await;
+    let b = Running::start(b_cfg, b_challenges, &b_seen);
+
+    wait_issued(&a, &a_seen, 1, &pebble).await;
+    wait_issued(&b, &b_seen, 1, &pebble).await;
+    let issued = a_seen.get(0);
+    assert_eq!(b_seen.get(0), issued, "B serves what A obtained");
+    support::verify_chain(&issued.chain_pem, &pebble.issuing_root(), NAME).expect("verifies");
+    assert_eq!(a_stats.issued(), 1);
+    assert_eq!(
+        a_stats.failures(),
+        0,
+        "B answered A's challenge the first time"
+    );
+    assert_eq!(
+        (b_stats.orders(), b_stats.loaded()),
+        (0, 1),
+        "B never ordered"
+    );
+    assert!(http.requests.load(Ordering::SeqCst) >= 1);
+    wait_for("the lock to be released", Duration::from_secs(10), || {
+        redis.keys(&lock_pattern).is_empty()
+    })
+    .await;
+    assert!(redis.keys("bigstep:acme:*:challenge:*").is_empty());
+    a.stop().await;
+    b.stop().await;
+
+    // A third front door with an empty storage directory loads from the
+    // store, with the ACME server gone.
+    pebble.stop();
+    let c_cfg = shared(&pebble, "c");
+    let c_stats = c_cfg.stats.clone();
+    let c_seen = Seen::default();
+    let c = Running::start(c_cfg, Challenges::new(), &c_seen);
+    wait_for("C's certificate", Duration::from_secs(10), || {
+        c_seen.len() == 1
+    })
+    .await;
+    assert_eq!(c_seen.get(0), issued);
+    assert_eq!((c_stats.orders(), c_stats.loaded()), (0, 1));
+    c.stop().await;
+}

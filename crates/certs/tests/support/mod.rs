@@ -421,3 +421,61 @@ impl Seen {
 pub fn flag() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))
 }
+
+/// `redis-server` on a free loopback port, nothing saved; killed on drop.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let bin = find_binary_or("redis-server", "apt-get install redis-server");
+        let port = free_port();
+        let mut child = Command::new(bin)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        wait_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            &mut child,
+            "redis-server",
+        );
+        RedisServer { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Keys matching `pattern`, with redis-cli.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--scan", "--pattern", pattern])
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_binary_or(name: &str, hint: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("`{name}` is not installed ({hint}). Not skipping."))
+}
