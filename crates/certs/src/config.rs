@@ -311,6 +311,75 @@ impl AcmeConfig {
     }
 }
 
+/// The `[balance.tls.acme]` table as an operator writes it. Every key but
+/// `storage` has a default; `domains` may be left empty for the front door
+/// to fill in (e.g. with every SNI name it serves).
+///
+/// ```toml
+/// [balance.tls.acme]
+/// domains = ["www.example.com", "example.com"]
+/// email = "ops@example.com"
+/// storage = "/var/lib/bigstep/acme"
+/// # directory = "staging"          # or "production" (default), or a URL
+/// # challenge = "tls-alpn-01"      # default "http-01"
+/// # store = "redis://10.0.0.5:6379" # several front doors, one order
+/// ```
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeSettings {
+    /// The names on the certificate.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// One contact address (`mailto:` added when missing).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// More contacts.
+    #[serde(default)]
+    pub contact: Vec<String>,
+    /// `production` (default), `staging`, or a directory URL.
+    #[serde(default)]
+    pub directory: Option<String>,
+    /// Where the account and certificates are kept.
+    pub storage: PathBuf,
+    /// Trust for the ACME server (PEM), instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// `http-01` (default) or `tls-alpn-01`.
+    #[serde(default)]
+    pub challenge: Option<String>,
+    /// A shared Redis-protocol store (`redis://…`) for several front doors.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Key prefix in the shared store (default `bigstep`).
+    #[serde(default)]
+    pub store_prefix: Option<String>,
+}
+
+impl AcmeSettings {
+    /// The runtime config, validated.
+    pub fn to_config(&self) -> Result<AcmeConfig, Error> {
+        let mut c = AcmeConfig::new(
+            self.domains
+                .iter()
+                .map(|d| d.trim().to_ascii_lowercase())
+                .collect(),
+            self.storage.clone(),
+        );
+        c.directory = directory_url(self.directory.as_deref().unwrap_or("production"));
+        c.contact = self.email.iter().chain(&self.contact).cloned().collect();
+        c.ca_file = self.ca_file.clone();
+        if let Some(kind) = &self.challenge {
+            c.challenge = kind.parse()?;
+        }
+        c.store = self.store.clone();
+        if let Some(p) = &self.store_prefix {
+            c.store_prefix = p.clone();
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,5 +417,44 @@ mod tests {
             ChallengeKind::TlsAlpn01
         );
         assert!("dns-01".parse::<ChallengeKind>().is_err());
+    }
+
+    #[test]
+    fn settings_from_toml() {
+        let s: AcmeSettings = toml::from_str(
+            r#"
+            domains = ["WWW.example.com"]
+            email = "ops@example.com"
+            directory = "staging"
+            storage = "/var/lib/bigstep/acme"
+            challenge = "tls-alpn-01"
+            store = "redis://10.0.0.5:6379"
+            "#,
+        )
+        .unwrap();
+        let c = s.to_config().unwrap();
+        assert_eq!(c.domains, ["www.example.com"]);
+        assert_eq!(c.directory, LETS_ENCRYPT_STAGING);
+        assert_eq!(c.contact, ["ops@example.com"]);
+        assert_eq!(c.challenge, ChallengeKind::TlsAlpn01);
+        assert_eq!(c.store.as_deref(), Some("redis://10.0.0.5:6379"));
+
+        let typo = toml::from_str::<AcmeSettings>("storage = \"/x\"\ndomain = [\"a.b\"]");
+        assert!(
+            typo.unwrap_err().to_string().contains("domain"),
+            "unknown keys are refused"
+        );
+        let bad: AcmeSettings =
+            toml::from_str("storage = \"/x\"\ndomains = [\"a.b\"]\nchallenge = \"dns-01\"")
+                .unwrap();
+        assert!(bad.to_config().is_err());
+        let bad: AcmeSettings =
+            toml::from_str("storage = \"/x\"\ndomains = [\"a.b\"]\nstore = \"memcache://x\"")
+                .unwrap();
+        assert!(bad
+            .to_config()
+            .unwrap_err()
+            .to_string()
+            .contains("redis://"));
     }
 }

@@ -37,8 +37,8 @@ pub use challenge::{
     TlsAlpnResolver, ACME_TLS_ALPN, HTTP01_PREFIX,
 };
 pub use config::{
-    directory_url, AcmeConfig, Backoff, ChallengeKind, Clock, Stats, LETS_ENCRYPT_PRODUCTION,
-    LETS_ENCRYPT_STAGING,
+    directory_url, AcmeConfig, AcmeSettings, Backoff, ChallengeKind, Clock, Stats,
+    LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING,
 };
 
 /// The shutdown signal [`run`] takes.

@@ -112,9 +112,15 @@ impl Accounts {
         Ok(account)
     }
 
-    /// Forget an account the server no longer knows.
-    fn forget(&mut self, store: &DirStore) {
+    /// Forget an account the server no longer knows, here and in the shared
+    /// store (else every front door would load it again).
+    async fn forget(&mut self, store: &DirStore, shared: Option<&Shared>) {
         self.account = None;
+        if let Some(sh) = shared {
+            if let Err(e) = sh.remove_account().await {
+                tracing::warn!(error = %e, "acme: could not remove the unknown account from the shared store");
+            }
+        }
         let path = store.account_path();
         let aside = path.with_extension("json.unknown");
         if std::fs::rename(&path, &aside).is_ok() {
@@ -161,7 +167,7 @@ pub(crate) async fn obtain(
     let mut order = match account.new_order(&NewOrder::new(&identifiers)).await {
         Ok(o) => o,
         Err(instant_acme::Error::Api(p)) if p.r#type.as_deref() == Some(ACCOUNT_DOES_NOT_EXIST) => {
-            accounts.forget(store);
+            accounts.forget(store, shared).await;
             return Err(instant_acme::Error::Api(p).into());
         }
         Err(e) => return Err(e.into()),

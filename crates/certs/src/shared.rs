@@ -155,6 +155,13 @@ impl Shared {
             .await
     }
 
+    pub(crate) async fn remove_account(&self) -> Result<(), Error> {
+        let _: i64 = self
+            .query(redis::cmd("DEL").arg(self.key("account")))
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn load_cert(&self, name: &str) -> Result<Option<(String, String)>, Error> {
         let json: Option<String> = self
             .query(redis::cmd("GET").arg(self.key(&format!("cert:{name}"))))
