@@ -426,3 +426,52 @@ async fn front_doors_sharing_a_store_order_once_and_answer_each_others_challenge
     assert_eq!((c_stats.orders(), c_stats.loaded()), (0, 1));
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_certificate_that_does_not_fit_is_replaced() {
+    support::logs();
+    let tmp = support::TempDir::new("acme-refit");
+    let dir = tmp.path();
+    let challenges = Challenges::new();
+    let http = Http01Server::start(challenges.clone(), false).await;
+    let pebble = Pebble::start(dir, http.port, testkit::closed_port().port());
+    let storage = dir.join("storage");
+    let seen = Seen::default();
+    let run = Running::start(
+        config(&pebble, &storage, ChallengeKind::Http01),
+        challenges.clone(),
+        &seen,
+    );
+    wait_issued(&run, &seen, 1, &pebble).await;
+    run.stop().await;
+
+    // A second name added to the config: the stored certificate does not
+    // name it, so it is not served and a new one is ordered for both.
+    let both = vec![NAME.to_string(), "www.bigstep.test".to_string()];
+    let mut cfg = config(&pebble, &storage, ChallengeKind::Http01);
+    cfg.domains = both.clone();
+    let stats = cfg.stats.clone();
+    let again = Seen::default();
+    let run = Running::start(cfg, challenges.clone(), &again);
+    wait_issued(&run, &again, 1, &pebble).await;
+    assert!(again.get(0).covers(&both), "{:?}", again.get(0));
+    assert_eq!((stats.loaded(), stats.issued()), (0, 1));
+    run.stop().await;
+
+    // A stored key that no longer matches its chain (e.g. edited by hand):
+    // refused, and a new certificate ordered.
+    let key_file = issuer_dir(&storage).join(NAME).join("key.pem");
+    let other = certs::placeholder(&both).unwrap();
+    std::fs::write(&key_file, &other.key_pem).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut cfg = config(&pebble, &storage, ChallengeKind::Http01);
+    cfg.domains = both.clone();
+    let stats = cfg.stats.clone();
+    let third = Seen::default();
+    let run = Running::start(cfg, challenges, &third);
+    wait_issued(&run, &third, 1, &pebble).await;
+    assert_ne!(third.get(0), again.get(0));
+    assert_eq!((stats.loaded(), stats.issued()), (0, 1));
+    assert_eq!(mode(&key_file), 0o600, "the rewritten key is private again");
+    run.stop().await;
+}
