@@ -193,6 +193,21 @@ mod tests {
         assert!(Issued::from_pem("not pem", &a.key_pem).is_err());
     }
 
+    proptest::proptest! {
+        /// The renewal point lies inside the validity period.
+        #[test]
+        fn renewal_is_within_the_period(
+            start in 0u64..4_000_000_000,
+            len in 0u64..400_000_000,
+            fraction in 0.0f64..1.0,
+        ) {
+            let nb = UNIX_EPOCH + Duration::from_secs(start);
+            let na = nb + Duration::from_secs(len);
+            let at = renew_at(nb, na, fraction);
+            proptest::prop_assert!(nb <= at && at <= na);
+        }
+    }
+
     #[test]
     fn renewal_is_two_thirds_into_the_lifetime() {
         let nb = UNIX_EPOCH + Duration::from_secs(1_000_000);

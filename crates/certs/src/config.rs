@@ -384,6 +384,25 @@ impl AcmeSettings {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Waits never shrink as failures add up, never pass the cap, and
+        /// never drop below the first wait (when that is under the cap).
+        #[test]
+        fn backoff_is_monotonic_and_capped(
+            initial_ms in 1u64..100_000,
+            max_ms in 1u64..10_000_000,
+            n in 1u32..200,
+        ) {
+            let b = Backoff {
+                initial: Duration::from_millis(initial_ms),
+                max: Duration::from_millis(max_ms),
+            };
+            proptest::prop_assert!(b.delay(n) <= b.delay(n + 1));
+            proptest::prop_assert!(b.delay(n) <= b.max);
+            proptest::prop_assert!(b.delay(n) >= b.initial.min(b.max));
+        }
+    }
+
     #[test]
     fn backoff_doubles_and_caps() {
         let b = Backoff {
