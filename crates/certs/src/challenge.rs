@@ -7,9 +7,9 @@
 //!   before any redirect or routing.
 //! - TLS-ALPN-01 (RFC 8737): a TLS handshake on port 443 whose ClientHello
 //!   offers only ALPN `acme-tls/1` gets a self-signed certificate for the name
-//!   carrying the key authorization's digest. [`TlsAlpnResolver`] wraps the
-//!   front door's own certificate resolver and answers those handshakes; the
-//!   connection is closed after the handshake (no HTTP on it).
+//!   carrying the key authorization's digest. [`crate::AcmeResolver`] wraps
+//!   the front door's own certificate resolver and answers those handshakes;
+//!   the connection is closed after the handshake (no HTTP on it).
 //!
 //! Both maps are small (one entry per name being validated) and only touched
 //! while an order is in flight, so a std `RwLock` is enough; no lock is held
@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::ClientHello;
 use rustls::sign::CertifiedKey;
 
 use crate::Error;
@@ -139,48 +139,6 @@ pub fn is_tls_alpn01_hello(hello: &ClientHello<'_>) -> bool {
     hello.alpn().is_some_and(|mut protocols| {
         protocols.next() == Some(ACME_TLS_ALPN) && protocols.next().is_none()
     })
-}
-
-/// A certificate resolver that answers TLS-ALPN-01 handshakes from
-/// [`Challenges`] and every other handshake from `inner` (the front door's
-/// own SNI resolver).
-pub struct TlsAlpnResolver {
-    challenges: Challenges,
-    inner: Arc<dyn ResolvesServerCert>,
-}
-
-impl fmt::Debug for TlsAlpnResolver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsAlpnResolver")
-            .field("challenges", &self.challenges)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Wrap `inner` so it also answers TLS-ALPN-01 handshakes from `challenges`.
-pub fn tls_alpn_resolver(
-    challenges: Challenges,
-    inner: Arc<dyn ResolvesServerCert>,
-) -> Arc<TlsAlpnResolver> {
-    Arc::new(TlsAlpnResolver { challenges, inner })
-}
-
-impl ResolvesServerCert for TlsAlpnResolver {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        if is_tls_alpn01_hello(&hello) {
-            // A validation for a name with no pending challenge gets no
-            // certificate: the handshake fails, which is the honest answer.
-            let name = hello.server_name()?;
-            let key = self.challenges.tls_alpn01(name);
-            tracing::debug!(
-                name,
-                answered = key.is_some(),
-                "acme: tls-alpn-01 handshake"
-            );
-            return key;
-        }
-        self.inner.resolve(hello)
-    }
 }
 
 /// The self-signed certificate for a TLS-ALPN-01 challenge on `name`: the

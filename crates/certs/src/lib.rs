@@ -10,11 +10,12 @@
 //!
 //! ```text
 //! let challenges = Challenges::new();
-//! serve placeholder(&domains)
+//! let slot = CertSlot::new();
+//! slot.set(&placeholder(&domains)?)?;
 //! plain listener:  if let Some(body) = http01_response(&challenges, path) { 200 body }
-//! TLS listener:    resolver = tls_alpn_resolver(challenges.clone(), own_resolver),
+//! TLS listener:    resolver = acme_resolver(challenges.clone(), slot.clone(), Some(own_resolver)),
 //!                  alpn_protocols += ACME_TLS_ALPN; close connections that negotiated it
-//! spawn run(config, challenges, |issued| swap issued.certified_key() in, shutdown)
+//! spawn run(config, challenges, move |issued| slot.set(&issued), shutdown)
 //! ```
 //!
 //! [`run`] is the loop: see its docs for the life of a certificate.
@@ -24,6 +25,7 @@ mod cert;
 mod challenge;
 mod config;
 mod order;
+mod resolver;
 mod shared;
 mod storage;
 
@@ -33,13 +35,13 @@ use std::time::Duration;
 
 pub use cert::{placeholder, renew_at, Issued};
 pub use challenge::{
-    http01_response, is_http01_path, is_tls_alpn01_hello, tls_alpn_resolver, Challenges,
-    TlsAlpnResolver, ACME_TLS_ALPN, HTTP01_PREFIX,
+    http01_response, is_http01_path, is_tls_alpn01_hello, Challenges, ACME_TLS_ALPN, HTTP01_PREFIX,
 };
 pub use config::{
     directory_url, AcmeConfig, AcmeSettings, Backoff, ChallengeKind, Clock, Stats,
     LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING,
 };
+pub use resolver::{acme_resolver, AcmeResolver, CertSlot};
 
 /// The shutdown signal [`run`] takes.
 pub use tokio_util::sync::CancellationToken;

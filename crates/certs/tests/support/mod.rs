@@ -5,7 +5,7 @@
 //! test trusts that CA through `AcmeConfig::ca_file`.
 //!
 //! The challenge responder is the crate's own public helpers
-//! (`http01_response`, `tls_alpn_resolver`) behind a tiny hyper / tokio-rustls
+//! (`http01_response`, `acme_resolver`) behind a tiny hyper / tokio-rustls
 //! server, as the front door will use them.
 //!
 //! Everything is killed and removed on drop; every wait is bounded.
@@ -327,7 +327,7 @@ impl ResolvesServerCert for Fixed {
     }
 }
 
-/// The TLS-ALPN-01 responder: `certs::tls_alpn_resolver` in a rustls server
+/// The TLS-ALPN-01 responder: `certs::acme_resolver` in a rustls server
 /// that closes every connection after its handshake.
 pub struct TlsAlpnServer {
     pub port: u16,
@@ -349,7 +349,11 @@ impl TlsAlpnServer {
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_cert_resolver(certs::tls_alpn_resolver(challenges, Arc::new(Fixed(own))));
+        .with_cert_resolver(certs::acme_resolver(
+            challenges,
+            certs::CertSlot::new(),
+            Some(Arc::new(Fixed(own))),
+        ));
         config.alpn_protocols = vec![
             certs::ACME_TLS_ALPN.to_vec(),
             b"h2".to_vec(),
