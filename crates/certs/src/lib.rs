@@ -18,7 +18,11 @@
 //! spawn run(config, challenges, move |issued| slot.set(&issued), shutdown)
 //! ```
 //!
-//! [`run`] is the loop: see its docs for the life of a certificate.
+//! [`run`] is the loop: see its docs, and `LIFECYCLE.md` beside this crate,
+//! for the life of a certificate. Several front doors serving the same names
+//! share the account, the certificate and an ordering lock through a
+//! Redis-protocol server when [`AcmeConfig::store`] is set (see the `shared`
+//! module for the keys).
 #![forbid(unsafe_code)]
 
 mod cert;
