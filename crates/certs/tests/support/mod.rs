@@ -92,14 +92,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_port(addr: SocketAddr, child: &mut Child, what: &str) {
+/// Wait until `addr` accepts; `Err` when `child` exits first (e.g. the port
+/// chosen for it was taken in between: the caller retries with new ports).
+fn wait_port(addr: SocketAddr, child: &mut Child, what: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if StdTcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
+            return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited before listening on {addr}: {status}");
+            return Err(format!(
+                "{what} exited before listening on {addr}: {status}"
+            ));
         }
         assert!(
             Instant::now() < deadline,
@@ -107,6 +111,30 @@ fn wait_port(addr: SocketAddr, child: &mut Child, what: &str) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Start a server on fresh free ports (`spawn` gets them), retrying a few
+/// times when it dies because a port was taken between choosing and binding.
+fn start_on_free_ports<const N: usize>(
+    what: &str,
+    wait_on: usize,
+    mut spawn: impl FnMut([u16; N]) -> Child,
+) -> (Child, [u16; N]) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let ports = [(); N].map(|()| free_port());
+        let mut child = spawn(ports);
+        let addr = SocketAddr::from(([127, 0, 0, 1], ports[wait_on]));
+        match wait_port(addr, &mut child, what) {
+            Ok(()) => return (child, ports),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                last = e;
+            }
+        }
+    }
+    panic!("{what} would not start: {last}");
 }
 
 /// pebble + pebble-challtestsrv, killed on drop.
@@ -152,66 +180,63 @@ impl Pebble {
         std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
         std::fs::write(dir.join("key.pem"), leaf_key.serialize_pem()).unwrap();
 
-        let dns_port = free_port();
-        let dns_mgmt = free_port();
-        let mut dns = Command::new(dns_bin)
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-management", &format!("127.0.0.1:{dns_mgmt}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start pebble-challtestsrv");
         // The DNS server listens on TCP too; its management port comes up last.
-        wait_port(
-            SocketAddr::from(([127, 0, 0, 1], dns_mgmt)),
-            &mut dns,
-            "pebble-challtestsrv",
-        );
-
-        let listen = free_port();
-        let management = free_port();
-        let config = serde_json::json!({
-            "pebble": {
-                "listenAddress": format!("127.0.0.1:{listen}"),
-                "managementListenAddress": format!("127.0.0.1:{management}"),
-                "certificate": dir.join("cert.pem"),
-                "privateKey": dir.join("key.pem"),
-                "httpPort": http_port,
-                "tlsPort": tls_port,
-                "ocspResponderURL": "",
-                "externalAccountBindingRequired": false
-            }
+        let (dns, [dns_port, _]) = start_on_free_ports("pebble-challtestsrv", 1, |[dns, mgmt]| {
+            Command::new(&dns_bin)
+                .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+                .args(["-dns01", &format!("127.0.0.1:{dns}")])
+                .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+                .args(["-management", &format!("127.0.0.1:{mgmt}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start pebble-challtestsrv")
         });
-        std::fs::write(dir.join("pebble.json"), config.to_string()).unwrap();
-        let log = std::fs::File::create(dir.join("pebble.log")).unwrap();
-        let pebble = Command::new(pebble_bin)
-            .arg("-config")
-            .arg(dir.join("pebble.json"))
-            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
-            // Validate at once, every order validates anew, no random bad nonces.
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_AUTHZREUSE", "0")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start pebble");
-        let mut p = Pebble {
+
+        let (mut pebble, [listen, management]) =
+            start_on_free_ports("pebble", 0, |[listen, management]| {
+                let config = serde_json::json!({
+                    "pebble": {
+                        "listenAddress": format!("127.0.0.1:{listen}"),
+                        "managementListenAddress": format!("127.0.0.1:{management}"),
+                        "certificate": dir.join("cert.pem"),
+                        "privateKey": dir.join("key.pem"),
+                        "httpPort": http_port,
+                        "tlsPort": tls_port,
+                        "ocspResponderURL": "",
+                        "externalAccountBindingRequired": false
+                    }
+                });
+                std::fs::write(dir.join("pebble.json"), config.to_string()).unwrap();
+                let log = std::fs::File::create(dir.join("pebble.log")).unwrap();
+                Command::new(&pebble_bin)
+                    .arg("-config")
+                    .arg(dir.join("pebble.json"))
+                    .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
+                    // Validate at once, every order validates anew, no random bad nonces.
+                    .env("PEBBLE_VA_NOSLEEP", "1")
+                    .env("PEBBLE_AUTHZREUSE", "0")
+                    .env("PEBBLE_WFE_NONCEREJECT", "0")
+                    .stdout(log.try_clone().unwrap())
+                    .stderr(log)
+                    .spawn()
+                    .expect("start pebble")
+            });
+        let management = SocketAddr::from(([127, 0, 0, 1], management));
+        if let Err(e) = wait_port(management, &mut pebble, "pebble management") {
+            panic!(
+                "{e}; log:\n{}",
+                std::fs::read_to_string(dir.join("pebble.log")).unwrap_or_default()
+            );
+        }
+        let p = Pebble {
             dir: dir.clone(),
             pebble,
             dns,
             directory: format!("https://127.0.0.1:{listen}/dir"),
-            management: SocketAddr::from(([127, 0, 0, 1], management)),
+            management,
             ca_file,
         };
-        wait_port(
-            SocketAddr::from(([127, 0, 0, 1], listen)),
-            &mut p.pebble,
-            "pebble",
-        );
-        wait_port(p.management, &mut p.pebble, "pebble management");
         p
     }
 
@@ -453,19 +478,15 @@ pub struct RedisServer {
 impl RedisServer {
     pub fn start() -> RedisServer {
         let bin = find_binary_or("redis-server", "apt-get install redis-server");
-        let port = free_port();
-        let mut child = Command::new(bin)
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        wait_port(
-            SocketAddr::from(([127, 0, 0, 1], port)),
-            &mut child,
-            "redis-server",
-        );
+        let (child, [port]) = start_on_free_ports("redis-server", 0, |[port]| {
+            Command::new(&bin)
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--port", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server")
+        });
         RedisServer { child, port }
     }
 
