@@ -32,6 +32,8 @@ mod order;
 mod resolver;
 mod shared;
 mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
