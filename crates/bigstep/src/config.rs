@@ -33,9 +33,12 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<FileConfig> {
 /// [`load`], also returning the text, for roles that report lines after parsing
 /// (the state role names the line of a missing `password_env` variable).
 pub(crate) fn load_with_source(path: &Path) -> anyhow::Result<(FileConfig, String)> {
-    let loaded = service::config::read::<FileConfig>(path)?;
+    let mut loaded = service::config::read::<FileConfig>(path)?;
     validate(&loaded.value, &loaded.source)
         .map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))?;
+    if let (Some(b), Some(dir)) = (loaded.value.balance.as_mut(), path.parent()) {
+        b.resolve_paths(dir);
+    }
     Ok((loaded.value, loaded.source))
 }
 

@@ -12,11 +12,13 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod routes;
+mod tls;
 pub use routes::{
     Cidr, HeaderCondition, HeaderRules, LimitKey, OneOrMany, PoolConfig, PoolTimeouts,
     RateLimitConfig, RouteConfig, Template, DEFAULT_POOL,
 };
 pub(crate) use routes::{Part, Var, HEADER_VARS, REDIRECT_VARS};
+pub use tls::{CertificateConfig, Http2Config, TlsConfig, TlsVersion, UnknownSni};
 
 /// The whole front door configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +112,12 @@ pub struct Config {
     /// Servers that join and leave through a registry (`[balance.discovery]`).
     #[serde(default)]
     pub discovery: Option<Discovery>,
+    /// `[balance.tls]`: a TLS listener beside the plain one.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// `[balance.http2]`: HTTP/2 to clients and its limits.
+    #[serde(default)]
+    pub http2: Http2Config,
 }
 
 /// `[balance.discovery]`: watch a registry (bigstep state, Redis, Valkey) for
@@ -503,6 +511,26 @@ impl Config {
         cfg
     }
 
+    /// Make the file paths in the configuration (certificates, keys, the
+    /// client CA) relative to `base`, the directory of the file that named them.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let Some(tls) = self.tls.as_mut() {
+            let fix = |p: &mut std::path::PathBuf| {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            };
+            for c in &mut tls.certificates {
+                let c = c.get_mut();
+                fix(&mut c.cert);
+                fix(&mut c.key);
+            }
+            if let Some(ca) = tls.client_ca.as_mut() {
+                fix(ca);
+            }
+        }
+    }
+
     /// Parse a `[balance]` table given on its own (the whole document is the table).
     pub fn from_toml(src: &str) -> Result<Self, ConfigError> {
         let cfg: Config = toml::from_str(src).map_err(|e| ConfigError {
@@ -541,6 +569,10 @@ impl Config {
                 "must be from 1 (fastest) to 9 (smallest)".into(),
             ));
         }
+        if let Some(tls) = &self.tls {
+            tls.validate(&err)?;
+        }
+        self.http2.validate(&err)?;
         self.validate_pool(src)?;
         self.validate_routes(&err)
     }

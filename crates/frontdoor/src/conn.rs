@@ -9,11 +9,16 @@
 //! `Busy` when hyper hands it a request and back to `Idle` when the response ends.
 //!
 //! The timers live inside `poll_read`, so they cost no extra task per connection.
+//!
+//! An HTTP/2 connection (ALPN `h2`, or h2c with prior knowledge)
+//! carries many requests at once: it is `Busy` while any stream is open, has no
+//! `Head` phase (frames such as PING arrive while idle), and when a timer fires
+//! it ends without the HTTP/1 408.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -31,6 +36,8 @@ const BUSY: u8 = 2;
 #[derive(Default)]
 pub(crate) struct Phase {
     state: AtomicU8,
+    /// Requests in progress (at most one on HTTP/1).
+    active: AtomicUsize,
     /// The reader parked while Busy: woken on the way back to Idle so it arms
     /// the keep-alive timer (its pending read only waits for the socket).
     reader: AtomicWaker,
@@ -38,11 +45,18 @@ pub(crate) struct Phase {
 
 impl Phase {
     pub(crate) fn busy(&self) {
+        self.active.fetch_add(1, Relaxed);
         self.state.store(BUSY, Relaxed);
     }
     pub(crate) fn idle(&self) {
-        self.state.store(IDLE, Relaxed);
-        self.reader.wake();
+        let was = self
+            .active
+            .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)))
+            .unwrap_or(0);
+        if was <= 1 {
+            self.state.store(IDLE, Relaxed);
+            self.reader.wake();
+        }
     }
 }
 
@@ -54,8 +68,11 @@ x-bigstep-reason: request-header-timeout\r\n\
 \r\n\
 408 The request head did not arrive in time.     \n";
 
-pub(crate) struct ClientIo {
-    inner: TcpStream,
+pub(crate) struct ClientIo<S = TcpStream> {
+    inner: S,
+    /// HTTP/2: no `Head` phase, no 408 (see the module docs).
+    h2: bool,
+
     phase: Arc<Phase>,
     timer: Pin<Box<Sleep>>,
     /// The phase the timer was armed for.
@@ -67,9 +84,9 @@ pub(crate) struct ClientIo {
     on_header_timeout: Option<Box<dyn FnOnce() + Send>>,
 }
 
-impl ClientIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> ClientIo<S> {
     pub(crate) fn new(
-        inner: TcpStream,
+        inner: S,
         phase: Arc<Phase>,
         header_timeout: Duration,
         idle_timeout: Duration,
@@ -77,6 +94,7 @@ impl ClientIo {
     ) -> Self {
         Self {
             inner,
+            h2: false,
             phase,
             // A connection that never sends a byte is closed quietly after the
             // request-header timeout, not the (longer) keep-alive one.
@@ -87,6 +105,12 @@ impl ClientIo {
             sending_408: None,
             on_header_timeout: Some(on_header_timeout),
         }
+    }
+
+    /// The connection speaks HTTP/2 (negotiated by ALPN).
+    pub(crate) fn http2(mut self) -> Self {
+        self.h2 = true;
+        self
     }
 
     fn arm(&mut self, phase: u8) {
@@ -118,7 +142,7 @@ impl ClientIo {
     }
 }
 
-impl AsyncRead for ClientIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for ClientIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -140,7 +164,7 @@ impl AsyncRead for ClientIo {
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if phase == IDLE && buf.filled().len() > before {
+                if phase == IDLE && buf.filled().len() > before && !this.h2 {
                     this.phase.state.store(HEAD, Relaxed);
                     this.arm(HEAD);
                 }
@@ -151,7 +175,7 @@ impl AsyncRead for ClientIo {
                 if this.timer.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;
                 }
-                if this.armed == HEAD {
+                if this.armed == HEAD && !this.h2 {
                     if let Some(f) = this.on_header_timeout.take() {
                         f();
                     }
@@ -166,7 +190,7 @@ impl AsyncRead for ClientIo {
     }
 }
 
-impl AsyncWrite for ClientIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ClientIo<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

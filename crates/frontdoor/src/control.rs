@@ -35,6 +35,8 @@ pub enum Change {
     SetWeight(String, u32),
     /// Drain, undrain (active) or put into maintenance (in every pool it serves in).
     SetAdminState(String, AdminState),
+    /// Re-read the certificate and key files `[balance.tls]` names (they changed on disk).
+    ReloadCertificates,
 }
 
 /// What a change did.
@@ -109,7 +111,17 @@ impl Control {
             std::iter::once(&mut cfg.servers)
                 .chain(cfg.pools.iter_mut().map(|p| &mut p.get_mut().servers))
         }
+        // A reload re-reads the certificate files even when their names did not change.
+        let reread_tls = matches!(change, Change::Reload(_) | Change::ReloadCertificates);
         let new = match change {
+            Change::ReloadCertificates => {
+                if current.tls.is_none() {
+                    return Err(ChangeError::Invalid(
+                        "no [balance.tls] is configured".into(),
+                    ));
+                }
+                current
+            }
             Change::Reload(cfg) => {
                 let mut cfg = *cfg;
                 self.0.discovery.keep_members(&current, &mut cfg);
@@ -184,11 +196,11 @@ impl Control {
                 });
             }
         };
-        self.swap(new)
+        self.swap(new, reread_tls)
     }
 
     /// Diff `new` against the running snapshot and publish it.
-    fn swap(&self, new: Config) -> Result<ChangeSummary, ChangeError> {
+    fn swap(&self, mut new: Config, reread_tls: bool) -> Result<ChangeSummary, ChangeError> {
         new.validate(None)
             .map_err(|e| ChangeError::Invalid(e.message))?;
         let shared = &self.0;
@@ -210,6 +222,23 @@ impl Control {
         if new.discovery != old.config.discovery {
             return Err(ChangeError::NeedsRestart("discovery"));
         }
+        // The TLS listener was bound at start: it can be neither added, removed nor moved.
+        match (new.tls.as_mut(), old.config.tls.as_ref()) {
+            (None, None) => {}
+            (Some(n), Some(o)) if same_listen(n.listen, o.listen) => n.listen = o.listen,
+            _ => return Err(ChangeError::NeedsRestart("tls.listen")),
+        }
+        let tls = match &new.tls {
+            Some(t) if reread_tls || Some(t) != old.config.tls.as_ref() => {
+                let (loaded, warnings) = crate::tls::load(t, true)
+                    .map_err(|e| ChangeError::Invalid(format!("tls: {e}")))?;
+                for w in warnings {
+                    tracing::warn!(target: "bigstep::tls", "{w}");
+                }
+                Some(Arc::new(loaded))
+            }
+            _ => None,
+        };
         let snapshot = Snapshot::build(new, &live);
         let mut summary = ChangeSummary::default();
         let mut fresh = Vec::new();
@@ -243,6 +272,9 @@ impl Control {
             })
             .collect();
         shared.snapshot.store(Arc::new(snapshot));
+        if let Some(tls) = tls {
+            shared.tls.store(Some(tls));
+        }
         drop(live);
         for s in checked {
             crate::health::spawn(shared, s);
@@ -259,7 +291,29 @@ impl Control {
     pub fn metrics(&self) -> String {
         let mut out = crate::metrics::render(&self.0.metrics, &self.0.snapshot.load());
         self.0.discovery.render_metrics(&mut out);
+        if let Some(tls) = self.0.tls.load_full() {
+            crate::metrics::render_certificates(&mut out, &tls.certs);
+        }
         out
+    }
+
+    /// The certificates being served, when `[balance.tls]` is set.
+    pub fn certificates(&self) -> Vec<CertificateStatus> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.0.tls.load_full().map_or_else(Vec::new, |tls| {
+            tls.certs
+                .iter()
+                .map(|c| CertificateStatus {
+                    name: c.name.clone(),
+                    names: c.names.clone(),
+                    file: c.file.display().to_string(),
+                    expires_in_days: (c.not_after - now) as f64 / 86_400.0,
+                    default: c.default,
+                })
+                .collect()
+        })
     }
 
     /// Everything the admin API and dashboard show.
@@ -415,6 +469,21 @@ pub struct Status {
     pub discovery: Option<DiscoveryStatus>,
 }
 
+/// One certificate as the dashboard shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateStatus {
+    /// The first name it serves.
+    pub name: String,
+    /// Every name it serves.
+    pub names: Vec<String>,
+    /// The certificate file.
+    pub file: String,
+    /// Days until it expires (negative: expired).
+    pub expires_in_days: f64,
+    /// Served to clients without SNI.
+    pub default: bool,
+}
+
 /// One pool as the dashboard shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PoolStatus {
@@ -529,7 +598,13 @@ fn describe(c: &Change) -> String {
         Change::RemoveServer(id) => format!("remove {id}"),
         Change::SetWeight(id, w) => format!("weight {id} = {w}"),
         Change::SetAdminState(id, st) => format!("{id} -> {}", st.as_str()),
+        Change::ReloadCertificates => "reload certificates".into(),
     }
+}
+
+/// Port 0 in a reloaded file means "whatever was bound at start".
+fn same_listen(new: std::net::SocketAddr, old: std::net::SocketAddr) -> bool {
+    new == old || (new.port() == 0 && new.ip() == old.ip())
 }
 
 /// Discovery as `/api/status` shows it.

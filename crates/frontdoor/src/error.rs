@@ -45,6 +45,8 @@ pub(crate) enum ErrorKind {
     BadPath,
     /// A route's rate limit refused the client.
     RateLimited,
+    /// An HTTP/2 request without `:authority` or `Host`, or with two that disagree.
+    MissingHost,
 }
 
 #[derive(Debug)]
@@ -78,7 +80,9 @@ impl ProxyError {
             NoServer => Fault::Capacity,
             ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamTimeout
             | UpstreamProtocol => Fault::Upstream,
-            UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited => Fault::Client,
+            UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited | MissingHost => {
+                Fault::Client
+            }
         }
     }
 
@@ -89,9 +93,8 @@ impl ProxyError {
             UpstreamClosed | UpstreamProtocol => Retry::BeforeResponse,
             // A stalled server is not retried: the client already waited the full timeout.
             UpstreamTimeout => Retry::No,
-            NoServer | UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited => {
-                Retry::No
-            }
+            NoServer | UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited
+            | MissingHost => Retry::No,
         }
     }
 
@@ -110,6 +113,7 @@ impl ProxyError {
             ClientBodyFailed => "client-body-failed",
             BadPath => "bad-path",
             RateLimited => "rate-limited",
+            MissingHost => "bad-authority",
         }
     }
 
@@ -123,7 +127,7 @@ impl ProxyError {
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             UriTooLong => StatusCode::URI_TOO_LONG,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ClientBodyFailed | BadPath => StatusCode::BAD_REQUEST,
+            ClientBodyFailed | BadPath | MissingHost => StatusCode::BAD_REQUEST,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -144,6 +148,7 @@ impl ProxyError {
             ClientBodyFailed => "The request body could not be read.",
             BadPath => "The request path is malformed or ambiguous (an encoded slash, backslash or NUL, or bad percent-encoding).",
             RateLimited => "Too many requests. Please slow down and try again after the time in Retry-After.",
+            MissingHost => "The request names no host, or its :authority and Host disagree.",
         }
     }
 

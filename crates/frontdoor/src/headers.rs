@@ -65,6 +65,46 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> O
     upgrade
 }
 
+/// An HTTP/2 request as HTTP/1.1 servers expect it (RFC 9113 §8.3.1, §8.2.3):
+/// `Host` from `:authority`, an origin-form target, cookies in one field.
+pub(crate) fn from_http2<B>(req: &mut http::Request<B>) -> Result<(), crate::error::ProxyError> {
+    use crate::error::{ErrorKind, ProxyError};
+    let authority = req.uri().authority().map(|a| a.as_str().to_owned());
+    match (authority, req.headers().get(header::HOST)) {
+        (Some(a), Some(h)) if !a.as_bytes().eq_ignore_ascii_case(h.as_bytes()) => {
+            return Err(ProxyError::new(ErrorKind::MissingHost));
+        }
+        (Some(a), None) => {
+            let v =
+                HeaderValue::from_str(&a).map_err(|_| ProxyError::new(ErrorKind::MissingHost))?;
+            req.headers_mut().insert(header::HOST, v);
+        }
+        (None, None) => return Err(ProxyError::new(ErrorKind::MissingHost)),
+        _ => {}
+    }
+    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+        let pq = req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+        *req.uri_mut() = http::Uri::from(pq);
+    }
+    let headers = req.headers_mut();
+    if headers.get_all(header::COOKIE).iter().nth(1).is_some() {
+        let joined = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect::<Vec<_>>()
+            .join(&b"; "[..]);
+        if let Ok(v) = HeaderValue::from_bytes(&joined) {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+    Ok(())
+}
+
 /// Does this request ask to switch protocols (`Connection: upgrade` + `Upgrade`)?
 pub(crate) fn wants_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)

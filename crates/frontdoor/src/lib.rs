@@ -27,18 +27,21 @@ mod limit_store;
 mod metrics;
 mod pool;
 mod proxy;
+mod redirect;
 pub mod route;
 mod routing;
 mod snapshot;
 mod stats;
 mod sticky;
+mod tls;
 mod tunnel;
 mod upstream;
 
 pub use config::Config;
 pub use control::DiscoveryStatus;
 pub use control::{
-    Change, ChangeError, ChangeSummary, Control, PoolStatus, RouteStatus, ServerStatus, Status,
+    CertificateStatus, Change, ChangeError, ChangeSummary, Control, PoolStatus, RouteStatus,
+    ServerStatus, Status,
 };
 pub use upstream::{AdminState, Health};
 
@@ -50,13 +53,25 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::snapshot::Snapshot;
 use crate::upstream::Server;
+
+/// Load the certificates `[balance.tls]` names, as a start would (for
+/// `--check`). Returns the warnings (e.g. a key readable by others).
+pub fn check_certificates(config: &Config) -> Result<Vec<String>, String> {
+    match &config.tls {
+        Some(tls) => tls::load(tls, true).map(|(_, warnings)| warnings),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Answers an ACME HTTP-01 token with its key authorization, when one is pending.
+pub type Http01Answer = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// State shared by every connection and background task of one front door.
 pub(crate) struct Shared {
@@ -80,6 +95,10 @@ pub(crate) struct Shared {
     discovery: discovery::Link,
     /// The single-host detectors, when turned on ([`FrontDoor::set_findings`]).
     findings: std::sync::OnceLock<findings::Findings>,
+    /// Certificates and TLS settings, when `[balance.tls]` is set; swapped on reload.
+    tls: arc_swap::ArcSwapOption<tls::Loaded>,
+    /// Answers ACME HTTP-01 challenges (token → key authorization), when set.
+    acme_http01: std::sync::OnceLock<Http01Answer>,
 }
 
 impl Shared {
@@ -105,6 +124,11 @@ impl Shared {
         v
     }
 
+    /// The key authorization for an ACME HTTP-01 `token`, if one is pending.
+    fn acme_http01(&self, token: &str) -> Option<String> {
+        self.acme_http01.get().and_then(|f| f(token))
+    }
+
     /// Is `server` still part of the current routing snapshot?
     fn is_current(&self, server: &Arc<Server>) -> bool {
         self.snapshot
@@ -119,6 +143,8 @@ pub struct FrontDoor {
     shared: Arc<Shared>,
     listener: service::Listener,
     local_addr: SocketAddr,
+    /// The TLS listener, when `[balance.tls]` is set.
+    tls_listener: Option<service::Listener>,
     admin_reload: Option<admin::ReloadHook>,
     admin_instances: Option<admin::InstancesHook>,
     /// Bound in [`FrontDoor::bind`], so a busy port fails early and port 0 is
@@ -140,6 +166,17 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// A certificate or key could not be loaded.
+    #[error("cannot load the TLS certificates: {0}")]
+    Tls(String),
+    /// The TLS listen address could not be bound.
+    #[error("cannot listen on {addr} for TLS: {source} (is another process using the port?)")]
+    TlsBind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The admin listener would be open to the network without a token.
     #[error(transparent)]
     Admin(#[from] admin::ExposureError),
@@ -178,6 +215,20 @@ impl FrontDoor {
         let local_addr = listener.local_addr();
         // Port 0 resolved: reloads compare against the address really bound.
         config.listen = local_addr;
+        let mut tls_listener = None;
+        let mut tls_loaded = None;
+        if let Some(tls_cfg) = config.tls.as_mut() {
+            let (loaded, warnings) = tls::load(tls_cfg, true).map_err(StartError::Tls)?;
+            for w in warnings {
+                tracing::warn!(target: "bigstep::tls", "{w}");
+            }
+            let addr = tls_cfg.listen;
+            let bound = service::bind(addr, service::listener::DEFAULT_BACKLOG)
+                .map_err(|source| StartError::TlsBind { addr, source })?;
+            tls_cfg.listen = bound.local_addr();
+            tls_listener = Some(bound);
+            tls_loaded = Some(Arc::new(loaded));
+        }
         let access_log = config.access_log;
         let discovery = discovery::Link::new(&config);
         let snapshot = Snapshot::build(config, &snapshot::Live::default());
@@ -195,11 +246,14 @@ impl FrontDoor {
             session_losses: Mutex::new(HashMap::new()),
             discovery,
             findings: std::sync::OnceLock::new(),
+            tls: arc_swap::ArcSwapOption::new(tls_loaded),
+            acme_http01: std::sync::OnceLock::new(),
         });
         Ok(FrontDoor {
             shared,
             listener,
             local_addr,
+            tls_listener,
             admin_reload: None,
             admin_instances: None,
             admin_listener,
@@ -209,6 +263,11 @@ impl FrontDoor {
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The TLS listener's address, when `[balance.tls]` is set.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_listener.as_ref().map(|l| l.local_addr())
     }
 
     /// What `POST /api/reload` on the admin listener runs (re-read the config file).
@@ -246,6 +305,7 @@ impl FrontDoor {
             shared,
             listener,
             local_addr,
+            tls_listener,
             admin_reload,
             admin_instances,
             admin_listener,
@@ -274,18 +334,22 @@ impl FrontDoor {
             ));
         }
         let counted = shared.clone();
+        let limit = service::Limit::new(snap.config.max_connections);
+        let reject = service::Reject::reply(TOO_MANY_CONNECTIONS).on_reject(move |_| {
+            counted.metrics.connections_accepted.inc();
+            counted.metrics.connections_rejected.inc();
+        });
         let server = service::Server {
             listener,
-            limit: service::Limit::new(snap.config.max_connections),
-            reject: service::Reject::reply(TOO_MANY_CONNECTIONS).on_reject(move |_| {
-                counted.metrics.connections_accepted.inc();
-                counted.metrics.connections_rejected.inc();
-            }),
+            limit: limit.clone(),
+            reject: reject.clone(),
             shutdown: shared.shutdown.clone(),
         };
+        let tls_addr = tls_listener.as_ref().map(|l| l.local_addr());
         tracing::info!(
             target: "bigstep::frontdoor",
             listen = %local_addr,
+            tls = ?tls_addr,
             servers = snap.servers().count(),
             pools = snap.pools.len(),
             routes = snap.routes.all().len(),
@@ -294,12 +358,32 @@ impl FrontDoor {
         );
         drop(snap);
 
-        server
-            .accept_until(shutdown, |stream, peer, drain| {
-                shared.metrics.connections_accepted.inc();
-                serve_connection(&shared, stream, peer, drain)
-            })
-            .await;
+        // Both listeners stop together, under one connection cap.
+        let stop = CancellationToken::new();
+        let plain = server.accept_until(stop.clone().cancelled_owned(), |stream, peer, drain| {
+            shared.metrics.connections_accepted.inc();
+            serve_connection(&shared, stream, peer, drain)
+        });
+        let secure = async {
+            let Some(listener) = tls_listener else { return };
+            let server = service::Server {
+                listener,
+                limit,
+                reject,
+                shutdown: shared.shutdown.clone(),
+            };
+            server
+                .accept_until(stop.clone().cancelled_owned(), |stream, peer, drain| {
+                    shared.metrics.connections_accepted.inc();
+                    serve_tls_connection(&shared, stream, peer, drain)
+                })
+                .await;
+        };
+        let signal = async {
+            shutdown.await;
+            stop.cancel();
+        };
+        tokio::join!(plain, secure, signal);
         // The grace as configured now (a reload may have changed it).
         let grace = shared.snapshot.load().config.timeouts.shutdown_grace;
         shared.shutdown.finish(grace).await;
@@ -325,7 +409,7 @@ impl Drop for Open {
     }
 }
 
-/// The future that serves one client connection; the skeleton runs it.
+/// The future that serves one plain-TCP client connection; the skeleton runs it.
 fn serve_connection(
     shared: &Arc<Shared>,
     stream: TcpStream,
@@ -333,7 +417,86 @@ fn serve_connection(
     drain: service::Drain,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
-    let snap = shared.snapshot.load();
+    let shared = shared.clone();
+    let open = Open::new(&shared);
+    async move {
+        let _open = open;
+        let snap = shared.snapshot.load_full();
+        if snap.config.tls.as_ref().is_some_and(|t| t.redirect_http) {
+            return redirect::serve(&shared, stream, peer, drain).await;
+        }
+        let h2 = if snap.config.http2.h2c {
+            let wait = snap.config.timeouts.request_header;
+            drop(snap);
+            match tls::h2c_preface(&stream, wait).await {
+                Some(h2) => h2,
+                // Nothing arrived in time, or the client left: end quietly.
+                None => return,
+            }
+        } else {
+            false
+        };
+        serve_http(&shared, stream, peer, drain, h2, None).await;
+    }
+}
+
+/// The future that serves one TLS client connection: the handshake (bounded
+/// by the request-header timeout), then HTTP/1.1 or HTTP/2 as ALPN chose.
+fn serve_tls_connection(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    drain: service::Drain,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let _ = stream.set_nodelay(true);
+    let shared = shared.clone();
+    let open = Open::new(&shared);
+    async move {
+        let _open = open;
+        let Some(loaded) = shared.tls.load_full() else {
+            return;
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(loaded.server_config.clone());
+        drop(loaded);
+        let timeout = shared.snapshot.load().config.timeouts.request_header;
+        let handshake = tokio::select! {
+            r = tokio::time::timeout(timeout, acceptor.accept(stream)) => r,
+            () = drain.draining() => return,
+        };
+        let stream = match handshake {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                shared.metrics.tls_handshake_failures.inc();
+                tracing::debug!(target: "bigstep::tls", client = %peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                shared.metrics.tls_handshake_failures.inc();
+                shared.metrics.tls_handshake_timeouts.inc();
+                tracing::debug!(target: "bigstep::tls", client = %peer, "TLS handshake not finished in time");
+                return;
+            }
+        };
+        shared.metrics.tls_handshakes.inc();
+        let (_, conn) = stream.get_ref();
+        let h2 = tls::negotiated_h2(conn);
+        let info = Arc::new(tls::TlsInfo::of(conn));
+        serve_http(&shared, stream, peer, drain, h2, Some(info)).await;
+    }
+}
+
+/// Serve HTTP/1.1 (with upgrades) or HTTP/2 on a connection until it ends.
+async fn serve_http<S>(
+    shared: &Arc<Shared>,
+    stream: S,
+    peer: SocketAddr,
+    drain: service::Drain,
+    h2: bool,
+    tls: Option<Arc<tls::TlsInfo>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let snap = shared.snapshot.load_full();
     let t = &snap.config.timeouts;
     let phase = Arc::new(conn::Phase::default());
     let on_timeout = {
@@ -350,23 +513,47 @@ fn serve_connection(
         t.keepalive_idle,
         on_timeout,
     );
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let service = proxy::ProxyService {
         shared: shared.clone(),
         client: peer,
         phase,
-        client_headers: Arc::new(headers::ClientHeaders::new(peer.ip(), "http")),
+        client_headers: Arc::new(headers::ClientHeaders::new(peer.ip(), scheme)),
+        tls,
     };
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .header_read_timeout(None)
-        .max_header_size(snap.config.limits.max_header_bytes)
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
-    let open = Open::new(shared);
-    async move {
-        let _open = open;
+    let result = if h2 {
+        shared.metrics.http2_connections.inc();
+        let c = &snap.config.http2;
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .max_concurrent_streams(c.max_concurrent_streams)
+            .max_pending_accept_reset_streams(c.max_pending_accept_reset_streams)
+            .max_local_error_reset_streams(c.max_local_error_reset_streams)
+            .max_header_list_size(c.max_header_list_bytes)
+            .initial_stream_window_size(c.initial_stream_window)
+            .initial_connection_window_size(c.initial_connection_window)
+            .max_frame_size(c.max_frame_bytes)
+            .max_send_buf_size(c.max_send_buffer_bytes);
+        let conn = builder.serve_connection(TokioIo::new(io.http2()), service);
+        drop(snap);
+        service::http::serve_until_drained(conn, drain).await
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .header_read_timeout(None)
+            .max_header_size(snap.config.limits.max_header_bytes)
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        drop(snap);
         // Past the grace the skeleton drops this future, which closes the socket.
-        if let Err(e) = service::http::serve_until_drained(conn, drain).await {
+        service::http::serve_until_drained(conn, drain).await
+    };
+    if let Err(e) = result {
+        if h2 {
+            shared.metrics.http2_protocol_errors.inc();
+            tracing::info!(target: "bigstep::frontdoor", client = %peer, error = %e, "HTTP/2 connection closed on a protocol error");
+        } else {
             tracing::debug!(target: "bigstep::frontdoor", client = %peer, error = %e, "client connection error");
         }
     }
@@ -382,12 +569,45 @@ x-bigstep-reason: too-many-connections\r\n\
 \r\n\
 503 The server is handling too many connections. Please try again shortly.\n";
 
+/// Reload the certificates when their files change (every `tls.watch`). A
+/// refused reload (say the certificate was written but not yet its key) is
+/// logged once and tried again when the files change again.
+fn watch_certificates(
+    shared: &Arc<Shared>,
+    tick: u64,
+    refused: &mut Option<Vec<Option<std::time::SystemTime>>>,
+) {
+    let every = shared
+        .snapshot
+        .load()
+        .config
+        .tls
+        .as_ref()
+        .map_or(0, |t| t.watch.as_secs().max(1));
+    if every == 0 || !tick.is_multiple_of(every) {
+        return;
+    }
+    let Some(loaded) = shared.tls.load_full() else {
+        return;
+    };
+    let now = loaded.stamps_now();
+    if now == loaded.stamps_loaded() || refused.as_ref() == Some(&now) {
+        return;
+    }
+    match Control(shared.clone()).apply(Change::ReloadCertificates, "certificate files changed") {
+        Ok(_) => *refused = None,
+        Err(_) => *refused = Some(now),
+    }
+}
+
 /// Once a second: rate windows, drain deadlines; every 5 s: stale pooled connections.
 fn spawn_housekeeping(shared: &Arc<Shared>) {
     let weak = Arc::downgrade(shared);
     let stop = shared.stop.clone();
     shared.tasks.spawn(async move {
         let mut tick: u64 = 0;
+        // Certificate files as they were when a reload of them was last refused.
+        let mut refused_stamps = None;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -395,6 +615,7 @@ fn spawn_housekeeping(shared: &Arc<Shared>) {
             }
             tick += 1;
             let Some(shared) = weak.upgrade() else { return };
+            watch_certificates(&shared, tick, &mut refused_stamps);
             let snap = shared.snapshot.load();
             let now = crate::clock::now_ms();
             let drain_ms = snap.config.drain_timeout.as_millis() as u64;

@@ -21,6 +21,12 @@ pub(crate) struct Metrics {
     pub(crate) config_changes: Counter,
     pub(crate) config_changes_refused: Counter,
     pub(crate) open_connections: AtomicU64,
+    pub(crate) tls_handshakes: Counter,
+    pub(crate) tls_handshake_failures: Counter,
+    pub(crate) tls_handshake_timeouts: Counter,
+    pub(crate) http2_connections: Counter,
+    pub(crate) http2_protocol_errors: Counter,
+    pub(crate) redirects: Counter,
     /// Responses by status class (index 1..=5), as sent to clients.
     responses: [Counter; 6],
     /// Responses the front door generated itself (errors), not a server.
@@ -74,6 +80,46 @@ pub(crate) fn render(m: &Metrics, snap: &Snapshot) -> String {
         "bigstep_request_header_timeouts_total",
         "Clients sent a 408 for a slow request head.",
         m.header_timeouts.get(),
+    );
+    counter(
+        "bigstep_config_changes_total",
+        "Changes applied (reloads, API and `bigstep up` changes, certificate reloads).",
+        m.config_changes.get(),
+    );
+    counter(
+        "bigstep_config_changes_refused_total",
+        "Changes refused; the running configuration stayed.",
+        m.config_changes_refused.get(),
+    );
+    counter(
+        "bigstep_tls_handshakes_total",
+        "TLS handshakes completed.",
+        m.tls_handshakes.get(),
+    );
+    counter(
+        "bigstep_tls_handshake_failures_total",
+        "TLS handshakes that failed (bad ClientHello, unknown name refused, no common version, timeout).",
+        m.tls_handshake_failures.get(),
+    );
+    counter(
+        "bigstep_tls_handshake_timeouts_total",
+        "TLS handshakes not finished within timeouts.request_header.",
+        m.tls_handshake_timeouts.get(),
+    );
+    counter(
+        "bigstep_http2_connections_total",
+        "Client connections that spoke HTTP/2 (ALPN h2 or h2c).",
+        m.http2_connections.get(),
+    );
+    counter(
+        "bigstep_http2_protocol_errors_total",
+        "HTTP/2 connections closed for a protocol error or a flood limit (rapid reset, oversized header list, too many streams).",
+        m.http2_protocol_errors.get(),
+    );
+    counter(
+        "bigstep_https_redirects_total",
+        "Plain-HTTP requests answered with a redirect to HTTPS (or an ACME challenge).",
+        m.redirects.get(),
     );
     counter(
         "bigstep_local_errors_total",
@@ -268,5 +314,24 @@ fn histogram<'a>(
             st.sum_micros.get() as f64 / 1e6
         );
         let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+}
+
+/// `bigstep_tls_cert_expiry_seconds{name}`: seconds until each certificate expires.
+pub(crate) fn render_certificates(out: &mut String, certs: &[crate::tls::CertInfo]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let _ = writeln!(
+        out,
+        "# HELP bigstep_tls_cert_expiry_seconds Seconds until the certificate expires (negative: expired).\n# TYPE bigstep_tls_cert_expiry_seconds gauge"
+    );
+    for c in certs {
+        let _ = writeln!(
+            out,
+            "bigstep_tls_cert_expiry_seconds{{name=\"{}\"}} {}",
+            c.name.replace(['"', '\\', '\n'], "_"),
+            c.not_after - now
+        );
     }
 }

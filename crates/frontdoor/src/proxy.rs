@@ -43,6 +43,8 @@ pub(crate) struct ProxyService {
     pub(crate) phase: Arc<Phase>,
     /// Forwarding header values for this client, formatted once per connection.
     pub(crate) client_headers: Arc<headers::ClientHeaders>,
+    /// What the TLS handshake negotiated, on the TLS listener.
+    pub(crate) tls: Option<Arc<crate::tls::TlsInfo>>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ProxyService {
@@ -178,8 +180,17 @@ impl ProxyService {
                 e.into_response()
             }
         };
+        if self.tls.is_some() {
+            if let Some(hsts) = snap.config.tls.as_ref().and_then(|t| t.hsts.as_deref()) {
+                if let Ok(v) = HeaderValue::from_str(hsts) {
+                    resp.headers_mut()
+                        .insert(header::STRICT_TRANSPORT_SECURITY, v);
+                }
+            }
+        }
         let done = Finish {
             shared: self.shared.clone(),
+            tls: self.tls.clone(),
             phase: self.phase.clone(),
             max_idle: snap.config.limits.max_idle_per_server,
             conn,
@@ -212,6 +223,9 @@ impl ProxyService {
         ),
         ProxyError,
     > {
+        if req.version() == Version::HTTP_2 {
+            headers::from_http2(&mut req)?;
+        }
         let limits = &snap.config.limits;
         let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > limits.max_uri_bytes {
@@ -243,6 +257,22 @@ impl ProxyService {
         // body is first read, i.e. once a server is ready for it).
         parts.headers.remove(header::EXPECT);
         let id = headers::add_forwarding(&mut parts.headers, &self.client_headers);
+        if let Some(tls) = &self.tls {
+            if let Some(name) = snap
+                .config
+                .tls
+                .as_ref()
+                .and_then(|t| t.client_subject_header.as_deref())
+            {
+                // Only the handshake may vouch for a client: any value it sent goes.
+                parts.headers.remove(name);
+                if let Some(subject) = &tls.client_subject {
+                    if let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) {
+                        parts.headers.insert(name, subject.clone());
+                    }
+                }
+            }
+        }
         parts.version = Version::HTTP_11;
         Ok((parts, body, client_upgrade, id))
     }
@@ -577,6 +607,7 @@ struct Finish {
     route: Option<Arc<RouteLive>>,
     /// The pool the request was forwarded to, if any: its counters.
     pool_stats: Option<Arc<ServerStats>>,
+    tls: Option<Arc<crate::tls::TlsInfo>>,
 }
 
 impl OnDone for Finish {
@@ -619,6 +650,9 @@ impl OnDone for Finish {
                 bytes,
                 complete,
                 request_id = %self.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+                tls = %self.tls.as_ref().map_or("-", |t| t.version),
+                cipher = %self.tls.as_ref().map_or("-", |t| t.cipher.as_str()),
+                sni = %self.tls.as_ref().and_then(|t| t.sni.as_deref()).unwrap_or("-"),
             );
         }
     }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use hyper::body::{Body, Incoming};
 use hyper::rt::{Read, Write};
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::HttpService;
 
 use crate::shutdown::Drain;
@@ -41,6 +41,21 @@ where
     B: Body + 'static,
     B::Error: Into<BoxError>,
 {
+    fn close_when_idle(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, B, S, E> Graceful for http2::Connection<I, S, E>
+where
+    S: HttpService<Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    I: Read + Write + Unpin,
+    B: Body + 'static,
+    B::Error: Into<BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    /// Sends GOAWAY: streams in progress finish, no new ones start.
     fn close_when_idle(self: Pin<&mut Self>) {
         self.graceful_shutdown();
     }

@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod client;
 pub mod process;
+pub mod tls;
 
 use std::time::{Duration, Instant};
 

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 pub struct FrontDoorProc {
     pub addr: SocketAddr,
+    /// The TLS listener, when the config has `[balance.tls]`.
+    pub tls_addr: Option<SocketAddr>,
     pub child: Child,
     pub dir: PathBuf,
     /// Lines the process wrote to stderr (logs), collected in the background.
@@ -45,9 +47,13 @@ impl FrontDoorProc {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut tls = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("bigstep balance listening for TLS on ") {
+                    tls = Some(addr.trim().to_string());
+                }
                 if let Some(addr) = line.strip_prefix("bigstep balance listening on ") {
-                    let _ = tx.send(addr.trim().to_string());
+                    let _ = tx.send((addr.trim().to_string(), tls.take()));
                 }
             }
         });
@@ -59,8 +65,11 @@ impl FrontDoorProc {
                 sink.lock().expect("logs").push(line);
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(a) => a.parse().expect("address"),
+        let (addr, tls_addr) = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok((a, t)) => (
+                a.parse().expect("address"),
+                t.map(|t| t.parse().expect("TLS address")),
+            ),
             Err(_) => {
                 let _ = child.kill();
                 panic!(
@@ -71,6 +80,7 @@ impl FrontDoorProc {
         };
         FrontDoorProc {
             addr,
+            tls_addr,
             child,
             dir,
             logs,

@@ -93,7 +93,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 .iter()
                 .map(|p| p.get_ref().servers.len())
                 .sum::<usize>();
-        let warnings = b.warnings();
+        let mut warnings = b.warnings();
+        warnings.extend(
+            frontdoor::check_certificates(b)
+                .map_err(|e| anyhow::anyhow!("{}: [balance.tls]: {e}", path.display()))?,
+        );
         println!(
             "{}: ok ({servers} servers, {} pools, {} routes)",
             path.display(),
@@ -117,7 +121,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let mut fd = frontdoor::FrontDoor::bind(cfg).await?;
-        // Machine-readable line for scripts and tests that bind port 0.
+        // Machine-readable lines for scripts and tests that bind port 0 (the
+        // TLS one first: a reader may stop at "listening on").
+        if let Some(tls) = fd.tls_addr() {
+            println!("bigstep balance listening for TLS on {tls}");
+        }
         println!("bigstep balance listening on {}", fd.local_addr());
         let reloader = Reloader {
             args: Arc::new(args),

@@ -64,6 +64,8 @@ pub(super) fn routes(control: Control, reload: Option<ReloadHook>) -> Router {
         .route("/api/servers/{id}/maintenance", post(maintenance))
         .route("/api/servers/{id}/weight", put(set_weight))
         .route("/api/reload", post(reload_config))
+        .route("/api/certificates", get(certificates))
+        .route("/api/certificates/reload", post(reload_certificates))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such admin route") })
         .with_state(App { control, reload })
 }
@@ -310,6 +312,26 @@ async fn set_weight(
 
 /// Re-read the config file through the binary's hook. `bigstep balance reload`
 /// asks for `text/plain` and prints the answer as it comes.
+async fn certificates(State(app): State<App>) -> Response {
+    Json(app.control.certificates()).into_response()
+}
+
+/// Re-read the certificate files now (they are also watched).
+async fn reload_certificates(State(app): State<App>) -> Result<Response, ApiError> {
+    let control = app.control.clone();
+    let summary = tokio::task::spawn_blocking(move || {
+        control.apply(crate::Change::ReloadCertificates, SOURCE)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "reload failed unexpectedly",
+        )
+    })??;
+    Ok(applied(summary).into_response())
+}
+
 async fn reload_config(State(app): State<App>, headers: HeaderMap) -> Response {
     let text = headers
         .get(header::ACCEPT)

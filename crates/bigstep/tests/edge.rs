@@ -1,0 +1,858 @@
+//! The front door at the edge: TLS termination, SNI, ALPN, resumption, the
+//! HTTPS redirect, certificate reloads, mutual TLS, HTTP/2 (over TLS and h2c)
+//! and its flood limits — with real clients (curl, openssl s_client, h2load)
+//! against the real `bigstep balance` binary and a real backend. Assertions are
+//! on statuses, bytes and counts, never on wall-clock speed.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use testkit::backend::Backend;
+use testkit::client::{send, Resp};
+use testkit::process::FrontDoorProc;
+use testkit::tls::TestCa;
+use testkit::{eventually, process::temp_dir};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bigstep");
+
+/// `curl` over TLS to `name` (resolved to the front door), returning
+/// (status, HTTP version, body). `extra` goes before the URL.
+async fn curl(
+    ca: &Path,
+    name: &str,
+    addr: SocketAddr,
+    path: &str,
+    extra: &[&str],
+) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(ca)
+        .arg("--resolve")
+        .arg(format!("{name}:{}:127.0.0.1", addr.port()))
+        .args(["-w", "\n%{http_code} %{http_version}"])
+        .args(extra)
+        .arg(format!("https://{name}:{}{path}", addr.port()))
+        .output()
+        .await
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let mut it = tail.split(' ');
+    let status = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let version = it.next().unwrap_or("").to_string();
+    (status, version, body.to_string())
+}
+
+/// `openssl s_client` with `args`; stdin gets `input`. Returns stdout+stderr.
+async fn s_client(addr: SocketAddr, args: &[&str], input: &str) -> String {
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-connect"])
+        .arg(addr.to_string())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("s_client finished")
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The subject CN of the certificate the server presented, from s_client output.
+fn served_cn(out: &str) -> Option<String> {
+    out.lines()
+        .find(|l| l.starts_with("subject="))
+        .and_then(|l| l.split("CN").nth(1))
+        .map(|s| s.trim_start_matches([' ', '=']).trim().to_string())
+}
+
+async fn metric(admin: SocketAddr, name: &str) -> u64 {
+    let req = Request::get("/metrics")
+        .header("host", admin.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let Ok(r) = send(admin, req).await else {
+        return 0;
+    };
+    r.text()
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+fn admin_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// A front door with one backend and `tls` lines inside `[balance.tls]`.
+fn tls_site(backend: &Backend, admin: SocketAddr, tls: &str, extra: &str) -> String {
+    format!(
+        r#"admin_listen = "{admin}"
+{extra}
+[[balance.servers]]
+address = "{}"
+
+[balance.tls]
+listen = "127.0.0.1:0"
+{tls}
+"#,
+        backend.addr
+    )
+}
+
+fn cert_entry(leaf: &testkit::tls::Leaf, more: &str) -> String {
+    format!(
+        "[[balance.tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n{more}\n",
+        leaf.cert.display(),
+        leaf.key.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_serves_http1_and_http2_and_says_so_upstream() {
+    let dir = temp_dir("edge-https");
+    let ca = TestCa::new(&dir);
+    let leaf = ca.server("site", &["app.test"]);
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &(tls_site(
+            &backend,
+            admin,
+            "redirect_http = false\nhsts = \"max-age=600\"",
+            "",
+        ) + &cert_entry(&leaf, "")),
+    );
+    let tls = fd.tls_addr.expect("TLS listener");
+
+    let (status, version, body) = curl(&ca.ca_pem, "app.test", tls, "/hello", &["--http1.1"]).await;
+    assert_eq!((status, version.as_str()), (200, "1.1"), "body: {body}");
+    assert!(body.contains("backend b1"), "{body}");
+    let head = backend.last_head().to_ascii_lowercase();
+    assert!(head.contains("x-forwarded-proto: https"), "{head}");
+    assert!(
+        head.contains("proto=https"),
+        "Forwarded header missing: {head}"
+    );
+
+    let (status, version, body) = curl(
+        &ca.ca_pem,
+        "app.test",
+        tls,
+        "/headers",
+        &["--http2", "-H", "Cookie: a=1", "-H", "Cookie: b=2"],
+    )
+    .await;
+    assert_eq!((status, version.as_str()), (200, "2"), "body: {body}");
+    let head = body.to_ascii_lowercase();
+    assert!(
+        head.contains("host: app.test"),
+        "Host from :authority: {head}"
+    );
+    assert!(
+        head.contains("cookie: a=1; b=2"),
+        "cookies joined for HTTP/1.1: {head}"
+    );
+
+    // HSTS on HTTPS answers.
+    let out = Command::new("curl")
+        .args(["-sS", "-D", "-", "-o", "/dev/null", "--cacert"])
+        .arg(&ca.ca_pem)
+        .arg("--resolve")
+        .arg(format!("app.test:{}:127.0.0.1", tls.port()))
+        .arg(format!("https://app.test:{}/", tls.port()))
+        .output()
+        .await
+        .unwrap();
+    let headers = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(
+        headers.contains("strict-transport-security: max-age=600"),
+        "{headers}"
+    );
+
+    // The plain listener still proxies when redirect_http is off.
+    let r = send(
+        fd.addr,
+        Request::get("/")
+            .header("host", "app.test")
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(metric(admin, "bigstep_tls_handshakes_total").await >= 3);
+    assert!(metric(admin, "bigstep_http2_connections_total").await >= 1);
+    // The access log says what TLS was negotiated.
+    assert!(
+        eventually(Duration::from_secs(5), || fd
+            .logs()
+            .iter()
+            .any(|l| l.contains("TLSv1.3") && l.contains("app.test")))
+        .await,
+        "access log lacks TLS version and SNI"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sni_chooses_the_certificate_and_unknown_names_get_the_default_or_a_refusal() {
+    let dir = temp_dir("edge-sni");
+    let ca = TestCa::new(&dir);
+    let a = ca.server("a", &["a.test"]);
+    let b = ca.server("b", &["*.b.test"]);
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &(tls_site(&backend, admin, "", "") + &cert_entry(&a, "") + &cert_entry(&b, "")),
+    );
+    let tls = fd.tls_addr.unwrap();
+    let cn = |args: Vec<&'static str>| async move { served_cn(&s_client(tls, &args, "").await) };
+    assert_eq!(
+        cn(vec!["-servername", "a.test"]).await.as_deref(),
+        Some("a.test")
+    );
+    assert_eq!(
+        cn(vec!["-servername", "www.b.test"]).await.as_deref(),
+        Some("*.b.test")
+    );
+    // One label only: x.y.b.test is not covered by *.b.test; the default answers.
+    assert_eq!(
+        cn(vec!["-servername", "x.y.b.test"]).await.as_deref(),
+        Some("a.test")
+    );
+    assert_eq!(cn(vec!["-noservername"]).await.as_deref(), Some("a.test"));
+
+    // unknown_sni = "refuse": the handshake fails, and it is counted.
+    let admin2 = admin_port();
+    let refusing = FrontDoorProc::start(
+        BIN,
+        &(tls_site(&backend, admin2, "unknown_sni = \"refuse\"", "")
+            + &cert_entry(&a, "")
+            + &cert_entry(&b, "")),
+    );
+    let tls2 = refusing.tls_addr.unwrap();
+    let out = s_client(tls2, &["-servername", "nobody.test"], "").await;
+    assert_eq!(
+        served_cn(&out),
+        None,
+        "an unknown name got a certificate: {out}"
+    );
+    let known = s_client(tls2, &["-servername", "a.test"], "").await;
+    assert_eq!(served_cn(&known).as_deref(), Some("a.test"));
+    assert!(metric(admin2, "bigstep_tls_handshake_failures_total").await >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpn_offers_h2_and_sessions_resume() {
+    let dir = temp_dir("edge-alpn");
+    let ca = TestCa::new(&dir);
+    let a = ca.server("a", &["a.test"]);
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &(tls_site(&backend, admin, "", "") + &cert_entry(&a, "")),
+    );
+    let tls = fd.tls_addr.unwrap();
+    let out = s_client(tls, &["-servername", "a.test", "-alpn", "h2,http/1.1"], "").await;
+    assert!(out.contains("ALPN protocol: h2"), "{out}");
+    let out = s_client(tls, &["-servername", "a.test", "-alpn", "http/1.1"], "").await;
+    assert!(out.contains("ALPN protocol: http/1.1"), "{out}");
+
+    // Resumption: TLS 1.3 by ticket, TLS 1.2 by session id (the cache).
+    let request = "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+    for version in ["-tls1_3", "-tls1_2"] {
+        let sess = dir.join(format!("session{version}"));
+        let sess = sess.to_str().unwrap();
+        let first = s_client(
+            tls,
+            &[
+                "-servername",
+                "a.test",
+                version,
+                "-ign_eof",
+                "-sess_out",
+                sess,
+            ],
+            request,
+        )
+        .await;
+        assert!(first.contains("backend b1"), "{first}");
+        let again = s_client(
+            tls,
+            &[
+                "-servername",
+                "a.test",
+                version,
+                "-ign_eof",
+                "-sess_in",
+                sess,
+            ],
+            request,
+        )
+        .await;
+        assert!(
+            again.contains("Reused,"),
+            "{version} session not resumed: {again}"
+        );
+    }
+    // min_version = "1.3" refuses TLS 1.2.
+    let admin2 = admin_port();
+    let strict = FrontDoorProc::start(
+        BIN,
+        &(tls_site(&backend, admin2, "min_version = \"1.3\"", "") + &cert_entry(&a, "")),
+    );
+    let out = s_client(
+        strict.tls_addr.unwrap(),
+        &["-servername", "a.test", "-tls1_2"],
+        "",
+    )
+    .await;
+    assert_eq!(served_cn(&out), None, "TLS 1.2 accepted: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_redirected_to_https_except_acme_challenges() {
+    let dir = temp_dir("edge-redirect");
+    let ca = TestCa::new(&dir);
+    let a = ca.server("a", &["a.test"]);
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &(tls_site(&backend, admin, "", "") + &cert_entry(&a, "")),
+    );
+    let tls = fd.tls_addr.unwrap();
+    let get = |path: &'static str, host: &'static str| {
+        send(
+            fd.addr,
+            Request::get(path)
+                .header("host", host)
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+    };
+    let r: Resp = get("/a/b?x=1&y=2", "a.test:8080").await.unwrap();
+    assert_eq!(r.status, 308);
+    assert_eq!(
+        r.headers.get("location").unwrap().to_str().unwrap(),
+        format!("https://a.test:{}/a/b?x=1&y=2", tls.port())
+    );
+    let r = get("/.well-known/acme-challenge/token123", "a.test")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404, "no ACME challenge is pending");
+    assert_eq!(backend.hits(), 0, "nothing plain reached the server");
+    assert!(metric(admin, "bigstep_https_redirects_total").await >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_with_prior_knowledge_and_http1_share_the_plain_listener() {
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n",
+            backend.addr
+        ),
+    );
+    for (flag, want) in [("--http2-prior-knowledge", "2"), ("--http1.1", "1.1")] {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", flag, "-w", "\n%{http_version}"])
+            .arg(format!("http://{}/x", fd.addr))
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("backend b1"), "{text}");
+        assert!(text.ends_with(want), "{flag}: {text}");
+    }
+    assert_eq!(metric(admin, "bigstep_http2_connections_total").await, 1);
+    assert_eq!(backend.hits(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_reload_under_load_and_a_bad_pair_is_refused() {
+    let dir = temp_dir("edge-reload");
+    let ca = TestCa::new(&dir);
+    let first = ca.server("site", &["app.test"]);
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &(tls_site(&backend, admin, "watch = \"1s\"\nredirect_http = false", "")
+            + &cert_entry(&first, "")),
+    );
+    let tls = fd.tls_addr.unwrap();
+    let serial = |out: String| {
+        out.lines()
+            .find(|l| l.starts_with("serial="))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let cert_serial = || async {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl s_client -connect {tls} -servername app.test </dev/null 2>/dev/null | openssl x509 -noout -serial"
+            ))
+            .output()
+            .await
+            .unwrap();
+        serial(String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let before = cert_serial().await;
+    assert!(before.starts_with("serial="), "no certificate served");
+
+    // Load through h2load (TLS, HTTP/1.1 and HTTP/2 clients) while the files change.
+    let url = format!("https://127.0.0.1:{}/", tls.port());
+    let load = |proto: &'static str| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let mut cmd = Command::new("h2load");
+            cmd.args(["-n", "3000", "-c", "4", "-m", "4", "-T", "10", "-N", "10"]);
+            if proto == "h1" {
+                cmd.arg("--h1");
+            }
+            let out = cmd.arg(url).output().await.expect("h2load runs");
+            String::from_utf8_lossy(&out.stdout).to_string()
+        })
+    };
+    let h1 = load("h1");
+    let h2 = load("h2");
+    // New certificate and key, replaced file by file (the key first, as an
+    // operator's copy might): the pair is refused until both match.
+    let second = ca.server("next", &["app.test"]);
+    std::fs::copy(&second.key, &first.key).unwrap();
+    let refused_before = metric(admin, "bigstep_config_changes_refused_total").await;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let m = std::process::Command::new("curl")
+                .args(["-s", &format!("http://{admin}/metrics")])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                .unwrap_or_default();
+            m.lines().any(|l| {
+                l.starts_with("bigstep_config_changes_refused_total ")
+                    && l.rsplit(' ').next().and_then(|v| v.parse::<u64>().ok())
+                        > Some(refused_before)
+            })
+        })
+        .await,
+        "a key that does not match its certificate was not refused"
+    );
+    assert_eq!(
+        cert_serial().await,
+        before,
+        "the old pair must keep serving"
+    );
+    std::fs::copy(&second.cert, &first.cert).unwrap();
+    let mut now = String::new();
+    for _ in 0..100 {
+        now = cert_serial().await;
+        if now != before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(now, before, "the new certificate was not picked up");
+    for (name, task) in [("h1", h1), ("h2", h2)] {
+        let out = task.await.unwrap();
+        let summary = out
+            .lines()
+            .find(|l| l.starts_with("requests:"))
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            summary.contains("3000 succeeded, 0 failed, 0 errored"),
+            "{name}: requests failed during the reload: {out}"
+        );
+    }
+    assert!(
+        fd.logs()
+            .iter()
+            .any(|l| l.contains("does not belong to the certificate")),
+        "the refusal should name the mismatch"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_passes_only_the_verified_subject() {
+    let dir = temp_dir("edge-mtls");
+    let ca = TestCa::new(&dir);
+    let a = ca.server("a", &["a.test"]);
+    let alice = ca.client("alice", "alice");
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &(tls_site(
+            &backend,
+            admin,
+            &format!(
+                "client_ca = \"{}\"\nclient_cert_required = false\nclient_subject_header = \"x-client-subject\"",
+                ca.ca_pem.display()
+            ),
+            "",
+        ) + &cert_entry(&a, "")),
+    );
+    let tls = fd.tls_addr.unwrap();
+    let cert = alice.cert.to_str().unwrap().to_string();
+    let key = alice.key.to_str().unwrap().to_string();
+    let (status, _, body) = curl(
+        &ca.ca_pem,
+        "a.test",
+        tls,
+        "/headers",
+        &["--cert", &cert, "--key", &key],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.to_ascii_lowercase()
+            .contains("x-client-subject: cn=alice"),
+        "{body}"
+    );
+    // Without a certificate, a forged header does not pass.
+    let (status, _, body) = curl(
+        &ca.ca_pem,
+        "a.test",
+        tls,
+        "/headers",
+        &["-H", "X-Client-Subject: CN=admin"],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.to_ascii_lowercase().contains("x-client-subject"),
+        "{body}"
+    );
+
+    // Required: no certificate, no connection.
+    let admin2 = admin_port();
+    let strict = FrontDoorProc::start(
+        BIN,
+        &(tls_site(
+            &backend,
+            admin2,
+            &format!("client_ca = \"{}\"", ca.ca_pem.display()),
+            "",
+        ) + &cert_entry(&a, "")),
+    );
+    let tls2 = strict.tls_addr.unwrap();
+    let (status, _, _) = curl(&ca.ca_pem, "a.test", tls2, "/", &[]).await;
+    assert_eq!(status, 0, "a client without a certificate got an answer");
+    let (status, _, _) = curl(
+        &ca.ca_pem,
+        "a.test",
+        tls2,
+        "/",
+        &["--cert", &cert, "--key", &key],
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_stalled_handshakes_are_counted_and_harm_no_one() {
+    let dir = temp_dir("edge-bad");
+    let ca = TestCa::new(&dir);
+    let a = ca.server("a", &["a.test"]);
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &(tls_site(
+            &backend,
+            admin,
+            "",
+            "[balance.timeouts]\nrequest_header = \"1s\"\n",
+        ) + &cert_entry(&a, "")),
+    );
+    let tls = fd.tls_addr.unwrap();
+    // An HTTP request where a ClientHello belongs.
+    let mut s = TcpStream::connect(tls).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+        .await
+        .expect("closed");
+    assert!(
+        !String::from_utf8_lossy(&buf).contains("backend"),
+        "garbage reached the server"
+    );
+    // A handshake that never finishes: a ClientHello record header, then silence.
+    let mut stalled = TcpStream::connect(tls).await.unwrap();
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+        .await
+        .unwrap();
+    // Others are served meanwhile.
+    let (status, _, _) = curl(&ca.ca_pem, "a.test", tls, "/", &[]).await;
+    assert_eq!(status, 200);
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buf))
+        .await
+        .expect("a stalled handshake must be closed after request_header")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(metric(admin, "bigstep_tls_handshake_failures_total").await >= 2);
+    assert_eq!(
+        metric(admin, "bigstep_tls_handshake_timeouts_total").await,
+        1
+    );
+    assert_eq!(backend.hits(), 1);
+}
+
+// === HTTP/2 floods, with hand-made frames over h2c ===
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(9 + payload.len());
+    let len = payload.len() as u32;
+    f.extend_from_slice(&len.to_be_bytes()[1..]);
+    f.push(kind);
+    f.push(flags);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// HPACK for `GET http://a.test/` (static table entries, :authority literal).
+fn get_headers() -> Vec<u8> {
+    let mut h = vec![0x82, 0x86, 0x84, 0x41, 6];
+    h.extend_from_slice(b"a.test");
+    h
+}
+
+/// An HPACK integer with an `n`-bit prefix under `first`.
+fn hpack_int(first: u8, n: u32, mut v: usize, out: &mut Vec<u8>) {
+    let max = (1usize << n) - 1;
+    if v < max {
+        out.push(first | v as u8);
+        return;
+    }
+    out.push(first | max as u8);
+    v -= max;
+    while v >= 128 {
+        out.push((v % 128 + 128) as u8);
+        v /= 128;
+    }
+    out.push(v as u8);
+}
+
+/// Read frames until the connection ends (or `limit`); returns the GOAWAY error code if any.
+async fn read_until_goaway(s: &mut TcpStream, limit: Duration) -> (Option<u32>, bool) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let n = match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) => 0,
+            Err(_) => return (goaway_code(&buf), false),
+        };
+        if n == 0 {
+            return (goaway_code(&buf), true);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(code) = goaway_code(&buf) {
+            return (Some(code), true);
+        }
+    }
+}
+
+fn goaway_code(buf: &[u8]) -> Option<u32> {
+    let mut i = 0;
+    while i + 9 <= buf.len() {
+        let len = u32::from_be_bytes([0, buf[i], buf[i + 1], buf[i + 2]]) as usize;
+        if i + 9 + len > buf.len() {
+            return None;
+        }
+        if buf[i + 3] == 7 && len >= 8 {
+            let p = &buf[i + 9..];
+            return Some(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+        }
+        i += 9 + len;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_rapid_reset_and_continuation_floods_are_cut_off() {
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n",
+            backend.addr
+        ),
+    );
+
+    // Rapid reset: 10,000 streams, each opened and reset at once.
+    let mut s = TcpStream::connect(fd.addr).await.unwrap();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    let headers = get_headers();
+    for i in 0..10_000u32 {
+        let id = 2 * i + 1;
+        out.extend(frame(1, 0x5, id, &headers));
+        out.extend(frame(3, 0, id, &8u32.to_be_bytes()));
+    }
+    // The server may close before it has read everything: a write error is expected.
+    let _ = s.write_all(&out).await;
+    let (code, closed) = read_until_goaway(&mut s, Duration::from_secs(10)).await;
+    assert!(closed, "the rapid-reset connection was not closed");
+    assert_eq!(
+        code,
+        Some(0xb),
+        "expected GOAWAY ENHANCE_YOUR_CALM, got {code:?}"
+    );
+    assert!(
+        backend.hits() < 10_000,
+        "every reset stream reached the server ({})",
+        backend.hits()
+    );
+
+    // CONTINUATION flood: one header block that never ends.
+    let mut s = TcpStream::connect(fd.addr).await.unwrap();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    out.extend(frame(1, 0, 1, &get_headers()));
+    let mut block = Vec::new();
+    for i in 0..64 {
+        // literal header without indexing, new name, 16 KiB value
+        block.push(0x00);
+        let name = format!("x-flood-{i}");
+        hpack_int(0, 7, name.len(), &mut block);
+        block.extend_from_slice(name.as_bytes());
+        hpack_int(0, 7, 16_000, &mut block);
+        block.extend(std::iter::repeat_n(b'a', 16_000));
+    }
+    let mut sent = 0usize;
+    let mut write_failed = false;
+    for chunk in block.chunks(16_384) {
+        if s.write_all(&frame(9, 0, 1, chunk)).await.is_err() {
+            write_failed = true;
+            break;
+        }
+        sent += chunk.len();
+    }
+    let (code, closed) = if write_failed {
+        (None, true)
+    } else {
+        read_until_goaway(&mut s, Duration::from_secs(10)).await
+    };
+    assert!(
+        closed,
+        "a header block of {sent} bytes kept the connection open"
+    );
+    assert!(
+        code.is_none() || code != Some(0),
+        "closed without an error code: {code:?}"
+    );
+
+    // Neither flood touched other clients.
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--http2-prior-knowledge"])
+        .arg(format!("http://{}/ok", fd.addr))
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backend b1"));
+    assert!(metric(admin, "bigstep_http2_protocol_errors_total").await >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_is_exported_and_a_bad_file_at_start_is_named() {
+    let dir = temp_dir("edge-expiry");
+    let ca = TestCa::new(&dir);
+    let soon = ca.server_expiring("soon", &["soon.test"], (2037, 1, 1));
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let _fd = FrontDoorProc::start(
+        BIN,
+        &(tls_site(&backend, admin, "", "") + &cert_entry(&soon, "")),
+    );
+    let left = metric(admin, "bigstep_tls_cert_expiry_seconds").await;
+    // 2037-01-01 is about ten years away (318 million seconds from late 2026).
+    assert!(
+        (250_000_000..400_000_000).contains(&left),
+        "expiry seconds: {left}"
+    );
+    let req = Request::get("/api/certificates")
+        .header("host", admin.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let r = send(admin, req).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("soon.test"), "{}", r.text());
+
+    // A missing key file: the front door refuses to start and names the file.
+    let cfg = dir.join("bad.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[balance]\n[[balance.servers]]\naddress = \"{}\"\n[balance.tls]\nlisten = \"127.0.0.1:0\"\n[[balance.tls.certificates]]\ncert = \"{}\"\nkey = \"{}/missing.key\"\n",
+            backend.addr,
+            soon.cert.display(),
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["balance", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.key"), "{err}");
+    // A key readable by others is started with, and warned about.
+    let loose = ca.server("loose", &["loose.test"]);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&loose.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let admin3 = admin_port();
+    let fd3 = FrontDoorProc::start(
+        BIN,
+        &(tls_site(&backend, admin3, "", "") + &cert_entry(&loose, "")),
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || fd3
+            .logs()
+            .iter()
+            .any(|l| l.contains("chmod 600")))
+        .await,
+        "no warning about a world-readable key"
+    );
+    assert!(
+        !fd3.logs().iter().any(|l| l.contains("PRIVATE KEY")),
+        "key material in the log"
+    );
+}
