@@ -856,3 +856,110 @@ async fn expiry_is_exported_and_a_bad_file_at_start_is_named() {
         "key material in the log"
     );
 }
+
+// === ACME against pebble (a real ACME server, real validation) ===
+
+/// The `[balance.tls.acme]` table for pebble.
+fn acme_table(pebble: &certs::testing::Pebble, storage: &Path, challenge: &str) -> String {
+    format!(
+        "[balance.tls.acme]\ndomains = [\"app.bigstep.test\"]\ndirectory = \"{}\"\nca_file = \"{}\"\nstorage = \"{}\"\nchallenge = \"{challenge}\"\n",
+        pebble.directory,
+        pebble.ca_file.display(),
+        storage.display()
+    )
+}
+
+/// curl to app.bigstep.test at `addr`, trusting only pebble's issuing root.
+async fn curl_pebble_root(root: &Path, addr: SocketAddr) -> (u16, String) {
+    let (status, _, body) = curl(root, "app.bigstep.test", addr, "/", &[]).await;
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acme_tls_alpn_01_obtains_a_certificate_the_front_door_serves() {
+    let dir = temp_dir("edge-acme-alpn");
+    let tls_port = certs::testing::free_port();
+    let pebble = certs::testing::Pebble::start(&dir, certs::testing::free_port(), tls_port);
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n[balance.tls]\nlisten = \"127.0.0.1:{tls_port}\"\nredirect_http = false\n{}",
+            backend.addr,
+            acme_table(&pebble, &dir.join("acme"), "tls-alpn-01")
+        ),
+    );
+    let tls = fd.tls_addr.unwrap();
+    let root = dir.join("pebble-root.pem");
+    std::fs::write(&root, pebble.issuing_root()).unwrap();
+    let mut last = (0, String::new());
+    for _ in 0..300 {
+        last = curl_pebble_root(&root, tls).await;
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        last.0,
+        200,
+        "no certificate from pebble was served; logs: {:?}\npebble: {}",
+        fd.logs(),
+        pebble.log()
+    );
+    assert!(last.1.contains("backend b1"));
+    assert!(fd
+        .logs()
+        .iter()
+        .any(|l| l.contains("acme: certificate installed")));
+    // Validation handshakes never reached the proxy.
+    assert_eq!(backend.hits(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acme_http_01_is_answered_on_the_plain_listener() {
+    let dir = temp_dir("edge-acme-http");
+    let plain_port = certs::testing::free_port();
+    let tls_port = certs::testing::free_port();
+    let pebble = certs::testing::Pebble::start(&dir, plain_port, tls_port);
+    let backend = Backend::start("b1").await;
+    let cfg = dir.join("bigstep.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[balance]\nlisten = \"127.0.0.1:{plain_port}\"\n[[balance.servers]]\naddress = \"{}\"\n[balance.tls]\nlisten = \"127.0.0.1:{tls_port}\"\n{}",
+            backend.addr,
+            acme_table(&pebble, &dir.join("acme"), "http-01")
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["balance", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tls: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let root = dir.join("pebble-root.pem");
+    std::fs::write(&root, pebble.issuing_root()).unwrap();
+    let mut last = (0, String::new());
+    for _ in 0..300 {
+        last = curl_pebble_root(&root, tls).await;
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        last.0,
+        200,
+        "no certificate from pebble over HTTP-01; pebble: {}",
+        pebble.log()
+    );
+    // The plain listener still redirects everything else.
+    assert_eq!(backend.hits(), 1);
+}

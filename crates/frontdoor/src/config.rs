@@ -528,6 +528,12 @@ impl Config {
             if let Some(ca) = tls.client_ca.as_mut() {
                 fix(ca);
             }
+            if let Some(acme) = tls.acme.as_mut() {
+                fix(&mut acme.storage);
+                if let Some(ca) = acme.ca_file.as_mut() {
+                    fix(ca);
+                }
+            }
         }
     }
 

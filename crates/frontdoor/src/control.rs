@@ -225,12 +225,15 @@ impl Control {
         // The TLS listener was bound at start: it can be neither added, removed nor moved.
         match (new.tls.as_mut(), old.config.tls.as_ref()) {
             (None, None) => {}
+            (Some(n), Some(o)) if n.acme != o.acme => {
+                return Err(ChangeError::NeedsRestart("tls.acme"))
+            }
             (Some(n), Some(o)) if same_listen(n.listen, o.listen) => n.listen = o.listen,
             _ => return Err(ChangeError::NeedsRestart("tls.listen")),
         }
         let tls = match &new.tls {
             Some(t) if reread_tls || Some(t) != old.config.tls.as_ref() => {
-                let (loaded, warnings) = crate::tls::load(t, true)
+                let (loaded, warnings) = crate::tls::load(t, true, shared.acme.as_ref())
                     .map_err(|e| ChangeError::Invalid(format!("tls: {e}")))?;
                 for w in warnings {
                     tracing::warn!(target: "bigstep::tls", "{w}");

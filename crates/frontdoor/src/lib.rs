@@ -66,7 +66,10 @@ use crate::upstream::Server;
 /// `--check`). Returns the warnings (e.g. a key readable by others).
 pub fn check_certificates(config: &Config) -> Result<Vec<String>, String> {
     match &config.tls {
-        Some(tls) => tls::load(tls, true).map(|(_, warnings)| warnings),
+        Some(tls) => {
+            let acme = tls.acme.as_ref().map(tls::Acme::new).transpose()?;
+            tls::load(tls, true, acme.as_ref()).map(|(_, warnings)| warnings)
+        }
         None => Ok(Vec::new()),
     }
 }
@@ -100,6 +103,8 @@ pub(crate) struct Shared {
     tls: arc_swap::ArcSwapOption<tls::Loaded>,
     /// Answers ACME HTTP-01 challenges (token → key authorization), when set.
     acme_http01: std::sync::OnceLock<Http01Answer>,
+    /// Automatic certificates, when `[balance.tls.acme]` is set.
+    acme: Option<tls::Acme>,
 }
 
 impl Shared {
@@ -218,8 +223,16 @@ impl FrontDoor {
         config.listen = local_addr;
         let mut tls_listener = None;
         let mut tls_loaded = None;
+        let mut acme = None;
         if let Some(tls_cfg) = config.tls.as_mut() {
-            let (loaded, warnings) = tls::load(tls_cfg, true).map_err(StartError::Tls)?;
+            acme = tls_cfg
+                .acme
+                .as_ref()
+                .map(tls::Acme::new)
+                .transpose()
+                .map_err(StartError::Tls)?;
+            let (loaded, warnings) =
+                tls::load(tls_cfg, true, acme.as_ref()).map_err(StartError::Tls)?;
             for w in warnings {
                 tracing::warn!(target: "bigstep::tls", "{w}");
             }
@@ -249,6 +262,7 @@ impl FrontDoor {
             findings: std::sync::OnceLock::new(),
             tls: arc_swap::ArcSwapOption::new(tls_loaded),
             acme_http01: std::sync::OnceLock::new(),
+            acme,
         });
         Ok(FrontDoor {
             shared,
@@ -320,6 +334,9 @@ impl FrontDoor {
             }
         }
         spawn_housekeeping(&shared);
+        if let Some(acme) = shared.acme.clone() {
+            spawn_acme(&shared, acme);
+        }
         if let Some(cfg) = snap.config.discovery.clone() {
             discovery::spawn(&shared, cfg);
         }
@@ -478,8 +495,12 @@ fn serve_tls_connection(
                 return;
             }
         };
-        shared.metrics.tls_handshakes.inc();
         let (_, conn) = stream.get_ref();
+        if tls::is_acme_validation(conn) {
+            // The ACME server only checks the certificate it was shown.
+            return;
+        }
+        shared.metrics.tls_handshakes.inc();
         let h2 = tls::negotiated_h2(conn);
         let info = Arc::new(tls::TlsInfo::of(conn));
         serve_http(&shared, stream, peer, drain, h2, Some(info)).await;
@@ -569,6 +590,25 @@ retry-after: 1\r\n\
 x-bigstep-reason: too-many-connections\r\n\
 \r\n\
 503 The server is handling too many connections. Please try again shortly.\n";
+
+/// Obtain and renew the ACME certificate in the background (see `certs::run`).
+fn spawn_acme(shared: &Arc<Shared>, acme: tls::Acme) {
+    let challenges = acme.challenges.clone();
+    let _ = shared
+        .acme_http01
+        .set(Box::new(move |token| challenges.http01(token)));
+    let slot = acme.slot.clone();
+    let stop = shared.stop.child_token();
+    shared.tasks.spawn(async move {
+        let on_issued = move |issued: certs::Issued| match slot.set(&issued) {
+            Ok(()) => tracing::info!(target: "bigstep::tls", names = ?issued.domains, "acme: certificate installed"),
+            Err(e) => tracing::warn!(target: "bigstep::tls", error = %e, "acme: the new certificate could not be installed; the previous one keeps serving"),
+        };
+        if let Err(e) = certs::run(acme.config, acme.challenges, on_issued, stop).await {
+            tracing::error!(target: "bigstep::tls", error = %e, "acme: stopped; no certificate will be obtained or renewed until the configuration is fixed and bigstep restarted");
+        }
+    });
+}
 
 /// Reload the certificates when their files change (every `tls.watch`). A
 /// refused reload (say the certificate was written but not yet its key) is

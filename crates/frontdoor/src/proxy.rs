@@ -115,6 +115,11 @@ impl Forwarded {
 
 impl ProxyService {
     async fn handle(&self, req: Request<Incoming>) -> Response<ResponseBody> {
+        if self.shared.acme.is_some() && self.tls.is_none() {
+            if let Some(resp) = self.acme_challenge(&req) {
+                return resp;
+            }
+        }
         let start = Instant::now();
         let snap = self.shared.snapshot.load_full();
         let method = req.method().clone();
@@ -206,6 +211,25 @@ impl ProxyService {
         };
         resp.body_mut().set_done(RequestDone::new(Box::new(done)));
         resp
+    }
+
+    /// An ACME HTTP-01 validation on the plain listener (when it proxies
+    /// rather than redirects): answered here, never by a server.
+    fn acme_challenge(&self, req: &Request<Incoming>) -> Option<Response<ResponseBody>> {
+        let token = req
+            .uri()
+            .path()
+            .strip_prefix(crate::redirect::ACME_CHALLENGE_PREFIX)?;
+        let answer = self.shared.acme_http01(token)?;
+        let mut resp = Response::new(ResponseBody::full(bytes::Bytes::from(answer)));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        self.shared.metrics.record(200, true);
+        // Complete in memory: nothing of this request is left in flight.
+        self.phase.idle();
+        Some(resp)
     }
 
     /// Check limits and rewrite headers. Nothing here waits.

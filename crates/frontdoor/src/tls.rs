@@ -69,9 +69,39 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
+/// The ACME side of the TLS listener: pending challenges and the certificate
+/// obtained (a self-signed placeholder until then). Lives as long as the front
+/// door; certificate reloads keep it.
+#[derive(Clone)]
+pub(crate) struct Acme {
+    pub(crate) challenges: certs::Challenges,
+    pub(crate) slot: certs::CertSlot,
+    pub(crate) config: certs::AcmeConfig,
+}
+
+impl Acme {
+    pub(crate) fn new(settings: &certs::AcmeSettings) -> Result<Acme, String> {
+        let config = settings.to_config().map_err(|e| format!("tls.acme: {e}"))?;
+        let slot = certs::CertSlot::new();
+        let placeholder = certs::placeholder(&config.domains)
+            .map_err(|e| format!("tls.acme: placeholder certificate: {e}"))?;
+        slot.set(&placeholder)
+            .map_err(|e| format!("tls.acme: placeholder certificate: {e}"))?;
+        Ok(Acme {
+            challenges: certs::Challenges::new(),
+            slot,
+            config,
+        })
+    }
+}
+
 /// Read every file `cfg` names and build the server configuration. Warnings
 /// (e.g. a key readable by others) come back beside it for the caller to log.
-pub(crate) fn load(cfg: &TlsConfig, http2: bool) -> Result<(Loaded, Vec<String>), String> {
+pub(crate) fn load(
+    cfg: &TlsConfig,
+    http2: bool,
+    acme: Option<&Acme>,
+) -> Result<(Loaded, Vec<String>), String> {
     let provider = provider();
     let mut warnings = Vec::new();
     let mut files = Vec::new();
@@ -195,12 +225,26 @@ pub(crate) fn load(cfg: &TlsConfig, http2: bool) -> Result<(Loaded, Vec<String>)
         }
         None => builder.with_no_client_auth(),
     };
-    let mut server_config = builder.with_cert_resolver(Arc::new(resolver));
+    let has_files = !certs.is_empty();
+    let mut server_config = match acme {
+        // Challenges first, then the ACME certificate's names, then the files.
+        Some(a) => builder.with_cert_resolver(certs::acme_resolver(
+            a.challenges.clone(),
+            a.slot.clone(),
+            has_files.then(|| Arc::new(resolver) as Arc<dyn ResolvesServerCert>),
+        )),
+        None => builder.with_cert_resolver(Arc::new(resolver)),
+    };
     server_config.alpn_protocols = if http2 {
         vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()]
     } else {
         vec![ALPN_HTTP11.to_vec()]
     };
+    if acme.is_some() {
+        server_config
+            .alpn_protocols
+            .push(certs::ACME_TLS_ALPN.to_vec());
+    }
     server_config.session_storage = if cfg.session_cache > 0 {
         ServerSessionMemoryCache::new(cfg.session_cache)
     } else {
@@ -333,6 +377,11 @@ impl TlsInfo {
             client_subject,
         }
     }
+}
+
+/// Is this handshake an ACME TLS-ALPN-01 validation (closed right after it)?
+pub(crate) fn is_acme_validation(conn: &rustls::ServerConnection) -> bool {
+    conn.alpn_protocol() == Some(certs::ACME_TLS_ALPN)
 }
 
 /// Did the client pick HTTP/2 by ALPN?

@@ -58,6 +58,9 @@ pub struct TlsConfig {
     /// How often the certificate files are checked for changes.
     #[serde(default = "default_watch", with = "humantime_serde")]
     pub watch: Duration,
+    /// `[balance.tls.acme]`: obtain and renew a certificate automatically.
+    #[serde(default)]
+    pub acme: Option<certs::AcmeSettings>,
 }
 
 /// One certificate and its key.
@@ -160,11 +163,15 @@ fn default_watch() -> Duration {
 impl TlsConfig {
     /// Checks serde cannot make; `at(span)` locates an entry in the file.
     pub(crate) fn validate(&self, err: &super::Locate<'_>) -> Result<(), super::ConfigError> {
-        if self.certificates.is_empty() {
+        if let Some(acme) = &self.acme {
+            acme.to_config()
+                .map_err(|e| err(None, "tls.acme", e.to_string()))?;
+        }
+        if self.certificates.is_empty() && self.acme.is_none() {
             return Err(err(
                 None,
                 "tls.certificates",
-                "give at least one certificate: [[balance.tls.certificates]] cert = \"site.pem\", key = \"site.key\"".into(),
+                "give at least one certificate ([[balance.tls.certificates]] cert = \"site.pem\", key = \"site.key\") or [balance.tls.acme]".into(),
             ));
         }
         if self
