@@ -12,7 +12,9 @@
 //! - `/api/whoami`  `{"instance":…,"pid":…,"port":…,"hits":…}`
 //! - `/login?name=X`, `/logout`  a session kept in shared state (cookie `sid`)
 //! - `POST /upload` (multipart, field `file`)  stored in the shared bucket
-//! - `/files/KEY`   an uploaded file, from the shared bucket, whichever instance serves it
+//! - `/uploads/KEY` (also `/files/KEY`)  an uploaded file, from the shared bucket,
+//!   whichever instance serves it (under `bigstep up` the front door sends
+//!   `/uploads/` to the files server itself)
 //! - `/slow?ms=N`   answers after N milliseconds (at most 10 s)
 //! - `/events`      the live feed: logins, uploads, visits, instances starting and
 //!   stopping, from every instance (pub/sub on shared state, see `feed`); a page
@@ -313,7 +315,10 @@ fn router(app: Arc<App>) -> Router {
             "/upload",
             post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD + 64 * 1024)),
         )
+        // `/uploads/KEY` is what pages link to: `bigstep up` routes it to the files
+        // server at the front door, and without that route the app serves it too.
         .route("/files/{*key}", get(file))
+        .route("/uploads/{*key}", get(file))
         .route("/slow", get(slow))
         .route("/events", get(events))
         .fallback(|uri: axum::http::Uri| async move {
@@ -517,7 +522,7 @@ fn uploads_section(app: &App, uploads: Result<Vec<Upload>, String>) -> String {
             out.push_str("<ul id=\"uploads\">\n");
             for u in list {
                 out.push_str(&format!(
-                    "  <li><a href=\"/files/{}\">{}</a> ({} bytes), uploaded on {}</li>\n",
+                    "  <li><a href=\"/uploads/{}\">{}</a> ({} bytes), uploaded on {}</li>\n",
                     escape(&u.key),
                     escape(&u.name),
                     u.size,
@@ -782,10 +787,10 @@ async fn upload(State(app): State<Arc<App>>, mut form: Multipart) -> Response {
         &app.instance,
         format!("{} uploaded ({} bytes)", record.name, record.size),
     );
-    event.href = Some(format!("/files/{key}"));
+    event.href = Some(format!("/uploads/{key}"));
     app.announce_event(event).await;
     back_home(format!(
-        "uploaded {} ({} bytes) on {}: /files/{key}\n",
+        "uploaded {} ({} bytes) on {}: /uploads/{key}\n",
         record.name, record.size, app.instance
     ))
 }

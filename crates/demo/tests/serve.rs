@@ -234,7 +234,7 @@ async fn without_shared_state_and_files_everything_stays_on_one_instance() {
     let path = up
         .body
         .split_whitespace()
-        .find(|w| w.starts_with("/files/"))
+        .find(|w| w.starts_with("/uploads/"))
         .unwrap()
         .to_string();
     let here = get(a.addr, &path, "").await;
