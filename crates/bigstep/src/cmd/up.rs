@@ -475,9 +475,9 @@ async fn serve(
     cfg.server_header = Some("X-Served-By".into());
     cfg.admin_token = args.admin_token.clone().filter(|t| !t.is_empty());
     if let Some(files) = backends.files.as_ref().filter(|f| f.public) {
-        let (pools, routes) = uploads_route(files.addr)?;
-        cfg.pools = pools;
-        cfg.routes = routes;
+        let tables = uploads_route(files.addr)?;
+        cfg.pools = tables.pools;
+        cfg.routes = tables.routes;
     }
     let mut fd = frontdoor::FrontDoor::bind(cfg)
         .await
@@ -530,17 +530,7 @@ async fn serve(
 /// (objects only: listing and writes still need the keys). The responses are
 /// sandboxed: an uploaded HTML page is the site's origin, and must not run
 /// script there.
-fn uploads_route(
-    files: SocketAddr,
-) -> anyhow::Result<(
-    Vec<toml::Spanned<frontdoor::config::PoolConfig>>,
-    Vec<toml::Spanned<frontdoor::config::RouteConfig>>,
-)> {
-    #[derive(serde::Deserialize)]
-    struct Tables {
-        pools: Vec<toml::Spanned<frontdoor::config::PoolConfig>>,
-        routes: Vec<toml::Spanned<frontdoor::config::RouteConfig>>,
-    }
+fn uploads_route(files: SocketAddr) -> anyhow::Result<Tables> {
     let bucket = backends::BUCKET;
     let text = format!(
         r#"
@@ -560,8 +550,14 @@ pool = "files"
 response_headers = {{ set = {{ "content-security-policy" = "sandbox", "x-content-type-options" = "nosniff" }} }}
 "#
     );
-    let t: Tables = toml::from_str(&text).context("the /uploads/ route")?;
-    Ok((t.pools, t.routes))
+    toml::from_str(&text).context("the /uploads/ route")
+}
+
+/// `[[balance.pools]]` and `[[balance.routes]]` as `up` writes them.
+#[derive(serde::Deserialize)]
+struct Tables {
+    pools: Vec<toml::Spanned<frontdoor::config::PoolConfig>>,
+    routes: Vec<toml::Spanned<frontdoor::config::RouteConfig>>,
 }
 
 /// What the single-host detectors saw, printed when `up` stops.
