@@ -16,6 +16,9 @@
 //!   whichever instance serves it (under `bigstep up` the front door sends
 //!   `/uploads/` to the files server itself)
 //! - `/slow?ms=N`   answers after N milliseconds (at most 10 s)
+//! - `/lock?ms=N`   runs a critical section of N ms (at most 1 s) under a
+//!   distributed lock on shared state, and says whether another run was inside
+//!   at the same time (`&lock=off`: without the lock, to see that happen)
 //! - `/events`      the live feed: logins, uploads, visits, instances starting and
 //!   stopping, from every instance (pub/sub on shared state, see `feed`); a page
 //!   for a browser, server-sent events for `Accept: text/event-stream`
@@ -24,6 +27,7 @@
 //! `S3_ENDPOINT_URL` (or `AWS_ENDPOINT_URL`), `AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` and `BIGSTEP_BUCKET` for shared files.
 
+pub mod distlock;
 pub mod feed;
 mod objects;
 mod shared;
@@ -320,6 +324,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/files/{*key}", get(file))
         .route("/uploads/{*key}", get(file))
         .route("/slow", get(slow))
+        .route("/lock", get(lock_section).post(lock_section))
         .route("/events", get(events))
         .fallback(|uri: axum::http::Uri| async move {
             not_found(&format!("There is no page at {}.", uri.path()))
@@ -886,6 +891,54 @@ async fn file(State(app): State<Arc<App>>, Path(key): Path<String>) -> Response 
 }
 
 #[derive(Deserialize)]
+struct LockParams {
+    ms: Option<u64>,
+    lock: Option<String>,
+}
+
+async fn lock_section(State(app): State<Arc<App>>, Query(p): Query<LockParams>) -> Response {
+    let Ok(state) = &app.state else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the lock demo needs shared state (REDIS_URL): a lock in one process's memory \
+             does not stop another instance\n"
+                .into(),
+        );
+    };
+    let locked = match p.lock.as_deref() {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("lock={other}: say on or off\n"),
+            )
+        }
+    };
+    let hold = Duration::from_millis(p.ms.unwrap_or(50));
+    match distlock::run(state, &app.instance, hold, locked).await {
+        Ok(run) => {
+            let text = match (run.locked, run.overlap) {
+                (true, false) => format!("held the lock {} ms", run.held_ms),
+                (true, true) => "held the lock while another instance did too".into(),
+                (false, true) => "ran without the lock while another run was inside".into(),
+                (false, false) => "ran without the lock, alone this time".into(),
+            };
+            app.announce("lock", text).await;
+            ([(header::CACHE_CONTROL, "no-store")], Json(run)).into_response()
+        }
+        Err(distlock::LockError::Busy) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the lock stayed busy; try again\n".into(),
+        ),
+        Err(distlock::LockError::State(e)) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("lock failed: {e}\n"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
 struct SlowParams {
     ms: Option<u64>,
 }
@@ -1122,7 +1175,8 @@ const PAGE: &str = r#"<!doctype html>
   <p class="hint">Refresh: the front door spreads requests over instances, so the name above
   changes. Stop one instance and the others keep serving; <code>bigstep up</code> restarts it.
   Open the <a href="/events">live feed</a> in another window to watch what happens on
-  every instance. Try <a href="/api/whoami">/api/whoami</a> or
+  every instance. Try <a href="/lock?ms=200">/lock</a> (a distributed lock on shared state),
+  <a href="/api/whoami">/api/whoami</a> or
   <a href="/slow?ms=500">/slow?ms=500</a>.</p>
 </main>
 </body>

@@ -242,3 +242,11 @@ async fn without_shared_state_and_files_everything_stays_on_one_instance() {
     assert!(here.head.contains("x-uploaded-on: app-1"), "{}", here.head);
     assert_eq!(get(b.addr, &path, "").await.status, 404);
 }
+
+#[tokio::test]
+async fn the_lock_needs_shared_state_and_says_so() {
+    let app = start("app-6").await;
+    let r = get(app.addr, "/lock?ms=1", "").await;
+    assert_eq!(r.status, 503);
+    assert!(r.body.contains("needs shared state"), "{}", r.body);
+}
