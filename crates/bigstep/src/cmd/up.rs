@@ -18,6 +18,7 @@ mod backoff;
 pub(crate) mod file;
 mod fleet;
 mod hosts;
+mod register;
 mod supervisor;
 
 use std::net::{SocketAddr, TcpListener};
@@ -171,6 +172,12 @@ pub(crate) struct Args {
     /// may have /uploads/ pages of its own).
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     uploads_route: UploadsRoute,
+
+    /// Do not register the instances in the shared state (by default they are,
+    /// under the discovery convention `bigstep:svc:<name>`, so another front door
+    /// with `[balance.discovery] registry = "redis://…"` finds them).
+    #[arg(long)]
+    no_register: bool,
 
     /// Let the instances share the app directory, HOME and TMPDIR, as processes
     /// on one host do. Files written by one are then seen by all: the single-host
@@ -511,12 +518,33 @@ async fn serve(
         args.show_keys,
     );
 
+    let registrar = match (&backends.state, args.no_register) {
+        (Some(state), false) => {
+            let url = format!("redis://{}/0", state.addr);
+            println!(
+                "bigstep up: instances registered in shared state ({}:svc:*): another front door with [balance.discovery] registry = \"{url}\" finds them",
+                discovery::convention::DEFAULT_PREFIX
+            );
+            let health = health_check(args, user_command).map(|h| h.path);
+            Some(tokio::spawn(register::run(
+                fleet.clone(),
+                url,
+                health,
+                stop.clone(),
+            )))
+        }
+        _ => None,
+    };
     let mut stop_fd = stop.clone();
     fd.run(async move {
         let _ = stop_fd.wait_for(|s| *s != Stop::Running).await;
     })
     .await
     .context("front door failed")?;
+    if let Some(r) = registrar {
+        // Deregistered before the state server stops.
+        let _ = r.await;
+    }
     print_findings(&control);
     Ok(())
 }
