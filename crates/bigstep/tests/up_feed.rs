@@ -18,6 +18,9 @@ struct Stream {
     chunked: bool,
     /// Body bytes read but not yet returned as lines.
     buf: Vec<u8>,
+    /// Keep-alive comments keep a read from timing out: a wait for an event
+    /// that never comes fails here instead.
+    give_up: Instant,
     /// The instance serving it (from its `hello`).
     instance: String,
 }
@@ -68,6 +71,7 @@ impl Stream {
                 .to_ascii_lowercase()
                 .contains("transfer-encoding: chunked"),
             buf: Vec::new(),
+            give_up: Instant::now() + Duration::from_secs(30),
             reader,
             instance: String::new(),
         };
@@ -95,6 +99,7 @@ impl Stream {
                 continue;
             }
             if line.starts_with(':') {
+                assert!(Instant::now() < self.give_up, "no event within 30 s");
                 continue;
             }
             let (k, v) = line.split_once(':').unwrap_or((&line, ""));
@@ -143,6 +148,7 @@ impl Stream {
     /// Events until one satisfies `want` (bounded by the read timeout).
     fn until(&mut self, what: &str, mut want: impl FnMut(&Ev) -> bool) -> Vec<Ev> {
         let mut seen = Vec::new();
+        self.give_up = Instant::now() + Duration::from_secs(30);
         loop {
             let ev = self
                 .next()
