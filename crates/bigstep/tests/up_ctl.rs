@@ -34,7 +34,10 @@ fn alive(pid: u32) -> bool {
 fn ctl_adds_stops_restarts_and_removes_instances_of_up() {
     let up = Up::start(&["-n", "2"]);
     let rows = ls(&up);
-    assert_eq!(rows.len(), 2, "{rows:?}");
+    // The two instances, and the files server (the /uploads/ route's pool),
+    // which is no process of the supervisor's.
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows["files"][7], "-", "{rows:?}");
     // ID ADDRESS STATE HEALTH IN-FLIGHT REQ/S SESSION-LOSS PROCESS PID
     assert_eq!(rows["app-1"][7], "running", "{rows:?}");
     let pid1: u32 = rows["app-1"][8].parse().expect("pid of app-1");

@@ -12,14 +12,23 @@
 //! - `/api/whoami`  `{"instance":…,"pid":…,"port":…,"hits":…}`
 //! - `/login?name=X`, `/logout`  a session kept in shared state (cookie `sid`)
 //! - `POST /upload` (multipart, field `file`)  stored in the shared bucket
-//! - `/files/KEY`   an uploaded file, from the shared bucket, whichever instance serves it
+//! - `/uploads/KEY` (also `/files/KEY`)  an uploaded file, from the shared bucket,
+//!   whichever instance serves it (under `bigstep up` the front door sends
+//!   `/uploads/` to the files server itself)
 //! - `/slow?ms=N`   answers after N milliseconds (at most 10 s)
-//! - `/events`      server-sent events, one a second, 60 at most
+//! - `/lock?ms=N`   runs a critical section of N ms (at most 1 s) under a
+//!   distributed lock on shared state, and says whether another run was inside
+//!   at the same time (`&lock=off`: without the lock, to see that happen)
+//! - `/events`      the live feed: logins, uploads, visits, instances starting and
+//!   stopping, from every instance (pub/sub on shared state, see `feed`); a page
+//!   for a browser, server-sent events for `Accept: text/event-stream`
 //!
 //! Environment: `REDIS_URL` (or `BIGSTEP_STATE_URL`) for shared state;
 //! `S3_ENDPOINT_URL` (or `AWS_ENDPOINT_URL`), `AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` and `BIGSTEP_BUCKET` for shared files.
 
+pub mod distlock;
+pub mod feed;
 mod objects;
 mod shared;
 
@@ -37,17 +46,20 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
+use feed::Feed;
+pub use feed::FeedEvent;
 use objects::{Objects, S3Error};
 use shared::SharedState;
 
 /// `/slow` never sleeps longer than this, so a typo cannot tie up a connection for hours.
 pub const MAX_SLOW: Duration = Duration::from_secs(10);
 
-/// `/events` stops after this many events: a forgotten browser tab must not hold a
-/// connection (and so a graceful shutdown) open for ever.
-pub const MAX_EVENTS: u32 = 60;
+/// An `/events` stream ends after this long: a forgotten browser tab must not hold
+/// a connection for ever. The browser reconnects by itself (with `Last-Event-ID`,
+/// so it misses nothing).
+pub const MAX_STREAM: Duration = Duration::from_secs(600);
 
 /// The largest upload accepted (it is held in memory on its way to the bucket).
 pub const MAX_UPLOAD: usize = 32 * 1024 * 1024;
@@ -173,6 +185,8 @@ struct App {
     local_sessions: Mutex<HashMap<String, Session>>,
     /// Without shared files: uploads in this process only.
     local_files: Mutex<VecDeque<(Upload, String, Bytes)>>,
+    /// The live feed.
+    feed: Feed,
 }
 
 /// The JSON body of `/api/whoami`.
@@ -242,12 +256,48 @@ pub async fn serve_with(
         objects,
         local_sessions: Mutex::new(HashMap::new()),
         local_files: Mutex::new(VecDeque::new()),
+        feed: Feed::new(),
     });
-    let router = router(app);
+    if app.state.is_ok() {
+        let subscriber = app.clone();
+        tokio::spawn(async move {
+            let app = subscriber;
+            let Ok(state) = &app.state else { return };
+            app.feed
+                .run_subscriber(state, app.stopping.clone(), &app.instance)
+                .await;
+        });
+        // Say we are here once our own subscriber listens (so this event also
+        // reaches streams that this instance serves).
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut ready = app.feed.subscribed();
+            let mut stopping = app.stopping.clone();
+            tokio::select! {
+                _ = ready.wait_for(|s| *s) => {}
+                _ = stopping.wait_for(|s| *s) => return,
+            }
+            app.announce(
+                "instance",
+                format!(
+                    "{} started (pid {}, port {})",
+                    app.instance, app.pid, app.port
+                ),
+            )
+            .await;
+        });
+    }
+    let router = router(app.clone());
     // One task owns the caller's shutdown future; both the HTTP server and the
     // streaming handlers watch the flag it sets.
     tokio::spawn(async move {
         shutdown.await;
+        // Tell the others first (bounded: a dead state server must not hold the stop).
+        let _ = tokio::time::timeout(
+            Duration::from_millis(500),
+            app.announce("instance", format!("{} stopping", app.instance)),
+        )
+        .await;
         let _ = stop_tx.send(true);
     });
     let mut stopped = stop_rx;
@@ -269,8 +319,12 @@ fn router(app: Arc<App>) -> Router {
             "/upload",
             post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD + 64 * 1024)),
         )
+        // `/uploads/KEY` is what pages link to: `bigstep up` routes it to the files
+        // server at the front door, and without that route the app serves it too.
         .route("/files/{*key}", get(file))
+        .route("/uploads/{*key}", get(file))
         .route("/slow", get(slow))
+        .route("/lock", get(lock_section).post(lock_section))
         .route("/events", get(events))
         .fallback(|uri: axum::http::Uri| async move {
             not_found(&format!("There is no page at {}.", uri.path()))
@@ -297,6 +351,19 @@ impl App {
             pid: self.pid,
             port: self.port,
             hits: self.hits.fetch_add(1, Ordering::Relaxed) + 1,
+        }
+    }
+
+    /// Put `text` in the live feed as an event of `kind` on this instance; a
+    /// failure is logged, never shown to the user (the action itself succeeded).
+    async fn announce(&self, kind: &str, text: String) {
+        self.announce_event(FeedEvent::new(kind, &self.instance, text))
+            .await;
+    }
+
+    async fn announce_event(&self, event: FeedEvent) {
+        if let Err(e) = self.feed.publish(self.state.as_ref(), &event).await {
+            eprintln!("{}: feed event not published: {e}", self.instance);
         }
     }
 
@@ -359,6 +426,11 @@ async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> impl IntoResp
         }
     };
     let (visits, session, uploads) = tokio::join!(visits, app.session(&headers), app.uploads());
+    if let Some(Ok(n)) = &visits {
+        // In the background: the page does not wait for the feed.
+        let (app, n) = (app.clone(), *n);
+        tokio::spawn(async move { app.announce("visit", format!("visit #{n}")).await });
+    }
     let header_value = |name: &str| {
         headers
             .get(name)
@@ -455,7 +527,7 @@ fn uploads_section(app: &App, uploads: Result<Vec<Upload>, String>) -> String {
             out.push_str("<ul id=\"uploads\">\n");
             for u in list {
                 out.push_str(&format!(
-                    "  <li><a href=\"/files/{}\">{}</a> ({} bytes), uploaded on {}</li>\n",
+                    "  <li><a href=\"/uploads/{}\">{}</a> ({} bytes), uploaded on {}</li>\n",
                     escape(&u.key),
                     escape(&u.name),
                     u.size,
@@ -579,6 +651,7 @@ async fn login(State(app): State<Arc<App>>, Query(p): Query<LoginParams>) -> Res
             );
         }
     }
+    app.announce("login", format!("{name} logged in")).await;
     let mut resp = back_home(format!("logged in as {name} on {}\n", app.instance));
     let cookie = format!(
         "sid={sid}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
@@ -592,6 +665,10 @@ async fn login(State(app): State<Arc<App>>, Query(p): Query<LoginParams>) -> Res
 
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Some(sid) = session_id(&headers) {
+        if let Ok(Some(s)) = app.session(&headers).await {
+            app.announce("logout", format!("{} logged out", s.name))
+                .await;
+        }
         match &app.state {
             Ok(state) => {
                 if let Err(e) = state
@@ -710,8 +787,15 @@ async fn upload(State(app): State<Arc<App>>, mut form: Multipart) -> Response {
             eprintln!("{}: upload {key} not listed: {e}", app.instance);
         }
     }
+    let mut event = FeedEvent::new(
+        "upload",
+        &app.instance,
+        format!("{} uploaded ({} bytes)", record.name, record.size),
+    );
+    event.href = Some(format!("/uploads/{key}"));
+    app.announce_event(event).await;
     back_home(format!(
-        "uploaded {} ({} bytes) on {}: /files/{key}\n",
+        "uploaded {} ({} bytes) on {}: /uploads/{key}\n",
         record.name, record.size, app.instance
     ))
 }
@@ -807,6 +891,54 @@ async fn file(State(app): State<Arc<App>>, Path(key): Path<String>) -> Response 
 }
 
 #[derive(Deserialize)]
+struct LockParams {
+    ms: Option<u64>,
+    lock: Option<String>,
+}
+
+async fn lock_section(State(app): State<Arc<App>>, Query(p): Query<LockParams>) -> Response {
+    let Ok(state) = &app.state else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the lock demo needs shared state (REDIS_URL): a lock in one process's memory \
+             does not stop another instance\n"
+                .into(),
+        );
+    };
+    let locked = match p.lock.as_deref() {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("lock={other}: say on or off\n"),
+            )
+        }
+    };
+    let hold = Duration::from_millis(p.ms.unwrap_or(50));
+    match distlock::run(state, &app.instance, hold, locked).await {
+        Ok(run) => {
+            let text = match (run.locked, run.overlap) {
+                (true, false) => format!("held the lock {} ms", run.held_ms),
+                (true, true) => "held the lock while another instance did too".into(),
+                (false, true) => "ran without the lock while another run was inside".into(),
+                (false, false) => "ran without the lock, alone this time".into(),
+            };
+            app.announce("lock", text).await;
+            ([(header::CACHE_CONTROL, "no-store")], Json(run)).into_response()
+        }
+        Err(distlock::LockError::Busy) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the lock stayed busy; try again\n".into(),
+        ),
+        Err(distlock::LockError::State(e)) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("lock failed: {e}\n"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
 struct SlowParams {
     ms: Option<u64>,
 }
@@ -822,27 +954,139 @@ async fn slow(State(app): State<Arc<App>>, Query(p): Query<SlowParams>) -> Strin
     format!("{} slept {} ms\n", app.instance, d.as_millis())
 }
 
-async fn events(State(app): State<Arc<App>>) -> impl IntoResponse {
-    let stream = futures_util::stream::unfold((app, 0u32), |(app, n)| async move {
-        if n >= MAX_EVENTS {
-            return None;
-        }
-        let mut stopping = app.stopping.clone();
-        if n > 0 {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stopping.wait_for(|s| *s) => return None,
-            }
-        } else if *stopping.borrow() {
-            return None;
-        }
-        let event = Event::default()
-            .event("tick")
-            .id((n + 1).to_string())
-            .data(format!("{} tick {}", app.instance, n + 1));
-        Some((Ok::<_, std::convert::Infallible>(event), (app, n + 1)))
+/// `/events`: the feed page for a browser, the stream itself for an
+/// `EventSource` (`Accept: text/event-stream`).
+async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let wants_stream = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"));
+    if !wants_stream {
+        let scope = match &app.state {
+            Ok(_) => "Everything that happens on any instance appears here as it happens: \
+                      each instance publishes to shared state, and the instance serving this \
+                      stream relays it."
+                .to_string(),
+            Err(why) => format!(
+                "No shared state ({}): this feed shows only what happens on the instance \
+                 serving it.",
+                escape(why)
+            ),
+        };
+        let page = render(FEED_PAGE, &[("scope", scope)]);
+        return (
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::VARY, "Accept"),
+            ],
+            Html(page),
+        )
+            .into_response();
+    }
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    // One task per stream writes into a small channel; the response reads it. A
+    // client that goes away drops the receiver, and the task ends at its next send.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(32);
+    tokio::spawn(pump_events(app, last_event_id, tx));
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|e| (Ok::<_, std::convert::Infallible>(e), rx))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    let mut resp = Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Feed one stream: a `hello` naming this instance, the recent past (or what
+/// the browser missed), then live events, until shutdown, [`MAX_STREAM`], or the
+/// client leaves.
+async fn pump_events(
+    app: Arc<App>,
+    last_event_id: Option<u64>,
+    tx: tokio::sync::mpsc::Sender<Event>,
+) {
+    // Subscribe before reading the history, so nothing falls between the two.
+    let mut live = app.feed.subscribe();
+    let hello = Event::default()
+        .event("hello")
+        .retry(Duration::from_secs(1))
+        .data(
+            serde_json::json!({
+                "instance": app.instance,
+                "shared": app.state.is_ok(),
+            })
+            .to_string(),
+        );
+    if tx.send(hello).await.is_err() {
+        return;
+    }
+    let send = |n: feed::Numbered| {
+        Event::default()
+            .event("feed")
+            .id(n.id.to_string())
+            .data(n.json)
+    };
+    let mut last = match app.feed.history(app.state.as_ref()).await {
+        Ok(history) => {
+            let (past, last) = feed::after(&history, feed::start_after(&history, last_event_id));
+            for n in past {
+                if tx.send(send(n)).await.is_err() {
+                    return;
+                }
+            }
+            last
+        }
+        Err(e) => {
+            eprintln!("{}: feed history unavailable: {e}", app.instance);
+            last_event_id.unwrap_or(0)
+        }
+    };
+    let mut stopping = app.stopping.clone();
+    let until = tokio::time::sleep(MAX_STREAM);
+    tokio::pin!(until);
+    loop {
+        let next = tokio::select! {
+            r = live.recv() => r,
+            _ = stopping.wait_for(|s| *s) => return,
+            _ = &mut until => return,
+            _ = tx.closed() => return,
+        };
+        let fresh = match next {
+            // The next one in order: no need to ask the history.
+            Ok(n) if n.id == last + 1 => vec![n],
+            Ok(n) if n.id <= last => continue,
+            // A gap (a lost message, a reconnect) or lagging behind: the history
+            // has what was missed, in order.
+            Ok(n) => match app.feed.history(app.state.as_ref()).await {
+                Ok(history) => feed::after(&history, last).0,
+                Err(_) => vec![n],
+            },
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                match app.feed.history(app.state.as_ref()).await {
+                    Ok(history) => feed::after(&history, last).0,
+                    Err(_) => continue,
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        for n in fresh {
+            if n.id <= last {
+                continue;
+            }
+            last = n.id;
+            if tx.send(send(n)).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Fill `{name}` placeholders in one pass, so a value that happens to contain
@@ -896,6 +1140,7 @@ const PAGE: &str = r#"<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>bigstep demo · {instance}</title>
 <style>
   body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1d2330; }
@@ -929,9 +1174,94 @@ const PAGE: &str = r#"<!doctype html>
   {uploads}
   <p class="hint">Refresh: the front door spreads requests over instances, so the name above
   changes. Stop one instance and the others keep serving; <code>bigstep up</code> restarts it.
-  Try <a href="/api/whoami">/api/whoami</a>, <a href="/events">/events</a> or
+  Open the <a href="/events">live feed</a> in another window to watch what happens on
+  every instance. Try <a href="/lock?ms=200">/lock</a> (a distributed lock on shared state),
+  <a href="/api/whoami">/api/whoami</a> or
   <a href="/slow?ms=500">/slow?ms=500</a>.</p>
 </main>
+</body>
+</html>
+"#;
+
+/// `/events` in a browser: the live feed. Event text is placed with
+/// `textContent`, never as markup (names and file names come from users).
+const FEED_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>Live feed · bigstep demo</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1d2330; }
+  main { max-width: 44rem; margin: 3rem auto; padding: 2rem; background: #fff;
+         border-radius: 12px; box-shadow: 0 2px 12px rgba(0,0,0,.08); }
+  h1 { margin: 0 0 .25rem; font-size: 1.5rem; }
+  .note { color: #5a6478; font-size: .9rem; }
+  #status { font-size: .9rem; }
+  #status.live { color: #1f7a3a; } #status.down { color: #b42318; }
+  ol { list-style: none; padding: 0; margin: 1rem 0 0; }
+  li { display: grid; grid-template-columns: 5.5rem 5rem 1fr max-content; gap: .6rem;
+       padding: .35rem 0; border-top: 1px solid #eef0f4; align-items: baseline; }
+  li.new { animation: flash 1.5s ease-out; }
+  @keyframes flash { from { background: #fff6d6; } to { background: transparent; } }
+  .time { color: #5a6478; font-family: ui-monospace, monospace; font-size: .85rem; }
+  .kind { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: #2b6cb0; }
+  .on { color: #5a6478; font-family: ui-monospace, monospace; font-size: .85rem; }
+</style>
+</head>
+<body>
+<main>
+  <h1>Live feed</h1>
+  <p class="note">{scope}</p>
+  <p id="status">connecting…</p>
+  <p class="note">This stream is served by <b id="stream-instance">?</b>.
+    <a href="/">Back to the demo</a> — log in, upload a file or refresh it in another
+    window and watch the events arrive here.</p>
+  <ol id="feed"></ol>
+</main>
+<script>
+"use strict";
+const list = document.getElementById("feed");
+const status = document.getElementById("status");
+const served = document.getElementById("stream-instance");
+const source = new EventSource("/events");
+source.addEventListener("hello", (e) => {
+  const hello = JSON.parse(e.data);
+  served.textContent = hello.instance;
+  status.textContent = "live" + (hello.shared ? "" : " (this instance only)");
+  status.className = "live";
+});
+source.addEventListener("feed", (e) => {
+  const ev = JSON.parse(e.data);
+  const li = document.createElement("li");
+  li.className = "new";
+  li.dataset.id = e.lastEventId;
+  li.dataset.kind = ev.kind;
+  li.dataset.instance = ev.instance;
+  const cell = (cls, text) => {
+    const s = document.createElement("span");
+    s.className = cls;
+    s.textContent = text;
+    return s;
+  };
+  li.append(cell("time", new Date(ev.at_ms).toLocaleTimeString()), cell("kind", ev.kind));
+  const text = cell("text", ev.text + " ");
+  if (ev.href && ev.href.startsWith("/")) {
+    const a = document.createElement("a");
+    a.href = ev.href;
+    a.textContent = "open";
+    text.append(a);
+  }
+  li.append(text, cell("on", "on " + ev.instance));
+  list.prepend(li);
+  while (list.children.length > 200) list.lastChild.remove();
+});
+source.onerror = () => {
+  status.textContent = "reconnecting…";
+  status.className = "down";
+};
+</script>
 </body>
 </html>
 "#;

@@ -12,7 +12,7 @@ use redis::FromRedisValue;
 use tokio::sync::Mutex;
 
 /// How long one command (or connecting) may take before the page gives up on it.
-const TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A lazily connected client of the shared state server.
 pub(crate) struct SharedState {
@@ -62,6 +62,12 @@ impl SharedState {
         let mut c = self.conn().await?;
         let r = tokio::time::timeout(TIMEOUT, cmd.query_async::<T>(&mut c)).await;
         self.settle(r).await
+    }
+
+    /// A client for connections of their own (a pub/sub subscriber cannot share
+    /// the multiplexed one).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// Run several commands in one round trip.

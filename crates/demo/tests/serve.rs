@@ -124,27 +124,40 @@ async fn slow_waits_then_answers() {
 }
 
 #[tokio::test]
-async fn events_stream_ticks_and_end_on_shutdown() {
+async fn the_feed_streams_this_instances_events_and_ends_on_shutdown() {
     let app = start("app-4").await;
+    // A browser gets the page that renders the feed.
+    let page = get(app.addr, "/events", "").await;
+    assert_eq!(page.status, 200);
+    assert!(page.head.contains("text/html"), "{}", page.head);
+    assert!(page.body.contains("new EventSource(\"/events\")"));
+    assert!(page.body.contains("No shared state"), "{}", page.body);
+
     let mut s = TcpStream::connect(app.addr).await.unwrap();
-    s.write_all(b"GET /events HTTP/1.1\r\nHost: demo\r\n\r\n")
+    s.write_all(b"GET /events HTTP/1.1\r\nHost: demo\r\nAccept: text/event-stream\r\n\r\n")
         .await
         .unwrap();
-    // Read until the second tick arrives: the stream flows event by event.
-    let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !String::from_utf8_lossy(&seen).contains("app-4 tick 2") {
-        let mut buf = [0u8; 1024];
-        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
-            .await
-            .expect("two ticks within 10 s")
-            .unwrap();
-        assert!(n > 0, "stream ended early");
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let mut seen = Vec::new();
+    let mut read_until = async |want: &str, seen: &mut Vec<u8>| {
+        while !String::from_utf8_lossy(seen).contains(want) {
+            let mut buf = [0u8; 1024];
+            let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("{want:?} within 10 s"))
+                .unwrap();
+            assert!(n > 0, "stream ended early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    read_until("event: hello", &mut seen).await;
+    // Without shared state the feed is this instance's own.
+    assert_eq!(get(app.addr, "/login?name=Zoe", "").await.status, 303);
+    read_until("Zoe logged in", &mut seen).await;
     let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
     assert!(text.contains("text/event-stream"), "{text}");
-    assert!(text.contains("event: tick"), "{text}");
+    assert!(text.contains("\"shared\":false"), "{text}");
+    assert!(text.contains("event: feed\nid: 1\n"), "{text}");
 
     // Shutdown ends the open stream and `serve` returns promptly.
     app.stop.send(()).unwrap();
@@ -221,11 +234,19 @@ async fn without_shared_state_and_files_everything_stays_on_one_instance() {
     let path = up
         .body
         .split_whitespace()
-        .find(|w| w.starts_with("/files/"))
+        .find(|w| w.starts_with("/uploads/"))
         .unwrap()
         .to_string();
     let here = get(a.addr, &path, "").await;
     assert_eq!((here.status, here.body.as_str()), (200, "hello"));
     assert!(here.head.contains("x-uploaded-on: app-1"), "{}", here.head);
     assert_eq!(get(b.addr, &path, "").await.status, 404);
+}
+
+#[tokio::test]
+async fn the_lock_needs_shared_state_and_says_so() {
+    let app = start("app-6").await;
+    let r = get(app.addr, "/lock?ms=1", "").await;
+    assert_eq!(r.status, 503);
+    assert!(r.body.contains("needs shared state"), "{}", r.body);
 }

@@ -13,7 +13,7 @@ Examples:
   bigstep demo --port 3000                 then open http://127.0.0.1:3000
   PORT=3001 BIGSTEP_INSTANCE=blue bigstep demo
 
-Pages: /  /healthz  /api/whoami  /slow?ms=N  /events (server-sent events)")]
+Pages: /  /healthz  /api/whoami  /slow?ms=N  /events (the live feed; server-sent events)")]
 pub(crate) struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "PORT", default_value_t = 3000)]

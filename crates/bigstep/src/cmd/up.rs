@@ -18,6 +18,7 @@ mod backoff;
 pub(crate) mod file;
 mod fleet;
 mod hosts;
+mod register;
 mod supervisor;
 
 use std::net::{SocketAddr, TcpListener};
@@ -164,6 +165,20 @@ pub(crate) struct Args {
     #[arg(long = "session-cookie", value_name = "NAME")]
     session_cookies: Vec<String>,
 
+    /// Serve the shared bucket at /uploads/ on the front door: `GET /uploads/KEY`
+    /// is answered by the files server straight from the bucket `uploads`, which
+    /// then lets anyone read its objects (no listing, no writes without the
+    /// keys). `auto`: on for the built-in demo, off for your command (your app
+    /// may have /uploads/ pages of its own).
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    uploads_route: UploadsRoute,
+
+    /// Do not register the instances in the shared state (by default they are,
+    /// under the discovery convention `bigstep:svc:<name>`, so another front door
+    /// with `[balance.discovery] registry = "redis://…"` finds them).
+    #[arg(long)]
+    no_register: bool,
+
     /// Let the instances share the app directory, HOME and TMPDIR, as processes
     /// on one host do. Files written by one are then seen by all: the single-host
     /// bug `up` exists to show stays hidden. For apps that need it.
@@ -292,6 +307,11 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         (!args.no_files).then_some(args.files_port),
         data,
         args.grace,
+        match args.uploads_route {
+            UploadsRoute::On => true,
+            UploadsRoute::Off => false,
+            UploadsRoute::Auto => args.command.is_empty(),
+        },
     )
     .await?;
     // A backend that fails stops the site like a first signal would.
@@ -461,6 +481,11 @@ async fn serve(
     // Your app need not say which instance answered: the front door does.
     cfg.server_header = Some("X-Served-By".into());
     cfg.admin_token = args.admin_token.clone().filter(|t| !t.is_empty());
+    if let Some(files) = backends.files.as_ref().filter(|f| f.public) {
+        let tables = uploads_route(files.addr)?;
+        cfg.pools = tables.pools;
+        cfg.routes = tables.routes;
+    }
     let mut fd = frontdoor::FrontDoor::bind(cfg)
         .await
         .context("cannot start the front door")?;
@@ -493,14 +518,74 @@ async fn serve(
         args.show_keys,
     );
 
+    let registrar = match (&backends.state, args.no_register) {
+        (Some(state), false) => {
+            let url = format!("redis://{}/0", state.addr);
+            println!(
+                "bigstep up: instances registered in shared state ({}:svc:*): another front door with [balance.discovery] registry = \"{url}\" finds them",
+                discovery::convention::DEFAULT_PREFIX
+            );
+            let health = health_check(args, user_command).map(|h| h.path);
+            Some(tokio::spawn(register::run(
+                fleet.clone(),
+                url,
+                health,
+                stop.clone(),
+            )))
+        }
+        _ => None,
+    };
     let mut stop_fd = stop.clone();
     fd.run(async move {
         let _ = stop_fd.wait_for(|s| *s != Stop::Running).await;
     })
     .await
     .context("front door failed")?;
+    if let Some(r) = registrar {
+        // Deregistered before the state server stops.
+        let _ = r.await;
+    }
     print_findings(&control);
     Ok(())
+}
+
+/// The `files` pool (the shared files server) and the route that sends
+/// `GET`/`HEAD /uploads/KEY` to it, as the `[balance]` tables a user would write
+/// (parsed from TOML, so they pass the same checks as a config file's).
+///
+/// The path stays as it is: path-style S3 addressing reads `/uploads/KEY` as the
+/// object KEY of the bucket `uploads`, which the files server lets anyone read
+/// (objects only: listing and writes still need the keys). The responses are
+/// sandboxed: an uploaded HTML page is the site's origin, and must not run
+/// script there.
+fn uploads_route(files: SocketAddr) -> anyhow::Result<Tables> {
+    let bucket = backends::BUCKET;
+    let text = format!(
+        r#"
+[[pools]]
+name = "files"
+# Any HTTP answer means the files server is up (its root needs the keys: 403).
+# It is listening already (it started before the instances): no wait for a check.
+health = {{ path = "/", expect_status = "200-499", interval = "2s", rise = 1, wait_for_first_check = false }}
+servers = [{{ name = "files", address = "{files}" }}]
+
+[[routes]]
+name = "uploads"
+path_prefix = "/uploads/"
+replace_prefix = "/{bucket}/"
+methods = ["GET", "HEAD"]
+pool = "files"
+response_headers = {{ set = {{ "content-security-policy" = "sandbox", "x-content-type-options" = "nosniff" }} }}
+"#
+    );
+    toml::from_str(&text).context("the /uploads/ route")
+}
+
+/// `[[balance.pools]]` and `[[balance.routes]]` as `up` writes them.
+#[derive(serde::Deserialize)]
+struct Tables {
+    pools: Vec<toml::Spanned<frontdoor::config::PoolConfig>>,
+    routes: Vec<toml::Spanned<frontdoor::config::RouteConfig>>,
 }
 
 /// What the single-host detectors saw, printed when `up` stops.
@@ -615,6 +700,11 @@ fn print_banner(
             backends::BUCKET,
             f.data
         ));
+        if f.public {
+            out.push_str(&format!(
+                "bigstep up: http://{addr}/uploads/KEY serves the bucket's objects from the files server (--uploads-route off: not)\n"
+            ));
+        }
         out.push_str(&format!(
             "  access key {}  secret key {}  ({})\n",
             f.access_key,
@@ -730,6 +820,14 @@ fn substitute(command: &[String], port: u16, name: &str, index: usize) -> Vec<St
             arg
         })
         .collect()
+}
+
+/// `--uploads-route`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum UploadsRoute {
+    Auto,
+    On,
+    Off,
 }
 
 /// `--sticky`.

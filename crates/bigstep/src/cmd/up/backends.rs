@@ -71,6 +71,8 @@ pub(crate) struct FilesRunning {
     pub(crate) data: String,
     /// Whether the keys were generated now (or read from the data directory).
     pub(crate) keys_new: bool,
+    /// Whether anyone may read the bucket's objects (for the /uploads/ route).
+    pub(crate) public: bool,
     task: Task,
 }
 
@@ -112,11 +114,13 @@ impl Run {
 impl Backends {
     /// Start what is asked for. Ports are bound here, so a busy one fails
     /// before any instance starts. On stop, clients in flight get `grace`.
+    /// `public_uploads`: the bucket's objects may be read without the keys.
     pub(crate) async fn start(
         state_port: Option<u16>,
         files_port: Option<u16>,
         data: Data,
         grace: Duration,
+        public_uploads: bool,
     ) -> anyhow::Result<Self> {
         let (stop, stopped) = watch::channel(false);
         let (failure, _) = watch::channel(None);
@@ -138,7 +142,7 @@ impl Backends {
             backends.state = Some(start_state(port, &backends.data, run.clone()).await?);
         }
         if let Some(port) = files_port {
-            backends.files = Some(start_files(port, &backends.data, run).await?);
+            backends.files = Some(start_files(port, &backends.data, run, public_uploads).await?);
         }
         Ok(backends)
     }
@@ -237,7 +241,12 @@ async fn start_state(port: u16, data: &Data, run: Run) -> anyhow::Result<StateRu
     })
 }
 
-async fn start_files(port: u16, data: &Data, run: Run) -> anyhow::Result<FilesRunning> {
+async fn start_files(
+    port: u16,
+    data: &Data,
+    run: Run,
+    public: bool,
+) -> anyhow::Result<FilesRunning> {
     let listen = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -259,6 +268,11 @@ async fn start_files(port: u16, data: &Data, run: Run) -> anyhow::Result<FilesRu
     create_bucket(&dir).await?;
     let mut config = files::FilesConfig::new(&dir, &access_key, &secret_key);
     config.shutdown_grace = run.grace;
+    if public {
+        // GET/HEAD of an object without a signature; listing and writes still
+        // need the keys. The front door's /uploads/ route relies on it.
+        config.public_buckets = vec![BUCKET.to_string()];
+    }
     let server = files::FilesServer::open_with(config, &run.metrics)
         .await
         .with_context(|| format!("cannot open the shared files in {}", dir.display()))?;
@@ -274,6 +288,7 @@ async fn start_files(port: u16, data: &Data, run: Run) -> anyhow::Result<FilesRu
         secret_key,
         data: data.describe("files"),
         keys_new,
+        public,
         task,
     })
 }
