@@ -205,10 +205,13 @@ impl Server {
         };
         let sd = server.shutdown.clone();
         let failed = std::sync::atomic::AtomicBool::new(false);
+        let asked = std::sync::atomic::AtomicBool::new(false);
+        let shutdown_cmd = shared.lock().stop.clone();
         let stop = async {
             tokio::select! {
                 () = shutdown => {}
                 () = shared.failed.notified() => failed.store(true, Ordering::SeqCst),
+                () = shutdown_cmd.notified() => asked.store(true, Ordering::SeqCst),
             }
         };
         let sh = shared.clone();
@@ -222,7 +225,13 @@ impl Server {
             // Nothing more may be acknowledged: refuse further commands, cut now.
             shared.lock().shutting_down = true;
         }
-        sd.finish(if failed { Duration::ZERO } else { grace }).await;
+        // SHUTDOWN already refuses every further command; like Redis, it
+        // closes the clients at once rather than waiting for them.
+        let cut = failed || asked.load(Ordering::SeqCst);
+        if asked.load(Ordering::SeqCst) {
+            tracing::info!("SHUTDOWN: closing every client, then flushing the log");
+        }
+        sd.finish(if cut { Duration::ZERO } else { grace }).await;
         expiry.abort();
         metrics_stop.cancel();
         if let Some(m) = metrics_task {

@@ -556,6 +556,9 @@ pub(crate) struct Store {
     pub(crate) loading: bool,
     /// Shutdown began: no more commands, so the final log flush is final.
     pub(crate) shutting_down: bool,
+    /// Notified by SHUTDOWN: the server stops (it waits on this beside the
+    /// signal), closing every client at once as Redis does.
+    pub(crate) stop: Arc<tokio::sync::Notify>,
     /// Values CONFIG SET gave the Redis parameters that change nothing
     /// here (the others live in `cfg`); unset ones read as their default.
     pub(crate) params: HashMap<&'static str, String>,
@@ -595,6 +598,7 @@ impl Store {
             aof_current_size: 0,
             loading: false,
             shutting_down: false,
+            stop: Arc::new(tokio::sync::Notify::new()),
             params: HashMap::new(),
             save: Arc::new(crate::rdbfile::SaveStatus::new(now_ms() / 1000)),
         }

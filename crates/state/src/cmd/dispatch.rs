@@ -14,7 +14,7 @@ use super::wake::serve_ready;
 use crate::evict;
 use crate::resp::Reply;
 use crate::spec::flags::{
-    DENYOOM, KEEPS_CACHING, MULTI_RECORD, NOAUTH, NOQUEUE, PUBSUB, RUNS_OTHERS, WRITE,
+    DENYOOM, KEEPS_CACHING, MULTI_RECORD, NOAUTH, NOQUEUE, NO_MULTI, PUBSUB, RUNS_OTHERS, WRITE,
 };
 use crate::store::Store;
 
@@ -75,6 +75,10 @@ fn execute_checked(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
         }
     }
     if let Some(queue) = ctx.c.multi.as_mut() {
+        if spec.has(NO_MULTI) {
+            ctx.c.multi_err = true;
+            return Reply::err("Command not allowed inside a transaction");
+        }
         if !spec.has(NOQUEUE) {
             queue.push(argv);
             return Reply::Status("QUEUED".into());
