@@ -50,6 +50,14 @@ pub enum StartError {
     /// A configured user is invalid.
     #[error("invalid user: {0}")]
     Acl(String),
+    /// The `dump.rdb` found at start could not be loaded.
+    #[error("cannot load {path}: {reason}")]
+    Rdb {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Data directory problem.
     #[error("data directory {dir}: {source}")]
     Dir {
@@ -100,7 +108,13 @@ impl Server {
             })?;
             let path = dir.join(aof::FILE_NAME);
             let t = Instant::now();
-            let report = aof::load(&mut store, &path)?;
+            let report = match load_rdb_into_empty_log(&mut store, dir, &path)? {
+                Some(size) => aof::LoadReport {
+                    size,
+                    ..Default::default()
+                },
+                None => aof::load(&mut store, &path)?,
+            };
             tracing::info!(
                 path = %path.display(),
                 commands = report.commands,
@@ -252,6 +266,47 @@ impl Server {
             }
         }
     }
+}
+
+/// With no log yet (or an empty one) and a `dump.rdb` in `dir` (ours or
+/// redis-server's), loads it and writes what it held as the log, so the
+/// log stays the one source of truth. Returns the new log's size, or None
+/// when there was nothing to do.
+fn load_rdb_into_empty_log(
+    store: &mut Store,
+    dir: &std::path::Path,
+    log: &std::path::Path,
+) -> Result<Option<u64>, StartError> {
+    let log_empty = std::fs::metadata(log).map_or(true, |m| m.len() == 0);
+    let rdb = dir.join(crate::rdbfile::DEFAULT_NAME);
+    if !log_empty || !rdb.is_file() {
+        return Ok(None);
+    }
+    let t = Instant::now();
+    let loaded = crate::rdbload::load(store, &rdb).map_err(|reason| StartError::Rdb {
+        path: rdb.display().to_string(),
+        reason,
+    })?;
+    let io = |source| AofError::Io {
+        path: log.to_path_buf(),
+        source,
+    };
+    // Written beside the log and renamed over it: a crash meanwhile leaves
+    // no half log, and the next start loads dump.rdb again.
+    let tmp = log.with_extension("from-rdb");
+    let size = aof::write_snapshot(&store.functions.codes(), &store.dbs, &tmp).map_err(io)?;
+    std::fs::rename(&tmp, log).map_err(io)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
+    tracing::info!(
+        path = %rdb.display(),
+        keys = loaded.keys,
+        libraries = loaded.libraries,
+        ms = t.elapsed().as_millis() as u64,
+        "dump.rdb loaded (no append-only log yet); written as the log"
+    );
+    Ok(Some(size))
 }
 
 /// Binds `addr` (`host:port`, names resolved) with the skeleton's listener.

@@ -484,6 +484,9 @@ pub(crate) struct Stats {
     pub(crate) errors: HashMap<String, u64>,
     /// used_memory_peak (as sampled by the expiry tick and INFO).
     pub(crate) peak_memory: usize,
+    /// Per-command calls, time, refusals and latency (commandstats,
+    /// latencystats).
+    pub(crate) cmd: crate::cmdstats::CmdStats,
 }
 
 /// The append-only-log buffer: filled under the lock, drained by the writer thread.

@@ -13,11 +13,18 @@ use crate::config::REDIS_VERSION;
 use crate::rdb;
 use crate::rdbfile::{self, SaveStatus};
 use crate::resp::Reply;
-use crate::store::{notify, now_ms, Db};
+use crate::store::{notify, now_ms, Db, Store};
+
+/// `rdbcompression` (default yes): LZF for strings over 20 bytes in DUMP
+/// payloads and `dump.rdb`, as Redis.
+pub(super) fn compression(s: &Store) -> bool {
+    s.params.get("rdbcompression").is_none_or(|v| v == "yes")
+}
 
 pub(super) fn dump(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let lzf = compression(ctx.s);
     Ok(match ctx.lookup(&a[1]) {
-        Some(v) => Reply::Bulk(Bytes::from(rdb::dump(v))),
+        Some(v) => Reply::Bulk(Bytes::from(rdb::dump(v, lzf))),
         None => Reply::Nil,
     })
 }
@@ -105,7 +112,7 @@ fn dbfilename(ctx: &Ctx<'_>) -> String {
         .params
         .get("dbfilename")
         .cloned()
-        .unwrap_or_else(|| "dump.rdb".into())
+        .unwrap_or_else(|| rdbfile::DEFAULT_NAME.into())
 }
 
 fn no_dir() -> Reply {
@@ -122,7 +129,14 @@ fn save_now(ctx: &mut Ctx<'_>) -> Result<(), String> {
     };
     let name = dbfilename(ctx);
     let now = now_ms();
-    let data = rdb::encode_file(&ctx.s.dbs, now, REDIS_VERSION);
+    let functions = ctx.s.functions.codes();
+    let meta = rdb::FileMeta {
+        functions: &functions,
+        now_ms: now,
+        redis_ver: REDIS_VERSION,
+        lzf: compression(ctx.s),
+    };
+    let data = rdb::encode_file(&ctx.s.dbs, &meta);
     match rdbfile::write_atomic(&dir, &name, &data) {
         Ok(path) => {
             tracing::info!(path = %path.display(), bytes = data.len(), "DB saved on disk");
@@ -226,12 +240,20 @@ pub(super) fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     let name = dbfilename(ctx);
     let dbs: Vec<Db> = ctx.s.dbs.clone();
+    let functions = ctx.s.functions.codes();
+    let lzf = compression(ctx.s);
     let dirty = ctx.s.dirty;
     let spawned = std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
             let now = now_ms();
-            let data = rdb::encode_file(&dbs, now, REDIS_VERSION);
+            let meta = rdb::FileMeta {
+                functions: &functions,
+                now_ms: now,
+                redis_ver: REDIS_VERSION,
+                lzf,
+            };
+            let data = rdb::encode_file(&dbs, &meta);
             drop(dbs);
             let ok = match rdbfile::write_atomic(&dir, &name, &data) {
                 Ok(path) => {

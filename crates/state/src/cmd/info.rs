@@ -4,9 +4,8 @@
 //! memory from `/proc`, CPU from `getrusage`, the log, scripts and
 //! functions); fields for machinery it does not have (replication, RDB
 //! forks, defrag, I/O threads) print what Redis prints when that machinery
-//! is idle. Not kept, to keep the command path lean: per-command statistics
-//! and latency percentiles (their sections are printed empty) and network
-//! byte counters (0).
+//! is idle. Per-command statistics and latency percentiles are kept by
+//! [`crate::cmdstats`]. Not kept: network byte counters (0).
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -273,7 +272,10 @@ fn section(s: &Store, name: &str, out: &mut String) {
             );
         }
         "modules" => w.push_str("# Modules\r\n"),
-        "commandstats" => w.push_str("# Commandstats\r\n"),
+        "commandstats" => {
+            w.push_str("# Commandstats\r\n");
+            s.stats.cmd.write_commandstats(w);
+        }
         "errorstats" => {
             w.push_str("# Errorstats\r\n");
             let mut codes: Vec<_> = s.stats.errors.iter().collect();
@@ -282,7 +284,18 @@ fn section(s: &Store, name: &str, out: &mut String) {
                 let _ = write!(w, "errorstat_{code}:count={n}\r\n");
             }
         }
-        "latencystats" => w.push_str("# Latencystats\r\n"),
+        "latencystats" => {
+            w.push_str("# Latencystats\r\n");
+            let param =
+                |k: &str, default: &'static str| s.params.get(k).map_or(default, |v| v.as_str());
+            if param("latency-tracking", "yes") == "yes" {
+                let ps = crate::cmdstats::parse_percentiles(param(
+                    "latency-tracking-info-percentiles",
+                    "50 99 99.9",
+                ));
+                s.stats.cmd.write_latencystats(&ps, w);
+            }
+        }
         "cluster" => w.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             w.push_str("# Keyspace\r\n");
