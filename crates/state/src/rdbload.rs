@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use crate::lua::Scripting;
 use crate::rdb;
 use crate::store::{now_ms, Key, Store};
 
@@ -22,7 +23,11 @@ pub(crate) struct Loaded {
 }
 
 /// Reads `path` into `store`; the error says what is wrong with the file.
-pub(crate) fn load(store: &mut Store, path: &Path) -> Result<Loaded, String> {
+pub(crate) fn load(
+    store: &mut Store,
+    scripting: &mut Scripting,
+    path: &Path,
+) -> Result<Loaded, String> {
     let data = std::fs::read(path).map_err(|e| e.to_string())?;
     let file = rdb::decode_file(&data).map_err(|b| format!("not a readable RDB file: {}", b.0))?;
     let mut loaded = Loaded {
@@ -31,11 +36,11 @@ pub(crate) fn load(store: &mut Store, path: &Path) -> Result<Loaded, String> {
     };
     if !file.functions.is_empty() {
         // Compiled as FUNCTION RESTORE does: one bad library refuses the file.
-        let libs = store
+        let libs = scripting
             .functions
             .compile_all(&file.functions)
             .map_err(|e| format!("function library: {e}"))?;
-        store.functions.libs = libs;
+        scripting.functions.libs = libs;
     }
     let now = now_ms();
     let databases = store.dbs.len();

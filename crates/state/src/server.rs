@@ -26,8 +26,9 @@ use tokio::sync::watch;
 use crate::aof::{self, AofError};
 use crate::cmd::{self, Ctx};
 use crate::config::{Config, Fsync};
+use crate::lua::Scripting;
 use crate::resp::{parse_request, Limits, Reply};
-use crate::shared::Shared;
+use crate::shared::{Locked, Shared};
 use crate::store::{now_ms, AofPending, Client, ClientEntry, Store};
 
 /// What a client over `maxclients` is told (Redis's words).
@@ -100,6 +101,7 @@ impl Server {
         let acl = crate::acl::Acl::from_config(cfg.requirepass.as_deref(), &cfg.users)
             .map_err(StartError::Acl)?;
         let mut store = Store::new(cfg.clone(), acl);
+        let mut scripting = Scripting::default();
         let mut writer_state = None;
         if let Some(dir) = &cfg.dir {
             std::fs::create_dir_all(dir).map_err(|source| StartError::Dir {
@@ -108,12 +110,12 @@ impl Server {
             })?;
             let path = dir.join(aof::FILE_NAME);
             let t = Instant::now();
-            let report = match load_rdb_into_empty_log(&mut store, dir, &path)? {
+            let report = match load_rdb_into_empty_log(&mut store, &mut scripting, dir, &path)? {
                 Some(size) => aof::LoadReport {
                     size,
                     ..Default::default()
                 },
-                None => aof::load(&mut store, &path)?,
+                None => aof::load(&mut store, &mut scripting, &path)?,
             };
             tracing::info!(
                 path = %path.display(),
@@ -152,7 +154,8 @@ impl Server {
             max_bulk_len: cfg.proto_max_bulk_len,
             ..Limits::default()
         };
-        let shared = Arc::new(Shared::new(store, limits, cfg.client_query_buffer_limit));
+        let locked = Locked { store, scripting };
+        let shared = Arc::new(Shared::new(locked, limits, cfg.client_query_buffer_limit));
         crate::metrics::register(&metrics, &shared);
         let writer = writer_state.map(|w| {
             let sh = shared.clone();
@@ -274,6 +277,7 @@ impl Server {
 /// when there was nothing to do.
 fn load_rdb_into_empty_log(
     store: &mut Store,
+    scripting: &mut Scripting,
     dir: &std::path::Path,
     log: &std::path::Path,
 ) -> Result<Option<u64>, StartError> {
@@ -283,10 +287,11 @@ fn load_rdb_into_empty_log(
         return Ok(None);
     }
     let t = Instant::now();
-    let loaded = crate::rdbload::load(store, &rdb).map_err(|reason| StartError::Rdb {
-        path: rdb.display().to_string(),
-        reason,
-    })?;
+    let loaded =
+        crate::rdbload::load(store, scripting, &rdb).map_err(|reason| StartError::Rdb {
+            path: rdb.display().to_string(),
+            reason,
+        })?;
     let io = |source| AofError::Io {
         path: log.to_path_buf(),
         source,
@@ -294,7 +299,7 @@ fn load_rdb_into_empty_log(
     // Written beside the log and renamed over it: a crash meanwhile leaves
     // no half log, and the next start loads dump.rdb again.
     let tmp = log.with_extension("from-rdb");
-    let size = aof::write_snapshot(&store.functions.codes(), &store.dbs, &tmp).map_err(io)?;
+    let size = aof::write_snapshot(&scripting.functions.codes(), &store.dbs, &tmp).map_err(io)?;
     std::fs::rename(&tmp, log).map_err(io)?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
@@ -550,7 +555,7 @@ fn run_batch(
     out: &mut BytesMut,
     w: &mut Written,
 ) -> Batch {
-    let mut guard: Option<MutexGuard<'_, Store>> = None;
+    let mut guard: Option<MutexGuard<'_, Locked>> = None;
     loop {
         let (argv, used) = match parse_request(inbuf, &shared.limits) {
             Ok(Some(x)) => x,
@@ -564,9 +569,13 @@ fn run_batch(
         if argv.is_empty() {
             continue;
         }
-        let s = guard.get_or_insert_with(|| shared.lock());
+        let Locked {
+            store: s,
+            scripting,
+        } = &mut **guard.get_or_insert_with(|| shared.lock());
         let mut ctx = Ctx {
             s,
+            sc: scripting,
             c: client,
             now: now_ms(),
             in_script: false,

@@ -2,7 +2,9 @@
 //!
 //! One [`Store`] sits behind one `std::sync::Mutex` (see `server.rs` for why a std
 //! mutex): 16 databases, client registry, pub/sub registry, blocked clients,
-//! watched keys, scripts and the pending append-only-log buffer. A command runs
+//! watched keys and the pending append-only-log buffer. Scripting (the Lua
+//! interpreters, script bodies, function libraries) sits beside it under the
+//! same lock (`shared::Locked`); the store knows nothing of Lua. A command runs
 //! with the lock held from start to end, so each command, each EXEC and each
 //! script is atomic without any finer locking.
 
@@ -527,12 +529,6 @@ pub(crate) struct Store {
     pub(crate) ready: Vec<(usize, Bytes)>,
     /// (db, key) → watchers.
     pub(crate) watched: HashMap<(usize, Bytes), Vec<Watcher>>,
-    /// sha1 → script body.
-    pub(crate) scripts: HashMap<String, Bytes>,
-    /// The Lua interpreter (created on first use).
-    pub(crate) lua: Option<crate::lua::Engine>,
-    /// Function libraries (FUNCTION LOAD, FCALL).
-    pub(crate) functions: crate::lua::library::Functions,
     /// Client-side caching (CLIENT TRACKING).
     pub(crate) tracking: crate::tracking::Tracking,
     /// Changes since start.
@@ -585,9 +581,6 @@ impl Store {
             blocked: HashMap::new(),
             ready: Vec::new(),
             watched: HashMap::new(),
-            scripts: HashMap::new(),
-            lua: None,
-            functions: Default::default(),
             tracking: Default::default(),
             dirty: 0,
             prop: Vec::new(),

@@ -129,7 +129,7 @@ fn save_now(ctx: &mut Ctx<'_>) -> Result<(), String> {
     };
     let name = dbfilename(ctx);
     let now = now_ms();
-    let functions = ctx.s.functions.codes();
+    let functions = ctx.sc.functions.codes();
     let meta = rdb::FileMeta {
         functions: &functions,
         now_ms: now,
@@ -240,7 +240,7 @@ pub(super) fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     let name = dbfilename(ctx);
     let dbs: Vec<Db> = ctx.s.dbs.clone();
-    let functions = ctx.s.functions.codes();
+    let functions = ctx.sc.functions.codes();
     let lzf = compression(ctx.s);
     let dirty = ctx.s.dirty;
     let spawned = std::thread::Builder::new()

@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use super::ctx::{Ctx, R};
 use crate::config::REDIS_VERSION;
+use crate::lua::Scripting;
 use crate::resp::Reply;
 use crate::store::{now_ms, Store};
 
@@ -53,7 +54,7 @@ pub(super) fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
-        section(s, name, &mut out);
+        section(s, ctx.sc, name, &mut out);
     }
     Ok(Reply::Verbatim("txt", Bytes::from(out)))
 }
@@ -125,7 +126,7 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-fn section(s: &Store, name: &str, out: &mut String) {
+fn section(s: &Store, sc: &Scripting, name: &str, out: &mut String) {
     static RUN_ID: OnceLock<String> = OnceLock::new();
     static REPL_ID: OnceLock<String> = OnceLock::new();
     let uptime = s.started.elapsed().as_secs();
@@ -176,14 +177,14 @@ fn section(s: &Store, name: &str, out: &mut String) {
             let rss = crate::evict::rss_bytes();
             let peak = s.stats.peak_memory as u64;
             let total = total_system_memory();
-            let lua_eval = s.lua.as_ref().map_or(0, |e| e.lua.used_memory()) as u64;
-            let lua_fn = s
+            let lua_eval = sc.lua.as_ref().map_or(0, |e| e.lua.used_memory()) as u64;
+            let lua_fn = sc
                 .functions
                 .engine
                 .as_ref()
                 .map_or(0, |e| e.eng.lua.used_memory()) as u64;
-            let scripts_eval: u64 = s.scripts.values().map(|b| b.len() as u64).sum();
-            let functions: u64 = s.functions.libs.iter().map(|l| l.code.len() as u64).sum();
+            let scripts_eval: u64 = sc.scripts.values().map(|b| b.len() as u64).sum();
+            let functions: u64 = sc.functions.libs.iter().map(|l| l.code.len() as u64).sum();
             let aof_buf = s.aof.as_ref().map_or(0, |a| a.buf.len());
             let maxmem = s.cfg.maxmemory;
             let _ = write!(
@@ -195,9 +196,9 @@ fn section(s: &Store, name: &str, out: &mut String) {
                 ratio(used, peak) * 100.0,
                 human(total),
                 human(lua_eval),
-                s.scripts.len(),
-                s.functions.libs.function_count(),
-                s.functions.libs.len(),
+                sc.scripts.len(),
+                sc.functions.libs.function_count(),
+                sc.functions.libs.len(),
                 lua_eval + lua_fn,
                 human(lua_eval + lua_fn),
                 scripts_eval + functions,
