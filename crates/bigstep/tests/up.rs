@@ -576,6 +576,12 @@ fn the_shared_counter_counts_every_visit_on_every_instance() {
         redis_cli(port, &["GET", "demo:visits"]),
         (first + N).to_string()
     );
+    // A Redis client's SHUTDOWN does not stop the site (or half of it): it is
+    // refused with the reason, and the site goes on counting.
+    assert!(redis_cli(port, &["SHUTDOWN"])
+        .contains("SHUTDOWN refused: this state server is part of `bigstep up`"));
+    let (_, after) = visit(up.addr);
+    assert_eq!(after, first + N + 1);
     assert!(up.terminate().success(), "{}", up.output());
 }
 

@@ -127,6 +127,11 @@ pub struct Config {
     /// On stop: how long clients with a command in flight get to finish
     /// before they are cut.
     pub shutdown_grace: Duration,
+    /// Why a client's `SHUTDOWN` is refused, if it is: a process that embeds
+    /// the server (`bigstep up`, which also runs the front door and the app)
+    /// owns its lifecycle, and a Redis client must not stop the whole site.
+    /// `None` (stand-alone `bigstep state`): SHUTDOWN stops the server.
+    pub shutdown_refused: Option<String>,
 }
 
 // Written out so a debug log line can never show the password.
@@ -159,6 +164,7 @@ impl std::fmt::Debug for Config {
             .field("metrics_bind", &self.metrics_bind)
             .field("users", &self.users)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("shutdown_refused", &self.shutdown_refused)
             .finish()
     }
 }
@@ -186,6 +192,7 @@ impl Default for Config {
             metrics_bind: None,
             users: Vec::new(),
             shutdown_grace: service::DEFAULT_GRACE,
+            shutdown_refused: None,
         }
     }
 }

@@ -26,8 +26,9 @@ use tokio::sync::watch;
 use crate::aof::{self, AofError};
 use crate::cmd::{self, Ctx};
 use crate::config::{Config, Fsync};
+use crate::lua::Scripting;
 use crate::resp::{parse_request, Limits, Reply};
-use crate::shared::Shared;
+use crate::shared::{Locked, Shared};
 use crate::store::{now_ms, AofPending, Client, ClientEntry, Store};
 
 /// What a client over `maxclients` is told (Redis's words).
@@ -50,6 +51,14 @@ pub enum StartError {
     /// A configured user is invalid.
     #[error("invalid user: {0}")]
     Acl(String),
+    /// The `dump.rdb` found at start could not be loaded.
+    #[error("cannot load {path}: {reason}")]
+    Rdb {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Data directory problem.
     #[error("data directory {dir}: {source}")]
     Dir {
@@ -92,6 +101,7 @@ impl Server {
         let acl = crate::acl::Acl::from_config(cfg.requirepass.as_deref(), &cfg.users)
             .map_err(StartError::Acl)?;
         let mut store = Store::new(cfg.clone(), acl);
+        let mut scripting = Scripting::default();
         let mut writer_state = None;
         if let Some(dir) = &cfg.dir {
             std::fs::create_dir_all(dir).map_err(|source| StartError::Dir {
@@ -100,7 +110,13 @@ impl Server {
             })?;
             let path = dir.join(aof::FILE_NAME);
             let t = Instant::now();
-            let report = aof::load(&mut store, &path)?;
+            let report = match load_rdb_into_empty_log(&mut store, &mut scripting, dir, &path)? {
+                Some(size) => aof::LoadReport {
+                    size,
+                    ..Default::default()
+                },
+                None => aof::load(&mut store, &mut scripting, &path)?,
+            };
             tracing::info!(
                 path = %path.display(),
                 commands = report.commands,
@@ -138,7 +154,8 @@ impl Server {
             max_bulk_len: cfg.proto_max_bulk_len,
             ..Limits::default()
         };
-        let shared = Arc::new(Shared::new(store, limits, cfg.client_query_buffer_limit));
+        let locked = Locked { store, scripting };
+        let shared = Arc::new(Shared::new(locked, limits, cfg.client_query_buffer_limit));
         crate::metrics::register(&metrics, &shared);
         let writer = writer_state.map(|w| {
             let sh = shared.clone();
@@ -205,10 +222,13 @@ impl Server {
         };
         let sd = server.shutdown.clone();
         let failed = std::sync::atomic::AtomicBool::new(false);
+        let asked = std::sync::atomic::AtomicBool::new(false);
+        let shutdown_cmd = shared.lock().stop.clone();
         let stop = async {
             tokio::select! {
                 () = shutdown => {}
                 () = shared.failed.notified() => failed.store(true, Ordering::SeqCst),
+                () = shutdown_cmd.notified() => asked.store(true, Ordering::SeqCst),
             }
         };
         let sh = shared.clone();
@@ -222,7 +242,13 @@ impl Server {
             // Nothing more may be acknowledged: refuse further commands, cut now.
             shared.lock().shutting_down = true;
         }
-        sd.finish(if failed { Duration::ZERO } else { grace }).await;
+        // SHUTDOWN already refuses every further command; like Redis, it
+        // closes the clients at once rather than waiting for them.
+        let cut = failed || asked.load(Ordering::SeqCst);
+        if asked.load(Ordering::SeqCst) {
+            tracing::info!("SHUTDOWN: closing every client, then flushing the log");
+        }
+        sd.finish(if cut { Duration::ZERO } else { grace }).await;
         expiry.abort();
         metrics_stop.cancel();
         if let Some(m) = metrics_task {
@@ -243,6 +269,49 @@ impl Server {
             }
         }
     }
+}
+
+/// With no log yet (or an empty one) and a `dump.rdb` in `dir` (ours or
+/// redis-server's), loads it and writes what it held as the log, so the
+/// log stays the one source of truth. Returns the new log's size, or None
+/// when there was nothing to do.
+fn load_rdb_into_empty_log(
+    store: &mut Store,
+    scripting: &mut Scripting,
+    dir: &std::path::Path,
+    log: &std::path::Path,
+) -> Result<Option<u64>, StartError> {
+    let log_empty = std::fs::metadata(log).map_or(true, |m| m.len() == 0);
+    let rdb = dir.join(crate::rdbfile::DEFAULT_NAME);
+    if !log_empty || !rdb.is_file() {
+        return Ok(None);
+    }
+    let t = Instant::now();
+    let loaded =
+        crate::rdbload::load(store, scripting, &rdb).map_err(|reason| StartError::Rdb {
+            path: rdb.display().to_string(),
+            reason,
+        })?;
+    let io = |source| AofError::Io {
+        path: log.to_path_buf(),
+        source,
+    };
+    // Written beside the log and renamed over it: a crash meanwhile leaves
+    // no half log, and the next start loads dump.rdb again.
+    let tmp = log.with_extension("from-rdb");
+    let size = aof::write_snapshot(&scripting.functions.codes(), &store.dbs, &tmp).map_err(io)?;
+    std::fs::rename(&tmp, log).map_err(io)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
+    tracing::info!(
+        path = %rdb.display(),
+        keys = loaded.keys,
+        libraries = loaded.libraries,
+        ms = t.elapsed().as_millis() as u64,
+        "dump.rdb loaded (no append-only log yet); written as the log"
+    );
+    Ok(Some(size))
 }
 
 /// Binds `addr` (`host:port`, names resolved) with the skeleton's listener.
@@ -486,7 +555,7 @@ fn run_batch(
     out: &mut BytesMut,
     w: &mut Written,
 ) -> Batch {
-    let mut guard: Option<MutexGuard<'_, Store>> = None;
+    let mut guard: Option<MutexGuard<'_, Locked>> = None;
     loop {
         let (argv, used) = match parse_request(inbuf, &shared.limits) {
             Ok(Some(x)) => x,
@@ -500,9 +569,13 @@ fn run_batch(
         if argv.is_empty() {
             continue;
         }
-        let s = guard.get_or_insert_with(|| shared.lock());
+        let Locked {
+            store: s,
+            scripting,
+        } = &mut **guard.get_or_insert_with(|| shared.lock());
         let mut ctx = Ctx {
             s,
+            sc: scripting,
             c: client,
             now: now_ms(),
             in_script: false,

@@ -10,12 +10,35 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::{watch, Notify};
 
 use crate::aof::error::AofError;
+use crate::lua::Scripting;
 use crate::resp::Limits;
 use crate::store::Store;
 
+/// What the one lock guards: the keyspace and, beside it, scripting (which
+/// the store does not own). Derefs to the store, which most users want.
+pub(crate) struct Locked {
+    /// The keyspace and everything about clients.
+    pub(crate) store: Store,
+    /// The Lua interpreters, script bodies and function libraries.
+    pub(crate) scripting: Scripting,
+}
+
+impl std::ops::Deref for Locked {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
 /// What is shared by all connections.
 pub(crate) struct Shared {
-    store: Mutex<Store>,
+    store: Mutex<Locked>,
     /// Log offset known durable (per appendfsync).
     pub(crate) synced: watch::Sender<u64>,
     /// The log writer thread, woken when there is something to write.
@@ -33,10 +56,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(store: Store, limits: Limits, query_limit: usize) -> Shared {
+    pub(crate) fn new(locked: Locked, limits: Limits, query_limit: usize) -> Shared {
         let (synced, _) = watch::channel(0);
         Shared {
-            store: Mutex::new(store),
+            store: Mutex::new(locked),
             synced,
             writer: Mutex::new(None),
             stopping: AtomicBool::new(false),
@@ -49,7 +72,7 @@ impl Shared {
 
     /// Locks the store. A panic while holding the lock poisons it; the data is
     /// still consistent per command boundary as far as we can tell, so go on.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Locked> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 

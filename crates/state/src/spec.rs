@@ -55,6 +55,9 @@ pub(crate) mod flags {
     /// A CLIENT subcommand: the CLIENT CACHING flag survives it (Redis
     /// clears that flag after any command but CLIENT).
     pub(crate) const KEEPS_CACHING: u32 = 1 << 14;
+    /// Refused inside MULTI (Redis's `no-multi`: SHUTDOWN), which aborts the
+    /// transaction.
+    pub(crate) const NO_MULTI: u32 = 1 << 15;
 }
 
 /// A command's static description; `H` is the handler type.

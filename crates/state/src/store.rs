@@ -2,7 +2,9 @@
 //!
 //! One [`Store`] sits behind one `std::sync::Mutex` (see `server.rs` for why a std
 //! mutex): 16 databases, client registry, pub/sub registry, blocked clients,
-//! watched keys, scripts and the pending append-only-log buffer. A command runs
+//! watched keys and the pending append-only-log buffer. Scripting (the Lua
+//! interpreters, script bodies, function libraries) sits beside it under the
+//! same lock (`shared::Locked`); the store knows nothing of Lua. A command runs
 //! with the lock held from start to end, so each command, each EXEC and each
 //! script is atomic without any finer locking.
 
@@ -484,6 +486,9 @@ pub(crate) struct Stats {
     pub(crate) errors: HashMap<String, u64>,
     /// used_memory_peak (as sampled by the expiry tick and INFO).
     pub(crate) peak_memory: usize,
+    /// Per-command calls, time, refusals and latency (commandstats,
+    /// latencystats).
+    pub(crate) cmd: crate::cmdstats::CmdStats,
 }
 
 /// The append-only-log buffer: filled under the lock, drained by the writer thread.
@@ -524,12 +529,6 @@ pub(crate) struct Store {
     pub(crate) ready: Vec<(usize, Bytes)>,
     /// (db, key) → watchers.
     pub(crate) watched: HashMap<(usize, Bytes), Vec<Watcher>>,
-    /// sha1 → script body.
-    pub(crate) scripts: HashMap<String, Bytes>,
-    /// The Lua interpreter (created on first use).
-    pub(crate) lua: Option<crate::lua::Engine>,
-    /// Function libraries (FUNCTION LOAD, FCALL).
-    pub(crate) functions: crate::lua::library::Functions,
     /// Client-side caching (CLIENT TRACKING).
     pub(crate) tracking: crate::tracking::Tracking,
     /// Changes since start.
@@ -556,6 +555,9 @@ pub(crate) struct Store {
     pub(crate) loading: bool,
     /// Shutdown began: no more commands, so the final log flush is final.
     pub(crate) shutting_down: bool,
+    /// Notified by SHUTDOWN: the server stops (it waits on this beside the
+    /// signal), closing every client at once as Redis does.
+    pub(crate) stop: Arc<tokio::sync::Notify>,
     /// Values CONFIG SET gave the Redis parameters that change nothing
     /// here (the others live in `cfg`); unset ones read as their default.
     pub(crate) params: HashMap<&'static str, String>,
@@ -579,9 +581,6 @@ impl Store {
             blocked: HashMap::new(),
             ready: Vec::new(),
             watched: HashMap::new(),
-            scripts: HashMap::new(),
-            lua: None,
-            functions: Default::default(),
             tracking: Default::default(),
             dirty: 0,
             prop: Vec::new(),
@@ -595,6 +594,7 @@ impl Store {
             aof_current_size: 0,
             loading: false,
             shutting_down: false,
+            stop: Arc::new(tokio::sync::Notify::new()),
             params: HashMap::new(),
             save: Arc::new(crate::rdbfile::SaveStatus::new(now_ms() / 1000)),
         }

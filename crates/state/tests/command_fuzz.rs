@@ -755,8 +755,10 @@ fn show(argv: &[String]) -> String {
 
 /// Commands not fuzzed at all.
 fn skipped(base: &[String]) -> bool {
-    // QUIT closes the connection by design.
-    base[0] == "quit"
+    // QUIT closes the connection and SHUTDOWN stops the server, by design
+    // (SHUTDOWN's refusals are in conformance.rs, its stops in
+    // crates/bigstep/tests/state_shutdown.rs).
+    base[0] == "quit" || base[0] == "shutdown"
 }
 
 /// Pub/sub context commands: run on their own connection, then RESET.

@@ -1512,3 +1512,44 @@ fn spring_session_command_sequence() {
         assert!(text.contains(want), "missing {want} in {text}");
     }
 }
+
+/// SHUTDOWN's refusals, as Redis 7.0 words them (neither server stops here).
+#[test]
+fn shutdown_refusals() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        set k v
+        shutdown foo
+        shutdown abort
+        shutdown abort now
+        shutdown nosave save
+        shutdown save abort
+        multi
+        shutdown
+        set k w
+        exec
+        get k
+        eval "redis.call('shutdown')" 0
+        get k
+        "#,
+    );
+}
+
+/// Without a data directory there is nowhere to save: SHUTDOWN SAVE is refused
+/// (the server keeps serving); SHUTDOWN SAVE FORCE stops it anyway.
+#[test]
+fn shutdown_without_a_directory() {
+    let ours = common::start_ours(state::Config::default());
+    let mut c = Conn::connect(ours.addr);
+    assert_eq!(
+        c.cmd("shutdown save"),
+        Frame::Error("ERR Errors trying to SHUTDOWN. Check logs.".into())
+    );
+    assert_eq!(c.cmd("ping"), Frame::Simple("PONG".into()));
+    c.send_raw(b"SHUTDOWN SAVE FORCE\r\n");
+    assert_eq!(c.read(), None, "no reply: the connection closes");
+    wait_for("the port to close", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(ours.addr).is_err()
+    });
+}

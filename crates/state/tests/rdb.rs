@@ -830,3 +830,151 @@ fn restore_and_migrate_survive_a_restart() {
     drop(ours);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const LIB_A: &str = "#!lua name=liba\nredis.register_function('geta', function(keys, args) return redis.call('get', keys[1]) end)";
+const LIB_B: &str = "#!lua name=libb\nredis.register_function{function_name='twice', callback=function(keys, args) return tonumber(args[1]) * 2 end, flags={'no-writes'}}";
+
+fn fcall(c: &mut Conn, line: &str) -> Frame {
+    c.cmd(line)
+}
+
+fn file_holds(path: &Path, needle: &[u8]) -> bool {
+    let data = std::fs::read(path).expect("read rdb");
+    data.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Function libraries travel in `dump.rdb` (opcode FUNCTION2) both ways, with
+/// LZF-compressed strings: redis-server's file loads here at start (FCALL
+/// works, the values are there, and the data is then in our log: a restart
+/// without the file keeps it); our SAVE writes a file redis-server loads
+/// (FCALL works there) and redis-check-rdb accepts, compressed unless
+/// `rdbcompression no`.
+#[test]
+fn functions_and_compressed_strings_travel_in_dump_rdb() {
+    let long_a = "a compressible value, ".repeat(10);
+    let long_b = "another compressible value; ".repeat(12);
+
+    // redis-server writes a dump.rdb with a library and a long string.
+    let rdir = temp_dir("fn-redis");
+    let redis = start_redis(&["--dir", rdir.to_str().expect("utf-8")]);
+    let mut r = Conn::connect(redis.addr);
+    call(&mut r, &[b"FUNCTION", b"LOAD", LIB_A.as_bytes()]);
+    call(&mut r, &[b"SET", b"long", long_a.as_bytes()]);
+    run(&mut r, "set short v\nset ttl x\nexpire ttl 5000\nsave");
+    drop(r);
+    drop(redis);
+    let rfile = rdir.join("dump.rdb");
+    assert!(
+        !file_holds(&rfile, long_a.as_bytes()),
+        "redis-server compressed the long string"
+    );
+
+    // It loads into an empty bigstep state.
+    let odir = temp_dir("fn-ours");
+    std::fs::copy(&rfile, odir.join("dump.rdb")).expect("copy");
+    let cfg = state::Config {
+        dir: Some(odir.clone()),
+        ..state::Config::default()
+    };
+    let ours = start_ours(cfg.clone());
+    let mut o = Conn::connect(ours.addr);
+    assert_eq!(
+        fcall(&mut o, "fcall geta 1 long"),
+        Frame::Bulk(long_a.clone().into())
+    );
+    assert_eq!(o.cmd("get short"), Frame::Bulk("v".into()));
+    let ttl = int(o.cmd("ttl ttl"));
+    assert!((4900..=5000).contains(&ttl), "{ttl}");
+    drop(o);
+    drop(ours);
+
+    // Now the log holds it: the file is not needed any more.
+    std::fs::remove_file(odir.join("dump.rdb")).expect("rm");
+    let ours = start_ours(cfg.clone());
+    let mut o = Conn::connect(ours.addr);
+    assert_eq!(
+        fcall(&mut o, "fcall geta 1 long"),
+        Frame::Bulk(long_a.clone().into())
+    );
+
+    // Our SAVE: both libraries and the long strings, compressed.
+    call(&mut o, &[b"FUNCTION", b"LOAD", LIB_B.as_bytes()]);
+    call(&mut o, &[b"SET", b"long2", long_b.as_bytes()]);
+    ok(o.cmd("save"));
+    let ofile = odir.join("dump.rdb");
+    check_rdb(&ofile);
+    assert!(!file_holds(&ofile, long_a.as_bytes()));
+    assert!(!file_holds(&ofile, long_b.as_bytes()));
+
+    // redis-server loads our file: FCALL and the values work there.
+    let rdir2 = temp_dir("fn-redis2");
+    std::fs::copy(&ofile, rdir2.join("dump.rdb")).expect("copy");
+    let redis = start_redis(&["--dir", rdir2.to_str().expect("utf-8")]);
+    let mut r = Conn::connect(redis.addr);
+    assert_eq!(
+        fcall(&mut r, "fcall geta 1 long2"),
+        Frame::Bulk(long_b.clone().into())
+    );
+    assert_eq!(fcall(&mut r, "fcall_ro twice 0 21"), Frame::Integer(42));
+    assert_same_keyspace(&mut r, &mut o, &[0]);
+    drop(r);
+    drop(redis);
+
+    // Our own file, alone in a new directory, restarts us the same (SAVE,
+    // restart: what DEBUG RELOAD checks in Redis).
+    let odir2 = temp_dir("fn-ours2");
+    std::fs::copy(&ofile, odir2.join("dump.rdb")).expect("copy");
+    let again = start_ours(state::Config {
+        dir: Some(odir2.clone()),
+        ..state::Config::default()
+    });
+    let mut a = Conn::connect(again.addr);
+    assert_eq!(fcall(&mut a, "fcall_ro twice 0 5"), Frame::Integer(10));
+    assert_same_keyspace(&mut a, &mut o, &[0]);
+    assert_eq!(
+        sorted(a.cmd("function list")),
+        sorted(o.cmd("function list"))
+    );
+
+    // rdbcompression no: stored plain.
+    ok(o.cmd("config set rdbcompression no"));
+    ok(o.cmd("save"));
+    check_rdb(&ofile);
+    assert!(file_holds(&ofile, long_a.as_bytes()));
+    for d in [rdir, rdir2, odir, odir2] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// A dump.rdb that cannot be read stops the start with the file and the
+/// reason, rather than starting empty and overwriting nothing.
+#[test]
+fn an_unreadable_dump_rdb_refuses_the_start() {
+    let dir = temp_dir("bad-rdb");
+    std::fs::write(dir.join("dump.rdb"), b"REDIS0010\xfe\x00garbage").expect("write");
+    let cfg = state::Config {
+        dir: Some(dir.clone()),
+        ..state::Config::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let err = rt
+        .block_on(state::Server::start(cfg))
+        .err()
+        .expect("refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("dump.rdb") && msg.contains("not a readable RDB file"),
+        "{msg}"
+    );
+    assert!(
+        !dir.join("appendonly.aof").exists()
+            || std::fs::metadata(dir.join("appendonly.aof"))
+                .map(|m| m.len())
+                .unwrap_or(0)
+                == 0
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

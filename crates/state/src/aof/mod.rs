@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::config::Fsync;
+use crate::lua::Scripting;
 use crate::resp::{encode_command, fmt_double, parse_request, Limits};
 use crate::shared::Shared;
 use crate::store::{now_ms, Client, Db, Store, Value};
@@ -55,7 +56,11 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> AofError + '_ {
 }
 
 /// Replays the log at `path` into `store` (creating an empty one if missing).
-pub(crate) fn load(store: &mut Store, path: &Path) -> Result<LoadReport, AofError> {
+pub(crate) fn load(
+    store: &mut Store,
+    scripting: &mut Scripting,
+    path: &Path,
+) -> Result<LoadReport, AofError> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
@@ -81,6 +86,7 @@ pub(crate) fn load(store: &mut Store, path: &Path) -> Result<LoadReport, AofErro
         reason,
     };
     let run = |store: &mut Store,
+               scripting: &mut Scripting,
                client: &mut Client,
                argv: Vec<Bytes>,
                at: usize|
@@ -89,6 +95,7 @@ pub(crate) fn load(store: &mut Store, path: &Path) -> Result<LoadReport, AofErro
             crate::cmd::resolve(&argv).map_err(|e| corrupt(at, format!("bad command: {e:?}")))?;
         let mut ctx = crate::cmd::Ctx {
             s: store,
+            sc: scripting,
             c: client,
             now: now_ms(),
             in_script: false,
@@ -119,13 +126,13 @@ pub(crate) fn load(store: &mut Store, path: &Path) -> Result<LoadReport, AofErro
                     tx = Some(Vec::new());
                 } else if name == b"exec" {
                     for c in tx.take().unwrap_or_default() {
-                        run(store, &mut client, c, at)?;
+                        run(store, scripting, &mut client, c, at)?;
                     }
                     good = pos;
                 } else if let Some(t) = tx.as_mut() {
                     t.push(argv);
                 } else {
-                    run(store, &mut client, argv, at)?;
+                    run(store, scripting, &mut client, argv, at)?;
                     good = pos;
                 }
             }
@@ -276,7 +283,7 @@ struct Rewrite {
     diff: Vec<u8>,
 }
 
-fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Store> {
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, crate::shared::Locked> {
     shared.lock()
 }
 
@@ -385,7 +392,7 @@ fn start_rewrite(shared: &Shared, w: &mut Writer) -> io::Result<Rewrite> {
         let pending = a.buf.split();
         // The next write after the snapshot must say which db it is for.
         a.selected_db = None;
-        (pending, s.dbs.clone(), s.functions.codes())
+        (pending, s.dbs.clone(), s.scripting.functions.codes())
     };
     tracing::info!(
         pause_ms = started.elapsed().as_millis() as u64,

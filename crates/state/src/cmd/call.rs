@@ -2,6 +2,8 @@
 //! touches, the log), and the ACL check every caller makes first. Client
 //! requests ([`super::dispatch`]), EXEC and scripts all come through here.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 
 use super::ctx::{Ctx, Spec, Unresolved};
@@ -22,6 +24,10 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
     } else {
         0
     };
+    // Timed as Redis times it (commandstats, latencystats): the handler
+    // alone; EXEC and scripts include the commands they run, which are
+    // counted on their own too. Not while replaying the log.
+    let started = Instant::now();
     let reply = match spec.run {
         Some(run) => run(ctx, argv).unwrap_or_else(|e| e),
         // Unreachable by construction: a container without a handler has an
@@ -29,6 +35,21 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         // refuses it. Answered as that refusal all the same.
         None => Unresolved::WrongArity(spec.name).reply(),
     };
+    if !ctx.s.loading {
+        let ns = started.elapsed().as_nanos() as u64;
+        let failed = match &reply {
+            Reply::Error(e) => {
+                // A script's failing redis.call reaches the client as the
+                // script's error: counted there, once.
+                if !ctx.in_script {
+                    super::info::count_error(ctx.s, e);
+                }
+                true
+            }
+            _ => false,
+        };
+        ctx.s.stats.cmd.call(spec.name, ns, failed);
+    }
     if ctx.s.dirty != dirty {
         if (!ctx.s.watched.is_empty() || tracking) && !spec.has(NOTOUCH) {
             for i in spec.key_indexes(argv) {

@@ -55,6 +55,8 @@ impl Unresolved {
 pub(crate) struct Ctx<'a> {
     /// The store (lock held).
     pub(crate) s: &'a mut Store,
+    /// Scripting, beside the store under the same lock.
+    pub(crate) sc: &'a mut crate::lua::Scripting,
     /// The calling client.
     pub(crate) c: &'a mut Client,
     /// Command time in ms (frozen for a script).

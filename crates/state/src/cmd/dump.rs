@@ -13,11 +13,18 @@ use crate::config::REDIS_VERSION;
 use crate::rdb;
 use crate::rdbfile::{self, SaveStatus};
 use crate::resp::Reply;
-use crate::store::{notify, now_ms, Db};
+use crate::store::{notify, now_ms, Db, Store};
+
+/// `rdbcompression` (default yes): LZF for strings over 20 bytes in DUMP
+/// payloads and `dump.rdb`, as Redis.
+pub(super) fn compression(s: &Store) -> bool {
+    s.params.get("rdbcompression").is_none_or(|v| v == "yes")
+}
 
 pub(super) fn dump(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let lzf = compression(ctx.s);
     Ok(match ctx.lookup(&a[1]) {
-        Some(v) => Reply::Bulk(Bytes::from(rdb::dump(v))),
+        Some(v) => Reply::Bulk(Bytes::from(rdb::dump(v, lzf))),
         None => Reply::Nil,
     })
 }
@@ -105,7 +112,7 @@ fn dbfilename(ctx: &Ctx<'_>) -> String {
         .params
         .get("dbfilename")
         .cloned()
-        .unwrap_or_else(|| "dump.rdb".into())
+        .unwrap_or_else(|| rdbfile::DEFAULT_NAME.into())
 }
 
 fn no_dir() -> Reply {
@@ -114,33 +121,106 @@ fn no_dir() -> Reply {
     )
 }
 
-/// SAVE: writes `dump.rdb` in the data directory, blocking like Redis's.
-pub(super) fn save(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+/// Writes `dump.rdb` now, under the lock (SAVE, SHUTDOWN SAVE).
+fn save_now(ctx: &mut Ctx<'_>) -> Result<(), String> {
     let status = save_status(ctx);
-    if status.in_progress.load(Ordering::SeqCst) {
-        return Err(Reply::err("Background save already in progress"));
-    }
     let Some(dir) = ctx.s.cfg.dir.clone() else {
-        return Err(no_dir());
+        return Err("no data directory (--dir): there is nowhere to save dump.rdb".into());
     };
     let name = dbfilename(ctx);
     let now = now_ms();
-    let data = rdb::encode_file(&ctx.s.dbs, now, REDIS_VERSION);
+    let functions = ctx.sc.functions.codes();
+    let meta = rdb::FileMeta {
+        functions: &functions,
+        now_ms: now,
+        redis_ver: REDIS_VERSION,
+        lzf: compression(ctx.s),
+    };
+    let data = rdb::encode_file(&ctx.s.dbs, &meta);
     match rdbfile::write_atomic(&dir, &name, &data) {
         Ok(path) => {
             tracing::info!(path = %path.display(), bytes = data.len(), "DB saved on disk");
             status.finish(true, ctx.s.dirty, now / 1000);
-            Ok(Reply::Ok)
+            Ok(())
         }
         Err(e) => {
             tracing::warn!(dir = %dir.display(), error = %e, "SAVE failed");
             status.finish(false, ctx.s.dirty, now / 1000);
-            Err(Reply::err(format!(
-                "saving {name} in {}: {e}",
-                dir.display()
-            )))
+            Err(format!("saving {name} in {}: {e}", dir.display()))
         }
     }
+}
+
+/// SAVE: writes `dump.rdb` in the data directory, blocking like Redis's.
+pub(super) fn save(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    if save_status(ctx).in_progress.load(Ordering::SeqCst) {
+        return Err(Reply::err("Background save already in progress"));
+    }
+    if ctx.s.cfg.dir.is_none() {
+        return Err(no_dir());
+    }
+    save_now(ctx).map(|()| Reply::Ok).map_err(Reply::err)
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`, as Redis 7.0 answers it.
+///
+/// What is saved follows the persistence settings: the append-only log (on
+/// with `--dir`) is always flushed and fsynced as the server stops (NOSAVE
+/// does not skip it, in Redis either); `dump.rdb` is written only with SAVE,
+/// since no `save` points are ever configured here. A failed save refuses
+/// the shutdown unless FORCE. On success there is no reply: the server
+/// closes every client at once (as Redis does) and [`crate::Server::run`]
+/// returns once the log is on disk. NOW and ABORT concern waiting for
+/// replicas, of which there are none: NOW changes nothing, ABORT finds no
+/// shutdown in progress.
+pub(super) fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (mut save, mut nosave, mut now, mut force, mut abort) = (false, false, false, false, false);
+    for arg in &a[1..] {
+        let flag = if is(arg, "nosave") {
+            &mut nosave
+        } else if is(arg, "save") {
+            &mut save
+        } else if is(arg, "now") {
+            &mut now
+        } else if is(arg, "force") {
+            &mut force
+        } else if is(arg, "abort") {
+            &mut abort
+        } else {
+            return Err(syntax());
+        };
+        *flag = true;
+    }
+    if (abort && (save || nosave || now || force)) || (save && nosave) {
+        return Err(syntax());
+    }
+    if abort {
+        return Err(Reply::err("No shutdown in progress."));
+    }
+    if let Some(why) = &ctx.s.cfg.shutdown_refused {
+        return Err(Reply::err(format!("SHUTDOWN refused: {why}")));
+    }
+    tracing::warn!(client = ctx.c.id, save, force, "user requested shutdown");
+    if save {
+        // Redis kills its BGSAVE child; a thread cannot be killed, and two
+        // writers must not share the temporary file: let it finish (it
+        // never takes the store lock, so holding it here cannot deadlock).
+        let status = save_status(ctx);
+        while status.in_progress.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        if let Err(e) = save_now(ctx) {
+            tracing::warn!(error = %e, force, "error trying to save the DB before shutdown");
+            if !force {
+                return Err(Reply::err("Errors trying to SHUTDOWN. Check logs."));
+            }
+        }
+    }
+    // From here no command runs: what the log holds now is what it keeps.
+    ctx.s.shutting_down = true;
+    ctx.c.close = true;
+    ctx.s.stop.notify_one();
+    Ok(Reply::None)
 }
 
 /// BGSAVE [SCHEDULE]: copies the keyspace under the lock (the only pause)
@@ -160,12 +240,20 @@ pub(super) fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     let name = dbfilename(ctx);
     let dbs: Vec<Db> = ctx.s.dbs.clone();
+    let functions = ctx.sc.functions.codes();
+    let lzf = compression(ctx.s);
     let dirty = ctx.s.dirty;
     let spawned = std::thread::Builder::new()
         .name("bgsave".into())
         .spawn(move || {
             let now = now_ms();
-            let data = rdb::encode_file(&dbs, now, REDIS_VERSION);
+            let meta = rdb::FileMeta {
+                functions: &functions,
+                now_ms: now,
+                redis_ver: REDIS_VERSION,
+                lzf,
+            };
+            let data = rdb::encode_file(&dbs, &meta);
             drop(dbs);
             let ok = match rdbfile::write_atomic(&dir, &name, &data) {
                 Ok(path) => {

@@ -39,7 +39,7 @@ pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     // Replaying the log must not time out what was accepted once.
     let timeout = !ctx.c.replay;
     let name = ctx
-        .s
+        .sc
         .functions
         .load(&a[a.len() - 1], replace, timeout)
         .map_err(Reply::err)?;
@@ -49,7 +49,7 @@ pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 /// FUNCTION DELETE library
 pub(super) fn delete(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
-    if !ctx.s.functions.libs.delete(&a[2]) {
+    if !ctx.sc.functions.libs.delete(&a[2]) {
         return Err(Reply::err("Library not found"));
     }
     ctx.dirty(1);
@@ -64,7 +64,7 @@ pub(super) fn flush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() == 3 && !is(&a[2], "sync") && !is(&a[2], "async") {
         return Err(Reply::err("FUNCTION FLUSH only supports SYNC|ASYNC option"));
     }
-    ctx.s.functions.flush();
+    ctx.sc.functions.flush();
     ctx.dirty(1);
     Ok(Reply::Ok)
 }
@@ -92,7 +92,7 @@ pub(super) fn list(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         i += 1;
     }
     let mut out = Vec::new();
-    for lib in ctx.s.functions.libs.iter() {
+    for lib in ctx.sc.functions.libs.iter() {
         if let Some(p) = pattern {
             if !crate::glob::matches(p, lib.name.as_bytes(), true) {
                 continue;
@@ -132,7 +132,7 @@ pub(super) fn list(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 /// FUNCTION DUMP: every library, in Redis's payload format.
 pub(super) fn dump(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
-    let codes = ctx.s.functions.codes();
+    let codes = ctx.sc.functions.codes();
     Ok(Reply::Bulk(Bytes::from(funcdump::encode(
         codes.iter().map(|c| &c[..]),
     ))))
@@ -163,11 +163,11 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let codes = funcdump::decode(&a[2]).map_err(|e| Reply::err(e.message()))?;
     // Everything compiles into a fresh set first: a bad library refuses
     // the whole payload and changes nothing.
-    let fresh = ctx.s.functions.compile_all(&codes).map_err(Reply::err)?;
+    let fresh = ctx.sc.functions.compile_all(&codes).map_err(Reply::err)?;
     if policy == Policy::Flush {
-        ctx.s.functions.libs = fresh;
+        ctx.sc.functions.libs = fresh;
     } else {
-        ctx.s
+        ctx.sc
             .functions
             .libs
             .join(fresh, policy == Policy::Replace)
@@ -180,7 +180,7 @@ pub(super) fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 /// FUNCTION STATS. Nothing is ever running when another command can ask
 /// (a function runs under the store lock), so `running_script` is nil.
 pub(super) fn stats(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
-    let libs = &ctx.s.functions.libs;
+    let libs = &ctx.sc.functions.libs;
     Ok(Reply::Map(vec![
         (Reply::bulk("running_script"), Reply::Nil),
         (
@@ -271,7 +271,7 @@ pub(super) fn fcall_ro<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 fn call_function<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes], ro: bool) -> R {
-    let Some(f) = ctx.s.functions.libs.function(&a[1]) else {
+    let Some(f) = ctx.sc.functions.libs.function(&a[1]) else {
         return Err(Reply::err("Function not found"));
     };
     let (callback, flags, name) = (f.callback.clone(), f.flags, f.name.clone());
@@ -307,7 +307,7 @@ fn call_function<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes], ro: bool) -> R {
     let (keys, args) = (&a[3..3 + n], &a[3 + n..]);
     // Out of the store while it runs, so the run can borrow the store; a
     // function cannot reach FUNCTION (NOSCRIPT), so nothing misses it.
-    let Some(eng) = ctx.s.functions.engine.take() else {
+    let Some(eng) = ctx.sc.functions.engine.take() else {
         return Err(Reply::err("Function not found"));
     };
     let job = Job {
@@ -318,6 +318,6 @@ fn call_function<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes], ro: bool) -> R {
         read_only,
     };
     let result = run_job::<T>(&eng.eng, ctx, job, keys, args);
-    ctx.s.functions.engine = Some(eng);
+    ctx.sc.functions.engine = Some(eng);
     result
 }

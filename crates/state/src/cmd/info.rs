@@ -4,9 +4,8 @@
 //! memory from `/proc`, CPU from `getrusage`, the log, scripts and
 //! functions); fields for machinery it does not have (replication, RDB
 //! forks, defrag, I/O threads) print what Redis prints when that machinery
-//! is idle. Not kept, to keep the command path lean: per-command statistics
-//! and latency percentiles (their sections are printed empty) and network
-//! byte counters (0).
+//! is idle. Per-command statistics and latency percentiles are kept by
+//! [`crate::cmdstats`]. Not kept: network byte counters (0).
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -15,6 +14,7 @@ use bytes::Bytes;
 
 use super::ctx::{Ctx, R};
 use crate::config::REDIS_VERSION;
+use crate::lua::Scripting;
 use crate::resp::Reply;
 use crate::store::{now_ms, Store};
 
@@ -54,7 +54,7 @@ pub(super) fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
-        section(s, name, &mut out);
+        section(s, ctx.sc, name, &mut out);
     }
     Ok(Reply::Verbatim("txt", Bytes::from(out)))
 }
@@ -126,7 +126,7 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-fn section(s: &Store, name: &str, out: &mut String) {
+fn section(s: &Store, sc: &Scripting, name: &str, out: &mut String) {
     static RUN_ID: OnceLock<String> = OnceLock::new();
     static REPL_ID: OnceLock<String> = OnceLock::new();
     let uptime = s.started.elapsed().as_secs();
@@ -177,14 +177,14 @@ fn section(s: &Store, name: &str, out: &mut String) {
             let rss = crate::evict::rss_bytes();
             let peak = s.stats.peak_memory as u64;
             let total = total_system_memory();
-            let lua_eval = s.lua.as_ref().map_or(0, |e| e.lua.used_memory()) as u64;
-            let lua_fn = s
+            let lua_eval = sc.lua.as_ref().map_or(0, |e| e.lua.used_memory()) as u64;
+            let lua_fn = sc
                 .functions
                 .engine
                 .as_ref()
                 .map_or(0, |e| e.eng.lua.used_memory()) as u64;
-            let scripts_eval: u64 = s.scripts.values().map(|b| b.len() as u64).sum();
-            let functions: u64 = s.functions.libs.iter().map(|l| l.code.len() as u64).sum();
+            let scripts_eval: u64 = sc.scripts.values().map(|b| b.len() as u64).sum();
+            let functions: u64 = sc.functions.libs.iter().map(|l| l.code.len() as u64).sum();
             let aof_buf = s.aof.as_ref().map_or(0, |a| a.buf.len());
             let maxmem = s.cfg.maxmemory;
             let _ = write!(
@@ -196,9 +196,9 @@ fn section(s: &Store, name: &str, out: &mut String) {
                 ratio(used, peak) * 100.0,
                 human(total),
                 human(lua_eval),
-                s.scripts.len(),
-                s.functions.libs.function_count(),
-                s.functions.libs.len(),
+                sc.scripts.len(),
+                sc.functions.libs.function_count(),
+                sc.functions.libs.len(),
                 lua_eval + lua_fn,
                 human(lua_eval + lua_fn),
                 scripts_eval + functions,
@@ -273,7 +273,10 @@ fn section(s: &Store, name: &str, out: &mut String) {
             );
         }
         "modules" => w.push_str("# Modules\r\n"),
-        "commandstats" => w.push_str("# Commandstats\r\n"),
+        "commandstats" => {
+            w.push_str("# Commandstats\r\n");
+            s.stats.cmd.write_commandstats(w);
+        }
         "errorstats" => {
             w.push_str("# Errorstats\r\n");
             let mut codes: Vec<_> = s.stats.errors.iter().collect();
@@ -282,7 +285,18 @@ fn section(s: &Store, name: &str, out: &mut String) {
                 let _ = write!(w, "errorstat_{code}:count={n}\r\n");
             }
         }
-        "latencystats" => w.push_str("# Latencystats\r\n"),
+        "latencystats" => {
+            w.push_str("# Latencystats\r\n");
+            let param =
+                |k: &str, default: &'static str| s.params.get(k).map_or(default, |v| v.as_str());
+            if param("latency-tracking", "yes") == "yes" {
+                let ps = crate::cmdstats::parse_percentiles(param(
+                    "latency-tracking-info-percentiles",
+                    "50 99 99.9",
+                ));
+                s.stats.cmd.write_latencystats(&ps, w);
+            }
+        }
         "cluster" => w.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             w.push_str("# Keyspace\r\n");

@@ -94,9 +94,10 @@ pub(super) fn migrate(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     // The keys that exist, with their payloads and remaining TTLs; a key
     // whose TTL ran out meanwhile is skipped, as Redis skips it.
     let mut found: Vec<(Bytes, Vec<u8>, i64)> = Vec::new();
+    let lzf = super::dump::compression(ctx.s);
     for k in &keys {
         let Some(v) = ctx.lookup(k) else { continue };
-        let payload = rdb::dump(v);
+        let payload = rdb::dump(v, lzf);
         let ttl = match ctx.get_expire(k) {
             Some(at) => {
                 let left = at as i64 - ctx.now as i64;

@@ -223,7 +223,7 @@ fn run<T: Commands>(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) 
     }
     let keys = &rest[1..1 + n as usize];
     let argv = &rest[1 + n as usize..];
-    let mut eng = match ctx.s.lua.take() {
+    let mut eng = match ctx.sc.lua.take() {
         Some(e) => e,
         None => Engine::new().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
     };
@@ -237,7 +237,7 @@ fn run<T: Commands>(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) 
         };
         run_job::<T>(&eng, ctx, job, keys, argv)
     });
-    ctx.s.lua = Some(eng);
+    ctx.sc.lua = Some(eng);
     result
 }
 
@@ -363,7 +363,7 @@ fn innermost(e: &mlua::Error) -> (String, Option<i32>) {
 pub(super) fn eval<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let body = a[1].clone();
     let sha = sha1hex(&body);
-    ctx.s
+    ctx.sc
         .scripts
         .entry(sha.clone())
         .or_insert_with(|| body.clone());
@@ -372,7 +372,7 @@ pub(super) fn eval<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 pub(super) fn evalsha<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-    let Some(body) = ctx.s.scripts.get(&sha).cloned() else {
+    let Some(body) = ctx.sc.scripts.get(&sha).cloned() else {
         return Err(Reply::Error(
             "NOSCRIPT No matching script. Please use EVAL.".into(),
         ));
@@ -383,14 +383,14 @@ pub(super) fn evalsha<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let sha = sha1hex(&a[2]);
     // Compile now so syntax errors surface at load time, as in Redis.
-    let mut eng = match ctx.s.lua.take() {
+    let mut eng = match ctx.sc.lua.take() {
         Some(e) => e,
         None => Engine::new().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
     };
     let res = eng.compile(&sha, &a[2]).map(drop).map_err(Reply::err);
-    ctx.s.lua = Some(eng);
+    ctx.sc.lua = Some(eng);
     res?;
-    ctx.s.scripts.insert(sha.clone(), a[2].clone());
+    ctx.sc.scripts.insert(sha.clone(), a[2].clone());
     Ok(Reply::bulk(sha))
 }
 
@@ -400,7 +400,7 @@ pub(super) fn exists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             .iter()
             .map(|s| {
                 let sha = String::from_utf8_lossy(s).to_ascii_lowercase();
-                Reply::Int(ctx.s.scripts.contains_key(&sha) as i64)
+                Reply::Int(ctx.sc.scripts.contains_key(&sha) as i64)
             })
             .collect(),
     ))
@@ -410,7 +410,7 @@ pub(super) fn flush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() > 3 || (a.len() == 3 && !is(&a[2], "async") && !is(&a[2], "sync")) {
         return Err(Reply::err("SCRIPT FLUSH only support SYNC|ASYNC option"));
     }
-    ctx.s.scripts.clear();
-    ctx.s.lua = None;
+    ctx.sc.scripts.clear();
+    ctx.sc.lua = None;
     Ok(Reply::Ok)
 }

@@ -389,6 +389,7 @@ static TABLE: &[Spec] = &[
     c("bgrewriteaof", 1, NOSCRIPT, NK, conn::bgrewriteaof),
     c("save", 1, NOSCRIPT, NK, dump::save),
     c("bgsave", -1, NOSCRIPT, NK, dump::bgsave),
+    c("shutdown", -1, NOSCRIPT | NO_MULTI, NK, dump::shutdown),
     container("client", -2, NOSCRIPT, CLIENT_SUBS),
     container("config", -2, NOSCRIPT, CONFIG_SUBS),
     Spec::container_run("command", -1, 0, COMMAND_SUBS, conn::command::<Table>),

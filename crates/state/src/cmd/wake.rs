@@ -76,8 +76,12 @@ fn serve_one(s: &mut Store, db: usize, key: &Bytes, cid: u64, b: &Blocked, now: 
     pc.db = db;
     pc.authed = true;
     pc.proto = s.clients.get(&cid).map_or(2, |e| e.resp);
+    // Serving a pop runs no script: an empty scripting state (no
+    // interpreter is created, nothing allocated) stands in.
+    let mut none = crate::lua::Scripting::default();
     let mut ctx = Ctx {
         s,
+        sc: &mut none,
         c: &mut pc,
         now,
         in_script: false,

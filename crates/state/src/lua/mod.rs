@@ -20,6 +20,20 @@ pub(crate) struct Engine {
     fns: HashMap<String, Function>,
 }
 
+/// Everything scripting keeps between commands: the EVAL interpreter, the
+/// script bodies by SHA1 (SCRIPT LOAD, EVALSHA) and the function libraries.
+/// It sits beside the keyspace under the same lock (`shared::Locked`), not
+/// inside it: the store knows nothing of Lua.
+#[derive(Default)]
+pub(crate) struct Scripting {
+    /// The EVAL interpreter (created on first use; SCRIPT FLUSH drops it).
+    pub(crate) lua: Option<Engine>,
+    /// sha1 → script body.
+    pub(crate) scripts: HashMap<String, bytes::Bytes>,
+    /// Function libraries (FUNCTION LOAD, FCALL).
+    pub(crate) functions: library::Functions,
+}
+
 /// SHA1 hex of a script body.
 pub(crate) fn sha1hex(b: &[u8]) -> String {
     sha1_smol::Sha1::from(b).digest().to_string()

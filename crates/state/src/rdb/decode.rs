@@ -459,9 +459,18 @@ pub(crate) struct FileEntry {
     pub(crate) expire_ms: Option<u64>,
 }
 
+/// A whole `dump.rdb`, read.
+#[derive(Debug, Default)]
+pub(crate) struct RdbFile {
+    /// Every key, in file order.
+    pub(crate) entries: Vec<FileEntry>,
+    /// Function libraries' code (`FUNCTION2` opcodes), in file order.
+    pub(crate) functions: Vec<Vec<u8>>,
+}
+
 /// Reads a whole `dump.rdb` (header, opcodes, values, EOF and its CRC-64;
 /// a zero CRC means the writer did not compute one).
-pub(crate) fn decode_file(data: &[u8]) -> Result<Vec<FileEntry>, Bad> {
+pub(crate) fn decode_file(data: &[u8]) -> Result<RdbFile, Bad> {
     let mut r = Reader::new(data);
     let magic = r.take(9)?;
     if &magic[..5] != b"REDIS" {
@@ -475,6 +484,7 @@ pub(crate) fn decode_file(data: &[u8]) -> Result<Vec<FileEntry>, Bad> {
         return Err(Bad("RDB version too new"));
     }
     let mut out = Vec::new();
+    let mut functions = Vec::new();
     let mut db = 0usize;
     let mut expire = None;
     loop {
@@ -501,8 +511,11 @@ pub(crate) fn decode_file(data: &[u8]) -> Result<Vec<FileEntry>, Bad> {
             op::FREQ => {
                 r.u8()?;
             }
-            op::FUNCTION2 | op::MODULE_AUX => {
-                return Err(Bad("functions and modules are not supported"))
+            op::FUNCTION2 => functions.push(r.string()?.into_owned()),
+            // Redis 7.0's release candidates wrote functions another way,
+            // which 7.0 itself refuses too; modules are not supported.
+            op::MODULE_AUX | op::FUNCTION_PRE_GA => {
+                return Err(Bad("module data or pre-7.0 functions are not supported"))
             }
             ty => {
                 let key = r.string()?.into_owned();
@@ -523,5 +536,8 @@ pub(crate) fn decode_file(data: &[u8]) -> Result<Vec<FileEntry>, Bad> {
             return Err(Bad("RDB checksum mismatch"));
         }
     }
-    Ok(out)
+    Ok(RdbFile {
+        entries: out,
+        functions,
+    })
 }

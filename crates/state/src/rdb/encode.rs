@@ -56,14 +56,25 @@ fn put_int_encoded(out: &mut Vec<u8>, v: i64) -> bool {
     true
 }
 
-/// `rdbSaveRawString` without compression: short canonical integers as
-/// integers, the rest length-prefixed.
-pub(super) fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+/// `rdbSaveRawString`: short canonical integers as integers; with `lzf`
+/// (`rdbcompression yes`) a string over 20 bytes LZF-compressed when that
+/// saves at least 4 bytes; the rest length-prefixed.
+pub(super) fn put_string(out: &mut Vec<u8>, lzf: bool, s: &[u8]) {
     if s.len() <= 11 {
         if let Some(v) = as_int(s) {
             if put_int_encoded(out, v) {
                 return;
             }
+        }
+    }
+    if lzf && s.len() > 20 {
+        if let Some(c) = super::lzf::compress(s, s.len() - 4) {
+            // RDB_ENCVAL << 6 | RDB_ENC_LZF, compressed then original length.
+            out.push(0xC3);
+            put_len(out, c.len() as u64);
+            put_len(out, s.len() as u64);
+            out.extend_from_slice(&c);
+            return;
         }
     }
     put_len(out, s.len() as u64);
@@ -94,16 +105,16 @@ fn score_string(d: f64) -> String {
 }
 
 /// The type byte and value.
-pub(crate) fn encode_value(v: &Value, out: &mut Vec<u8>) {
+pub(crate) fn encode_value(v: &Value, out: &mut Vec<u8>, lzf: bool) {
     match v {
         Value::Str(s) => {
             out.push(types::STRING);
-            put_string(out, s);
+            put_string(out, lzf, s);
         }
         Value::Int(i) => {
             out.push(types::STRING);
             if !put_int_encoded(out, *i) {
-                put_string(out, itoa::Buffer::new().format(*i).as_bytes());
+                put_string(out, lzf, itoa::Buffer::new().format(*i).as_bytes());
             }
         }
         Value::List(l) => {
@@ -123,7 +134,7 @@ pub(crate) fn encode_value(v: &Value, out: &mut Vec<u8>) {
             put_len(out, nodes.len() as u64);
             for n in nodes {
                 put_len(out, QUICKLIST_PACKED);
-                put_string(out, &n);
+                put_string(out, lzf, &n);
             }
         }
         Value::Set(s) => {
@@ -136,13 +147,13 @@ pub(crate) fn encode_value(v: &Value, out: &mut Vec<u8>) {
                 Some(mut ints) => {
                     ints.sort_unstable();
                     out.push(types::SET_INTSET);
-                    put_string(out, &listpack::intset(&ints));
+                    put_string(out, lzf, &listpack::intset(&ints));
                 }
                 None => {
                     out.push(types::SET);
                     put_len(out, s.len() as u64);
                     for m in s.iter() {
-                        put_string(out, m);
+                        put_string(out, lzf, m);
                     }
                 }
             }
@@ -158,13 +169,13 @@ pub(crate) fn encode_value(v: &Value, out: &mut Vec<u8>) {
                     b.push(k);
                     b.push(v);
                 }
-                put_string(out, &b.finish());
+                put_string(out, lzf, &b.finish());
             } else {
                 out.push(types::HASH);
                 put_len(out, h.len() as u64);
                 for (k, v) in h.iter() {
-                    put_string(out, k);
-                    put_string(out, v);
+                    put_string(out, lzf, k);
+                    put_string(out, lzf, v);
                 }
             }
         }
@@ -179,25 +190,25 @@ pub(crate) fn encode_value(v: &Value, out: &mut Vec<u8>) {
                     b.push(m);
                     b.push(score_string(score.0).as_bytes());
                 }
-                put_string(out, &b.finish());
+                put_string(out, lzf, &b.finish());
             } else {
                 // Highest first, as Redis writes its skiplist (from the tail).
                 out.push(types::ZSET_2);
                 put_len(out, z.len() as u64);
                 for (score, m) in z.tree.iter().rev() {
-                    put_string(out, m);
+                    put_string(out, lzf, m);
                     out.extend_from_slice(&score.0.to_le_bytes());
                 }
             }
         }
         Value::Stream(s) => {
             out.push(types::STREAM_LISTPACKS_2);
-            encode_stream(s, out);
+            encode_stream(s, out, lzf);
         }
     }
 }
 
-fn encode_stream(s: &Stream, out: &mut Vec<u8>) {
+fn encode_stream(s: &Stream, out: &mut Vec<u8>, lzf: bool) {
     let entries: Vec<(&StreamId, &Vec<(Bytes, Bytes)>)> = s.entries.iter().collect();
     let chunks: Vec<_> = entries.chunks(STREAM_NODE_ENTRIES).collect();
     put_len(out, chunks.len() as u64);
@@ -235,8 +246,8 @@ fn encode_stream(s: &Stream, out: &mut Vec<u8>) {
                 b.push_int(2 * fields.len() as i64 + 4);
             }
         }
-        put_string(out, &raw_id(master));
-        put_string(out, &b.finish());
+        put_string(out, lzf, &raw_id(master));
+        put_string(out, lzf, &b.finish());
     }
     put_len(out, s.len() as u64);
     put_len(out, s.last_id.ms);
@@ -249,7 +260,7 @@ fn encode_stream(s: &Stream, out: &mut Vec<u8>) {
     put_len(out, s.entries_added);
     put_len(out, s.groups.len() as u64);
     for (name, g) in &s.groups {
-        put_string(out, name);
+        put_string(out, lzf, name);
         put_len(out, g.last_id.ms);
         put_len(out, g.last_id.seq);
         // -1 (unknown) is written as 2^64-1, as Redis does.
@@ -262,7 +273,7 @@ fn encode_stream(s: &Stream, out: &mut Vec<u8>) {
         }
         put_len(out, g.consumers.len() as u64);
         for (cname, c) in &g.consumers {
-            put_string(out, cname);
+            put_string(out, lzf, cname);
             out.extend_from_slice(&c.seen_time.to_le_bytes());
             put_len(out, c.pel.len() as u64);
             for &id in &c.pel {
@@ -274,15 +285,35 @@ fn encode_stream(s: &Stream, out: &mut Vec<u8>) {
 
 /// An auxiliary field.
 fn put_aux(out: &mut Vec<u8>, k: &str, v: &str) {
+    let lzf = false;
     out.push(op::AUX);
-    put_string(out, k.as_bytes());
-    put_string(out, v.as_bytes());
+    put_string(out, lzf, k.as_bytes());
+    put_string(out, lzf, v.as_bytes());
 }
 
-/// A whole `dump.rdb`: header, aux fields, each non-empty database with its
-/// keys and expiry times (keys already expired at `now` are left out), EOF
-/// and the CRC-64 of everything before it.
-pub(crate) fn encode_file(dbs: &[Db], now_ms: u64, redis_ver: &str) -> Vec<u8> {
+/// What a `dump.rdb` holds besides the keyspace, and how it is written.
+pub(crate) struct FileMeta<'a> {
+    /// The function libraries' source code (FUNCTION LOAD's argument).
+    pub(crate) functions: &'a [bytes::Bytes],
+    /// When it is written (expired keys are left out; `ctime`).
+    pub(crate) now_ms: u64,
+    /// `redis-ver` aux field.
+    pub(crate) redis_ver: &'a str,
+    /// `rdbcompression`: LZF-compress strings over 20 bytes.
+    pub(crate) lzf: bool,
+}
+
+/// A whole `dump.rdb`: header, aux fields, the function libraries (one
+/// `FUNCTION2` opcode and its code each, where Redis 7.0 puts them), each
+/// non-empty database with its keys and expiry times, EOF and the CRC-64 of
+/// everything before it.
+pub(crate) fn encode_file(dbs: &[Db], meta: &FileMeta<'_>) -> Vec<u8> {
+    let FileMeta {
+        functions,
+        now_ms,
+        redis_ver,
+        lzf,
+    } = *meta;
     let mut out = Vec::with_capacity(4096);
     out.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
     put_aux(&mut out, "redis-ver", redis_ver);
@@ -290,6 +321,10 @@ pub(crate) fn encode_file(dbs: &[Db], now_ms: u64, redis_ver: &str) -> Vec<u8> {
     put_aux(&mut out, "ctime", &(now_ms / 1000).to_string());
     put_aux(&mut out, "used-mem", "0");
     put_aux(&mut out, "aof-base", "0");
+    for code in functions {
+        out.push(op::FUNCTION2);
+        put_string(&mut out, lzf, code);
+    }
     for (i, db) in dbs.iter().enumerate() {
         if db.keys.is_empty() {
             continue;
@@ -310,9 +345,9 @@ pub(crate) fn encode_file(dbs: &[Db], now_ms: u64, redis_ver: &str) -> Vec<u8> {
             }
             // The type byte comes before the key, the value after it.
             scratch.clear();
-            encode_value(v, &mut scratch);
+            encode_value(v, &mut scratch, lzf);
             out.push(scratch[0]);
-            put_string(&mut out, k);
+            put_string(&mut out, lzf, k);
             out.extend_from_slice(&scratch[1..]);
         }
     }

@@ -1,5 +1,6 @@
-//! LZF decompression (Redis compresses strings longer than 20 bytes in RDB
-//! files and DUMP payloads with `rdbcompression yes`, the default).
+//! LZF compression and decompression (Redis compresses strings longer than
+//! 20 bytes in RDB files and DUMP payloads with `rdbcompression yes`, the
+//! default).
 //!
 //! The output grows as bytes are produced, never by the length the payload
 //! claims: a lying header costs at most what the input can expand to, and
@@ -48,9 +49,75 @@ pub(crate) fn decompress(input: &[u8], expect: usize) -> Option<Vec<u8>> {
     (out.len() == expect).then_some(out)
 }
 
+/// Longest back-reference LZF can say (2 + 7 + 255).
+const MAX_REF: usize = 264;
+/// Farthest back a reference reaches (13 bits of offset).
+const MAX_OFF: usize = 1 << 13;
+/// Longest literal run.
+const MAX_LIT: usize = 32;
+const HLOG: u32 = 14;
+
+/// Compresses `input` the way liblzf's `lzf_compress` encodes (greedy
+/// matching of 3-byte sequences through a hash table); None unless the
+/// result is at most `max_out` bytes (Redis asks for `len - 4`, and stores
+/// the string plain when it does not fit).
+pub(crate) fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    let n = input.len();
+    let mut out = Vec::with_capacity(max_out.min(n));
+    let mut table = vec![usize::MAX; 1 << HLOG];
+    let hash = |i: usize| {
+        let v = (input[i] as u32) << 16 | (input[i + 1] as u32) << 8 | input[i + 2] as u32;
+        (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize
+    };
+    let flush = |out: &mut Vec<u8>, lit: &[u8]| {
+        for chunk in lit.chunks(MAX_LIT) {
+            out.push((chunk.len() - 1) as u8);
+            out.extend_from_slice(chunk);
+        }
+    };
+    let mut lit_start = 0;
+    let mut ip = 0;
+    while ip + 2 < n {
+        let h = hash(ip);
+        let r = table[h];
+        table[h] = ip;
+        if r != usize::MAX && ip - r <= MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
+            let max = MAX_REF.min(n - ip);
+            let mut len = 3;
+            while len < max && input[r + len] == input[ip + len] {
+                len += 1;
+            }
+            flush(&mut out, &input[lit_start..ip]);
+            let off = ip - r - 1;
+            let l = len - 2;
+            if l < 7 {
+                out.push(((l << 5) | (off >> 8)) as u8);
+            } else {
+                out.push(((7 << 5) | (off >> 8)) as u8);
+                out.push((l - 7) as u8);
+            }
+            out.push((off & 0xff) as u8);
+            // Index the positions the match covered, so later data can
+            // refer into it.
+            for k in ip + 1..(ip + len).min(n.saturating_sub(2)) {
+                table[hash(k)] = k;
+            }
+            ip += len;
+            lit_start = ip;
+            if out.len() > max_out {
+                return None;
+            }
+        } else {
+            ip += 1;
+        }
+    }
+    flush(&mut out, &input[lit_start..]);
+    (out.len() <= max_out && !out.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::decompress;
+    use super::{compress, decompress};
 
     #[test]
     fn literal_and_backref() {
@@ -63,5 +130,29 @@ mod tests {
         assert!(decompress(&data, 10).is_none());
         assert!(decompress(&data[..5], 9).is_none());
         assert!(decompress(&[(1 << 5), 9], 3).is_none());
+    }
+
+    #[test]
+    fn compresses_repetition_and_round_trips() {
+        let data = b"abcabcabcabcabcabcabcabcabcabcabcabcabcabc hello hello hello".repeat(10);
+        let c = compress(&data, data.len() - 4).expect("compressible");
+        assert!(c.len() < data.len() / 4, "{} of {}", c.len(), data.len());
+        assert_eq!(decompress(&c, data.len()).as_deref(), Some(&data[..]));
+        // Random-looking bytes do not fit in len - 4.
+        let noise: Vec<u8> = (0..100u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        assert_eq!(compress(&noise, noise.len() - 4), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compress_round_trips(data in proptest::collection::vec(0u8..4, 0..3000)) {
+            if let Some(c) = compress(&data, data.len() + data.len() / 16 + 64) {
+                proptest::prop_assert_eq!(decompress(&c, data.len()), Some(data));
+            } else {
+                proptest::prop_assert!(data.is_empty());
+            }
+        }
     }
 }

@@ -178,16 +178,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
-    fn dump_restore_roundtrip(v in value_strategy()) {
-        let p = dump(&v);
+    fn dump_restore_roundtrip(v in value_strategy(), lzf in any::<bool>()) {
+        let p = dump(&v, lzf);
         let back = restore(&p).expect("our payload decodes");
         prop_assert_eq!(view(&back), view(&v));
-        prop_assert_eq!(dump(&back), p);
+        prop_assert_eq!(dump(&back, lzf), p);
     }
 
     #[test]
     fn truncated_or_flipped_payloads_are_refused(v in value_strategy(), cut in any::<prop::sample::Index>(), bit in 0u8..8) {
-        let p = dump(&v);
+        let p = dump(&v, true);
         let n = cut.index(p.len());
         prop_assert!(restore(&p[..n]).is_err());
         let mut flipped = p.clone();
@@ -214,10 +214,31 @@ fn file_roundtrip_keeps_dbs_keys_and_expiries() {
     let mut l = VecDeque::new();
     l.push_back(Bytes::from_static(b"a"));
     dbs[2].keys.insert(Key::new(b"l"), Value::List(Box::new(l)));
-    let file = encode_file(&dbs, 1_000_000, "7.0.15");
+    let long = b"a string long enough to be compressed, repeated, repeated, repeated".to_vec();
+    dbs[1]
+        .keys
+        .insert(Key::new(b"long"), Value::Str(long.clone()));
+    let code = Bytes::from_static(
+        b"#!lua name=lib\nredis.register_function('f', function() return 1 end)",
+    );
+    let file = encode_file(
+        &dbs,
+        &FileMeta {
+            functions: std::slice::from_ref(&code),
+            now_ms: 1_000_000,
+            redis_ver: "7.0.15",
+            lzf: true,
+        },
+    );
     assert!(file.starts_with(b"REDIS0010"));
+    assert!(
+        !file.windows(long.len()).any(|w| w == &long[..]),
+        "the long string is stored compressed"
+    );
     let got = decode_file(&file).expect("decodes");
+    assert_eq!(got.functions, vec![code.to_vec()]);
     let mut seen: Vec<_> = got
+        .entries
         .iter()
         .map(|e| (e.db, e.key.clone(), view(&e.value), e.expire_ms))
         .collect();
@@ -232,6 +253,7 @@ fn file_roundtrip_keeps_dbs_keys_and_expiries() {
                 Some(4_000_000_000_000)
             ),
             (0, b"s".to_vec(), view(&Value::Str(b"hello".to_vec())), None),
+            (1, b"long".to_vec(), view(&Value::Str(long)), None),
             (2, b"l".to_vec(), "list [b\"a\"]".into(), None),
         ]
     );
@@ -302,7 +324,7 @@ fn payloads_dumped_by_redis_in_the_fuzz_corpus_restore() {
         }
         let p = std::fs::read(&path).expect("read");
         let v = restore(&p).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        let again = restore(&dump(&v)).expect("re-encoded");
+        let again = restore(&dump(&v, true)).expect("re-encoded");
         assert_eq!(view(&again), view(&v), "{name}");
         n += 1;
     }

@@ -213,6 +213,13 @@ async fn start_state(port: u16, data: &Data, run: Run) -> anyhow::Result<StateRu
         port,
         dir,
         shutdown_grace: run.grace,
+        // A Redis client's SHUTDOWN would otherwise stop only this part of
+        // the site (or, with the process, all of it, mid-request): the site
+        // is stopped with Ctrl-C / SIGTERM, which drains everything in order.
+        shutdown_refused: Some(
+            "this state server is part of `bigstep up`; stop the whole site with Ctrl-C or SIGTERM"
+                .into(),
+        ),
         ..state::Config::default()
     };
     let server = state::Server::start_with(cfg, run.metrics.clone())
