@@ -813,6 +813,15 @@ async fn expiry_is_exported_and_a_bad_file_at_start_is_named() {
     let r = send(admin, req).await.unwrap();
     assert_eq!(r.status, 200);
     assert!(r.text().contains("soon.test"), "{}", r.text());
+    // The dashboard reads the same list from /api/status.
+    let req = Request::get("/api/status")
+        .header("host", admin.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let st: serde_json::Value =
+        serde_json::from_slice(&send(admin, req).await.unwrap().body).unwrap();
+    let days = st["certificates"][0]["expires_in_days"].as_f64().unwrap();
+    assert!((3000.0..4500.0).contains(&days), "{st}");
 
     // A missing key file: the front door refuses to start and names the file.
     let cfg = dir.join("bad.toml");

@@ -294,8 +294,9 @@ impl Control {
     pub fn metrics(&self) -> String {
         let mut out = crate::metrics::render(&self.0.metrics, &self.0.snapshot.load());
         self.0.discovery.render_metrics(&mut out);
-        if let Some(tls) = self.0.tls.load_full() {
-            crate::metrics::render_certificates(&mut out, &tls.certs);
+        let certs = self.certificates();
+        if !certs.is_empty() {
+            crate::metrics::render_certificates(&mut out, &certs);
         }
         out
     }
@@ -305,18 +306,33 @@ impl Control {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        self.0.tls.load_full().map_or_else(Vec::new, |tls| {
+        let mut out: Vec<CertificateStatus> = self.0.tls.load_full().map_or_else(Vec::new, |tls| {
             tls.certs
                 .iter()
                 .map(|c| CertificateStatus {
                     name: c.name.clone(),
                     names: c.names.clone(),
                     file: c.file.display().to_string(),
-                    expires_in_days: (c.not_after - now) as f64 / 86_400.0,
+                    expires_in_days: Some((c.not_after - now) as f64 / 86_400.0),
                     default: c.default,
                 })
                 .collect()
-        })
+        });
+        if let Some(acme) = &self.0.acme {
+            let not_after = acme.config.stats.not_after_unix();
+            out.push(CertificateStatus {
+                name: format!(
+                    "acme:{}",
+                    acme.config.domains.first().map_or("", |d| d.as_str())
+                ),
+                names: acme.config.domains.clone(),
+                file: acme.config.storage.display().to_string(),
+                // Not obtained yet: the self-signed placeholder serves.
+                expires_in_days: (not_after > 0).then(|| (not_after - now) as f64 / 86_400.0),
+                default: out.is_empty(),
+            });
+        }
+        out
     }
 
     /// Everything the admin API and dashboard show.
@@ -419,6 +435,7 @@ impl Control {
             routes,
             session_loss_paths: self.0.session_loss_paths(),
             discovery: self.0.discovery.status(),
+            certificates: self.certificates(),
         }
     }
 }
@@ -470,6 +487,9 @@ pub struct Status {
     /// The registry, when `[balance.discovery]` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discovery: Option<DiscoveryStatus>,
+    /// The certificates served, when `[balance.tls]` is set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertificateStatus>,
 }
 
 /// One certificate as the dashboard shows it.
@@ -481,8 +501,9 @@ pub struct CertificateStatus {
     pub names: Vec<String>,
     /// The certificate file.
     pub file: String,
-    /// Days until it expires (negative: expired).
-    pub expires_in_days: f64,
+    /// Days until it expires (negative: expired); none while an ACME
+    /// certificate is still being obtained.
+    pub expires_in_days: Option<f64>,
     /// Served to clients without SNI.
     pub default: bool,
 }

@@ -317,21 +317,21 @@ fn histogram<'a>(
     }
 }
 
-/// `bigstep_tls_cert_expiry_seconds{name}`: seconds until each certificate expires.
-pub(crate) fn render_certificates(out: &mut String, certs: &[crate::tls::CertInfo]) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+/// `bigstep_tls_cert_expiry_seconds{name}`: seconds until each certificate
+/// expires (an ACME certificate not obtained yet has no line).
+pub(crate) fn render_certificates(out: &mut String, certs: &[crate::CertificateStatus]) {
     let _ = writeln!(
         out,
         "# HELP bigstep_tls_cert_expiry_seconds Seconds until the certificate expires (negative: expired).\n# TYPE bigstep_tls_cert_expiry_seconds gauge"
     );
     for c in certs {
-        let _ = writeln!(
-            out,
-            "bigstep_tls_cert_expiry_seconds{{name=\"{}\"}} {}",
-            c.name.replace(['"', '\\', '\n'], "_"),
-            c.not_after - now
-        );
+        if let Some(days) = c.expires_in_days {
+            let _ = writeln!(
+                out,
+                "bigstep_tls_cert_expiry_seconds{{name=\"{}\"}} {}",
+                c.name.replace(['"', '\\', '\n'], "_"),
+                (days * 86_400.0).round() as i64
+            );
+        }
     }
 }
