@@ -3,19 +3,24 @@
 full response, then keep every socket open and idle until SIGTERM/SIGINT or
 HOLD seconds pass. Prints "ready OK FAILED" once all connections are idle.
 
-Usage: idle.py HOST PORT N [HOLD_SECONDS]
-Used by bench/frontdoor.sh for the idle-connection RSS measurement.
+Usage: idle.py [--tls] HOST PORT N [HOLD_SECONDS]
+  --tls   connect over TLS (ALPN http/1.1, no certificate check: a benchmark
+          against our own self-signed certificate on loopback)
+Used by bench/frontdoor.sh and bench/tls.sh for the idle-connection RSS measurement.
 """
 import asyncio
 import resource
 import signal
+import ssl
 import sys
+
+TLS = None
 
 
 async def one(host, port, sem, writers):
     async with sem:
         try:
-            r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+            r, w = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=TLS), 10)
             w.write(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
             await w.drain()
             head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 10)
@@ -35,6 +40,13 @@ async def one(host, port, sem, writers):
 
 
 async def main():
+    global TLS
+    if "--tls" in sys.argv:
+        sys.argv.remove("--tls")
+        TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        TLS.check_hostname = False
+        TLS.verify_mode = ssl.CERT_NONE
+        TLS.set_alpn_protocols(["http/1.1"])
     host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     hold = float(sys.argv[4]) if len(sys.argv) > 4 else 120.0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
