@@ -972,3 +972,62 @@ async fn acme_http_01_is_answered_on_the_plain_listener() {
     // The plain listener still redirects everything else.
     assert_eq!(backend.hits(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_loads_a_page_over_https_and_http2() {
+    let dir = temp_dir("edge-chromium");
+    let ca = TestCa::new(&dir);
+    let leaf = ca.server("site", &["app.test"]);
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &(tls_site(&backend, admin, "", "") + &cert_entry(&leaf, "")),
+    );
+    let tls = fd.tls_addr.unwrap();
+    // The certificate's public key, as Chromium pins it.
+    let spki = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+            leaf.cert.display()
+        ))
+        .output()
+        .await
+        .unwrap();
+    let spki = String::from_utf8_lossy(&spki.stdout).trim().to_string();
+    assert_eq!(spki.len(), 44, "SPKI hash: {spki}");
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    let node_modules = root.join(".ci/node/node_modules");
+    assert!(
+        node_modules.join("playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run .ci/install",
+        node_modules.display()
+    );
+    let shot = root.join("test-artifacts/https-page.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new("node")
+        .arg(root.join("crates/bigstep/tests/dashboard/https.mjs"))
+        .arg(format!("https://app.test:{}/", tls.port()))
+        .arg(&shot)
+        .arg(&spki)
+        .arg("app.test")
+        .env("NODE_PATH", node_modules)
+        .output()
+        .await
+        .expect("run node (install nodejs: .ci/install)");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "Chromium over HTTPS failed:\n{log}");
+    assert!(log.contains("\"tls\":\"TLS 1.3\""), "{log}");
+    assert!(shot.is_file(), "{log}");
+    // The page (and Chromium's favicon request) went through to the server.
+    assert!(backend.hits() >= 1);
+}
