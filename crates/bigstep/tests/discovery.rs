@@ -483,3 +483,41 @@ fn a_bad_registry_url_is_refused_with_its_key() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A registered health path is the one checked: an entry whose own path
+/// fails gets nothing even though the pool's path answers, and an entry whose
+/// own path answers gets traffic even though the pool's path fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_registered_health_path_is_the_one_checked() {
+    let reg = RegistryProc::start(Engine::Redis);
+    let (fd, admin) = front_door(&reg, "");
+    let (b1, b2) = (Backend::start("web-1").await, Backend::start("web-2").await);
+    let url = reg.url();
+    // web-1: the pool's /healthz answers 200, but it registered /status/503.
+    let _j1 = JoinProc::start(
+        &url,
+        "web-1",
+        b1.addr,
+        &["--ttl", "2s", "--health", "/status/503"],
+    );
+    // web-2: /healthz answers 503, but it registered a path that answers 200.
+    b2.set_healthy(false);
+    let _j2 = JoinProc::start(
+        &url,
+        "web-2",
+        b2.addr,
+        &["--ttl", "2s", "--health", "/ready"],
+    );
+    assert!(wait_until(LIMIT, || has_server(admin, "web-1")).await);
+    assert!(
+        wait_until(LIMIT, || async {
+            field(admin, "web-1", "health").await == "down"
+                && field(admin, "web-2", "health").await == "up"
+        })
+        .await,
+        "status: {}",
+        status(admin).await
+    );
+    let seen = spread(fd.addr, 20).await;
+    assert_eq!(seen.get("web-2"), Some(&20), "{seen:?}");
+}

@@ -100,6 +100,8 @@ pub enum Op {
         address: String,
         /// Its weight.
         weight: u32,
+        /// The health-check path it registered, if any.
+        health: Option<String>,
     },
     /// Stop forwarding to it (in-flight requests finish).
     Remove {
@@ -139,7 +141,9 @@ pub fn diff(old: &View, new: &View) -> Vec<Op> {
         match (&o.entry, &n.entry) {
             (Some(_), None) => removes.push(Op::Remove { name: name() }),
             (old_entry, Some(e)) => {
-                let same = old_entry.as_ref().is_some_and(|a| a.address == e.address);
+                let same = old_entry
+                    .as_ref()
+                    .is_some_and(|a| a.address == e.address && a.health == e.health);
                 if !same {
                     if old_entry.is_some() {
                         removes.push(Op::Remove { name: name() });
@@ -148,6 +152,7 @@ pub fn diff(old: &View, new: &View) -> Vec<Op> {
                         name: name(),
                         address: e.address.clone(),
                         weight: n.weight().unwrap_or(1),
+                        health: e.health.clone(),
                     });
                     if n.state() != AdminState::Active {
                         rest.push(Op::SetState {
@@ -221,6 +226,7 @@ mod tests {
                     name,
                     address,
                     weight,
+                    ..
                 } => {
                     assert!(!model.contains_key(name), "add of present {name}: {ops:?}");
                     model.insert(

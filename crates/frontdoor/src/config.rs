@@ -442,6 +442,10 @@ pub struct ServerConfig {
     /// Relative share of traffic; 0 takes the server out of rotation.
     #[serde(default = "defaults::weight")]
     pub weight: u32,
+    /// This server's health-check path, instead of the pool's `health.path`
+    /// (set from the registry entry for discovered servers).
+    #[serde(default)]
+    pub health_path: Option<String>,
 }
 
 impl ServerConfig {
@@ -716,6 +720,15 @@ impl Config {
                     "servers.address",
                     format!("`{}` is not host:port", server.address),
                 ));
+            }
+            if let Some(p) = &server.health_path {
+                if !p.starts_with('/') || http::uri::PathAndQuery::try_from(p.as_str()).is_err() {
+                    return Err(err(
+                        span,
+                        "servers.health_path",
+                        format!("`{p}` is not a path starting with `/`"),
+                    ));
+                }
             }
             if !is_cookie_token(server.id()) {
                 return Err(err(

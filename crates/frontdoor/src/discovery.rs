@@ -349,11 +349,13 @@ fn apply(
                 name,
                 address,
                 weight,
+                health,
             } => (
                 Change::AddServer(ServerConfig {
                     name: Some(name.clone()),
                     address,
                     weight,
+                    health_path: health,
                 }),
                 name,
             ),

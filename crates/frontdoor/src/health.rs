@@ -72,7 +72,8 @@ async fn probe(server: &Server, check: &HealthCheck) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("handshake: {e}"))?;
         let conn = tokio::spawn(conn);
-        let req = Request::get(&check.path)
+        let path = server.health_path.as_deref().unwrap_or(&check.path);
+        let req = Request::get(path)
             .header(header::HOST, &server.address)
             .header(header::USER_AGENT, "bigstep-health-check")
             .header(header::CONNECTION, "close")

@@ -159,9 +159,15 @@ impl ServerPool {
             let s = s.get_ref();
             let key = (name.clone(), Arc::from(s.id()));
             let server = match existing.get(&key) {
-                Some(live) if live.address == s.address => live.clone(),
+                Some(live)
+                    if live.address == s.address
+                        && live.health_path.as_deref() == s.health_path.as_deref() =>
+                {
+                    live.clone()
+                }
                 _ => {
-                    let fresh = Server::new(&name, s.id(), &s.address, initial);
+                    let fresh =
+                        Server::new(&name, s.id(), &s.address, s.health_path.as_deref(), initial);
                     if !existing.is_empty() {
                         // Joined a running front door: slow start applies.
                         fresh.mark_available();

@@ -77,6 +77,8 @@ pub(crate) struct Server {
     /// The pool it serves in (the same host may serve in several, as separate servers).
     pub(crate) pool_name: Arc<str>,
     pub(crate) address: String,
+    /// Its own health-check path (a discovered server's), else the pool's.
+    pub(crate) health_path: Option<String>,
     pub(crate) pool: Pool,
     pub(crate) stats: ServerStats,
     in_flight: AtomicU32,
@@ -98,11 +100,18 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn new(pool: &Arc<str>, id: &str, address: &str, initial: Health) -> Arc<Self> {
+    pub(crate) fn new(
+        pool: &Arc<str>,
+        id: &str,
+        address: &str,
+        health_path: Option<&str>,
+        initial: Health,
+    ) -> Arc<Self> {
         Arc::new(Self {
             id: Arc::from(id),
             pool_name: pool.clone(),
             address: address.to_string(),
+            health_path: health_path.map(str::to_string),
             pool: Pool::new(),
             stats: ServerStats::default(),
             in_flight: AtomicU32::new(0),
@@ -286,7 +295,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn ejection_ends_on_time_and_the_next_one_lasts_twice_as_long() {
-        let s = Server::new(&Arc::from("default"), "a", "127.0.0.1:1", Health::Up);
+        let s = Server::new(&Arc::from("default"), "a", "127.0.0.1:1", None, Health::Up);
         let fail = || {
             s.record_failure(2, Duration::from_secs(10), Duration::from_secs(300), || {
                 true

@@ -314,6 +314,7 @@ fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
                 name: None,
                 address: address.clone(),
                 weight: 1,
+                health_path: None,
             },
         ));
     }

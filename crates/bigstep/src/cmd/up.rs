@@ -463,6 +463,7 @@ async fn serve(
             name: Some(i.spec.name.clone()),
             address: format!("127.0.0.1:{}", i.spec.port),
             weight: 1,
+            health_path: None,
         })
         .collect();
     let mut cfg = frontdoor::Config::with_servers(args.listen, servers);

@@ -140,9 +140,16 @@ pub struct JoinProc {
 impl JoinProc {
     /// Start `bigstep join` and wait for its "registered" line.
     pub fn start(registry: &str, name: &str, address: SocketAddr, extra: &[&str]) -> JoinProc {
+        // The app's health path: /healthz unless the test names its own.
+        let health: &[&str] = if extra.contains(&"--health") {
+            &[]
+        } else {
+            &["--health", "/healthz"]
+        };
         let mut child = Command::new(BIN)
             .args(["join", "--registry", registry, "--name", name])
-            .args(["--address", &address.to_string(), "--health", "/healthz"])
+            .args(["--address", &address.to_string()])
+            .args(health)
             .args(extra)
             .env_remove("BIGSTEP_REGISTRY")
             .stdout(Stdio::piped())

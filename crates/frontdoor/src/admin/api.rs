@@ -247,6 +247,7 @@ async fn add_server(
         name: s.name.filter(|n| !n.is_empty()),
         address: s.address.trim().to_string(),
         weight: s.weight,
+        health_path: None,
     };
     let change = match s.pool.filter(|p| !p.is_empty()) {
         Some(pool) => Change::AddPoolServer(pool, server),

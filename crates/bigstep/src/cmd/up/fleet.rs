@@ -255,6 +255,7 @@ impl Fleet {
                         name: Some(id.clone()),
                         address: format!("127.0.0.1:{}", inst.spec.port),
                         weight: 1,
+                        health_path: None,
                     }),
                     SOURCE,
                 )
