@@ -878,10 +878,19 @@ fn acme_table(pebble: &certs::testing::Pebble, storage: &Path, challenge: &str) 
     )
 }
 
-/// curl to app.bigstep.test at `addr`, trusting only pebble's issuing root.
-async fn curl_pebble_root(root: &Path, addr: SocketAddr) -> (u16, String) {
-    let (status, _, body) = curl(root, "app.bigstep.test", addr, "/", &[]).await;
-    (status, body)
+/// curl to app.bigstep.test at `addr`, trusting only pebble's issuing root,
+/// until it succeeds (the certificate was issued and installed) or a minute passes.
+async fn wait_for_pebble_certificate(root: &Path, addr: SocketAddr) -> (u16, String) {
+    let mut last = (0, String::new());
+    for _ in 0..300 {
+        let (status, _, body) = curl(root, "app.bigstep.test", addr, "/", &[]).await;
+        last = (status, body);
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    last
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -902,14 +911,7 @@ async fn acme_tls_alpn_01_obtains_a_certificate_the_front_door_serves() {
     let tls = fd.tls_addr.unwrap();
     let root = dir.join("pebble-root.pem");
     std::fs::write(&root, pebble.issuing_root()).unwrap();
-    let mut last = (0, String::new());
-    for _ in 0..300 {
-        last = curl_pebble_root(&root, tls).await;
-        if last.0 == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let last = wait_for_pebble_certificate(&root, tls).await;
     assert_eq!(
         last.0,
         200,
@@ -953,14 +955,7 @@ async fn acme_http_01_is_answered_on_the_plain_listener() {
     let tls: SocketAddr = format!("127.0.0.1:{tls_port}").parse().unwrap();
     let root = dir.join("pebble-root.pem");
     std::fs::write(&root, pebble.issuing_root()).unwrap();
-    let mut last = (0, String::new());
-    for _ in 0..300 {
-        last = curl_pebble_root(&root, tls).await;
-        if last.0 == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let last = wait_for_pebble_certificate(&root, tls).await;
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(
