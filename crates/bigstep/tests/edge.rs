@@ -491,9 +491,11 @@ async fn certificates_reload_under_load_and_a_bad_pair_is_refused() {
         );
     }
     assert!(
-        fd.logs()
+        eventually(Duration::from_secs(5), || fd
+            .logs()
             .iter()
-            .any(|l| l.contains("does not belong to the certificate")),
+            .any(|l| l.contains("does not belong to the certificate")))
+        .await,
         "the refusal should name the mismatch"
     );
 }
@@ -920,10 +922,14 @@ async fn acme_tls_alpn_01_obtains_a_certificate_the_front_door_serves() {
         pebble.log()
     );
     assert!(last.1.contains("backend b1"));
-    assert!(fd
-        .logs()
-        .iter()
-        .any(|l| l.contains("acme: certificate installed")));
+    assert!(
+        eventually(Duration::from_secs(5), || fd
+            .logs()
+            .iter()
+            .any(|l| l.contains("acme: certificate installed")))
+        .await,
+        "the installation was not logged"
+    );
     // Validation handshakes never reached the proxy.
     assert_eq!(backend.hits(), 1);
 }

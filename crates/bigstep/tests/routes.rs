@@ -1007,10 +1007,15 @@ async fn a_shared_limit_fails_open_when_its_store_is_down() {
         metric(admin, "bigstep_rate_limit_store_errors_total").await,
         Some(5)
     );
-    assert!(fd
-        .logs()
-        .iter()
-        .any(|l| l.contains("shared rate-limit store failed")));
+    // The log is read from the child's stderr by a thread: wait for the line.
+    assert!(
+        eventually(Duration::from_secs(5), || fd
+            .logs()
+            .iter()
+            .any(|l| l.contains("shared rate-limit store failed")))
+        .await,
+        "the store failure was not logged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
