@@ -127,23 +127,59 @@ fn cert_entry(leaf: &testkit::tls::Leaf, more: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn https_serves_http1_and_http2_and_says_so_upstream() {
-    let dir = temp_dir("edge-https");
+/// The common shape: a test CA, one certificate for `name`, one backend, and a
+/// front door with `tls` lines in `[balance.tls]` and `extra` in `[balance]`.
+/// Bind `backend` and `fd` when destructuring (`fd: _fd` if unused): a field
+/// left to `..` is dropped at once, which stops that process.
+struct Site {
+    dir: std::path::PathBuf,
+    ca: TestCa,
+    leaf: testkit::tls::Leaf,
+    backend: Backend,
+    admin: SocketAddr,
+    fd: FrontDoorProc,
+    /// The TLS listener.
+    tls: SocketAddr,
+}
+
+async fn site(tag: &str, name: &str, tls: &str, extra: &str) -> Site {
+    let dir = temp_dir(tag);
     let ca = TestCa::new(&dir);
-    let leaf = ca.server("site", &["app.test"]);
+    let leaf = ca.server(name, &[name]);
     let backend = Backend::start("b1").await;
     let admin = admin_port();
     let fd = FrontDoorProc::start(
         BIN,
-        &(tls_site(
-            &backend,
-            admin,
-            "redirect_http = false\nhsts = \"max-age=600\"",
-            "",
-        ) + &cert_entry(&leaf, "")),
+        &(tls_site(&backend, admin, tls, extra) + &cert_entry(&leaf, "")),
     );
     let tls = fd.tls_addr.expect("TLS listener");
+    Site {
+        dir,
+        ca,
+        leaf,
+        backend,
+        admin,
+        fd,
+        tls,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_serves_http1_and_http2_and_says_so_upstream() {
+    let Site {
+        ca,
+        backend,
+        admin,
+        fd,
+        tls,
+        ..
+    } = site(
+        "edge-https",
+        "app.test",
+        "redirect_http = false\nhsts = \"max-age=600\"",
+        "",
+    )
+    .await;
 
     let (status, version, body) = curl(&ca.ca_pem, "app.test", tls, "/hello", &["--http1.1"]).await;
     assert_eq!((status, version.as_str()), (200, "1.1"), "body: {body}");
@@ -265,16 +301,14 @@ async fn sni_chooses_the_certificate_and_unknown_names_get_the_default_or_a_refu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alpn_offers_h2_and_sessions_resume() {
-    let dir = temp_dir("edge-alpn");
-    let ca = TestCa::new(&dir);
-    let a = ca.server("a", &["a.test"]);
-    let backend = Backend::start("b1").await;
-    let admin = admin_port();
-    let fd = FrontDoorProc::start(
-        BIN,
-        &(tls_site(&backend, admin, "", "") + &cert_entry(&a, "")),
-    );
-    let tls = fd.tls_addr.unwrap();
+    let Site {
+        dir,
+        leaf: a,
+        backend,
+        fd: _fd,
+        tls,
+        ..
+    } = site("edge-alpn", "a.test", "", "").await;
     let out = s_client(tls, &["-servername", "a.test", "-alpn", "h2,http/1.1"], "").await;
     assert!(out.contains("ALPN protocol: h2"), "{out}");
     let out = s_client(tls, &["-servername", "a.test", "-alpn", "http/1.1"], "").await;
@@ -334,16 +368,13 @@ async fn alpn_offers_h2_and_sessions_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_is_redirected_to_https_except_acme_challenges() {
-    let dir = temp_dir("edge-redirect");
-    let ca = TestCa::new(&dir);
-    let a = ca.server("a", &["a.test"]);
-    let backend = Backend::start("b1").await;
-    let admin = admin_port();
-    let fd = FrontDoorProc::start(
-        BIN,
-        &(tls_site(&backend, admin, "", "") + &cert_entry(&a, "")),
-    );
-    let tls = fd.tls_addr.unwrap();
+    let Site {
+        backend,
+        admin,
+        fd,
+        tls,
+        ..
+    } = site("edge-redirect", "a.test", "", "").await;
     let get = |path: &'static str, host: &'static str| {
         send(
             fd.addr,
@@ -579,21 +610,20 @@ async fn mutual_tls_passes_only_the_verified_subject() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_stalled_handshakes_are_counted_and_harm_no_one() {
-    let dir = temp_dir("edge-bad");
-    let ca = TestCa::new(&dir);
-    let a = ca.server("a", &["a.test"]);
-    let backend = Backend::start("b1").await;
-    let admin = admin_port();
-    let fd = FrontDoorProc::start(
-        BIN,
-        &(tls_site(
-            &backend,
-            admin,
-            "",
-            "[balance.timeouts]\nrequest_header = \"1s\"\n",
-        ) + &cert_entry(&a, "")),
-    );
-    let tls = fd.tls_addr.unwrap();
+    let Site {
+        ca,
+        backend,
+        admin,
+        fd: _fd,
+        tls,
+        ..
+    } = site(
+        "edge-bad",
+        "a.test",
+        "",
+        "[balance.timeouts]\nrequest_header = \"1s\"\n",
+    )
+    .await;
     // An HTTP request where a ClientHello belongs.
     let mut s = TcpStream::connect(tls).await.unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
@@ -976,16 +1006,13 @@ async fn acme_http_01_is_answered_on_the_plain_listener() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_loads_a_page_over_https_and_http2() {
-    let dir = temp_dir("edge-chromium");
-    let ca = TestCa::new(&dir);
-    let leaf = ca.server("site", &["app.test"]);
-    let backend = Backend::start("b1").await;
-    let admin = admin_port();
-    let fd = FrontDoorProc::start(
-        BIN,
-        &(tls_site(&backend, admin, "", "") + &cert_entry(&leaf, "")),
-    );
-    let tls = fd.tls_addr.unwrap();
+    let Site {
+        leaf,
+        backend,
+        fd: _fd,
+        tls,
+        ..
+    } = site("edge-chromium", "app.test", "", "").await;
     // The certificate's public key, as Chromium pins it.
     let spki = Command::new("sh")
         .arg("-c")
@@ -998,19 +1025,11 @@ async fn chromium_loads_a_page_over_https_and_http2() {
         .unwrap();
     let spki = String::from_utf8_lossy(&spki.stdout).trim().to_string();
     assert_eq!(spki.len(), 44, "SPKI hash: {spki}");
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap();
-    let node_modules = root.join(".ci/node/node_modules");
-    assert!(
-        node_modules.join("playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run .ci/install",
-        node_modules.display()
-    );
-    let shot = root.join("test-artifacts/https-page.png");
-    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
-    let _ = std::fs::remove_file(&shot);
+    let testkit::browser::BrowserTest {
+        root,
+        node_modules,
+        screenshot: shot,
+    } = testkit::browser::prepare("https-page.png");
     let out = Command::new("node")
         .arg(root.join("crates/bigstep/tests/dashboard/https.mjs"))
         .arg(format!("https://app.test:{}/", tls.port()))

@@ -817,19 +817,11 @@ async fn a_page_arrives_compressed_and_renders_in_chromium() {
             "[balance.compression]\nenabled = true\n[[balance.servers]]\naddress = \"{port}\"\n"
         ),
     );
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap();
-    let node_modules = root.join(".ci/node/node_modules");
-    assert!(
-        node_modules.join("playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run .ci/install",
-        node_modules.display()
-    );
-    let shot = root.join("test-artifacts/compressed-page.png");
-    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
-    let _ = std::fs::remove_file(&shot);
+    let testkit::browser::BrowserTest {
+        root,
+        node_modules,
+        screenshot: shot,
+    } = testkit::browser::prepare("compressed-page.png");
     let script = root.join("crates/bigstep/tests/dashboard/compressed.mjs");
     let url = format!("http://{}/", fd.addr);
     let out = tokio::task::spawn_blocking(move || {

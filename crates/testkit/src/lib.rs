@@ -6,6 +6,7 @@
 #![allow(unreachable_pub)]
 
 pub mod backend;
+pub mod browser;
 pub mod client;
 pub mod process;
 pub mod tls;

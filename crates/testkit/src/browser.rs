@@ -1,0 +1,38 @@
+//! What a headless-Chromium test needs: the repository root, playwright-core
+//! in `.ci/node` (installed by `.ci/install`), and a fresh screenshot path.
+
+use std::path::PathBuf;
+
+/// Paths for one browser test.
+pub struct BrowserTest {
+    /// The repository root (scripts live under `crates/bigstep/tests/dashboard`).
+    pub root: PathBuf,
+    /// `NODE_PATH` for the scripts.
+    pub node_modules: PathBuf,
+    /// `test-artifacts/<name>`, its directory created and any old file removed.
+    pub screenshot: PathBuf,
+}
+
+/// Prepare a browser test that saves its screenshot as `test-artifacts/<name>`.
+/// Panics, naming the fix, when playwright-core is not installed.
+pub fn prepare(screenshot: &str) -> BrowserTest {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root");
+    let node_modules = root.join(".ci/node/node_modules");
+    assert!(
+        node_modules.join("playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run .ci/install",
+        node_modules.display()
+    );
+    let screenshot = root.join("test-artifacts").join(screenshot);
+    std::fs::create_dir_all(screenshot.parent().expect("artifacts dir"))
+        .expect("test-artifacts dir");
+    let _ = std::fs::remove_file(&screenshot);
+    BrowserTest {
+        root,
+        node_modules,
+        screenshot,
+    }
+}
