@@ -14,6 +14,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::origin::UpstreamBody;
+
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 // === RequestBody: what we send upstream ===
@@ -118,13 +120,13 @@ pub(crate) struct ResponseBody {
 
 enum Kind {
     Full(Option<Bytes>),
-    Upstream(Incoming),
+    Upstream(UpstreamBody),
     /// A server's body through an encoder (see `compress`).
     Compressed(Box<Compressing>),
 }
 
 struct Compressing {
-    inner: Incoming,
+    inner: UpstreamBody,
     encoder: crate::encoder::Encoder,
     /// Bytes written since the encoder last produced output.
     dirty: bool,
@@ -148,7 +150,7 @@ impl Compressing {
                     // Trailers cannot follow an encoded body we re-framed; drop them.
                     Err(_trailers) => continue,
                 },
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(Box::new(e)))),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => {
                     self.ended = true;
                     self.encoder.finish()
@@ -184,7 +186,7 @@ impl ResponseBody {
             until: None,
         }
     }
-    pub(crate) fn upstream(inner: Incoming) -> Self {
+    pub(crate) fn upstream(inner: UpstreamBody) -> Self {
         Self {
             kind: Kind::Upstream(inner),
             done: None,
@@ -252,9 +254,7 @@ impl Body for ResponseBody {
         }
         let polled = match &mut this.kind {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Upstream(inner) => Pin::new(inner)
-                .poll_frame(cx)
-                .map_err(|e| Box::new(e) as BoxError),
+            Kind::Upstream(inner) => Pin::new(inner).poll_frame(cx),
             Kind::Compressed(c) => c.poll(cx),
         };
         match &polled {

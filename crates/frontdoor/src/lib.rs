@@ -25,6 +25,7 @@ mod headers;
 mod health;
 mod limit_store;
 mod metrics;
+mod origin;
 mod pool;
 mod proxy;
 mod redirect;

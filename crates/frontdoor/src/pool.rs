@@ -1,26 +1,42 @@
 //! Upstream connections, pooled per server.
 //!
-//! We keep our own small pool instead of hyper-util's `Client` because the proxy
-//! must know *where* a request failed: a failed connect, or a pooled connection
-//! that turned out closed before the request was written, leaves the request
-//! untouched and safe to send elsewhere — even a POST with a streaming body.
-//! hyper's `try_send_request` hands the unsent request back for exactly that.
+//! A connection is a socket and the bytes read from it but not yet used; it
+//! has no task of its own. The client's task drives it for one exchange (see
+//! `origin`) and hands it back here when the response ended cleanly. While it
+//! sits idle nothing reads it, so a connection the server closed in the
+//! meantime is found when it is taken: the runtime has recorded the socket as
+//! readable (EOF or stray bytes), and [`Connection::is_reusable`] asks without
+//! a syscall.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::body::RequestBody;
 use crate::error::{ErrorKind, ProxyError};
 
-pub(crate) type Sender = SendRequest<RequestBody>;
+/// One HTTP/1.1 connection to a server.
+pub(crate) struct Connection {
+    pub(crate) stream: TcpStream,
+    /// Bytes read past what the last exchange used (always empty when pooled).
+    pub(crate) buf: BytesMut,
+    /// Taken from the pool (it served a request before): a failure to write the
+    /// request head may just mean the server closed it while it was idle.
+    pub(crate) reused: bool,
+}
+
+impl Connection {
+    /// Neither closed by the server nor holding bytes nobody asked for.
+    fn is_reusable(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+}
 
 struct Idle {
-    sender: Sender,
+    conn: Connection,
     since: Instant,
 }
 
@@ -36,37 +52,41 @@ impl Pool {
         }
     }
 
-    /// An idle connection that is not known to be closed. The caller still awaits
-    /// `ready()`, and `try_send_request` catches one that closed in the meantime.
-    pub(crate) fn take_idle(&self, idle_timeout: Duration) -> Option<Sender> {
+    /// An idle connection that is not known to be closed. One that closes
+    /// between this check and the write is caught by the exchange, which hands
+    /// the request back unsent.
+    pub(crate) fn take_idle(&self, idle_timeout: Duration) -> Option<Connection> {
         let mut idle = self.idle.lock().expect("pool lock");
-        while let Some(conn) = idle.pop() {
-            if !conn.sender.is_closed() && conn.since.elapsed() < idle_timeout {
-                return Some(conn.sender);
+        while let Some(c) = idle.pop() {
+            if c.since.elapsed() < idle_timeout && c.conn.is_reusable() {
+                let mut conn = c.conn;
+                conn.reused = true;
+                return Some(conn);
             }
-            // Closed or stale: dropping the sender lets its connection task end.
+            // Closed or stale: dropping it closes the socket.
         }
         None
     }
 
     /// Return a connection whose last response ended cleanly.
-    pub(crate) fn put(&self, sender: Sender, max_idle: usize) {
-        if sender.is_closed() {
+    pub(crate) fn put(&self, conn: Connection, max_idle: usize) {
+        if !conn.buf.is_empty() {
             return;
         }
         let mut idle = self.idle.lock().expect("pool lock");
         if idle.len() < max_idle {
             idle.push(Idle {
-                sender,
+                conn,
                 since: Instant::now(),
             });
         }
     }
 
-    /// Drop connections idle longer than `idle_timeout` (called periodically).
+    /// Drop connections idle longer than `idle_timeout` or closed by their
+    /// server (called periodically).
     pub(crate) fn evict_stale(&self, idle_timeout: Duration) {
         let mut idle = self.idle.lock().expect("pool lock");
-        idle.retain(|c| !c.sender.is_closed() && c.since.elapsed() < idle_timeout);
+        idle.retain(|c| c.since.elapsed() < idle_timeout && c.conn.is_reusable());
     }
 
     pub(crate) fn clear(&self) {
@@ -74,8 +94,8 @@ impl Pool {
     }
 }
 
-/// Open a new HTTP/1.1 connection to `address`.
-pub(crate) async fn connect(address: &str, timeout: Duration) -> Result<Sender, ProxyError> {
+/// Open a new connection to `address`.
+pub(crate) async fn connect(address: &str, timeout: Duration) -> Result<Connection, ProxyError> {
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
         Err(_) => {
             return Err(ProxyError::with_detail(
@@ -92,14 +112,9 @@ pub(crate) async fn connect(address: &str, timeout: Duration) -> Result<Sender, 
         Ok(Ok(s)) => s,
     };
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::Builder::new()
-        .handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| ProxyError::with_detail(ErrorKind::ConnectFailed, e.to_string()))?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!(error = %e, "upstream connection ended with an error");
-        }
-    });
-    Ok(sender)
+    Ok(Connection {
+        stream,
+        buf: BytesMut::new(),
+        reused: false,
+    })
 }

@@ -22,12 +22,13 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::body::{BodyTooLarge, OnDone, RequestBody, RequestDone, ResponseBody};
+use crate::body::{OnDone, RequestBody, RequestDone, ResponseBody};
 use crate::compress;
 use crate::conn::Phase;
 use crate::error::{ErrorKind, Fault, ProxyError, Retry};
 use crate::headers;
-use crate::pool::{self, Sender};
+use crate::origin::{self, UpstreamBody};
+use crate::pool;
 use crate::routing::{RouteLive, Routed, Vars};
 use crate::snapshot::{ServerPool, Snapshot};
 use crate::stats::ServerStats;
@@ -66,14 +67,15 @@ struct Outcome {
     reason: Option<&'static str>,
 }
 
-/// Where the upstream connection goes once the client's response is over.
+/// What the client's connection is left with once the response is over.
 enum Conn {
-    /// No server answered: nothing to give back.
+    /// No server answered.
     None,
-    /// Back to its server's pool if the response ends cleanly.
-    Pool(Sender),
-    /// It became a tunnel (101 Switching Protocols): never pooled, and the
-    /// client connection stays busy until the tunnel ends.
+    /// A server answered; its connection went back to its pool when (and if)
+    /// the body ended cleanly.
+    Server,
+    /// It became a tunnel (101 Switching Protocols): the client connection
+    /// stays busy until the tunnel ends.
     Tunnel,
 }
 
@@ -197,7 +199,6 @@ impl ProxyService {
             shared: self.shared.clone(),
             tls: self.tls.clone(),
             phase: self.phase.clone(),
-            max_idle: snap.config.limits.max_idle_per_server,
             conn,
             start,
             client: self.client,
@@ -356,7 +357,7 @@ impl ProxyService {
             outcome.server = Some(server.clone());
             server.begin_request();
             match self.attempt(snap, &server, parts, body).await {
-                Ok((resp, sender)) => {
+                Ok(resp) => {
                     let status = resp.status();
                     if status.is_server_error() {
                         self.passive_failure(snap, &server, "5xx");
@@ -387,12 +388,8 @@ impl ProxyService {
                             resp.headers(),
                         );
                     }
-                    let (mut resp, conn) = self.respond(
-                        resp,
-                        sender,
-                        client_upgrade,
-                        snap.config.timeouts.tunnel_idle,
-                    );
+                    let (mut resp, conn) =
+                        self.respond(resp, client_upgrade, snap.config.timeouts.tunnel_idle);
                     if let Some(v) = look.set_cookie {
                         resp.headers_mut().append(header::SET_COOKIE, v);
                     }
@@ -449,10 +446,10 @@ impl ProxyService {
     async fn attempt(
         &self,
         snap: &ServerPool,
-        server: &Server,
+        server: &Arc<Server>,
         mut parts: Parts,
-        body: RequestBody,
-    ) -> Result<(Response<Incoming>, Sender), (ProxyError, Option<(Parts, RequestBody)>)> {
+        mut body: RequestBody,
+    ) -> Result<Response<UpstreamBody>, (ProxyError, Option<(Parts, RequestBody)>)> {
         let cfg = &snap.config;
         if !parts.headers.contains_key(header::HOST) {
             // HTTP/1.0 clients may send no Host; HTTP/1.1 servers require one.
@@ -460,57 +457,39 @@ impl ProxyService {
                 parts.headers.insert(header::HOST, v);
             }
         }
-        let mut req = Request::from_parts(parts, body);
+        let deadline = Instant::now() + cfg.timeouts.upstream_response;
         // A pooled connection may have been closed by the server since we last used
-        // it; then the request comes back unsent and we dial afresh (twice at most).
-        let mut fresh = false;
+        // it; then the request comes back unsent and we dial afresh.
         loop {
-            let pooled = if fresh {
-                None
-            } else {
-                server.pool.take_idle(cfg.timeouts.upstream_idle)
+            let conn = match server.pool.take_idle(cfg.timeouts.upstream_idle) {
+                Some(c) => c,
+                None => match pool::connect(&server.address, cfg.timeouts.connect).await {
+                    Ok(c) => c,
+                    Err(e) => return Err((e, Some((parts, body)))),
+                },
             };
-            let mut sender = match pooled {
-                Some(s) => s,
-                None => {
-                    fresh = true;
-                    match pool::connect(&server.address, cfg.timeouts.connect).await {
-                        Ok(s) => s,
-                        Err(e) => return Err((e, Some(req.into_parts()))),
-                    }
-                }
+            let reused = conn.reused;
+            let home = origin::Home {
+                server: server.clone(),
+                max_idle: cfg.limits.max_idle_per_server,
             };
-            if sender.ready().await.is_err() {
-                if fresh {
-                    return Err((
-                        ProxyError::new(ErrorKind::ConnectFailed),
-                        Some(req.into_parts()),
-                    ));
-                }
-                continue;
-            }
             let sent =
-                tokio::time::timeout(cfg.timeouts.upstream_response, sender.try_send_request(req))
-                    .await;
+                tokio::time::timeout_at(deadline, origin::exchange(conn, &parts, body, home)).await;
             match sent {
                 Err(_elapsed) => {
                     return Err((ProxyError::new(ErrorKind::UpstreamTimeout), None));
                 }
-                Ok(Ok(resp)) => return Ok((resp, sender)),
-                Ok(Err(mut e)) => match e.take_message() {
-                    Some(unsent) if !fresh => {
-                        req = unsent;
-                        continue;
-                    }
-                    Some(unsent) => {
-                        let err = ProxyError::with_detail(
-                            ErrorKind::ConnectFailed,
-                            e.into_error().to_string(),
-                        );
-                        return Err((err, Some(unsent.into_parts())));
-                    }
-                    None => return Err((classify(e.into_error()), None)),
-                },
+                Ok(Ok(resp)) => return Ok(resp),
+                Ok(Err(origin::Failed {
+                    unsent: Some(unsent),
+                    ..
+                })) if reused => {
+                    body = unsent;
+                    continue;
+                }
+                Ok(Err(origin::Failed { error, unsent })) => {
+                    return Err((error, unsent.map(|b| (parts, b))));
+                }
             }
         }
     }
@@ -518,25 +497,29 @@ impl ProxyService {
     /// Turn the server's response into the client's; say where its connection goes.
     fn respond(
         &self,
-        mut resp: Response<Incoming>,
-        sender: Sender,
+        resp: Response<UpstreamBody>,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
         tunnel_idle: std::time::Duration,
     ) -> (Response<ResponseBody>, Conn) {
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         match (switching, client_upgrade) {
             (true, Some(client)) => {
-                let upstream = hyper::upgrade::on(&mut resp);
-                let proto = headers::strip_hop_by_hop(resp.headers_mut(), true);
+                let (mut head, body) = resp.into_parts();
+                let proto = headers::strip_hop_by_hop(&mut head.headers, true);
                 if let Some(proto) = proto {
-                    headers::restore_upgrade(resp.headers_mut(), proto);
+                    headers::restore_upgrade(&mut head.headers, proto);
                 }
-                crate::tunnel::spawn(&self.shared, client, upstream, tunnel_idle);
                 // The upstream connection now belongs to the tunnel; it never returns to the pool.
-                drop(sender);
-                (resp.map(|_| ResponseBody::empty()), Conn::Tunnel)
+                if let Some(upstream) = body.into_tunnel() {
+                    crate::tunnel::spawn(&self.shared, client, upstream, tunnel_idle);
+                }
+                (
+                    Response::from_parts(head, ResponseBody::empty()),
+                    Conn::Tunnel,
+                )
             }
             _ => {
+                let mut resp = resp;
                 // We answer with our own version (RFC 9110 §6.2): a server's HTTP/1.0
                 // must not close the client's connection; a close-delimited body goes out chunked.
                 *resp.version_mut() = Version::HTTP_11;
@@ -552,7 +535,7 @@ impl ProxyService {
                     // drain starts, or it would hold the shutdown for the whole grace.
                     resp.body_mut().end_on(self.shared.stop.clone());
                 }
-                (resp, Conn::Pool(sender))
+                (resp, Conn::Server)
             }
         }
     }
@@ -584,23 +567,6 @@ impl ProxyService {
     }
 }
 
-fn classify(e: hyper::Error) -> ProxyError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(s) = source {
-        if s.is::<BodyTooLarge>() {
-            return ProxyError::new(ErrorKind::BodyTooLarge);
-        }
-        source = s.source();
-    }
-    if e.is_parse() {
-        ProxyError::with_detail(ErrorKind::UpstreamProtocol, e.to_string())
-    } else if e.is_body_write_aborted() || e.is_user() {
-        ProxyError::with_detail(ErrorKind::ClientBodyFailed, e.to_string())
-    } else {
-        ProxyError::with_detail(ErrorKind::UpstreamClosed, e.to_string())
-    }
-}
-
 fn is_idempotent(m: &Method) -> bool {
     matches!(
         *m,
@@ -622,7 +588,6 @@ fn clone_parts(p: &Parts) -> Parts {
 struct Finish {
     shared: Arc<Shared>,
     phase: Arc<Phase>,
-    max_idle: usize,
     conn: Conn,
     start: Instant,
     client: SocketAddr,
@@ -645,11 +610,6 @@ impl OnDone for Finish {
             if self.outcome.reason.is_none() {
                 server.end_request();
                 server.stats.record(self.status.as_u16(), elapsed);
-            }
-            if complete {
-                if let Conn::Pool(sender) = std::mem::replace(&mut self.conn, Conn::None) {
-                    server.pool.put(sender, self.max_idle);
-                }
             }
         }
         self.shared

@@ -14,21 +14,23 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::clock::now_ms;
+use crate::origin::TunnelIo;
+use crate::pool::Connection;
 use crate::Shared;
 
-pub(crate) fn spawn(shared: &Arc<Shared>, client: OnUpgrade, upstream: OnUpgrade, idle: Duration) {
+pub(crate) fn spawn(shared: &Arc<Shared>, client: OnUpgrade, upstream: Connection, idle: Duration) {
     let stop = shared.hard_stop.clone();
     shared.tasks.spawn(async move {
-        let (client, upstream) = match tokio::join!(client, upstream) {
-            (Ok(c), Ok(u)) => (c, u),
-            (c, u) => {
-                tracing::debug!(target: "bigstep::proxy", client_ok = c.is_ok(), upstream_ok = u.is_ok(), "upgrade failed");
+        let client = match client.await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(target: "bigstep::proxy", error = %e, "client upgrade failed");
                 return;
             }
         };
         let last = Arc::new(AtomicU64::new(now_ms()));
         let mut client = Activity { inner: TokioIo::new(client), last: last.clone() };
-        let mut upstream = Activity { inner: TokioIo::new(upstream), last: last.clone() };
+        let mut upstream = Activity { inner: TunnelIo::new(upstream), last: last.clone() };
         let watchdog = async {
             loop {
                 let quiet = Duration::from_millis(now_ms().saturating_sub(last.load(Relaxed)));

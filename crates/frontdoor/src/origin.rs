@@ -1,0 +1,589 @@
+//! Our HTTP/1.1 client to the servers: one exchange on one connection, driven
+//! inline by the client's task (no connection task, no channel hand-off).
+//!
+//! The request head is written in one write; a body streams behind it while the
+//! response head is read at the same time, so a server that answers before it
+//! has read the whole body (a 413, say) is heard. The response body is an
+//! [`UpstreamBody`] that owns the connection and gives it back to its server's
+//! pool the moment the body ends cleanly.
+//!
+//! Framing follows RFC 9112 through the `h1` crate, strictly: a response head
+//! it cannot frame is the server's fault (502), never guessed at.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Method, Response, StatusCode, Version};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::body::{BodyTooLarge, BoxError, RequestBody};
+use crate::error::{ErrorKind, ProxyError};
+use crate::pool::Connection;
+use crate::upstream::Server;
+
+/// Response heads may be larger than requests (cookies, CSP); bounded all the same.
+const RESPONSE_LIMITS: h1::Limits = h1::Limits {
+    max_head_bytes: 64 * 1024,
+    max_headers: h1::MAX_HEADERS,
+    max_target_bytes: 0,
+};
+/// Read size while waiting for a head.
+const HEAD_READ: usize = 8 * 1024;
+/// Read size for bodies: large enough that a big body takes few reads.
+const BODY_READ: usize = 32 * 1024;
+
+/// Why an exchange failed, and whether the request can still go elsewhere.
+pub(crate) struct Failed {
+    pub(crate) error: ProxyError,
+    /// The body, untouched: nothing of the request reached the server.
+    pub(crate) unsent: Option<RequestBody>,
+}
+
+/// Where a clean connection goes back to.
+pub(crate) struct Home {
+    pub(crate) server: Arc<Server>,
+    pub(crate) max_idle: usize,
+}
+
+/// Send `parts` + `body` on `conn` and read the response head.
+pub(crate) async fn exchange(
+    mut conn: Connection,
+    parts: &Parts,
+    body: RequestBody,
+    home: Home,
+) -> Result<Response<UpstreamBody>, Failed> {
+    let streams = !matches!(body, RequestBody::Empty);
+    let length = content_length(&parts.headers);
+    let chunked = streams && length.is_none();
+    let head = encode_head(parts, chunked);
+    if let Err(e) = conn.stream.write_all(&head).await {
+        // Nothing the server could act on was sent (a head cut short is not a
+        // request): the request may go elsewhere, body and all.
+        let kind = if conn.reused {
+            ErrorKind::UpstreamClosed
+        } else {
+            ErrorKind::ConnectFailed
+        };
+        return Err(Failed {
+            error: ProxyError::with_detail(kind, format!("writing the request head: {e}")),
+            unsent: Some(body),
+        });
+    }
+    let kind = h1::RequestKind {
+        head: parts.method == Method::HEAD,
+        connect: parts.method == Method::CONNECT,
+    };
+    let Connection { stream, buf, .. } = &mut conn;
+    let (mut rd, mut wr) = stream.split();
+    let (head, body_sent) = if streams {
+        let send = send_body(&mut wr, body, chunked, length);
+        let read = read_head(&mut rd, buf, kind);
+        tokio::pin!(send, read);
+        let mut sent = false;
+        let mut write_error = None;
+        let head = loop {
+            tokio::select! {
+                biased;
+                head = &mut read => break head,
+                r = &mut send, if !sent && write_error.is_none() => match r {
+                    Ok(()) => sent = true,
+                    // The client's fault: no point waiting for the server.
+                    Err(e) if e.fault() == crate::error::Fault::Client => {
+                        return Err(Failed { error: e, unsent: None });
+                    }
+                    // The server stopped reading; it may still have answered.
+                    Err(e) => write_error = Some(e),
+                },
+            }
+        };
+        match (head, write_error) {
+            (Err(_), Some(e)) => {
+                return Err(Failed {
+                    error: e,
+                    unsent: None,
+                })
+            }
+            (head, _) => (head, sent),
+        }
+    } else {
+        (read_head(&mut rd, buf, kind).await, true)
+    };
+    let (head, bytes) = head.map_err(|error| Failed {
+        error,
+        unsent: None,
+    })?;
+    // A response that came before the whole request body was sent leaves the
+    // connection mid-request: never reused.
+    let keep_alive = head.keep_alive && body_sent;
+    build_response(conn, &head, bytes, keep_alive, home).map_err(|error| Failed {
+        error,
+        unsent: None,
+    })
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| h1::rules::parse_decimal(v.as_bytes()))
+}
+
+/// The request line and headers, ready to write in one go. HTTP/1.1 always:
+/// we speak our own version to servers whatever the client spoke.
+fn encode_head(parts: &Parts, chunked: bool) -> Vec<u8> {
+    let mut size = parts.method.as_str().len() + 64;
+    for (name, value) in &parts.headers {
+        size += name.as_str().len() + value.len() + 4;
+    }
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
+    if parts.method == Method::CONNECT {
+        if let Some(a) = parts.uri.authority() {
+            out.extend_from_slice(a.as_str().as_bytes());
+        }
+    } else {
+        // Origin-form: servers need not understand absolute-form.
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        out.extend_from_slice(if target.is_empty() {
+            b"/"
+        } else {
+            target.as_bytes()
+        });
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Stream the client's body to the server, re-framed as `chunked` when its
+/// length is not known ahead.
+async fn send_body<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    mut body: RequestBody,
+    chunked: bool,
+    length: Option<u64>,
+) -> Result<(), ProxyError> {
+    let upstream = |e: io::Error| {
+        ProxyError::with_detail(
+            ErrorKind::UpstreamClosed,
+            format!("writing the request body: {e}"),
+        )
+    };
+    let mut sent: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(client_body_error)?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers: not forwarded
+        };
+        if data.is_empty() {
+            continue;
+        }
+        sent += data.len() as u64;
+        if length.is_some_and(|n| sent > n) {
+            return Err(ProxyError::with_detail(
+                ErrorKind::ClientBodyFailed,
+                "the request body is longer than its Content-Length",
+            ));
+        }
+        if chunked {
+            let size = h1::chunked::ChunkHeader::new(data.len() as u64);
+            write_all_vectored(
+                w,
+                &mut [
+                    IoSlice::new(size.as_bytes()),
+                    IoSlice::new(&data),
+                    IoSlice::new(b"\r\n"),
+                ],
+            )
+            .await
+            .map_err(upstream)?;
+        } else {
+            w.write_all(&data).await.map_err(upstream)?;
+        }
+    }
+    if let Some(n) = length {
+        if sent != n {
+            return Err(ProxyError::with_detail(
+                ErrorKind::ClientBodyFailed,
+                "the request body ended before its Content-Length",
+            ));
+        }
+    }
+    if chunked {
+        w.write_all(b"0\r\n\r\n").await.map_err(upstream)?;
+    }
+    Ok(())
+}
+
+fn client_body_error(e: BoxError) -> ProxyError {
+    if e.is::<BodyTooLarge>() {
+        ProxyError::new(ErrorKind::BodyTooLarge)
+    } else {
+        ProxyError::with_detail(ErrorKind::ClientBodyFailed, e.to_string())
+    }
+}
+
+async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    mut bufs: &mut [IoSlice<'_>],
+) -> io::Result<()> {
+    while !bufs.is_empty() {
+        let n = w.write_vectored(bufs).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut bufs, n);
+    }
+    Ok(())
+}
+
+/// Read until a final response head is complete; interim 1xx heads (other
+/// than 101) are read past. Returns the head and its bytes, split off `buf`.
+async fn read_head<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut BytesMut,
+    kind: h1::RequestKind,
+) -> Result<(h1::ResponseHead, Bytes), ProxyError> {
+    loop {
+        if !buf.is_empty() {
+            match h1::parse_response(buf, &RESPONSE_LIMITS, kind) {
+                Ok(Some(head)) if head.informational => {
+                    buf.advance(head.head_len);
+                    continue;
+                }
+                Ok(Some(head)) => {
+                    let bytes = buf.split_to(head.head_len).freeze();
+                    return Ok((head, bytes));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(ProxyError::with_detail(
+                        ErrorKind::UpstreamProtocol,
+                        e.to_string(),
+                    ))
+                }
+            }
+        }
+        buf.reserve(HEAD_READ);
+        let n = r.read_buf(buf).await.map_err(|e| {
+            ProxyError::with_detail(
+                ErrorKind::UpstreamClosed,
+                format!("reading the response: {e}"),
+            )
+        })?;
+        if n == 0 {
+            let detail = if buf.is_empty() {
+                "the server closed the connection before responding"
+            } else {
+                "the server closed the connection in the middle of the response head"
+            };
+            return Err(ProxyError::with_detail(ErrorKind::UpstreamClosed, detail));
+        }
+    }
+}
+
+fn build_response(
+    conn: Connection,
+    head: &h1::ResponseHead,
+    bytes: Bytes,
+    keep_alive: bool,
+    home: Home,
+) -> Result<Response<UpstreamBody>, ProxyError> {
+    let bad = |what: &str| ProxyError::with_detail(ErrorKind::UpstreamProtocol, what.to_string());
+    let status = StatusCode::from_u16(head.status).map_err(|_| bad("status code"))?;
+    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    for h in &head.headers {
+        let name = HeaderName::from_bytes(h.name.get(&bytes)).map_err(|_| bad("a header name"))?;
+        // Shares the head's bytes: no copy per value.
+        let value = HeaderValue::from_maybe_shared(bytes.slice(h.value.range()))
+            .map_err(|_| bad("a header value"))?;
+        headers.append(name, value);
+    }
+    let framing = match head.body {
+        h1::ResponseBody::None => Framing::Done,
+        h1::ResponseBody::Length(0) => Framing::Done,
+        h1::ResponseBody::Length(n) => Framing::Length(n),
+        h1::ResponseBody::Chunked => Framing::Chunked(Box::default()),
+        h1::ResponseBody::Close => Framing::Close,
+        h1::ResponseBody::Tunnel => Framing::Tunnel,
+    };
+    let body = UpstreamBody::new(conn, framing, keep_alive, home);
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.version_mut() = match head.version {
+        h1::Version::Http10 => Version::HTTP_10,
+        h1::Version::Http11 => Version::HTTP_11,
+    };
+    *resp.headers_mut() = headers;
+    Ok(resp)
+}
+
+// === UpstreamBody: the server's response body, read straight off its socket ===
+
+enum Framing {
+    Length(u64),
+    Chunked(Box<h1::ChunkedDecoder>),
+    /// Until the server closes (never reused).
+    Close,
+    /// 101 or 2xx to CONNECT: no body; the connection becomes a tunnel.
+    Tunnel,
+    Done,
+}
+
+/// A server's response body. Owns the connection: returns it to the pool when
+/// the body ends cleanly and the server allows reuse, closes it otherwise
+/// (dropped early, an error, a close-delimited body).
+pub(crate) struct UpstreamBody {
+    conn: Option<Connection>,
+    framing: Framing,
+    keep_alive: bool,
+    home: Option<Home>,
+}
+
+impl UpstreamBody {
+    fn new(conn: Connection, framing: Framing, keep_alive: bool, home: Home) -> Self {
+        let mut body = UpstreamBody {
+            conn: Some(conn),
+            framing,
+            keep_alive,
+            home: Some(home),
+        };
+        if matches!(body.framing, Framing::Done) {
+            body.release();
+        }
+        body
+    }
+
+    /// The connection, for a tunnel (101 Switching Protocols): with any bytes
+    /// the server already sent past the head.
+    pub(crate) fn into_tunnel(mut self) -> Option<Connection> {
+        match self.framing {
+            Framing::Tunnel => self.conn.take(),
+            _ => None,
+        }
+    }
+
+    /// The body ended cleanly: the connection goes home if it may.
+    fn release(&mut self) {
+        self.framing = Framing::Done;
+        let (Some(conn), Some(home)) = (self.conn.take(), self.home.take()) else {
+            return;
+        };
+        if self.keep_alive {
+            home.server.pool.put(conn, home.max_idle);
+        }
+    }
+
+    fn fail(&mut self, e: impl Into<BoxError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.conn = None;
+        self.framing = Framing::Done;
+        Poll::Ready(Some(Err(e.into())))
+    }
+}
+
+/// Read more of the body into the connection's buffer. `Ready(Ok(0))` is EOF.
+fn poll_fill(conn: &mut Connection, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    conn.buf.reserve(BODY_READ);
+    tokio_util::io::poll_read_buf(Pin::new(&mut conn.stream), cx, &mut conn.buf)
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match &mut this.framing {
+                Framing::Done | Framing::Tunnel => return Poll::Ready(None),
+                Framing::Length(left) => {
+                    if !conn.buf.is_empty() {
+                        let n = conn
+                            .buf
+                            .len()
+                            .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                        let data = conn.buf.split_to(n).freeze();
+                        *left -= n as u64;
+                        if *left == 0 {
+                            this.release();
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    match std::task::ready!(poll_fill(conn, cx)) {
+                        Ok(0) => {
+                            return this.fail(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the server closed the connection before the end of the body",
+                            ))
+                        }
+                        Ok(_) => {}
+                        Err(e) => return this.fail(e),
+                    }
+                }
+                Framing::Chunked(decoder) => {
+                    if !conn.buf.is_empty() {
+                        let step = match decoder.decode(&conn.buf) {
+                            Ok(step) => step,
+                            Err(e) => return this.fail(e),
+                        };
+                        if let Some(range) = step.data {
+                            conn.buf.advance(range.start);
+                            let data = conn.buf.split_to(range.len()).freeze();
+                            return Poll::Ready(Some(Ok(Frame::data(data))));
+                        }
+                        conn.buf.advance(step.consumed);
+                        if step.done {
+                            this.release();
+                            return Poll::Ready(None);
+                        }
+                        if !conn.buf.is_empty() {
+                            continue;
+                        }
+                    }
+                    match std::task::ready!(poll_fill(conn, cx)) {
+                        Ok(0) => {
+                            return this.fail(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the server closed the connection inside a chunked body",
+                            ))
+                        }
+                        Ok(_) => {}
+                        Err(e) => return this.fail(e),
+                    }
+                }
+                Framing::Close => {
+                    if !conn.buf.is_empty() {
+                        let data = conn.buf.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    match std::task::ready!(poll_fill(conn, cx)) {
+                        Ok(0) => {
+                            // The end of a close-delimited body; the socket is spent.
+                            this.conn = None;
+                            this.framing = Framing::Done;
+                            return Poll::Ready(None);
+                        }
+                        Ok(_) => {}
+                        Err(e) => return this.fail(e),
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.framing, Framing::Done | Framing::Tunnel)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.framing {
+            Framing::Done | Framing::Tunnel => SizeHint::with_exact(0),
+            Framing::Length(n) => SizeHint::with_exact(n),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+/// A tunnel's server side: the bytes already read past the 101 head first,
+/// then the socket.
+pub(crate) struct TunnelIo {
+    conn: Connection,
+}
+
+impl TunnelIo {
+    pub(crate) fn new(conn: Connection) -> Self {
+        TunnelIo { conn }
+    }
+}
+
+impl AsyncRead for TunnelIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let conn = &mut self.conn;
+        if !conn.buf.is_empty() {
+            let n = conn.buf.len().min(out.remaining());
+            out.put_slice(&conn.buf[..n]);
+            conn.buf.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut conn.stream).poll_read(cx, out)
+    }
+}
+
+impl AsyncWrite for TunnelIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.conn.stream).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.conn.stream).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.conn.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut b = http::Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_head_is_origin_form_http11_with_every_header() {
+        let p = parts(
+            "GET",
+            "http://example.com/a/b?x=1",
+            &[("host", "example.com"), ("x-a", "1")],
+        );
+        let head = String::from_utf8(encode_head(&p, false)).unwrap();
+        assert_eq!(
+            head,
+            "GET /a/b?x=1 HTTP/1.1\r\nhost: example.com\r\nx-a: 1\r\n\r\n"
+        );
+        let p = parts("POST", "/up", &[("host", "h")]);
+        let head = String::from_utf8(encode_head(&p, true)).unwrap();
+        assert_eq!(
+            head,
+            "POST /up HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        let p = parts("OPTIONS", "*", &[("host", "h")]);
+        assert!(String::from_utf8(encode_head(&p, false))
+            .unwrap()
+            .starts_with("OPTIONS * HTTP/1.1\r\n"));
+    }
+}
