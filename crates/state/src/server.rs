@@ -336,6 +336,10 @@ async fn active_expiry(shared: Arc<Shared>) {
         let wrote = {
             let mut s = shared.lock();
             let n = s.active_expire(now_ms(), 2000);
+            if !s.migrate_sockets.is_empty() {
+                s.migrate_sockets
+                    .retain(|_, m| m.last_use.elapsed() <= crate::store::MIGRATE_SOCKET_TTL);
+            }
             if s.tracking.on > 0 {
                 s.tracking.flush_pending();
             }

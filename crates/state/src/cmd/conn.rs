@@ -796,7 +796,10 @@ pub(super) fn command_list<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 /// Removes every trace of a disconnected client.
 pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
-    s.tracking.disable(c.id);
+    if s.tracking.on > 0 {
+        s.tracking.disable(c.id);
+        s.tracking.client_gone(c.id);
+    }
     super::tx::unwatch_all(s, c);
     super::pubsub::remove_all_subs(s, c.id);
     s.clients.remove(&c.id);
