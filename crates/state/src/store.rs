@@ -566,6 +566,8 @@ pub(crate) struct Store {
     /// MIGRATE's connections by "host:port", kept for reuse as Redis keeps
     /// them (closed after `MIGRATE_SOCKET_TTL` unused).
     pub(crate) migrate_sockets: HashMap<String, MigrateSocket>,
+    /// Protocol limits CONFIG SET changes live (shared with the connections).
+    pub(crate) live: Arc<crate::config::LiveLimits>,
 }
 
 /// How long an unused MIGRATE connection is kept (Redis's
@@ -586,6 +588,7 @@ impl Store {
     /// An empty store.
     pub(crate) fn new(cfg: Config, acl: crate::acl::Acl) -> Store {
         let notify_flags = notify::parse(&cfg.notify_keyspace_events).unwrap_or(0);
+        let live = Arc::new(crate::config::LiveLimits::new(&cfg));
         Store {
             dbs: (0..cfg.databases.max(1)).map(|_| Db::default()).collect(),
             cfg,
@@ -615,6 +618,7 @@ impl Store {
             params: HashMap::new(),
             save: Arc::new(crate::rdbfile::SaveStatus::new(now_ms() / 1000)),
             migrate_sockets: HashMap::new(),
+            live,
         }
     }
 
