@@ -220,3 +220,25 @@ pub fn parse_memory(s: &str) -> Option<u64> {
     };
     num.parse::<u64>().ok()?.checked_mul(mul)
 }
+
+/// The protocol limits CONFIG SET may change (`proto-max-bulk-len`,
+/// `client-query-buffer-limit`): connection tasks read them outside the
+/// store lock, once per request parsed and per read, so they are atomics
+/// shared by the store (which CONFIG SET reaches) and the connections.
+#[derive(Debug)]
+pub(crate) struct LiveLimits {
+    /// Largest bulk string accepted.
+    pub(crate) max_bulk_len: std::sync::atomic::AtomicI64,
+    /// Largest unparsed input per client.
+    pub(crate) query_limit: std::sync::atomic::AtomicUsize,
+}
+
+impl LiveLimits {
+    /// The limits a configuration starts with.
+    pub(crate) fn new(cfg: &Config) -> LiveLimits {
+        LiveLimits {
+            max_bulk_len: cfg.proto_max_bulk_len.into(),
+            query_limit: cfg.client_query_buffer_limit.into(),
+        }
+    }
+}

@@ -10,8 +10,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// The file's name unless `CONFIG SET dbfilename` says otherwise (and the
-/// one looked for at start).
+/// The file's name (dbfilename is a protected parameter, so this one), and
+/// the one looked for at start.
 pub(crate) const DEFAULT_NAME: &str = "dump.rdb";
 
 /// Save bookkeeping shared by the SAVE/BGSAVE handlers and the background

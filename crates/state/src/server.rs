@@ -155,7 +155,7 @@ impl Server {
             ..Limits::default()
         };
         let locked = Locked { store, scripting };
-        let shared = Arc::new(Shared::new(locked, limits, cfg.client_query_buffer_limit));
+        let shared = Arc::new(Shared::new(locked, limits));
         crate::metrics::register(&metrics, &shared);
         let writer = writer_state.map(|w| {
             let sh = shared.clone();
@@ -336,6 +336,10 @@ async fn active_expiry(shared: Arc<Shared>) {
         let wrote = {
             let mut s = shared.lock();
             let n = s.active_expire(now_ms(), 2000);
+            if !s.migrate_sockets.is_empty() {
+                s.migrate_sockets
+                    .retain(|_, m| m.last_use.elapsed() <= crate::store::MIGRATE_SOCKET_TTL);
+            }
             if s.tracking.on > 0 {
                 s.tracking.flush_pending();
             }
@@ -446,7 +450,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                     Ok(0) | Err(_) => break 'conn,
                     Ok(_) => {}
                 }
-                if inbuf.len() > shared.query_limit {
+                if inbuf.len() > shared.query_limit() {
                     tracing::warn!(client = client.id, "query buffer limit reached; closing client");
                     break 'conn;
                 }
@@ -557,7 +561,7 @@ fn run_batch(
 ) -> Batch {
     let mut guard: Option<MutexGuard<'_, Locked>> = None;
     loop {
-        let (argv, used) = match parse_request(inbuf, &shared.limits) {
+        let (argv, used) = match parse_request(inbuf, &shared.limits()) {
             Ok(Some(x)) => x,
             Ok(None) => return Batch::Done,
             Err(e) => {

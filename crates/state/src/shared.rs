@@ -4,12 +4,13 @@
 //! A leaf: `server`, `aof` and `metrics` all import it and it imports none of
 //! them, so the three no longer import each other.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{watch, Notify};
 
 use crate::aof::error::AofError;
+use crate::config::LiveLimits;
 use crate::lua::Scripting;
 use crate::resp::Limits;
 use crate::store::Store;
@@ -45,10 +46,11 @@ pub(crate) struct Shared {
     pub(crate) writer: Mutex<Option<std::thread::Thread>>,
     /// Set at shutdown: the writer flushes, fsyncs and returns.
     pub(crate) stopping: AtomicBool,
-    /// Protocol limits for parsing requests.
+    /// Protocol limits for parsing requests (the bulk length is read from
+    /// `live` for each request).
     pub(crate) limits: Limits,
-    /// Largest unparsed input per client.
-    pub(crate) query_limit: usize,
+    /// The limits CONFIG SET changes: the same as the store's.
+    pub(crate) live: Arc<LiveLimits>,
     /// The log failed: the server must stop (set once, by the writer).
     fatal: Mutex<Option<AofError>>,
     /// Wakes the server when `fatal` is set.
@@ -56,7 +58,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(locked: Locked, limits: Limits, query_limit: usize) -> Shared {
+    pub(crate) fn new(locked: Locked, limits: Limits) -> Shared {
+        let live = locked.store.live.clone();
         let (synced, _) = watch::channel(0);
         Shared {
             store: Mutex::new(locked),
@@ -64,10 +67,23 @@ impl Shared {
             writer: Mutex::new(None),
             stopping: AtomicBool::new(false),
             limits,
-            query_limit,
+            live,
             fatal: Mutex::new(None),
             failed: Notify::new(),
         }
+    }
+
+    /// The limits for parsing the next request.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_bulk_len: self.live.max_bulk_len.load(Ordering::Relaxed),
+            ..self.limits
+        }
+    }
+
+    /// Largest unparsed input per client, now.
+    pub(crate) fn query_limit(&self) -> usize {
+        self.live.query_limit.load(Ordering::Relaxed)
     }
 
     /// Locks the store. A panic while holding the lock poisons it; the data is

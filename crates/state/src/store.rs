@@ -563,12 +563,32 @@ pub(crate) struct Store {
     pub(crate) params: HashMap<&'static str, String>,
     /// SAVE/BGSAVE bookkeeping (shared with the BGSAVE thread).
     pub(crate) save: Arc<crate::rdbfile::SaveStatus>,
+    /// MIGRATE's connections by "host:port", kept for reuse as Redis keeps
+    /// them (closed after `MIGRATE_SOCKET_TTL` unused).
+    pub(crate) migrate_sockets: HashMap<String, MigrateSocket>,
+    /// Protocol limits CONFIG SET changes live (shared with the connections).
+    pub(crate) live: Arc<crate::config::LiveLimits>,
+}
+
+/// How long an unused MIGRATE connection is kept (Redis's
+/// MIGRATE_SOCKET_CACHE_TTL).
+pub(crate) const MIGRATE_SOCKET_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A connection MIGRATE keeps to a target.
+pub(crate) struct MigrateSocket {
+    /// The connection.
+    pub(crate) stream: std::net::TcpStream,
+    /// The database last selected on it; -1 = unknown, send SELECT.
+    pub(crate) last_dbid: i64,
+    /// When a MIGRATE last used it.
+    pub(crate) last_use: Instant,
 }
 
 impl Store {
     /// An empty store.
     pub(crate) fn new(cfg: Config, acl: crate::acl::Acl) -> Store {
         let notify_flags = notify::parse(&cfg.notify_keyspace_events).unwrap_or(0);
+        let live = Arc::new(crate::config::LiveLimits::new(&cfg));
         Store {
             dbs: (0..cfg.databases.max(1)).map(|_| Db::default()).collect(),
             cfg,
@@ -597,6 +617,8 @@ impl Store {
             stop: Arc::new(tokio::sync::Notify::new()),
             params: HashMap::new(),
             save: Arc::new(crate::rdbfile::SaveStatus::new(now_ms() / 1000)),
+            migrate_sockets: HashMap::new(),
+            live,
         }
     }
 

@@ -8,7 +8,10 @@
 //! one of the client's prefixes (all keys without a prefix) is announced,
 //! the keys of one command in one message. Messages go to the client
 //! itself as a RESP3 push, or to its REDIRECT client (a RESP2 one gets them
-//! as a `__redis__:invalidate` pub/sub message).
+//! as a `__redis__:invalidate` pub/sub message). Once the REDIRECT client
+//! is gone, each message that would have gone to it becomes a
+//! `tracking-redir-broken <id>` push to the tracking client itself (RESP3
+//! only; a RESP2 client hears nothing), as Redis's sendTrackingMessage does.
 //!
 //! Cost when nobody tracks: the store checks `on == 0` and skips all this.
 //!
@@ -50,6 +53,13 @@ pub(crate) struct Tracker {
     pub(crate) prefixes: Vec<Bytes>,
     /// Where messages go.
     pub(crate) target: Target,
+    /// The tracking client itself, told when its REDIRECT client is gone.
+    pub(crate) own: Target,
+    /// The REDIRECT client disconnected.
+    gone: bool,
+    /// A message found it gone (TRACKINGINFO's `broken_redirect`, which
+    /// Redis sets only then).
+    broken: bool,
     /// CLIENT CACHING was given; cleared after the next command that is
     /// not a CLIENT subcommand, as Redis does.
     pub(crate) caching: bool,
@@ -60,8 +70,9 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    /// A tracker sending to `target`, all options off.
-    pub(crate) fn new(target: Target, redirect: u64) -> Tracker {
+    /// A tracker sending to `target` (`own` when there is no redirect),
+    /// all options off.
+    pub(crate) fn new(target: Target, own: Target, redirect: u64) -> Tracker {
         Tracker {
             redirect,
             bcast: false,
@@ -70,9 +81,17 @@ impl Tracker {
             noloop: false,
             prefixes: Vec::new(),
             target,
+            own,
+            gone: false,
+            broken: false,
             caching: false,
             pending: BTreeMap::new(),
         }
+    }
+
+    /// TRACKINGINFO's `broken_redirect`.
+    pub(crate) fn broken_redirect(&self) -> bool {
+        self.broken
     }
 }
 
@@ -88,7 +107,19 @@ pub(crate) struct Tracking {
     pub(crate) writer: u64,
 }
 
-fn send(t: &Target, keys: Option<Vec<Bytes>>) {
+/// One invalidation message for tracker `t`.
+fn send(t: &mut Tracker, keys: Option<Vec<Bytes>>) {
+    if t.gone {
+        t.broken = true;
+        if t.own.proto >= 3 {
+            let _ = t.own.tx.send(Reply::Push(vec![
+                Reply::bulk("tracking-redir-broken"),
+                Reply::Int(t.redirect as i64),
+            ]));
+        }
+        return;
+    }
+    let t = &t.target;
     let payload = match keys {
         Some(k) => Reply::Array(k.into_iter().map(Reply::Bulk).collect()),
         None => Reply::NilArray,
@@ -127,6 +158,16 @@ impl Tracking {
         }
     }
 
+    /// Client `id` disconnected: whoever redirected to it is broken from
+    /// now on (a client that reuses nothing: ids are never given twice).
+    pub(crate) fn client_gone(&mut self, id: u64) {
+        for t in self.clients.values_mut() {
+            if t.redirect == id {
+                t.gone = true;
+            }
+        }
+    }
+
     /// Number of keys in the default-mode table (INFO tracking_total_keys).
     pub(crate) fn total_keys(&self) -> usize {
         self.keys.len()
@@ -159,13 +200,13 @@ impl Tracking {
         let writer = self.writer;
         if let Some(ids) = self.keys.remove(key) {
             for id in ids {
-                let Some(t) = self.clients.get(&id) else {
+                let Some(t) = self.clients.get_mut(&id) else {
                     continue;
                 };
                 if t.bcast || (t.noloop && id == writer) {
                     continue;
                 }
-                send(&t.target, Some(vec![Bytes::copy_from_slice(key)]));
+                send(t, Some(vec![Bytes::copy_from_slice(key)]));
             }
         }
         for (&id, t) in self.clients.iter_mut() {
@@ -193,7 +234,7 @@ impl Tracking {
     pub(crate) fn flush_pending(&mut self) {
         for t in self.clients.values_mut() {
             for (_, keys) in std::mem::take(&mut t.pending) {
-                send(&t.target, Some(keys.into_iter().collect()));
+                send(t, Some(keys.into_iter().collect()));
             }
         }
     }
@@ -203,7 +244,7 @@ impl Tracking {
         self.keys.clear();
         for t in self.clients.values_mut() {
             t.pending.clear();
-            send(&t.target, None);
+            send(t, None);
         }
     }
 }

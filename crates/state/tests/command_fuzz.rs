@@ -1166,6 +1166,11 @@ fn compare_skipped(base: &[String]) -> bool {
 /// count it would try to satisfy (we refuse counts past 100 million).
 fn compare_unsafe(argv: &[String]) -> bool {
     let name = argv[0].to_ascii_lowercase();
+    // redis-server's PFSELFTEST runs for 1.4 s of CPU on this machine when
+    // it is busy, past the reply limit; its answer is OK on both (hll.rs).
+    if name == "pfselftest" && argv.len() == 1 {
+        return true;
+    }
     matches!(name.as_str(), "srandmember" | "hrandfield" | "zrandmember")
         && argv
             .get(2)

@@ -84,6 +84,30 @@ fn config_set_validates_and_reports_back() {
             %config get activerehashing
             %config get tls-*
             %config get *-max-*-entries
+            config set client-output-buffer-limit "pubsub 1mb 512kb 30 normal 0 0 0"
+            %config get client-output-buffer-limit
+            config set client-output-buffer-limit "replica 64mb 16mb 10"
+            %config get client-output-buffer-limit
+            config set client-output-buffer-limit "normal 1 2"
+            config set client-output-buffer-limit "master 1 2 3"
+            config set client-output-buffer-limit "pubsub x 2 3"
+            config set client-output-buffer-limit "pubsub 32mb 8mb 60"
+            config set proto-max-bulk-len 1000
+            config set proto-max-bulk-len lots
+            config set proto-max-bulk-len 2mb
+            %config get proto-max-bulk-len
+            config set client-query-buffer-limit 1kb
+            config set client-query-buffer-limit 4mb
+            %config get client-query-buffer-limit
+            config set client-query-buffer-limit 1gb
+            config set proto-max-bulk-len 512mb
+            config set port 70000
+            config set port abc
+            config set dbfilename other.rdb
+            config set dir /tmp
+            config set rdbchecksum no
+            config set jemalloc-bg-thread no
+            config set jemalloc-bg-thread yes
         "#,
         );
     }
@@ -114,4 +138,82 @@ fn object_encoding_follows_config_limits() {
         object encoding s1
     "#,
     );
+}
+
+/// Every name/value pair of `CONFIG GET *`: each server is given back its
+/// own value with CONFIG SET. Redis accepts every mutable parameter so, and
+/// refuses the immutable and protected ones with its reasons; the replies
+/// must be the same here, parameter by parameter.
+#[test]
+fn config_set_accepts_every_parameter_back_as_redis_does() {
+    let mut p = Pair::new();
+    let pairs = |c: &mut Conn| -> Vec<(String, Vec<u8>)> {
+        let Frame::Array(flat) = c.cmd("config get *") else {
+            panic!("CONFIG GET *")
+        };
+        flat.chunks(2)
+            .map(|kv| match (&kv[0], &kv[1]) {
+                (Frame::Bulk(k), Frame::Bulk(v)) => {
+                    (String::from_utf8_lossy(k).into_owned(), v.to_vec())
+                }
+                other => panic!("pair {other:?}"),
+            })
+            .collect()
+    };
+    let theirs = pairs(&mut p.r);
+    let ours: std::collections::BTreeMap<String, Vec<u8>> = pairs(&mut p.o).into_iter().collect();
+    let mut differ = Vec::new();
+    for (name, value) in &theirs {
+        let own = ours
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} not listed here"));
+        let set = |c: &mut Conn, v: &[u8]| {
+            c.send_args(&[
+                b"config".to_vec(),
+                b"set".to_vec(),
+                name.clone().into_bytes(),
+                v.to_vec(),
+            ]);
+            c.read().expect("reply")
+        };
+        let r = set(&mut p.r, value);
+        let o = set(&mut p.o, own);
+        if r != o {
+            differ.push(format!("{name}: redis-server {r:?}, here {o:?}"));
+        }
+    }
+    assert!(theirs.len() > 150, "{} parameters", theirs.len());
+    assert!(
+        differ.is_empty(),
+        "{} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}
+
+/// proto-max-bulk-len set with CONFIG SET applies to the next request, as
+/// in Redis: a bulk longer than it is a protocol error (and the connection
+/// closes); before the change the same header just waits for its data.
+#[test]
+fn proto_max_bulk_len_applies_at_once() {
+    let p = Pair::new();
+    let mut got = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut admin = Conn::connect(addr);
+        let mut c = Conn::connect(addr);
+        c.send_raw(b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1500000\r\n");
+        let before = c.try_read(std::time::Duration::from_millis(200));
+        drop(c);
+        let set = admin.cmd("config set proto-max-bulk-len 1mb");
+        let mut c = Conn::connect(addr);
+        c.send_raw(b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1500000\r\n");
+        got.push((before, set, c.read()));
+    }
+    assert_eq!(
+        got[1].2,
+        Some(Frame::Error(
+            "ERR Protocol error: invalid bulk length".into()
+        ))
+    );
+    assert_eq!(got[0], got[1], "redis-server vs bigstep state");
 }

@@ -234,6 +234,62 @@ fn redirect_to_a_resp2_subscriber_and_to_a_resp3_client() {
     assert_eq!(got[0], got[1], "redis-server vs bigstep state");
 }
 
+/// The REDIRECT client disconnects: each invalidation that would have gone
+/// to it becomes a `tracking-redir-broken <id>` push to the tracking client
+/// (RESP3), every time; a RESP2 tracking client hears nothing and its next
+/// reply is just its own.
+#[test]
+fn a_redirect_client_that_left_is_reported_to_resp3_trackers() {
+    let redis = start_redis(&[]);
+    let ours = start_ours(state::Config::default());
+    let mut got = Vec::new();
+    for addr in [redis.addr, ours.addr] {
+        let mut seen = Vec::new();
+        let mut t3 = Conn::connect(addr);
+        let mut t2 = Conn::connect(addr);
+        let mut w = Conn::connect(addr);
+        t3.cmd("hello 3");
+        let mut sink = Conn::connect(addr);
+        let Frame::Integer(id) = sink.cmd("client id") else {
+            panic!("client id")
+        };
+        for t in [&mut t3, &mut t2] {
+            seen.push(t.cmd(&format!("client tracking on redirect {id}")));
+            t.cmd("get k");
+        }
+        drop(sink);
+        common::wait_for(
+            "the redirect client to be gone",
+            Duration::from_secs(5),
+            || w.cmd(&format!("client list id {id}")) == Frame::Bulk(Vec::new().into()),
+        );
+        for t in [&mut t3, &mut t2] {
+            seen.push(t.cmd("client trackinginfo").pipe_redirect(id));
+        }
+        w.cmd("set k v");
+        seen.push(t3.read().expect("broken-redirect push").pipe_redirect(id));
+        // Only now, a message having found it gone, is the redirect broken.
+        for t in [&mut t3, &mut t2] {
+            seen.push(t.cmd("client trackinginfo").pipe_redirect(id));
+        }
+        // Told again on the next invalidation, not only once.
+        t3.cmd("get k");
+        w.cmd("set k v2");
+        seen.push(t3.read().expect("second push").pipe_redirect(id));
+        w.cmd("flushall");
+        seen.push(t3.read().expect("push on flush").pipe_redirect(id));
+        seen.push(next(&mut t3).unwrap_or(Frame::Simple("nothing".into())));
+        seen.push(t2.cmd("ping"));
+        got.push(seen);
+    }
+    assert_eq!(
+        got[1][4],
+        Frame::Push(vec![bulk("tracking-redir-broken"), Frame::Integer(-99)])
+    );
+    assert!(format!("{:?}", got[1][5]).contains("broken_redirect"));
+    assert_eq!(got[0], got[1], "redis-server vs bigstep state");
+}
+
 trait RedirectMask {
     /// TRACKINGINFO with the redirect id (different per server) masked.
     fn pipe_redirect(self, id: i64) -> Frame;
@@ -241,18 +297,12 @@ trait RedirectMask {
 
 impl RedirectMask for Frame {
     fn pipe_redirect(self, id: i64) -> Frame {
+        let m = |f: Frame| f.pipe_redirect(id);
         match self {
-            Frame::Array(v) => Frame::Array(
-                v.into_iter()
-                    .map(|f| {
-                        if f == Frame::Integer(id) {
-                            Frame::Integer(-99)
-                        } else {
-                            f
-                        }
-                    })
-                    .collect(),
-            ),
+            Frame::Integer(i) if i == id => Frame::Integer(-99),
+            Frame::Push(v) => Frame::Push(v.into_iter().map(m).collect()),
+            Frame::Array(v) => Frame::Array(v.into_iter().map(m).collect()),
+            Frame::Map(v) => Frame::Map(v.into_iter().map(|(k, x)| (m(k), m(x))).collect()),
             other => other,
         }
     }

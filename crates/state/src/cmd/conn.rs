@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::args::{int, is, syntax};
 use super::ctx::{Commands, Ctx, Spec, R};
 use super::params;
-use crate::config::{parse_memory, Fsync, Policy, REDIS_VERSION};
+use crate::config::{parse_memory, Config, Fsync, Policy, REDIS_VERSION};
 use crate::resp::Reply;
 use crate::store::{notify, Client, Store};
 
@@ -550,10 +550,7 @@ fn config_pairs(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
         ),
         (
             "client-output-buffer-limit",
-            format!(
-                "normal 0 0 0 slave 268435456 67108864 60 pubsub {} 8388608 60",
-                c.pubsub_output_limit
-            ),
+            format_output_limits(&output_limits(&[], ctx.s, c)),
         ),
     ];
     pairs.extend(params::all().map(|(name, p)| {
@@ -561,6 +558,64 @@ fn config_pairs(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
         (name, v.to_string())
     }));
     pairs
+}
+
+/// The params key under which CONFIG SET keeps client-output-buffer-limit.
+const OUTPUT_LIMITS: &str = "client-output-buffer-limit";
+
+/// client-output-buffer-limit as [hard, soft, soft seconds] for the normal,
+/// replica and pub/sub classes: a value staged by this CONFIG SET, else the
+/// one set before, else Redis's defaults with our pub/sub hard limit (the
+/// one limit enforced here).
+fn output_limits(staged: &[(&str, String)], s: &Store, c: &Config) -> [[u64; 3]; 3] {
+    let mut classes = [
+        [0, 0, 0],
+        [268_435_456, 67_108_864, 60],
+        [c.pubsub_output_limit as u64, 8_388_608, 60],
+    ];
+    let set = staged
+        .iter()
+        .rev()
+        .find(|(n, _)| *n == OUTPUT_LIMITS)
+        .map(|(_, v)| v.as_str())
+        .or_else(|| s.params.get(OUTPUT_LIMITS).map(String::as_str));
+    if let Some(v) = set {
+        let _ = set_output_limits(&mut classes, v);
+    }
+    classes[2][0] = c.pubsub_output_limit as u64;
+    classes
+}
+
+/// Applies `<class> <hard> <soft> <seconds>`... as Redis's
+/// setConfigClientOutputBufferLimitOption: all checked before any is set.
+fn set_output_limits(classes: &mut [[u64; 3]; 3], val: &str) -> Result<(), &'static str> {
+    let words: Vec<&str> = val.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.");
+    }
+    let mut out = *classes;
+    for w in words.chunks(4) {
+        let class = match w[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => return Err("Invalid client class specified in buffer limit configuration."),
+        };
+        let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let hard = parse_memory(w[1]).ok_or(bad)?;
+        let soft = parse_memory(w[2]).ok_or(bad)?;
+        let secs: u64 = w[3].parse().map_err(|_| bad)?;
+        out[class] = [hard, soft, secs];
+    }
+    *classes = out;
+    Ok(())
+}
+
+fn format_output_limits(c: &[[u64; 3]; 3]) -> String {
+    format!(
+        "normal {} {} {} slave {} {} {} pubsub {} {} {}",
+        c[0][0], c[0][1], c[0][2], c[1][0], c[1][1], c[1][2], c[2][0], c[2][1], c[2][2]
+    )
 }
 
 pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
@@ -622,6 +677,51 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
                 cfg.auto_aof_rewrite_percentage = val.parse().map_err(|_| fail("argument couldn't be parsed into an integer"))?
             }
             "save" | "appendonly" | "maxmemory-samples" | "lua-time-limit" | "busy-reply-threshold" | "protected-mode" => {}
+            // The listener does not move while running: its own address is
+            // accepted (Redis's port and bind are then unchanged too), any
+            // other is refused with the way to get it.
+            "port" => {
+                let n: i64 = crate::resp::parse_i64(val.as_bytes()).ok_or_else(|| fail("argument couldn't be parsed into an integer"))?;
+                if !(0..=65535).contains(&n) {
+                    return Err(fail("argument must be between 0 and 65535 inclusive"));
+                }
+                if n != i64::from(cfg.port) {
+                    return Err(fail("bigstep state does not move its listener while running; restart it with --port"));
+                }
+            }
+            "bind" => {
+                let addrs: Vec<&str> = val.split_whitespace().collect();
+                if addrs.len() > 16 {
+                    return Err(fail("Too many bind addresses specified."));
+                }
+                if addrs != cfg.bind.split_whitespace().collect::<Vec<_>>() {
+                    return Err(fail("bigstep state does not move its listener while running; restart it with --bind"));
+                }
+            }
+            "proto-max-bulk-len" => {
+                let n = parse_memory(&val).ok_or_else(|| fail("argument must be a memory value"))?;
+                cfg.proto_max_bulk_len = i64::try_from(n)
+                    .ok()
+                    .filter(|&n| n >= 1024 * 1024)
+                    .ok_or_else(|| fail(&format!("argument must be between 1048576 and {} inclusive", i64::MAX)))?;
+            }
+            "client-query-buffer-limit" => {
+                let n = parse_memory(&val).ok_or_else(|| fail("argument must be a memory value"))?;
+                cfg.client_query_buffer_limit = usize::try_from(n)
+                    .ok()
+                    .filter(|&n| n >= 1024 * 1024 && n <= i64::MAX as usize)
+                    .ok_or_else(|| fail(&format!("argument must be between 1048576 and {} inclusive", i64::MAX)))?;
+            }
+            "client-output-buffer-limit" => {
+                let mut classes = output_limits(&staged, ctx.s, &cfg);
+                set_output_limits(&mut classes, &val).map_err(&fail)?;
+                cfg.pubsub_output_limit = usize::try_from(classes[2][0]).unwrap_or(usize::MAX);
+                staged.retain(|(n, _)| *n != OUTPUT_LIMITS);
+                staged.push((OUTPUT_LIMITS, format_output_limits(&classes)));
+            }
+            other if params::refusal(other).is_some() => {
+                return Err(fail(params::refusal(other).unwrap_or_default()))
+            }
             other => match params::find(other) {
                 Some(param) => staged.push((param.name, params::check(param, &val).map_err(|e| fail(&e))?)),
                 None if params::refusal(other).is_some() => {
@@ -636,6 +736,14 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             },
         }
     }
+    ctx.s
+        .live
+        .max_bulk_len
+        .store(cfg.proto_max_bulk_len, std::sync::atomic::Ordering::Relaxed);
+    ctx.s.live.query_limit.store(
+        cfg.client_query_buffer_limit,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     ctx.s.cfg = cfg;
     ctx.s.notify_flags = flags;
     ctx.s.params.extend(staged);
@@ -796,7 +904,10 @@ pub(super) fn command_list<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 /// Removes every trace of a disconnected client.
 pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
-    s.tracking.disable(c.id);
+    if s.tracking.on > 0 {
+        s.tracking.disable(c.id);
+        s.tracking.client_gone(c.id);
+    }
     super::tx::unwatch_all(s, c);
     super::pubsub::remove_all_subs(s, c.id);
     s.clients.remove(&c.id);

@@ -46,12 +46,13 @@ pub(super) fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|x| x.name == name)
 }
 
-/// Why Redis refuses CONFIG SET of a parameter listed elsewhere (its value
-/// is read from the server's own configuration).
+/// Why Redis refuses CONFIG SET of a parameter (immutable, or protected
+/// while enable-protected-configs is off, as it is by default).
 pub(super) fn refusal(name: &str) -> Option<&'static str> {
     match name {
         "databases" => Some("can't set immutable config"),
-        "dir" => Some("can't set protected config"),
+        // Protected in Redis 7.0 (enable-protected-configs is off by default).
+        "dir" | "dbfilename" => Some("can't set protected config"),
         _ => None,
     }
 }
@@ -221,7 +222,7 @@ static PARAMS: &[Param] = &[
     p("ignore-warnings", Kind::Str, "", true),
     p("io-threads", Kind::Int(1, 128), "1", false),
     p("io-threads-do-reads", Kind::Bool, "no", false),
-    p("jemalloc-bg-thread", Kind::Bool, "yes", false),
+    p("jemalloc-bg-thread", Kind::Bool, "yes", true),
     p(
         "latency-monitor-threshold",
         Kind::Int(0, i64::MAX),
@@ -285,7 +286,7 @@ static PARAMS: &[Param] = &[
     ),
     p("rdb-del-sync-files", Kind::Bool, "no", true),
     p("rdb-save-incremental-fsync", Kind::Bool, "yes", true),
-    p("rdbchecksum", Kind::Bool, "yes", true),
+    p("rdbchecksum", Kind::Bool, "yes", false),
     p("rdbcompression", Kind::Bool, "yes", true),
     p("repl-backlog-size", Kind::Mem, "1048576", true),
     p("repl-backlog-ttl", Kind::Int(0, I32_MAX), "3600", true),
@@ -345,7 +346,7 @@ static PARAMS: &[Param] = &[
         true,
     ),
     p("slowlog-max-len", Kind::Int(0, i64::MAX), "128", true),
-    p("socket-mark-id", Kind::Int(0, U32_MAX), "0", true),
+    p("socket-mark-id", Kind::Int(0, U32_MAX), "0", false),
     p("stop-writes-on-bgsave-error", Kind::Bool, "yes", true),
     p("stream-node-max-bytes", Kind::Mem, "4096", true),
     p(

@@ -100,6 +100,10 @@ pub(super) fn client_tracking(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             )));
         }
     }
+    let own = Target {
+        tx: ctx.c.shared.tx.clone(),
+        proto: ctx.c.proto,
+    };
     let target = if redirect != 0 {
         let e = &ctx.s.clients[&redirect];
         Target {
@@ -107,15 +111,12 @@ pub(super) fn client_tracking(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             proto: e.resp,
         }
     } else {
-        Target {
-            tx: ctx.c.shared.tx.clone(),
-            proto: ctx.c.proto,
-        }
+        own.clone()
     };
     // As Redis's enableTracking: the mode flags are set anew, the prefixes
     // add up until tracking is turned off; BCAST without a prefix is the
     // empty prefix (every key).
-    let mut t = Tracker::new(target, redirect);
+    let mut t = Tracker::new(target, own, redirect);
     t.bcast = bcast;
     t.optin = optin;
     t.optout = optout;
@@ -198,7 +199,7 @@ pub(super) fn client_trackinginfo(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
             if t.noloop {
                 flags.push("noloop");
             }
-            if t.redirect != 0 && !ctx.s.clients.contains_key(&t.redirect) {
+            if t.broken_redirect() {
                 flags.push("broken_redirect");
             }
             (

@@ -62,9 +62,19 @@ pub fn wait_listening(addr: SocketAddr) {
 /// `process_id`) and try another port if the child exited or someone else
 /// answers.
 pub fn start_redis(extra: &[&str]) -> Redis {
+    start_server("redis-server", extra)
+}
+
+/// Starts Debian's valkey-server (Valkey 8, from bookworm-backports; see
+/// .ci/install) the same way. Fails (not skips) if it is missing.
+pub fn start_valkey(extra: &[&str]) -> Redis {
+    start_server("valkey-server", extra)
+}
+
+fn start_server(bin: &str, extra: &[&str]) -> Redis {
     for _attempt in 0..10 {
         let port = free_port();
-        let mut cmd = Command::new("redis-server");
+        let mut cmd = Command::new(bin);
         cmd.args([
             "--port",
             &port.to_string(),
@@ -80,9 +90,9 @@ pub fn start_redis(extra: &[&str]) -> Redis {
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect(
-            "redis-server must be installed (apt install redis-server) for the conformance suite",
-        );
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("{bin} must be installed (see .ci/apt-state.txt and .ci/install): {e}")
+        });
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         if is_our_redis(&mut child, addr) {
             return Redis { child, addr };
@@ -90,7 +100,7 @@ pub fn start_redis(extra: &[&str]) -> Redis {
         let _ = child.kill();
         let _ = child.wait();
     }
-    panic!("could not start redis-server on a free port after 10 tries");
+    panic!("could not start {bin} on a free port after 10 tries");
 }
 
 /// Waits until `addr` answers INFO with `child`'s pid; false if the child
