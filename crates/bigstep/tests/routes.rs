@@ -16,6 +16,7 @@ use http_body_util::Full;
 use testkit::backend::Backend;
 use testkit::client::{raw, send, Resp};
 use testkit::process::FrontDoorProc;
+use testkit::store::{Engine, StoreProc};
 use testkit::{closed_port, eventually};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bigstep");
@@ -850,69 +851,6 @@ async fn a_page_arrives_compressed_and_renders_in_chromium() {
     );
 }
 
-/// A child process killed (and its directory removed) when dropped.
-struct Child(std::process::Child, Option<std::path::PathBuf>);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        if let Some(dir) = &self.1 {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-/// `bigstep state` on a free port, in a fresh directory.
-fn start_state() -> (Child, SocketAddr) {
-    use std::io::BufRead;
-    let dir = testkit::process::temp_dir("routes-state");
-    let mut child = std::process::Command::new(BIN)
-        .args(["state", "--port", "0", "--dir"])
-        .arg(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("bigstep state");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let addr = lines
-        .find_map(|l| {
-            l.ok()?
-                .strip_prefix("bigstep state listening on ")
-                .map(|a| a.trim().parse().unwrap())
-        })
-        .expect("bigstep state did not start");
-    (Child(child, Some(dir)), addr)
-}
-
-/// `redis-server` on a free port, nothing saved.
-async fn start_redis() -> (Child, SocketAddr) {
-    let addr = closed_port();
-    let child = std::process::Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--port",
-        ])
-        .arg(addr.port().to_string())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server (apt-get install redis-server)");
-    assert!(
-        eventually(Duration::from_secs(10), || std::net::TcpStream::connect(
-            addr
-        )
-        .is_ok())
-        .await,
-        "redis-server did not start"
-    );
-    (Child(child, None), addr)
-}
-
 /// Two front doors share one limit through `store`: 6 allowed in all, not 6 each.
 async fn two_front_doors_share_a_limit(store: SocketAddr) {
     let www = Backend::start("www").await;
@@ -964,14 +902,14 @@ rate_limit = {{ rate = "6/m", burst = 6, key = "header:x-user", shared = true }}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_front_doors_share_a_limit_through_bigstep_state() {
-    let (_state, addr) = start_state();
-    two_front_doors_share_a_limit(addr).await;
+    let state = StoreProc::start(BIN, Engine::State);
+    two_front_doors_share_a_limit(state.addr()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_front_doors_share_a_limit_through_redis() {
-    let (_redis, addr) = start_redis().await;
-    two_front_doors_share_a_limit(addr).await;
+    let redis = StoreProc::start(BIN, Engine::Redis);
+    two_front_doors_share_a_limit(redis.addr()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
