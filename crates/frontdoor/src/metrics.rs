@@ -496,3 +496,65 @@ impl Collector for FrontDoorCollector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::metrics::counter::Counter as PromCounter;
+
+    use crate::{Config, FrontDoor};
+
+    /// One registry for the process: the front door's families render beside
+    /// another role's, with the names, labels and types dashboards read.
+    #[tokio::test]
+    async fn a_shared_registry_renders_every_role() {
+        let registry = service::Metrics::new();
+        let other = PromCounter::<u64>::default();
+        registry.register("bigstep_files", |r| {
+            r.register("requests", "Requests.", other.clone())
+        });
+        other.inc();
+        let cfg = Config::from_toml(
+            "listen = \"127.0.0.1:0\"\n[[servers]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\n\
+             [[pools]]\nname = \"api\"\n[[pools.servers]]\nname = \"b\"\naddress = \"127.0.0.1:2\"\n\
+             [[routes]]\nname = \"r1\"\npath_prefix = \"/api\"\npool = \"api\"\n",
+        )
+        .unwrap();
+        let fd = FrontDoor::bind_with(cfg, &registry).await.unwrap();
+        {
+            let control = fd.control();
+            let m = &control.0.metrics;
+            m.retries.inc();
+            m.record(503, true);
+            m.open_connections.fetch_add(2, super::Relaxed);
+        }
+        let text = fd.control().metrics();
+        assert_eq!(text, registry.render());
+        for line in [
+            "bigstep_files_requests_total 1",
+            "# TYPE bigstep_retries counter",
+            "bigstep_retries_total 1",
+            "bigstep_local_errors_total 1",
+            "bigstep_responses_total{code=\"5xx\"} 1",
+            "bigstep_client_connections 2",
+            "# TYPE bigstep_server_up gauge",
+            "bigstep_server_up{server=\"a\",pool=\"default\",health=\"up\"} 1",
+            "bigstep_server_responses_total{server=\"b\",pool=\"api\",code=\"2xx\"} 0",
+            "# TYPE bigstep_server_request_duration_seconds histogram",
+            "bigstep_server_request_duration_seconds_bucket{le=\"+Inf\",server=\"b\",pool=\"api\"} 0",
+            "bigstep_pool_responses_total{pool=\"api\",code=\"5xx\"} 0",
+            "bigstep_route_rate_limited_total{route=\"r1\"} 0",
+            "bigstep_route_request_duration_seconds_count{route=\"r1\"} 0",
+            "# EOF",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+        }
+        // Off unless configured.
+        assert!(!text.contains("bigstep_discovery_"), "{text}");
+        assert!(!text.contains("bigstep_tls_cert_expiry_seconds"), "{text}");
+        // The front door gone, the registry reports nothing of it.
+        drop(fd);
+        let after = registry.render();
+        assert!(after.contains("bigstep_files_requests_total 1"), "{after}");
+        assert!(!after.contains("bigstep_retries_total"), "{after}");
+    }
+}
