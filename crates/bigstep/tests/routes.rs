@@ -701,6 +701,30 @@ compress = false
     assert!(h.contains("content-encoding: gzip"), "{h}");
     assert_eq!(body, expected);
     assert!(wire < 3_000, "{wire}");
+    // zstd for a client that asks for it (curl decodes it: libcurl has zstd).
+    let (h, body, wire) = tokio::task::spawn_blocking(move || {
+        curl(addr, text, &["--compressed", "-H", "Accept-Encoding: zstd"])
+    })
+    .await
+    .unwrap();
+    assert!(h.contains("content-encoding: zstd"), "{h}");
+    assert_eq!(body, expected);
+    assert!(wire < 3_000, "{wire}");
+    // And brotli still first for a browser that offers all three.
+    let (h, _, _) = tokio::task::spawn_blocking(move || {
+        curl(
+            addr,
+            text,
+            &[
+                "--compressed",
+                "-H",
+                "Accept-Encoding: gzip, deflate, br, zstd",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(h.contains("content-encoding: br"), "{h}");
     // Not compressed: a client that did not ask, binary types, small bodies,
     // HEAD, ranges, and a route that says no.
     for (path, args) in [
@@ -717,6 +741,46 @@ compress = false
             .unwrap();
         assert!(!h.contains("content-encoding"), "{path}: {h}");
     }
+}
+
+/// A `path_regex` route takes the paths its pattern matches whole, as
+/// normalised (the server is sent that path too), and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regex_route_matches_whole_normalised_paths() {
+    let (www, img) = (Backend::start("www").await, Backend::start("img").await);
+    let cfg = format!(
+        r#"[[balance.servers]]
+address = "{www}"
+
+[[balance.pools]]
+name = "img"
+[[balance.pools.servers]]
+address = "{img}"
+
+[[balance.routes]]
+path_regex = '/users/[0-9]+/avatar(\.png)?'
+pool = "img"
+"#,
+        www = www.addr,
+        img = img.addr,
+    );
+    let fd = FrontDoorProc::start(BIN, &cfg);
+    let by = |r: &Resp| r.header("x-backend").unwrap_or("?").to_string();
+    for (path, want) in [
+        ("/users/42/avatar", "img"),
+        ("/users/42/avatar.png", "img"),
+        ("/users/42/avatar?size=2", "img"),
+        ("/users/42/avatar/more", "www"),
+        ("/x/users/42/avatar", "www"),
+        ("/users/abc/avatar", "www"),
+        ("/users/42/avatarxpng", "www"),
+        ("/users/x/../7/avatar", "img"),
+    ] {
+        let r = get_h(fd.addr, "s.test", path, &[]).await;
+        assert_eq!(by(&r), want, "{path}");
+    }
+    assert_eq!(first_line(&img), "GET /users/7/avatar HTTP/1.1");
+    assert_eq!((img.hits(), www.hits()), (4, 4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
