@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
@@ -683,13 +682,6 @@ async fn changes_under_load_fail_no_request() {
 
 // === dashboard in headless Chromium ===
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
-
 /// Load the dashboard, see the servers, press Drain on one, see it draining.
 /// Needs `node`, `/usr/bin/chromium` and playwright-core in `.ci/node`
 /// (`.ci/install` puts them there); without them this test fails, it does not skip.
@@ -708,16 +700,11 @@ async fn dashboard_drains_a_server_in_chromium() {
             tokio::time::sleep(Duration::from_millis(40)).await;
         }
     });
-    let root = repo_root();
-    let shot = root.join("test-artifacts/dashboard.png");
-    std::fs::create_dir_all(shot.parent().unwrap()).expect("test-artifacts dir");
-    let _ = std::fs::remove_file(&shot);
-    let node_modules = root.join(".ci/node/node_modules");
-    assert!(
-        node_modules.join("playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run .ci/install",
-        node_modules.display()
-    );
+    let testkit::browser::BrowserTest {
+        root,
+        node_modules,
+        screenshot: shot,
+    } = testkit::browser::prepare("dashboard.png");
     let url = format!("http://{admin}/#token={TOKEN}");
     let script = root.join("crates/bigstep/tests/dashboard/drain.mjs");
     let out = tokio::task::spawn_blocking(move || {

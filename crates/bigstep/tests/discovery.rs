@@ -71,7 +71,7 @@ async fn metric(admin: SocketAddr, name: &str) -> Option<String> {
 // === join, leave, expiry ===
 
 async fn join_and_leave(engine: Engine) {
-    let reg = RegistryProc::start(engine);
+    let reg = RegistryProc::start(BIN, engine);
     let (fd, admin) = front_door(&reg, "");
     let (b1, b2, b3) = (
         Backend::start("web-1").await,
@@ -152,7 +152,7 @@ async fn join_leave_and_expiry_with_redis_server() {
 // === several front doors agree ===
 
 async fn drain_is_shared(engine: Engine) {
-    let reg = RegistryProc::start(engine);
+    let reg = RegistryProc::start(BIN, engine);
     let (b0, b1, b2) = (
         Backend::start("fixed").await,
         Backend::start("web-1").await,
@@ -243,7 +243,7 @@ async fn a_drain_on_one_front_door_applies_on_another_with_redis_server() {
 // === the registry goes away ===
 
 async fn registry_loss(engine: Engine) {
-    let mut reg = RegistryProc::start(engine);
+    let mut reg = RegistryProc::start(BIN, engine);
     let (fd, admin) = front_door(&reg, "");
     let (b1, b2) = (Backend::start("web-1").await, Backend::start("web-2").await);
     let url = reg.url();
@@ -339,7 +339,7 @@ async fn front_doors_keep_serving_without_the_registry_redis_server() {
 /// empty throughout the check).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_that_restarts_empty_removes_nobody() {
-    let mut reg = RegistryProc::start(Engine::Redis);
+    let mut reg = RegistryProc::start(BIN, Engine::Redis);
     let (fd, admin) = front_door(&reg, "");
     let (b1, b2) = (Backend::start("web-1").await, Backend::start("web-2").await);
     let _j1 = JoinProc::start(&reg.url(), "web-1", b1.addr, &["--ttl", "60s"]);
@@ -394,7 +394,7 @@ async fn a_registry_that_restarts_empty_removes_nobody() {
 /// stay, with their live state (health stays up, no new warm-up).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_reload_keeps_discovered_servers() {
-    let reg = RegistryProc::start(Engine::State);
+    let reg = RegistryProc::start(BIN, Engine::State);
     let (b0, b1, b2) = (
         Backend::start("fixed").await,
         Backend::start("web-1").await,
@@ -489,7 +489,7 @@ fn a_bad_registry_url_is_refused_with_its_key() {
 /// own path answers gets traffic even though the pool's path fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_registered_health_path_is_the_one_checked() {
-    let reg = RegistryProc::start(Engine::Redis);
+    let reg = RegistryProc::start(BIN, Engine::Redis);
     let (fd, admin) = front_door(&reg, "");
     let (b1, b2) = (Backend::start("web-1").await, Backend::start("web-2").await);
     let url = reg.url();

@@ -16,6 +16,7 @@ use http_body_util::Full;
 use testkit::backend::Backend;
 use testkit::client::{raw, send, Resp};
 use testkit::process::FrontDoorProc;
+use testkit::store::{Engine, StoreProc};
 use testkit::{closed_port, eventually};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bigstep");
@@ -700,6 +701,30 @@ compress = false
     assert!(h.contains("content-encoding: gzip"), "{h}");
     assert_eq!(body, expected);
     assert!(wire < 3_000, "{wire}");
+    // zstd for a client that asks for it (curl decodes it: libcurl has zstd).
+    let (h, body, wire) = tokio::task::spawn_blocking(move || {
+        curl(addr, text, &["--compressed", "-H", "Accept-Encoding: zstd"])
+    })
+    .await
+    .unwrap();
+    assert!(h.contains("content-encoding: zstd"), "{h}");
+    assert_eq!(body, expected);
+    assert!(wire < 3_000, "{wire}");
+    // And brotli still first for a browser that offers all three.
+    let (h, _, _) = tokio::task::spawn_blocking(move || {
+        curl(
+            addr,
+            text,
+            &[
+                "--compressed",
+                "-H",
+                "Accept-Encoding: gzip, deflate, br, zstd",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(h.contains("content-encoding: br"), "{h}");
     // Not compressed: a client that did not ask, binary types, small bodies,
     // HEAD, ranges, and a route that says no.
     for (path, args) in [
@@ -716,6 +741,46 @@ compress = false
             .unwrap();
         assert!(!h.contains("content-encoding"), "{path}: {h}");
     }
+}
+
+/// A `path_regex` route takes the paths its pattern matches whole, as
+/// normalised (the server is sent that path too), and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regex_route_matches_whole_normalised_paths() {
+    let (www, img) = (Backend::start("www").await, Backend::start("img").await);
+    let cfg = format!(
+        r#"[[balance.servers]]
+address = "{www}"
+
+[[balance.pools]]
+name = "img"
+[[balance.pools.servers]]
+address = "{img}"
+
+[[balance.routes]]
+path_regex = '/users/[0-9]+/avatar(\.png)?'
+pool = "img"
+"#,
+        www = www.addr,
+        img = img.addr,
+    );
+    let fd = FrontDoorProc::start(BIN, &cfg);
+    let by = |r: &Resp| r.header("x-backend").unwrap_or("?").to_string();
+    for (path, want) in [
+        ("/users/42/avatar", "img"),
+        ("/users/42/avatar.png", "img"),
+        ("/users/42/avatar?size=2", "img"),
+        ("/users/42/avatar/more", "www"),
+        ("/x/users/42/avatar", "www"),
+        ("/users/abc/avatar", "www"),
+        ("/users/42/avatarxpng", "www"),
+        ("/users/x/../7/avatar", "img"),
+    ] {
+        let r = get_h(fd.addr, "s.test", path, &[]).await;
+        assert_eq!(by(&r), want, "{path}");
+    }
+    assert_eq!(first_line(&img), "GET /users/7/avatar HTTP/1.1");
+    assert_eq!((img.hits(), www.hits()), (4, 4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -850,69 +915,6 @@ async fn a_page_arrives_compressed_and_renders_in_chromium() {
     );
 }
 
-/// A child process killed (and its directory removed) when dropped.
-struct Child(std::process::Child, Option<std::path::PathBuf>);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        if let Some(dir) = &self.1 {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-/// `bigstep state` on a free port, in a fresh directory.
-fn start_state() -> (Child, SocketAddr) {
-    use std::io::BufRead;
-    let dir = testkit::process::temp_dir("routes-state");
-    let mut child = std::process::Command::new(BIN)
-        .args(["state", "--port", "0", "--dir"])
-        .arg(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("bigstep state");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let addr = lines
-        .find_map(|l| {
-            l.ok()?
-                .strip_prefix("bigstep state listening on ")
-                .map(|a| a.trim().parse().unwrap())
-        })
-        .expect("bigstep state did not start");
-    (Child(child, Some(dir)), addr)
-}
-
-/// `redis-server` on a free port, nothing saved.
-async fn start_redis() -> (Child, SocketAddr) {
-    let addr = closed_port();
-    let child = std::process::Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--port",
-        ])
-        .arg(addr.port().to_string())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server (apt-get install redis-server)");
-    assert!(
-        eventually(Duration::from_secs(10), || std::net::TcpStream::connect(
-            addr
-        )
-        .is_ok())
-        .await,
-        "redis-server did not start"
-    );
-    (Child(child, None), addr)
-}
-
 /// Two front doors share one limit through `store`: 6 allowed in all, not 6 each.
 async fn two_front_doors_share_a_limit(store: SocketAddr) {
     let www = Backend::start("www").await;
@@ -964,14 +966,14 @@ rate_limit = {{ rate = "6/m", burst = 6, key = "header:x-user", shared = true }}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_front_doors_share_a_limit_through_bigstep_state() {
-    let (_state, addr) = start_state();
-    two_front_doors_share_a_limit(addr).await;
+    let state = StoreProc::start(BIN, Engine::State);
+    two_front_doors_share_a_limit(state.addr()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_front_doors_share_a_limit_through_redis() {
-    let (_redis, addr) = start_redis().await;
-    two_front_doors_share_a_limit(addr).await;
+    let redis = StoreProc::start(BIN, Engine::Redis);
+    two_front_doors_share_a_limit(redis.addr()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -201,20 +201,11 @@ async fn ctl_against_a_stand_alone_front_door() {
 #[test]
 fn dashboard_adds_drains_and_stops_instances_in_chromium() {
     let up = Up::start(&["-n", "2"]);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("repo root")
-        .to_path_buf();
-    let shot = root.join("test-artifacts/up-dashboard.png");
-    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
-    let _ = std::fs::remove_file(&shot);
-    let node_modules = root.join(".ci/node/node_modules");
-    assert!(
-        node_modules.join("playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run .ci/install",
-        node_modules.display()
-    );
+    let testkit::browser::BrowserTest {
+        root,
+        node_modules,
+        screenshot: shot,
+    } = testkit::browser::prepare("up-dashboard.png");
     let load = Load::start(up.addr, "/api/whoami", 1, 5_000);
     let out = std::process::Command::new("node")
         .arg(root.join("crates/bigstep/tests/dashboard/instances.mjs"))

@@ -170,20 +170,11 @@ impl Stream {
 #[test]
 fn two_browsers_see_each_other_in_the_live_feed() {
     let up = Up::start(&["-n", "2", "--sticky", "none"]);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("repo root")
-        .to_path_buf();
-    let shot = root.join("test-artifacts/up-live-feed.png");
-    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
-    let _ = std::fs::remove_file(&shot);
-    let node_modules = root.join(".ci/node/node_modules");
-    assert!(
-        node_modules.join("playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run .ci/install",
-        node_modules.display()
-    );
+    let testkit::browser::BrowserTest {
+        root,
+        node_modules,
+        screenshot: shot,
+    } = testkit::browser::prepare("up-live-feed.png");
     let out = std::process::Command::new("node")
         .arg(root.join("crates/bigstep/tests/dashboard/feed.mjs"))
         .arg(format!("http://{}/", up.addr))

@@ -85,7 +85,28 @@ pub fn router(
         .layer(middleware::from_fn_with_state(guard, check))
 }
 
-/// Serve the admin API on `listener` until `stop` is cancelled.
+/// Connections the admin listener serves at once. Dashboards, scrapers and
+/// `bigstep ctl` are few; past this it is a mistake or an attack, and the
+/// proxy's own connections must not pay for it.
+const MAX_CONNECTIONS: usize = 256;
+
+/// A client that has not sent its request head by then is closed: an idle
+/// socket must not hold one of the few places.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The answer past [`MAX_CONNECTIONS`].
+const TOO_MANY_CONNECTIONS: &str = "HTTP/1.1 503 Service Unavailable\r\n\
+content-type: text/plain; charset=utf-8\r\n\
+content-length: 43\r\n\
+connection: close\r\n\
+retry-after: 1\r\n\
+\r\n\
+503 Too many admin connections. Try again.\n";
+
+/// Serve the admin API on `listener` until `stop` is cancelled, on the
+/// `service` skeleton like every listener: accept with backoff, a connection
+/// cap, and at shutdown requests in flight finish within the front door's
+/// `timeouts.shutdown_grace`.
 pub(crate) async fn serve(
     listener: TcpListener,
     control: Control,
@@ -94,22 +115,52 @@ pub(crate) async fn serve(
     instances: Option<InstancesHook>,
     stop: CancellationToken,
 ) {
-    let addr = listener
-        .local_addr()
-        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    let listener = service::Listener::new(listener);
     tracing::info!(
         target: "bigstep::frontdoor",
-        listen = %addr,
+        listen = %listener.local_addr(),
         token = token.as_deref().is_some_and(|t| !t.is_empty()),
         "admin listening (dashboard at /, /api, /metrics, /healthz)"
     );
-    let app = router(control, token, reload, instances);
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
-    {
-        tracing::error!(target: "bigstep::frontdoor", error = %e, "admin listener failed");
-    }
+    let app = router(control.clone(), token, reload, instances);
+    let shutdown = run(listener, app, MAX_CONNECTIONS, stop.cancelled_owned()).await;
+    // The grace as configured now (a reload may have changed it).
+    shutdown
+        .finish(control.config().timeouts.shutdown_grace)
+        .await;
+}
+
+/// Accepts until `stop`, serving `app` over HTTP/1.1 with at most `max`
+/// connections; returns the shutdown to finish.
+async fn run(
+    listener: service::Listener,
+    app: Router,
+    max: usize,
+    stop: impl std::future::Future<Output = ()>,
+) -> service::Shutdown {
+    let shutdown = service::Shutdown::new("admin");
+    let server = service::Server {
+        listener,
+        limit: service::Limit::new(max),
+        reject: service::Reject::reply(TOO_MANY_CONNECTIONS),
+        shutdown: shutdown.clone(),
+    };
+    server
+        .accept_until(stop, |stream, peer, drain| {
+            let _ = stream.set_nodelay(true);
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            async move {
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                if let Err(e) = service::http::serve_until_drained(conn, drain).await {
+                    tracing::debug!(target: "bigstep::frontdoor", client = %peer, error = %e, "admin connection error");
+                }
+            }
+        })
+        .await;
+    shutdown
 }
 
 // === guard ===
@@ -219,6 +270,60 @@ mod tests {
             Err(ExposureError::WeakToken)
         ));
         assert!(check_exposure(any, Some("0123456789abcdef")).is_ok());
+    }
+
+    /// The admin listener on the skeleton: past the cap a client gets the 503
+    /// answer; at stop new connections are refused and the request in flight
+    /// still gets its whole answer.
+    #[tokio::test]
+    async fn admin_listener_caps_connections_and_drains() {
+        use std::time::Duration;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::TcpStream;
+        use tokio::sync::Notify;
+
+        let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let (s, r) = (started.clone(), release.clone());
+        let app = Router::new().route(
+            "/slow",
+            axum::routing::get(move || {
+                let (s, r) = (s.clone(), r.clone());
+                async move {
+                    s.notify_one();
+                    r.notified().await;
+                    "done"
+                }
+            }),
+        );
+        let listener = service::bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let addr = listener.local_addr();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(listener, app, 1, stop.clone().cancelled_owned()));
+
+        let mut a = TcpStream::connect(addr).await.unwrap();
+        a.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        started.notified().await;
+        let mut b = TcpStream::connect(addr).await.unwrap();
+        let mut refused = String::new();
+        b.read_to_string(&mut refused).await.unwrap();
+        assert!(refused.starts_with("HTTP/1.1 503 "), "{refused}");
+        assert!(refused.ends_with("Too many admin connections. Try again.\n"));
+
+        stop.cancel();
+        let shutdown = task.await.unwrap();
+        assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
+        release.notify_one();
+        let report = shutdown.finish(Duration::from_secs(10)).await;
+        let mut reply = String::new();
+        a.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+        assert!(reply.ends_with("done"), "{reply}");
+        assert_eq!(
+            (report.open_at_stop, report.finished, report.cut),
+            (1, 1, 0)
+        );
     }
 
     #[test]

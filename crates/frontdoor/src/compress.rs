@@ -1,4 +1,4 @@
-//! Response compression (gzip, brotli), negotiated by `Accept-Encoding` and
+//! Response compression (brotli, zstd, gzip), negotiated by `Accept-Encoding` and
 //! streamed: each frame from the server is fed to the encoder as it arrives, and
 //! whenever the server pauses (its body is not ready) the encoder is flushed, so
 //! a page that streams progressively still streams — nothing waits for the
@@ -116,12 +116,7 @@ pub(crate) fn apply(
     if request.head || request.ranged || !eligible(&resp, cfg) {
         return resp;
     }
-    let offered: &[Coding] = if cfg.brotli {
-        &[Coding::Brotli, Coding::Gzip]
-    } else {
-        &[Coding::Gzip]
-    };
-    let chosen = negotiate(request.accept.as_ref(), offered);
+    let chosen = negotiate(request.accept.as_ref(), offered(cfg));
     let (mut parts, body) = resp.into_parts();
     // Caches must keep the variants apart whatever we chose for this client.
     add_vary(&mut parts.headers);
@@ -144,6 +139,18 @@ pub(crate) fn apply(
         }
     }
     Response::from_parts(parts, body.compressed(Encoder::new(coding, cfg.level)))
+}
+
+/// The codings `cfg` offers, in our order of preference: brotli compresses
+/// text smallest at the same level, zstd is next (faster at the same ratio, and
+/// some clients have it without brotli), gzip is what every client has.
+fn offered(cfg: &Compression) -> &'static [Coding] {
+    match (cfg.brotli, cfg.zstd) {
+        (true, true) => &[Coding::Brotli, Coding::Zstd, Coding::Gzip],
+        (true, false) => &[Coding::Brotli, Coding::Gzip],
+        (false, true) => &[Coding::Zstd, Coding::Gzip],
+        (false, false) => &[Coding::Gzip],
+    }
 }
 
 fn add_vary(h: &mut HeaderMap) {
@@ -186,6 +193,29 @@ mod tests {
             negotiate(Some(&hv("GZIP")), &[Coding::Gzip]),
             Some(Coding::Gzip)
         );
+        // What Chromium sends: brotli first; zstd for a client without it.
+        let all = [Coding::Brotli, Coding::Zstd, Coding::Gzip];
+        assert_eq!(
+            negotiate(Some(&hv("gzip, deflate, br, zstd")), &all),
+            Some(Coding::Brotli)
+        );
+        assert_eq!(negotiate(Some(&hv("gzip, zstd")), &all), Some(Coding::Zstd));
+        assert_eq!(
+            negotiate(Some(&hv("zstd;q=0, gzip")), &all),
+            Some(Coding::Gzip)
+        );
+    }
+
+    #[test]
+    fn each_setting_offers_its_codings_in_order() {
+        let mut cfg = Compression::default();
+        assert_eq!(offered(&cfg), [Coding::Brotli, Coding::Zstd, Coding::Gzip]);
+        cfg.zstd = false;
+        assert_eq!(offered(&cfg), [Coding::Brotli, Coding::Gzip]);
+        cfg.brotli = false;
+        assert_eq!(offered(&cfg), [Coding::Gzip]);
+        cfg.zstd = true;
+        assert_eq!(offered(&cfg), [Coding::Zstd, Coding::Gzip]);
     }
 
     #[test]
@@ -193,7 +223,7 @@ mod tests {
         let text: Vec<u8> = (0..20_000)
             .flat_map(|i| format!("line {i}\n").into_bytes())
             .collect();
-        for coding in [Coding::Gzip, Coding::Brotli] {
+        for coding in [Coding::Gzip, Coding::Brotli, Coding::Zstd] {
             let mut e = Encoder::new(coding, 5);
             let mut out = Vec::new();
             for (i, chunk) in text.chunks(7000).enumerate() {
@@ -208,6 +238,9 @@ mod tests {
             match coding {
                 Coding::Gzip => flate2::read::GzDecoder::new(&out[..]).read_to_end(&mut back),
                 Coding::Brotli => brotli::Decompressor::new(&out[..], 4096).read_to_end(&mut back),
+                Coding::Zstd => zstd::stream::read::Decoder::new(&out[..])
+                    .unwrap()
+                    .read_to_end(&mut back),
             }
             .unwrap();
             assert_eq!(back, text, "{coding:?}");
@@ -216,7 +249,7 @@ mod tests {
 
     #[test]
     fn a_flush_yields_a_decodable_prefix() {
-        for coding in [Coding::Gzip, Coding::Brotli] {
+        for coding in [Coding::Gzip, Coding::Brotli, Coding::Zstd] {
             let mut e = Encoder::new(coding, 5);
             let mut out = e.write(b"data: first event\n\n").unwrap().to_vec();
             out.extend_from_slice(&e.flush().unwrap());
@@ -224,6 +257,9 @@ mod tests {
             let n = match coding {
                 Coding::Gzip => flate2::read::GzDecoder::new(&out[..]).read(&mut back),
                 Coding::Brotli => brotli::Decompressor::new(&out[..], 4096).read(&mut back),
+                Coding::Zstd => zstd::stream::read::Decoder::new(&out[..])
+                    .unwrap()
+                    .read(&mut back),
             }
             .unwrap();
             assert_eq!(&back[..n], b"data: first event\n\n", "{coding:?}");

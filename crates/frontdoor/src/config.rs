@@ -251,16 +251,18 @@ impl Default for Timeouts {
     }
 }
 
-/// Response compression: gzip and brotli, streamed.
+/// Response compression: brotli, zstd and gzip, streamed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Compression {
     /// Compress responses on every route that does not say `compress = false`.
     pub enabled: bool,
-    /// 1 (fastest) to 9 (smallest), for gzip and brotli alike.
+    /// 1 (fastest) to 9 (smallest), for every coding alike.
     pub level: u32,
-    /// Offer brotli (`br`) before gzip to clients that accept it.
+    /// Offer brotli (`br`) first to clients that accept it.
     pub brotli: bool,
+    /// Offer zstd after brotli and before gzip to clients that accept it.
+    pub zstd: bool,
     /// Bodies shorter than this (when their length is known) are sent as they are.
     pub min_length: u64,
     /// Media types worth compressing; `text/*` matches every text type.
@@ -273,6 +275,7 @@ impl Default for Compression {
             enabled: false,
             level: 5,
             brotli: true,
+            zstd: true,
             min_length: 256,
             types: [
                 "text/*",

@@ -290,15 +290,10 @@ impl Control {
         self.0.snapshot.load().config.clone()
     }
 
-    /// Prometheus text exposition of the front door's metrics.
+    /// The text exposition (OpenMetrics) of the registry the front door's
+    /// metrics are in (with the other roles' when the process shares one).
     pub fn metrics(&self) -> String {
-        let mut out = crate::metrics::render(&self.0.metrics, &self.0.snapshot.load());
-        self.0.discovery.render_metrics(&mut out);
-        let certs = self.certificates();
-        if !certs.is_empty() {
-            crate::metrics::render_certificates(&mut out, &certs);
-        }
-        out
+        self.0.metrics.render()
     }
 
     /// The certificates being served, when `[balance.tls]` is set.

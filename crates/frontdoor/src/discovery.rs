@@ -16,7 +16,6 @@
 //! within a third of their TTL) removes nobody.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -134,23 +133,24 @@ impl Link {
         })
     }
 
-    /// Prometheus text for the discovery metrics (empty when off).
-    pub(crate) fn render_metrics(&self, out: &mut String) {
-        if self.registry.is_none() {
-            return;
-        }
-        let up = u8::from(self.up.load(Relaxed) == UP);
-        let members = self.members.lock().expect("members lock").len();
-        let _ = writeln!(
-            out,
-            "# HELP bigstep_discovery_registry_up Whether the last read of the registry succeeded.\n# TYPE bigstep_discovery_registry_up gauge\nbigstep_discovery_registry_up {up}\n\
-# HELP bigstep_discovery_members Servers added from the registry.\n# TYPE bigstep_discovery_members gauge\nbigstep_discovery_members {members}\n\
-# HELP bigstep_discovery_reads_total Full reads of the registry.\n# TYPE bigstep_discovery_reads_total counter\nbigstep_discovery_reads_total {}\n\
-# HELP bigstep_discovery_read_errors_total Reads of the registry that failed.\n# TYPE bigstep_discovery_read_errors_total counter\nbigstep_discovery_read_errors_total {}",
-            self.reads.get(),
-            self.read_errors.get()
-        );
+    /// What the discovery metrics report (`None` when discovery is off).
+    pub(crate) fn figures(&self) -> Option<Figures> {
+        self.registry.as_ref()?;
+        Some(Figures {
+            up: self.up.load(Relaxed) == UP,
+            members: self.members.lock().expect("members lock").len(),
+            reads: self.reads.get(),
+            read_errors: self.read_errors.get(),
+        })
     }
+}
+
+/// Discovery's figures for `/metrics`.
+pub(crate) struct Figures {
+    pub(crate) up: bool,
+    pub(crate) members: usize,
+    pub(crate) reads: u64,
+    pub(crate) read_errors: u64,
 }
 
 fn to_registry(s: AdminState) -> discovery::AdminState {

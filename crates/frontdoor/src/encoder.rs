@@ -1,4 +1,4 @@
-//! Streaming encoders (gzip, brotli) writing into their own buffer, which the
+//! Streaming encoders (gzip, brotli, zstd) writing into their own buffer, which the
 //! response body drains (see `compress` for when they are used). A leaf.
 
 use std::io::Write;
@@ -9,6 +9,7 @@ use bytes::Bytes;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Coding {
     Brotli,
+    Zstd,
     Gzip,
 }
 
@@ -16,6 +17,7 @@ impl Coding {
     pub(crate) fn token(self) -> &'static str {
         match self {
             Coding::Brotli => "br",
+            Coding::Zstd => "zstd",
             Coding::Gzip => "gzip",
         }
     }
@@ -25,6 +27,7 @@ impl Coding {
 pub(crate) enum Encoder {
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
     Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
+    Zstd(Box<zstd::stream::write::Encoder<'static, Vec<u8>>>),
     Finished,
 }
 
@@ -42,6 +45,15 @@ impl Encoder {
                 level.clamp(1, 9),
                 22,
             ))),
+            // zstd levels 1-9 keep the window at 4 MiB or less, inside the
+            // 8 MiB that browsers accept for HTTP (RFC 8878 section 3.1.1.1.2).
+            Coding::Zstd => Encoder::Zstd(Box::new(
+                zstd::stream::write::Encoder::new(
+                    Vec::with_capacity(8 * 1024),
+                    level.clamp(1, 9) as i32,
+                )
+                .expect("a zstd level in 1..=9 is valid"),
+            )),
         }
     }
 
@@ -49,6 +61,7 @@ impl Encoder {
         match self {
             Encoder::Gzip(e) => e.get_mut(),
             Encoder::Brotli(e) => e.get_mut(),
+            Encoder::Zstd(e) => e.get_mut(),
             Encoder::Finished => unreachable!("no output after finish"),
         }
     }
@@ -58,6 +71,7 @@ impl Encoder {
         match self {
             Encoder::Gzip(e) => e.write_all(data)?,
             Encoder::Brotli(e) => e.write_all(data)?,
+            Encoder::Zstd(e) => e.write_all(data)?,
             Encoder::Finished => return Ok(Bytes::new()),
         }
         Ok(Bytes::from(std::mem::take(self.out())))
@@ -68,6 +82,8 @@ impl Encoder {
         match self {
             Encoder::Gzip(e) => e.flush()?,
             Encoder::Brotli(e) => e.flush()?,
+            // Ends the current block: what was written so far decodes.
+            Encoder::Zstd(e) => e.flush()?,
             Encoder::Finished => return Ok(Bytes::new()),
         }
         Ok(Bytes::from(std::mem::take(self.out())))
@@ -79,6 +95,7 @@ impl Encoder {
             Encoder::Gzip(e) => e.finish()?,
             // `into_inner` writes brotli's final block.
             Encoder::Brotli(e) => e.into_inner(),
+            Encoder::Zstd(e) => e.finish()?,
             Encoder::Finished => Vec::new(),
         };
         Ok(Bytes::from(out))

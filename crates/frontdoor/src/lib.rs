@@ -201,7 +201,16 @@ pub enum StartError {
 
 impl FrontDoor {
     /// Validate `config` and bind its listener (port 0 picks a free port).
-    pub async fn bind(mut config: Config) -> Result<FrontDoor, StartError> {
+    pub async fn bind(config: Config) -> Result<FrontDoor, StartError> {
+        FrontDoor::bind_with(config, &service::Metrics::new()).await
+    }
+
+    /// [`bind`](Self::bind), with the front door's metrics in the process's
+    /// `registry` (shared with the other roles; the admin `/metrics` serves it).
+    pub async fn bind_with(
+        mut config: Config,
+        registry: &service::Metrics,
+    ) -> Result<FrontDoor, StartError> {
         config.validate(None)?;
         let mut admin_listener = None;
         if let Some(admin) = config.admin_listen {
@@ -252,7 +261,7 @@ impl FrontDoor {
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             live: Mutex::new(live),
-            metrics: metrics::Metrics::default(),
+            metrics: metrics::Metrics::new(registry),
             tasks: shutdown.tracker().clone(),
             stop: shutdown.drain_token(),
             hard_stop: shutdown.cut_token(),
@@ -265,6 +274,7 @@ impl FrontDoor {
             acme_http01: std::sync::OnceLock::new(),
             acme,
         });
+        metrics::register(&shared);
         Ok(FrontDoor {
             shared,
             listener,

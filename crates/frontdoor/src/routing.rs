@@ -368,7 +368,7 @@ fn replace_prefix(prefix: &PathMatch, path: &str, with: &str) -> String {
     let rest = prefix.rest(path);
     let whole = match prefix {
         PathMatch::Prefix(p) => path.len() == p.trim_end_matches('/').len(),
-        PathMatch::Exact(_) => true,
+        PathMatch::Exact(_) | PathMatch::Regex(_) => true,
     };
     if with.is_empty() {
         rest.to_string()

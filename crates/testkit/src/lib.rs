@@ -9,6 +9,7 @@ pub mod backend;
 pub mod browser;
 pub mod client;
 pub mod process;
+pub mod store;
 pub mod tls;
 
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! | route | does |
 //! |---|---|
 //! | `GET /` | the dashboard (one self-contained page) |
-//! | `GET /healthz`, `GET /metrics` | liveness; Prometheus text |
+//! | `GET /healthz`, `GET /metrics` | liveness; Prometheus metrics (OpenMetrics text) |
 //! | `GET /api/status` | everything the dashboard shows ([`crate::Status`]) |
 //! | `GET /api/servers`, `GET /api/servers/{id}` | servers, or one |
 //! | `POST /api/servers` `{name, address, weight, pool}` | add a server (to the default pool unless `pool` names another) |
@@ -184,10 +184,7 @@ async fn dashboard() -> impl IntoResponse {
 
 async fn metrics(State(app): State<App>) -> impl IntoResponse {
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, crate::metrics::Metrics::CONTENT_TYPE)],
         app.control.metrics(),
     )
 }

@@ -111,6 +111,10 @@ pub struct RouteConfig {
     /// Whole path.
     #[serde(default)]
     pub path: Option<String>,
+    /// A regular expression the whole normalised path must match (anchored at
+    /// both ends: `/users/[0-9]+/avatar`).
+    #[serde(default)]
+    pub path_regex: Option<String>,
     /// Methods (any when absent).
     #[serde(default)]
     pub methods: Vec<String>,
@@ -374,11 +378,14 @@ impl RouteConfig {
             .iter()
             .map(|h| HostMatch::parse(h).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
-        let path = match (&self.path_prefix, &self.path) {
-            (Some(_), Some(_)) => return Err("use path_prefix or path, not both".into()),
-            (Some(p), None) => Some(PathMatch::Prefix(p.clone())),
-            (None, Some(p)) => Some(PathMatch::Exact(p.clone())),
-            (None, None) => None,
+        let path = match (&self.path_prefix, &self.path, &self.path_regex) {
+            (Some(p), None, None) => Some(PathMatch::Prefix(p.clone())),
+            (None, Some(p), None) => Some(PathMatch::Exact(p.clone())),
+            (None, None, Some(r)) => Some(PathMatch::Regex(
+                route::PathRegex::new(r).map_err(|e| e.to_string())?,
+            )),
+            (None, None, None) => None,
+            _ => return Err("use one of path_prefix, path and path_regex, not several".into()),
         };
         let methods = self
             .methods
@@ -421,6 +428,9 @@ impl RouteConfig {
 
     /// Semantic checks of one route against the pools that exist.
     fn validate(&self, pools: &[&str], has_store: bool) -> Result<(), (&'static str, String)> {
+        if let Some(r) = &self.path_regex {
+            route::PathRegex::new(r).map_err(|e| ("routes.path_regex", e.to_string()))?;
+        }
         self.matcher().map_err(|m| ("routes", m))?;
         let actions = [
             self.pool.is_some(),
@@ -686,6 +696,7 @@ impl Config {
             let r = r.get_ref();
             r.host.is_none()
                 && r.path.is_none()
+                && r.path_regex.is_none()
                 && r.path_prefix.as_deref().is_none_or(|p| p == "/")
                 && r.methods.is_empty()
                 && r.headers.is_empty()
@@ -780,6 +791,28 @@ status = 301
         let hash = format!("{SITE}\n[[pools]]\nname = \"h\"\nalgorithm = \"hash\"\n");
         let e = Config::from_toml(&hash).unwrap_err().message;
         assert!(e.contains("pools.h") && e.contains("hash_key"), "{e}");
+    }
+
+    #[test]
+    fn path_regex_routes_and_their_errors() {
+        let ok =
+            format!("{SITE}[[routes]]\npath_regex = \"/users/[0-9]+/avatar\"\npool = \"api\"\n");
+        let c = Config::from_toml(&ok).unwrap();
+        let m = c.routes[2].get_ref().matcher().unwrap();
+        assert!(m.path.as_ref().unwrap().matches("/users/7/avatar"));
+        let bad = format!("{SITE}[[routes]]\npath_regex = \"/users/([\"\npool = \"api\"\n");
+        let e = Config::from_toml(&bad).unwrap_err().message;
+        assert!(
+            e.contains("routes.path_regex")
+                && e.contains("line 20")
+                && e.contains("route 3")
+                && e.contains("/users/(["),
+            "{e}"
+        );
+        let both =
+            format!("{SITE}[[routes]]\npath = \"/a\"\npath_regex = \"/a\"\npool = \"api\"\n");
+        let e = Config::from_toml(&both).unwrap_err().message;
+        assert!(e.contains("not several") && e.contains("line 20"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //! - **Path**: `exact` compares the whole path; `prefix` matches at a segment
 //!   boundary: `/api` matches `/api`, `/api/` and `/api/v1`, never `/apix` (a
 //!   prefix ending in `/` matches only below it).
+//!   `regex` must match the whole normalised path (it is anchored at both
+//!   ends, as Envoy's `safe_regex`, so `/admin/.*` cannot match `/x/admin/`);
+//!   it is compiled once per snapshot, with a size limit, by the `regex` crate,
+//!   whose matching time is linear in the path's length.
 //! - **Method**, **header** (present, or equal to a value): all listed must hold.
 
 pub mod limit;
@@ -81,12 +85,54 @@ pub enum PathMatch {
     Exact(String),
     /// A prefix at a segment boundary.
     Prefix(String),
+    /// A regular expression the whole (normalised) path matches.
+    Regex(PathRegex),
 }
+
+/// A compiled path regex, anchored at both ends. Two are equal when their
+/// patterns are.
+#[derive(Debug, Clone)]
+pub struct PathRegex {
+    pattern: String,
+    regex: regex::Regex,
+}
+
+/// The largest compiled regex accepted: route patterns are short, and a
+/// pattern that compiles to more (say `(a{1000}){1000}`) is a mistake.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+impl PathRegex {
+    /// Compiles `pattern` to match whole paths.
+    pub fn new(pattern: &str) -> Result<PathRegex, RouteError> {
+        let regex = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| RouteError::BadRegex(pattern.to_string(), e.to_string()))?;
+        Ok(PathRegex {
+            pattern: pattern.to_string(),
+            regex,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+}
+
+impl PartialEq for PathRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl Eq for PathRegex {}
 
 impl PathMatch {
     /// Whether `path` (normalised) matches.
     pub fn matches(&self, path: &str) -> bool {
         match self {
+            PathMatch::Regex(r) => r.regex.is_match(path),
             PathMatch::Exact(p) => path == p,
             PathMatch::Prefix(p) => {
                 path.starts_with(p.as_str())
@@ -112,7 +158,7 @@ impl PathMatch {
                     rest => rest,
                 }
             }
-            PathMatch::Exact(_) => "/",
+            PathMatch::Exact(_) | PathMatch::Regex(_) => "/",
         }
     }
 }
@@ -148,6 +194,9 @@ pub enum RouteError {
     /// A path matcher that is not a normal absolute path.
     #[error("path `{0}` must be absolute and normalised (e.g. `/api`)")]
     BadPath(String),
+    /// A path regex that does not compile.
+    #[error("path_regex `{0}` is not a valid regular expression: {1}")]
+    BadRegex(String, String),
 }
 
 impl Matcher {
@@ -245,6 +294,11 @@ fn covers(a: &Matcher, b: &Matcher) -> bool {
         }
         (Some(PathMatch::Exact(x)), Some(PathMatch::Exact(y))) => x == y,
         (Some(PathMatch::Exact(_)), Some(PathMatch::Prefix(_))) => false,
+        // What a regex matches is not compared; only `/` (every path) covers one.
+        (Some(PathMatch::Prefix(p)), Some(PathMatch::Regex(_))) => p == "/",
+        (Some(PathMatch::Regex(x)), Some(PathMatch::Regex(y))) => x == y,
+        (Some(PathMatch::Regex(x)), Some(PathMatch::Exact(p))) => x.regex.is_match(p),
+        (Some(PathMatch::Regex(_) | PathMatch::Exact(_)), Some(_)) => false,
     };
     let methods = a.methods.is_empty()
         || (!b.methods.is_empty() && b.methods.iter().all(|m| a.methods.contains(m)));
@@ -329,6 +383,49 @@ mod tests {
         let err = Table::build(vec![m(&[], prefix("/ok")), m(&[], prefix("/a/../b"))]).unwrap_err();
         assert_eq!(err, (1, RouteError::BadPath("/a/../b".into())));
         assert!(Table::build(vec![m(&[], prefix("api"))]).is_err());
+    }
+
+    #[test]
+    fn regexes_match_whole_paths() {
+        let r = PathMatch::Regex(PathRegex::new("/users/[0-9]+/avatar").unwrap());
+        assert!(r.matches("/users/42/avatar"));
+        assert!(!r.matches("/users/42/avatar/x") && !r.matches("/x/users/42/avatar"));
+        assert!(!r.matches("/users/abc/avatar"));
+        // An alternation is anchored as a whole, not just its first branch.
+        let alt = PathMatch::Regex(PathRegex::new("/a|/b").unwrap());
+        assert!(alt.matches("/b") && !alt.matches("/bx") && !alt.matches("/xa"));
+        assert!(matches!(
+            PathRegex::new("/users/(["),
+            Err(RouteError::BadRegex(p, _)) if p == "/users/(["
+        ));
+        assert!(PathRegex::new("(a{1000}){1000}").is_err(), "size limit");
+    }
+
+    #[test]
+    fn regex_routes_in_the_table() {
+        let avatar = || {
+            Some(PathMatch::Regex(
+                PathRegex::new("/users/[0-9]+/avatar").unwrap(),
+            ))
+        };
+        let t = Table::build(vec![
+            m(&["www.example.com"], avatar()),
+            m(&[], prefix("/users")),
+            m(&["www.example.com"], avatar()),
+            m(&[], Some(PathMatch::Exact("/users/7/avatar".into()))),
+        ])
+        .unwrap();
+        let none = HeaderMap::new();
+        assert_eq!(
+            t.find("www.example.com", "/users/7/avatar", &Method::GET, &none),
+            Some(0)
+        );
+        assert_eq!(
+            t.find("api.example.com", "/users/7/avatar", &Method::GET, &none),
+            Some(1)
+        );
+        // Route 2 repeats route 0; route 3's one path is inside route 1's prefix.
+        assert_eq!(t.shadowed(), vec![(2, 0), (3, 1)]);
     }
 
     #[test]
