@@ -258,7 +258,7 @@ fn up_takes_balance_from_the_file_and_reloads_it() {
         "up-balance",
         &format!(
             "{PY_PRELUDE}{}",
-            "class H(Base):\n    def do_GET(self):\n        self.reply(200, 'ok')\nserve(H)\n"
+            "class H(Base):\n    def do_GET(self):\n        self.reply(200, os.environ.get('AWS_REGION', '?'))\nserve(H)\n"
         ),
     );
     let file = app.dir.join("bigstep.toml");
@@ -269,13 +269,38 @@ fn up_takes_balance_from_the_file_and_reloads_it() {
         std::fs::rename(&tmp, &file).unwrap();
     };
     let up_table = "[up]\ncommand = [\"python3\", \"app.py\"]\ninstances = 2\nregister = false\n";
-    // The file's servers are not up's: they are left out.
+    // The file's servers are not up's: they are left out. So is the state
+    // server's password (it listens on loopback for the instances).
     write(&format!(
-        "{up_table}\n[balance]\nserver_header = \"X-Node\"\n[[balance.servers]]\naddress = \"127.0.0.1:9\"\n"
+        "{up_table}\n[balance]\nserver_header = \"X-Node\"\n[[balance.servers]]\naddress = \"127.0.0.1:9\"\n\n\
+         [state]\ndatabases = 4\nrequirepass = \"left-out-under-up\"\n\n[files]\nregion = \"eu-west-3\"\n"
     ));
     let up = Up::start_in(&[], &app.dir);
     let r = get(up.addr, "/").unwrap();
     assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body, "eu-west-3", "[files] region reaches the instances");
+    let state = up
+        .output()
+        .lines()
+        .find_map(|l| l.strip_prefix("bigstep up: shared state on redis://"))
+        .and_then(|l| l.split('/').next())
+        .expect("state address in the banner")
+        .to_string();
+    let mut redis = TcpStream::connect(&state).unwrap();
+    redis
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut ask = |cmd: &str| {
+        redis.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+        let mut buf = [0u8; 256];
+        let n = redis.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert!(
+        ask("SELECT 3").starts_with("+OK"),
+        "[state] databases = 4, no password"
+    );
+    assert!(ask("SELECT 4").starts_with("-ERR"), "[state] databases = 4");
     assert!(
         r.header("x-node").is_some_and(|v| v.starts_with("app-")),
         "{r:?}"

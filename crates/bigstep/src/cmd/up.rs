@@ -357,6 +357,7 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
             UploadsRoute::Off => false,
             UploadsRoute::Auto => args.command.is_empty(),
         },
+        &from_file.tables,
     )
     .await?;
     // A backend that fails stops the site like a first signal would.
@@ -459,7 +460,6 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         &fleet,
         &backends,
         signal_rx.clone(),
-        user_command,
         &isolation,
         started,
         &from_file,
@@ -494,11 +494,11 @@ async fn serve(
     fleet: &Arc<Fleet>,
     backends: &backends::Backends,
     mut stop: watch::Receiver<Stop>,
-    user_command: bool,
     isolation: &str,
     started: tokio::time::Instant,
     from_file: &file::FromFile,
 ) -> anyhow::Result<()> {
+    let user_command = !args.command.is_empty();
     let instances = fleet.instances();
     let deadline = tokio::time::Instant::now() + args.ready_timeout();
     let ready = async {
@@ -864,7 +864,9 @@ fn print_banner(
             "  access key {}  secret key {}  ({})\n",
             f.access_key,
             shown(&f.secret_key, f.keys_new || show_keys),
-            if f.keys_new {
+            if f.keys_from_file {
+                "from [files] in the config file; --show-keys prints it"
+            } else if f.keys_new {
                 "new: shown this once, kept in the data directory"
             } else {
                 "kept from the last run; --show-keys prints it"

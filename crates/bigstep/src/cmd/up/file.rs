@@ -24,6 +24,13 @@
 //! `admin_listen` and `admin_token` are used unless `[up]` or a flag says
 //! otherwise, so `bigstep balance reload -c bigstep.toml` reaches `up` too, and
 //! re-reads `[balance]` (the `[up]` table needs a restart).
+//!
+//! `[state]` and `[files]` configure the shared servers (memory, persistence
+//! policy, limits, databases; region, keys, public buckets, ...), except where
+//! they listen and keep their data, which `up` decides (`[state] port` is used
+//! when neither `--state-port` nor `[up] state_port` is given), and `[state]`
+//! passwords and users, which are left out: the state server listens on
+//! loopback for the instances, which get one `REDIS_URL`.
 
 use std::path::PathBuf;
 
@@ -41,6 +48,8 @@ pub(crate) struct FromFile {
     pub(crate) env: Vec<(String, String)>,
     /// `[balance]`: the front door's settings (its servers are `up`'s instances).
     pub(crate) balance: Option<frontdoor::Config>,
+    /// `[state]` and `[files]`: the shared servers' settings.
+    pub(crate) tables: super::backends::Tables,
 }
 
 /// The file `up` reads: `--config`, else ./bigstep.toml if it exists.
@@ -58,7 +67,12 @@ pub(crate) fn apply(mut args: Args) -> anyhow::Result<(Args, FromFile)> {
         return Ok((args, FromFile::default()));
     };
     let (file, src) = read(&path)?;
-    let FileConfig { balance, up, .. } = file;
+    let FileConfig {
+        balance,
+        up,
+        state,
+        files,
+    } = file;
     let up = up.unwrap_or_default();
     let at = |key: &str, span: Option<std::ops::Range<usize>>| {
         let line = span.map(|s| {
@@ -124,7 +138,10 @@ pub(crate) fn apply(mut args: Args) -> anyhow::Result<(Args, FromFile)> {
     }
     args.grace = args.grace.or(up.grace);
     args.ready_timeout = args.ready_timeout.or(up.ready_timeout);
-    args.state_port = args.state_port.or(up.state_port);
+    args.state_port = args
+        .state_port
+        .or(up.state_port)
+        .or(state.as_ref().and_then(|s| s.port));
     args.files_port = args.files_port.or(up.files_port);
     if args.data.is_none() && !args.ephemeral {
         args.data = up.data;
@@ -136,6 +153,7 @@ pub(crate) fn apply(mut args: Args) -> anyhow::Result<(Args, FromFile)> {
             path: Some(path),
             env: up.env.into_iter().collect(),
             balance,
+            tables: super::backends::Tables { state, files, src },
         },
     ))
 }
