@@ -60,13 +60,43 @@ pub(crate) struct UpToml {
     pub(crate) health_path: Option<String>,
     /// `none`, `cookie`, `app-cookie:NAME`.
     #[serde(default)]
-    pub(crate) sticky: Option<String>,
+    pub(crate) sticky: Option<toml::Spanned<String>>,
     /// Cookie names the session-loss detector watches.
     #[serde(default)]
     pub(crate) session_cookies: Vec<String>,
     /// Instances share the app directory, HOME and TMPDIR.
     #[serde(default)]
     pub(crate) shared_dir: bool,
+    /// `auto`, `overlay` or `copy` (`--isolation`).
+    #[serde(default)]
+    pub(crate) isolation: Option<toml::Spanned<String>>,
+    /// The front door's address (`--listen`).
+    #[serde(default)]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// The admin listener (`--admin`).
+    #[serde(default)]
+    pub(crate) admin: Option<std::net::SocketAddr>,
+    /// How long requests, then instances, get on stop (`--grace`).
+    #[serde(default, with = "service::config::duration")]
+    pub(crate) grace: Option<std::time::Duration>,
+    /// How long each instance gets to accept connections (`--ready-timeout`).
+    #[serde(default, with = "service::config::duration")]
+    pub(crate) ready_timeout: Option<std::time::Duration>,
+    /// The shared state server's port (`--state-port`).
+    #[serde(default)]
+    pub(crate) state_port: Option<u16>,
+    /// The shared files server's port (`--files-port`).
+    #[serde(default)]
+    pub(crate) files_port: Option<u16>,
+    /// Where state and files keep their data (`--data`).
+    #[serde(default)]
+    pub(crate) data: Option<std::path::PathBuf>,
+    /// `auto`, `on` or `off` (`--uploads-route`).
+    #[serde(default)]
+    pub(crate) uploads_route: Option<toml::Spanned<String>>,
+    /// Register the instances in the shared state (`--no-register` sets false).
+    #[serde(default)]
+    pub(crate) register: Option<bool>,
 }
 
 #[cfg(test)]

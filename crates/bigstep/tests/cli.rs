@@ -135,6 +135,64 @@ fn help_reads_like_a_product() {
     );
 }
 
+/// `bigstep up --help`: every flag a newcomer can use, with what it defaults
+/// to, examples, the file, the demo's pages and what runs meanwhile; no
+/// internal flag shows.
+#[test]
+fn up_help_explains_every_flag_with_examples() {
+    let (ok, text) = run(&["up", "--help"]);
+    assert!(ok, "{text}");
+    for flag in [
+        "--instances",
+        "--config",
+        "--listen",
+        "--app-port-base",
+        "--health-path",
+        "--no-health-check",
+        "--ready-timeout",
+        "--grace",
+        "--state-port",
+        "--files-port",
+        "--no-state",
+        "--no-files",
+        "--data",
+        "--ephemeral",
+        "--admin",
+        "--admin-token",
+        "--sticky",
+        "--show-keys",
+        "--session-cookie",
+        "--uploads-route",
+        "--no-register",
+        "--shared-dir",
+        "--isolation",
+    ] {
+        assert!(text.contains(flag), "{flag} missing:\n{text}");
+    }
+    for word in [
+        "Examples:",
+        "else 127.0.0.1:8080]",
+        "[default: 10s]",
+        "bigstep.toml",
+        "[up]",
+        "[balance]",
+        "bigstep ctl reload",
+        "/events",
+        "/lock",
+        "/uploads/KEY",
+        "REDIS_URL",
+        "S3_ENDPOINT_URL",
+        "X-Served-By",
+        "some instances only",
+        "-- python3",
+    ] {
+        assert!(text.contains(word), "{word:?} missing:\n{text}");
+    }
+    for internal in ["--supervised-by", "--host-app", "--host-dir"] {
+        assert!(!text.contains(internal), "{internal} shown:\n{text}");
+    }
+}
+
 #[test]
 fn balance_without_servers_says_what_to_do() {
     let (ok, text) = run(&["balance", "--listen", "127.0.0.1:0"]);

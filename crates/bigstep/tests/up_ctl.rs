@@ -236,3 +236,40 @@ fn dashboard_adds_drains_and_stops_instances_in_chromium() {
     let seen = spread(up.addr, "/api/whoami", 6);
     assert_eq!(seen.keys().collect::<Vec<_>>(), vec!["app-3"], "{seen:?}");
 }
+
+/// The dashboard's history charts in headless Chromium: with a client loading
+/// pages, the requests/s and p99 charts draw a line per instance from real
+/// numbers (the same the servers table shows), the errors chart stays at zero.
+/// Screenshot in test-artifacts/up-charts.png.
+#[test]
+fn dashboard_charts_draw_the_traffic_in_chromium() {
+    let up = Up::start(&["-n", "3"]);
+    let testkit::browser::BrowserTest {
+        root,
+        node_modules,
+        screenshot,
+    } = testkit::browser::prepare("up-charts.png");
+    let load = Load::start(up.addr, "/api/whoami", 1, 50_000);
+    let out = std::process::Command::new("node")
+        .arg(root.join("crates/bigstep/tests/dashboard/charts.mjs"))
+        .arg(format!("http://{}/", up.admin))
+        .arg(&screenshot)
+        .arg("app-1,app-2,app-3")
+        .env("NODE_PATH", &node_modules)
+        .output()
+        .expect("run node (install nodejs: .ci/install)");
+    let (ok, failures) = load.finish();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "charts test failed:\n{log}\n{}",
+        up.output()
+    );
+    assert!(screenshot.is_file(), "no screenshot: {log}");
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(ok > 0);
+}

@@ -1,8 +1,8 @@
 //! The single-host detectors of `bigstep up`, on small apps of the tests' own
 //! (Python, run as the user's command) that make each mistake — sessions in
-//! process memory, uploads on local disk — and the same apps fixed (sessions in
-//! the shared state through redis-py, uploads in the shared files through
-//! boto3), which must show nothing. Counts come from `GET /api/findings` and
+//! process memory, uploads on local disk, carts in process memory — and the
+//! same apps fixed (sessions and carts in the shared state through redis-py,
+//! uploads in the shared files through boto3), which must show nothing. Counts come from `GET /api/findings` and
 //! the summary `up` prints when it stops.
 
 mod upkit;
@@ -189,4 +189,96 @@ fn uploads_in_shared_files_are_not_reported() {
     let (_app, up) = start("files-s3", UPLOADS_IN_S3);
     upload_and_read(&up);
     assert_eq!(findings(&up), Vec::<Value>::new());
+}
+
+/// Carts in a dict: the instance that created a cart answers for it; the others
+/// fail with 500, as a framework does on an uncaught KeyError.
+const CARTS_IN_MEMORY: &str = r#"
+import uuid
+CARTS = {}
+class H(Base):
+    def do_POST(self):
+        cid = uuid.uuid4().hex
+        CARTS[cid] = []
+        self.reply(201, cid)
+    def do_GET(self):
+        try:
+            items = CARTS[self.path.rsplit("/", 1)[1]]
+            self.reply(200, "%d items" % len(items))
+        except KeyError:
+            self.reply(500, "Internal Server Error")
+serve(H)
+"#;
+
+/// The same app with carts in the shared state.
+const CARTS_IN_REDIS: &str = r#"
+import uuid, redis
+R = redis.Redis.from_url(os.environ["REDIS_URL"])
+class H(Base):
+    def do_POST(self):
+        cid = uuid.uuid4().hex
+        R.set("cart:" + cid, 0)
+        self.reply(201, cid)
+    def do_GET(self):
+        n = R.get("cart:" + self.path.rsplit("/", 1)[1])
+        if n is None:
+            return self.reply(404, "no such cart")
+        self.reply(200, "%d items" % int(n))
+serve(H)
+"#;
+
+/// Create a cart, then read it until the instance that made it has answered
+/// and the others have answered three times after that. Returns the path and
+/// how many failures came after the creator's first success.
+fn cart_reads(up: &Up) -> (String, u64) {
+    let r = request(up.addr, "POST", "/cart", &[], b"").unwrap();
+    assert_eq!(r.status, 201, "{r:?}");
+    let owner = r.header("x-instance").expect("X-Instance");
+    let path = format!("/cart/{}", r.body.trim());
+    let (mut owner_answered, mut others, mut failures) = (false, 0, 0);
+    upkit::wait_for(Duration::from_secs(30), "reads from every instance", || {
+        let r = get(up.addr, &path).unwrap();
+        let by = r.header("x-instance").expect("X-Instance");
+        if by == owner {
+            assert_eq!(r.status, 200, "{r:?}");
+            owner_answered = true;
+        } else if owner_answered {
+            others += 1;
+            if r.status >= 500 {
+                failures += 1;
+            }
+        }
+        others >= 3
+    });
+    (path, failures)
+}
+
+#[test]
+fn state_in_one_instances_memory_is_reported_as_failing_on_the_others() {
+    let (_app, up) = start("carts-mem", CARTS_IN_MEMORY);
+    let (path, failures) = cart_reads(&up);
+    assert_eq!(
+        failures, 3,
+        "the app fails on the instances without the cart"
+    );
+    let list = findings(&up);
+    // Every failure after a success elsewhere, and nothing else.
+    assert_eq!(total(&list, "instance-only-state"), failures, "{list:#?}");
+    for f in &list {
+        assert_eq!(f["kind"], "instance-only-state", "{f}");
+        assert_eq!(f["path"], path.as_str(), "{f}");
+        assert!(f["fix"].as_str().unwrap().contains("REDIS_URL"), "{f}");
+    }
+    let out = stop(up);
+    assert!(out.contains("Fails on some instances only (GET)"), "{out}");
+}
+
+#[test]
+fn state_in_shared_state_is_not_reported() {
+    let (_app, up) = start("carts-redis", CARTS_IN_REDIS);
+    let (_, failures) = cart_reads(&up);
+    assert_eq!(failures, 0);
+    assert_eq!(findings(&up), Vec::<Value>::new());
+    let out = stop(up);
+    assert!(out.contains("single-host findings: none"), "{out}");
 }

@@ -247,3 +247,119 @@ fn up_reads_its_table_from_bigstep_toml() {
     assert!(!out.status.success());
     assert!(err.contains("instanses") && err.contains("line 2"), "{err}");
 }
+
+/// `[balance]` of the file configures up's front door (around up's own
+/// instances), and `bigstep ctl reload` / `bigstep balance reload` re-read it
+/// while the site runs; a broken file is refused and changes nothing. Bad
+/// `[up]` values are refused with their key and line.
+#[test]
+fn up_takes_balance_from_the_file_and_reloads_it() {
+    let app = App::write(
+        "up-balance",
+        &format!(
+            "{PY_PRELUDE}{}",
+            "class H(Base):\n    def do_GET(self):\n        self.reply(200, os.environ.get('AWS_REGION', '?'))\nserve(H)\n"
+        ),
+    );
+    let file = app.dir.join("bigstep.toml");
+    let write = |text: &str| {
+        // Renamed into place: a reader never sees half a file.
+        let tmp = app.dir.join("bigstep.toml.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+    };
+    let up_table = "[up]\ncommand = [\"python3\", \"app.py\"]\ninstances = 2\nregister = false\n";
+    // The file's servers are not up's: they are left out. So is the state
+    // server's password (it listens on loopback for the instances).
+    write(&format!(
+        "{up_table}\n[balance]\nserver_header = \"X-Node\"\n[[balance.servers]]\naddress = \"127.0.0.1:9\"\n\n\
+         [state]\ndatabases = 4\nrequirepass = \"left-out-under-up\"\n\n[files]\nregion = \"eu-west-3\"\n"
+    ));
+    let up = Up::start_in(&[], &app.dir);
+    let r = get(up.addr, "/").unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body, "eu-west-3", "[files] region reaches the instances");
+    let state = up
+        .output()
+        .lines()
+        .find_map(|l| l.strip_prefix("bigstep up: shared state on redis://"))
+        .and_then(|l| l.split('/').next())
+        .expect("state address in the banner")
+        .to_string();
+    let mut redis = TcpStream::connect(&state).unwrap();
+    redis
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut ask = |cmd: &str| {
+        redis.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+        let mut buf = [0u8; 256];
+        let n = redis.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert!(
+        ask("SELECT 3").starts_with("+OK"),
+        "[state] databases = 4, no password"
+    );
+    assert!(ask("SELECT 4").starts_with("-ERR"), "[state] databases = 4");
+    assert!(
+        r.header("x-node").is_some_and(|v| v.starts_with("app-")),
+        "{r:?}"
+    );
+    assert!(r.header("x-served-by").is_none(), "{r:?}");
+    let ls = up.ctl(&["ls"]).expect_ok("ls");
+    let ids: Vec<String> = upkit::ls_rows(&ls)
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(ids, ["app-1", "app-2"], "{ls}");
+
+    write(&format!(
+        "{up_table}\n[balance]\nserver_header = \"X-Host\"\n"
+    ));
+    let said = up.ctl(&["reload"]).expect_ok("ctl reload");
+    assert!(said.contains("kept 2"), "{said}");
+    let r = get(up.addr, "/").unwrap();
+    assert!(
+        r.header("x-host").is_some_and(|v| v.starts_with("app-")),
+        "{r:?}"
+    );
+    assert!(r.header("x-node").is_none(), "{r:?}");
+
+    // A broken [balance]: refused, the running configuration stays.
+    write(&format!(
+        "{up_table}\n[balance]\nserver_header = \"X-Host\"\nattempts = \"many\"\n"
+    ));
+    let out = std::process::Command::new(upkit::BIN)
+        .args(["balance", "reload", "--admin", &up.admin.to_string()])
+        .env_remove("BIGSTEP_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("attempts") && err.contains("line 8"), "{err}");
+    let r = get(up.addr, "/").unwrap();
+    assert!(r.header("x-host").is_some(), "{r:?}");
+    drop(up);
+
+    // A bad `[up]` value names its key and line.
+    write("[up]\ninstances = 2\nisolation = \"sideways\"\n");
+    let out = std::process::Command::new(upkit::BIN)
+        .args([
+            "up",
+            "--ephemeral",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+        ])
+        .current_dir(&app.dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("isolation") && err.contains("line 3") && err.contains("copy"),
+        "{err}"
+    );
+}

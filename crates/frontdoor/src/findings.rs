@@ -16,6 +16,12 @@
 //! - **File on one instance only**: a GET answered 2xx by one server, then 404
 //!   by another within the window: the file is on the first one's local disk.
 //!   Any other method on the path (a DELETE, a new upload) forgets what was seen.
+//! - **Fails on some instances only** (instance-only state): a request answered
+//!   5xx by one server while another answered the same method and path 2xx or
+//!   3xx within the window. The failing one lacks something the other has: an
+//!   object in its process memory (`cart[id]` → KeyError → 500), a local file,
+//!   a per-process cache or setting. The front door's own 502/504 (a server down
+//!   or too slow) are not responses of the app and are not counted.
 //!
 //! Each finding is counted per (kind, server, path), at most [`MAX_FINDINGS`]
 //! distinct ones, and carries one line of likely cause and one of fix.
@@ -45,6 +51,9 @@ pub struct FindingsConfig {
     pub session_cookies: Vec<String>,
     /// How long a 2xx for a path is remembered when looking for a 404 elsewhere.
     pub file_window: Duration,
+    /// How long a success for a method and path is remembered when looking for
+    /// a 5xx elsewhere.
+    pub failure_window: Duration,
 }
 
 impl Default for FindingsConfig {
@@ -52,6 +61,7 @@ impl Default for FindingsConfig {
         Self {
             session_cookies: Vec::new(),
             file_window: Duration::from_secs(300),
+            failure_window: Duration::from_secs(300),
         }
     }
 }
@@ -64,6 +74,8 @@ pub enum Kind {
     SessionLoss,
     /// A file found on one server and missing on another.
     FileOnOneInstance,
+    /// A request that fails (5xx) on one server and succeeds on another.
+    InstanceOnlyState,
 }
 
 /// One finding, as the dashboard and `up`'s summary show it.
@@ -93,6 +105,8 @@ struct Seen {
     rotations: HashMap<String, u32>,
     /// GET path → the last server that answered it 2xx, and when.
     found: HashMap<String, (Arc<str>, Instant)>,
+    /// (method, path) → the last server that answered it 2xx/3xx, and when.
+    succeeded: HashMap<(Method, String), (Arc<str>, Instant)>,
     /// (kind, server, path, detail) → count.
     counts: HashMap<(Kind, Arc<str>, String, String), u64>,
 }
@@ -126,10 +140,8 @@ impl Findings {
     ) {
         let sets_cookies = response.contains_key(header::SET_COOKIE);
         let get = *method == Method::GET || *method == Method::HEAD;
-        if !sets_cookies && !get && !(200..300).contains(&status) {
-            return;
-        }
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        self.failures(&mut seen, server, method, path, status);
         if sets_cookies {
             self.cookies(&mut seen, server, path, request_cookie, response);
         }
@@ -210,6 +222,38 @@ impl Findings {
         }
     }
 
+    fn failures(
+        &self,
+        seen: &mut Seen,
+        server: &Arc<str>,
+        method: &Method,
+        path: &str,
+        status: u16,
+    ) {
+        let now = Instant::now();
+        match status {
+            200..=399 => {
+                if seen.succeeded.len() >= MAX_REMEMBERED {
+                    seen.succeeded.clear();
+                }
+                seen.succeeded
+                    .insert((method.clone(), path.to_string()), (server.clone(), now));
+            }
+            500..=599 => {
+                let elsewhere = seen
+                    .succeeded
+                    .get(&(method.clone(), path.to_string()))
+                    .is_some_and(|(s, at)| {
+                        s != server && now.duration_since(*at) <= self.config.failure_window
+                    });
+                if elsewhere {
+                    count(seen, Kind::InstanceOnlyState, server, path, method.as_str());
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Every finding, most frequent first.
     pub(crate) fn list(&self) -> Vec<Finding> {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
@@ -247,6 +291,11 @@ fn explain(kind: Kind, server: &str, path: &str, detail: &str, count: u64) -> Fi
             "File on one instance only".to_string(),
             format!("another instance served this path, {server} answered 404: the file was saved to one instance's local disk"),
             "store uploads in the shared files (S3_ENDPOINT_URL, bucket BIGSTEP_BUCKET)".to_string(),
+        ),
+        Kind::InstanceOnlyState => (
+            format!("Fails on some instances only ({detail})"),
+            format!("{server} answered 5xx where another instance answered the same request successfully: it lacks state the other keeps to itself (process memory, a local file or cache)"),
+            "keep that state in the shared state (REDIS_URL) or the shared files; the failing instance's log shows what it missed".to_string(),
         ),
     };
     Finding {
@@ -434,6 +483,35 @@ mod tests {
         f.observe(&a, &Method::DELETE, "/u/y", None, 204, &none);
         f.observe(&b, &Method::GET, "/u/y", None, 404, &none);
         assert_eq!(f.list().len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    #[test]
+    fn a_request_failing_on_one_server_and_served_by_another() {
+        let f = Findings::new(FindingsConfig::default());
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        let none = HeaderMap::new();
+        // Failing everywhere is a bug of the app, not of where it runs.
+        f.observe(&a, &Method::GET, "/cart/1", None, 500, &none);
+        f.observe(&b, &Method::GET, "/cart/1", None, 500, &none);
+        assert!(f.list().is_empty(), "{:?}", f.list());
+        f.observe(&a, &Method::GET, "/cart/1", None, 200, &none);
+        f.observe(&a, &Method::GET, "/cart/1", None, 503, &none); // the same server: not this
+        f.observe(&a, &Method::POST, "/cart/1", None, 500, &none); // another method: not this
+        assert!(f.list().is_empty(), "{:?}", f.list());
+        f.observe(&b, &Method::GET, "/cart/1", None, 500, &none);
+        f.observe(&b, &Method::GET, "/cart/1", None, 502, &none);
+        let l = f.list();
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert_eq!(
+            (l[0].kind, &*l[0].server, &*l[0].path, l[0].count),
+            (Kind::InstanceOnlyState, "b", "/cart/1", 2)
+        );
+        assert!(l[0].title.contains("GET") && !l[0].fix.is_empty());
     }
 }
 

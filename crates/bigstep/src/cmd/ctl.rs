@@ -27,6 +27,7 @@ Examples:
   bigstep ctl add                     one more instance (bigstep up)
   bigstep ctl add 10.0.0.7:3000 --name web-4     one more server (any front door)
   bigstep ctl rm app-4                stop it and remove it
+  bigstep ctl reload                  re-read [balance] of the config file
   bigstep ctl --admin 127.0.0.1:9091 --token \"$TOKEN\" ls")]
 pub(crate) struct Args {
     /// The front door's admin listener.
@@ -92,6 +93,8 @@ enum Command {
         /// Server id.
         id: String,
     },
+    /// Re-read the config file (`[balance]`) of the running front door or `bigstep up`.
+    Reload,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -157,6 +160,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             };
             say(r.ok()?)
         }
+        Command::Reload => say(api.call("POST", "/api/reload", None)?.ok()?),
     }
 }
 

@@ -36,28 +36,45 @@ use supervisor::{Settings, Spec, Stop};
 #[command(after_help = "\
 Examples:
   bigstep up
-      Front door on http://127.0.0.1:8080, shared state on 127.0.0.1:6380 (Redis
-      protocol), shared files on http://127.0.0.1:9000 (S3 API, bucket `uploads`),
-      and three instances of the built-in demo app. Open the URL and refresh: each
-      page names the instance that served it, counts visits in shared state, keeps
-      your login in shared state and your uploads in shared files, whichever
-      instance serves you. Data is kept in ./bigstep-data.
-
-  bigstep up --ephemeral --listen 127.0.0.1:0 --state-port 0 --files-port 0
-      Everything on free ports (the banner says which), nothing kept: for tests.
-
-  bigstep up --no-state --no-files
-      Only the front door and the instances: see what breaks without them.
-
-  bigstep up -n 5 --listen 127.0.0.1:3000
-      Five instances, front door on port 3000.
+      Front door on http://127.0.0.1:8080, dashboard on http://127.0.0.1:9090,
+      shared state on 127.0.0.1:6380 (Redis protocol), shared files on
+      http://127.0.0.1:9000 (S3 API, bucket `uploads`), and three instances of
+      the built-in demo app. Open the URL and refresh: each page names the
+      instance that served it, counts visits in shared state, keeps your login
+      in shared state and your uploads in shared files, whichever instance
+      serves you. Data is kept in ./bigstep-data. The demo's pages:
+        /          visits, login, uploads        /events   live feed of the site
+        /lock      a distributed lock at work    /uploads/KEY   served by the files server
 
   bigstep up -- python3 -m http.server '$PORT'
   bigstep up --health-path /healthz -- node server.js
       Your own app, three times. Each copy gets PORT (the port it must listen on,
       on 127.0.0.1) and BIGSTEP_INSTANCE (app-1, app-2, ...) in its environment;
       `$PORT` and `$BIGSTEP_INSTANCE` in the arguments are replaced too (quote them
-      so your shell leaves them alone).
+      so your shell leaves them alone). Each copy runs as if on its own host: its
+      own copy of this directory, HOME and TMPDIR (--shared-dir: not).
+
+  bigstep up -n 5 --listen 127.0.0.1:3000
+      Five instances, front door on port 3000.
+
+  bigstep up --sticky cookie
+      Keep each user on one instance (default: none, which shows single-host bugs).
+
+  bigstep up --no-state --no-files
+      Only the front door and the instances: see what breaks without them.
+
+  bigstep up --ephemeral --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state-port 0 --files-port 0
+      Everything on free ports (the banner says which), nothing kept: for tests.
+
+One file for the team: ./bigstep.toml (or --config FILE) with an [up] table
+(every flag has its key; flags win), and a [balance] table for the front door:
+  [up]
+  command = [\"python3\", \"app.py\"]
+  instances = 3
+  health_path = \"/healthz\"
+  [up.env]
+  APP_ENV = \"development\"
+`bigstep ctl reload` re-reads [balance] while the site runs.
 
 Every instance also gets, unless --no-state / --no-files:
   REDIS_URL, BIGSTEP_STATE_URL   redis://127.0.0.1:6380/0
@@ -67,8 +84,15 @@ Every instance also gets, unless --no-state / --no-files:
 Point your Redis client and S3 client (path-style addressing) at them; in production
 the same variables name Redis/Valkey and any S3 store.
 
+While it runs: the dashboard (servers, charts, instances with Add/Stop/Restart/
+Remove, single-host findings) and `bigstep ctl ls|add|drain|undrain|stop|restart|rm`.
+Responses carry X-Served-By: app-N. What would break on a second server —
+sessions lost between instances, files on one instance only, requests failing on
+some instances only — is shown on the dashboard and summed up when `up` stops.
+
 Instances that exit are restarted (after 0.5 s, doubling up to 30 s while they keep
-crashing). Their output is shown prefixed with their name. Ctrl-C stops everything.")]
+crashing). Their output is shown prefixed with their name. Ctrl-C stops everything
+(a second Ctrl-C kills the instances at once).")]
 pub(crate) struct Args {
     /// How many app instances to run [default: 3, or `instances` in the file].
     #[arg(short = 'n', long = "instances",
@@ -80,9 +104,10 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Address the front door listens on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// Address the front door listens on (port 0 picks a free port)
+    /// [default: `listen` in [up], else in [balance], else 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
 
     /// Give instances the ports BASE, BASE+1, ... instead of free ports picked for you.
     #[arg(long, value_name = "BASE")]
@@ -99,22 +124,24 @@ pub(crate) struct Args {
     #[arg(long, conflicts_with = "health_path")]
     no_health_check: bool,
 
-    /// How long each instance gets to start accepting connections.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
-    ready_timeout: Duration,
+    /// How long each instance gets to start accepting connections [default: 30s].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    ready_timeout: Option<Duration>,
 
     /// On stop: how long in-flight requests, then instances, get to finish before
-    /// they are cut off.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
-    grace: Duration,
+    /// they are cut off [default: 10s].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    grace: Option<Duration>,
 
-    /// Port of the shared state server (Redis protocol) on 127.0.0.1; 0 picks a free one.
-    #[arg(long, default_value_t = 6380, value_name = "PORT")]
-    state_port: u16,
+    /// Port of the shared state server (Redis protocol) on 127.0.0.1; 0 picks a
+    /// free one [default: 6380].
+    #[arg(long, value_name = "PORT")]
+    state_port: Option<u16>,
 
-    /// Port of the shared files server (S3 API) on 127.0.0.1; 0 picks a free one.
-    #[arg(long, default_value_t = 9000, value_name = "PORT")]
-    files_port: u16,
+    /// Port of the shared files server (S3 API) on 127.0.0.1; 0 picks a free one
+    /// [default: 9000].
+    #[arg(long, value_name = "PORT")]
+    files_port: Option<u16>,
 
     /// Do not run the shared state server (instances get no REDIS_URL).
     #[arg(long)]
@@ -125,9 +152,9 @@ pub(crate) struct Args {
     no_files: bool,
 
     /// Where state and files keep their data: DIR/state, DIR/files, and the files
-    /// server's keys in DIR/files-keys.toml.
-    #[arg(long, value_name = "DIR", default_value = "bigstep-data")]
-    data: PathBuf,
+    /// server's keys in DIR/files-keys.toml [default: bigstep-data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 
     /// Keep nothing: state in memory, files in a temporary directory removed on
     /// exit, new keys each run.
@@ -135,9 +162,10 @@ pub(crate) struct Args {
     ephemeral: bool,
 
     /// Admin listener: the dashboard, the JSON API (`bigstep ctl` talks to it),
-    /// /metrics. Anywhere but loopback it needs --admin-token.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
-    admin: SocketAddr,
+    /// /metrics. Anywhere but loopback it needs --admin-token
+    /// [default: `admin` in [up], else `admin_listen` in [balance], else 127.0.0.1:9090].
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<SocketAddr>,
 
     /// Bearer token the admin API requires (at least 16 characters).
     #[arg(
@@ -170,8 +198,8 @@ pub(crate) struct Args {
     /// then lets anyone read its objects (no listing, no writes without the
     /// keys). `auto`: on for the built-in demo, off for your command (your app
     /// may have /uploads/ pages of its own).
-    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
-    uploads_route: UploadsRoute,
+    #[arg(long, value_enum, value_name = "WHEN")]
+    uploads_route: Option<UploadsRoute>,
 
     /// Do not register the instances in the shared state (by default they are,
     /// under the discovery convention `bigstep:svc:<name>`, so another front door
@@ -187,14 +215,9 @@ pub(crate) struct Args {
 
     /// How each instance gets its own view of the app directory: `overlay`
     /// (copy-on-write, in a private mount namespace; root only), `copy`, or
-    /// `auto` (overlay as root, else copy).
-    #[arg(
-        long,
-        value_enum,
-        default_value = "auto",
-        conflicts_with = "shared_dir"
-    )]
-    isolation: hosts::Isolation,
+    /// `auto` (overlay as root, else copy) [default: auto].
+    #[arg(long, value_enum, conflicts_with = "shared_dir")]
+    isolation: Option<hosts::Isolation>,
 
     /// Internal: run CMD as an instance of the `bigstep up` with this pid, dying with it.
     #[arg(long, hide = true, value_name = "PID")]
@@ -219,6 +242,28 @@ pub(crate) struct Args {
     /// Your app's command and arguments (after `--`). Without it: the built-in demo.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
+}
+
+/// The settings with their defaults, once flags and the file were read
+/// ([`file::apply`] fills what the file says where no flag was given).
+impl Args {
+    fn listen(&self) -> SocketAddr {
+        self.listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+    fn admin(&self) -> SocketAddr {
+        self.admin
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9090)))
+    }
+    fn grace(&self) -> Duration {
+        self.grace.unwrap_or(Duration::from_secs(10))
+    }
+    fn ready_timeout(&self) -> Duration {
+        self.ready_timeout.unwrap_or(Duration::from_secs(30))
+    }
+    fn data(&self) -> PathBuf {
+        self.data.clone().unwrap_or_else(|| "bigstep-data".into())
+    }
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -256,7 +301,7 @@ fn exec_supervised(parent: u32, command: &[String]) -> anyhow::Result<()> {
 
 async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
     let started = tokio::time::Instant::now();
-    let (args, file_env) = file::apply(args)?;
+    let (args, from_file) = file::apply(args)?;
     // Two stop channels, so the order holds: signals stop the front door first;
     // the instances are told only once it has drained (or a second signal says now).
     let (signal_tx, signal_rx) = watch::channel(Stop::Running);
@@ -272,12 +317,12 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         }
     });
 
-    if args.listen.port() != 0 {
+    if args.listen().port() != 0 {
         // Fail before starting anything if the front door cannot have its port.
-        drop(TcpListener::bind(args.listen).with_context(|| {
+        drop(TcpListener::bind(args.listen()).with_context(|| {
             format!(
                 "cannot listen on {} (is another process using the port? try --listen 127.0.0.1:8081)",
-                args.listen
+                args.listen()
             )
         })?);
     }
@@ -286,32 +331,33 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         args.sticky.as_ref().unwrap_or(&StickyArg::None),
         &args.session_cookies,
     )?;
-    frontdoor::admin::check_exposure(args.admin, args.admin_token.as_deref())
-        .map_err(|e| anyhow::anyhow!("--admin {}: {e}", args.admin))?;
-    if args.admin.port() != 0 {
-        drop(TcpListener::bind(args.admin).with_context(|| {
+    frontdoor::admin::check_exposure(args.admin(), args.admin_token.as_deref())
+        .map_err(|e| anyhow::anyhow!("--admin {}: {e}", args.admin()))?;
+    if args.admin().port() != 0 {
+        drop(TcpListener::bind(args.admin()).with_context(|| {
             format!(
                 "cannot listen on {} for the admin API (is another `bigstep up` or `balance` running? try --admin 127.0.0.1:9091)",
-                args.admin
+                args.admin()
             )
         })?);
     }
-    let data_dir = (!args.ephemeral).then(|| args.data.clone());
+    let data_dir = (!args.ephemeral).then(|| args.data());
     let data = if args.ephemeral {
         backends::Data::ephemeral()?
     } else {
-        backends::Data::Dir(args.data.clone())
+        backends::Data::Dir(args.data())
     };
     let backends = backends::Backends::start(
-        (!args.no_state).then_some(args.state_port),
-        (!args.no_files).then_some(args.files_port),
+        (!args.no_state).then_some(args.state_port.unwrap_or(6380)),
+        (!args.no_files).then_some(args.files_port.unwrap_or(9000)),
         data,
-        args.grace,
-        match args.uploads_route {
+        args.grace(),
+        match args.uploads_route.unwrap_or(UploadsRoute::Auto) {
             UploadsRoute::On => true,
             UploadsRoute::Off => false,
             UploadsRoute::Auto => args.command.is_empty(),
         },
+        &from_file.tables,
     )
     .await?;
     // A backend that fails stops the site like a first signal would.
@@ -344,7 +390,11 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
             Some(d) => vec![cwd.join(d)],
             None => Vec::new(),
         };
-        Some(Arc::new(hosts::Hosts::new(app_dir, args.isolation, skip)?))
+        Some(Arc::new(hosts::Hosts::new(
+            app_dir,
+            args.isolation.unwrap_or(hosts::Isolation::Auto),
+            skip,
+        )?))
     };
     let isolation = match &hosts {
         Some(h) => format!("bigstep up: separate hosts: {}\n", h.describe()),
@@ -387,18 +437,22 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         })
     };
     let settings = Arc::new(Settings {
-        grace: args.grace,
+        grace: args.grace(),
         backoff: backoff::Policy::default(),
         launcher: Some(exe),
         spawner: supervisor::Spawner::start().context("cannot start the spawner thread")?,
-        env: backends.env().into_iter().chain(file_env).collect(),
+        env: backends
+            .env()
+            .into_iter()
+            .chain(from_file.env.clone())
+            .collect(),
     });
     let fleet = Fleet::start(
         &ports,
         template,
         settings,
         stop_rx.clone(),
-        args.ready_timeout,
+        args.ready_timeout(),
     )?;
 
     let served = serve(
@@ -406,9 +460,9 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         &fleet,
         &backends,
         signal_rx.clone(),
-        user_command,
         &isolation,
         started,
+        &from_file,
     )
     .await;
 
@@ -440,12 +494,13 @@ async fn serve(
     fleet: &Arc<Fleet>,
     backends: &backends::Backends,
     mut stop: watch::Receiver<Stop>,
-    user_command: bool,
     isolation: &str,
     started: tokio::time::Instant,
+    from_file: &file::FromFile,
 ) -> anyhow::Result<()> {
+    let user_command = !args.command.is_empty();
     let instances = fleet.instances();
-    let deadline = tokio::time::Instant::now() + args.ready_timeout;
+    let deadline = tokio::time::Instant::now() + args.ready_timeout();
     let ready = async {
         for instance in &instances {
             instance.wait_ready(deadline).await?;
@@ -459,33 +514,41 @@ async fn serve(
 
     let servers = instances
         .iter()
-        .map(|i| frontdoor::config::ServerConfig {
-            name: Some(i.spec.name.clone()),
-            address: format!("127.0.0.1:{}", i.spec.port),
-            weight: 1,
-            health_path: None,
+        .map(|i| {
+            toml::Spanned::new(
+                0..0,
+                frontdoor::config::ServerConfig {
+                    name: Some(i.spec.name.clone()),
+                    address: format!("127.0.0.1:{}", i.spec.port),
+                    weight: 1,
+                    health_path: None,
+                },
+            )
         })
         .collect();
-    let mut cfg = frontdoor::Config::with_servers(args.listen, servers);
-    cfg.health = health_check(args, user_command);
-    cfg.timeouts.shutdown_grace = args.grace;
-    // Instances here restart within a second or two, so a passive ejection (after a
-    // burst of refused connections to a crashed one) should not keep a restarted
-    // instance out for the default 10 s.
-    cfg.passive.base_ejection = Duration::from_secs(1);
-    cfg.passive.max_ejection = Duration::from_secs(10);
-    cfg.sticky = sticky_config(
+    // Computed once: a reload must not change the sticky cookie's key.
+    let sticky = sticky_config(
         args.sticky.as_ref().unwrap_or(&StickyArg::None),
         &args.session_cookies,
     )?;
-    cfg.admin_listen = Some(args.admin);
-    // Your app need not say which instance answered: the front door does.
-    cfg.server_header = Some("X-Served-By".into());
-    cfg.admin_token = args.admin_token.clone().filter(|t| !t.is_empty());
-    if let Some(files) = backends.files.as_ref().filter(|f| f.public) {
-        let tables = uploads_route(files.addr)?;
-        cfg.pools = tables.pools;
-        cfg.routes = tables.routes;
+    let front = Arc::new(Front {
+        listen: args.listen(),
+        admin: args.admin(),
+        admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
+        grace: args.grace(),
+        health: health_check(args, user_command),
+        health_from_flags: args.health_path.is_some() || args.no_health_check,
+        sticky,
+        sticky_from_flags: args.sticky.is_some(),
+        uploads: backends.files.as_ref().filter(|f| f.public).map(|f| f.addr),
+    });
+    let cfg = front.config(from_file.balance.clone(), servers)?;
+    if let Some(b) = &from_file.balance {
+        if !b.servers.is_empty() || b.discovery.is_some() {
+            tracing::info!(
+                "[balance] servers and discovery are left out: the servers are up's instances"
+            );
+        }
     }
     let mut fd = frontdoor::FrontDoor::bind(cfg)
         .await
@@ -497,6 +560,9 @@ async fn serve(
     });
     let control = fd.control();
     fd.set_admin_instances(Arc::new(fleet::Hook(fleet.clone())));
+    if let Some(path) = from_file.path.clone() {
+        fd.set_admin_reload(front.clone().reload_hook(path, control.clone()));
+    }
     let addr = fd.local_addr();
     // From `bigstep up` to every instance accepting connections (and so in
     // rotation: the first health check is not waited for).
@@ -550,6 +616,94 @@ async fn serve(
     Ok(())
 }
 
+/// What `up` decides about its front door, whatever `[balance]` says: built
+/// once at start, applied again to a re-read `[balance]` on a reload.
+struct Front {
+    listen: SocketAddr,
+    admin: SocketAddr,
+    admin_token: Option<String>,
+    grace: Duration,
+    /// Up's health check for the instances.
+    health: Option<frontdoor::config::HealthCheck>,
+    /// `--health-path` / `--no-health-check` (or `[up] health_path`) was given:
+    /// it wins over `[balance.health]`.
+    health_from_flags: bool,
+    sticky: Option<frontdoor::config::Sticky>,
+    /// `--sticky` (or `[up] sticky`) was given: it wins over `[balance.sticky]`.
+    sticky_from_flags: bool,
+    /// The files server, when `/uploads/` is routed to it.
+    uploads: Option<SocketAddr>,
+}
+
+impl Front {
+    /// The front door's configuration: the file's `[balance]` (or defaults)
+    /// with `servers` as its default pool, and up's own settings on top.
+    fn config(
+        &self,
+        balance: Option<frontdoor::Config>,
+        servers: Vec<toml::Spanned<frontdoor::config::ServerConfig>>,
+    ) -> anyhow::Result<frontdoor::Config> {
+        let from_file = balance.is_some();
+        let mut cfg =
+            balance.unwrap_or_else(|| frontdoor::Config::with_servers(self.listen, Vec::new()));
+        cfg.listen = self.listen;
+        cfg.admin_listen = Some(self.admin);
+        cfg.admin_token = self.admin_token.clone();
+        cfg.servers = servers;
+        // Up registers its instances itself; a front door following the registry
+        // it writes would list them twice.
+        cfg.discovery = None;
+        if !from_file || self.health_from_flags || cfg.health.is_none() {
+            cfg.health = self.health.clone();
+        }
+        if !from_file {
+            cfg.timeouts.shutdown_grace = self.grace;
+            // Instances here restart within a second or two, so a passive ejection
+            // (after a burst of refused connections to a crashed one) should not
+            // keep a restarted instance out for the default 10 s.
+            cfg.passive.base_ejection = Duration::from_secs(1);
+            cfg.passive.max_ejection = Duration::from_secs(10);
+        }
+        if !from_file || self.sticky_from_flags || cfg.sticky.is_none() {
+            cfg.sticky = self.sticky.clone();
+        }
+        // Your app need not say which instance answered: the front door does.
+        if cfg.server_header.is_none() {
+            cfg.server_header = Some("X-Served-By".into());
+        }
+        if let Some(files) = self.uploads {
+            let tables = uploads_route(files)?;
+            cfg.pools.extend(tables.pools);
+            // Up's route first: a file's catch-all route must not hide it.
+            let mut routes = tables.routes;
+            routes.append(&mut cfg.routes);
+            cfg.routes = routes;
+        }
+        cfg.validate(None)
+            .map_err(|e| anyhow::anyhow!("[balance] with up's instances: {e}"))?;
+        Ok(cfg)
+    }
+
+    /// `POST /api/reload` (`bigstep balance reload`, `bigstep ctl reload`):
+    /// re-read `[balance]` and apply it around the instances running now.
+    fn reload_hook(
+        self: Arc<Self>,
+        path: PathBuf,
+        control: frontdoor::Control,
+    ) -> frontdoor::admin::ReloadHook {
+        Arc::new(move || {
+            let invalid = |e: anyhow::Error| frontdoor::ChangeError::Invalid(format!("{e:#}"));
+            let balance = file::reread_balance(&path).map_err(invalid)?;
+            let running = control.config();
+            let mut cfg = self.config(balance, running.servers).map_err(invalid)?;
+            // Port 0 was resolved at start; a reload keeps the bound addresses.
+            cfg.listen = running.listen;
+            cfg.admin_listen = running.admin_listen;
+            control.apply(frontdoor::Change::Reload(Box::new(cfg)), "reload")
+        })
+    }
+}
+
 /// The `files` pool (the shared files server) and the route that sends
 /// `GET`/`HEAD /uploads/KEY` to it, as the `[balance]` tables a user would write
 /// (parsed from TOML, so they pass the same checks as a config file's).
@@ -597,7 +751,7 @@ fn print_findings(control: &frontdoor::Control) {
     };
     let mut out = String::new();
     if findings.is_empty() {
-        out.push_str("bigstep up: single-host findings: none (no session lost, no file found on one instance only)\n");
+        out.push_str("bigstep up: single-host findings: none (no session lost, no file found on one instance only, no request failing on some instances only)\n");
     } else {
         out.push_str("bigstep up: single-host findings (what would break on two servers):\n");
         for f in findings.iter().take(20) {
@@ -710,7 +864,9 @@ fn print_banner(
             "  access key {}  secret key {}  ({})\n",
             f.access_key,
             shown(&f.secret_key, f.keys_new || show_keys),
-            if f.keys_new {
+            if f.keys_from_file {
+                "from [files] in the config file; --show-keys prints it"
+            } else if f.keys_new {
                 "new: shown this once, kept in the data directory"
             } else {
                 "kept from the last run; --show-keys prints it"

@@ -12,8 +12,6 @@ use tokio::task::JoinHandle;
 
 /// The bucket created for the app's uploads (`BIGSTEP_BUCKET`).
 pub(crate) const BUCKET: &str = "uploads";
-/// Region the files server reports and the instances sign for.
-const REGION: &str = "us-east-1";
 /// The file in the data directory that keeps the files server's keys.
 const KEYS_FILE: &str = "files-keys.toml";
 
@@ -53,6 +51,36 @@ impl Data {
     }
 }
 
+/// The file's `[state]` and `[files]` tables (with the file's text, for errors
+/// that name a line). `up` takes their settings but decides itself where each
+/// server listens and keeps its data, and who may connect (see [`Tables::state`]).
+#[derive(Default, Clone)]
+pub(crate) struct Tables {
+    pub(crate) state: Option<state::StateToml>,
+    pub(crate) files: Option<files::FilesToml>,
+    pub(crate) src: String,
+}
+
+impl Tables {
+    /// `[state]` without what `up` decides: the address, the directory, and
+    /// passwords and users (the state server listens on loopback for the
+    /// instances, which get one `REDIS_URL`). Logged when left out.
+    fn state(&self) -> Option<state::StateToml> {
+        let mut t = self.state.clone()?;
+        if t.requirepass.is_some() || t.requirepass_env.is_some() || !t.users.is_empty() {
+            tracing::warn!("[state] passwords and users are left out under `bigstep up`: its state server listens on 127.0.0.1 for the instances only");
+        }
+        t.requirepass = None;
+        t.requirepass_env = None;
+        t.users.clear();
+        t.bind = None;
+        t.port = None;
+        t.dir = None;
+        t.metrics_bind = None;
+        Some(t)
+    }
+}
+
 /// A backend's task: its failure reason, if it stopped on its own accord.
 type Task = JoinHandle<Option<String>>;
 
@@ -73,6 +101,10 @@ pub(crate) struct FilesRunning {
     pub(crate) keys_new: bool,
     /// Whether anyone may read the bucket's objects (for the /uploads/ route).
     pub(crate) public: bool,
+    /// The region it reports (`[files] region`, else us-east-1).
+    region: String,
+    /// The keys are the config file's (`[files]`).
+    pub(crate) keys_from_file: bool,
     task: Task,
 }
 
@@ -121,6 +153,7 @@ impl Backends {
         data: Data,
         grace: Duration,
         public_uploads: bool,
+        tables: &Tables,
     ) -> anyhow::Result<Self> {
         let (stop, stopped) = watch::channel(false);
         let (failure, _) = watch::channel(None);
@@ -139,10 +172,11 @@ impl Backends {
         };
         // On an error below, what already started is stopped when `backends` drops.
         if let Some(port) = state_port {
-            backends.state = Some(start_state(port, &backends.data, run.clone()).await?);
+            backends.state = Some(start_state(port, &backends.data, run.clone(), tables).await?);
         }
         if let Some(port) = files_port {
-            backends.files = Some(start_files(port, &backends.data, run, public_uploads).await?);
+            backends.files =
+                Some(start_files(port, &backends.data, run, public_uploads, tables).await?);
         }
         Ok(backends)
     }
@@ -166,7 +200,7 @@ impl Backends {
             env.push(("AWS_ENDPOINT_URL".into(), url));
             env.push(("AWS_ACCESS_KEY_ID".into(), f.access_key.clone()));
             env.push(("AWS_SECRET_ACCESS_KEY".into(), f.secret_key.clone()));
-            env.push(("AWS_REGION".into(), REGION.into()));
+            env.push(("AWS_REGION".into(), f.region.clone()));
             env.push(("BIGSTEP_BUCKET".into(), BUCKET.into()));
         }
         env
@@ -203,25 +237,33 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-async fn start_state(port: u16, data: &Data, run: Run) -> anyhow::Result<StateRunning> {
+async fn start_state(
+    port: u16,
+    data: &Data,
+    run: Run,
+    tables: &Tables,
+) -> anyhow::Result<StateRunning> {
     let dir = match data {
         Data::Dir(d) => Some(d.join("state")),
         Data::Ephemeral(_) => None,
     };
-    let cfg = state::Config {
-        bind: "127.0.0.1".into(),
-        port,
-        dir,
-        shutdown_grace: run.grace,
-        // A Redis client's SHUTDOWN would otherwise stop only this part of
-        // the site (or, with the process, all of it, mid-request): the site
-        // is stopped with Ctrl-C / SIGTERM, which drains everything in order.
-        shutdown_refused: Some(
-            "this state server is part of `bigstep up`; stop the whole site with Ctrl-C or SIGTERM"
-                .into(),
-        ),
-        ..state::Config::default()
-    };
+    let mut cfg = state::Config::default();
+    if let Some(t) = tables.state() {
+        // Limits, persistence policy, memory, databases, notifications...
+        t.apply(&mut cfg, &tables.src, |_| None)
+            .map_err(|e| anyhow::anyhow!("[state] {e}"))?;
+    }
+    cfg.bind = "127.0.0.1".into();
+    cfg.port = port;
+    cfg.dir = dir;
+    cfg.shutdown_grace = run.grace;
+    // A Redis client's SHUTDOWN would otherwise stop only this part of
+    // the site (or, with the process, all of it, mid-request): the site
+    // is stopped with Ctrl-C / SIGTERM, which drains everything in order.
+    cfg.shutdown_refused = Some(
+        "this state server is part of `bigstep up`; stop the whole site with Ctrl-C or SIGTERM"
+            .into(),
+    );
     let server = state::Server::start_with(cfg, run.metrics.clone())
         .await
         .map_err(|e| {
@@ -253,6 +295,7 @@ async fn start_files(
     data: &Data,
     run: Run,
     public: bool,
+    tables: &Tables,
 ) -> anyhow::Result<FilesRunning> {
     let listen = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(listen)
@@ -265,21 +308,42 @@ async fn start_files(
         })?;
     let addr = listener.local_addr()?;
     let dir = data.root().join("files");
-    let (access_key, secret_key, keys_new) = match data {
-        Data::Dir(root) => persistent_keys(root)?,
-        Data::Ephemeral(_) => {
-            let (a, s) = files::generate_keys();
-            (a, s, true)
+    let table = tables.files.clone().unwrap_or_default();
+    let (access_key, secret_key, keys_new) = match (&table.access_key, &table.secret_key) {
+        // The file's keys (the instances get them in their environment).
+        (Some(a), Some(s)) => (a.clone(), s.clone(), false),
+        (Some(_), None) | (None, Some(_)) => {
+            anyhow::bail!("[files]: give both access_key and secret_key, or neither")
         }
+        _ => match data {
+            Data::Dir(root) => persistent_keys(root)?,
+            Data::Ephemeral(_) => {
+                let (a, s) = files::generate_keys();
+                (a, s, true)
+            }
+        },
     };
     create_bucket(&dir).await?;
     let mut config = files::FilesConfig::new(&dir, &access_key, &secret_key);
     config.shutdown_grace = run.grace;
+    // The file's settings; the directory and the address are up's.
+    if let Some(r) = &table.region {
+        config.region = r.clone();
+    }
+    if let Some(n) = table.max_connections {
+        config.max_connections = n;
+    }
+    config.domain = table.domain.clone();
+    if let Some(s) = table.lifecycle_day_seconds {
+        config.lifecycle_day = Duration::from_secs(s.max(1));
+    }
+    config.public_buckets = table.public_buckets.clone();
     if public {
         // GET/HEAD of an object without a signature; listing and writes still
         // need the keys. The front door's /uploads/ route relies on it.
-        config.public_buckets = vec![BUCKET.to_string()];
+        config.public_buckets.push(BUCKET.to_string());
     }
+    let region = config.region.clone();
     let server = files::FilesServer::open_with(config, &run.metrics)
         .await
         .with_context(|| format!("cannot open the shared files in {}", dir.display()))?;
@@ -296,6 +360,8 @@ async fn start_files(
         data: data.describe("files"),
         keys_new,
         public,
+        region,
+        keys_from_file: table.access_key.is_some(),
         task,
     })
 }
