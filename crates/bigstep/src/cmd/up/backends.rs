@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 /// The bucket created for the app's uploads (`BIGSTEP_BUCKET`).
 pub(crate) const BUCKET: &str = "uploads";
 /// Region the files server reports and the instances sign for.
-const REGION: &str = "us-east-1";
+pub(crate) const REGION: &str = "us-east-1";
 /// The file in the data directory that keeps the files server's keys.
 const KEYS_FILE: &str = "files-keys.toml";
 
