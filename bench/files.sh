@@ -10,14 +10,18 @@
 #   BASE_PORT=N        first of the 2 ports used (default 18790)
 #   KEEP=1             keep the temp dir after exit
 #   GET_ONLY=1         GETs only: no PUT rounds, no 1 GiB stream (before/after comparisons of reads)
+#   NO_STREAM=1        no 1 GiB stream (it needs 2 GiB of disk)
 #
 # What it measures:
-#   GET 64KiB / 1MiB   wrk -t1 -cCONNS over 64 distinct objects: bigstep (anonymous read
-#                      of a public bucket, so no signing cost on the client) vs nginx
-#                      (1 worker, sendfile on) serving the same files: req/s, MB/s, and
-#                      requests per server CPU-second (utime+stime from /proc/PID/stat)
+#   GET 64KiB / 1MiB   wrk -t1 -cCONNS over 64 distinct objects: bigstep anonymous (a public
+#                      bucket), signed (the Authorization/X-Amz-Date/X-Amz-Content-SHA256
+#                      headers boto3 sends, signed at setup: valid 15 minutes, so keep the
+#                      run shorter) and presigned (SigV4 query) vs nginx (1 worker, sendfile
+#                      on) serving the same files: req/s, MB/s, and requests per server
+#                      CPU-second (utime+stime from /proc/PID/stat)
 #   PUT 64KiB / 1MiB   wrk PUTs to presigned SigV4 URLs (each PUT is a whole atomic write:
-#                      temp file, MD5, fsync, rename, index commit); nginx has no PUT
+#                      temp file, MD5, fsync, rename, index commit) vs nginx WebDAV PUT
+#                      (dav_methods PUT: temp file, rename; no fsync) on the same disk
 #   stream 1 GiB       peak RSS growth (VmHWM after clear_refs) while curl uploads then
 #                      downloads a 1 GiB object
 # The machine's 2 cores are shared by wrk, the server and the other engineers' jobs:
@@ -87,9 +91,17 @@ http {
     server {
         listen 127.0.0.1:$NGINX_PORT;
         root $W/www;
+        client_max_body_size 2m;
+        client_body_temp_path $W/www/dav-tmp;
+        location /dav/ {
+            dav_methods PUT;
+            create_full_put_path on;
+        }
     }
 }
 NGINX
+mkdir -p "$W/www/dav" "$W/www/dav-tmp"
+chmod 777 "$W/www/dav" "$W/www/dav-tmp"
 nginx -c "$W/nginx.conf"
 sleep 0.5
 NGINX_WORKER=$(pgrep -P "$(cat "$W/nginx.pid")" | head -1)
@@ -126,15 +138,22 @@ echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
     for size in 64k 1m; do
         bytes=$([ "$size" = 64k ] && echo 65536 || echo 1048576)
-        echo "round $r GET $size  bigstep: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-bigstep-$size.lua")"
-        echo "round $r GET $size  nginx:   $(run nginx "$NGINX_WORKER" "$NGINX_PORT" "$W/get-nginx-$size.lua")"
+        echo "round $r GET $size  bigstep anonymous: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-bigstep-$size.lua")"
+        echo "round $r GET $size  nginx:             $(run nginx "$NGINX_WORKER" "$NGINX_PORT" "$W/get-nginx-$size.lua")"
+        echo "round $r GET $size  bigstep signed:    $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-signed-$size.lua")"
+        echo "round $r GET $size  bigstep presigned: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-presigned-$size.lua")"
         [ "${GET_ONLY:-0}" = 1 ] && continue
-        echo "round $r PUT $size  bigstep: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/put-bigstep-$size.lua" "$bytes")"
+        echo "round $r PUT $size  bigstep presigned: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/put-bigstep-$size.lua" "$bytes")"
+        echo "round $r PUT $size  nginx WebDAV:      $(run nginx "$NGINX_WORKER" "$NGINX_PORT" "$W/put-nginx-$size.lua" "$bytes")"
     done
 done
 
+# Which reads the fast path answered (signed ones counted apart): a signed row that fell
+# back to s3s would show here.
+curl -sf "http://127.0.0.1:$FILES_PORT/-/metrics" | grep -E '^bigstep_files_fast_(signed_)?reads_total' || true
+
 # ---------------------------------------------------------------- RSS while streaming 1 GiB
-[ "${GET_ONLY:-0}" = 1 ] && exit 0
+[ "${GET_ONLY:-0}" = 1 ] || [ "${NO_STREAM:-0}" = 1 ] && exit 0
 head -c $((1024 * 1024 * 1024)) /dev/urandom >"$W/gib.bin"
 rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 echo 5 >"/proc/$FILES_PID/clear_refs" 2>/dev/null || true

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use s3s::service::S3Service;
 
 use crate::metrics::{Metrics, RequestLabels};
+use crate::sigv4::Verifier;
 use crate::store::Store;
 
 /// A running files service: the S3 handler plus what CORS and the read fast
@@ -20,21 +21,22 @@ pub(crate) struct App {
     pub(crate) idle_timeout: std::time::Duration,
     /// Base domain for virtual-host-style addressing, if configured.
     pub(crate) domain: Option<Arc<str>>,
-    /// The read fast path (`conn.rs`); `None` when no bucket is public, as only
-    /// anonymous reads take it.
-    pub(crate) fast: Option<Arc<FastPath>>,
+    /// The read fast path (`conn.rs`).
+    pub(crate) fast: Arc<FastPath>,
 }
 
-/// What the read fast path needs beyond the store: the public buckets, and
-/// its request counters resolved once (a label lookup per request would
-/// allocate).
+/// What the read fast path needs beyond the store: the public buckets, our
+/// key (for SigV4), and its request counters resolved once (a label lookup
+/// per request would allocate).
 pub(crate) struct FastPath {
     pub(crate) public: HashSet<String>,
+    /// Cloned into each connection, which caches its signing key.
+    pub(crate) verifier: Verifier,
     counters: [prometheus_client::metrics::counter::Counter; 5],
 }
 
 impl FastPath {
-    pub(crate) fn new(public: HashSet<String>, metrics: &Metrics) -> FastPath {
+    pub(crate) fn new(public: HashSet<String>, verifier: Verifier, metrics: &Metrics) -> FastPath {
         let c = |method: &str, status: u16| {
             metrics
                 .requests
@@ -46,6 +48,7 @@ impl FastPath {
         };
         FastPath {
             public,
+            verifier,
             counters: [
                 c("GET", 200),
                 c("GET", 206),

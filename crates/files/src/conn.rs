@@ -2,12 +2,13 @@
 //! hyper and s3s.
 //!
 //! The connection starts in our own loop. It reads a request head, and if
-//! [`fast::classify`] takes it (an anonymous GET/HEAD of a public object) and
+//! [`fast::classify`] takes it (an anonymous GET/HEAD of a public object, or
+//! one whose SigV4 signature it verified) and
 //! the answer is 200, 206 or 304, it answers with a head written once into a
 //! reused buffer and the object's bytes sent by `sendfile(2)` straight from
 //! the data file to the socket; then it reads the next head (keep-alive,
 //! pipelined requests included). The first request it does not take — a
-//! signed request, a PUT, an error to report — hands the connection, with the
+//! signature it is not sure of, a PUT, an error to report — hands the connection, with the
 //! bytes already read, to hyper for the rest of its life. So a connection only
 //! ever has one HTTP implementation answering at a time, and everything the
 //! fast path does not know stays with the general path.
@@ -27,6 +28,7 @@ use tokio::net::TcpStream;
 
 use crate::app::App;
 use crate::fast;
+use crate::sigv4::Verifier;
 use crate::store::Scratch;
 
 /// The largest request head the fast path reads; a longer one goes to hyper,
@@ -51,17 +53,16 @@ pub(crate) async fn serve(
         out: Vec::with_capacity(1024),
         scratch: Scratch::default(),
         date: DateCache::default(),
+        verifier: app.fast.verifier.clone(),
     };
-    if app.fast.is_some() {
-        loop {
-            match conn.next(app, drain).await {
-                Ok(Step::Again) => continue,
-                Ok(Step::Close) => return None,
-                Ok(Step::General) => break,
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    return None;
-                }
+    loop {
+        match conn.next(app, drain).await {
+            Ok(Step::Again) => continue,
+            Ok(Step::Close) => return None,
+            Ok(Step::General) => break,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                return None;
             }
         }
     }
@@ -88,6 +89,8 @@ struct Conn {
     out: Vec<u8>,
     scratch: Scratch,
     date: DateCache,
+    /// Our key, with this connection's cached signing key.
+    verifier: Verifier,
 }
 
 /// What the fast path decided for the request at the front of the buffer.
@@ -99,6 +102,7 @@ enum Plan {
         body: fast::Body,
         close: bool,
         head_only: bool,
+        signed: bool,
         status: u16,
     },
     General,
@@ -146,6 +150,7 @@ impl Conn {
             body,
             close,
             head_only,
+            signed,
             status,
         } = self.plan(app)
         else {
@@ -157,9 +162,10 @@ impl Conn {
         metrics.in_flight.dec();
         metrics.duration.observe(started.elapsed().as_secs_f64());
         metrics.fast_reads.inc();
-        if let Some(f) = &app.fast {
-            f.count(head_only, status);
+        if signed {
+            metrics.fast_signed_reads.inc();
         }
+        app.fast.count(head_only, status);
         sent?;
         self.buf.advance(consumed);
         Ok(if close || drain.is_draining() {
@@ -172,18 +178,23 @@ impl Conn {
     /// Parses the head at the front of the buffer, looks the object up and
     /// writes the response head, or says the request is the general path's.
     fn plan(&mut self, app: &App) -> Plan {
-        let Some(fast) = &app.fast else {
-            return Plan::General;
-        };
+        let fast = &app.fast;
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
         let Ok(httparse::Status::Complete(consumed)) = req.parse(&self.buf) else {
             return Plan::General;
         };
-        let Some(get) = fast::classify(&req, app.domain.as_deref(), &fast.public) else {
+        let now = time::OffsetDateTime::now_utc();
+        let Some(get) = fast::classify(
+            &req,
+            app.domain.as_deref(),
+            &fast.public,
+            &mut self.verifier,
+            now.unix_timestamp(),
+        ) else {
             return Plan::General;
         };
-        let date = self.date.now();
+        let date = self.date.at(now);
         let out = &mut self.out;
         let found = app
             .store
@@ -205,6 +216,7 @@ impl Conn {
                     body,
                     close: get.close,
                     head_only: get.head_only,
+                    signed: get.signed,
                     status,
                 }
             }
@@ -267,8 +279,7 @@ struct DateCache {
 }
 
 impl DateCache {
-    fn now(&mut self) -> &[u8] {
-        let now = time::OffsetDateTime::now_utc();
+    fn at(&mut self, now: time::OffsetDateTime) -> &[u8] {
         if now.unix_timestamp() != self.secs || self.text.is_empty() {
             self.secs = now.unix_timestamp();
             self.text.clear();

@@ -1,10 +1,12 @@
 //! The read fast path's rules, without I/O: which requests it may answer, and
 //! the response head it writes for them.
 //!
-//! A request qualifies when answering it needs nothing s3s does: an anonymous
-//! `GET` or `HEAD` of an object in a public bucket, HTTP/1.1, no body, no query
-//! (but the SDKs' `x-id`), and only the headers listed in [`classify`]. Anything
-//! else — a signature, CORS, `If-Match`, a multi-range — goes the general way
+//! A request qualifies when answering it needs nothing s3s does: a `GET` or
+//! `HEAD` of an object, HTTP/1.1, no body, no query (but the SDKs' `x-id` and a
+//! presigned URL's `X-Amz-*`), and only the headers listed in [`classify`];
+//! either anonymous, of an object in a public bucket, or SigV4-signed by our
+//! key (header or presigned) with a signature [`sigv4`] verifies. Anything
+//! else — a signature it is not sure of, CORS, a failed `If-Match`, a multi-range — goes the general way
 //! (`server.rs`), which also answers every error: the fast path only ever says
 //! 200, 206 or 304, and hands a request whose answer would be another status
 //! back untouched. The two paths must agree byte for byte on what they both
@@ -17,6 +19,7 @@ use std::io::Write;
 use s3s::dto::{ETagCondition, Range, Timestamp, TimestampFormat};
 
 use crate::checksum::{Algorithm, Kind};
+use crate::sigv4::{self, Carrier, Signed, Verifier};
 use crate::store::ObjectView;
 use crate::vhost;
 
@@ -33,20 +36,27 @@ pub(crate) struct FastGet<'a> {
     pub(crate) range: Option<Range>,
     /// `If-None-Match`.
     pub(crate) if_none_match: Option<ETagCondition>,
+    /// `If-Match` (s3transfer sends it with each part of a download).
+    pub(crate) if_match: Option<ETagCondition>,
     /// `If-Modified-Since`.
     pub(crate) if_modified_since: Option<Timestamp>,
     /// `x-amz-checksum-mode: ENABLED`.
     pub(crate) checksum_mode: bool,
     /// The client asked to close after this response.
     pub(crate) close: bool,
+    /// Signed by our key (and verified), rather than anonymous.
+    pub(crate) signed: bool,
 }
 
 /// Decides whether the parsed request `req` is one for the fast path: `None`
-/// sends it the general way.
+/// sends it the general way. A signed request is verified with `verifier` at
+/// `now` (Unix seconds).
 pub(crate) fn classify<'a>(
     req: &httparse::Request<'_, 'a>,
     domain: Option<&str>,
     public: &HashSet<String>,
+    verifier: &mut Verifier,
+    now: i64,
 ) -> Option<FastGet<'a>> {
     let head_only = match req.method? {
         "GET" => false,
@@ -61,15 +71,25 @@ pub(crate) fn classify<'a>(
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
-    // The only query the fast path takes is the operation name some SDKs add.
+    // The only query the fast path takes is the operation name some SDKs add,
+    // and a presigned URL's signature.
+    let mut presigned = false;
     if let Some(q) = query {
-        if !q.split('&').all(|p| p.starts_with("x-id=") || p.is_empty()) {
-            return None;
+        for p in q.split('&') {
+            if sigv4::is_presigned_param(p) {
+                presigned = true;
+            } else if !(p.starts_with("x-id=") || p.is_empty()) {
+                return None;
+            }
         }
     }
+    let mut authorization = None;
+    let mut amz_date = None;
+    let mut content_sha256 = None;
     let mut host = None;
     let mut range = None;
     let mut if_none_match = None;
+    let mut if_match = None;
     let mut if_modified_since = None;
     let mut checksum_mode = false;
     let mut close = false;
@@ -90,6 +110,11 @@ pub(crate) fn classify<'a>(
                 return None;
             }
             if_none_match = Some(ETagCondition::parse_http_header(value.trim().as_bytes()).ok()?);
+        } else if name.eq_ignore_ascii_case("if-match") {
+            if if_match.is_some() {
+                return None;
+            }
+            if_match = Some(ETagCondition::parse_http_header(value.trim().as_bytes()).ok()?);
         } else if name.eq_ignore_ascii_case("if-modified-since") {
             if if_modified_since.is_some() {
                 return None;
@@ -106,6 +131,18 @@ pub(crate) fn classify<'a>(
                     return None;
                 }
             }
+        } else if name.eq_ignore_ascii_case("authorization") {
+            if authorization.replace(value).is_some() {
+                return None;
+            }
+        } else if name.eq_ignore_ascii_case("x-amz-date") {
+            if amz_date.replace(value).is_some() {
+                return None;
+            }
+        } else if name.eq_ignore_ascii_case("x-amz-content-sha256") {
+            if content_sha256.replace(value).is_some() {
+                return None;
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             if value.trim() != "0" {
                 return None;
@@ -114,6 +151,22 @@ pub(crate) fn classify<'a>(
             return None;
         }
     }
+    // With If-Match, S3's order of precedence among several conditions
+    // matters: leave combinations to the general path.
+    if if_match.is_some() && (if_none_match.is_some() || if_modified_since.is_some()) {
+        return None;
+    }
+    let carrier = match (authorization, presigned) {
+        (Some(authorization), false) => Some(Carrier::Header {
+            authorization,
+            amz_date,
+            content_sha256,
+        }),
+        (None, true) => Some(Carrier::Query),
+        (None, false) if amz_date.is_none() && content_sha256.is_none() => None,
+        // Signed twice, or half a header signature: s3s says what is wrong.
+        _ => return None,
+    };
     let host = host?;
     let decoded = percent_encoding::percent_decode_str(path.strip_prefix('/')?)
         .decode_utf8()
@@ -131,8 +184,25 @@ pub(crate) fn classify<'a>(
             }
         },
     };
-    if !public.contains(bucket.as_ref()) || crate::key::validate_key(&key).is_err() {
+    if crate::key::validate_key(&key).is_err() {
         return None;
+    }
+    match carrier {
+        None if !public.contains(bucket.as_ref()) => return None,
+        None => {}
+        Some(carrier) => {
+            let signed = Signed {
+                method: req.method?,
+                path,
+                query,
+                headers: req.headers,
+                carrier,
+            };
+            // Last, as it is the costliest check.
+            if !verifier.verify(&signed, now) {
+                return None;
+            }
+        }
     }
     Some(FastGet {
         head_only,
@@ -140,17 +210,19 @@ pub(crate) fn classify<'a>(
         key,
         range,
         if_none_match,
+        if_match,
         if_modified_since,
         checksum_mode,
         close,
+        signed: carrier.is_some(),
     })
 }
 
 /// Request headers that change nothing in the answer: a client's description
-/// of itself and what it accepts. Any other header (an `Authorization`, an
-/// `Origin`, `If-Match`, an `x-amz-*`) sends the request the general way.
+/// of itself and what it accepts. Any other header (an `Origin`, `If-Match`,
+/// an `x-amz-*` not named in [`classify`]) sends the request the general way.
 fn harmless(name: &str) -> bool {
-    const NAMES: [&str; 10] = [
+    const NAMES: [&str; 12] = [
         "user-agent",
         "accept",
         "accept-encoding",
@@ -161,6 +233,9 @@ fn harmless(name: &str) -> bool {
         "dnt",
         "x-forwarded-for",
         "x-request-id",
+        // The AWS SDKs' retry bookkeeping.
+        "amz-sdk-invocation-id",
+        "amz-sdk-request",
     ];
     NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
         || name
@@ -188,6 +263,14 @@ pub(crate) fn respond(
 ) -> Option<Body> {
     out.clear();
     let modified = modified_time(obj.modified_ms);
+    let matches = match &req.if_match {
+        None | Some(ETagCondition::Any) => true,
+        Some(ETagCondition::ETag(t)) => t.value() == obj.etag,
+    };
+    if !matches {
+        // 412: the general path's answer.
+        return None;
+    }
     let not_modified = match &req.if_none_match {
         Some(ETagCondition::Any) => true,
         Some(ETagCondition::ETag(t)) => t.value() == obj.etag,
@@ -340,9 +423,48 @@ mod tests {
         ["pub".to_owned()].into_iter().collect()
     }
 
+    /// Classifies with a key no test request is signed with.
+    fn classify<'a>(
+        req: &httparse::Request<'_, 'a>,
+        domain: Option<&str>,
+        public: &HashSet<String>,
+    ) -> Option<FastGet<'a>> {
+        super::classify(req, domain, public, &mut Verifier::new("AK", "SK"), 0)
+    }
+
+    #[test]
+    fn signed_requests_of_any_bucket_qualify_when_verified() {
+        use crate::sigv4::tests::{AWS_ACCESS, AWS_GET, AWS_PRESIGNED, AWS_SECRET};
+        // 2013-05-24 00:01:00, a minute after the examples were signed.
+        let now = 1_369_353_660;
+        for (raw, range) in [(AWS_GET, true), (AWS_PRESIGNED, false)] {
+            let mut h = [httparse::EMPTY_HEADER; 16];
+            let req = parse(raw.as_bytes(), &mut h);
+            let mut v = Verifier::new(AWS_ACCESS, AWS_SECRET);
+            let f = super::classify(&req, Some("s3.amazonaws.com"), &public(), &mut v, now)
+                .expect("verified");
+            assert_eq!(
+                (f.bucket.as_ref(), f.key.as_ref()),
+                ("examplebucket", "test.txt")
+            );
+            assert!(f.signed);
+            assert_eq!(f.range.is_some(), range);
+            // Another key, or a day later: the general path's to answer.
+            let mut v = Verifier::new(AWS_ACCESS, "other");
+            assert!(
+                super::classify(&req, Some("s3.amazonaws.com"), &public(), &mut v, now).is_none()
+            );
+            let mut v = Verifier::new(AWS_ACCESS, AWS_SECRET);
+            let later = now + 86_400;
+            assert!(
+                super::classify(&req, Some("s3.amazonaws.com"), &public(), &mut v, later).is_none()
+            );
+        }
+    }
+
     #[test]
     fn what_qualifies() {
-        let cases: [(&[u8], bool); 14] = [
+        let cases: [(&[u8], bool); 17] = [
             (b"GET /pub/a/b.txt HTTP/1.1\r\nHost: x\r\n\r\n", true),
             (
                 b"HEAD /pub/k HTTP/1.1\r\nHost: x\r\nUser-Agent: curl\r\n\r\n",
@@ -378,9 +500,21 @@ mod tests {
             ),
             (
                 b"GET /pub/k HTTP/1.1\r\nHost: x\r\nIf-Match: \"a\"\r\n\r\n",
+                true,
+            ),
+            (
+                b"GET /pub/k HTTP/1.1\r\nHost: x\r\nIf-Match: \"a\"\r\nIf-None-Match: \"b\"\r\n\r\n",
                 false,
             ),
             (b"GET /pub/../k HTTP/1.1\r\nHost: x\r\n\r\n", false),
+            (
+                b"GET /pub/k HTTP/1.1\r\nHost: x\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n\r\n",
+                false,
+            ),
+            (
+                b"GET /pub/k HTTP/1.1\r\nHost: x\r\namz-sdk-request: attempt=1\r\n\r\n",
+                true,
+            ),
         ];
         for (raw, want) in cases {
             let mut h = [httparse::EMPTY_HEADER; 16];

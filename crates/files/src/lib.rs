@@ -17,6 +17,7 @@ mod lifecycle_dto;
 mod metrics;
 mod s3;
 mod server;
+mod sigv4;
 pub mod store;
 pub mod tags;
 mod vhost;

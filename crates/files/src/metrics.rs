@@ -23,6 +23,8 @@ pub(crate) struct Metrics {
     pub(crate) in_flight: Gauge,
     /// Requests answered by the read fast path (also counted in `requests`).
     pub(crate) fast_reads: Counter,
+    /// Of those, requests signed by our key (header or presigned).
+    pub(crate) fast_signed_reads: Counter,
     /// Objects deleted by lifecycle expiration.
     pub(crate) expired: Counter,
 }
@@ -34,6 +36,7 @@ impl Metrics {
         let duration = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         let in_flight = Gauge::default();
         let fast_reads = Counter::default();
+        let fast_signed_reads = Counter::default();
         let expired = Counter::default();
         registry.register("bigstep_files", |r| {
             r.register(
@@ -49,8 +52,13 @@ impl Metrics {
             r.register("in_flight", "Requests being handled", in_flight.clone());
             r.register(
                 "fast_reads",
-                "Anonymous GET/HEAD answered by the read fast path (sendfile)",
+                "GET/HEAD answered by the read fast path (sendfile)",
                 fast_reads.clone(),
+            );
+            r.register(
+                "fast_signed_reads",
+                "GET/HEAD with a SigV4 signature verified and answered by the read fast path",
+                fast_signed_reads.clone(),
             );
             r.register(
                 "expired_objects",
@@ -64,6 +72,7 @@ impl Metrics {
             duration,
             in_flight,
             fast_reads,
+            fast_signed_reads,
             expired,
         }
     }

@@ -29,6 +29,7 @@ use crate::app::{App, FastPath};
 use crate::config::FilesConfig;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::s3::Backend;
+use crate::sigv4::Verifier;
 use crate::store::{CorsRule, Store, StoreError};
 use crate::vhost;
 
@@ -195,7 +196,8 @@ impl FilesServer {
         }
         let metrics = Arc::new(Metrics::new(metrics));
         let public: HashSet<String> = config.public_buckets.iter().cloned().collect();
-        let fast = (!public.is_empty()).then(|| Arc::new(FastPath::new(public, &metrics)));
+        let verifier = Verifier::new(&config.access_key, &config.secret_key);
+        let fast = Arc::new(FastPath::new(public, verifier, &metrics));
         Ok(FilesServer {
             app: App {
                 s3: builder.build(),

@@ -292,6 +292,18 @@ fn fast_path_reads_agree_with_the_general_path() {
 }
 
 #[test]
+fn signed_reads_take_the_fast_path_and_bad_signatures_are_refused() {
+    let dir = temp_dir("signedfast");
+    let server = Server::start(&dir.join("data"));
+    run_py(
+        &["signed_fast.py", &server.endpoint],
+        Duration::from_secs(240),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn tagging_and_lifecycle_expiry_with_boto3_and_aws_cli() {
     let dir = temp_dir("lifecycle");
     let exe = std::env::current_exe().expect("current exe");

@@ -19,6 +19,7 @@ pub(crate) mod file;
 mod fleet;
 mod hosts;
 mod register;
+mod shared_mount;
 mod supervisor;
 
 use std::net::{SocketAddr, TcpListener};
@@ -219,6 +220,12 @@ pub(crate) struct Args {
     #[arg(long, value_enum, conflicts_with = "shared_dir")]
     isolation: Option<hosts::Isolation>,
 
+    /// Mount the shared bucket `uploads` as a directory for each instance, at
+    /// DIR/app-N (`rclone mount`, FUSE; given as BIGSTEP_SHARED_DIR): one shared
+    /// directory for apps that cannot use S3 yet. Keep DIR outside the app directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_files")]
+    shared_mount: Option<PathBuf>,
+
     /// Internal: run CMD as an instance of the `bigstep up` with this pid, dying with it.
     #[arg(long, hide = true, value_name = "PID")]
     supervised_by: Option<u32>,
@@ -403,16 +410,32 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
             "bigstep up: shared directory (--shared-dir): files one instance writes are seen by all\n".to_string()
         }
     };
+    let mounts = match (&args.shared_mount, &backends.files) {
+        (Some(dir), Some(files)) => {
+            let names: Vec<String> = (1..=n).map(|i| format!("app-{i}")).collect();
+            let m = tokio::task::block_in_place(|| {
+                shared_mount::SharedMounts::start(dir, &names, files, &exe)
+            })?;
+            Some(m)
+        }
+        _ => None,
+    };
+    let isolation = isolation + &mounts.as_ref().map(|m| m.describe()).unwrap_or_default();
     let template: fleet::Template = {
         let exe = exe.clone();
         let command = args.command.clone();
         let hosts = hosts.clone();
+        let mount_paths = mounts.as_ref().map(shared_mount::SharedMounts::paths);
         Box::new(move |index: usize, port: u16| {
             let name = format!("app-{index}");
-            let host = match &hosts {
+            let mut host = match &hosts {
                 Some(h) => h.host(&name)?,
                 None => hosts::Host::default(),
             };
+            if let Some(p) = &mount_paths {
+                let dir = p.of(&name).to_string_lossy().into_owned();
+                host.env.push((shared_mount::ENV.into(), dir));
+            }
             let argv = if command.is_empty() {
                 vec![
                     exe.to_string_lossy().into_owned(),
@@ -475,6 +498,9 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         running
     });
     fleet.finished().await;
+    if let Some(m) = mounts {
+        tokio::task::block_in_place(|| drop(m));
+    }
     if let Some(h) = &hosts {
         h.remove();
     }

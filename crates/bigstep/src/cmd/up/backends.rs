@@ -102,7 +102,7 @@ pub(crate) struct FilesRunning {
     /// Whether anyone may read the bucket's objects (for the /uploads/ route).
     pub(crate) public: bool,
     /// The region it reports (`[files] region`, else us-east-1).
-    region: String,
+    pub(crate) region: String,
     /// The keys are the config file's (`[files]`).
     pub(crate) keys_from_file: bool,
     task: Task,
