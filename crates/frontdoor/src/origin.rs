@@ -54,7 +54,7 @@ pub(crate) struct Home {
 
 /// Send `parts` + `body` on `conn` and read the response head.
 pub(crate) async fn exchange(
-    mut conn: Connection,
+    mut conn: Box<Connection>,
     parts: &Parts,
     body: RequestBody,
     home: Home,
@@ -80,7 +80,7 @@ pub(crate) async fn exchange(
         head: parts.method == Method::HEAD,
         connect: parts.method == Method::CONNECT,
     };
-    let Connection { stream, buf, .. } = &mut conn;
+    let Connection { stream, buf, .. } = &mut *conn;
     let (mut rd, mut wr) = stream.split();
     let (head, body_sent) = if streams {
         let send = send_body(&mut wr, body, chunked, length);
@@ -299,7 +299,7 @@ async fn read_head<R: AsyncRead + Unpin>(
 }
 
 fn build_response(
-    conn: Connection,
+    conn: Box<Connection>,
     head: &h1::ResponseHead,
     bytes: Bytes,
     keep_alive: bool,
@@ -350,14 +350,14 @@ enum Framing {
 /// the body ends cleanly and the server allows reuse, closes it otherwise
 /// (dropped early, an error, a close-delimited body).
 pub(crate) struct UpstreamBody {
-    conn: Option<Connection>,
+    conn: Option<Box<Connection>>,
     framing: Framing,
     keep_alive: bool,
     home: Option<Home>,
 }
 
 impl UpstreamBody {
-    fn new(conn: Connection, framing: Framing, keep_alive: bool, home: Home) -> Self {
+    fn new(conn: Box<Connection>, framing: Framing, keep_alive: bool, home: Home) -> Self {
         let mut body = UpstreamBody {
             conn: Some(conn),
             framing,
@@ -372,7 +372,7 @@ impl UpstreamBody {
 
     /// The connection, for a tunnel (101 Switching Protocols): with any bytes
     /// the server already sent past the head.
-    pub(crate) fn into_tunnel(mut self) -> Option<Connection> {
+    pub(crate) fn into_tunnel(mut self) -> Option<Box<Connection>> {
         match self.framing {
             Framing::Tunnel => self.conn.take(),
             _ => None,
@@ -509,11 +509,11 @@ impl Body for UpstreamBody {
 /// A tunnel's server side: the bytes already read past the 101 head first,
 /// then the socket.
 pub(crate) struct TunnelIo {
-    conn: Connection,
+    conn: Box<Connection>,
 }
 
 impl TunnelIo {
-    pub(crate) fn new(conn: Connection) -> Self {
+    pub(crate) fn new(conn: Box<Connection>) -> Self {
         TunnelIo { conn }
     }
 }

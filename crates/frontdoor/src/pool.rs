@@ -36,7 +36,7 @@ impl Connection {
 }
 
 struct Idle {
-    conn: Connection,
+    conn: Box<Connection>,
     since: Instant,
 }
 
@@ -55,7 +55,7 @@ impl Pool {
     /// An idle connection that is not known to be closed. One that closes
     /// between this check and the write is caught by the exchange, which hands
     /// the request back unsent.
-    pub(crate) fn take_idle(&self, idle_timeout: Duration) -> Option<Connection> {
+    pub(crate) fn take_idle(&self, idle_timeout: Duration) -> Option<Box<Connection>> {
         let mut idle = self.idle.lock().expect("pool lock");
         while let Some(c) = idle.pop() {
             if c.since.elapsed() < idle_timeout && c.conn.is_reusable() {
@@ -69,7 +69,7 @@ impl Pool {
     }
 
     /// Return a connection whose last response ended cleanly.
-    pub(crate) fn put(&self, conn: Connection, max_idle: usize) {
+    pub(crate) fn put(&self, conn: Box<Connection>, max_idle: usize) {
         if !conn.buf.is_empty() {
             return;
         }
@@ -95,7 +95,11 @@ impl Pool {
 }
 
 /// Open a new connection to `address`.
-pub(crate) async fn connect(address: &str, timeout: Duration) -> Result<Connection, ProxyError> {
+/// Boxed: it moves between the pool and response bodies, which stay small.
+pub(crate) async fn connect(
+    address: &str,
+    timeout: Duration,
+) -> Result<Box<Connection>, ProxyError> {
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
         Err(_) => {
             return Err(ProxyError::with_detail(
@@ -112,9 +116,9 @@ pub(crate) async fn connect(address: &str, timeout: Duration) -> Result<Connecti
         Ok(Ok(s)) => s,
     };
     let _ = stream.set_nodelay(true);
-    Ok(Connection {
+    Ok(Box::new(Connection {
         stream,
         buf: BytesMut::new(),
         reused: false,
-    })
+    }))
 }

@@ -18,7 +18,12 @@ use crate::origin::TunnelIo;
 use crate::pool::Connection;
 use crate::Shared;
 
-pub(crate) fn spawn(shared: &Arc<Shared>, client: OnUpgrade, upstream: Connection, idle: Duration) {
+pub(crate) fn spawn(
+    shared: &Arc<Shared>,
+    client: OnUpgrade,
+    upstream: Box<Connection>,
+    idle: Duration,
+) {
     let stop = shared.hard_stop.clone();
     shared.tasks.spawn(async move {
         let client = match client.await {
