@@ -14,9 +14,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use crate::origin::UpstreamBody;
-
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) use crate::upstream_body::BoxError;
+use crate::upstream_body::UpstreamBody;
 
 // === RequestBody: what we send upstream ===
 

@@ -38,6 +38,7 @@ mod strict;
 mod tls;
 mod tunnel;
 mod upstream;
+mod upstream_body;
 
 pub use config::Config;
 pub use control::DiscoveryStatus;

@@ -11,22 +11,20 @@
 //! it cannot frame is the server's fault (502), never guessed at.
 
 use std::io::{self, IoSlice};
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode, Version};
-use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::body::{BodyTooLarge, BoxError, RequestBody};
 use crate::error::{ErrorKind, ProxyError};
 use crate::pool::Connection;
-use crate::upstream::Server;
+use crate::upstream_body::{Framing, Home, UpstreamBody};
 
 /// Response heads may be larger than requests (cookies, CSP); bounded all the same.
 const RESPONSE_LIMITS: h1::Limits = h1::Limits {
@@ -36,20 +34,12 @@ const RESPONSE_LIMITS: h1::Limits = h1::Limits {
 };
 /// Read size while waiting for a head.
 const HEAD_READ: usize = 8 * 1024;
-/// Read size for bodies: large enough that a big body takes few reads.
-const BODY_READ: usize = 32 * 1024;
 
 /// Why an exchange failed, and whether the request can still go elsewhere.
 pub(crate) struct Failed {
     pub(crate) error: ProxyError,
     /// The body, untouched: nothing of the request reached the server.
     pub(crate) unsent: Option<RequestBody>,
-}
-
-/// Where a clean connection goes back to.
-pub(crate) struct Home {
-    pub(crate) server: Arc<Server>,
-    pub(crate) max_idle: usize,
 }
 
 /// Send `parts` + `body` on `conn` and read the response head.
@@ -334,221 +324,33 @@ fn build_response(
     Ok(resp)
 }
 
-// === UpstreamBody: the server's response body, read straight off its socket ===
-
-enum Framing {
-    Length(u64),
-    Chunked(Box<h1::ChunkedDecoder>),
-    /// Until the server closes (never reused).
-    Close,
-    /// 101 or 2xx to CONNECT: no body; the connection becomes a tunnel.
-    Tunnel,
-    Done,
-}
-
-/// A server's response body. Owns the connection: returns it to the pool when
-/// the body ends cleanly and the server allows reuse, closes it otherwise
-/// (dropped early, an error, a close-delimited body).
-pub(crate) struct UpstreamBody {
-    conn: Option<Box<Connection>>,
-    framing: Framing,
-    keep_alive: bool,
-    home: Option<Home>,
-}
-
-impl UpstreamBody {
-    fn new(conn: Box<Connection>, framing: Framing, keep_alive: bool, home: Home) -> Self {
-        let mut body = UpstreamBody {
-            conn: Some(conn),
-            framing,
-            keep_alive,
-            home: Some(home),
-        };
-        if matches!(body.framing, Framing::Done) {
-            body.release();
+/// Open a new connection to `address`.
+/// Boxed: it moves between the pool and response bodies, which stay small.
+pub(crate) async fn connect(
+    address: &str,
+    timeout: Duration,
+) -> Result<Box<Connection>, ProxyError> {
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+        Err(_) => {
+            return Err(ProxyError::with_detail(
+                ErrorKind::ConnectTimeout,
+                address.to_string(),
+            ))
         }
-        body
-    }
-
-    /// The connection, for a tunnel (101 Switching Protocols): with any bytes
-    /// the server already sent past the head.
-    pub(crate) fn into_tunnel(mut self) -> Option<Box<Connection>> {
-        match self.framing {
-            Framing::Tunnel => self.conn.take(),
-            _ => None,
+        Ok(Err(e)) => {
+            return Err(ProxyError::with_detail(
+                ErrorKind::ConnectFailed,
+                format!("{address}: {e}"),
+            ))
         }
-    }
-
-    /// The body ended cleanly: the connection goes home if it may.
-    fn release(&mut self) {
-        self.framing = Framing::Done;
-        let (Some(conn), Some(home)) = (self.conn.take(), self.home.take()) else {
-            return;
-        };
-        if self.keep_alive {
-            home.server.pool.put(conn, home.max_idle);
-        }
-    }
-
-    fn fail(&mut self, e: impl Into<BoxError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.conn = None;
-        self.framing = Framing::Done;
-        Poll::Ready(Some(Err(e.into())))
-    }
-}
-
-/// Read more of the body into the connection's buffer. `Ready(Ok(0))` is EOF.
-fn poll_fill(conn: &mut Connection, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-    conn.buf.reserve(BODY_READ);
-    tokio_util::io::poll_read_buf(Pin::new(&mut conn.stream), cx, &mut conn.buf)
-}
-
-impl Body for UpstreamBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        loop {
-            let Some(conn) = this.conn.as_mut() else {
-                return Poll::Ready(None);
-            };
-            match &mut this.framing {
-                Framing::Done | Framing::Tunnel => return Poll::Ready(None),
-                Framing::Length(left) => {
-                    if !conn.buf.is_empty() {
-                        let n = conn
-                            .buf
-                            .len()
-                            .min(usize::try_from(*left).unwrap_or(usize::MAX));
-                        let data = conn.buf.split_to(n).freeze();
-                        *left -= n as u64;
-                        if *left == 0 {
-                            this.release();
-                        }
-                        return Poll::Ready(Some(Ok(Frame::data(data))));
-                    }
-                    match std::task::ready!(poll_fill(conn, cx)) {
-                        Ok(0) => {
-                            return this.fail(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                "the server closed the connection before the end of the body",
-                            ))
-                        }
-                        Ok(_) => {}
-                        Err(e) => return this.fail(e),
-                    }
-                }
-                Framing::Chunked(decoder) => {
-                    if !conn.buf.is_empty() {
-                        let step = match decoder.decode(&conn.buf) {
-                            Ok(step) => step,
-                            Err(e) => return this.fail(e),
-                        };
-                        if let Some(range) = step.data {
-                            conn.buf.advance(range.start);
-                            let data = conn.buf.split_to(range.len()).freeze();
-                            return Poll::Ready(Some(Ok(Frame::data(data))));
-                        }
-                        conn.buf.advance(step.consumed);
-                        if step.done {
-                            this.release();
-                            return Poll::Ready(None);
-                        }
-                        if !conn.buf.is_empty() {
-                            continue;
-                        }
-                    }
-                    match std::task::ready!(poll_fill(conn, cx)) {
-                        Ok(0) => {
-                            return this.fail(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                "the server closed the connection inside a chunked body",
-                            ))
-                        }
-                        Ok(_) => {}
-                        Err(e) => return this.fail(e),
-                    }
-                }
-                Framing::Close => {
-                    if !conn.buf.is_empty() {
-                        let data = conn.buf.split().freeze();
-                        return Poll::Ready(Some(Ok(Frame::data(data))));
-                    }
-                    match std::task::ready!(poll_fill(conn, cx)) {
-                        Ok(0) => {
-                            // The end of a close-delimited body; the socket is spent.
-                            this.conn = None;
-                            this.framing = Framing::Done;
-                            return Poll::Ready(None);
-                        }
-                        Ok(_) => {}
-                        Err(e) => return this.fail(e),
-                    }
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self.framing, Framing::Done | Framing::Tunnel)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self.framing {
-            Framing::Done | Framing::Tunnel => SizeHint::with_exact(0),
-            Framing::Length(n) => SizeHint::with_exact(n),
-            _ => SizeHint::default(),
-        }
-    }
-}
-
-/// A tunnel's server side: the bytes already read past the 101 head first,
-/// then the socket.
-pub(crate) struct TunnelIo {
-    conn: Box<Connection>,
-}
-
-impl TunnelIo {
-    pub(crate) fn new(conn: Box<Connection>) -> Self {
-        TunnelIo { conn }
-    }
-}
-
-impl AsyncRead for TunnelIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        out: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let conn = &mut self.conn;
-        if !conn.buf.is_empty() {
-            let n = conn.buf.len().min(out.remaining());
-            out.put_slice(&conn.buf[..n]);
-            conn.buf.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut conn.stream).poll_read(cx, out)
-    }
-}
-
-impl AsyncWrite for TunnelIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.conn.stream).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.conn.stream).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.conn.stream).poll_shutdown(cx)
-    }
+        Ok(Ok(s)) => s,
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(Box::new(Connection {
+        stream,
+        buf: BytesMut::new(),
+        reused: false,
+    }))
 }
 
 #[cfg(test)]

@@ -15,8 +15,6 @@ use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::error::{ErrorKind, ProxyError};
-
 /// One HTTP/1.1 connection to a server.
 pub(crate) struct Connection {
     pub(crate) stream: TcpStream,
@@ -92,33 +90,4 @@ impl Pool {
     pub(crate) fn clear(&self) {
         self.idle.lock().expect("pool lock").clear();
     }
-}
-
-/// Open a new connection to `address`.
-/// Boxed: it moves between the pool and response bodies, which stay small.
-pub(crate) async fn connect(
-    address: &str,
-    timeout: Duration,
-) -> Result<Box<Connection>, ProxyError> {
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
-        Err(_) => {
-            return Err(ProxyError::with_detail(
-                ErrorKind::ConnectTimeout,
-                address.to_string(),
-            ))
-        }
-        Ok(Err(e)) => {
-            return Err(ProxyError::with_detail(
-                ErrorKind::ConnectFailed,
-                format!("{address}: {e}"),
-            ))
-        }
-        Ok(Ok(s)) => s,
-    };
-    let _ = stream.set_nodelay(true);
-    Ok(Box::new(Connection {
-        stream,
-        buf: BytesMut::new(),
-        reused: false,
-    }))
 }

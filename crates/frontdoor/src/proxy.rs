@@ -27,13 +27,13 @@ use crate::compress;
 use crate::conn::Phase;
 use crate::error::{ErrorKind, Fault, ProxyError, Retry};
 use crate::headers;
-use crate::origin::{self, UpstreamBody};
-use crate::pool;
+use crate::origin;
 use crate::routing::{RouteLive, Routed, Vars};
 use crate::snapshot::{ServerPool, Snapshot};
 use crate::stats::ServerStats;
 use crate::sticky::Choice;
 use crate::upstream::Server;
+use crate::upstream_body::UpstreamBody;
 use crate::Shared;
 
 /// The hyper service for one client connection.
@@ -463,14 +463,14 @@ impl ProxyService {
         loop {
             let conn = match server.pool.take_idle(cfg.timeouts.upstream_idle) {
                 Some(c) => c,
-                None => match pool::connect(&server.address, cfg.timeouts.connect).await {
+                None => match origin::connect(&server.address, cfg.timeouts.connect).await {
                     Ok(c) => c,
                     Err(e) => return Err((e, Some((parts, body)))),
                 },
             };
             let reused = conn.reused;
-            let home = origin::Home {
-                server: server.clone(),
+            let home = crate::upstream_body::Home {
+                pool: server.pool.clone(),
                 max_idle: cfg.limits.max_idle_per_server,
             };
             let sent =

@@ -14,8 +14,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::clock::now_ms;
-use crate::origin::TunnelIo;
 use crate::pool::Connection;
+use crate::upstream_body::TunnelIo;
 use crate::Shared;
 
 pub(crate) fn spawn(

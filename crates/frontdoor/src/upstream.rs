@@ -79,7 +79,7 @@ pub(crate) struct Server {
     pub(crate) address: String,
     /// Its own health-check path (a discovered server's), else the pool's.
     pub(crate) health_path: Option<String>,
-    pub(crate) pool: Pool,
+    pub(crate) pool: Arc<Pool>,
     pub(crate) stats: ServerStats,
     in_flight: AtomicU32,
     health: AtomicU8,
@@ -112,7 +112,7 @@ impl Server {
             pool_name: pool.clone(),
             address: address.to_string(),
             health_path: health_path.map(str::to_string),
-            pool: Pool::new(),
+            pool: Arc::new(Pool::new()),
             stats: ServerStats::default(),
             in_flight: AtomicU32::new(0),
             health: AtomicU8::new(initial as u8),

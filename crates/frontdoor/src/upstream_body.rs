@@ -1,0 +1,247 @@
+//! A server's response body, read straight off its socket, and a tunnel's
+//! server side. Below the proxy's error and body types (it names neither), so
+//! the response body can hold it without an import circle.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use http_body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::pool::{Connection, Pool};
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Read size for bodies: large enough that a big body takes few reads.
+const BODY_READ: usize = 32 * 1024;
+
+/// Where a clean connection goes back to.
+pub(crate) struct Home {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) max_idle: usize,
+}
+
+// === UpstreamBody: the server's response body, read straight off its socket ===
+
+pub(crate) enum Framing {
+    Length(u64),
+    Chunked(Box<h1::ChunkedDecoder>),
+    /// Until the server closes (never reused).
+    Close,
+    /// 101 or 2xx to CONNECT: no body; the connection becomes a tunnel.
+    Tunnel,
+    Done,
+}
+
+/// A server's response body. Owns the connection: returns it to the pool when
+/// the body ends cleanly and the server allows reuse, closes it otherwise
+/// (dropped early, an error, a close-delimited body).
+pub(crate) struct UpstreamBody {
+    conn: Option<Box<Connection>>,
+    framing: Framing,
+    keep_alive: bool,
+    home: Option<Home>,
+}
+
+impl UpstreamBody {
+    pub(crate) fn new(
+        conn: Box<Connection>,
+        framing: Framing,
+        keep_alive: bool,
+        home: Home,
+    ) -> Self {
+        let mut body = UpstreamBody {
+            conn: Some(conn),
+            framing,
+            keep_alive,
+            home: Some(home),
+        };
+        if matches!(body.framing, Framing::Done) {
+            body.release();
+        }
+        body
+    }
+
+    /// The connection, for a tunnel (101 Switching Protocols): with any bytes
+    /// the server already sent past the head.
+    pub(crate) fn into_tunnel(mut self) -> Option<Box<Connection>> {
+        match self.framing {
+            Framing::Tunnel => self.conn.take(),
+            _ => None,
+        }
+    }
+
+    /// The body ended cleanly: the connection goes home if it may.
+    fn release(&mut self) {
+        self.framing = Framing::Done;
+        let (Some(conn), Some(home)) = (self.conn.take(), self.home.take()) else {
+            return;
+        };
+        if self.keep_alive {
+            home.pool.put(conn, home.max_idle);
+        }
+    }
+
+    fn fail(&mut self, e: impl Into<BoxError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.conn = None;
+        self.framing = Framing::Done;
+        Poll::Ready(Some(Err(e.into())))
+    }
+}
+
+/// Read more of the body into the connection's buffer. `Ready(Ok(0))` is EOF.
+fn poll_fill(conn: &mut Connection, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    conn.buf.reserve(BODY_READ);
+    tokio_util::io::poll_read_buf(Pin::new(&mut conn.stream), cx, &mut conn.buf)
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match &mut this.framing {
+                Framing::Done | Framing::Tunnel => return Poll::Ready(None),
+                Framing::Length(left) => {
+                    if !conn.buf.is_empty() {
+                        let n = conn
+                            .buf
+                            .len()
+                            .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                        let data = conn.buf.split_to(n).freeze();
+                        *left -= n as u64;
+                        if *left == 0 {
+                            this.release();
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    match std::task::ready!(poll_fill(conn, cx)) {
+                        Ok(0) => {
+                            return this.fail(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the server closed the connection before the end of the body",
+                            ))
+                        }
+                        Ok(_) => {}
+                        Err(e) => return this.fail(e),
+                    }
+                }
+                Framing::Chunked(decoder) => {
+                    if !conn.buf.is_empty() {
+                        let step = match decoder.decode(&conn.buf) {
+                            Ok(step) => step,
+                            Err(e) => return this.fail(e),
+                        };
+                        if let Some(range) = step.data {
+                            conn.buf.advance(range.start);
+                            let data = conn.buf.split_to(range.len()).freeze();
+                            return Poll::Ready(Some(Ok(Frame::data(data))));
+                        }
+                        conn.buf.advance(step.consumed);
+                        if step.done {
+                            this.release();
+                            return Poll::Ready(None);
+                        }
+                        if !conn.buf.is_empty() {
+                            continue;
+                        }
+                    }
+                    match std::task::ready!(poll_fill(conn, cx)) {
+                        Ok(0) => {
+                            return this.fail(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the server closed the connection inside a chunked body",
+                            ))
+                        }
+                        Ok(_) => {}
+                        Err(e) => return this.fail(e),
+                    }
+                }
+                Framing::Close => {
+                    if !conn.buf.is_empty() {
+                        let data = conn.buf.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    match std::task::ready!(poll_fill(conn, cx)) {
+                        Ok(0) => {
+                            // The end of a close-delimited body; the socket is spent.
+                            this.conn = None;
+                            this.framing = Framing::Done;
+                            return Poll::Ready(None);
+                        }
+                        Ok(_) => {}
+                        Err(e) => return this.fail(e),
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.framing, Framing::Done | Framing::Tunnel)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.framing {
+            Framing::Done | Framing::Tunnel => SizeHint::with_exact(0),
+            Framing::Length(n) => SizeHint::with_exact(n),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+/// A tunnel's server side: the bytes already read past the 101 head first,
+/// then the socket.
+pub(crate) struct TunnelIo {
+    conn: Box<Connection>,
+}
+
+impl TunnelIo {
+    pub(crate) fn new(conn: Box<Connection>) -> Self {
+        TunnelIo { conn }
+    }
+}
+
+impl AsyncRead for TunnelIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let conn = &mut self.conn;
+        if !conn.buf.is_empty() {
+            let n = conn.buf.len().min(out.remaining());
+            out.put_slice(&conn.buf[..n]);
+            conn.buf.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut conn.stream).poll_read(cx, out)
+    }
+}
+
+impl AsyncWrite for TunnelIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.conn.stream).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.conn.stream).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.conn.stream).poll_shutdown(cx)
+    }
+}
