@@ -36,19 +36,19 @@ const RESPONSE_LIMITS: h1::Limits = h1::Limits {
 const HEAD_READ: usize = 8 * 1024;
 
 /// Why an exchange failed, and whether the request can still go elsewhere.
-pub(crate) struct Failed {
+pub(crate) struct Failed<'a> {
     pub(crate) error: ProxyError,
     /// The body, untouched: nothing of the request reached the server.
-    pub(crate) unsent: Option<RequestBody>,
+    pub(crate) unsent: Option<RequestBody<'a>>,
 }
 
 /// Send `parts` + `body` on `conn` and read the response head.
-pub(crate) async fn exchange(
+pub(crate) async fn exchange<'a>(
     mut conn: Box<Connection>,
     parts: &Parts,
-    body: RequestBody,
+    body: RequestBody<'a>,
     home: Home,
-) -> Result<Response<UpstreamBody>, Failed> {
+) -> Result<Response<UpstreamBody>, Failed<'a>> {
     let streams = !matches!(body, RequestBody::Empty);
     let length = content_length(&parts.headers);
     let chunked = streams && length.is_none();
@@ -165,7 +165,7 @@ fn encode_head(parts: &Parts, chunked: bool) -> Vec<u8> {
 /// length is not known ahead.
 async fn send_body<W: AsyncWrite + Unpin>(
     w: &mut W,
-    mut body: RequestBody,
+    mut body: RequestBody<'_>,
     chunked: bool,
     length: Option<u64>,
 ) -> Result<(), ProxyError> {

@@ -29,13 +29,7 @@ pub(crate) async fn serve(
     let snap = shared.snapshot.load_full();
     let t = &snap.config.timeouts;
     let phase = Arc::new(Phase::default());
-    let io = ClientIo::new(
-        stream,
-        phase.clone(),
-        t.request_header,
-        t.keepalive_idle,
-        Box::new(|| {}),
-    );
+    let io = ClientIo::new(stream, phase.clone(), t.request_header, t.keepalive_idle);
     let max_header = snap.config.limits.max_header_bytes;
     drop(snap);
     let shared = shared.clone();
