@@ -25,6 +25,7 @@
 //! response, since the next request's start is unknown.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -116,13 +117,43 @@ async fn read_pooled<S: AsyncRead + Unpin>(io: &mut S, buf: &mut BytesMut) -> io
     std::future::poll_fn(|cx| poll_read_pooled(io, buf, cx)).await
 }
 
+/// What answers a connection's requests: the proxy, or (on the plain
+/// listener when TLS is on) the redirect to HTTPS.
+pub(crate) trait Handler: Send + Sync {
+    /// `upgrade`: the client asked to switch protocols.
+    fn handle<'a>(
+        &'a self,
+        parts: http::request::Parts,
+        body: RequestBody<'a>,
+        upgrade: bool,
+    ) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send + 'a>>;
+}
+
+impl Handler for ProxyService {
+    fn handle<'a>(
+        &'a self,
+        parts: http::request::Parts,
+        body: RequestBody<'a>,
+        upgrade: bool,
+    ) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send + 'a>> {
+        self.phase.busy();
+        // Boxed: the proxy's future is large, and an idle connection should
+        // not carry its space.
+        Box::pin(ProxyService::handle(self, parts, body, upgrade))
+    }
+}
+
 /// Serve HTTP/1.x on `io` until the client leaves, a timer fires, or the drain.
-pub(crate) async fn serve<S>(service: ProxyService, mut io: S, drain: service::Drain)
-where
+pub(crate) async fn serve<S, H>(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    handler: H,
+    mut io: S,
+    drain: service::Drain,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
+    H: Handler,
 {
-    let shared = service.shared.clone();
-    let peer = service.client;
     let mut buf = BytesMut::new();
     let mut head = h1::RequestHead::default();
     let mut first = true;
@@ -223,10 +254,7 @@ where
             },
             None => RequestBody::Empty,
         };
-        service.phase.busy();
-        // Boxed: the proxy's future is large, and an idle connection should not
-        // carry its space.
-        let resp = Box::pin(service.handle(parts, body, head.upgrade)).await;
+        let resp = handler.handle(parts, body, head.upgrade).await;
         let body_done = reader.as_ref().is_none_or(|r| r.is_done());
         drop(reader);
         drop(head_bytes);
@@ -263,7 +291,8 @@ fn request_parts(head: &h1::RequestHead, bytes: &Bytes) -> Result<http::request:
     let method = Method::from_bytes(head.method.get(bytes)).map_err(|_| h1::Error::BadSyntax)?;
     let uri = Uri::from_maybe_shared(bytes.slice(head.target.range()))
         .map_err(|_| h1::Error::BadTarget)?;
-    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    // Room for the forwarding headers the proxy adds, so the map never grows.
+    let mut headers = HeaderMap::with_capacity(head.headers.len() + 8);
     for h in &head.headers {
         let name = HeaderName::from_bytes(h.name.get(bytes)).map_err(|_| h1::Error::BadSyntax)?;
         let value = HeaderValue::from_maybe_shared(bytes.slice(h.value.range()))

@@ -542,7 +542,7 @@ async fn serve_http<S>(
         tls,
     };
     if !h2 {
-        return client_conn::serve(service, stream, drain).await;
+        return client_conn::serve(shared.clone(), peer, service, stream, drain).await;
     }
     let snap = shared.snapshot.load_full();
     let t = &snap.config.timeouts;

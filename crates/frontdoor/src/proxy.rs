@@ -365,7 +365,8 @@ impl ProxyService {
             .get()
             .map(|f| (f, parts.method.clone(), parts.uri.clone()));
         let mut pending = Some((parts, body));
-        let mut tried: Vec<usize> = Vec::with_capacity(cfg.attempts as usize);
+        // The servers tried so far: on the stack for the usual few attempts.
+        let mut tried: smallvec::SmallVec<[usize; 4]> = smallvec::SmallVec::new();
         let mut last_err = ProxyError::new(ErrorKind::NoServer);
         let mut rerouted_from = None;
 
