@@ -126,7 +126,7 @@ pub(crate) trait Handler: Send + Sync {
         parts: http::request::Parts,
         body: RequestBody<'a>,
         upgrade: bool,
-    ) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send + 'a>>;
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + 'a;
 }
 
 impl Handler for ProxyService {
@@ -135,11 +135,9 @@ impl Handler for ProxyService {
         parts: http::request::Parts,
         body: RequestBody<'a>,
         upgrade: bool,
-    ) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send + 'a>> {
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + 'a {
         self.phase.busy();
-        // Boxed: the proxy's future is large, and an idle connection should
-        // not carry its space.
-        Box::pin(ProxyService::handle(self, parts, body, upgrade))
+        ProxyService::handle(self, parts, body, upgrade)
     }
 }
 
@@ -194,14 +192,10 @@ pub(crate) async fn serve<S, H>(
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(e) => {
-                    refuse(
-                        &shared,
-                        &mut io,
-                        peer,
-                        ProxyError::new(ErrorKind::Malformed(e)),
-                    )
-                    .await;
-                    linger(&mut io, &mut buf).await;
+                    // Boxed, like every other branch that is rare or lives
+                    // only while a request does: the task is as large as its
+                    // largest await, for as long as the connection lives.
+                    Box::pin(refuse(&shared, &mut io, &mut buf, peer, e)).await;
                     return;
                 }
             }
@@ -209,81 +203,107 @@ pub(crate) async fn serve<S, H>(
                 Ok(Ok(n)) if n > 0 => {}
                 Ok(_) => return,
                 Err(_) => {
-                    header_timeout_408(&shared, &mut io, peer).await;
+                    Box::pin(header_timeout_408(&shared, &mut io, peer)).await;
                     return;
                 }
             }
         }
-        let head_bytes = buf.split_to(head.head_len).freeze();
-        let parts = match request_parts(&head, &head_bytes) {
-            Ok(p) => p,
-            Err(e) => {
-                refuse(
-                    &shared,
-                    &mut io,
-                    peer,
-                    ProxyError::new(ErrorKind::Malformed(e)),
-                )
-                .await;
-                linger(&mut io, &mut buf).await;
-                return;
-            }
-        };
-        let is_head = parts.method == Method::HEAD;
-        let http10 = head.version == h1::Version::Http10;
-        let mut keep_alive = head.keep_alive;
-        let framing = match head.body {
-            h1::RequestBody::None => None,
-            h1::RequestBody::Length(0) => None,
-            h1::RequestBody::Length(n) => Some(Framing::Length(n)),
-            h1::RequestBody::Chunked => Some(Framing::Chunked(Box::default())),
-        };
-        let mut reader = framing.map(|framing| ClientBody {
-            io: &mut io,
-            buf: &mut buf,
-            framing,
-            // An HTTP/1.0 client cannot take a 100 (RFC 9110 §10.1.1).
-            send_continue: (head.expect_continue && !http10).then_some(0),
-            failed: false,
-        });
-        let body = match reader.as_mut() {
-            Some(r) => RequestBody::Client {
-                inner: r,
-                limit: None,
-                seen: 0,
-            },
-            None => RequestBody::Empty,
-        };
-        let resp = handler.handle(parts, body, head.upgrade).await;
-        let body_done = reader.as_ref().is_none_or(|r| r.is_done());
-        drop(reader);
-        drop(head_bytes);
-        if !body_done || drain.is_draining() {
-            keep_alive = false;
-        }
-        let tunnel = resp.extensions().get::<TunnelHandoff>().cloned();
-        let written = write_response(&mut io, resp, is_head, http10, &mut keep_alive).await;
-        if written.is_err() {
-            return;
-        }
-        if let Some((upstream, idle)) = tunnel.and_then(|t| t.take()) {
-            // Bytes the client sent past the upgrade request belong to the tunnel.
-            let client = Prefixed {
-                inner: &mut io,
-                buf: &mut buf,
-            };
-            crate::tunnel::run(&shared, client, upstream, idle).await;
-            return;
-        }
-        if !keep_alive {
-            if !body_done {
-                linger(&mut io, &mut buf).await;
-            } else {
-                let _ = io.shutdown().await;
-            }
-            return;
+        // One allocation per request holds all of its state: the proxy's
+        // future, then the response being written.
+        let next = Box::pin(exchange(
+            &shared, &handler, &mut io, &mut buf, &head, peer, &drain,
+        ))
+        .await;
+        match next {
+            Next::KeepAlive => {}
+            Next::Close => return,
         }
     }
+}
+
+/// After a response: serve the next request, or the connection is over.
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// One request on the connection, its head parsed: hand it to the handler with
+/// its body, write the answer, run a tunnel if it became one.
+async fn exchange<S, H>(
+    shared: &Arc<Shared>,
+    handler: &H,
+    io: &mut S,
+    buf: &mut BytesMut,
+    head: &h1::RequestHead,
+    peer: SocketAddr,
+    drain: &service::Drain,
+) -> Next
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    H: Handler,
+{
+    let head_bytes = buf.split_to(head.head_len).freeze();
+    let parts = match request_parts(head, &head_bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            refuse(shared, io, buf, peer, e).await;
+            return Next::Close;
+        }
+    };
+    let is_head = parts.method == Method::HEAD;
+    let http10 = head.version == h1::Version::Http10;
+    let mut keep_alive = head.keep_alive;
+    let framing = match head.body {
+        h1::RequestBody::None => None,
+        h1::RequestBody::Length(0) => None,
+        h1::RequestBody::Length(n) => Some(Framing::Length(n)),
+        h1::RequestBody::Chunked => Some(Framing::Chunked(Box::default())),
+    };
+    let mut reader = framing.map(|framing| ClientBody {
+        io: &mut *io,
+        buf: &mut *buf,
+        framing,
+        // An HTTP/1.0 client cannot take a 100 (RFC 9110 §10.1.1).
+        send_continue: (head.expect_continue && !http10).then_some(0),
+        failed: false,
+    });
+    let body = match reader.as_mut() {
+        Some(r) => RequestBody::Client {
+            inner: r,
+            limit: None,
+            seen: 0,
+        },
+        None => RequestBody::Empty,
+    };
+    let resp = handler.handle(parts, body, head.upgrade).await;
+    let body_done = reader.as_ref().is_none_or(|r| r.is_done());
+    drop(reader);
+    drop(head_bytes);
+    if !body_done || drain.is_draining() {
+        keep_alive = false;
+    }
+    let tunnel = resp.extensions().get::<TunnelHandoff>().cloned();
+    if write_response(io, resp, is_head, http10, &mut keep_alive)
+        .await
+        .is_err()
+    {
+        return Next::Close;
+    }
+    if let Some((upstream, idle)) = tunnel.and_then(|t| t.take()) {
+        // Bytes the client sent past the upgrade request belong to the tunnel.
+        let client = Prefixed { inner: io, buf };
+        crate::tunnel::run(shared, client, upstream, idle).await;
+        return Next::Close;
+    }
+    if keep_alive {
+        return Next::KeepAlive;
+    }
+    if body_done {
+        let _ = io.shutdown().await;
+    } else {
+        linger(io, buf).await;
+    }
+    Next::Close
 }
 
 /// The request's method, target, version and headers, sharing the head's bytes.
@@ -310,13 +330,15 @@ fn request_parts(head: &h1::RequestHead, bytes: &Bytes) -> Result<http::request:
     Ok(parts)
 }
 
-/// Answer a request refused before the proxy saw it, and count it.
-async fn refuse<S: AsyncWrite + Unpin>(
+/// Answer a request refused before the proxy saw it, count it, and close.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
     io: &mut S,
+    buf: &mut BytesMut,
     peer: SocketAddr,
-    e: ProxyError,
+    e: h1::Error,
 ) {
+    let e = ProxyError::new(ErrorKind::Malformed(e));
     let status = e.status().as_u16();
     let reason = e.reason();
     shared.metrics.record(status, true);
@@ -325,6 +347,7 @@ async fn refuse<S: AsyncWrite + Unpin>(
     }
     let mut keep_alive = false;
     let _ = write_response(io, e.into_response(), false, false, &mut keep_alive).await;
+    linger(io, buf).await;
 }
 
 const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\

@@ -454,7 +454,9 @@ fn serve_connection(
         let _open = open;
         let snap = shared.snapshot.load_full();
         if snap.config.tls.as_ref().is_some_and(|t| t.redirect_http) {
-            return redirect::serve(&shared, stream, peer, drain).await;
+            // Boxed, like every rarely taken branch here: a connection task
+            // is as large as its largest branch, for as long as it lives.
+            return Box::pin(redirect::serve(&shared, stream, peer, drain)).await;
         }
         let h2 = if snap.config.http2.h2c {
             let wait = snap.config.timeouts.request_header;
@@ -544,6 +546,21 @@ async fn serve_http<S>(
     if !h2 {
         return client_conn::serve(shared.clone(), peer, service, stream, drain).await;
     }
+    Box::pin(serve_h2(shared, stream, peer, drain, phase, service)).await;
+}
+
+/// HTTP/2 on hyper: many streams on one connection, each through the same
+/// `ProxyService` as an HTTP/1 request.
+async fn serve_h2<S>(
+    shared: &Arc<Shared>,
+    stream: S,
+    peer: SocketAddr,
+    drain: service::Drain,
+    phase: Arc<conn::Phase>,
+    service: proxy::ProxyService,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let snap = shared.snapshot.load_full();
     let t = &snap.config.timeouts;
     let io = conn::ClientIo::new(stream, phase, t.request_header, t.keepalive_idle);

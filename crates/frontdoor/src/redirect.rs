@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -38,13 +37,13 @@ impl crate::client_conn::Handler for Redirect {
         parts: Parts,
         _body: RequestBody<'a>,
         _upgrade: bool,
-    ) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send + 'a>> {
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + 'a {
         let resp = answer(&self.0, &parts);
         self.0.metrics.record(resp.status().as_u16(), true);
         self.0.metrics.redirects.inc();
         // A body is never read: the core closes a connection whose request
         // body was left, so none of it is taken for the next request.
-        Box::pin(std::future::ready(resp))
+        std::future::ready(resp)
     }
 }
 

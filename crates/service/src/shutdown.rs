@@ -115,6 +115,10 @@ impl Shutdown {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        // Boxed before it is captured: an async block keeps a captured future
+        // and the copy it awaits side by side, which would double the memory
+        // of every idle connection.
+        let conn = Box::pin(conn);
         let inner = self.inner.clone();
         inner.open.fetch_add(1, Ordering::AcqRel);
         let cut = inner.cut.clone();

@@ -78,7 +78,20 @@ impl Backend {
     /// Start again on the same address (after `stop`); counters are kept.
     pub async fn restart(&mut self) {
         self.stop();
-        let listener = TcpListener::bind(self.addr).await.expect("rebind backend");
+        // The aborted task drops its listener when the runtime next polls it:
+        // on a busy machine the port may still be taken for a moment.
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("rebind backend on {}: {e}", self.addr),
+            }
+        };
         self.task = Some(serve(self.state.clone(), listener));
     }
 
