@@ -27,6 +27,8 @@ struct Up {
     admin: Option<SocketAddr>,
     /// Everything it printed (stdout and stderr), for failure messages.
     output: Arc<Mutex<String>>,
+    /// Up's TMPDIR, removed with the test even when up is killed.
+    _tmp: testkit::TempDir,
 }
 
 /// Port 0 for everything, and nothing kept (unless the test names a `--data` dir),
@@ -66,7 +68,9 @@ impl Up {
     /// Start `bigstep up --listen 127.0.0.1:0 ARGS…` (every port 0, see [`isolated`])
     /// and wait for its banner.
     fn start(args: &[&str]) -> Up {
+        let tmp = testkit::TempDir::new("up");
         let mut child = Command::new(BIN)
+            .env("TMPDIR", &tmp)
             .arg("up")
             .args(["--listen", "127.0.0.1:0"])
             .args(isolated(args))
@@ -119,6 +123,7 @@ impl Up {
             access_key,
             admin,
             output,
+            _tmp: tmp,
         }
     }
 
@@ -694,8 +699,8 @@ fn an_upload_is_served_byte_exact_by_another_instance() {
 
 #[test]
 fn state_and_keys_survive_a_restart_with_the_same_data_dir() {
-    let dir = std::env::temp_dir().join(format!("bigstep-up-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = testkit::TempDir::new("up-data");
+    let dir = tmp.join("data");
     let dir_s = dir.to_str().unwrap();
     let mut up = Up::start(&["-n", "1", "--data", dir_s]);
     let (_, a) = visit(up.addr);
@@ -710,7 +715,6 @@ fn state_and_keys_survive_a_restart_with_the_same_data_dir() {
     assert_eq!(again.access_key, Some(key), "the files keys were not kept");
     assert!(again.output().contains("kept from the last run"));
     assert!(again.terminate().success(), "{}", again.output());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

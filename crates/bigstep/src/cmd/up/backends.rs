@@ -27,6 +27,7 @@ pub(crate) enum Data {
 impl Data {
     /// A fresh temporary directory for `--ephemeral`.
     pub(crate) fn ephemeral() -> anyhow::Result<Self> {
+        super::hosts::remove_stale();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
