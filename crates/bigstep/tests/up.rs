@@ -590,6 +590,45 @@ fn the_shared_counter_counts_every_visit_on_every_instance() {
     assert!(up.terminate().success(), "{}", up.output());
 }
 
+/// Sum of the samples of the series named `name` (any labels) in a scrape.
+fn metric_sum(text: &str, name: &str) -> Option<f64> {
+    let samples: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!samples.is_empty()).then(|| samples.iter().sum())
+}
+
+#[test]
+fn one_metrics_endpoint_serves_the_front_door_state_and_files() {
+    let mut up = Up::start(&["-n", "2"]);
+    for _ in 0..4 {
+        visit(up.addr);
+    }
+    let admin = up.admin.expect("dashboard line");
+    // One scrape of up's admin /metrics holds all three roles.
+    let (status, text) = get(admin, "/metrics").unwrap();
+    assert_eq!(status, 200, "{text}");
+    let answered = metric_sum(&text, "bigstep_server_responses_total")
+        .unwrap_or_else(|| panic!("no front door series:\n{text}"));
+    assert!(answered >= 4.0, "{answered} responses counted:\n{text}");
+    let commands = metric_sum(&text, "bigstep_state_commands_total")
+        .unwrap_or_else(|| panic!("no state server series:\n{text}"));
+    assert!(
+        commands >= 4.0,
+        "{commands} state commands (a visit INCRs):\n{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("bigstep_files_")),
+        "no files server series:\n{text}"
+    );
+    assert!(up.terminate().success(), "{}", up.output());
+}
+
 #[test]
 fn a_login_on_one_instance_is_known_on_the_others() {
     let mut up = Up::start(&[]);

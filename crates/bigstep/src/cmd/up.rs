@@ -576,7 +576,9 @@ async fn serve(
             );
         }
     }
-    let mut fd = frontdoor::FrontDoor::bind(cfg)
+    // One registry, one /metrics: the front door's series beside the state
+    // and files servers'.
+    let mut fd = frontdoor::FrontDoor::bind_with(cfg, backends.metrics())
         .await
         .context("cannot start the front door")?;
     fleet.attach(fd.control());
