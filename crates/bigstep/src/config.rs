@@ -64,6 +64,12 @@ pub(crate) struct UpToml {
     /// Cookie names the session-loss detector watches.
     #[serde(default)]
     pub(crate) session_cookies: Vec<String>,
+    /// Request headers that carry a session (`--session-header`).
+    #[serde(default)]
+    pub(crate) session_headers: Vec<toml::Spanned<String>>,
+    /// Mount the shared bucket for each instance under this directory (`--shared-mount`).
+    #[serde(default)]
+    pub(crate) shared_mount: Option<toml::Spanned<std::path::PathBuf>>,
     /// Instances share the app directory, HOME and TMPDIR.
     #[serde(default)]
     pub(crate) shared_dir: bool,

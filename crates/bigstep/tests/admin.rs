@@ -916,3 +916,53 @@ mod json {
         }
     }
 }
+
+/// The charts' last minutes are kept by the front door (`GET /api/history`,
+/// one sample a second): the traffic is there after it stopped, oldest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_history_is_kept_by_the_front_door() {
+    let a = Backend::start("a").await;
+    let (fd, admin) = start("", &[("a", a.addr, 1)]);
+    let history = || async {
+        let r = api(admin, "GET", "/api/history", None).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        serde_json::from_str::<serde_json::Value>(&r.text()).expect("JSON")
+    };
+    // Rates count from the first once-a-second sample on: send the traffic after it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while history().await["samples"]
+        .as_array()
+        .expect("samples")
+        .len()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the history is not sampled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = count(&fd, 40).await;
+    assert_eq!(seen.get("a"), Some(&40), "{seen:?}");
+    // Wait for a sample that saw the requests and one after it.
+    loop {
+        let v = history().await;
+        let samples = v["samples"].as_array().expect("samples").clone();
+        let times: Vec<u64> = samples
+            .iter()
+            .map(|s| s["t_ms"].as_u64().unwrap())
+            .collect();
+        assert!(
+            times.windows(2).all(|w| w[0] < w[1]),
+            "oldest first: {times:?}"
+        );
+        let busy = samples
+            .iter()
+            .position(|s| s["servers"]["a"]["rate"].as_f64().unwrap_or(0.0) > 0.0);
+        if busy.is_some_and(|i| i + 1 < samples.len()) {
+            let p = &samples[busy.unwrap()]["servers"]["a"];
+            assert!(p["p99_ms"].as_f64().unwrap() > 0.0, "{p}");
+            assert_eq!(p["errors"].as_f64(), Some(0.0), "{p}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no sample with the traffic: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -63,8 +63,7 @@ fn every_example_config_is_valid() {
 
 #[test]
 fn check_names_the_bad_key_and_line() {
-    let dir = std::env::temp_dir().join(format!("bigstep-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("cli");
     let path = dir.join("bad.toml");
     std::fs::write(
         &path,
@@ -113,7 +112,6 @@ fn check_names_the_bad_key_and_line() {
         !ok && text.contains("users.app") && text.contains("line 3"),
         "{text}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

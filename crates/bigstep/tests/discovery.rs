@@ -481,7 +481,6 @@ fn a_bad_registry_url_is_refused_with_its_key() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A registered health path is the one checked: an entry whose own path

@@ -132,7 +132,7 @@ fn cert_entry(leaf: &testkit::tls::Leaf, more: &str) -> String {
 /// Bind `backend` and `fd` when destructuring (`fd: _fd` if unused): a field
 /// left to `..` is dropped at once, which stops that process.
 struct Site {
-    dir: std::path::PathBuf,
+    dir: testkit::TempDir,
     ca: TestCa,
     leaf: testkit::tls::Leaf,
     backend: Backend,
@@ -167,6 +167,7 @@ async fn site(tag: &str, name: &str, tls: &str, extra: &str) -> Site {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_serves_http1_and_http2_and_says_so_upstream() {
     let Site {
+        dir: _dir,
         ca,
         backend,
         admin,
@@ -369,6 +370,7 @@ async fn alpn_offers_h2_and_sessions_resume() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_is_redirected_to_https_except_acme_challenges() {
     let Site {
+        dir: _dir,
         backend,
         admin,
         fd,
@@ -611,6 +613,7 @@ async fn mutual_tls_passes_only_the_verified_subject() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_stalled_handshakes_are_counted_and_harm_no_one() {
     let Site {
+        dir: _dir,
         ca,
         backend,
         admin,
@@ -1007,6 +1010,7 @@ async fn acme_http_01_is_answered_on_the_plain_listener() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_loads_a_page_over_https_and_http2() {
     let Site {
+        dir: _dir,
         leaf,
         backend,
         fd: _fd,

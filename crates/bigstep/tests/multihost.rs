@@ -62,6 +62,8 @@ struct Net {
     tag: String,
     hosts: Vec<(String, u8)>,
     children: Vec<(String, Child)>,
+    /// Config and pid files of the children (removed after they are killed).
+    dirs: Vec<testkit::TempDir>,
 }
 
 impl Net {
@@ -76,6 +78,7 @@ impl Net {
             tag,
             hosts: Vec::new(),
             children: Vec::new(),
+            dirs: Vec::new(),
         };
         let sw = net.ns("sw");
         if let Err(e) = ip(&["netns", "add", &sw]) {
@@ -320,6 +323,7 @@ impl Net {
         )
         .expect("config");
         let path = path.to_string_lossy().to_string();
+        self.dirs.push(dir);
         self.spawn(host, host, &["balance", "--config", &path]);
         self.wait(&format!("{host} listening"), LIMIT, |n| {
             n.curl(host, "GET", "http://127.0.0.1:9090/healthz").0 == 200
@@ -889,6 +893,7 @@ fn start_keepalived(net: &mut Net, host: &str, priority: u32) {
         .spawn()
         .expect("keepalived");
     net.children.push((format!("{host}-keepalived"), child));
+    net.dirs.push(dir);
 }
 
 fn holds_vip(net: &Net, host: &str) -> bool {

@@ -653,7 +653,6 @@ fn curl(addr: SocketAddr, path: &str, args: &[&str]) -> (String, Vec<u8>, u64) {
     let wire = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     let headers = std::fs::read_to_string(&head).unwrap().to_ascii_lowercase();
     let body = std::fs::read(dir.join("body")).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     (headers, body, wire)
 }
 
@@ -902,7 +901,6 @@ async fn a_page_arrives_compressed_and_renders_in_chromium() {
     .expect("run node (install nodejs: .ci/install)");
     let _ = python.kill();
     let _ = python.wait();
-    let _ = std::fs::remove_dir_all(&site);
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -26,6 +26,8 @@ struct Proc {
     child: Child,
     addr: SocketAddr,
     logs: Arc<Mutex<String>>,
+    /// Its TMPDIR (`up --ephemeral` keeps its data there), removed even after a kill.
+    _tmp: testkit::TempDir,
 }
 
 impl Proc {
@@ -54,7 +56,9 @@ impl Proc {
 
     fn spawn(mut cmd: Command, prefix: &'static str) -> Proc {
         let args = format!("{cmd:?}");
+        let tmp = testkit::TempDir::new("proc");
         let mut child = cmd
+            .env("TMPDIR", &tmp)
             .env_remove("BIGSTEP_CONFIG")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -94,7 +98,12 @@ impl Proc {
                 panic!("{args} did not start: {}", logs.lock().unwrap());
             }
         };
-        Proc { child, addr, logs }
+        Proc {
+            child,
+            addr,
+            logs,
+            _tmp: tmp,
+        }
     }
 
     fn terminate(&self) {
@@ -378,7 +387,6 @@ fn files_finishes_an_upload_in_flight_then_exits_0() {
     assert!(stopped_at.elapsed() < Duration::from_secs(GRACE_SECS));
     assert!(p.logs().contains("cut=0"), "{}", p.logs());
     drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,7 +506,6 @@ fn state_exits_non_zero_with_the_reason_when_its_log_cannot_be_written() {
         "the reason is printed:\n{logs}"
     );
     drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn alive(pid: u32) -> bool {
@@ -554,5 +561,4 @@ fn up_stops_the_site_cleanly_when_the_state_log_fails() {
     );
     assert!(!alive(pid), "the instance was stopped with the site");
     drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,7 +10,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -37,11 +36,8 @@ impl Drop for StateProc {
     }
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bigstep-state-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+fn temp_dir(tag: &str) -> testkit::TempDir {
+    testkit::TempDir::new(&format!("state-cli-{tag}"))
 }
 
 /// Starts `bigstep state ARGS` and waits for its "listening on" line.
@@ -204,7 +200,6 @@ fn config_file_settings_and_flag_precedence() {
     let mut c = Client::connect("127.0.0.1", port_of(&p));
     assert!(c.cmd("AUTH from-env").starts_with("-WRONGPASS"));
     assert_eq!(c.cmd("AUTH from-flag-env"), "+OK");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Re-runs this test in a fresh user + network namespace, where it runs
@@ -347,6 +342,5 @@ fn protected_mode_checks() {
     assert_eq!(c.cmd("PING"), "+PONG");
     drop(p);
 
-    let _ = std::fs::remove_dir_all(&dir);
     println!("{DONE}");
 }

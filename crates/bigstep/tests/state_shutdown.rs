@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -35,11 +35,8 @@ impl Drop for Server {
     }
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bigstep-shutdown-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+fn temp_dir(tag: &str) -> testkit::TempDir {
+    testkit::TempDir::new(&format!("shutdown-{tag}"))
 }
 
 fn free_port() -> u16 {
@@ -243,7 +240,6 @@ fn shutdown_keeps_every_acknowledged_write(engine: Engine, fsync: &str) {
     let s = start(engine, &dir, fsync);
     assert_eq!(python(s.port, CHECK), total.to_string(), "{engine:?}");
     drop(s);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -277,5 +273,4 @@ fn a_failed_save_refuses_the_shutdown_unless_forced() {
     let s = start(Engine::Ours, &dir, "everysec");
     assert_eq!(redis_cli(s.port, &["get", "a"]).1, "1");
     drop(s);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -27,6 +27,8 @@ struct Up {
     admin: Option<SocketAddr>,
     /// Everything it printed (stdout and stderr), for failure messages.
     output: Arc<Mutex<String>>,
+    /// Up's TMPDIR, removed with the test even when up is killed.
+    _tmp: testkit::TempDir,
 }
 
 /// Port 0 for everything, and nothing kept (unless the test names a `--data` dir),
@@ -66,7 +68,9 @@ impl Up {
     /// Start `bigstep up --listen 127.0.0.1:0 ARGS…` (every port 0, see [`isolated`])
     /// and wait for its banner.
     fn start(args: &[&str]) -> Up {
+        let tmp = testkit::TempDir::new("up");
         let mut child = Command::new(BIN)
+            .env("TMPDIR", &tmp)
             .arg("up")
             .args(["--listen", "127.0.0.1:0"])
             .args(isolated(args))
@@ -119,6 +123,7 @@ impl Up {
             access_key,
             admin,
             output,
+            _tmp: tmp,
         }
     }
 
@@ -585,6 +590,45 @@ fn the_shared_counter_counts_every_visit_on_every_instance() {
     assert!(up.terminate().success(), "{}", up.output());
 }
 
+/// Sum of the samples of the series named `name` (any labels) in a scrape.
+fn metric_sum(text: &str, name: &str) -> Option<f64> {
+    let samples: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!samples.is_empty()).then(|| samples.iter().sum())
+}
+
+#[test]
+fn one_metrics_endpoint_serves_the_front_door_state_and_files() {
+    let mut up = Up::start(&["-n", "2"]);
+    for _ in 0..4 {
+        visit(up.addr);
+    }
+    let admin = up.admin.expect("dashboard line");
+    // One scrape of up's admin /metrics holds all three roles.
+    let (status, text) = get(admin, "/metrics").unwrap();
+    assert_eq!(status, 200, "{text}");
+    let answered = metric_sum(&text, "bigstep_server_responses_total")
+        .unwrap_or_else(|| panic!("no front door series:\n{text}"));
+    assert!(answered >= 4.0, "{answered} responses counted:\n{text}");
+    let commands = metric_sum(&text, "bigstep_state_commands_total")
+        .unwrap_or_else(|| panic!("no state server series:\n{text}"));
+    assert!(
+        commands >= 4.0,
+        "{commands} state commands (a visit INCRs):\n{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("bigstep_files_")),
+        "no files server series:\n{text}"
+    );
+    assert!(up.terminate().success(), "{}", up.output());
+}
+
 #[test]
 fn a_login_on_one_instance_is_known_on_the_others() {
     let mut up = Up::start(&[]);
@@ -694,8 +738,8 @@ fn an_upload_is_served_byte_exact_by_another_instance() {
 
 #[test]
 fn state_and_keys_survive_a_restart_with_the_same_data_dir() {
-    let dir = std::env::temp_dir().join(format!("bigstep-up-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = testkit::TempDir::new("up-data");
+    let dir = tmp.join("data");
     let dir_s = dir.to_str().unwrap();
     let mut up = Up::start(&["-n", "1", "--data", dir_s]);
     let (_, a) = visit(up.addr);
@@ -710,7 +754,6 @@ fn state_and_keys_survive_a_restart_with_the_same_data_dir() {
     assert_eq!(again.access_key, Some(key), "the files keys were not kept");
     assert!(again.output().contains("kept from the last run"));
     assert!(again.terminate().success(), "{}", again.output());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

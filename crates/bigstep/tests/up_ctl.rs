@@ -239,7 +239,8 @@ fn dashboard_adds_drains_and_stops_instances_in_chromium() {
 
 /// The dashboard's history charts in headless Chromium: with a client loading
 /// pages, the requests/s and p99 charts draw a line per instance from real
-/// numbers (the same the servers table shows), the errors chart stays at zero.
+/// numbers (the same the servers table shows), the errors chart stays at zero;
+/// a second page opened later draws the past minutes the front door kept.
 /// Screenshot in test-artifacts/up-charts.png.
 #[test]
 fn dashboard_charts_draw_the_traffic_in_chromium() {

@@ -44,6 +44,43 @@ class H(Base):
 serve(H)
 "#;
 
+/// A session carried in a header: `POST /login` answers a token in
+/// `X-Session`, later requests send it back; tokens kept in a dict, so an
+/// instance that did not issue one answers 401.
+const HEADER_SESSIONS_IN_MEMORY: &str = r#"
+import uuid
+TOKENS = set()
+class H(Base):
+    def do_POST(self):
+        self.body()
+        t = uuid.uuid4().hex
+        TOKENS.add(t)
+        self.reply(200, "logged in", [("X-Session", t)])
+    def do_GET(self):
+        if self.headers.get("X-Session") in TOKENS:
+            return self.reply(200, "hello")
+        self.reply(401, "who are you?")
+serve(H)
+"#;
+
+/// The same app with the tokens in the shared state.
+const HEADER_SESSIONS_IN_REDIS: &str = r#"
+import uuid, redis
+R = redis.Redis.from_url(os.environ["REDIS_URL"])
+class H(Base):
+    def do_POST(self):
+        self.body()
+        t = uuid.uuid4().hex
+        R.set("token:" + t, 1)
+        self.reply(200, "logged in", [("X-Session", t)])
+    def do_GET(self):
+        t = self.headers.get("X-Session")
+        if t and R.exists("token:" + t):
+            return self.reply(200, "hello")
+        self.reply(401, "who are you?")
+serve(H)
+"#;
+
 /// Uploads to `./uploads`.
 const UPLOADS_ON_DISK: &str = r#"
 class H(Base):
@@ -164,6 +201,54 @@ fn sessions_in_memory_are_reported_per_server_and_path() {
 fn sessions_in_shared_state_are_not_reported() {
     let (_app, up) = start("sess-redis", SESSIONS_IN_REDIS);
     browse(&up, 9);
+    assert_eq!(findings(&up), Vec::<Value>::new());
+    let out = stop(up);
+    assert!(out.contains("single-host findings: none"), "{out}");
+}
+
+/// Log in, then make `n` requests with the token as a client would.
+fn header_session(up: &Up, n: usize) -> Vec<u16> {
+    let r = request(up.addr, "POST", "/login", &[], b"").unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    let token = r.header("x-session").expect("a token in X-Session");
+    (0..n)
+        .map(|_| {
+            request(up.addr, "GET", "/me", &[("X-Session", &token)], b"")
+                .unwrap()
+                .status
+        })
+        .collect()
+}
+
+#[test]
+fn sessions_in_a_header_kept_in_memory_are_reported() {
+    let app = App::write(
+        "hdr-mem",
+        &format!("{PY_PRELUDE}{HEADER_SESSIONS_IN_MEMORY}"),
+    );
+    let up = app.up(&["-n", "3", "--session-header", "X-Session"]);
+    let statuses = header_session(&up, 9);
+    assert!(statuses.contains(&401), "{statuses:?}");
+    let list = findings(&up);
+    let lost = statuses.iter().filter(|s| **s == 401).count() as u64;
+    assert_eq!(total(&list, "session-loss"), lost, "{list:#?}");
+    for f in &list {
+        assert_eq!(f["path"], "/me", "{f}");
+        assert_eq!(f["title"], "Session lost (header X-Session)", "{f}");
+    }
+    let out = stop(up);
+    assert!(out.contains("Session lost (header X-Session)"), "{out}");
+}
+
+#[test]
+fn sessions_in_a_header_kept_in_shared_state_are_not_reported() {
+    let app = App::write(
+        "hdr-redis",
+        &format!("{PY_PRELUDE}{HEADER_SESSIONS_IN_REDIS}"),
+    );
+    let up = app.up(&["-n", "3", "--session-header", "X-Session"]);
+    let statuses = header_session(&up, 9);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(findings(&up), Vec::<Value>::new());
     let out = stop(up);
     assert!(out.contains("single-host findings: none"), "{out}");

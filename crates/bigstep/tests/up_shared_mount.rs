@@ -75,9 +75,8 @@ fn a_file_written_through_one_instances_mount_is_read_through_the_others() {
         panic!("FUSE is not usable here: {why}. Set BIGSTEP_ALLOW_NO_FUSE=1 to skip this test on purpose.");
     }
     let app = shared_app();
-    let base = testkit::process::temp_dir("mounts")
-        .canonicalize()
-        .expect("canonical");
+    let mounts = testkit::process::temp_dir("mounts");
+    let base = mounts.canonicalize().expect("canonical");
     let base_arg = base.to_string_lossy().into_owned();
     let mut up = app.up(&["-n", "2", "--shared-mount", &base_arg]);
     let (one, two) = (base.join("app-1"), base.join("app-2"));
@@ -120,7 +119,6 @@ fn a_file_written_through_one_instances_mount_is_read_through_the_others() {
     let status = up.signal_and_wait("TERM", Duration::from_secs(60));
     assert!(status.is_some_and(|s| s.success()), "{}", up.output());
     assert!(!mounted(&one) && !mounted(&two), "mounts left behind");
-    let _ = std::fs::remove_dir_all(&base);
 }
 
 #[test]
@@ -144,5 +142,42 @@ fn without_rclone_the_error_says_what_to_install() {
         "{stderr}"
     );
     assert!(!base.join("app-1").exists(), "nothing mounted");
-    let _ = std::fs::remove_dir_all(&empty);
+}
+
+/// `[up] shared_mount` in bigstep.toml is `--shared-mount`: without rclone on
+/// the PATH, the same error (an `up` that ignored the key would start the site).
+#[test]
+fn the_shared_mount_key_in_the_file_is_the_flag() {
+    let empty = testkit::process::temp_dir("nopath-file");
+    std::fs::write(
+        empty.join("bigstep.toml"),
+        "[up]\nshared_mount = \"mounts\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["up", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .args(["--state-port", "0", "--files-port", "0", "--ephemeral"])
+        .current_dir(&empty)
+        .env("PATH", &empty)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run bigstep up");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bigstep up started the site: [up] shared_mount was not used");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--shared-mount needs FUSE and rclone"),
+        "{stderr}"
+    );
+    assert!(!empty.join("mounts/app-1").exists(), "nothing mounted");
 }

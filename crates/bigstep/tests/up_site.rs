@@ -85,7 +85,6 @@ fn the_secret_key_is_shown_once_then_masked() {
     let shown = Up::start_kept(&["-n", "1", "--data", data_s, "--show-keys"]);
     assert!(secret_of(&shown).0.contains(&secret));
     drop(shown);
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]
@@ -339,6 +338,19 @@ fn up_takes_balance_from_the_file_and_reloads_it() {
     assert!(err.contains("attempts") && err.contains("line 8"), "{err}");
     let r = get(up.addr, "/").unwrap();
     assert!(r.header("x-host").is_some(), "{r:?}");
+
+    // SIGHUP re-reads the file the same way: the broken one is refused (and
+    // `up` keeps running), a good one applied.
+    testkit::process::signal(up.child.id(), "HUP");
+    up.wait_output("SIGHUP refused", |o| o.contains("reload refused"));
+    assert!(get(up.addr, "/").unwrap().header("x-host").is_some());
+    write(&format!(
+        "{up_table}\n[balance]\nserver_header = \"X-Hup\"\n"
+    ));
+    testkit::process::signal(up.child.id(), "HUP");
+    upkit::wait_for(Duration::from_secs(30), "SIGHUP to apply X-Hup", || {
+        get(up.addr, "/").is_ok_and(|r| r.header("x-hup").is_some())
+    });
     drop(up);
 
     // A bad `[up]` value names its key and line.

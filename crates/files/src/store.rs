@@ -1703,10 +1703,8 @@ fn hex_md5(etag: &str) -> [u8; 16] {
 mod tests {
     use super::*;
 
-    fn temp_store(tag: &str) -> (PathBuf, Store) {
-        let dir =
-            std::env::temp_dir().join(format!("bigstep-files-store-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    fn temp_store(tag: &str) -> (testkit::TempDir, Store) {
+        let dir = testkit::TempDir::new(&format!("files-store-{tag}"));
         let store = Store::open(&dir).expect("open");
         (dir, store)
     }

@@ -151,11 +151,8 @@ fn bigstep_bin() -> PathBuf {
     bin
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bigstep-files-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+fn temp_dir(tag: &str) -> testkit::TempDir {
+    testkit::TempDir::new(&format!("files-{tag}"))
 }
 
 fn py_dir() -> PathBuf {
@@ -164,7 +161,10 @@ fn py_dir() -> PathBuf {
 
 /// Runs a client script with a deadline; panics with its output if it fails.
 fn run_py(args: &[&str], limit: Duration) {
+    // The scripts' own temporary directories go with the test even if killed.
+    let tmp = testkit::TempDir::new("files-py");
     let mut child = Command::new("python3")
+        .env("TMPDIR", &tmp)
         .args(args)
         .current_dir(py_dir())
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -203,7 +203,6 @@ fn boto3(scenario: &str) {
         Duration::from_secs(240),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -215,7 +214,6 @@ fn aws_cli_cp_ls_sync_rm_and_conditional_gets() {
         Duration::from_secs(400),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -233,7 +231,6 @@ fn boto3_checksums_every_algorithm_single_multipart_and_trailers() {
         Duration::from_secs(300),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -246,7 +243,6 @@ fn boto3_virtual_host_addressing_with_the_domain_flag() {
     let port = server.endpoint.rsplit(':').next().expect("port").to_owned();
     run_py(&["vhost_flows.py", &port], Duration::from_secs(120));
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -288,7 +284,6 @@ fn fast_path_reads_agree_with_the_general_path() {
         Duration::from_secs(240),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -300,7 +295,6 @@ fn signed_reads_take_the_fast_path_and_bad_signatures_are_refused() {
         Duration::from_secs(240),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -318,7 +312,6 @@ fn tagging_and_lifecycle_expiry_with_boto3_and_aws_cli() {
         Duration::from_secs(300),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -330,7 +323,6 @@ fn boto3_get_and_head_by_part_number() {
         Duration::from_secs(240),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -394,7 +386,6 @@ fn kill_9_of_the_binary_mid_upload_leaves_nothing_visible() {
         Duration::from_secs(60),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -416,7 +407,6 @@ fn stalled_upload_times_out_and_leaves_nothing() {
         "the stalled body's temp file is removed: {left:?}"
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -485,7 +475,6 @@ fn binary_keys_refusal_and_graceful_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit after SIGTERM: {exit:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -497,7 +486,6 @@ fn rclone_copy_check_and_s3cmd_put_get() {
         Duration::from_secs(240),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -522,7 +510,6 @@ fn binary_takes_keys_from_the_config_file() {
         Duration::from_secs(120),
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Why FUSE cannot be used here, if it cannot.
@@ -694,5 +681,4 @@ fn rclone_mount_shares_a_bucket_between_two_mounts_across_a_restart() {
     drop(a);
     drop(b);
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

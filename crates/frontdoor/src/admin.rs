@@ -14,6 +14,7 @@
 //! `localhost` is refused on `/` and `/api` (DNS rebinding).
 
 mod api;
+mod history;
 mod instances;
 
 use std::net::SocketAddr;
@@ -69,18 +70,19 @@ pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), Expos
 /// dashboard page and `/healthz` needs `Authorization: Bearer <token>`.
 /// `reload`: what `POST /api/reload` runs (501 when absent). `instances`: the
 /// supervisor behind `/api/instances` (501 when absent).
-pub fn router(
+pub(crate) fn router(
     control: Control,
     token: Option<String>,
     reload: Option<ReloadHook>,
     instances: Option<InstancesHook>,
+    history: Arc<history::History>,
 ) -> Router {
     let guard = Arc::new(Guard {
         token_hash: token
             .filter(|t| !t.is_empty())
             .map(|t| Sha256::digest(t.as_bytes()).into()),
     });
-    api::routes(control.clone(), reload)
+    api::routes(control.clone(), reload, history)
         .merge(instances::routes(instances, control))
         .layer(middleware::from_fn_with_state(guard, check))
 }
@@ -122,7 +124,10 @@ pub(crate) async fn serve(
         token = token.as_deref().is_some_and(|t| !t.is_empty()),
         "admin listening (dashboard at /, /api, /metrics, /healthz)"
     );
-    let app = router(control.clone(), token, reload, instances);
+    // The charts' past minutes, sampled while the admin listener runs.
+    let history = Arc::new(history::History::default());
+    tokio::spawn(history::run(history.clone(), control.clone(), stop.clone()));
+    let app = router(control.clone(), token, reload, instances, history);
     let shutdown = run(listener, app, MAX_CONNECTIONS, stop.cancelled_owned()).await;
     // The grace as configured now (a reload may have changed it).
     shutdown

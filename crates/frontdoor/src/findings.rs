@@ -13,6 +13,11 @@
 //!   Deletions are logouts; static paths (`/favicon.ico`, `*.css`, ...) are
 //!   ignored, since browsers fetch them alongside the page with whatever cookie
 //!   they had.
+//!   An app that carries its session in a header instead (`Authorization:
+//!   Bearer …`, `X-Session: …`; only the names configured) loses it the same
+//!   way: a request sends a value that another server issued (in that response
+//!   header) or accepted (answered 2xx/3xx), and this server answers 401 or
+//!   sends a new value in that header.
 //! - **File on one instance only**: a GET answered 2xx by one server, then 404
 //!   by another within the window: the file is on the first one's local disk.
 //!   Any other method on the path (a DELETE, a new upload) forgets what was seen.
@@ -49,6 +54,9 @@ const ROTATIONS_TO_LEARN: u32 = 2;
 pub struct FindingsConfig {
     /// Cookie names that are sessions; empty means every cookie is watched.
     pub session_cookies: Vec<String>,
+    /// Request headers that carry a session (`Authorization`, `X-Session`);
+    /// none by default. Names that are not valid header names are ignored.
+    pub session_headers: Vec<String>,
     /// How long a 2xx for a path is remembered when looking for a 404 elsewhere.
     pub file_window: Duration,
     /// How long a success for a method and path is remembered when looking for
@@ -60,6 +68,7 @@ impl Default for FindingsConfig {
     fn default() -> Self {
         Self {
             session_cookies: Vec::new(),
+            session_headers: Vec::new(),
             file_window: Duration::from_secs(300),
             failure_window: Duration::from_secs(300),
         }
@@ -103,6 +112,8 @@ struct Seen {
     issued: HashMap<(String, String), Arc<str>>,
     /// Cookie names and how often their issuer replaced them.
     rotations: HashMap<String, u32>,
+    /// (session header, value) → the servers that issued or accepted it.
+    tokens: HashMap<(usize, Vec<u8>), Vec<Arc<str>>>,
     /// GET path → the last server that answered it 2xx, and when.
     found: HashMap<String, (Arc<str>, Instant)>,
     /// (method, path) → the last server that answered it 2xx/3xx, and when.
@@ -116,6 +127,8 @@ struct Seen {
 pub(crate) struct Findings {
     config: FindingsConfig,
     names: HashSet<String>,
+    /// The session headers, as configured (for titles) and parsed.
+    headers: Vec<(String, header::HeaderName)>,
     seen: Mutex<Seen>,
 }
 
@@ -123,18 +136,40 @@ impl Findings {
     pub(crate) fn new(config: FindingsConfig) -> Self {
         Findings {
             names: config.session_cookies.iter().cloned().collect(),
+            headers: config
+                .session_headers
+                .iter()
+                .filter_map(|n| {
+                    Some((
+                        n.clone(),
+                        header::HeaderName::from_bytes(n.as_bytes()).ok()?,
+                    ))
+                })
+                .collect(),
             config,
             seen: Mutex::new(Seen::default()),
         }
     }
 
-    /// Look at one response from `server`.
+    /// The request's values of the session headers, kept for [`observe`](Self::observe)
+    /// (empty, with nothing allocated, when none are configured).
+    pub(crate) fn sent(&self, request: &HeaderMap) -> Vec<(usize, HeaderValue)> {
+        self.headers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, name))| Some((i, request.get(name)?.clone())))
+            .collect()
+    }
+
+    /// Look at one response from `server`. `sent`: from [`sent`](Self::sent).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn observe(
         &self,
         server: &Arc<str>,
         method: &Method,
         path: &str,
         request_cookie: Option<&HeaderValue>,
+        sent: &[(usize, HeaderValue)],
         status: u16,
         response: &HeaderMap,
     ) {
@@ -142,6 +177,9 @@ impl Findings {
         let get = *method == Method::GET || *method == Method::HEAD;
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         self.failures(&mut seen, server, method, path, status);
+        if !self.headers.is_empty() {
+            self.session_headers(&mut seen, server, path, sent, status, response);
+        }
         if sets_cookies {
             self.cookies(&mut seen, server, path, request_cookie, response);
         }
@@ -193,6 +231,51 @@ impl Findings {
             }
             seen.issued
                 .insert((name.to_string(), value.to_string()), server.clone());
+        }
+    }
+
+    fn session_headers(
+        &self,
+        seen: &mut Seen,
+        server: &Arc<str>,
+        path: &str,
+        sent: &[(usize, HeaderValue)],
+        status: u16,
+        response: &HeaderMap,
+    ) {
+        for (i, (title, name)) in self.headers.iter().enumerate() {
+            let old = sent
+                .iter()
+                .find(|(j, _)| *j == i)
+                .map(|(_, v)| v.as_bytes())
+                .filter(|v| !v.is_empty());
+            let new = response
+                .get(name)
+                .map(HeaderValue::as_bytes)
+                .filter(|v| !v.is_empty());
+            if let Some(old) = old {
+                let key = (i, old.to_vec());
+                let lost = status == 401 || new.is_some_and(|n| n != old);
+                if lost {
+                    // Known elsewhere, unknown here: the session lives in one
+                    // instance's memory. Unknown everywhere (expired): not ours.
+                    let elsewhere = seen.tokens.get(&key).is_some_and(|k| !k.contains(server));
+                    if elsewhere && !is_static(path) {
+                        count(
+                            seen,
+                            Kind::SessionLoss,
+                            server,
+                            path,
+                            &format!("header {title}"),
+                        );
+                    }
+                } else if (200..400).contains(&status) {
+                    remember(seen, key, server);
+                }
+            }
+            if let Some(new) = new {
+                remember(seen, (i, new.to_vec()), server);
+            }
         }
     }
 
@@ -271,6 +354,17 @@ impl Findings {
     }
 }
 
+/// `server` issued or accepted this session header value.
+fn remember(seen: &mut Seen, key: (usize, Vec<u8>), server: &Arc<str>) {
+    if seen.tokens.len() >= MAX_REMEMBERED {
+        seen.tokens.clear();
+    }
+    let knowers = seen.tokens.entry(key).or_default();
+    if !knowers.contains(server) {
+        knowers.push(server.clone());
+    }
+}
+
 fn count(seen: &mut Seen, kind: Kind, server: &Arc<str>, path: &str, detail: &str) {
     let key = (kind, server.clone(), path.to_string(), detail.to_string());
     if let Some(n) = seen.counts.get_mut(&key) {
@@ -282,6 +376,11 @@ fn count(seen: &mut Seen, kind: Kind, server: &Arc<str>, path: &str, detail: &st
 
 fn explain(kind: Kind, server: &str, path: &str, detail: &str, count: u64) -> Finding {
     let (title, cause, fix) = match kind {
+        Kind::SessionLoss if detail.starts_with("header ") => (
+            format!("Session lost ({detail})"),
+            format!("{server} did not know the session another instance created or accepted, and refused (401) or replaced the {detail} the client sent: the app keeps sessions in process memory or on local disk"),
+            "keep sessions (tokens) in the shared state (REDIS_URL); meanwhile sticky sessions hide it".to_string(),
+        ),
         Kind::SessionLoss => (
             format!("Session lost (cookie {detail})"),
             format!("{server} did not know the session another instance created and gave the user a new `{detail}`: the app keeps sessions in process memory or on local disk"),
@@ -367,12 +466,21 @@ mod tests {
     fn a_session_created_on_one_server_and_replaced_on_another_is_a_loss() {
         let f = Findings::new(FindingsConfig::default());
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
-        f.observe(&a, &Method::GET, "/", None, 200, &resp(&["sid=1; Path=/"]));
+        f.observe(
+            &a,
+            &Method::GET,
+            "/",
+            None,
+            &[],
+            200,
+            &resp(&["sid=1; Path=/"]),
+        );
         f.observe(
             &b,
             &Method::GET,
             "/cart",
             Some(&cookie("sid=1")),
+            &[],
             200,
             &resp(&["sid=2"]),
         );
@@ -389,6 +497,7 @@ mod tests {
             &Method::GET,
             "/",
             Some(&cookie("sid=2")),
+            &[],
             200,
             &resp(&["sid=2"]),
         );
@@ -397,6 +506,7 @@ mod tests {
             &Method::GET,
             "/",
             Some(&cookie("sid=2")),
+            &[],
             200,
             &resp(&["sid=; Max-Age=0"]),
         );
@@ -405,22 +515,129 @@ mod tests {
             &Method::GET,
             "/favicon.ico",
             Some(&cookie("sid=2")),
+            &[],
             404,
             &resp(&["sid=9"]),
         );
         assert_eq!(f.list()[0].count, 1);
     }
 
+    /// A session in a header: issued by `a` in `X-Session`, or accepted by `a`
+    /// in `Authorization`; `b` refusing (401) or replacing it is a loss.
+    #[test]
+    fn a_session_header_known_on_one_server_and_refused_on_another_is_a_loss() {
+        let f = Findings::new(FindingsConfig {
+            session_headers: vec!["Authorization".into(), "X-Session".into()],
+            ..Default::default()
+        });
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        let req = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_static(v));
+            }
+            h
+        };
+        // X-Session issued by a; b answers with a new one.
+        f.observe(
+            &a,
+            &Method::POST,
+            "/login",
+            None,
+            &[],
+            200,
+            &req(&[("x-session", "t1")]),
+        );
+        let sent = f.sent(&req(&[("x-session", "t1")]));
+        f.observe(
+            &b,
+            &Method::GET,
+            "/me",
+            None,
+            &sent,
+            200,
+            &req(&[("x-session", "t2")]),
+        );
+        // A bearer token a accepted; b does not know it.
+        let bearer = f.sent(&req(&[("authorization", "Bearer k")]));
+        f.observe(
+            &a,
+            &Method::GET,
+            "/me",
+            None,
+            &bearer,
+            200,
+            &HeaderMap::new(),
+        );
+        f.observe(
+            &b,
+            &Method::GET,
+            "/me",
+            None,
+            &bearer,
+            401,
+            &HeaderMap::new(),
+        );
+        let mut titles: Vec<String> = f
+            .list()
+            .iter()
+            .map(|l| format!("{} {}", l.title, l.server))
+            .collect();
+        titles.sort();
+        assert_eq!(
+            titles,
+            [
+                "Session lost (header Authorization) b",
+                "Session lost (header X-Session) b"
+            ]
+        );
+        // Its own server refusing it (expired), a token nobody accepted, the
+        // same value sent back: nothing more.
+        f.observe(
+            &a,
+            &Method::GET,
+            "/me",
+            None,
+            &bearer,
+            401,
+            &HeaderMap::new(),
+        );
+        let unknown = f.sent(&req(&[("authorization", "Bearer never")]));
+        f.observe(
+            &b,
+            &Method::GET,
+            "/me",
+            None,
+            &unknown,
+            401,
+            &HeaderMap::new(),
+        );
+        f.observe(
+            &a,
+            &Method::GET,
+            "/me",
+            None,
+            &sent,
+            200,
+            &req(&[("x-session", "t1")]),
+        );
+        assert_eq!(f.list().iter().map(|l| l.count).sum::<u64>(), 2);
+        // Not configured: a header session is not watched.
+        let off = Findings::new(FindingsConfig::default());
+        assert!(off.sent(&req(&[("authorization", "Bearer k")])).is_empty());
+    }
+
     #[test]
     fn a_token_its_own_server_rotates_is_learned_and_ignored() {
         let f = Findings::new(FindingsConfig::default());
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
-        f.observe(&a, &Method::GET, "/", None, 200, &resp(&["csrf=1"]));
+        f.observe(&a, &Method::GET, "/", None, &[], 200, &resp(&["csrf=1"]));
         f.observe(
             &a,
             &Method::GET,
             "/",
             Some(&cookie("csrf=1")),
+            &[],
             200,
             &resp(&["csrf=2"]),
         );
@@ -429,6 +646,7 @@ mod tests {
             &Method::GET,
             "/",
             Some(&cookie("csrf=2")),
+            &[],
             200,
             &resp(&["csrf=3"]),
         );
@@ -437,6 +655,7 @@ mod tests {
             &Method::GET,
             "/",
             Some(&cookie("csrf=3")),
+            &[],
             200,
             &resp(&["csrf=4"]),
         );
@@ -455,6 +674,7 @@ mod tests {
             &Method::GET,
             "/",
             Some(&cookie("x=1; PHPSESSID=old")),
+            &[],
             200,
             &resp(&["x=2", "PHPSESSID=new"]),
         );
@@ -468,20 +688,20 @@ mod tests {
         let f = Findings::new(FindingsConfig::default());
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
         let none = HeaderMap::new();
-        f.observe(&b, &Method::GET, "/u/x", None, 404, &none); // before the upload: fine
-        f.observe(&a, &Method::GET, "/u/x", None, 200, &none);
-        f.observe(&a, &Method::GET, "/u/x", None, 404, &none); // the same server: not this finding
+        f.observe(&b, &Method::GET, "/u/x", None, &[], 404, &none); // before the upload: fine
+        f.observe(&a, &Method::GET, "/u/x", None, &[], 200, &none);
+        f.observe(&a, &Method::GET, "/u/x", None, &[], 404, &none); // the same server: not this finding
         assert!(f.list().is_empty());
-        f.observe(&b, &Method::GET, "/u/x", None, 404, &none);
+        f.observe(&b, &Method::GET, "/u/x", None, &[], 404, &none);
         let l = f.list();
         assert_eq!(
             (l[0].kind, &*l[0].server, l[0].count),
             (Kind::FileOnOneInstance, "b", 1)
         );
         // Deleted: a 404 afterwards is the truth, not a finding.
-        f.observe(&a, &Method::GET, "/u/y", None, 200, &none);
-        f.observe(&a, &Method::DELETE, "/u/y", None, 204, &none);
-        f.observe(&b, &Method::GET, "/u/y", None, 404, &none);
+        f.observe(&a, &Method::GET, "/u/y", None, &[], 200, &none);
+        f.observe(&a, &Method::DELETE, "/u/y", None, &[], 204, &none);
+        f.observe(&b, &Method::GET, "/u/y", None, &[], 404, &none);
         assert_eq!(f.list().len(), 1);
     }
 }
@@ -496,15 +716,15 @@ mod failure_tests {
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
         let none = HeaderMap::new();
         // Failing everywhere is a bug of the app, not of where it runs.
-        f.observe(&a, &Method::GET, "/cart/1", None, 500, &none);
-        f.observe(&b, &Method::GET, "/cart/1", None, 500, &none);
+        f.observe(&a, &Method::GET, "/cart/1", None, &[], 500, &none);
+        f.observe(&b, &Method::GET, "/cart/1", None, &[], 500, &none);
         assert!(f.list().is_empty(), "{:?}", f.list());
-        f.observe(&a, &Method::GET, "/cart/1", None, 200, &none);
-        f.observe(&a, &Method::GET, "/cart/1", None, 503, &none); // the same server: not this
-        f.observe(&a, &Method::POST, "/cart/1", None, 500, &none); // another method: not this
+        f.observe(&a, &Method::GET, "/cart/1", None, &[], 200, &none);
+        f.observe(&a, &Method::GET, "/cart/1", None, &[], 503, &none); // the same server: not this
+        f.observe(&a, &Method::POST, "/cart/1", None, &[], 500, &none); // another method: not this
         assert!(f.list().is_empty(), "{:?}", f.list());
-        f.observe(&b, &Method::GET, "/cart/1", None, 500, &none);
-        f.observe(&b, &Method::GET, "/cart/1", None, 502, &none);
+        f.observe(&b, &Method::GET, "/cart/1", None, &[], 500, &none);
+        f.observe(&b, &Method::GET, "/cart/1", None, &[], 502, &none);
         let l = f.list();
         assert_eq!(l.len(), 1, "{l:?}");
         assert_eq!(
@@ -531,8 +751,8 @@ mod properties {
                 h.insert(header::SET_COOKIE, v);
             }
             let c = HeaderValue::from_str(&req).ok();
-            f.observe(&s, &Method::GET, &path, c.as_ref(), status, &h);
-            f.observe(&"b".into(), &Method::GET, &path, c.as_ref(), 404, &h);
+            f.observe(&s, &Method::GET, &path, c.as_ref(), &[], status, &h);
+            f.observe(&"b".into(), &Method::GET, &path, c.as_ref(), &[], 404, &h);
             let _ = f.list();
         }
     }

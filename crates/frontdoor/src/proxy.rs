@@ -359,11 +359,14 @@ impl ProxyService {
         // (A HeaderValue clone shares its bytes; nothing is copied.)
         let request_cookie = parts.headers.get(header::COOKIE).cloned();
         // For the single-host detectors, when on (a Uri clone shares its bytes).
-        let watch = self
-            .shared
-            .findings
-            .get()
-            .map(|f| (f, parts.method.clone(), parts.uri.clone()));
+        let watch = self.shared.findings.get().map(|f| {
+            (
+                f,
+                parts.method.clone(),
+                parts.uri.clone(),
+                f.sent(&parts.headers),
+            )
+        });
         let mut pending = Some((parts, body));
         // The servers tried so far: on the stack for the usual few attempts.
         let mut tried: smallvec::SmallVec<[usize; 4]> = smallvec::SmallVec::new();
@@ -413,12 +416,13 @@ impl ProxyService {
                     if let Some(path) = &look.session_lost_at {
                         self.shared.record_session_loss(&server.id, path);
                     }
-                    if let Some((findings, method, uri)) = &watch {
+                    if let Some((findings, method, uri, sent)) = &watch {
                         findings.observe(
                             &server.id,
                             method,
                             uri.path(),
                             request_cookie.as_ref(),
+                            sent,
                             status.as_u16(),
                             resp.headers(),
                         );

@@ -132,12 +132,8 @@ fn php_sessions_with_locking() {
     // second starts only once the lock key exists, and must wait for it (and so
     // see count 1) instead of reading the old session. Each step waits on the
     // state that proves it, so a slow PHP start cannot reorder them.
-    let release_file = std::env::temp_dir().join(format!(
-        "bigstep-php-lock-{}-{}",
-        std::process::id(),
-        srv.addr.port()
-    ));
-    let _ = std::fs::remove_file(&release_file);
+    let tmp = testkit::TempDir::new("php-lock");
+    let release_file = tmp.join("release");
     let release_arg = release_file.to_str().expect("utf-8 path");
     let first = php(Some(release_arg))
         .spawn()
@@ -166,7 +162,6 @@ fn php_sessions_with_locking() {
     );
     std::fs::write(&release_file, b"").expect("release");
     let second = wait_with_timeout(second, Duration::from_secs(30));
-    let _ = std::fs::remove_file(&release_file);
     let first = first.wait_with_output().expect("php");
     let a = String::from_utf8_lossy(&first.stdout).trim().to_string();
     let b = String::from_utf8_lossy(&second.stdout).trim().to_string();

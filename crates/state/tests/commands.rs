@@ -684,11 +684,9 @@ fn notifications_of_new_commands() {
 /// The log replays the new writing commands to the same state.
 #[test]
 fn new_writes_survive_restart() {
-    let dir = std::env::temp_dir().join(format!("bigstep-state-cmds-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = testkit::TempDir::new("state-cmds");
     let cfg = state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         ..Default::default()
     };
     let reads = [

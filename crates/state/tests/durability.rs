@@ -17,15 +17,8 @@ use std::time::{Duration, Instant};
 use common::Conn;
 use state::resp::Frame;
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "bigstep-state-{name}-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
+fn tmpdir(name: &str) -> testkit::TempDir {
+    testkit::TempDir::new(&format!("state-{name}"))
 }
 
 /// When re-executed as the child, run a server and never return.
@@ -184,7 +177,7 @@ fn clean_shutdown_and_restart_keep_data() {
     let dir = tmpdir("restart");
     for fsync in ["everysec", "no"] {
         let cfg = state::Config {
-            dir: Some(dir.clone()),
+            dir: Some(dir.to_path_buf()),
             appendfsync: state::Fsync::parse(fsync).expect("fsync"),
             ..Default::default()
         };
@@ -240,7 +233,7 @@ fn clean_shutdown_and_restart_keep_data() {
 fn hyperloglog_and_geo_survive_restart() {
     let dir = tmpdir("hll");
     let cfg = state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         ..Default::default()
     };
     let keys = ["h", "m", "big"];
@@ -294,7 +287,7 @@ fn log_path(dir: &Path) -> PathBuf {
 fn truncated_tail_is_repaired() {
     let dir = tmpdir("trunc");
     let cfg = state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         appendfsync: state::Fsync::Always,
         ..Default::default()
     };
@@ -343,7 +336,7 @@ fn corrupt_middle_is_refused() {
     )
     .expect("write");
     let cfg = state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         port: 0,
         ..Default::default()
     };
@@ -361,7 +354,7 @@ fn corrupt_middle_is_refused() {
 fn rewrite_compacts_and_keeps_data() {
     let dir = tmpdir("rewrite");
     let cfg = state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         appendfsync: state::Fsync::Always,
         ..Default::default()
     };

@@ -6,8 +6,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use common::{start_ours, wait_for, Conn, Pair};
 use state::resp::Frame;
@@ -343,15 +343,8 @@ fn dumps_restore_across_servers() {
     check_norm(&mut p, "function list withcode");
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "bigstep-functions-{name}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
+fn tmpdir(name: &str) -> testkit::TempDir {
+    testkit::TempDir::new(&format!("functions-{name}"))
 }
 
 fn with_dir(dir: &Path) -> state::Config {

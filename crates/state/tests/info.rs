@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
 
 use common::{Conn, Pair};
 use state::resp::Frame;
@@ -282,12 +281,7 @@ fn values_are_live() {
 
 #[test]
 fn persistence_fields_with_the_log_on() {
-    let dir = std::env::temp_dir().join(format!(
-        "bigstep-info-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = testkit::TempDir::new("state-info");
     let d = dir.to_str().expect("utf-8 path");
     let cfg = state::Config {
         dir: Some(dir.join("ours")),

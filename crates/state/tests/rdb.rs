@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -380,15 +380,9 @@ fn seal(body: &[u8]) -> Vec<u8> {
     p
 }
 
-/// A fresh directory under the system temp dir.
-fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    let d = std::env::temp_dir().join(format!("bigstep-rdb-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+/// A fresh directory under the system temp dir, removed when dropped.
+fn temp_dir(tag: &str) -> testkit::TempDir {
+    testkit::TempDir::new(&format!("rdb-{tag}"))
 }
 
 fn check_rdb(path: &Path) -> String {
@@ -465,7 +459,7 @@ fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
 fn save_writes_a_dump_rdb_that_redis_loads() {
     let dir = temp_dir("save");
     let ours = start_ours(state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         ..state::Config::default()
     });
     let mut o = Conn::connect(ours.addr);
@@ -708,14 +702,13 @@ fn migrate_to_a_silent_target_times_out_with_ioerr() {
 struct Node {
     child: Child,
     port: u16,
-    dir: PathBuf,
+    _dir: testkit::TempDir,
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -756,7 +749,11 @@ fn start_cluster_node(bin: &str) -> Node {
         .unwrap_or_else(|e| panic!("{bin} must be installed (.ci/apt-state.txt): {e}"));
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     wait_listening(addr);
-    Node { child, port, dir }
+    Node {
+        child,
+        port,
+        _dir: dir,
+    }
 }
 
 /// `redis-cli` or `valkey-cli` with `args`; it must succeed.
@@ -860,7 +857,7 @@ fn info_cluster_ok(c: &mut Conn) -> bool {
 fn restore_and_migrate_survive_a_restart() {
     let dir = temp_dir("aof");
     let cfg = || state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         ..state::Config::default()
     };
     let target = start_redis(&[]);
@@ -939,7 +936,7 @@ fn functions_and_compressed_strings_travel_in_dump_rdb() {
     let odir = temp_dir("fn-ours");
     std::fs::copy(&rfile, odir.join("dump.rdb")).expect("copy");
     let cfg = state::Config {
-        dir: Some(odir.clone()),
+        dir: Some(odir.to_path_buf()),
         ..state::Config::default()
     };
     let ours = start_ours(cfg.clone());
@@ -991,7 +988,7 @@ fn functions_and_compressed_strings_travel_in_dump_rdb() {
     let odir2 = temp_dir("fn-ours2");
     std::fs::copy(&ofile, odir2.join("dump.rdb")).expect("copy");
     let again = start_ours(state::Config {
-        dir: Some(odir2.clone()),
+        dir: Some(odir2.to_path_buf()),
         ..state::Config::default()
     });
     let mut a = Conn::connect(again.addr);
@@ -1019,7 +1016,7 @@ fn an_unreadable_dump_rdb_refuses_the_start() {
     let dir = temp_dir("bad-rdb");
     std::fs::write(dir.join("dump.rdb"), b"REDIS0010\xfe\x00garbage").expect("write");
     let cfg = state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         ..state::Config::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -1056,7 +1053,7 @@ fn an_unreadable_dump_rdb_refuses_the_start() {
 fn the_ways_out_work_into_valkey() {
     let dir = temp_dir("valkey");
     let ours = start_ours(state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         ..state::Config::default()
     });
     let mut o = Conn::connect(ours.addr);

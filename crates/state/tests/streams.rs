@@ -1193,15 +1193,9 @@ fn command_table_entries() {
 /// keeps groups, consumers, pending entries and ids.
 #[test]
 fn log_replay_and_compaction_keep_streams() {
-    let dir = std::env::temp_dir().join(format!(
-        "bigstep-state-streams-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = testkit::TempDir::new("state-streams");
     let cfg = state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         appendfsync: state::Fsync::Always,
         ..Default::default()
     };
@@ -1557,15 +1551,9 @@ fn random_stream_ops_match_redis() {
 /// ignores them on load), so those are swept before comparing.
 #[test]
 fn random_stream_ops_survive_replay_and_compaction() {
-    let dir = std::env::temp_dir().join(format!(
-        "bigstep-state-streams-rnd-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = testkit::TempDir::new("state-streams-rnd");
     let cfg = state::Config {
-        dir: Some(dir.clone()),
+        dir: Some(dir.to_path_buf()),
         appendfsync: state::Fsync::Always,
         ..Default::default()
     };

@@ -11,6 +11,9 @@ pub mod client;
 pub mod process;
 pub mod store;
 pub mod tls;
+pub mod tmp;
+
+pub use tmp::TempDir;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -14,19 +14,14 @@ pub struct FrontDoorProc {
     /// The TLS listener, when the config has `[balance.tls]`.
     pub tls_addr: Option<SocketAddr>,
     pub child: Child,
-    pub dir: PathBuf,
+    pub dir: crate::TempDir,
     /// Lines the process wrote to stderr (logs), collected in the background.
     pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
-/// A fresh directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("bigstep-test-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A fresh directory under the system temp dir, removed when the guard drops.
+pub fn temp_dir(tag: &str) -> crate::TempDir {
+    crate::TempDir::new(tag)
 }
 
 impl FrontDoorProc {
@@ -120,7 +115,6 @@ impl Drop for FrontDoorProc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -75,7 +75,7 @@ One file for the team: ./bigstep.toml (or --config FILE) with an [up] table
   health_path = \"/healthz\"
   [up.env]
   APP_ENV = \"development\"
-`bigstep ctl reload` re-reads [balance] while the site runs.
+`bigstep ctl reload` (or SIGHUP) re-reads [balance] while the site runs.
 
 Every instance also gets, unless --no-state / --no-files:
   REDIS_URL, BIGSTEP_STATE_URL   redis://127.0.0.1:6380/0
@@ -193,6 +193,12 @@ pub(crate) struct Args {
     /// keeps replacing is learned to be a rotating token, not a session.
     #[arg(long = "session-cookie", value_name = "NAME")]
     session_cookies: Vec<String>,
+
+    /// A request header that carries a session, such as `Authorization` or
+    /// `X-Session`, for the session-loss detector (repeat for more): a value one
+    /// instance issued or accepted, refused (401) or replaced by another.
+    #[arg(long = "session-header", value_name = "NAME", value_parser = parse_header_name)]
+    session_headers: Vec<String>,
 
     /// Serve the shared bucket at /uploads/ on the front door: `GET /uploads/KEY`
     /// is answered by the files server straight from the bucket `uploads`, which
@@ -314,6 +320,7 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
     let (signal_tx, signal_rx) = watch::channel(Stop::Running);
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     watch_signals(&signals, signal_tx.clone());
+    let reloads = signals.reloads();
     // A second signal kills the instances at once, even while the front door drains
     // (their in-flight requests then fail, which ends the drain too).
     let mut signals = signal_rx.clone();
@@ -482,7 +489,10 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
         &args,
         &fleet,
         &backends,
-        signal_rx.clone(),
+        Events {
+            stop: signal_rx.clone(),
+            reloads,
+        },
         &isolation,
         started,
         &from_file,
@@ -514,16 +524,27 @@ async fn up(args: Args, signals: service::Signals) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the running site listens for: a stop (a signal or a failed backend),
+/// and SIGHUP.
+struct Events {
+    stop: watch::Receiver<Stop>,
+    reloads: service::signals::Reloads,
+}
+
 /// Wait for the instances, then run the front door until a stop is requested.
 async fn serve(
     args: &Args,
     fleet: &Arc<Fleet>,
     backends: &backends::Backends,
-    mut stop: watch::Receiver<Stop>,
+    events: Events,
     isolation: &str,
     started: tokio::time::Instant,
     from_file: &file::FromFile,
 ) -> anyhow::Result<()> {
+    let Events {
+        mut stop,
+        mut reloads,
+    } = events;
     let user_command = !args.command.is_empty();
     let instances = fleet.instances();
     let deadline = tokio::time::Instant::now() + args.ready_timeout();
@@ -576,19 +597,43 @@ async fn serve(
             );
         }
     }
-    let mut fd = frontdoor::FrontDoor::bind(cfg)
+    // One registry, one /metrics: the front door's series beside the state
+    // and files servers'.
+    let mut fd = frontdoor::FrontDoor::bind_with(cfg, backends.metrics())
         .await
         .context("cannot start the front door")?;
     fleet.attach(fd.control());
     fd.set_findings(frontdoor::findings::FindingsConfig {
         session_cookies: args.session_cookies.clone(),
+        session_headers: args.session_headers.clone(),
         ..Default::default()
     });
     let control = fd.control();
     fd.set_admin_instances(Arc::new(fleet::Hook(fleet.clone())));
     if let Some(path) = from_file.path.clone() {
-        fd.set_admin_reload(front.clone().reload_hook(path, control.clone()));
+        fd.set_admin_reload(front.clone().reload_hook(path.clone(), control.clone()));
     }
+    // SIGHUP re-reads the file like `POST /api/reload` (`bigstep ctl reload`).
+    let on_hup = (front.clone(), from_file.path.clone(), control.clone());
+    tokio::spawn(async move {
+        while reloads.next().await.is_some() {
+            let (front, path, control) = on_hup.clone();
+            let Some(path) = path else {
+                tracing::warn!("SIGHUP received: no config file to re-read (start with --config FILE or a ./bigstep.toml)");
+                continue;
+            };
+            tracing::info!(file = %path.display(), "SIGHUP received: re-reading [balance]");
+            let done =
+                tokio::task::spawn_blocking(move || front.reload(&path, &control, "sighup")).await;
+            match done {
+                Ok(Ok(summary)) => tracing::info!(?summary, "reloaded"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "reload refused; the running configuration stays")
+                }
+                Err(e) => tracing::error!(error = %e, "reload failed"),
+            }
+        }
+    });
     let addr = fd.local_addr();
     // From `bigstep up` to every instance accepting connections (and so in
     // rotation: the first health check is not waited for).
@@ -717,16 +762,24 @@ impl Front {
         path: PathBuf,
         control: frontdoor::Control,
     ) -> frontdoor::admin::ReloadHook {
-        Arc::new(move || {
-            let invalid = |e: anyhow::Error| frontdoor::ChangeError::Invalid(format!("{e:#}"));
-            let balance = file::reread_balance(&path).map_err(invalid)?;
-            let running = control.config();
-            let mut cfg = self.config(balance, running.servers).map_err(invalid)?;
-            // Port 0 was resolved at start; a reload keeps the bound addresses.
-            cfg.listen = running.listen;
-            cfg.admin_listen = running.admin_listen;
-            control.apply(frontdoor::Change::Reload(Box::new(cfg)), "reload")
-        })
+        Arc::new(move || self.reload(&path, &control, "reload"))
+    }
+
+    /// Re-read `[balance]` of `path` and apply it around the running instances.
+    fn reload(
+        &self,
+        path: &std::path::Path,
+        control: &frontdoor::Control,
+        source: &str,
+    ) -> Result<frontdoor::ChangeSummary, frontdoor::ChangeError> {
+        let invalid = |e: anyhow::Error| frontdoor::ChangeError::Invalid(format!("{e:#}"));
+        let balance = file::reread_balance(path).map_err(invalid)?;
+        let running = control.config();
+        let mut cfg = self.config(balance, running.servers).map_err(invalid)?;
+        // Port 0 was resolved at start; a reload keeps the bound addresses.
+        cfg.listen = running.listen;
+        cfg.admin_listen = running.admin_listen;
+        control.apply(frontdoor::Change::Reload(Box::new(cfg)), source)
     }
 }
 
@@ -957,6 +1010,16 @@ fn watch_signals(signals: &service::Signals, stop: watch::Sender<Stop>) {
             }
         }
     });
+}
+
+/// A `--session-header` name: refused at start if no header can have it.
+fn parse_header_name(s: &str) -> Result<String, String> {
+    // A header name is an RFC 9110 token.
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if s.is_empty() || !s.bytes().all(token) {
+        return Err(format!("`{s}` is not a header name"));
+    }
+    Ok(s.to_string())
 }
 
 /// Ports for `n` instances: `base`, `base+1`, ... (each checked free), or free

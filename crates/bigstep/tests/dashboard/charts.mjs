@@ -86,6 +86,26 @@ try {
   check(seen.errors.max === 0, "errors: none drawn for an app without errors");
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot: ${screenshot}`);
+
+  // A page opened late starts with the past minutes the front door kept
+  // (/api/history): its lines are longer than its own few polls could draw.
+  const late = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  late.on("pageerror", (e) => problems.push("late page error: " + e.message));
+  await late.goto(url);
+  await late.waitForFunction((want) =>
+    [...document.querySelectorAll('#history .chart[data-metric="rate"] polyline')]
+      .filter((l) => want.includes(l.dataset.server)).length === want.length, want);
+  const early = await late.evaluate((want) => ({
+    polls: Number(document.body.dataset.polls),
+    history: Number(document.body.dataset.history),
+    points: [...document.querySelectorAll('#history .chart[data-metric="rate"] polyline')]
+      .filter((l) => want.includes(l.dataset.server))
+      .map((l) => l.getAttribute("points").split(" ").length),
+  }), want);
+  console.log("opened late: " + JSON.stringify(early));
+  if (!(early.history >= 5 && early.polls < 5 && early.points.every((n) => n >= 5))) {
+    throw new Error("a page opened late does not draw the front door's history: " + JSON.stringify(early));
+  }
   if (problems.length) throw new Error(problems.join("\n"));
 } catch (e) {
   console.error(String(e && e.stack || e));

@@ -20,6 +20,9 @@ pub struct Up {
     /// The admin API and dashboard.
     pub admin: SocketAddr,
     output: Arc<Mutex<String>>,
+    /// Up's TMPDIR: what it keeps there (ephemeral data, the instances'
+    /// hosts) goes with the test even when it is killed.
+    _tmp: testkit::TempDir,
 }
 
 impl Up {
@@ -57,7 +60,9 @@ impl Up {
         // Nothing kept unless the test names a data directory.
         let ephemeral = (!args.contains(&"--data")).then_some("--ephemeral");
         let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+        let tmp = testkit::TempDir::new("up");
         let mut cmd = Command::new(BIN);
+        cmd.env("TMPDIR", &tmp);
         if let Some(d) = dir {
             cmd.current_dir(d);
         }
@@ -103,6 +108,7 @@ impl Up {
             addr: addr.expect("front door address"),
             admin: admin.expect("dashboard line in the banner"),
             output,
+            _tmp: tmp,
         }
     }
 
@@ -357,7 +363,7 @@ impl Load {
 /// A directory with `app.py` in it: a small app of the test's own, run by
 /// `bigstep up -- python3 app.py` with that directory as the working directory.
 pub struct App {
-    pub dir: std::path::PathBuf,
+    pub dir: testkit::TempDir,
 }
 
 impl App {
@@ -372,12 +378,6 @@ impl App {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--", "python3", "app.py"]);
         Up::start_in(&all, &self.dir)
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

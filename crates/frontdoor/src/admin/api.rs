@@ -7,6 +7,7 @@
 //! | `GET /` | the dashboard (one self-contained page) |
 //! | `GET /healthz`, `GET /metrics` | liveness; Prometheus metrics (OpenMetrics text) |
 //! | `GET /api/status` | everything the dashboard shows ([`crate::Status`]) |
+//! | `GET /api/history` | the charts' last five minutes, one sample a second (`history.rs`) |
 //! | `GET /api/servers`, `GET /api/servers/{id}` | servers, or one |
 //! | `POST /api/servers` `{name, address, weight, pool}` | add a server (to the default pool unless `pool` names another) |
 //! | `GET /api/pools`, `GET /api/routes` | pools and the route table, with their counters |
@@ -46,14 +47,20 @@ const SOURCE: &str = "admin-api";
 struct App {
     control: Control,
     reload: Option<ReloadHook>,
+    history: std::sync::Arc<super::history::History>,
 }
 
-pub(super) fn routes(control: Control, reload: Option<ReloadHook>) -> Router {
+pub(super) fn routes(
+    control: Control,
+    reload: Option<ReloadHook>,
+    history: std::sync::Arc<super::history::History>,
+) -> Router {
     Router::new()
         .route("/", get(dashboard))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/api/status", get(status))
+        .route("/api/history", get(chart_history))
         .route("/api/servers", get(servers).post(add_server))
         .route("/api/pools", get(pools))
         .route("/api/routes", get(routes_status))
@@ -67,7 +74,11 @@ pub(super) fn routes(control: Control, reload: Option<ReloadHook>) -> Router {
         .route("/api/certificates", get(certificates))
         .route("/api/certificates/reload", post(reload_certificates))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such admin route") })
-        .with_state(App { control, reload })
+        .with_state(App {
+            control,
+            reload,
+            history,
+        })
 }
 
 // === errors ===
@@ -191,6 +202,15 @@ async fn metrics(State(app): State<App>) -> impl IntoResponse {
 
 async fn status(State(app): State<App>) -> impl IntoResponse {
     Json(app.control.status())
+}
+
+/// The charts' last minutes: `{"interval_ms": 1000, "samples": [{"t_ms", "servers":
+/// {KEY: {"rate", "p99_ms", "errors"}}}]}`, oldest first.
+async fn chart_history(State(app): State<App>) -> impl IntoResponse {
+    Json(serde_json::json!({
+        "interval_ms": 1000,
+        "samples": app.history.list(),
+    }))
 }
 
 async fn servers(State(app): State<App>) -> impl IntoResponse {

@@ -27,6 +27,7 @@ pub(crate) enum Data {
 impl Data {
     /// A fresh temporary directory for `--ephemeral`.
     pub(crate) fn ephemeral() -> anyhow::Result<Self> {
+        super::hosts::remove_stale();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
@@ -116,6 +117,9 @@ pub(crate) struct Backends {
     /// Set when a backend fails on its own (with the reason).
     failure: watch::Sender<Option<String>>,
     data: Data,
+    /// The process's one registry: the state and files servers' metrics, and
+    /// the front door's (bound with it), served together at the admin /metrics.
+    metrics: service::Metrics,
 }
 
 /// What the backends share: the stop signal, the grace, where to report a
@@ -157,11 +161,12 @@ impl Backends {
     ) -> anyhow::Result<Self> {
         let (stop, stopped) = watch::channel(false);
         let (failure, _) = watch::channel(None);
+        let metrics = service::Metrics::new();
         let run = Run {
             stop: stopped,
             grace,
             failure: failure.clone(),
-            metrics: service::Metrics::new(),
+            metrics: metrics.clone(),
         };
         let mut backends = Backends {
             state: None,
@@ -169,6 +174,7 @@ impl Backends {
             stop,
             failure,
             data,
+            metrics,
         };
         // On an error below, what already started is stopped when `backends` drops.
         if let Some(port) = state_port {
@@ -179,6 +185,11 @@ impl Backends {
                 Some(start_files(port, &backends.data, run, public_uploads, tables).await?);
         }
         Ok(backends)
+    }
+
+    /// The process's registry, for the front door to join.
+    pub(crate) fn metrics(&self) -> &service::Metrics {
+        &self.metrics
     }
 
     /// Becomes `Some(reason)` when a backend stops on its own.

@@ -8,6 +8,8 @@
 //! health_path = "/healthz"
 //! sticky = "none"                   # none | cookie | app-cookie:NAME
 //! session_cookies = ["sid"]         # the session-loss detector's names (default: any cookie)
+//! session_headers = ["X-Session"]   # sessions carried in a header (default: none)
+//! shared_mount = "/mnt/bigstep"     # the bucket mounted per instance (--shared-mount)
 //! shared_dir = false
 //!
 //! isolation = "auto"               # auto | overlay | copy
@@ -115,6 +117,24 @@ pub(crate) fn apply(mut args: Args) -> anyhow::Result<(Args, FromFile)> {
     }
     if args.session_cookies.is_empty() {
         args.session_cookies = up.session_cookies;
+    }
+    if args.session_headers.is_empty() {
+        for h in &up.session_headers {
+            let name = super::parse_header_name(h.get_ref())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", at("session_headers", Some(h.span()))))?;
+            args.session_headers.push(name);
+        }
+    }
+    if args.shared_mount.is_none() {
+        if let Some(m) = &up.shared_mount {
+            if args.no_files {
+                bail!(
+                    "{}: the shared mount is the files server's bucket: it cannot be used with --no-files",
+                    at("shared_mount", Some(m.span()))
+                );
+            }
+            args.shared_mount = Some(m.get_ref().clone());
+        }
     }
     args.shared_dir |= up.shared_dir;
     if args.isolation.is_none() && !args.shared_dir {

@@ -165,20 +165,31 @@ impl Hosts {
     }
 }
 
-/// Host directories of `up` processes that are gone (killed, so they could not
-/// clean up): removed, so they do not pile up in the temporary directory.
-fn remove_stale() {
+impl Drop for Hosts {
+    /// `up` stopping on an error before [`Hosts::remove`] (a shared mount
+    /// that cannot start, an instance that cannot be spawned) leaves nothing.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Temporary directories of `up` processes that are gone (killed, so they
+/// could not clean up: `bigstep-up-PID-…` with ephemeral data,
+/// `bigstep-up-hosts-PID-…`, `bigstep-up-mounts-PID`): removed, so they do not
+/// pile up in the temporary directory.
+pub(crate) fn remove_stale() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(rest) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("bigstep-up-hosts-"))
-        else {
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("bigstep-up-")) else {
             continue;
         };
+        let rest = rest
+            .strip_prefix("hosts-")
+            .or_else(|| rest.strip_prefix("mounts-"))
+            .unwrap_or(rest);
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
@@ -307,8 +318,7 @@ mod tests {
 
     #[test]
     fn copies_are_private_and_skip_git_and_data() {
-        let base = std::env::temp_dir().join(format!("bigstep-hosts-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base = testkit::TempDir::new("hosts");
         let app = base.join("app");
         std::fs::create_dir_all(app.join(".git")).unwrap();
         std::fs::create_dir_all(app.join("data")).unwrap();
@@ -327,6 +337,29 @@ mod tests {
         assert!(!dst.join("data").exists());
         std::fs::write(dst.join("static/b.txt"), "b").unwrap();
         assert!(!app.join("static/b.txt").exists());
-        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn directories_of_a_killed_up_are_removed_and_a_running_ones_kept() {
+        // A pid that is gone: a child that has exited and been reaped.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let tmp = std::env::temp_dir();
+        let gone = [
+            tmp.join(format!("bigstep-up-{dead}-18ed0")),
+            tmp.join(format!("bigstep-up-hosts-{dead}-18ed1")),
+            tmp.join(format!("bigstep-up-mounts-{dead}")),
+        ];
+        let ours = tmp.join(format!("bigstep-up-{}-stale-test", std::process::id()));
+        for d in gone.iter().chain([&ours]) {
+            std::fs::create_dir_all(d.join("files")).unwrap();
+        }
+        remove_stale();
+        for d in &gone {
+            assert!(!d.exists(), "{} was left", d.display());
+        }
+        assert!(ours.exists(), "a running up's directory was removed");
+        std::fs::remove_dir_all(&ours).unwrap();
     }
 }
