@@ -422,6 +422,38 @@ async fn changing_a_servers_tls_settings_on_reload_gives_it_a_fresh_pool() {
         assert_eq!(get(fd.addr, "/").await.unwrap().status, 200);
     }
     assert_eq!(front.accepted(), 2, "the new pool is reused in turn");
+
+    // A CA file replaced in place (a rotated CA) is a change too: first a CA
+    // that did not sign the server's certificate, then, same text, the right one.
+    let other_dir = dir.join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let other_ca = TestCa::new(&other_dir);
+    let rotating = dir.join("rotating.pem");
+    std::fs::copy(&other_ca.ca_pem, &rotating).unwrap();
+    let table = tls_server(
+        "secure",
+        front.addr,
+        &format!(
+            "{}
+tls_server_name = \"alt.test\"",
+            ca_line(&rotating)
+        ),
+    );
+    for (round, want) in [(0, 502), (1, 200)] {
+        if round == 1 {
+            std::fs::copy(&ca.ca_pem, &rotating).unwrap();
+        }
+        fd.reload(&table);
+        let mut seen = 0;
+        for _ in 0..100 {
+            seen = get(fd.addr, "/").await.unwrap().status.as_u16();
+            if seen == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(seen, want, "round {round}: {:?}", fd.logs());
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -143,15 +143,23 @@ pub(crate) async fn dial(address: &str, tls: Option<&UpstreamTls>) -> Result<Str
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Settings {
     ca: Option<PathBuf>,
+    /// The CA file's contents as read now (`Err`: why it could not be read).
+    /// Compared too, so a reload after the CA file was replaced in place (a
+    /// rotated CA) gives the server new roots and a fresh pool.
+    ca_pem: Option<Result<Vec<u8>, String>>,
     server_name: Option<String>,
     skip_verify: bool,
 }
 
 impl Settings {
-    /// The entry's TLS settings; `None` for a plain-HTTP server.
+    /// The entry's TLS settings; `None` for a plain-HTTP server. Reads the CA file.
     pub(crate) fn of(s: &ServerConfig) -> Option<Settings> {
         s.tls.then(|| Settings {
             ca: s.tls_ca.clone(),
+            ca_pem: s
+                .tls_ca
+                .as_ref()
+                .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))),
             server_name: s.tls_server_name.clone(),
             skip_verify: s.tls_insecure_skip_verify,
         })
@@ -289,9 +297,14 @@ fn system_roots() -> Arc<RootCertStore> {
 
 /// The certificates of a CA file (PEM): at least one, each usable as a root.
 fn load_ca(path: &Path) -> Result<RootCertStore, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_ca(path, &pem)
+}
+
+fn parse_ca(path: &Path, pem: &[u8]) -> Result<RootCertStore, String> {
     let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let mut roots = RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(path).map_err(|e| at(&e))? {
+    for c in CertificateDer::pem_slice_iter(pem) {
         roots.add(c.map_err(|e| at(&e))?).map_err(|e| at(&e))?;
     }
     if roots.is_empty() {
@@ -311,9 +324,12 @@ fn client_config(settings: &Settings) -> Result<ClientConfig, String> {
             .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
             .with_no_client_auth()
     } else {
-        let roots = match &settings.ca {
-            Some(ca) => Arc::new(load_ca(ca).map_err(|e| format!("tls_ca: {e}"))?),
-            None => system_roots(),
+        let roots = match (&settings.ca, &settings.ca_pem) {
+            (Some(path), Some(pem)) => {
+                let pem = pem.as_ref().map_err(|e| format!("tls_ca: {e}"))?;
+                Arc::new(parse_ca(path, pem).map_err(|e| format!("tls_ca: {e}"))?)
+            }
+            _ => system_roots(),
         };
         builder.with_root_certificates(roots).with_no_client_auth()
     };
