@@ -551,3 +551,33 @@ async fn bad_tls_keys_are_refused_at_load_naming_the_key() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_that_never_finishes_is_bounded_by_the_connect_timeout() {
+    let dir = temp_dir("up-tls-stall");
+    let ca = TestCa::new(&dir);
+    // Accepts TCP, then says nothing: the ClientHello is never answered.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "{}[balance.timeouts]\nconnect = \"300ms\"\n",
+            tls_server("silent", addr, &ca_line(&ca.ca_pem))
+        ),
+    );
+    let r = get(fd.addr, "/").await.unwrap();
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(
+        r.header("x-bigstep-reason"),
+        Some("upstream-connect-timeout")
+    );
+    held.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
