@@ -172,17 +172,13 @@ pub(crate) struct UpstreamTls {
     settings: Settings,
     /// Built when the server joined. An error here (a CA file that vanished
     /// between validation and use) fails every connect with its reason.
-    connector: Result<TlsConnector, String>,
-    name: ServerName<'static>,
+    client: Result<(TlsConnector, ServerName<'static>), String>,
 }
 
 impl UpstreamTls {
     /// The TLS client for `server`, when it says `tls = true`.
     pub(crate) fn for_server(server: &ServerConfig) -> Option<Arc<UpstreamTls>> {
         let settings = Settings::of(server)?;
-        // Validated with the configuration, so this fallback is never used in practice.
-        let name = server_name(server)
-            .unwrap_or_else(|_| ServerName::try_from("invalid.invalid").expect("a valid DNS name"));
         if settings.skip_verify {
             tracing::warn!(
                 target: "bigstep::tls",
@@ -190,15 +186,14 @@ impl UpstreamTls {
                 "tls_insecure_skip_verify = true: this server's certificate is NOT verified; anyone on the network path can impersonate it. Use tls_ca instead outside a test setup"
             );
         }
-        let connector = client_config(&settings).map(|c| TlsConnector::from(Arc::new(c)));
-        if let Err(e) = &connector {
+        let client = server_name(server).and_then(|name| {
+            let config = client_config(&settings)?;
+            Ok((TlsConnector::from(Arc::new(config)), name))
+        });
+        if let Err(e) = &client {
             tracing::error!(target: "bigstep::tls", server = %server.id(), error = %e, "upstream TLS settings cannot be used: every connection to this server will fail");
         }
-        Some(Arc::new(UpstreamTls {
-            settings,
-            connector,
-            name,
-        }))
+        Some(Arc::new(UpstreamTls { settings, client }))
     }
 
     pub(crate) fn settings(&self) -> &Settings {
@@ -211,9 +206,9 @@ impl UpstreamTls {
     }
 
     async fn handshake(&self, tcp: TcpStream) -> Result<TlsStream<TcpStream>, String> {
-        let connector = self.connector.as_ref().map_err(Clone::clone)?;
+        let (connector, name) = self.client.as_ref().map_err(Clone::clone)?;
         connector
-            .connect(self.name.clone(), tcp)
+            .connect(name.clone(), tcp)
             .await
             .map_err(|e| e.to_string())
     }
