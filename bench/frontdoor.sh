@@ -11,6 +11,8 @@
 #   BIG_CONNS=N        wrk connections for the 1 MiB test (default 16)
 #   IDLE_CONNS=N       idle keep-alive connections for the RSS test (default 10000)
 #   BASE_PORT=N        first of the 4 ports used (default 18480)
+#   THREADS=N          proxy threads/workers for all three (default 1; the issue's
+#                      second figure is THREADS=2)
 #   KEEP=1             keep the temp dir (configs, raw wrk output) after exit
 #
 # What it measures (see BENCHMARKS.md "## Front door"):
@@ -45,6 +47,7 @@ CONNS=${CONNS:-64}
 BIG_CONNS=${BIG_CONNS:-16}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 BASE_PORT=${BASE_PORT:-18480}
+THREADS=${THREADS:-1}
 BACKEND_PORT=$BASE_PORT
 BIGSTEP_PORT=$((BASE_PORT + 1))
 HAPROXY_PORT=$((BASE_PORT + 2))
@@ -166,7 +169,7 @@ max_connections = 12000
 [[balance.servers]]
 address = "127.0.0.1:$BACKEND_PORT"
 EOF
-    RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/bigstep.toml" --threads 1 > "$W/bigstep.log" 2>&1 &
+    RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/bigstep.toml" --threads "$THREADS" > "$W/bigstep.log" 2>&1 &
     PID_bigstep=$!; PIDS+=($PID_bigstep)
     wait_port $BIGSTEP_PORT
 }
@@ -177,7 +180,7 @@ start_haproxy() {
     local maxconn=${1:-4096}
     cat > "$W/haproxy.cfg" <<EOF
 global
-    nbthread 1
+    nbthread $THREADS
     maxconn $maxconn
 defaults
     mode http
@@ -200,7 +203,7 @@ EOF
 
 start_nginx() {
     cat > "$W/nginx/nginx.conf" <<EOF
-worker_processes 1;
+worker_processes $THREADS;
 worker_rlimit_nofile 20000;
 daemon off;
 pid $W/nginx/nginx.pid;
@@ -243,7 +246,7 @@ start_nginx
 echo "# front door benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
 echo "# bigstep $BIGSTEP_BIN; $(haproxy -v | head -1 | cut -d' ' -f1-3); $(nginx -v 2>&1 | cut -d' ' -f3); wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
-echo "# rounds=$ROUNDS duration=$DURATION conns=$CONNS big_conns=$BIG_CONNS idle_conns=$IDLE_CONNS; load average at start: $(loadavg)"
+echo "# threads=$THREADS rounds=$ROUNDS duration=$DURATION conns=$CONNS big_conns=$BIG_CONNS idle_conns=$IDLE_CONNS; load average at start: $(loadavg)"
 echo "# workdir $W"
 
 RESULTS=$W/results.tsv
@@ -298,6 +301,37 @@ for test in keepalive churn 1mib; do
         done
     done
 done
+
+# ---------------------------------------------------------------- syscalls
+# Syscalls per keep-alive request: strace -c attached to the proxy's processes
+# for one short wrk run (strace slows the proxy; the counts per request are what
+# matter). The busiest syscalls are listed per request.
+if command -v strace > /dev/null; then
+    echo "== syscalls per keep-alive request (strace -c -f, wrk -t1 -c$CONNS -d3s)"
+    for p in "${PROXIES[@]}"; do
+        pids=$(proxy_pids "$p")
+        args=()
+        for pid in $pids; do args+=(-p "$pid"); done
+        strace -c -f -q -o "$W/strace-$p.txt" "${args[@]}" &
+        tracer=$!
+        sleep 0.5
+        timeout 40 wrk -t1 -c"$CONNS" -d3s "http://127.0.0.1:$(port_of "$p")/" > "$W/wrk-strace-$p.txt" 2>&1 || true
+        kill -INT "$tracer" 2>/dev/null || true
+        wait "$tracer" 2>/dev/null || true
+        reqs=$(awk '/requests in/ {print $1}' "$W/wrk-strace-$p.txt")
+        reqs=${reqs:-0}
+        total=$(awk '$NF == "total" {print $4}' "$W/strace-$p.txt")
+        if [ "$reqs" = 0 ] || [ -z "$total" ]; then
+            printf '  %-7s no requests or no trace\n' "$p"
+            continue
+        fi
+        top=$(awk '$1 ~ /^[0-9.]+$/ && $NF != "total" {print $4, $NF}' "$W/strace-$p.txt" \
+            | sort -rn | head -6 | awk -v r="$reqs" '{printf " %s %.2f", $2, $1 / r}')
+        per=$(awk -v t="$total" -v r="$reqs" 'BEGIN { printf "%.2f", t / r }')
+        printf '  %-7s %6s syscalls/request (%s requests):%s\n' "$p" "$per" "$reqs" "$top"
+        printf 'syscalls\t%s\t%s\n' "$p" "$per" >> "$W/syscalls.tsv"
+    done
+fi
 
 # ---------------------------------------------------------------- stream 1 GiB
 # Peak RSS growth while one client downloads 1 GiB through the proxy. VmHWM is

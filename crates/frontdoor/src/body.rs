@@ -20,21 +20,55 @@ use crate::upstream_body::UpstreamBody;
 // === RequestBody: what we send upstream ===
 
 /// The client's request body on its way upstream, with the optional size limit.
-pub(crate) enum RequestBody {
+pub(crate) enum RequestBody<'a> {
     Empty,
+    /// From hyper's server (HTTP/2).
     Stream {
         inner: Incoming,
         limit: Option<u64>,
         seen: u64,
     },
+    /// Read straight off the client's connection by our own HTTP/1 core, which
+    /// lends it for the length of the exchange.
+    Client {
+        inner: &'a mut ClientSource<'a>,
+        limit: Option<u64>,
+        seen: u64,
+    },
 }
+
+/// The client connection's body reader, as the proxy sees it.
+pub(crate) type ClientSource<'a> = dyn Body<Data = Bytes, Error = BoxError> + Send + Unpin + 'a;
 
 /// Error raised when a streamed (chunked) request body passes `limits.max_body_bytes`.
 #[derive(Debug, thiserror::Error)]
 #[error("request body exceeds the configured limit")]
 pub(crate) struct BodyTooLarge;
 
-impl Body for RequestBody {
+/// Count a frame against the body limit.
+fn limited<E>(
+    frame: Option<Result<Frame<Bytes>, E>>,
+    limit: Option<u64>,
+    seen: &mut u64,
+) -> Option<Result<Frame<Bytes>, BoxError>>
+where
+    E: Into<BoxError>,
+{
+    match frame? {
+        Ok(frame) => {
+            if let (Some(limit), Some(data)) = (limit, frame.data_ref()) {
+                *seen += data.len() as u64;
+                if *seen > limit {
+                    return Some(Err(Box::new(BodyTooLarge)));
+                }
+            }
+            Some(Ok(frame))
+        }
+        Err(e) => Some(Err(e.into())),
+    }
+}
+
+impl Body for RequestBody<'_> {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -45,19 +79,12 @@ impl Body for RequestBody {
         match self.get_mut() {
             RequestBody::Empty => Poll::Ready(None),
             RequestBody::Stream { inner, limit, seen } => {
-                match std::task::ready!(Pin::new(inner).poll_frame(cx)) {
-                    Some(Ok(frame)) => {
-                        if let (Some(limit), Some(data)) = (*limit, frame.data_ref()) {
-                            *seen += data.len() as u64;
-                            if *seen > limit {
-                                return Poll::Ready(Some(Err(Box::new(BodyTooLarge))));
-                            }
-                        }
-                        Poll::Ready(Some(Ok(frame)))
-                    }
-                    Some(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
-                    None => Poll::Ready(None),
-                }
+                let frame = std::task::ready!(Pin::new(inner).poll_frame(cx));
+                Poll::Ready(limited(frame, *limit, seen))
+            }
+            RequestBody::Client { inner, limit, seen } => {
+                let frame = std::task::ready!(Pin::new(&mut **inner).poll_frame(cx));
+                Poll::Ready(limited(frame, *limit, seen))
             }
         }
     }
@@ -66,6 +93,7 @@ impl Body for RequestBody {
         match self {
             RequestBody::Empty => true,
             RequestBody::Stream { inner, .. } => inner.is_end_stream(),
+            RequestBody::Client { inner, .. } => inner.is_end_stream(),
         }
     }
 
@@ -73,6 +101,7 @@ impl Body for RequestBody {
         match self {
             RequestBody::Empty => SizeHint::with_exact(0),
             RequestBody::Stream { inner, .. } => inner.size_hint(),
+            RequestBody::Client { inner, .. } => inner.size_hint(),
         }
     }
 }

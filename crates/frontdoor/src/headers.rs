@@ -67,30 +67,30 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> O
 
 /// An HTTP/2 request as HTTP/1.1 servers expect it (RFC 9113 §8.3.1, §8.2.3):
 /// `Host` from `:authority`, an origin-form target, cookies in one field.
-pub(crate) fn from_http2<B>(req: &mut http::Request<B>) -> Result<(), crate::error::ProxyError> {
+pub(crate) fn from_http2(req: &mut http::request::Parts) -> Result<(), crate::error::ProxyError> {
     use crate::error::{ErrorKind, ProxyError};
-    let authority = req.uri().authority().map(|a| a.as_str().to_owned());
-    match (authority, req.headers().get(header::HOST)) {
+    let authority = req.uri.authority().map(|a| a.as_str().to_owned());
+    match (authority, req.headers.get(header::HOST)) {
         (Some(a), Some(h)) if !a.as_bytes().eq_ignore_ascii_case(h.as_bytes()) => {
             return Err(ProxyError::new(ErrorKind::MissingHost));
         }
         (Some(a), None) => {
             let v =
                 HeaderValue::from_str(&a).map_err(|_| ProxyError::new(ErrorKind::MissingHost))?;
-            req.headers_mut().insert(header::HOST, v);
+            req.headers.insert(header::HOST, v);
         }
         (None, None) => return Err(ProxyError::new(ErrorKind::MissingHost)),
         _ => {}
     }
-    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+    if req.uri.scheme().is_some() || req.uri.authority().is_some() {
         let pq = req
-            .uri()
+            .uri
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-        *req.uri_mut() = http::Uri::from(pq);
+        req.uri = http::Uri::from(pq);
     }
-    let headers = req.headers_mut();
+    let headers = &mut req.headers;
     if headers.get_all(header::COOKIE).iter().nth(1).is_some() {
         let joined = headers
             .get_all(header::COOKIE)

@@ -12,6 +12,7 @@
 
 pub mod admin;
 mod body;
+mod client_conn;
 mod clock;
 mod compress;
 pub mod config;
@@ -520,7 +521,8 @@ fn serve_tls_connection(
     }
 }
 
-/// Serve HTTP/1.1 (with upgrades) or HTTP/2 on a connection until it ends.
+/// Serve HTTP/1.x (our own core, `client_conn`) or HTTP/2 (hyper) on a
+/// connection until it ends. Both reach the proxy through `ProxyService::handle`.
 async fn serve_http<S>(
     shared: &Arc<Shared>,
     stream: S,
@@ -531,66 +533,40 @@ async fn serve_http<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let snap = shared.snapshot.load_full();
-    let t = &snap.config.timeouts;
     let phase = Arc::new(conn::Phase::default());
-    let on_timeout = {
-        let shared = shared.clone();
-        Box::new(move || {
-            shared.metrics.header_timeouts.inc();
-            tracing::info!(target: "bigstep::access", client = %peer.ip(), status = 408, reason = "request-header-timeout", "request head not received in time");
-        })
-    };
-    let io = conn::ClientIo::new(
-        stream,
-        phase.clone(),
-        t.request_header,
-        t.keepalive_idle,
-        on_timeout,
-    );
     let scheme = if tls.is_some() { "https" } else { "http" };
     let service = proxy::ProxyService {
         shared: shared.clone(),
         client: peer,
-        phase,
+        phase: phase.clone(),
         client_headers: Arc::new(headers::ClientHeaders::new(peer.ip(), scheme)),
         tls,
     };
-    let result = if h2 {
-        shared.metrics.http2_connections.inc();
-        let c = &snap.config.http2;
-        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-        builder
-            .timer(hyper_util::rt::TokioTimer::new())
-            .max_concurrent_streams(c.max_concurrent_streams)
-            .max_pending_accept_reset_streams(c.max_pending_accept_reset_streams)
-            .max_local_error_reset_streams(c.max_local_error_reset_streams)
-            .max_header_list_size(c.max_header_list_bytes)
-            .initial_stream_window_size(c.initial_stream_window)
-            .initial_connection_window_size(c.initial_connection_window)
-            .max_frame_size(c.max_frame_bytes)
-            .max_send_buf_size(c.max_send_buffer_bytes);
-        let conn = builder.serve_connection(TokioIo::new(io.http2()), service);
-        drop(snap);
-        service::http::serve_until_drained(conn, drain).await
-    } else {
-        let conn = hyper::server::conn::http1::Builder::new()
-            .keep_alive(true)
-            .header_read_timeout(None)
-            .max_header_size(snap.config.limits.max_header_bytes)
-            .serve_connection(TokioIo::new(io), service)
-            .with_upgrades();
-        drop(snap);
-        // Past the grace the skeleton drops this future, which closes the socket.
-        service::http::serve_until_drained(conn, drain).await
-    };
-    if let Err(e) = result {
-        if h2 {
-            shared.metrics.http2_protocol_errors.inc();
-            tracing::info!(target: "bigstep::frontdoor", client = %peer, error = %e, "HTTP/2 connection closed on a protocol error");
-        } else {
-            tracing::debug!(target: "bigstep::frontdoor", client = %peer, error = %e, "client connection error");
-        }
+    if !h2 {
+        return client_conn::serve(shared.clone(), peer, service, stream, drain).await;
+    }
+    let snap = shared.snapshot.load_full();
+    let t = &snap.config.timeouts;
+    let io = conn::ClientIo::new(stream, phase, t.request_header, t.keepalive_idle);
+    shared.metrics.http2_connections.inc();
+    let c = &snap.config.http2;
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_concurrent_streams(c.max_concurrent_streams)
+        .max_pending_accept_reset_streams(c.max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(c.max_local_error_reset_streams)
+        .max_header_list_size(c.max_header_list_bytes)
+        .initial_stream_window_size(c.initial_stream_window)
+        .initial_connection_window_size(c.initial_connection_window)
+        .max_frame_size(c.max_frame_bytes)
+        .max_send_buf_size(c.max_send_buffer_bytes);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    drop(snap);
+    // Past the grace the skeleton drops this future, which closes the socket.
+    if let Err(e) = service::http::serve_until_drained(conn, drain).await {
+        shared.metrics.http2_protocol_errors.inc();
+        tracing::info!(target: "bigstep::frontdoor", client = %peer, error = %e, "HTTP/2 connection closed on a protocol error");
     }
 }
 

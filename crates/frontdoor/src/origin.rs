@@ -36,19 +36,19 @@ const RESPONSE_LIMITS: h1::Limits = h1::Limits {
 const HEAD_READ: usize = 8 * 1024;
 
 /// Why an exchange failed, and whether the request can still go elsewhere.
-pub(crate) struct Failed {
+pub(crate) struct Failed<'a> {
     pub(crate) error: ProxyError,
     /// The body, untouched: nothing of the request reached the server.
-    pub(crate) unsent: Option<RequestBody>,
+    pub(crate) unsent: Option<RequestBody<'a>>,
 }
 
 /// Send `parts` + `body` on `conn` and read the response head.
-pub(crate) async fn exchange(
+pub(crate) async fn exchange<'a>(
     mut conn: Box<Connection>,
     parts: &Parts,
-    body: RequestBody,
+    body: RequestBody<'a>,
     home: Home,
-) -> Result<Response<UpstreamBody>, Failed> {
+) -> Result<Response<UpstreamBody>, Failed<'a>> {
     let streams = !matches!(body, RequestBody::Empty);
     let length = content_length(&parts.headers);
     let chunked = streams && length.is_none();
@@ -111,15 +111,15 @@ type Head = Result<(h1::ResponseHead, Bytes), ProxyError>;
 /// Stream the body to the server while reading its response head, so a server
 /// that answers early (a 413) is heard. Returns the head and whether the whole
 /// body was sent.
-async fn send_while_reading<R, W>(
+async fn send_while_reading<'a, R, W>(
     mut rd: R,
     mut wr: W,
     buf: &mut BytesMut,
-    body: RequestBody,
+    body: RequestBody<'a>,
     chunked: bool,
     length: Option<u64>,
     kind: h1::RequestKind,
-) -> Result<(Head, bool), Failed>
+) -> Result<(Head, bool), Failed<'a>>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -200,7 +200,7 @@ fn encode_head(parts: &Parts, chunked: bool) -> Vec<u8> {
 /// length is not known ahead.
 async fn send_body<W: AsyncWrite + Unpin>(
     w: &mut W,
-    mut body: RequestBody,
+    mut body: RequestBody<'_>,
     chunked: bool,
     length: Option<u64>,
 ) -> Result<(), ProxyError> {

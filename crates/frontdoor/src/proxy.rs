@@ -14,6 +14,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{self, HeaderValue};
 use http::request::Parts;
@@ -28,6 +29,7 @@ use crate::conn::Phase;
 use crate::error::{ErrorKind, Fault, ProxyError, Retry};
 use crate::headers;
 use crate::origin;
+use crate::pool::Connection;
 use crate::routing::{RouteLive, Routed, Vars};
 use crate::snapshot::{ServerPool, Snapshot};
 use crate::stats::ServerStats;
@@ -56,7 +58,35 @@ impl hyper::service::Service<Request<Incoming>> for ProxyService {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.phase.busy();
         let this = self.clone();
-        Box::pin(async move { Ok(this.handle(req).await) })
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let body = if body.is_end_stream() {
+                RequestBody::Empty
+            } else {
+                RequestBody::Stream {
+                    inner: body,
+                    limit: None,
+                    seen: 0,
+                }
+            };
+            // HTTP/2 has no Upgrade (extended CONNECT is not offered).
+            Ok(this.handle(parts, body, false).await)
+        })
+    }
+}
+
+/// A server's connection handed to the client's task after a 101: our HTTP/1
+/// core finds it in the response's extensions and runs the tunnel itself.
+#[derive(Clone)]
+pub(crate) struct TunnelHandoff(Arc<std::sync::Mutex<Option<Tunnel>>>);
+
+/// The server's side of a tunnel and its idle timeout.
+type Tunnel = (Box<Connection>, Duration);
+
+impl TunnelHandoff {
+    /// The server's connection and the tunnel's idle timeout (once).
+    pub(crate) fn take(&self) -> Option<Tunnel> {
+        self.0.lock().ok()?.take()
     }
 }
 
@@ -116,20 +146,28 @@ impl Forwarded {
 }
 
 impl ProxyService {
-    async fn handle(&self, req: Request<Incoming>) -> Response<ResponseBody> {
+    /// Answer one request: the one seam between the protocols (our HTTP/1
+    /// core and hyper's HTTP/2) and the proxy. `upgrade`: the client asked to
+    /// switch protocols and can (HTTP/1.1).
+    pub(crate) async fn handle(
+        &self,
+        parts: Parts,
+        body: RequestBody<'_>,
+        upgrade: bool,
+    ) -> Response<ResponseBody> {
         if self.shared.acme.is_some() && self.tls.is_none() {
-            if let Some(resp) = self.acme_challenge(&req) {
+            if let Some(resp) = self.acme_challenge(&parts) {
                 return resp;
             }
         }
         let start = Instant::now();
         let snap = self.shared.snapshot.load_full();
-        let method = req.method().clone();
+        let method = parts.method.clone();
         // A Uri clone shares its bytes: no copy unless the access log prints it.
-        let target = req.uri().clone();
+        let target = parts.uri.clone();
         let mut route = None;
         let mut pool_stats = None;
-        let (forwarded, request_id) = match self.prepare(req, &snap) {
+        let (forwarded, request_id) = match self.prepare(parts, body, upgrade, &snap) {
             Ok((mut parts, body, client_upgrade, id)) => {
                 let host = parts.headers.get(header::HOST).cloned();
                 let vars = Vars {
@@ -216,9 +254,9 @@ impl ProxyService {
 
     /// An ACME HTTP-01 validation on the plain listener (when it proxies
     /// rather than redirects): answered here, never by a server.
-    fn acme_challenge(&self, req: &Request<Incoming>) -> Option<Response<ResponseBody>> {
-        let token = req
-            .uri()
+    fn acme_challenge(&self, parts: &Parts) -> Option<Response<ResponseBody>> {
+        let token = parts
+            .uri
             .path()
             .strip_prefix(crate::redirect::ACME_CHALLENGE_PREFIX)?;
         let answer = self.shared.acme_http01(token)?;
@@ -235,52 +273,48 @@ impl ProxyService {
 
     /// Check limits and rewrite headers. Nothing here waits.
     #[allow(clippy::type_complexity)]
-    fn prepare(
+    fn prepare<'a>(
         &self,
-        mut req: Request<Incoming>,
+        mut parts: Parts,
+        body: RequestBody<'a>,
+        upgrade: bool,
         snap: &Snapshot,
-    ) -> Result<
-        (
-            Parts,
-            RequestBody,
-            Option<hyper::upgrade::OnUpgrade>,
-            HeaderValue,
-        ),
-        ProxyError,
-    > {
-        if req.version() == Version::HTTP_2 {
-            headers::from_http2(&mut req)?;
+    ) -> Result<(Parts, RequestBody<'a>, bool, HeaderValue), ProxyError> {
+        if parts.version == Version::HTTP_2 {
+            headers::from_http2(&mut parts)?;
         }
-        crate::strict::check(&mut req)?;
+        crate::strict::check(&mut parts)?;
         let limits = &snap.config.limits;
-        let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > limits.max_uri_bytes {
             return Err(ProxyError::new(ErrorKind::UriTooLong));
         }
         let max_body = (limits.max_body_bytes > 0).then_some(limits.max_body_bytes);
         if let Some(max) = max_body {
-            if req.body().size_hint().lower() > max {
+            if body.size_hint().lower() > max {
                 return Err(ProxyError::new(ErrorKind::BodyTooLarge));
             }
         }
-        let client_upgrade =
-            headers::wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
-        let (mut parts, body) = req.into_parts();
-        let body = if body.is_end_stream() {
-            RequestBody::Empty
-        } else {
-            RequestBody::Stream {
-                inner: body,
+        let body = match body {
+            RequestBody::Stream { inner, seen, .. } => RequestBody::Stream {
+                inner,
                 limit: max_body,
-                seen: 0,
-            }
+                seen,
+            },
+            RequestBody::Client { inner, seen, .. } => RequestBody::Client {
+                inner,
+                limit: max_body,
+                seen,
+            },
+            RequestBody::Empty => RequestBody::Empty,
         };
-        let upgrade = headers::strip_hop_by_hop(&mut parts.headers, client_upgrade.is_some());
-        if let Some(proto) = upgrade {
+        let client_upgrade = upgrade && headers::wants_upgrade(&parts.headers);
+        let proto = headers::strip_hop_by_hop(&mut parts.headers, client_upgrade);
+        if let Some(proto) = proto {
             headers::restore_upgrade(&mut parts.headers, proto);
         }
-        // We answered `Expect: 100-continue` ourselves (hyper sends the 100 when the
-        // body is first read, i.e. once a server is ready for it).
+        // We answer `Expect: 100-continue` ourselves, when the body is first
+        // read, i.e. once a server is ready for it.
         parts.headers.remove(header::EXPECT);
         let id = headers::add_forwarding(&mut parts.headers, &self.client_headers);
         if let Some(tls) = &self.tls {
@@ -307,8 +341,8 @@ impl ProxyService {
         &self,
         snap: &ServerPool,
         parts: Parts,
-        body: RequestBody,
-        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        body: RequestBody<'_>,
+        client_upgrade: bool,
     ) -> Forwarded {
         let cfg = &snap.config;
         let mut outcome = Outcome {
@@ -331,7 +365,8 @@ impl ProxyService {
             .get()
             .map(|f| (f, parts.method.clone(), parts.uri.clone()));
         let mut pending = Some((parts, body));
-        let mut tried: Vec<usize> = Vec::with_capacity(cfg.attempts as usize);
+        // The servers tried so far: on the stack for the usual few attempts.
+        let mut tried: smallvec::SmallVec<[usize; 4]> = smallvec::SmallVec::new();
         let mut last_err = ProxyError::new(ErrorKind::NoServer);
         let mut rerouted_from = None;
 
@@ -443,13 +478,13 @@ impl ProxyService {
 
     /// One try against one server. On failure, hands back the request if it was never sent.
     #[allow(clippy::type_complexity)]
-    async fn attempt(
+    async fn attempt<'a>(
         &self,
         snap: &ServerPool,
         server: &Arc<Server>,
         mut parts: Parts,
-        mut body: RequestBody,
-    ) -> Result<Response<UpstreamBody>, (ProxyError, Option<(Parts, RequestBody)>)> {
+        mut body: RequestBody<'a>,
+    ) -> Result<Response<UpstreamBody>, (ProxyError, Option<(Parts, RequestBody<'a>)>)> {
         let cfg = &snap.config;
         if !parts.headers.contains_key(header::HOST) {
             // HTTP/1.0 clients may send no Host; HTTP/1.1 servers require one.
@@ -504,20 +539,25 @@ impl ProxyService {
     fn respond(
         &self,
         resp: Response<UpstreamBody>,
-        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-        tunnel_idle: std::time::Duration,
+        client_upgrade: bool,
+        tunnel_idle: Duration,
     ) -> (Response<ResponseBody>, Conn) {
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         match (switching, client_upgrade) {
-            (true, Some(client)) => {
+            (true, true) => {
                 let (mut head, body) = resp.into_parts();
                 let proto = headers::strip_hop_by_hop(&mut head.headers, true);
                 if let Some(proto) = proto {
                     headers::restore_upgrade(&mut head.headers, proto);
                 }
-                // The upstream connection now belongs to the tunnel; it never returns to the pool.
+                // The upstream connection now belongs to the tunnel, which the
+                // client's task runs once the 101 is written; it never returns to the pool.
                 if let Some(upstream) = body.into_tunnel() {
-                    crate::tunnel::spawn(&self.shared, client, upstream, tunnel_idle);
+                    head.extensions
+                        .insert(TunnelHandoff(Arc::new(std::sync::Mutex::new(Some((
+                            upstream,
+                            tunnel_idle,
+                        ))))));
                 }
                 (
                     Response::from_parts(head, ResponseBody::empty()),

@@ -2,64 +2,54 @@
 //! gets a 308 to the same host, path and query over HTTPS, except ACME HTTP-01
 //! challenges, which must be answered over plain HTTP.
 
-use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Request, Response, StatusCode};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use http::request::Parts;
+use http::{header, HeaderValue, Response, StatusCode};
 use tokio::net::TcpStream;
 
-use crate::conn::{ClientIo, Phase};
+use crate::body::{RequestBody, ResponseBody};
 use crate::Shared;
 
 /// Where ACME HTTP-01 challenge tokens are asked for (RFC 8555 §8.3).
 pub(crate) const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
-/// Serve one plain connection with redirects until it ends.
+/// Serve one plain connection with redirects until it ends (on the same
+/// HTTP/1 core as the proxy).
 pub(crate) async fn serve(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
     drain: service::Drain,
 ) {
-    let snap = shared.snapshot.load_full();
-    let t = &snap.config.timeouts;
-    let phase = Arc::new(Phase::default());
-    let io = ClientIo::new(
-        stream,
-        phase.clone(),
-        t.request_header,
-        t.keepalive_idle,
-        Box::new(|| {}),
-    );
-    let max_header = snap.config.limits.max_header_bytes;
-    drop(snap);
-    let shared = shared.clone();
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        phase.busy();
-        let resp = answer(&shared, &req);
-        shared.metrics.record(resp.status().as_u16(), true);
-        shared.metrics.redirects.inc();
-        // The answer is complete in memory: the connection is idle again.
-        phase.idle();
-        async move { Ok::<_, Infallible>(resp) }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .header_read_timeout(None)
-        .max_header_size(max_header)
-        .serve_connection(TokioIo::new(io), service);
-    if let Err(e) = service::http::serve_until_drained(conn, drain).await {
-        tracing::debug!(target: "bigstep::frontdoor", client = %peer, error = %e, "client connection error");
+    let redirect = Redirect(shared.clone());
+    crate::client_conn::serve(shared.clone(), peer, redirect, stream, drain).await;
+}
+
+struct Redirect(Arc<Shared>);
+
+impl crate::client_conn::Handler for Redirect {
+    fn handle<'a>(
+        &'a self,
+        parts: Parts,
+        _body: RequestBody<'a>,
+        _upgrade: bool,
+    ) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send + 'a>> {
+        let resp = answer(&self.0, &parts);
+        self.0.metrics.record(resp.status().as_u16(), true);
+        self.0.metrics.redirects.inc();
+        // A body is never read: the core closes a connection whose request
+        // body was left, so none of it is taken for the next request.
+        Box::pin(std::future::ready(resp))
     }
 }
 
-fn answer(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let path = req.uri().path();
+fn answer(shared: &Shared, req: &Parts) -> Response<ResponseBody> {
+    let path = req.uri.path();
     if let Some(token) = path.strip_prefix(ACME_CHALLENGE_PREFIX) {
         return match shared.acme_http01(token) {
             Some(key_authorization) => plain(StatusCode::OK, key_authorization),
@@ -71,10 +61,10 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         return plain(StatusCode::MISDIRECTED_REQUEST, "no TLS listener\n".into());
     };
     let host = req
-        .headers()
+        .headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().host());
+        .or_else(|| req.uri.host());
     let Some(host) = host.map(strip_port).filter(|h| !h.is_empty()) else {
         return plain(
             StatusCode::BAD_REQUEST,
@@ -87,7 +77,7 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     } else {
         format!(":{port}")
     };
-    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
     let location = format!("https://{host}{port}{pq}");
     let mut resp = plain(
         StatusCode::PERMANENT_REDIRECT,
@@ -110,8 +100,8 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+fn plain(status: StatusCode, body: String) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::full(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

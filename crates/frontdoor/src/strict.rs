@@ -19,14 +19,15 @@
 //! authority): servers behind a gateway expect origin-form.
 
 use http::header::{self, HeaderValue};
+use http::request::Parts;
 use http::uri::PathAndQuery;
-use http::{Request, Uri};
+use http::Uri;
 
 use crate::error::{ErrorKind, ProxyError};
 
 /// Check (and normalise an absolute-form target of) one request.
-pub(crate) fn check<B>(req: &mut Request<B>) -> Result<(), ProxyError> {
-    let mut hosts = req.headers().get_all(header::HOST).iter();
+pub(crate) fn check(req: &mut Parts) -> Result<(), ProxyError> {
+    let mut hosts = req.headers.get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
         return Err(refuse(h1::Error::DuplicateHost));
@@ -36,8 +37,8 @@ pub(crate) fn check<B>(req: &mut Request<B>) -> Result<(), ProxyError> {
             return Err(refuse(h1::Error::BadHost));
         }
     }
-    let uri = req.uri();
-    let method = req.method().as_str().as_bytes();
+    let uri = &req.uri;
+    let method = req.method.as_str().as_bytes();
     let form = if uri.scheme().is_none() && uri.authority().is_none() {
         // Origin-form or `*`: the common case, no allocation.
         let target = uri.path_and_query().map_or("", PathAndQuery::as_str);
@@ -50,7 +51,7 @@ pub(crate) fn check<B>(req: &mut Request<B>) -> Result<(), ProxyError> {
         // Rare: a clone of the Uri shares its bytes.
         let uri = uri.clone();
         let authority = uri.authority().map_or("", |a| a.as_str());
-        match req.headers().get(header::HOST) {
+        match req.headers.get(header::HOST) {
             Some(h) if !h1::rules::same_authority(authority.as_bytes(), h.as_bytes(), https) => {
                 return Err(refuse(h1::Error::HostMismatch));
             }
@@ -58,14 +59,14 @@ pub(crate) fn check<B>(req: &mut Request<B>) -> Result<(), ProxyError> {
             None => {
                 let value =
                     HeaderValue::from_str(authority).map_err(|_| refuse(h1::Error::BadTarget))?;
-                req.headers_mut().insert(header::HOST, value);
+                req.headers.insert(header::HOST, value);
             }
         }
         let origin = uri
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        *req.uri_mut() = Uri::from(origin);
+        req.uri = Uri::from(origin);
     }
     Ok(())
 }
@@ -78,12 +79,12 @@ fn refuse(e: h1::Error) -> ProxyError {
 mod tests {
     use super::*;
 
-    fn req(method: &str, target: &str, hosts: &[&str]) -> Request<()> {
-        let mut b = Request::builder().method(method).uri(target);
+    fn req(method: &str, target: &str, hosts: &[&str]) -> Parts {
+        let mut b = http::Request::builder().method(method).uri(target);
         for h in hosts {
             b = b.header(header::HOST, *h);
         }
-        b.body(()).unwrap()
+        b.body(()).unwrap().into_parts().0
     }
 
     fn reason(r: Result<(), ProxyError>) -> Option<&'static str> {
@@ -118,12 +119,12 @@ mod tests {
     fn absolute_form_becomes_origin_form() {
         let mut r = req("GET", "http://a.test/x?y", &["a.test:80"]);
         check(&mut r).unwrap();
-        assert_eq!(r.uri(), "/x?y");
-        assert_eq!(r.headers()[header::HOST], "a.test:80");
+        assert_eq!(r.uri, "/x?y");
+        assert_eq!(r.headers[header::HOST], "a.test:80");
         let mut r = req("GET", "http://a.test:8080", &[]);
         check(&mut r).unwrap();
-        assert_eq!(r.uri(), "/");
-        assert_eq!(r.headers()[header::HOST], "a.test:8080");
+        assert_eq!(r.uri, "/");
+        assert_eq!(r.headers[header::HOST], "a.test:8080");
     }
 
     #[test]
@@ -131,7 +132,7 @@ mod tests {
         for (method, target) in [("GET", "/a?b"), ("OPTIONS", "*"), ("CONNECT", "a.test:443")] {
             let mut r = req(method, target, &["a.test"]);
             check(&mut r).unwrap();
-            assert_eq!(r.uri(), target);
+            assert_eq!(r.uri, target);
         }
     }
 }

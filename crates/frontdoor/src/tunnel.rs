@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::clock::now_ms;
@@ -18,43 +16,45 @@ use crate::pool::Connection;
 use crate::upstream_body::TunnelIo;
 use crate::Shared;
 
-pub(crate) fn spawn(
+/// Copy bytes both ways between the client and the server until either side
+/// closes, nothing moves for `idle`, or the shutdown's hard deadline comes.
+/// Runs on the client connection's own task.
+pub(crate) async fn run<C>(
     shared: &Arc<Shared>,
-    client: OnUpgrade,
+    client: C,
     upstream: Box<Connection>,
     idle: Duration,
-) {
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
     let stop = shared.hard_stop.clone();
-    shared.tasks.spawn(async move {
-        let client = match client.await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::debug!(target: "bigstep::proxy", error = %e, "client upgrade failed");
+    let last = Arc::new(AtomicU64::new(now_ms()));
+    let mut client = Activity {
+        inner: client,
+        last: last.clone(),
+    };
+    let mut upstream = Activity {
+        inner: TunnelIo::new(upstream),
+        last: last.clone(),
+    };
+    let watchdog = async {
+        loop {
+            let quiet = Duration::from_millis(now_ms().saturating_sub(last.load(Relaxed)));
+            if quiet >= idle {
                 return;
             }
-        };
-        let last = Arc::new(AtomicU64::new(now_ms()));
-        let mut client = Activity { inner: TokioIo::new(client), last: last.clone() };
-        let mut upstream = Activity { inner: TunnelIo::new(upstream), last: last.clone() };
-        let watchdog = async {
-            loop {
-                let quiet = Duration::from_millis(now_ms().saturating_sub(last.load(Relaxed)));
-                if quiet >= idle {
-                    return;
-                }
-                tokio::time::sleep(idle - quiet).await;
-            }
-        };
-        tokio::select! {
-            res = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
-                if let Err(e) = res {
-                    tracing::debug!(target: "bigstep::proxy", error = %e, "tunnel ended with an error");
-                }
-            }
-            () = watchdog => tracing::debug!(target: "bigstep::proxy", "tunnel closed after idle timeout"),
-            () = stop.cancelled() => tracing::debug!(target: "bigstep::proxy", "tunnel closed at shutdown deadline"),
+            tokio::time::sleep(idle - quiet).await;
         }
-    });
+    };
+    tokio::select! {
+        res = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+            if let Err(e) = res {
+                tracing::debug!(target: "bigstep::proxy", error = %e, "tunnel ended with an error");
+            }
+        }
+        () = watchdog => tracing::debug!(target: "bigstep::proxy", "tunnel closed after idle timeout"),
+        () = stop.cancelled() => tracing::debug!(target: "bigstep::proxy", "tunnel closed at shutdown deadline"),
+    }
 }
 
 /// Marks the shared clock on every read, so the watchdog sees traffic either way.

@@ -2,8 +2,8 @@
 //! parser and to hyper's HTTP/1 server (over an in-memory pipe). Every request
 //! we accept, hyper must have read the same way: same method, same target, same
 //! version, same body bytes. Where we refuse, hyper may do anything: we are
-//! allowed to be stricter, never looser, than the parser the front door runs
-//! on today.
+//! allowed to be stricter, never looser, than hyper (the parser the front door
+//! ran on before its own core, and the one most Rust servers behind it run).
 
 mod common;
 
