@@ -34,11 +34,13 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<FileConfig> {
 /// (the state role names the line of a missing `password_env` variable).
 pub(crate) fn load_with_source(path: &Path) -> anyhow::Result<(FileConfig, String)> {
     let mut loaded = service::config::read::<FileConfig>(path)?;
-    validate(&loaded.value, &loaded.source)
-        .map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))?;
+    // Paths first: validation reads some files (a server's `tls_ca`), named
+    // relative to this file.
     if let (Some(b), Some(dir)) = (loaded.value.balance.as_mut(), path.parent()) {
         b.resolve_paths(dir);
     }
+    validate(&loaded.value, &loaded.source)
+        .map_err(|msg| anyhow::anyhow!("{}: {msg}", path.display()))?;
     Ok((loaded.value, loaded.source))
 }
 

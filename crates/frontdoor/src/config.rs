@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -449,9 +450,39 @@ pub struct ServerConfig {
     /// (set from the registry entry for discovered servers).
     #[serde(default)]
     pub health_path: Option<String>,
+    /// Speak HTTPS to this server: TLS with ALPN `http/1.1`, its certificate
+    /// verified against the system's CA store unless `tls_ca` names another.
+    #[serde(default)]
+    pub tls: bool,
+    /// Verify the server's certificate against the CA certificates in this PEM
+    /// file instead of the system's (needs `tls = true`).
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+    /// The name sent as SNI and checked against the certificate; default: the
+    /// host part of `address` (needs `tls = true`).
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
+    /// Accept any certificate and name (test setups only; logged as a warning
+    /// whenever the server is loaded).
+    #[serde(default)]
+    pub tls_insecure_skip_verify: bool,
 }
 
 impl ServerConfig {
+    /// A plain-HTTP server at `address` with default settings.
+    pub fn plain(name: Option<String>, address: String, weight: u32) -> Self {
+        ServerConfig {
+            name,
+            address,
+            weight,
+            health_path: None,
+            tls: false,
+            tls_ca: None,
+            tls_server_name: None,
+            tls_insecure_skip_verify: false,
+        }
+    }
+
     /// The stable id of this server.
     pub fn id(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.address)
@@ -539,6 +570,17 @@ impl Config {
                 fix(&mut acme.storage);
                 if let Some(ca) = acme.ca_file.as_mut() {
                     fix(ca);
+                }
+            }
+        }
+        // Each server's `tls_ca`, in [balance] and in every pool.
+        let pools = self.pools.iter_mut().map(|p| &mut p.get_mut().servers);
+        for list in std::iter::once(&mut self.servers).chain(pools) {
+            for s in list.iter_mut() {
+                if let Some(ca) = s.get_mut().tls_ca.as_mut() {
+                    if ca.is_relative() {
+                        *ca = base.join(&*ca);
+                    }
                 }
             }
         }
@@ -733,6 +775,8 @@ impl Config {
                     ));
                 }
             }
+            crate::upstream_tls::validate(server)
+                .map_err(|(key, msg)| err(span.clone(), key, msg))?;
             if !is_cookie_token(server.id()) {
                 return Err(err(
                     span,

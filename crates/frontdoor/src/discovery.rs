@@ -352,10 +352,8 @@ fn apply(
                 health,
             } => (
                 Change::AddServer(ServerConfig {
-                    name: Some(name.clone()),
-                    address,
-                    weight,
                     health_path: health,
+                    ..ServerConfig::plain(Some(name.clone()), address, weight)
                 }),
                 name,
             ),

@@ -1,7 +1,8 @@
 //! Active health checks: one task per server sends `GET path` every `interval`
-//! over a fresh connection and moves the server between up and down with
-//! rise/fall hysteresis (see [`Server::record_check`]), so one lost probe never
-//! flips a server. Passive health lives in the proxy (real request failures).
+//! over a fresh connection (TLS for a `tls = true` server) and moves the
+//! server between up and down with rise/fall hysteresis (see
+//! [`Server::record_check`]), so one lost probe never flips a server. Passive
+//! health lives in the proxy (real request failures).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,6 @@ use bytes::Bytes;
 use http::{header, Request};
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use crate::config::HealthCheck;
 use crate::upstream::{Health, Server};
@@ -63,18 +63,24 @@ pub(crate) fn spawn(shared: &Arc<Shared>, server: Arc<Server>) {
 
 async fn probe(server: &Server, check: &HealthCheck) -> Result<(), String> {
     let run = async {
-        let stream = TcpStream::connect(&server.address)
+        // Over TLS when the server says so: a probe proves the handshake too.
+        let stream = crate::upstream_tls::dial(&server.address, server.tls.as_deref())
             .await
             .map_err(|e| format!("connect: {e}"))?;
-        let _ = stream.set_nodelay(true);
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
                 .await
                 .map_err(|e| format!("handshake: {e}"))?;
         let conn = tokio::spawn(conn);
         let path = server.health_path.as_deref().unwrap_or(&check.path);
+        // A server reached by a name it was told to expect knows itself by it.
+        let host = server
+            .tls
+            .as_ref()
+            .and_then(|t| t.explicit_name())
+            .unwrap_or(&server.address);
         let req = Request::get(path)
-            .header(header::HOST, &server.address)
+            .header(header::HOST, host)
             .header(header::USER_AGENT, "bigstep-health-check")
             .header(header::CONNECTION, "close")
             .body(Empty::new())

@@ -40,6 +40,7 @@ mod tls;
 mod tunnel;
 mod upstream;
 mod upstream_body;
+mod upstream_tls;
 
 pub use config::Config;
 pub use control::DiscoveryStatus;

@@ -19,12 +19,12 @@ use http::{Method, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::body::{BodyTooLarge, BoxError, RequestBody};
 use crate::error::{ErrorKind, ProxyError};
 use crate::pool::Connection;
 use crate::upstream_body::{Framing, Home, UpstreamBody};
+use crate::upstream_tls::{dial, Stream, UpstreamTls};
 
 /// Response heads may be larger than requests (cookies, CSP); bounded all the same.
 const RESPONSE_LIMITS: h1::Limits = h1::Limits {
@@ -53,7 +53,12 @@ pub(crate) async fn exchange<'a>(
     let length = content_length(&parts.headers);
     let chunked = streams && length.is_none();
     let head = encode_head(parts, chunked);
-    if let Err(e) = conn.stream.write_all(&head).await {
+    // The flush is free on plain TCP; over TLS it sends what rustls still holds.
+    let wrote = match conn.stream.write_all(&head).await {
+        Ok(()) => conn.stream.flush().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = wrote {
         // Nothing the server could act on was sent (a head cut short is not a
         // request): the request may go elsewhere, body and all.
         let kind = if conn.reused {
@@ -71,39 +76,22 @@ pub(crate) async fn exchange<'a>(
         connect: parts.method == Method::CONNECT,
     };
     let Connection { stream, buf, .. } = &mut *conn;
-    let (mut rd, mut wr) = stream.split();
     let (head, body_sent) = if streams {
-        let send = send_body(&mut wr, body, chunked, length);
-        let read = read_head(&mut rd, buf, kind);
-        tokio::pin!(send, read);
-        let mut sent = false;
-        let mut write_error = None;
-        let head = loop {
-            tokio::select! {
-                biased;
-                head = &mut read => break head,
-                r = &mut send, if !sent && write_error.is_none() => match r {
-                    Ok(()) => sent = true,
-                    // The client's fault: no point waiting for the server.
-                    Err(e) if e.fault() == crate::error::Fault::Client => {
-                        return Err(Failed { error: e, unsent: None });
-                    }
-                    // The server stopped reading; it may still have answered.
-                    Err(e) => write_error = Some(e),
-                },
+        // Read and write at once: TCP splits into borrowed halves for free; a
+        // TLS session is one state machine, so its halves share it through
+        // tokio's split (a small allocation, on the TLS path only).
+        match stream {
+            Stream::Plain(tcp) => {
+                let (rd, wr) = tcp.split();
+                send_while_reading(rd, wr, buf, body, chunked, length, kind).await?
             }
-        };
-        match (head, write_error) {
-            (Err(_), Some(e)) => {
-                return Err(Failed {
-                    error: e,
-                    unsent: None,
-                })
+            Stream::Tls(tls) => {
+                let (rd, wr) = tokio::io::split(&mut **tls);
+                send_while_reading(rd, wr, buf, body, chunked, length, kind).await?
             }
-            (head, _) => (head, sent),
         }
     } else {
-        (read_head(&mut rd, buf, kind).await, true)
+        (read_head(stream, buf, kind).await, true)
     };
     let (head, bytes) = head.map_err(|error| Failed {
         error,
@@ -116,6 +104,53 @@ pub(crate) async fn exchange<'a>(
         error,
         unsent: None,
     })
+}
+
+type Head = Result<(h1::ResponseHead, Bytes), ProxyError>;
+
+/// Stream the body to the server while reading its response head, so a server
+/// that answers early (a 413) is heard. Returns the head and whether the whole
+/// body was sent.
+async fn send_while_reading<'a, R, W>(
+    mut rd: R,
+    mut wr: W,
+    buf: &mut BytesMut,
+    body: RequestBody<'a>,
+    chunked: bool,
+    length: Option<u64>,
+    kind: h1::RequestKind,
+) -> Result<(Head, bool), Failed<'a>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let send = send_body(&mut wr, body, chunked, length);
+    let read = read_head(&mut rd, buf, kind);
+    tokio::pin!(send, read);
+    let mut sent = false;
+    let mut write_error = None;
+    let head = loop {
+        tokio::select! {
+            biased;
+            head = &mut read => break head,
+            r = &mut send, if !sent && write_error.is_none() => match r {
+                Ok(()) => sent = true,
+                // The client's fault: no point waiting for the server.
+                Err(e) if e.fault() == crate::error::Fault::Client => {
+                    return Err(Failed { error: e, unsent: None });
+                }
+                // The server stopped reading; it may still have answered.
+                Err(e) => write_error = Some(e),
+            },
+        }
+    };
+    match (head, write_error) {
+        (Err(_), Some(e)) => Err(Failed {
+            error: e,
+            unsent: None,
+        }),
+        (head, _) => Ok((head, sent)),
+    }
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -206,6 +241,9 @@ async fn send_body<W: AsyncWrite + Unpin>(
         } else {
             w.write_all(&data).await.map_err(upstream)?;
         }
+        // Over TLS the last record may sit in rustls until flushed; a server
+        // waiting for it must not wait for the client's next chunk.
+        w.flush().await.map_err(upstream)?;
     }
     if let Some(n) = length {
         if sent != n {
@@ -217,6 +255,7 @@ async fn send_body<W: AsyncWrite + Unpin>(
     }
     if chunked {
         w.write_all(b"0\r\n\r\n").await.map_err(upstream)?;
+        w.flush().await.map_err(upstream)?;
     }
     Ok(())
 }
@@ -324,28 +363,26 @@ fn build_response(
     Ok(resp)
 }
 
-/// Open a new connection to `address`.
+/// Open a new connection to `address` (over TLS when `tls` is given); TCP
+/// and the TLS handshake together must finish within `timeout`. A refused
+/// connection or a bad certificate is a connect failure: nothing was sent, so
+/// the request may go to another server.
 /// Boxed: it moves between the pool and response bodies, which stay small.
 pub(crate) async fn connect(
     address: &str,
+    tls: Option<&UpstreamTls>,
     timeout: Duration,
 ) -> Result<Box<Connection>, ProxyError> {
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+    let stream = match tokio::time::timeout(timeout, dial(address, tls)).await {
         Err(_) => {
             return Err(ProxyError::with_detail(
                 ErrorKind::ConnectTimeout,
                 address.to_string(),
             ))
         }
-        Ok(Err(e)) => {
-            return Err(ProxyError::with_detail(
-                ErrorKind::ConnectFailed,
-                format!("{address}: {e}"),
-            ))
-        }
+        Ok(Err(e)) => return Err(ProxyError::with_detail(ErrorKind::ConnectFailed, e)),
         Ok(Ok(s)) => s,
     };
-    let _ = stream.set_nodelay(true);
     Ok(Box::new(Connection {
         stream,
         buf: BytesMut::new(),

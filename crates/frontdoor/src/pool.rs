@@ -1,23 +1,24 @@
 //! Upstream connections, pooled per server.
 //!
-//! A connection is a socket and the bytes read from it but not yet used; it
-//! has no task of its own. The client's task drives it for one exchange (see
-//! `origin`) and hands it back here when the response ended cleanly. While it
-//! sits idle nothing reads it, so a connection the server closed in the
-//! meantime is found when it is taken: the runtime has recorded the socket as
-//! readable (EOF or stray bytes), and [`Connection::is_reusable`] asks without
-//! a syscall.
+//! A connection is a socket (plain or TLS, see `upstream_tls`) and the bytes
+//! read from it but not yet used; it has no task of its own. The client's task
+//! drives it for one exchange (see `origin`) and hands it back here when the
+//! response ended cleanly. While it sits idle nothing reads it, so a connection
+//! the server closed in the meantime is found when it is taken: the runtime has
+//! recorded the socket as readable (EOF, a TLS close_notify or stray bytes),
+//! and [`Connection::is_reusable`] asks without a syscall.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use crate::upstream_tls::Stream;
 
 /// One HTTP/1.1 connection to a server.
 pub(crate) struct Connection {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     /// Bytes read past what the last exchange used (always empty when pooled).
     pub(crate) buf: BytesMut,
     /// Taken from the pool (it served a request before): a failure to write the
@@ -27,9 +28,8 @@ pub(crate) struct Connection {
 
 impl Connection {
     /// Neither closed by the server nor holding bytes nobody asked for.
-    fn is_reusable(&self) -> bool {
-        let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    fn is_reusable(&mut self) -> bool {
+        self.stream.is_reusable()
     }
 }
 
@@ -56,8 +56,8 @@ impl Pool {
     pub(crate) fn take_idle(&self, idle_timeout: Duration) -> Option<Box<Connection>> {
         let mut idle = self.idle.lock().expect("pool lock");
         while let Some(c) = idle.pop() {
-            if c.since.elapsed() < idle_timeout && c.conn.is_reusable() {
-                let mut conn = c.conn;
+            let mut conn = c.conn;
+            if c.since.elapsed() < idle_timeout && conn.is_reusable() {
                 conn.reused = true;
                 return Some(conn);
             }
@@ -84,7 +84,7 @@ impl Pool {
     /// server (called periodically).
     pub(crate) fn evict_stale(&self, idle_timeout: Duration) {
         let mut idle = self.idle.lock().expect("pool lock");
-        idle.retain(|c| c.since.elapsed() < idle_timeout && c.conn.is_reusable());
+        idle.retain_mut(|c| c.since.elapsed() < idle_timeout && c.conn.is_reusable());
     }
 
     pub(crate) fn clear(&self) {

@@ -502,7 +502,13 @@ impl ProxyService {
         loop {
             let conn = match server.pool.take_idle(cfg.timeouts.upstream_idle) {
                 Some(c) => c,
-                None => match origin::connect(&server.address, cfg.timeouts.connect).await {
+                None => match origin::connect(
+                    &server.address,
+                    server.tls.as_deref(),
+                    cfg.timeouts.connect,
+                )
+                .await
+                {
                     Ok(c) => c,
                     Err(e) => return Err((e, Some((parts, body)))),
                 },

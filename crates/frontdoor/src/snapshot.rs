@@ -18,6 +18,7 @@ use crate::routing::Routes;
 use crate::stats::ServerStats;
 use crate::sticky::{self, Choice, Route, ServerSticky, Sticky, User};
 use crate::upstream::{AdminState, Health, Server};
+use crate::upstream_tls::{Settings, UpstreamTls};
 
 /// Live state that outlives snapshots: servers by (pool, id), and counters of
 /// pools and routes by name. A reload keeps whatever keeps its name.
@@ -161,13 +162,20 @@ impl ServerPool {
             let server = match existing.get(&key) {
                 Some(live)
                     if live.address == s.address
-                        && live.health_path.as_deref() == s.health_path.as_deref() =>
+                        && live.health_path.as_deref() == s.health_path.as_deref()
+                        && live.tls.as_ref().map(|t| t.settings()) == Settings::of(s).as_ref() =>
                 {
                     live.clone()
                 }
                 _ => {
-                    let fresh =
-                        Server::new(&name, s.id(), &s.address, s.health_path.as_deref(), initial);
+                    let fresh = Server::new(
+                        &name,
+                        s.id(),
+                        &s.address,
+                        s.health_path.as_deref(),
+                        UpstreamTls::for_server(s),
+                        initial,
+                    );
                     if !existing.is_empty() {
                         // Joined a running front door: slow start applies.
                         fresh.mark_available();

@@ -11,6 +11,7 @@ use crate::clock::now_ms;
 use crate::pool::Pool;
 use crate::stats::ServerStats;
 use crate::sticky::ServerSticky;
+use crate::upstream_tls::UpstreamTls;
 
 /// Active-check health of a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +80,9 @@ pub(crate) struct Server {
     pub(crate) address: String,
     /// Its own health-check path (a discovered server's), else the pool's.
     pub(crate) health_path: Option<String>,
+    /// Its TLS client when the entry says `tls = true`; part of its identity:
+    /// different TLS settings make a different server with a fresh pool.
+    pub(crate) tls: Option<Arc<UpstreamTls>>,
     pub(crate) pool: Arc<Pool>,
     pub(crate) stats: ServerStats,
     in_flight: AtomicU32,
@@ -105,6 +109,7 @@ impl Server {
         id: &str,
         address: &str,
         health_path: Option<&str>,
+        tls: Option<Arc<UpstreamTls>>,
         initial: Health,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -112,6 +117,7 @@ impl Server {
             pool_name: pool.clone(),
             address: address.to_string(),
             health_path: health_path.map(str::to_string),
+            tls,
             pool: Arc::new(Pool::new()),
             stats: ServerStats::default(),
             in_flight: AtomicU32::new(0),
@@ -295,7 +301,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn ejection_ends_on_time_and_the_next_one_lasts_twice_as_long() {
-        let s = Server::new(&Arc::from("default"), "a", "127.0.0.1:1", None, Health::Up);
+        let s = Server::new(
+            &Arc::from("default"),
+            "a",
+            "127.0.0.1:1",
+            None,
+            None,
+            Health::Up,
+        );
         let fail = || {
             s.record_failure(2, Duration::from_secs(10), Duration::from_secs(300), || {
                 true

@@ -27,6 +27,16 @@ pub fn temp_dir(tag: &str) -> crate::TempDir {
 impl FrontDoorProc {
     /// Start `bin balance` with `config` as the `[balance]` table body.
     pub fn start(bin: impl AsRef<Path>, balance_table: &str) -> FrontDoorProc {
+        Self::start_logging(bin, balance_table, "info,bigstep::access=debug")
+    }
+
+    /// [`FrontDoorProc::start`] with `filter` as `RUST_LOG` (e.g. to see the
+    /// debug lines that give a failed request's detail).
+    pub fn start_logging(
+        bin: impl AsRef<Path>,
+        balance_table: &str,
+        filter: &str,
+    ) -> FrontDoorProc {
         let dir = temp_dir("fd");
         let path = dir.join("bigstep.toml");
         std::fs::write(&path, format!("[balance]\n{balance_table}")).expect("write config");
@@ -34,7 +44,7 @@ impl FrontDoorProc {
             .args(["balance", "--config"])
             .arg(&path)
             .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info,bigstep::access=debug")
+            .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -112,3 +112,110 @@ pub fn write_private(path: &Path, contents: &str) {
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).expect("chmod key");
     std::fs::rename(&tmp, path).expect("rename key");
 }
+
+/// An HTTPS server for the front door to reach: terminates TLS with a leaf
+/// certificate (ALPN `http/1.1` only) and pipes each connection to a plain
+/// backend, so every backend behaviour (`/ws`, `/upload`, `/healthz`) is there
+/// over TLS. Counts TCP connections accepted and handshakes completed, and
+/// records the SNI name and ALPN protocol the last client offered. Dropping it
+/// stops it and every connection.
+pub struct TlsFront {
+    pub addr: std::net::SocketAddr,
+    seen: std::sync::Arc<Seen>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct Seen {
+    accepted: std::sync::atomic::AtomicU64,
+    handshakes: std::sync::atomic::AtomicU64,
+    sni: std::sync::Mutex<Option<String>>,
+    alpn: std::sync::Mutex<Option<String>>,
+}
+
+impl TlsFront {
+    /// Serve `leaf` on a free port, in front of the plain server at `upstream`.
+    pub async fn start(leaf: &Leaf, upstream: std::net::SocketAddr) -> TlsFront {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::atomic::Ordering::SeqCst;
+        let chain = CertificateDer::pem_file_iter(&leaf.cert)
+            .expect("read certificate")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("parse certificate");
+        let key = PrivateKeyDer::from_pem_file(&leaf.key).expect("read key");
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("certificate and key");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind TLS front");
+        let addr = listener.local_addr().expect("addr");
+        let seen = std::sync::Arc::new(Seen::default());
+        let counts = seen.clone();
+        let task = tokio::spawn(async move {
+            // Dropped with the task: aborts every connection.
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                counts.accepted.fetch_add(1, SeqCst);
+                let acceptor = acceptor.clone();
+                let counts = counts.clone();
+                conns.spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    counts.handshakes.fetch_add(1, SeqCst);
+                    let (_, session) = tls.get_ref();
+                    *counts.sni.lock().expect("sni") = session.server_name().map(str::to_string);
+                    *counts.alpn.lock().expect("alpn") = session
+                        .alpn_protocol()
+                        .map(|p| String::from_utf8_lossy(p).into_owned());
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+                while conns.try_join_next().is_some() {}
+            }
+        });
+        TlsFront { addr, seen, task }
+    }
+
+    /// TCP connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.seen.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// TLS handshakes completed so far.
+    pub fn handshakes(&self) -> u64 {
+        self.seen
+            .handshakes
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The SNI name of the last completed handshake.
+    pub fn last_sni(&self) -> Option<String> {
+        self.seen.sni.lock().expect("sni").clone()
+    }
+
+    /// The ALPN protocol agreed in the last completed handshake (`http/1.1`
+    /// when the client offered it; none when it offered nothing).
+    pub fn last_alpn(&self) -> Option<String> {
+        self.seen.alpn.lock().expect("alpn").clone()
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

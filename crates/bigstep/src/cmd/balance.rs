@@ -310,12 +310,7 @@ fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
     for address in &args.servers {
         cfg.servers.push(toml::Spanned::new(
             0..0,
-            frontdoor::config::ServerConfig {
-                name: None,
-                address: address.clone(),
-                weight: 1,
-                health_path: None,
-            },
+            frontdoor::config::ServerConfig::plain(None, address.clone(), 1),
         ));
     }
     let pooled = cfg.pools.iter().any(|p| !p.get_ref().servers.is_empty());

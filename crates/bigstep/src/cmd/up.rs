@@ -564,12 +564,11 @@ async fn serve(
         .map(|i| {
             toml::Spanned::new(
                 0..0,
-                frontdoor::config::ServerConfig {
-                    name: Some(i.spec.name.clone()),
-                    address: format!("127.0.0.1:{}", i.spec.port),
-                    weight: 1,
-                    health_path: None,
-                },
+                frontdoor::config::ServerConfig::plain(
+                    Some(i.spec.name.clone()),
+                    format!("127.0.0.1:{}", i.spec.port),
+                    1,
+                ),
             )
         })
         .collect();

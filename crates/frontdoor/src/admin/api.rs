@@ -260,12 +260,11 @@ async fn add_server(
     body: Result<Json<NewServer>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Json(s) = body?;
-    let server = ServerConfig {
-        name: s.name.filter(|n| !n.is_empty()),
-        address: s.address.trim().to_string(),
-        weight: s.weight,
-        health_path: None,
-    };
+    let server = ServerConfig::plain(
+        s.name.filter(|n| !n.is_empty()),
+        s.address.trim().to_string(),
+        s.weight,
+    );
     let change = match s.pool.filter(|p| !p.is_empty()) {
         Some(pool) => Change::AddPoolServer(pool, server),
         None => Change::AddServer(server),

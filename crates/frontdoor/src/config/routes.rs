@@ -704,6 +704,16 @@ impl Config {
         if !self.routes.is_empty() && self.servers.is_empty() && !catch_all {
             out.push("the default pool ([balance]'s own servers) is empty: requests no route matches get 503".into());
         }
+        let pools = self.pools.iter().map(|p| &p.get_ref().servers);
+        for s in std::iter::once(&self.servers).chain(pools).flatten() {
+            let s = s.get_ref();
+            if s.tls && s.tls_insecure_skip_verify {
+                out.push(format!(
+                    "server `{}` has tls_insecure_skip_verify = true: its certificate is not verified (give tls_ca instead)",
+                    s.id()
+                ));
+            }
+        }
         out
     }
 

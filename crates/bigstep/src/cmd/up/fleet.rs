@@ -251,12 +251,11 @@ impl Fleet {
         let added = ready.and_then(|()| {
             control
                 .apply(
-                    Change::AddServer(frontdoor::config::ServerConfig {
-                        name: Some(id.clone()),
-                        address: format!("127.0.0.1:{}", inst.spec.port),
-                        weight: 1,
-                        health_path: None,
-                    }),
+                    Change::AddServer(frontdoor::config::ServerConfig::plain(
+                        Some(id.clone()),
+                        format!("127.0.0.1:{}", inst.spec.port),
+                        1,
+                    )),
                     SOURCE,
                 )
                 .map_err(|e| InstanceError::Failed(e.to_string()))

@@ -1,0 +1,455 @@
+//! TLS to the servers: a server entry that says `tls = true` is spoken to over
+//! HTTPS. The client settings (trust roots, the name to verify, ALPN
+//! `http/1.1`) are built once when the server joins the configuration, off the
+//! request path; each new connection only runs the handshake, inside the
+//! connect timeout, and then lives in the pool like a plain one.
+//!
+//! [`Stream`] is the upstream socket either way. It is an enum rather than a
+//! boxed trait object so the plain path pays one branch per poll and no
+//! allocation; the TLS state (a few KiB) is boxed so a pooled plain connection
+//! stays as small as before.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::config::{parse_address, ServerConfig};
+
+/// The only protocol we speak to servers.
+const ALPN_HTTP11: &[u8] = b"http/1.1";
+
+// === Stream: the upstream socket, plain or TLS ===
+
+/// One connection to a server.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// Neither closed by the server nor holding bytes nobody asked for: asked
+    /// of an idle pooled connection, without waiting.
+    pub(crate) fn is_reusable(&mut self) -> bool {
+        match self {
+            // The runtime already knows whether the socket is readable: no syscall
+            // unless it is (EOF or stray bytes), and then the connection is dropped.
+            Stream::Plain(s) => {
+                let mut probe = [0u8; 1];
+                matches!(s.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            // Raw bytes on the socket may be a record that changes nothing (a late
+            // session ticket), so ask the TLS layer: pending means nothing to read.
+            // A close_notify (Ok with nothing read), an EOF (error) or application
+            // data all mean the connection cannot carry another request.
+            Stream::Tls(s) => {
+                let mut probe = [0u8; 1];
+                let mut buf = ReadBuf::new(&mut probe);
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                Pin::new(&mut **s).poll_read(&mut cx, &mut buf).is_pending()
+            }
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+    /// A no-op on plain TCP; over TLS it pushes out records rustls still holds.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Open a connection to `address`, over TLS when `tls` is given. No timeout
+/// of its own: callers bound the whole (TCP and handshake) with theirs. The
+/// error says which step failed and why (a certificate error names itself).
+pub(crate) async fn dial(address: &str, tls: Option<&UpstreamTls>) -> Result<Stream, String> {
+    let tcp = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("{address}: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    match tls {
+        None => Ok(Stream::Plain(tcp)),
+        Some(t) => t
+            .handshake(tcp)
+            .await
+            .map(|s| Stream::Tls(Box::new(s)))
+            .map_err(|e| format!("{address}: TLS handshake: {e}")),
+    }
+}
+
+// === UpstreamTls: one server's client settings ===
+
+/// What a server entry says about TLS. Two entries with equal settings share a
+/// pool across a reload; any difference makes the server a new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Settings {
+    ca: Option<PathBuf>,
+    /// The CA file's contents as read now (`Err`: why it could not be read).
+    /// Compared too, so a reload after the CA file was replaced in place (a
+    /// rotated CA) gives the server new roots and a fresh pool.
+    ca_pem: Option<Result<Vec<u8>, String>>,
+    server_name: Option<String>,
+    skip_verify: bool,
+}
+
+impl Settings {
+    /// The entry's TLS settings; `None` for a plain-HTTP server. Reads the CA file.
+    pub(crate) fn of(s: &ServerConfig) -> Option<Settings> {
+        s.tls.then(|| Settings {
+            ca: s.tls_ca.clone(),
+            ca_pem: s
+                .tls_ca
+                .as_ref()
+                .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))),
+            server_name: s.tls_server_name.clone(),
+            skip_verify: s.tls_insecure_skip_verify,
+        })
+    }
+}
+
+/// A server's TLS client: its rustls configuration (with its session cache, so
+/// reconnects resume) and the name sent as SNI and verified.
+pub(crate) struct UpstreamTls {
+    settings: Settings,
+    /// Built when the server joined. An error here (a CA file that vanished
+    /// between validation and use) fails every connect with its reason.
+    client: Result<(TlsConnector, ServerName<'static>), String>,
+}
+
+impl UpstreamTls {
+    /// The TLS client for `server`, when it says `tls = true`.
+    pub(crate) fn for_server(server: &ServerConfig) -> Option<Arc<UpstreamTls>> {
+        let settings = Settings::of(server)?;
+        if settings.skip_verify {
+            tracing::warn!(
+                target: "bigstep::tls",
+                server = %server.id(),
+                "tls_insecure_skip_verify = true: this server's certificate is NOT verified; anyone on the network path can impersonate it. Use tls_ca instead outside a test setup"
+            );
+        }
+        let client = server_name(server).and_then(|name| {
+            let config = client_config(&settings)?;
+            Ok((TlsConnector::from(Arc::new(config)), name))
+        });
+        if let Err(e) = &client {
+            tracing::error!(target: "bigstep::tls", server = %server.id(), error = %e, "upstream TLS settings cannot be used: every connection to this server will fail");
+        }
+        Some(Arc::new(UpstreamTls { settings, client }))
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The name sent as SNI, for a health check's `Host` when it was set explicitly.
+    pub(crate) fn explicit_name(&self) -> Option<&str> {
+        self.settings.server_name.as_deref()
+    }
+
+    async fn handshake(&self, tcp: TcpStream) -> Result<TlsStream<TcpStream>, String> {
+        let (connector, name) = self.client.as_ref().map_err(Clone::clone)?;
+        connector
+            .connect(name.clone(), tcp)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Checks for [`crate::config::Config::validate`]: the key at fault and why.
+/// Reads the CA file, so a missing or unusable one is refused at load.
+pub(crate) fn validate(s: &ServerConfig) -> Result<(), (&'static str, String)> {
+    if !s.tls {
+        let stray = if s.tls_ca.is_some() {
+            Some("servers.tls_ca")
+        } else if s.tls_server_name.is_some() {
+            Some("servers.tls_server_name")
+        } else if s.tls_insecure_skip_verify {
+            Some("servers.tls_insecure_skip_verify")
+        } else {
+            None
+        };
+        return match stray {
+            Some(key) => Err((
+                key,
+                format!(
+                    "server `{}` does not say `tls = true`, so this would be ignored",
+                    s.id()
+                ),
+            )),
+            None => Ok(()),
+        };
+    }
+    server_name(s).map_err(|e| ("servers.tls_server_name", e))?;
+    if let Some(ca) = &s.tls_ca {
+        if s.tls_insecure_skip_verify {
+            return Err((
+                "servers.tls_ca",
+                "tls_insecure_skip_verify = true verifies nothing, so tls_ca would be ignored: keep one of them".into(),
+            ));
+        }
+        load_ca(ca).map_err(|e| ("servers.tls_ca", e))?;
+    }
+    Ok(())
+}
+
+/// SNI and the verified name: `tls_server_name`, else the host of `address`
+/// (an IP address is verified against the certificate's IP names).
+fn server_name(s: &ServerConfig) -> Result<ServerName<'static>, String> {
+    let name = match &s.tls_server_name {
+        Some(n) => n.as_str(),
+        None => parse_address(&s.address)
+            .map(|(host, _)| host)
+            .ok_or_else(|| format!("`{}` is not host:port", s.address))?,
+    };
+    ServerName::try_from(name.to_string())
+        .map_err(|_| format!("`{name}` is not a DNS name or an IP address"))
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
+
+/// The operating system's trust store, read once (Debian: /etc/ssl/certs).
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                tracing::warn!(target: "bigstep::tls", error = %e, "reading the system's CA certificates");
+            }
+            let mut roots = RootCertStore::empty();
+            let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                tracing::warn!(target: "bigstep::tls", "no system CA certificates found: servers with `tls = true` and no `tls_ca` cannot be verified");
+            }
+            Arc::new(roots)
+        })
+        .clone()
+}
+
+/// The certificates of a CA file (PEM): at least one, each usable as a root.
+fn load_ca(path: &Path) -> Result<RootCertStore, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_ca(path, &pem)
+}
+
+fn parse_ca(path: &Path, pem: &[u8]) -> Result<RootCertStore, String> {
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut roots = RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(pem) {
+        roots.add(c.map_err(|e| at(&e))?).map_err(|e| at(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(at(&"no certificate in the file"));
+    }
+    Ok(roots)
+}
+
+fn client_config(settings: &Settings) -> Result<ClientConfig, String> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let mut config = if settings.skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_no_client_auth()
+    } else {
+        let roots = match (&settings.ca, &settings.ca_pem) {
+            (Some(path), Some(pem)) => {
+                let pem = pem.as_ref().map_err(|e| format!("tls_ca: {e}"))?;
+                Arc::new(parse_ca(path, pem).map_err(|e| format!("tls_ca: {e}"))?)
+            }
+            _ => system_roots(),
+        };
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    Ok(config)
+}
+
+/// `tls_insecure_skip_verify`: any certificate, any name. The handshake
+/// signatures are still checked, so the peer holds the key of the certificate
+/// it sent, whatever that certificate is.
+#[derive(Debug)]
+struct NoVerify(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(extra: &str) -> ServerConfig {
+        toml::from_str(&format!("address = \"backend.internal:443\"\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn stray_tls_keys_without_tls_are_named() {
+        for (extra, key) in [
+            ("tls_ca = \"ca.pem\"", "servers.tls_ca"),
+            ("tls_server_name = \"x\"", "servers.tls_server_name"),
+            (
+                "tls_insecure_skip_verify = true",
+                "servers.tls_insecure_skip_verify",
+            ),
+        ] {
+            let (k, _) = validate(&entry(extra)).unwrap_err();
+            assert_eq!(k, key, "{extra}");
+        }
+        assert!(validate(&entry("")).is_ok());
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_refused_with_its_path() {
+        let (k, msg) =
+            validate(&entry("tls = true\ntls_ca = \"/nonexistent/ca.pem\"")).unwrap_err();
+        assert_eq!(k, "servers.tls_ca");
+        assert!(msg.contains("/nonexistent/ca.pem"), "{msg}");
+        let dir = std::env::temp_dir().join(format!("bigstep-upstream-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let (k, msg) = validate(&entry(&format!(
+            "tls = true\ntls_ca = \"{}\"",
+            empty.display()
+        )))
+        .unwrap_err();
+        assert_eq!(k, "servers.tls_ca");
+        assert!(msg.contains("no certificate"), "{msg}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_verified_name_defaults_to_the_address_host() {
+        let name = server_name(&entry("tls = true")).unwrap();
+        assert_eq!(name.to_str(), "backend.internal");
+        let name =
+            server_name(&entry("tls = true\ntls_server_name = \"api.example.com\"")).unwrap();
+        assert_eq!(name.to_str(), "api.example.com");
+        let ip: ServerConfig = toml::from_str("address = \"[::1]:8443\"\ntls = true").unwrap();
+        assert!(matches!(
+            server_name(&ip).unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        let (k, _) = validate(&entry("tls = true\ntls_server_name = \"bad name!\"")).unwrap_err();
+        assert_eq!(k, "servers.tls_server_name");
+    }
+
+    #[test]
+    fn skip_verify_and_a_ca_together_are_refused() {
+        let (k, _) = validate(&entry(
+            "tls = true\ntls_ca = \"ca.pem\"\ntls_insecure_skip_verify = true",
+        ))
+        .unwrap_err();
+        assert_eq!(k, "servers.tls_ca");
+        assert!(validate(&entry("tls = true\ntls_insecure_skip_verify = true")).is_ok());
+    }
+}
