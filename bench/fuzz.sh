@@ -5,6 +5,7 @@
 #
 #   bench/fuzz.sh                 # every target, 60 s each
 #   bench/fuzz.sh 90 h1_request   # one target, 90 s
+#   bench/fuzz.sh 60 sigv4        # the files fast path's SigV4 checks
 #
 # Needs a nightly toolchain and cargo-fuzz. Environment: FUZZ_TARGET_DIR (the
 # cargo target dir for the instrumented build; default fuzz/target).

@@ -3,21 +3,28 @@
 //!
 //! The connection starts in our own loop. It reads a request head, and if
 //! [`fast::classify`] takes it (an anonymous GET/HEAD of a public object, or
-//! one whose SigV4 signature it verified) and
-//! the answer is 200, 206 or 304, it answers with a head written once into a
-//! reused buffer and the object's bytes sent by `sendfile(2)` straight from
-//! the data file to the socket; then it reads the next head (keep-alive,
-//! pipelined requests included). The first request it does not take — a
-//! signature it is not sure of, a PUT, an error to report — hands the connection, with the
-//! bytes already read, to hyper for the rest of its life. So a connection only
-//! ever has one HTTP implementation answering at a time, and everything the
-//! fast path does not know stays with the general path.
+//! one whose SigV4 signature it verified) and the answer is 200, 206 or 304,
+//! it answers with a head written once into a reused buffer and the object's
+//! bytes sent by `sendfile(2)` straight from the data file to the socket; then
+//! it reads the next head (keep-alive, pipelined requests included).
+//!
+//! A request it does not take — a PUT, a signature it is not sure of, an
+//! error to report — goes to hyper and s3s ([`Handoff`]). If `h1` (the front
+//! door's strict framing rules) can frame it and the client keeps the
+//! connection, hyper gets exactly that one request through [`OneRequest`],
+//! which ends its input at the request's last byte; when hyper has answered,
+//! the connection comes back to this loop, so a GET after a PUT on one
+//! keep-alive connection is fast again. A head `h1` refuses, an upgrade, or a
+//! last request goes to hyper with the connection for the rest of its life
+//! (hyper says what is wrong). Either way one HTTP implementation answers at
+//! a time, and everything the fast path does not know stays with the general
+//! path.
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
@@ -38,50 +45,19 @@ const MAX_HEAD: usize = 16 * 1024;
 /// Headers the fast path parses; a request with more goes to hyper.
 const MAX_HEADERS: usize = 32;
 
-/// Serves one connection until it closes or the drain ends it (`None`), or
-/// until a request the fast path does not take: then the connection, with
-/// the bytes already read, is returned for the general path.
-pub(crate) async fn serve(
-    app: &App,
-    stream: TcpStream,
-    peer: SocketAddr,
-    drain: &Drain,
-) -> Option<Prefixed> {
-    let mut conn = Conn {
-        stream,
-        buf: BytesMut::with_capacity(4096),
-        out: Vec::with_capacity(1024),
-        scratch: Scratch::default(),
-        date: DateCache::default(),
-        verifier: app.fast.verifier.clone(),
-    };
-    loop {
-        match conn.next(app, drain).await {
-            Ok(Step::Again) => continue,
-            Ok(Step::Close) => return None,
-            Ok(Step::General) => break,
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-                return None;
-            }
-        }
-    }
-    Some(Prefixed {
-        pre: conn.buf,
-        io: conn.stream,
-    })
+/// Where a connection goes after the fast path.
+pub(crate) enum Handoff {
+    /// Closed: the client went away or asked to, or the server is draining.
+    Closed,
+    /// One request for hyper; [`OneRequest::finish`] gives the connection back.
+    /// (Boxed: it holds the connection's buffers.)
+    One(Box<OneRequest>),
+    /// Hyper serves the connection to its end.
+    Life(Prefixed),
 }
 
-enum Step {
-    /// Answered; read the next request.
-    Again,
-    /// The client went away, asked to close, or the server is draining.
-    Close,
-    /// The request in the buffer is the general path's.
-    General,
-}
-
-struct Conn {
+/// A connection the fast path serves.
+pub(crate) struct Conn {
     stream: TcpStream,
     /// Bytes read and not yet consumed: the next request's head, perhaps more.
     buf: BytesMut,
@@ -91,6 +67,66 @@ struct Conn {
     date: DateCache,
     /// Our key, with this connection's cached signing key.
     verifier: Verifier,
+}
+
+impl Conn {
+    pub(crate) fn new(app: &App, stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            buf: BytesMut::with_capacity(4096),
+            out: Vec::with_capacity(1024),
+            scratch: Scratch::default(),
+            date: DateCache::default(),
+            verifier: app.fast.verifier.clone(),
+        }
+    }
+}
+
+/// Serves `conn` with the fast path until it closes or the drain ends it, or
+/// until a request the fast path does not take: that one is handed over.
+pub(crate) async fn serve(app: &App, mut conn: Conn, peer: SocketAddr, drain: &Drain) -> Handoff {
+    loop {
+        match conn.next(app, drain).await {
+            Ok(Step::Again) => continue,
+            Ok(Step::Close) => return Handoff::Closed,
+            Ok(Step::General) => break,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                return Handoff::Closed;
+            }
+        }
+    }
+    let limits = h1::Limits {
+        max_head_bytes: MAX_HEAD,
+        ..h1::Limits::default()
+    };
+    match h1::parse_request(&conn.buf, &limits) {
+        Ok(Some(head)) if head.keep_alive && !head.upgrade && !head.connect => {
+            let body = match head.body {
+                h1::RequestBody::None => BodyLeft::Length(0),
+                h1::RequestBody::Length(n) => BodyLeft::Length(n),
+                h1::RequestBody::Chunked => BodyLeft::Chunked(h1::ChunkedDecoder::default()),
+            };
+            Handoff::One(Box::new(OneRequest {
+                conn,
+                head_left: head.head_len,
+                body,
+            }))
+        }
+        _ => Handoff::Life(Prefixed {
+            pre: conn.buf,
+            io: conn.stream,
+        }),
+    }
+}
+
+enum Step {
+    /// Answered; read the next request.
+    Again,
+    /// The client went away, asked to close, or the server is draining.
+    Close,
+    /// The request in the buffer is the general path's.
+    General,
 }
 
 /// What the fast path decided for the request at the front of the buffer.
@@ -286,6 +322,173 @@ impl DateCache {
             fast::write_http_date(&mut self.text, now);
         }
         &self.text
+    }
+}
+
+/// The rest of one request's bytes for hyper: the head, then the body as `h1`
+/// frames it. Past the body it reads as end of input, so hyper ends the
+/// connection after answering — without shutting the socket (the caller uses
+/// `poll_without_shutdown`) — and [`OneRequest::finish`] hands it back, with
+/// any bytes of later requests already read, to the fast path.
+pub(crate) struct OneRequest {
+    conn: Conn,
+    /// Bytes of the head not yet given to hyper.
+    head_left: usize,
+    body: BodyLeft,
+}
+
+/// What is left of the request's body.
+enum BodyLeft {
+    /// This many bytes (0: the request is all given).
+    Length(u64),
+    /// Chunked, until the decoder says the body (and its trailers) ended.
+    Chunked(h1::ChunkedDecoder),
+    /// A chunked body `h1` refused: hyper reads on and reports it; the
+    /// connection does not come back.
+    Refused,
+}
+
+impl OneRequest {
+    /// The connection, if hyper read the whole request (its answer sent): the
+    /// fast path serves what follows. `None` when hyper stopped early (an
+    /// error, a body it did not read): the connection closes.
+    pub(crate) fn finish(self, hyper_unread: &[u8]) -> Option<Conn> {
+        (self.done() && hyper_unread.is_empty()).then_some(self.conn)
+    }
+
+    /// How many of the bytes in `buf` (at most `room`) belong to the request:
+    /// head and body together, so hyper holds all of a small request at once
+    /// (and can drain a body s3s answered without reading).
+    fn ours(&mut self, room: usize) -> usize {
+        let avail = self.conn.buf.len().min(room);
+        let head = avail.min(self.head_left);
+        let rest = &self.conn.buf[head..avail];
+        let mut next = None;
+        let body = match &mut self.body {
+            BodyLeft::Length(n) => rest.len().min(usize::try_from(*n).unwrap_or(usize::MAX)),
+            BodyLeft::Refused => rest.len(),
+            BodyLeft::Chunked(dec) => {
+                let mut at = 0;
+                while at < rest.len() {
+                    match dec.decode(&rest[at..]) {
+                        Ok(step) => {
+                            at += step.consumed;
+                            if step.done {
+                                next = Some(BodyLeft::Length(0));
+                                break;
+                            }
+                            if step.consumed == 0 {
+                                break;
+                            }
+                        }
+                        Err(_) => {
+                            next = Some(BodyLeft::Refused);
+                            at = rest.len();
+                            break;
+                        }
+                    }
+                }
+                at
+            }
+        };
+        if let Some(b) = next {
+            self.body = b;
+        }
+        head + body
+    }
+
+    /// Counts `n` bytes given to hyper.
+    fn gave(&mut self, n: usize) {
+        let head = n.min(self.head_left);
+        self.head_left -= head;
+        if let BodyLeft::Length(left) = &mut self.body {
+            *left -= u64::try_from(n - head).unwrap_or(0).min(*left);
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.head_left == 0 && matches!(self.body, BodyLeft::Length(0))
+    }
+}
+
+impl AsyncRead for OneRequest {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if this.done() {
+                // The end of this request: hyper sees the end of input.
+                return Poll::Ready(Ok(()));
+            }
+            if !this.conn.buf.is_empty() {
+                let n = this.ours(buf.remaining());
+                if n > 0 || this.done() {
+                    buf.put_slice(&this.conn.buf[..n]);
+                    this.conn.buf.advance(n);
+                    this.gave(n);
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            // A body of known length with nothing buffered: straight into
+            // hyper's buffer, never past the request's end.
+            if this.head_left == 0 && this.conn.buf.is_empty() {
+                if let BodyLeft::Length(left) = this.body {
+                    let cap = usize::try_from(left)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.remaining());
+                    let mut limited = ReadBuf::new(buf.initialize_unfilled_to(cap));
+                    ready!(Pin::new(&mut this.conn.stream).poll_read(cx, &mut limited))?;
+                    let n = limited.filled().len();
+                    buf.advance(n);
+                    this.gave(n);
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            // Otherwise read into our buffer and decide how much is the request's.
+            this.conn.buf.reserve(8192);
+            let n = ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut this.conn.stream),
+                cx,
+                &mut this.conn.buf
+            ))?;
+            if n == 0 {
+                // The client went away mid-request: hyper reports it.
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
+impl AsyncWrite for OneRequest {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.conn.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.conn.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.conn.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.conn.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.conn.stream).poll_shutdown(cx)
     }
 }
 

@@ -18,9 +18,19 @@ mod metrics;
 mod s3;
 mod server;
 mod sigv4;
+#[cfg(any(test, feature = "fuzzing"))]
+mod sigv4_ref;
 pub mod store;
 pub mod tags;
 mod vhost;
 
 pub use config::{generate_keys, ConfigError, FilesConfig, FilesToml};
 pub use server::{serve, FilesServer, ServeError};
+
+/// Fuzzing entry point for the read fast path's SigV4 checks (see the
+/// `sigv4` target in `fuzz/`); built only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn fuzz_sigv4(data: &[u8]) {
+    sigv4_ref::fuzz(data);
+}

@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 
 use crate::app::{App, FastPath};
 use crate::config::FilesConfig;
+use crate::conn::Handoff;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::s3::Backend;
 use crate::sigv4::Verifier;
@@ -258,10 +259,22 @@ impl FilesServer {
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 async move {
-                    // The read fast path answers what it can, then hands the
-                    // connection (with what it already read) to hyper and s3s.
-                    if let Some(io) = crate::conn::serve(&app, stream, peer, &drain).await {
-                        serve_general(app, io, peer, drain).await;
+                    // The read fast path answers what it can and hands the
+                    // rest to hyper and s3s: one request at a time when it
+                    // can frame them, so the connection comes back to it.
+                    let mut conn = crate::conn::Conn::new(&app, stream);
+                    loop {
+                        match crate::conn::serve(&app, conn, peer, &drain).await {
+                            Handoff::Closed => return,
+                            Handoff::One(one) => match serve_one(&app, one, peer).await {
+                                Some(back) => conn = back,
+                                None => return,
+                            },
+                            Handoff::Life(io) => {
+                                serve_general(app, io, peer, drain).await;
+                                return;
+                            }
+                        }
                     }
                 }
             })
@@ -301,8 +314,41 @@ async fn sweep_forever(app: App, day: std::time::Duration) {
     }
 }
 
-/// Serves a connection with hyper and s3s to its end: every request the read
-/// fast path does not take.
+/// Serves one request with hyper and s3s, then gives the connection back for
+/// the fast path (`None`: it is closed, or hyper ended it early).
+async fn serve_one(
+    app: &App,
+    one: Box<crate::conn::OneRequest>,
+    peer: std::net::SocketAddr,
+) -> Option<crate::conn::Conn> {
+    let app = app.clone();
+    let idle_timeout = app.idle_timeout;
+    // Boxed, so the connection is `Unpin` and can be taken apart afterwards.
+    let service = service_fn(move |req| {
+        let app = app.clone();
+        Box::pin(async move { Ok::<_, Infallible>(handle(app, req).await) })
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(idle_timeout)
+        .keep_alive(true)
+        // The end of input after the request is ours, not the client's: a
+        // request in progress must still get its answer.
+        .half_close(true)
+        .serve_connection(TokioIo::new(one), service);
+    // A drain needs nothing here: the exchange ends after this one answer,
+    // and the fast path closes the connection if the server is draining.
+    match conn.without_shutdown().await {
+        Ok(parts) => parts.io.into_inner().finish(&parts.read_buf),
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+            None
+        }
+    }
+}
+
+/// Serves a connection with hyper and s3s to its end: a request the fast path
+/// could not frame, and whatever follows it.
 pub(crate) async fn serve_general(
     app: App,
     io: crate::conn::Prefixed,

@@ -10,7 +10,9 @@
 //! error. So the two can never disagree on a refusal: only the general path
 //! refuses. The canonical forms follow s3s (`sig_v4/methods.rs`) and AWS's
 //! SigV4 documentation; the tests check AWS's published examples and requests
-//! captured from boto3 and aws-cli.
+//! captured from boto3 and aws-cli, and `sigv4_ref.rs` (a plain reference
+//! written from s3s) backs proptests and the `sigv4` fuzz target: whatever
+//! this accepts, s3s must accept too.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -236,43 +238,55 @@ struct Fields<'a> {
     amz_date_or_empty: &'a str,
 }
 
-/// `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=a;b, Signature=hex`.
+/// `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=a;b, Signature=hex`, in
+/// s3s's grammar (`authorization_v4.rs`): the three fields in that order,
+/// whitespace only after the algorithm and the commas. A header s3s would
+/// refuse to parse must not be one we serve.
 fn parse_authorization(v: &str) -> Option<Fields<'_>> {
-    let rest = v.trim().strip_prefix("AWS4-HMAC-SHA256 ")?;
-    let (mut credential, mut signed, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let (k, v) = part.trim().split_once('=')?;
-        let slot = match k {
-            "Credential" => &mut credential,
-            "SignedHeaders" => &mut signed,
-            "Signature" => &mut signature,
-            _ => return None,
-        };
-        if slot.replace(v).is_some() {
-            return None;
-        }
+    let rest = v.strip_prefix("AWS4-HMAC-SHA256")?;
+    let trimmed = rest.trim_start_matches(is_nom_space);
+    if trimmed.len() == rest.len() {
+        return None;
     }
+    let (credential, rest) = trimmed.strip_prefix("Credential=")?.split_once(',')?;
+    let rest = rest.trim_start_matches(is_nom_space);
+    let (signed, rest) = rest.strip_prefix("SignedHeaders=")?.split_once(',')?;
+    let rest = rest.trim_start_matches(is_nom_space);
+    let signature = rest
+        .strip_prefix("Signature=")?
+        .trim_end_matches(is_nom_space);
     Some(Fields {
-        credential: parse_scope(credential?, "/")?,
-        signed_headers: signed_headers(signed?, ";")?,
-        signature: signature?,
+        credential: parse_scope(credential, "/")?,
+        signed_headers: signed_headers(signed, ";")?,
+        signature: lower_hex_64(signature)?,
         amz_date_or_empty: "",
     })
 }
 
-/// Signed header names, sorted as the canonical request lists them (s3s sorts
-/// them too); an empty or upper-case name is not something the SDKs send.
+/// The whitespace s3s's parser skips (nom's `multispace`).
+fn is_nom_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// A signature as s3s compares it: 64 lower-case hex digits (it compares
+/// text, so an upper-case digit that decodes the same is still refused).
+fn lower_hex_64(s: &str) -> Option<&str> {
+    (s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(s)
+}
+
+/// Signed header names, as the SDKs send them: sorted, each once, lower-case,
+/// never `authorization`. s3s sorts a header signature's list but not a
+/// presigned URL's, repeats a listed name's values and skips `authorization`:
+/// a list of any other shape could make the two canonical requests differ.
 fn signed_headers<'a>(s: &'a str, separator: &str) -> Option<Vec<&'a str>> {
-    let mut names: Vec<&str> = s.split(separator).collect();
-    if names.iter().any(|n| {
-        n.is_empty()
-            || n.bytes()
-                .any(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
-    }) {
-        return None;
-    }
-    names.sort_unstable();
-    Some(names)
+    let names: Vec<&str> = s.split(separator).collect();
+    let plain = names.iter().all(|n| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    });
+    let ascending = names.windows(2).all(|w| w[0] < w[1]);
+    (plain && ascending && !names.contains(&"authorization")).then_some(names)
 }
 
 struct Presigned<'a> {
@@ -313,7 +327,7 @@ impl<'a> Presigned<'a> {
             fields: Fields {
                 credential,
                 signed_headers: signed_headers(signed, separator)?,
-                signature,
+                signature: lower_hex_64(signature)?,
                 amz_date_or_empty: date,
             },
             expires,
@@ -423,24 +437,28 @@ fn canonical_request(
 }
 
 /// The canonical query: every parameter (but a presigned URL's signature)
-/// decoded, encoded again, sorted by name. Repeated names, and a `+` (which
-/// decoders disagree on), go the general way.
+/// decoded, encoded again, sorted by name. Repeated names (after decoding),
+/// and a `+` (which decoders disagree on), go the general way; so does a
+/// header-signed request with an `X-Amz-Signature` parameter, which s3s
+/// would check as a presigned URL.
 fn canonical_query(out: &mut String, query: &str, presigned: bool) -> Option<()> {
     let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut signatures = 0;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         if pair.contains('+') {
             return None;
         }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if presigned && k == "X-Amz-Signature" {
+        let k = percent_encoding::percent_decode_str(k).decode_utf8().ok()?;
+        if k == "X-Amz-Signature" {
+            signatures += 1;
+            if !presigned || signatures > 1 {
+                return None;
+            }
             continue;
         }
         let mut name = String::new();
-        uri_encode(
-            &mut name,
-            &percent_encoding::percent_decode_str(k).decode_utf8().ok()?,
-            true,
-        );
+        uri_encode(&mut name, &k, true);
         let mut value = String::new();
         uri_encode(
             &mut value,

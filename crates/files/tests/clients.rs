@@ -298,6 +298,18 @@ fn signed_reads_take_the_fast_path_and_bad_signatures_are_refused() {
 }
 
 #[test]
+fn reads_after_a_put_on_one_connection_take_the_fast_path() {
+    let dir = temp_dir("keepalive");
+    let server = Server::start(&dir.join("data"));
+    run_py(
+        &["keepalive_fast.py", &server.endpoint],
+        Duration::from_secs(120),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn tagging_and_lifecycle_expiry_with_boto3_and_aws_cli() {
     let dir = temp_dir("lifecycle");
     let exe = std::env::current_exe().expect("current exe");

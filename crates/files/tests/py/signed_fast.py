@@ -46,8 +46,8 @@ s3.put_object(Bucket="private", Key="small.bin", Body=small, ChecksumAlgorithm="
 s3.put_object(Bucket="private", Key="dir/big é.bin", Body=big)
 
 # boto3: whole, range, head, conditional (304) — four requests, all on the fast path.
-# A client of its own: a connection that carried a PUT stays with the general path
-# (conn.rs), and boto3 would reuse the writer's pooled connections.
+# A client of its own, so these counts are only the reads' (keepalive_fast.py
+# checks reads after a PUT on the writer's own connection).
 reader = client(endpoint)
 signed, reads = metrics()
 r = reader.get_object(Bucket="private", Key="small.bin")
