@@ -344,3 +344,42 @@ fn protected_mode_checks() {
 
     println!("{DONE}");
 }
+
+/// The binary's own runtime (one worker by default): a script past
+/// busy-reply-threshold leaves the other clients answered (BUSY), a client
+/// connecting meanwhile can SCRIPT KILL it, and the server goes on.
+#[test]
+fn a_busy_script_can_be_killed_with_the_default_threads() {
+    let p = start(&["--port", "0"], &[]);
+    let port = port_of(&p);
+    let mut a = Client::connect("127.0.0.1", port);
+    let mut b = Client::connect("127.0.0.1", port);
+    assert_eq!(b.cmd("CONFIG SET busy-reply-threshold 50"), "+OK");
+    let _ =
+        a.s.write_all(b"EVAL \"local i = 0 while true do i = i + 1 end\" 0\r\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = b.cmd("GET k");
+        if r.starts_with("-BUSY") {
+            assert_eq!(
+                r,
+                "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no BUSY reply: {r:?}");
+    }
+    let mut c = Client::connect("127.0.0.1", port);
+    assert_eq!(c.cmd("SCRIPT KILL"), "+OK");
+    let mut killed = String::new();
+    a.r.read_line(&mut killed).expect("the script's reply");
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{killed:?}"
+    );
+    assert_eq!(b.cmd("PING"), "+PONG");
+    assert_eq!(
+        c.cmd("SCRIPT KILL"),
+        "-NOTBUSY No scripts in execution right now."
+    );
+}

@@ -132,6 +132,10 @@ pub struct Config {
     /// owns its lifecycle, and a Redis client must not stop the whole site.
     /// `None` (stand-alone `bigstep state`): SHUTDOWN stops the server.
     pub shutdown_refused: Option<String>,
+    /// `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds: a
+    /// script running longer makes other clients get `-BUSY` and becomes
+    /// killable with SCRIPT KILL / FUNCTION KILL.
+    pub busy_reply_threshold_ms: u64,
 }
 
 // Written out so a debug log line can never show the password.
@@ -193,6 +197,7 @@ impl Default for Config {
             users: Vec::new(),
             shutdown_grace: service::DEFAULT_GRACE,
             shutdown_refused: None,
+            busy_reply_threshold_ms: 5000,
         }
     }
 }
@@ -231,6 +236,8 @@ pub(crate) struct LiveLimits {
     pub(crate) max_bulk_len: std::sync::atomic::AtomicI64,
     /// Largest unparsed input per client.
     pub(crate) query_limit: std::sync::atomic::AtomicUsize,
+    /// `maxclients`, read by the listener without the store lock.
+    pub(crate) maxclients: std::sync::atomic::AtomicUsize,
 }
 
 impl LiveLimits {
@@ -239,6 +246,7 @@ impl LiveLimits {
         LiveLimits {
             max_bulk_len: cfg.proto_max_bulk_len.into(),
             query_limit: cfg.client_query_buffer_limit.into(),
+            maxclients: cfg.maxclients.into(),
         }
     }
 }

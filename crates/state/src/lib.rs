@@ -14,6 +14,7 @@
 pub mod acl;
 mod acl_categories;
 pub mod aof;
+mod busy;
 mod cmd;
 mod cmdstats;
 mod config;

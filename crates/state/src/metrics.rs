@@ -50,7 +50,11 @@ impl Collector for StateCollector {
         };
         // Read everything under one short lock, encode after releasing it.
         let figures: Vec<(&str, &str, Figure)> = {
-            let s = shared.lock();
+            // A busy script holds the store: this scrape has no figures
+            // (waiting would hold the metrics server's thread).
+            let Ok(s) = shared.lock_unless_busy() else {
+                return Ok(());
+            };
             let keys = s
                 .dbs
                 .iter()

@@ -10,11 +10,18 @@
 //! awaits while holding it (commands are pure in-memory work), so a blocking
 //! mutex is cheaper and the lint `await_holding_lock` keeps us honest. Blocking
 //! commands register under the lock and then await *outside* it.
+//!
+//! The one long hold is a script past `busy-reply-threshold`: then the
+//! connections do not wait on the lock but answer from `cmd::busy` (BUSY,
+//! SCRIPT KILL, ...) or wait for the script without holding a thread, and a
+//! client arriving meanwhile is admitted from what the script left in
+//! `busy::Admission`, entering the client registry at its first command
+//! after the script.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
@@ -24,11 +31,12 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::aof::{self, AofError};
+use crate::cmd::busy::Step;
 use crate::cmd::{self, Ctx};
 use crate::config::{Config, Fsync};
 use crate::lua::Scripting;
 use crate::resp::{parse_request, Limits, Reply};
-use crate::shared::{Locked, Shared};
+use crate::shared::{Locked, Shared, StoreGuard};
 use crate::store::{now_ms, AofPending, Client, ClientEntry, Store};
 
 /// What a client over `maxclients` is told (Redis's words).
@@ -212,11 +220,13 @@ impl Server {
         let counted = shared.clone();
         let server = service::Server {
             listener,
-            limit: service::Limit::live(move || live.lock().cfg.maxclients),
+            limit: service::Limit::live(move || live.live.maxclients.load(Ordering::Relaxed)),
             reject: service::Reject::reply(MAX_CLIENTS).on_reject(move |_| {
-                let mut s = counted.lock();
-                s.stats.connections += 1;
-                s.stats.rejected += 1;
+                // Not counted while a script is busy (the counters are in the store).
+                if let Ok(mut s) = counted.lock_unless_busy() {
+                    s.stats.connections += 1;
+                    s.stats.rejected += 1;
+                }
             }),
             shutdown: service::Shutdown::new("state"),
         };
@@ -334,7 +344,10 @@ async fn active_expiry(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         let wrote = {
-            let mut s = shared.lock();
+            // A busy script holds the store: skip the tick.
+            let Ok(mut s) = shared.lock_unless_busy() else {
+                continue;
+            };
             let n = s.active_expire(now_ms(), 2000);
             if !s.migrate_sockets.is_empty() {
                 s.migrate_sockets
@@ -374,39 +387,33 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let (mut rd, mut wr) = sock.into_split();
-    let admitted = {
-        let mut s = shared.lock();
-        s.stats.connections += 1;
-        // Any user reachable without a password counts as "no password set".
-        if s.cfg.protected_mode && s.acl.passwordless() && !peer.ip().to_canonical().is_loopback() {
-            s.stats.rejected += 1;
-            Err(DENIED.to_string())
-        } else {
-            let id = s.next_client_id;
-            s.next_client_id += 1;
-            let (mut c, rx) = Client::new(id);
-            c.authed = s.acl.default_auto_login();
-            s.clients.insert(
-                id,
-                ClientEntry {
-                    shared: c.shared.clone(),
-                    addr: peer.to_string(),
-                    laddr,
-                    user: c.user.clone(),
-                    name: None,
-                    lib_name: None,
-                    lib_ver: None,
-                    db: 0,
-                    resp: 2,
-                    created: Instant::now(),
-                    last_cmd: "",
-                    channels: Default::default(),
-                    patterns: Default::default(),
-                    multi: false,
-                    blocked: false,
-                },
-            );
-            Ok((c, rx))
+    let loopback = peer.ip().to_canonical().is_loopback();
+    let admitted = match shared.lock_unless_busy() {
+        Ok(mut s) => {
+            s.stats.connections += 1;
+            // Any user reachable without a password counts as "no password set".
+            if s.cfg.protected_mode && s.acl.passwordless() && !loopback {
+                s.stats.rejected += 1;
+                Err(DENIED.to_string())
+            } else {
+                let (mut c, rx) = Client::new(shared.next_client_id());
+                c.authed = s.acl.default_auto_login();
+                s.clients.insert(c.id, client_entry(&c, peer, laddr));
+                Ok((c, rx))
+            }
+        }
+        // A script is busy: admitted as it was told, registered after it
+        // (so that `redis-cli SCRIPT KILL` can connect meanwhile).
+        Err(_) => {
+            let a = shared.watch.admission();
+            if a.loopback_only && !loopback {
+                Err(DENIED.to_string())
+            } else {
+                let (mut c, rx) = Client::new(shared.next_client_id());
+                c.authed = a.auto_login;
+                c.unregistered = Some(Box::new(client_entry(&c, peer, laddr)));
+                Ok((c, rx))
+            }
         }
     };
     let (mut client, mut push_rx) = match admitted {
@@ -478,6 +485,17 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                                 break 'conn;
                             }
                         }
+                        Batch::WaitIdle => {
+                            if !wait_durable(&mut synced, w.at, w.always).await
+                                || !flush(&mut wr, &mut out, &client).await
+                            {
+                                break 'conn;
+                            }
+                            tokio::select! {
+                                () = shared.watch.idle() => {}
+                                _ = client.shared.kill.notified() => break 'conn,
+                            }
+                        }
                         Batch::Block => {
                             if !wait_durable(&mut synced, w.at, w.always).await
                                 || !flush(&mut wr, &mut out, &client).await
@@ -488,7 +506,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                                 Some(r) => r.encode(client.proto, &mut out),
                                 None => break 'conn,
                             }
-                            let s = shared.lock();
+                            let s = shared.lock_idle().await;
                             w.at = w.at.max(s.aof_offset());
                             w.always = s.cfg.appendfsync == Fsync::Always;
                         }
@@ -516,7 +534,28 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
         }
     }
     let _ = wr.shutdown().await;
-    disconnect(&shared, &mut client);
+    disconnect(&shared, &mut client).await;
+}
+
+/// The registry entry of a new client.
+fn client_entry(c: &Client, peer: SocketAddr, laddr: String) -> ClientEntry {
+    ClientEntry {
+        shared: c.shared.clone(),
+        addr: peer.to_string(),
+        laddr,
+        user: c.user.clone(),
+        name: None,
+        lib_name: None,
+        lib_ver: None,
+        db: 0,
+        resp: 2,
+        created: Instant::now(),
+        last_cmd: "",
+        channels: Default::default(),
+        patterns: Default::default(),
+        multi: false,
+        blocked: false,
+    }
 }
 
 /// Whether a client has work under way that shutdown should let finish: part
@@ -548,6 +587,9 @@ enum Batch {
     Flush,
     /// A blocking command is waiting.
     Block,
+    /// A script is busy and the next request must wait for it (it is
+    /// left in the buffer).
+    WaitIdle,
 }
 
 /// Runs complete requests from `inbuf` under one lock acquisition. Sync on
@@ -559,7 +601,7 @@ fn run_batch(
     out: &mut BytesMut,
     w: &mut Written,
 ) -> Batch {
-    let mut guard: Option<MutexGuard<'_, Locked>> = None;
+    let mut guard: Option<StoreGuard<'_>> = None;
     loop {
         let (argv, used) = match parse_request(inbuf, &shared.limits()) {
             Ok(Some(x)) => x,
@@ -569,14 +611,42 @@ fn run_batch(
                 return Batch::ProtocolError;
             }
         };
-        inbuf.advance(used);
         if argv.is_empty() {
+            inbuf.advance(used);
             continue;
         }
+        if guard.is_none() {
+            match shared.lock_unless_busy() {
+                Ok(g) => guard = Some(g),
+                Err(kind) => match cmd::busy::serve(&shared.watch, client, kind, &argv) {
+                    Step::Reply(reply) => {
+                        inbuf.advance(used);
+                        reply.encode(client.proto, out);
+                        if client.close {
+                            return Batch::Close;
+                        }
+                        continue;
+                    }
+                    Step::Wait => return Batch::WaitIdle,
+                    Step::Close => {
+                        inbuf.advance(used);
+                        return Batch::Close;
+                    }
+                },
+            }
+        }
+        inbuf.advance(used);
+        let Some(locked) = guard.as_mut() else {
+            return Batch::Done; // locked just above
+        };
         let Locked {
             store: s,
             scripting,
-        } = &mut **guard.get_or_insert_with(|| shared.lock());
+        } = &mut **locked;
+        if let Some(entry) = client.unregistered.take() {
+            s.stats.connections += 1;
+            s.clients.insert(client.id, *entry);
+        }
         let mut ctx = Ctx {
             s,
             sc: scripting,
@@ -635,7 +705,7 @@ async fn block_wait(
             r = &mut spec.rx => return r.ok(),
             _ = &mut sleep => break,
             _ = client.shared.kill.notified() => {
-                cmd::unblock(&mut shared.lock(), client.id);
+                cmd::unblock(&mut shared.lock_idle().await.store, client.id);
                 return None;
             }
             r = rd.read_buf(inbuf) => {
@@ -643,7 +713,7 @@ async fn block_wait(
                 match r {
                     Ok(n) if n > 0 && inbuf.len() < 64 * 1024 * 1024 => {}
                     _ => {
-                        cmd::unblock(&mut shared.lock(), client.id);
+                        cmd::unblock(&mut shared.lock_idle().await.store, client.id);
                         return None;
                     }
                 }
@@ -651,15 +721,15 @@ async fn block_wait(
         }
     }
     // Timed out: leave the queues, then take a reply that raced in, if any.
-    cmd::unblock(&mut shared.lock(), client.id);
+    cmd::unblock(&mut shared.lock_idle().await.store, client.id);
     match spec.rx.try_recv() {
         Ok(r) => Some(r),
         Err(_) => Some(spec.on_timeout),
     }
 }
 
-fn disconnect(shared: &Shared, client: &mut Client) {
-    let mut s = shared.lock();
+async fn disconnect(shared: &Shared, client: &mut Client) {
+    let mut s = shared.lock_idle().await;
     cmd::unblock(&mut s, client.id);
     crate::cmd::forget_client(&mut s, client);
 }

@@ -60,6 +60,28 @@ pub(crate) mod flags {
     pub(crate) const NO_MULTI: u32 = 1 << 15;
 }
 
+/// What a command does while a script runs past `busy-reply-threshold`
+/// (Redis's `allow-busy` commands; every other command is refused with
+/// `-BUSY`). The store is locked by the script then, so only the first
+/// three are answered at once; the others wait for the script to end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WhileBusy {
+    /// Refused with `-BUSY` (most commands).
+    Refuse,
+    /// SCRIPT KILL.
+    KillScript,
+    /// FUNCTION KILL.
+    KillFunction,
+    /// SHUTDOWN: with NOSAVE it stops the script and the server; without,
+    /// it is refused with `-BUSY`, as in Redis.
+    Shutdown,
+    /// QUIT: answered and closed at once.
+    Quit,
+    /// Allowed by Redis, but needs the store here (AUTH, HELLO, MULTI,
+    /// WATCH, FUNCTION STATS, ...): runs once the script ends.
+    Wait,
+}
+
 /// A command's static description; `H` is the handler type.
 pub(crate) struct Spec<H: 'static> {
     /// Lowercase name (`client|setname` for subcommands).
@@ -81,6 +103,8 @@ pub(crate) struct Spec<H: 'static> {
     /// Finds the keys of commands whose key positions depend on the
     /// arguments (`numkeys`, `STREAMS`); COMMAND shows them as movablekeys.
     pub(crate) keys_fn: Option<KeysFn>,
+    /// What it does while a script is busy.
+    pub(crate) while_busy: WhileBusy,
 }
 
 impl<H> Spec<H> {
@@ -102,6 +126,7 @@ impl<H> Spec<H> {
             run: Some(run),
             subs: &[],
             keys_fn: None,
+            while_busy: WhileBusy::Refuse,
         }
     }
 
@@ -123,6 +148,7 @@ impl<H> Spec<H> {
             run: Some(run),
             subs: &[],
             keys_fn: Some(keys_fn),
+            while_busy: WhileBusy::Refuse,
         }
     }
 
@@ -143,6 +169,7 @@ impl<H> Spec<H> {
             run: None,
             subs,
             keys_fn: None,
+            while_busy: WhileBusy::Refuse,
         }
     }
 
@@ -164,7 +191,14 @@ impl<H> Spec<H> {
             run: Some(run),
             subs,
             keys_fn: None,
+            while_busy: WhileBusy::Refuse,
         }
+    }
+
+    /// The same command, with what it does while a script is busy.
+    pub(crate) const fn while_busy(mut self, w: WhileBusy) -> Spec<H> {
+        self.while_busy = w;
+        self
     }
 
     /// Whether any flag of `f` is set.

@@ -329,6 +329,9 @@ pub(crate) struct Client {
     pub(crate) replay: bool,
     /// Channels + patterns subscribed (mirrors the registry, read per command).
     pub(crate) subscriptions: usize,
+    /// Its registry entry, when it connected while a script was busy: put
+    /// in the registry by its first command after the script.
+    pub(crate) unregistered: Option<Box<ClientEntry>>,
 }
 
 impl Client {
@@ -360,6 +363,7 @@ impl Client {
                 block: None,
                 replay: false,
                 subscriptions: 0,
+                unregistered: None,
             },
             rx,
         )
@@ -541,8 +545,6 @@ pub(crate) struct Store {
     pub(crate) stats: Stats,
     /// Started at.
     pub(crate) started: Instant,
-    /// Next client id.
-    pub(crate) next_client_id: u64,
     /// Approximate memory used by values (maxmemory).
     pub(crate) used_memory: usize,
     /// Whether a log rewrite was requested (BGREWRITEAOF).
@@ -607,7 +609,6 @@ impl Store {
             aof: None,
             stats: Stats::default(),
             started: Instant::now(),
-            next_client_id: 1,
             used_memory: 0,
             rewrite_requested: false,
             aof_base_size: 0,

@@ -386,18 +386,38 @@ fn maxmemory_policies() {
 }
 
 #[test]
-fn runaway_script_is_aborted() {
+fn runaway_script_is_killed_even_through_pcall() {
     let srv = start_ours(state::Config::default());
     let mut c = Conn::connect(srv.addr);
+    let mut other = Conn::connect(srv.addr);
     c.cmd("set before 1");
-    let r = c.cmd("eval \"while true do end\" 0");
+    other.cmd("config set busy-reply-threshold 20");
+    // The loop catches every error it can: the kill must still end it.
+    c.send_raw(b"EVAL \"while true do pcall(function() while true do end end) end\" 0\r\n");
+    let mut refused = 0;
+    wait_for("BUSY", Duration::from_secs(20), || {
+        let busy = matches!(other.cmd("get before"), Frame::Error(e) if e.starts_with("BUSY"));
+        refused += busy as usize;
+        busy
+    });
+    assert_eq!(other.cmd("script kill"), Frame::Simple("OK".into()));
+    let r = c.read().expect("the script's reply");
     assert!(
-        matches!(&r, Frame::Error(e) if e.contains("Script killed")),
+        matches!(&r, Frame::Error(e) if e.starts_with("ERR Script killed by user with SCRIPT KILL...")),
         "{r:?}"
     );
-    let mut other = Conn::connect(srv.addr);
     assert_eq!(other.cmd("get before"), Frame::Bulk("1".into()));
     assert_eq!(c.cmd("eval \"return 1\" 0"), Frame::Integer(1));
+    // The refusals are counted as Redis counts them.
+    let Frame::Bulk(info) = other.cmd("info errorstats") else {
+        panic!("INFO is a bulk string")
+    };
+    let want = format!("errorstat_BUSY:count={refused}");
+    assert!(
+        String::from_utf8_lossy(&info).contains(&want),
+        "{want} in {}",
+        String::from_utf8_lossy(&info)
+    );
 }
 
 #[test]

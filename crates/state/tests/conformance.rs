@@ -1553,3 +1553,105 @@ fn shutdown_without_a_directory() {
         std::net::TcpStream::connect(ours.addr).is_err()
     });
 }
+
+/// Waits until `c` is answered BUSY (a script on another connection has run
+/// past busy-reply-threshold) and returns that reply. Before then the probe
+/// waits, on both servers, as any command behind a running script does.
+fn wait_busy(c: &mut Conn) -> Frame {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match c.cmd("get busyprobe") {
+            Frame::Error(e) if e.starts_with("BUSY") => return Frame::Error(e),
+            other => assert!(
+                std::time::Instant::now() < deadline,
+                "no BUSY reply while a script runs: {other:?}"
+            ),
+        }
+    }
+}
+
+/// One run of the busy-script story against `addr`; the replies, in order.
+fn busy_story(addr: std::net::SocketAddr) -> Vec<Option<Frame>> {
+    let mut t = Vec::new();
+    let mut a = Conn::connect(addr);
+    let mut b = Conn::connect(addr);
+    for line in [
+        "config set busy-reply-threshold 100",
+        "config get lua-time-limit",
+        "config set lua-time-limit 50",
+        "config get busy-reply-threshold",
+        "config set lua-time-limit abc",
+        "config set busy-reply-threshold -1",
+        "script kill",
+        "function kill",
+        "function load \"#!lua name=busylib\nredis.register_function('spin', function(k, a) local i = 0 while true do i = i + 1 end end)\"",
+    ] {
+        t.push(Some(b.cmd(line)));
+    }
+    // A read-only EVAL: BUSY for others, killable with SCRIPT KILL only.
+    a.send_raw(b"EVAL \"local i = 0 while true do i = i + 1 end\" 0\r\n");
+    t.push(Some(wait_busy(&mut b)));
+    for line in ["function kill", "ping", "nosuchcommand", "get", "shutdown"] {
+        t.push(Some(b.cmd(line)));
+    }
+    // A client that connects while the script is busy can still kill it.
+    let mut c = Conn::connect(addr);
+    t.push(Some(c.cmd("ping")));
+    t.push(Some(c.cmd("script kill")));
+    t.push(a.read());
+    t.push(Some(b.cmd("ping")));
+    t.push(Some(c.cmd("script kill")));
+    // A function: FUNCTION KILL, not SCRIPT KILL.
+    a.send_raw(b"FCALL spin 0\r\n");
+    t.push(Some(wait_busy(&mut b)));
+    t.push(Some(b.cmd("script kill")));
+    t.push(Some(b.cmd("function kill")));
+    t.push(a.read());
+    t.push(Some(b.cmd("function kill")));
+    // A script that wrote cannot be killed; SHUTDOWN NOSAVE stops it and
+    // the server, and its write never reaches the log.
+    a.send_raw(b"EVAL \"redis.call('set', 'x', '1') while true do end\" 0\r\n");
+    t.push(Some(wait_busy(&mut b)));
+    t.push(Some(b.cmd("script kill")));
+    b.send_raw(b"SHUTDOWN NOSAVE\r\n");
+    t.push(b.read());
+    t.push(a.read());
+    t
+}
+
+#[test]
+fn busy_scripts_are_killable() {
+    let redis = common::start_redis(&[]);
+    let dir = std::env::temp_dir().join(format!("bigstep-busy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let ours = common::start_ours(state::Config {
+        dir: Some(dir.clone()),
+        appendfsync: state::Fsync::Always,
+        ..Default::default()
+    });
+    let want = busy_story(redis.addr);
+    let got = busy_story(ours.addr);
+    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(w, g, "reply {i}: redis-server vs bigstep state");
+    }
+    assert_eq!(want.len(), got.len());
+    // Both servers stopped on SHUTDOWN NOSAVE.
+    wait_for("redis-server to stop", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(redis.addr).is_err()
+    });
+    wait_for("bigstep state to stop", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(ours.addr).is_err()
+    });
+    drop(ours);
+    // The unkillable script's SET was stopped with it: not in the log.
+    let log = std::fs::read(dir.join("appendonly.aof")).expect("log");
+    assert!(
+        !log.windows(7).any(|w| w == b"$1\r\nx\r\n"),
+        "a write of the script SHUTDOWN NOSAVE stopped reached the log"
+    );
+    assert!(
+        log.windows(7).any(|w| w == b"busylib"),
+        "the log holds what was acknowledged (the library)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

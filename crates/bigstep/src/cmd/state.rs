@@ -125,16 +125,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     }
     // Before the log loads: a SIGTERM meanwhile is kept, not fatal.
     let signals = crate::signals::install()?;
-    // One thread by default: the store is behind one lock, so extra workers mostly
-    // add futex hand-offs (measured in bench/state.sh).
-    let mut rt = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(args.threads);
-        b
-    };
-    let rt = rt
+    // One worker by default: the store is behind one lock, so extra workers mostly
+    // add futex hand-offs (measured in bench/state.sh). A multi-thread runtime even
+    // then, because a script running past busy-reply-threshold hands the worker's
+    // other clients to a fresh thread (tokio's block_in_place), which is how they
+    // get BUSY and can SCRIPT KILL it; a current-thread runtime cannot do that.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
         .enable_all()
         .thread_name("state")
         .build()

@@ -283,7 +283,7 @@ struct Rewrite {
     diff: Vec<u8>,
 }
 
-fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, crate::shared::Locked> {
+fn lock(shared: &Shared) -> crate::shared::StoreGuard<'_> {
     shared.lock()
 }
 

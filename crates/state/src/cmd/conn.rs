@@ -538,8 +538,11 @@ fn config_pairs(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
             if c.protected_mode { "yes" } else { "no" }.to_string(),
         ),
         ("maxmemory-samples", "5".to_string()),
-        ("lua-time-limit", "5000".to_string()),
-        ("busy-reply-threshold", "5000".to_string()),
+        ("lua-time-limit", c.busy_reply_threshold_ms.to_string()),
+        (
+            "busy-reply-threshold",
+            c.busy_reply_threshold_ms.to_string(),
+        ),
         (
             "auto-aof-rewrite-min-size",
             c.auto_aof_rewrite_min_size.to_string(),
@@ -676,7 +679,11 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             "auto-aof-rewrite-percentage" => {
                 cfg.auto_aof_rewrite_percentage = val.parse().map_err(|_| fail("argument couldn't be parsed into an integer"))?
             }
-            "save" | "appendonly" | "maxmemory-samples" | "lua-time-limit" | "busy-reply-threshold" | "protected-mode" => {}
+            "lua-time-limit" | "busy-reply-threshold" => {
+                let n = crate::resp::parse_i64(val.as_bytes()).ok_or_else(|| fail("argument couldn't be parsed into an integer"))?;
+                cfg.busy_reply_threshold_ms = u64::try_from(n).map_err(|_| fail("argument must be between 0 and 9223372036854775807 inclusive"))?;
+            }
+            "save" | "appendonly" | "maxmemory-samples" | "protected-mode" => {}
             // The listener does not move while running: its own address is
             // accepted (Redis's port and bind are then unchanged too), any
             // other is refused with the way to get it.
@@ -744,6 +751,10 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         cfg.client_query_buffer_limit,
         std::sync::atomic::Ordering::Relaxed,
     );
+    ctx.s
+        .live
+        .maxclients
+        .store(cfg.maxclients, std::sync::atomic::Ordering::Relaxed);
     ctx.s.cfg = cfg;
     ctx.s.notify_flags = flags;
     ctx.s.params.extend(staged);

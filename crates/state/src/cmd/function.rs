@@ -202,13 +202,10 @@ pub(super) fn stats(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     ]))
 }
 
-/// FUNCTION KILL: as for SCRIPT KILL, no other client can see a function
-/// running (it holds the store lock; runaway ones are aborted on a time
-/// limit), so the answer is Redis's "nothing running".
+/// FUNCTION KILL with the store lock in hand: then no script is running
+/// (a busy one is killed through `cmd::busy`, without the lock).
 pub(super) fn kill(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
-    Err(Reply::Error(
-        "NOTBUSY No scripts in execution right now.".into(),
-    ))
+    Err(Reply::Error(crate::busy::NOTBUSY.into()))
 }
 
 /// FUNCTION HELP
@@ -316,6 +313,7 @@ fn call_function<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes], ro: bool) -> R {
         source: "user_function",
         as_args: true,
         read_only,
+        kind: crate::busy::Kind::Function,
     };
     let result = run_job::<T>(&eng.eng, ctx, job, keys, args);
     ctx.sc.functions.engine = Some(eng);

@@ -10,6 +10,7 @@
 
 mod args;
 mod bits;
+pub(crate) mod busy;
 mod call;
 pub(crate) mod conn;
 mod ctx;

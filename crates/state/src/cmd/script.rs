@@ -4,6 +4,12 @@
 //! `redis.call` re-enters the normal dispatcher through [`super::call::call`], which
 //! also logs each write the script makes (effects replication), so the log
 //! never needs to re-run Lua.
+//!
+//! A script that runs past `busy-reply-threshold` is marked busy from the
+//! Lua instruction-count hook (`crate::busy`): other clients then get
+//! `-BUSY` and may kill it until it writes. The hook also hands the
+//! runtime's other work to another thread at that moment
+//! ([`hand_off_runtime`]), since this thread is taken until the script ends.
 
 use std::cell::RefCell;
 
@@ -13,12 +19,54 @@ use mlua::{Lua, MultiValue, Table, Value as LV};
 use super::args::{int, is};
 use super::call::{acl_check, call};
 use super::ctx::{Commands, Ctx, Unresolved, R};
+use crate::busy::{Admission, Ended, Kind};
 use crate::lua::{sha1hex, Engine};
 use crate::resp::Reply;
 use crate::spec::flags::WRITE;
 
-/// How long a script may run before it is aborted.
-const SCRIPT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Lua instructions between two looks at the clock and the kill flag: a few
+/// microseconds of Lua, so a command pays nothing and a kill lands at once.
+const HOOK_EVERY: u32 = 10_000;
+
+/// What the caller of a killed script gets (Redis's words; the position is
+/// appended as for any script error).
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// The error that stops a killed script, at `line`.
+fn killed_error(line: i32) -> mlua::Error {
+    mlua::Error::external(CallError {
+        msg: KILLED.to_string(),
+        line: (line > 0).then_some(line),
+    })
+}
+
+/// Lets the runtime's other tasks go on while this thread runs a busy
+/// script: they must answer BUSY and take SCRIPT KILL meanwhile.
+///
+/// `block_in_place` gives this worker's scheduler core to a new thread;
+/// waiting inside it until a task spawned now has run means that thread has
+/// the core, so it stays there when `block_in_place` returns and this thread
+/// finishes the script on its own (then it leaves the runtime at the task's
+/// next await). On a current-thread runtime nothing can take over: the
+/// script is then not killable (the `bigstep state` binary always runs a
+/// multi-thread runtime; `--threads` counts its workers).
+fn hand_off_runtime() {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let Ok(handle) = Handle::try_current() else {
+        return;
+    };
+    if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
+        tracing::warn!("busy script on a current-thread runtime: other clients wait for it");
+        return;
+    }
+    tokio::task::block_in_place(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        handle.spawn(async move {
+            let _ = tx.send(());
+        });
+        let _ = rx.recv_timeout(std::time::Duration::from_secs(1));
+    });
+}
 
 fn to_lua(lua: &Lua, r: Reply) -> mlua::Result<LV> {
     Ok(match r {
@@ -170,6 +218,12 @@ fn redis_call<T: Commands>(
     if let Err(d) = acl_check(ctx, spec, &argv) {
         return fail(lua, raise, &d.in_script());
     }
+    // The first write makes the script unkillable; a kill that won the race
+    // stops it before the write.
+    if spec.has(WRITE) && !ctx.sc.watch.may_write() {
+        let line = lua.inspect_stack(1).map_or(0, |d| d.curr_line());
+        return Err(killed_error(line));
+    }
     let reply = call(ctx, spec, &argv);
     if let Reply::Error(e) = &reply {
         return fail(lua, raise, e);
@@ -234,6 +288,7 @@ fn run<T: Commands>(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) 
             source: "user_script",
             as_args: false,
             read_only: false,
+            kind: Kind::Eval,
         };
         run_job::<T>(&eng, ctx, job, keys, argv)
     });
@@ -254,6 +309,8 @@ pub(super) struct Job<'a> {
     pub(super) as_args: bool,
     /// `redis.call` refuses writes (FCALL_RO, `no-writes`).
     pub(super) read_only: bool,
+    /// Script or function (which KILL stops it, which BUSY text).
+    pub(super) kind: Kind,
 }
 
 /// Runs a script or function with `redis.call` bound to this client.
@@ -283,19 +340,38 @@ pub(super) fn run_job<T: Commands>(
     let redis: Table = g.raw_get("redis").map_err(lua_err)?;
     let was = ctx.in_script;
     ctx.in_script = true;
-    // Redis lets other clients see BUSY and SCRIPT KILL a runaway script; we hold
-    // one lock, so instead a script is aborted once it runs past the limit.
+    let watch = ctx.sc.watch.clone();
+    watch.start_run(Admission {
+        auto_login: ctx.s.acl.default_auto_login(),
+        loopback_only: ctx.s.cfg.protected_mode && ctx.s.acl.passwordless(),
+        shutdown_allowed: ctx.s.cfg.shutdown_refused.is_none(),
+    });
+    let prop_mark = ctx.s.prop.len();
+    let threshold = std::time::Duration::from_millis(ctx.s.cfg.busy_reply_threshold_ms);
     let started = std::time::Instant::now();
+    let kind = job.kind;
+    let hook_watch = watch.clone();
     lua.set_hook(
-        mlua::HookTriggers::new().every_nth_instruction(10_000),
-        move |_, _| {
-            if started.elapsed() > SCRIPT_TIME_LIMIT {
-                Err(mlua::Error::RuntimeError(
-                    "ERR Script killed: it ran longer than the 5 s limit (bigstep state aborts runaway scripts; writes it made stay applied)".into(),
-                ))
-            } else {
-                Ok(mlua::VmState::Continue)
+        mlua::HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        move |lua, debug| {
+            if hook_watch.killed() {
+                // From now on at every instruction, as Redis does, so a
+                // pcall around the loop cannot keep the script alive.
+                lua.set_hook(
+                    mlua::HookTriggers::new().every_nth_instruction(1),
+                    |_, d| Err(killed_error(d.curr_line())),
+                );
+                return Err(killed_error(debug.curr_line()));
             }
+            if !hook_watch.is_busy() && started.elapsed() >= threshold {
+                tracing::warn!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "a script is running past busy-reply-threshold; other clients get BUSY until it ends or is killed"
+                );
+                hook_watch.went_busy(kind);
+                hand_off_runtime();
+            }
+            Ok(mlua::VmState::Continue)
         },
     );
     let read_only = job.read_only;
@@ -325,6 +401,28 @@ pub(super) fn run_job<T: Commands>(
     });
     lua.remove_hook();
     ctx.in_script = was;
+    let was_busy = watch.is_busy();
+    if watch.end_run() == Ended::Shutdown {
+        // SHUTDOWN NOSAVE stopped it: what it wrote never reaches the log,
+        // and no command runs after it.
+        tracing::warn!(
+            client = ctx.c.id,
+            "SHUTDOWN NOSAVE stopped a busy script; shutting down"
+        );
+        ctx.s.prop.truncate(prop_mark);
+        ctx.s.shutting_down = true;
+        ctx.c.close = true;
+        ctx.s.stop.notify_one();
+        // Redis exits without answering the script's caller.
+        return Ok(Reply::None);
+    }
+    if was_busy {
+        for name in watch.take_refused() {
+            ctx.s.stats.commands += 1;
+            ctx.s.stats.cmd.reject(name);
+            super::info::count_error(ctx.s, kind.busy_error());
+        }
+    }
     out.map_err(lua_err)
 }
 
@@ -392,6 +490,12 @@ pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     res?;
     ctx.sc.scripts.insert(sha.clone(), a[2].clone());
     Ok(Reply::bulk(sha))
+}
+
+/// SCRIPT KILL with the store lock in hand: then no script is running (a
+/// busy one is killed through `cmd::busy`, without the lock).
+pub(super) fn kill(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Err(Reply::Error(crate::busy::NOTBUSY.into()))
 }
 
 pub(super) fn exists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {

@@ -18,7 +18,7 @@ use super::{
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
 use crate::spec::flags::*;
-use crate::spec::{dest_numkeys2, numkeys1, numkeys2, streams_keys, KeysFn};
+use crate::spec::{dest_numkeys2, numkeys1, numkeys2, streams_keys, KeysFn, WhileBusy};
 
 /// The table, for handlers that take it as a type parameter.
 pub(crate) struct Table;
@@ -313,7 +313,7 @@ static TABLE: &[Spec] = &[
         list::brpoplpush,
     ),
     // transactions
-    c("multi", 1, NOSCRIPT | NOQUEUE, NK, tx::multi),
+    c("multi", 1, NOSCRIPT | NOQUEUE, NK, tx::multi).while_busy(WhileBusy::Wait),
     c(
         "exec",
         1,
@@ -321,9 +321,9 @@ static TABLE: &[Spec] = &[
         NK,
         tx::exec::<Table>,
     ),
-    c("discard", 1, NOSCRIPT | NOQUEUE, NK, tx::discard),
-    c("watch", -2, NOSCRIPT | NOQUEUE, KALL, tx::watch),
-    c("unwatch", 1, NOSCRIPT, NK, tx::unwatch),
+    c("discard", 1, NOSCRIPT | NOQUEUE, NK, tx::discard).while_busy(WhileBusy::Wait),
+    c("watch", -2, NOSCRIPT | NOQUEUE, KALL, tx::watch).while_busy(WhileBusy::Wait),
+    c("unwatch", 1, NOSCRIPT, NK, tx::unwatch).while_busy(WhileBusy::Wait),
     // scripting
     c("eval", -3, SCRIPT, NK, script::eval::<Table>),
     c("evalsha", -3, SCRIPT, NK, script::evalsha::<Table>),
@@ -363,8 +363,8 @@ static TABLE: &[Spec] = &[
     ),
     container("pubsub", -2, 0, PUBSUB_SUBS),
     // connection and server
-    c("auth", -2, NOAUTH | NOSCRIPT, NK, conn::auth),
-    c("hello", -1, NOAUTH | NOSCRIPT, NK, conn::hello),
+    c("auth", -2, NOAUTH | NOSCRIPT, NK, conn::auth).while_busy(WhileBusy::Wait),
+    c("hello", -1, NOAUTH | NOSCRIPT, NK, conn::hello).while_busy(WhileBusy::Wait),
     c("ping", -1, PUBSUB, NK, conn::ping),
     c("echo", 2, 0, NK, conn::echo),
     c(
@@ -373,14 +373,16 @@ static TABLE: &[Spec] = &[
         NOAUTH | PUBSUB | NOSCRIPT | NOQUEUE,
         NK,
         conn::quit,
-    ),
+    )
+    .while_busy(WhileBusy::Quit),
     c(
         "reset",
         1,
         NOAUTH | PUBSUB | NOSCRIPT | NOQUEUE,
         NK,
         conn::reset,
-    ),
+    )
+    .while_busy(WhileBusy::Wait),
     c("info", -1, 0, NK, info::info),
     c("time", 1, 0, NK, conn::time),
     c("lastsave", 1, 0, NK, dump::lastsave),
@@ -389,7 +391,7 @@ static TABLE: &[Spec] = &[
     c("bgrewriteaof", 1, NOSCRIPT, NK, conn::bgrewriteaof),
     c("save", 1, NOSCRIPT, NK, dump::save),
     c("bgsave", -1, NOSCRIPT, NK, dump::bgsave),
-    c("shutdown", -1, NOSCRIPT | NO_MULTI, NK, dump::shutdown),
+    c("shutdown", -1, NOSCRIPT | NO_MULTI, NK, dump::shutdown).while_busy(WhileBusy::Shutdown),
     container("client", -2, NOSCRIPT, CLIENT_SUBS),
     container("config", -2, NOSCRIPT, CONFIG_SUBS),
     Spec::container_run("command", -1, 0, COMMAND_SUBS, conn::command::<Table>),
@@ -446,6 +448,7 @@ static SCRIPT_SUBS: &[Spec] = &[
     c("script|load", 3, NOSCRIPT, NK, script::load),
     c("script|exists", -3, NOSCRIPT, NK, script::exists),
     c("script|flush", -2, NOSCRIPT, NK, script::flush),
+    c("script|kill", 2, NOSCRIPT, NK, script::kill).while_busy(WhileBusy::KillScript),
 ];
 static FUNCTION_SUBS: &[Spec] = &[
     c("function|load", -3, WM | NOSCRIPT, NK, function::load),
@@ -454,8 +457,8 @@ static FUNCTION_SUBS: &[Spec] = &[
     c("function|restore", -3, WM | NOSCRIPT, NK, function::restore),
     c("function|list", -2, NOSCRIPT, NK, function::list),
     c("function|dump", 2, NOSCRIPT, NK, function::dump),
-    c("function|stats", 2, NOSCRIPT, NK, function::stats),
-    c("function|kill", 2, NOSCRIPT, NK, function::kill),
+    c("function|stats", 2, NOSCRIPT, NK, function::stats).while_busy(WhileBusy::Wait),
+    c("function|kill", 2, NOSCRIPT, NK, function::kill).while_busy(WhileBusy::KillFunction),
     c("function|help", 2, 0, NK, function::help),
 ];
 static PUBSUB_SUBS: &[Spec] = &[

@@ -32,6 +32,9 @@ pub(crate) struct Scripting {
     pub(crate) scripts: HashMap<String, bytes::Bytes>,
     /// Function libraries (FUNCTION LOAD, FCALL).
     pub(crate) functions: library::Functions,
+    /// The running script as other connections see it (busy, kill
+    /// requests); shared with them outside the lock.
+    pub(crate) watch: std::sync::Arc<crate::busy::ScriptWatch>,
 }
 
 /// SHA1 hex of a script body.
