@@ -44,7 +44,7 @@ use tokio::time::Instant;
 
 use crate::body::{BoxError, RequestBody, ResponseBody};
 use crate::error::{ErrorKind, ProxyError};
-use crate::proxy::{ProxyService, TunnelHandoff};
+use crate::tunnel::TunnelHandoff;
 use crate::Shared;
 
 /// A read buffer's size: a typical head and the start of its body in one read.
@@ -127,18 +127,6 @@ pub(crate) trait Handler: Send + Sync {
         body: RequestBody<'a>,
         upgrade: bool,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + 'a;
-}
-
-impl Handler for ProxyService {
-    fn handle<'a>(
-        &'a self,
-        parts: http::request::Parts,
-        body: RequestBody<'a>,
-        upgrade: bool,
-    ) -> impl Future<Output = Response<ResponseBody>> + Send + 'a {
-        self.phase.busy();
-        ProxyService::handle(self, parts, body, upgrade)
-    }
 }
 
 /// Serve HTTP/1.x on `io` until the client leaves, a timer fires, or the drain.

@@ -7,9 +7,12 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::RootCertStore;
 use serde::Deserialize;
 
 mod routes;
@@ -775,8 +778,7 @@ impl Config {
                     ));
                 }
             }
-            crate::upstream_tls::validate(server)
-                .map_err(|(key, msg)| err(span.clone(), key, msg))?;
+            validate_upstream_tls(server).map_err(|(key, msg)| err(span.clone(), key, msg))?;
             if !is_cookie_token(server.id()) {
                 return Err(err(
                     span,
@@ -843,6 +845,76 @@ fn line_of(src: &str, offset: usize) -> usize {
         .filter(|b| *b == b'\n')
         .count()
         + 1
+}
+
+// === Upstream TLS: names and trust roots (checked at load, used by `upstream_tls`) ===
+
+/// Upstream TLS keys of one server entry: the key at fault and why.
+/// Reads the CA file, so a missing or unusable one is refused at load.
+pub(crate) fn validate_upstream_tls(s: &ServerConfig) -> Result<(), (&'static str, String)> {
+    if !s.tls {
+        let stray = if s.tls_ca.is_some() {
+            Some("servers.tls_ca")
+        } else if s.tls_server_name.is_some() {
+            Some("servers.tls_server_name")
+        } else if s.tls_insecure_skip_verify {
+            Some("servers.tls_insecure_skip_verify")
+        } else {
+            None
+        };
+        return match stray {
+            Some(key) => Err((
+                key,
+                format!(
+                    "server `{}` does not say `tls = true`, so this would be ignored",
+                    s.id()
+                ),
+            )),
+            None => Ok(()),
+        };
+    }
+    upstream_server_name(s).map_err(|e| ("servers.tls_server_name", e))?;
+    if let Some(ca) = &s.tls_ca {
+        if s.tls_insecure_skip_verify {
+            return Err((
+                "servers.tls_ca",
+                "tls_insecure_skip_verify = true verifies nothing, so tls_ca would be ignored: keep one of them".into(),
+            ));
+        }
+        load_ca(ca).map_err(|e| ("servers.tls_ca", e))?;
+    }
+    Ok(())
+}
+
+/// SNI and the verified name: `tls_server_name`, else the host of `address`
+/// (an IP address is verified against the certificate's IP names).
+pub(crate) fn upstream_server_name(s: &ServerConfig) -> Result<ServerName<'static>, String> {
+    let name = match &s.tls_server_name {
+        Some(n) => n.as_str(),
+        None => parse_address(&s.address)
+            .map(|(host, _)| host)
+            .ok_or_else(|| format!("`{}` is not host:port", s.address))?,
+    };
+    ServerName::try_from(name.to_string())
+        .map_err(|_| format!("`{name}` is not a DNS name or an IP address"))
+}
+
+/// The certificates of a CA file (PEM): at least one, each usable as a root.
+pub(crate) fn load_ca(path: &Path) -> Result<RootCertStore, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_ca(path, &pem)
+}
+
+pub(crate) fn parse_ca(path: &Path, pem: &[u8]) -> Result<RootCertStore, String> {
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut roots = RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(pem) {
+        roots.add(c.map_err(|e| at(&e))?).map_err(|e| at(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(at(&"no certificate in the file"));
+    }
+    Ok(roots)
 }
 
 mod defaults {

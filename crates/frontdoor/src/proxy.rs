@@ -29,7 +29,6 @@ use crate::conn::Phase;
 use crate::error::{ErrorKind, Fault, ProxyError, Retry};
 use crate::headers;
 use crate::origin;
-use crate::pool::Connection;
 use crate::routing::{RouteLive, Routed, Vars};
 use crate::snapshot::{ServerPool, Snapshot};
 use crate::stats::ServerStats;
@@ -72,21 +71,6 @@ impl hyper::service::Service<Request<Incoming>> for ProxyService {
             // HTTP/2 has no Upgrade (extended CONNECT is not offered).
             Ok(this.handle(parts, body, false).await)
         })
-    }
-}
-
-/// A server's connection handed to the client's task after a 101: our HTTP/1
-/// core finds it in the response's extensions and runs the tunnel itself.
-#[derive(Clone)]
-pub(crate) struct TunnelHandoff(Arc<std::sync::Mutex<Option<Tunnel>>>);
-
-/// The server's side of a tunnel and its idle timeout.
-type Tunnel = (Box<Connection>, Duration);
-
-impl TunnelHandoff {
-    /// The server's connection and the tunnel's idle timeout (once).
-    pub(crate) fn take(&self) -> Option<Tunnel> {
-        self.0.lock().ok()?.take()
     }
 }
 
@@ -558,10 +542,7 @@ impl ProxyService {
                 // client's task runs once the 101 is written; it never returns to the pool.
                 if let Some(upstream) = body.into_tunnel() {
                     head.extensions
-                        .insert(TunnelHandoff(Arc::new(std::sync::Mutex::new(Some((
-                            upstream,
-                            tunnel_idle,
-                        ))))));
+                        .insert(crate::tunnel::TunnelHandoff::new(upstream, tunnel_idle));
                 }
                 (
                     Response::from_parts(head, ResponseBody::empty()),
@@ -693,5 +674,18 @@ impl OnDone for Finish {
                 sni = %self.tls.as_ref().and_then(|t| t.sni.as_deref()).unwrap_or("-"),
             );
         }
+    }
+}
+
+/// HTTP/1 requests reach the proxy from our own core through this.
+impl crate::client_conn::Handler for ProxyService {
+    fn handle<'a>(
+        &'a self,
+        parts: Parts,
+        body: RequestBody<'a>,
+        upgrade: bool,
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + 'a {
+        self.phase.busy();
+        ProxyService::handle(self, parts, body, upgrade)
     }
 }

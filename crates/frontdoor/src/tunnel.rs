@@ -16,6 +16,26 @@ use crate::pool::Connection;
 use crate::upstream_body::TunnelIo;
 use crate::Shared;
 
+/// A server's connection handed to the client's task after a 101: our HTTP/1
+/// core finds it in the response's extensions, writes the 101 and runs the
+/// tunnel itself.
+#[derive(Clone)]
+pub(crate) struct TunnelHandoff(Arc<std::sync::Mutex<Option<Handoff>>>);
+
+/// The server's side of a tunnel and its idle timeout.
+type Handoff = (Box<Connection>, Duration);
+
+impl TunnelHandoff {
+    pub(crate) fn new(upstream: Box<Connection>, idle: Duration) -> Self {
+        TunnelHandoff(Arc::new(std::sync::Mutex::new(Some((upstream, idle)))))
+    }
+
+    /// The server's connection and the tunnel's idle timeout (once).
+    pub(crate) fn take(&self) -> Option<Handoff> {
+        self.0.lock().ok()?.take()
+    }
+}
+
 /// Copy bytes both ways between the client and the server until either side
 /// closes, nothing moves for `idle`, or the shutdown's hard deadline comes.
 /// Runs on the client connection's own task.

@@ -10,14 +10,13 @@
 //! stays as small as before.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -25,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::config::{parse_address, ServerConfig};
+use crate::config::{parse_ca, upstream_server_name, ServerConfig};
 
 /// The only protocol we speak to servers.
 const ALPN_HTTP11: &[u8] = b"http/1.1";
@@ -186,7 +185,7 @@ impl UpstreamTls {
                 "tls_insecure_skip_verify = true: this server's certificate is NOT verified; anyone on the network path can impersonate it. Use tls_ca instead outside a test setup"
             );
         }
-        let client = server_name(server).and_then(|name| {
+        let client = upstream_server_name(server).and_then(|name| {
             let config = client_config(&settings)?;
             Ok((TlsConnector::from(Arc::new(config)), name))
         });
@@ -214,56 +213,6 @@ impl UpstreamTls {
     }
 }
 
-/// Checks for [`crate::config::Config::validate`]: the key at fault and why.
-/// Reads the CA file, so a missing or unusable one is refused at load.
-pub(crate) fn validate(s: &ServerConfig) -> Result<(), (&'static str, String)> {
-    if !s.tls {
-        let stray = if s.tls_ca.is_some() {
-            Some("servers.tls_ca")
-        } else if s.tls_server_name.is_some() {
-            Some("servers.tls_server_name")
-        } else if s.tls_insecure_skip_verify {
-            Some("servers.tls_insecure_skip_verify")
-        } else {
-            None
-        };
-        return match stray {
-            Some(key) => Err((
-                key,
-                format!(
-                    "server `{}` does not say `tls = true`, so this would be ignored",
-                    s.id()
-                ),
-            )),
-            None => Ok(()),
-        };
-    }
-    server_name(s).map_err(|e| ("servers.tls_server_name", e))?;
-    if let Some(ca) = &s.tls_ca {
-        if s.tls_insecure_skip_verify {
-            return Err((
-                "servers.tls_ca",
-                "tls_insecure_skip_verify = true verifies nothing, so tls_ca would be ignored: keep one of them".into(),
-            ));
-        }
-        load_ca(ca).map_err(|e| ("servers.tls_ca", e))?;
-    }
-    Ok(())
-}
-
-/// SNI and the verified name: `tls_server_name`, else the host of `address`
-/// (an IP address is verified against the certificate's IP names).
-fn server_name(s: &ServerConfig) -> Result<ServerName<'static>, String> {
-    let name = match &s.tls_server_name {
-        Some(n) => n.as_str(),
-        None => parse_address(&s.address)
-            .map(|(host, _)| host)
-            .ok_or_else(|| format!("`{}` is not host:port", s.address))?,
-    };
-    ServerName::try_from(name.to_string())
-        .map_err(|_| format!("`{name}` is not a DNS name or an IP address"))
-}
-
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
@@ -288,24 +237,6 @@ fn system_roots() -> Arc<RootCertStore> {
             Arc::new(roots)
         })
         .clone()
-}
-
-/// The certificates of a CA file (PEM): at least one, each usable as a root.
-fn load_ca(path: &Path) -> Result<RootCertStore, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse_ca(path, &pem)
-}
-
-fn parse_ca(path: &Path, pem: &[u8]) -> Result<RootCertStore, String> {
-    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let mut roots = RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(pem) {
-        roots.add(c.map_err(|e| at(&e))?).map_err(|e| at(&e))?;
-    }
-    if roots.is_empty() {
-        return Err(at(&"no certificate in the file"));
-    }
-    Ok(roots)
 }
 
 fn client_config(settings: &Settings) -> Result<ClientConfig, String> {
@@ -386,6 +317,7 @@ impl ServerCertVerifier for NoVerify {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::validate_upstream_tls;
 
     fn entry(extra: &str) -> ServerConfig {
         toml::from_str(&format!("address = \"backend.internal:443\"\n{extra}")).unwrap()
@@ -401,23 +333,24 @@ mod tests {
                 "servers.tls_insecure_skip_verify",
             ),
         ] {
-            let (k, _) = validate(&entry(extra)).unwrap_err();
+            let (k, _) = validate_upstream_tls(&entry(extra)).unwrap_err();
             assert_eq!(k, key, "{extra}");
         }
-        assert!(validate(&entry("")).is_ok());
+        assert!(validate_upstream_tls(&entry("")).is_ok());
     }
 
     #[test]
     fn a_missing_or_empty_ca_file_is_refused_with_its_path() {
         let (k, msg) =
-            validate(&entry("tls = true\ntls_ca = \"/nonexistent/ca.pem\"")).unwrap_err();
+            validate_upstream_tls(&entry("tls = true\ntls_ca = \"/nonexistent/ca.pem\""))
+                .unwrap_err();
         assert_eq!(k, "servers.tls_ca");
         assert!(msg.contains("/nonexistent/ca.pem"), "{msg}");
         let dir = std::env::temp_dir().join(format!("bigstep-upstream-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        let (k, msg) = validate(&entry(&format!(
+        let (k, msg) = validate_upstream_tls(&entry(&format!(
             "tls = true\ntls_ca = \"{}\"",
             empty.display()
         )))
@@ -429,27 +362,31 @@ mod tests {
 
     #[test]
     fn the_verified_name_defaults_to_the_address_host() {
-        let name = server_name(&entry("tls = true")).unwrap();
+        let name = upstream_server_name(&entry("tls = true")).unwrap();
         assert_eq!(name.to_str(), "backend.internal");
         let name =
-            server_name(&entry("tls = true\ntls_server_name = \"api.example.com\"")).unwrap();
+            upstream_server_name(&entry("tls = true\ntls_server_name = \"api.example.com\""))
+                .unwrap();
         assert_eq!(name.to_str(), "api.example.com");
         let ip: ServerConfig = toml::from_str("address = \"[::1]:8443\"\ntls = true").unwrap();
         assert!(matches!(
-            server_name(&ip).unwrap(),
+            upstream_server_name(&ip).unwrap(),
             ServerName::IpAddress(_)
         ));
-        let (k, _) = validate(&entry("tls = true\ntls_server_name = \"bad name!\"")).unwrap_err();
+        let (k, _) = validate_upstream_tls(&entry("tls = true\ntls_server_name = \"bad name!\""))
+            .unwrap_err();
         assert_eq!(k, "servers.tls_server_name");
     }
 
     #[test]
     fn skip_verify_and_a_ca_together_are_refused() {
-        let (k, _) = validate(&entry(
+        let (k, _) = validate_upstream_tls(&entry(
             "tls = true\ntls_ca = \"ca.pem\"\ntls_insecure_skip_verify = true",
         ))
         .unwrap_err();
         assert_eq!(k, "servers.tls_ca");
-        assert!(validate(&entry("tls = true\ntls_insecure_skip_verify = true")).is_ok());
+        assert!(
+            validate_upstream_tls(&entry("tls = true\ntls_insecure_skip_verify = true")).is_ok()
+        );
     }
 }

@@ -89,6 +89,14 @@ try {
 
   // A page opened late starts with the past minutes the front door kept
   // (/api/history): its lines are longer than its own few polls could draw.
+  // Wait (on the condition, not a clock) until the front door has kept more
+  // samples than the late page's first polls could draw by themselves.
+  for (let tries = 0; ; tries++) {
+    const kept = await (await fetch(new URL("api/history", url))).json();
+    if (kept.samples.length >= 6) break;
+    if (tries > 60) throw new Error("the front door kept no history: " + JSON.stringify(kept).slice(0, 200));
+    await new Promise((r) => setTimeout(r, 500));
+  }
   const late = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   late.on("pageerror", (e) => problems.push("late page error: " + e.message));
   await late.goto(url);
