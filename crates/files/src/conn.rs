@@ -111,6 +111,9 @@ pub(crate) async fn serve(app: &App, mut conn: Conn, peer: SocketAddr, drain: &D
                 conn,
                 head_left: head.head_len,
                 body,
+                expect_continue: head.expect_continue,
+                body_started: false,
+                abandoned: false,
             }))
         }
         _ => Handoff::Life(Prefixed {
@@ -335,6 +338,14 @@ pub(crate) struct OneRequest {
     /// Bytes of the head not yet given to hyper.
     head_left: usize,
     body: BodyLeft,
+    /// `Expect: 100-continue`: the client may hold its body back until told.
+    expect_continue: bool,
+    /// Some of the body was given to hyper.
+    body_started: bool,
+    /// A final answer went out to an `Expect: 100-continue` request before
+    /// any of its body: the client may never send it, or send it late, so
+    /// what follows on the connection cannot be framed. It closes.
+    abandoned: bool,
 }
 
 /// What is left of the request's body.
@@ -353,7 +364,7 @@ impl OneRequest {
     /// fast path serves what follows. `None` when hyper stopped early (an
     /// error, a body it did not read): the connection closes.
     pub(crate) fn finish(self, hyper_unread: &[u8]) -> Option<Conn> {
-        (self.done() && hyper_unread.is_empty()).then_some(self.conn)
+        (!self.abandoned && self.done() && hyper_unread.is_empty()).then_some(self.conn)
     }
 
     /// How many of the bytes in `buf` (at most `room`) belong to the request:
@@ -401,8 +412,24 @@ impl OneRequest {
     fn gave(&mut self, n: usize) {
         let head = n.min(self.head_left);
         self.head_left -= head;
+        if n > head {
+            self.body_started = true;
+        }
         if let BodyLeft::Length(left) = &mut self.body {
             *left -= u64::try_from(n - head).unwrap_or(0).min(*left);
+        }
+    }
+
+    /// hyper writes `bytes`: a final answer before any body of an
+    /// `Expect: 100-continue` request abandons the connection (see `abandoned`).
+    fn note_answer(&mut self, bytes: &[u8]) {
+        if self.expect_continue
+            && !self.body_started
+            && !self.done()
+            && bytes.starts_with(b"HTTP/1.1 ")
+            && !bytes.starts_with(b"HTTP/1.1 1")
+        {
+            self.abandoned = true;
         }
     }
 
@@ -419,7 +446,7 @@ impl AsyncRead for OneRequest {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
-            if this.done() {
+            if this.done() || this.abandoned {
                 // The end of this request: hyper sees the end of input.
                 return Poll::Ready(Ok(()));
             }
@@ -468,6 +495,7 @@ impl AsyncWrite for OneRequest {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.note_answer(buf);
         Pin::new(&mut self.conn.stream).poll_write(cx, buf)
     }
 
@@ -476,6 +504,9 @@ impl AsyncWrite for OneRequest {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+            self.note_answer(first);
+        }
         Pin::new(&mut self.conn.stream).poll_write_vectored(cx, bufs)
     }
 
