@@ -44,6 +44,7 @@ use tokio::time::Instant;
 
 use crate::body::{BoxError, RequestBody, ResponseBody};
 use crate::error::{ErrorKind, ProxyError};
+use crate::origin::write_all_vectored;
 use crate::tunnel::TunnelHandoff;
 use crate::Shared;
 
@@ -660,21 +661,6 @@ async fn write_response<S: AsyncWrite + Unpin>(
         io.write_all(b"0\r\n\r\n").await?;
     }
     io.flush().await
-}
-
-async fn write_all_vectored<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    mut bufs: &mut [IoSlice<'_>],
-) -> io::Result<()> {
-    IoSlice::advance_slices(&mut bufs, 0);
-    while !bufs.is_empty() {
-        let n = w.write_vectored(bufs).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        IoSlice::advance_slices(&mut bufs, n);
-    }
-    Ok(())
 }
 
 /// The client's side of a tunnel: bytes already read past the upgrade request

@@ -268,10 +268,13 @@ fn client_body_error(e: BoxError) -> ProxyError {
     }
 }
 
-async fn write_all_vectored<W: AsyncWrite + Unpin>(
+/// Write every slice, in as few `writev`s as the socket takes. Empty slices
+/// are skipped (all empty: nothing is written).
+pub(crate) async fn write_all_vectored<W: AsyncWrite + Unpin>(
     w: &mut W,
     mut bufs: &mut [IoSlice<'_>],
 ) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
     while !bufs.is_empty() {
         let n = w.write_vectored(bufs).await?;
         if n == 0 {
