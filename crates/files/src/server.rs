@@ -81,14 +81,25 @@ struct IdleBody {
     inner: Incoming,
     sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
     idle: std::time::Duration,
+    /// Set once the body has been read to its end (or had none).
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl IdleBody {
-    fn new(inner: Incoming, idle: std::time::Duration) -> IdleBody {
+    fn new(
+        inner: Incoming,
+        idle: std::time::Duration,
+        ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> IdleBody {
+        ended.store(
+            http_body::Body::is_end_stream(&inner),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         IdleBody {
             inner,
             sleep: Box::pin(tokio::time::sleep(idle)),
             idle,
+            ended,
         }
     }
 }
@@ -107,6 +118,9 @@ impl http_body::Body for IdleBody {
             Poll::Ready(frame) => {
                 let deadline = tokio::time::Instant::now() + this.idle;
                 this.sleep.as_mut().reset(deadline);
+                if frame.is_none() || this.inner.is_end_stream() {
+                    this.ended.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => match this.sleep.as_mut().poll(cx) {
@@ -420,7 +434,8 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
         return preflight(app, bucket.as_deref(), origin.as_ref(), req.headers()).await;
     }
     let idle = app.idle_timeout;
-    let req = req.map(|b| Body::http_body(IdleBody::new(b, idle)));
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let req = req.map(|b| Body::http_body(IdleBody::new(b, idle, ended.clone())));
     let resp = match app.s3.call(req).await {
         Ok(r) => r,
         Err(e) => {
@@ -438,7 +453,16 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
     } else {
         resp
     };
-    add_cors(app, bucket.as_deref(), origin.as_ref(), &method, resp).await
+    let mut resp = add_cors(app, bucket.as_deref(), origin.as_ref(), &method, resp).await;
+    if !ended.load(std::sync::atomic::Ordering::Relaxed) {
+        // Answered before the whole body was read (a refusal, often before an
+        // `Expect: 100-continue` client sent any of it): what follows on the
+        // connection cannot be framed, so it closes, and the client is told so
+        // rather than finding out by writing its next request into a closed socket.
+        resp.headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 /// The bucket a request addresses (for CORS rules): from the `Host` under the base

@@ -694,3 +694,67 @@ fn rclone_mount_shares_a_bucket_between_two_mounts_across_a_restart() {
     drop(b);
     drop(server);
 }
+
+/// Sends `head` on a fresh connection and reads until the server closes it (or
+/// 10 s pass): what came back, and whether the connection closed.
+fn raw_exchange(endpoint: &str, head: &str) -> (String, bool) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(head.as_bytes()).expect("write head");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    (String::from_utf8_lossy(&got).into_owned(), closed)
+}
+
+/// A refusal sent before an `Expect: 100-continue` body (the client holds its
+/// body back) says `Connection: close` and closes: the client must not write its
+/// next request into a connection whose framing is lost (CI saw boto3's next
+/// UploadPart fail that way). A keep-alive exchange before it, on the same
+/// connection, shows the first request did not close it by itself.
+#[test]
+fn a_refusal_before_an_expected_body_closes_the_connection_and_says_so() {
+    let dir = temp_dir("expect");
+    let server = Server::start(&dir.join("data"));
+    for (what, head) in [
+        (
+            "after a fast-path request",
+            "GET /public/missing HTTP/1.1\r\nHost: h\r\n\r\n\
+             PUT /nobucket/key HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\
+             Expect: 100-continue\r\n\r\n",
+        ),
+        (
+            "as the first request",
+            "PUT /nobucket/key HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\
+             Expect: 100-continue\r\n\r\n",
+        ),
+    ] {
+        let (got, closed) = raw_exchange(&server.endpoint, head);
+        let last = got.rfind("HTTP/1.1 ").map_or("", |i| &got[i..]);
+        assert!(
+            last.starts_with("HTTP/1.1 403"),
+            "{what}: the anonymous PUT is refused: {got}"
+        );
+        assert!(
+            !got.contains("HTTP/1.1 100"),
+            "{what}: no 100 Continue before a refusal: {got}"
+        );
+        assert!(
+            last.to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "{what}: the refusal says it closes: {last}"
+        );
+        assert!(closed, "{what}: the connection closes: {got}");
+    }
+    drop(server);
+}

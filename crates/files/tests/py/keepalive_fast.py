@@ -79,9 +79,23 @@ def send(method, path, body=b"", headers=None, secret=None, chunked=False):
         conn.request(method, path, body=body, headers=h)
         r = conn.getresponse()
     data = r.read()
+    if r.will_close:
+        # The server said `Connection: close` (it answered before reading the
+        # whole body): the connection ends here, and the client was told.
+        check(r.getheader("Connection", "").lower() == "close", f"{method} {path}: closing, and said so")
+        print(f"ok: {method} {path}: the server said it closes")
+        reopen()
+        return r.status, data
     check(conn.sock is not None and conn.sock.getsockname()[1] == port,
           f"{method} {path}: still the first connection")
     return r.status, data
+
+
+def reopen():
+    global port
+    conn.close()
+    conn.connect()
+    port = conn.sock.getsockname()[1]
 
 
 fast0, gen0 = metrics()
@@ -108,9 +122,7 @@ def reconnect_after(what):
         return True
     except (http.client.RemoteDisconnected, ConnectionError):
         print(f"ok: the server closed after {what}")
-        conn.close()
-        conn.connect()
-        port = conn.sock.getsockname()[1]
+        reopen()
         return False
 
 
