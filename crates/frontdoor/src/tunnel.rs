@@ -98,18 +98,5 @@ impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+// Writes are forwarded whole (vectored ones too): activity is marked on reads.
+service::forward_async_write!(impl[T: AsyncWrite + Unpin] Activity<T>, inner);

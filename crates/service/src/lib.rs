@@ -10,6 +10,7 @@
 //! - [`signals`]: SIGTERM/SIGINT/SIGHUP installed once per process, as events.
 //! - [`metrics`]: one `prometheus-client` registry per process and `/metrics`.
 //! - [`config`]: a config file read once, typed, errors by line.
+//! - [`io`]: `forward_async_write!`, the write side of read-only wrappers.
 //!
 //! A role builds a [`Server`], calls [`Server::accept_until`] with its stop
 //! signal and a connection handler that watches [`Drain`], then
@@ -20,6 +21,7 @@
 
 pub mod config;
 pub mod http;
+pub mod io;
 pub mod limit;
 pub mod listener;
 pub mod metrics;
