@@ -581,3 +581,130 @@ async fn a_handshake_that_never_finishes_is_bounded_by_the_connect_timeout() {
     held.abort();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A server that requires a client certificate (mutual TLS): without
+/// `tls_client_cert` the handshake is refused and the client gets a 502 with
+/// the reason logged; with it every request passes and the server saw the
+/// certificate. The same server added at run time by `bigstep ctl add --tls
+/// --tls-client-cert` works too, and a key that is not the certificate's is
+/// refused naming the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_requiring_a_client_certificate_get_one() {
+    let dir = temp_dir("up-mtls");
+    let ca = TestCa::new(&dir);
+    let leaf = ca.server("backend", &["backend.test"]);
+    let client = ca.client("frontdoor", "bigstep front door");
+    let other = ca.client("other", "someone else");
+    let backend = Backend::start("b1").await;
+    let front = TlsFront::start_requiring_client_cert(&leaf, backend.addr, &ca.ca_pem).await;
+    let verify = format!(
+        "{}\ntls_server_name = \"backend.test\"",
+        ca_line(&ca.ca_pem)
+    );
+
+    // No client certificate: refused by the server, a 502 for the client.
+    let admin = free_port();
+    let fd = FrontDoorProc::start_logging(
+        BIN,
+        &format!(
+            "admin_listen = \"{admin}\"\n{}",
+            tls_server("needs-cert", front.addr, &verify)
+        ),
+        DEBUG_LOG,
+    );
+    let r = get(fd.addr, "/").await.unwrap();
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(front.client_certificates(), 0);
+    assert_eq!(backend.hits(), 0, "nothing reached the backend");
+
+    // Added at run time with a client certificate, through the CLI.
+    let ctl = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .args(["ctl", "--admin", &admin.to_string()])
+            .args(args)
+            .output()
+            .expect("run bigstep ctl")
+    };
+    let addr = front.addr.to_string();
+    let (cert, key) = (
+        client.cert.display().to_string(),
+        client.key.display().to_string(),
+    );
+    let ca_path = ca.ca_pem.display().to_string();
+    let mismatched = ctl(&[
+        "add",
+        &addr,
+        "--name",
+        "with-cert",
+        "--tls",
+        "--tls-ca",
+        &ca_path,
+        "--tls-server-name",
+        "backend.test",
+        "--tls-client-cert",
+        &cert,
+        "--tls-client-key",
+        &other.key.display().to_string(),
+    ]);
+    assert!(
+        !mismatched.status.success(),
+        "a key that is not the certificate's is refused"
+    );
+    let why = String::from_utf8_lossy(&mismatched.stderr);
+    assert!(why.contains("tls_client_key"), "names the key: {why}");
+    let added = ctl(&[
+        "add",
+        &addr,
+        "--name",
+        "with-cert",
+        "--tls",
+        "--tls-ca",
+        &ca_path,
+        "--tls-server-name",
+        "backend.test",
+        "--tls-client-cert",
+        &cert,
+        "--tls-client-key",
+        &key,
+    ]);
+    assert!(
+        added.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&added.stdout),
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let removed = ctl(&["rm", "needs-cert"]);
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    for i in 0..5 {
+        let r = get(fd.addr, &format!("/n/{i}")).await.unwrap();
+        assert_eq!(r.status, 200, "request {i}: {}", r.text());
+    }
+    assert!(
+        front.client_certificates() >= 1,
+        "the server saw our certificate"
+    );
+    assert_eq!(backend.hits(), 5);
+    drop(fd);
+
+    // The same from the configuration file.
+    let fd = FrontDoorProc::start(
+        BIN,
+        &tls_server(
+            "from-file",
+            front.addr,
+            &format!(
+                "{verify}\ntls_client_cert = \"{}\"\ntls_client_key = \"{}\"",
+                client.cert.display(),
+                client.key.display()
+            ),
+        ),
+    );
+    let before = front.client_certificates();
+    let r = get(fd.addr, "/").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(front.client_certificates(), before + 1);
+}

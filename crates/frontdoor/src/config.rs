@@ -469,6 +469,13 @@ pub struct ServerConfig {
     /// whenever the server is loaded).
     #[serde(default)]
     pub tls_insecure_skip_verify: bool,
+    /// A client certificate chain (PEM) the front door presents to this server,
+    /// for servers that require mutual TLS (needs `tls = true` and `tls_client_key`).
+    #[serde(default)]
+    pub tls_client_cert: Option<PathBuf>,
+    /// The private key (PEM) of `tls_client_cert`.
+    #[serde(default)]
+    pub tls_client_key: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -483,6 +490,8 @@ impl ServerConfig {
             tls_ca: None,
             tls_server_name: None,
             tls_insecure_skip_verify: false,
+            tls_client_cert: None,
+            tls_client_key: None,
         }
     }
 
@@ -576,13 +585,19 @@ impl Config {
                 }
             }
         }
-        // Each server's `tls_ca`, in [balance] and in every pool.
+        // Each server's TLS files, in [balance] and in every pool.
         let pools = self.pools.iter_mut().map(|p| &mut p.get_mut().servers);
         for list in std::iter::once(&mut self.servers).chain(pools) {
             for s in list.iter_mut() {
-                if let Some(ca) = s.get_mut().tls_ca.as_mut() {
-                    if ca.is_relative() {
-                        *ca = base.join(&*ca);
+                let s = s.get_mut();
+                let files = [
+                    s.tls_ca.as_mut(),
+                    s.tls_client_cert.as_mut(),
+                    s.tls_client_key.as_mut(),
+                ];
+                for path in files.into_iter().flatten() {
+                    if path.is_relative() {
+                        *path = base.join(&*path);
                     }
                 }
             }
@@ -859,6 +874,10 @@ pub(crate) fn validate_upstream_tls(s: &ServerConfig) -> Result<(), (&'static st
             Some("servers.tls_server_name")
         } else if s.tls_insecure_skip_verify {
             Some("servers.tls_insecure_skip_verify")
+        } else if s.tls_client_cert.is_some() {
+            Some("servers.tls_client_cert")
+        } else if s.tls_client_key.is_some() {
+            Some("servers.tls_client_key")
         } else {
             None
         };
@@ -883,7 +902,84 @@ pub(crate) fn validate_upstream_tls(s: &ServerConfig) -> Result<(), (&'static st
         }
         load_ca(ca).map_err(|e| ("servers.tls_ca", e))?;
     }
+    match (&s.tls_client_cert, &s.tls_client_key) {
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err((
+                "servers.tls_client_key",
+                "tls_client_cert needs its private key in tls_client_key".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err((
+                "servers.tls_client_cert",
+                "tls_client_key needs its certificate chain in tls_client_cert".into(),
+            ))
+        }
+        (Some(cert), Some(key)) => {
+            let cert_pem = std::fs::read(cert).map_err(|e| {
+                (
+                    "servers.tls_client_cert",
+                    format!("{}: {e}", cert.display()),
+                )
+            })?;
+            let key_pem = std::fs::read(key)
+                .map_err(|e| ("servers.tls_client_key", format!("{}: {e}", key.display())))?;
+            parse_client_identity(cert, &cert_pem, key, &key_pem)?;
+        }
+    }
     Ok(())
+}
+
+/// A client certificate chain and its key (PEM), checked to belong together:
+/// the key at fault and why when they do not.
+#[allow(clippy::type_complexity)]
+pub(crate) fn parse_client_identity(
+    cert: &Path,
+    cert_pem: &[u8],
+    key: &Path,
+    key_pem: &[u8],
+) -> Result<
+    (
+        Vec<CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ),
+    (&'static str, String),
+> {
+    let chain = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            (
+                "servers.tls_client_cert",
+                format!("{}: {e}", cert.display()),
+            )
+        })?;
+    if chain.is_empty() {
+        return Err((
+            "servers.tls_client_cert",
+            format!("{}: no certificate in the file", cert.display()),
+        ));
+    }
+    let private = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| ("servers.tls_client_key", format!("{}: {e}", key.display())))?;
+    let provider = rustls::crypto::ring::default_provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(private.clone_key())
+        .map_err(|e| ("servers.tls_client_key", format!("{}: {e}", key.display())))?;
+    rustls::sign::CertifiedKey::new(chain.clone(), signing)
+        .keys_match()
+        .map_err(|e| {
+            (
+                "servers.tls_client_key",
+                format!(
+                    "{} is not the key of the certificate in {}: {e}",
+                    key.display(),
+                    cert.display()
+                ),
+            )
+        })?;
+    Ok((chain, private))
 }
 
 /// SNI and the verified name: `tls_server_name`, else the host of `address`

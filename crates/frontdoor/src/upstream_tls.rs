@@ -1,6 +1,6 @@
 //! TLS to the servers: a server entry that says `tls = true` is spoken to over
 //! HTTPS. The client settings (trust roots, the name to verify, ALPN
-//! `http/1.1`) are built once when the server joins the configuration, off the
+//! `http/1.1`, a client certificate for servers that require mutual TLS) are built once when the server joins the configuration, off the
 //! request path; each new connection only runs the handshake, inside the
 //! connect timeout, and then lives in the pool like a plain one.
 //!
@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::config::{parse_ca, upstream_server_name, ServerConfig};
+use crate::config::{parse_ca, parse_client_identity, upstream_server_name, ServerConfig};
 
 /// The only protocol we speak to servers.
 const ALPN_HTTP11: &[u8] = b"http/1.1";
@@ -148,6 +148,17 @@ pub(crate) struct Settings {
     ca_pem: Option<Result<Vec<u8>, String>>,
     server_name: Option<String>,
     skip_verify: bool,
+    /// The client certificate and key files (mutual TLS) and their contents as
+    /// read now, compared like the CA's so a rotated certificate takes effect
+    /// on reload.
+    client: Option<ClientIdentity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClientIdentity {
+    cert: PathBuf,
+    key: PathBuf,
+    pem: Result<(Vec<u8>, Vec<u8>), String>,
 }
 
 impl Settings {
@@ -161,6 +172,21 @@ impl Settings {
                 .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))),
             server_name: s.tls_server_name.clone(),
             skip_verify: s.tls_insecure_skip_verify,
+            client: s
+                .tls_client_cert
+                .as_ref()
+                .zip(s.tls_client_key.as_ref())
+                .map(|(cert, key)| ClientIdentity {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    pem: std::fs::read(cert)
+                        .map_err(|e| format!("{}: {e}", cert.display()))
+                        .and_then(|c| {
+                            let k = std::fs::read(key)
+                                .map_err(|e| format!("{}: {e}", key.display()))?;
+                            Ok((c, k))
+                        }),
+                }),
         })
     }
 }
@@ -244,11 +270,10 @@ fn client_config(settings: &Settings) -> Result<ClientConfig, String> {
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let mut config = if settings.skip_verify {
+    let builder = if settings.skip_verify {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-            .with_no_client_auth()
     } else {
         let roots = match (&settings.ca, &settings.ca_pem) {
             (Some(path), Some(pem)) => {
@@ -257,7 +282,21 @@ fn client_config(settings: &Settings) -> Result<ClientConfig, String> {
             }
             _ => system_roots(),
         };
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match &settings.client {
+        None => builder.with_no_client_auth(),
+        Some(id) => {
+            let (cert_pem, key_pem) = id
+                .pem
+                .as_ref()
+                .map_err(|e| format!("tls_client_cert: {e}"))?;
+            let (chain, key) = parse_client_identity(&id.cert, cert_pem, &id.key, key_pem)
+                .map_err(|(k, e)| format!("{}: {e}", k.trim_start_matches("servers.")))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("tls_client_cert: {e}"))?
+        }
     };
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
     Ok(config)
@@ -332,6 +371,8 @@ mod tests {
                 "tls_insecure_skip_verify = true",
                 "servers.tls_insecure_skip_verify",
             ),
+            ("tls_client_cert = \"c.pem\"", "servers.tls_client_cert"),
+            ("tls_client_key = \"c.key\"", "servers.tls_client_key"),
         ] {
             let (k, _) = validate_upstream_tls(&entry(extra)).unwrap_err();
             assert_eq!(k, key, "{extra}");
@@ -376,6 +417,22 @@ mod tests {
         let (k, _) = validate_upstream_tls(&entry("tls = true\ntls_server_name = \"bad name!\""))
             .unwrap_err();
         assert_eq!(k, "servers.tls_server_name");
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_and_both_must_load() {
+        let (k, _) =
+            validate_upstream_tls(&entry("tls = true\ntls_client_cert = \"c.pem\"")).unwrap_err();
+        assert_eq!(k, "servers.tls_client_key");
+        let (k, _) =
+            validate_upstream_tls(&entry("tls = true\ntls_client_key = \"c.key\"")).unwrap_err();
+        assert_eq!(k, "servers.tls_client_cert");
+        let (k, msg) = validate_upstream_tls(&entry(
+            "tls = true\ntls_client_cert = \"/nonexistent/c.pem\"\ntls_client_key = \"/nonexistent/c.key\"",
+        ))
+        .unwrap_err();
+        assert_eq!(k, "servers.tls_client_cert");
+        assert!(msg.contains("/nonexistent/c.pem"), "{msg}");
     }
 
     #[test]

@@ -129,6 +129,7 @@ pub struct TlsFront {
 struct Seen {
     accepted: std::sync::atomic::AtomicU64,
     handshakes: std::sync::atomic::AtomicU64,
+    client_certs: std::sync::atomic::AtomicU64,
     sni: std::sync::Mutex<Option<String>>,
     alpn: std::sync::Mutex<Option<String>>,
 }
@@ -136,6 +137,24 @@ struct Seen {
 impl TlsFront {
     /// Serve `leaf` on a free port, in front of the plain server at `upstream`.
     pub async fn start(leaf: &Leaf, upstream: std::net::SocketAddr) -> TlsFront {
+        TlsFront::start_with(leaf, upstream, None).await
+    }
+
+    /// The same, refusing any client without a certificate signed by the CA in
+    /// `client_ca` (mutual TLS, as a server that trusts only its proxies would).
+    pub async fn start_requiring_client_cert(
+        leaf: &Leaf,
+        upstream: std::net::SocketAddr,
+        client_ca: &Path,
+    ) -> TlsFront {
+        TlsFront::start_with(leaf, upstream, Some(client_ca)).await
+    }
+
+    async fn start_with(
+        leaf: &Leaf,
+        upstream: std::net::SocketAddr,
+        client_ca: Option<&Path>,
+    ) -> TlsFront {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         use std::sync::atomic::Ordering::SeqCst;
@@ -145,10 +164,28 @@ impl TlsFront {
             .expect("parse certificate");
         let key = PrivateKeyDer::from_pem_file(&leaf.key).expect("read key");
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
+            .expect("TLS versions");
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in CertificateDer::pem_file_iter(ca).expect("read client CA") {
+                    roots
+                        .add(c.expect("parse client CA"))
+                        .expect("add client CA");
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    std::sync::Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .expect("client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder
             .with_single_cert(chain, key)
             .expect("certificate and key");
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -175,6 +212,9 @@ impl TlsFront {
                     };
                     counts.handshakes.fetch_add(1, SeqCst);
                     let (_, session) = tls.get_ref();
+                    if session.peer_certificates().is_some_and(|c| !c.is_empty()) {
+                        counts.client_certs.fetch_add(1, SeqCst);
+                    }
                     *counts.sni.lock().expect("sni") = session.server_name().map(str::to_string);
                     *counts.alpn.lock().expect("alpn") = session
                         .alpn_protocol()
@@ -199,6 +239,13 @@ impl TlsFront {
     pub fn handshakes(&self) -> u64 {
         self.seen
             .handshakes
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Completed handshakes in which the client presented a certificate.
+    pub fn client_certificates(&self) -> u64 {
+        self.seen
+            .client_certs
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 

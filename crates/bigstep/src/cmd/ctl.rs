@@ -67,6 +67,23 @@ enum Command {
         /// Its weight.
         #[arg(long, default_value_t = 1, requires = "address")]
         weight: u32,
+        /// Speak HTTPS to it, its certificate verified against the system's CAs
+        /// (or `--tls-ca`).
+        #[arg(long, requires = "address")]
+        tls: bool,
+        /// Verify it against this CA file (an absolute path on the front door's host).
+        #[arg(long, value_name = "PATH", requires = "tls")]
+        tls_ca: Option<String>,
+        /// The name to send as SNI and verify (default: the address's host).
+        #[arg(long, value_name = "NAME", requires = "tls")]
+        tls_server_name: Option<String>,
+        /// A client certificate to present (mutual TLS; an absolute path on the
+        /// front door's host); needs `--tls-client-key`.
+        #[arg(long, value_name = "PATH", requires_all = ["tls", "tls_client_key"])]
+        tls_client_cert: Option<String>,
+        /// The private key of `--tls-client-cert`.
+        #[arg(long, value_name = "PATH", requires = "tls_client_cert")]
+        tls_client_key: Option<String>,
     },
     /// Take no new users; sticky users stay until they go idle or the drain times out.
     Drain {
@@ -108,8 +125,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             address: Some(address),
             name,
             weight,
+            tls,
+            tls_ca,
+            tls_server_name,
+            tls_client_cert,
+            tls_client_key,
         } => {
-            let body = serde_json::json!({ "name": name, "address": address, "weight": weight });
+            let body = serde_json::json!({
+                "name": name, "address": address, "weight": weight, "tls": tls,
+                "tls_ca": tls_ca, "tls_server_name": tls_server_name,
+                "tls_client_cert": tls_client_cert, "tls_client_key": tls_client_key,
+            });
             say(api.call("POST", "/api/servers", Some(&body))?.ok()?)
         }
         Command::Add { address: None, .. } => {

@@ -249,6 +249,20 @@ struct NewServer {
     /// The pool to join; the default pool when absent.
     #[serde(default)]
     pool: Option<String>,
+    /// HTTPS to the server, as the `[[balance.servers]]` keys of the same
+    /// names say; files are absolute paths on the front door's host.
+    #[serde(default)]
+    tls: bool,
+    #[serde(default)]
+    tls_ca: Option<std::path::PathBuf>,
+    #[serde(default)]
+    tls_server_name: Option<String>,
+    #[serde(default)]
+    tls_insecure_skip_verify: bool,
+    #[serde(default)]
+    tls_client_cert: Option<std::path::PathBuf>,
+    #[serde(default)]
+    tls_client_key: Option<std::path::PathBuf>,
 }
 
 fn one() -> u32 {
@@ -260,11 +274,31 @@ async fn add_server(
     body: Result<Json<NewServer>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Json(s) = body?;
-    let server = ServerConfig::plain(
-        s.name.filter(|n| !n.is_empty()),
-        s.address.trim().to_string(),
-        s.weight,
-    );
+    for (key, path) in [
+        ("tls_ca", &s.tls_ca),
+        ("tls_client_cert", &s.tls_client_cert),
+        ("tls_client_key", &s.tls_client_key),
+    ] {
+        if path.as_ref().is_some_and(|p| p.is_relative()) {
+            return Err(ChangeError::Invalid(format!(
+                "{key}: give an absolute path (it is read on the front door's host)"
+            ))
+            .into());
+        }
+    }
+    let server = ServerConfig {
+        tls: s.tls,
+        tls_ca: s.tls_ca,
+        tls_server_name: s.tls_server_name.filter(|n| !n.is_empty()),
+        tls_insecure_skip_verify: s.tls_insecure_skip_verify,
+        tls_client_cert: s.tls_client_cert,
+        tls_client_key: s.tls_client_key,
+        ..ServerConfig::plain(
+            s.name.filter(|n| !n.is_empty()),
+            s.address.trim().to_string(),
+            s.weight,
+        )
+    };
     let change = match s.pool.filter(|p| !p.is_empty()) {
         Some(pool) => Change::AddPoolServer(pool, server),
         None => Change::AddServer(server),
