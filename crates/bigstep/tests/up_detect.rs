@@ -367,3 +367,118 @@ fn state_in_shared_state_is_not_reported() {
     let out = stop(up);
     assert!(out.contains("single-host findings: none"), "{out}");
 }
+
+/// A single-page app on top of a header-session app: `GET /` is a page whose
+/// script logs in and sends the token back on nine `GET /me` (fetch), then
+/// writes what it saw into `#status`.
+const HEADER_SESSIONS_PAGE: &str = r#"
+PAGE = """<!doctype html>
+<meta charset="utf-8"><title>Token in X-Session</title>
+<h1>Token in X-Session</h1>
+<p id="status">working</p>
+<ol id="log"></ol>
+<script>
+(async () => {
+  const login = await fetch("/login", { method: "POST" });
+  const token = login.headers.get("X-Session");
+  const n = 9;
+  let refused = 0;
+  for (let i = 0; i < n; i++) {
+    const r = await fetch("/me", { headers: { "X-Session": token }, cache: "no-store" });
+    if (r.status === 401) refused++;
+    const li = document.createElement("li");
+    li.textContent = r.status + " from " + r.headers.get("X-Served-By");
+    document.getElementById("log").append(li);
+  }
+  const s = document.getElementById("status");
+  s.textContent = n + " requests, " + refused + " refused";
+  s.dataset.sent = n;
+  s.dataset.refused = refused;
+  s.dataset.done = "1";
+})();
+</script>
+"""
+class Page(H):
+    def do_GET(self):
+        if self.path == "/":
+            return self.reply(200, PAGE, [("Content-Type", "text/html; charset=utf-8")])
+        if self.path == "/favicon.ico":
+            # No 404: Chromium logs one as a console error, which the script refuses.
+            return self.reply(204, "")
+        H.do_GET(self)
+serve(Page)
+"#;
+
+/// Run `header-sessions.mjs` against the app `body` (a header-session app)
+/// with `--session-header X-Session`: (the app, up, the script's output, how
+/// many `/me` the page saw refused).
+fn header_sessions_in_chromium(tag: &str, body: &str, expect: &str) -> (App, Up, String, u64) {
+    let body = body
+        .strip_suffix("serve(H)\n")
+        .expect("the app ends in serve(H)");
+    let app = App::write(tag, &format!("{PY_PRELUDE}{body}{HEADER_SESSIONS_PAGE}"));
+    let up = app.up(&["-n", "3", "--session-header", "X-Session"]);
+    let testkit::browser::BrowserTest {
+        root,
+        node_modules,
+        screenshot,
+    } = testkit::browser::prepare(&format!("up-{tag}.png"));
+    let out = std::process::Command::new("node")
+        .arg(root.join("crates/bigstep/tests/dashboard/header-sessions.mjs"))
+        .arg(format!("http://{}/", up.addr))
+        .arg(format!("http://{}/", up.admin))
+        .arg(expect)
+        .arg(&screenshot)
+        .env("NODE_PATH", &node_modules)
+        .output()
+        .expect("run node (install nodejs: .ci/install)");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "header-sessions.mjs failed:\n{log}\n{}",
+        up.output()
+    );
+    assert!(screenshot.is_file(), "no screenshot: {log}");
+    eprintln!("{log}");
+    let refused = log
+        .lines()
+        .find_map(|l| l.strip_prefix("page: 9 requests, "))
+        .and_then(|r| r.strip_suffix(" refused"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no page line: {log}"));
+    (app, up, log, refused)
+}
+
+/// Headless Chromium: an SPA whose tokens live in one instance's memory is
+/// refused by the others, and the dashboard shows as many header-session
+/// losses as the page saw 401s (the same count `/api/findings` gives).
+/// Screenshot in test-artifacts/up-hdr-mem-browser.png. Needs node,
+/// /usr/bin/chromium and playwright-core in `.ci/node` (`.ci/install`);
+/// without them it fails, it does not skip.
+#[test]
+fn header_sessions_in_memory_show_on_the_dashboard_in_chromium() {
+    let (_app, up, log, refused) =
+        header_sessions_in_chromium("hdr-mem-browser", HEADER_SESSIONS_IN_MEMORY, "loss");
+    assert!(refused > 0, "{log}");
+    let list = findings(&up);
+    assert_eq!(total(&list, "session-loss"), refused, "{list:#?}");
+    assert!(
+        list.iter()
+            .all(|f| f["title"] == "Session lost (header X-Session)" && f["path"] == "/me"),
+        "{list:#?}"
+    );
+}
+
+/// The same SPA with its tokens in the shared state: no 401, and the dashboard
+/// says none seen. Screenshot in test-artifacts/up-hdr-redis-browser.png.
+#[test]
+fn header_sessions_in_shared_state_show_none_in_chromium() {
+    let (_app, up, log, refused) =
+        header_sessions_in_chromium("hdr-redis-browser", HEADER_SESSIONS_IN_REDIS, "none");
+    assert_eq!(refused, 0, "{log}");
+    assert_eq!(findings(&up), Vec::<Value>::new());
+}

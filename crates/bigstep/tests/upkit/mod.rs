@@ -313,37 +313,85 @@ pub fn spread(addr: SocketAddr, path: &str, n: usize) -> std::collections::HashM
 
 /// Clients in `threads` threads GET `path` in a loop until `stop` is set (or
 /// `max` requests in all): the bounded load the control tests run under.
+/// Each request has a connection of its own and is sent once (no client retry).
 pub struct Load {
     stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Requests answered so far, any answer (progress, for tests that act mid-run).
+    done: Arc<std::sync::atomic::AtomicU64>,
+    /// 200s per instance (`X-Served-By`).
+    served: Arc<Mutex<std::collections::HashMap<String, u64>>>,
     threads: Vec<std::thread::JoinHandle<(u64, Vec<String>)>>,
 }
 
 impl Load {
     pub fn start(addr: SocketAddr, path: &'static str, threads: usize, max: u64) -> Load {
+        Self::start_paths(addr, &[path], threads, max)
+    }
+
+    /// [`Load::start`] over several paths, each client taking them in turn.
+    pub fn start_paths(addr: SocketAddr, paths: &[&'static str], threads: usize, max: u64) -> Load {
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicU64::new(0));
+        let served = Arc::new(Mutex::new(std::collections::HashMap::new()));
+        let paths: Arc<[&'static str]> = paths.into();
         let threads = (0..threads)
-            .map(|_| {
+            .map(|t| {
                 let stop = stop.clone();
                 let sent = sent.clone();
+                let done = done.clone();
+                let served = served.clone();
+                let paths = paths.clone();
                 std::thread::spawn(move || {
                     let mut ok = 0;
                     let mut failures = Vec::new();
+                    let mut turn = t;
                     while !stop.load(Ordering::Relaxed)
                         && sent.fetch_add(1, Ordering::Relaxed) < max
                     {
+                        let path = paths[turn % paths.len()];
+                        turn += 1;
                         match get(addr, path) {
-                            Ok(r) if r.status == 200 => ok += 1,
-                            Ok(r) => failures.push(format!("{} {}", r.status, r.body.trim())),
-                            Err(e) => failures.push(e),
+                            Ok(r) if r.status == 200 => {
+                                ok += 1;
+                                let by = r.header("x-served-by").unwrap_or_else(|| "?".into());
+                                *served.lock().unwrap().entry(by).or_insert(0) += 1;
+                            }
+                            Ok(r) => {
+                                failures.push(format!("{path}: {} {}", r.status, r.body.trim()))
+                            }
+                            Err(e) => failures.push(format!("{path}: {e}")),
                         }
+                        done.fetch_add(1, Ordering::Relaxed);
                     }
                     (ok, failures)
                 })
             })
             .collect();
-        Load { stop, threads }
+        Load {
+            stop,
+            done,
+            served,
+            threads,
+        }
+    }
+
+    /// Requests answered (or failed) so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// 200s per instance so far.
+    pub fn served(&self) -> std::collections::HashMap<String, u64> {
+        self.served.lock().unwrap().clone()
+    }
+
+    /// Wait (bounded) until `n` more requests than now have been answered:
+    /// the load is still running when this returns.
+    pub fn wait_more(&self, n: u64, what: &str) {
+        let target = self.done() + n;
+        wait_for(Duration::from_secs(60), what, || self.done() >= target);
     }
 
     /// Stop and return (successes, failures).
