@@ -37,11 +37,8 @@ fn first_line(b: &Backend) -> String {
     b.last_head().lines().next().unwrap_or("").to_string()
 }
 
-async fn metric(admin: SocketAddr, line_start: &str) -> Option<u64> {
-    let text = admin_get(admin, "/metrics").await.ok()?.text();
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+async fn metric(admin: SocketAddr, series: &str) -> Option<u64> {
+    Some(testkit::metrics::metric(admin, series).await? as u64)
 }
 
 /// GET from the admin listener, named by its own address (it refuses other hosts).

@@ -65,11 +65,8 @@ async fn cookie_for(fd: &FrontDoorProc, server: &str) -> String {
     panic!("round robin never placed a new user on {server}");
 }
 
-async fn metric(admin: std::net::SocketAddr, line_start: &str) -> Option<u64> {
-    let text = get(admin, "/metrics").await.ok()?.text();
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+async fn metric(admin: std::net::SocketAddr, series: &str) -> Option<u64> {
+    Some(testkit::metrics::metric(admin, series).await? as u64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,18 +32,10 @@ fn ca_line(ca: &Path) -> String {
     format!("tls_ca = \"{}\"", ca.display())
 }
 
+/// A counter's value; 0 while the admin listener does not answer yet.
 async fn metric(admin: SocketAddr, name: &str) -> u64 {
-    let req = Request::get("/metrics")
-        .header("host", admin.to_string())
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let Ok(r) = send(admin, req).await else {
-        return 0;
-    };
-    r.text()
-        .lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    testkit::metrics::metric(admin, name)
+        .await
         .map_or(0, |v| v as u64)
 }
 

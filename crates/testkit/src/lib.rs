@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod browser;
 pub mod client;
+pub mod metrics;
 pub mod process;
 pub mod store;
 pub mod tls;
