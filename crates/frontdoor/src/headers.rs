@@ -14,12 +14,11 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-#[cfg(test)]
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// Headers that describe one connection, never the message (the tests check
-/// [`always_hop_by_hop`] against this list).
-#[cfg(test)]
+/// Headers that describe one connection, never the message (RFC 9110
+/// §7.6.1), in the order they are removed.
 const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     KEEP_ALIVE,
@@ -31,61 +30,72 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::PROXY_AUTHORIZATION,
 ];
 
-/// Is `name` hop-by-hop whatever `Connection` says (RFC 9110 §7.6.1):
-/// `Connection`, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`,
-/// `Upgrade`, or any `Proxy-*` (`Proxy-Connection`, `-Authenticate`,
-/// `-Authorization`…)? A comparison or two on the name's text, no hashing.
-fn always_hop_by_hop(name: &HeaderName) -> bool {
+/// Which hop-by-hop header `name` is whatever `Connection` says: bit `i` for
+/// `HOP_BY_HOP[i]`, bit 8 for any `Proxy-*`. A comparison or two on the
+/// name's text, no hashing.
+fn hop_bits(name: &HeaderName) -> u16 {
     let s = name.as_str();
-    match s.as_bytes().first() {
-        Some(b'c') => s == "connection",
-        Some(b'k') => s == "keep-alive",
-        Some(b't') => s == "te" || s == "trailer" || s == "transfer-encoding",
-        Some(b'u') => s == "upgrade",
-        Some(b'p') => s.starts_with("proxy-"),
-        _ => false,
-    }
+    let proxy = if s.starts_with("proxy-") { 1 << 8 } else { 0 };
+    let fixed = match s {
+        "connection" => 1 << 0,
+        "keep-alive" => 1 << 1,
+        "te" => 1 << 2,
+        "trailer" => 1 << 3,
+        "transfer-encoding" => 1 << 4,
+        "upgrade" => 1 << 5,
+        "proxy-authenticate" => 1 << 6,
+        "proxy-authorization" => 1 << 7,
+        _ => 0,
+    };
+    proxy | fixed
 }
 
 /// Remove hop-by-hop headers, including every header `Connection` names and any
 /// `Proxy-*`. Returns the `Upgrade` value when `keep_upgrade` and the message asks
 /// for one, so the caller can re-add it for a tunnel.
 ///
-/// One pass over the names finds what goes (usually nothing, or just
-/// `Connection`); only those are removed, each one hash lookup.
+/// One pass over the names finds which are there (usually none, or just
+/// `Connection`); only those are removed, in the order and way the obvious
+/// lookup-per-name version removes them, so the headers left keep their order.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> Option<HeaderValue> {
     let upgrade = if keep_upgrade {
         headers.get(header::UPGRADE).cloned()
     } else {
         None
     };
-    let mut doomed: smallvec::SmallVec<[HeaderName; 4]> = smallvec::SmallVec::new();
-    let mut connection = false;
-    for name in headers.keys() {
-        if always_hop_by_hop(name) {
-            connection |= name == header::CONNECTION;
-            doomed.push(name.clone());
+    let present = headers
+        .keys()
+        .fold(0u16, |bits, name| bits | hop_bits(name));
+    if present == 0 {
+        return upgrade;
+    }
+    if present & 1 != 0 {
+        let named: smallvec::SmallVec<[HeaderName; 4]> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
         }
     }
-    if connection {
-        // The names `Connection` lists (case-insensitive tokens), where present.
-        let listed = |name: &HeaderName| {
-            headers
-                .get_all(header::CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .any(|t| t.trim().eq_ignore_ascii_case(name.as_str()))
-        };
-        let named: smallvec::SmallVec<[HeaderName; 4]> = headers
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
+    }
+    if present & (1 << 8) != 0 {
+        headers.remove(PROXY_CONNECTION);
+        let proxy: smallvec::SmallVec<[HeaderName; 4]> = headers
             .keys()
-            .filter(|k| !always_hop_by_hop(k) && listed(k))
+            .filter(|k| k.as_str().starts_with("proxy-"))
             .cloned()
             .collect();
-        doomed.extend(named);
-    }
-    for name in doomed {
-        headers.remove(name);
+        for name in proxy {
+            headers.remove(name);
+        }
     }
     upgrade
 }
@@ -433,8 +443,8 @@ mod properties {
         }
 
         /// The one-pass strip removes exactly what the obvious one does (every
-        /// name `Connection` lists, the fixed list, any `Proxy-*`), and keeps
-        /// everything else in order.
+        /// name `Connection` lists, the fixed list, any `Proxy-*`), and leaves
+        /// the rest in the same order.
         #[test]
         fn strip_matches_the_obvious_one(
             names in proptest::collection::vec(
@@ -481,6 +491,7 @@ mod properties {
         for name in &HOP_BY_HOP {
             headers.remove(name);
         }
+        headers.remove(PROXY_CONNECTION);
         let proxy: Vec<HeaderName> = headers
             .keys()
             .filter(|k| k.as_str().starts_with("proxy-"))
