@@ -287,7 +287,10 @@ where
     if let Some((upstream, idle)) = tunnel.and_then(|t| t.take()) {
         // Bytes the client sent past the upgrade request belong to the tunnel.
         let client = Prefixed { inner: io, buf };
-        crate::tunnel::run(shared, client, upstream, idle).await;
+        // Boxed, as every rare branch of the per-request future: the future
+        // is copied whole into its box for every request, so its size is
+        // paid on the common path.
+        Box::pin(crate::tunnel::run(shared, client, upstream, idle)).await;
         return Next::Close;
     }
     if keep_alive {
@@ -296,7 +299,7 @@ where
     if body_done {
         let _ = io.shutdown().await;
     } else {
-        linger(io, buf).await;
+        Box::pin(linger(io, buf)).await;
     }
     Next::Close
 }

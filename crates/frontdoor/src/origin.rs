@@ -82,15 +82,18 @@ pub(crate) async fn exchange<'a>(
     let (head, body_sent) = if streams {
         // Read and write at once: TCP splits into borrowed halves for free; a
         // TLS session is one state machine, so its halves share it through
-        // tokio's split (a small allocation, on the TLS path only).
+        // tokio's split (a small allocation, on the TLS path only). Boxed:
+        // the client's per-request future would otherwise carry room for
+        // both, and it is copied whole into its box for every request, body
+        // or not.
         match stream {
             Stream::Plain(tcp) => {
                 let (rd, wr) = tcp.split();
-                send_while_reading(rd, wr, buf, body, chunked, length, kind).await?
+                Box::pin(send_while_reading(rd, wr, buf, body, chunked, length, kind)).await?
             }
             Stream::Tls(tls) => {
                 let (rd, wr) = tokio::io::split(&mut **tls);
-                send_while_reading(rd, wr, buf, body, chunked, length, kind).await?
+                Box::pin(send_while_reading(rd, wr, buf, body, chunked, length, kind)).await?
             }
         }
     } else {

@@ -504,11 +504,14 @@ impl ProxyService {
         loop {
             let conn = match server.pool.take_idle(cfg.timeouts.upstream_idle) {
                 Some(c) => c,
-                None => match origin::connect(
+                // Boxed: a dial (with its TLS handshake) is rare next to a
+                // pooled connection, and would otherwise make every
+                // request's future larger, which is copied whole into its box.
+                None => match Box::pin(origin::connect(
                     &server.address,
                     server.tls.as_deref(),
                     cfg.timeouts.connect,
-                )
+                ))
                 .await
                 {
                     Ok(c) => c,
