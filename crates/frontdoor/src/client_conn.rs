@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::FutureExt;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
@@ -45,6 +45,7 @@ use tokio::time::Instant;
 use crate::body::{BoxError, RequestBody, ResponseBody};
 use crate::error::{ErrorKind, ProxyError};
 use crate::origin::write_all_vectored;
+use crate::scratch::Scratch;
 use crate::tunnel::TunnelHandoff;
 use crate::Shared;
 
@@ -205,7 +206,12 @@ pub(crate) async fn serve<S, H>(
         .await;
         match next {
             Next::KeepAlive => {}
-            Next::Close => return,
+            Next::Close => {
+                // For the next connection (a new connection per request
+                // would otherwise allocate and free a buffer each time).
+                give_back(&mut buf);
+                return;
+            }
         }
     }
 }
@@ -281,7 +287,10 @@ where
     if let Some((upstream, idle)) = tunnel.and_then(|t| t.take()) {
         // Bytes the client sent past the upgrade request belong to the tunnel.
         let client = Prefixed { inner: io, buf };
-        crate::tunnel::run(shared, client, upstream, idle).await;
+        // Boxed, as every rare branch of the per-request future: the future
+        // is copied whole into its box for every request, so its size is
+        // paid on the common path.
+        Box::pin(crate::tunnel::run(shared, client, upstream, idle)).await;
         return Next::Close;
     }
     if keep_alive {
@@ -290,7 +299,7 @@ where
     if body_done {
         let _ = io.shutdown().await;
     } else {
-        linger(io, buf).await;
+        Box::pin(linger(io, buf)).await;
     }
     Next::Close
 }
@@ -301,7 +310,7 @@ fn request_parts(head: &h1::RequestHead, bytes: &Bytes) -> Result<http::request:
     let uri = Uri::from_maybe_shared(bytes.slice(head.target.range()))
         .map_err(|_| h1::Error::BadTarget)?;
     // Room for the forwarding headers the proxy adds, so the map never grows.
-    let mut headers = HeaderMap::with_capacity(head.headers.len() + 8);
+    let mut headers = crate::scratch::header_map(head.headers.len() + 8);
     for h in &head.headers {
         let name = HeaderName::from_bytes(h.name.get(bytes)).map_err(|_| h1::Error::BadSyntax)?;
         let value = HeaderValue::from_maybe_shared(bytes.slice(h.value.range()))
@@ -527,25 +536,41 @@ async fn write_response<S: AsyncWrite + Unpin>(
     let (parts, mut body) = resp.into_parts();
     let status = parts.status;
     let mut headers = parts.headers;
-    // Our own error answers ask to close when framing is in doubt.
-    if headers
-        .get(header::CONNECTION)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
-    {
-        *keep_alive = false;
+    // One pass over the names instead of a lookup for each (a proxied
+    // response has neither `Connection` nor `Transfer-Encoding` left).
+    let (mut connection, mut transfer_encoding, mut content_length) = (false, false, false);
+    for name in headers.keys() {
+        if name == header::CONNECTION {
+            connection = true;
+        } else if name == header::TRANSFER_ENCODING {
+            transfer_encoding = true;
+        } else if name == header::CONTENT_LENGTH {
+            content_length = true;
+        }
     }
     let switching = status == StatusCode::SWITCHING_PROTOCOLS;
-    if !switching {
-        headers.remove(header::CONNECTION);
+    if connection {
+        // Our own error answers ask to close when framing is in doubt.
+        if headers
+            .get(header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+        {
+            *keep_alive = false;
+        }
+        if !switching {
+            headers.remove(header::CONNECTION);
+        }
     }
-    headers.remove(header::TRANSFER_ENCODING);
+    if transfer_encoding {
+        headers.remove(header::TRANSFER_ENCODING);
+    }
     let out = if is_head
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
         Out::None
-    } else if headers.contains_key(header::CONTENT_LENGTH) {
+    } else if content_length {
         Out::Length
     } else if let Some(n) = body.size_hint().exact() {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
@@ -557,7 +582,7 @@ async fn write_response<S: AsyncWrite + Unpin>(
         Out::Chunked
     };
 
-    let mut head = Vec::with_capacity(256);
+    let mut head = Scratch::take();
     head.extend_from_slice(b"HTTP/1.1 ");
     head.extend_from_slice(status.as_str().as_bytes());
     head.push(b' ');
@@ -580,6 +605,8 @@ async fn write_response<S: AsyncWrite + Unpin>(
         }
     }
     head.extend_from_slice(b"\r\n");
+    // The head is encoded: the map serves the next response.
+    crate::scratch::give_header_map(headers);
 
     if matches!(out, Out::None) {
         io.write_all(&head).await?;
@@ -619,7 +646,7 @@ async fn write_response<S: AsyncWrite + Unpin>(
             },
         };
         let head = pending_head.take();
-        let head = head.as_deref().unwrap_or(&[]);
+        let head: &[u8] = head.as_deref().map_or(&[], |h| h.as_slice());
         let last = body.is_end_stream();
         match out {
             Out::Chunked => {

@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::scratch::Scratch;
+
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -15,7 +17,8 @@ pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-i
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// Headers that describe one connection, never the message.
+/// Headers that describe one connection, never the message (RFC 9110
+/// §7.6.1), in the order they are removed.
 const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     KEEP_ALIVE,
@@ -27,17 +30,47 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::PROXY_AUTHORIZATION,
 ];
 
+/// Which hop-by-hop header `name` is whatever `Connection` says: bit `i` for
+/// `HOP_BY_HOP[i]`, bit 8 for any `Proxy-*`. A comparison or two on the
+/// name's text, no hashing.
+fn hop_bits(name: &HeaderName) -> u16 {
+    let s = name.as_str();
+    let proxy = if s.starts_with("proxy-") { 1 << 8 } else { 0 };
+    let fixed = match s {
+        "connection" => 1 << 0,
+        "keep-alive" => 1 << 1,
+        "te" => 1 << 2,
+        "trailer" => 1 << 3,
+        "transfer-encoding" => 1 << 4,
+        "upgrade" => 1 << 5,
+        "proxy-authenticate" => 1 << 6,
+        "proxy-authorization" => 1 << 7,
+        _ => 0,
+    };
+    proxy | fixed
+}
+
 /// Remove hop-by-hop headers, including every header `Connection` names and any
 /// `Proxy-*`. Returns the `Upgrade` value when `keep_upgrade` and the message asks
 /// for one, so the caller can re-add it for a tunnel.
+///
+/// One pass over the names finds which are there (usually none, or just
+/// `Connection`); only those are removed, in the order and way the obvious
+/// lookup-per-name version removes them, so the headers left keep their order.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> Option<HeaderValue> {
     let upgrade = if keep_upgrade {
         headers.get(header::UPGRADE).cloned()
     } else {
         None
     };
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = headers
+    let present = headers
+        .keys()
+        .fold(0u16, |bits, name| bits | hop_bits(name));
+    if present == 0 {
+        return upgrade;
+    }
+    if present & 1 != 0 {
+        let named: smallvec::SmallVec<[HeaderName; 4]> = headers
             .get_all(header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -48,12 +81,14 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> O
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
-    headers.remove(PROXY_CONNECTION);
-    if headers.keys().any(|k| k.as_str().starts_with("proxy-")) {
-        let proxy: Vec<HeaderName> = headers
+    if present & (1 << 8) != 0 {
+        headers.remove(PROXY_CONNECTION);
+        let proxy: smallvec::SmallVec<[HeaderName; 4]> = headers
             .keys()
             .filter(|k| k.as_str().starts_with("proxy-"))
             .cloned()
@@ -124,70 +159,126 @@ pub(crate) fn restore_upgrade(headers: &mut HeaderMap, upgrade: HeaderValue) {
 
 /// A client's forwarding values, formatted once per connection.
 pub(crate) struct ClientHeaders {
-    ip: String,
-    xff: HeaderValue,
+    /// The client's address: the `X-Forwarded-For` value we add.
+    ip: HeaderValue,
     /// `for=…;proto=…` without the host.
-    forwarded: String,
+    forwarded: Box<[u8]>,
     proto: &'static str,
 }
 
 impl ClientHeaders {
     pub(crate) fn new(client_ip: IpAddr, proto: &'static str) -> Self {
-        let ip = client_ip.to_string();
-        let forwarded = match client_ip {
-            IpAddr::V4(_) => format!("for={ip};proto={proto}"),
-            IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto}"),
+        // Formatted by hand for IPv4 (every connection pays for this once;
+        // `Display` costs several times more).
+        let mut forwarded = Scratch::take();
+        let ip = match client_ip {
+            IpAddr::V4(v4) => {
+                forwarded.extend_from_slice(b"for=");
+                write_ipv4(&mut forwarded, v4);
+                4..forwarded.len()
+            }
+            IpAddr::V6(v6) => {
+                forwarded.extend_from_slice(b"for=\"[");
+                forwarded.extend_from_slice(v6.to_string().as_bytes());
+                forwarded.extend_from_slice(b"]\"");
+                6..forwarded.len() - 2
+            }
         };
-        let xff = HeaderValue::from_str(&ip).expect("an IP address is a valid header value");
+        let ip =
+            HeaderValue::from_bytes(&forwarded[ip]).expect("an IP address is a valid header value");
+        forwarded.extend_from_slice(b";proto=");
+        forwarded.extend_from_slice(proto.as_bytes());
         Self {
             ip,
-            xff,
-            forwarded,
+            forwarded: forwarded.as_slice().into(),
             proto,
         }
+    }
+}
+
+/// `a.b.c.d`, as `Ipv4Addr`'s `Display` writes it.
+fn write_ipv4(out: &mut Vec<u8>, ip: std::net::Ipv4Addr) {
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        if octet >= 100 {
+            out.push(b'0' + octet / 100);
+        }
+        if octet >= 10 {
+            out.push(b'0' + octet / 10 % 10);
+        }
+        out.push(b'0' + octet % 10);
     }
 }
 
 /// Add X-Forwarded-For/-Proto/-Host, `Forwarded` and (when absent) X-Request-Id.
 /// Returns the request id.
 pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: &ClientHeaders) -> HeaderValue {
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.is_empty() => {
-            HeaderValue::from_str(&format!("{prev}, {}", client.ip)).ok()
+    // Which of the headers we extend did the client send? One pass over the
+    // names; usually none, and then no lookup is made for them.
+    let (mut has_xff, mut has_forwarded, mut has_id) = (false, false, false);
+    for name in headers.keys() {
+        if *name == X_FORWARDED_FOR {
+            has_xff = true;
+        } else if *name == FORWARDED {
+            has_forwarded = true;
+        } else if *name == X_REQUEST_ID {
+            has_id = true;
         }
-        _ => Some(client.xff.clone()),
+    }
+    let prev_xff = if has_xff {
+        headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok())
+    } else {
+        None
+    };
+    let xff = match prev_xff {
+        Some(prev) if !prev.is_empty() => {
+            let ip = client.ip.to_str().unwrap_or_default();
+            HeaderValue::from_str(&format!("{prev}, {ip}")).ok()
+        }
+        _ => Some(client.ip.clone()),
     };
     if let Some(v) = xff {
         headers.insert(X_FORWARDED_FOR, v);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(client.proto));
     let host = headers.get(header::HOST).cloned();
-    let mut forwarded = String::with_capacity(client.forwarded.len() + 48);
-    if let Some(prev) = headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
-        forwarded.push_str(prev);
-        forwarded.push_str(", ");
+    let mut forwarded = Scratch::take();
+    if has_forwarded {
+        if let Some(prev) = headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
+            forwarded.extend_from_slice(prev.as_bytes());
+            forwarded.extend_from_slice(b", ");
+        }
     }
-    forwarded.push_str(&client.forwarded);
+    forwarded.extend_from_slice(&client.forwarded);
     if let Some(host) = &host {
         headers.insert(X_FORWARDED_HOST, host.clone());
         if let Ok(h) = host.to_str() {
             if h.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
             {
-                forwarded.push_str(";host=");
-                forwarded.push_str(h);
+                forwarded.extend_from_slice(b";host=");
+                forwarded.extend_from_slice(h.as_bytes());
             } else {
-                forwarded.push_str(";host=\"");
-                forwarded.push_str(&h.replace(['"', '\\'], ""));
-                forwarded.push('"');
+                forwarded.extend_from_slice(b";host=\"");
+                forwarded.extend_from_slice(h.replace(['"', '\\'], "").as_bytes());
+                forwarded.push(b'"');
             }
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+    // Every byte came from a visible-ASCII value or from us: as `from_str`.
+    if let Ok(v) = HeaderValue::from_bytes(&forwarded) {
         headers.insert(FORWARDED, v);
     }
-    match headers.get(&X_REQUEST_ID) {
-        Some(id) => id.clone(),
+    drop(forwarded);
+    let id = if has_id {
+        headers.get(&X_REQUEST_ID).cloned()
+    } else {
+        None
+    };
+    match id {
+        Some(id) => id,
         None => {
             let id = new_request_id();
             headers.insert(X_REQUEST_ID, id.clone());
@@ -279,6 +370,45 @@ mod tests {
     }
 
     #[test]
+    fn client_values_are_formatted_as_display_does() {
+        for ip in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "10.200.9.255",
+            "192.168.100.10",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::8:800:200c:417a",
+        ] {
+            let addr: IpAddr = ip.parse().unwrap();
+            let c = ClientHeaders::new(addr, "https");
+            assert_eq!(c.ip, ip);
+            let want = match addr {
+                IpAddr::V4(_) => format!("for={ip};proto=https"),
+                IpAddr::V6(_) => format!("for=\"[{ip}]\";proto=https"),
+            };
+            assert_eq!(std::str::from_utf8(&c.forwarded).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn forwarding_keeps_a_client_request_id_and_quotes_an_odd_host() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "a b".parse().unwrap());
+        h.insert(X_REQUEST_ID, "abc".parse().unwrap());
+        h.insert(FORWARDED, "for=10.0.0.1".parse().unwrap());
+        let id = add_forwarding(&mut h, &ClientHeaders::new("::1".parse().unwrap(), "https"));
+        assert_eq!(id, "abc");
+        assert_eq!(h["x-request-id"], "abc");
+        assert_eq!(h["x-forwarded-for"], "::1");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(
+            h["forwarded"],
+            "for=10.0.0.1, for=\"[::1]\";proto=https;host=\"a b\""
+        );
+    }
+
+    #[test]
     fn request_ids_differ() {
         assert_ne!(new_request_id(), new_request_id());
     }
@@ -311,5 +441,65 @@ mod properties {
             }
             prop_assert!(h.keys().all(|k| !k.as_str().starts_with("proxy-")));
         }
+
+        /// The one-pass strip removes exactly what the obvious one does (every
+        /// name `Connection` lists, the fixed list, any `Proxy-*`), and leaves
+        /// the rest in the same order.
+        #[test]
+        fn strip_matches_the_obvious_one(
+            names in proptest::collection::vec(
+                "(connection|keep-alive|te|trailer|trailers|transfer-encoding|upgrade|proxy-[a-z]{1,4}|proxy|x-[a-z]{1,3}|close|content-length|cookie|host)",
+                0..10,
+            ),
+            listed in proptest::collection::vec("(X-[a-z]{1,3}|close|keep-alive|Cookie|upgrade| x-a |[a-z]{1,3})", 0..4),
+            keep_upgrade in any::<bool>(),
+        ) {
+            let mut h = HeaderMap::new();
+            for (i, n) in names.iter().enumerate() {
+                h.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from(i));
+            }
+            if names.iter().any(|n| n == "connection") {
+                h.insert(header::CONNECTION, HeaderValue::from_str(&listed.join(",")).unwrap());
+            }
+            let mut expected = h.clone();
+            let want_upgrade = obvious_strip(&mut expected, keep_upgrade);
+            let got_upgrade = strip_hop_by_hop(&mut h, keep_upgrade);
+            prop_assert_eq!(got_upgrade, want_upgrade);
+            let got: Vec<_> = h.iter().collect();
+            let want: Vec<_> = expected.iter().collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    /// The strip as first written: a lookup per fixed name.
+    fn obvious_strip(headers: &mut HeaderMap, keep_upgrade: bool) -> Option<HeaderValue> {
+        let upgrade = if keep_upgrade {
+            headers.get(header::UPGRADE).cloned()
+        } else {
+            None
+        };
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+        for name in &HOP_BY_HOP {
+            headers.remove(name);
+        }
+        headers.remove(PROXY_CONNECTION);
+        let proxy: Vec<HeaderName> = headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("proxy-"))
+            .cloned()
+            .collect();
+        for name in proxy {
+            headers.remove(name);
+        }
+        upgrade
     }
 }

@@ -32,6 +32,7 @@ mod proxy;
 mod redirect;
 pub mod route;
 mod routing;
+mod scratch;
 mod snapshot;
 mod stats;
 mod sticky;

@@ -23,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::body::{BodyTooLarge, BoxError, RequestBody};
 use crate::error::{ErrorKind, ProxyError};
 use crate::pool::Connection;
+use crate::scratch::Scratch;
 use crate::upstream_body::{Framing, Home, UpstreamBody};
 use crate::upstream_tls::{dial, Stream, UpstreamTls};
 
@@ -52,12 +53,14 @@ pub(crate) async fn exchange<'a>(
     let streams = !matches!(body, RequestBody::Empty);
     let length = content_length(&parts.headers);
     let chunked = streams && length.is_none();
-    let head = encode_head(parts, chunked);
+    let mut head = Scratch::take();
+    encode_head(parts, chunked, &mut head);
     // The flush is free on plain TCP; over TLS it sends what rustls still holds.
     let wrote = match conn.stream.write_all(&head).await {
         Ok(()) => conn.stream.flush().await,
         Err(e) => Err(e),
     };
+    drop(head);
     if let Err(e) = wrote {
         // Nothing the server could act on was sent (a head cut short is not a
         // request): the request may go elsewhere, body and all.
@@ -79,15 +82,18 @@ pub(crate) async fn exchange<'a>(
     let (head, body_sent) = if streams {
         // Read and write at once: TCP splits into borrowed halves for free; a
         // TLS session is one state machine, so its halves share it through
-        // tokio's split (a small allocation, on the TLS path only).
+        // tokio's split (a small allocation, on the TLS path only). Boxed:
+        // the client's per-request future would otherwise carry room for
+        // both, and it is copied whole into its box for every request, body
+        // or not.
         match stream {
             Stream::Plain(tcp) => {
                 let (rd, wr) = tcp.split();
-                send_while_reading(rd, wr, buf, body, chunked, length, kind).await?
+                Box::pin(send_while_reading(rd, wr, buf, body, chunked, length, kind)).await?
             }
             Stream::Tls(tls) => {
                 let (rd, wr) = tokio::io::split(&mut **tls);
-                send_while_reading(rd, wr, buf, body, chunked, length, kind).await?
+                Box::pin(send_while_reading(rd, wr, buf, body, chunked, length, kind)).await?
             }
         }
     } else {
@@ -159,14 +165,15 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| h1::rules::parse_decimal(v.as_bytes()))
 }
 
-/// The request line and headers, ready to write in one go. HTTP/1.1 always:
-/// we speak our own version to servers whatever the client spoke.
-fn encode_head(parts: &Parts, chunked: bool) -> Vec<u8> {
+/// The request line and headers into `out`, ready to write in one go.
+/// HTTP/1.1 always: we speak our own version to servers whatever the client
+/// spoke.
+fn encode_head(parts: &Parts, chunked: bool, out: &mut Vec<u8>) {
     let mut size = parts.method.as_str().len() + 64;
     for (name, value) in &parts.headers {
         size += name.as_str().len() + value.len() + 4;
     }
-    let mut out = Vec::with_capacity(size);
+    out.reserve(size);
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
     if parts.method == Method::CONNECT {
@@ -193,7 +200,6 @@ fn encode_head(parts: &Parts, chunked: bool) -> Vec<u8> {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out
 }
 
 /// Stream the client's body to the server, re-framed as `chunked` when its
@@ -339,7 +345,7 @@ fn build_response(
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     let bad = |what: &str| ProxyError::with_detail(ErrorKind::UpstreamProtocol, what.to_string());
     let status = StatusCode::from_u16(head.status).map_err(|_| bad("status code"))?;
-    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    let mut headers = crate::scratch::header_map(head.headers.len());
     for h in &head.headers {
         let name = HeaderName::from_bytes(h.name.get(&bytes)).map_err(|_| bad("a header name"))?;
         // Shares the head's bytes: no copy per value.
@@ -403,6 +409,12 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(()).unwrap().into_parts().0
+    }
+
+    fn encode_head(parts: &Parts, chunked: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        super::encode_head(parts, chunked, &mut out);
+        out
     }
 
     #[test]

@@ -69,9 +69,20 @@ impl hyper::service::Service<Request<Incoming>> for ProxyService {
                 }
             };
             // HTTP/2 has no Upgrade (extended CONNECT is not offered).
-            Ok(this.handle(parts, body, false).await)
+            Ok(this.handle(parts, body, false, Front::Http2).await)
         })
     }
+}
+
+/// The protocol front end a request came through: it decides what is still
+/// to be checked.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Front {
+    /// Our HTTP/1 core: `h1::parse_request` applied the request-head rules
+    /// (`strict.rs` only turns an absolute-form target into origin-form).
+    Http1,
+    /// hyper's HTTP/2: `strict.rs` applies the rules here.
+    Http2,
 }
 
 /// What the access log and metrics learn about one request.
@@ -138,6 +149,7 @@ impl ProxyService {
         parts: Parts,
         body: RequestBody<'_>,
         upgrade: bool,
+        front: Front,
     ) -> Response<ResponseBody> {
         if self.shared.acme.is_some() && self.tls.is_none() {
             if let Some(resp) = self.acme_challenge(&parts) {
@@ -151,7 +163,7 @@ impl ProxyService {
         let target = parts.uri.clone();
         let mut route = None;
         let mut pool_stats = None;
-        let (forwarded, request_id) = match self.prepare(parts, body, upgrade, &snap) {
+        let (forwarded, request_id) = match self.prepare(parts, body, upgrade, front, &snap) {
             Ok((mut parts, body, client_upgrade, id)) => {
                 let host = parts.headers.get(header::HOST).cloned();
                 let vars = Vars {
@@ -262,12 +274,18 @@ impl ProxyService {
         mut parts: Parts,
         body: RequestBody<'a>,
         upgrade: bool,
+        front: Front,
         snap: &Snapshot,
     ) -> Result<(Parts, RequestBody<'a>, bool, HeaderValue), ProxyError> {
         if parts.version == Version::HTTP_2 {
             headers::from_http2(&mut parts)?;
         }
-        crate::strict::check(&mut parts)?;
+        // The HTTP/1 core's parser applied the same rules to the head; only an
+        // absolute-form (or authority-form) target is still to be rewritten.
+        if front == Front::Http2 || parts.uri.scheme().is_some() || parts.uri.authority().is_some()
+        {
+            crate::strict::check(&mut parts)?;
+        }
         let limits = &snap.config.limits;
         let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > limits.max_uri_bytes {
@@ -486,11 +504,14 @@ impl ProxyService {
         loop {
             let conn = match server.pool.take_idle(cfg.timeouts.upstream_idle) {
                 Some(c) => c,
-                None => match origin::connect(
+                // Boxed: a dial (with its TLS handshake) is rare next to a
+                // pooled connection, and would otherwise make every
+                // request's future larger, which is copied whole into its box.
+                None => match Box::pin(origin::connect(
                     &server.address,
                     server.tls.as_deref(),
                     cfg.timeouts.connect,
-                )
+                ))
                 .await
                 {
                     Ok(c) => c,
@@ -508,7 +529,11 @@ impl ProxyService {
                 Err(_elapsed) => {
                     return Err((ProxyError::new(ErrorKind::UpstreamTimeout), None));
                 }
-                Ok(Ok(resp)) => return Ok(resp),
+                Ok(Ok(resp)) => {
+                    // The head went out: the map serves the next request.
+                    crate::scratch::give_header_map(parts.headers);
+                    return Ok(resp);
+                }
                 Ok(Err(origin::Failed {
                     unsent: Some(unsent),
                     ..
@@ -686,6 +711,6 @@ impl crate::client_conn::Handler for ProxyService {
         upgrade: bool,
     ) -> impl Future<Output = Response<ResponseBody>> + Send + 'a {
         self.phase.busy();
-        ProxyService::handle(self, parts, body, upgrade)
+        ProxyService::handle(self, parts, body, upgrade, Front::Http1)
     }
 }

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# CPU per request, counted: instructions the proxy process executes per proxied
+# request under valgrind's callgrind, for bigstep balance and HAProxy, one
+# thread each, in front of one nginx backend on loopback. Instruction counts do
+# not depend on the machine's load, so they compare builds (before/after a
+# change) where wall-clock figures on a shared machine cannot.
+#
+#   bench/frontdoor-callgrind.sh
+#
+# Environment:
+#   BIGSTEP_BIN=path   the binary (default: cargo build --release)
+#   N=20000            keep-alive requests counted (h2load --h1 -c8: an exact count)
+#   CHURN_N=2000       requests counted with a new connection each (bench/frontdoor/churn.py)
+#   PROXIES="bigstep haproxy"
+#   TOP=25             functions listed per run (callgrind_annotate, exclusive)
+#   BASE_PORT=18580    first of the 3 ports used
+#   KEEP=1             keep the temp dir (callgrind outputs)
+#
+# Each proxy is started under callgrind, warmed up (upstream pool, allocator),
+# its counters zeroed (callgrind_control -z), then the requests are sent and the
+# counters dumped (callgrind_control -d). Ir per request = the dump's total / N.
+set -euo pipefail
+
+N=${N:-20000}
+CHURN_N=${CHURN_N:-2000}
+PROXIES=${PROXIES:-"bigstep haproxy"}
+TOP=${TOP:-25}
+BASE_PORT=${BASE_PORT:-18580}
+BACKEND_PORT=$BASE_PORT
+BIGSTEP_PORT=$((BASE_PORT + 1))
+HAPROXY_PORT=$((BASE_PORT + 2))
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+for tool in valgrind callgrind_control callgrind_annotate h2load nginx haproxy curl python3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+
+W=$(mktemp -d /tmp/frontdoor-callgrind.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${BIGSTEP_BIN:-}" ]; then
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
+    (cd "$repo" && cargo build --release -p bigstep -j2)
+    BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
+fi
+
+wait_port() {
+    local i
+    for i in $(seq 1 600); do
+        curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/" && return 0
+        sleep 0.2
+    done
+    echo "nothing answering on port $1" >&2; exit 1
+}
+
+# ---------------------------------------------------------------- backend
+BODY100=$(printf 'x%.0s' $(seq 1 99))
+mkdir -p "$W/backend/logs"
+cat > "$W/backend/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $W/backend/nginx.pid;
+error_log $W/backend/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:$BACKEND_PORT backlog=4096;
+        location = / { return 200 "$BODY100\n"; }
+    }
+}
+EOF
+nginx -p "$W/backend" -c "$W/backend/nginx.conf" &
+PIDS+=($!)
+wait_port $BACKEND_PORT
+
+cat > "$W/bigstep.toml" <<EOF
+[balance]
+listen = "127.0.0.1:$BIGSTEP_PORT"
+access_log = false
+
+[[balance.servers]]
+address = "127.0.0.1:$BACKEND_PORT"
+EOF
+cat > "$W/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 75s
+    timeout server 60s
+    timeout http-keep-alive 75s
+frontend fe
+    bind 127.0.0.1:$HAPROXY_PORT
+    default_backend be
+backend be
+    server s1 127.0.0.1:$BACKEND_PORT
+EOF
+
+echo "# front door callgrind $(date -u +%Y-%m-%dT%H:%M:%SZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# bigstep $BIGSTEP_BIN; $(haproxy -v | head -1 | cut -d' ' -f1-3); N=$N CHURN_N=$CHURN_N"
+
+# run_one PROXY TEST: start PROXY under callgrind, warm up, count TEST's requests.
+run_one() {
+    local proxy=$1 test=$2 port out
+    out=$W/cg-$proxy-$test
+    case $proxy in
+        bigstep)
+            port=$BIGSTEP_PORT
+            RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
+                "$BIGSTEP_BIN" balance --config "$W/bigstep.toml" --threads 1 > "$W/$proxy-$test.log" 2>&1 &
+            ;;
+        haproxy)
+            port=$HAPROXY_PORT
+            valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
+                haproxy -db -f "$W/haproxy.cfg" > "$W/$proxy-$test.log" 2>&1 &
+            ;;
+    esac
+    local pid=$!
+    PIDS+=($pid)
+    wait_port "$port"
+    # Warm up both paths: the upstream pool, buffer pools, the allocator.
+    h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$port/" > /dev/null 2>&1
+    python3 "$here/frontdoor/churn.py" 127.0.0.1 "$port" 200 > /dev/null
+    callgrind_control -z "$pid" > /dev/null
+    local n
+    case $test in
+        keepalive)
+            n=$N
+            h2load --h1 -n "$N" -c 8 "http://127.0.0.1:$port/" > "$W/load-$proxy-$test.txt" 2>&1
+            grep -q "succeeded, 0 errored" "$W/load-$proxy-$test.txt" || grep "requests:" "$W/load-$proxy-$test.txt"
+            ;;
+        churn)
+            n=$CHURN_N
+            python3 "$here/frontdoor/churn.py" 127.0.0.1 "$port" "$CHURN_N" 4 > "$W/load-$proxy-$test.txt"
+            ;;
+    esac
+    callgrind_control -d "$pid" > /dev/null
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    local dump
+    dump=$(ls -t "$out".*.1 2>/dev/null | head -1)
+    [ -n "$dump" ] || { echo "  $proxy $test: no dump" >&2; return; }
+    local ir
+    ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
+    printf '%-8s %-9s %12s instructions / %6s requests = %8.0f per request  (%s)\n' \
+        "$proxy" "$test" "$ir" "$n" "$(awk -v a="$ir" -v b="$n" 'BEGIN {print a / b}')" \
+        "$(head -1 "$W/load-$proxy-$test.txt" | cut -c1-80)"
+    callgrind_annotate --threshold=100 "$dump" 2>/dev/null \
+        | awk -v top="$TOP" -v n="$n" -v total="$ir" '
+            $1 ~ /^[0-9,]+$/ && shown < top {
+                v = $1; gsub(",", "", v)
+                if (v + 0 >= total + 0) next    # the program total and main, inclusive
+                line = $0
+                sub(/^ *[0-9,]+ *(\([^)]*\))? */, "", line)
+                printf "    %8.0f  %s\n", v / n, line
+                shown++
+            }' \
+        | cut -c1-160
+}
+
+for proxy in $PROXIES; do
+    for test in keepalive churn; do
+        run_one "$proxy" "$test"
+    done
+done
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
