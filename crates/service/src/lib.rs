@@ -10,6 +10,7 @@
 //! - [`signals`]: SIGTERM/SIGINT/SIGHUP installed once per process, as events.
 //! - [`metrics`]: one `prometheus-client` registry per process and `/metrics`.
 //! - [`config`]: a config file read once, typed, errors by line.
+//! - [`gate`]: poll a rarely-ready future (a kill signal, the drain) only when it woke.
 //!
 //! A role builds a [`Server`], calls [`Server::accept_until`] with its stop
 //! signal and a connection handler that watches [`Drain`], then
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod gate;
 pub mod http;
 pub mod limit;
 pub mod listener;
@@ -27,6 +29,7 @@ pub mod server;
 pub mod shutdown;
 pub mod signals;
 
+pub use gate::{Gate, Gated};
 pub use limit::{Limit, Permit, Reject};
 pub use listener::{bind, Listener};
 pub use metrics::Metrics;
