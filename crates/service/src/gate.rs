@@ -181,8 +181,10 @@ mod tests {
         let mut gate = Gate::new();
         let mut other = 0;
         // Another branch makes the task poll often; the probe is polled once
-        // to register, then not again until it fires.
-        let done = std::future::poll_fn(|cx| {
+        // to register, then not again until it fires. In a spawned task, as
+        // a connection is (its waker is the same at every poll; `block_on`'s
+        // need not be, and then the gate polls every time).
+        let done = std::future::poll_fn(move |cx| {
             if gate.poll_with(cx, |cx| p.poll(cx)).is_ready() {
                 return Poll::Ready(other);
             }
@@ -196,9 +198,10 @@ mod tests {
             }
             Poll::Pending
         });
-        let polled = tokio::time::timeout(Duration::from_secs(10), done)
+        let polled = tokio::time::timeout(Duration::from_secs(10), tokio::spawn(done))
             .await
-            .expect("the gate lost the wake-up");
+            .expect("the gate lost the wake-up")
+            .unwrap();
         assert!(polled >= 100);
         assert_eq!(probe.polls.load(Ordering::SeqCst), 2);
     }
