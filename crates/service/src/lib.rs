@@ -11,6 +11,7 @@
 //! - [`metrics`]: one `prometheus-client` registry per process and `/metrics`.
 //! - [`config`]: a config file read once, typed, errors by line.
 //! - [`io`]: `forward_async_write!`, the write side of read-only wrappers.
+//! - [`gate`]: poll a rarely-ready future (a kill signal, the drain) only when it woke.
 //!
 //! A role builds a [`Server`], calls [`Server::accept_until`] with its stop
 //! signal and a connection handler that watches [`Drain`], then
@@ -20,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod gate;
 pub mod http;
 pub mod io;
 pub mod limit;
@@ -29,6 +31,7 @@ pub mod server;
 pub mod shutdown;
 pub mod signals;
 
+pub use gate::{Gate, Gated};
 pub use limit::{Limit, Permit, Reject};
 pub use listener::{bind, Listener};
 pub use metrics::Metrics;

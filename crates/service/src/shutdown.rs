@@ -121,12 +121,15 @@ impl Shutdown {
         let conn = Box::pin(conn);
         let inner = self.inner.clone();
         inner.open.fetch_add(1, Ordering::AcqRel);
-        let cut = inner.cut.clone();
+        // Gated: the cut is polled beside the connection at every wake-up,
+        // and a cancellation future takes two locks per poll.
+        let cut = crate::gate::Gated::new(inner.cut.clone().cancelled_owned());
         self.inner.tracker.spawn(async move {
             let _permit = permit;
             tokio::select! {
+                biased;
                 () = conn => {}
-                () = cut.cancelled() => {}
+                () = cut => {}
             }
             inner.open.fetch_sub(1, Ordering::AcqRel);
         });

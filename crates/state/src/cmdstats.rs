@@ -49,6 +49,17 @@ fn highest(i: usize) -> u64 {
 }
 
 impl Histogram {
+    /// Adds `other`'s observations.
+    fn merge(&mut self, other: &Histogram) {
+        if other.counts.len() > self.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.total += other.total;
+    }
+
     /// Counts one observation of `ns` nanoseconds.
     pub(crate) fn record(&mut self, ns: u64) {
         let i = index(ns);
@@ -94,15 +105,28 @@ pub(crate) struct CmdStat {
 }
 
 /// Every command's counters, by full name (`get`, `config|get`).
+///
+/// Kept by the address of the name (each command's `&'static str` in the
+/// table), not by its text: this runs for every command, and hashing an
+/// integer is cheaper than hashing and comparing a string. Should two
+/// copies of one name ever have two addresses, the report merges them.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CmdStats {
-    by_name: HashMap<&'static str, CmdStat, ahash::RandomState>,
+    by_addr: HashMap<usize, (&'static str, CmdStat), ahash::RandomState>,
 }
 
 impl CmdStats {
+    fn entry(&mut self, name: &'static str) -> &mut CmdStat {
+        &mut self
+            .by_addr
+            .entry(name.as_ptr() as usize)
+            .or_insert_with(|| (name, CmdStat::default()))
+            .1
+    }
+
     /// Counts a call of `name` that took `ns` and failed or not.
     pub(crate) fn call(&mut self, name: &'static str, ns: u64, failed: bool) {
-        let s = self.by_name.entry(name).or_default();
+        let s = self.entry(name);
         s.calls += 1;
         s.ns += ns;
         s.failed += failed as u64;
@@ -111,12 +135,21 @@ impl CmdStats {
 
     /// Counts a refused call of `name`.
     pub(crate) fn reject(&mut self, name: &'static str) {
-        self.by_name.entry(name).or_default().rejected += 1;
+        self.entry(name).rejected += 1;
     }
 
     /// Commands with something counted, by name.
-    fn sorted(&self) -> Vec<(&'static str, &CmdStat)> {
-        let mut v: Vec<_> = self.by_name.iter().map(|(k, v)| (*k, v)).collect();
+    fn sorted(&self) -> Vec<(&'static str, CmdStat)> {
+        let mut by_name: HashMap<&'static str, CmdStat> = HashMap::new();
+        for (name, s) in self.by_addr.values() {
+            let m = by_name.entry(name).or_default();
+            m.calls += s.calls;
+            m.ns += s.ns;
+            m.rejected += s.rejected;
+            m.failed += s.failed;
+            m.hist.merge(&s.hist);
+        }
+        let mut v: Vec<_> = by_name.into_iter().collect();
         v.sort_unstable_by_key(|(k, _)| *k);
         v
     }
@@ -141,7 +174,7 @@ impl CmdStats {
     /// `INFO latencystats` lines for the percentiles `ps` (Redis's format:
     /// `p50=1.003,p99=...`, microseconds with three decimals).
     pub(crate) fn write_latencystats(&self, ps: &[f64], w: &mut String) {
-        for (name, s) in self.sorted() {
+        for (name, s) in &self.sorted() {
             if s.calls == 0 {
                 continue;
             }

@@ -20,11 +20,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
+use service::{Gate, Gated};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
@@ -369,16 +371,30 @@ async fn active_expiry(shared: Arc<Shared>) {
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Writes `out` unless the client is killed meanwhile. False = close.
-async fn flush(wr: &mut OwnedWriteHalf, out: &mut BytesMut, client: &Client) -> bool {
+async fn flush(
+    wr: &mut OwnedWriteHalf,
+    out: &mut BytesMut,
+    client: &Client,
+    kill: &mut Kill,
+) -> bool {
     if out.is_empty() {
         return true;
     }
     let ok = tokio::select! {
+        biased;
         r = wr.write_all(out) => r.is_ok(),
-        _ = client.shared.kill.notified() => false,
+        () = &mut *kill => false,
     };
     out.clear();
     ok && !client.shared.killed.load(Ordering::SeqCst)
+}
+
+/// A client's kill signal (`ClientShared::kill`), gated.
+type Kill = Gated<Pin<Box<dyn Future<Output = ()> + Send>>>;
+
+fn kill_signal(client: &Client) -> Kill {
+    let shared = client.shared.clone();
+    Gated::new(Box::pin(async move { shared.kill.notified().await }))
 }
 
 /// Serves one client until it leaves, is killed, or — once `drain` fires — has
@@ -427,17 +443,23 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut draining = false;
+    // The kill signal, the drain and the push channel are polled beside the
+    // socket at every wake-up and almost never fire: each behind a gate
+    // (`service::gate`), kept for the connection's life.
+    let mut kill = kill_signal(&client);
+    let mut drained = Gated::new(drain.draining());
+    let mut pushes = Gate::new();
     'conn: loop {
         tokio::select! {
             biased;
-            _ = client.shared.kill.notified() => break 'conn,
-            () = drain.draining(), if !draining => {
+            () = &mut kill => break 'conn,
+            () = &mut drained, if !draining => {
                 draining = true;
                 if !in_flight(&client, &inbuf) {
                     break 'conn;
                 }
             }
-            Some(push) = push_rx.recv() => {
+            Some(push) = std::future::poll_fn(|cx| pushes.poll_with(cx, |cx| push_rx.poll_recv(cx))) => {
                 push.encode(client.proto, &mut out);
                 let mut n = 1;
                 while n < 1024 {
@@ -447,7 +469,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                     }
                 }
                 let len = out.len();
-                if !flush(&mut wr, &mut out, &client).await {
+                if !flush(&mut wr, &mut out, &client, &mut kill).await {
                     break 'conn;
                 }
                 let _ = client.shared.pending.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| Some(p.saturating_sub(len)));
@@ -475,34 +497,34 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                             break;
                         }
                         Batch::ProtocolError => {
-                            let _ = flush(&mut wr, &mut out, &client).await;
+                            let _ = flush(&mut wr, &mut out, &client, &mut kill).await;
                             break 'conn;
                         }
                         Batch::Flush => {
                             if !wait_durable(&mut synced, w.at, w.always).await
-                                || !flush(&mut wr, &mut out, &client).await
+                                || !flush(&mut wr, &mut out, &client, &mut kill).await
                             {
                                 break 'conn;
                             }
                         }
                         Batch::WaitIdle => {
                             if !wait_durable(&mut synced, w.at, w.always).await
-                                || !flush(&mut wr, &mut out, &client).await
+                                || !flush(&mut wr, &mut out, &client, &mut kill).await
                             {
                                 break 'conn;
                             }
                             tokio::select! {
                                 () = shared.watch.idle() => {}
-                                _ = client.shared.kill.notified() => break 'conn,
+                                () = &mut kill => break 'conn,
                             }
                         }
                         Batch::Block => {
                             if !wait_durable(&mut synced, w.at, w.always).await
-                                || !flush(&mut wr, &mut out, &client).await
+                                || !flush(&mut wr, &mut out, &client, &mut kill).await
                             {
                                 break 'conn;
                             }
-                            match block_wait(&shared, &mut client, &mut rd, &mut inbuf).await {
+                            match block_wait(&shared, &mut client, &mut rd, &mut inbuf, &mut kill).await {
                                 Some(r) => r.encode(client.proto, &mut out),
                                 None => break 'conn,
                             }
@@ -519,7 +541,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                     tokio::task::yield_now().await;
                 }
                 if !wait_durable(&mut synced, w.at, w.always).await
-                    || !flush(&mut wr, &mut out, &client).await
+                    || !flush(&mut wr, &mut out, &client, &mut kill).await
                     || client.close
                 {
                     break 'conn;
@@ -689,6 +711,7 @@ async fn block_wait(
     client: &mut Client,
     rd: &mut tokio::net::tcp::OwnedReadHalf,
     inbuf: &mut BytesMut,
+    kill: &mut Kill,
 ) -> Option<Reply> {
     let mut spec = client.block.take()?;
     let deadline = (spec.timeout_ms > 0)
@@ -704,7 +727,7 @@ async fn block_wait(
         tokio::select! {
             r = &mut spec.rx => return r.ok(),
             _ = &mut sleep => break,
-            _ = client.shared.kill.notified() => {
+            () = &mut *kill => {
                 cmd::unblock(&mut shared.lock_idle().await.store, client.id);
                 return None;
             }

@@ -332,6 +332,8 @@ pub(crate) struct Client {
     /// Its registry entry, when it connected while a script was busy: put
     /// in the registry by its first command after the script.
     pub(crate) unregistered: Option<Box<ClientEntry>>,
+    /// The last command it ran, as its registry entry has it.
+    pub(crate) last_cmd: &'static str,
 }
 
 impl Client {
@@ -364,6 +366,7 @@ impl Client {
                 replay: false,
                 subscriptions: 0,
                 unregistered: None,
+                last_cmd: "",
             },
             rx,
         )

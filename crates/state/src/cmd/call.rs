@@ -71,8 +71,13 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         ctx.s.tracking.writer = writer;
     }
     ctx.custom_prop = saved_prop;
-    if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {
-        e.last_cmd = spec.name;
+    // The registry (CLIENT LIST) is looked up only when the name changes:
+    // a client mostly repeats its command.
+    if !std::ptr::eq(ctx.c.last_cmd, spec.name) {
+        ctx.c.last_cmd = spec.name;
+        if let Some(e) = ctx.s.clients.get_mut(&ctx.c.id) {
+            e.last_cmd = spec.name;
+        }
     }
     reply
 }

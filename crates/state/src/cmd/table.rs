@@ -520,8 +520,11 @@ static COMMAND_SUBS: &[Spec] = &[
     c("command|list", -2, 0, NK, conn::command_list::<Table>),
 ];
 
-fn index() -> &'static HashMap<&'static str, &'static Spec> {
-    static IDX: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+/// Name to command. ahash, not the std SipHash: this is looked up for every
+/// command, and SipHash was about 160 instructions of a GET (callgrind).
+fn index() -> &'static HashMap<&'static str, &'static Spec, ahash::RandomState> {
+    static IDX: OnceLock<HashMap<&'static str, &'static Spec, ahash::RandomState>> =
+        OnceLock::new();
     IDX.get_or_init(|| TABLE.iter().map(|s| (s.name, s)).collect())
 }
 

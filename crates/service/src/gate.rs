@@ -1,0 +1,254 @@
+//! A wake-up gate: poll a rarely-ready future or channel only when it has
+//! asked to be polled.
+//!
+//! A connection's loop selects over things that almost never fire (its kill
+//! signal, the shutdown drain, the cut) beside the socket, so it polls them
+//! again on every request. For a tokio `Notify` waiter that is a mutex lock
+//! per poll, and a fresh `notified()` per loop takes it twice more; a
+//! cancellation token adds its own lock. In `bigstep state` that was about a
+//! fifth of the instructions of a GET without pipelining (callgrind,
+//! BENCHMARKS.md, 2026-12-04).
+//!
+//! A [`Gate`] stands between a task and what it polls: what is polled
+//! through it sees the gate's own waker, which records that it was woken and
+//! then wakes the task. The gate polls again only when that happened, when
+//! the last poll was ready (so the inner has surely registered a waker before
+//! it is skipped), or when the polling task changed. Otherwise a poll costs
+//! one atomic load.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// See the module documentation.
+pub struct Gate {
+    signal: Arc<Signal>,
+    /// The waker handed to what is polled through the gate.
+    waker: Waker,
+    /// The task waker `signal` wakes (None before the first poll).
+    task: Option<Waker>,
+    /// The inner must be polled at the next poll: the last poll was ready,
+    /// so nothing may be registered.
+    must_poll: bool,
+}
+
+struct Signal {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for Signal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if let Some(t) = self.task.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            t.wake_by_ref();
+        }
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate::new()
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("woken", &self.signal.woken.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Gate {
+    /// A gate that polls at its first use.
+    pub fn new() -> Gate {
+        let signal = Arc::new(Signal {
+            woken: AtomicBool::new(false),
+            task: Mutex::new(None),
+        });
+        Gate {
+            waker: Waker::from(signal.clone()),
+            signal,
+            task: None,
+            must_poll: true,
+        }
+    }
+
+    /// Calls `poll` with the gate's waker when it may be ready; `Pending`
+    /// without calling it otherwise. `poll` must follow the `Future`
+    /// contract: when it returns `Pending`, it has arranged for the waker it
+    /// was given to be woken.
+    pub fn poll_with<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        let same_task = self.task.as_ref().is_some_and(|t| t.will_wake(cx.waker()));
+        if !same_task {
+            *self.signal.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+            self.task = Some(cx.waker().clone());
+            self.must_poll = true;
+        }
+        // Cleared before polling: a wake during the poll is kept for the next.
+        let woken = self.signal.woken.swap(false, Ordering::AcqRel);
+        if !woken && !self.must_poll {
+            return Poll::Pending;
+        }
+        let r = poll(&mut Context::from_waker(&self.waker));
+        self.must_poll = r.is_ready();
+        r
+    }
+}
+
+/// A future polled through a [`Gate`]: for one that stays pending for a
+/// long time and is polled often (a kill signal, a drain), kept for the
+/// connection's life and selected by `&mut`. Once it has completed it stays
+/// pending, so it may stay in a `select!` loop.
+pub struct Gated<F> {
+    fut: Option<Pin<Box<F>>>,
+    gate: Gate,
+}
+
+impl<F: Future> Gated<F> {
+    /// Wraps `fut` (boxed, so the wrapper is `Unpin`).
+    pub fn new(fut: F) -> Gated<F> {
+        Gated {
+            fut: Some(Box::pin(fut)),
+            gate: Gate::new(),
+        }
+    }
+}
+
+impl<F: Future> Future for Gated<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let Some(fut) = this.fut.as_mut() else {
+            return Poll::Pending;
+        };
+        let r = this.gate.poll_with(cx, |cx| fut.as_mut().poll(cx));
+        if r.is_ready() {
+            this.fut = None;
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    /// Counts its polls; ready once `ready` is set, waking the stored waker
+    /// when set through `fire`.
+    #[derive(Default)]
+    struct Probe {
+        polls: AtomicUsize,
+        ready: AtomicBool,
+        waker: Mutex<Option<Waker>>,
+    }
+
+    impl Probe {
+        fn fire(&self) {
+            self.ready.store(true, Ordering::SeqCst);
+            if let Some(w) = self.waker.lock().unwrap().take() {
+                w.wake();
+            }
+        }
+        fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            if self.ready.load(Ordering::SeqCst) {
+                return Poll::Ready(());
+            }
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn polls_the_inner_only_when_it_woke() {
+        let probe = Arc::new(Probe::default());
+        let p = probe.clone();
+        let mut gate = Gate::new();
+        let mut other = 0;
+        // Another branch makes the task poll often; the probe is polled once
+        // to register, then not again until it fires. In a spawned task, as
+        // a connection is (its waker is the same at every poll; `block_on`'s
+        // need not be, and then the gate polls every time).
+        let done = std::future::poll_fn(move |cx| {
+            if gate.poll_with(cx, |cx| p.poll(cx)).is_ready() {
+                return Poll::Ready(other);
+            }
+            other += 1;
+            if other == 100 {
+                let p = p.clone();
+                tokio::spawn(async move { p.fire() });
+            }
+            if other <= 100 {
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        });
+        let polled = tokio::time::timeout(Duration::from_secs(10), tokio::spawn(done))
+            .await
+            .expect("the gate lost the wake-up")
+            .unwrap();
+        assert!(polled >= 100);
+        assert_eq!(probe.polls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn after_a_ready_poll_polls_again_until_pending() {
+        // An inner that is ready twice in a row without registering (a
+        // channel with two messages), then pending: every message arrives.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        let mut gate = Gate::new();
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let v = std::future::poll_fn(|cx| gate.poll_with(cx, |cx| rx.poll_recv(cx))).await;
+            got.extend(v);
+        }
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            tx.send(3).unwrap();
+            tx
+        });
+        let v = tokio::time::timeout(
+            Duration::from_secs(10),
+            std::future::poll_fn(|cx| gate.poll_with(cx, |cx| rx.poll_recv(cx))),
+        )
+        .await
+        .expect("the gate lost the wake-up");
+        got.extend(v);
+        drop(late.await);
+        assert_eq!(got, vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_gated_notify_sees_a_notification_sent_between_polls() {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let n = notify.clone();
+        let mut kill = Gated::new(async move { n.notified().await });
+        // Registered, then pending.
+        assert!(futures_poll_once(&mut kill).await.is_pending());
+        notify.notify_one();
+        tokio::time::timeout(Duration::from_secs(10), &mut kill)
+            .await
+            .expect("the gated future missed the notification");
+    }
+
+    async fn futures_poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+        std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await
+    }
+}
