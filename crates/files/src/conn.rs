@@ -137,7 +137,8 @@ enum Plan {
     Answer {
         /// Bytes of the request head to consume.
         consumed: usize,
-        file: std::fs::File,
+        /// The data file, perhaps shared with other readers (sendfile reads at an offset).
+        file: std::sync::Arc<std::fs::File>,
         body: fast::Body,
         close: bool,
         head_only: bool,

@@ -22,6 +22,7 @@ mod sigv4;
 mod sigv4_ref;
 pub mod store;
 pub mod tags;
+mod threads;
 mod vhost;
 
 pub use config::{generate_keys, ConfigError, FilesConfig, FilesToml};

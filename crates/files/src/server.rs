@@ -141,15 +141,15 @@ impl http_body::Body for IdleBody {
 
 /// A files server whose data directory is open and checked, ready to serve.
 pub struct FilesServer {
-    app: App,
-    lifecycle_day: std::time::Duration,
-    max_connections: usize,
-    grace: std::time::Duration,
+    pub(crate) app: App,
+    pub(crate) lifecycle_day: std::time::Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) grace: std::time::Duration,
 }
 
 /// What a client over the connection cap gets: S3's `SlowDown`, which SDKs
 /// retry with backoff.
-fn slow_down() -> service::Reject {
+pub(crate) fn slow_down() -> service::Reject {
     const BODY: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
 <Message>Please reduce your request rate: the server is handling too many connections.</Message></Error>";
     service::Reject::reply(format!(
@@ -270,27 +270,7 @@ impl FilesServer {
         let sd = server.shutdown.clone();
         server
             .accept_until(shutdown, |stream, peer, drain| {
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                async move {
-                    // The read fast path answers what it can and hands the
-                    // rest to hyper and s3s: one request at a time when it
-                    // can frame them, so the connection comes back to it.
-                    let mut conn = crate::conn::Conn::new(&app, stream);
-                    loop {
-                        match crate::conn::serve(&app, conn, peer, &drain).await {
-                            Handoff::Closed => return,
-                            Handoff::One(one) => match serve_one(&app, one, peer).await {
-                                Some(back) => conn = back,
-                                None => return,
-                            },
-                            Handoff::Life(io) => {
-                                serve_general(app, io, peer, drain).await;
-                                return;
-                            }
-                        }
-                    }
-                }
+                serve_connection(app.clone(), stream, peer, drain)
             })
             .await;
         sweeper.abort();
@@ -299,9 +279,36 @@ impl FilesServer {
     }
 }
 
+/// Serves one accepted connection to its end.
+pub(crate) async fn serve_connection(
+    app: App,
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    drain: service::shutdown::Drain,
+) {
+    let _ = stream.set_nodelay(true);
+    // The read fast path answers what it can and hands the rest to hyper and
+    // s3s: one request at a time when it can frame them, so the connection
+    // comes back to it.
+    let mut conn = crate::conn::Conn::new(&app, stream);
+    loop {
+        match crate::conn::serve(&app, conn, peer, &drain).await {
+            Handoff::Closed => return,
+            Handoff::One(one) => match serve_one(&app, one, peer).await {
+                Some(back) => conn = back,
+                None => return,
+            },
+            Handoff::Life(io) => {
+                serve_general(app, io, peer, drain).await;
+                return;
+            }
+        }
+    }
+}
+
 /// Applies the buckets' lifecycle rules, 24 times a "day" (hourly; more often
 /// only with a shortened test day), until the server stops.
-async fn sweep_forever(app: App, day: std::time::Duration) {
+pub(crate) async fn sweep_forever(app: App, day: std::time::Duration) {
     let every = (day / 24).clamp(
         std::time::Duration::from_millis(100),
         std::time::Duration::from_secs(3600),

@@ -34,6 +34,37 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> io::Result<Listener> {
     Ok(Listener::new(TcpListener::from_std(socket.into())?))
 }
 
+/// Binds `n` (at least one) listening sockets to `addr` with `SO_REUSEPORT` as
+/// well, for a server with an accept loop per thread: the kernel spreads new
+/// connections over the sockets, and a connection stays with the thread whose
+/// socket took it. With port 0 the first socket picks the port and the others
+/// share it. Needs no runtime: each thread registers its socket with its own
+/// (`tokio::net::TcpListener::from_std`, then [`Listener::new`]).
+pub fn bind_shared(
+    addr: SocketAddr,
+    backlog: u32,
+    n: usize,
+) -> io::Result<Vec<std::net::TcpListener>> {
+    let mut addr = addr;
+    let mut out = Vec::with_capacity(n.max(1));
+    for _ in 0..n.max(1) {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+        let listener: std::net::TcpListener = socket.into();
+        addr = listener.local_addr()?;
+        out.push(listener);
+    }
+    Ok(out)
+}
+
 /// A bound listener whose [`accept`](Listener::accept) backs off on errors.
 #[derive(Debug)]
 pub struct Listener {
@@ -233,6 +264,32 @@ mod tests {
             classify(&io::Error::from(io::ErrorKind::ConnectionReset)),
             Fault::Connection
         );
+    }
+
+    #[tokio::test]
+    async fn shared_sockets_take_one_port_and_all_accept() {
+        let socks = bind_shared("127.0.0.1:0".parse().unwrap(), 16, 3).unwrap();
+        let addr = socks[0].local_addr().unwrap();
+        assert_ne!(addr.port(), 0);
+        let mut ls = Vec::new();
+        for s in socks {
+            assert_eq!(s.local_addr().unwrap(), addr);
+            ls.push(Listener::new(TcpListener::from_std(s).unwrap()));
+        }
+        let [a, b, c] = &mut ls[..] else {
+            unreachable!("three sockets")
+        };
+        // Each connection is accepted by one of the sockets (which one is the
+        // kernel's choice).
+        for _ in 0..6 {
+            let client = TcpStream::connect(addr).await.unwrap();
+            let (_s, peer) = tokio::select! {
+                conn = a.accept() => conn,
+                conn = b.accept() => conn,
+                conn = c.accept() => conn,
+            };
+            assert_eq!(peer, client.local_addr().unwrap());
+        }
     }
 
     #[tokio::test]

@@ -85,6 +85,12 @@ pub(crate) struct Args {
     /// [default: 30s].
     #[arg(long, value_parser = service::config::parse_duration, value_name = "DURATION")]
     shutdown_grace: Option<Duration>,
+
+    /// Threads serving connections, each with its own listening socket on the
+    /// port: a connection stays on the thread that accepted it, as in nginx's
+    /// workers [default: one per CPU core].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 /// Parses `123`, `64KiB`, `10MB`, `5GiB`, `1TiB` (K/M/G/T with or without `iB`/`B`,
@@ -170,8 +176,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         config.lifecycle_day = std::time::Duration::from_secs(secs.max(1));
     }
 
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+
     let signals = crate::signals::install()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // This thread opens the store, runs the lifecycle sweeper and the shutdown;
+    // the serving threads have runtimes of their own (files::FilesServer::serve_threads).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -180,14 +193,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         // Open the data directory first: a bad one fails before we announce anything.
         let server = files::FilesServer::open_with(config, &service::Metrics::new()).await?;
         let addr = SocketAddr::new(args.bind, args.port);
-        let listener = service::bind(addr, service::listener::DEFAULT_BACKLOG)
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        let local = listener.local_addr();
+        let listeners =
+            service::listener::bind_shared(addr, service::listener::DEFAULT_BACKLOG, threads)
+                .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listeners[0].local_addr()?;
         println!("bigstep files listening on {local}");
         let _ = std::io::stdout().flush();
-        tracing::info!(%local, %dir, "files server started");
+        tracing::info!(%local, %dir, threads, "files server started");
         server
-            .serve_on(listener, async move { signals.stopped().await })
+            .serve_threads(listeners, async move { signals.stopped().await })
             .await?;
         tracing::info!("files server stopped");
         Ok(())

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Instructions per GET, bigstep files vs nginx, under valgrind's callgrind: counts that
+# do not depend on how loaded the machine is (wall-clock figures do), for before/after
+# comparisons of the read path's CPU work.
+#
+#   BIGSTEP_BIN=path bench/files_callgrind.sh
+#
+# Environment:
+#   BIGSTEP_BIN=path   the binary to measure (default: cargo build --release)
+#   N=n                requests measured (default 2000)
+#   CONNS=n            keep-alive connections h2load spreads them over (default 4)
+#   BASE_PORT=n        first of the 2 ports used (default 18890)
+#   OUT=dir            keep the callgrind files there (for callgrind_annotate)
+#
+# Each server (bigstep: the public-bucket read of a 64 KiB object, and the same read
+# signed as boto3 signs it; nginx: the same file, 1 worker process, sendfile on) is
+# started under callgrind, warmed up with 100 requests, its counters zeroed
+# (callgrind_control -z), then serves N requests (h2load --h1) and its counters are
+# dumped (-d): instructions per request = Ir / N, start-up and shutdown left out (the
+# N requests' connection set-up is in). Prints one line per row.
+set -euo pipefail
+
+N=${N:-2000}
+CONNS=${CONNS:-4}
+BASE_PORT=${BASE_PORT:-18890}
+FILES_PORT=$BASE_PORT
+NGINX_PORT=$((BASE_PORT + 1))
+ACCESS=BENCHACCESSKEY000001
+SECRET=bench-secret-key-0123456789abcdefghijklm
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+for tool in valgrind h2load nginx curl python3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+if [ -z "${BIGSTEP_BIN:-}" ]; then
+    (cd "$repo" && cargo build --release -p bigstep -q)
+    BIGSTEP_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/bigstep"
+fi
+
+W=$(mktemp -d /tmp/files-cg.XXXXXX)
+chmod 755 "$W"
+PID=
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+files_cmd=("$BIGSTEP_BIN" files --port "$FILES_PORT" --dir "$W/data" --access-key "$ACCESS"
+    --secret-key "$SECRET" --public-bucket bench)
+
+# Objects and signed headers, from a server run without valgrind.
+"${files_cmd[@]}" >"$W/setup.log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do grep -q "listening on" "$W/setup.log" && break; sleep 0.1; done
+python3 "$here/files_setup.py" "http://127.0.0.1:$FILES_PORT" "$ACCESS" "$SECRET" "$W" 1
+kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+# The first signed row of the setup's wrk script: path, Authorization, X-Amz-Date, sha256.
+mapfile -t SIGNED < <(python3 - "$W/get-signed-64k.lua" <<'PY'
+import re, sys
+row = re.search(r'\{"([^"]*)","([^"]*)","([^"]*)","([^"]*)"\}', open(sys.argv[1]).read())
+print("\n".join(row.groups()))
+PY
+)
+
+cat >"$W/nginx.conf" <<NGINX
+worker_processes 1;
+master_process off;
+daemon off;
+pid $W/nginx.pid;
+error_log $W/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$NGINX_PORT; root $W/www; }
+}
+NGINX
+
+# measure NAME PORT URL_PATH [h2load args...] -> Ir per request. Counters are zeroed
+# once the server answers (start-up left out), dumped after the N requests.
+measure() {
+    local name=$1 port=$2 path=$3
+    shift 3
+    local out="$W/cg.$name"
+    if [ "$name" = nginx ]; then
+        valgrind --tool=callgrind --callgrind-out-file="$out" nginx -c "$W/nginx.conf" \
+            >"$W/server.log" 2>&1 &
+    else
+        valgrind --tool=callgrind --callgrind-out-file="$out" "${files_cmd[@]}" \
+            >"$W/server.log" 2>&1 &
+    fi
+    PID=$!
+    for _ in $(seq 300); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+        sleep 0.1
+    done
+    # A warm-up (page cache, first connection's buffers), then zero.
+    h2load --h1 -n 100 -c "$CONNS" "$@" "http://127.0.0.1:$port$path" >"$W/h2load.log"
+    callgrind_control -z "$PID" >/dev/null 2>&1
+    h2load --h1 -n "$N" -c "$CONNS" "$@" "http://127.0.0.1:$port$path" >"$W/h2load.log"
+    grep -q "$N succeeded" "$W/h2load.log" || { cat "$W/h2load.log" >&2; exit 1; }
+    callgrind_control -d "$PID" >/dev/null 2>&1
+    kill -TERM "$PID"
+    wait "$PID" 2>/dev/null || true
+    PID=
+    # The dump after zeroing is the file with the highest number.
+    local dump
+    dump=$(ls -v "$out".* 2>/dev/null | grep -v '\.[0-9]*-' | head -1)
+    [ -n "${OUT:-}" ] && mkdir -p "$OUT" && cp "$dump" "$OUT/cg.$name"
+    local ir
+    ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
+    echo "$name: $((ir / N)) instructions per GET (Ir $ir over $N requests)"
+}
+
+echo "# files callgrind, $(date -u +%FT%TZ), $BIGSTEP_BIN, 64 KiB object, h2load --h1 -c$CONNS, N=$N"
+measure nginx "$NGINX_PORT" /obj-64k-0
+measure "bigstep-anonymous" "$FILES_PORT" /bench/obj-64k-0
+measure "bigstep-signed" "$FILES_PORT" "${SIGNED[0]}" -H "Authorization: ${SIGNED[1]}" \
+    -H "X-Amz-Date: ${SIGNED[2]}" -H "X-Amz-Content-SHA256: ${SIGNED[3]}"
