@@ -25,7 +25,8 @@ impl Coding {
 
 /// A streaming encoder writing into its own buffer, which the body drains.
 pub(crate) enum Encoder {
-    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    // Boxed like the others: an encoder's state is kilobytes (zlib-rs keeps a few hundred bytes inline).
+    Gzip(Box<flate2::write::GzEncoder<Vec<u8>>>),
     Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
     Zstd(Box<zstd::stream::write::Encoder<'static, Vec<u8>>>),
     Finished,
@@ -34,10 +35,10 @@ pub(crate) enum Encoder {
 impl Encoder {
     pub(crate) fn new(coding: Coding, level: u32) -> Encoder {
         match coding {
-            Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+            Coding::Gzip => Encoder::Gzip(Box::new(flate2::write::GzEncoder::new(
                 Vec::with_capacity(8 * 1024),
                 flate2::Compression::new(level.clamp(1, 9)),
-            )),
+            ))),
             // Brotli quality 0-11; ours 1-9 maps onto 1-9 (5 is about gzip 6's speed).
             Coding::Brotli => Encoder::Brotli(Box::new(brotli::CompressorWriter::new(
                 Vec::with_capacity(8 * 1024),

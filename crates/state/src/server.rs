@@ -230,7 +230,7 @@ impl Server {
                     s.stats.rejected += 1;
                 }
             }),
-            shutdown: service::Shutdown::new("state"),
+            shutdown: service::Shutdown::gated("state"),
         };
         let sd = server.shutdown.clone();
         let failed = std::sync::atomic::AtomicBool::new(false);
