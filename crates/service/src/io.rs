@@ -5,7 +5,7 @@
 /// several `write`s) to its field `$field`, an `AsyncWrite + Unpin`.
 /// For wrappers that add to reads only (a prefix, a timer, a counter).
 ///
-/// ```ignore
+/// ```text
 /// service::forward_async_write!(impl[S: AsyncWrite + Unpin] Wrapper<S>, inner);
 /// service::forward_async_write!(impl Plain, io);
 /// ```
