@@ -284,30 +284,13 @@ async fn ctl_against_a_stand_alone_front_door() {
 #[test]
 fn dashboard_adds_drains_and_stops_instances_in_chromium() {
     let up = Up::start(&["-n", "2"]);
-    let testkit::browser::BrowserTest {
-        root,
-        node_modules,
-        screenshot: shot,
-    } = testkit::browser::prepare("up-dashboard.png");
+    let browser = testkit::browser::prepare("up-dashboard.png");
+    let shot = &browser.screenshot;
     let load = Load::start(up.addr, "/api/whoami", 1, 5_000);
-    let out = std::process::Command::new("node")
-        .arg(root.join("crates/bigstep/tests/dashboard/instances.mjs"))
-        .arg(format!("http://{}/", up.admin))
-        .arg(&shot)
-        .env("NODE_PATH", &node_modules)
-        .output()
-        .expect("run node (install nodejs: .ci/install)");
+    let admin = format!("http://{}/", up.admin);
+    let (passed, log) = browser.run("instances.mjs", &[admin.as_ref(), shot.as_os_str()]);
     let (ok, failures) = load.finish();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "dashboard test failed:\n{log}\n{}",
-        up.output()
-    );
+    assert!(passed, "dashboard test failed:\n{log}\n{}", up.output());
     assert!(shot.is_file(), "no screenshot: {log}");
     let rows = ls(&up);
     assert_eq!(rows["app-3"][7], "running", "{rows:?}");
@@ -328,31 +311,20 @@ fn dashboard_adds_drains_and_stops_instances_in_chromium() {
 #[test]
 fn dashboard_charts_draw_the_traffic_in_chromium() {
     let up = Up::start(&["-n", "3"]);
-    let testkit::browser::BrowserTest {
-        root,
-        node_modules,
-        screenshot,
-    } = testkit::browser::prepare("up-charts.png");
+    let browser = testkit::browser::prepare("up-charts.png");
+    let screenshot = &browser.screenshot;
     let load = Load::start(up.addr, "/api/whoami", 1, 50_000);
-    let out = std::process::Command::new("node")
-        .arg(root.join("crates/bigstep/tests/dashboard/charts.mjs"))
-        .arg(format!("http://{}/", up.admin))
-        .arg(&screenshot)
-        .arg("app-1,app-2,app-3")
-        .env("NODE_PATH", &node_modules)
-        .output()
-        .expect("run node (install nodejs: .ci/install)");
+    let admin = format!("http://{}/", up.admin);
+    let (passed, log) = browser.run(
+        "charts.mjs",
+        &[
+            admin.as_ref(),
+            screenshot.as_os_str(),
+            "app-1,app-2,app-3".as_ref(),
+        ],
+    );
     let (ok, failures) = load.finish();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "charts test failed:\n{log}\n{}",
-        up.output()
-    );
+    assert!(passed, "charts test failed:\n{log}\n{}", up.output());
     assert!(screenshot.is_file(), "no screenshot: {log}");
     assert!(failures.is_empty(), "{failures:?}");
     assert!(ok > 0);

@@ -418,27 +418,23 @@ fn header_sessions_in_chromium(tag: &str, body: &str, expect: &str) -> (App, Up,
         .expect("the app ends in serve(H)");
     let app = App::write(tag, &format!("{PY_PRELUDE}{body}{HEADER_SESSIONS_PAGE}"));
     let up = app.up(&["-n", "3", "--session-header", "X-Session"]);
-    let testkit::browser::BrowserTest {
-        root,
-        node_modules,
-        screenshot,
-    } = testkit::browser::prepare(&format!("up-{tag}.png"));
-    let out = std::process::Command::new("node")
-        .arg(root.join("crates/bigstep/tests/dashboard/header-sessions.mjs"))
-        .arg(format!("http://{}/", up.addr))
-        .arg(format!("http://{}/", up.admin))
-        .arg(expect)
-        .arg(&screenshot)
-        .env("NODE_PATH", &node_modules)
-        .output()
-        .expect("run node (install nodejs: .ci/install)");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let browser = testkit::browser::prepare(&format!("up-{tag}.png"));
+    let screenshot = &browser.screenshot;
+    let (site, admin) = (
+        format!("http://{}/", up.addr),
+        format!("http://{}/", up.admin),
+    );
+    let (passed, log) = browser.run(
+        "header-sessions.mjs",
+        &[
+            site.as_ref(),
+            admin.as_ref(),
+            expect.as_ref(),
+            screenshot.as_os_str(),
+        ],
     );
     assert!(
-        out.status.success(),
+        passed,
         "header-sessions.mjs failed:\n{log}\n{}",
         up.output()
     );

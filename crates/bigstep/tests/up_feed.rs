@@ -170,28 +170,11 @@ impl Stream {
 #[test]
 fn two_browsers_see_each_other_in_the_live_feed() {
     let up = Up::start(&["-n", "2", "--sticky", "none"]);
-    let testkit::browser::BrowserTest {
-        root,
-        node_modules,
-        screenshot: shot,
-    } = testkit::browser::prepare("up-live-feed.png");
-    let out = std::process::Command::new("node")
-        .arg(root.join("crates/bigstep/tests/dashboard/feed.mjs"))
-        .arg(format!("http://{}/", up.addr))
-        .arg(&shot)
-        .env("NODE_PATH", &node_modules)
-        .output()
-        .expect("run node (install nodejs: .ci/install)");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "feed test failed:\n{log}\n{}",
-        up.output()
-    );
+    let browser = testkit::browser::prepare("up-live-feed.png");
+    let shot = &browser.screenshot;
+    let site = format!("http://{}/", up.addr);
+    let (passed, log) = browser.run("feed.mjs", &[site.as_ref(), shot.as_os_str()]);
+    assert!(passed, "feed test failed:\n{log}\n{}", up.output());
     eprintln!("{log}");
     let stream_on = log
         .lines()

@@ -36,3 +36,27 @@ pub fn prepare(screenshot: &str) -> BrowserTest {
         screenshot,
     }
 }
+
+impl BrowserTest {
+    /// Runs the browser script `crates/bigstep/tests/dashboard/<script>` under
+    /// node with `args` (blocking): whether it succeeded, and what it printed
+    /// (stdout, then stderr) for the assertions and their messages.
+    pub fn run(&self, script: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
+        let out = std::process::Command::new("node")
+            .arg(
+                self.root
+                    .join("crates/bigstep/tests/dashboard")
+                    .join(script),
+            )
+            .args(args)
+            .env("NODE_PATH", &self.node_modules)
+            .output()
+            .expect("run node (install nodejs: .ci/install)");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), log)
+    }
+}
