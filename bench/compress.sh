@@ -34,35 +34,10 @@ PROXIES=(bigstep nginx)
 TESTS=(gzip plain)
 case $LEVEL in [1-9]) ;; *) echo "LEVEL must be 1-9" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
-for tool in wrk nginx curl gzip cmp; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y $tool)" >&2; exit 1; }
-done
-W=$(mktemp -d /tmp/compress-bench.XXXXXX); chmod 755 "$W"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT; trap 'exit 130' INT TERM
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
-    (cd "$repo" && cargo build --release -p bigstep -j2)
-    BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
-fi
-cpu_ticks() {
-    local total=0 p t
-    for p in "$@"; do
-        t=$(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')
-        total=$((total + t))
-    done
-    echo "$total"
-}
-CLK_TCK=$(getconf CLK_TCK)
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+. "$here/lib.sh"
+bench_require wrk nginx curl gzip cmp
+bench_workdir compress
+bench_bigstep
 wait_port() {
     local i
     for i in $(seq 1 100); do
@@ -259,7 +234,6 @@ for test in "${TESTS[@]}"; do
         done
     done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 echo
 printf '%-6s %-8s %10s %20s %12s\n' test proxy "req/s" "MB input/CPU-s" "B/response"
 declare -A M

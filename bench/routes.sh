@@ -26,27 +26,10 @@ BASE_PORT=${BASE_PORT:-18580}
 BACKEND_PORT=$BASE_PORT; ONE_PORT=$((BASE_PORT + 1)); TWENTY_PORT=$((BASE_PORT + 2)); HAPROXY_PORT=$((BASE_PORT + 3))
 PROXIES=(bigstep-1 bigstep-20 haproxy-20)
 here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
-for tool in wrk haproxy nginx curl; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y $tool)" >&2; exit 1; }
-done
-W=$(mktemp -d /tmp/routes-bench.XXXXXX); chmod 755 "$W"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT; trap 'exit 130' INT TERM
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
-    (cd "$repo" && cargo build --release -p bigstep -j2)
-    BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
-fi
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-CLK_TCK=$(getconf CLK_TCK)
+. "$here/lib.sh"
+bench_require wrk haproxy nginx curl
+bench_workdir routes
+bench_bigstep
 wait_port() {
     local i
     for i in $(seq 1 100); do
@@ -150,7 +133,6 @@ for round in $(seq 1 "$ROUNDS"); do
         printf 'round %s %-11s %10.0f req/s %8s req/CPU-s  (load %s)\n' "$round" "$proxy" "$rps" "$cps" "$(cut -d' ' -f1-3 /proc/loadavg)"
     done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 echo
 printf '%-11s %12s %16s\n' proxy "req/s" "req/CPU-s"
 declare -A M
