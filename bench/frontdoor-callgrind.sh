@@ -33,29 +33,12 @@ HAPROXY_PORT=$((BASE_PORT + 2))
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-for tool in valgrind callgrind_control callgrind_annotate h2load nginx haproxy curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
-done
-
-W=$(mktemp -d /tmp/frontdoor-callgrind.XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.5
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
-    (cd "$repo" && cargo build --release -p bigstep -j2)
-    BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
-fi
+. "$here/lib.sh"
+bench_require valgrind callgrind_control callgrind_annotate h2load nginx haproxy curl python3
+# Processes under valgrind need longer to finish writing their profile.
+KILL_GRACE=0.5
+bench_workdir frontdoor-callgrind
+bench_bigstep
 
 wait_port() {
     local i

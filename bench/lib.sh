@@ -13,7 +13,8 @@ bench_require() {
     done
 }
 
-# A temp dir W; every PID appended to PIDS is killed (TERM, then KILL) on exit.
+# A temp dir W; every PID appended to PIDS is killed on exit (TERM, then KILL
+# after KILL_GRACE seconds, 0.3 unless the script sets it).
 bench_workdir() {
     W=$(mktemp -d "/tmp/$1-bench.XXXXXX"); chmod 755 "$W"
     PIDS=()
@@ -23,7 +24,7 @@ bench_workdir() {
 bench_cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
+    sleep "${KILL_GRACE:-0.3}"
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
