@@ -18,14 +18,8 @@
 # run; nginx: master + worker), the average bytes per response wrk read, and
 # the ratios bigstep / nginx.
 set -euo pipefail
-QUICK=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
-    esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 if [ "$QUICK" = 1 ]; then ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-3s}; fi
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10s}; CONNS=${CONNS:-16}; LEVEL=${LEVEL:-5}
 BASE_PORT=${BASE_PORT:-18620}
@@ -34,18 +28,9 @@ PROXIES=(bigstep nginx)
 TESTS=(gzip plain)
 case $LEVEL in [1-9]) ;; *) echo "LEVEL must be 1-9" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
-. "$here/lib.sh"
 bench_require wrk nginx curl gzip cmp
 bench_workdir compress
 bench_bigstep
-wait_port() {
-    local i
-    for i in $(seq 1 100); do
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/page.html" && return 0
-        sleep 0.1
-    done
-    echo "nothing answering on port $1" >&2; exit 1
-}
 
 # ---------------------------------------------------------------- the page
 # 64 KiB of HTML generated from a fixed seed (a table of records with words,
@@ -129,36 +114,9 @@ PID_bigstep=$!; PIDS+=($PID_bigstep)
 # A proxy with upstream keep-alive, gzip at LEVEL for proxied responses
 # (`gzip_proxied any`; text/html is always among gzip_types), the same minimum
 # length as bigstep's default (256).
-cat > "$W/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 75s;
-    gzip on;
-    gzip_comp_level $LEVEL;
-    gzip_proxied any;
-    gzip_min_length 256;
-    gzip_vary on;
-    upstream be {
-        server 127.0.0.1:$BACKEND_PORT;
-        keepalive 64;
-        keepalive_requests 100000000;
-    }
-    server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
-        location / {
-            proxy_pass http://be;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
+nginx_proxy_conf 1 "127.0.0.1:$NGINX_PORT backlog=4096" \
+    "gzip on; gzip_comp_level $LEVEL; gzip_proxied any; gzip_min_length 256; gzip_vary on;" \
+    > "$W/nginx/nginx.conf"
 nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" & PID_nginx=$!; PIDS+=($PID_nginx)
 wait_port $BIGSTEP_PORT; wait_port $NGINX_PORT
 

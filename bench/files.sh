@@ -7,10 +7,15 @@
 # Environment:
 #   BIGSTEP_BIN=path   use this binary instead of building (default: cargo build --release)
 #   ROUNDS=N DURATION=Ns CONNS=N   load shape (default 3, 10s, 16)
+#   THREADS=N          server threads: bigstep files --threads N, nginx worker_processes N
+#                      (default 1: the same share of the 2 cores for each, wrk on the other)
+#   WRK_THREADS=N      wrk threads (default 1)
 #   BASE_PORT=N        first of the 2 ports used (default 18790)
 #   KEEP=1             keep the temp dir after exit
 #   GET_ONLY=1         GETs only: no PUT rounds, no 1 GiB stream (before/after comparisons of reads)
 #   NO_STREAM=1        no 1 GiB stream (it needs 2 GiB of disk)
+#   NGINX_CACHE=1      nginx keeps open file descriptors (open_file_cache), as bigstep
+#                      keeps its hot data files open; default: nginx's defaults
 #
 # What it measures:
 #   GET 64KiB / 1MiB   wrk -t1 -cCONNS over 64 distinct objects: bigstep anonymous (a public
@@ -28,18 +33,14 @@
 # compare per-CPU-second figures and medians of interleaved rounds, not absolute req/s.
 set -euo pipefail
 
-QUICK=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
-    esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 if [ "$QUICK" = 1 ]; then ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-3s}; fi
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-16}
+THREADS=${THREADS:-1}
+WRK_THREADS=${WRK_THREADS:-1}
 BASE_PORT=${BASE_PORT:-18790}
 FILES_PORT=$BASE_PORT
 NGINX_PORT=$((BASE_PORT + 1))
@@ -47,29 +48,12 @@ ACCESS=BENCHACCESSKEY000001
 SECRET=bench-secret-key-0123456789abcdefghijklm
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-for tool in wrk nginx curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
-done
+bench_require wrk nginx curl python3
 python3 -c 'import boto3' 2>/dev/null || { echo "missing boto3 (pip install boto3)" >&2; exit 1; }
+bench_workdir files
+bench_bigstep
 
-W=$(mktemp -d /tmp/files-bench.XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null || true
-    sleep 0.3
-    [ "${KEEP:-0}" = 1 ] && echo "kept $W" || rm -rf "$W"
-}
-trap cleanup EXIT
-
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    (cd "$repo" && cargo build --release -p bigstep -q)
-    BIGSTEP_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/bigstep"
-fi
-
-"$BIGSTEP_BIN" files --port "$FILES_PORT" --dir "$W/data" --access-key "$ACCESS" --secret-key "$SECRET" \
+"$BIGSTEP_BIN" files --threads "$THREADS" --port "$FILES_PORT" --dir "$W/data" --access-key "$ACCESS" --secret-key "$SECRET" \
     --public-bucket bench >"$W/files.log" 2>&1 &
 FILES_PID=$!
 PIDS+=("$FILES_PID")
@@ -79,7 +63,7 @@ grep -q "listening on" "$W/files.log" || { cat "$W/files.log"; exit 1; }
 python3 "$here/files_setup.py" "http://127.0.0.1:$FILES_PORT" "$ACCESS" "$SECRET" "$W" 64
 
 cat >"$W/nginx.conf" <<NGINX
-worker_processes 1;
+worker_processes $THREADS;
 pid $W/nginx.pid;
 error_log $W/nginx-error.log;
 events { worker_connections 1024; }
@@ -88,6 +72,7 @@ http {
     sendfile on;
     tcp_nopush on;
     keepalive_requests 1000000;
+    $([ "${NGINX_CACHE:-0}" = 1 ] && echo "open_file_cache max=1000 inactive=60s;")
     server {
         listen 127.0.0.1:$NGINX_PORT;
         root $W/www;
@@ -104,21 +89,21 @@ mkdir -p "$W/www/dav" "$W/www/dav-tmp"
 chmod 777 "$W/www/dav" "$W/www/dav-tmp"
 nginx -c "$W/nginx.conf"
 sleep 0.5
-NGINX_WORKER=$(pgrep -P "$(cat "$W/nginx.pid")" | head -1)
+PIDS+=("$(cat "$W/nginx.pid")")
+# CPU is counted over every worker (and over every thread of bigstep's one process).
+mapfile -t NGINX_WORKERS < <(pgrep -P "$(cat "$W/nginx.pid")")
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
-
-# run NAME PID PORT SCRIPT [BODY_BYTES] -> prints "req/s MB/s req-per-cpu-s"
+# run NAME PORT SCRIPT [BODY_BYTES] -> prints "req/s MB/s req-per-cpu-s"
 # (MB/s is response bytes, or request bodies when BODY_BYTES is given, for PUTs)
 run() {
-    local pid=$2 port=$3 script=$4 body=${5:-0}
+    local port=$2 script=$3 body=${4:-0} pids
+    if [ "$1" = nginx ]; then pids=("${NGINX_WORKERS[@]}"); else pids=("$FILES_PID"); fi
     local c0 c1 out
-    c0=$(cpu_ticks "$pid")
-    out=$(wrk -t1 -c"$CONNS" -d"$DURATION" -s "$script" "http://127.0.0.1:$port" 2>&1)
-    c1=$(cpu_ticks "$pid")
+    c0=$(cpu_ticks "${pids[@]}")
+    out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" -s "$script" "http://127.0.0.1:$port" 2>&1)
+    c1=$(cpu_ticks "${pids[@]}")
     echo "$out" >>"$W/wrk.log"
-    python3 - "$c0" "$c1" "$HZ" "$body" "$out" <<'PY'
+    python3 - "$c0" "$c1" "$CLK_TCK" "$body" "$out" <<'PY'
 import re, sys
 c0, c1, hz, body = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 out = sys.argv[5]
@@ -133,18 +118,18 @@ print(f"{rps:10.0f} req/s {mbs:9.1f} MB/s {total / cpu:10.0f} req/CPU-s" + (f"  
 PY
 }
 
-echo "# bigstep files vs nginx, $(date -u +%FT%TZ), $(nproc) cores, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS round(s)"
-echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# bigstep files (--threads $THREADS) vs nginx (worker_processes $THREADS), $(date -u +%FT%TZ), $(nproc) cores, wrk -t$WRK_THREADS -c$CONNS -d$DURATION, $ROUNDS round(s)"
+echo "# load average: $(loadavg)"
 for r in $(seq "$ROUNDS"); do
     for size in 64k 1m; do
         bytes=$([ "$size" = 64k ] && echo 65536 || echo 1048576)
-        echo "round $r GET $size  bigstep anonymous: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-bigstep-$size.lua")"
-        echo "round $r GET $size  nginx:             $(run nginx "$NGINX_WORKER" "$NGINX_PORT" "$W/get-nginx-$size.lua")"
-        echo "round $r GET $size  bigstep signed:    $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-signed-$size.lua")"
-        echo "round $r GET $size  bigstep presigned: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/get-presigned-$size.lua")"
+        echo "round $r GET $size  bigstep anonymous: $(run bigstep "$FILES_PORT" "$W/get-bigstep-$size.lua")"
+        echo "round $r GET $size  nginx:             $(run nginx "$NGINX_PORT" "$W/get-nginx-$size.lua")"
+        echo "round $r GET $size  bigstep signed:    $(run bigstep "$FILES_PORT" "$W/get-signed-$size.lua")"
+        echo "round $r GET $size  bigstep presigned: $(run bigstep "$FILES_PORT" "$W/get-presigned-$size.lua")"
         [ "${GET_ONLY:-0}" = 1 ] && continue
-        echo "round $r PUT $size  bigstep presigned: $(run bigstep "$FILES_PID" "$FILES_PORT" "$W/put-bigstep-$size.lua" "$bytes")"
-        echo "round $r PUT $size  nginx WebDAV:      $(run nginx "$NGINX_WORKER" "$NGINX_PORT" "$W/put-nginx-$size.lua" "$bytes")"
+        echo "round $r PUT $size  bigstep presigned: $(run bigstep "$FILES_PORT" "$W/put-bigstep-$size.lua" "$bytes")"
+        echo "round $r PUT $size  nginx WebDAV:      $(run nginx "$NGINX_PORT" "$W/put-nginx-$size.lua" "$bytes")"
     done
 done
 

@@ -29,30 +29,20 @@ ACCESS=BENCHACCESSKEY000001
 SECRET=bench-secret-key-0123456789abcdefghijklm
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-for tool in valgrind h2load nginx curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
-done
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    (cd "$repo" && cargo build --release -p bigstep -q)
-    BIGSTEP_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/bigstep"
-fi
-
-W=$(mktemp -d /tmp/files-cg.XXXXXX)
-chmod 755 "$W"
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
-    rm -rf "$W"
-}
-trap cleanup EXIT
+. "$here/lib.sh"
+bench_args "$@"
+bench_require valgrind callgrind_control h2load nginx curl python3
+# Processes under valgrind need longer to finish writing their profile.
+KILL_GRACE=0.5
+bench_workdir files-cg
+bench_bigstep
 
 files_cmd=("$BIGSTEP_BIN" files --port "$FILES_PORT" --dir "$W/data" --access-key "$ACCESS"
     --secret-key "$SECRET" --public-bucket bench)
 
 # Objects and signed headers, from a server run without valgrind.
 "${files_cmd[@]}" >"$W/setup.log" 2>&1 &
-PID=$!
+PID=$!; PIDS+=($PID)
 for _ in $(seq 100); do grep -q "listening on" "$W/setup.log" && break; sleep 0.1; done
 python3 "$here/files_setup.py" "http://127.0.0.1:$FILES_PORT" "$ACCESS" "$SECRET" "$W" 1
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
@@ -93,7 +83,7 @@ measure() {
         valgrind --tool=callgrind --callgrind-out-file="$out" "${files_cmd[@]}" \
             >"$W/server.log" 2>&1 &
     fi
-    PID=$!
+    PID=$!; PIDS+=($PID)
     for _ in $(seq 300); do
         curl -s -o /dev/null "http://127.0.0.1:$port/" && break
         sleep 0.1

@@ -31,47 +31,18 @@ BIGSTEP_PORT=$((BASE_PORT + 1))
 HAPROXY_PORT=$((BASE_PORT + 2))
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
 
 . "$here/lib.sh"
+bench_args "$@"
 bench_require valgrind callgrind_control callgrind_annotate h2load nginx haproxy curl python3
 # Processes under valgrind need longer to finish writing their profile.
 KILL_GRACE=0.5
 bench_workdir frontdoor-callgrind
 bench_bigstep
 
-wait_port() {
-    local i
-    for i in $(seq 1 600); do
-        curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/" && return 0
-        sleep 0.2
-    done
-    echo "nothing answering on port $1" >&2; exit 1
-}
-
-# ---------------------------------------------------------------- backend
-BODY100=$(printf 'x%.0s' $(seq 1 99))
-mkdir -p "$W/backend/logs"
-cat > "$W/backend/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $W/backend/nginx.pid;
-error_log $W/backend/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    default_type text/plain;
-    server {
-        listen 127.0.0.1:$BACKEND_PORT backlog=4096;
-        location = / { return 200 "$BODY100\n"; }
-    }
-}
-EOF
-nginx -p "$W/backend" -c "$W/backend/nginx.conf" &
-PIDS+=($!)
-wait_port $BACKEND_PORT
+# Processes under valgrind start slowly: wait up to a minute.
+WAIT_TRIES=600
+bench_backend $BACKEND_PORT
 
 cat > "$W/bigstep.toml" <<EOF
 [balance]
@@ -81,24 +52,14 @@ access_log = false
 [[balance.servers]]
 address = "127.0.0.1:$BACKEND_PORT"
 EOF
-cat > "$W/haproxy.cfg" <<EOF
-global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 5s
-    timeout client 75s
-    timeout server 60s
-    timeout http-keep-alive 75s
+{ haproxy_head 1 4096; cat <<EOF
 frontend fe
     bind 127.0.0.1:$HAPROXY_PORT
     default_backend be
 backend be
     server s1 127.0.0.1:$BACKEND_PORT
 EOF
+} > "$W/haproxy.cfg"
 
 echo "# front door callgrind $(date -u +%Y-%m-%dT%H:%M:%SZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# bigstep $BIGSTEP_BIN; $(haproxy -v | head -1 | cut -d' ' -f1-3); N=$N CHURN_N=$CHURN_N"

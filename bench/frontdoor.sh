@@ -30,14 +30,8 @@
 # medians of interleaved rounds. Each run logs the load average for context.
 set -euo pipefail
 
-QUICK=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
-    esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 if [ "$QUICK" = 1 ]; then
     ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-3s}
 fi
@@ -55,107 +49,20 @@ NGINX_PORT=$((BASE_PORT + 3))
 PROXIES=(bigstep haproxy nginx)
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
 
-for tool in wrk haproxy nginx curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y $tool)" >&2; exit 1; }
-done
-
-# ---------------------------------------------------------------- cleanup
-W=$(mktemp -d /tmp/frontdoor-bench.XXXXXX)
-chmod 755 "$W"      # nginx workers run as another user and must read the docroot
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---------------------------------------------------------------- binary
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
-    (cd "$repo" && cargo build --release -p bigstep -j2)
-    BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
-fi
-[ -x "$BIGSTEP_BIN" ] || { echo "no binary at $BIGSTEP_BIN" >&2; exit 1; }
-
-for port in $BACKEND_PORT $BIGSTEP_PORT $HAPROXY_PORT $NGINX_PORT; do
-    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-        echo "port $port is in use; set BASE_PORT" >&2; exit 1
-    fi
-done
-
-# ---------------------------------------------------------------- helpers
-# CPU seconds (utime+stime, all threads) of the given pids, summed.
-cpu_ticks() {
-    local total=0 p t
-    for p in "$@"; do
-        t=$(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')
-        total=$((total + t))
-    done
-    echo "$total"
-}
-CLK_TCK=$(getconf CLK_TCK)
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-rss_sum() { local s=0 p; for p in "$@"; do s=$((s + $(rss_kib "$p"))); done; echo "$s"; }
-hwm_sum() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/^VmHWM:/ {print $2}' "/proc/$p/status"))); done; echo "$s"; }
-reset_hwm() { local p; for p in "$@"; do echo 5 > "/proc/$p/clear_refs" 2>/dev/null || true; done; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-wait_port() {
-    local i
-    for i in $(seq 1 100); do
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
-        sleep 0.1
-    done
-    echo "nothing answering on port $1" >&2; exit 1
-}
-# pids whose CPU and RSS count for a proxy (nginx: master + workers)
-proxy_pids() {
-    local var=PID_$1
-    local main=${!var}
-    echo "$main"
-    if [ "$1" = nginx ]; then pgrep -P "$main" || true; fi
-}
+bench_require wrk haproxy nginx curl python3
+bench_workdir frontdoor
+bench_bigstep
+bench_ports_free $BACKEND_PORT $BIGSTEP_PORT $HAPROXY_PORT $NGINX_PORT
 port_of() { case $1 in bigstep) echo $BIGSTEP_PORT ;; haproxy) echo $HAPROXY_PORT ;; nginx) echo $NGINX_PORT ;; esac; }
-# wrk latency value (e.g. 415.00us, 1.23ms, 1.02s) -> milliseconds
-to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; else if (v ~ /m$/) n *= 60000; printf "%.3f", n }'; }
 
 # ---------------------------------------------------------------- backend
-BODY100=$(printf 'x%.0s' $(seq 1 99))   # 99 bytes + newline = 100-byte body
-mkdir -p "$W/www/big" "$W/backend/logs" "$W/nginx/logs"
+mkdir -p "$W/www/big" "$W/nginx/logs"
 chmod -R 755 "$W/www"
 head -c 1048576 /dev/urandom > "$W/www/big/1m"
 truncate -s 1G "$W/www/big/1g"          # sparse: no disk, nginx sendfile()s zeros
 chmod 644 "$W/www/big/1m" "$W/www/big/1g"
-
-cat > "$W/backend/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $W/backend/nginx.pid;
-error_log $W/backend/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    default_type text/plain;
-    server {
-        listen 127.0.0.1:$BACKEND_PORT backlog=4096;
-        location = / { return 200 "$BODY100\n"; }
-        location /big/ { root $W/www; }
-    }
-}
-EOF
-nginx -p "$W/backend" -c "$W/backend/nginx.conf" &
-PIDS+=($!)
-wait_port $BACKEND_PORT
+bench_backend $BACKEND_PORT "location /big/ { root $W/www; }"
 [ "$(curl -s "http://127.0.0.1:$BACKEND_PORT/" | wc -c)" = 100 ] || { echo "backend body is not 100 bytes" >&2; exit 1; }
 
 # ---------------------------------------------------------------- proxies
@@ -178,65 +85,24 @@ start_haproxy() {
     # maxconn 4096 for the throughput runs (the DESIGN.md rule); the idle test needs
     # 10,000 clients, so it restarts HAProxy with a larger maxconn (see idle_test).
     local maxconn=${1:-4096}
-    cat > "$W/haproxy.cfg" <<EOF
-global
-    nbthread $THREADS
-    maxconn $maxconn
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 5s
-    timeout client 75s
-    timeout server 60s
-    timeout http-keep-alive 75s
+    { haproxy_head "$THREADS" "$maxconn"; cat <<EOF
 frontend fe
     bind 127.0.0.1:$HAPROXY_PORT
     default_backend be
 backend be
     server s1 127.0.0.1:$BACKEND_PORT
 EOF
+    } > "$W/haproxy.cfg"
     haproxy -db -f "$W/haproxy.cfg" > "$W/haproxy.log" 2>&1 &
     PID_haproxy=$!; PIDS+=($PID_haproxy)
     wait_port $HAPROXY_PORT
 }
 
 start_nginx() {
-    cat > "$W/nginx/nginx.conf" <<EOF
-worker_processes $THREADS;
-worker_rlimit_nofile 20000;
-daemon off;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/logs/error.log warn;
-events { worker_connections 12000; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 75s;
-    upstream be {
-        server 127.0.0.1:$BACKEND_PORT;
-        keepalive 64;
-        keepalive_requests 100000000;
-    }
-    server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
-        location / {
-            proxy_pass http://be;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
+    nginx_proxy_conf "$THREADS" "127.0.0.1:$NGINX_PORT backlog=4096" > "$W/nginx/nginx.conf"
     nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" &
     PID_nginx=$!; PIDS+=($PID_nginx)
     wait_port $NGINX_PORT
-}
-
-stop_proxy() {
-    local var=PID_$1
-    kill "${!var}" 2>/dev/null || true
-    wait "${!var}" 2>/dev/null || true
 }
 
 start_bigstep
@@ -244,8 +110,7 @@ start_haproxy
 start_nginx
 
 echo "# front door benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
-echo "# bigstep $BIGSTEP_BIN; $(haproxy -v | head -1 | cut -d' ' -f1-3); $(nginx -v 2>&1 | cut -d' ' -f3); wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
+bench_machine
 echo "# threads=$THREADS rounds=$ROUNDS duration=$DURATION conns=$CONNS big_conns=$BIG_CONNS idle_conns=$IDLE_CONNS; load average at start: $(loadavg)"
 echo "# workdir $W"
 
@@ -275,9 +140,9 @@ run_wrk() {
     mbps=$(awk '/^Transfer\/sec:/ {v = $2 + 0; if ($2 ~ /GB$/) v *= 1024; else if ($2 ~ /KB$/) v /= 1024; else if ($2 ~ /B$/ && $2 !~ /MB$/) v /= 1048576; printf "%.1f", v}' "$out")
     errs=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$out"); errs=${errs:-0}
     non2xx=$(awk '/Non-2xx/ {print $NF}' "$out"); non2xx=${non2xx:-0}
-    cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }')
+    cpu=$(cpu_seconds "$c0" "$c1")
     local rpc
-    rpc=$(awk -v r="${reqs:-0}" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r / c; else print "nan" }')
+    rpc=$(per_cpu_second "${reqs:-0}" "$cpu")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$test" "$proxy" "$round" "${rps:-0}" "$p50" "$p99" "${reqs:-0}" "$cpu" "$rpc" "${mbps:-0}" "$errs" "$non2xx" "$la0" >> "$RESULTS"
     printf '  %-8s %-7s r%s  %10s req/s  p50 %8s ms  p99 %8s ms  cpu %6ss  %8s req/cpu-s  %7s MB/s  err %s non2xx %s  load %s\n' \
@@ -384,42 +249,19 @@ for p in "${PROXIES[@]}"; do
         "start_$p"
     fi
     sleep 0.5
-    pids=$(proxy_pids "$p")
-    # shellcheck disable=SC2086
-    before=$(rss_sum $pids)
-    python3 "$here/frontdoor/idle.py" 127.0.0.1 "$(port_of "$p")" "$n" 120 > "$W/idle-$p.txt" 2>&1 &
-    idle=$!; PIDS+=($idle)
-    for _ in $(seq 1 1200); do
-        grep -q '^ready' "$W/idle-$p.txt" 2>/dev/null && break
-        kill -0 "$idle" 2>/dev/null || break
-        sleep 0.1
-    done
-    sleep 2
-    # shellcheck disable=SC2086
-    after=$(rss_sum $pids)
-    read -r _ ok failed < <(grep '^ready' "$W/idle-$p.txt" || echo "ready 0 $n")
-    kill "$idle" 2>/dev/null || true; wait "$idle" 2>/dev/null || true
-    printf 'idle\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$before" "$after" "$((after - before))" "$ok" "$failed" >> "$MEM"
-    printf '  %-7s RSS before %7s KiB  with %s idle %7s KiB (+%s KiB, %s B/conn)  failed %s\n' \
-        "$p" "$before" "$ok" "$after" "$((after - before))" \
-        "$(awk -v d=$((after - before)) -v n="$ok" 'BEGIN { if (n > 0) printf "%.0f", d * 1024 / n; else print "-" }')" "$failed"
+    idle_rss "$p" "$(port_of "$p")" "$n" "$MEM"
 done
 
 echo "# load average at end: $(loadavg)"
 
 # ---------------------------------------------------------------- summary
-python3 - "$RESULTS" "$MEM" <<'EOF'
-import statistics, sys
-from collections import defaultdict
+PYTHONPATH="$here" python3 - "$RESULTS" "$MEM" <<'EOF'
+import sys
+from results import load, median
 
-rows = defaultdict(list)
-for line in open(sys.argv[1]):
-    f = line.rstrip("\n").split("\t")
-    rows[(f[0], f[1])].append(f)
-
+rows = load(sys.argv[1])
 def med(test, proxy, col):
-    vals = [float(r[col]) for r in rows.get((test, proxy), []) if r[col] not in ("", "nan")]
-    return statistics.median(vals) if vals else float("nan")
+    return median(rows, test, proxy, col)
 
 proxies = ["bigstep", "haproxy", "nginx"]
 print()

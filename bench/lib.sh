@@ -6,6 +6,19 @@
 #   bench_workdir routes          # sets W, PIDS, the cleanup trap
 #   bench_bigstep                 # sets BIGSTEP_BIN (builds it unless given)
 
+# bench_args "$@": --quick sets QUICK=1; --help prints the script's header comment.
+bench_args() {
+    QUICK=0
+    local arg
+    for arg in "$@"; do
+        case "$arg" in
+            --quick) QUICK=1 ;;
+            -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
+            *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+        esac
+    done
+}
+
 bench_require() {
     local tool
     for tool in "$@"; do
@@ -37,6 +50,7 @@ bench_bigstep() {
         (cd "$(dirname "${BASH_SOURCE[0]}")/.." && cargo build --release -p bigstep -j2)
         BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
     fi
+    [ -x "$BIGSTEP_BIN" ] || { echo "no binary at $BIGSTEP_BIN" >&2; exit 1; }
 }
 
 # utime+stime, in clock ticks, of all the PIDs given.
@@ -53,3 +67,166 @@ CLK_TCK=$(getconf CLK_TCK)
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# Exits unless every port given is free on 127.0.0.1.
+bench_ports_free() {
+    local port
+    for port in "$@"; do
+        if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+            echo "port $port is in use; set BASE_PORT" >&2; exit 1
+        fi
+    done
+}
+
+# wait_url URL [curl args...]: until it answers (WAIT_TRIES tenths of a second, 100
+# unless set), else exit.
+wait_url() {
+    local url=$1 i
+    shift
+    for i in $(seq 1 "${WAIT_TRIES:-100}"); do
+        curl -sk -o /dev/null --max-time 1 "$@" "$url" && return 0
+        sleep 0.1
+    done
+    echo "nothing answering at $url" >&2; exit 1
+}
+wait_port() { local port=$1; shift; wait_url "http://127.0.0.1:$port/" "$@"; }
+
+# bench_backend PORT [SERVER_LINES]: the shared backend, nginx with one worker on
+# PORT under $W/backend, keep-alive without limits, answering every path with a
+# 100-byte body; SERVER_LINES (more `location`s, a root) go inside its server block.
+BODY100=$(printf 'x%.0s' $(seq 1 99))   # 99 bytes + newline
+bench_backend() {
+    mkdir -p "$W/backend/logs"
+    cat > "$W/backend/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $W/backend/nginx.pid;
+error_log $W/backend/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:$1 backlog=4096;
+        location / { return 200 "$BODY100\n"; }
+        ${2:-}
+    }
+}
+CONF
+    nginx -p "$W/backend" -c "$W/backend/nginx.conf" &
+    PIDS+=($!)
+    wait_port "$1"
+}
+
+# The PIDs whose CPU and memory count for proxy NAME (PID_NAME; nginx: its workers too).
+proxy_pids() {
+    local var=PID_$1
+    echo "${!var}"
+    if [ "$1" = nginx ]; then pgrep -P "${!var}" || true; fi
+}
+stop_proxy() {
+    local var=PID_$1
+    kill "${!var}" 2>/dev/null || true
+    wait "${!var}" 2>/dev/null || true
+}
+
+# Memory of PIDs, KiB: resident now, peak since reset_hwm.
+rss_sum() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status"))); done; echo "$s"; }
+hwm_sum() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/^VmHWM:/ {print $2}' "/proc/$p/status"))); done; echo "$s"; }
+reset_hwm() { local p; for p in "$@"; do echo 5 > "/proc/$p/clear_refs" 2>/dev/null || true; done; }
+
+# idle_rss PROXY PORT N MEMFILE [--tls]: resident memory of PROXY before and with
+# N idle keep-alive clients (each made one request: bench/frontdoor/idle.py); a
+# row "idle PROXY before after growth ok failed" goes to MEMFILE.
+idle_rss() {
+    local p=$1 port=$2 n=$3 mem=$4 tls=${5:-} pids before after idle ok failed
+    pids=$(proxy_pids "$p")
+    # shellcheck disable=SC2086
+    before=$(rss_sum $pids)
+    python3 "$(dirname "${BASH_SOURCE[0]}")/frontdoor/idle.py" $tls 127.0.0.1 "$port" "$n" 120 > "$W/idle-$p.txt" 2>&1 &
+    idle=$!; PIDS+=($idle)
+    for _ in $(seq 1 1200); do
+        grep -q '^ready' "$W/idle-$p.txt" 2>/dev/null && break
+        kill -0 "$idle" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 2
+    # shellcheck disable=SC2086
+    after=$(rss_sum $pids)
+    read -r _ ok failed < <(grep '^ready' "$W/idle-$p.txt" || echo "ready 0 $n")
+    kill "$idle" 2>/dev/null || true; wait "$idle" 2>/dev/null || true
+    printf 'idle\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$before" "$after" "$((after - before))" "$ok" "$failed" >> "$mem"
+    printf '  %-7s RSS before %7s KiB  with %s idle %7s KiB (+%s KiB, %s B/conn)  failed %s\n' \
+        "$p" "$before" "$ok" "$after" "$((after - before))" \
+        "$(awk -v d=$((after - before)) -v n="$ok" 'BEGIN { if (n > 0) printf "%.0f", d * 1024 / n; else print "-" }')" "$failed"
+}
+
+# CPU seconds between two cpu_ticks readings, and COUNT per CPU-second.
+cpu_seconds() { awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
+per_cpu_second() { awk -v r="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.0f", r / c; else print "nan" }'; }
+
+# wrk latency value (415.00us, 1.23ms, 1.02s) -> milliseconds
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; else if (v ~ /m$/) n *= 60000; printf "%.3f", n }'; }
+
+# The machine and tool versions, as comment lines for a run's header.
+bench_machine() {
+    echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r); commit $(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "# bigstep $BIGSTEP_BIN; $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | cut -d/ -f2); wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
+}
+
+# haproxy_head THREADS MAXCONN: the global and defaults sections of every HAProxy
+# here (HTTP keep-alive on both sides, connections to servers reused), on stdout.
+haproxy_head() {
+    cat <<CONF
+global
+    nbthread $1
+    maxconn $2
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 75s
+    timeout server 60s
+    timeout http-keep-alive 75s
+CONF
+}
+
+# nginx_proxy_conf WORKERS LISTEN [HTTP_LINES] [SERVER_LINES]: nginx as the proxy
+# under test (its files under $W/nginx) in front of the backend on BACKEND_PORT,
+# with upstream keep-alive; its config on stdout.
+nginx_proxy_conf() {
+    mkdir -p "$W/nginx/logs"
+    cat <<CONF
+worker_processes $1;
+worker_rlimit_nofile 20000;
+daemon off;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/logs/error.log warn;
+events { worker_connections 12000; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 75s;
+    ${3:-}
+    upstream be {
+        server 127.0.0.1:$BACKEND_PORT;
+        keepalive 64;
+        keepalive_requests 100000000;
+    }
+    server {
+        listen $2;
+        ${4:-}
+        location / {
+            proxy_pass http://be;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+CONF
+}

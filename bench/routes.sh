@@ -12,51 +12,18 @@
 # (utime+stime from /proc/PID/stat around each run), then the ratios
 # 20 routes / 1 route and bigstep / HAProxy with 20 rules.
 set -euo pipefail
-QUICK=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
-    esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 if [ "$QUICK" = 1 ]; then ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-3s}; fi
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10s}; CONNS=${CONNS:-64}
 BASE_PORT=${BASE_PORT:-18580}
 BACKEND_PORT=$BASE_PORT; ONE_PORT=$((BASE_PORT + 1)); TWENTY_PORT=$((BASE_PORT + 2)); HAPROXY_PORT=$((BASE_PORT + 3))
 PROXIES=(bigstep-1 bigstep-20 haproxy-20)
-here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
-. "$here/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
 bench_require wrk haproxy nginx curl
 bench_workdir routes
 bench_bigstep
-wait_port() {
-    local i
-    for i in $(seq 1 100); do
-        curl -s -o /dev/null --max-time 1 -H 'Host: www.example.com' "http://127.0.0.1:$1/" && return 0
-        sleep 0.1
-    done
-    echo "nothing answering on port $1" >&2; exit 1
-}
-mkdir -p "$W/backend/logs"
-cat > "$W/backend/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $W/backend/nginx.pid;
-error_log $W/backend/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    server {
-        listen 127.0.0.1:$BACKEND_PORT backlog=4096;
-        location / { return 200 "$(printf 'x%.0s' $(seq 1 99))\n"; }
-    }
-}
-EOF
-nginx -p "$W/backend" -c "$W/backend/nginx.conf" & PIDS+=($!)
-wait_port $BACKEND_PORT
+bench_backend $BACKEND_PORT
 
 # bigstep, one route: everything to the default pool.
 cat > "$W/one.toml" <<EOF
@@ -84,17 +51,7 @@ EOF
 } > "$W/twenty.toml"
 # HAProxy, the same 20 rules.
 {
-    cat <<EOF
-global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 5s
-    timeout client 75s
-    timeout server 60s
+    haproxy_head 1 4096; cat <<EOF
 frontend fe
     bind 127.0.0.1:$HAPROXY_PORT
 EOF
@@ -110,7 +67,7 @@ EOF
 RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/one.toml" --threads 1 > "$W/one.log" 2>&1 & PID_one=$!; PIDS+=($PID_one)
 RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/twenty.toml" --threads 1 > "$W/twenty.log" 2>&1 & PID_twenty=$!; PIDS+=($PID_twenty)
 haproxy -db -f "$W/haproxy.cfg" > "$W/haproxy.log" 2>&1 & PID_haproxy=$!; PIDS+=($PID_haproxy)
-for p in $ONE_PORT $TWENTY_PORT $HAPROXY_PORT; do wait_port $p; done
+for p in $ONE_PORT $TWENTY_PORT $HAPROXY_PORT; do wait_port $p -H 'Host: www.example.com'; done
 "$BIGSTEP_BIN" balance --check "$W/twenty.toml" | head -1
 
 declare -A RPS CPS

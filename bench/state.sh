@@ -24,14 +24,8 @@
 # The machine's cores are shared by redis-benchmark and both servers: compare ratios.
 set -euo pipefail
 
-QUICK=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
-    esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 if [ "$QUICK" = 1 ]; then REQUESTS=${REQUESTS:-20000}; KEYS=${KEYS:-100000}; ROUNDS=${ROUNDS:-1}; fi
 REQUESTS=${REQUESTS:-200000}
 ROUNDS=${ROUNDS:-3}
@@ -40,26 +34,12 @@ BASE_PORT=${BASE_PORT:-18690}
 REDIS_PORT=$BASE_PORT
 STATE_PORT=$((BASE_PORT + 1))
 
-for tool in redis-server redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt install redis-server redis-tools)" >&2; exit 1; }
-done
+bench_require redis-server redis-benchmark redis-cli   # apt install redis-server redis-tools
+bench_workdir state
+bench_bigstep
+TMP=$W
 
-cd "$(dirname "$0")/.."
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    cargo build --release -q -p bigstep
-    BIGSTEP_BIN="${CARGO_TARGET_DIR:-target}/release/bigstep"
-fi
-
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-wait_port() {
+wait_redis() {
     for _ in $(seq 1 200); do
         redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
         sleep 0.05
@@ -74,8 +54,8 @@ start_servers() {
     RUST_LOG=warn "$BIGSTEP_BIN" state --port "$STATE_PORT" 2>"$TMP/state.log" &
     STATE_PID=$!
     PIDS+=("$REDIS_PID" "$STATE_PID")
-    wait_port "$REDIS_PORT"
-    wait_port "$STATE_PORT"
+    wait_redis "$REDIS_PORT"
+    wait_redis "$STATE_PORT"
 }
 
 stop_servers() {
@@ -92,7 +72,6 @@ rps() { # port test pipeline -> requests per second
     redis-benchmark -p "$1" -t "$2" -n "$(n_for "$3")" -c 50 -d 100 -P "$3" -r 100000 --csv 2>/dev/null \
         | awk -F'","' 'NR==2 {print $2}'
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, clock ticks
 run_one() { # port pid test pipeline -> "rps cpu_ticks"
     local c0 r c1
     redis-cli -p "$1" flushall >/dev/null
@@ -101,13 +80,12 @@ run_one() { # port pid test pipeline -> "rps cpu_ticks"
     c1=$(cpu_ticks "$2")
     echo "$r $((c1 - c0))"
 }
-median() { sort -g | awk '{a[NR] = $1} END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 echo "bigstep state vs redis-server ($(redis-server --version | awk '{print $3}')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "redis-benchmark -c 50 -d 100 -r 100000, -n $REQUESTS (-P 1) and $((REQUESTS * 10)) (-P 16); $ROUNDS rounds, the two servers alternating who goes first; medians"
 echo "rps = requests per second (what redis-benchmark sees); per_cpu = requests per CPU-second of the server process"
 start_servers
-TICK=$(getconf CLK_TCK)
+TICK=$CLK_TCK
 printf '%-6s %-3s %12s %12s %6s   %12s %12s %6s\n' test P redis_rps bigstep_rps ratio redis_per_cpu bigstep_per_cpu ratio
 for p in 1 16; do
     for t in set get incr lpush lpop hset; do

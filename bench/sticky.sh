@@ -14,17 +14,12 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 BASE=${BASE_PORT:-18580}
-here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
-for t in wrk nginx curl; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }; done
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
-    (cd "$repo" && cargo build --release -p bigstep -j2 >&2)
-    BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
-fi
-W=$(mktemp -d /tmp/sticky-bench.XXXXXX); chmod 755 "$W"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$W"; }
-trap cleanup EXIT
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+bench_args "$@"
+bench_require wrk nginx curl
+bench_workdir sticky
+bench_bigstep
 
 mkdir -p "$W/nginx/logs"
 cat > "$W/nginx/nginx.conf" <<NGX
@@ -62,11 +57,8 @@ address = "127.0.0.1:$((BASE+1))"
 CFG
     RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/$mode.toml" --threads 1 >/dev/null 2>&1 &
     BPID=$!; PIDS+=($BPID)
-    for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && return 0; sleep 0.05; done
-    echo "bigstep did not start for $mode" >&2; exit 1
+    wait_port "$port"
 }
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
 declare -A RESULTS
 for round in $(seq "$ROUNDS"); do
     for mode in rr cookie-stuck cookie-new app-cookie; do
@@ -85,14 +77,13 @@ for round in $(seq "$ROUNDS"); do
         rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
         total=$(echo "$out" | awk '/requests in/{print $1}')
         p99=$(echo "$out" | awk '$1=="99%"{print $2}')
-        cpu=$(awk -v a="$after" -v b="$before" -v hz="$HZ" 'BEGIN{print (a-b)/hz}')
-        per=$(awk -v t="$total" -v c="$cpu" 'BEGIN{ if (c>0) printf "%.0f", t/c; else print 0 }')
+        cpu=$(cpu_seconds "$before" "$after")
+        per=$(per_cpu_second "$total" "$cpu")
         printf "round %s %-13s req/s %9s  p99 %8s  req/CPU-s %8s\n" "$round" "$mode" "$rps" "$p99" "$per"
         RESULTS[$mode]="${RESULTS[$mode]:-} $per"
         kill "$BPID"; wait "$BPID" 2>/dev/null || true
     done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 rr=$(echo "${RESULTS[rr]}" | median)
 echo
 echo "median requests per proxy CPU-second (ratio to rr):"

@@ -33,14 +33,8 @@
 # rates are capped by the machine; compare the per-CPU-second medians.
 set -euo pipefail
 
-QUICK=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
-    esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_args "$@"
 if [ "$QUICK" = 1 ]; then
     ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-2s}; IDLE_CONNS=${IDLE_CONNS:-200}
 fi
@@ -61,68 +55,12 @@ PROXIES=(bigstep haproxy nginx)
 SECS=${DURATION%s}
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
 
-for tool in openssl wrk h2load haproxy nginx curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (h2load: apt-get install -y nghttp2-client)" >&2; exit 1; }
-done
-
-# ---------------------------------------------------------------- cleanup
-W=$(mktemp -d /tmp/tls-bench.XXXXXX)
-chmod 755 "$W"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---------------------------------------------------------------- binary
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
-    (cd "$repo" && cargo build --release -p bigstep -j2)
-    BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
-fi
-[ -x "$BIGSTEP_BIN" ] || { echo "no binary at $BIGSTEP_BIN" >&2; exit 1; }
-
-for port in $BACKEND_PORT $BIGSTEP_PLAIN_PORT $BIGSTEP_PORT $HAPROXY_PORT $NGINX_PORT; do
-    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-        echo "port $port is in use; set BASE_PORT" >&2; exit 1
-    fi
-done
-
-# ---------------------------------------------------------------- helpers (as in frontdoor.sh)
-cpu_ticks() {
-    local total=0 p t
-    for p in "$@"; do
-        t=$(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')
-        total=$((total + t))
-    done
-    echo "$total"
-}
-CLK_TCK=$(getconf CLK_TCK)
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-rss_sum() { local s=0 p; for p in "$@"; do s=$((s + $(rss_kib "$p"))); done; echo "$s"; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-wait_tls() {
-    local i
-    for i in $(seq 1 100); do
-        curl -sk -o /dev/null --max-time 1 "https://127.0.0.1:$1/" && return 0
-        sleep 0.1
-    done
-    echo "nothing answering HTTPS on port $1" >&2; exit 1
-}
-proxy_pids() {
-    local var=PID_$1
-    local main=${!var}
-    echo "$main"
-    if [ "$1" = nginx ]; then pgrep -P "$main" || true; fi
-}
+bench_require openssl wrk h2load haproxy nginx curl python3   # h2load: apt-get install -y nghttp2-client
+bench_workdir tls
+bench_bigstep
+bench_ports_free $BACKEND_PORT $BIGSTEP_PLAIN_PORT $BIGSTEP_PORT $HAPROXY_PORT $NGINX_PORT
+wait_tls() { wait_url "https://127.0.0.1:$1/"; }
 port_of() { case $1 in bigstep) echo $BIGSTEP_PORT ;; haproxy) echo $HAPROXY_PORT ;; nginx) echo $NGINX_PORT ;; esac; }
 
 # ---------------------------------------------------------------- certificate
@@ -135,28 +73,8 @@ cat "$W/cert.pem" "$W/key.pem" > "$W/haproxy.pem"
 chmod 600 "$W/key.pem" "$W/haproxy.pem"
 
 # ---------------------------------------------------------------- backend
-BODY100=$(printf 'x%.0s' $(seq 1 99))   # 99 bytes + newline = 100-byte body
-mkdir -p "$W/backend/logs" "$W/nginx/logs"
-cat > "$W/backend/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $W/backend/nginx.pid;
-error_log $W/backend/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    default_type text/plain;
-    server {
-        listen 127.0.0.1:$BACKEND_PORT backlog=4096;
-        location = / { return 200 "$BODY100\n"; }
-    }
-}
-EOF
-nginx -p "$W/backend" -c "$W/backend/nginx.conf" &
-PIDS+=($!)
-for _ in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$BACKEND_PORT/" && break; sleep 0.1; done
+mkdir -p "$W/nginx/logs"
+bench_backend $BACKEND_PORT
 
 # ---------------------------------------------------------------- proxies
 # Every proxy: TLS 1.2+1.3, ALPN h2 + http/1.1, resumption on its default terms
@@ -183,69 +101,26 @@ EOF
 }
 
 start_haproxy() {
-    cat > "$W/haproxy.cfg" <<EOF
-global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 5s
-    timeout client 75s
-    timeout server 60s
-    timeout http-keep-alive 75s
+    { haproxy_head 1 4096; cat <<EOF
 frontend fe
     bind 127.0.0.1:$HAPROXY_PORT ssl crt $W/haproxy.pem alpn h2,http/1.1
     default_backend be
 backend be
     server s1 127.0.0.1:$BACKEND_PORT
 EOF
+    } > "$W/haproxy.cfg"
     haproxy -db -f "$W/haproxy.cfg" > "$W/haproxy.log" 2>&1 &
     PID_haproxy=$!; PIDS+=($PID_haproxy)
     wait_tls $HAPROXY_PORT
 }
 
 start_nginx() {
-    cat > "$W/nginx/nginx.conf" <<EOF
-worker_processes 1;
-worker_rlimit_nofile 20000;
-daemon off;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/logs/error.log warn;
-events { worker_connections 12000; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 75s;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:SSL:10m;
-    upstream be {
-        server 127.0.0.1:$BACKEND_PORT;
-        keepalive 64;
-        keepalive_requests 100000000;
-    }
-    server {
-        listen 127.0.0.1:$NGINX_PORT ssl http2 backlog=4096;
-        ssl_certificate $W/cert.pem;
-        ssl_certificate_key $W/key.pem;
-        location / {
-            proxy_pass http://be;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
+    nginx_proxy_conf 1 "127.0.0.1:$NGINX_PORT ssl http2 backlog=4096" \
+        "ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;" \
+        "ssl_certificate $W/cert.pem; ssl_certificate_key $W/key.pem;" > "$W/nginx/nginx.conf"
     nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" &
     PID_nginx=$!; PIDS+=($PID_nginx)
     wait_tls $NGINX_PORT
-}
-
-stop_proxy() {
-    local var=PID_$1
-    kill "${!var}" 2>/dev/null || true
-    wait "${!var}" 2>/dev/null || true
 }
 
 start_bigstep
@@ -263,9 +138,9 @@ for p in "${PROXIES[@]}"; do
     grep -q 'Server public key is 256 bit' <<< "$info" || { echo "$p: not the P-256 certificate" >&2; exit 1; }
 done
 
-echo "# TLS benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(cd "$repo" && git rev-parse --short HEAD)"
-echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
-echo "# bigstep $BIGSTEP_BIN; $(haproxy -v | head -1 | cut -d' ' -f1-3); $(nginx -v 2>&1 | cut -d' ' -f3); $(openssl version | cut -d' ' -f1-2); $(h2load --version | head -1); wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
+echo "# TLS benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+bench_machine
+echo "# $(openssl version | cut -d' ' -f1-2); $(h2load --version | head -1)"
 echo "# rounds=$ROUNDS duration=$DURATION hs_clients=$HS_CLIENTS conns=$CONNS h2=${H2_CONNS}x$H2_STREAMS idle_conns=$IDLE_CONNS; load average at start: $(loadavg)"
 
 RESULTS=$W/results.tsv
@@ -274,8 +149,8 @@ RESULTS=$W/results.tsv
 # record TEST PROXY ROUND COUNT CPU_TICKS_BEFORE CPU_TICKS_AFTER ERRORS NOTE
 record() {
     local cpu rpc
-    cpu=$(awk -v a="$5" -v b="$6" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }')
-    rpc=$(awk -v r="$4" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r / c; else print "nan" }')
+    cpu=$(cpu_seconds "$5" "$6")
+    rpc=$(per_cpu_second "$4" "$cpu")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$cpu" "$rpc" "$7" "$8" >> "$RESULTS"
     printf '  %-8s %-7s r%s  %8s done  cpu %6ss  %8s per proxy CPU-s  errors %s  %s  load %s\n' \
         "$1" "$2" "$3" "$4" "$cpu" "$rpc" "$7" "$8" "$(loadavg)"
@@ -375,42 +250,19 @@ for p in "${PROXIES[@]}"; do
     stop_proxy "$p"
     "start_$p"
     sleep 0.5
-    pids=$(proxy_pids "$p")
-    # shellcheck disable=SC2086
-    before=$(rss_sum $pids)
-    python3 "$here/frontdoor/idle.py" --tls 127.0.0.1 "$(port_of "$p")" "$IDLE_CONNS" 120 > "$W/idle-$p.txt" 2>&1 &
-    idle=$!; PIDS+=($idle)
-    for _ in $(seq 1 1200); do
-        grep -q '^ready' "$W/idle-$p.txt" 2>/dev/null && break
-        kill -0 "$idle" 2>/dev/null || break
-        sleep 0.1
-    done
-    sleep 2
-    # shellcheck disable=SC2086
-    after=$(rss_sum $pids)
-    read -r _ ok failed < <(grep '^ready' "$W/idle-$p.txt" || echo "ready 0 $IDLE_CONNS")
-    kill "$idle" 2>/dev/null || true; wait "$idle" 2>/dev/null || true
-    printf 'idle\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$before" "$after" "$((after - before))" "$ok" "$failed" >> "$MEM"
-    printf '  %-7s RSS before %7s KiB  with %s idle %7s KiB (+%s KiB, %s B/conn)  failed %s\n' \
-        "$p" "$before" "$ok" "$after" "$((after - before))" \
-        "$(awk -v d=$((after - before)) -v n="$ok" 'BEGIN { if (n > 0) printf "%.0f", d * 1024 / n; else print "-" }')" "$failed"
+    idle_rss "$p" "$(port_of "$p")" "$IDLE_CONNS" "$MEM" --tls
 done
 
 echo "# load average at end: $(loadavg)"
 
 # ---------------------------------------------------------------- summary
-python3 - "$RESULTS" "$MEM" <<'EOF'
-import statistics, sys
-from collections import defaultdict
+PYTHONPATH="$here" python3 - "$RESULTS" "$MEM" <<'EOF'
+import sys
+from results import load, median
 
-rows = defaultdict(list)
-for line in open(sys.argv[1]):
-    f = line.rstrip("\n").split("\t")
-    rows[(f[0], f[1])].append(f)
-
+rows = load(sys.argv[1])
 def med(test, proxy, col):
-    vals = [float(r[col]) for r in rows.get((test, proxy), []) if r[col] not in ("", "nan")]
-    return statistics.median(vals) if vals else float("nan")
+    return median(rows, test, proxy, col)
 
 proxies = ["bigstep", "haproxy", "nginx"]
 tests = ["hs-new", "hs-reuse", "h1-tls", "h2-tls"]

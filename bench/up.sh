@@ -19,19 +19,11 @@ set -euo pipefail
 STARTS=${STARTS:-5}
 DURATION=${DURATION:-12s}
 here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
-for t in wrk curl; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }; done
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
-    (cd "$repo" && cargo build --release -p bigstep -j2 >&2)
-    BIGSTEP_BIN=$CARGO_TARGET_DIR/release/bigstep
-fi
-W=$(mktemp -d /tmp/up-bench.XXXXXX)
-UP=""
-cleanup() {
-    if [ -n "$UP" ]; then kill "$UP" 2>/dev/null || true; wait "$UP" 2>/dev/null || true; fi
-    rm -rf "$W"
-}
-trap cleanup EXIT
+. "$here/lib.sh"
+bench_args "$@"
+bench_require wrk curl
+bench_workdir up
+bench_bigstep
 
 # Start `bigstep up` (demo, 3 instances) with its log in $W/up.log; sets UP,
 # FRONT (host:port) and ADMIN (host:port) once the banner is complete.
@@ -39,7 +31,7 @@ start_up() {
     : > "$W/up.log"
     TMPDIR=$W RUST_LOG=warn "$BIGSTEP_BIN" up -n 3 --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
         --state-port 0 --files-port 0 --ephemeral >"$W/up.log" 2>&1 &
-    UP=$!
+    UP=$!; PIDS+=($UP)
     for _ in $(seq 600); do
         grep -q '^Open http://' "$W/up.log" && break
         kill -0 "$UP" 2>/dev/null || { cat "$W/up.log" >&2; exit 1; }
