@@ -700,38 +700,19 @@ async fn dashboard_drains_a_server_in_chromium() {
             tokio::time::sleep(Duration::from_millis(40)).await;
         }
     });
-    let testkit::browser::BrowserTest {
-        root,
-        node_modules,
-        screenshot: shot,
-    } = testkit::browser::prepare("dashboard.png");
+    let browser = testkit::browser::prepare("dashboard.png");
     let url = format!("http://{admin}/#token={TOKEN}");
-    let script = root.join("crates/bigstep/tests/dashboard/drain.mjs");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(&url)
-            .arg("a")
-            .arg(&shot)
-            .env("NODE_PATH", node_modules)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("run node (install nodejs: .ci/install)");
+    let (passed, log) = browser
+        .run_async(
+            "drain.mjs",
+            vec![url.into(), "a".into(), browser.screenshot.clone().into()],
+        )
+        .await;
     traffic.abort();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "dashboard test failed:\n{log}");
+    assert!(passed, "dashboard test failed:\n{log}");
     assert_eq!(states_with(admin, TOKEN).await["a"], "draining");
     assert_eq!(states_with(admin, TOKEN).await["b"], "active");
-    assert!(
-        root.join("test-artifacts/dashboard.png").is_file(),
-        "no screenshot; {log}"
-    );
+    assert!(browser.screenshot.is_file(), "no screenshot; {log}");
 }
 
 /// Just enough JSON to read the admin API's answers (the test crate has no JSON library).

@@ -1021,27 +1021,20 @@ async fn chromium_loads_a_page_over_https_and_http2() {
         .unwrap();
     let spki = String::from_utf8_lossy(&spki.stdout).trim().to_string();
     assert_eq!(spki.len(), 44, "SPKI hash: {spki}");
-    let testkit::browser::BrowserTest {
-        root,
-        node_modules,
-        screenshot: shot,
-    } = testkit::browser::prepare("https-page.png");
-    let out = Command::new("node")
-        .arg(root.join("crates/bigstep/tests/dashboard/https.mjs"))
-        .arg(format!("https://app.test:{}/", tls.port()))
-        .arg(&shot)
-        .arg(&spki)
-        .arg("app.test")
-        .env("NODE_PATH", node_modules)
-        .output()
-        .await
-        .expect("run node (install nodejs: .ci/install)");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "Chromium over HTTPS failed:\n{log}");
+    let browser = testkit::browser::prepare("https-page.png");
+    let shot = browser.screenshot.clone();
+    let (passed, log) = browser
+        .run_async(
+            "https.mjs",
+            vec![
+                format!("https://app.test:{}/", tls.port()).into(),
+                shot.clone().into(),
+                spki.into(),
+                "app.test".into(),
+            ],
+        )
+        .await;
+    assert!(passed, "Chromium over HTTPS failed:\n{log}");
     assert!(log.contains("\"tls\":\"TLS 1.3\""), "{log}");
     assert!(shot.is_file(), "{log}");
     // The page (and Chromium's favicon request) went through to the server.

@@ -878,36 +878,18 @@ async fn a_page_arrives_compressed_and_renders_in_chromium() {
             "[balance.compression]\nenabled = true\n[[balance.servers]]\naddress = \"{port}\"\n"
         ),
     );
-    let testkit::browser::BrowserTest {
-        root,
-        node_modules,
-        screenshot: shot,
-    } = testkit::browser::prepare("compressed-page.png");
-    let script = root.join("crates/bigstep/tests/dashboard/compressed.mjs");
+    let browser = testkit::browser::prepare("compressed-page.png");
     let url = format!("http://{}/", fd.addr);
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(script)
-            .arg(url)
-            .arg(&shot)
-            .env("NODE_PATH", node_modules)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("run node (install nodejs: .ci/install)");
+    let (passed, log) = browser
+        .run_async(
+            "compressed.mjs",
+            vec![url.into(), browser.screenshot.clone().into()],
+        )
+        .await;
     let _ = python.kill();
     let _ = python.wait();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "compressed page test failed:\n{log}");
-    assert!(
-        root.join("test-artifacts/compressed-page.png").is_file(),
-        "{log}"
-    );
+    assert!(passed, "compressed page test failed:\n{log}");
+    assert!(browser.screenshot.is_file(), "{log}");
 }
 
 /// Two front doors share one limit through `store`: 6 allowed in all, not 6 each.
