@@ -62,6 +62,33 @@ const LINGER_BYTES: usize = 1024 * 1024;
 
 thread_local! {
     static BUFFERS: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+    /// The header positions of parsed heads, pooled like the read buffers:
+    /// an idle connection holds none.
+    static SPANS: RefCell<Vec<Vec<h1::HeaderSpan>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Lend `spans` a pooled vector if it has none (after an idle wait).
+fn take_spans(spans: &mut Vec<h1::HeaderSpan>) {
+    if spans.capacity() == 0 {
+        if let Some(pooled) = SPANS.with(|p| p.borrow_mut().pop()) {
+            *spans = pooled;
+        }
+    }
+}
+
+/// Give `spans`' vector back to this thread's pool while the connection idles.
+fn give_back_spans(spans: &mut Vec<h1::HeaderSpan>) {
+    let mut spans = std::mem::take(spans);
+    if spans.capacity() == 0 || spans.capacity() > h1::MAX_HEADERS {
+        return;
+    }
+    spans.clear();
+    SPANS.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOLED_PER_THREAD {
+            p.push(spans);
+        }
+    });
 }
 
 fn take_buffer() -> BytesMut {
@@ -162,6 +189,7 @@ pub(crate) async fn serve<S, H>(
         // Idle: wait for the next request's first byte, holding no buffer.
         if buf.is_empty() {
             give_back(&mut buf);
+            give_back_spans(&mut head.headers);
             // A connection that never sends a byte gets the (shorter) header timeout.
             let wait = if first { header_timeout } else { idle_timeout };
             let read = tokio::select! {
@@ -175,6 +203,7 @@ pub(crate) async fn serve<S, H>(
             }
         }
         first = false;
+        take_spans(&mut head.headers);
         // A head: complete within the request-header timeout of its first byte.
         let deadline = Instant::now() + header_timeout;
         loop {
@@ -210,6 +239,7 @@ pub(crate) async fn serve<S, H>(
                 // For the next connection (a new connection per request
                 // would otherwise allocate and free a buffer each time).
                 give_back(&mut buf);
+                give_back_spans(&mut head.headers);
                 return;
             }
         }
