@@ -18,6 +18,15 @@
 # (callgrind_control -z), then serves N requests (h2load --h1) and its counters are
 # dumped (-d): instructions per request = Ir / N, start-up and shutdown left out (the
 # N requests' connection set-up is in). Prints one line per row.
+#
+# Signed rows: "signed" repeats one boto3-signed request (Authorization header), as
+# "presigned" repeats one presigned URL: a server may remember a verified request
+# (bigstep does), so these measure a repeat. "presigned-distinct" sends a different
+# presigned URL of the same object every time (each with its own X-Amz-Expires, so its
+# own signature; one connection, as h2load starts each connection at the list's top):
+# the cost of checking a signature never seen. Under valgrind SHA-256 runs without
+# the CPU's SHA extensions (valgrind does not offer them), so the signature rows count
+# the slower fallback code; natively it is cheaper.
 set -euo pipefail
 
 N=${N:-2000}
@@ -53,6 +62,24 @@ row = re.search(r'\{"([^"]*)","([^"]*)","([^"]*)","([^"]*)"\}', open(sys.argv[1]
 print("\n".join(row.groups()))
 PY
 )
+# Presigned URLs of the object: one to repeat; N + 100 distinct ones (warm-up, then
+# measured), each valid for a different number of seconds.
+python3 - "http://127.0.0.1:$FILES_PORT" "$ACCESS" "$SECRET" "$W" "$N" <<'PY'
+import os, sys
+import boto3
+from botocore.config import Config
+endpoint, access, secret, work, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access, aws_secret_access_key=secret,
+                  region_name="us-east-1",
+                  config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+url = lambda expires: s3.generate_presigned_url(
+    "get_object", Params={"Bucket": "bench", "Key": "obj-64k-0"}, ExpiresIn=expires)
+open(f"{work}/presigned.url", "w").write(url(3600) + "\n")
+urls = [url(1000 + i) for i in range(n + 100)]
+open(f"{work}/presigned-distinct.warm", "w").write("\n".join(urls[:100]) + "\n")
+open(f"{work}/presigned-distinct.list", "w").write("\n".join(urls[100:]) + "\n")
+PY
 
 cat >"$W/nginx.conf" <<NGINX
 worker_processes 1;
@@ -71,10 +98,16 @@ http {
 NGINX
 
 # measure NAME PORT URL_PATH [h2load args...] -> Ir per request. Counters are zeroed
-# once the server answers (start-up left out), dumped after the N requests.
+# once the server answers (start-up left out), dumped after the N requests. A
+# URL_PATH of @FILE takes the URLs from FILE.list (FILE.warm for the warm-up), one
+# connection.
 measure() {
     local name=$1 port=$2 path=$3
     shift 3
+    local conns=$CONNS warm=("http://127.0.0.1:$port$path") run=("http://127.0.0.1:$port$path")
+    if [ "${path#@}" != "$path" ]; then
+        conns=1 warm=(-i "${path#@}.warm") run=(-i "${path#@}.list")
+    fi
     local out="$W/cg.$name"
     if [ "$name" = nginx ]; then
         valgrind --tool=callgrind --callgrind-out-file="$out" nginx -c "$W/nginx.conf" \
@@ -89,9 +122,9 @@ measure() {
         sleep 0.1
     done
     # A warm-up (page cache, first connection's buffers), then zero.
-    h2load --h1 -n 100 -c "$CONNS" "$@" "http://127.0.0.1:$port$path" >"$W/h2load.log"
+    h2load --h1 -n 100 -c "$conns" "$@" "${warm[@]}" >"$W/h2load.log"
     callgrind_control -z "$PID" >/dev/null 2>&1
-    h2load --h1 -n "$N" -c "$CONNS" "$@" "http://127.0.0.1:$port$path" >"$W/h2load.log"
+    h2load --h1 -n "$N" -c "$conns" "$@" "${run[@]}" >"$W/h2load.log"
     grep -q "$N succeeded" "$W/h2load.log" || { cat "$W/h2load.log" >&2; exit 1; }
     callgrind_control -d "$PID" >/dev/null 2>&1
     kill -TERM "$PID"
@@ -111,3 +144,6 @@ measure nginx "$NGINX_PORT" /obj-64k-0
 measure "bigstep-anonymous" "$FILES_PORT" /bench/obj-64k-0
 measure "bigstep-signed" "$FILES_PORT" "${SIGNED[0]}" -H "Authorization: ${SIGNED[1]}" \
     -H "X-Amz-Date: ${SIGNED[2]}" -H "X-Amz-Content-SHA256: ${SIGNED[3]}"
+presigned=$(cat "$W/presigned.url")
+measure "bigstep-presigned" "$FILES_PORT" "${presigned#http://127.0.0.1:$FILES_PORT}"
+measure "bigstep-presigned-distinct" "$FILES_PORT" "@$W/presigned-distinct"

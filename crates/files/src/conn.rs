@@ -61,11 +61,16 @@ pub(crate) struct Conn {
     stream: TcpStream,
     /// Bytes read and not yet consumed: the next request's head, perhaps more.
     buf: BytesMut,
+    reply: Reply,
+}
+
+/// What the fast path reuses from one answer to the next on a connection.
+struct Reply {
     /// The response head being written.
     out: Vec<u8>,
     scratch: Scratch,
     date: DateCache,
-    /// Our key, with this connection's cached signing key.
+    /// Our key (its caches shared with the other connections).
     verifier: Verifier,
 }
 
@@ -74,10 +79,12 @@ impl Conn {
         Conn {
             stream,
             buf: BytesMut::with_capacity(4096),
-            out: Vec::with_capacity(1024),
-            scratch: Scratch::default(),
-            date: DateCache::default(),
-            verifier: app.fast.verifier.clone(),
+            reply: Reply {
+                out: Vec::with_capacity(1024),
+                scratch: Scratch::default(),
+                date: DateCache::default(),
+                verifier: app.fast.verifier.clone(),
+            },
         }
     }
 }
@@ -151,13 +158,16 @@ enum Plan {
 impl Conn {
     async fn next(&mut self, app: &App, drain: &Drain) -> io::Result<Step> {
         let idle = app.idle_timeout;
-        // Read until the buffer holds a whole head (or proves it is not ours).
-        loop {
+        // Read until the buffer holds a whole head (or proves it is not ours),
+        // and plan the answer from that one parse.
+        let (started, plan) = loop {
             if !self.buf.is_empty() {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let mut req = httparse::Request::new(&mut headers);
                 match req.parse(&self.buf) {
-                    Ok(httparse::Status::Complete(_)) => break,
+                    Ok(httparse::Status::Complete(consumed)) => {
+                        break (Instant::now(), self.reply.plan(app, &req, consumed));
+                    }
                     Ok(httparse::Status::Partial) if self.buf.len() < MAX_HEAD => {}
                     // Too long, too many headers, or malformed: hyper says why.
                     _ => return Ok(Step::General),
@@ -182,8 +192,7 @@ impl Conn {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => return Err(e),
             }
-        }
-        let started = Instant::now();
+        };
         let Plan::Answer {
             consumed,
             file,
@@ -192,7 +201,7 @@ impl Conn {
             head_only,
             signed,
             status,
-        } = self.plan(app)
+        } = plan
         else {
             return Ok(Step::General);
         };
@@ -215,18 +224,60 @@ impl Conn {
         })
     }
 
-    /// Parses the head at the front of the buffer, looks the object up and
-    /// writes the response head, or says the request is the general path's.
-    fn plan(&mut self, app: &App) -> Plan {
-        let fast = &app.fast;
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        let Ok(httparse::Status::Complete(consumed)) = req.parse(&self.buf) else {
-            return Plan::General;
+    /// Sends the head in `reply.out`, then `body.len` bytes of `file` from `body.start`.
+    async fn send(&self, file: &std::fs::File, body: fast::Body) -> io::Result<()> {
+        // MSG_MORE holds the head back so it leaves in one segment with the
+        // start of the body, as nginx's `tcp_nopush` does.
+        let flags = if body.len > 0 {
+            // nix names no MSG_MORE; the bit is libc's.
+            MsgFlags::from_bits_retain(libc::MSG_MORE) | MsgFlags::MSG_NOSIGNAL
+        } else {
+            MsgFlags::MSG_NOSIGNAL
         };
+        let mut head = &self.reply.out[..];
+        while !head.is_empty() {
+            self.stream.writable().await?;
+            match self.stream.try_io(Interest::WRITABLE, || {
+                nix::sys::socket::send(self.stream.as_raw_fd(), head, flags)
+                    .map_err(io::Error::from)
+            }) {
+                Ok(n) => head = &head[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let end = body.start + body.len;
+        let mut offset = i64::try_from(body.start).map_err(io::Error::other)?;
+        while u64::try_from(offset).unwrap_or(u64::MAX) < end {
+            let left = end - u64::try_from(offset).unwrap_or(end);
+            // Linux sends at most 0x7ffff000 bytes per call.
+            let count = usize::try_from(left.min(0x7fff_f000)).unwrap_or(0x7fff_f000);
+            self.stream.writable().await?;
+            match self.stream.try_io(Interest::WRITABLE, || {
+                nix::sys::sendfile::sendfile(&self.stream, file, Some(&mut offset), count)
+                    .map_err(io::Error::from)
+            }) {
+                // The file is shorter than its record says: never happens to a
+                // committed object; stop rather than spin.
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Reply {
+    /// Looks up the object of the parsed request `req` (whose head is
+    /// `consumed` bytes) and writes the response head, or says the request
+    /// is the general path's.
+    fn plan(&mut self, app: &App, req: &httparse::Request<'_, '_>, consumed: usize) -> Plan {
+        let fast = &app.fast;
         let now = time::OffsetDateTime::now_utc();
         let Some(get) = fast::classify(
-            &req,
+            req,
             app.domain.as_deref(),
             &fast.public,
             &mut self.verifier,
@@ -264,50 +315,6 @@ impl Conn {
             // disk error: the general path answers (and logs) those.
             Ok(None) | Err(_) => Plan::General,
         }
-    }
-
-    /// Sends the head in `out`, then `body.len` bytes of `file` from `body.start`.
-    async fn send(&self, file: &std::fs::File, body: fast::Body) -> io::Result<()> {
-        // MSG_MORE holds the head back so it leaves in one segment with the
-        // start of the body, as nginx's `tcp_nopush` does.
-        let flags = if body.len > 0 {
-            // nix names no MSG_MORE; the bit is libc's.
-            MsgFlags::from_bits_retain(libc::MSG_MORE) | MsgFlags::MSG_NOSIGNAL
-        } else {
-            MsgFlags::MSG_NOSIGNAL
-        };
-        let mut head = &self.out[..];
-        while !head.is_empty() {
-            self.stream.writable().await?;
-            match self.stream.try_io(Interest::WRITABLE, || {
-                nix::sys::socket::send(self.stream.as_raw_fd(), head, flags)
-                    .map_err(io::Error::from)
-            }) {
-                Ok(n) => head = &head[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let end = body.start + body.len;
-        let mut offset = i64::try_from(body.start).map_err(io::Error::other)?;
-        while u64::try_from(offset).unwrap_or(u64::MAX) < end {
-            let left = end - u64::try_from(offset).unwrap_or(end);
-            // Linux sends at most 0x7ffff000 bytes per call.
-            let count = usize::try_from(left.min(0x7fff_f000)).unwrap_or(0x7fff_f000);
-            self.stream.writable().await?;
-            match self.stream.try_io(Interest::WRITABLE, || {
-                nix::sys::sendfile::sendfile(&self.stream, file, Some(&mut offset), count)
-                    .map_err(io::Error::from)
-            }) {
-                // The file is shorter than its record says: never happens to a
-                // committed object; stop rather than spin.
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
     }
 }
 

@@ -14,10 +14,10 @@
 //! written from s3s) backs proptests and the `sigv4` fuzz target: whatever
 //! this accepts, s3s must accept too.
 
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use std::sync::{Arc, Mutex, PoisonError};
 
-type HmacSha256 = Hmac<Sha256>;
+use ring::{digest, hmac};
+use subtle::ConstantTimeEq;
 
 /// SHA-256 of the empty body, the payload hash the SDKs send on GET/HEAD.
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -28,6 +28,16 @@ pub(crate) const MAX_SKEW_SECS: i64 = 900;
 
 /// The longest validity a presigned URL may claim (seven days, as S3 says).
 const MAX_EXPIRES_SECS: i64 = 604_800;
+
+/// Signing keys kept: one per (date, region) clients sign with, so a few.
+const KEYS_MAX: usize = 8;
+
+/// Verified requests remembered (see [`Shared::verified`]); a full memo
+/// starts over. At a few hundred bytes each, about half a MiB.
+const MEMO_MAX: usize = 1024;
+
+/// The longest text the memo keeps (an SDK's GET is 300–500 bytes).
+const MEMO_TEXT_MAX: usize = 2048;
 
 /// The names of a presigned URL's query parameters.
 const PRESIGNED_PARAMS: [&str; 6] = [
@@ -69,17 +79,38 @@ pub(crate) struct Signed<'r, 'h> {
     pub(crate) carrier: Carrier<'r>,
 }
 
-/// Our key pair, and the signing key derived for the last date and region seen
-/// (one per connection: deriving costs four HMACs, and a client signs with the
-/// same scope all day).
+/// Our key pair, and what the checks of earlier requests left to reuse. Its
+/// clones (one per connection) share that; the secret is one per verifier,
+/// so it is not part of the caches' keys.
 #[derive(Clone)]
 pub(crate) struct Verifier {
-    access_key: std::sync::Arc<str>,
-    secret_key: std::sync::Arc<str>,
-    /// (date, region) → signing key.
-    cached: Option<(String, String, [u8; 32])>,
-    /// The canonical request, reused between requests.
+    access_key: Arc<str>,
+    secret_key: Arc<str>,
+    shared: Arc<Mutex<Shared>>,
+    /// The text being checked (see [`Verifier::try_verify`]), reused between
+    /// requests.
     scratch: String,
+}
+
+/// What verifications leave behind for the next ones.
+#[derive(Default)]
+struct Shared {
+    /// (date, region) → `kSigning` as ring's HMAC key: deriving it costs four
+    /// HMACs, and ring's key holds its two padded blocks already hashed,
+    /// which saves two SHA-256 blocks per request. Derived once per scope
+    /// for every connection, as AWS's SDKs do on their side.
+    keys: Vec<(String, String, hmac::Key)>,
+    /// Requests verified before: their text (see [`Verifier::try_verify`]:
+    /// the string to sign with the canonical request in place of its hash)
+    /// → the signature that matched. A signature is a function of exactly
+    /// that text (the secret is fixed), so the same text with the same
+    /// signature is valid again, and with another is not, with no SHA-256
+    /// at all: the check costs a hash-table lookup. A presigned link that
+    /// many browsers fetch, or a client that reads again within the second,
+    /// sends the same text. The clock checks run before, on every request.
+    /// Only verified requests go in, so nothing a client without our key
+    /// sends can grow it or shape its buckets; hence FxHash, for speed.
+    verified: rustc_hash::FxHashMap<Box<str>, [u8; 32]>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -95,7 +126,7 @@ impl Verifier {
         Verifier {
             access_key: access_key.into(),
             secret_key: secret_key.into(),
-            cached: None,
+            shared: Arc::default(),
             scratch: String::with_capacity(512),
         }
     }
@@ -148,57 +179,114 @@ impl Verifier {
         if scope.access_key != &*self.access_key
             || scope.service != "s3"
             || amz_date.get(..8) != Some(scope.date)
+            // Never sent (httparse refuses it in a header, a query cannot
+            // hold it): with it the text below could split two ways.
+            || scope.region.contains('\n')
         {
             return None;
         }
-        let mut canonical = std::mem::take(&mut self.scratch);
-        let built = canonical_request(&mut canonical, req, &fields.signed_headers, payload);
-        let hashed = built.map(|()| hex::encode(Sha256::digest(canonical.as_bytes())));
-        self.scratch = canonical;
-        let hashed = hashed?;
-        let key = self.signing_key(scope.date, scope.region);
-        let mut mac = HmacSha256::new_from_slice(&key).ok()?;
+        let mut given = [0u8; 32];
+        hex::decode_to_slice(fields.signature, &mut given).ok()?;
+        // One buffer, no other allocation: the string to sign up to the
+        // hash (`amz-date \n scope \n`), then the canonical request, whose
+        // hash completes the string to sign.
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
         for part in [
-            "AWS4-HMAC-SHA256\n",
             amz_date,
             "\n",
             scope.date,
             "/",
             scope.region,
             "/s3/aws4_request\n",
-            &hashed,
         ] {
-            mac.update(part.as_bytes());
+            text.push_str(part);
         }
-        let given = hex::decode(fields.signature).ok()?;
-        // Constant time, so timing says nothing about how much of a guess was right.
-        mac.verify_slice(&given).ok()
+        let canonical_at = text.len();
+        let built = canonical_request(&mut text, req, &fields.signed_headers, payload);
+        let valid = built.is_some() && self.check(&text, canonical_at, scope, &given);
+        self.scratch = text;
+        valid.then_some(())
     }
 
-    fn signing_key(&mut self, date: &str, region: &str) -> [u8; 32] {
-        if let Some((d, r, k)) = &self.cached {
-            if d == date && r == region {
-                return *k;
-            }
+    /// Whether `given` signs `text` (see [`Verifier::try_verify`]; its
+    /// canonical request starts at `canonical_at`).
+    fn check(&self, text: &str, canonical_at: usize, scope: &Scope<'_>, given: &[u8; 32]) -> bool {
+        if let Some(known) = self
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .verified
+            .get(text)
+        {
+            // Constant time, as below.
+            return bool::from(known.ct_eq(given));
         }
-        let k = signing_key(&self.secret_key, date, region, "s3");
-        self.cached = Some((date.to_owned(), region.to_owned(), k));
+        let key = self.key(scope.date, scope.region);
+        let hashed = digest::digest(&digest::SHA256, &text.as_bytes()[canonical_at..]);
+        let mut hex_hash = [0u8; 64];
+        if hex::encode_to_slice(hashed.as_ref(), &mut hex_hash).is_err() {
+            return false;
+        }
+        let mut mac = hmac::Context::with_key(&key);
+        mac.update(b"AWS4-HMAC-SHA256\n");
+        mac.update(&text.as_bytes()[..canonical_at]);
+        mac.update(&hex_hash);
+        // Constant time, so timing says nothing about how much of a guess was right.
+        let valid = bool::from(mac.sign().as_ref().ct_eq(given));
+        // A longer text (many signed headers) is checked anew each time, so
+        // the memo stays within MEMO_MAX × MEMO_TEXT_MAX bytes.
+        if valid && text.len() <= MEMO_TEXT_MAX {
+            let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+            if shared.verified.len() >= MEMO_MAX {
+                shared.verified.clear();
+            }
+            shared.verified.insert(text.into(), *given);
+        }
+        valid
+    }
+
+    /// The signing key for `date` and `region`, derived on first use.
+    fn key(&self, date: &str, region: &str) -> hmac::Key {
+        let known = self
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys
+            .iter()
+            .find(|(d, r, _)| d == date && r == region)
+            .map(|(_, _, k)| k.clone());
+        if let Some(k) = known {
+            return k;
+        }
+        let k = hmac::Key::new(
+            hmac::HMAC_SHA256,
+            &signing_key(&self.secret_key, date, region, "s3"),
+        );
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        if shared.keys.len() == KEYS_MAX {
+            shared.keys.remove(0);
+        }
+        shared
+            .keys
+            .push((date.to_owned(), region.to_owned(), k.clone()));
         k
     }
 }
 
 /// `kSigning` of SigV4: the secret, HMAC-chained through the scope.
 fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
-    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    let k_region = hmac(&k_date, region.as_bytes());
-    let k_service = hmac(&k_region, service.as_bytes());
-    hmac(&k_service, b"aws4_request")
+    let k_date = hmac_once(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k_region = hmac_once(&k_date, region.as_bytes());
+    let k_service = hmac_once(&k_region, service.as_bytes());
+    hmac_once(&k_service, b"aws4_request")
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes a key of any length");
-    mac.update(data);
-    mac.finalize().into_bytes().into()
+fn hmac_once(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
 }
 
 /// `Credential=AK/20130524/us-east-1/s3/aws4_request`, split.
@@ -371,7 +459,7 @@ fn header<'h>(headers: &[httparse::Header<'h>], name: &str) -> Option<&'h [u8]> 
         .map(|h| h.value)
 }
 
-/// Writes the canonical request into `out`: method, URI, query, headers,
+/// Appends the canonical request to `out`: method, URI, query, headers,
 /// signed header list, payload hash.
 fn canonical_request(
     out: &mut String,
@@ -379,7 +467,6 @@ fn canonical_request(
     signed: &[&str],
     payload: &str,
 ) -> Option<()> {
-    out.clear();
     out.push_str(req.method);
     out.push('\n');
     // The path decoded, then encoded the SigV4 way (s3s does the same).
@@ -688,6 +775,132 @@ pub(crate) mod tests {
         // A signed header the request lacks.
         let no_range = AWS_GET.replace("Range: bytes=0-9\r\n", "");
         assert!(!check(&no_range, AWS_ACCESS, AWS_SECRET, at));
+    }
+
+    /// Verifies `raw` with `v` (a clone shares its caches) at the Unix time `now`.
+    fn verify_with(v: &mut Verifier, raw: &[u8], now: i64) -> bool {
+        let mut h = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut h);
+        assert!(req.parse(raw).expect("parses").is_complete());
+        let (path, query) = match req.path.expect("path").split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (req.path.expect("path"), None),
+        };
+        let get = |n: &str| header(req.headers, n).map(|v| std::str::from_utf8(v).expect("utf-8"));
+        let carrier = match get("authorization") {
+            Some(authorization) => Carrier::Header {
+                authorization,
+                amz_date: get("x-amz-date"),
+                content_sha256: get("x-amz-content-sha256"),
+            },
+            None => Carrier::Query,
+        };
+        let signed = Signed {
+            method: req.method.expect("method"),
+            path,
+            query,
+            headers: req.headers,
+            carrier,
+        };
+        v.verify(&signed, now)
+    }
+
+    /// The signing key is cached per (date, region) and shared by a
+    /// verifier's clones: a key cached for one scope must never check a
+    /// request of another. Each request here is signed (by the reference,
+    /// `sigv4_ref.rs`) after another scope's key is in the cache, so a cache
+    /// keyed on less than both would verify it with the wrong key and fail.
+    #[test]
+    fn cached_signing_keys_are_per_scope() {
+        use crate::sigv4_ref::{sign_header, sign_query, Head};
+        let signed = |date: &str, region: &str, secret: &str, presigned: bool| {
+            let mut h = Head {
+                method: "GET".into(),
+                path: "/b/k".into(),
+                query: None,
+                headers: vec![("host".into(), "127.0.0.1:9000".into())],
+            };
+            if presigned {
+                sign_query(&mut h, "AKID", secret, date, region, 3600);
+            } else {
+                sign_header(&mut h, "AKID", secret, date, region);
+            }
+            (h.to_bytes(), parse_amz_date(date).expect("date"))
+        };
+        let first = Verifier::new("AKID", "SECRET");
+        for presigned in [false, true] {
+            // Each case on a fresh clone of `first`: the caches are shared.
+            let cases = [
+                ("20261203T235959Z", "us-east-1", "SECRET", true),
+                // The next day, same region.
+                ("20261204T000001Z", "us-east-1", "SECRET", true),
+                // The same day, another region.
+                ("20261204T000002Z", "eu-west-1", "SECRET", true),
+                // Back to the first scope, still right.
+                ("20261203T235958Z", "us-east-1", "SECRET", true),
+                // Another secret, scopes already cached: refused.
+                ("20261204T000003Z", "us-east-1", "OTHER", false),
+                ("20261203T235957Z", "eu-west-1", "OTHER", false),
+            ];
+            for (date, region, secret, want) in cases {
+                let (raw, now) = signed(date, region, secret, presigned);
+                let mut v = first.clone();
+                assert_eq!(
+                    verify_with(&mut v, &raw, now),
+                    want,
+                    "{date} {region} {secret} presigned {presigned}"
+                );
+                // A verifier with the other secret and caches of its own
+                // agrees the other way round.
+                let mut other = Verifier::new("AKID", "OTHER");
+                assert_eq!(verify_with(&mut other, &raw, now), !want);
+            }
+        }
+        let keys = first.shared.lock().expect("lock").keys.len();
+        assert_eq!(keys, 4, "one key per (date, region) seen");
+    }
+
+    /// The memo of verified requests answers only for the same text with the
+    /// same signature, after the clock checks: a memo keyed on less (the
+    /// signature alone), or consulted before the clock, fails this.
+    #[test]
+    fn memo_answers_only_the_same_request_in_time() {
+        let now = parse_amz_date("20130524T000100Z").expect("date");
+        let v = Verifier::new(AWS_ACCESS, AWS_SECRET);
+        let memo = |v: &Verifier| v.shared.lock().expect("lock").verified.len();
+        assert!(verify_with(&mut v.clone(), AWS_GET.as_bytes(), now));
+        assert_eq!(memo(&v), 1);
+        // Again, on another connection: from the memo.
+        assert!(verify_with(&mut v.clone(), AWS_GET.as_bytes(), now));
+        // The same signature on another path, range, method or region.
+        for (from, to) in [
+            ("/test.txt", "/test.txu"),
+            ("0-9", "0-8"),
+            ("GET", "HEAD"),
+            ("/us-east-1/", "/us-west-2/"),
+        ] {
+            let changed = AWS_GET.replacen(from, to, 1);
+            assert!(
+                !verify_with(&mut v.clone(), changed.as_bytes(), now),
+                "{to}"
+            );
+        }
+        // The same request with a signature one digit off.
+        let wrong = AWS_GET.replace("bdb41", "bdb42");
+        assert!(!verify_with(&mut v.clone(), wrong.as_bytes(), now));
+        // The same request replayed past the allowed skew.
+        let late = now + MAX_SKEW_SECS + 60;
+        assert!(!verify_with(&mut v.clone(), AWS_GET.as_bytes(), late));
+        // A presigned URL from the memo, then after its expiry.
+        assert!(verify_with(&mut v.clone(), AWS_PRESIGNED.as_bytes(), now));
+        assert!(verify_with(&mut v.clone(), AWS_PRESIGNED.as_bytes(), now));
+        let expired = parse_amz_date("20130525T000001Z").expect("date");
+        assert!(!verify_with(
+            &mut v.clone(),
+            AWS_PRESIGNED.as_bytes(),
+            expired
+        ));
+        assert_eq!(memo(&v), 2, "only the two verified requests");
     }
 
     #[test]

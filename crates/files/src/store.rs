@@ -53,7 +53,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -577,6 +577,7 @@ struct Inner {
     uploads: PathBuf,
     db: redb::Database,
     records: RecordCache,
+    puts: GroupCommit,
 }
 
 impl Inner {
@@ -724,6 +725,7 @@ impl Store {
                 uploads,
                 db,
                 records: RecordCache::new(),
+                puts: GroupCommit::default(),
             }),
         };
         store.recover()?;
@@ -1710,29 +1712,156 @@ impl Store {
     }
 }
 
+/// Points `bucket/key` at `meta` in the index, durably, and returns the record
+/// it replaced. PUTs arriving together share one index commit (see
+/// [`GroupCommit`]); each returns only once the commit holding its write is done.
 fn put_index(
     inner: &Inner,
     bucket: &str,
     key: &str,
     meta: &ObjectMeta,
 ) -> Result<Option<ObjectMeta>> {
-    let txn = inner.db.begin_write()?;
-    let old = {
-        if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
-            return Err(StoreError::NoSuchBucket);
+    let g = &inner.puts;
+    let mut state = g.lock();
+    let ticket = state.next;
+    state.next += 1;
+    state.queue.push(Pending {
+        ticket,
+        key: index_key(bucket, key),
+        bucket_len: bucket.len(),
+        meta: serde_json::to_vec(meta)?,
+    });
+    loop {
+        if let Some(result) = state.results.remove(&ticket) {
+            return result;
         }
-        let mut t = txn.open_table(OBJECTS)?;
-        let old = t.insert(
-            index_key(bucket, key).as_slice(),
-            serde_json::to_vec(meta)?.as_slice(),
-        )?;
-        match old {
-            Some(v) => Some(serde_json::from_slice::<ObjectMeta>(v.value())?),
-            None => None,
+        if !state.leading {
+            // No commit under way: ours is in the queue, take the queue.
+            state.leading = true;
+            let batch = std::mem::take(&mut state.queue);
+            drop(state);
+            let mut leader = Leader {
+                group: g,
+                tickets: batch.iter().map(|p| p.ticket).collect(),
+                results: Vec::new(),
+            };
+            leader.results = commit_batch(inner, &batch);
+            drop(leader);
+            state = g.lock();
+            continue;
         }
+        state = g.done.wait(state).unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Group commit of PUTs' index writes. A redb commit is durable when it
+/// returns (it fsyncs), and writers queue for it one at a time anyway; so
+/// while one commit is under way the PUTs that arrive queue their writes, and
+/// the first of them, once it is done, commits them all in one transaction:
+/// one fsync for the lot. Each writer is answered only after the commit that
+/// holds its write returned, so an acknowledged PUT survives `kill -9` and
+/// power loss as before. A lone PUT commits at once, as before.
+#[derive(Default)]
+struct GroupCommit {
+    state: Mutex<GroupState>,
+    /// Signalled when a batch's results are in, or the lead is free.
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct GroupState {
+    next: u64,
+    /// Writes no commit has taken yet.
+    queue: Vec<Pending>,
+    /// A writer is committing a batch.
+    leading: bool,
+    /// Outcomes by ticket, for the writers to collect.
+    results: HashMap<u64, Result<Option<ObjectMeta>>>,
+}
+
+struct Pending {
+    ticket: u64,
+    /// The index key, `bucket NUL key`.
+    key: Vec<u8>,
+    bucket_len: usize,
+    /// The record, as JSON.
+    meta: Vec<u8>,
+}
+
+impl GroupCommit {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GroupState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The writer committing a batch. Dropped, it publishes the batch's
+/// outcomes, gives up the lead and wakes the writers, however the batch
+/// ended: after a panic every write of the batch fails, so no writer waits
+/// for a leader that is gone.
+struct Leader<'a> {
+    group: &'a GroupCommit,
+    tickets: Vec<u64>,
+    results: Vec<(u64, Result<Option<ObjectMeta>>)>,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        let mut state = self.group.lock();
+        if self.results.is_empty() {
+            for &t in &self.tickets {
+                let failed = StoreError::Index("the index commit did not finish".into());
+                state.results.insert(t, Err(failed));
+            }
+        }
+        state.results.extend(self.results.drain(..));
+        state.leading = false;
+        self.group.done.notify_all();
+    }
+}
+
+/// Commits `batch` in one transaction; each write's outcome by its ticket. A
+/// write whose bucket is gone, or whose old record does not parse, fails
+/// alone; a failed transaction or commit fails them all (none is stored).
+fn commit_batch(inner: &Inner, batch: &[Pending]) -> Vec<(u64, Result<Option<ObjectMeta>>)> {
+    let run = || -> Result<Vec<(u64, Result<Option<ObjectMeta>>)>> {
+        let txn = inner.db.begin_write()?;
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let buckets = txn.open_table(BUCKETS)?;
+            let mut t = txn.open_table(OBJECTS)?;
+            for p in batch {
+                let bucket = std::str::from_utf8(&p.key[..p.bucket_len]).unwrap_or_default();
+                if buckets.get(bucket)?.is_none() {
+                    out.push((p.ticket, Err(StoreError::NoSuchBucket)));
+                    continue;
+                }
+                let old = match t.get(p.key.as_slice())? {
+                    Some(v) => match serde_json::from_slice::<ObjectMeta>(v.value()) {
+                        Ok(m) => Some(m),
+                        Err(e) => {
+                            out.push((p.ticket, Err(e.into())));
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                t.insert(p.key.as_slice(), p.meta.as_slice())?;
+                out.push((p.ticket, Ok(old)));
+            }
+        }
+        inner.commit(txn)?;
+        Ok(out)
     };
-    inner.commit(txn)?;
-    Ok(old)
+    match run() {
+        Ok(out) => out,
+        Err(e) => {
+            let msg = e.to_string();
+            batch
+                .iter()
+                .map(|p| (p.ticket, Err(StoreError::Index(msg.clone()))))
+                .collect()
+        }
+    }
 }
 
 /// One bucket's part of [`Store::sweep`]: finds expired objects under the rules'

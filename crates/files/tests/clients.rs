@@ -400,6 +400,56 @@ fn kill_9_of_the_binary_mid_upload_leaves_nothing_visible() {
     drop(server);
 }
 
+/// PUTs from 8 threads share index commits (`store.rs`, `GroupCommit`); a
+/// `kill -9` while they run must not lose one that was answered. The keys the
+/// client saw acknowledged (at least 100) all read back whole after a restart.
+#[test]
+fn kill_9_during_concurrent_puts_loses_no_acknowledged_put() {
+    let dir = temp_dir("kill9-group");
+    let data = dir.join("data");
+    let mut server = Server::start(&data);
+    let mut put = Command::new("python3")
+        .args(["acked_puts.py", &server.endpoint, "group", "4000"])
+        .current_dir(py_dir())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is required");
+    let stdout = put.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(key) = line.strip_prefix("acked ") {
+                acked.push(key.to_owned());
+                if acked.len() == 100 {
+                    let _ = tx.send(());
+                }
+            }
+        }
+        acked
+    });
+    let enough = rx.recv_timeout(Duration::from_secs(120));
+    // PUTs are in flight: kill the server under them.
+    server.kill9();
+    let _ = put.wait();
+    let acked = reader.join().expect("reader");
+    enough.expect("100 PUTs were not acknowledged in time");
+    eprintln!("{} PUTs acknowledged before the kill", acked.len());
+    let list = dir.join("acked.txt");
+    std::fs::write(&list, acked.join("\n")).expect("write list");
+    let server = Server::start(&data);
+    run_py(
+        &[
+            "check_acked.py",
+            &server.endpoint,
+            "group",
+            list.to_str().expect("utf-8 path"),
+        ],
+        Duration::from_secs(120),
+    );
+    drop(server);
+}
+
 #[test]
 fn stalled_upload_times_out_and_leaves_nothing() {
     let dir = temp_dir("stall");
