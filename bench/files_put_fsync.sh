@@ -21,26 +21,17 @@ PORT=${BASE_PORT:-18990}
 ACCESS=BENCHACCESSKEY000001
 SECRET=bench-secret-key-0123456789abcdefghijklm
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-for tool in strace wrk python3 curl; do
-    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
-done
-if [ -z "${BIGSTEP_BIN:-}" ]; then
-    (cd "$repo" && cargo build --release -p bigstep -q)
-    BIGSTEP_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/bigstep"
-fi
-W=$(mktemp -d /tmp/files-fsync.XXXXXX)
+. "$here/lib.sh"
+bench_args "$@"
+bench_require strace wrk python3 curl
+bench_workdir files-fsync
+bench_bigstep
 PID=
-cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
-    rm -rf "$W"
-}
-trap cleanup EXIT
 
 start() {
     "$@" "$BIGSTEP_BIN" files --port "$PORT" --dir "$W/data" --access-key "$ACCESS" \
         --secret-key "$SECRET" >"$W/server.log" 2>&1 &
-    PID=$!
+    PID=$!; PIDS+=($PID)
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return; sleep 0.1; done
     echo "server did not start" >&2; exit 1
 }
