@@ -151,7 +151,7 @@ async fn grpc_calls_pass_through_both_listeners_and_survive_a_killed_server() {
     let fd = FrontDoorProc::start_logging(
         BIN,
         &format!(
-            "{}{}\n[balance.tls]\nlisten = \"127.0.0.1:0\"\n[[balance.tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n",
+            "{}{}\n[balance.tls]\nlisten = \"127.0.0.1:0\"\nredirect_http = false\n[[balance.tls.certificates]]\ncert = \"{}\"\nkey = \"{}\"\n",
             h2c_server("a", a.addr),
             h2c_server("b", b.addr),
             leaf.cert.display(),
@@ -486,12 +486,22 @@ async fn an_h2c_server_is_health_checked_over_http2() {
         &[("a", &a)],
         "[balance.health]\npath = \"/healthz\"\ninterval = \"200ms\"\ntimeout = \"1s\"\nwait_for_first_check = true\n",
     );
-    // Served once a check over HTTP/2 passed (the first one brings it up).
-    assert!(
-        testkit::eventually(Duration::from_secs(10), || a.hits() >= 1).await,
-        "no check arrived"
-    );
+    // Served once a check passed; the server speaks only HTTP/2, so an
+    // HTTP/1.1 check would never pass and every request would stay a 503.
     let mut c = h2_client(fd.addr).await;
-    let (status, text, _) = h2_call(&mut c, h2_req("GET", "/", b"")).await;
-    assert_eq!((status, text.as_str()), (200, "h2 backend a"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, text, _) = h2_call(&mut c, h2_req("GET", "/", b"")).await;
+        if status == 200 {
+            assert_eq!(text, "h2 backend a");
+            break;
+        }
+        assert_eq!(status, 503, "{text}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no check passed in 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(a.hits() >= 2, "a check and the request");
 }
