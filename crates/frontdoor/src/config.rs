@@ -476,6 +476,39 @@ pub struct ServerConfig {
     /// The private key (PEM) of `tls_client_cert`.
     #[serde(default)]
     pub tls_client_key: Option<PathBuf>,
+    /// What the front door speaks to this server: `http1` (the default),
+    /// `h2c` (HTTP/2 with prior knowledge over plain TCP) or `h2` (HTTP/2 over
+    /// TLS, chosen by ALPN; needs `tls = true`). gRPC servers need `h2c` or `h2`.
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+/// The protocol spoken to one server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// HTTP/1.1 on pooled connections, one request at a time each.
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge over plain TCP: one shared connection.
+    H2c,
+    /// HTTP/2 over TLS (ALPN `h2`): one shared connection.
+    H2,
+}
+
+impl Protocol {
+    /// HTTP/2 in either form.
+    pub fn is_http2(self) -> bool {
+        matches!(self, Protocol::H2c | Protocol::H2)
+    }
+    /// The name the configuration uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "http1",
+            Protocol::H2c => "h2c",
+            Protocol::H2 => "h2",
+        }
+    }
 }
 
 impl ServerConfig {
@@ -492,6 +525,7 @@ impl ServerConfig {
             tls_insecure_skip_verify: false,
             tls_client_cert: None,
             tls_client_key: None,
+            protocol: Protocol::Http1,
         }
     }
 
@@ -794,6 +828,7 @@ impl Config {
                 }
             }
             validate_upstream_tls(server).map_err(|(key, msg)| err(span.clone(), key, msg))?;
+            validate_protocol(server).map_err(|msg| err(span.clone(), "servers.protocol", msg))?;
             if !is_cookie_token(server.id()) {
                 return Err(err(
                     span,
@@ -860,6 +895,21 @@ fn line_of(src: &str, offset: usize) -> usize {
         .filter(|b| *b == b'\n')
         .count()
         + 1
+}
+
+/// `h2` is HTTP/2 over TLS and `h2c` over plain TCP: each needs the matching `tls`.
+pub(crate) fn validate_protocol(s: &ServerConfig) -> Result<(), String> {
+    match (s.protocol, s.tls) {
+        (Protocol::H2, false) => Err(format!(
+            "server `{}`: `h2` is HTTP/2 over TLS and needs `tls = true` (HTTP/2 over plain TCP is `h2c`)",
+            s.id()
+        )),
+        (Protocol::H2c, true) => Err(format!(
+            "server `{}`: `h2c` is HTTP/2 over plain TCP; with `tls = true` say `h2`",
+            s.id()
+        )),
+        _ => Ok(()),
+    }
 }
 
 // === Upstream TLS: names and trust roots (checked at load, used by `upstream_tls`) ===
@@ -1098,6 +1148,33 @@ mod tests {
         let e = Config::from_toml(src).unwrap_err();
         assert!(e.message.contains("servers.address"), "{}", e.message);
         assert!(e.message.contains("line 4"), "{}", e.message);
+    }
+
+    #[test]
+    fn protocol_is_checked_against_tls_and_named_with_its_line() {
+        let ok = "[[servers]]\naddress = \"127.0.0.1:1\"\nprotocol = \"h2c\"\n";
+        let cfg = Config::from_toml(ok).unwrap();
+        assert_eq!(cfg.servers[0].get_ref().protocol, Protocol::H2c);
+        let plain = Config::from_toml("[[servers]]\naddress = \"127.0.0.1:1\"\n").unwrap();
+        assert_eq!(plain.servers[0].get_ref().protocol, Protocol::Http1);
+        // h2 without TLS, h2c with it: the key and the entry's line.
+        for (src, line) in [
+            ("[[servers]]\naddress = \"127.0.0.1:1\"\n\n[[servers]]\naddress = \"127.0.0.1:2\"\nprotocol = \"h2\"\n", "line 4"),
+            ("[[servers]]\naddress = \"127.0.0.1:2\"\ntls = true\nprotocol = \"h2c\"\n", "line 1"),
+        ] {
+            let e = Config::from_toml(src).unwrap_err();
+            assert!(e.message.contains("servers.protocol"), "{}", e.message);
+            assert!(e.message.contains(line), "{}", e.message);
+        }
+        // An unknown value: serde names the value, the choices and the line.
+        let e = Config::from_toml("[[servers]]\naddress = \"127.0.0.1:1\"\nprotocol = \"h3\"\n")
+            .unwrap_err();
+        assert!(e.message.contains("line 3"), "{}", e.message);
+        assert!(
+            e.message.contains("h3") && e.message.contains("h2c"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

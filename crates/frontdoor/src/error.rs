@@ -38,6 +38,9 @@ pub(crate) enum ErrorKind {
     UpstreamClosed,
     UpstreamTimeout,
     UpstreamProtocol,
+    /// An HTTP/2 server declined the stream unprocessed (`REFUSED_STREAM`, or a
+    /// graceful `GOAWAY` that left it out): safe to send elsewhere.
+    UpstreamRefused,
     UriTooLong,
     BodyTooLarge,
     ClientBodyFailed,
@@ -82,7 +85,7 @@ impl ProxyError {
         match self.kind {
             NoServer => Fault::Capacity,
             ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamTimeout
-            | UpstreamProtocol => Fault::Upstream,
+            | UpstreamProtocol | UpstreamRefused => Fault::Upstream,
             UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited | MissingHost
             | Malformed(_) => Fault::Client,
         }
@@ -91,7 +94,8 @@ impl ProxyError {
     pub(crate) fn retry(&self) -> Retry {
         use ErrorKind::*;
         match self.kind {
-            ConnectFailed | ConnectTimeout => Retry::NothingSent,
+            // RFC 9113 §8.7: a refused stream was not processed at all.
+            ConnectFailed | ConnectTimeout | UpstreamRefused => Retry::NothingSent,
             UpstreamClosed | UpstreamProtocol => Retry::BeforeResponse,
             // A stalled server is not retried: the client already waited the full timeout.
             UpstreamTimeout => Retry::No,
@@ -110,6 +114,7 @@ impl ProxyError {
             UpstreamClosed => "upstream-closed",
             UpstreamTimeout => "upstream-timeout",
             UpstreamProtocol => "upstream-bad-response",
+            UpstreamRefused => "upstream-refused-stream",
             UriTooLong => "uri-too-long",
             BodyTooLarge => "body-too-large",
             ClientBodyFailed => "client-body-failed",
@@ -124,9 +129,8 @@ impl ProxyError {
         use ErrorKind::*;
         match self.kind {
             NoServer => StatusCode::SERVICE_UNAVAILABLE,
-            ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamProtocol => {
-                StatusCode::BAD_GATEWAY
-            }
+            ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamProtocol
+            | UpstreamRefused => StatusCode::BAD_GATEWAY,
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             UriTooLong => StatusCode::URI_TOO_LONG,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -147,6 +151,7 @@ impl ProxyError {
             UpstreamClosed => "The server closed the connection before sending a response.",
             UpstreamTimeout => "The server did not answer in time.",
             UpstreamProtocol => "The server sent an invalid response.",
+            UpstreamRefused => "The server refused the request without processing it.",
             UriTooLong => "The request target is too long.",
             BodyTooLarge => "The request body is larger than this site accepts.",
             ClientBodyFailed => "The request body could not be read.",

@@ -140,6 +140,19 @@ pub(crate) fn from_http2(req: &mut http::request::Parts) -> Result<(), crate::er
     Ok(())
 }
 
+/// Does a `TE` value name `trailers` (RFC 9110 §10.1.4)?
+pub(crate) fn accepts_trailers(te: &HeaderValue) -> bool {
+    te.to_str().is_ok_and(|v| {
+        v.split(',').any(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("trailers")
+        })
+    })
+}
+
 /// Does this request ask to switch protocols (`Connection: upgrade` + `Upgrade`)?
 pub(crate) fn wants_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)

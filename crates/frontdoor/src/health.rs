@@ -1,5 +1,6 @@
 //! Active health checks: one task per server sends `GET path` every `interval`
-//! over a fresh connection (TLS for a `tls = true` server) and moves the
+//! over a fresh connection (TLS for a `tls = true` server; HTTP/2 for an
+//! `h2c`/`h2` server, in the protocol it serves) and moves the
 //! server between up and down with rise/fall hysteresis (see
 //! [`Server::record_check`]), so one lost probe never flips a server. Passive
 //! health lives in the proxy (real request failures).
@@ -43,7 +44,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, server: Arc<Server>) {
                     _ => {}
                 }
                 if new == Health::Down {
-                    server.pool.clear();
+                    server.drop_connections();
                 }
             }
             if passed.is_ok() {
@@ -67,11 +68,6 @@ async fn probe(server: &Server, check: &HealthCheck) -> Result<(), String> {
         let stream = crate::upstream_tls::dial(&server.address, server.tls.as_deref())
             .await
             .map_err(|e| format!("connect: {e}"))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-                .await
-                .map_err(|e| format!("handshake: {e}"))?;
-        let conn = tokio::spawn(conn);
         let path = server.health_path.as_deref().unwrap_or(&check.path);
         // A server reached by a name it was told to expect knows itself by it.
         let host = server
@@ -79,17 +75,51 @@ async fn probe(server: &Server, check: &HealthCheck) -> Result<(), String> {
             .as_ref()
             .and_then(|t| t.explicit_name())
             .unwrap_or(&server.address);
-        let req = Request::get(path)
-            .header(header::HOST, host)
-            .header(header::USER_AGENT, "bigstep-health-check")
-            .header(header::CONNECTION, "close")
-            .body(Empty::new())
-            .map_err(|e| e.to_string())?;
-        let resp = sender
-            .send_request(req)
+        let resp = if server.protocol.is_http2() {
+            if server.tls.is_some() && !stream.negotiated_h2() {
+                return Err("the server did not choose HTTP/2 (ALPN h2)".into());
+            }
+            let (mut sender, conn) = hyper::client::conn::http2::handshake::<_, _, Empty<Bytes>>(
+                hyper_util::rt::TokioExecutor::new(),
+                TokioIo::new(stream),
+            )
             .await
-            .map_err(|e| format!("request: {e}"))?;
-        conn.abort();
+            .map_err(|e| format!("handshake: {e}"))?;
+            let conn = tokio::spawn(conn);
+            let scheme = if server.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let req = Request::get(format!("{scheme}://{host}{path}"))
+                .header(header::USER_AGENT, "bigstep-health-check")
+                .body(Empty::new())
+                .map_err(|e| e.to_string())?;
+            let resp = sender
+                .send_request(req)
+                .await
+                .map_err(|e| format!("request: {e}"));
+            conn.abort();
+            resp?
+        } else {
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+                    .await
+                    .map_err(|e| format!("handshake: {e}"))?;
+            let conn = tokio::spawn(conn);
+            let req = Request::get(path)
+                .header(header::HOST, host)
+                .header(header::USER_AGENT, "bigstep-health-check")
+                .header(header::CONNECTION, "close")
+                .body(Empty::new())
+                .map_err(|e| e.to_string())?;
+            let resp = sender
+                .send_request(req)
+                .await
+                .map_err(|e| format!("request: {e}"))?;
+            conn.abort();
+            resp
+        };
         let status = resp.status().as_u16();
         if check.expect_status.contains(status) {
             Ok(())

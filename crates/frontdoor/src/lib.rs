@@ -41,6 +41,7 @@ mod tls;
 mod tunnel;
 mod upstream;
 mod upstream_body;
+mod upstream_h2;
 mod upstream_tls;
 
 pub use config::Config;
@@ -680,7 +681,7 @@ fn spawn_housekeeping(shared: &Arc<Shared>) {
                     tracing::info!(target: "bigstep::frontdoor", server = %s.id, "drain deadline reached: server is now in maintenance");
                 }
                 if tick.is_multiple_of(5) {
-                    s.pool.evict_stale(snap.config.timeouts.upstream_idle);
+                    s.evict_idle(snap.config.timeouts.upstream_idle);
                 }
             }
         }

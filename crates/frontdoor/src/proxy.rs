@@ -311,6 +311,15 @@ impl ProxyService {
             RequestBody::Empty => RequestBody::Empty,
         };
         let client_upgrade = upgrade && headers::wants_upgrade(&parts.headers);
+        // `te: trailers` is hop-by-hop, but HTTP/2 servers (gRPC) want to
+        // know the client takes trailers: noted for `upstream_h2`.
+        if parts
+            .headers
+            .get(header::TE)
+            .is_some_and(headers::accepts_trailers)
+        {
+            parts.extensions.insert(crate::upstream_h2::TeTrailers);
+        }
         let proto = headers::strip_hop_by_hop(&mut parts.headers, client_upgrade);
         if let Some(proto) = proto {
             headers::restore_upgrade(&mut parts.headers, proto);
@@ -499,6 +508,17 @@ impl ProxyService {
             }
         }
         let deadline = Instant::now() + cfg.timeouts.upstream_response;
+        if let Some(h2) = &server.h2 {
+            // Boxed, as a dial is: the HTTP/1 path's future stays as small.
+            let to = crate::upstream_h2::Target {
+                conn: h2,
+                address: &server.address,
+                tls: server.tls.as_deref(),
+                connect_timeout: cfg.timeouts.connect,
+                deadline,
+            };
+            return Box::pin(crate::upstream_h2::exchange(to, parts, body)).await;
+        }
         // A pooled connection may have been closed by the server since we last used
         // it; then the request comes back unsent and we dial afresh.
         loop {
@@ -611,7 +631,7 @@ impl ProxyService {
         );
         if let Some(length) = ejected {
             self.shared.metrics.ejections.inc();
-            server.pool.clear();
+            server.drop_connections();
             tracing::warn!(
                 target: "bigstep::health",
                 server = %server.id,

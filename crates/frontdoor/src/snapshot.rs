@@ -163,6 +163,7 @@ impl ServerPool {
                 Some(live)
                     if live.address == s.address
                         && live.health_path.as_deref() == s.health_path.as_deref()
+                        && live.protocol == s.protocol
                         && live.tls.as_ref().map(|t| t.settings()) == Settings::of(s).as_ref() =>
                 {
                     live.clone()
@@ -174,6 +175,7 @@ impl ServerPool {
                         &s.address,
                         s.health_path.as_deref(),
                         UpstreamTls::for_server(s),
+                        s.protocol,
                         initial,
                     );
                     if !existing.is_empty() {

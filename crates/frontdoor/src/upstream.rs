@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::now_ms;
+use crate::config::Protocol;
 use crate::pool::Pool;
 use crate::stats::ServerStats;
 use crate::sticky::ServerSticky;
+use crate::upstream_h2::H2Conn;
 use crate::upstream_tls::UpstreamTls;
 
 /// Active-check health of a server.
@@ -83,7 +85,12 @@ pub(crate) struct Server {
     /// Its TLS client when the entry says `tls = true`; part of its identity:
     /// different TLS settings make a different server with a fresh pool.
     pub(crate) tls: Option<Arc<UpstreamTls>>,
+    /// What we speak to it; part of its identity like `tls`.
+    pub(crate) protocol: Protocol,
+    /// HTTP/1.1 connections, idle between requests.
     pub(crate) pool: Arc<Pool>,
+    /// The shared HTTP/2 connection of an `h2c`/`h2` server.
+    pub(crate) h2: Option<H2Conn>,
     pub(crate) stats: ServerStats,
     in_flight: AtomicU32,
     health: AtomicU8,
@@ -110,6 +117,7 @@ impl Server {
         address: &str,
         health_path: Option<&str>,
         tls: Option<Arc<UpstreamTls>>,
+        protocol: Protocol,
         initial: Health,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -118,7 +126,9 @@ impl Server {
             address: address.to_string(),
             health_path: health_path.map(str::to_string),
             tls,
+            protocol,
             pool: Arc::new(Pool::new()),
+            h2: protocol.is_http2().then(H2Conn::new),
             stats: ServerStats::default(),
             in_flight: AtomicU32::new(0),
             health: AtomicU8::new(initial as u8),
@@ -132,6 +142,23 @@ impl Server {
             available_since: AtomicU64::new(0),
             sticky: ServerSticky::default(),
         })
+    }
+
+    /// Close what is idle and stop reusing what is open (the server was
+    /// ejected or went down); streams and requests under way finish.
+    pub(crate) fn drop_connections(&self) {
+        self.pool.clear();
+        if let Some(h2) = &self.h2 {
+            h2.clear();
+        }
+    }
+
+    /// Drop connections idle for `idle` (called periodically).
+    pub(crate) fn evict_idle(&self, idle: std::time::Duration) {
+        self.pool.evict_stale(idle);
+        if let Some(h2) = &self.h2 {
+            h2.evict_idle(idle);
+        }
     }
 
     pub(crate) fn health(&self) -> Health {
@@ -307,6 +334,7 @@ mod tests {
             "127.0.0.1:1",
             None,
             None,
+            Protocol::Http1,
             Health::Up,
         );
         let fail = || {

@@ -1,5 +1,5 @@
-//! A server's response body, read straight off its socket, and a tunnel's
-//! server side. Below the proxy's error and body types (it names neither), so
+//! A server's response body, read straight off its socket (or an HTTP/2
+//! stream's), and a tunnel's server side. Below the proxy's error and body types (it names neither), so
 //! the response body can hold it without an import circle.
 
 use std::io;
@@ -33,6 +33,10 @@ pub(crate) enum Framing {
     Close,
     /// 101 or 2xx to CONNECT: no body; the connection becomes a tunnel.
     Tunnel,
+    /// A stream on a shared HTTP/2 connection (`upstream_h2`): its data and
+    /// trailers frames pass as they come. No connection of ours to return:
+    /// dropping it early resets the stream (CANCEL), not the connection.
+    Http2(Box<hyper::body::Incoming>),
     Done,
 }
 
@@ -63,6 +67,16 @@ impl UpstreamBody {
             body.release();
         }
         body
+    }
+
+    /// A response body that is an HTTP/2 stream.
+    pub(crate) fn http2(body: hyper::body::Incoming) -> Self {
+        UpstreamBody {
+            conn: None,
+            framing: Framing::Http2(Box::new(body)),
+            keep_alive: false,
+            home: None,
+        }
     }
 
     /// The connection, for a tunnel (101 Switching Protocols): with any bytes
@@ -107,12 +121,17 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
+        if let Framing::Http2(body) = &mut this.framing {
+            return Pin::new(&mut **body)
+                .poll_frame(cx)
+                .map_err(|e| Box::new(e) as BoxError);
+        }
         loop {
             let Some(conn) = this.conn.as_mut() else {
                 return Poll::Ready(None);
             };
             match &mut this.framing {
-                Framing::Done | Framing::Tunnel => return Poll::Ready(None),
+                Framing::Done | Framing::Tunnel | Framing::Http2(_) => return Poll::Ready(None),
                 Framing::Length(left) => {
                     if !conn.buf.is_empty() {
                         let n = conn
@@ -189,13 +208,18 @@ impl Body for UpstreamBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.framing, Framing::Done | Framing::Tunnel)
+        match &self.framing {
+            Framing::Done | Framing::Tunnel => true,
+            Framing::Http2(body) => body.is_end_stream(),
+            _ => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.framing {
+        match &self.framing {
             Framing::Done | Framing::Tunnel => SizeHint::with_exact(0),
-            Framing::Length(n) => SizeHint::with_exact(n),
+            Framing::Length(n) => SizeHint::with_exact(*n),
+            Framing::Http2(body) => body.size_hint(),
             _ => SizeHint::default(),
         }
     }

@@ -1,8 +1,10 @@
 //! TLS to the servers: a server entry that says `tls = true` is spoken to over
 //! HTTPS. The client settings (trust roots, the name to verify, ALPN
-//! `http/1.1`, a client certificate for servers that require mutual TLS) are built once when the server joins the configuration, off the
-//! request path; each new connection only runs the handshake, inside the
-//! connect timeout, and then lives in the pool like a plain one.
+//! `http/1.1` — or `h2` for `protocol = "h2"` — a client certificate for
+//! servers that require mutual TLS) are built once when the server joins the
+//! configuration, off the request path; each new connection only runs the
+//! handshake, inside the connect timeout, and then lives in the pool like a
+//! plain one (or carries the server's shared HTTP/2 connection).
 //!
 //! [`Stream`] is the upstream socket either way. It is an enum rather than a
 //! boxed trait object so the plain path pays one branch per poll and no
@@ -26,8 +28,10 @@ use tokio_rustls::TlsConnector;
 
 use crate::config::{parse_ca, parse_client_identity, upstream_server_name, ServerConfig};
 
-/// The only protocol we speak to servers.
+/// ALPN for HTTP/1.1 servers.
 const ALPN_HTTP11: &[u8] = b"http/1.1";
+/// ALPN for `protocol = "h2"` servers.
+const ALPN_H2: &[u8] = b"h2";
 
 // === Stream: the upstream socket, plain or TLS ===
 
@@ -38,6 +42,14 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
+    /// Did the TLS handshake agree on HTTP/2 (ALPN `h2`)? Plain TCP: no.
+    pub(crate) fn negotiated_h2(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(ALPN_H2),
+        }
+    }
+
     /// Neither closed by the server nor holding bytes nobody asked for: asked
     /// of an idle pooled connection, without waiting.
     pub(crate) fn is_reusable(&mut self) -> bool {
@@ -152,6 +164,8 @@ pub(crate) struct Settings {
     /// read now, compared like the CA's so a rotated certificate takes effect
     /// on reload.
     client: Option<ClientIdentity>,
+    /// Offer `h2` in ALPN (`protocol = "h2"`), else `http/1.1`.
+    h2: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +201,7 @@ impl Settings {
                             Ok((c, k))
                         }),
                 }),
+            h2: s.protocol == crate::config::Protocol::H2,
         })
     }
 }
@@ -298,7 +313,7 @@ fn client_config(settings: &Settings) -> Result<ClientConfig, String> {
                 .map_err(|e| format!("tls_client_cert: {e}"))?
         }
     };
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    config.alpn_protocols = vec![if settings.h2 { ALPN_H2 } else { ALPN_HTTP11 }.to_vec()];
     Ok(config)
 }
 

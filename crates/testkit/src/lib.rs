@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod browser;
 pub mod client;
+pub mod h2backend;
 pub mod metrics;
 pub mod process;
 pub mod store;

@@ -84,6 +84,10 @@ enum Command {
         /// The private key of `--tls-client-cert`.
         #[arg(long, value_name = "PATH", requires = "tls_client_cert")]
         tls_client_key: Option<String>,
+        /// What to speak to it: `http1` (default), `h2c` (HTTP/2 over plain
+        /// TCP, e.g. a gRPC server) or `h2` (HTTP/2 over TLS, with `--tls`).
+        #[arg(long, value_name = "PROTOCOL", requires = "address", value_parser = ["http1", "h2c", "h2"])]
+        protocol: Option<String>,
     },
     /// Take no new users; sticky users stay until they go idle or the drain times out.
     Drain {
@@ -130,12 +134,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             tls_server_name,
             tls_client_cert,
             tls_client_key,
+            protocol,
         } => {
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "name": name, "address": address, "weight": weight, "tls": tls,
                 "tls_ca": tls_ca, "tls_server_name": tls_server_name,
                 "tls_client_cert": tls_client_cert, "tls_client_key": tls_client_key,
             });
+            if let Some(p) = protocol {
+                body["protocol"] = serde_json::Value::String(p);
+            }
             say(api.call("POST", "/api/servers", Some(&body))?.ok()?)
         }
         Command::Add { address: None, .. } => {

@@ -263,6 +263,9 @@ struct NewServer {
     tls_client_cert: Option<std::path::PathBuf>,
     #[serde(default)]
     tls_client_key: Option<std::path::PathBuf>,
+    /// `http1` (default), `h2c` or `h2` (with `tls`).
+    #[serde(default)]
+    protocol: crate::config::Protocol,
 }
 
 fn one() -> u32 {
@@ -293,6 +296,7 @@ async fn add_server(
         tls_insecure_skip_verify: s.tls_insecure_skip_verify,
         tls_client_cert: s.tls_client_cert,
         tls_client_key: s.tls_client_key,
+        protocol: s.protocol,
         ..ServerConfig::plain(
             s.name.filter(|n| !n.is_empty()),
             s.address.trim().to_string(),
