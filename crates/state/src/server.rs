@@ -560,11 +560,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                 // first, so replies leave in one burst (Redis writes them all
                 // before it sleeps): the client then reads many per wake-up.
                 if !out.is_empty() {
-                    match yield_mode() {
-                        1 => yield_to_others().await,
-                        2 => tokio::task::yield_now().await,
-                        _ => {}
-                    }
+                    yield_to_others().await;
                 }
                 if !wait_durable(&mut synced, w.at, w.always).await
                     || !flush(&mut wr, &mut out, &client, &mut kill).await
@@ -590,17 +586,6 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
 /// `tokio::task::yield_now`: tokio defers that task until after its next
 /// look at epoll, one more `epoll_wait` per round; a task that wakes itself
 /// while running goes to the back of the run queue instead.
-// TEMPORARY (measurement): BIGSTEP_YIELD=0 none, 1 self-wake (default), 2 tokio.
-fn yield_mode() -> u8 {
-    static M: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
-    *M.get_or_init(|| {
-        std::env::var("BIGSTEP_YIELD")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1)
-    })
-}
-
 async fn yield_to_others() {
     let mut yielded = false;
     std::future::poll_fn(|cx| {

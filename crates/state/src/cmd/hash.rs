@@ -20,7 +20,9 @@ fn hset_generic(ctx: &mut Ctx<'_>, a: &[Bytes], name: &str) -> Result<i64, Reply
     for p in a[2..].chunks(2) {
         // Copied: the arguments may be slices of the client's read buffer
         // (the table's BORROWS_ARGS).
-        if h.insert(Key::from(&p[0]), Bytes::copy_from_slice(&p[1])).is_none() {
+        if h.insert(Key::from(&p[0]), Bytes::copy_from_slice(&p[1]))
+            .is_none()
+        {
             added += 1;
         }
     }
