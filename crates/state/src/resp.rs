@@ -1,9 +1,11 @@
 //! RESP2/RESP3 codec.
 //!
 //! Two parsers live here:
-//! - [`parse_request`]: what the server reads. A request is a multibulk array of
-//!   bulk strings, or an inline command line. It enforces Redis's limits and
-//!   reports protocol errors in Redis's words.
+//! - [`parse_request`]: a request, as the log replay reads it. A request is a
+//!   multibulk array of bulk strings, or an inline command line. It enforces
+//!   Redis's limits and reports protocol errors in Redis's words.
+//!   [`Argv::take`] is the same parse as the server runs it: arguments as
+//!   slices of the read buffer, nothing allocated or copied.
 //! - [`parse_frame`]: a general RESP3 frame parser, used by tests and clients.
 //!
 //! Both are incremental: `Ok(None)` means "incomplete, read more", never an error.
@@ -234,6 +236,23 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
 }
 
 fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<Option<Request>, ProtocolError> {
+    let mut args = Vec::new();
+    let used = scan_multibulk(buf, limits, |start, len| {
+        // Copy: stored values must not pin the whole read buffer.
+        args.push(Bytes::copy_from_slice(&buf[start..start + len]));
+    })?;
+    Ok(used.map(|used| (args, used)))
+}
+
+/// Finds one multibulk request at the front of `buf`: calls `arg(start, len)`
+/// for each argument in order and returns the bytes the request takes, or
+/// None (incomplete: some arguments may have been reported already).
+#[inline]
+fn scan_multibulk(
+    buf: &[u8],
+    limits: &Limits,
+    mut arg: impl FnMut(usize, usize),
+) -> Result<Option<usize>, ProtocolError> {
     let Some(end) = find_crlf(buf, 1) else {
         if buf.len() > limits.max_inline {
             return Err(ProtocolError("too big mbulk count string".into()));
@@ -246,9 +265,8 @@ fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<Option<Request>, Proto
     };
     let mut pos = end + 2;
     if count <= 0 {
-        return Ok(Some((Vec::new(), pos)));
+        return Ok(Some(pos));
     }
-    let mut args = Vec::with_capacity(count.min(1024) as usize);
     for _ in 0..count {
         if pos >= buf.len() {
             return Ok(None);
@@ -273,11 +291,62 @@ fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<Option<Request>, Proto
         if buf.len() < start + len + 2 {
             return Ok(None);
         }
-        // Copy: stored values must not pin the whole read buffer.
-        args.push(Bytes::copy_from_slice(&buf[start..start + len]));
+        arg(start, len);
         pos = start + len + 2;
     }
-    Ok(Some((args, pos)))
+    Ok(Some(pos))
+}
+
+/// A connection's argument vector, reused from request to request so that
+/// parsing a request allocates nothing (see [`Argv::take`]).
+#[derive(Default)]
+pub struct Argv {
+    /// Where each argument lies in the request (start, length).
+    spans: Vec<(usize, usize)>,
+    /// The arguments of the last request taken.
+    pub args: Vec<Bytes>,
+}
+
+impl Argv {
+    /// Takes one request off the front of `buf` into [`Argv::args`]. A
+    /// multibulk request (what clients send) is split off `buf` and each
+    /// argument is a slice of it: a reference count, no allocation and no
+    /// copy. Such slices pin the read buffer's allocation, so whoever keeps an
+    /// argument past the request must copy it (see the `BORROWS_ARGS` flag of
+    /// the command table, and `cmd::execute`).
+    ///
+    /// `Ok(true)`: a request was taken (`args` may be empty, for `*0` or a
+    /// blank inline line, which the caller skips). `Ok(false)`: incomplete,
+    /// nothing taken. An error leaves `buf` as it was.
+    pub fn take(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<bool, ProtocolError> {
+        self.args.clear();
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        if buf[0] != b'*' {
+            // Inline commands (telnet, tests): rare, parsed by copy.
+            return Ok(match parse_inline(buf, limits)? {
+                Some((args, used)) => {
+                    self.args = args;
+                    bytes::Buf::advance(buf, used);
+                    true
+                }
+                None => false,
+            });
+        }
+        self.spans.clear();
+        let spans = &mut self.spans;
+        let Some(used) = scan_multibulk(buf, limits, |start, len| spans.push((start, len)))? else {
+            return Ok(false);
+        };
+        let req = buf.split_to(used).freeze();
+        self.args.extend(
+            self.spans
+                .iter()
+                .map(|&(start, len)| req.slice(start..start + len)),
+        );
+        Ok(true)
+    }
 }
 
 /// A RESP3 frame as a client sees it.
@@ -681,6 +750,42 @@ mod tests {
 
     fn req(s: &[u8]) -> Result<Option<Request>, ProtocolError> {
         parse_request(s, &Limits::default())
+    }
+
+    /// `Argv::take` reads what `parse_request` reads, one request at a
+    /// time, without copying: each argument points into the read buffer.
+    #[test]
+    fn argv_take_slices_the_buffer() {
+        let input: &[u8] = b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n*0\r\nPING  x\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv";
+        let mut buf = BytesMut::with_capacity(256);
+        buf.extend_from_slice(input);
+        let base = buf.as_ptr() as usize;
+        let mut argv = Argv::default();
+        let limits = Limits::default();
+        let mut rest = input;
+        let mut taken = Vec::new();
+        while argv.take(&mut buf, &limits).expect("valid") {
+            let (want, used) = req(rest).expect("valid").expect("complete");
+            assert_eq!(argv.args, want);
+            rest = &rest[used..];
+            taken.push(argv.args.clone());
+        }
+        assert_eq!(taken.len(), 3, "GET, the empty *0, the inline PING");
+        assert!(taken[1].is_empty());
+        // The multibulk arguments are views of the buffer, not copies.
+        let at = taken[0][1].as_ptr() as usize;
+        assert!((base..base + input.len()).contains(&at));
+        // The incomplete SET is left in the buffer, whole.
+        assert_eq!(&buf[..], rest);
+        assert!(argv.args.is_empty());
+        buf.extend_from_slice(b"\r\n");
+        assert!(argv.take(&mut buf, &limits).expect("valid"));
+        assert_eq!(argv.args, [&b"SET"[..], b"k", b"v"]);
+        assert!(buf.is_empty());
+        // A malformed request takes nothing.
+        buf.extend_from_slice(b"*1\r\n+x\r\n");
+        assert!(argv.take(&mut buf, &limits).is_err());
+        assert_eq!(&buf[..], b"*1\r\n+x\r\n");
     }
 
     #[test]

@@ -37,7 +37,7 @@ use crate::cmd::busy::Step;
 use crate::cmd::{self, Ctx};
 use crate::config::{Config, Fsync};
 use crate::lua::Scripting;
-use crate::resp::{parse_request, Limits, Reply};
+use crate::resp::{Argv, Limits, Reply};
 use crate::shared::{Locked, Shared, StoreGuard};
 use crate::store::{now_ms, AofPending, Client, ClientEntry, Store};
 
@@ -380,13 +380,28 @@ async fn flush(
     if out.is_empty() {
         return true;
     }
-    let ok = tokio::select! {
-        biased;
-        r = wr.write_all(out) => r.is_ok(),
-        () = &mut *kill => false,
+    // Replies mostly fit in the socket's buffer: one try first, without the
+    // select and the write future; what is left waits for the socket.
+    let ok = match wr.try_write(out) {
+        Ok(n) if n == out.len() => true,
+        Ok(n) => {
+            out.advance(n);
+            write_or_kill(wr, out, kill).await
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => write_or_kill(wr, out, kill).await,
+        Err(_) => false,
     };
     out.clear();
     ok && !client.shared.killed.load(Ordering::SeqCst)
+}
+
+/// Writes all of `out`, unless the client is killed meanwhile.
+async fn write_or_kill(wr: &mut OwnedWriteHalf, out: &[u8], kill: &mut Kill) -> bool {
+    tokio::select! {
+        biased;
+        r = wr.write_all(out) => r.is_ok(),
+        () = &mut *kill => false,
+    }
 }
 
 /// A client's kill signal (`ClientShared::kill`), gated.
@@ -442,6 +457,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
     let mut synced = shared.synced.subscribe();
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut req = Request::default();
     let mut draining = false;
     // The kill signal, the drain and the push channel are polled beside the
     // socket at every wake-up and almost never fire: each behind a gate
@@ -450,6 +466,12 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
     let mut drained = Gated::new(drain.draining());
     let mut pushes = Gate::new();
     'conn: loop {
+        // Room for a whole read: when the buffer's end is near, this moves
+        // what is left to its front (no request holds it any more, see
+        // `run_batch`) rather than reading a few bytes at a time.
+        if inbuf.capacity() - inbuf.len() < 1024 {
+            inbuf.reserve(4 * 1024);
+        }
         tokio::select! {
             biased;
             () = &mut kill => break 'conn,
@@ -486,7 +508,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                 // Run every complete request in the buffer (pipelining).
                 let mut w = Written::default();
                 loop {
-                    let outcome = run_batch(&shared, &mut client, &mut inbuf, &mut out, &mut w);
+                    let outcome = run_batch(&shared, &mut client, &mut inbuf, &mut req, &mut out, &mut w);
                     if w.at > 0 {
                         shared.wake_writer();
                     }
@@ -538,7 +560,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                 // first, so replies leave in one burst (Redis writes them all
                 // before it sleeps): the client then reads many per wake-up.
                 if !out.is_empty() {
-                    tokio::task::yield_now().await;
+                    yield_to_others().await;
                 }
                 if !wait_durable(&mut synced, w.at, w.always).await
                     || !flush(&mut wr, &mut out, &client, &mut kill).await
@@ -557,6 +579,24 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
     }
     let _ = wr.shutdown().await;
     disconnect(&shared, &mut client).await;
+}
+
+/// Lets every other task already woken run before this one goes on (so
+/// the replies of one round of clients leave together). Not
+/// `tokio::task::yield_now`: tokio defers that task until after its next
+/// look at epoll, one more `epoll_wait` per round; a task that wakes itself
+/// while running goes to the back of the run queue instead.
+async fn yield_to_others() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// The registry entry of a new client.
@@ -614,50 +654,60 @@ enum Batch {
     WaitIdle,
 }
 
+/// The request being run: its arguments (reused from request to request,
+/// see [`Argv`]), and whether they wait for a busy script to end (taken off
+/// the read buffer already, run at the next [`run_batch`]).
+#[derive(Default)]
+struct Request {
+    argv: Argv,
+    held: bool,
+}
+
 /// Runs complete requests from `inbuf` under one lock acquisition. Sync on
 /// purpose: the guard can never be held across an await.
 fn run_batch(
     shared: &Shared,
     client: &mut Client,
     inbuf: &mut BytesMut,
+    req: &mut Request,
     out: &mut BytesMut,
     w: &mut Written,
 ) -> Batch {
     let mut guard: Option<StoreGuard<'_>> = None;
     loop {
-        let (argv, used) = match parse_request(inbuf, &shared.limits()) {
-            Ok(Some(x)) => x,
-            Ok(None) => return Batch::Done,
-            Err(e) => {
-                Reply::err(e.to_string()).encode(client.proto, out);
-                return Batch::ProtocolError;
+        if !std::mem::take(&mut req.held) {
+            match req.argv.take(inbuf, &shared.limits()) {
+                Ok(true) => {}
+                Ok(false) => return Batch::Done,
+                Err(e) => {
+                    Reply::err(e.to_string()).encode(client.proto, out);
+                    return Batch::ProtocolError;
+                }
             }
-        };
+        }
+        let argv = &mut req.argv.args;
         if argv.is_empty() {
-            inbuf.advance(used);
             continue;
         }
         if guard.is_none() {
             match shared.lock_unless_busy() {
                 Ok(g) => guard = Some(g),
-                Err(kind) => match cmd::busy::serve(&shared.watch, client, kind, &argv) {
+                Err(kind) => match cmd::busy::serve(&shared.watch, client, kind, argv) {
                     Step::Reply(reply) => {
-                        inbuf.advance(used);
                         reply.encode(client.proto, out);
                         if client.close {
                             return Batch::Close;
                         }
                         continue;
                     }
-                    Step::Wait => return Batch::WaitIdle,
-                    Step::Close => {
-                        inbuf.advance(used);
-                        return Batch::Close;
+                    Step::Wait => {
+                        req.held = true;
+                        return Batch::WaitIdle;
                     }
+                    Step::Close => return Batch::Close,
                 },
             }
         }
-        inbuf.advance(used);
         let Some(locked) = guard.as_mut() else {
             return Batch::Done; // locked just above
         };
@@ -679,6 +729,7 @@ fn run_batch(
             custom_prop: false,
         };
         let reply = cmd::execute(&mut ctx, argv);
+        argv.clear();
         let off = s.aof_offset();
         if off > w.at {
             w.at = off;

@@ -58,6 +58,11 @@ pub(crate) mod flags {
     /// Refused inside MULTI (Redis's `no-multi`: SHUTDOWN), which aborts the
     /// transaction.
     pub(crate) const NO_MULTI: u32 = 1 << 15;
+    /// The handler keeps none of the argument `Bytes` it is given past the
+    /// call (it copies what it stores), so a client's request may hand them
+    /// over as slices of the connection's read buffer. Without the flag they
+    /// are copied first: a stored slice would pin the whole read buffer.
+    pub(crate) const BORROWS_ARGS: u32 = 1 << 16;
 }
 
 /// What a command does while a script runs past `busy-reply-threshold`

@@ -15,14 +15,20 @@ use super::wake::serve_ready;
 use crate::evict;
 use crate::resp::Reply;
 use crate::spec::flags::{
-    DENYOOM, KEEPS_CACHING, MULTI_RECORD, NOAUTH, NOQUEUE, NO_MULTI, PUBSUB, RUNS_OTHERS, WRITE,
+    BORROWS_ARGS, DENYOOM, KEEPS_CACHING, MULTI_RECORD, NOAUTH, NOQUEUE, NO_MULTI, PUBSUB,
+    RUNS_OTHERS, WRITE,
 };
 use crate::store::Store;
 
 /// Handles one client request with all of Redis's pre-checks. Error replies
 /// are counted by code for INFO's errorstats: refusals here, the handlers'
 /// own errors in [`call`] (so those of commands inside EXEC count too).
-pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
+///
+/// `argv` may be slices of the client's read buffer (`resp::Argv`): they
+/// are replaced by copies before a command that may keep them runs (one not
+/// flagged `BORROWS_ARGS`) or is queued by MULTI, so nothing kept pins the
+/// buffer.
+pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: &mut [Bytes]) -> Reply {
     match execute_checked(ctx, argv) {
         Ok(reply) => reply,
         Err(refused) => {
@@ -35,13 +41,13 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Reply {
 }
 
 /// The reply, or the refusal that stood in for running the command.
-fn execute_checked(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Result<Reply, Reply> {
+fn execute_checked(ctx: &mut Ctx<'_>, argv: &mut [Bytes]) -> Result<Reply, Reply> {
     if ctx.s.shutting_down {
         ctx.c.close = true;
         return Err(Reply::err("server is shutting down"));
     }
     ctx.s.stats.commands += 1;
-    let spec = match lookup(&argv) {
+    let spec = match lookup(argv) {
         Ok(s) => s,
         Err(e) => {
             if ctx.c.multi.is_some() {
@@ -54,7 +60,7 @@ fn execute_checked(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Result<Reply, Reply> 
             return Err(e.reply());
         }
     };
-    if let Err(refused) = refuse(ctx, spec, &argv) {
+    if let Err(refused) = refuse(ctx, spec, argv) {
         if ctx.c.multi.is_some() {
             ctx.c.multi_err = true;
         }
@@ -63,23 +69,28 @@ fn execute_checked(ctx: &mut Ctx<'_>, argv: Vec<Bytes>) -> Result<Reply, Reply> 
     }
     if let Some(queue) = ctx.c.multi.as_mut() {
         if !spec.has(NOQUEUE) {
-            queue.push(argv);
+            queue.push(argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
             return Ok(Reply::Status("QUEUED".into()));
+        }
+    }
+    if !spec.has(BORROWS_ARGS) {
+        for a in argv.iter_mut() {
+            *a = Bytes::copy_from_slice(a);
         }
     }
     let track = ctx.s.cfg.maxmemory > 0 && spec.has(WRITE);
     let db = ctx.c.db;
     let before = if track {
-        evict::measure(ctx.s, db, spec, &argv)
+        evict::measure(ctx.s, db, spec, argv)
     } else {
         0
     };
-    let reply = call(ctx, spec, &argv);
+    let reply = call(ctx, spec, argv);
     if ctx.s.tracking.on > 0 && !spec.has(KEEPS_CACHING) && ctx.c.multi.is_none() {
         ctx.s.tracking.command_done(ctx.c.id);
     }
     if track {
-        evict::account(ctx.s, db, spec, &argv, before);
+        evict::account(ctx.s, db, spec, argv, before);
     } else if ctx.s.cfg.maxmemory > 0 && spec.has(RUNS_OTHERS) {
         evict::recount(ctx.s);
     }
@@ -129,4 +140,90 @@ pub(crate) fn after_command(s: &mut Store, wrap: bool) {
         s.tracking.flush_pending();
     }
     s.flush_prop(wrap);
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::execute;
+    use crate::acl::Acl;
+    use crate::cmd::Ctx;
+    use crate::config::Config;
+    use crate::lua::Scripting;
+    use crate::resp::{encode_command, split_args, Argv, Limits, Reply};
+    use crate::store::{now_ms, AofPending, Client, Store};
+
+    /// Requests taken from a client's read buffer are slices of it; whatever
+    /// a command keeps (values, queued commands, scripts, the log) must be a
+    /// copy, or one kept value would pin the whole buffer. Each request here
+    /// runs from its own buffer, which must be reclaimable afterwards.
+    #[test]
+    fn nothing_kept_pins_the_read_buffer() {
+        let mut s = Store::new(Config::default(), Acl::from_config(None, &[]).expect("acl"));
+        s.aof = Some(AofPending::default());
+        let mut sc = Scripting::default();
+        let (mut c, _rx) = Client::new(1);
+        c.authed = true;
+        let mut argv = Argv::default();
+        let requests = [
+            "SET k value",
+            "SET k2 value EX 100",
+            "SETEX k3 100 value",
+            "GET k",
+            "MGET k k2",
+            "INCR n",
+            "INCRBY n 5",
+            "LPUSH l a b",
+            "RPUSH l c",
+            "LPUSHX l d",
+            "LPOP l",
+            "RPOP l",
+            "HSET h f v",
+            "HMSET h f2 v2",
+            "HGET h f",
+            "SADD s m",
+            "ZADD z 1 m",
+            "XADD x * f v",
+            "MSET a 1 b 2",
+            "APPEND k more",
+            "GETSET k2 other",
+            "PING hello",
+            "ECHO hello",
+            "CLIENT SETNAME conn",
+            "WATCH k",
+            "MULTI",
+            "SET k queued",
+            "LPUSH l queued",
+            "EXEC",
+            "EVAL \"return redis.call('set', KEYS[1], ARGV[1])\" 1 k4 v",
+            "SCRIPT LOAD \"return 1\"",
+            "DEL a b",
+        ];
+        for line in requests {
+            let args = split_args(line.as_bytes()).expect("split");
+            let mut buf = BytesMut::with_capacity(4096);
+            encode_command(&args, &mut buf);
+            assert!(argv.take(&mut buf, &Limits::default()).expect("parse"));
+            let mut ctx = Ctx {
+                s: &mut s,
+                sc: &mut sc,
+                c: &mut c,
+                now: now_ms(),
+                in_script: false,
+                in_exec: false,
+                custom_prop: false,
+            };
+            let reply = execute(&mut ctx, &mut argv.args);
+            assert!(!matches!(reply, Reply::Error(_)), "{line}: {reply:?}");
+            // The server encodes a reply and drops it at once (ECHO's
+            // reply is a slice of the request until then).
+            drop(reply);
+            argv.args.clear();
+            assert!(
+                buf.try_reclaim(4096),
+                "{line} kept a slice of the read buffer"
+            );
+        }
+    }
 }

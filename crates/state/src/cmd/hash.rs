@@ -18,7 +18,11 @@ fn hset_generic(ctx: &mut Ctx<'_>, a: &[Bytes], name: &str) -> Result<i64, Reply
     let h = ctx.hash_or_new(&a[1])?;
     let mut added = 0;
     for p in a[2..].chunks(2) {
-        if h.insert(Key::from(&p[0]), p[1].clone()).is_none() {
+        // Copied: the arguments may be slices of the client's read buffer
+        // (the table's BORROWS_ARGS).
+        if h.insert(Key::from(&p[0]), Bytes::copy_from_slice(&p[1]))
+            .is_none()
+        {
             added += 1;
         }
     }

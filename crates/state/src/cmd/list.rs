@@ -19,11 +19,14 @@ fn push_generic(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool, only_existing: bool)
         return Ok(Reply::Int(0));
     }
     let l = ctx.list_or_new(&a[1])?;
+    // Copied: the arguments may be slices of the client's read buffer
+    // (the table's BORROWS_ARGS).
     for v in &a[2..] {
+        let v = Bytes::copy_from_slice(v);
         if left {
-            l.push_front(v.clone());
+            l.push_front(v);
         } else {
-            l.push_back(v.clone());
+            l.push_back(v);
         }
     }
     let n = l.len();
