@@ -36,6 +36,7 @@ STATE_PORT=$((BASE_PORT + 1))
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
+bench_args "$@"
 bench_require valgrind callgrind_control callgrind_annotate redis-server redis-benchmark redis-cli
 # Processes under valgrind need longer to finish writing their profile.
 KILL_GRACE=0.5
