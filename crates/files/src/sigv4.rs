@@ -598,32 +598,8 @@ pub(crate) mod tests {
 
     /// Verifies the raw request head `raw` at `now`.
     fn check(raw: &str, access: &str, secret: &str, now: &str) -> bool {
-        let mut h = [httparse::EMPTY_HEADER; 32];
-        let mut req = httparse::Request::new(&mut h);
-        assert!(req.parse(raw.as_bytes()).expect("parses").is_complete());
-        let target = req.path.expect("path");
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (target, None),
-        };
-        let get = |n: &str| header(req.headers, n).map(|v| std::str::from_utf8(v).expect("utf-8"));
-        let carrier = match get("authorization") {
-            Some(authorization) => Carrier::Header {
-                authorization,
-                amz_date: get("x-amz-date"),
-                content_sha256: get("x-amz-content-sha256"),
-            },
-            None => Carrier::Query,
-        };
-        let signed = Signed {
-            method: req.method.expect("method"),
-            path,
-            query,
-            headers: req.headers,
-            carrier,
-        };
         let now = parse_amz_date(now).expect("date");
-        Verifier::new(access, secret).verify(&signed, now)
+        verify_with(&mut Verifier::new(access, secret), raw.as_bytes(), now)
     }
 
     /// The GET Object example of "Signature Calculations for the Authorization
