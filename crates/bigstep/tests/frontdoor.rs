@@ -1016,3 +1016,71 @@ async fn idle_keep_alive_connections_are_closed_and_pipelined_requests_answered_
     assert!(first < second, "answers in request order");
     assert_eq!(a.hits(), 2);
 }
+
+/// Voluntary context switches of the process's thread named `name` (a thread
+/// that waits for events and wakes to serve them counts one per wake-up).
+fn thread_wakeups(pid: u32, name: &str) -> Option<u64> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let status = std::fs::read_to_string(dir.join("status")).ok()?;
+            return status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok());
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serving_threads_share_the_port_and_a_second_front_door_is_refused() {
+    let a = Backend::start("a").await;
+    let fd = FrontDoorProc::start_with_args(
+        BIN,
+        &servers(&[("a", a.addr, 1)]),
+        "info",
+        &["--threads", "2"],
+    );
+    let before = thread_wakeups(fd.pid(), "balance-1").expect("a second serving thread");
+    // A new connection per request: the kernel spreads them over both sockets.
+    for i in 0..200 {
+        let resp = get(fd.addr, "/")
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_eq!(resp.status, 200, "request {i}");
+    }
+    let after = thread_wakeups(fd.pid(), "balance-1").expect("still there");
+    assert!(
+        after >= before + 20,
+        "the second thread served connections too: {before} -> {after} wake-ups"
+    );
+    // SO_REUSEPORT would let a second front door share the port; it must not.
+    let dir = testkit::process::temp_dir("fd2");
+    let path = dir.join("bigstep.toml");
+    std::fs::write(
+        &path,
+        format!("[balance]\n{}", servers(&[("a", a.addr, 1)])),
+    )
+    .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::process::Command::new(BIN)
+            .args(["balance", "--threads", "2", "--config"])
+            .arg(&path)
+            .args(["--listen", &fd.addr.to_string()])
+            .output(),
+    )
+    .await
+    .expect("the second front door exits")
+    .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {}", fd.addr)),
+        "{stderr}"
+    );
+    // The first one still answers.
+    assert_eq!(get(fd.addr, "/").await.unwrap().status, 200);
+}

@@ -1,7 +1,8 @@
 //! Thread per core: the files server on several threads, each running its own
 //! current-thread tokio runtime and accepting from its own listening socket on
 //! the one address (`SO_REUSEPORT`, [`service::listener::bind_shared`]: the
-//! kernel spreads new connections over the sockets).
+//! kernel spreads new connections over the sockets), started by the
+//! skeleton's [`service::threads::Workers`] as the front door's are.
 //!
 //! Why: on a multi-thread runtime the thread that sees a socket become ready,
 //! and the one that runs the task serving it, are often not the same, and
@@ -39,86 +40,38 @@ impl FilesServer {
         } = self;
         let limit = service::Limit::new(max_connections);
         let sd = service::Shutdown::new("files");
-        // Stop accepting; then, once connections are finished or cut, the
-        // threads' runtimes may end.
+        // Stop accepting on every thread; their runtimes end after the drain.
         let stop = CancellationToken::new();
-        let done = CancellationToken::new();
-        let mut threads = Vec::with_capacity(listeners.len());
-        let mut started = Vec::with_capacity(listeners.len());
-        for (i, listener) in listeners.into_iter().enumerate() {
+        let serving = {
             let (app, limit, sd) = (app.clone(), limit.clone(), sd.clone());
-            let (stop_here, done_here) = (stop.clone(), done.clone());
-            let (ready, ready_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
-            started.push(ready_rx);
-            let thread = std::thread::Builder::new()
-                .name(format!("files-{i}"))
-                .spawn(move || {
-                    let rt = match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
-                        Ok(rt) => rt,
-                        Err(e) => {
-                            let _ = ready.send(Err(e));
-                            return;
-                        }
-                    };
-                    rt.block_on(async move {
-                        let listener = match tokio::net::TcpListener::from_std(listener) {
-                            Ok(l) => l,
-                            Err(e) => {
-                                let _ = ready.send(Err(e));
-                                return;
-                            }
-                        };
-                        let _ = ready.send(Ok(()));
-                        let server = service::Server {
-                            listener: service::Listener::new(listener),
-                            limit,
-                            reject: slow_down(),
-                            shutdown: sd,
-                        };
-                        server
-                            .accept_until(stop_here.cancelled(), |stream, peer, drain| {
-                                serve_connection(app.clone(), stream, peer, drain)
-                            })
-                            .await;
-                        // Connections spawned here run on this runtime: keep
-                        // it until the shutdown has finished or cut them.
-                        done_here.cancelled().await;
-                    });
-                });
-            match thread {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    stop.cancel();
-                    done.cancel();
-                    return Err(ServeError::Accept(e));
-                }
-            }
-        }
-        let mut failed = None;
-        for r in started {
-            match r.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => failed = Some(e),
-                Err(_) => failed = Some(std::io::Error::other("a server thread ended early")),
-            }
-        }
+            service::threads::Workers::spawn("files", listeners, stop.clone(), move |l, stop| {
+                let server = service::Server {
+                    listener: service::Listener::new(tokio::net::TcpListener::from_std(l)?),
+                    limit: limit.clone(),
+                    reject: slow_down(),
+                    shutdown: sd.clone(),
+                };
+                let app = app.clone();
+                Ok(async move {
+                    server
+                        .accept_until(stop.cancelled(), |stream, peer, drain| {
+                            serve_connection(app.clone(), stream, peer, drain)
+                        })
+                        .await;
+                })
+            })
+            .await
+        };
+        let workers = match serving {
+            Ok(w) => w,
+            Err(e) => return Err(ServeError::Accept(e)),
+        };
         let sweeper = tokio::spawn(sweep_forever(app.clone(), lifecycle_day));
-        if failed.is_none() {
-            shutdown.await;
-        }
+        shutdown.await;
         stop.cancel();
         sweeper.abort();
         sd.finish(grace).await;
-        done.cancel();
-        for t in threads {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
-        }
-        match failed {
-            Some(e) => Err(ServeError::Accept(e)),
-            None => Ok(()),
-        }
+        workers.finish().await;
+        Ok(())
     }
 }

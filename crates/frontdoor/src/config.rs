@@ -309,7 +309,7 @@ pub struct Limits {
     pub max_uri_bytes: usize,
     /// Largest request body in bytes (else 413); 0 means no limit.
     pub max_body_bytes: u64,
-    /// Idle upstream connections kept per server.
+    /// Idle upstream connections kept per server (and per serving thread).
     pub max_idle_per_server: usize,
 }
 

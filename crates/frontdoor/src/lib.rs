@@ -157,6 +157,8 @@ pub struct FrontDoor {
     local_addr: SocketAddr,
     /// The TLS listener, when `[balance.tls]` is set.
     tls_listener: Option<service::Listener>,
+    /// The other serving threads' sockets on the same addresses (plain, TLS).
+    more_listeners: Vec<(std::net::TcpListener, Option<std::net::TcpListener>)>,
     admin_reload: Option<admin::ReloadHook>,
     admin_instances: Option<admin::InstancesHook>,
     /// Bound in [`FrontDoor::bind`], so a busy port fails early and port 0 is
@@ -213,9 +215,23 @@ impl FrontDoor {
     /// [`bind`](Self::bind), with the front door's metrics in the process's
     /// `registry` (shared with the other roles; the admin `/metrics` serves it).
     pub async fn bind_with(
-        mut config: Config,
+        config: Config,
         registry: &service::Metrics,
     ) -> Result<FrontDoor, StartError> {
+        FrontDoor::bind_threads(config, registry, 1).await
+    }
+
+    /// [`bind_with`](Self::bind_with), serving clients on `threads` threads
+    /// (thread per core, [`service::threads`]): the caller's runtime is one,
+    /// each other runs its own runtime and listening sockets on the same
+    /// addresses (`SO_REUSEPORT`), and a connection stays on the thread that
+    /// accepted it. The caller's runtime should be a current-thread one.
+    pub async fn bind_threads(
+        mut config: Config,
+        registry: &service::Metrics,
+        threads: usize,
+    ) -> Result<FrontDoor, StartError> {
+        let threads = threads.max(1);
         config.validate(None)?;
         let mut admin_listener = None;
         if let Some(admin) = config.admin_listen {
@@ -231,12 +247,13 @@ impl FrontDoor {
             admin_listener = Some(bound);
         }
         let addr = config.listen;
-        let listener = service::bind(addr, service::listener::DEFAULT_BACKLOG)
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let (listener, more_plain) =
+            bind_listeners(addr, threads).map_err(|source| StartError::Bind { addr, source })?;
         let local_addr = listener.local_addr();
         // Port 0 resolved: reloads compare against the address really bound.
         config.listen = local_addr;
         let mut tls_listener = None;
+        let mut more_tls = Vec::new();
         let mut tls_loaded = None;
         let mut acme = None;
         if let Some(tls_cfg) = config.tls.as_mut() {
@@ -252,10 +269,11 @@ impl FrontDoor {
                 tracing::warn!(target: "bigstep::tls", "{w}");
             }
             let addr = tls_cfg.listen;
-            let bound = service::bind(addr, service::listener::DEFAULT_BACKLOG)
+            let (bound, more) = bind_listeners(addr, threads)
                 .map_err(|source| StartError::TlsBind { addr, source })?;
             tls_cfg.listen = bound.local_addr();
             tls_listener = Some(bound);
+            more_tls = more;
             tls_loaded = Some(Arc::new(loaded));
         }
         let access_log = config.access_log;
@@ -280,11 +298,17 @@ impl FrontDoor {
             acme,
         });
         metrics::register(&shared);
+        let mut more_tls = more_tls.into_iter();
+        let more_listeners = more_plain
+            .into_iter()
+            .map(|plain| (plain, more_tls.next()))
+            .collect();
         Ok(FrontDoor {
             shared,
             listener,
             local_addr,
             tls_listener,
+            more_listeners,
             admin_reload: None,
             admin_instances: None,
             admin_listener,
@@ -337,6 +361,7 @@ impl FrontDoor {
             listener,
             local_addr,
             tls_listener,
+            more_listeners,
             admin_reload,
             admin_instances,
             admin_listener,
@@ -373,17 +398,12 @@ impl FrontDoor {
             counted.metrics.connections_accepted.inc();
             counted.metrics.connections_rejected.inc();
         });
-        let server = service::Server {
-            listener,
-            limit: limit.clone(),
-            reject: reject.clone(),
-            shutdown: shared.shutdown.clone(),
-        };
         let tls_addr = tls_listener.as_ref().map(|l| l.local_addr());
         tracing::info!(
             target: "bigstep::frontdoor",
             listen = %local_addr,
             tls = ?tls_addr,
+            threads = 1 + more_listeners.len(),
             servers = snap.servers().count(),
             pools = snap.pools.len(),
             routes = snap.routes.all().len(),
@@ -392,14 +412,99 @@ impl FrontDoor {
         );
         drop(snap);
 
-        // Both listeners stop together, under one connection cap.
+        // Every listener on every thread stops together, under one connection cap.
         let stop = CancellationToken::new();
+        let accepting = Accepting {
+            shared: shared.clone(),
+            limit,
+            reject,
+        };
+        let workers = {
+            let accepting = accepting.clone();
+            service::threads::Workers::spawn(
+                "balance",
+                more_listeners,
+                stop.clone(),
+                move |(plain, tls), stop| {
+                    let plain = service::Listener::new(TcpListener::from_std(plain)?);
+                    let tls = tls
+                        .map(|l| TcpListener::from_std(l).map(service::Listener::new))
+                        .transpose()?;
+                    Ok(accepting.clone().run(plain, tls, stop))
+                },
+            )
+            .await?
+        };
+        let signal = async {
+            shutdown.await;
+            stop.cancel();
+        };
+        tokio::join!(accepting.run(listener, tls_listener, stop.clone()), signal);
+        // The grace as configured now (a reload may have changed it).
+        let grace = shared.snapshot.load().config.timeouts.shutdown_grace;
+        shared.shutdown.finish(grace).await;
+        workers.finish().await;
+        tracing::info!(target: "bigstep::frontdoor", "front door stopped");
+        Ok(())
+    }
+}
+
+/// Binds `addr` for `threads` serving threads: the first socket on this
+/// runtime, the others (`SO_REUSEPORT`, same port) for the other threads.
+/// One thread binds the plain way.
+fn bind_listeners(
+    addr: SocketAddr,
+    threads: usize,
+) -> std::io::Result<(service::Listener, Vec<std::net::TcpListener>)> {
+    if threads <= 1 {
+        return Ok((
+            service::bind(addr, service::listener::DEFAULT_BACKLOG)?,
+            Vec::new(),
+        ));
+    }
+    let mut all =
+        service::listener::bind_shared(addr, service::listener::DEFAULT_BACKLOG, threads)?
+            .into_iter();
+    let first = all.next().expect("bind_shared binds at least one");
+    Ok((
+        service::Listener::new(TcpListener::from_std(first)?),
+        all.collect(),
+    ))
+}
+
+/// What every serving thread's accept loops share: the cap and its answer.
+#[derive(Clone)]
+struct Accepting {
+    shared: Arc<Shared>,
+    limit: service::Limit,
+    reject: service::Reject,
+}
+
+impl Accepting {
+    /// Accept on this thread's plain and TLS listeners until `stop`.
+    async fn run(
+        self,
+        plain: service::Listener,
+        tls: Option<service::Listener>,
+        stop: CancellationToken,
+    ) {
+        let Accepting {
+            shared,
+            limit,
+            reject,
+        } = self;
+        let server = service::Server {
+            listener: plain,
+            limit: limit.clone(),
+            reject: reject.clone(),
+            shutdown: shared.shutdown.clone(),
+        };
         let plain = server.accept_until(stop.clone().cancelled_owned(), |stream, peer, drain| {
             shared.metrics.connections_accepted.inc();
             serve_connection(&shared, stream, peer, drain)
         });
         let secure = async {
-            let Some(listener) = tls_listener else { return };
+            let Some(listener) = tls else { return };
             let server = service::Server {
                 listener,
                 limit,
@@ -413,16 +518,7 @@ impl FrontDoor {
                 })
                 .await;
         };
-        let signal = async {
-            shutdown.await;
-            stop.cancel();
-        };
-        tokio::join!(plain, secure, signal);
-        // The grace as configured now (a reload may have changed it).
-        let grace = shared.snapshot.load().config.timeouts.shutdown_grace;
-        shared.shutdown.finish(grace).await;
-        tracing::info!(target: "bigstep::frontdoor", "front door stopped");
-        Ok(())
+        tokio::join!(plain, secure);
     }
 }
 

@@ -38,23 +38,36 @@ struct Idle {
     since: Instant,
 }
 
+/// Stripes of a pool: one per serving thread (thread `i` uses `i % STRIPES`).
+const STRIPES: usize = 8;
+
 /// Idle connections to one server, most recently used last (LIFO keeps few warm).
+///
+/// One stripe per serving thread ([`service::threads`]): a socket is
+/// registered with the runtime of the thread that opened it, so a request on
+/// another thread would be woken across threads. A connection goes back to
+/// the stripe of the thread that used it, which is the one that opened it.
 pub(crate) struct Pool {
-    idle: Mutex<Vec<Idle>>,
+    idle: [Mutex<Vec<Idle>>; STRIPES],
 }
 
 impl Pool {
     pub(crate) fn new() -> Self {
         Self {
-            idle: Mutex::new(Vec::new()),
+            idle: std::array::from_fn(|_| Mutex::new(Vec::new())),
         }
+    }
+
+    /// This thread's stripe.
+    fn mine(&self) -> &Mutex<Vec<Idle>> {
+        &self.idle[service::threads::index() % STRIPES]
     }
 
     /// An idle connection that is not known to be closed. One that closes
     /// between this check and the write is caught by the exchange, which hands
     /// the request back unsent.
     pub(crate) fn take_idle(&self, idle_timeout: Duration) -> Option<Box<Connection>> {
-        let mut idle = self.idle.lock().expect("pool lock");
+        let mut idle = self.mine().lock().expect("pool lock");
         while let Some(c) = idle.pop() {
             let mut conn = c.conn;
             if c.since.elapsed() < idle_timeout && conn.is_reusable() {
@@ -71,7 +84,7 @@ impl Pool {
         if !conn.buf.is_empty() {
             return;
         }
-        let mut idle = self.idle.lock().expect("pool lock");
+        let mut idle = self.mine().lock().expect("pool lock");
         if idle.len() < max_idle {
             idle.push(Idle {
                 conn,
@@ -83,11 +96,15 @@ impl Pool {
     /// Drop connections idle longer than `idle_timeout` or closed by their
     /// server (called periodically).
     pub(crate) fn evict_stale(&self, idle_timeout: Duration) {
-        let mut idle = self.idle.lock().expect("pool lock");
-        idle.retain_mut(|c| c.since.elapsed() < idle_timeout && c.conn.is_reusable());
+        for stripe in &self.idle {
+            let mut idle = stripe.lock().expect("pool lock");
+            idle.retain_mut(|c| c.since.elapsed() < idle_timeout && c.conn.is_reusable());
+        }
     }
 
     pub(crate) fn clear(&self) {
-        self.idle.lock().expect("pool lock").clear();
+        for stripe in &self.idle {
+            stripe.lock().expect("pool lock").clear();
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`config`]: a config file read once, typed, errors by line.
 //! - [`io`]: `forward_async_write!`, the write side of read-only wrappers.
 //! - [`gate`]: poll a rarely-ready future (a kill signal, the drain) only when it woke.
+//! - [`threads`]: thread per core, each serving thread on its own runtime and socket.
 //!
 //! A role builds a [`Server`], calls [`Server::accept_until`] with its stop
 //! signal and a connection handler that watches [`Drain`], then
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod server;
 pub mod shutdown;
 pub mod signals;
+pub mod threads;
 
 pub use gate::{Gate, Gated};
 pub use limit::{Limit, Permit, Reject};

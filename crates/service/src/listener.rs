@@ -38,13 +38,28 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> io::Result<Listener> {
 /// well, for a server with an accept loop per thread: the kernel spreads new
 /// connections over the sockets, and a connection stays with the thread whose
 /// socket took it. With port 0 the first socket picks the port and the others
-/// share it. Needs no runtime: each thread registers its socket with its own
-/// (`tokio::net::TcpListener::from_std`, then [`Listener::new`]).
+/// share it. A port another process already listens on is refused
+/// (`EADDRINUSE`), as [`bind`] would. Needs no runtime: each thread registers
+/// its socket with its own (`tokio::net::TcpListener::from_std`, then
+/// [`Listener::new`]).
 pub fn bind_shared(
     addr: SocketAddr,
     backlog: u32,
     n: usize,
 ) -> io::Result<Vec<std::net::TcpListener>> {
+    if addr.port() != 0 {
+        // `SO_REUSEPORT` would let these sockets join another server of the
+        // same user already listening here, and share its traffic in silence.
+        // A plain bind fails on a port that is listened on: then say so.
+        let probe = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        probe.set_reuse_address(true)?;
+        probe.bind(&addr.into())?;
+        drop(probe);
+    }
     let mut addr = addr;
     let mut out = Vec::with_capacity(n.max(1));
     for _ in 0..n.max(1) {
@@ -201,6 +216,23 @@ mod tests {
 
     fn emfile() -> io::Error {
         io::Error::from_raw_os_error(24)
+    }
+
+    #[test]
+    fn bind_shared_refuses_a_port_another_server_listens_on() {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let first = bind_shared(any, 16, 2).unwrap();
+        let addr = first[0].local_addr().unwrap();
+        assert_eq!(first[1].local_addr().unwrap(), addr, "one port for all");
+        // A second server with SO_REUSEPORT would be let in by the kernel.
+        let err = bind_shared(addr, 16, 2).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        let plain = std::net::TcpListener::bind(any).unwrap();
+        let err = bind_shared(plain.local_addr().unwrap(), 16, 1).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        // Once the first server is gone the port binds again.
+        drop(first);
+        assert_eq!(bind_shared(addr, 16, 3).unwrap().len(), 3);
     }
 
     #[tokio::test(start_paused = true)]

@@ -37,6 +37,17 @@ impl FrontDoorProc {
         balance_table: &str,
         filter: &str,
     ) -> FrontDoorProc {
+        Self::start_with_args(bin, balance_table, filter, &[])
+    }
+
+    /// [`FrontDoorProc::start_logging`] with more command-line arguments
+    /// (e.g. `--threads 2`).
+    pub fn start_with_args(
+        bin: impl AsRef<Path>,
+        balance_table: &str,
+        filter: &str,
+        args: &[&str],
+    ) -> FrontDoorProc {
         let dir = temp_dir("fd");
         let path = dir.join("bigstep.toml");
         std::fs::write(&path, format!("[balance]\n{balance_table}")).expect("write config");
@@ -44,6 +55,7 @@ impl FrontDoorProc {
             .args(["balance", "--config"])
             .arg(&path)
             .args(["--listen", "127.0.0.1:0"])
+            .args(args)
             .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

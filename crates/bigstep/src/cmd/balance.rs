@@ -41,7 +41,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ADDR")]
     admin: Option<SocketAddr>,
 
-    /// Worker threads (default: one per core). The benchmark uses 1.
+    /// Threads serving clients (default: one per core), each with its own
+    /// listening socket and connections. The benchmarks use 1.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 
@@ -111,16 +112,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     }
     let cfg = build_config(&args)?;
     let signals = crate::signals::install()?;
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        rt.worker_threads(n.max(1));
-    }
-    let rt = rt
+    // Thread per core (see `service::threads`): this thread serves clients
+    // and runs the background work; each other thread has its own runtime.
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let mut fd = frontdoor::FrontDoor::bind(cfg).await?;
+        let mut fd =
+            frontdoor::FrontDoor::bind_threads(cfg, &service::Metrics::new(), threads).await?;
         // Machine-readable lines for scripts and tests that bind port 0 (the
         // TLS one first: a reader may stop at "listening on").
         if let Some(tls) = fd.tls_addr() {
@@ -145,11 +149,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 let _ = tokio::task::spawn_blocking(move || r.reload("sighup")).await;
             }
         });
-        // Serve from a worker thread, not the `block_on` thread: with one worker
-        // (the benchmark setting) accepted connections then need no hand-off.
-        tokio::spawn(fd.run(async move { signals.stopped().await }))
-            .await
-            .context("the front door task failed")??;
+        fd.run(async move { signals.stopped().await }).await?;
         Ok(())
     })
 }
