@@ -1,9 +1,10 @@
 //! Header rewriting at the proxy boundary: hop-by-hop headers are removed (RFC
 //! 9110 §7.6.1) in both directions, forwarding headers are added to requests.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -16,6 +17,8 @@ const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// A header named like `Connection`'s most common option.
+const CLOSE: HeaderName = HeaderName::from_static("close");
 
 /// Headers that describe one connection, never the message (RFC 9110
 /// §7.6.1), in the order they are removed.
@@ -31,7 +34,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// Which hop-by-hop header `name` is whatever `Connection` says: bit `i` for
-/// `HOP_BY_HOP[i]`, bit 8 for any `Proxy-*`. A comparison or two on the
+/// `HOP_BY_HOP[i]`, bit 8 for any `Proxy-*`, bit 9 for a header named `close`. A comparison or two on the
 /// name's text, no hashing.
 fn hop_bits(name: &HeaderName) -> u16 {
     let s = name.as_str();
@@ -45,6 +48,9 @@ fn hop_bits(name: &HeaderName) -> u16 {
         "upgrade" => 1 << 5,
         "proxy-authenticate" => 1 << 6,
         "proxy-authorization" => 1 << 7,
+        // Not hop-by-hop, but `Connection: close` names it: removed only
+        // when there (see `strip_hop_by_hop`).
+        "close" => 1 << 9,
         _ => 0,
     };
     proxy | fixed
@@ -66,16 +72,28 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> O
     let present = headers
         .keys()
         .fold(0u16, |bits, name| bits | hop_bits(name));
-    if present == 0 {
+    if present & !(1 << 9) == 0 {
         return upgrade;
     }
     if present & 1 != 0 {
+        // `close` and `keep-alive`, the usual tokens, need no name parsed,
+        // and no removal unless such a header is there (removing an absent
+        // name changes nothing, so the order of what is left is the same).
         let named: smallvec::SmallVec<[HeaderName; 4]> = headers
             .get_all(header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .filter_map(|t| {
+                let t = t.trim();
+                if t.eq_ignore_ascii_case("close") {
+                    (present & (1 << 9) != 0).then_some(CLOSE)
+                } else if t.eq_ignore_ascii_case("keep-alive") {
+                    (present & (1 << 1) != 0).then_some(KEEP_ALIVE)
+                } else {
+                    HeaderName::from_bytes(t.as_bytes()).ok()
+                }
+            })
             .collect();
         for name in named {
             headers.remove(name);
@@ -206,6 +224,29 @@ impl ClientHeaders {
             forwarded: forwarded.as_slice().into(),
             proto,
         }
+    }
+}
+
+impl ClientHeaders {
+    /// The values for a new connection from `client_ip`: shared with the
+    /// previous connection on this thread when it came from the same address
+    /// and scheme (a browser's parallel connections, clients behind one NAT,
+    /// a connection per request), formatted anew otherwise.
+    pub(crate) fn for_connection(client_ip: IpAddr, proto: &'static str) -> Arc<Self> {
+        thread_local! {
+            static LAST: RefCell<Option<(IpAddr, Arc<ClientHeaders>)>> = const { RefCell::new(None) };
+        }
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some((ip, headers)) = last.as_ref() {
+                if *ip == client_ip && headers.proto == proto {
+                    return headers.clone();
+                }
+            }
+            let headers = Arc::new(ClientHeaders::new(client_ip, proto));
+            *last = Some((client_ip, headers.clone()));
+            headers
+        })
     }
 }
 
@@ -380,6 +421,20 @@ mod tests {
         assert_eq!(h["x-forwarded-host"], "example.com");
         assert_eq!(h["forwarded"], "for=127.0.0.1;proto=http;host=example.com");
         assert_eq!(h["x-request-id"].len(), 32);
+    }
+
+    #[test]
+    fn a_connection_from_the_last_address_shares_its_values() {
+        let a: IpAddr = "10.0.0.7".parse().unwrap();
+        let b: IpAddr = "10.0.0.8".parse().unwrap();
+        let first = ClientHeaders::for_connection(a, "http");
+        assert!(Arc::ptr_eq(&first, &ClientHeaders::for_connection(a, "http")));
+        let tls = ClientHeaders::for_connection(a, "https");
+        assert!(!Arc::ptr_eq(&first, &tls));
+        assert_eq!(&*tls.forwarded, b"for=10.0.0.7;proto=https");
+        let other = ClientHeaders::for_connection(b, "https");
+        assert_eq!(other.ip, "10.0.0.8");
+        assert_eq!(&*other.forwarded, b"for=10.0.0.8;proto=https");
     }
 
     #[test]

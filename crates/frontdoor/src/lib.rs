@@ -639,7 +639,7 @@ async fn serve_http<S>(
         shared: shared.clone(),
         client: peer,
         phase: phase.clone(),
-        client_headers: Arc::new(headers::ClientHeaders::new(peer.ip(), scheme)),
+        client_headers: headers::ClientHeaders::for_connection(peer.ip(), scheme),
         tls,
     };
     if !h2 {
