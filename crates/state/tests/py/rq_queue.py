@@ -11,6 +11,7 @@ from datetime import timedelta
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from redis import Redis
+from redis.client import PubSub
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
 
@@ -18,6 +19,21 @@ import fw_jobs
 
 port = int(sys.argv[1])
 os.environ["FW_PORT"] = str(port)
+
+
+# rq's worker listens for commands in a redis-py thread that polls every 60 s;
+# its teardown sends UNSUBSCRIBE, then stops and joins that thread, and when
+# the reply lands before the stop the join waits out the whole poll (against
+# redis-server as well: a client race, 60 s per worker). Poll every 0.2 s so
+# the run cannot stall on it; what rq sends to the server is unchanged.
+_run_in_thread = PubSub.run_in_thread
+
+
+def _run_in_thread_polling_often(self, sleep_time=0.0, *args, **kwargs):
+    return _run_in_thread(self, min(sleep_time, 0.2), *args, **kwargs)
+
+
+PubSub.run_in_thread = _run_in_thread_polling_often
 
 
 def check(cond, what):
