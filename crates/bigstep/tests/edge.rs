@@ -1,8 +1,9 @@
 //! The front door at the edge: TLS termination, SNI, ALPN, resumption, the
-//! HTTPS redirect, certificate reloads, mutual TLS, HTTP/2 (over TLS and h2c)
-//! and its flood limits — with real clients (curl, openssl s_client, h2load)
-//! against the real `bigstep balance` binary and a real backend. Assertions are
-//! on statuses, bytes and counts, never on wall-clock speed.
+//! HTTPS redirect, certificate reloads, mutual TLS, HTTP/2 (over TLS and h2c),
+//! its flood limits and WebSocket over HTTP/2 (RFC 8441) — with real clients
+//! (curl, openssl s_client, h2load, Chromium, hyper with tungstenite) against
+//! the real `bigstep balance` binary and a real backend. Assertions are on
+//! statuses, bytes and counts, never on wall-clock speed.
 
 use std::net::SocketAddr;
 use std::path::Path;

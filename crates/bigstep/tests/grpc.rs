@@ -1,7 +1,8 @@
-//! HTTP/2 to the servers (`protocol = "h2c"`) and gRPC through the front door,
-//! with real clients and servers: Python grpcio on both sides (tests/grpc/),
-//! curl, hyper's HTTP/2 and HTTP/1 clients, and an h2c backend that can refuse
-//! streams, go away and vanish mid-body (`testkit::h2backend`). Assertions are
+//! HTTP/2 to the servers (`protocol = "h2c"`, and `"h2"` over TLS) and gRPC
+//! through the front door, with real clients and servers: Python grpcio on
+//! both sides (tests/grpc/), curl, hyper's HTTP/2 and HTTP/1 clients, and an
+//! h2c backend that can refuse streams, go away and vanish mid-body
+//! (`testkit::h2backend`; behind a rustls server choosing `h2` for TLS). Assertions are
 //! on replies, statuses, trailers and counts; every wait is bounded.
 
 use std::io::{BufRead, BufReader};
