@@ -1,8 +1,9 @@
 //! The front door at the edge: TLS termination, SNI, ALPN, resumption, the
-//! HTTPS redirect, certificate reloads, mutual TLS, HTTP/2 (over TLS and h2c)
-//! and its flood limits — with real clients (curl, openssl s_client, h2load)
-//! against the real `bigstep balance` binary and a real backend. Assertions are
-//! on statuses, bytes and counts, never on wall-clock speed.
+//! HTTPS redirect, certificate reloads, mutual TLS, HTTP/2 (over TLS and h2c),
+//! its flood limits and WebSocket over HTTP/2 (RFC 8441) — with real clients
+//! (curl, openssl s_client, h2load, Chromium, hyper with tungstenite) against
+//! the real `bigstep balance` binary and a real backend. Assertions are on
+//! statuses, bytes and counts, never on wall-clock speed.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -416,6 +417,145 @@ async fn h2c_with_prior_knowledge_and_http1_share_the_plain_listener() {
     }
     assert_eq!(metric(admin, "bigstep_http2_connections_total").await, 1);
     assert_eq!(backend.hits(), 2);
+}
+
+// === WebSocket over HTTP/2 (RFC 8441 extended CONNECT) ===
+
+type H2Sender = hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>;
+
+/// An HTTP/2 connection with prior knowledge (h2c) from hyper's client, after
+/// one GET: by then the front door's SETTINGS (and whether it offers extended
+/// CONNECT) have arrived.
+async fn h2c_client(addr: SocketAddr) -> H2Sender {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let get = Request::get(format!("http://{addr}/first"))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    assert_eq!(send.send_request(get).await.unwrap().status(), 200);
+    send
+}
+
+/// An extended CONNECT for `protocol` to `path`, as a browser sends it.
+async fn extended_connect(
+    send: &mut H2Sender,
+    addr: SocketAddr,
+    path: &str,
+    protocol: &'static str,
+) -> Result<http::Response<hyper::body::Incoming>, hyper::Error> {
+    let mut req = Request::connect(format!("http://{addr}{path}"))
+        .header("sec-websocket-version", "13")
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    req.extensions_mut()
+        .insert(hyper::ext::Protocol::from_static(protocol));
+    send.send_request(req).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_over_http2_extended_connect_reaches_an_http1_server() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{protocol::Role, Message};
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n",
+            backend.addr
+        ),
+    );
+    let mut send = h2c_client(fd.addr).await;
+    let resp = extended_connect(&mut send, fd.addr, "/ws", "websocket")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{resp:?}");
+    // RFC 8441 §5: no accept (and no upgrade headers) on the HTTP/2 side.
+    assert!(
+        resp.headers().get("sec-websocket-accept").is_none(),
+        "{resp:?}"
+    );
+    assert!(resp.headers().get("upgrade").is_none(), "{resp:?}");
+    let stream = hyper::upgrade::on(resp).await.unwrap();
+    let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        hyper_util::rt::TokioIo::new(stream),
+        Role::Client,
+        None,
+    )
+    .await;
+    for msg in ["over h2", "and again"] {
+        ws.send(Message::text(msg)).await.unwrap();
+        let echo = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("echo in time")
+            .expect("a frame")
+            .unwrap();
+        assert_eq!(echo.into_text().unwrap().as_str(), msg);
+    }
+    // Another stream on the same connection is served while the tunnel is open.
+    let get = Request::get(format!("http://{}/during", fd.addr))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    assert_eq!(send.send_request(get).await.unwrap().status(), 200);
+    ws.close(None).await.unwrap();
+    assert_eq!(metric(admin, "bigstep_http2_websockets_total").await, 1);
+
+    // A server that answers without switching: its refusal goes back as it is…
+    let resp = extended_connect(&mut send, fd.addr, "/status/403", "websocket")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // …but a 2xx without a 101 would read as "tunnel open": a 502 instead.
+    let resp = extended_connect(&mut send, fd.addr, "/plain", "websocket")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    assert_eq!(
+        resp.headers()["x-bigstep-reason"],
+        "upstream-refused-websocket"
+    );
+    // Only WebSocket is tunnelled.
+    let resp = extended_connect(&mut send, fd.addr, "/ws", "connect-udp")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 501);
+    assert_eq!(resp.headers()["x-bigstep-reason"], "unsupported-protocol");
+    assert_eq!(metric(admin, "bigstep_http2_websockets_total").await, 1);
+    // first, /ws, /during, /status/403, /plain: connect-udp never reached it.
+    assert_eq!(backend.hits(), 5);
+    let logged = eventually(Duration::from_secs(5), || {
+        fd.logs().iter().any(|l| {
+            l.contains("bigstep::access")
+                && l.contains("method=CONNECT")
+                && l.contains("/ws")
+                && l.contains("status=200")
+        })
+    })
+    .await;
+    assert!(logged, "no access log line for the tunnel: {:?}", fd.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_over_http2_can_be_switched_off() {
+    let backend = Backend::start("b1").await;
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "[[balance.servers]]\naddress = \"{}\"\n[balance.http2]\nwebsocket = false\n",
+            backend.addr
+        ),
+    );
+    let mut send = h2c_client(fd.addr).await;
+    // Not offered in SETTINGS: the stream is refused by HTTP/2 itself.
+    let refused = extended_connect(&mut send, fd.addr, "/ws", "websocket").await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(backend.hits(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1039,4 +1179,50 @@ async fn chromium_loads_a_page_over_https_and_http2() {
     assert!(shot.is_file(), "{log}");
     // The page (and Chromium's favicon request) went through to the server.
     assert!(backend.hits() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_opens_a_websocket_over_http2() {
+    let Site {
+        dir: _dir,
+        leaf,
+        backend,
+        admin,
+        fd: _fd,
+        tls,
+        ..
+    } = site("edge-chromium-ws", "app.test", "", "").await;
+    let spki = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+            leaf.cert.display()
+        ))
+        .output()
+        .await
+        .unwrap();
+    let spki = String::from_utf8_lossy(&spki.stdout).trim().to_string();
+    let browser = testkit::browser::prepare("https-websocket.png");
+    let shot = browser.screenshot.clone();
+    let (passed, log) = browser
+        .run_async(
+            "https-websocket.mjs",
+            vec![
+                format!("https://app.test:{}/", tls.port()).into(),
+                format!("wss://app.test:{}/ws", tls.port()).into(),
+                shot.clone().into(),
+                spki.into(),
+                "app.test".into(),
+            ],
+        )
+        .await;
+    assert!(passed, "Chromium WebSocket over HTTPS failed:\n{log}");
+    // The echo came back; that it came over HTTP/2 (not a second, HTTP/1.1
+    // connection) only the front door can tell.
+    assert_eq!(
+        metric(admin, "bigstep_http2_websockets_total").await,
+        1,
+        "Chromium did not use RFC 8441 extended CONNECT: {log}"
+    );
+    assert!(backend.hits() >= 2, "page and WebSocket");
 }

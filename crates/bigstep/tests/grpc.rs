@@ -1,7 +1,8 @@
-//! HTTP/2 to the servers (`protocol = "h2c"`) and gRPC through the front door,
-//! with real clients and servers: Python grpcio on both sides (tests/grpc/),
-//! curl, hyper's HTTP/2 and HTTP/1 clients, and an h2c backend that can refuse
-//! streams, go away and vanish mid-body (`testkit::h2backend`). Assertions are
+//! HTTP/2 to the servers (`protocol = "h2c"`, and `"h2"` over TLS) and gRPC
+//! through the front door, with real clients and servers: Python grpcio on
+//! both sides (tests/grpc/), curl, hyper's HTTP/2 and HTTP/1 clients, and an
+//! h2c backend that can refuse streams, go away and vanish mid-body
+//! (`testkit::h2backend`; behind a rustls server choosing `h2` for TLS). Assertions are
 //! on replies, statuses, trailers and counts; every wait is bounded.
 
 use std::io::{BufRead, BufReader};
@@ -504,4 +505,92 @@ async fn an_h2c_server_is_health_checked_over_http2() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(a.hits() >= 2, "a check and the request");
+}
+
+// === HTTP/2 over TLS to the servers (`protocol = "h2"`, `tls = true`) ===
+
+/// A server entry speaking HTTP/2 over TLS, verified against `ca`.
+fn h2_tls_server(addr: SocketAddr, ca: &std::path::Path) -> String {
+    format!(
+        "[[balance.servers]]\nname = \"secure\"\naddress = \"{addr}\"\ntls = true\nprotocol = \"h2\"\ntls_ca = \"{}\"\ntls_server_name = \"backend.test\"\n",
+        ca.display()
+    )
+}
+
+fn logged(fd: &FrontDoorProc, all: &[&str]) -> bool {
+    fd.logs()
+        .iter()
+        .any(|l| all.iter().all(|needle| l.contains(needle)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_over_tls_servers_get_streams_and_trailers_and_a_wrong_ca_is_refused() {
+    let dir = temp_dir("h2-tls");
+    let ca = TestCa::new(&dir);
+    let leaf = ca.server("backend", &["backend.test"]);
+    let backend = H2Backend::start("s").await;
+    // A rustls server choosing `h2` by ALPN, in front of the h2c server.
+    let server = testkit::tls::TlsFront::start_h2(&leaf, backend.addr).await;
+    let fd = FrontDoorProc::start_logging(BIN, &h2_tls_server(server.addr, &ca.ca_pem), DEBUG_LOG);
+    let mut c = h2_client(fd.addr).await;
+    let (status, body, trailers) = h2_call(&mut c, h2_req("GET", "/trailers", b"")).await;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    let trailers = trailers.expect("trailers");
+    assert_eq!(trailers["grpc-status"], "0");
+    assert_eq!(trailers["x-trailer"], "yes");
+    let (status, body, trailers) = h2_call(&mut c, h2_req("POST", "/echo", b"ping")).await;
+    assert_eq!((status, body.as_str()), (200, "ping"));
+    assert_eq!(trailers.expect("trailers")["x-length"], "4");
+    // The request arrived over HTTP/2 with the https scheme, on one connection.
+    let (_, head, _) = h2_call(&mut c, h2_req("GET", "/headers", b"")).await;
+    assert!(head.contains(":scheme: https"), "{head}");
+    assert_eq!(server.last_alpn().as_deref(), Some("h2"));
+    assert_eq!(server.last_sni().as_deref(), Some("backend.test"));
+    assert_eq!(server.handshakes(), 1, "one shared connection");
+    assert_eq!(backend.hits(), 3);
+    drop(fd);
+
+    // Verified against a CA that did not sign the server's certificate.
+    let other_dir = dir.join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let other_ca = TestCa::new(&other_dir);
+    let fd = FrontDoorProc::start_logging(
+        BIN,
+        &h2_tls_server(server.addr, &other_ca.ca_pem),
+        DEBUG_LOG,
+    );
+    let mut c = h2_client(fd.addr).await;
+    let (status, body, _) = h2_call(&mut c, h2_req("GET", "/trailers", b"")).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        testkit::eventually(Duration::from_secs(5), || logged(
+            &fd,
+            &["invalid peer certificate"]
+        ))
+        .await,
+        "{:?}",
+        fd.logs()
+    );
+    assert_eq!(backend.hits(), 3, "nothing reached the server");
+    drop(fd);
+
+    // A TLS server that does not speak h2: the handshake fails on ALPN (rustls
+    // answers `no_application_protocol`), logged with the reason.
+    let http1_only = testkit::tls::TlsFront::start(&leaf, backend.addr).await;
+    let fd =
+        FrontDoorProc::start_logging(BIN, &h2_tls_server(http1_only.addr, &ca.ca_pem), DEBUG_LOG);
+    let mut c = h2_client(fd.addr).await;
+    let (status, _, _) = h2_call(&mut c, h2_req("GET", "/trailers", b"")).await;
+    assert_eq!(status, 502);
+    assert!(
+        testkit::eventually(Duration::from_secs(5), || logged(
+            &fd,
+            &["TLS handshake", "NoApplicationProtocol"]
+        ))
+        .await,
+        "{:?}",
+        fd.logs()
+    );
+    assert_eq!(backend.hits(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -53,6 +53,11 @@ pub(crate) enum ErrorKind {
     /// A request head the HTTP/1 rules refuse (`strict.rs`); carries the status
     /// and reason.
     Malformed(h1::Error),
+    /// An HTTP/2 extended CONNECT for another `:protocol` than `websocket`.
+    UnsupportedProtocol,
+    /// A server did not switch to WebSocket when asked over HTTP/2 (no `101`,
+    /// or a `Sec-WebSocket-Accept` that does not match our key).
+    WebSocketRefused,
 }
 
 #[derive(Debug)]
@@ -85,9 +90,9 @@ impl ProxyError {
         match self.kind {
             NoServer => Fault::Capacity,
             ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamTimeout
-            | UpstreamProtocol | UpstreamRefused => Fault::Upstream,
+            | UpstreamProtocol | UpstreamRefused | WebSocketRefused => Fault::Upstream,
             UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited | MissingHost
-            | Malformed(_) => Fault::Client,
+            | Malformed(_) | UnsupportedProtocol => Fault::Client,
         }
     }
 
@@ -100,7 +105,7 @@ impl ProxyError {
             // A stalled server is not retried: the client already waited the full timeout.
             UpstreamTimeout => Retry::No,
             NoServer | UriTooLong | BodyTooLarge | ClientBodyFailed | BadPath | RateLimited
-            | MissingHost | Malformed(_) => Retry::No,
+            | MissingHost | Malformed(_) | UnsupportedProtocol | WebSocketRefused => Retry::No,
         }
     }
 
@@ -122,6 +127,8 @@ impl ProxyError {
             RateLimited => "rate-limited",
             MissingHost => "bad-authority",
             Malformed(e) => e.reason(),
+            UnsupportedProtocol => "unsupported-protocol",
+            WebSocketRefused => "upstream-refused-websocket",
         }
     }
 
@@ -130,12 +137,13 @@ impl ProxyError {
         match self.kind {
             NoServer => StatusCode::SERVICE_UNAVAILABLE,
             ConnectFailed | ConnectTimeout | UpstreamClosed | UpstreamProtocol
-            | UpstreamRefused => StatusCode::BAD_GATEWAY,
+            | UpstreamRefused | WebSocketRefused => StatusCode::BAD_GATEWAY,
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             UriTooLong => StatusCode::URI_TOO_LONG,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ClientBodyFailed | BadPath | MissingHost => StatusCode::BAD_REQUEST,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            UnsupportedProtocol => StatusCode::NOT_IMPLEMENTED,
             Malformed(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
         }
     }
@@ -159,6 +167,8 @@ impl ProxyError {
             RateLimited => "Too many requests. Please slow down and try again after the time in Retry-After.",
             MissingHost => "The request names no host, or its :authority and Host disagree.",
             Malformed(_) => "The request head is malformed (see the x-bigstep-reason header).",
+            UnsupportedProtocol => "Extended CONNECT is offered for WebSocket only (:protocol = websocket).",
+            WebSocketRefused => "The server did not accept the WebSocket connection.",
         }
     }
 

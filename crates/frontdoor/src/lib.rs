@@ -43,6 +43,7 @@ mod upstream;
 mod upstream_body;
 mod upstream_h2;
 mod upstream_tls;
+mod ws_h2;
 
 pub use config::Config;
 pub use control::DiscoveryStatus;
@@ -676,6 +677,9 @@ async fn serve_h2<S>(
         .initial_connection_window_size(c.initial_connection_window)
         .max_frame_size(c.max_frame_bytes)
         .max_send_buf_size(c.max_send_buffer_bytes);
+    if c.websocket {
+        builder.enable_connect_protocol();
+    }
     let conn = builder.serve_connection(TokioIo::new(io), service);
     drop(snap);
     // Past the grace the skeleton drops this future, which closes the socket.

@@ -38,6 +38,7 @@ pub(crate) struct Metrics {
     pub(crate) tls_handshake_timeouts: Counter,
     pub(crate) http2_connections: Counter,
     pub(crate) http2_protocol_errors: Counter,
+    pub(crate) http2_websockets: Counter,
     pub(crate) redirects: Counter,
     /// Responses by status class (index 1..=5), as sent to clients.
     responses: [Counter; 6],
@@ -66,6 +67,7 @@ impl Metrics {
             tls_handshake_timeouts: Counter::default(),
             http2_connections: Counter::default(),
             http2_protocol_errors: Counter::default(),
+            http2_websockets: Counter::default(),
             redirects: Counter::default(),
             responses: Default::default(),
             local_errors: Counter::default(),
@@ -250,6 +252,11 @@ impl Collector for FrontDoorCollector {
                 "http2_protocol_errors",
                 "HTTP/2 connections closed for a protocol error or a flood limit (rapid reset, oversized header list, too many streams).",
                 &m.http2_protocol_errors,
+            ),
+            (
+                "http2_websockets",
+                "WebSocket tunnels opened over HTTP/2 (RFC 8441 extended CONNECT).",
+                &m.http2_websockets,
             ),
             (
                 "https_redirects",

@@ -54,9 +54,12 @@ impl hyper::service::Service<Request<Incoming>> for ProxyService {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         self.phase.busy();
         let this = self.clone();
+        // An extended CONNECT may become a WebSocket tunnel (`ws_h2`): the
+        // stream itself, once hyper has sent our 200.
+        let on_upgrade = (req.method() == Method::CONNECT).then(|| hyper::upgrade::on(&mut req));
         Box::pin(async move {
             let (parts, body) = req.into_parts();
             let body = if body.is_end_stream() {
@@ -68,8 +71,21 @@ impl hyper::service::Service<Request<Incoming>> for ProxyService {
                     seen: 0,
                 }
             };
-            // HTTP/2 has no Upgrade (extended CONNECT is not offered).
-            Ok(this.handle(parts, body, false, Front::Http2).await)
+            // HTTP/2 has no Upgrade header; WebSocket comes as extended CONNECT.
+            let resp = this.handle(parts, body, false, Front::Http2).await;
+            if let Some(on_upgrade) = on_upgrade {
+                let handoff = resp.extensions().get::<crate::tunnel::TunnelHandoff>();
+                if let Some((upstream, idle)) = handoff.and_then(|t| t.take()) {
+                    crate::ws_h2::spawn_tunnel(
+                        &this.shared,
+                        on_upgrade,
+                        upstream,
+                        idle,
+                        this.phase.clone(),
+                    );
+                }
+            }
+            Ok(resp)
         })
     }
 }
@@ -146,7 +162,7 @@ impl ProxyService {
     /// switch protocols and can (HTTP/1.1).
     pub(crate) async fn handle(
         &self,
-        parts: Parts,
+        mut parts: Parts,
         body: RequestBody<'_>,
         upgrade: bool,
         front: Front,
@@ -163,8 +179,24 @@ impl ProxyService {
         let target = parts.uri.clone();
         let mut route = None;
         let mut pool_stats = None;
-        let (forwarded, request_id) = match self.prepare(parts, body, upgrade, front, &snap) {
-            Ok((mut parts, body, client_upgrade, id)) => {
+        // WebSocket over HTTP/2: the request becomes an HTTP/1.1 upgrade here,
+        // its answer a 200 below.
+        let websocket = if front == Front::Http2 && method == Method::CONNECT {
+            crate::ws_h2::to_upgrade(&mut parts)
+        } else {
+            Ok(None)
+        };
+        let upgrade = upgrade || matches!(websocket, Ok(Some(_)));
+        let prepared = match websocket {
+            Ok(ws) => self
+                .prepare(parts, body, upgrade, front, &snap)
+                .map(|p| (p, ws)),
+            Err(e) => Err(e),
+        };
+        let mut websocket = None;
+        let (forwarded, request_id) = match prepared {
+            Ok(((mut parts, body, client_upgrade, id), ws)) => {
+                websocket = ws;
                 let host = parts.headers.get(header::HOST).cloned();
                 let vars = Vars {
                     client_ip: self.client.ip(),
@@ -209,7 +241,7 @@ impl ProxyService {
         let Forwarded {
             response,
             mut outcome,
-            conn,
+            mut conn,
         } = forwarded;
         let mut resp = match response {
             Ok(resp) => resp,
@@ -221,6 +253,25 @@ impl ProxyService {
                 e.into_response()
             }
         };
+        if let Some(expected) = &websocket {
+            let switched = matches!(conn, Conn::Tunnel);
+            if let crate::ws_h2::Answer::Refused(e) =
+                crate::ws_h2::answer(&mut resp, switched, expected)
+            {
+                if let Some(t) = resp.extensions().get::<crate::tunnel::TunnelHandoff>() {
+                    drop(t.take());
+                }
+                // Counted against the server as any bad answer; its request
+                // slot ends here, as on the other failure paths.
+                if let Some(server) = &outcome.server {
+                    server.end_request();
+                }
+                tracing::debug!(target: "bigstep::proxy", error = %e, "WebSocket over HTTP/2 refused");
+                outcome.reason = Some(e.reason());
+                conn = Conn::None;
+                resp = e.into_response();
+            }
+        }
         if self.tls.is_some() {
             if let Some(hsts) = snap.config.tls.as_ref().and_then(|t| t.hsts.as_deref()) {
                 if let Ok(v) = HeaderValue::from_str(hsts) {

@@ -254,7 +254,8 @@ impl UpstreamTls {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
+/// The ring provider, built once (also the randomness for WebSocket keys).
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))

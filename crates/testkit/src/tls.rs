@@ -114,9 +114,9 @@ pub fn write_private(path: &Path, contents: &str) {
 }
 
 /// An HTTPS server for the front door to reach: terminates TLS with a leaf
-/// certificate (ALPN `http/1.1` only) and pipes each connection to a plain
-/// backend, so every backend behaviour (`/ws`, `/upload`, `/healthz`) is there
-/// over TLS. Counts TCP connections accepted and handshakes completed, and
+/// certificate (ALPN `http/1.1` only, or `h2` only from [`TlsFront::start_h2`])
+/// and pipes each connection to a plain backend, so every backend behaviour
+/// (`/ws`, `/upload`, `/healthz`; an `H2Backend`'s trailers) is there over TLS. Counts TCP connections accepted and handshakes completed, and
 /// records the SNI name and ALPN protocol the last client offered. Dropping it
 /// stops it and every connection.
 pub struct TlsFront {
@@ -137,7 +137,13 @@ struct Seen {
 impl TlsFront {
     /// Serve `leaf` on a free port, in front of the plain server at `upstream`.
     pub async fn start(leaf: &Leaf, upstream: std::net::SocketAddr) -> TlsFront {
-        TlsFront::start_with(leaf, upstream, None).await
+        TlsFront::start_with(leaf, upstream, None, b"http/1.1").await
+    }
+
+    /// An HTTP/2-over-TLS server: ALPN `h2` only, in front of an h2c server
+    /// at `upstream` (a `testkit::h2backend::H2Backend`).
+    pub async fn start_h2(leaf: &Leaf, upstream: std::net::SocketAddr) -> TlsFront {
+        TlsFront::start_with(leaf, upstream, None, b"h2").await
     }
 
     /// The same, refusing any client without a certificate signed by the CA in
@@ -147,13 +153,14 @@ impl TlsFront {
         upstream: std::net::SocketAddr,
         client_ca: &Path,
     ) -> TlsFront {
-        TlsFront::start_with(leaf, upstream, Some(client_ca)).await
+        TlsFront::start_with(leaf, upstream, Some(client_ca), b"http/1.1").await
     }
 
     async fn start_with(
         leaf: &Leaf,
         upstream: std::net::SocketAddr,
         client_ca: Option<&Path>,
+        alpn: &[u8],
     ) -> TlsFront {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -188,7 +195,7 @@ impl TlsFront {
         let mut config = builder
             .with_single_cert(chain, key)
             .expect("certificate and key");
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![alpn.to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -129,6 +129,10 @@ pub struct Http2Config {
     pub max_frame_bytes: u32,
     /// Bytes buffered per stream on the way to a slow client.
     pub max_send_buffer_bytes: usize,
+    /// Offer WebSocket over HTTP/2 (RFC 8441 extended CONNECT): the stream is
+    /// tunnelled to the server as an HTTP/1.1 WebSocket upgrade. Off: browsers
+    /// open WebSockets on a separate HTTP/1.1 connection.
+    pub websocket: bool,
 }
 
 impl Default for Http2Config {
@@ -143,6 +147,7 @@ impl Default for Http2Config {
             initial_connection_window: 1024 * 1024,
             max_frame_bytes: 16 * 1024,
             max_send_buffer_bytes: 256 * 1024,
+            websocket: true,
         }
     }
 }
