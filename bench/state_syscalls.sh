@@ -26,7 +26,8 @@
 # one another: a reply written to a sleeping client wakes it, and a burst of
 # replies wakes it once); "user"/"sys" = the
 # server's CPU time over the run, in microseconds per request, from
-# /proc/PID/stat (10 ms ticks: about ±1 % at N=200000).
+# /proc/PID/stat (10 ms ticks: about ±1 % at N=200000). Needs perf (Debian:
+# linux-perf) and root or kernel.perf_event_paranoid <= 1 for the tracepoints.
 set -euo pipefail
 
 N=${N:-200000}
