@@ -96,8 +96,11 @@ impl Gate {
             self.task = Some(cx.waker().clone());
             self.must_poll = true;
         }
-        // Cleared before polling: a wake during the poll is kept for the next.
-        let woken = self.signal.woken.swap(false, Ordering::AcqRel);
+        // A load first: the usual answer (not woken) then costs no locked
+        // instruction. Cleared before polling: a wake during the poll is kept
+        // for the next.
+        let woken = self.signal.woken.load(Ordering::Acquire)
+            && self.signal.woken.swap(false, Ordering::AcqRel);
         if !woken && !self.must_poll {
             return Poll::Pending;
         }

@@ -556,12 +556,10 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                         }
                     }
                 }
-                // Let the other clients woken by the same readiness event run
-                // first, so replies leave in one burst (Redis writes them all
-                // before it sleeps): the client then reads many per wake-up.
-                if !out.is_empty() {
-                    yield_to_others().await;
-                }
+                // Written at once, not after the other clients woken by the
+                // same readiness event (a self-wake cost ~540 instructions per
+                // request and saved no syscall: bench/state_syscalls.sh,
+                // BENCHMARKS.md 2026-12-04 17:00).
                 if !wait_durable(&mut synced, w.at, w.always).await
                     || !flush(&mut wr, &mut out, &client, &mut kill).await
                     || client.close
@@ -579,24 +577,6 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
     }
     let _ = wr.shutdown().await;
     disconnect(&shared, &mut client).await;
-}
-
-/// Lets every other task already woken run before this one goes on (so
-/// the replies of one round of clients leave together). Not
-/// `tokio::task::yield_now`: tokio defers that task until after its next
-/// look at epoll, one more `epoll_wait` per round; a task that wakes itself
-/// while running goes to the back of the run queue instead.
-async fn yield_to_others() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            return std::task::Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    })
-    .await
 }
 
 /// The registry entry of a new client.

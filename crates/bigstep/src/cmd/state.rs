@@ -130,6 +130,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     // then, because a script running past busy-reply-threshold hands the worker's
     // other clients to a fresh thread (tokio's block_in_place), which is how they
     // get BUSY and can SCRIPT KILL it; a current-thread runtime cannot do that.
+    // (A current-thread runtime would save ~100 of ~4,300 user-space
+    // instructions per request and no syscall: bench/state_callgrind.sh and
+    // bench/state_syscalls.sh, BENCHMARKS.md 2026-12-04.)
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))
         .enable_all()
