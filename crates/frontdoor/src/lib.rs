@@ -23,6 +23,7 @@ mod encoder;
 mod error;
 pub mod findings;
 mod headers;
+mod h2_streams;
 mod health;
 mod limit_store;
 mod metrics;
@@ -60,7 +61,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -569,7 +570,8 @@ async fn serve_h2<S>(
     let io = conn::ClientIo::new(stream, phase, t.request_header, t.keepalive_idle);
     shared.metrics.http2_connections.inc();
     let c = &snap.config.http2;
-    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let streams = h2_streams::Streams::default();
+    let mut builder = hyper::server::conn::http2::Builder::new(streams.clone());
     builder
         .timer(hyper_util::rt::TokioTimer::new())
         .max_concurrent_streams(c.max_concurrent_streams)
@@ -580,7 +582,7 @@ async fn serve_h2<S>(
         .initial_connection_window_size(c.initial_connection_window)
         .max_frame_size(c.max_frame_bytes)
         .max_send_buf_size(c.max_send_buffer_bytes);
-    let conn = builder.serve_connection(TokioIo::new(io), service);
+    let conn = h2_streams::Driven::new(builder.serve_connection(TokioIo::new(io), service), &streams);
     drop(snap);
     // Past the grace the skeleton drops this future, which closes the socket.
     if let Err(e) = service::http::serve_until_drained(conn, drain).await {
