@@ -22,8 +22,8 @@ mod discovery;
 mod encoder;
 mod error;
 pub mod findings;
-mod headers;
 mod h2_streams;
+mod headers;
 mod health;
 mod limit_store;
 mod metrics;
@@ -582,7 +582,10 @@ async fn serve_h2<S>(
         .initial_connection_window_size(c.initial_connection_window)
         .max_frame_size(c.max_frame_bytes)
         .max_send_buf_size(c.max_send_buffer_bytes);
-    let conn = h2_streams::Driven::new(builder.serve_connection(TokioIo::new(io), service), &streams);
+    let conn = h2_streams::Driven::new(
+        builder.serve_connection(TokioIo::new(io), service),
+        &streams,
+    );
     drop(snap);
     // Past the grace the skeleton drops this future, which closes the socket.
     if let Err(e) = service::http::serve_until_drained(conn, drain).await {
