@@ -582,11 +582,9 @@ async fn serve_h2<S>(
         .initial_connection_window_size(c.initial_connection_window)
         .max_frame_size(c.max_frame_bytes)
         .max_send_buf_size(c.max_send_buffer_bytes);
-    let conn = h2_streams::Driven::new(
-        builder.serve_connection(TokioIo::new(io), service),
-        &streams,
-    );
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     drop(snap);
+    let conn = h2_streams::Driven::new(conn, &streams);
     // Past the grace the skeleton drops this future, which closes the socket.
     if let Err(e) = service::http::serve_until_drained(conn, drain).await {
         shared.metrics.http2_protocol_errors.inc();
