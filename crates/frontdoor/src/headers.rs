@@ -122,18 +122,20 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> O
 /// `Host` from `:authority`, an origin-form target, cookies in one field.
 pub(crate) fn from_http2(req: &mut http::request::Parts) -> Result<(), crate::error::ProxyError> {
     use crate::error::{ErrorKind, ProxyError};
-    let authority = req.uri.authority().map(|a| a.as_str().to_owned());
-    match (authority, req.headers.get(header::HOST)) {
-        (Some(a), Some(h)) if !a.as_bytes().eq_ignore_ascii_case(h.as_bytes()) => {
+    req.headers = with_room(std::mem::take(&mut req.headers));
+    let host = match (req.uri.authority(), req.headers.get(header::HOST)) {
+        (Some(a), Some(h)) if !a.as_str().as_bytes().eq_ignore_ascii_case(h.as_bytes()) => {
             return Err(ProxyError::new(ErrorKind::MissingHost));
         }
-        (Some(a), None) => {
-            let v =
-                HeaderValue::from_str(&a).map_err(|_| ProxyError::new(ErrorKind::MissingHost))?;
-            req.headers.insert(header::HOST, v);
-        }
+        (Some(a), None) => Some(
+            HeaderValue::from_str(a.as_str())
+                .map_err(|_| ProxyError::new(ErrorKind::MissingHost))?,
+        ),
         (None, None) => return Err(ProxyError::new(ErrorKind::MissingHost)),
-        _ => {}
+        _ => None,
+    };
+    if let Some(v) = host {
+        req.headers.insert(header::HOST, v);
     }
     if req.uri.scheme().is_some() || req.uri.authority().is_some() {
         let pq = req
@@ -156,6 +158,33 @@ pub(crate) fn from_http2(req: &mut http::request::Parts) -> Result<(), crate::er
         }
     }
     Ok(())
+}
+
+/// Headers the front door adds to a request (`Host` from `:authority`, the
+/// forwarding headers, the request id).
+const ADDED_HEADERS: usize = 7;
+
+/// h2 decodes a request's headers into a map just big enough for them; the
+/// headers added on the way (`add_forwarding`) would make it grow, a rehash
+/// and a reallocation per request. They move into a pooled map with room
+/// instead (the same maps the HTTP/1 core parses into; `attempt` gives them
+/// back once the head is sent).
+fn with_room(decoded: HeaderMap) -> HeaderMap {
+    let mut map = crate::scratch::header_map(decoded.len() + ADDED_HEADERS);
+    let mut values = decoded.into_iter().peekable();
+    // `None` as a name: another value of the name before it.
+    let mut name = None;
+    while let Some((n, value)) = values.next() {
+        if n.is_some() {
+            name = n;
+        }
+        let more = matches!(values.peek(), Some((None, _)));
+        let key = if more { name.clone() } else { name.take() };
+        if let Some(key) = key {
+            map.append(key, value);
+        }
+    }
+    map
 }
 
 /// Does a `TE` value name `trailers` (RFC 9110 §10.1.4)?
@@ -393,6 +422,33 @@ pub(crate) fn cookie_in<'a>(cookie_header: &'a HeaderValue, name: &str) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_http2_request_keeps_every_header_value_in_order_with_room_to_add() {
+        let mut req = http::Request::builder()
+            .uri("https://example.com:8443/a?b")
+            .header("accept", "text/html")
+            .header("x-multi", "1")
+            .header("x-multi", "2")
+            .header("x-multi", "3")
+            .header("cookie", "a=1")
+            .header("cookie", "b=2")
+            .header("x-last", "z")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        from_http2(&mut req).unwrap();
+        let multi: Vec<_> = req.headers.get_all("x-multi").iter().collect();
+        assert_eq!(multi, ["1", "2", "3"]);
+        assert_eq!(req.headers["cookie"], "a=1; b=2");
+        assert_eq!(req.headers["accept"], "text/html");
+        assert_eq!(req.headers["x-last"], "z");
+        assert_eq!(req.headers[header::HOST], "example.com:8443");
+        assert_eq!(req.uri, "/a?b");
+        assert_eq!(req.headers.keys_len(), 5);
+        assert!(req.headers.capacity() >= req.headers.len() + ADDED_HEADERS - 1);
+    }
 
     #[test]
     fn strips_hop_by_hop_and_connection_named() {

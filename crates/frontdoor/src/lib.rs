@@ -22,6 +22,7 @@ mod discovery;
 mod encoder;
 mod error;
 pub mod findings;
+mod h2_streams;
 mod headers;
 mod health;
 mod limit_store;
@@ -61,7 +62,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -666,7 +667,8 @@ async fn serve_h2<S>(
     let io = conn::ClientIo::new(stream, phase, t.request_header, t.keepalive_idle);
     shared.metrics.http2_connections.inc();
     let c = &snap.config.http2;
-    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let streams = h2_streams::Streams::default();
+    let mut builder = hyper::server::conn::http2::Builder::new(streams.clone());
     builder
         .timer(hyper_util::rt::TokioTimer::new())
         .max_concurrent_streams(c.max_concurrent_streams)
@@ -682,6 +684,7 @@ async fn serve_h2<S>(
     }
     let conn = builder.serve_connection(TokioIo::new(io), service);
     drop(snap);
+    let conn = h2_streams::Driven::new(conn, &streams);
     // Past the grace the skeleton drops this future, which closes the socket.
     if let Err(e) = service::http::serve_until_drained(conn, drain).await {
         shared.metrics.http2_protocol_errors.inc();
