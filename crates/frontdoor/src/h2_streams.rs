@@ -14,11 +14,13 @@
 //! running.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 
 /// One stream's work, as hyper hands it over: the request's future and its
 /// response body, or (after an extended CONNECT) the upgraded stream's pipe.
@@ -32,6 +34,10 @@ pub(crate) struct Streams {
 
 impl<F: Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for Streams {
     fn execute(&self, fut: F) {
+        // A panic in one stream ends that stream, as it would in a task of
+        // its own, not the connection and its other streams (unwinding
+        // costs nothing until it happens).
+        let fut = AssertUnwindSafe(fut).catch_unwind().map(|_| ());
         // hyper calls this from inside the connection's poll (or a stream's),
         // and `Driven::poll` drains the queue right after: no wake-up is needed.
         self.queue

@@ -484,7 +484,10 @@ mod tests {
         let a: IpAddr = "10.0.0.7".parse().unwrap();
         let b: IpAddr = "10.0.0.8".parse().unwrap();
         let first = ClientHeaders::for_connection(a, "http");
-        assert!(Arc::ptr_eq(&first, &ClientHeaders::for_connection(a, "http")));
+        assert!(Arc::ptr_eq(
+            &first,
+            &ClientHeaders::for_connection(a, "http")
+        ));
         let tls = ClientHeaders::for_connection(a, "https");
         assert!(!Arc::ptr_eq(&first, &tls));
         assert_eq!(&*tls.forwarded, b"for=10.0.0.7;proto=https");
