@@ -57,7 +57,8 @@ async fn https_servers_are_verified_and_their_connections_reused() {
     let leaf = ca.server("backend", &["backend.test"]);
     let backend = Backend::start("b1").await;
     let front = TlsFront::start(&leaf, backend.addr).await;
-    let fd = FrontDoorProc::start(
+    // One serving thread: idle server connections are pooled per thread.
+    let fd = FrontDoorProc::start_with_args(
         BIN,
         &tls_server(
             "secure",
@@ -67,6 +68,8 @@ async fn https_servers_are_verified_and_their_connections_reused() {
                 ca_line(&ca.ca_pem)
             ),
         ),
+        "info",
+        &["--threads", "1"],
     );
     for i in 0..20 {
         let r = get(fd.addr, &format!("/n/{i}")).await.unwrap();
@@ -374,7 +377,9 @@ async fn changing_a_servers_tls_settings_on_reload_gives_it_a_fresh_pool() {
             &format!("{}\ntls_server_name = \"{name}\"", ca_line(&ca.ca_pem)),
         )
     };
-    let fd = FrontDoorProc::start(BIN, &table("backend.test"));
+    // One serving thread: idle server connections are pooled per thread.
+    let fd =
+        FrontDoorProc::start_with_args(BIN, &table("backend.test"), "info", &["--threads", "1"]);
     for _ in 0..5 {
         assert_eq!(get(fd.addr, "/").await.unwrap().status, 200);
     }
