@@ -138,24 +138,7 @@ run_one() {
     callgrind_control -d "$pid" > /dev/null
     kill "$pid"
     wait "$pid" 2>/dev/null || true
-    local dump
-    dump=$(ls -t "$out".*.1 2>/dev/null | head -1)
-    [ -n "$dump" ] || { echo "  $proxy $test: no dump" >&2; return; }
-    local ir
-    ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
-    printf '%-8s %-7s %13s instructions / %6s requests = %8.0f per request\n' \
-        "$proxy" "$test" "$ir" "$N" "$(awk -v a="$ir" -v b="$N" 'BEGIN {print a / b}')"
-    callgrind_annotate --threshold=100 "$dump" 2>/dev/null \
-        | awk -v top="$TOP" -v n="$N" -v total="$ir" '
-            $1 ~ /^[0-9,]+$/ && shown < top {
-                v = $1; gsub(",", "", v)
-                if (v + 0 >= total + 0) next    # the program total and main, inclusive
-                line = $0
-                sub(/^ *[0-9,]+ *(\([^)]*\))? */, "", line)
-                printf "    %8.0f  %s\n", v / n, line
-                shown++
-            }' \
-        | cut -c1-160
+    cg_report "$out" "$proxy" "$test" "$N"
 }
 
 for test in $TESTS; do

@@ -230,3 +230,27 @@ http {
 }
 CONF
 }
+
+# cg_report OUT PROXY TEST N [NOTE]: the newest callgrind dump OUT.*.1 as one line
+# "PROXY TEST  IR instructions / N requests = X per request  (NOTE)", then the
+# TOP functions (exclusive instructions, per request) below it.
+cg_report() {
+    local out=$1 proxy=$2 test=$3 n=$4 note=${5:-} dump ir
+    dump=$(ls -t "$out".*.1 2>/dev/null | head -1)
+    [ -n "$dump" ] || { echo "  $proxy $test: no dump" >&2; return 0; }
+    ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
+    printf '%-8s %-9s %13s instructions / %6s requests = %8.0f per request%s\n' \
+        "$proxy" "$test" "$ir" "$n" "$(awk -v a="$ir" -v b="$n" 'BEGIN {print a / b}')" \
+        "${note:+  ($note)}"
+    callgrind_annotate --threshold=100 "$dump" 2>/dev/null \
+        | awk -v top="${TOP:-25}" -v n="$n" -v total="$ir" '
+            $1 ~ /^[0-9,]+$/ && shown < top {
+                v = $1; gsub(",", "", v)
+                if (v + 0 >= total + 0) next    # the program total and main, inclusive
+                line = $0
+                sub(/^ *[0-9,]+ *(\([^)]*\))? */, "", line)
+                printf "    %8.0f  %s\n", v / n, line
+                shown++
+            }' \
+        | cut -c1-160
+}
