@@ -1139,6 +1139,21 @@ async fn acme_http_01_is_answered_on_the_plain_listener() {
     assert_eq!(backend.hits(), 1);
 }
 
+/// The certificate's public key hash, as Chromium pins it
+/// (`--ignore-certificate-errors-spki-list`).
+async fn spki_pin(cert: &std::path::Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+            cert.display()
+        ))
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_loads_a_page_over_https_and_http2() {
     let Site {
@@ -1149,17 +1164,7 @@ async fn chromium_loads_a_page_over_https_and_http2() {
         tls,
         ..
     } = site("edge-chromium", "app.test", "", "").await;
-    // The certificate's public key, as Chromium pins it.
-    let spki = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
-            leaf.cert.display()
-        ))
-        .output()
-        .await
-        .unwrap();
-    let spki = String::from_utf8_lossy(&spki.stdout).trim().to_string();
+    let spki = spki_pin(&leaf.cert).await;
     assert_eq!(spki.len(), 44, "SPKI hash: {spki}");
     let browser = testkit::browser::prepare("https-page.png");
     let shot = browser.screenshot.clone();
@@ -1192,16 +1197,7 @@ async fn chromium_opens_a_websocket_over_http2() {
         tls,
         ..
     } = site("edge-chromium-ws", "app.test", "", "").await;
-    let spki = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
-            leaf.cert.display()
-        ))
-        .output()
-        .await
-        .unwrap();
-    let spki = String::from_utf8_lossy(&spki.stdout).trim().to_string();
+    let spki = spki_pin(&leaf.cert).await;
     let browser = testkit::browser::prepare("https-websocket.png");
     let shot = browser.screenshot.clone();
     let (passed, log) = browser
