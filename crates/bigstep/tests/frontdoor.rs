@@ -1043,7 +1043,15 @@ async fn two_serving_threads_share_the_port_and_a_second_front_door_is_refused()
         "info",
         &["--threads", "2"],
     );
-    let before = thread_wakeups(fd.pid(), "balance-1").expect("a second serving thread");
+    // The other serving threads start right after the listening line.
+    let pid = fd.pid();
+    assert!(
+        eventually(Duration::from_secs(10), || thread_wakeups(pid, "balance-1")
+            .is_some())
+        .await,
+        "a second serving thread"
+    );
+    let before = thread_wakeups(pid, "balance-1").expect("a second serving thread");
     // A new connection per request: the kernel spreads them over both sockets.
     for i in 0..200 {
         let resp = get(fd.addr, "/")
@@ -1051,7 +1059,7 @@ async fn two_serving_threads_share_the_port_and_a_second_front_door_is_refused()
             .unwrap_or_else(|e| panic!("request {i}: {e}"));
         assert_eq!(resp.status, 200, "request {i}");
     }
-    let after = thread_wakeups(fd.pid(), "balance-1").expect("still there");
+    let after = thread_wakeups(pid, "balance-1").expect("still there");
     assert!(
         after >= before + 20,
         "the second thread served connections too: {before} -> {after} wake-ups"
