@@ -8,26 +8,14 @@
 //
 // Run by `chromium_opens_a_websocket_over_http2` in ../edge.rs.
 // Prints one JSON line; exit 1 with the reason on failure.
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-const { chromium } = require("playwright-core");
+import { launchHttps } from "./chromium-https.mjs";
 
 const [url, wsUrl, screenshot, spki, host] = process.argv.slice(2);
 if (!url || !wsUrl || !screenshot || !spki || !host) {
   console.error("usage: node https-websocket.mjs URL WS_URL SCREENSHOT SPKI HOST");
   process.exit(2);
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--ignore-certificate-errors-spki-list=" + spki,
-    "--host-resolver-rules=MAP " + host + " 127.0.0.1",
-  ],
-  timeout: 30_000,
-});
+const browser = await launchHttps(spki, host);
 const problems = [];
 let result = {};
 try {
