@@ -2,9 +2,11 @@
 //! a proxy acts on it or forwards it. A field that fails makes the request
 //! malformed (§8.1.1): a stream error of type PROTOCOL_ERROR.
 //!
-//! Pseudo-header rules (which ones a request must carry, their order, no
-//! duplicates) belong to the request, not to a field: the connection driver
-//! checks them with [`is_pseudo`] and the list in order.
+//! [`check_request`] checks a whole request head: every field, and the
+//! pseudo-header rules of §8.3.1 (which ones, first, once each).
+
+use crate::hpack::HeaderList;
+use crate::Span;
 
 /// Why a field is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,15 @@ pub enum FieldError {
     BadTe,
     /// NUL, CR or LF in a value, or whitespace at either end (§8.2.1).
     BadValue,
+    /// A pseudo-header after a regular field (§8.3).
+    PseudoAfterRegular,
+    /// A pseudo-header a request does not have (`:status`, `:foo`).
+    UnknownPseudo,
+    /// The same pseudo-header twice.
+    DuplicatePseudo,
+    /// `:method`, or `:scheme`/`:path` (`:authority` for CONNECT), missing;
+    /// or an empty `:path`.
+    MissingPseudo,
 }
 
 impl FieldError {
@@ -35,6 +46,10 @@ impl FieldError {
             FieldError::ConnectionSpecific => "h2-connection-specific-field",
             FieldError::BadTe => "h2-bad-te",
             FieldError::BadValue => "h2-bad-field-value",
+            FieldError::PseudoAfterRegular => "h2-pseudo-after-regular",
+            FieldError::UnknownPseudo => "h2-unknown-pseudo",
+            FieldError::DuplicatePseudo => "h2-duplicate-pseudo",
+            FieldError::MissingPseudo => "h2-missing-pseudo",
         }
     }
 }
@@ -87,9 +102,151 @@ pub fn check_field(name: &[u8], value: &[u8]) -> Result<(), FieldError> {
     }
 }
 
+/// Where a request's pseudo-headers are in its [`HeaderList`] (spans into
+/// [`HeaderList::bytes`]), and where its regular fields start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestPseudo {
+    pub method: Span,
+    pub scheme: Option<Span>,
+    pub authority: Option<Span>,
+    pub path: Option<Span>,
+    /// RFC 8441's `:protocol` (extended CONNECT, WebSocket over HTTP/2).
+    pub protocol: Option<Span>,
+    /// Index of the first regular field in [`HeaderList::fields`].
+    pub regular_start: usize,
+}
+
+/// Check a request head: every field ([`check_field`]) and the pseudo-header
+/// rules of RFC 9113 §8.3.1 (RFC 8441 §4 for `:protocol`). A failure makes
+/// the request malformed: RST_STREAM with PROTOCOL_ERROR.
+pub fn check_request(list: &HeaderList) -> Result<RequestPseudo, FieldError> {
+    let bytes = list.bytes();
+    let mut p = RequestPseudo::default();
+    let mut method = None;
+    let mut regular = false;
+    for (i, f) in list.fields().iter().enumerate() {
+        let (name, value) = (f.name.get(bytes), f.value.get(bytes));
+        if !is_pseudo(name) {
+            check_field(name, value)?;
+            if !regular {
+                regular = true;
+                p.regular_start = i;
+            }
+            continue;
+        }
+        if regular {
+            return Err(FieldError::PseudoAfterRegular);
+        }
+        check_value(value)?;
+        let slot = match name {
+            b":method" => &mut method,
+            b":scheme" => &mut p.scheme,
+            b":authority" => &mut p.authority,
+            b":path" => &mut p.path,
+            b":protocol" => &mut p.protocol,
+            _ => return Err(FieldError::UnknownPseudo),
+        };
+        if slot.replace(f.value).is_some() {
+            return Err(FieldError::DuplicatePseudo);
+        }
+    }
+    if !regular {
+        p.regular_start = list.len();
+    }
+    p.method = method.ok_or(FieldError::MissingPseudo)?;
+    let connect = p.method.get(bytes) == b"CONNECT";
+    let ok = if connect && p.protocol.is_none() {
+        // §8.5: only :method and :authority.
+        p.authority.is_some() && p.scheme.is_none() && p.path.is_none()
+    } else {
+        // :protocol only on CONNECT (RFC 8441 §4).
+        (connect || p.protocol.is_none())
+            && p.scheme.is_some()
+            && p.path.is_some_and(|s| !s.is_empty())
+            && (!connect || p.authority.is_some())
+    };
+    if !ok {
+        return Err(FieldError::MissingPseudo);
+    }
+    Ok(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hpack::{Decoder, Encoder, Indexing};
+
+    fn list(fields: &[(&str, &str)]) -> HeaderList {
+        let mut enc = Encoder::new();
+        let mut block = Vec::new();
+        for (n, v) in fields {
+            enc.encode(n.as_bytes(), v.as_bytes(), Indexing::Without, &mut block);
+        }
+        let mut out = HeaderList::new();
+        Decoder::default().decode(&block, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn request_pseudo_headers() {
+        let get = [
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a.test"),
+            (":path", "/x"),
+        ];
+        let l = list(&[get[0], get[1], get[2], get[3], ("accept", "*/*")]);
+        let p = check_request(&l).unwrap();
+        assert_eq!(p.path.unwrap().get(l.bytes()), b"/x");
+        assert_eq!(p.method.get(l.bytes()), b"GET");
+        assert_eq!(p.regular_start, 4);
+        assert_eq!(check_request(&list(&get)).unwrap().regular_start, 4);
+        let bad = |fields: &[(&str, &str)]| check_request(&list(fields)).unwrap_err();
+        assert_eq!(
+            bad(&[get[0], get[1], ("accept", "*/*"), get[3]]),
+            FieldError::PseudoAfterRegular
+        );
+        assert_eq!(
+            bad(&[get[0], get[1], get[3], get[3]]),
+            FieldError::DuplicatePseudo
+        );
+        assert_eq!(
+            bad(&[get[0], get[1], get[3], (":status", "200")]),
+            FieldError::UnknownPseudo
+        );
+        assert_eq!(bad(&[get[0], get[1]]), FieldError::MissingPseudo);
+        assert_eq!(bad(&[get[1], get[3]]), FieldError::MissingPseudo);
+        assert_eq!(
+            bad(&[get[0], get[1], (":path", "")]),
+            FieldError::MissingPseudo
+        );
+        assert_eq!(
+            bad(&[get[0], get[1], get[3], ("connection", "close")]),
+            FieldError::ConnectionSpecific
+        );
+        // CONNECT: :authority only; extended CONNECT: all four and :protocol.
+        assert!(check_request(&list(&[(":method", "CONNECT"), (":authority", "a:443")])).is_ok());
+        assert_eq!(
+            bad(&[
+                (":method", "CONNECT"),
+                (":authority", "a:443"),
+                (":path", "/")
+            ]),
+            FieldError::MissingPseudo
+        );
+        let ws = [
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "https"),
+            (":path", "/chat"),
+            (":authority", "a"),
+        ];
+        assert!(check_request(&list(&ws)).unwrap().protocol.is_some());
+        assert_eq!(
+            bad(&[get[0], get[1], get[3], (":protocol", "websocket")]),
+            FieldError::MissingPseudo
+        );
+    }
 
     #[test]
     fn names_and_values() {

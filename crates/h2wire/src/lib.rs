@@ -16,13 +16,18 @@
 //! - [`fields`]: the field rules of RFC 9113 §8.2 a decoded name or value
 //!   must pass (lowercase names, no connection-specific fields, no CR/LF/NUL).
 //!
-//! Not here (the connection driver's job, next): stream states, flow-control
-//! windows, SETTINGS acknowledgement timing, CONTINUATION sequencing across
-//! frames, the flood counters (rapid reset, CONTINUATION, SETTINGS/PING),
-//! pseudo-header rules per request. The frame parser hands out borrowed
-//! frames; the driver owns the buffers.
+//! - [`conn`]: a server connection's state as a pure machine (bytes in,
+//!   events and frames out): preface and SETTINGS, stream states and ids,
+//!   flow-control windows both ways, field blocks over CONTINUATION,
+//!   requests checked, the concurrent stream limit and the flood counters
+//!   (rapid reset, CONTINUATION, control frames, HPACK bomb).
+//!
+//! Not here: I/O. The driver (the client connection's task in the front
+//! door, still to be written) owns the socket and the buffers, calls
+//! [`conn::Connection::recv`] on what it read and writes what comes out.
 #![forbid(unsafe_code)]
 
+pub mod conn;
 mod error;
 pub mod fields;
 pub mod frame;
