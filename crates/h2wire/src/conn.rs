@@ -619,14 +619,18 @@ impl Connection {
 
     /// Bytes of DATA the windows allow on `stream` now.
     pub fn send_capacity(&self, stream: u32) -> usize {
-        let Some(s) = self.stream(stream) else {
+        let Some(s) = self
+            .stream(stream)
+            .filter(|s| s.state != State::HalfClosedLocal)
+        else {
             return 0;
         };
         s.send_window.min(self.send_window).max(0) as usize
     }
 
     /// Send a response head. `fields` are lowercase names with their values
-    /// (no connection-specific ones). False if the stream is gone (reset).
+    /// (no connection-specific ones). False if the stream is gone (reset) or
+    /// our side of it has ended.
     pub fn send_response<'f>(
         &mut self,
         stream: u32,
@@ -635,7 +639,7 @@ impl Connection {
         end_stream: bool,
         out: &mut Vec<u8>,
     ) -> bool {
-        if self.index(stream).is_none() {
+        if !self.can_send(stream) {
             return false;
         }
         self.scratch.clear();
@@ -658,14 +662,15 @@ impl Connection {
         true
     }
 
-    /// Send trailers (they end the stream). False if the stream is gone.
+    /// Send trailers (they end the stream). False if the stream is gone or
+    /// our side of it has ended.
     pub fn send_trailers<'f>(
         &mut self,
         stream: u32,
         fields: impl IntoIterator<Item = (&'f [u8], &'f [u8])>,
         out: &mut Vec<u8>,
     ) -> bool {
-        if self.index(stream).is_none() {
+        if !self.can_send(stream) {
             return false;
         }
         self.scratch.clear();
@@ -689,7 +694,7 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> usize {
         let n = data.len().min(self.send_capacity(stream));
-        if self.index(stream).is_none() || (n == 0 && !data.is_empty()) {
+        if !self.can_send(stream) || (n == 0 && !data.is_empty()) {
             return 0;
         }
         let all = n == data.len();
@@ -765,6 +770,12 @@ impl Connection {
         } else {
             self.streams[i].state = State::HalfClosedLocal;
         }
+    }
+
+    /// The stream is open and we have not ended our side.
+    fn can_send(&self, stream: u32) -> bool {
+        self.stream(stream)
+            .is_some_and(|s| s.state != State::HalfClosedLocal)
     }
 
     fn index(&self, stream: u32) -> Option<usize> {

@@ -253,6 +253,34 @@ fn a_request_and_its_response() {
 }
 
 #[test]
+fn answered_before_the_body_ended() {
+    let mut c = Client::new(Config::default());
+    let req = c.request(1, "/early", false);
+    assert_eq!(c.feed(&req).1, Ok(()));
+    let mut out = Vec::new();
+    // A 413 with END_STREAM while the body is still coming.
+    assert!(c.conn.send_response(1, 413, [], true, &mut out));
+    // Our side is over: nothing more may be sent on it...
+    assert_eq!(c.conn.send_capacity(1), 0);
+    assert_eq!(c.conn.send_data(1, b"late", true, &mut out), 0);
+    assert!(!c.conn.send_response(1, 200, [], true, &mut out));
+    // ...but the client's body is still read, and ends the stream.
+    let mut bytes = Vec::new();
+    write::data(&mut bytes, 1, b"rest", true);
+    assert_eq!(c.feed(&bytes).0, [Ev::Data(1, b"rest".to_vec(), true)]);
+    assert_eq!(c.conn.open_streams(), 0);
+    c.out = out;
+    assert_eq!(
+        c.take_out(),
+        [Out::Headers(
+            1,
+            vec![(":status".into(), "413".into())],
+            true
+        )]
+    );
+}
+
+#[test]
 fn request_body_and_receive_windows() {
     let cfg = Config {
         initial_window_size: 65_535,

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
+use h2wire::conn::{Config, Connection, Event};
 use h2wire::frame::{self, check_preface, setting, Frame, Settings, PREFACE};
 use h2wire::hpack::{Decoder, Encoder, HeaderList, Indexing};
 use h2wire::{write, ErrorCode};
@@ -278,68 +279,77 @@ fn indexing_for(name: &str) -> Indexing {
     }
 }
 
+/// An `h2` client sending `ex` one after the other, then a PING, then a
+/// stream it resets once the response head is in, then goodbye. Returns
+/// each response's fields (`:status` included) and body.
+fn spawn_h2_client(
+    client_io: DuplexStream,
+    ex: Vec<Exchange>,
+) -> tokio::task::JoinHandle<Vec<(Fields, Vec<u8>)>> {
+    tokio::spawn(async move {
+        let (send, mut conn) = h2::client::Builder::new()
+            .max_header_list_size(1 << 20)
+            .initial_connection_window_size(1 << 20)
+            .handshake::<_, Bytes>(client_io)
+            .await
+            .unwrap();
+        let mut ping = conn.ping_pong().unwrap();
+        let driver = tokio::spawn(conn);
+        let mut got = Vec::new();
+        for e in &ex {
+            let mut req = http::Request::builder()
+                .method(if e.req_body.is_empty() { "GET" } else { "POST" })
+                .uri(format!("https://example.test{}", e.path));
+            for (n, v) in &e.req_headers {
+                let mut v = http::HeaderValue::from_str(v).unwrap();
+                v.set_sensitive(n == "authorization");
+                req = req.header(n.as_str(), v);
+            }
+            let mut send = send.clone().ready().await.unwrap();
+            let (resp, mut body) = send
+                .send_request(req.body(()).unwrap(), e.req_body.is_empty())
+                .unwrap();
+            if !e.req_body.is_empty() {
+                body.send_data(Bytes::from(e.req_body.clone()), true)
+                    .unwrap();
+            }
+            let resp = resp.await.unwrap();
+            let status = resp.status().as_u16();
+            let mut fields: Fields = resp
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+                .collect();
+            fields.push((":status".into(), status.to_string()));
+            let mut rb = resp.into_body();
+            let mut data = Vec::new();
+            while let Some(chunk) = rb.data().await {
+                let chunk = chunk.unwrap();
+                rb.flow_control().release_capacity(chunk.len()).unwrap();
+                data.extend_from_slice(&chunk);
+            }
+            got.push((fields, data));
+        }
+        // A PING, then a stream opened and reset, then goodbye.
+        ping.ping(h2::Ping::opaque()).await.unwrap();
+        let mut send = send.ready().await.unwrap();
+        let req = http::Request::post("https://example.test/reset")
+            .body(())
+            .unwrap();
+        let (resp, mut body) = send.send_request(req, false).unwrap();
+        let resp = resp.await.unwrap();
+        body.send_reset(h2::Reason::CANCEL);
+        drop((send, body, resp));
+        let _ = tokio::time::timeout(Duration::from_secs(10), driver).await;
+        got
+    })
+}
+
 /// An `h2` client against our server.
 fn h2_client_to_us(exchanges: &[Exchange]) {
     rt().block_on(async {
         let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-        let ex = exchanges.to_vec();
-        let client = tokio::spawn(async move {
-            let (send, mut conn) = h2::client::Builder::new()
-                .max_header_list_size(1 << 20)
-                .initial_connection_window_size(1 << 20)
-                .handshake::<_, Bytes>(client_io)
-                .await
-                .unwrap();
-            let mut ping = conn.ping_pong().unwrap();
-            let driver = tokio::spawn(conn);
-            let mut got = Vec::new();
-            for e in &ex {
-                let mut req = http::Request::builder()
-                    .method(if e.req_body.is_empty() { "GET" } else { "POST" })
-                    .uri(format!("https://example.test{}", e.path));
-                for (n, v) in &e.req_headers {
-                    let mut v = http::HeaderValue::from_str(v).unwrap();
-                    v.set_sensitive(n == "authorization");
-                    req = req.header(n.as_str(), v);
-                }
-                let mut send = send.clone().ready().await.unwrap();
-                let (resp, mut body) = send
-                    .send_request(req.body(()).unwrap(), e.req_body.is_empty())
-                    .unwrap();
-                if !e.req_body.is_empty() {
-                    body.send_data(Bytes::from(e.req_body.clone()), true)
-                        .unwrap();
-                }
-                let resp = resp.await.unwrap();
-                let status = resp.status().as_u16();
-                let mut fields: Fields = resp
-                    .headers()
-                    .iter()
-                    .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
-                    .collect();
-                fields.push((":status".into(), status.to_string()));
-                let mut rb = resp.into_body();
-                let mut data = Vec::new();
-                while let Some(chunk) = rb.data().await {
-                    let chunk = chunk.unwrap();
-                    rb.flow_control().release_capacity(chunk.len()).unwrap();
-                    data.extend_from_slice(&chunk);
-                }
-                got.push((fields, data));
-            }
-            // A PING, then a stream opened and reset, then goodbye.
-            ping.ping(h2::Ping::opaque()).await.unwrap();
-            let mut send = send.ready().await.unwrap();
-            let req = http::Request::post("https://example.test/reset")
-                .body(())
-                .unwrap();
-            let (resp, mut body) = send.send_request(req, false).unwrap();
-            let resp = resp.await.unwrap();
-            body.send_reset(h2::Reason::CANCEL);
-            drop((send, body, resp));
-            let _ = tokio::time::timeout(Duration::from_secs(10), driver).await;
-            got
-        });
+        let client = spawn_h2_client(client_io, exchanges.to_vec());
 
         let mut wire = Wire::new(server_io);
         write::settings(
@@ -465,6 +475,132 @@ fn h2_client_to_us(exchanges: &[Exchange]) {
         if big_block(exchanges, |e| &e.req_headers) {
             assert!(s.continuations > 0, "a big block came without CONTINUATION");
         }
+    });
+}
+
+/// An `h2` client against a server made of our [`Connection`]: the state
+/// machine a front door driver will run, driven here the simplest way.
+fn h2_client_to_our_connection(exchanges: &[Exchange]) {
+    rt().block_on(async {
+        let (client_io, mut io) = tokio::io::duplex(64 * 1024);
+        let client = spawn_h2_client(client_io, exchanges.to_vec());
+        let mut out = Vec::new();
+        let mut conn = Connection::new(Config::default(), &mut out);
+        let mut buf = Vec::new();
+        let mut requests: HashMap<u32, (Fields, Vec<u8>)> = HashMap::new();
+        // Responses whose body waits for the client's windows: (stream, body, sent).
+        let mut sending: Vec<(u32, Vec<u8>, usize)> = Vec::new();
+        let mut resets = Vec::new();
+        let mut goaway = None;
+        let mut reset_answered = false;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut pos = 0;
+            while let Some((ev, used)) = conn.recv(&buf[pos..], &mut out).unwrap() {
+                pos += used;
+                let ended = match ev {
+                    Event::Request {
+                        stream,
+                        pseudo,
+                        end_stream,
+                    } => {
+                        assert!(pseudo.path.is_some());
+                        requests.insert(stream, (owned(conn.headers()), Vec::new()));
+                        end_stream.then_some(stream)
+                    }
+                    Event::Data {
+                        stream,
+                        data,
+                        end_stream,
+                    } => {
+                        requests.get_mut(&stream).unwrap().1.extend_from_slice(data);
+                        conn.release(stream, data.len() as u32, &mut out);
+                        end_stream.then_some(stream)
+                    }
+                    Event::Reset { stream, code } => {
+                        resets.push((stream, code));
+                        None
+                    }
+                    Event::GoAway { code, .. } => {
+                        goaway = Some(code);
+                        None
+                    }
+                    other => {
+                        assert!(
+                            matches!(other, Event::WindowOpened { .. } | Event::Nothing),
+                            "{other:?}"
+                        );
+                        None
+                    }
+                };
+                if let Some(stream) = ended {
+                    let (fields, _) = &requests[&stream];
+                    let path = &fields.iter().find(|(n, _)| n == ":path").unwrap().1;
+                    let e = exchanges.iter().find(|e| &e.path == path).unwrap();
+                    let hdrs = e
+                        .resp_headers
+                        .iter()
+                        .map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+                    let end = e.resp_body.is_empty();
+                    assert!(conn.send_response(stream, 200, hdrs, end, &mut out));
+                    if !end {
+                        sending.push((stream, e.resp_body.clone(), 0));
+                    }
+                }
+                // The stream the client will reset: its head at once.
+                if let Some((fields, _)) = requests.get(&conn.last_stream()) {
+                    if !reset_answered && fields.iter().any(|(n, v)| n == ":path" && v == "/reset")
+                    {
+                        reset_answered = true;
+                        let stream = conn.last_stream();
+                        assert!(conn.send_response(stream, 200, [], false, &mut out));
+                    }
+                }
+            }
+            buf.drain(..pos);
+            for (stream, body, sent) in &mut sending {
+                *sent += conn.send_data(*stream, &body[*sent..], true, &mut out);
+            }
+            sending.retain(|(_, body, sent)| *sent < body.len());
+            if !out.is_empty() {
+                io.write_all(&out).await.unwrap();
+                out.clear();
+                conn.flushed();
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, io.read(&mut chunk))
+                .await
+                .expect("timed out")
+                .unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let got = client.await.unwrap();
+        for (e, (fields, body)) in exchanges.iter().zip(&got) {
+            let mut want = e.resp_headers.clone();
+            want.push((":status".into(), "200".into()));
+            assert_eq!(sorted(fields.clone()), sorted(want));
+            assert_eq!(body, &e.resp_body);
+        }
+        for e in exchanges {
+            let (fields, body) = requests
+                .values()
+                .find(|(f, _)| f.iter().any(|(n, v)| n == ":path" && *v == e.path))
+                .unwrap();
+            let mut want = expected_request(e);
+            want.push((":scheme".into(), "https".into()));
+            assert_eq!(sorted(fields.clone()), sorted(want));
+            assert_eq!(body, &e.req_body);
+        }
+        assert_eq!(resets.len(), 1);
+        assert_eq!(resets[0].1, ErrorCode::CANCEL);
+        assert_eq!(goaway, Some(ErrorCode::NO_ERROR));
+        assert!(sending.is_empty());
+        let c = conn.counters();
+        assert_eq!(c.requests as usize, exchanges.len() + 1);
+        assert_eq!(c.resets_by_client, 1);
     });
 }
 
@@ -768,6 +904,11 @@ fn h2_client_reads_our_responses_big_blocks() {
 }
 
 #[test]
+fn h2_client_and_our_connection_big_blocks() {
+    h2_client_to_our_connection(&big_blocks());
+}
+
+#[test]
 fn h2_server_reads_our_requests_big_blocks() {
     us_to_h2_server(&big_blocks());
 }
@@ -778,6 +919,11 @@ proptest! {
     #[test]
     fn h2_client_and_our_server_agree(ex in exchanges()) {
         h2_client_to_us(&ex);
+    }
+
+    #[test]
+    fn h2_client_and_our_connection_agree(ex in exchanges()) {
+        h2_client_to_our_connection(&ex);
     }
 
     #[test]
