@@ -190,16 +190,22 @@ pub(crate) fn encoded_len(src: &[u8]) -> usize {
 
 /// Huffman-code `src` onto `dst`, padded with ones to a byte.
 pub(crate) fn encode<B: bytes::BufMut>(src: &[u8], dst: &mut B) {
+    // Up to 31 pending bits plus one code of up to 30 fit in 64; written 32
+    // bits at a time (the bits above the pending ones are stale, never read).
     let mut acc: u64 = 0;
     let mut nbits: u32 = 0;
     for &b in src {
         let len = u32::from(LENS[usize::from(b)]);
         acc = (acc << len) | u64::from(CODES[usize::from(b)]);
         nbits += len;
-        while nbits >= 8 {
-            nbits -= 8;
-            dst.put_u8((acc >> nbits) as u8);
+        if nbits >= 32 {
+            nbits -= 32;
+            dst.put_u32((acc >> nbits) as u32);
         }
+    }
+    while nbits >= 8 {
+        nbits -= 8;
+        dst.put_u8((acc >> nbits) as u8);
     }
     if nbits > 0 {
         dst.put_u8(((acc << (8 - nbits)) as u8) | (0xff >> nbits));
