@@ -11,7 +11,8 @@
 //! counters that stop the known floods:
 //!
 //! - **rapid reset** (CVE-2023-44487): streams the client resets before we
-//!   answered them, less one per answered stream, over
+//!   answered them, and streams we refuse or reset at once (over the
+//!   concurrency limit, malformed), less one per answered stream, over
 //!   [`Config::max_rapid_resets`] → GOAWAY ENHANCE_YOUR_CALM;
 //! - **CONTINUATION flood** (2024): a field block over
 //!   [`Config::max_header_block`] bytes or [`Config::max_continuations`]
@@ -398,11 +399,7 @@ impl Connection {
                 self.counters.resets_by_client += 1;
                 // Every stream in `streams` is one we have not finished
                 // answering: a reset of it is the rapid-reset pattern.
-                self.rapid_resets += 1;
-                if self.rapid_resets > self.cfg.max_rapid_resets {
-                    self.counters.rapid_reset_goaways += 1;
-                    return Err(self.fail(ErrorCode::ENHANCE_YOUR_CALM, "rapid-reset", out));
-                }
+                self.count_unanswered(out)?;
                 Ok(Event::Reset { stream, code })
             }
             Frame::Headers {
@@ -538,13 +535,11 @@ impl Connection {
         self.last_stream = stream;
         self.idle_frames = 0;
         if self.block_self_dependent {
-            write::rst_stream(out, stream, ErrorCode::PROTOCOL_ERROR);
-            return Ok(Event::Nothing);
+            return self.refuse(stream, ErrorCode::PROTOCOL_ERROR, out);
         }
         if self.streams.len() >= self.cfg.max_concurrent_streams as usize {
             self.counters.refused_streams += 1;
-            write::rst_stream(out, stream, ErrorCode::REFUSED_STREAM);
-            return Ok(Event::Nothing);
+            return self.refuse(stream, ErrorCode::REFUSED_STREAM, out);
         }
         let too_large = self.list.too_large();
         let pseudo = if too_large {
@@ -554,8 +549,7 @@ impl Connection {
                 Ok(p) => Some(p),
                 Err(_) => {
                     self.counters.malformed_requests += 1;
-                    write::rst_stream(out, stream, ErrorCode::PROTOCOL_ERROR);
-                    return Ok(Event::Nothing);
+                    return self.refuse(stream, ErrorCode::PROTOCOL_ERROR, out);
                 }
             }
         };
@@ -790,9 +784,32 @@ impl Connection {
         self.streams.iter_mut().find(|s| s.id == stream)
     }
 
-    /// A frame on a stream the client has not opened yet (§5.1: idle).
+    /// A new stream we reset at once (refused, malformed). It costs us a
+    /// decode and a frame, as a rapid reset does: it counts as one.
+    fn refuse<'a>(
+        &mut self,
+        stream: u32,
+        code: ErrorCode,
+        out: &mut Vec<u8>,
+    ) -> Result<Event<'a>, ConnError> {
+        write::rst_stream(out, stream, code);
+        self.count_unanswered(out)?;
+        Ok(Event::Nothing)
+    }
+
+    fn count_unanswered(&mut self, out: &mut Vec<u8>) -> Result<(), ConnError> {
+        self.rapid_resets += 1;
+        if self.rapid_resets > self.cfg.max_rapid_resets {
+            self.counters.rapid_reset_goaways += 1;
+            return Err(self.fail(ErrorCode::ENHANCE_YOUR_CALM, "rapid-reset", out));
+        }
+        Ok(())
+    }
+
+    /// A frame on a stream the client has not opened yet (§5.1: idle), or
+    /// on an even one (ours to open, and we open none).
     fn not_idle(&mut self, stream: u32, out: &mut Vec<u8>) -> Result<(), ConnError> {
-        if stream > self.last_stream {
+        if stream > self.last_stream || stream % 2 == 0 {
             return Err(self.fail(ErrorCode::PROTOCOL_ERROR, "frame-on-idle-stream", out));
         }
         Ok(())

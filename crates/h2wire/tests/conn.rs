@@ -453,6 +453,25 @@ fn rapid_reset_ends_the_connection() {
         [Out::GoAway(21, ErrorCode::ENHANCE_YOUR_CALM)]
     );
 
+    // Streams refused over the concurrency limit count too: opening them
+    // in a loop costs us a decode and a frame each.
+    let cfg1 = Config {
+        max_concurrent_streams: 1,
+        ..cfg
+    };
+    let mut c = Client::new(cfg1);
+    let req = c.request(1, "/held", false);
+    assert_eq!(c.feed(&req).1, Ok(()));
+    let mut result = Ok(());
+    let mut stream = 3;
+    while result.is_ok() && stream < 200 {
+        let req = c.request(stream, "/x", true);
+        result = c.feed(&req).1;
+        stream += 2;
+    }
+    assert_eq!(result, calm("rapid-reset"));
+    assert_eq!(c.conn.counters().refused_streams, 11);
+
     // Streams answered before their reset do not count.
     let mut c = Client::new(cfg);
     for i in 0..50 {
@@ -646,6 +665,12 @@ fn connection_errors() {
     assert_eq!(fails(&b), (p, "even-stream-id"));
     b.clear();
     write::data(&mut b, 7, b"x", false);
+    assert_eq!(fails(&b), (p, "frame-on-idle-stream"));
+    b.clear();
+    // An even stream below the last one the client opened: ours, never open.
+    let get = Client::new(cfg).request(5, "/", true);
+    b.extend_from_slice(&get);
+    write::data(&mut b, 2, b"x", false);
     assert_eq!(fails(&b), (p, "frame-on-idle-stream"));
     b.clear();
     write::window_update(&mut b, 7, 1);
