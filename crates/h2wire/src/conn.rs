@@ -409,7 +409,7 @@ impl Connection {
                 end_headers,
                 priority,
             } => {
-                if stream % 2 == 0 {
+                if stream.is_multiple_of(2) {
                     return Err(self.fail(ErrorCode::PROTOCOL_ERROR, "even-stream-id", out));
                 }
                 self.block.clear();
@@ -809,7 +809,7 @@ impl Connection {
     /// A frame on a stream the client has not opened yet (§5.1: idle), or
     /// on an even one (ours to open, and we open none).
     fn not_idle(&mut self, stream: u32, out: &mut Vec<u8>) -> Result<(), ConnError> {
-        if stream > self.last_stream || stream % 2 == 0 {
+        if stream > self.last_stream || stream.is_multiple_of(2) {
             return Err(self.fail(ErrorCode::PROTOCOL_ERROR, "frame-on-idle-stream", out));
         }
         Ok(())
