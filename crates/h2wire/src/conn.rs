@@ -276,6 +276,17 @@ impl Connection {
         self.last_stream
     }
 
+    /// Give back the per-request buffers (the field block, the decoded
+    /// fields, the encoder's scratch): for a connection gone idle. The HPACK
+    /// tables stay: they are the connection's state (each up to twice its
+    /// table size once warm).
+    pub fn trim(&mut self) {
+        self.block = Vec::new();
+        self.scratch = Vec::new();
+        self.list = HeaderList::new();
+        self.streams.shrink_to_fit();
+    }
+
     /// The driver wrote `out` to the socket: acknowledgements are no
     /// longer piling up.
     pub fn flushed(&mut self) {

@@ -246,6 +246,10 @@ fn a_request_and_its_response() {
         ]
     );
     assert_eq!(c.conn.open_streams(), 0);
+    // Idle: the per-request buffers can go; the next request still works.
+    c.conn.trim();
+    let req = c.request(3, "/hello", true);
+    assert_eq!(c.feed(&req).0, [get(3, "/hello", true)]);
     // The stream is closed: nothing more goes out on it.
     let mut out = Vec::new();
     assert!(!c.conn.send_response(1, 200, [], true, &mut out));
