@@ -1,7 +1,8 @@
 //! Fuzzes the HTTP/2 server connection state machine (`h2wire::conn`): the
 //! input, after a valid preface, is what a client sends. The driver answers
 //! every request (head and a body as large as the windows allow), releases
-//! every DATA byte and flushes after each event. Properties: no panic; an
+//! every DATA byte, flushes after each event and trims the connection's
+//! buffers whenever no stream is open. Properties: no panic; an
 //! event never claims more bytes than it was given; every frame the
 //! connection writes parses; after a connection error the last frame written
 //! is a GOAWAY; open streams stay within the limit.
@@ -82,5 +83,8 @@ fuzz_target!(|data: &[u8]| {
         check_out(&out, false);
         out.clear();
         conn.flushed();
+        if conn.open_streams() == 0 {
+            conn.trim();
+        }
     }
 });
