@@ -25,9 +25,14 @@
 //! - **HPACK bomb**: a header list over SETTINGS_MAX_HEADER_LIST_SIZE is
 //!   counted, not stored ([`Event::HeadersTooLarge`]: answer 431).
 //!
-//! Not here yet: server-initiated PINGs (liveness), our own graceful
-//! GOAWAY sequence beyond one frame, priorities (ignored, as RFC 9113
-//! allows), server push (never).
+//! Shutdown: [`Connection::go_away`] at once, or
+//! [`Connection::begin_shutdown`] (GOAWAY, PING, then the final GOAWAY once
+//! the PING's ack proves the client has seen the first). Liveness:
+//! [`Connection::ping`].
+//!
+//! Not here: priorities (parsed, checked and ignored, as RFC 9113 allows),
+//! server push (never), timers (the driver owns time: SETTINGS ack and PING
+//! timeouts, idle connections).
 
 use crate::error::ErrorCode;
 use crate::fields::{check_request, RequestPseudo};
@@ -111,6 +116,9 @@ pub enum Event<'a> {
     WindowOpened { stream: u32 },
     /// The client is going away: it will start no stream past `last_stream`.
     GoAway { last_stream: u32, code: ErrorCode },
+    /// The client answered our [`Connection::ping`] (liveness, or a round
+    /// trip measured by the driver).
+    PingAck { data: [u8; 8] },
     /// Nothing for the driver (a frame handled here; a stream refused or
     /// reset before the driver saw it); frames may have been written.
     Nothing,
@@ -190,7 +198,16 @@ pub struct Connection {
     idle_frames: u32,
     queued_acks: u32,
     counters: Counters,
+    /// The payload of our PING awaiting its ack (not the shutdown one).
+    ping_sent: Option<[u8; 8]>,
+    /// Our GOAWAY's last stream, once sent: streams above it are refused.
+    goaway_last: Option<u32>,
+    /// A graceful shutdown waits for the ack of its PING.
+    shutdown_ping: bool,
 }
+
+/// The PING payload of a graceful shutdown (as h2 and nghttp2 do it).
+const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
 impl Connection {
     /// A connection whose client preface is still to come: our SETTINGS
@@ -249,6 +266,9 @@ impl Connection {
             idle_frames: 0,
             queued_acks: 0,
             counters: Counters::default(),
+            ping_sent: None,
+            goaway_last: None,
+            shutdown_ping: false,
         }
     }
 
@@ -372,6 +392,18 @@ impl Connection {
                 self.ack_written(out)?;
                 self.idle_frame(out)?;
                 Ok(Event::Nothing)
+            }
+            Frame::Ping { ack: true, data } if self.shutdown_ping && data == SHUTDOWN_PING => {
+                // A round trip since our first GOAWAY: every stream the client
+                // started before it has reached us. The final GOAWAY names
+                // the last one.
+                self.shutdown_ping = false;
+                self.go_away(ErrorCode::NO_ERROR, out);
+                Ok(Event::Nothing)
+            }
+            Frame::Ping { ack: true, data } if self.ping_sent == Some(data) => {
+                self.ping_sent = None;
+                Ok(Event::PingAck { data })
             }
             Frame::Ping { ack: true, .. } | Frame::Priority { .. } | Frame::Unknown { .. } => {
                 self.idle_frame(out)?;
@@ -545,6 +577,12 @@ impl Connection {
         }
         self.last_stream = stream;
         self.idle_frames = 0;
+        if self.goaway_last.is_some_and(|last| stream > last) {
+            // After our final GOAWAY: not processed, the client may retry it
+            // on a new connection (§6.8).
+            write::rst_stream(out, stream, ErrorCode::REFUSED_STREAM);
+            return Ok(Event::Nothing);
+        }
         if self.block_self_dependent {
             return self.refuse(stream, ErrorCode::PROTOCOL_ERROR, out);
         }
@@ -758,10 +796,40 @@ impl Connection {
         write::rst_stream(out, stream, code);
     }
 
-    /// Tell the client we are closing: streams up to [`Self::last_stream`]
-    /// are still answered.
+    /// Tell the client we are closing now: streams up to
+    /// [`Self::last_stream`] are still answered, later ones refused.
     pub fn go_away(&mut self, code: ErrorCode, out: &mut Vec<u8>) {
         write::goaway(out, self.last_stream, code, b"");
+        self.goaway_last = Some(self.last_stream);
+    }
+
+    /// Start a graceful shutdown (RFC 9113 §6.8): a GOAWAY naming the
+    /// highest possible stream and a PING; when the PING's ack arrives, the
+    /// final GOAWAY names the last stream the client started. Close once
+    /// [`Self::open_streams`] is 0 after that ([`Self::is_closing`]).
+    pub fn begin_shutdown(&mut self, out: &mut Vec<u8>) {
+        if self.goaway_last.is_some() || self.shutdown_ping {
+            return;
+        }
+        write::goaway(out, MAX_WINDOW, ErrorCode::NO_ERROR, b"");
+        write::ping(out, false, SHUTDOWN_PING);
+        self.shutdown_ping = true;
+    }
+
+    /// Our final GOAWAY is out: no new stream will be served.
+    pub fn is_closing(&self) -> bool {
+        self.goaway_last.is_some()
+    }
+
+    /// Send a PING (one at a time); its ack comes back as [`Event::PingAck`].
+    /// False if one is already out.
+    pub fn ping(&mut self, data: [u8; 8], out: &mut Vec<u8>) -> bool {
+        if self.ping_sent.is_some() || data == SHUTDOWN_PING {
+            return false;
+        }
+        write::ping(out, false, data);
+        self.ping_sent = Some(data);
+        true
     }
 
     // === helpers ===

@@ -16,6 +16,7 @@ enum Out {
     Rst(u32, ErrorCode),
     GoAway(u32, ErrorCode),
     PingAck([u8; 8]),
+    Ping([u8; 8]),
     Headers(u32, Vec<(String, String)>, bool),
     Data(u32, usize, bool),
 }
@@ -30,6 +31,7 @@ enum Ev {
     Reset(u32, ErrorCode),
     Window(u32),
     GoAway(u32, ErrorCode),
+    PingAck([u8; 8]),
 }
 
 fn fields(list: &HeaderList) -> Vec<(String, String)> {
@@ -95,6 +97,7 @@ impl Client {
                         Event::Reset { stream, code } => Some(Ev::Reset(stream, code)),
                         Event::WindowOpened { stream } => Some(Ev::Window(stream)),
                         Event::GoAway { last_stream, code } => Some(Ev::GoAway(last_stream, code)),
+                        Event::PingAck { data } => Some(Ev::PingAck(data)),
                         Event::Nothing => None,
                     };
                     evs.extend(owned);
@@ -124,6 +127,7 @@ impl Client {
                     last_stream, code, ..
                 } => Out::GoAway(last_stream, code),
                 Frame::Ping { ack: true, data } => Out::PingAck(data),
+                Frame::Ping { ack: false, data } => Out::Ping(data),
                 Frame::Headers {
                     stream,
                     block: b,
@@ -708,4 +712,44 @@ fn connection_errors() {
         c.feed(&b),
         (vec![Ev::GoAway(0, ErrorCode::NO_ERROR)], Ok(()))
     );
+}
+
+#[test]
+fn graceful_shutdown_and_pings() {
+    let mut c = Client::new(Config::default());
+    let req = c.request(1, "/a", true);
+    assert_eq!(c.feed(&req).1, Ok(()));
+    let mut out = Vec::new();
+    // Our PING and its ack.
+    assert!(c.conn.ping(*b"liveness", &mut out));
+    assert!(!c.conn.ping(*b"another!", &mut out));
+    c.conn.begin_shutdown(&mut out);
+    c.out = out;
+    assert_eq!(
+        c.take_out(),
+        [
+            Out::Ping(*b"liveness"),
+            Out::GoAway(frame::MAX_WINDOW, ErrorCode::NO_ERROR),
+            Out::Ping(*b"shutdown")
+        ]
+    );
+    assert!(!c.conn.is_closing());
+    // Streams the client started before it saw the GOAWAY are still served.
+    let mut bytes = c.request(3, "/b", true);
+    write::ping(&mut bytes, true, *b"liveness");
+    write::ping(&mut bytes, true, *b"shutdown");
+    let (evs, res) = c.feed(&bytes);
+    assert_eq!(res, Ok(()));
+    assert_eq!(evs, [get(3, "/b", true), Ev::PingAck(*b"liveness")]);
+    assert_eq!(c.take_out(), [Out::GoAway(3, ErrorCode::NO_ERROR)]);
+    assert!(c.conn.is_closing());
+    // Past the final GOAWAY's stream: refused, not served.
+    let req = c.request(5, "/c", true);
+    assert_eq!(c.feed(&req), (vec![], Ok(())));
+    assert_eq!(c.take_out(), [Out::Rst(5, ErrorCode::REFUSED_STREAM)]);
+    // The two served streams still get their answers; then nothing is open.
+    let mut out = Vec::new();
+    assert!(c.conn.send_response(1, 204, [], true, &mut out));
+    assert!(c.conn.send_response(3, 204, [], true, &mut out));
+    assert_eq!(c.conn.open_streams(), 0);
 }
