@@ -2,7 +2,8 @@
 //! input, after a valid preface, is what a client sends. The driver answers
 //! every request (head and a body as large as the windows allow), releases
 //! every DATA byte, flushes after each event and trims the connection's
-//! buffers whenever no stream is open. Properties: no panic; an
+//! buffers whenever no stream is open; for a third of the inputs it also
+//! pings and begins a graceful shutdown after the third event. Properties: no panic; an
 //! event never claims more bytes than it was given; every frame the
 //! connection writes parses; after a connection error the last frame written
 //! is a GOAWAY; open streams stay within the limit.
@@ -51,6 +52,9 @@ fuzz_target!(|data: &[u8]| {
     input.extend_from_slice(data);
     let mut pos = 0;
     let body = [b'x'; 20_000];
+    // Some inputs also see a server PING and a graceful shutdown begin.
+    let shutdown_at = if data.len() % 3 == 0 { 3 } else { usize::MAX };
+    let mut events = 0;
     loop {
         match conn.recv(&input[pos..], &mut out) {
             Ok(None) => break,
@@ -74,6 +78,11 @@ fuzz_target!(|data: &[u8]| {
                     _ => {}
                 }
                 assert!(conn.open_streams() <= CFG.max_concurrent_streams as usize);
+                events += 1;
+                if events == shutdown_at {
+                    conn.ping(*b"fuzzping", &mut out);
+                    conn.begin_shutdown(&mut out);
+                }
             }
             Err(_) => {
                 check_out(&out, true);
