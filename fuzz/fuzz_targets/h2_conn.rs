@@ -66,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
                         let fields: [(&[u8], &[u8]); 1] = [(b"content-type", b"text/plain")];
                         assert!(conn.send_response(stream, 200, fields, false, &mut out));
                         let n = body.len().min(conn.send_capacity(stream));
-                        assert_eq!(conn.send_data(stream, &body[..n], n == body.len(), &mut out), n);
+                        assert_eq!(
+                            conn.send_data(stream, &body[..n], n == body.len(), &mut out),
+                            n
+                        );
                     }
                     Event::Data { stream, data, .. } => {
                         conn.release(stream, data.len() as u32, &mut out);

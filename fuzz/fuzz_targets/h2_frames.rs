@@ -24,12 +24,17 @@ fn round_trip(list: &HeaderList) {
     let mut wire = Vec::new();
     enc.begin_block(&mut wire);
     for (f, (n, v)) in list.fields().iter().zip(list.iter()) {
-        let how = if f.never_index { Indexing::Never } else { Indexing::Incremental };
+        let how = if f.never_index {
+            Indexing::Never
+        } else {
+            Indexing::Incremental
+        };
         enc.encode(n, v, how, &mut wire);
     }
     let mut dec = Decoder::new(4096, usize::MAX);
     let mut again = HeaderList::new();
-    dec.decode(&wire, &mut again).expect("our own block decodes");
+    dec.decode(&wire, &mut again)
+        .expect("our own block decodes");
     assert!(again.iter().eq(list.iter()));
 }
 
@@ -46,7 +51,11 @@ fuzz_target!(|data: &[u8]| {
     // The input as a stream of frames; field blocks assembled and decoded
     // on one connection decoder.
     // The first byte picks our SETTINGS_MAX_FRAME_SIZE; frames follow it.
-    let max = if data.first().is_some_and(|b| b & 1 == 1) { 64 } else { frame::DEFAULT_MAX_FRAME_SIZE };
+    let max = if data.first().is_some_and(|b| b & 1 == 1) {
+        64
+    } else {
+        frame::DEFAULT_MAX_FRAME_SIZE
+    };
     let data = data.get(1..).unwrap_or_default();
     let mut dec = Decoder::new(256, LIMIT);
     let mut block = Vec::new();
@@ -64,11 +73,15 @@ fuzz_target!(|data: &[u8]| {
         let Ok(Some((f, used))) = parsed else { break };
         assert!((9..=rest.len()).contains(&used));
         let (fragment, end) = match f {
-            Frame::Headers { block, end_headers, .. } => {
+            Frame::Headers {
+                block, end_headers, ..
+            } => {
                 list.clear();
                 (Some(block), end_headers)
             }
-            Frame::Continuation { block, end_headers, .. } => (Some(block), end_headers),
+            Frame::Continuation {
+                block, end_headers, ..
+            } => (Some(block), end_headers),
             _ => (None, false),
         };
         if let Some(fragment) = fragment {
