@@ -24,7 +24,7 @@ use crate::body::{BodyTooLarge, BoxError, RequestBody};
 use crate::error::{ErrorKind, ProxyError};
 use crate::pool::Connection;
 use crate::scratch::Scratch;
-use crate::upstream_body::{Framing, Home, UpstreamBody};
+use crate::upstream_body::{Framing, Home, RawHead, UpstreamBody};
 use crate::upstream_tls::{dial, Stream, UpstreamTls};
 
 /// Response heads may be larger than requests (cookies, CSP); bounded all the same.
@@ -43,12 +43,15 @@ pub(crate) struct Failed<'a> {
     pub(crate) unsent: Option<RequestBody<'a>>,
 }
 
-/// Send `parts` + `body` on `conn` and read the response head.
+/// Send `parts` + `body` on `conn` and read the response head. `raw_head`:
+/// nothing on the response's way needs its headers as a map, so they stay as
+/// received ([`RawHead`]) and the map is left empty.
 pub(crate) async fn exchange<'a>(
     mut conn: Box<Connection>,
     parts: &Parts,
     body: RequestBody<'a>,
     home: Home,
+    raw_head: bool,
 ) -> Result<Response<UpstreamBody>, Failed<'a>> {
     let streams = !matches!(body, RequestBody::Empty);
     let length = content_length(&parts.headers);
@@ -106,7 +109,7 @@ pub(crate) async fn exchange<'a>(
     // A response that came before the whole request body was sent leaves the
     // connection mid-request: never reused.
     let keep_alive = head.keep_alive && body_sent;
-    build_response(conn, &head, bytes, keep_alive, home).map_err(|error| Failed {
+    build_response(conn, head, bytes, keep_alive, home, raw_head).map_err(|error| Failed {
         error,
         unsent: None,
     })
@@ -338,21 +341,36 @@ async fn read_head<R: AsyncRead + Unpin>(
 
 fn build_response(
     conn: Box<Connection>,
-    head: &h1::ResponseHead,
+    head: h1::ResponseHead,
     bytes: Bytes,
     keep_alive: bool,
     home: Home,
+    raw_head: bool,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     let bad = |what: &str| ProxyError::with_detail(ErrorKind::UpstreamProtocol, what.to_string());
     let status = StatusCode::from_u16(head.status).map_err(|_| bad("status code"))?;
-    let mut headers = crate::scratch::header_map(head.headers.len());
-    for h in &head.headers {
-        let name = HeaderName::from_bytes(h.name.get(&bytes)).map_err(|_| bad("a header name"))?;
-        // Shares the head's bytes: no copy per value.
-        let value = HeaderValue::from_maybe_shared(bytes.slice(h.value.range()))
-            .map_err(|_| bad("a header value"))?;
-        headers.append(name, value);
-    }
+    // A tunnel's head is rewritten (`Upgrade` kept): that takes the map.
+    let raw_head = raw_head && !matches!(head.body, h1::ResponseBody::Tunnel);
+    let headers = if raw_head {
+        // httparse checked names (tokens) and values (no CR, LF or NUL):
+        // what HeaderName and HeaderValue would refuse, it refused.
+        HeaderMap::new()
+    } else {
+        let mut headers = crate::scratch::header_map(head.headers.len());
+        for h in &head.headers {
+            let name =
+                HeaderName::from_bytes(h.name.get(&bytes)).map_err(|_| bad("a header name"))?;
+            // Shares the head's bytes: no copy per value.
+            let value = HeaderValue::from_maybe_shared(bytes.slice(h.value.range()))
+                .map_err(|_| bad("a header value"))?;
+            headers.append(name, value);
+        }
+        headers
+    };
+    let version = match head.version {
+        h1::Version::Http10 => Version::HTTP_10,
+        h1::Version::Http11 => Version::HTTP_11,
+    };
     let framing = match head.body {
         h1::ResponseBody::None => Framing::Done,
         h1::ResponseBody::Length(0) => Framing::Done,
@@ -361,13 +379,13 @@ fn build_response(
         h1::ResponseBody::Close => Framing::Close,
         h1::ResponseBody::Tunnel => Framing::Tunnel,
     };
-    let body = UpstreamBody::new(conn, framing, keep_alive, home);
+    let mut body = UpstreamBody::new(conn, framing, keep_alive, home);
+    if raw_head {
+        body = body.with_raw_head(Box::new(RawHead { bytes, head }));
+    }
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
-    *resp.version_mut() = match head.version {
-        h1::Version::Http10 => Version::HTTP_10,
-        h1::Version::Http11 => Version::HTTP_11,
-    };
+    *resp.version_mut() = version;
     *resp.headers_mut() = headers;
     Ok(resp)
 }

@@ -130,6 +130,8 @@ struct ConnectionTokens {
     close: bool,
     keep_alive: bool,
     upgrade: bool,
+    /// Some other token: a header the message's sender names as hop-by-hop.
+    other: bool,
 }
 
 impl ConnectionTokens {
@@ -141,6 +143,8 @@ impl ConnectionTokens {
                 self.keep_alive = true;
             } else if token.eq_ignore_ascii_case(b"upgrade") {
                 self.upgrade = true;
+            } else {
+                self.other = true;
             }
         }
     }
