@@ -647,8 +647,11 @@ async fn write_response<S: AsyncWrite + Unpin>(
         }
     }
     head.extend_from_slice(b"\r\n");
-    // The head is encoded: the map serves the next response.
+    // The head is encoded: the map and the server's head serve the next response.
     crate::scratch::give_header_map(headers);
+    if let Some(raw) = raw {
+        raw.give_back();
+    }
 
     if matches!(out, Out::None) {
         io.write_all(&head).await?;

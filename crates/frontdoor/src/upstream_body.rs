@@ -49,7 +49,42 @@ pub(crate) struct RawHead {
     pub(crate) head: h1::ResponseHead,
 }
 
+/// Heads kept per thread for reuse: a task holds one at a time, and a thread
+/// runs one task at a time.
+const KEPT_HEADS: usize = 8;
+
+thread_local! {
+    static RAW_HEADS: std::cell::RefCell<Vec<Box<RawHead>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl RawHead {
+    /// An empty head to parse into: this thread's, so a response allocates
+    /// neither the box nor its header vector.
+    pub(crate) fn take() -> Box<RawHead> {
+        RAW_HEADS.with(|h| h.borrow_mut().pop()).unwrap_or_else(|| {
+            Box::new(RawHead {
+                bytes: Bytes::new(),
+                head: h1::ResponseHead::default(),
+            })
+        })
+    }
+
+    /// Done with: back to this thread's few (the bytes are let go now).
+    pub(crate) fn give_back(mut self: Box<Self>) {
+        self.bytes = Bytes::new();
+        if self.head.headers.capacity() > h1::MAX_HEADERS {
+            return;
+        }
+        // `try_with`: a head dropped while the thread exits just goes.
+        let _ = RAW_HEADS.try_with(|h| {
+            let mut h = h.borrow_mut();
+            if h.len() < KEPT_HEADS {
+                h.push(self);
+            }
+        });
+    }
+
     /// The first value of header `name` (lowercase), as received.
     pub(crate) fn get(&self, name: &[u8]) -> Option<&[u8]> {
         self.head

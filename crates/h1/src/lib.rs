@@ -31,7 +31,7 @@ pub mod rules;
 pub use chunked::{ChunkedDecoder, ChunkedLimits};
 pub use error::Error;
 pub use request::{parse_request, parse_request_into, HeaderSpan, RequestBody, RequestHead};
-pub use response::{parse_response, RequestKind, ResponseBody, ResponseHead};
+pub use response::{parse_response, parse_response_into, RequestKind, ResponseBody, ResponseHead};
 pub use rules::Target;
 
 use std::ops::Range;

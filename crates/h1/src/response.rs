@@ -55,6 +55,22 @@ pub struct ResponseHead {
     pub head_len: usize,
 }
 
+impl Default for ResponseHead {
+    fn default() -> Self {
+        ResponseHead {
+            version: Version::Http11,
+            status: 200,
+            reason: Span::default(),
+            headers: Vec::new(),
+            body: ResponseBody::None,
+            informational: false,
+            keep_alive: false,
+            hop_by_hop: 0,
+            head_len: 0,
+        }
+    }
+}
+
 /// Parse a response head at the start of `buf`, for a request of `kind`.
 /// `Ok(None)`: incomplete (an error once over `limits.max_head_bytes`).
 pub fn parse_response(
@@ -62,12 +78,25 @@ pub fn parse_response(
     limits: &Limits,
     kind: RequestKind,
 ) -> Result<Option<ResponseHead>, Error> {
+    let mut head = ResponseHead::default();
+    Ok(parse_response_into(buf, limits, kind, &mut head)?.then_some(head))
+}
+
+/// As [`parse_response`], into `head` (its header vector is reused, so
+/// response after response parses without allocating). `Ok(true)` when a
+/// whole head was parsed; `head` is meaningful only then.
+pub fn parse_response_into(
+    buf: &[u8],
+    limits: &Limits,
+    kind: RequestKind,
+    out: &mut ResponseHead,
+) -> Result<bool, Error> {
     let mut scratch = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let max_headers = limits.max_headers.min(MAX_HEADERS);
     let mut resp = httparse::Response::new(&mut scratch[..max_headers]);
     let head_len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) if n <= limits.max_head_bytes => n,
-        Ok(httparse::Status::Partial) if buf.len() <= limits.max_head_bytes => return Ok(None),
+        Ok(httparse::Status::Partial) if buf.len() <= limits.max_head_bytes => return Ok(false),
         _ => return Err(Error::BadResponse),
     };
     let (Some(minor), Some(status), Some(reason)) = (resp.version, resp.code, resp.reason) else {
@@ -81,7 +110,8 @@ pub fn parse_response(
     } else {
         Version::Http10
     };
-    let mut headers = Vec::with_capacity(resp.headers.len());
+    let mut headers = std::mem::take(&mut out.headers);
+    headers.clear();
     let mut conn = ConnectionTokens::default();
     let mut lengths = LengthHeaders::default();
     let mut hop_by_hop = 0u128;
@@ -107,19 +137,23 @@ pub fn parse_response(
         hop_by_hop |= named_by_connection(resp.headers);
     }
     let informational = (100..200).contains(&status) && status != 101;
-    let body = response_body(status, &lengths, version, kind)?;
-    let keep_alive = conn.persistent(version) && !matches!(body, ResponseBody::Close);
-    Ok(Some(ResponseHead {
+    let body = response_body(status, &lengths, version, kind);
+    let keep_alive =
+        conn.persistent(version) && body.is_ok_and(|b| !matches!(b, ResponseBody::Close));
+    // The vector goes back to `out` either way, to be reused.
+    *out = ResponseHead {
         version,
         status,
         reason: Span::of(buf, reason.as_bytes()),
         headers,
-        body,
+        body: ResponseBody::None,
         informational,
         keep_alive,
         hop_by_hop,
         head_len,
-    }))
+    };
+    out.body = body?;
+    Ok(true)
 }
 
 // One bit per header line in `hop_by_hop`.
