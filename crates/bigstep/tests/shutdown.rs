@@ -26,6 +26,8 @@ struct Proc {
     child: Child,
     addr: SocketAddr,
     logs: Arc<Mutex<String>>,
+    /// One message from each output reader when its pipe ends.
+    logs_done: mpsc::Receiver<()>,
     /// Its TMPDIR (`up --ephemeral` keeps its data there), removed even after a kill.
     _tmp: testkit::TempDir,
 }
@@ -68,8 +70,10 @@ impl Proc {
             .expect("spawn bigstep");
         let logs = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
+        let (done_tx, logs_done) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
         let sink = logs.clone();
+        let done = done_tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(a) = line.strip_prefix(prefix) {
@@ -81,6 +85,7 @@ impl Proc {
                 l.push_str(&line);
                 l.push('\n');
             }
+            let _ = done.send(());
         });
         let stderr = child.stderr.take().expect("stderr");
         let sink = logs.clone();
@@ -90,6 +95,7 @@ impl Proc {
                 l.push_str(&line);
                 l.push('\n');
             }
+            let _ = done_tx.send(());
         });
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(a) => a.parse().expect("listening address"),
@@ -102,6 +108,7 @@ impl Proc {
             child,
             addr,
             logs,
+            logs_done,
             _tmp: tmp,
         }
     }
@@ -124,11 +131,17 @@ impl Proc {
         stopped_at
     }
 
-    /// Waits for the exit, failing past `limit`.
+    /// Waits for the exit, failing past `limit`; then for the last log lines
+    /// (the readers may still hold lines the process wrote just before it
+    /// exited: a test reading the logs at once could miss the final ones).
     fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(s) = self.child.try_wait().expect("wait") {
+                // Bounded: a process we started may have left a child holding the pipes.
+                for _ in 0..2 {
+                    let _ = self.logs_done.recv_timeout(Duration::from_secs(5));
+                }
                 return s;
             }
             assert!(

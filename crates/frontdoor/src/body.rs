@@ -221,6 +221,14 @@ impl ResponseBody {
             until: None,
         }
     }
+    /// The server's head as received, when its headers are not in the
+    /// response's map (only an uncompressed server body carries one).
+    pub(crate) fn take_raw_head(&mut self) -> Option<Box<crate::upstream_body::RawHead>> {
+        match &mut self.kind {
+            Kind::Upstream(inner) => inner.take_raw_head(),
+            _ => None,
+        }
+    }
     /// This body, compressed by `encoder` (only a server's body is ever compressed).
     pub(crate) fn compressed(self, encoder: crate::encoder::Encoder) -> Self {
         match self.kind {

@@ -47,6 +47,7 @@ use crate::error::{ErrorKind, ProxyError};
 use crate::origin::write_all_vectored;
 use crate::scratch::Scratch;
 use crate::tunnel::TunnelHandoff;
+use crate::upstream_body::RawHead;
 use crate::Shared;
 
 /// A read buffer's size: a typical head and the start of its body in one read.
@@ -566,9 +567,17 @@ async fn write_response<S: AsyncWrite + Unpin>(
     let (parts, mut body) = resp.into_parts();
     let status = parts.status;
     let mut headers = parts.headers;
+    // The server's head as received, if its headers are not in the map (the
+    // map then holds only what the proxy added).
+    let raw = body.take_raw_head();
     // One pass over the names instead of a lookup for each (a proxied
     // response has neither `Connection` nor `Transfer-Encoding` left).
-    let (mut connection, mut transfer_encoding, mut content_length) = (false, false, false);
+    let (mut connection, mut transfer_encoding, mut content_length) = (
+        false,
+        false,
+        raw.as_ref()
+            .is_some_and(|r| matches!(r.head.body, h1::ResponseBody::Length(_))),
+    );
     for name in headers.keys() {
         if name == header::CONNECTION {
             connection = true;
@@ -618,6 +627,9 @@ async fn write_response<S: AsyncWrite + Unpin>(
     head.push(b' ');
     head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     head.extend_from_slice(b"\r\n");
+    if let Some(raw) = &raw {
+        write_raw_headers(&mut head, raw, &headers);
+    }
     for (name, value) in &headers {
         head.extend_from_slice(name.as_str().as_bytes());
         head.extend_from_slice(b": ");
@@ -635,8 +647,11 @@ async fn write_response<S: AsyncWrite + Unpin>(
         }
     }
     head.extend_from_slice(b"\r\n");
-    // The head is encoded: the map serves the next response.
+    // The head is encoded: the map and the server's head serve the next response.
     crate::scratch::give_header_map(headers);
+    if let Some(raw) = raw {
+        raw.give_back();
+    }
 
     if matches!(out, Out::None) {
         io.write_all(&head).await?;
@@ -720,6 +735,33 @@ async fn write_response<S: AsyncWrite + Unpin>(
     io.flush().await
 }
 
+/// The server's header lines into `head`, as received but for the hop-by-hop
+/// ones, and those the proxy set itself in `added` (`Set-Cookie` only adds).
+fn write_raw_headers(head: &mut Vec<u8>, raw: &RawHead, added: &http::HeaderMap) {
+    let bytes = &raw.bytes[..];
+    for (i, h) in raw.head.headers.iter().enumerate() {
+        if raw.head.hop_by_hop & (1 << i) != 0 {
+            continue;
+        }
+        let name = h.name.get(bytes);
+        if !added.is_empty() && replaced(name, added) {
+            continue;
+        }
+        head.extend_from_slice(name);
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(h.value.get(bytes));
+        head.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Is the server's header `name` one the proxy set in `added`?
+fn replaced(name: &[u8], added: &http::HeaderMap) -> bool {
+    !name.eq_ignore_ascii_case(b"set-cookie")
+        && added
+            .keys()
+            .any(|k| k.as_str().as_bytes().eq_ignore_ascii_case(name))
+}
+
 /// The client's side of a tunnel: bytes already read past the upgrade request
 /// first, then the socket.
 struct Prefixed<'c, S> {
@@ -767,5 +809,104 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<'_, S> {
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut *self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `name: value` lines of a written head, names lowercased, sorted.
+    fn lines(head: &[u8]) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = std::str::from_utf8(head)
+            .unwrap()
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (n, v) = l.split_once(": ").unwrap();
+                (n.to_ascii_lowercase(), v.to_string())
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    proptest! {
+        /// The head copied from the server's bytes carries exactly the
+        /// headers the map path keeps after stripping hop-by-hop ones, and
+        /// a header the proxy set replaces the server's (Set-Cookie adds).
+        #[test]
+        fn raw_head_keeps_what_the_map_path_keeps(
+            names in proptest::collection::vec(
+                "(Connection|connection|Keep-Alive|TE|Trailer|Transfer-Encoding|Upgrade|Proxy-[a-z]{1,3}|Proxy|X-[a-z]{1,2}|x-[A-Z]{1,2}|close|Server|Set-Cookie|Content-Type)",
+                0..12,
+            ),
+            listed in proptest::collection::vec("(X-[a-z]{1,2}|close|keep-alive|server|upgrade| x-a |[a-z]{1,2})", 0..4),
+            add_server in any::<bool>(),
+            add_cookie in any::<bool>(),
+        ) {
+            let mut text = String::from("HTTP/1.1 200 OK\r\n");
+            for (i, n) in names.iter().enumerate() {
+                if n.eq_ignore_ascii_case("connection") {
+                    text.push_str(&format!("{n}: {}\r\n", listed.join(",")));
+                } else if n.eq_ignore_ascii_case("transfer-encoding") {
+                    // Framing is not what this test is about.
+                    continue;
+                } else {
+                    text.push_str(&format!("{n}: v{i}\r\n"));
+                }
+            }
+            text.push_str("Content-Length: 0\r\n\r\n");
+            let kind = h1::RequestKind::default();
+            let head = h1::parse_response(text.as_bytes(), &h1::Limits::default(), kind)
+                .unwrap()
+                .unwrap();
+            let bytes = Bytes::from(text);
+
+            let mut added = http::HeaderMap::new();
+            if add_server {
+                added.insert(header::SERVER, HeaderValue::from_static("ours"));
+            }
+            if add_cookie {
+                added.append(header::SET_COOKIE, HeaderValue::from_static("s=1"));
+            }
+
+            // The map path: every line into a map, hop-by-hop stripped, the
+            // proxy's headers set (Set-Cookie appended).
+            let mut map = http::HeaderMap::new();
+            for h in &head.headers {
+                map.append(
+                    HeaderName::from_bytes(h.name.get(&bytes)).unwrap(),
+                    HeaderValue::from_bytes(h.value.get(&bytes)).unwrap(),
+                );
+            }
+            crate::headers::strip_hop_by_hop(&mut map, false);
+            for (name, value) in &added {
+                if name == header::SET_COOKIE {
+                    map.append(name, value.clone());
+                } else {
+                    map.insert(name, value.clone());
+                }
+            }
+            let mut want = Vec::new();
+            for (name, value) in &map {
+                want.extend_from_slice(name.as_str().as_bytes());
+                want.extend_from_slice(b": ");
+                want.extend_from_slice(value.as_bytes());
+                want.extend_from_slice(b"\r\n");
+            }
+
+            let raw = RawHead { bytes, head };
+            let mut got = Vec::new();
+            write_raw_headers(&mut got, &raw, &added);
+            for (name, value) in &added {
+                got.extend_from_slice(name.as_str().as_bytes());
+                got.extend_from_slice(b": ");
+                got.extend_from_slice(value.as_bytes());
+                got.extend_from_slice(b"\r\n");
+            }
+            prop_assert_eq!(lines(&got), lines(&want));
+        }
     }
 }

@@ -351,7 +351,7 @@ pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: &ClientHeaders) ->
         }
     }
     // Every byte came from a visible-ASCII value or from us: as `from_str`.
-    if let Ok(v) = HeaderValue::from_bytes(&forwarded) {
+    if let Ok(v) = HeaderValue::from_maybe_shared(crate::scratch::small_bytes(&forwarded)) {
         headers.insert(FORWARDED, v);
     }
     drop(forwarded);
@@ -390,7 +390,8 @@ fn new_request_id() -> HeaderValue {
         buf[2 * i] = HEX[usize::from(byte >> 4)];
         buf[2 * i + 1] = HEX[usize::from(byte & 0xf)];
     }
-    HeaderValue::from_bytes(&buf).expect("hex is a valid header value")
+    HeaderValue::from_maybe_shared(crate::scratch::small_bytes(&buf))
+        .expect("hex is a valid header value")
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -12,7 +12,7 @@
 
 use std::io::{self, IoSlice};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode, Version};
@@ -24,7 +24,7 @@ use crate::body::{BodyTooLarge, BoxError, RequestBody};
 use crate::error::{ErrorKind, ProxyError};
 use crate::pool::Connection;
 use crate::scratch::Scratch;
-use crate::upstream_body::{Framing, Home, UpstreamBody};
+use crate::upstream_body::{Framing, Home, RawHead, UpstreamBody};
 use crate::upstream_tls::{dial, Stream, UpstreamTls};
 
 /// Response heads may be larger than requests (cookies, CSP); bounded all the same.
@@ -43,12 +43,15 @@ pub(crate) struct Failed<'a> {
     pub(crate) unsent: Option<RequestBody<'a>>,
 }
 
-/// Send `parts` + `body` on `conn` and read the response head.
+/// Send `parts` + `body` on `conn` and read the response head. `raw_head`:
+/// nothing on the response's way needs its headers as a map, so they stay as
+/// received ([`RawHead`]) and the map is left empty.
 pub(crate) async fn exchange<'a>(
     mut conn: Box<Connection>,
     parts: &Parts,
     body: RequestBody<'a>,
     home: Home,
+    raw_head: bool,
 ) -> Result<Response<UpstreamBody>, Failed<'a>> {
     let streams = !matches!(body, RequestBody::Empty);
     let length = content_length(&parts.headers);
@@ -99,20 +102,20 @@ pub(crate) async fn exchange<'a>(
     } else {
         (read_head(stream, buf, kind).await, true)
     };
-    let (head, bytes) = head.map_err(|error| Failed {
+    let head = head.map_err(|error| Failed {
         error,
         unsent: None,
     })?;
     // A response that came before the whole request body was sent leaves the
     // connection mid-request: never reused.
-    let keep_alive = head.keep_alive && body_sent;
-    build_response(conn, &head, bytes, keep_alive, home).map_err(|error| Failed {
+    let keep_alive = head.head.keep_alive && body_sent;
+    build_response(conn, head, keep_alive, home, raw_head).map_err(|error| Failed {
         error,
         unsent: None,
     })
 }
 
-type Head = Result<(h1::ResponseHead, Bytes), ProxyError>;
+type Head = Result<Box<RawHead>, ProxyError>;
 
 /// Stream the body to the server while reading its response head, so a server
 /// that answers early (a 413) is heard. Returns the head and whether the whole
@@ -292,24 +295,25 @@ pub(crate) async fn write_all_vectored<W: AsyncWrite + Unpin>(
 }
 
 /// Read until a final response head is complete; interim 1xx heads (other
-/// than 101) are read past. Returns the head and its bytes, split off `buf`.
+/// than 101) are read past. Returns the head with its bytes, split off `buf`.
 async fn read_head<R: AsyncRead + Unpin>(
     r: &mut R,
     buf: &mut BytesMut,
     kind: h1::RequestKind,
-) -> Result<(h1::ResponseHead, Bytes), ProxyError> {
+) -> Result<Box<RawHead>, ProxyError> {
+    let mut raw = RawHead::take();
     loop {
         if !buf.is_empty() {
-            match h1::parse_response(buf, &RESPONSE_LIMITS, kind) {
-                Ok(Some(head)) if head.informational => {
-                    buf.advance(head.head_len);
+            match h1::parse_response_into(buf, &RESPONSE_LIMITS, kind, &mut raw.head) {
+                Ok(true) if raw.head.informational => {
+                    buf.advance(raw.head.head_len);
                     continue;
                 }
-                Ok(Some(head)) => {
-                    let bytes = buf.split_to(head.head_len).freeze();
-                    return Ok((head, bytes));
+                Ok(true) => {
+                    raw.bytes = buf.split_to(raw.head.head_len).freeze();
+                    return Ok(raw);
                 }
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(e) => {
                     return Err(ProxyError::with_detail(
                         ErrorKind::UpstreamProtocol,
@@ -338,21 +342,36 @@ async fn read_head<R: AsyncRead + Unpin>(
 
 fn build_response(
     conn: Box<Connection>,
-    head: &h1::ResponseHead,
-    bytes: Bytes,
+    raw: Box<RawHead>,
     keep_alive: bool,
     home: Home,
+    raw_head: bool,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     let bad = |what: &str| ProxyError::with_detail(ErrorKind::UpstreamProtocol, what.to_string());
+    let (head, bytes) = (&raw.head, &raw.bytes);
     let status = StatusCode::from_u16(head.status).map_err(|_| bad("status code"))?;
-    let mut headers = crate::scratch::header_map(head.headers.len());
-    for h in &head.headers {
-        let name = HeaderName::from_bytes(h.name.get(&bytes)).map_err(|_| bad("a header name"))?;
-        // Shares the head's bytes: no copy per value.
-        let value = HeaderValue::from_maybe_shared(bytes.slice(h.value.range()))
-            .map_err(|_| bad("a header value"))?;
-        headers.append(name, value);
-    }
+    // A tunnel's head is rewritten (`Upgrade` kept): that takes the map.
+    let raw_head = raw_head && !matches!(head.body, h1::ResponseBody::Tunnel);
+    let headers = if raw_head {
+        // httparse checked names (tokens) and values (no CR, LF or NUL):
+        // what HeaderName and HeaderValue would refuse, it refused.
+        HeaderMap::new()
+    } else {
+        let mut headers = crate::scratch::header_map(head.headers.len());
+        for h in &head.headers {
+            let name =
+                HeaderName::from_bytes(h.name.get(&bytes)).map_err(|_| bad("a header name"))?;
+            // Shares the head's bytes: no copy per value.
+            let value = HeaderValue::from_maybe_shared(bytes.slice(h.value.range()))
+                .map_err(|_| bad("a header value"))?;
+            headers.append(name, value);
+        }
+        headers
+    };
+    let version = match head.version {
+        h1::Version::Http10 => Version::HTTP_10,
+        h1::Version::Http11 => Version::HTTP_11,
+    };
     let framing = match head.body {
         h1::ResponseBody::None => Framing::Done,
         h1::ResponseBody::Length(0) => Framing::Done,
@@ -361,13 +380,15 @@ fn build_response(
         h1::ResponseBody::Close => Framing::Close,
         h1::ResponseBody::Tunnel => Framing::Tunnel,
     };
-    let body = UpstreamBody::new(conn, framing, keep_alive, home);
+    let mut body = UpstreamBody::new(conn, framing, keep_alive, home);
+    if raw_head {
+        body = body.with_raw_head(raw);
+    } else {
+        raw.give_back();
+    }
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
-    *resp.version_mut() = match head.version {
-        h1::Version::Http10 => Version::HTTP_10,
-        h1::Version::Http11 => Version::HTTP_11,
-    };
+    *resp.version_mut() = version;
     *resp.headers_mut() = headers;
     Ok(resp)
 }

@@ -212,7 +212,17 @@ impl ProxyService {
                             .routes
                             .compresses(r, snap.config.compression.enabled)
                             .then(|| compress::Asked::of(&parts.method, &parts.headers));
-                        let mut f = self.forward(pool, parts, body, client_upgrade).await;
+                        // The server's head may reach the client as received
+                        // (hop-by-hop lines left out) when nothing here reads
+                        // or rewrites its headers: our HTTP/1 core writes it,
+                        // no compression, no route header rules. `forward`
+                        // adds its own conditions.
+                        let raw_head = front == Front::Http1
+                            && compress.is_none()
+                            && r.is_none_or(|r| !snap.routes.get(r).rewrites_responses());
+                        let mut f = self
+                            .forward(pool, parts, body, client_upgrade, raw_head)
+                            .await;
                         if let Ok(resp) = &mut f.response {
                             if let Some(r) = r {
                                 snap.routes.get(r).on_response(resp.headers_mut(), &vars);
@@ -405,6 +415,7 @@ impl ProxyService {
         parts: Parts,
         body: RequestBody<'_>,
         client_upgrade: bool,
+        raw_head: bool,
     ) -> Forwarded {
         let cfg = &snap.config;
         let mut outcome = Outcome {
@@ -429,6 +440,9 @@ impl ProxyService {
                 f.sent(&parts.headers),
             )
         });
+        // The session-loss detector and the findings read the response's
+        // headers: then they come as a map.
+        let raw_head = raw_head && request_cookie.is_none() && watch.is_none();
         let mut pending = Some((parts, body));
         // The servers tried so far: on the stack for the usual few attempts.
         let mut tried: smallvec::SmallVec<[usize; 4]> = smallvec::SmallVec::new();
@@ -456,7 +470,7 @@ impl ProxyService {
             let server = snap.servers[idx].clone();
             outcome.server = Some(server.clone());
             server.begin_request();
-            match self.attempt(snap, &server, parts, body).await {
+            match self.attempt(snap, &server, parts, body, raw_head).await {
                 Ok(resp) => {
                     let status = resp.status();
                     if status.is_server_error() {
@@ -550,6 +564,7 @@ impl ProxyService {
         server: &Arc<Server>,
         mut parts: Parts,
         mut body: RequestBody<'a>,
+        raw_head: bool,
     ) -> Result<Response<UpstreamBody>, (ProxyError, Option<(Parts, RequestBody<'a>)>)> {
         let cfg = &snap.config;
         if !parts.headers.contains_key(header::HOST) {
@@ -594,8 +609,11 @@ impl ProxyService {
                 pool: server.pool.clone(),
                 max_idle: cfg.limits.max_idle_per_server,
             };
-            let sent =
-                tokio::time::timeout_at(deadline, origin::exchange(conn, &parts, body, home)).await;
+            let sent = tokio::time::timeout_at(
+                deadline,
+                origin::exchange(conn, &parts, body, home, raw_head),
+            )
+            .await;
             match sent {
                 Err(_elapsed) => {
                     return Err((ProxyError::new(ErrorKind::UpstreamTimeout), None));
@@ -651,11 +669,14 @@ impl ProxyService {
                 // must not close the client's connection; a close-delimited body goes out chunked.
                 *resp.version_mut() = Version::HTTP_11;
                 headers::strip_hop_by_hop(resp.headers_mut(), false);
-                let events = resp
-                    .headers()
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("text/event-stream"));
+                let content_type = match resp.body().raw_head() {
+                    Some(raw) => raw.get(b"content-type"),
+                    None => resp
+                        .headers()
+                        .get(header::CONTENT_TYPE)
+                        .map(HeaderValue::as_bytes),
+                };
+                let events = content_type.is_some_and(|v| v.starts_with(b"text/event-stream"));
                 let mut resp = resp.map(ResponseBody::upstream);
                 if events {
                     // An event stream never finishes by itself: end it when the

@@ -328,6 +328,11 @@ impl Routes {
 }
 
 impl CompiledRoute {
+    /// Does the route change a server's response headers?
+    pub(crate) fn rewrites_responses(&self) -> bool {
+        !self.response_headers.is_empty()
+    }
+
     /// The route's response header rules, applied to a server's response.
     pub(crate) fn on_response(&self, headers: &mut HeaderMap, vars: &Vars<'_>) {
         self.response_headers.apply(headers, vars);
@@ -431,6 +436,10 @@ enum Value {
 }
 
 impl Rules {
+    fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+
     fn compile(r: &HeaderRules) -> Rules {
         let value = |v: &String| {
             let t = Template::parse(v, crate::config::HEADER_VARS).expect("validated");

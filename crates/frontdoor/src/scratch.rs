@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
 
+use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 
 /// Buffers kept per thread: a task holds at most two at once, and a worker
@@ -86,6 +87,32 @@ impl Drop for Scratch {
     }
 }
 
+/// Size of the chunk small per-request values are carved from.
+const SMALL_CHUNK: usize = 4096;
+/// Values longer than this get their own allocation.
+const MAX_SMALL: usize = 256;
+
+thread_local! {
+    static SMALL: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// `src` as `Bytes` carved from this thread's current chunk: a value made for
+/// every request (its id, the `Forwarded` value) then costs no allocation of
+/// its own. A chunk is freed once its last value is dropped.
+pub(crate) fn small_bytes(src: &[u8]) -> Bytes {
+    if src.len() > MAX_SMALL {
+        return Bytes::copy_from_slice(src);
+    }
+    SMALL.with(|chunk| {
+        let mut chunk = chunk.borrow_mut();
+        if chunk.capacity() < src.len() {
+            *chunk = BytesMut::with_capacity(SMALL_CHUNK);
+        }
+        chunk.extend_from_slice(src);
+        chunk.split().freeze()
+    })
+}
+
 impl Deref for Scratch {
     type Target = Vec<u8>;
     fn deref(&self) -> &Vec<u8> {
@@ -122,6 +149,23 @@ mod tests {
         let m = header_map(8);
         assert!(m.is_empty());
         assert!(m.capacity() >= 8);
+    }
+
+    #[test]
+    fn small_values_share_a_chunk_and_keep_their_bytes() {
+        let a = small_bytes(b"for=10.0.0.1;proto=http");
+        let b = small_bytes(b"0123456789abcdef0123456789abcdef");
+        assert_eq!(&a[..], b"for=10.0.0.1;proto=http");
+        assert_eq!(&b[..], b"0123456789abcdef0123456789abcdef");
+        assert_eq!(a.as_ptr().wrapping_add(a.len()), b.as_ptr(), "one chunk");
+        // Past the chunk's end: a new chunk, the old values intact.
+        let many: Vec<Bytes> = (0..200).map(|i| small_bytes(&[i as u8; 40])).collect();
+        for (i, v) in many.iter().enumerate() {
+            assert_eq!(&v[..], &[i as u8; 40][..]);
+        }
+        assert_eq!(&a[..], b"for=10.0.0.1;proto=http");
+        let big = small_bytes(&[7; MAX_SMALL + 1]);
+        assert_eq!(big.len(), MAX_SMALL + 1);
     }
 
     #[test]

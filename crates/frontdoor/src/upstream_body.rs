@@ -40,6 +40,61 @@ pub(crate) enum Framing {
     Done,
 }
 
+/// A server's response head as received, when nothing on the way needs its
+/// headers as a map (see `proxy::ProxyService::handle`): the client's head
+/// is then copied from these bytes, hop-by-hop lines left out, with no map
+/// built and encoded again.
+pub(crate) struct RawHead {
+    pub(crate) bytes: Bytes,
+    pub(crate) head: h1::ResponseHead,
+}
+
+/// Heads kept per thread for reuse: a task holds one at a time, and a thread
+/// runs one task at a time.
+const KEPT_HEADS: usize = 8;
+
+thread_local! {
+    static RAW_HEADS: std::cell::RefCell<Vec<Box<RawHead>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl RawHead {
+    /// An empty head to parse into: this thread's, so a response allocates
+    /// neither the box nor its header vector.
+    pub(crate) fn take() -> Box<RawHead> {
+        RAW_HEADS.with(|h| h.borrow_mut().pop()).unwrap_or_else(|| {
+            Box::new(RawHead {
+                bytes: Bytes::new(),
+                head: h1::ResponseHead::default(),
+            })
+        })
+    }
+
+    /// Done with: back to this thread's few (the bytes are let go now).
+    pub(crate) fn give_back(mut self: Box<Self>) {
+        self.bytes = Bytes::new();
+        if self.head.headers.capacity() > h1::MAX_HEADERS {
+            return;
+        }
+        // `try_with`: a head dropped while the thread exits just goes.
+        let _ = RAW_HEADS.try_with(|h| {
+            let mut h = h.borrow_mut();
+            if h.len() < KEPT_HEADS {
+                h.push(self);
+            }
+        });
+    }
+
+    /// The first value of header `name` (lowercase), as received.
+    pub(crate) fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        self.head
+            .headers
+            .iter()
+            .find(|h| h.name.get(&self.bytes).eq_ignore_ascii_case(name))
+            .map(|h| h.value.get(&self.bytes))
+    }
+}
+
 /// A server's response body. Owns the connection: returns it to the pool when
 /// the body ends cleanly and the server allows reuse, closes it otherwise
 /// (dropped early, an error, a close-delimited body).
@@ -48,6 +103,8 @@ pub(crate) struct UpstreamBody {
     framing: Framing,
     keep_alive: bool,
     home: Option<Home>,
+    /// The head's headers, when the response carries none in its map.
+    raw: Option<Box<RawHead>>,
 }
 
 impl UpstreamBody {
@@ -62,6 +119,7 @@ impl UpstreamBody {
             framing,
             keep_alive,
             home: Some(home),
+            raw: None,
         };
         if matches!(body.framing, Framing::Done) {
             body.release();
@@ -76,7 +134,22 @@ impl UpstreamBody {
             framing: Framing::Http2(Box::new(body)),
             keep_alive: false,
             home: None,
+            raw: None,
         }
+    }
+
+    /// Keep the server's head with the body (its headers are not in the map).
+    pub(crate) fn with_raw_head(mut self, raw: Box<RawHead>) -> Self {
+        self.raw = Some(raw);
+        self
+    }
+
+    pub(crate) fn raw_head(&self) -> Option<&RawHead> {
+        self.raw.as_deref()
+    }
+
+    pub(crate) fn take_raw_head(&mut self) -> Option<Box<RawHead>> {
+        self.raw.take()
     }
 
     /// The connection, for a tunnel (101 Switching Protocols): with any bytes

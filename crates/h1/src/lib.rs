@@ -31,7 +31,7 @@ pub mod rules;
 pub use chunked::{ChunkedDecoder, ChunkedLimits};
 pub use error::Error;
 pub use request::{parse_request, parse_request_into, HeaderSpan, RequestBody, RequestHead};
-pub use response::{parse_response, RequestKind, ResponseBody, ResponseHead};
+pub use response::{parse_response, parse_response_into, RequestKind, ResponseBody, ResponseHead};
 pub use rules::Target;
 
 use std::ops::Range;
@@ -130,6 +130,8 @@ struct ConnectionTokens {
     close: bool,
     keep_alive: bool,
     upgrade: bool,
+    /// Some other token: a header the message's sender names as hop-by-hop.
+    other: bool,
 }
 
 impl ConnectionTokens {
@@ -141,6 +143,8 @@ impl ConnectionTokens {
                 self.keep_alive = true;
             } else if token.eq_ignore_ascii_case(b"upgrade") {
                 self.upgrade = true;
+            } else {
+                self.other = true;
             }
         }
     }

@@ -46,7 +46,29 @@ pub struct ResponseHead {
     pub informational: bool,
     /// May the server's connection be reused after this body?
     pub keep_alive: bool,
+    /// Bit `i` set: `headers[i]` describes the server's connection, not the
+    /// message (RFC 9110 §7.6.1), so a proxy drops it: `Connection`,
+    /// `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`, any
+    /// `Proxy-*`, and every header `Connection` names. Lets a proxy copy the
+    /// rest of the head without building a header map.
+    pub hop_by_hop: u128,
     pub head_len: usize,
+}
+
+impl Default for ResponseHead {
+    fn default() -> Self {
+        ResponseHead {
+            version: Version::Http11,
+            status: 200,
+            reason: Span::default(),
+            headers: Vec::new(),
+            body: ResponseBody::None,
+            informational: false,
+            keep_alive: false,
+            hop_by_hop: 0,
+            head_len: 0,
+        }
+    }
 }
 
 /// Parse a response head at the start of `buf`, for a request of `kind`.
@@ -56,12 +78,25 @@ pub fn parse_response(
     limits: &Limits,
     kind: RequestKind,
 ) -> Result<Option<ResponseHead>, Error> {
+    let mut head = ResponseHead::default();
+    Ok(parse_response_into(buf, limits, kind, &mut head)?.then_some(head))
+}
+
+/// As [`parse_response`], into `head` (its header vector is reused, so
+/// response after response parses without allocating). `Ok(true)` when a
+/// whole head was parsed; `head` is meaningful only then.
+pub fn parse_response_into(
+    buf: &[u8],
+    limits: &Limits,
+    kind: RequestKind,
+    out: &mut ResponseHead,
+) -> Result<bool, Error> {
     let mut scratch = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let max_headers = limits.max_headers.min(MAX_HEADERS);
     let mut resp = httparse::Response::new(&mut scratch[..max_headers]);
     let head_len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) if n <= limits.max_head_bytes => n,
-        Ok(httparse::Status::Partial) if buf.len() <= limits.max_head_bytes => return Ok(None),
+        Ok(httparse::Status::Partial) if buf.len() <= limits.max_head_bytes => return Ok(false),
         _ => return Err(Error::BadResponse),
     };
     let (Some(minor), Some(status), Some(reason)) = (resp.version, resp.code, resp.reason) else {
@@ -75,15 +110,20 @@ pub fn parse_response(
     } else {
         Version::Http10
     };
-    let mut headers = Vec::with_capacity(resp.headers.len());
+    let mut headers = std::mem::take(&mut out.headers);
+    headers.clear();
     let mut conn = ConnectionTokens::default();
     let mut lengths = LengthHeaders::default();
-    for h in resp.headers.iter() {
+    let mut hop_by_hop = 0u128;
+    for (i, h) in resp.headers.iter().enumerate() {
         headers.push(HeaderSpan {
             name: Span::of(buf, h.name.as_bytes()),
             value: Span::of(buf, h.value),
         });
         let n = h.name.as_bytes();
+        if is_hop_by_hop(n) {
+            hop_by_hop |= 1 << i;
+        }
         if n.eq_ignore_ascii_case(b"content-length") {
             lengths.content_length(h.value);
         } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -92,19 +132,62 @@ pub fn parse_response(
             conn.add(h.value);
         }
     }
+    if conn.close || conn.other {
+        // Rare: `Connection` names headers (`close` is one, as a name too).
+        hop_by_hop |= named_by_connection(resp.headers);
+    }
     let informational = (100..200).contains(&status) && status != 101;
-    let body = response_body(status, &lengths, version, kind)?;
-    let keep_alive = conn.persistent(version) && !matches!(body, ResponseBody::Close);
-    Ok(Some(ResponseHead {
+    let body = response_body(status, &lengths, version, kind);
+    let keep_alive =
+        conn.persistent(version) && body.is_ok_and(|b| !matches!(b, ResponseBody::Close));
+    // The vector goes back to `out` either way, to be reused.
+    *out = ResponseHead {
         version,
         status,
         reason: Span::of(buf, reason.as_bytes()),
         headers,
-        body,
+        body: ResponseBody::None,
         informational,
         keep_alive,
+        hop_by_hop,
         head_len,
-    }))
+    };
+    out.body = body?;
+    Ok(true)
+}
+
+// One bit per header line in `hop_by_hop`.
+const _: () = assert!(MAX_HEADERS <= 128);
+
+/// A header that is hop-by-hop whatever `Connection` says.
+fn is_hop_by_hop(name: &[u8]) -> bool {
+    // Dispatch on length first: most names are none of these.
+    let fixed = match name.len() {
+        2 => name.eq_ignore_ascii_case(b"te"),
+        7 => name.eq_ignore_ascii_case(b"trailer") || name.eq_ignore_ascii_case(b"upgrade"),
+        10 => name.eq_ignore_ascii_case(b"connection") || name.eq_ignore_ascii_case(b"keep-alive"),
+        17 => name.eq_ignore_ascii_case(b"transfer-encoding"),
+        _ => false,
+    };
+    fixed || (name.len() >= 6 && name[..6].eq_ignore_ascii_case(b"proxy-"))
+}
+
+/// Bits of the headers that some `Connection` line names.
+fn named_by_connection(headers: &[httparse::Header<'_>]) -> u128 {
+    let mut bits = 0u128;
+    for c in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+    {
+        for token in crate::rules::list_elements(c.value) {
+            for (i, h) in headers.iter().enumerate() {
+                if h.name.as_bytes().eq_ignore_ascii_case(token) {
+                    bits |= 1 << i;
+                }
+            }
+        }
+    }
+    bits
 }
 
 fn response_body(
@@ -240,6 +323,43 @@ mod tests {
             .unwrap();
         assert!(h.informational);
         assert_eq!(h.reason.get(s.as_bytes()), b"Early Hints");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_marked() {
+        let s = "HTTP/1.1 200 OK\r\nServer: x\r\nConnection: keep-alive, X-Trace\r\n\
+                 Keep-Alive: timeout=5\r\nX-Trace: 1\r\nTE: trailers\r\nTrailer: A\r\n\
+                 Upgrade: h2c\r\nProxy-Authenticate: B\r\nProxy-Thing: c\r\n\
+                 Content-Type: text/plain\r\nclose: x\r\nContent-Length: 0\r\n\r\n";
+        let h = parse_response(s.as_bytes(), &Limits::default(), GET)
+            .unwrap()
+            .unwrap();
+        let dropped: Vec<&[u8]> = (0..h.headers.len())
+            .filter(|i| h.hop_by_hop & (1 << i) != 0)
+            .map(|i| h.headers[i].name.get(s.as_bytes()))
+            .collect();
+        let want: [&[u8]; 8] = [
+            b"Connection",
+            b"Keep-Alive",
+            b"X-Trace",
+            b"TE",
+            b"Trailer",
+            b"Upgrade",
+            b"Proxy-Authenticate",
+            b"Proxy-Thing",
+        ];
+        assert_eq!(dropped, want);
+        // A header named `close` goes only when `Connection: close` names it.
+        let s = "HTTP/1.1 200 OK\r\nclose: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        let h = parse_response(s.as_bytes(), &Limits::default(), GET)
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.hop_by_hop, 0b011);
+        let s = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nServer: y\r\n\r\n";
+        let h = parse_response(s.as_bytes(), &Limits::default(), GET)
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.hop_by_hop, 0);
     }
 
     #[test]
