@@ -6,8 +6,11 @@
 #
 #   bench/routes.sh            # 3 interleaved rounds of 10 s (~2 min)
 #   bench/routes.sh --quick    # 1 round of 3 s
+#   COUNT=1 bench/routes.sh    # instructions per request instead (callgrind, ~3 min):
+#                              # exact counts that a busy or drifting machine does not move
 #
-# Environment: BIGSTEP_BIN, ROUNDS, DURATION, CONNS (64), BASE_PORT (18580), KEEP=1.
+# Environment: BIGSTEP_BIN, ROUNDS, DURATION, CONNS (64), BASE_PORT (18580), KEEP=1;
+# with COUNT=1: N (10000 keep-alive requests counted, h2load --h1 -c8), TOP (15).
 # Prints, per proxy, the median req/s and requests per proxy CPU-second
 # (utime+stime from /proc/PID/stat around each run), then the ratios
 # 20 routes / 1 route and bigstep / HAProxy with 20 rules.
@@ -63,6 +66,40 @@ EOF
         printf 'backend b%s\n    server s1 127.0.0.1:%s\n' "$i" $BACKEND_PORT
     done
 } > "$W/haproxy.cfg"
+
+if [ "${COUNT:-0}" = 1 ]; then
+    bench_require valgrind callgrind_control callgrind_annotate h2load
+    N=${N:-10000}
+    # Processes under valgrind start slowly.
+    WAIT_TRIES=600
+    KILL_GRACE=0.5
+    echo "# routes callgrind $(date -u +%Y-%m-%dT%H:%M:%SZ); load average $(cut -d' ' -f1-3 /proc/loadavg); bigstep $BIGSTEP_BIN; N=$N"
+    for proxy in "${PROXIES[@]}"; do
+        out=$W/cg-$proxy
+        case $proxy in
+            bigstep-1) port=$ONE_PORT
+                RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
+                    "$BIGSTEP_BIN" balance --config "$W/one.toml" --threads 1 > "$W/$proxy.log" 2>&1 & ;;
+            bigstep-20) port=$TWENTY_PORT
+                RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
+                    "$BIGSTEP_BIN" balance --config "$W/twenty.toml" --threads 1 > "$W/$proxy.log" 2>&1 & ;;
+            haproxy-20) port=$HAPROXY_PORT
+                valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
+                    haproxy -db -f "$W/haproxy.cfg" > "$W/$proxy.log" 2>&1 & ;;
+        esac
+        pid=$!; PIDS+=($pid)
+        wait_port $port -H 'Host: www.example.com'
+        # h2load sends :authority as Host: the request matches the last route.
+        h2load --h1 -n 2000 -c 8 -H ':authority: www.example.com' "http://127.0.0.1:$port/" > /dev/null 2>&1
+        callgrind_control -z "$pid" > /dev/null
+        h2load --h1 -n "$N" -c 8 -H ':authority: www.example.com' "http://127.0.0.1:$port/" > "$W/load-$proxy.txt" 2>&1
+        grep -q "$N succeeded, 0 failed" "$W/load-$proxy.txt" || { grep "requests:\|status codes" "$W/load-$proxy.txt" >&2; exit 1; }
+        callgrind_control -d "$pid" > /dev/null
+        kill "$pid"; wait "$pid" 2>/dev/null || true
+        TOP=${TOP:-15} cg_report "$out" "$proxy" keepalive "$N"
+    done
+    exit 0
+fi
 
 RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/one.toml" --threads 1 > "$W/one.log" 2>&1 & PID_one=$!; PIDS+=($PID_one)
 RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/twenty.toml" --threads 1 > "$W/twenty.log" 2>&1 & PID_twenty=$!; PIDS+=($PID_twenty)
