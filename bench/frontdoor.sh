@@ -167,6 +167,30 @@ for test in keepalive churn 1mib; do
     done
 done
 
+# ---------------------------------------------------------------- CPU split
+# Where each proxy's CPU goes per keep-alive request: user and kernel time
+# (/proc/PID/stat) and context switches, the involuntary ones being
+# preemptions (another task woken on this core ran first). Same load shape as
+# the keep-alive test, one 5 s run each; a reading, not a median.
+echo "== user and kernel time per keep-alive request (wrk -t1 -c$CONNS -d5s)"
+for p in "${PROXIES[@]}"; do
+    pids=$(proxy_pids "$p")
+    # shellcheck disable=SC2086
+    read -r u0 s0 < <(cpu_split $pids)
+    # shellcheck disable=SC2086
+    read -r v0 n0 < <(ctx_switches $pids)
+    timeout 40 wrk -t1 -c"$CONNS" -d5s "http://127.0.0.1:$(port_of "$p")/" > "$W/wrk-split-$p.txt" 2>&1 || true
+    # shellcheck disable=SC2086
+    read -r u1 s1 < <(cpu_split $pids)
+    # shellcheck disable=SC2086
+    read -r v1 n1 < <(ctx_switches $pids)
+    reqs=$(awk '/requests in/ {print $1}' "$W/wrk-split-$p.txt")
+    awk -v p="$p" -v r="${reqs:-0}" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v v=$((v1 - v0)) -v n=$((n1 - n0)) -v hz="$CLK_TCK" 'BEGIN {
+        if (r == 0) { printf "  %-7s no requests\n", p; exit }
+        printf "  %-7s user %5.2f us  kernel %5.2f us  (kernel %2.0f %%)  context switches %.3f voluntary, %.3f involuntary per request (%d requests)\n",
+            p, u / hz * 1e6 / r, s / hz * 1e6 / r, (u + s > 0 ? 100 * s / (u + s) : 0), v / r, n / r, r }'
+done
+
 # ---------------------------------------------------------------- syscalls
 # Syscalls per keep-alive request: strace -c attached to the proxy's processes
 # for one short wrk run (strace slows the proxy; the counts per request are what

@@ -165,6 +165,19 @@ idle_rss() {
         "$(awk -v d=$((after - before)) -v n="$ok" 'BEGIN { if (n > 0) printf "%.0f", d * 1024 / n; else print "-" }')" "$failed"
 }
 
+# cpu_split PID...: "USER SYS" clock ticks of the processes, summed.
+cpu_split() {
+    local p
+    for p in "$@"; do sed 's/^.*) //' "/proc/$p/stat"; done | awk '{u += $12; s += $13} END {print u + 0, s + 0}'
+}
+
+# ctx_switches PID...: "VOLUNTARY INVOLUNTARY" context switches of every thread, summed.
+ctx_switches() {
+    local p
+    for p in "$@"; do cat /proc/"$p"/task/*/status; done \
+        | awk '/^voluntary_ctxt_switches/ {v += $2} /^nonvoluntary_ctxt_switches/ {n += $2} END {print v + 0, n + 0}'
+}
+
 # CPU seconds between two cpu_ticks readings, and COUNT per CPU-second.
 cpu_seconds() { awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
 per_cpu_second() { awk -v r="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.0f", r / c; else print "nan" }'; }
