@@ -100,10 +100,11 @@ for s in $SERVERS; do
                         s, t, p, all, 100 * k / all, 100 * u / all, u * f / n / 1000
                 }' "$W/samples.txt"
             u=$(grep -c '^u' "$W/samples.txt" || true)
-            grep '^u' "$W/samples.txt" | cut -f2 | sort | uniq -c | sort -rn | head -n "$TOP" \
-                | awk -v n="$N" -v f="$PERIOD" -v tot="$u" '{
+            # (Into a file first: head closing the pipe early would end the script.)
+            grep '^u' "$W/samples.txt" | cut -f2 | sort | uniq -c | sort -rn >"$W/top.txt" || true
+            awk -v n="$N" -v f="$PERIOD" -v tot="$u" -v top="$TOP" 'NR <= top {
                     c = $1; sub(/^ *[0-9]+ /, "")
-                    printf "    %7.1f ns  %5.1f %%  %s\n", c * f / n, 100 * c / tot, substr($0, 1, 110) }'
+                    printf "    %7.1f ns  %5.1f %%  %s\n", c * f / n, 100 * c / tot, substr($0, 1, 110) }' "$W/top.txt"
         done
     done
     kill "$SPID"; wait "$SPID" 2>/dev/null || true
