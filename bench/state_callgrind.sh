@@ -16,6 +16,9 @@
 #   TOP=0                 functions listed per test (callgrind_annotate, inclusive), 0 = none
 #   BASE_PORT=18790       first of the 2 ports used
 #   KEEP=1                keep the temp dir (callgrind outputs, for callgrind_annotate)
+#   CACHE=1               also simulate the caches (--cache-sim=yes): D1 and LL misses
+#                         per request (first-level data misses stand for the cache lines a
+#                         request touches that the other 49 connections pushed out of L1)
 #
 # Each server is started once under callgrind (bigstep: `state --port P`, one
 # thread, no persistence; redis-server: `--save '' --appendonly no`). Per test:
@@ -30,6 +33,9 @@ TESTS=${TESTS:-"get set incr lpop"}
 PIPELINES=${PIPELINES:-1}
 SERVERS=${SERVERS:-"redis bigstep"}
 TOP=${TOP:-0}
+CACHE=${CACHE:-0}
+CG_ARGS=()
+if [ "$CACHE" = 1 ]; then CG_ARGS+=(--cache-sim=yes); fi
 BASE_PORT=${BASE_PORT:-18790}
 REDIS_PORT=$BASE_PORT
 STATE_PORT=$((BASE_PORT + 1))
@@ -63,12 +69,12 @@ run_server() {
     case $name in
         bigstep)
             port=$STATE_PORT
-            RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" \
+            RUST_LOG=warn valgrind --tool=callgrind "${CG_ARGS[@]}" --callgrind-out-file="$out" \
                 "$BIGSTEP_BIN" state --port "$port" >"$W/$name.log" 2>&1 &
             ;;
         redis)
             port=$REDIS_PORT
-            valgrind --tool=callgrind --callgrind-out-file="$out" \
+            valgrind --tool=callgrind "${CG_ARGS[@]}" --callgrind-out-file="$out" \
                 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
                 --daemonize no >"$W/$name.log" 2>&1 &
             ;;
@@ -91,6 +97,17 @@ run_server() {
             printf '%-8s %-6s P=%-3s %12s Ir / %s = %6.0f per request  (%s)\n' "$name" "$t" "$p" \
                 "$ir" "$N" "$(awk -v a="$ir" -v b="$N" 'BEGIN {print a / b}')" \
                 "$(tr '\r' '\n' <"$W/load-$name-$t-$p.txt" | grep -a 'requests per second' | tail -1 | cut -c1-60)"
+            if [ "$CACHE" = 1 ]; then
+                # events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw (the summary follows that order)
+                awk -v n="$N" '
+                    /^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
+                    /^(summary|totals):/ && !done {
+                        done = 1
+                        printf "    data reads %5.0f, writes %5.0f; D1 misses %6.1f (read %6.1f, write %6.1f); LL data misses %5.2f; I1 misses %5.1f per request\n",
+                            $col["Dr"] / n, $col["Dw"] / n, ($col["D1mr"] + $col["D1mw"]) / n, $col["D1mr"] / n,
+                            $col["D1mw"] / n, ($col["DLmr"] + $col["DLmw"]) / n, $col["I1mr"] / n
+                    }' "$out.$dumps"
+            fi
             if [ "$TOP" -gt 0 ]; then
                 callgrind_annotate --inclusive=yes --threshold=100 "$out.$dumps" 2>/dev/null \
                     | awk -v top="$TOP" -v n="$N" -v total="$ir" '

@@ -15,12 +15,23 @@
 //! the last poll was ready (so the inner has surely registered a waker before
 //! it is skipped), or when the polling task changed. Otherwise a poll costs
 //! one atomic load.
+//!
+//! A gate's flag is the connection's own, so a poll that finds it unset still
+//! touches one more cache line per connection; with a few hundred connections
+//! between two polls of the same one, that line has left the first-level
+//! cache (in `bigstep state`, the four gates of a connection cost about 15
+//! first-level misses per request: callgrind's cache simulation, BENCHMARKS.md
+//! 2026-12-04 20:10). A signal that every connection shares (the drain, the
+//! cut) needs no gate of its own: a [`Trip`] is raised once for all, and its
+//! [`TripWatch`] loads the one shared flag, which stays in cache.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
+
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// See the module documentation.
 pub struct Gate {
@@ -79,6 +90,12 @@ impl Gate {
             task: None,
             must_poll: true,
         }
+    }
+
+    /// Whether what is polled through the gate woke it since the gate last
+    /// polled it (one load; the gate still polls it next time).
+    pub fn woken(&self) -> bool {
+        self.signal.woken.load(Ordering::Acquire)
     }
 
     /// Calls `poll` with the gate's waker when it may be ready; `Pending`
@@ -142,6 +159,118 @@ impl<F: Future> Future for Gated<F> {
             this.fut = None;
         }
         r
+    }
+}
+
+// === impl Trip ===
+
+/// A one-way signal that many tasks watch (a shutdown's drain or cut):
+/// raised once, never lowered. Cheap to clone (shared state).
+#[derive(Clone, Debug, Default)]
+pub struct Trip {
+    inner: Arc<TripInner>,
+}
+
+#[derive(Debug, Default)]
+struct TripInner {
+    /// Set before `token` is cancelled, so a watcher woken by the token
+    /// sees it.
+    raised: AtomicBool,
+    /// Wakes the watchers (and serves those that want a token).
+    token: CancellationToken,
+}
+
+impl Trip {
+    /// A trip not yet raised.
+    pub fn new() -> Trip {
+        Trip::default()
+    }
+
+    /// Raises it: every watcher completes.
+    pub fn raise(&self) {
+        self.inner.raised.store(true, Ordering::Release);
+        self.inner.token.cancel();
+    }
+
+    /// Whether it was raised (one load).
+    pub fn is_raised(&self) -> bool {
+        self.inner.raised.load(Ordering::Acquire)
+    }
+
+    /// A cancellation token cancelled when it is raised.
+    pub fn token(&self) -> CancellationToken {
+        self.inner.token.clone()
+    }
+
+    /// A future that completes when it is raised; polling it costs one load
+    /// of the shared flag once it has registered the task's waker.
+    pub fn watch(&self) -> TripWatch {
+        TripWatch {
+            trip: self.clone(),
+            wait: None,
+            registered: None,
+            done: false,
+        }
+    }
+}
+
+/// See [`Trip::watch`]. Kept for a connection's life and selected by
+/// `&mut`; once it has completed it stays pending, like [`Gated`].
+pub struct TripWatch {
+    trip: Trip,
+    /// The token's future, polled only to register a waker.
+    wait: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    /// The waker the token holds for us.
+    registered: Option<Waker>,
+    done: bool,
+}
+
+impl std::fmt::Debug for TripWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TripWatch")
+            .field("raised", &self.trip.is_raised())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl Future for TripWatch {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Pending;
+        }
+        if this.trip.is_raised() {
+            this.done = true;
+            this.wait = None;
+            return Poll::Ready(());
+        }
+        // Raised after the load above: the token wakes the waker it holds,
+        // and this poll's waker is that one.
+        if this
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        let token = &this.trip.inner.token;
+        let wait = this
+            .wait
+            .get_or_insert_with(|| Box::pin(token.clone().cancelled_owned()));
+        match wait.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                this.done = true;
+                this.wait = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => {
+                this.registered = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
     }
 }
 
@@ -249,6 +378,38 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), &mut kill)
             .await
             .expect("the gated future missed the notification");
+    }
+
+    #[tokio::test]
+    async fn a_trip_wakes_every_watcher_once() {
+        let trip = Trip::new();
+        let mut watchers = Vec::new();
+        for _ in 0..3 {
+            let mut w = trip.watch();
+            // Registered, then pending (twice: the second poll is the load only).
+            assert!(futures_poll_once(&mut w).await.is_pending());
+            assert!(futures_poll_once(&mut w).await.is_pending());
+            watchers.push(tokio::spawn(async move {
+                (&mut w).await;
+                // Completed once; then pending again, as a gated future.
+                futures_poll_once(&mut w).await.is_pending()
+            }));
+        }
+        tokio::task::yield_now().await;
+        assert!(!trip.is_raised());
+        trip.raise();
+        assert!(trip.token().is_cancelled());
+        for w in watchers {
+            let stays_pending = tokio::time::timeout(Duration::from_secs(10), w)
+                .await
+                .expect("a watcher missed the trip")
+                .unwrap();
+            assert!(stays_pending);
+        }
+        // A watch made after the trip completes at once.
+        tokio::time::timeout(Duration::from_secs(10), trip.watch())
+            .await
+            .expect("raised already");
     }
 
     async fn futures_poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {

@@ -11,7 +11,8 @@
 //! - [`metrics`]: one `prometheus-client` registry per process and `/metrics`.
 //! - [`config`]: a config file read once, typed, errors by line.
 //! - [`io`]: `forward_async_write!`, the write side of read-only wrappers.
-//! - [`gate`]: poll a rarely-ready future (a kill signal, the drain) only when it woke.
+//! - [`gate`]: poll a rarely-ready future (a kill signal) only when it woke; a
+//!   [`Trip`] for a signal every connection shares (the drain, the cut).
 //! - [`threads`]: thread per core, each serving thread on its own runtime and socket.
 //!
 //! A role builds a [`Server`], calls [`Server::accept_until`] with its stop
@@ -33,7 +34,7 @@ pub mod shutdown;
 pub mod signals;
 pub mod threads;
 
-pub use gate::{Gate, Gated};
+pub use gate::{Gate, Gated, Trip, TripWatch};
 pub use limit::{Limit, Permit, Reject};
 pub use listener::{bind, Listener};
 pub use metrics::Metrics;

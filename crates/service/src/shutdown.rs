@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
+use crate::gate::{Trip, TripWatch};
 use crate::limit::Permit;
 
 /// How long tasks get to end once cut (dropping a future is immediate; this
@@ -35,27 +36,33 @@ pub struct Shutdown {
 #[derive(Debug)]
 struct Inner {
     role: &'static str,
-    drain: CancellationToken,
-    cut: CancellationToken,
+    drain: Trip,
+    cut: Trip,
     tracker: TaskTracker,
     open: AtomicUsize,
-    /// Poll the cut through a [`crate::gate::Gate`]: see [`Shutdown::gated`].
+    /// Watch the cut with a [`crate::gate::TripWatch`]: see [`Shutdown::gated`].
     gated_cut: bool,
 }
 
 /// What a connection watches to know that shutdown has begun.
 #[derive(Clone, Debug)]
-pub struct Drain(CancellationToken);
+pub struct Drain(Trip);
 
 impl Drain {
     /// Resolves when shutdown begins: finish what is in flight, then close.
     pub fn draining(&self) -> WaitForCancellationFutureOwned {
-        self.0.clone().cancelled_owned()
+        self.0.token().cancelled_owned()
+    }
+
+    /// The same, for a connection that keeps it for its life and polls it
+    /// at every wake-up: one load of a flag all connections share.
+    pub fn watch(&self) -> TripWatch {
+        self.0.watch()
     }
 
     /// Whether shutdown has begun.
     pub fn is_draining(&self) -> bool {
-        self.0.is_cancelled()
+        self.0.is_raised()
     }
 }
 
@@ -79,10 +86,11 @@ impl Shutdown {
     }
 
     /// The same, for a role whose connections wake for many small requests
-    /// (the state server): each connection polls the cut through a gate, one
-    /// atomic load per wake-up instead of a cancellation future's locks, for
-    /// about 150 more bytes per connection. The front door keeps the plain
-    /// cut: its idle clients are counted in bytes (tests/allocations.rs).
+    /// (the state server): each connection watches the cut through a
+    /// [`TripWatch`], one load of a shared flag per wake-up instead of a
+    /// cancellation future's locks, for about 50 more bytes per connection.
+    /// The front door keeps the plain cut: its idle clients are counted in
+    /// bytes (tests/allocations.rs).
     pub fn gated(role: &'static str) -> Shutdown {
         Shutdown::with(role, true)
     }
@@ -91,8 +99,8 @@ impl Shutdown {
         Shutdown {
             inner: Arc::new(Inner {
                 role,
-                drain: CancellationToken::new(),
-                cut: CancellationToken::new(),
+                drain: Trip::new(),
+                cut: Trip::new(),
                 tracker: TaskTracker::new(),
                 open: AtomicUsize::new(0),
                 gated_cut,
@@ -107,12 +115,12 @@ impl Shutdown {
 
     /// Cancelled when shutdown begins (for roles' own background tasks).
     pub fn drain_token(&self) -> CancellationToken {
-        self.inner.drain.clone()
+        self.inner.drain.token()
     }
 
     /// Cancelled when the grace is over.
     pub fn cut_token(&self) -> CancellationToken {
-        self.inner.cut.clone()
+        self.inner.cut.token()
     }
 
     /// The tracker shutdown waits on; spawn background tasks on it.
@@ -139,8 +147,8 @@ impl Shutdown {
         inner.open.fetch_add(1, Ordering::AcqRel);
         if inner.gated_cut {
             // The cut is polled beside the connection at every wake-up, and a
-            // cancellation future takes two locks per poll: gated, it does not.
-            let cut = crate::gate::Gated::new(inner.cut.clone().cancelled_owned());
+            // cancellation future takes two locks per poll: watched, it does not.
+            let cut = inner.cut.watch();
             self.inner.tracker.spawn(async move {
                 let _permit = permit;
                 tokio::select! {
@@ -151,7 +159,7 @@ impl Shutdown {
                 inner.open.fetch_sub(1, Ordering::AcqRel);
             });
         } else {
-            let cut = inner.cut.clone();
+            let cut = inner.cut.token();
             self.inner.tracker.spawn(async move {
                 let _permit = permit;
                 tokio::select! {
@@ -176,7 +184,7 @@ impl Shutdown {
             grace_ms = grace.as_millis() as u64,
             "shutting down: no new connections; those in flight get the grace to finish"
         );
-        inner.drain.cancel();
+        inner.drain.raise();
         inner.tracker.close();
         let mut cut = 0;
         if tokio::time::timeout(grace, inner.tracker.wait())
@@ -189,7 +197,7 @@ impl Shutdown {
                 cut,
                 "shutdown grace over: cutting the connections still open"
             );
-            inner.cut.cancel();
+            inner.cut.raise();
             if tokio::time::timeout(AFTER_CUT, inner.tracker.wait())
                 .await
                 .is_err()
@@ -198,7 +206,7 @@ impl Shutdown {
             }
         } else {
             // Nothing left to cut; tasks that watch the token still end.
-            inner.cut.cancel();
+            inner.cut.raise();
         }
         let report = Report {
             open_at_stop,

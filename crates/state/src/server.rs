@@ -20,15 +20,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, BytesMut};
-use service::{Gate, Gated};
+use service::Gate;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -39,7 +37,10 @@ use crate::config::{Config, Fsync};
 use crate::lua::Scripting;
 use crate::resp::{Argv, Limits, Reply};
 use crate::shared::{Locked, Shared, StoreGuard};
-use crate::store::{now_ms, AofPending, Client, ClientEntry, Store};
+use crate::store::{ms_of, now_ms, AofPending, Client, ClientEntry, ClientShared, Store};
+
+/// A client's read buffer, as Redis's (PROTO_IOBUF_LEN).
+const INBUF: usize = 16 * 1024;
 
 /// What a client over `maxclients` is told (Redis's words).
 const MAX_CLIENTS: &str = "-ERR max number of clients reached\r\n";
@@ -370,13 +371,9 @@ async fn active_expiry(shared: Arc<Shared>) {
 
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Writes `out` unless the client is killed meanwhile. False = close.
-async fn flush(
-    wr: &mut OwnedWriteHalf,
-    out: &mut BytesMut,
-    client: &Client,
-    kill: &mut Kill,
-) -> bool {
+/// Writes `out` unless the client is killed meanwhile. False = close. (A
+/// kill that came before is the caller's to check: see [`handle`].)
+async fn flush(wr: &mut TcpStream, out: &mut BytesMut, client: &Client) -> bool {
     if out.is_empty() {
         return true;
     }
@@ -386,30 +383,40 @@ async fn flush(
         Ok(n) if n == out.len() => true,
         Ok(n) => {
             out.advance(n);
-            write_or_kill(wr, out, kill).await
+            write_or_kill(wr, out, &client.shared).await
         }
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => write_or_kill(wr, out, kill).await,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            write_or_kill(wr, out, &client.shared).await
+        }
         Err(_) => false,
     };
     out.clear();
-    ok && !client.shared.killed.load(Ordering::SeqCst)
+    ok
 }
 
 /// Writes all of `out`, unless the client is killed meanwhile.
-async fn write_or_kill(wr: &mut OwnedWriteHalf, out: &[u8], kill: &mut Kill) -> bool {
+async fn write_or_kill(wr: &mut TcpStream, out: &[u8], client: &ClientShared) -> bool {
     tokio::select! {
         biased;
         r = wr.write_all(out) => r.is_ok(),
-        () = &mut *kill => false,
+        () = killed(client) => false,
     }
 }
 
-/// A client's kill signal (`ClientShared::kill`), gated.
-type Kill = Gated<Pin<Box<dyn Future<Output = ()> + Send>>>;
+/// Resolves once the client is killed (`ClientShared::kill`). For the waits
+/// outside the connection's loop (a slow reader, a blocked command, a busy
+/// script); the loop hears of a kill through its push channel.
+async fn killed(client: &ClientShared) {
+    // The flag is set before the notification, which is kept as a permit
+    // when nobody waits: a kill between the load and the wait is not lost.
+    if !client.killed.load(Ordering::SeqCst) {
+        client.kill.notified().await;
+    }
+}
 
-fn kill_signal(client: &Client) -> Kill {
-    let shared = client.shared.clone();
-    Gated::new(Box::pin(async move { shared.kill.notified().await }))
+/// Whether the client was killed (the flag itself, for the rare paths).
+fn is_killed(client: &Client) -> bool {
+    client.shared.killed.load(Ordering::SeqCst)
 }
 
 /// Serves one client until it leaves, is killed, or — once `drain` fires — has
@@ -417,7 +424,10 @@ fn kill_signal(client: &Client) -> Kill {
 async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: service::Drain) {
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let (mut rd, mut wr) = sock.into_split();
+    // Not split into two halves: those share the stream behind an `Arc`,
+    // one more block (and cache line) to reach at every wake-up; reads and
+    // writes take turns here anyway.
+    let mut sock = sock;
     let loopback = peer.ip().to_canonical().is_loopback();
     let admitted = match shared.lock_unless_busy() {
         Ok(mut s) => {
@@ -450,20 +460,23 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
     let (mut client, mut push_rx) = match admitted {
         Ok(x) => x,
         Err(msg) => {
-            let _ = wr.write_all(msg.as_bytes()).await;
+            let _ = sock.write_all(msg.as_bytes()).await;
             return;
         }
     };
     let mut synced = shared.synced.subscribe();
-    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut inbuf = BytesMut::with_capacity(INBUF);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut req = Request::default();
     let mut draining = false;
-    // The kill signal, the drain and the push channel are polled beside the
-    // socket at every wake-up and almost never fire: each behind a gate
-    // (`service::gate`), kept for the connection's life.
-    let mut kill = kill_signal(&client);
-    let mut drained = Gated::new(drain.draining());
+    // The drain and the push channel are polled beside the socket at every
+    // wake-up and almost never fire: kept for the connection's life, the
+    // drain as a watch of a flag all connections share, the push channel
+    // behind a gate (`service::gate`). A kill comes through the push channel
+    // too (`ClientShared::kill` sends an empty push), so one gate serves
+    // both: every line of the connection's own memory touched per request
+    // costs a cache miss (BENCHMARKS.md, 2026-12-04 21:00).
+    let mut drained = drain.watch();
     let mut pushes = Gate::new();
     'conn: loop {
         // Room for a whole read: when the buffer's end is near, this moves
@@ -474,7 +487,6 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
         }
         tokio::select! {
             biased;
-            () = &mut kill => break 'conn,
             () = &mut drained, if !draining => {
                 draining = true;
                 if !in_flight(&client, &inbuf) {
@@ -490,13 +502,17 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                         Err(_) => break,
                     }
                 }
+                // Killed (or over its output limit): closed, not written to.
+                if is_killed(&client) {
+                    break 'conn;
+                }
                 let len = out.len();
-                if !flush(&mut wr, &mut out, &client, &mut kill).await {
+                if !flush(&mut sock, &mut out, &client).await {
                     break 'conn;
                 }
                 let _ = client.shared.pending.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| Some(p.saturating_sub(len)));
             }
-            r = rd.read_buf(&mut inbuf) => {
+            r = sock.read_buf(&mut inbuf) => {
                 match r {
                     Ok(0) | Err(_) => break 'conn,
                     Ok(_) => {}
@@ -519,34 +535,37 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                             break;
                         }
                         Batch::ProtocolError => {
-                            let _ = flush(&mut wr, &mut out, &client, &mut kill).await;
+                            let _ = flush(&mut sock, &mut out, &client).await;
                             break 'conn;
                         }
                         Batch::Flush => {
                             if !wait_durable(&mut synced, w.at, w.always).await
-                                || !flush(&mut wr, &mut out, &client, &mut kill).await
+                                || !flush(&mut sock, &mut out, &client).await
+                                || is_killed(&client)
                             {
                                 break 'conn;
                             }
                         }
                         Batch::WaitIdle => {
                             if !wait_durable(&mut synced, w.at, w.always).await
-                                || !flush(&mut wr, &mut out, &client, &mut kill).await
+                                || !flush(&mut sock, &mut out, &client).await
+                                || is_killed(&client)
                             {
                                 break 'conn;
                             }
                             tokio::select! {
                                 () = shared.watch.idle() => {}
-                                () = &mut kill => break 'conn,
+                                () = killed(&client.shared) => break 'conn,
                             }
                         }
                         Batch::Block => {
                             if !wait_durable(&mut synced, w.at, w.always).await
-                                || !flush(&mut wr, &mut out, &client, &mut kill).await
+                                || !flush(&mut sock, &mut out, &client).await
+                                || is_killed(&client)
                             {
                                 break 'conn;
                             }
-                            match block_wait(&shared, &mut client, &mut rd, &mut inbuf, &mut kill).await {
+                            match block_wait(&shared, &mut client, &mut sock, &mut inbuf).await {
                                 Some(r) => r.encode(client.proto, &mut out),
                                 None => break 'conn,
                             }
@@ -560,22 +579,34 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                 // same readiness event (a self-wake cost ~540 instructions per
                 // request and saved no syscall: bench/state_syscalls.sh,
                 // BENCHMARKS.md 2026-12-04 17:00).
+                // A kill meanwhile (by this very request, or from another
+                // thread) woke the push gate: only then is the flag loaded.
                 if !wait_durable(&mut synced, w.at, w.always).await
-                    || !flush(&mut wr, &mut out, &client, &mut kill).await
+                    || !flush(&mut sock, &mut out, &client).await
                     || client.close
+                    || (pushes.woken() && is_killed(&client))
                 {
                     break 'conn;
                 }
                 if draining && !in_flight(&client, &inbuf) {
                     break 'conn;
                 }
-                if inbuf.capacity() > 1 << 20 && inbuf.is_empty() {
-                    inbuf = BytesMut::with_capacity(16 * 1024);
+                if inbuf.is_empty() {
+                    if inbuf.capacity() > 1 << 20 {
+                        inbuf = BytesMut::with_capacity(INBUF);
+                    } else {
+                        // Every request taken and none of them held: the next
+                        // read lands at the front of the buffer again, in the
+                        // cache lines this one used, rather than walking the
+                        // whole allocation through the cache. (False when a
+                        // reply still holds a slice: then the reads walk on.)
+                        let _ = inbuf.try_reclaim(INBUF);
+                    }
                 }
             }
         }
     }
-    let _ = wr.shutdown().await;
+    let _ = sock.shutdown().await;
     disconnect(&shared, &mut client).await;
 }
 
@@ -699,16 +730,21 @@ fn run_batch(
             s.stats.connections += 1;
             s.clients.insert(client.id, *entry);
         }
+        // One clock reading for the request's `now` and the start of its
+        // timing (Store::request_clock).
+        let clock = SystemTime::now();
+        s.request_clock = Some(clock);
         let mut ctx = Ctx {
             s,
             sc: scripting,
             c: client,
-            now: now_ms(),
+            now: ms_of(clock),
             in_script: false,
             in_exec: false,
             custom_prop: false,
         };
         let reply = cmd::execute(&mut ctx, argv);
+        s.request_clock = None;
         argv.clear();
         let off = s.aof_offset();
         if off > w.at {
@@ -740,10 +776,10 @@ async fn wait_durable(synced: &mut watch::Receiver<u64>, off: u64, always: bool)
 async fn block_wait(
     shared: &Shared,
     client: &mut Client,
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    sock: &mut TcpStream,
     inbuf: &mut BytesMut,
-    kill: &mut Kill,
 ) -> Option<Reply> {
+    let me = client.shared.clone();
     let mut spec = client.block.take()?;
     let deadline = (spec.timeout_ms > 0)
         .then(|| tokio::time::Instant::now() + Duration::from_millis(spec.timeout_ms));
@@ -758,11 +794,11 @@ async fn block_wait(
         tokio::select! {
             r = &mut spec.rx => return r.ok(),
             _ = &mut sleep => break,
-            () = &mut *kill => {
+            () = killed(&me) => {
                 cmd::unblock(&mut shared.lock_idle().await.store, client.id);
                 return None;
             }
-            r = rd.read_buf(inbuf) => {
+            r = sock.read_buf(inbuf) => {
                 // Keep reading while blocked (Redis does); notice disconnects.
                 match r {
                     Ok(n) if n > 0 && inbuf.len() < 64 * 1024 * 1024 => {}

@@ -28,8 +28,12 @@ pub(crate) type Set<K> = indexmap::IndexSet<K, ahash::RandomState>;
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    ms_of(SystemTime::now())
+}
+
+/// A clock reading in milliseconds since the epoch.
+pub(crate) fn ms_of(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
@@ -185,7 +189,8 @@ pub(crate) struct ClientShared {
     pub(crate) pending: AtomicUsize,
     /// Set when the client must be disconnected.
     pub(crate) killed: AtomicBool,
-    /// Wakes the connection task when killed.
+    /// Wakes the connection task when killed, where it waits outside its
+    /// loop (which is woken through `tx`).
     pub(crate) kill: Notify,
 }
 
@@ -194,6 +199,9 @@ impl ClientShared {
     pub(crate) fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill.notify_one();
+        // The connection's loop watches its push channel, not `kill`: an
+        // empty push (it writes nothing) wakes it to look at the flag.
+        let _ = self.tx.send(Reply::None);
     }
 }
 
@@ -573,6 +581,10 @@ pub(crate) struct Store {
     pub(crate) migrate_sockets: HashMap<String, MigrateSocket>,
     /// Protocol limits CONFIG SET changes live (shared with the connections).
     pub(crate) live: Arc<crate::config::LiveLimits>,
+    /// The clock as the server read it for a client's request (its `now`),
+    /// taken by the command's timing (`cmd::call`): a request then reads
+    /// the clock twice, not three times. None outside a request.
+    pub(crate) request_clock: Option<SystemTime>,
 }
 
 /// How long an unused MIGRATE connection is kept (Redis's
@@ -623,6 +635,7 @@ impl Store {
             save: Arc::new(crate::rdbfile::SaveStatus::new(now_ms() / 1000)),
             migrate_sockets: HashMap::new(),
             live,
+            request_clock: None,
         }
     }
 

@@ -385,6 +385,56 @@ fn maxmemory_policies() {
     );
 }
 
+/// CLIENT KILL closes a client wherever it waits: idle between commands
+/// (our connection loop hears of it through its push channel, not a signal
+/// of its own), blocked in BLPOP, or the caller itself, which gets its reply
+/// first. The same against redis-server.
+#[test]
+fn client_kill_closes_idle_blocked_and_self() {
+    let reference = common::start_redis(&[]);
+    let ours = start_ours(state::Config::default());
+    for addr in [reference.addr, ours.addr] {
+        let mut admin = Conn::connect(addr);
+        let mut idle = Conn::connect(addr);
+        let mut blocked = Conn::connect(addr);
+        let id = |c: &mut Conn| match c.cmd("client id") {
+            Frame::Integer(n) => n,
+            other => panic!("CLIENT ID: {other:?}"),
+        };
+        let (idle_id, blocked_id, me) = (id(&mut idle), id(&mut blocked), id(&mut admin));
+        blocked.send_args(&[b"blpop".to_vec(), b"nothing".to_vec(), b"0".to_vec()]);
+        wait_for(
+            "the client to block",
+            Duration::from_secs(10),
+            || match admin.cmd("info clients") {
+                Frame::Bulk(b) | Frame::Verbatim(_, b) => {
+                    String::from_utf8_lossy(&b).contains("blocked_clients:1\r\n")
+                }
+                other => panic!("INFO: {other:?}"),
+            },
+        );
+        let kill = |c: &mut Conn, id: i64, more: &str| c.cmd(&format!("client kill id {id}{more}"));
+        assert_eq!(kill(&mut admin, idle_id, ""), Frame::Integer(1), "{addr}");
+        assert_eq!(idle.read(), None, "{addr}: the idle client is closed");
+        assert_eq!(
+            kill(&mut admin, blocked_id, ""),
+            Frame::Integer(1),
+            "{addr}"
+        );
+        assert_eq!(blocked.read(), None, "{addr}: the blocked client is closed");
+        assert_eq!(
+            kill(&mut admin, me, " skipme no"),
+            Frame::Integer(1),
+            "{addr}"
+        );
+        assert_eq!(
+            admin.read(),
+            None,
+            "{addr}: the caller is closed after its reply"
+        );
+    }
+}
+
 #[test]
 fn runaway_script_is_killed_even_through_pcall() {
     let srv = start_ours(state::Config::default());

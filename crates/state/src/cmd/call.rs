@@ -2,7 +2,7 @@
 //! touches, the log), and the ACL check every caller makes first. Client
 //! requests ([`super::dispatch`]), EXEC and scripts all come through here.
 
-use std::time::Instant;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -26,8 +26,10 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
     };
     // Timed as Redis times it (commandstats, latencystats): the handler
     // alone; EXEC and scripts include the commands they run, which are
-    // counted on their own too. Not while replaying the log.
-    let started = Instant::now();
+    // counted on their own too. Not while replaying the log. A client's
+    // request starts from the reading its `now` came from (the wall clock,
+    // as Redis's `ustime`; a step back counts as zero).
+    let started = ctx.s.request_clock.take().unwrap_or_else(SystemTime::now);
     let reply = match spec.run {
         Some(run) => run(ctx, argv).unwrap_or_else(|e| e),
         // Unreachable by construction: a container without a handler has an
@@ -36,7 +38,9 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         None => Unresolved::WrongArity(spec.name).reply(),
     };
     if !ctx.s.loading {
-        let ns = started.elapsed().as_nanos() as u64;
+        let ns = SystemTime::now()
+            .duration_since(started)
+            .map_or(0, |d| d.as_nanos() as u64);
         let failed = match &reply {
             Reply::Error(e) => {
                 // A script's failing redis.call reaches the client as the
