@@ -22,9 +22,9 @@ use crate::upstream_body::UpstreamBody;
 /// The client's request body on its way upstream, with the optional size limit.
 pub(crate) enum RequestBody<'a> {
     Empty,
-    /// From hyper's server (HTTP/2).
+    /// From an HTTP/2 client (hyper's server or our own `h2_conn`).
     Stream {
-        inner: Incoming,
+        inner: StreamIn,
         limit: Option<u64>,
         seen: u64,
     },
@@ -35,6 +35,43 @@ pub(crate) enum RequestBody<'a> {
         limit: Option<u64>,
         seen: u64,
     },
+}
+
+/// An HTTP/2 client's request body: owned, so it may go to another task
+/// (an HTTP/2 server's connection).
+pub(crate) enum StreamIn {
+    Hyper(Incoming),
+    /// Fed by our own HTTP/2 driver (`h2_conn`).
+    Ours(crate::h2_conn::Inbound),
+}
+
+impl Body for StreamIn {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            StreamIn::Hyper(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            StreamIn::Ours(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            StreamIn::Hyper(b) => b.is_end_stream(),
+            StreamIn::Ours(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            StreamIn::Hyper(b) => b.size_hint(),
+            StreamIn::Ours(b) => b.size_hint(),
+        }
+    }
 }
 
 /// The client connection's body reader, as the proxy sees it.
