@@ -23,115 +23,30 @@
 //! malformed (RFC 8441 §3) and refused with RST_STREAM PROTOCOL_ERROR;
 //! browsers then open their WebSockets over HTTP/1.1.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::task::AtomicWaker;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use h2wire::conn::{Config, Connection, Event};
 use h2wire::ErrorCode;
 
-use crate::body::{BoxError, RequestBody, ResponseBody, StreamIn};
+use crate::body::{lock, Inbound, Inbox, RequestBody, ResponseBody, StreamIn};
 use crate::client_conn::{give_back, poll_read_pooled};
 use crate::conn::Phase;
 use crate::proxy::{Front, ProxyService};
 use crate::Shared;
-
-/// A request body's bytes on their way from the connection's task to the
-/// one sending them upstream.
-#[derive(Default)]
-struct Inbox {
-    chunks: VecDeque<Bytes>,
-    trailers: Option<HeaderMap>,
-    /// The client ended the body (END_STREAM or trailers).
-    ended: bool,
-    /// The stream was reset, or the connection is gone: the body fails.
-    reset: bool,
-    /// Bytes taken by the consumer and not yet released to the client.
-    consumed: u32,
-    /// Whoever polls the body.
-    consumer: Option<Waker>,
-    /// The connection's task, to release what was consumed.
-    conn: Option<Waker>,
-    /// `content-length`, when the client gave one.
-    length: Option<u64>,
-    /// DATA bytes received so far.
-    received: u64,
-}
-
-/// The request body of one stream of our HTTP/2 connection, as the proxy
-/// sees it.
-pub(crate) struct Inbound(Arc<Mutex<Inbox>>);
-
-fn lock(inbox: &Mutex<Inbox>) -> std::sync::MutexGuard<'_, Inbox> {
-    inbox
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the client reset the stream")]
-struct StreamReset;
-
-impl Body for Inbound {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let mut b = lock(&self.0);
-        if b.reset {
-            return Poll::Ready(Some(Err(Box::new(StreamReset))));
-        }
-        if let Some(chunk) = b.chunks.pop_front() {
-            b.consumed += chunk.len() as u32;
-            // The connection's task gives the window back; when the consumer
-            // is that same task, it looks after polling anyway.
-            if let Some(w) = &b.conn {
-                if !w.will_wake(cx.waker()) {
-                    w.wake_by_ref();
-                }
-            }
-            return Poll::Ready(Some(Ok(Frame::data(chunk))));
-        }
-        if let Some(t) = b.trailers.take() {
-            return Poll::Ready(Some(Ok(Frame::trailers(t))));
-        }
-        if b.ended {
-            return Poll::Ready(None);
-        }
-        if !b.consumer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            b.consumer = Some(cx.waker().clone());
-        }
-        Poll::Pending
-    }
-
-    fn is_end_stream(&self) -> bool {
-        let b = lock(&self.0);
-        b.ended && b.chunks.is_empty() && b.trailers.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match lock(&self.0).length {
-            Some(n) => SizeHint::with_exact(n),
-            None => SizeHint::default(),
-        }
-    }
-}
 
 /// A stream's proxy future: the stream id and the response head (None if
 /// the stream was reset first).
