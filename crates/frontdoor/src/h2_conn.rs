@@ -21,7 +21,11 @@
 //! Not here yet: WebSocket over HTTP/2 (RFC 8441). This engine does not send
 //! SETTINGS_ENABLE_CONNECT_PROTOCOL, so a request with `:protocol` is
 //! malformed (RFC 8441 §3) and refused with RST_STREAM PROTOCOL_ERROR;
-//! browsers then open their WebSockets over HTTP/1.1.
+//! browsers then open their WebSockets over HTTP/1.1. Nor: SETTINGS-ack and
+//! PING timeouts (the request-header and keep-alive timers of `ClientIo`
+//! apply); a panic in one stream's proxy future ends the connection (hyper's
+//! engine catches it per stream); no `date` is added to a response without
+//! one.
 
 use std::future::Future;
 use std::io;
