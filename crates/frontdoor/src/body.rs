@@ -6,11 +6,14 @@
 //! upstream connection goes back to its pool if it ended cleanly, the access log
 //! line is written and the client connection's idle timer restarts.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
@@ -22,9 +25,9 @@ use crate::upstream_body::UpstreamBody;
 /// The client's request body on its way upstream, with the optional size limit.
 pub(crate) enum RequestBody<'a> {
     Empty,
-    /// From hyper's server (HTTP/2).
+    /// From an HTTP/2 client (hyper's server or our own `h2_conn`).
     Stream {
-        inner: Incoming,
+        inner: StreamIn,
         limit: Option<u64>,
         seen: u64,
     },
@@ -35,6 +38,129 @@ pub(crate) enum RequestBody<'a> {
         limit: Option<u64>,
         seen: u64,
     },
+}
+
+/// An HTTP/2 client's request body: owned, so it may go to another task
+/// (an HTTP/2 server's connection).
+pub(crate) enum StreamIn {
+    Hyper(Incoming),
+    /// Fed by our own HTTP/2 driver (`h2_conn`).
+    Ours(Inbound),
+}
+
+impl Body for StreamIn {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            StreamIn::Hyper(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            StreamIn::Ours(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            StreamIn::Hyper(b) => b.is_end_stream(),
+            StreamIn::Ours(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            StreamIn::Hyper(b) => b.size_hint(),
+            StreamIn::Ours(b) => b.size_hint(),
+        }
+    }
+}
+
+// === Inbound: a request body fed by our own HTTP/2 driver ===
+
+/// A request body's bytes on their way from the connection's task to the
+/// one sending them upstream.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    pub(crate) chunks: VecDeque<Bytes>,
+    pub(crate) trailers: Option<HeaderMap>,
+    /// The client ended the body (END_STREAM or trailers).
+    pub(crate) ended: bool,
+    /// The stream was reset, or the connection is gone: the body fails.
+    pub(crate) reset: bool,
+    /// Bytes taken by the consumer and not yet released to the client.
+    pub(crate) consumed: u32,
+    /// Whoever polls the body.
+    pub(crate) consumer: Option<Waker>,
+    /// The connection's task, to release what was consumed.
+    pub(crate) conn: Option<Waker>,
+    /// `content-length`, when the client gave one.
+    pub(crate) length: Option<u64>,
+    /// DATA bytes received so far.
+    pub(crate) received: u64,
+}
+
+/// The request body of one stream of our own HTTP/2 connection (`h2_conn`), as the proxy
+/// sees it.
+pub(crate) struct Inbound(pub(crate) Arc<Mutex<Inbox>>);
+
+pub(crate) fn lock(inbox: &Mutex<Inbox>) -> std::sync::MutexGuard<'_, Inbox> {
+    inbox
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the client reset the stream")]
+struct StreamReset;
+
+impl Body for Inbound {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let mut b = lock(&self.0);
+        if b.reset {
+            return Poll::Ready(Some(Err(Box::new(StreamReset))));
+        }
+        if let Some(chunk) = b.chunks.pop_front() {
+            b.consumed += chunk.len() as u32;
+            // The connection's task gives the window back; when the consumer
+            // is that same task, it looks after polling anyway.
+            if let Some(w) = &b.conn {
+                if !w.will_wake(cx.waker()) {
+                    w.wake_by_ref();
+                }
+            }
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        if let Some(t) = b.trailers.take() {
+            return Poll::Ready(Some(Ok(Frame::trailers(t))));
+        }
+        if b.ended {
+            return Poll::Ready(None);
+        }
+        if !b.consumer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            b.consumer = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let b = lock(&self.0);
+        b.ended && b.chunks.is_empty() && b.trailers.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match lock(&self.0).length {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
 }
 
 /// The client connection's body reader, as the proxy sees it.

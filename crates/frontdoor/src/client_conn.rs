@@ -92,14 +92,14 @@ fn give_back_spans(spans: &mut Vec<h1::HeaderSpan>) {
     });
 }
 
-fn take_buffer() -> BytesMut {
+pub(crate) fn take_buffer() -> BytesMut {
     BUFFERS
         .with(|b| b.borrow_mut().pop())
         .unwrap_or_else(|| BytesMut::with_capacity(READ_SIZE))
 }
 
 /// Give an emptied buffer back to this thread's pool (or to the allocator).
-fn give_back(buf: &mut BytesMut) {
+pub(crate) fn give_back(buf: &mut BytesMut) {
     let mut buf = std::mem::take(buf);
     if buf.capacity() == 0 {
         return;
@@ -119,7 +119,7 @@ fn give_back(buf: &mut BytesMut) {
 
 /// Read into `buf`, taking a pooled buffer only once bytes are there to read:
 /// a pending read hands the buffer straight back. `Ok(0)` is EOF.
-fn poll_read_pooled<S: AsyncRead + Unpin>(
+pub(crate) fn poll_read_pooled<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     cx: &mut Context<'_>,

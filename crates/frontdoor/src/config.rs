@@ -22,7 +22,7 @@ pub use routes::{
     RateLimitConfig, RouteConfig, Template, DEFAULT_POOL,
 };
 pub(crate) use routes::{Part, Var, HEADER_VARS, REDIRECT_VARS};
-pub use tls::{CertificateConfig, Http2Config, TlsConfig, TlsVersion, UnknownSni};
+pub use tls::{CertificateConfig, Http2Config, Http2Engine, TlsConfig, TlsVersion, UnknownSni};
 
 /// The whole front door configuration.
 #[derive(Debug, Clone, Deserialize)]

@@ -162,7 +162,7 @@ pub(crate) fn from_http2(req: &mut http::request::Parts) -> Result<(), crate::er
 
 /// Headers the front door adds to a request (`Host` from `:authority`, the
 /// forwarding headers, the request id).
-const ADDED_HEADERS: usize = 7;
+pub(crate) const ADDED_HEADERS: usize = 7;
 
 /// h2 decodes a request's headers into a map just big enough for them; the
 /// headers added on the way (`add_forwarding`) would make it grow, a rehash

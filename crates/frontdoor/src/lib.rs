@@ -22,6 +22,7 @@ mod discovery;
 mod encoder;
 mod error;
 pub mod findings;
+mod h2_conn;
 mod h2_streams;
 mod headers;
 mod health;
@@ -647,6 +648,14 @@ async fn serve_http<S>(
     if !h2 {
         return client_conn::serve(shared.clone(), peer, service, stream, drain).await;
     }
+    let snap = shared.snapshot.load_full();
+    if snap.config.http2.engine == config::Http2Engine::Bigstep {
+        let t = &snap.config.timeouts;
+        let io = conn::ClientIo::new(stream, phase, t.request_header, t.keepalive_idle);
+        drop(snap);
+        return Box::pin(h2_conn::serve(shared.clone(), io, peer, drain, service)).await;
+    }
+    drop(snap);
     Box::pin(serve_h2(shared, stream, peer, drain, phase, service)).await;
 }
 

@@ -66,7 +66,7 @@ impl hyper::service::Service<Request<Incoming>> for ProxyService {
                 RequestBody::Empty
             } else {
                 RequestBody::Stream {
-                    inner: body,
+                    inner: crate::body::StreamIn::Hyper(body),
                     limit: None,
                     seen: 0,
                 }

@@ -291,6 +291,11 @@ impl Connection {
         self.streams.len()
     }
 
+    /// Whether `stream` is open (in any state short of closed).
+    pub fn is_open(&self, stream: u32) -> bool {
+        self.stream(stream).is_some()
+    }
+
     /// The highest stream id the client has started (for our GOAWAY).
     pub fn last_stream(&self) -> u32 {
         self.last_stream

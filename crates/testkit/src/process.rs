@@ -24,6 +24,24 @@ pub fn temp_dir(tag: &str) -> crate::TempDir {
     crate::TempDir::new(tag)
 }
 
+/// The environment variable that picks the HTTP/2 engine of every front door
+/// the tests start (`hyper` or `bigstep`), so the HTTP/2 tests run on both.
+pub const H2_ENGINE_ENV: &str = "BIGSTEP_TEST_H2_ENGINE";
+
+/// A config file with `balance_table` as its `[balance]` table, and the
+/// HTTP/2 engine from [`H2_ENGINE_ENV`] when that is set.
+pub fn balance_config(balance_table: &str) -> String {
+    let mut table = balance_table.to_string();
+    if let Ok(engine) = std::env::var(H2_ENGINE_ENV) {
+        let line = format!("engine = \"{engine}\"\n");
+        match table.find("[balance.http2]\n") {
+            Some(at) => table.insert_str(at + "[balance.http2]\n".len(), &line),
+            None => table.push_str(&format!("\n[balance.http2]\n{line}")),
+        }
+    }
+    format!("[balance]\n{table}")
+}
+
 impl FrontDoorProc {
     /// Start `bin balance` with `config` as the `[balance]` table body.
     pub fn start(bin: impl AsRef<Path>, balance_table: &str) -> FrontDoorProc {
@@ -50,7 +68,7 @@ impl FrontDoorProc {
     ) -> FrontDoorProc {
         let dir = temp_dir("fd");
         let path = dir.join("bigstep.toml");
-        std::fs::write(&path, format!("[balance]\n{balance_table}")).expect("write config");
+        std::fs::write(&path, balance_config(balance_table)).expect("write config");
         let mut child = Command::new(bin.as_ref())
             .args(["balance", "--config"])
             .arg(&path)
@@ -106,11 +124,8 @@ impl FrontDoorProc {
 
     /// Replace the `[balance]` table and send SIGHUP.
     pub fn reload(&self, balance_table: &str) {
-        std::fs::write(
-            self.dir.join("bigstep.toml"),
-            format!("[balance]\n{balance_table}"),
-        )
-        .expect("write config");
+        std::fs::write(self.dir.join("bigstep.toml"), balance_config(balance_table))
+            .expect("write config");
         signal(self.child.id(), "HUP");
     }
 

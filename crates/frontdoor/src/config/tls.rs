@@ -133,6 +133,20 @@ pub struct Http2Config {
     /// tunnelled to the server as an HTTP/1.1 WebSocket upgrade. Off: browsers
     /// open WebSockets on a separate HTTP/1.1 connection.
     pub websocket: bool,
+    /// Which HTTP/2 implementation serves clients: `hyper` (the h2 crate)
+    /// or `bigstep` (our own `h2wire`, driven inline by the connection's task).
+    pub engine: Http2Engine,
+}
+
+/// `[balance.http2] engine`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Http2Engine {
+    /// hyper's HTTP/2 server (the h2 crate).
+    #[default]
+    Hyper,
+    /// Our own wire layer (`h2wire`); no WebSocket over HTTP/2 yet.
+    Bigstep,
 }
 
 impl Default for Http2Config {
@@ -148,6 +162,7 @@ impl Default for Http2Config {
             max_frame_bytes: 16 * 1024,
             max_send_buffer_bytes: 256 * 1024,
             websocket: true,
+            engine: Http2Engine::default(),
         }
     }
 }
