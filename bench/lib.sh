@@ -267,3 +267,31 @@ cg_report() {
             }' \
         | cut -c1-160
 }
+
+# wait_redis PORT: until a Redis-protocol server answers PING on PORT (30 s).
+wait_redis() {
+    local i
+    for i in $(seq 1 300); do
+        redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "nothing answering on port $1" >&2; exit 1
+}
+
+# start_state_server redis|bigstep [ARGS...]: one server without persistence,
+# redis-server on REDIS_PORT or bigstep state (with ARGS) on STATE_PORT, output
+# in $W; sets SPID and SPORT and waits until it answers.
+start_state_server() {
+    local which=$1; shift
+    case $which in
+        bigstep)
+            RUST_LOG=warn "$BIGSTEP_BIN" state --port "$STATE_PORT" "$@" >"$W/bigstep.log" 2>&1 &
+            PIDS+=("$!"); SPID=$!; SPORT=$STATE_PORT ;;
+        redis)
+            redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+                --daemonize no >"$W/redis.log" 2>&1 &
+            PIDS+=("$!"); SPID=$!; SPORT=$REDIS_PORT ;;
+        *) echo "unknown server $which" >&2; exit 2 ;;
+    esac
+    wait_redis "$SPORT"
+}

@@ -45,34 +45,13 @@ bench_workdir state-perf
 bench_ports_free "$REDIS_PORT" "$STATE_PORT"
 case " $SERVERS " in *" bigstep "*) bench_bigstep ;; esac
 
-wait_port() {
-    local i
-    for i in $(seq 1 300); do
-        redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "nothing answering on port $1" >&2; exit 1
-}
 
-start_server() {
-    case $1 in
-        bigstep)
-            RUST_LOG=warn "$BIGSTEP_BIN" state --port "$STATE_PORT" >"$W/bigstep.log" 2>&1 &
-            PIDS+=("$!"); SPID=$!; SPORT=$STATE_PORT ;;
-        redis)
-            redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-                --daemonize no >"$W/redis.log" 2>&1 &
-            PIDS+=("$!"); SPID=$!; SPORT=$REDIS_PORT ;;
-        *) echo "unknown server $1" >&2; exit 2 ;;
-    esac
-    wait_port "$SPORT"
-}
 
 echo "# state perf $(date -u +%Y-%m-%dT%H:%M:%SZ); load average $(loadavg)"
 echo "# $(redis-server --version | awk '{print $1, $3}'); bigstep ${BIGSTEP_BIN:-not run}; N=$N"
 echo "# perf record -e cpu-clock -c $PERIOD -p PID during redis-benchmark -t T -n $N -c 50 -d 100 -P p -r 100000"
 for s in $SERVERS; do
-    start_server "$s"
+    start_state_server "$s"
     for p in $PIPELINES; do
         for t in $TESTS; do
             redis-cli -p "$SPORT" flushall >/dev/null

@@ -48,14 +48,6 @@ bench_workdir state-syscalls
 bench_ports_free "$REDIS_PORT" "$STATE_PORT"
 case " $SERVERS " in *" bigstep "*) bench_bigstep ;; esac
 
-wait_port() {
-    local i
-    for i in $(seq 1 300); do
-        redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "nothing answering on port $1" >&2; exit 1
-}
 
 # Counted per request. read/recvfrom and write/sendto/writev are summed
 # (redis-server reads and writes, tokio receives and sends: the same work).
@@ -73,20 +65,6 @@ for e in "${EVENTS[@]}"; do perf_args+=(-e "$e"); done
 perf_args+=(-e syscalls:sys_exit_read --filter 'ret == -11')
 perf_args+=(-e syscalls:sys_exit_recvfrom --filter 'ret == -11')
 
-start_server() {
-    case $1 in
-        bigstep)
-            RUST_LOG=warn "$BIGSTEP_BIN" state --port "$STATE_PORT" --threads "$THREADS" \
-                >"$W/bigstep.log" 2>&1 &
-            PIDS+=("$!"); SPID=$!; SPORT=$STATE_PORT ;;
-        redis)
-            redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-                --daemonize no >"$W/redis.log" 2>&1 &
-            PIDS+=("$!"); SPID=$!; SPORT=$REDIS_PORT ;;
-        *) echo "unknown server $1" >&2; exit 2 ;;
-    esac
-    wait_port "$SPORT"
-}
 
 # utime and stime of PID, in clock ticks.
 ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
@@ -97,7 +75,7 @@ echo "# redis-benchmark -t T -n $N -c 50 -d 100 -P p -r 100000; per request:"
 printf '%-8s %-6s %3s %7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %8s\n' \
     server test P rps_k total read again write epoll futex yield cs wakes user_us sys_us
 for s in $SERVERS; do
-    start_server "$s"
+    start_state_server "$s" --threads "$THREADS"
     for p in $PIPELINES; do
         for t in $TESTS; do
             for r in $(seq 1 "$ROUNDS"); do
