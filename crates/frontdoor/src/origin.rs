@@ -360,7 +360,7 @@ fn build_response(
         let mut headers = crate::scratch::header_map(head.headers.len());
         for h in &head.headers {
             let name =
-                HeaderName::from_bytes(h.name.get(&bytes)).map_err(|_| bad("a header name"))?;
+                HeaderName::from_bytes(h.name.get(bytes)).map_err(|_| bad("a header name"))?;
             // Shares the head's bytes: no copy per value.
             let value = HeaderValue::from_maybe_shared(bytes.slice(h.value.range()))
                 .map_err(|_| bad("a header value"))?;

@@ -54,6 +54,9 @@ pub(crate) struct RawHead {
 const KEPT_HEADS: usize = 8;
 
 thread_local! {
+    // Boxed on purpose: a head moves between the pool, the response body
+    // and back as one pointer; unboxed, taking one would allocate the box.
+    #[allow(clippy::vec_box)]
     static RAW_HEADS: std::cell::RefCell<Vec<Box<RawHead>>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
