@@ -97,6 +97,21 @@ fn admin_port() -> SocketAddr {
 }
 
 /// A front door with one backend and `tls` lines inside `[balance.tls]`.
+/// A front door on plain HTTP (h2c by prior knowledge, HTTP/1.1) with an
+/// admin port, in front of one backend.
+async fn plain_site() -> (Backend, SocketAddr, FrontDoorProc) {
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n",
+            backend.addr
+        ),
+    );
+    (backend, admin, fd)
+}
+
 fn tls_site(backend: &Backend, admin: SocketAddr, tls: &str, extra: &str) -> String {
     format!(
         r#"admin_listen = "{admin}"
@@ -395,15 +410,7 @@ async fn plain_http_is_redirected_to_https_except_acme_challenges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2c_with_prior_knowledge_and_http1_share_the_plain_listener() {
-    let backend = Backend::start("b1").await;
-    let admin = admin_port();
-    let fd = FrontDoorProc::start(
-        BIN,
-        &format!(
-            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n",
-            backend.addr
-        ),
-    );
+    let (backend, admin, fd) = plain_site().await;
     for (flag, want) in [("--http2-prior-knowledge", "2"), ("--http1.1", "1.1")] {
         let out = Command::new("curl")
             .args(["-sS", "--max-time", "10", flag, "-w", "\n%{http_version}"])
@@ -462,15 +469,7 @@ async fn extended_connect(
 async fn websocket_over_http2_extended_connect_reaches_an_http1_server() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::{protocol::Role, Message};
-    let backend = Backend::start("b1").await;
-    let admin = admin_port();
-    let fd = FrontDoorProc::start(
-        BIN,
-        &format!(
-            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n",
-            backend.addr
-        ),
-    );
+    let (backend, admin, fd) = plain_site().await;
     let mut send = h2c_client(fd.addr).await;
     let resp = extended_connect(&mut send, fd.addr, "/ws", "websocket")
         .await
@@ -872,15 +871,7 @@ fn goaway_code(buf: &[u8]) -> Option<u32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_rapid_reset_and_continuation_floods_are_cut_off() {
-    let backend = Backend::start("b1").await;
-    let admin = admin_port();
-    let fd = FrontDoorProc::start(
-        BIN,
-        &format!(
-            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n",
-            backend.addr
-        ),
-    );
+    let (backend, admin, fd) = plain_site().await;
 
     // Rapid reset: 10,000 streams, each opened and reset at once.
     let mut s = TcpStream::connect(fd.addr).await.unwrap();
@@ -1066,15 +1057,7 @@ async fn http2_extended_connect_is_refused_where_not_offered() {
 /// 431 for the bomb, GOAWAY ENHANCE_YOUR_CALM for the floods.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_hpack_bombs_and_control_floods_are_contained() {
-    let backend = Backend::start("b1").await;
-    let admin = admin_port();
-    let fd = FrontDoorProc::start(
-        BIN,
-        &format!(
-            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n",
-            backend.addr
-        ),
-    );
+    let (backend, admin, fd) = plain_site().await;
 
     // HPACK bomb: a 4,000-byte field into the dynamic table, then 100
     // one-byte references to it: 400 KB decoded from 4 KB sent.
