@@ -173,6 +173,15 @@ pub(crate) async fn serve<S, H>(
     let mut buf = BytesMut::new();
     let mut head = h1::RequestHead::default();
     let mut first = true;
+    // Both kept for the connection's life, so waiting for the next request
+    // takes no lock: the drain is one load of a flag all connections share
+    // (a fresh `cancelled()` future registers and removes a waiter under the
+    // token's lock each time), and the keep-alive timer is moved forward (a
+    // later deadline is one atomic store in tokio's timer, where a fresh
+    // timeout inserts its entry under the timer's lock and removes it again).
+    let mut draining = drain.watch();
+    let idle_timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(idle_timer);
     loop {
         let (limits, header_timeout, idle_timeout) = {
             let snap = shared.snapshot.load();
@@ -193,20 +202,25 @@ pub(crate) async fn serve<S, H>(
             give_back_spans(&mut head.headers);
             // A connection that never sends a byte gets the (shorter) header timeout.
             let wait = if first { header_timeout } else { idle_timeout };
+            idle_timer.as_mut().reset(Instant::now() + wait);
             let read = tokio::select! {
-                r = tokio::time::timeout(wait, read_pooled(&mut io, &mut buf)) => r,
-                () = drain.draining() => return,
+                biased;
+                r = read_pooled(&mut io, &mut buf) => r,
+                () = &mut idle_timer => return,
+                () = &mut draining => return,
             };
             match read {
-                Ok(Ok(n)) if n > 0 => {}
-                // The client left, or stayed quiet too long: end quietly.
+                Ok(n) if n > 0 => {}
+                // The client left: end quietly.
                 _ => return,
             }
         }
         first = false;
         take_spans(&mut head.headers);
-        // A head: complete within the request-header timeout of its first byte.
-        let deadline = Instant::now() + header_timeout;
+        // A head: complete within the request-header timeout of its first
+        // byte (counted from the first read that left it incomplete: most
+        // heads arrive whole, and then no clock is read here).
+        let mut timed = false;
         loop {
             match h1::parse_request_into(&buf, &limits, &mut head) {
                 Ok(true) => break,
@@ -219,10 +233,21 @@ pub(crate) async fn serve<S, H>(
                     return;
                 }
             }
-            match tokio::time::timeout_at(deadline, read_pooled(&mut io, &mut buf)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                Ok(_) => return,
-                Err(_) => {
+            if !timed {
+                timed = true;
+                // The connection's one timer serves here too (the task stays
+                // smaller than with a timeout of its own for this wait).
+                idle_timer.as_mut().reset(Instant::now() + header_timeout);
+            }
+            let read = tokio::select! {
+                biased;
+                r = read_pooled(&mut io, &mut buf) => Some(r),
+                () = &mut idle_timer => None,
+            };
+            match read {
+                Some(Ok(n)) if n > 0 => {}
+                Some(_) => return,
+                None => {
                     Box::pin(header_timeout_408(&shared, &mut io, peer)).await;
                     return;
                 }

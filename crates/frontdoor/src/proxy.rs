@@ -203,7 +203,15 @@ impl ProxyService {
                     request_id: &id,
                     host: host.as_ref(),
                 };
-                let forwarded = match snap.routes.route(&mut parts, self.client.ip(), &vars).await {
+                // Boxed: asking the state server is rare, and its future
+                // would otherwise make every request's larger.
+                let routed = match snap.routes.route(&mut parts, self.client.ip(), &vars) {
+                    Ok(routed) => routed,
+                    Err(shared) => {
+                        Box::pin(snap.routes.route_shared(&mut parts, &vars, shared)).await
+                    }
+                };
+                let forwarded = match routed {
                     Routed::Forward { route: r, pool } => {
                         route = r;
                         let pool = &snap.pools[pool];
@@ -221,7 +229,7 @@ impl ProxyService {
                             && compress.is_none()
                             && r.is_none_or(|r| !snap.routes.get(r).rewrites_responses());
                         let mut f = self
-                            .forward(pool, parts, body, client_upgrade, raw_head)
+                            .forward(pool, &mut parts, body, client_upgrade, raw_head)
                             .await;
                         if let Ok(resp) = &mut f.response {
                             if let Some(r) = r {
@@ -409,10 +417,14 @@ impl ProxyService {
         Ok((parts, body, client_upgrade, id))
     }
 
+    /// The request's head is borrowed, not moved, through the tries: each
+    /// step of a request is its own future, moved whole into the step above
+    /// it, so a `Parts` passed by value is copied at every step and stored
+    /// twice in each.
     async fn forward(
         &self,
         snap: &ServerPool,
-        parts: Parts,
+        parts: &mut Parts,
         body: RequestBody<'_>,
         client_upgrade: bool,
         raw_head: bool,
@@ -426,7 +438,7 @@ impl ProxyService {
         let replayable = is_idempotent(&parts.method) && matches!(body, RequestBody::Empty);
         // Kept only for requests we may replay after they were sent.
         let replay =
-            (replayable && cfg.attempts > 1 && snap.servers.len() > 1).then(|| clone_parts(&parts));
+            (replayable && cfg.attempts > 1 && snap.servers.len() > 1).then(|| clone_parts(parts));
         let user = snap.sticky.user(&parts.headers, self.client.ip());
         // Kept for the session-loss detector, which compares it with Set-Cookie.
         // (A HeaderValue clone shares its bytes; nothing is copied.)
@@ -443,21 +455,26 @@ impl ProxyService {
         // The session-loss detector and the findings read the response's
         // headers: then they come as a map.
         let raw_head = raw_head && request_cookie.is_none() && watch.is_none();
-        let mut pending = Some((parts, body));
+        // The body for the next try, while no try has consumed it (then
+        // `parts` is still the request as it arrived).
+        let mut pending = Some(body);
         // The servers tried so far: on the stack for the usual few attempts.
         let mut tried: smallvec::SmallVec<[usize; 4]> = smallvec::SmallVec::new();
         let mut last_err = ProxyError::new(ErrorKind::NoServer);
         let mut rerouted_from = None;
 
         while tried.len() < cfg.attempts as usize {
-            let (parts, body) = match pending.take() {
-                Some(p) => p,
+            let body = match pending.take() {
+                Some(b) => b,
                 None => match &replay {
-                    Some(p) => (clone_parts(p), RequestBody::Empty),
+                    Some(p) => {
+                        *parts = clone_parts(p);
+                        RequestBody::Empty
+                    }
                     None => break,
                 },
             };
-            let Some(choice) = snap.choose(&parts, self.client.ip(), &tried, &user) else {
+            let Some(choice) = snap.choose(parts, self.client.ip(), &tried, &user) else {
                 break;
             };
             let idx = choice.idx;
@@ -556,16 +573,16 @@ impl ProxyService {
         }
     }
 
-    /// One try against one server. On failure, hands back the request if it was never sent.
-    #[allow(clippy::type_complexity)]
+    /// One try against one server. On failure, hands back the body if the
+    /// request was never sent (`parts` is then as it was).
     async fn attempt<'a>(
         &self,
         snap: &ServerPool,
         server: &Arc<Server>,
-        mut parts: Parts,
+        parts: &mut Parts,
         mut body: RequestBody<'a>,
         raw_head: bool,
-    ) -> Result<Response<UpstreamBody>, (ProxyError, Option<(Parts, RequestBody<'a>)>)> {
+    ) -> Result<Response<UpstreamBody>, (ProxyError, Option<RequestBody<'a>>)> {
         let cfg = &snap.config;
         if !parts.headers.contains_key(header::HOST) {
             // HTTP/1.0 clients may send no Host; HTTP/1.1 servers require one.
@@ -583,7 +600,17 @@ impl ProxyService {
                 connect_timeout: cfg.timeouts.connect,
                 deadline,
             };
-            return Box::pin(crate::upstream_h2::exchange(to, parts, body)).await;
+            // Its request is built from the head, which it takes; an unsent
+            // request comes back whole.
+            let head = std::mem::replace(parts, Request::new(()).into_parts().0);
+            return match Box::pin(crate::upstream_h2::exchange(to, head, body)).await {
+                Ok(resp) => Ok(resp),
+                Err((e, Some((head, body)))) => {
+                    *parts = head;
+                    Err((e, Some(body)))
+                }
+                Err((e, None)) => Err((e, None)),
+            };
         }
         // A pooled connection may have been closed by the server since we last used
         // it; then the request comes back unsent and we dial afresh.
@@ -601,7 +628,7 @@ impl ProxyService {
                 .await
                 {
                     Ok(c) => c,
-                    Err(e) => return Err((e, Some((parts, body)))),
+                    Err(e) => return Err((e, Some(body))),
                 },
             };
             let reused = conn.reused;
@@ -611,7 +638,7 @@ impl ProxyService {
             };
             let sent = tokio::time::timeout_at(
                 deadline,
-                origin::exchange(conn, &parts, body, home, raw_head),
+                origin::exchange(conn, parts, body, home, raw_head),
             )
             .await;
             match sent {
@@ -620,7 +647,7 @@ impl ProxyService {
                 }
                 Ok(Ok(resp)) => {
                     // The head went out: the map serves the next request.
-                    crate::scratch::give_header_map(parts.headers);
+                    crate::scratch::give_header_map(std::mem::take(&mut parts.headers));
                     return Ok(resp);
                 }
                 Ok(Err(origin::Failed {
@@ -631,7 +658,7 @@ impl ProxyService {
                     continue;
                 }
                 Ok(Err(origin::Failed { error, unsent })) => {
-                    return Err((error, unsent.map(|b| (parts, b))));
+                    return Err((error, unsent));
                 }
             }
         }

@@ -9,6 +9,7 @@
 //! ([`route::path::normalize`]) and the server is sent the path the route
 //! matched, so a rule guarding `/admin` cannot be walked around.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
@@ -211,61 +212,125 @@ impl Routes {
     }
 
     /// Decide where the request goes, rewriting its path and headers for the
-    /// pool it is forwarded to. `peer` is the connection's address.
-    pub(crate) async fn route(&self, parts: &mut Parts, peer: IpAddr, vars: &Vars<'_>) -> Routed {
+    /// pool it is forwarded to. `peer` is the connection's address. Nothing
+    /// here waits, so the proxy's per-request future holds no routing state;
+    /// only a rate limit shared through the state server must ask it, and
+    /// then the request comes back as a [`SharedLimit`] for
+    /// [`Routes::route_shared`]. The path and host are borrowed from the
+    /// request unless normalising changed them.
+    pub(crate) fn route(
+        &self,
+        parts: &mut Parts,
+        peer: IpAddr,
+        vars: &Vars<'_>,
+    ) -> Result<Routed, SharedLimit> {
         if self.routes.is_empty() {
-            return Routed::Forward {
+            return Ok(Routed::Forward {
                 route: None,
                 pool: 0,
-            };
+            });
         }
-        let path = match route::path::normalize(parts.uri.path()) {
-            Ok(p) => p.into_owned(),
-            Err(e) => {
-                return Routed::Refused {
-                    route: None,
-                    error: ProxyError::with_detail(ErrorKind::BadPath, e.to_string()),
+        // `Some` only when normalising changed the path (then the server is
+        // sent the normal form).
+        let (found, normalised) = {
+            let path = match route::path::normalize(parts.uri.path()) {
+                Ok(p) => p,
+                Err(e) => {
+                    return Ok(Routed::Refused {
+                        route: None,
+                        error: ProxyError::with_detail(ErrorKind::BadPath, e.to_string()),
+                    })
                 }
-            }
+            };
+            let host = route::normalize_host(request_host(parts));
+            let found = self.table.find(&host, &path, &parts.method, &parts.headers);
+            (
+                found,
+                matches!(path, Cow::Owned(_)).then(|| path.into_owned()),
+            )
         };
-        let host = request_host(parts);
-        let host = route::normalize_host(&host);
-        let Some(i) = self.table.find(&host, &path, &parts.method, &parts.headers) else {
-            set_path(parts, &path);
-            return Routed::Forward {
+        let Some(i) = found else {
+            if let Some(path) = &normalised {
+                set_path(parts, path);
+            }
+            return Ok(Routed::Forward {
                 route: None,
                 pool: 0,
-            };
+            });
         };
-        let r = &self.routes[i];
-        if let Some(limit) = &r.limit {
+        if let Some(limit) = &self.routes[i].limit {
             let key = limit_key(&limit.key, parts, peer, &self.trusted);
-            let verdict = match (&self.store, limit.shared) {
-                (Some(store), true) => {
-                    store
-                        .check(&format!("bigstep:ratelimit:{}:{key}", r.name), &limit.gcra)
-                        .await
-                }
-                _ => r.live.buckets.check(&limit.gcra, key.as_bytes()),
-            };
+            if limit.shared && self.store.is_some() {
+                return Err(SharedLimit {
+                    route: i,
+                    key,
+                    normalised,
+                });
+            }
+            let verdict = self.routes[i]
+                .live
+                .buckets
+                .check(&limit.gcra, key.as_bytes());
             if let Err(wait) = verdict {
-                r.live.limited.inc();
-                let mut error = ProxyError::new(ErrorKind::RateLimited);
-                // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
-                error.retry_after = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
-                return Routed::Refused {
-                    route: Some(i),
-                    error,
-                };
+                return Ok(self.limited(i, wait));
             }
         }
+        Ok(self.act(i, parts, normalised, vars))
+    }
+
+    /// The rest of [`Routes::route`] for a route whose rate limit is shared:
+    /// ask the state server, then act.
+    pub(crate) async fn route_shared(
+        &self,
+        parts: &mut Parts,
+        vars: &Vars<'_>,
+        pending: SharedLimit,
+    ) -> Routed {
+        let i = pending.route;
+        let r = &self.routes[i];
+        if let (Some(store), Some(limit)) = (&self.store, &r.limit) {
+            let key = format!("bigstep:ratelimit:{}:{}", r.name, pending.key);
+            if let Err(wait) = store.check(&key, &limit.gcra).await {
+                return self.limited(i, wait);
+            }
+        }
+        self.act(i, parts, pending.normalised, vars)
+    }
+
+    /// A 429 from route `i`'s rate limit.
+    fn limited(&self, i: usize, wait: std::time::Duration) -> Routed {
+        self.routes[i].live.limited.inc();
+        let mut error = ProxyError::new(ErrorKind::RateLimited);
+        // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
+        error.retry_after = Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+        Routed::Refused {
+            route: Some(i),
+            error,
+        }
+    }
+
+    /// Route `i` matched and let the request through: forward, redirect or answer.
+    fn act(
+        &self,
+        i: usize,
+        parts: &mut Parts,
+        normalised: Option<String>,
+        vars: &Vars<'_>,
+    ) -> Routed {
+        let r = &self.routes[i];
         match &r.action {
             Action::Forward { pool, replace } => {
                 match (replace, &r.prefix) {
                     (Some(with), Some(prefix)) => {
-                        set_path(parts, &replace_prefix(prefix, &path, with))
+                        let path = normalised.as_deref().unwrap_or(parts.uri.path());
+                        let replaced = replace_prefix(prefix, path, with);
+                        set_path(parts, &replaced)
                     }
-                    _ => set_path(parts, &path),
+                    _ => {
+                        if let Some(path) = &normalised {
+                            set_path(parts, path);
+                        }
+                    }
                 }
                 r.request_headers.apply(&mut parts.headers, vars);
                 Routed::Forward {
@@ -274,6 +339,8 @@ impl Routes {
                 }
             }
             Action::Redirect { status, target } => {
+                let path = normalised.unwrap_or_else(|| parts.uri.path().to_owned());
+                let host = route::normalize_host(request_host(parts)).into_owned();
                 let rest = r.prefix.as_ref().map_or(path.as_str(), |p| p.rest(&path));
                 let query = parts
                     .uri
@@ -327,6 +394,14 @@ impl Routes {
     }
 }
 
+/// A request whose route has a rate limit shared through the state server:
+/// what [`Routes::route`] found, for [`Routes::route_shared`].
+pub(crate) struct SharedLimit {
+    route: usize,
+    key: String,
+    normalised: Option<String>,
+}
+
 impl CompiledRoute {
     /// Does the route change a server's response headers?
     pub(crate) fn rewrites_responses(&self) -> bool {
@@ -340,16 +415,15 @@ impl CompiledRoute {
 }
 
 /// The host a request names: the absolute-form target's, else `Host`.
-fn request_host(parts: &Parts) -> String {
+fn request_host(parts: &Parts) -> &str {
     if let Some(h) = parts.uri.host() {
-        return h.to_string();
+        return h;
     }
     parts
         .headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("")
-        .to_string()
 }
 
 /// Puts `path` (keeping the query) into the request target, if it changed.
