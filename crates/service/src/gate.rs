@@ -358,6 +358,46 @@ mod tests {
         assert_eq!(probe.polls.load(Ordering::SeqCst), 2);
     }
 
+    /// The wake count is shared by every gate: another gate's wake-up
+    /// makes this one load its own flag, which is unset, so its inner is
+    /// still not polled; its own wake-up is seen through `woken` and polls.
+    #[tokio::test]
+    async fn another_gates_wake_does_not_poll_this_inner() {
+        let (a, b) = (Arc::new(Probe::default()), Arc::new(Probe::default()));
+        let (pa, pb) = (a.clone(), b.clone());
+        let (mut ga, mut gb) = (Gate::new(), Gate::new());
+        let mut turns = 0;
+        let done = std::future::poll_fn(move |cx| {
+            let _ = ga.poll_with(cx, |cx| pa.poll(cx));
+            turns += 1;
+            if turns == 1 {
+                assert!(!ga.woken());
+            }
+            if turns == 2 {
+                let pb = pb.clone();
+                tokio::spawn(async move { pb.fire() });
+            }
+            if gb.poll_with(cx, |cx| pb.poll(cx)).is_ready() {
+                assert!(!ga.woken(), "only the other gate woke");
+                return Poll::Ready(());
+            }
+            if turns < 50 {
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        });
+        tokio::time::timeout(Duration::from_secs(10), tokio::spawn(done))
+            .await
+            .expect("the gate lost the wake-up")
+            .unwrap();
+        assert_eq!(
+            a.polls.load(Ordering::SeqCst),
+            1,
+            "registered once, never woken"
+        );
+        assert_eq!(b.polls.load(Ordering::SeqCst), 2);
+    }
+
     #[tokio::test]
     async fn after_a_ready_poll_polls_again_until_pending() {
         // An inner that is ready twice in a row without registering (a
