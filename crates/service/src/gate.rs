@@ -21,17 +21,25 @@
 //! between two polls of the same one, that line has left the first-level
 //! cache (in `bigstep state`, the four gates of a connection cost about 15
 //! first-level misses per request: callgrind's cache simulation, BENCHMARKS.md
-//! 2026-12-04 20:10). A signal that every connection shares (the drain, the
+//! 2026-12-04 20:10). So a gate first loads a counter all gates of the
+//! process share, bumped at each wake-up of any gate (rare): while it is
+//! what the gate saw when it last loaded its flag, nothing woke the gate
+//! and its own flag is not touched. A signal that every connection shares (the drain, the
 //! cut) needs no gate of its own: a [`Trip`] is raised once for all, and its
 //! [`TripWatch`] loads the one shared flag, which stays in cache.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+/// Bumped by every gate's wake-up, after its flag is set: while it stays
+/// what a gate saw when it last loaded its flag, that flag is still unset.
+/// Shared and rarely written, so it stays in cache.
+static WAKES: AtomicU64 = AtomicU64::new(0);
 
 /// See the module documentation.
 pub struct Gate {
@@ -43,6 +51,8 @@ pub struct Gate {
     /// The inner must be polled at the next poll: the last poll was ready,
     /// so nothing may be registered.
     must_poll: bool,
+    /// `WAKES` when the flag was last loaded.
+    seen: u64,
 }
 
 struct Signal {
@@ -57,6 +67,7 @@ impl Wake for Signal {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
+        WAKES.fetch_add(1, Ordering::AcqRel);
         if let Some(t) = self.task.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             t.wake_by_ref();
         }
@@ -89,13 +100,14 @@ impl Gate {
             signal,
             task: None,
             must_poll: true,
+            seen: 0,
         }
     }
 
     /// Whether what is polled through the gate woke it since the gate last
     /// polled it (one load; the gate still polls it next time).
     pub fn woken(&self) -> bool {
-        self.signal.woken.load(Ordering::Acquire)
+        WAKES.load(Ordering::Acquire) != self.seen && self.signal.woken.load(Ordering::Acquire)
     }
 
     /// Calls `poll` with the gate's waker when it may be ready; `Pending`
@@ -113,6 +125,14 @@ impl Gate {
             self.task = Some(cx.waker().clone());
             self.must_poll = true;
         }
+        // The shared count first: unchanged, nothing woke this gate since
+        // its flag was last loaded. (A wake after this load wakes the task
+        // again, after this poll.)
+        let wakes = WAKES.load(Ordering::Acquire);
+        if wakes == self.seen && !self.must_poll {
+            return Poll::Pending;
+        }
+        self.seen = wakes;
         // A load first: the usual answer (not woken) then costs no locked
         // instruction. Cleared before polling: a wake during the poll is kept
         // for the next.
@@ -336,6 +356,46 @@ mod tests {
             .unwrap();
         assert!(polled >= 100);
         assert_eq!(probe.polls.load(Ordering::SeqCst), 2);
+    }
+
+    /// The wake count is shared by every gate: another gate's wake-up
+    /// makes this one load its own flag, which is unset, so its inner is
+    /// still not polled; its own wake-up is seen through `woken` and polls.
+    #[tokio::test]
+    async fn another_gates_wake_does_not_poll_this_inner() {
+        let (a, b) = (Arc::new(Probe::default()), Arc::new(Probe::default()));
+        let (pa, pb) = (a.clone(), b.clone());
+        let (mut ga, mut gb) = (Gate::new(), Gate::new());
+        let mut turns = 0;
+        let done = std::future::poll_fn(move |cx| {
+            let _ = ga.poll_with(cx, |cx| pa.poll(cx));
+            turns += 1;
+            if turns == 1 {
+                assert!(!ga.woken());
+            }
+            if turns == 2 {
+                let pb = pb.clone();
+                tokio::spawn(async move { pb.fire() });
+            }
+            if gb.poll_with(cx, |cx| pb.poll(cx)).is_ready() {
+                assert!(!ga.woken(), "only the other gate woke");
+                return Poll::Ready(());
+            }
+            if turns < 50 {
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        });
+        tokio::time::timeout(Duration::from_secs(10), tokio::spawn(done))
+            .await
+            .expect("the gate lost the wake-up")
+            .unwrap();
+        assert_eq!(
+            a.polls.load(Ordering::SeqCst),
+            1,
+            "registered once, never woken"
+        );
+        assert_eq!(b.polls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

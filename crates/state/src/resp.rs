@@ -244,6 +244,37 @@ fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<Option<Request>, Proto
     Ok(used.map(|used| (args, used)))
 }
 
+/// The common form of a count line's number at `buf[at..]`: digits without
+/// a sign or a leading zero (or one `0`), at most 18 of them, then CRLF.
+/// Returns the number and where the next line starts; None for anything
+/// else, incomplete input included, which [`parse_i64`] after
+/// [`find_crlf`] then judges (this only saves the second pass over the
+/// digits, and the search for CR, in the usual case).
+#[inline]
+fn plain_count(buf: &[u8], at: usize) -> Option<(i64, usize)> {
+    let first = *buf.get(at)?;
+    if first == b'0' {
+        return (buf.get(at + 1..at + 3)? == b"\r\n").then_some((0, at + 3));
+    }
+    if !(b'1'..=b'9').contains(&first) {
+        return None;
+    }
+    let mut v = i64::from(first - b'0');
+    let mut i = at + 1;
+    loop {
+        let c = *buf.get(i)?;
+        if c.is_ascii_digit() {
+            if i - at >= 18 {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+            i += 1;
+        } else {
+            return (c == b'\r' && *buf.get(i + 1)? == b'\n').then_some((v, i + 2));
+        }
+    }
+}
+
 /// Finds one multibulk request at the front of `buf`: calls `arg(start, len)`
 /// for each argument in order and returns the bytes the request takes, or
 /// None (incomplete: some arguments may have been reported already).
@@ -253,23 +284,40 @@ fn scan_multibulk(
     limits: &Limits,
     mut arg: impl FnMut(usize, usize),
 ) -> Result<Option<usize>, ProtocolError> {
-    let Some(end) = find_crlf(buf, 1) else {
-        if buf.len() > limits.max_inline {
-            return Err(ProtocolError("too big mbulk count string".into()));
+    let (count, mut pos) = match plain_count(buf, 1) {
+        Some((c, next)) if c <= limits.max_multibulk_len => (c, next),
+        _ => {
+            let Some(end) = find_crlf(buf, 1) else {
+                if buf.len() > limits.max_inline {
+                    return Err(ProtocolError("too big mbulk count string".into()));
+                }
+                return Ok(None);
+            };
+            match parse_i64(&buf[1..end]) {
+                Some(c) if c <= limits.max_multibulk_len => (c, end + 2),
+                _ => return Err(ProtocolError("invalid multibulk length".into())),
+            }
         }
-        return Ok(None);
     };
-    let count = match parse_i64(&buf[1..end]) {
-        Some(c) if c <= limits.max_multibulk_len => c,
-        _ => return Err(ProtocolError("invalid multibulk length".into())),
-    };
-    let mut pos = end + 2;
     if count <= 0 {
         return Ok(Some(pos));
     }
     for _ in 0..count {
         if pos >= buf.len() {
             return Ok(None);
+        }
+        if buf[pos] == b'$' {
+            if let Some((len, start)) = plain_count(buf, pos + 1) {
+                if len <= limits.max_bulk_len {
+                    let len = len as usize;
+                    if buf.len() < start + len + 2 {
+                        return Ok(None);
+                    }
+                    arg(start, len);
+                    pos = start + len + 2;
+                    continue;
+                }
+            }
         }
         let Some(end) = find_crlf(buf, pos) else {
             if buf.len() - pos > limits.max_inline {
@@ -838,6 +886,17 @@ mod tests {
         fn never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
             let _ = req(&data);
             let _ = parse_frame(&data);
+        }
+
+        /// The fast count parse accepts only what the slow one reads the same.
+        #[test]
+        fn plain_count_agrees(line in "[-+0-9a ]{0,22}(\r\n)?") {
+            let b = line.as_bytes();
+            if let Some((v, next)) = plain_count(b, 0) {
+                let end = find_crlf(b, 0).expect("a CRLF");
+                proptest::prop_assert_eq!(next, end + 2);
+                proptest::prop_assert_eq!(parse_i64(&b[..end]), Some(v));
+            }
         }
 
         #[test]

@@ -18,11 +18,13 @@
 //! `busy::Admission`, entering the client registry at its first command
 //! after the script.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use service::Gate;
@@ -37,7 +39,7 @@ use crate::config::{Config, Fsync};
 use crate::lua::Scripting;
 use crate::resp::{Argv, Limits, Reply};
 use crate::shared::{Locked, Shared, StoreGuard};
-use crate::store::{ms_of, now_ms, AofPending, Client, ClientEntry, ClientShared, Store};
+use crate::store::{now_ms, AofPending, Client, ClientEntry, ClientShared, Store};
 
 /// A client's read buffer, as Redis's (PROTO_IOBUF_LEN).
 const INBUF: usize = 16 * 1024;
@@ -465,9 +467,10 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
         }
     };
     let mut synced = shared.synced.subscribe();
-    let mut inbuf = BytesMut::with_capacity(INBUF);
-    let mut out = BytesMut::with_capacity(16 * 1024);
-    let mut req = Request::default();
+    // The buffers are the thread's while the connection waits (see `Bufs`);
+    // `own` holds them only while something in them is still this
+    // connection's (part of a request, a request held for a busy script).
+    let mut own: Option<Box<Bufs>> = None;
     let mut draining = false;
     // The drain and the push channel are polled beside the socket at every
     // wake-up and almost never fire: kept for the connection's life, the
@@ -479,132 +482,153 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
     let mut drained = drain.watch();
     let mut pushes = Gate::new();
     'conn: loop {
-        // Room for a whole read: when the buffer's end is near, this moves
-        // what is left to its front (no request holds it any more, see
-        // `run_batch`) rather than reading a few bytes at a time.
-        if inbuf.capacity() - inbuf.len() < 1024 {
-            inbuf.reserve(4 * 1024);
+        // One future polls all three, in this order, without the state a
+        // `select!` builds afresh at each turn; the buffers are taken only
+        // to read into and go back to the thread when nothing was read.
+        let event = std::future::poll_fn(|cx| {
+            if !draining && std::pin::Pin::new(&mut drained).poll(cx).is_ready() {
+                return Poll::Ready(Event::Drain);
+            }
+            // None never comes: the client's own handle keeps a sender.
+            if let Poll::Ready(Some(push)) = pushes.poll_with(cx, |cx| push_rx.poll_recv(cx)) {
+                return Poll::Ready(Event::Push(push));
+            }
+            let mut b = Bufs::take(&mut own);
+            // Room for a whole read: when the buffer's end is near, this
+            // moves what is left to its front (no request holds it any more,
+            // see `run_batch`) rather than reading a few bytes at a time.
+            if b.inbuf.capacity() - b.inbuf.len() < 1024 {
+                b.inbuf.reserve(4 * 1024);
+            }
+            match tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut sock), cx, &mut b.inbuf) {
+                Poll::Ready(r) => Poll::Ready(Event::Read(r, b)),
+                Poll::Pending => {
+                    b.settle(&mut own);
+                    Poll::Pending
+                }
+            }
+        })
+        .await;
+        let mut b =
+            match event {
+                Event::Drain => {
+                    draining = true;
+                    if !in_flight(&client, own.as_deref()) {
+                        break 'conn;
+                    }
+                    continue;
+                }
+                Event::Push(push) => {
+                    let mut b = Bufs::take(&mut own);
+                    push.encode(client.proto, &mut b.out);
+                    let mut n = 1;
+                    while n < 1024 {
+                        match push_rx.try_recv() {
+                            Ok(p) => {
+                                p.encode(client.proto, &mut b.out);
+                                n += 1;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    // Killed (or over its output limit): closed, not written to.
+                    if is_killed(&client) {
+                        break 'conn;
+                    }
+                    let len = b.out.len();
+                    if !flush(&mut sock, &mut b.out, &client).await {
+                        break 'conn;
+                    }
+                    let _ = client.shared.pending.fetch_update(
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                        |p| Some(p.saturating_sub(len)),
+                    );
+                    b.settle(&mut own);
+                    continue;
+                }
+                Event::Read(Ok(0) | Err(_), _) => break 'conn,
+                Event::Read(Ok(_), b) => b,
+            };
+        let Bufs { inbuf, out, req } = &mut *b;
+        if inbuf.len() > shared.query_limit() {
+            tracing::warn!(
+                client = client.id,
+                "query buffer limit reached; closing client"
+            );
+            break 'conn;
         }
-        tokio::select! {
-            biased;
-            () = &mut drained, if !draining => {
-                draining = true;
-                if !in_flight(&client, &inbuf) {
-                    break 'conn;
-                }
+        // Run every complete request in the buffer (pipelining).
+        let mut w = Written::default();
+        loop {
+            let outcome = run_batch(&shared, &mut client, inbuf, req, out, &mut w);
+            if w.at > 0 {
+                shared.wake_writer();
             }
-            Some(push) = std::future::poll_fn(|cx| pushes.poll_with(cx, |cx| push_rx.poll_recv(cx))) => {
-                push.encode(client.proto, &mut out);
-                let mut n = 1;
-                while n < 1024 {
-                    match push_rx.try_recv() {
-                        Ok(p) => { p.encode(client.proto, &mut out); n += 1; }
-                        Err(_) => break,
+            match outcome {
+                Batch::Done => break,
+                Batch::Close => {
+                    client.close = true;
+                    break;
+                }
+                Batch::ProtocolError => {
+                    let _ = flush(&mut sock, out, &client).await;
+                    break 'conn;
+                }
+                Batch::Flush => {
+                    if !wait_durable(&mut synced, w.at, w.always).await
+                        || !flush(&mut sock, out, &client).await
+                        || is_killed(&client)
+                    {
+                        break 'conn;
                     }
                 }
-                // Killed (or over its output limit): closed, not written to.
-                if is_killed(&client) {
-                    break 'conn;
-                }
-                let len = out.len();
-                if !flush(&mut sock, &mut out, &client).await {
-                    break 'conn;
-                }
-                let _ = client.shared.pending.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| Some(p.saturating_sub(len)));
-            }
-            r = sock.read_buf(&mut inbuf) => {
-                match r {
-                    Ok(0) | Err(_) => break 'conn,
-                    Ok(_) => {}
-                }
-                if inbuf.len() > shared.query_limit() {
-                    tracing::warn!(client = client.id, "query buffer limit reached; closing client");
-                    break 'conn;
-                }
-                // Run every complete request in the buffer (pipelining).
-                let mut w = Written::default();
-                loop {
-                    let outcome = run_batch(&shared, &mut client, &mut inbuf, &mut req, &mut out, &mut w);
-                    if w.at > 0 {
-                        shared.wake_writer();
+                Batch::WaitIdle => {
+                    if !wait_durable(&mut synced, w.at, w.always).await
+                        || !flush(&mut sock, out, &client).await
+                        || is_killed(&client)
+                    {
+                        break 'conn;
                     }
-                    match outcome {
-                        Batch::Done => break,
-                        Batch::Close => {
-                            client.close = true;
-                            break;
-                        }
-                        Batch::ProtocolError => {
-                            let _ = flush(&mut sock, &mut out, &client).await;
-                            break 'conn;
-                        }
-                        Batch::Flush => {
-                            if !wait_durable(&mut synced, w.at, w.always).await
-                                || !flush(&mut sock, &mut out, &client).await
-                                || is_killed(&client)
-                            {
-                                break 'conn;
-                            }
-                        }
-                        Batch::WaitIdle => {
-                            if !wait_durable(&mut synced, w.at, w.always).await
-                                || !flush(&mut sock, &mut out, &client).await
-                                || is_killed(&client)
-                            {
-                                break 'conn;
-                            }
-                            tokio::select! {
-                                () = shared.watch.idle() => {}
-                                () = killed(&client.shared) => break 'conn,
-                            }
-                        }
-                        Batch::Block => {
-                            if !wait_durable(&mut synced, w.at, w.always).await
-                                || !flush(&mut sock, &mut out, &client).await
-                                || is_killed(&client)
-                            {
-                                break 'conn;
-                            }
-                            match block_wait(&shared, &mut client, &mut sock, &mut inbuf).await {
-                                Some(r) => r.encode(client.proto, &mut out),
-                                None => break 'conn,
-                            }
-                            let s = shared.lock_idle().await;
-                            w.at = w.at.max(s.aof_offset());
-                            w.always = s.cfg.appendfsync == Fsync::Always;
-                        }
+                    tokio::select! {
+                        () = shared.watch.idle() => {}
+                        () = killed(&client.shared) => break 'conn,
                     }
                 }
-                // Written at once, not after the other clients woken by the
-                // same readiness event (a self-wake cost ~540 instructions per
-                // request and saved no syscall: bench/state_syscalls.sh,
-                // BENCHMARKS.md 2026-12-04 17:00).
-                // A kill meanwhile (by this very request, or from another
-                // thread) woke the push gate: only then is the flag loaded.
-                if !wait_durable(&mut synced, w.at, w.always).await
-                    || !flush(&mut sock, &mut out, &client).await
-                    || client.close
-                    || (pushes.woken() && is_killed(&client))
-                {
-                    break 'conn;
-                }
-                if draining && !in_flight(&client, &inbuf) {
-                    break 'conn;
-                }
-                if inbuf.is_empty() {
-                    if inbuf.capacity() > 1 << 20 {
-                        inbuf = BytesMut::with_capacity(INBUF);
-                    } else {
-                        // Every request taken and none of them held: the next
-                        // read lands at the front of the buffer again, in the
-                        // cache lines this one used, rather than walking the
-                        // whole allocation through the cache. (False when a
-                        // reply still holds a slice: then the reads walk on.)
-                        let _ = inbuf.try_reclaim(INBUF);
+                Batch::Block => {
+                    if !wait_durable(&mut synced, w.at, w.always).await
+                        || !flush(&mut sock, out, &client).await
+                        || is_killed(&client)
+                    {
+                        break 'conn;
                     }
+                    match block_wait(&shared, &mut client, &mut sock, inbuf).await {
+                        Some(r) => r.encode(client.proto, out),
+                        None => break 'conn,
+                    }
+                    let s = shared.lock_idle().await;
+                    w.at = w.at.max(s.aof_offset());
+                    w.always = s.cfg.appendfsync == Fsync::Always;
                 }
             }
         }
+        // Written at once, not after the other clients woken by the
+        // same readiness event (a self-wake cost ~540 instructions per
+        // request and saved no syscall: bench/state_syscalls.sh,
+        // BENCHMARKS.md 2026-12-04 17:00).
+        // A kill meanwhile (by this very request, or from another
+        // thread) woke the push gate: only then is the flag loaded.
+        if !wait_durable(&mut synced, w.at, w.always).await
+            || !flush(&mut sock, out, &client).await
+            || client.close
+            || (pushes.woken() && is_killed(&client))
+        {
+            break 'conn;
+        }
+        if draining && !in_flight(&client, Some(&b)) {
+            break 'conn;
+        }
+        b.settle(&mut own);
     }
     let _ = sock.shutdown().await;
     disconnect(&shared, &mut client).await;
@@ -635,8 +659,81 @@ fn client_entry(c: &Client, peer: SocketAddr, laddr: String) -> ClientEntry {
 /// of a command received, or a transaction opened and not yet run. (A blocked
 /// command is waited for inside [`block_wait`]; replies are written before the
 /// connection loop looks here.)
-fn in_flight(client: &Client, inbuf: &BytesMut) -> bool {
-    !inbuf.is_empty() || client.multi.is_some()
+fn in_flight(client: &Client, bufs: Option<&Bufs>) -> bool {
+    bufs.is_some_and(|b| !b.inbuf.is_empty() || b.req.held) || client.multi.is_some()
+}
+
+/// What woke a connection.
+enum Event {
+    /// The shutdown's drain.
+    Drain,
+    /// A push (pub/sub, invalidation, or the empty one of a kill).
+    Push(Reply),
+    /// A read, into these buffers.
+    Read(std::io::Result<usize>, Box<Bufs>),
+}
+
+/// A connection's buffers: what it read, its replies, the arguments of the
+/// request being run. They are the thread's while the connection waits: taken
+/// when it has read something and given back once all of it was run and
+/// written, most recently returned first. With 50 clients taking turns, a
+/// connection's own buffers were cold at each of its requests (five cache
+/// lines: the read and write buffers, their reference count block, the
+/// argument vectors); the thread's last ones are still in cache, as Redis's
+/// allocator hands a request the memory the one before freed.
+struct Bufs {
+    inbuf: BytesMut,
+    out: BytesMut,
+    req: Request,
+}
+
+/// Buffers kept per thread for the next wake-up, at most.
+const POOL_MAX: usize = 64;
+
+thread_local! {
+    // Boxed: a connection holds its buffers, when it does, as one pointer
+    // (they are moved in and out of the pool at every wake-up).
+    #[allow(clippy::vec_box)]
+    static POOL: RefCell<Vec<Box<Bufs>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Bufs {
+    /// The connection's own buffers if it holds some, else the thread's last.
+    fn take(own: &mut Option<Box<Bufs>>) -> Box<Bufs> {
+        if let Some(b) = own.take() {
+            return b;
+        }
+        POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| {
+            Box::new(Bufs {
+                inbuf: BytesMut::with_capacity(INBUF),
+                out: BytesMut::with_capacity(16 * 1024),
+                req: Request::default(),
+            })
+        })
+    }
+
+    /// Back to the thread when nothing in them is the connection's any more
+    /// (replies written, every request taken and run), else kept in `own`.
+    /// The read buffer goes back only when it is its allocation's sole owner
+    /// (no reply still holds a slice), starting at its front again, and
+    /// neither buffer grew past a MiB (then they are dropped).
+    fn settle(mut self: Box<Bufs>, own: &mut Option<Box<Bufs>>) {
+        if !self.inbuf.is_empty() || !self.out.is_empty() || self.req.held {
+            *own = Some(self);
+            return;
+        }
+        if self.inbuf.capacity() > 1 << 20 || self.out.capacity() > 1 << 20 {
+            return;
+        }
+        if self.inbuf.try_reclaim(INBUF) {
+            POOL.with(|p| {
+                let mut p = p.borrow_mut();
+                if p.len() < POOL_MAX {
+                    p.push(self);
+                }
+            });
+        }
+    }
 }
 
 /// How far this client's writes reach into the log.
@@ -732,13 +829,13 @@ fn run_batch(
         }
         // One clock reading for the request's `now` and the start of its
         // timing (Store::request_clock).
-        let clock = SystemTime::now();
+        let clock = crate::store::wall_ns();
         s.request_clock = Some(clock);
         let mut ctx = Ctx {
             s,
             sc: scripting,
             c: client,
-            now: ms_of(clock),
+            now: clock / 1_000_000,
             in_script: false,
             in_exec: false,
             custom_prop: false,
@@ -822,4 +919,54 @@ async fn disconnect(shared: &Shared, client: &mut Client) {
     let mut s = shared.lock_idle().await;
     cmd::unblock(&mut s, client.id);
     crate::cmd::forget_client(&mut s, client);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Bufs, POOL};
+
+    fn pooled() -> usize {
+        POOL.with(|p| p.borrow().len())
+    }
+
+    /// Buffers go back to the thread only when nothing in them is the
+    /// connection's: part of a request or an unwritten reply stays with it,
+    /// and a read buffer a reply still holds a slice of is not handed to
+    /// another connection. What goes back reads at its front again.
+    #[test]
+    fn buffers_go_back_to_the_thread_only_when_empty_and_unshared() {
+        let mut own = None;
+        let mut b = Bufs::take(&mut own);
+        b.inbuf.extend_from_slice(b"*1\r\n$4\r\nPI");
+        b.settle(&mut own);
+        assert!(own.is_some(), "part of a request stays with the connection");
+        assert_eq!(pooled(), 0);
+
+        let mut b = Bufs::take(&mut own);
+        assert_eq!(&b.inbuf[..], b"*1\r\n$4\r\nPI", "its own buffers come back");
+        b.inbuf.extend_from_slice(b"NG\r\n");
+        let request = b.inbuf.split_to(14).freeze();
+        b.out.extend_from_slice(b"+PONG\r\n");
+        b.settle(&mut own);
+        assert!(own.is_some(), "an unwritten reply stays too");
+
+        let mut b = Bufs::take(&mut own);
+        b.out.clear();
+        b.settle(&mut own);
+        assert!(own.is_none());
+        assert_eq!(pooled(), 0, "not pooled while a slice of it is held");
+        drop(request);
+
+        let mut b = Bufs::take(&mut own);
+        let front = b.inbuf.as_ptr();
+        b.inbuf.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        drop(b.inbuf.split_to(14));
+        b.settle(&mut own);
+        assert!(own.is_none());
+        assert_eq!(pooled(), 1);
+        let b = Bufs::take(&mut own);
+        assert_eq!(pooled(), 0);
+        assert_eq!(b.inbuf.as_ptr(), front, "reclaimed to its front");
+        assert!(b.inbuf.capacity() >= super::INBUF);
+    }
 }

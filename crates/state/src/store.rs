@@ -31,6 +31,19 @@ pub(crate) fn now_ms() -> u64 {
     ms_of(SystemTime::now())
 }
 
+/// The wall clock in nanoseconds since the epoch (0 before it, or if it
+/// cannot be read), as each request reads it: plain integers, where
+/// `SystemTime` spent about 40 instructions per subtraction (callgrind).
+pub(crate) fn wall_ns() -> u64 {
+    use nix::time::{clock_gettime, ClockId};
+    match clock_gettime(ClockId::CLOCK_REALTIME) {
+        Ok(t) if t.tv_sec() >= 0 => {
+            (t.tv_sec() as u64).saturating_mul(1_000_000_000) + t.tv_nsec() as u64
+        }
+        _ => 0,
+    }
+}
+
 /// A clock reading in milliseconds since the epoch.
 pub(crate) fn ms_of(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -584,7 +597,7 @@ pub(crate) struct Store {
     /// The clock as the server read it for a client's request (its `now`),
     /// taken by the command's timing (`cmd::call`): a request then reads
     /// the clock twice, not three times. None outside a request.
-    pub(crate) request_clock: Option<SystemTime>,
+    pub(crate) request_clock: Option<u64>,
 }
 
 /// How long an unused MIGRATE connection is kept (Redis's

@@ -2,8 +2,6 @@
 //! touches, the log), and the ACL check every caller makes first. Client
 //! requests ([`super::dispatch`]), EXEC and scripts all come through here.
 
-use std::time::SystemTime;
-
 use bytes::Bytes;
 
 use super::ctx::{Ctx, Spec, Unresolved};
@@ -29,7 +27,11 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
     // counted on their own too. Not while replaying the log. A client's
     // request starts from the reading its `now` came from (the wall clock,
     // as Redis's `ustime`; a step back counts as zero).
-    let started = ctx.s.request_clock.take().unwrap_or_else(SystemTime::now);
+    let started = ctx
+        .s
+        .request_clock
+        .take()
+        .unwrap_or_else(crate::store::wall_ns);
     let reply = match spec.run {
         Some(run) => run(ctx, argv).unwrap_or_else(|e| e),
         // Unreachable by construction: a container without a handler has an
@@ -38,9 +40,7 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         None => Unresolved::WrongArity(spec.name).reply(),
     };
     if !ctx.s.loading {
-        let ns = SystemTime::now()
-            .duration_since(started)
-            .map_or(0, |d| d.as_nanos() as u64);
+        let ns = crate::store::wall_ns().saturating_sub(started);
         let failed = match &reply {
             Reply::Error(e) => {
                 // A script's failing redis.call reaches the client as the
