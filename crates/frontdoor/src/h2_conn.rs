@@ -1,8 +1,8 @@
 //! HTTP/2 to clients on our own wire layer (`h2wire`), driven inline by the
 //! client connection's task, as the HTTP/1 core (`client_conn`) is: no task
-//! per stream, no hand-off between tasks per frame. Chosen by
-//! `[balance.http2] engine = "bigstep"`; hyper's server (`serve_h2` in
-//! lib.rs) is the default.
+//! per stream, no hand-off between tasks per frame. The default
+//! (`[balance.http2] engine = "bigstep"`); hyper's server (`serve_h2` in
+//! lib.rs) is `engine = "hyper"`.
 //!
 //! One future per connection owns the socket, the pooled read buffer, the
 //! `h2wire::conn::Connection` and the streams:

@@ -133,8 +133,9 @@ pub struct Http2Config {
     /// tunnelled to the server as an HTTP/1.1 WebSocket upgrade. Off: browsers
     /// open WebSockets on a separate HTTP/1.1 connection.
     pub websocket: bool,
-    /// Which HTTP/2 implementation serves clients: `hyper` (the h2 crate)
-    /// or `bigstep` (our own `h2wire`, driven inline by the connection's task).
+    /// Which HTTP/2 implementation serves clients: `bigstep` (the default:
+    /// our own `h2wire`, driven inline by the connection's task) or `hyper`
+    /// (the h2 crate).
     pub engine: Http2Engine,
     /// How long a client has to acknowledge our SETTINGS (RFC 9113 §6.5.3)
     /// before the connection is closed with GOAWAY SETTINGS_TIMEOUT (the
@@ -148,9 +149,11 @@ pub struct Http2Config {
 #[serde(rename_all = "kebab-case")]
 pub enum Http2Engine {
     /// hyper's HTTP/2 server (the h2 crate).
-    #[default]
     Hyper,
-    /// Our own wire layer (`h2wire`); no WebSocket over HTTP/2 yet.
+    /// Our own wire layer (`h2wire`), the default: it passes every HTTP/2,
+    /// gRPC and WebSocket-over-HTTP/2 test hyper's engine passes, at fewer
+    /// instructions per request (BENCHMARKS.md).
+    #[default]
     Bigstep,
 }
 
