@@ -11,7 +11,7 @@
 #   H2_CONNS=N H2_STREAMS=N   h2load -c / -m (default 8, 10)
 #   BASE_PORT=N        first of the 2 ports used (default 18700)
 #   KEEP=1             keep the temp dir (configs, raw output) after exit
-#   H2_ENGINE=hyper    bigstep's HTTP/2 engine to clients ([balance.http2] engine: hyper or bigstep)
+#   H2_ENGINE=bigstep  bigstep's HTTP/2 engine to clients ([balance.http2] engine: bigstep or hyper)
 #
 # Each request is a real unary gRPC call as h2load sends it: POST
 # /bigstep.test.Echo/Unary with `content-type: application/grpc`, `te: trailers`
@@ -73,7 +73,7 @@ address = "127.0.0.1:$BACKEND_PORT"
 protocol = "h2c"
 
 [balance.http2]
-engine = "${H2_ENGINE:-hyper}"
+engine = "${H2_ENGINE:-bigstep}"
 EOF
     RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/bigstep.toml" --threads 1 > "$W/bigstep.log" 2>&1 &
     PID_bigstep=$!; PIDS+=($PID_bigstep)

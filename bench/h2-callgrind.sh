@@ -11,8 +11,8 @@
 #
 # Environment:
 #   BIGSTEP_BIN=path   the binary (default: cargo build --release)
-#   H2_ENGINE=hyper    bigstep's HTTP/2 engine ([balance.http2] engine):
-#                      hyper (the h2 crate) or bigstep (our own h2wire)
+#   H2_ENGINE=bigstep  bigstep's HTTP/2 engine ([balance.http2] engine):
+#                      bigstep (our own h2wire, the default) or hyper (the h2 crate)
 #   N=20000            requests counted (h2load -c8 -m10: an exact count)
 #   TESTS="h2c h2-tls" h2c: prior knowledge on plain TCP; h2-tls: ALPN h2 over
 #                      TLS 1.3 (ECDSA P-256, as bench/tls.sh; the 8 handshakes
@@ -30,7 +30,7 @@
 set -euo pipefail
 
 N=${N:-20000}
-H2_ENGINE=${H2_ENGINE:-hyper}
+H2_ENGINE=${H2_ENGINE:-bigstep}
 TESTS=${TESTS:-"h2c h2-tls"}
 PROXIES=${PROXIES:-"bigstep haproxy nginx"}
 TOP=${TOP:-25}

@@ -15,7 +15,7 @@
 #   IDLE_CONNS=N       idle TLS keep-alive connections for the RSS test (default 2000)
 #   BASE_PORT=N        first of the 5 ports used (default 18680)
 #   KEEP=1             keep the temp dir (certificate, configs, raw output) after exit
-#   H2_ENGINE=hyper    bigstep's HTTP/2 engine ([balance.http2] engine: hyper or bigstep)
+#   H2_ENGINE=bigstep  bigstep's HTTP/2 engine ([balance.http2] engine: bigstep or hyper)
 #
 # What it measures (see BENCHMARKS.md "## TLS and HTTP/2 at the edge"):
 #   hs-new     TLS 1.3 full handshakes: `openssl s_time -new -tls1_3 -www /`, a new TCP
@@ -97,7 +97,7 @@ cert = "$W/cert.pem"
 key = "$W/key.pem"
 
 [balance.http2]
-engine = "${H2_ENGINE:-hyper}"
+engine = "${H2_ENGINE:-bigstep}"
 EOF
     RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/bigstep.toml" --threads 1 > "$W/bigstep.log" 2>&1 &
     PID_bigstep=$!; PIDS+=($PID_bigstep)
@@ -145,7 +145,7 @@ done
 echo "# TLS benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 bench_machine
 echo "# $(openssl version | cut -d' ' -f1-2); $(h2load --version | head -1)"
-echo "# h2 engine ${H2_ENGINE:-hyper}; rounds=$ROUNDS duration=$DURATION hs_clients=$HS_CLIENTS conns=$CONNS h2=${H2_CONNS}x$H2_STREAMS idle_conns=$IDLE_CONNS; load average at start: $(loadavg)"
+echo "# h2 engine ${H2_ENGINE:-bigstep}; rounds=$ROUNDS duration=$DURATION hs_clients=$HS_CLIENTS conns=$CONNS h2=${H2_CONNS}x$H2_STREAMS idle_conns=$IDLE_CONNS; load average at start: $(loadavg)"
 
 RESULTS=$W/results.tsv
 : > "$RESULTS"

@@ -25,6 +25,7 @@ const CFG: Config = Config {
     max_rapid_resets: 20,
     max_idle_frames: 100,
     max_queued_acks: 50,
+    enable_connect_protocol: true,
 };
 
 /// Every frame in `out` parses; the last one, if `goaway`, is a GOAWAY.

@@ -983,12 +983,13 @@ async fn read_frames(
     }
 }
 
+/// The bigstep engine is the default: only `BIGSTEP_TEST_H2_ENGINE=hyper` picks the other.
 fn on_bigstep_engine() -> bool {
-    std::env::var(testkit::process::H2_ENGINE_ENV).is_ok_and(|e| e == "bigstep")
+    std::env::var(testkit::process::H2_ENGINE_ENV).map_or(true, |e| e != "hyper")
 }
 
-/// Where WebSocket over HTTP/2 is not offered (hyper with `websocket =
-/// false`; the bigstep engine always), an extended CONNECT is malformed
+/// Where WebSocket over HTTP/2 is not offered (`websocket = false`, either
+/// engine), an extended CONNECT is malformed
 /// (RFC 8441 §3): RST_STREAM PROTOCOL_ERROR, no server sees it, and the
 /// connection goes on serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1048,6 +1049,79 @@ async fn http2_extended_connect_is_refused_where_not_offered() {
         "the GET after it was not answered: {frames:?}"
     );
     assert_eq!(backend.hits(), 1, "only the GET reaches the server");
+}
+
+/// A client that never acknowledges our SETTINGS is cut off with GOAWAY
+/// SETTINGS_TIMEOUT once `settings_timeout` has passed (RFC 9113 §6.5.3),
+/// requests or not; a client that acknowledged them keeps its
+/// connection past that time. The bigstep engine only: hyper's has no such
+/// timer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_settings_never_acknowledged_time_out() {
+    if !on_bigstep_engine() {
+        return;
+    }
+    let backend = Backend::start("b1").await;
+    let admin = admin_port();
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "admin_listen = \"{admin}\"\n[[balance.servers]]\naddress = \"{}\"\n\
+             [balance.http2]\nsettings_timeout = \"500ms\"\n",
+            backend.addr
+        ),
+    );
+    let answered = |frames: &[(u8, u8, u32, Vec<u8>)], id: u32| {
+        frames
+            .iter()
+            .any(|(t, fl, s, _)| *t == 0 && *s == id && fl & 1 == 1)
+    };
+    // Never acks (its request may or may not be answered before the timer).
+    let mut rude = TcpStream::connect(fd.addr).await.unwrap();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    out.extend(frame(1, 0x5, 1, &get_headers()));
+    rude.write_all(&out).await.unwrap();
+    // Acks at once.
+    let mut polite = TcpStream::connect(fd.addr).await.unwrap();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    out.extend(frame(4, 1, 0, &[]));
+    out.extend(frame(1, 0x5, 1, &get_headers()));
+    polite.write_all(&out).await.unwrap();
+
+    let (frames, closed) = read_frames(&mut rude, Duration::from_secs(10), |f| {
+        f.iter().any(|(t, ..)| *t == 7)
+    })
+    .await;
+    let goaway = frames.iter().find(|(t, ..)| *t == 7);
+    assert_eq!(
+        goaway.map(|(.., p)| p[4..8].to_vec()),
+        Some(4u32.to_be_bytes().to_vec()),
+        "expected GOAWAY SETTINGS_TIMEOUT: {frames:?} (closed: {closed})"
+    );
+    let (_, closed) = read_frames(&mut rude, Duration::from_secs(10), |_| false).await;
+    assert!(closed, "the connection stayed open after its GOAWAY");
+
+    // The polite client's connection outlived the timeout: a second request
+    // on it is answered.
+    let (frames, _) = read_frames(&mut polite, Duration::from_secs(10), |f| answered(f, 1)).await;
+    assert!(answered(&frames, 1), "{frames:?}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    polite
+        .write_all(&frame(1, 0x5, 3, &get_headers()))
+        .await
+        .unwrap();
+    let (frames, _) = read_frames(&mut polite, Duration::from_secs(10), |f| {
+        answered(f, 3) || f.iter().any(|(t, ..)| *t == 7)
+    })
+    .await;
+    assert!(answered(&frames, 3), "{frames:?}");
+    assert!(backend.hits() >= 2);
+    assert_eq!(
+        metric(admin, "bigstep_http2_protocol_errors_total").await,
+        1
+    );
 }
 
 /// An HPACK bomb (a header list past `max_header_list_bytes` from a few

@@ -1136,6 +1136,23 @@ mod tests {
     }
 
     #[test]
+    fn http2_defaults_to_our_engine_and_checks_its_settings_timeout() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.http2.engine, Http2Engine::Bigstep);
+        assert_eq!(c.http2.settings_timeout, Duration::from_secs(10));
+        let c =
+            Config::from_toml("[http2]\nengine = \"hyper\"\nsettings_timeout = \"2s\"\n").unwrap();
+        assert_eq!(c.http2.engine, Http2Engine::Hyper);
+        assert_eq!(c.http2.settings_timeout, Duration::from_secs(2));
+        let e = Config::from_toml("[http2]\nsettings_timeout = \"0s\"\n").unwrap_err();
+        assert!(
+            e.message.contains("http2.settings_timeout"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn unknown_key_names_key_and_line() {
         let e = Config::from_toml("listen = \"127.0.0.1:1\"\nalgoritm = \"hash\"\n").unwrap_err();
         assert!(e.message.contains("algoritm"), "{}", e.message);

@@ -1,8 +1,8 @@
 //! HTTP/2 to clients on our own wire layer (`h2wire`), driven inline by the
 //! client connection's task, as the HTTP/1 core (`client_conn`) is: no task
-//! per stream, no hand-off between tasks per frame. Chosen by
-//! `[balance.http2] engine = "bigstep"`; hyper's server (`serve_h2` in
-//! lib.rs) is the default.
+//! per stream, no hand-off between tasks per frame. The default
+//! (`[balance.http2] engine = "bigstep"`); hyper's server (`serve_h2` in
+//! lib.rs) is `engine = "hyper"`.
 //!
 //! One future per connection owns the socket, the pooled read buffer, the
 //! `h2wire::conn::Connection` and the streams:
@@ -16,20 +16,27 @@
 //!   connection's send windows allow (`send_capacity`, `WindowOpened`);
 //!   trailers go both ways (gRPC);
 //! - RST_STREAM from the client drops the stream's proxy future (which
-//!   cancels the upstream work) and its response body.
+//!   cancels the upstream work) and its response body;
+//! - WebSocket over HTTP/2 (RFC 8441), when `websocket` is on: h2wire offers
+//!   SETTINGS_ENABLE_CONNECT_PROTOCOL and lets `:protocol` through; the proxy
+//!   turns the extended CONNECT into an HTTP/1.1 upgrade (`ws_h2`, as for
+//!   hyper's engine); once its `200` is sent, the stream becomes a byte stream
+//!   (`h2_tunnel`) that `ws_h2::spawn_tunnel` copies to the server's socket;
+//! - SETTINGS not acknowledged within `settings_timeout`: GOAWAY
+//!   SETTINGS_TIMEOUT (RFC 9113 §6.5.3). No keep-alive PING (hyper's engine
+//!   sends none either): the request-header and keep-alive timers of
+//!   `ClientIo` end idle connections.
 //!
-//! Not here yet: WebSocket over HTTP/2 (RFC 8441). This engine does not send
-//! SETTINGS_ENABLE_CONNECT_PROTOCOL, so a request with `:protocol` is
-//! malformed (RFC 8441 §3) and refused with RST_STREAM PROTOCOL_ERROR;
-//! browsers then open their WebSockets over HTTP/1.1. Nor: SETTINGS-ack and
-//! PING timeouts (the request-header and keep-alive timers of `ClientIo`
-//! apply); a panic in one stream's proxy future ends the connection (hyper's
-//! engine catches it per stream); no `date` is added to a response without
-//! one.
+//! - a panic in one stream's proxy future or response body resets that
+//!   stream (INTERNAL_ERROR) and counts it; the others go on, as with
+//!   hyper's engine's task per stream.
+//!
+//! Not here yet: no `date` is added to a response without one.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,29 +53,91 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use h2wire::conn::{Config, Connection, Event};
 use h2wire::ErrorCode;
 
-use crate::body::{lock, Inbound, Inbox, RequestBody, ResponseBody, StreamIn};
+use crate::body::{lock, BoxError, Inbound, Inbox, RequestBody, ResponseBody, StreamIn};
 use crate::client_conn::{give_back, poll_read_pooled};
 use crate::conn::Phase;
+use crate::h2_tunnel::Outbound;
 use crate::proxy::{Front, ProxyService};
+use crate::tunnel::TunnelHandoff;
 use crate::Shared;
 
-/// A stream's proxy future: the stream id and the response head (None if
-/// the stream was reset first).
-type Head = Pin<Box<dyn Future<Output = (u32, Option<Response<ResponseBody>>)> + Send>>;
+/// A stream's proxy future: the stream id and what became of it.
+type Head = Pin<Box<dyn Future<Output = (u32, Answered<Response<ResponseBody>>)> + Send>>;
+
+/// What a stream's proxy work came to.
+#[derive(Debug)]
+enum Answered<T> {
+    Response(T),
+    /// The client reset the stream first.
+    Cancelled,
+    /// The work panicked: this stream is reset, the others go on.
+    Panicked,
+}
+
+/// Poll a stream's proxy work unless the stream was reset, and contain a
+/// panic in it to this stream (as a task per stream would on hyper's
+/// engine). `work` must not be polled again once this is Ready.
+fn poll_guarded<F: Future>(
+    work: Pin<&mut F>,
+    cancel: &Cancel,
+    cx: &mut Context<'_>,
+) -> Poll<Answered<F::Output>> {
+    cancel.waker.register(cx.waker());
+    if cancel.cancelled.load(Ordering::Acquire) {
+        return Poll::Ready(Answered::Cancelled);
+    }
+    // Unwinding costs nothing until it happens.
+    match std::panic::catch_unwind(AssertUnwindSafe(|| work.poll(cx))) {
+        Ok(p) => p.map(Answered::Response),
+        Err(_) => Poll::Ready(Answered::Panicked),
+    }
+}
 
 /// One stream the driver is working on.
 struct Slot {
     id: u32,
     /// Cancels the proxy future, while the response head is awaited.
     abort: Option<Arc<Cancel>>,
-    /// The response body, once the head is sent.
-    body: Option<ResponseBody>,
+    /// The response body (or the tunnel's bytes), once the head is sent.
+    body: Option<Outgoing>,
     /// A frame's bytes the send windows did not let out yet.
     pending: Bytes,
     /// `pending` ends the body.
     pending_end: bool,
     /// The request body, while it is being read.
     inbox: Option<Arc<Mutex<Inbox>>>,
+    /// An extended CONNECT's stream, kept for the tunnel its `200` opens
+    /// (the proxy sees no request body: the stream's DATA is the tunnel's).
+    tunnel_in: Option<Inbound>,
+}
+
+/// What the driver sends on a stream after its head.
+enum Outgoing {
+    Response(ResponseBody),
+    /// What the WebSocket tunnel writes (`h2_tunnel`).
+    Tunnel(Outbound),
+}
+
+impl Body for Outgoing {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Outgoing::Response(b) => Pin::new(b).poll_frame(cx),
+            Outgoing::Tunnel(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Outgoing::Response(b) => b.is_end_stream(),
+            Outgoing::Tunnel(b) => b.is_end_stream(),
+        }
+    }
 }
 
 impl Slot {
@@ -142,6 +211,7 @@ fn h2_config(c: &crate::config::Http2Config) -> Config {
         // (literals); twice that leaves room for framing overhead.
         max_header_block: (c.max_header_list_bytes as usize).max(16 * 1024) * 2,
         max_rapid_resets: u32::try_from(c.max_pending_accept_reset_streams).unwrap_or(u32::MAX),
+        enable_connect_protocol: c.websocket,
         ..Config::default()
     }
 }
@@ -163,6 +233,9 @@ struct Driver<S> {
     failed: Option<h2wire::conn::ConnError>,
     shutting_down: bool,
     draining: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+    /// Fires `settings_timeout` after our SETTINGS went out, unless the
+    /// client has acknowledged them by then.
+    settings_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// Serve HTTP/2 on `io` with `h2wire` until the client leaves, a timer fires
@@ -180,6 +253,7 @@ pub(crate) async fn serve<S>(
     let mut out = Vec::new();
     let conn = Connection::new(h2_config(&snap.config.http2), &mut out);
     let high_water = snap.config.http2.max_send_buffer_bytes.max(64 * 1024);
+    let settings_timer = Box::pin(tokio::time::sleep(snap.config.http2.settings_timeout));
     drop(snap);
     shared.metrics.http2_connections.inc();
     let mut d = Driver {
@@ -196,6 +270,7 @@ pub(crate) async fn serve<S>(
         failed: None,
         shutting_down: false,
         draining: Box::pin(drain.draining()),
+        settings_timer: Some(settings_timer),
     };
     let ended = std::future::poll_fn(|cx| d.poll(cx)).await;
     if let Err(e) = ended {
@@ -229,10 +304,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     Poll::Pending => {}
                 }
             }
-            while let Poll::Ready(Some((id, resp))) = self.heads.poll_next_unpin(cx) {
+            progress |= self.check_settings_ack(cx);
+            while let Poll::Ready(Some((id, answered))) = self.heads.poll_next_unpin(cx) {
                 progress = true;
-                if let Some(resp) = resp {
-                    self.respond(id, resp);
+                match answered {
+                    Answered::Response(resp) => self.respond(id, resp),
+                    Answered::Cancelled => {}
+                    Answered::Panicked => self.panicked(id),
                 }
             }
             progress |= self.pump_bodies(cx);
@@ -262,6 +340,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Our SETTINGS unacknowledged past `settings_timeout`: a connection
+    /// error (RFC 9113 §6.5.3). True if it fired.
+    fn check_settings_ack(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(timer) = self.settings_timer.as_mut() else {
+            return false;
+        };
+        if !self.conn.awaiting_settings_ack() {
+            self.settings_timer = None;
+            return false;
+        }
+        if self.failed.is_some() || timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.settings_timer = None;
+        self.failed = Some(self.conn.settings_timeout(&mut self.out));
+        self.slots.clear();
+        self.heads = FuturesUnordered::new();
+        true
     }
 
     /// Write `out` and flush; Ready(Ok) once all of it is out.
@@ -405,18 +503,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     ) {
         let list = self.conn.headers();
         let bytes = list.bytes();
-        if pseudo.protocol.is_some() {
-            // Extended CONNECT without our SETTINGS_ENABLE_CONNECT_PROTOCOL: malformed.
-            self.conn
-                .reset(id, ErrorCode::PROTOCOL_ERROR, &mut self.out);
-            return;
-        }
         let Some(parts) = request_parts(list, &pseudo, bytes) else {
             self.conn
                 .reset(id, ErrorCode::PROTOCOL_ERROR, &mut self.out);
             return;
         };
-        let (body, inbox) = if end_stream {
+        // h2wire let `:protocol` through only if we offered it (`websocket`).
+        let extended_connect = pseudo.protocol.is_some();
+        let mut tunnel_in = None;
+        let (body, inbox) = if extended_connect {
+            // The stream's DATA is for the tunnel, if one opens: kept here
+            // (its window given back as the tunnel reads), not the proxy's.
+            let inbox = Arc::new(Mutex::new(Inbox {
+                conn: Some(cx.waker().clone()),
+                ended: end_stream,
+                ..Inbox::default()
+            }));
+            tunnel_in = Some(Inbound(inbox.clone()));
+            (RequestBody::Empty, Some(inbox))
+        } else if end_stream {
             (RequestBody::Empty, None)
         } else {
             let length = parts
@@ -450,18 +555,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.heads.push(Box::pin(async move {
             let work = service.handle(parts, body, false, Front::Http2);
             let mut work = std::pin::pin!(work);
-            let resp = std::future::poll_fn(|cx| {
-                cancel.waker.register(cx.waker());
-                if cancel.cancelled.load(Ordering::Acquire) {
-                    return Poll::Ready(None);
-                }
-                work.as_mut().poll(cx).map(Some)
-            })
-            .await;
-            if resp.is_some() {
+            let answered =
+                std::future::poll_fn(|cx| poll_guarded(work.as_mut(), &cancel, cx)).await;
+            if matches!(answered, Answered::Response(_)) {
                 busy.handed_over();
             }
-            (id, resp)
+            (id, answered)
         }));
         self.slots.push(Slot {
             id,
@@ -470,7 +569,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             pending: Bytes::new(),
             pending_end: false,
             inbox,
+            tunnel_in,
         });
+    }
+
+    /// Stream `id`'s proxy work (or its response body) panicked: reset it,
+    /// count it, go on with the others.
+    fn panicked(&mut self, id: u32) {
+        self.shared.metrics.http2_stream_panics.inc();
+        tracing::error!(target: "bigstep::frontdoor", stream = id, "an HTTP/2 stream's proxy work panicked; the stream is reset, the connection goes on");
+        self.conn
+            .reset(id, ErrorCode::INTERNAL_ERROR, &mut self.out);
+        self.remove(id);
     }
 
     /// The proxy answered stream `id`: send the head, keep the body.
@@ -480,7 +590,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         };
         self.slots[i].abort = None;
         let (parts, body) = resp.into_parts();
-        let end = body.is_end_stream();
+        let tunnel_in = self.slots[i].tunnel_in.take();
+        // A WebSocket server switched protocols (`ws_h2::answer` made its
+        // 101 our 200): the stream stays open for the tunnel.
+        let handoff = parts
+            .extensions
+            .get::<TunnelHandoff>()
+            .and_then(TunnelHandoff::take);
+        let end = body.is_end_stream() && handoff.is_none();
         let fields = parts
             .headers
             .iter()
@@ -489,13 +606,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let sent = self
             .conn
             .send_response(id, parts.status.as_u16(), fields, end, &mut self.out);
+        if let Some((upstream, idle)) = handoff {
+            // Dropping the (empty) body logs the request; the connection
+            // stays busy until the tunnel ends, as on hyper's engine.
+            drop(body);
+            let phase = self.service.phase.clone();
+            match tunnel_in.filter(|_| sent) {
+                Some(inbound) => {
+                    let (io, out) = crate::h2_tunnel::stream(inbound);
+                    self.slots[i].body = Some(Outgoing::Tunnel(out));
+                    let opened = std::future::ready(Ok::<_, std::convert::Infallible>(io));
+                    crate::ws_h2::spawn_tunnel(&self.shared, opened, upstream, idle, phase);
+                }
+                None => {
+                    drop(upstream);
+                    phase.idle();
+                    self.finish(i);
+                }
+            }
+            return;
+        }
         if !sent || end {
             // Dropping the body finishes the request (logs, pools, counts).
             drop(body);
             self.finish(i);
             return;
         }
-        self.slots[i].body = Some(body);
+        self.slots[i].body = Some(Outgoing::Response(body));
     }
 
     /// The response on slot `i` is over (or abandoned).
@@ -535,6 +672,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     progress = true;
                     self.finish(i);
                 }
+                Pumped::Panicked => {
+                    progress = true;
+                    let id = self.slots[i].id;
+                    self.panicked(id);
+                }
                 Pumped::Sent => {
                     progress = true;
                     i += 1;
@@ -571,15 +713,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let Some(body) = slot.body.as_mut() else {
                 return Pumped::Done;
             };
-            match Pin::new(body).poll_frame(cx) {
+            let polled =
+                std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(body).poll_frame(cx)));
+            let Ok(polled) = polled else {
+                return Pumped::Panicked;
+            };
+            match polled {
                 Poll::Pending => return if sent { Pumped::Sent } else { Pumped::Waiting },
                 Poll::Ready(None) => {
                     self.conn.send_data(id, &[], true, &mut self.out);
                     return Pumped::Done;
                 }
                 Poll::Ready(Some(Err(_))) => {
-                    self.conn
-                        .reset(id, ErrorCode::INTERNAL_ERROR, &mut self.out);
+                    // A tunnel that timed out or was stopped is cancelled; a
+                    // response body that failed is our error.
+                    let code = match slot.body {
+                        Some(Outgoing::Tunnel(_)) => ErrorCode::CANCEL,
+                        _ => ErrorCode::INTERNAL_ERROR,
+                    };
+                    self.conn.reset(id, code, &mut self.out);
                     return Pumped::Done;
                 }
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
@@ -637,6 +789,8 @@ enum Pumped {
     Sent,
     /// Nothing to send now (no data, no window, or `out` is full).
     Waiting,
+    /// Polling the body panicked.
+    Panicked,
 }
 
 /// The regular fields of a decoded list from index `from`, as a map.
@@ -685,5 +839,49 @@ fn request_parts(
     parts.uri = uri;
     parts.version = Version::HTTP_2;
     parts.headers = headers;
+    if let Some(p) = pseudo.protocol {
+        // An extended CONNECT is marked as hyper's engine marks it, so
+        // `ws_h2::to_upgrade` reads both the same way.
+        let p = String::from_utf8_lossy(p.get(bytes));
+        parts.extensions.insert(hyper::ext::Protocol::from(&*p));
+    }
     Some(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_stream_s_work_stays_in_that_stream() {
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let cancel = Cancel::default();
+        let mut bad = std::pin::pin!(async {
+            if cancel.cancelled.load(Ordering::Relaxed) {
+                return 0u8;
+            }
+            panic!("a bug in one stream's proxy work")
+        });
+        // Contained: the driver resets this stream and goes on.
+        assert!(matches!(
+            poll_guarded(bad.as_mut(), &cancel, &mut cx),
+            Poll::Ready(Answered::Panicked)
+        ));
+        // Another stream's work on the same connection is answered.
+        let other = Cancel::default();
+        let mut good = std::pin::pin!(async { 7u8 });
+        assert!(matches!(
+            poll_guarded(good.as_mut(), &other, &mut cx),
+            Poll::Ready(Answered::Response(7))
+        ));
+        // A reset stream's work is not polled at all.
+        let reset = Cancel::default();
+        reset.cancelled.store(true, Ordering::Release);
+        let mut never = std::pin::pin!(async { unreachable!("polled after a reset") });
+        assert!(matches!(
+            poll_guarded::<_>(never.as_mut(), &reset, &mut cx),
+            Poll::Ready(Answered::<()>::Cancelled)
+        ));
+    }
 }

@@ -27,9 +27,20 @@ use futures_util::FutureExt;
 type Stream = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The executor given to hyper: queues each stream for the connection's future.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Streams {
     queue: Arc<Mutex<Vec<Stream>>>,
+    /// For `bigstep_http2_stream_panics_total`.
+    shared: Arc<crate::Shared>,
+}
+
+impl Streams {
+    pub(crate) fn new(shared: &Arc<crate::Shared>) -> Self {
+        Streams {
+            queue: Arc::default(),
+            shared: shared.clone(),
+        }
+    }
 }
 
 impl<F: Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for Streams {
@@ -37,7 +48,12 @@ impl<F: Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for Streams
         // A panic in one stream ends that stream, as it would in a task of
         // its own, not the connection and its other streams (unwinding
         // costs nothing until it happens).
-        let fut = AssertUnwindSafe(fut).catch_unwind().map(|_| ());
+        let shared = self.shared.clone();
+        let fut = AssertUnwindSafe(fut).catch_unwind().map(move |r| {
+            if r.is_err() {
+                shared.metrics.http2_stream_panics.inc();
+            }
+        });
         // hyper calls this from inside the connection's poll (or a stream's),
         // and `Driven::poll` drains the queue right after: no wake-up is needed.
         self.queue

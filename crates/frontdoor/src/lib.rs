@@ -24,6 +24,7 @@ mod error;
 pub mod findings;
 mod h2_conn;
 mod h2_streams;
+mod h2_tunnel;
 mod headers;
 mod health;
 mod limit_store;
@@ -676,7 +677,7 @@ async fn serve_h2<S>(
     let io = conn::ClientIo::new(stream, phase, t.request_header, t.keepalive_idle);
     shared.metrics.http2_connections.inc();
     let c = &snap.config.http2;
-    let streams = h2_streams::Streams::default();
+    let streams = h2_streams::Streams::new(shared);
     let mut builder = hyper::server::conn::http2::Builder::new(streams.clone());
     builder
         .timer(hyper_util::rt::TokioTimer::new())

@@ -39,6 +39,7 @@ pub(crate) struct Metrics {
     pub(crate) http2_connections: Counter,
     pub(crate) http2_protocol_errors: Counter,
     pub(crate) http2_websockets: Counter,
+    pub(crate) http2_stream_panics: Counter,
     pub(crate) redirects: Counter,
     /// Responses by status class (index 1..=5), as sent to clients.
     responses: [Counter; 6],
@@ -68,6 +69,7 @@ impl Metrics {
             http2_connections: Counter::default(),
             http2_protocol_errors: Counter::default(),
             http2_websockets: Counter::default(),
+            http2_stream_panics: Counter::default(),
             redirects: Counter::default(),
             responses: Default::default(),
             local_errors: Counter::default(),
@@ -257,6 +259,11 @@ impl Collector for FrontDoorCollector {
                 "http2_websockets",
                 "WebSocket tunnels opened over HTTP/2 (RFC 8441 extended CONNECT).",
                 &m.http2_websockets,
+            ),
+            (
+                "http2_stream_panics",
+                "HTTP/2 streams ended by a panic in their proxy work: the stream is reset (INTERNAL_ERROR), the connection's other streams go on.",
+                &m.http2_stream_panics,
             ),
             (
                 "https_redirects",

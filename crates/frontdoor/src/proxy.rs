@@ -76,9 +76,10 @@ impl hyper::service::Service<Request<Incoming>> for ProxyService {
             if let Some(on_upgrade) = on_upgrade {
                 let handoff = resp.extensions().get::<crate::tunnel::TunnelHandoff>();
                 if let Some((upstream, idle)) = handoff.and_then(|t| t.take()) {
+                    let stream = async move { on_upgrade.await.map(hyper_util::rt::TokioIo::new) };
                     crate::ws_h2::spawn_tunnel(
                         &this.shared,
-                        on_upgrade,
+                        stream,
                         upstream,
                         idle,
                         this.phase.clone(),

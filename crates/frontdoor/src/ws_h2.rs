@@ -9,6 +9,7 @@
 //! and check the accept it answers, so a server (or a cache in between) that
 //! did not really switch to WebSocket cannot become a tunnel.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,9 +17,8 @@ use base64::Engine as _;
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use sha1::Digest as _;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::body::ResponseBody;
 use crate::conn::Phase;
@@ -132,22 +132,27 @@ pub(crate) fn answer(
     Answer::Tunnel
 }
 
-/// Once hyper has sent the `200`, copy the h2 stream to the server's socket
-/// and back until either side ends. Its own task: the connection keeps serving
-/// other streams meanwhile; the stream counts as busy until the tunnel ends.
-pub(crate) fn spawn_tunnel(
+/// Once the engine has sent the `200`, copy the h2 stream (`client`, once it
+/// resolves) to the server's socket and back until either side ends. Its own
+/// task: the connection keeps serving other streams meanwhile; the stream
+/// counts as busy until the tunnel ends. Both HTTP/2 engines come here:
+/// hyper's with its upgraded stream, ours (`h2_conn`) with `h2_tunnel`'s.
+pub(crate) fn spawn_tunnel<C, E>(
     shared: &Arc<Shared>,
-    on_upgrade: OnUpgrade,
+    client: impl Future<Output = Result<C, E>> + Send + 'static,
     upstream: Box<Connection>,
     idle: Duration,
     phase: Arc<Phase>,
-) {
+) where
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
     let shared2 = shared.clone();
     shared.tasks.spawn(async move {
-        match on_upgrade.await {
+        match client.await {
             Ok(stream) => {
                 shared2.metrics.http2_websockets.inc();
-                crate::tunnel::run(&shared2, TokioIo::new(stream), upstream, idle).await;
+                crate::tunnel::run(&shared2, stream, upstream, idle).await;
             }
             Err(e) => {
                 tracing::debug!(target: "bigstep::proxy", error = %e, "HTTP/2 WebSocket stream ended before the tunnel opened");

@@ -31,8 +31,9 @@
 //! [`Connection::ping`].
 //!
 //! Not here: priorities (parsed, checked and ignored, as RFC 9113 allows),
-//! server push (never), timers (the driver owns time: SETTINGS ack and PING
-//! timeouts, idle connections).
+//! server push (never), timers (the driver owns time: it asks
+//! [`Connection::awaiting_settings_ack`] and calls
+//! [`Connection::settings_timeout`]; PING timeouts, idle connections).
 
 use crate::error::ErrorCode;
 use crate::fields::{check_request, RequestPseudo};
@@ -67,6 +68,10 @@ pub struct Config {
     pub max_idle_frames: u32,
     /// SETTINGS and PING acknowledgements written and not yet flushed.
     pub max_queued_acks: u32,
+    /// Offer SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): extended CONNECT
+    /// (`:protocol`, WebSocket over HTTP/2) is accepted only then; without
+    /// it such a request is malformed (RFC 8441 §3).
+    pub enable_connect_protocol: bool,
 }
 
 impl Default for Config {
@@ -83,6 +88,7 @@ impl Default for Config {
             max_rapid_resets: 200,
             max_idle_frames: 1000,
             max_queued_acks: 256,
+            enable_connect_protocol: false,
         }
     }
 }
@@ -204,6 +210,8 @@ pub struct Connection {
     goaway_last: Option<u32>,
     /// A graceful shutdown waits for the ack of its PING.
     shutdown_ping: bool,
+    /// Our SETTINGS are not acknowledged yet.
+    settings_unacked: bool,
 }
 
 /// The PING payload of a graceful shutdown (as h2 and nghttp2 do it).
@@ -226,17 +234,18 @@ impl Connection {
                 .clamp(frame::DEFAULT_MAX_FRAME_SIZE, frame::MAX_MAX_FRAME_SIZE),
             ..cfg
         };
-        write::settings(
-            out,
-            &[
-                (setting::ENABLE_PUSH, 0),
-                (setting::MAX_CONCURRENT_STREAMS, cfg.max_concurrent_streams),
-                (setting::INITIAL_WINDOW_SIZE, cfg.initial_window_size),
-                (setting::MAX_FRAME_SIZE, cfg.max_frame_size),
-                (setting::MAX_HEADER_LIST_SIZE, cfg.max_header_list_size),
-                (setting::HEADER_TABLE_SIZE, cfg.header_table_size),
-            ],
-        );
+        let ours = [
+            (setting::ENABLE_PUSH, 0),
+            (setting::MAX_CONCURRENT_STREAMS, cfg.max_concurrent_streams),
+            (setting::INITIAL_WINDOW_SIZE, cfg.initial_window_size),
+            (setting::MAX_FRAME_SIZE, cfg.max_frame_size),
+            (setting::MAX_HEADER_LIST_SIZE, cfg.max_header_list_size),
+            (setting::HEADER_TABLE_SIZE, cfg.header_table_size),
+            (setting::ENABLE_CONNECT_PROTOCOL, 1),
+        ];
+        // The connect setting only when on: a 0 means what its absence does.
+        let n = ours.len() - usize::from(!cfg.enable_connect_protocol);
+        write::settings(out, &ours[..n]);
         if cfg.connection_window > frame::DEFAULT_WINDOW {
             write::window_update(out, 0, cfg.connection_window - frame::DEFAULT_WINDOW);
         }
@@ -269,6 +278,7 @@ impl Connection {
             ping_sent: None,
             goaway_last: None,
             shutdown_ping: false,
+            settings_unacked: true,
         }
     }
 
@@ -388,6 +398,7 @@ impl Connection {
                 })
             }
             Frame::Settings { ack: true, .. } => {
+                self.settings_unacked = false;
                 self.dec
                     .set_max_table_size(self.cfg.header_table_size as usize);
                 Ok(Event::Nothing)
@@ -600,8 +611,10 @@ impl Connection {
             None
         } else {
             match check_request(&self.list) {
-                Ok(p) => Some(p),
-                Err(_) => {
+                // `:protocol` without our SETTINGS_ENABLE_CONNECT_PROTOCOL
+                // is malformed (RFC 8441 §3).
+                Ok(p) if p.protocol.is_none() || self.cfg.enable_connect_protocol => Some(p),
+                Ok(_) | Err(_) => {
                     self.counters.malformed_requests += 1;
                     return self.refuse(stream, ErrorCode::PROTOCOL_ERROR, out);
                 }
@@ -819,6 +832,19 @@ impl Connection {
         write::goaway(out, MAX_WINDOW, ErrorCode::NO_ERROR, b"");
         write::ping(out, false, SHUTDOWN_PING);
         self.shutdown_ping = true;
+    }
+
+    /// Our SETTINGS still wait for the client's acknowledgement. The driver
+    /// owns the clock: past its timeout it calls [`Self::settings_timeout`].
+    pub fn awaiting_settings_ack(&self) -> bool {
+        self.settings_unacked
+    }
+
+    /// The client did not acknowledge our SETTINGS in time (RFC 9113
+    /// §6.5.3): a GOAWAY SETTINGS_TIMEOUT goes into `out`; close once it is
+    /// written.
+    pub fn settings_timeout(&mut self, out: &mut Vec<u8>) -> ConnError {
+        self.fail(ErrorCode::SETTINGS_TIMEOUT, "settings-timeout", out)
     }
 
     /// Our final GOAWAY is out: no new stream will be served.

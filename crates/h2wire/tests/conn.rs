@@ -753,3 +753,115 @@ fn graceful_shutdown_and_pings() {
     assert!(c.conn.send_response(3, 204, [], true, &mut out));
     assert_eq!(c.conn.open_streams(), 0);
 }
+
+#[test]
+fn extended_connect_only_when_offered() {
+    let ws = [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":authority", "a.test"),
+        (":path", "/chat"),
+        ("sec-websocket-version", "13"),
+    ];
+    let owned = |f: &[(&str, &str)]| -> Vec<(String, String)> {
+        f.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    };
+    let send = |c: &mut Client, stream: u32, fields: &[(&str, &str)]| {
+        let block = c.block(fields);
+        let mut bytes = Vec::new();
+        write::headers(&mut bytes, stream, &block, false, 16_384);
+        c.feed(&bytes)
+    };
+    let offered = |cfg: Config| {
+        let mut out = Vec::new();
+        Connection::new(cfg, &mut out);
+        let mut c = Client::new(cfg);
+        c.out = out;
+        let Out::Settings(params) = c.take_out().remove(0) else {
+            panic!()
+        };
+        params.contains(&(setting::ENABLE_CONNECT_PROTOCOL, 1))
+    };
+
+    // Not offered (the default): the setting is not sent and `:protocol`
+    // makes the request malformed (RFC 8441 §3).
+    assert!(!offered(Config::default()));
+    let mut c = Client::new(Config::default());
+    assert_eq!(send(&mut c, 1, &ws), (vec![], Ok(())));
+    assert_eq!(c.take_out(), [Out::Rst(1, ErrorCode::PROTOCOL_ERROR)]);
+    assert_eq!(c.conn.counters().malformed_requests, 1);
+
+    // Offered: SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, and the request comes
+    // through with its `:protocol` span; the tunnel's DATA flows both ways.
+    let cfg = Config {
+        enable_connect_protocol: true,
+        ..Config::default()
+    };
+    assert!(offered(cfg));
+    let mut c = Client::new(cfg);
+    let (evs, res) = send(&mut c, 1, &ws);
+    assert_eq!(res, Ok(()));
+    assert_eq!(evs, [Ev::Request(1, owned(&ws), false)]);
+    let mut out = Vec::new();
+    assert!(c.conn.send_response(1, 200, [], false, &mut out));
+    assert_eq!(c.conn.send_data(1, b"frame", false, &mut out), 5);
+    c.out = out;
+    assert_eq!(
+        c.take_out(),
+        [
+            Out::Headers(1, vec![(":status".into(), "200".into())], false),
+            Out::Data(1, 5, false)
+        ]
+    );
+    let mut bytes = Vec::new();
+    write::data(&mut bytes, 1, b"back", true);
+    assert_eq!(
+        c.feed(&bytes),
+        (vec![Ev::Data(1, b"back".to_vec(), true)], Ok(()))
+    );
+    // RFC 8441 §4: `:scheme` and `:path` are required with `:protocol`, and
+    // `:protocol` goes with CONNECT only.
+    let without = |name: &str| -> Vec<(&str, &str)> {
+        ws.iter().copied().filter(|(n, _)| *n != name).collect()
+    };
+    let on_get: Vec<(&str, &str)> = ws
+        .iter()
+        .map(|&(n, v)| if n == ":method" { (n, "GET") } else { (n, v) })
+        .collect();
+    for (stream, fields) in [
+        (3, without(":scheme")),
+        (5, without(":path")),
+        (7, without(":authority")),
+        (9, on_get),
+    ] {
+        assert_eq!(send(&mut c, stream, &fields), (vec![], Ok(())));
+        assert_eq!(c.take_out(), [Out::Rst(stream, ErrorCode::PROTOCOL_ERROR)]);
+    }
+    // A plain CONNECT keeps its own rule: `:authority` only.
+    let plain = [(":method", "CONNECT"), (":authority", "a.test:443")];
+    let (evs, _) = send(&mut c, 11, &plain);
+    assert_eq!(evs, [Ev::Request(11, owned(&plain), false)]);
+    assert_eq!(c.conn.counters().malformed_requests, 4);
+}
+
+#[test]
+fn settings_ack_is_tracked_and_its_timeout_is_a_connection_error() {
+    let mut c = Client::new(Config::default());
+    // `Client::new` sent its own SETTINGS but never acknowledged ours.
+    assert!(c.conn.awaiting_settings_ack());
+    let req = c.request(1, "/", true);
+    assert_eq!(c.feed(&req).0, [get(1, "/", true)]);
+    assert!(c.conn.awaiting_settings_ack(), "a request is not an ack");
+    let e = c.conn.settings_timeout(&mut c.out);
+    assert_eq!(e.code, ErrorCode::SETTINGS_TIMEOUT);
+    assert_eq!(c.take_out(), [Out::GoAway(1, ErrorCode::SETTINGS_TIMEOUT)]);
+
+    let mut c = Client::new(Config::default());
+    let mut ack = Vec::new();
+    write::settings_ack(&mut ack);
+    assert_eq!(c.feed(&ack), (vec![], Ok(())));
+    assert!(!c.conn.awaiting_settings_ack());
+}

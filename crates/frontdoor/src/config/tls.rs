@@ -133,9 +133,15 @@ pub struct Http2Config {
     /// tunnelled to the server as an HTTP/1.1 WebSocket upgrade. Off: browsers
     /// open WebSockets on a separate HTTP/1.1 connection.
     pub websocket: bool,
-    /// Which HTTP/2 implementation serves clients: `hyper` (the h2 crate)
-    /// or `bigstep` (our own `h2wire`, driven inline by the connection's task).
+    /// Which HTTP/2 implementation serves clients: `bigstep` (the default:
+    /// our own `h2wire`, driven inline by the connection's task) or `hyper`
+    /// (the h2 crate).
     pub engine: Http2Engine,
+    /// How long a client has to acknowledge our SETTINGS (RFC 9113 §6.5.3)
+    /// before the connection is closed with GOAWAY SETTINGS_TIMEOUT (the
+    /// bigstep engine; hyper's has no such timer).
+    #[serde(with = "humantime_serde")]
+    pub settings_timeout: Duration,
 }
 
 /// `[balance.http2] engine`.
@@ -143,9 +149,11 @@ pub struct Http2Config {
 #[serde(rename_all = "kebab-case")]
 pub enum Http2Engine {
     /// hyper's HTTP/2 server (the h2 crate).
-    #[default]
     Hyper,
-    /// Our own wire layer (`h2wire`); no WebSocket over HTTP/2 yet.
+    /// Our own wire layer (`h2wire`), the default: it passes every HTTP/2,
+    /// gRPC and WebSocket-over-HTTP/2 test hyper's engine passes, at fewer
+    /// instructions per request (BENCHMARKS.md).
+    #[default]
     Bigstep,
 }
 
@@ -163,6 +171,7 @@ impl Default for Http2Config {
             max_send_buffer_bytes: 256 * 1024,
             websocket: true,
             engine: Http2Engine::default(),
+            settings_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -257,6 +266,13 @@ impl Http2Config {
                 None,
                 "http2.max_frame_bytes",
                 "must be from 16384 to 16777215".into(),
+            ));
+        }
+        if self.settings_timeout.is_zero() {
+            return Err(err(
+                None,
+                "http2.settings_timeout",
+                "must be more than 0 (e.g. \"10s\")".into(),
             ));
         }
         if self.initial_stream_window < 65_535 || self.initial_connection_window < 65_535 {

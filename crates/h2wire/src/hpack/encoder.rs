@@ -33,6 +33,27 @@ pub struct Encoder {
     /// since the last block, then the final one (§4.2).
     pending_min: Option<usize>,
     pending_final: Option<usize>,
+    /// The last `date` field sent without indexing, and its encoding.
+    date: DateCache,
+}
+
+/// A `date` changes once a second while a connection sends many responses:
+/// its Huffman coding is done once per value, as nginx does per second, and
+/// copied after that. Inline, no allocation: an IMF-fixdate is 29 bytes,
+/// its field at most 32 (2 for the name's index, 1 for the length).
+#[derive(Debug, Default)]
+struct DateCache {
+    value: [u8; 32],
+    value_len: u8,
+    coded: [u8; 32],
+    coded_len: u8,
+}
+
+impl DateCache {
+    fn get(&self, value: &[u8]) -> Option<&[u8]> {
+        (self.coded_len > 0 && &self.value[..usize::from(self.value_len)] == value)
+            .then(|| &self.coded[..usize::from(self.coded_len)])
+    }
 }
 
 impl Default for Encoder {
@@ -41,6 +62,7 @@ impl Default for Encoder {
             table: DynamicTable::new(super::DEFAULT_TABLE_SIZE.min(MAX_ENCODER_TABLE)),
             pending_min: None,
             pending_final: None,
+            date: DateCache::default(),
         }
     }
 }
@@ -88,6 +110,9 @@ impl Encoder {
 
     /// Encode one field. `name` must already be lowercase (RFC 9113 §8.2.1).
     pub fn encode<B: BufMut>(&mut self, name: &[u8], value: &[u8], how: Indexing, dst: &mut B) {
+        if name == b"date" && how == Indexing::Without && value.len() <= 29 {
+            return self.encode_date(value, dst);
+        }
         let static_name = static_name_index(name);
         if how != Indexing::Never {
             if let Some(idx) = static_name.and_then(|n| static_pair_index(n, value)) {
@@ -120,6 +145,32 @@ impl Encoder {
         if how == Indexing::Incremental {
             self.table.insert(name, value);
         }
+    }
+}
+
+impl Encoder {
+    /// `date` without indexing (static name 33), from the cache when the
+    /// value is the last one.
+    fn encode_date<B: BufMut>(&mut self, value: &[u8], dst: &mut B) {
+        if let Some(coded) = self.date.get(value) {
+            dst.put_slice(coded);
+            return;
+        }
+        let mut coded = [0u8; 32];
+        let n = {
+            let mut w = &mut coded[..];
+            integer(&mut w, 0x00, 4, 33);
+            string(&mut w, value);
+            32 - w.len()
+        };
+        dst.put_slice(&coded[..n]);
+        self.date = DateCache {
+            value: [0; 32],
+            value_len: value.len() as u8,
+            coded,
+            coded_len: n as u8,
+        };
+        self.date.value[..value.len()].copy_from_slice(value);
     }
 }
 
@@ -217,6 +268,36 @@ mod tests {
         out.clear();
         e.encode(b":method", b"GET", Indexing::Never, &mut out);
         assert_eq!(out[0], 0x12);
+    }
+
+    #[test]
+    fn a_repeated_date_is_copied_from_its_first_encoding() {
+        let one = b"Fri, 04 Dec 2026 20:00:00 GMT";
+        let two = b"Fri, 04 Dec 2026 20:00:01 GMT";
+        // What the general path writes (a fresh encoder, a name it does not cache).
+        let reference = |value: &[u8]| {
+            let mut out = Vec::new();
+            integer(&mut out, 0x00, 4, 33);
+            string(&mut out, value);
+            out
+        };
+        let mut e = Encoder::new();
+        let mut d = Decoder::new(4096, 1 << 16);
+        let mut list = HeaderList::new();
+        for value in [&one[..], one, two, two, one, b"", b"x"] {
+            let mut out = Vec::new();
+            e.encode(b"date", value, Indexing::Without, &mut out);
+            assert_eq!(out, reference(value), "{value:?}");
+            d.decode(&out, &mut list).unwrap();
+            assert_eq!(list.iter().collect::<Vec<_>>(), [(&b"date"[..], value)]);
+            assert!(e.date.get(value).is_some());
+        }
+        // Not cached: too long for it, or to be indexed.
+        let long = [b'a'; 30];
+        let mut out = Vec::new();
+        e.encode(b"date", &long, Indexing::Without, &mut out);
+        assert_eq!(out, reference(&long));
+        assert!(e.date.get(&long).is_none());
     }
 
     #[test]
