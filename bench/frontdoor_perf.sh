@@ -84,16 +84,7 @@ for p in $PROXIES_RUN; do
     # shellcheck disable=SC2086
     read -r v1 n1 < <(ctx_switches $pids)
     reqs=$(awk '/requests in/ {print $1}' "$W/wrk-$p.txt")
-    # One line per sample: "k" or "u", then the symbol (or the dso).
-    perf script -i "$data" -F ip,sym,dso 2>/dev/null | awk '
-        NF == 0 { next }
-        {
-            ip = $1; sym = $2; for (i = 3; i < NF; i++) sym = sym " " $i
-            dso = $NF
-            kern = (dso ~ /kernel/ || ip ~ /^ffff/)
-            if (sym == "" || sym == "[unknown]") sym = "?? " dso
-            print (kern ? "k" : "u") "\t" sym
-        }' > "$W/samples-$p.txt"
+    perf_samples "$data" > "$W/samples-$p.txt"
     awk -F'\t' -v p="$p" -v n="$reqs" -v f="$PERIOD" -v vc=$((v1 - v0)) -v ic=$((n1 - n0)) '
         { all++; if ($1 == "k") k++; else u++ }
         END {

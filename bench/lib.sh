@@ -295,3 +295,17 @@ start_state_server() {
     esac
     wait_redis "$SPORT"
 }
+
+# perf_samples DATA: one line per sample of a `perf record` file, "k" (kernel)
+# or "u" (user space), a tab, then the symbol (or "?? DSO" when unknown).
+perf_samples() {
+    perf script -i "$1" -F ip,sym,dso 2>/dev/null | awk '
+        NF == 0 { next }
+        {
+            ip = $1; sym = $2; for (i = 3; i < NF; i++) sym = sym " " $i
+            dso = $NF
+            kern = (dso ~ /kernel/ || ip ~ /^ffff/)
+            if (sym == "" || sym == "[unknown]") sym = "?? " dso
+            print (kern ? "k" : "u") "\t" sym
+        }'
+}

@@ -62,16 +62,7 @@ for s in $SERVERS; do
             redis-benchmark -p "$SPORT" -t "$t" -n "$N" -c 50 -d 100 -P "$p" -r 100000 -q \
                 >"$W/load.txt" 2>&1
             kill -INT "$perf_pid"; wait "$perf_pid" || true
-            # One line per sample: "k" or "u", then the symbol (or the dso).
-            perf script -i "$data" -F ip,sym,dso 2>/dev/null | awk '
-                NF == 0 { next }
-                {
-                    ip = $1; sym = $2; for (i = 3; i < NF; i++) sym = sym " " $i
-                    dso = $NF
-                    kern = (dso ~ /kernel/ || ip ~ /^ffff/)
-                    if (sym == "" || sym == "[unknown]") sym = "?? " dso
-                    print (kern ? "k" : "u") "\t" sym
-                }' >"$W/samples.txt"
+            perf_samples "$data" >"$W/samples.txt"
             awk -F'\t' -v s="$s" -v t="$t" -v p="$p" -v n="$N" -v f="$PERIOD" '
                 { all++; if ($1 == "k") k++; else u++ }
                 END {
