@@ -163,113 +163,121 @@ pub(crate) trait Handler: Send + Sync {
 }
 
 /// Serve HTTP/1.x on `io` until the client leaves, a timer fires, or the drain.
-pub(crate) async fn serve<S, H>(
+///
+/// A plain function returning its future, not an `async fn`: an `async fn`
+/// keeps each argument twice in its future (as argument, then as local),
+/// and this future is most of what an idle connection costs.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+pub(crate) fn serve<S, H>(
     shared: Arc<Shared>,
     peer: SocketAddr,
     handler: H,
     mut io: S,
     drain: service::Drain,
-) where
+) -> impl Future<Output = ()> + Send
+where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     H: Handler,
 {
-    let mut buf = BytesMut::new();
-    let mut head = h1::RequestHead::default();
-    let mut first = true;
-    // Both kept for the connection's life, so waiting for the next request
-    // takes no lock: the drain is one load of a flag all connections share
-    // (a fresh `cancelled()` future registers and removes a waiter under the
-    // token's lock each time), and the keep-alive timer is moved forward (a
-    // later deadline is one atomic store in tokio's timer, where a fresh
-    // timeout inserts its entry under the timer's lock and removes it again).
-    let mut draining = drain.watch();
-    let idle_timer = tokio::time::sleep_until(Instant::now());
-    tokio::pin!(idle_timer);
-    loop {
-        let (limits, header_timeout, idle_timeout) = {
-            let snap = shared.snapshot.load();
-            let c = &snap.config;
-            (
-                h1::Limits {
-                    max_head_bytes: c.limits.max_header_bytes,
-                    max_headers: h1::MAX_HEADERS,
-                    max_target_bytes: c.limits.max_uri_bytes,
-                },
-                c.timeouts.request_header,
-                c.timeouts.keepalive_idle,
-            )
-        };
-        // Idle: wait for the next request's first byte, holding no buffer.
-        if buf.is_empty() {
-            give_back(&mut buf);
-            give_back_spans(&mut head.headers);
-            // A connection that never sends a byte gets the (shorter) header timeout.
-            let wait = if first { header_timeout } else { idle_timeout };
-            idle_timer.as_mut().reset(Instant::now() + wait);
-            let read = tokio::select! {
-                biased;
-                r = read_pooled(&mut io, &mut buf) => r,
-                () = &mut idle_timer => return,
-                () = &mut draining => return,
-            };
-            match read {
-                Ok(n) if n > 0 => {}
-                // The client left: end quietly.
-                _ => return,
-            }
-        }
-        first = false;
-        take_spans(&mut head.headers);
-        // A head: complete within the request-header timeout of its first
-        // byte (counted from the first read that left it incomplete: most
-        // heads arrive whole, and then no clock is read here).
-        let mut timed = false;
+    async move {
+        let mut buf = BytesMut::new();
+        let mut head = h1::RequestHead::default();
+        let mut first = true;
+        // Both kept for the connection's life, so waiting for the next request
+        // takes no lock: the drain is one load of a flag all connections share
+        // (a fresh `cancelled()` future registers and removes a waiter under the
+        // token's lock each time), and the keep-alive timer is moved forward (a
+        // later deadline is one atomic store in tokio's timer, where a fresh
+        // timeout inserts its entry under the timer's lock and removes it again).
+        let mut draining = drain.watch();
+        let idle_timer = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(idle_timer);
         loop {
-            match h1::parse_request_into(&buf, &limits, &mut head) {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(e) => {
-                    // Boxed, like every other branch that is rare or lives
-                    // only while a request does: the task is as large as its
-                    // largest await, for as long as the connection lives.
-                    Box::pin(refuse(&shared, &mut io, &mut buf, peer, e)).await;
-                    return;
-                }
-            }
-            if !timed {
-                timed = true;
-                // The connection's one timer serves here too (the task stays
-                // smaller than with a timeout of its own for this wait).
-                idle_timer.as_mut().reset(Instant::now() + header_timeout);
-            }
-            let read = tokio::select! {
-                biased;
-                r = read_pooled(&mut io, &mut buf) => Some(r),
-                () = &mut idle_timer => None,
+            let (limits, header_timeout, idle_timeout) = {
+                let snap = shared.snapshot.load();
+                let c = &snap.config;
+                (
+                    h1::Limits {
+                        max_head_bytes: c.limits.max_header_bytes,
+                        max_headers: h1::MAX_HEADERS,
+                        max_target_bytes: c.limits.max_uri_bytes,
+                    },
+                    c.timeouts.request_header,
+                    c.timeouts.keepalive_idle,
+                )
             };
-            match read {
-                Some(Ok(n)) if n > 0 => {}
-                Some(_) => return,
-                None => {
-                    Box::pin(header_timeout_408(&shared, &mut io, peer)).await;
-                    return;
-                }
-            }
-        }
-        // One allocation per request holds all of its state: the proxy's
-        // future, then the response being written.
-        let next = Box::pin(exchange(
-            &shared, &handler, &mut io, &mut buf, &head, peer, &drain,
-        ))
-        .await;
-        match next {
-            Next::KeepAlive => {}
-            Next::Close => {
-                // For the next connection (a new connection per request
-                // would otherwise allocate and free a buffer each time).
+            // Idle: wait for the next request's first byte, holding no buffer.
+            if buf.is_empty() {
                 give_back(&mut buf);
                 give_back_spans(&mut head.headers);
-                return;
+                // A connection that never sends a byte gets the (shorter) header timeout.
+                let wait = if first { header_timeout } else { idle_timeout };
+                idle_timer.as_mut().reset(Instant::now() + wait);
+                let read = tokio::select! {
+                    biased;
+                    r = read_pooled(&mut io, &mut buf) => r,
+                    () = &mut idle_timer => return,
+                    () = &mut draining => return,
+                };
+                match read {
+                    Ok(n) if n > 0 => {}
+                    // The client left: end quietly.
+                    _ => return,
+                }
+            }
+            first = false;
+            take_spans(&mut head.headers);
+            // A head: complete within the request-header timeout of its first
+            // byte (counted from the first read that left it incomplete: most
+            // heads arrive whole, and then no clock is read here).
+            let mut timed = false;
+            loop {
+                match h1::parse_request_into(&buf, &limits, &mut head) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(e) => {
+                        // Boxed, like every other branch that is rare or lives
+                        // only while a request does: the task is as large as its
+                        // largest await, for as long as the connection lives.
+                        Box::pin(refuse(&shared, &mut io, &mut buf, peer, e)).await;
+                        return;
+                    }
+                }
+                if !timed {
+                    timed = true;
+                    // The connection's one timer serves here too (the task stays
+                    // smaller than with a timeout of its own for this wait).
+                    idle_timer.as_mut().reset(Instant::now() + header_timeout);
+                }
+                let read = tokio::select! {
+                    biased;
+                    r = read_pooled(&mut io, &mut buf) => Some(r),
+                    () = &mut idle_timer => None,
+                };
+                match read {
+                    Some(Ok(n)) if n > 0 => {}
+                    Some(_) => return,
+                    None => {
+                        Box::pin(header_timeout_408(&shared, &mut io, peer)).await;
+                        return;
+                    }
+                }
+            }
+            // One allocation per request holds all of its state: the proxy's
+            // future, then the response being written.
+            let next = Box::pin(exchange(
+                &shared, &handler, &mut io, &mut buf, &head, peer, &drain,
+            ))
+            .await;
+            match next {
+                Next::KeepAlive => {}
+                Next::Close => {
+                    // For the next connection (a new connection per request
+                    // would otherwise allocate and free a buffer each time).
+                    give_back(&mut buf);
+                    give_back_spans(&mut head.headers);
+                    return;
+                }
             }
         }
     }

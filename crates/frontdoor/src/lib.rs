@@ -625,18 +625,28 @@ fn serve_tls_connection(
     }
 }
 
-/// Serve HTTP/1.x (our own core, `client_conn`) or HTTP/2 (hyper) on a
-/// connection until it ends. Both reach the proxy through `ProxyService::handle`.
-async fn serve_http<S>(
+/// Serve HTTP/1.x (our own core, `client_conn`) or HTTP/2 on a connection
+/// until it ends. Both reach the proxy through `ProxyService::handle`.
+///
+/// The HTTP/1 future is returned as it is, not awaited in a future of this
+/// function's own, so an idle connection's task holds it and nothing around
+/// it (this function's arguments would otherwise stay in the task too); the
+/// HTTP/2 engines, with their own large state, are boxed.
+fn serve_http<S>(
     shared: &Arc<Shared>,
     stream: S,
     peer: SocketAddr,
     drain: service::Drain,
     h2: bool,
     tls: Option<Arc<tls::TlsInfo>>,
-) where
+) -> futures_util::future::Either<
+    impl std::future::Future<Output = ()> + Send,
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+>
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    use futures_util::future::Either;
     let phase = Arc::new(conn::Phase::default());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let service = proxy::ProxyService {
@@ -647,17 +657,26 @@ async fn serve_http<S>(
         tls,
     };
     if !h2 {
-        return client_conn::serve(shared.clone(), peer, service, stream, drain).await;
+        return Either::Left(client_conn::serve(
+            shared.clone(),
+            peer,
+            service,
+            stream,
+            drain,
+        ));
     }
-    let snap = shared.snapshot.load_full();
-    if snap.config.http2.engine == config::Http2Engine::Bigstep {
-        let t = &snap.config.timeouts;
-        let io = conn::ClientIo::new(stream, phase, t.request_header, t.keepalive_idle);
+    let shared = shared.clone();
+    Either::Right(Box::pin(async move {
+        let snap = shared.snapshot.load_full();
+        if snap.config.http2.engine == config::Http2Engine::Bigstep {
+            let t = &snap.config.timeouts;
+            let io = conn::ClientIo::new(stream, phase, t.request_header, t.keepalive_idle);
+            drop(snap);
+            return h2_conn::serve(shared.clone(), io, peer, drain, service).await;
+        }
         drop(snap);
-        return Box::pin(h2_conn::serve(shared.clone(), io, peer, drain, service)).await;
-    }
-    drop(snap);
-    Box::pin(serve_h2(shared, stream, peer, drain, phase, service)).await;
+        serve_h2(&shared, stream, peer, drain, phase, service).await;
+    }))
 }
 
 /// HTTP/2 on hyper: many streams on one connection, each through the same
