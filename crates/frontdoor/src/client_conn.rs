@@ -59,10 +59,10 @@ const BODY_READ: usize = 32 * 1024;
 /// How long we keep reading (and discarding) from a client we are closing on
 /// with its request unread, so our response is not lost to a TCP reset.
 const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
 
 /// A body this small is copied after its head and both sent in one buffer.
 const JOIN_BODY_BYTES: usize = 2048;
-const LINGER_BYTES: usize = 1024 * 1024;
 
 thread_local! {
     static BUFFERS: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
