@@ -122,6 +122,10 @@ awk -v n="$KEYS" -v v="$VALUE" 'BEGIN {
 redis-cli -p "$REDIS_PORT" --pipe < "$TMP/load.resp" >/dev/null
 redis-cli -p "$STATE_PORT" --pipe < "$TMP/load.resp" >/dev/null
 kr=$(redis-cli -p "$REDIS_PORT" dbsize); ks=$(redis-cli -p "$STATE_PORT" dbsize)
+# Both allocators give freed memory (the key tables outgrown during the load) back from a
+# background thread (redis: jemalloc-bg-thread; bigstep: main.rs's housekeeping, once a
+# second): read RSS once they have had the time to.
+sleep 3
 rr=$(rss "$REDIS_PID"); rs=$(rss "$STATE_PID")
 printf '%-14s %10s %14s %14s\n' server keys rss_kib bytes_per_key
 printf '%-14s %10s %14s %14s\n' redis-server "$kr" "$rr" "$(( (rr - base_r) * 1024 / kr ))"

@@ -58,6 +58,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
+    start_allocator_housekeeping();
     let result = match cli.command {
         Command::Up(args) => cmd::up::run(args),
         Command::Balance(args) => cmd::balance::run(args),
@@ -73,5 +74,32 @@ fn main() -> std::process::ExitCode {
             eprintln!("bigstep: error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// mimalloc returns freed memory to the system lazily: a range is purged only
+/// when the allocator next runs its arena collection, 10 ms or more after the
+/// free. A server that goes quiet right after a large free (FLUSHALL, or the
+/// state server's key table doubling as a bulk load ends) would keep it all
+/// resident for good: 1,000,000 keys read 264 instead of 197 bytes per key in
+/// half the runs. Purging at every free instead costs a `madvise` per few
+/// dozen front door requests. So once a second a short-lived thread allocates
+/// and exits: a thread's exit runs that collection (mimalloc abandons the
+/// thread's heap through `mi_heap_collect_ex`), which calls it without
+/// `unsafe` FFI. Redis does the same for jemalloc (`jemalloc-bg-thread`).
+fn start_allocator_housekeeping() {
+    let spawned = std::thread::Builder::new()
+        .name("bigstep-mem".into())
+        .spawn(|| loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let collector = std::thread::Builder::new()
+                .name("bigstep-mem-gc".into())
+                .spawn(|| drop(std::hint::black_box(Box::new(0u64))));
+            if let Ok(collector) = collector {
+                let _ = collector.join();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the allocator's housekeeping thread; freed memory may stay resident");
     }
 }
