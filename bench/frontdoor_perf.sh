@@ -58,6 +58,7 @@ start_proxy() {
             haproxy -db -f "$W/haproxy.cfg" > "$W/haproxy.log" 2>&1 &
             PID_haproxy=$!; PIDS+=($!); PORT=$HAPROXY_PORT ;;
         nginx)
+            mkdir -p "$W/nginx"   # the redirection opens the file before nginx_proxy_conf runs
             nginx_proxy_conf 1 "127.0.0.1:$NGINX_PORT backlog=4096" > "$W/nginx/nginx.conf"
             nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" &
             PID_nginx=$!; PIDS+=($!); PORT=$NGINX_PORT ;;
