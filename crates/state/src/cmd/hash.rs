@@ -43,7 +43,7 @@ fn hset_generic(ctx: &mut Ctx<'_>, a: &[Bytes], name: &str) -> Result<i64, Reply
 /// Replaces a stored value by a copy of `new`, in the old value's own memory
 /// when it is the only holder and its size fits exactly (a field rewritten
 /// with a value of the same length, as sessions and counters mostly are):
-/// no free and no allocation, where a fresh copy cost mimalloc about 150 ns
+/// no free and no allocation, where a fresh copy cost mimalloc about 170 ns
 /// per HSET with -P 16, a tenth of the request (BENCHMARKS.md, 2026-12-05).
 /// Otherwise (shared by a reply not yet written, or another size) a copy.
 pub(crate) fn overwrite(v: &mut Bytes, new: &[u8]) {

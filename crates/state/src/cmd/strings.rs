@@ -389,8 +389,8 @@ pub(super) fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 fn incr_generic(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> R {
     let overflow = || Reply::err("increment or decrement would overflow");
-    // One hash, one probe and no allocation, a new key included (about
-    // half of redis-benchmark's INCRs at -P 1 create one): the result
+    // One hash, one probe and no allocation, a new key included (over
+    // 40 % of a 200,000-request redis-benchmark INCR run create one): the result
     // stays integer-encoded.
     let db = ctx.c.db;
     let k: &[u8] = key;
