@@ -24,7 +24,9 @@
 # returned EAGAIN (a wasted read); "cs" = the server's context switches;
 # "wakes" = wake-ups the server's threads performed (of redis-benchmark, or of
 # one another: a reply written to a sleeping client wakes it, and a burst of
-# replies wakes it once); "user"/"sys" = the
+# replies wakes it once); "faults" = page faults (new memory touched, or
+# memory the allocator gave back and took again); "mm" = mmap, munmap,
+# madvise, mprotect and brk calls (the allocator asking the kernel); "user"/"sys" = the
 # server's CPU time over the run, in microseconds per request, from
 # /proc/PID/stat (10 ms ticks: about ±1 % at N=200000). Needs perf (Debian:
 # linux-perf) and root or kernel.perf_event_paranoid <= 1 for the tracepoints.
@@ -58,6 +60,9 @@ EVENTS=(
     syscalls:sys_enter_epoll_wait syscalls:sys_enter_epoll_pwait
     syscalls:sys_enter_futex syscalls:sys_enter_sched_yield
     context-switches sched:sched_waking
+    page-faults
+    syscalls:sys_enter_mmap syscalls:sys_enter_munmap syscalls:sys_enter_madvise
+    syscalls:sys_enter_mprotect syscalls:sys_enter_brk
 )
 perf_args=()
 for e in "${EVENTS[@]}"; do perf_args+=(-e "$e"); done
@@ -72,8 +77,8 @@ ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
 echo "# state syscalls $(date -u +%Y-%m-%dT%H:%M:%SZ); load average $(loadavg)"
 echo "# $(redis-server --version | awk '{print $1, $3}'); bigstep ${BIGSTEP_BIN:-not run} --threads $THREADS; N=$N"
 echo "# redis-benchmark -t T -n $N -c 50 -d 100 -P p -r 100000; per request:"
-printf '%-8s %-6s %3s %7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %8s\n' \
-    server test P rps_k total read again write epoll futex yield cs wakes user_us sys_us
+printf '%-8s %-6s %3s %7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %8s\n' \
+    server test P rps_k total read again write epoll futex yield cs wakes faults mm user_us sys_us
 for s in $SERVERS; do
     start_state_server "$s" --threads "$THREADS"
     for p in $PIPELINES; do
@@ -100,10 +105,13 @@ for s in $SERVERS; do
                         ag = c["syscalls:sys_exit_read"] + c["syscalls:sys_exit_recvfrom"]
                         wr = c["syscalls:sys_enter_write"] + c["syscalls:sys_enter_sendto"] + c["syscalls:sys_enter_writev"]
                         ep = c["syscalls:sys_enter_epoll_wait"] + c["syscalls:sys_enter_epoll_pwait"]
-                        printf "%-8s %-6s %3s %7.0f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.2f %8.2f\n",
+                        mm = c["syscalls:sys_enter_mmap"] + c["syscalls:sys_enter_munmap"] + c["syscalls:sys_enter_madvise"] \
+                            + c["syscalls:sys_enter_mprotect"] + c["syscalls:sys_enter_brk"]
+                        printf "%-8s %-6s %3s %7.0f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.4f %6.4f %6.2f %8.2f\n",
                             s, t, p, rps / 1000, c["raw_syscalls:sys_enter"] / n, rd / n, ag / n, wr / n, ep / n,
                             c["syscalls:sys_enter_futex"] / n, c["syscalls:sys_enter_sched_yield"] / n,
                             c["context-switches"] / n, c["sched:sched_waking"] / n,
+                            c["page-faults"] / n, mm / n,
                             du / tck * 1e6 / n, ds / tck * 1e6 / n
                     }' "$out"
             done

@@ -598,6 +598,11 @@ pub(crate) struct Store {
     /// taken by the command's timing (`cmd::call`): a request then reads
     /// the clock twice, not three times. None outside a request.
     pub(crate) request_clock: Option<u64>,
+    /// The clock as `cmd::call` read it when the last timed command ended
+    /// (0 = none since the server took it): the next request of the same
+    /// batch starts from it, so pipelined requests read the clock once
+    /// each, not twice (`server::run_batch`).
+    pub(crate) clock_after: u64,
 }
 
 /// How long an unused MIGRATE connection is kept (Redis's
@@ -649,6 +654,7 @@ impl Store {
             migrate_sockets: HashMap::new(),
             live,
             request_clock: None,
+            clock_after: 0,
         }
     }
 

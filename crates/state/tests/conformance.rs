@@ -381,6 +381,47 @@ fn expiry_is_real() {
     }
 }
 
+/// Requests pipelined in one write run in one batch, each from the clock
+/// reading the one before it ended on (server::run_batch): a key that
+/// expires during a slow request of the batch is gone for the next one.
+#[test]
+fn a_pipelined_request_sees_the_time_after_a_slow_one() {
+    let p = Pair::new();
+    // A script that runs for 150 ms (TIME is the real clock inside it).
+    let slow = "local t = redis.call('time') \
+        local t0 = t[1] * 1000000 + t[2] \
+        repeat t = redis.call('time') until t[1] * 1000000 + t[2] - t0 >= 150000 \
+        return 1";
+    let mut req = Vec::new();
+    for args in [
+        vec!["set", "k", "v", "px", "50"],
+        vec!["get", "k"],
+        vec!["eval", slow, "0"],
+        vec!["get", "k"],
+        vec!["exists", "k"],
+    ] {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let mut b = bytes::BytesMut::new();
+        state::resp::encode_command(&args, &mut b);
+        req.extend_from_slice(&b);
+    }
+    let (mut r, mut o) = p.conns();
+    r.send_raw(&req);
+    o.send_raw(&req);
+    let mut got = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        got.0.push(r.read().expect("redis reply"));
+        got.1.push(o.read().expect("our reply"));
+    }
+    assert_eq!(got.0, got.1, "redis-server vs bigstep state");
+    assert_eq!(
+        got.1[3],
+        Frame::Null,
+        "expired during the script: {:?}",
+        got.1
+    );
+}
+
 #[test]
 fn hashes() {
     let mut p = Pair::new();
@@ -434,6 +475,19 @@ fn hashes() {
         hgetall str
         hscan nokey 0
         hdel nokey a
+        # A value rewritten in place (same length) while EXEC still holds
+        # the reply that read it, then with other lengths and repeated fields.
+        hset ow f aaaa g x
+        multi
+        hget ow f
+        hset ow f bbbb
+        hget ow f
+        hset ow f cc g yyyyyy f dddd
+        hmget ow f g
+        exec
+        hset ow f eeee f ffff
+        hmget ow f g
+        hlen ow
     "#,
     );
     for i in 0..20 {

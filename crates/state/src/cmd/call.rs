@@ -40,7 +40,9 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         None => Unresolved::WrongArity(spec.name).reply(),
     };
     if !ctx.s.loading {
-        let ns = crate::store::wall_ns().saturating_sub(started);
+        let end = crate::store::wall_ns();
+        ctx.s.clock_after = end;
+        let ns = end.saturating_sub(started);
         let failed = match &reply {
             Reply::Error(e) => {
                 // A script's failing redis.call reaches the client as the

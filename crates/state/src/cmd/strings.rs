@@ -1,11 +1,14 @@
 //! String commands.
 
+use std::hash::BuildHasher;
+
 use bytes::Bytes;
+use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 
 use super::args::{int, is, syntax};
 use super::ctx::{Ctx, R};
 use crate::resp::Reply;
-use crate::store::{notify, Value};
+use crate::store::{notify, Key, Value};
 
 const MAX_STRING: usize = 512 * 1024 * 1024;
 
@@ -386,9 +389,17 @@ pub(super) fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 fn incr_generic(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> R {
     let overflow = || Reply::err("increment or decrement would overflow");
-    // One lookup and no allocation: the result stays integer-encoded.
-    let n = match ctx.lookup(key) {
-        Some(v) => {
+    // One hash, one probe and no allocation, a new key included (over
+    // 40 % of a 200,000-request redis-benchmark INCR run create one): the result
+    // stays integer-encoded.
+    let db = ctx.c.db;
+    let k: &[u8] = key;
+    ctx.s.expire_if_needed(db, k, ctx.now);
+    let d = &mut ctx.s.dbs[db];
+    let hash = BuildHasher::hash_one(d.keys.hasher(), k);
+    let n = match d.keys.raw_entry_mut_v1().from_key_hashed_nocheck(hash, k) {
+        RawEntryMut::Occupied(mut e) => {
+            let v = e.get_mut();
             let cur = match v {
                 Value::Int(i) => *i,
                 Value::Str(s) => crate::resp::parse_i64(s).ok_or_else(crate::cmd::args::not_int)?,
@@ -398,8 +409,12 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> R {
             *v = Value::Int(n);
             n
         }
-        None => {
-            ctx.set_key(key, Value::Int(by), false);
+        RawEntryMut::Vacant(e) => {
+            e.insert_hashed_nocheck(hash, Key::new(k), Value::Int(by));
+            // As `Ctx::set_key`: a new value has no TTL.
+            if !d.expires.is_empty() {
+                d.expires.swap_remove(k);
+            }
             by
         }
     };
