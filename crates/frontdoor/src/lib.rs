@@ -12,6 +12,7 @@
 
 pub mod admin;
 mod body;
+mod burst;
 mod client_conn;
 mod clock;
 mod compress;
