@@ -30,10 +30,6 @@
 //! - a panic in one stream's proxy future or response body resets that
 //!   stream (INTERNAL_ERROR) and counts it; the others go on, as with
 //!   hyper's engine's task per stream.
-//! - each turn of the loop reads, runs the streams, writes the client's
-//!   bytes (all the frames of the streams that became ready, one write), and
-//!   only then lets the streams' new requests go to their servers, one after
-//!   another (`burst`): a server is woken once per burst, as HAProxy does.
 //!
 //! Not here yet: no `date` is added to a response without one.
 
@@ -309,21 +305,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 }
             }
             progress |= self.check_settings_ack(cx);
-            let flushed = {
-                // The streams' request writes wait until the client's bytes
-                // are written (`burst`). The streams are polled with a waker
-                // that does nothing: the gather's end wakes the held ones,
-                // and the poll after it registers the task's own waker.
-                let _held = crate::burst::gather();
-                let mut quiet = Context::from_waker(futures_util::task::noop_waker_ref());
-                progress |= self.poll_heads(&mut quiet);
-                progress |= self.pump_bodies(cx);
-                self.release_consumed();
-                self.flush_out(cx)
-            };
-            // The held request writes go out, one after another.
-            progress |= self.poll_heads(cx);
-            match flushed {
+            while let Poll::Ready(Some((id, answered))) = self.heads.poll_next_unpin(cx) {
+                progress = true;
+                match answered {
+                    Answered::Response(resp) => self.respond(id, resp),
+                    Answered::Cancelled => {}
+                    Answered::Panicked => self.panicked(id),
+                }
+            }
+            progress |= self.pump_bodies(cx);
+            self.release_consumed();
+            match self.flush_out(cx) {
                 Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
                 Poll::Ready(Ok(())) => {
                     if let Some(e) = self.failed.take() {
@@ -347,25 +339,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if !progress {
                 return Poll::Pending;
             }
-        }
-    }
-
-    /// Poll the streams' proxy work; answer those that have a response.
-    /// True if any did.
-    fn poll_heads(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        while let Poll::Ready(Some((id, answered))) = self.heads.poll_next_unpin(cx) {
-            progress = true;
-            self.answered(id, answered);
-        }
-        progress
-    }
-
-    fn answered(&mut self, id: u32, answered: Answered<Response<ResponseBody>>) {
-        match answered {
-            Answered::Response(resp) => self.respond(id, resp),
-            Answered::Cancelled => {}
-            Answered::Panicked => self.panicked(id),
         }
     }
 

@@ -12,7 +12,6 @@
 
 pub mod admin;
 mod body;
-mod burst;
 mod client_conn;
 mod clock;
 mod compress;

@@ -58,8 +58,6 @@ pub(crate) async fn exchange<'a>(
     let chunked = streams && length.is_none();
     let mut head = Scratch::take();
     encode_head(parts, chunked, &mut head);
-    // An HTTP/2 connection's burst of requests is written in a row (`burst`).
-    crate::burst::turn().await;
     // The flush is free on plain TCP; over TLS it sends what rustls still holds.
     let wrote = match conn.stream.write_all(&head).await {
         Ok(()) => conn.stream.flush().await,
