@@ -35,13 +35,6 @@ TESTS=${TESTS:-"h2c h2-tls"}
 PROXIES=${PROXIES:-"bigstep haproxy nginx"}
 TOP=${TOP:-25}
 BASE_PORT=${BASE_PORT:-18680}
-BACKEND_PORT=$BASE_PORT
-BIGSTEP_PORT=$((BASE_PORT + 1))
-BIGSTEP_TLS_PORT=$((BASE_PORT + 2))
-HAPROXY_PORT=$((BASE_PORT + 3))
-HAPROXY_TLS_PORT=$((BASE_PORT + 4))
-NGINX_PORT=$((BASE_PORT + 5))
-NGINX_TLS_PORT=$((BASE_PORT + 6))
 
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -51,99 +44,30 @@ bench_require valgrind callgrind_control callgrind_annotate h2load nginx haproxy
 KILL_GRACE=0.5
 bench_workdir h2-callgrind
 bench_bigstep
+h2_ports "$BASE_PORT"
 bench_ports_free $(seq "$BASE_PORT" $((BASE_PORT + 6)))
 
 WAIT_TRIES=600
 bench_backend $BACKEND_PORT
 
-# One ECDSA P-256 certificate for all three, as in bench/tls.sh.
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/key.pem" 2>/dev/null
-openssl req -x509 -new -key "$W/key.pem" -out "$W/cert.pem" -days 30 -subj /CN=localhost \
-    -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' 2>/dev/null
-cat "$W/cert.pem" "$W/key.pem" > "$W/haproxy.pem"
-chmod 600 "$W/key.pem" "$W/haproxy.pem"
-
-# h2c with prior knowledge on the plain port (bigstep's default), h2 by ALPN on the TLS port.
-cat > "$W/bigstep.toml" <<EOF
-[balance]
-listen = "127.0.0.1:$BIGSTEP_PORT"
-access_log = false
-
-[[balance.servers]]
-address = "127.0.0.1:$BACKEND_PORT"
-
-[balance.http2]
-engine = "$H2_ENGINE"
-
-[balance.tls]
-listen = "127.0.0.1:$BIGSTEP_TLS_PORT"
-# The plain port serves h2c here, instead of redirecting to HTTPS.
-redirect_http = false
-[[balance.tls.certificates]]
-cert = "$W/cert.pem"
-key = "$W/key.pem"
-EOF
-{ haproxy_head 1 4096; cat <<EOF
-frontend fe
-    bind 127.0.0.1:$HAPROXY_PORT proto h2
-    bind 127.0.0.1:$HAPROXY_TLS_PORT ssl crt $W/haproxy.pem alpn h2,http/1.1
-    default_backend be
-backend be
-    server s1 127.0.0.1:$BACKEND_PORT
-EOF
-} > "$W/haproxy.cfg"
-# nginx as one process (no master), so callgrind sees the worker's instructions.
-mkdir -p "$W/nginx/logs"
-nginx_proxy_conf 1 "127.0.0.1:$NGINX_PORT http2; listen 127.0.0.1:$NGINX_TLS_PORT ssl http2" \
-    "ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;" \
-    "ssl_certificate $W/cert.pem; ssl_certificate_key $W/key.pem;" \
-    | sed 's/^daemon off;/daemon off;\nmaster_process off;/' > "$W/nginx/nginx.conf"
+h2_proxies_setup
 
 echo "# HTTP/2 callgrind $(date -u +%Y-%m-%dT%H:%M:%SZ); load average $(loadavg)"
 echo "# bigstep $BIGSTEP_BIN; $(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | cut -d/ -f2); $(h2load --version | head -1); N=$N"
 
 # run_one PROXY TEST: start PROXY under callgrind, warm up, count TEST's requests.
 run_one() {
-    local proxy=$1 test=$2 port url out
+    local proxy=$1 test=$2 out
     out=$W/cg-$proxy-$test
-    case $proxy in
-        bigstep)
-            port=$BIGSTEP_PORT; [ "$test" = h2-tls ] && port=$BIGSTEP_TLS_PORT
-            RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
-                "$BIGSTEP_BIN" balance --config "$W/bigstep.toml" --threads 1 > "$W/$proxy-$test.log" 2>&1 &
-            ;;
-        haproxy)
-            port=$HAPROXY_PORT; [ "$test" = h2-tls ] && port=$HAPROXY_TLS_PORT
-            valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
-                haproxy -db -f "$W/haproxy.cfg" > "$W/$proxy-$test.log" 2>&1 &
-            ;;
-        nginx)
-            port=$NGINX_PORT; [ "$test" = h2-tls ] && port=$NGINX_TLS_PORT
-            valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
-                nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" > "$W/$proxy-$test.log" 2>&1 &
-            ;;
-    esac
-    local pid=$!
-    PIDS+=($pid)
-    if [ "$test" = h2-tls ]; then
-        url=https://127.0.0.1:$port/
-    else
-        url=http://127.0.0.1:$port/
-    fi
-    # h2c with prior knowledge: curl's --http2-prior-knowledge (the port speaks nothing else on haproxy/nginx).
-    wait_url "$url" --http2-prior-knowledge
+    h2_start "$proxy" "$test" valgrind --tool=callgrind --callgrind-out-file="$out.%p"
     # Warm up: the upstream pool, buffer pools, the allocator.
-    h2load -n 4000 -c 8 -m 10 "$url" > /dev/null 2>&1
-    callgrind_control -z "$pid" > /dev/null
-    h2load -n "$N" -c 8 -m 10 "$url" > "$W/load-$proxy-$test.txt" 2>&1
-    grep -q "requests: $N total, $N started, $N done, $N succeeded" "$W/load-$proxy-$test.txt" \
-        || { echo "  $proxy $test: not every request succeeded:" >&2; grep -E "requests:|status codes|Application" "$W/load-$proxy-$test.txt" >&2; }
-    if [ "$test" = h2-tls ]; then
-        grep -q 'Application protocol: h2' "$W/load-$proxy-$test.txt" || echo "  $proxy $test: no h2 by ALPN" >&2
-    fi
-    callgrind_control -d "$pid" > /dev/null
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+    h2load -n 4000 -c 8 -m 10 "$H2_URL" > /dev/null 2>&1
+    callgrind_control -z "$H2_PID" > /dev/null
+    h2load -n "$N" -c 8 -m 10 "$H2_URL" > "$W/load-$proxy-$test.txt" 2>&1
+    h2_check_load "$W/load-$proxy-$test.txt" "$N" "$proxy" "$test"
+    callgrind_control -d "$H2_PID" > /dev/null
+    kill "$H2_PID"
+    wait "$H2_PID" 2>/dev/null || true
     cg_report "$out" "$proxy" "$test" "$N"
 }
 

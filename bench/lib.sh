@@ -309,3 +309,98 @@ perf_samples() {
             print (kern ? "k" : "u") "\t" sym
         }'
 }
+
+# h2_ports BASE: the ports of the HTTP/2 benches (h2-callgrind.sh, h2_syscalls.sh):
+# the backend on BASE, then bigstep, HAProxy and nginx, each on a plain (h2c) and a TLS port.
+h2_ports() {
+    BACKEND_PORT=$1
+    BIGSTEP_PORT=$(($1 + 1)); BIGSTEP_TLS_PORT=$(($1 + 2))
+    HAPROXY_PORT=$(($1 + 3)); HAPROXY_TLS_PORT=$(($1 + 4))
+    NGINX_PORT=$(($1 + 5)); NGINX_TLS_PORT=$(($1 + 6))
+}
+
+# h2_proxies_setup: the ECDSA P-256 certificate of bench/tls.sh and the configs of
+# the three proxies under test in $W, one thread each in front of the backend on
+# BACKEND_PORT: h2c with prior knowledge on the plain port, h2 by ALPN on the TLS
+# port; bigstep on its HTTP/2 engine H2_ENGINE; nginx as one process (no master),
+# so the process measured is the one that works.
+h2_proxies_setup() {
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/key.pem" 2>/dev/null
+    openssl req -x509 -new -key "$W/key.pem" -out "$W/cert.pem" -days 30 -subj /CN=localhost \
+        -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' 2>/dev/null
+    cat "$W/cert.pem" "$W/key.pem" > "$W/haproxy.pem"
+    chmod 600 "$W/key.pem" "$W/haproxy.pem"
+    cat > "$W/bigstep.toml" <<CONF
+[balance]
+listen = "127.0.0.1:$BIGSTEP_PORT"
+access_log = false
+
+[[balance.servers]]
+address = "127.0.0.1:$BACKEND_PORT"
+
+[balance.http2]
+engine = "$H2_ENGINE"
+
+[balance.tls]
+listen = "127.0.0.1:$BIGSTEP_TLS_PORT"
+# The plain port serves h2c here, instead of redirecting to HTTPS.
+redirect_http = false
+[[balance.tls.certificates]]
+cert = "$W/cert.pem"
+key = "$W/key.pem"
+CONF
+    { haproxy_head 1 4096; cat <<CONF
+frontend fe
+    bind 127.0.0.1:$HAPROXY_PORT proto h2
+    bind 127.0.0.1:$HAPROXY_TLS_PORT ssl crt $W/haproxy.pem alpn h2,http/1.1
+    default_backend be
+backend be
+    server s1 127.0.0.1:$BACKEND_PORT
+CONF
+    } > "$W/haproxy.cfg"
+    mkdir -p "$W/nginx/logs"
+    nginx_proxy_conf 1 "127.0.0.1:$NGINX_PORT http2; listen 127.0.0.1:$NGINX_TLS_PORT ssl http2" \
+        "ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;" \
+        "ssl_certificate $W/cert.pem; ssl_certificate_key $W/key.pem;" \
+        | sed 's/^daemon off;/daemon off;\nmaster_process off;/' > "$W/nginx/nginx.conf"
+}
+
+# h2_start PROXY TEST [WRAPPER...]: start PROXY (bigstep, haproxy or nginx, as
+# h2_proxies_setup configured it) under WRAPPER (e.g. valgrind ...; none: natively)
+# for TEST (h2c or h2-tls), its output in $W/PROXY-TEST.log, and wait until it
+# answers. Sets H2_PID, H2_PORT (the port clients use) and H2_URL.
+h2_start() {
+    local proxy=$1 test=$2
+    shift 2
+    case $proxy in
+        bigstep)
+            H2_PORT=$BIGSTEP_PORT; [ "$test" = h2-tls ] && H2_PORT=$BIGSTEP_TLS_PORT
+            RUST_LOG=warn "$@" "$BIGSTEP_BIN" balance --config "$W/bigstep.toml" --threads 1 > "$W/$proxy-$test.log" 2>&1 &
+            ;;
+        haproxy)
+            H2_PORT=$HAPROXY_PORT; [ "$test" = h2-tls ] && H2_PORT=$HAPROXY_TLS_PORT
+            "$@" haproxy -db -f "$W/haproxy.cfg" > "$W/$proxy-$test.log" 2>&1 &
+            ;;
+        nginx)
+            H2_PORT=$NGINX_PORT; [ "$test" = h2-tls ] && H2_PORT=$NGINX_TLS_PORT
+            "$@" nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" > "$W/$proxy-$test.log" 2>&1 &
+            ;;
+        *) echo "unknown proxy $proxy" >&2; exit 2 ;;
+    esac
+    H2_PID=$!
+    PIDS+=("$H2_PID")
+    if [ "$test" = h2-tls ]; then H2_URL=https://127.0.0.1:$H2_PORT/; else H2_URL=http://127.0.0.1:$H2_PORT/; fi
+    # h2c with prior knowledge: the plain ports of haproxy and nginx speak nothing else.
+    wait_url "$H2_URL" --http2-prior-knowledge
+}
+
+# h2_check_load FILE N PROXY TEST: warn unless h2load's output FILE shows N
+# requests done and succeeded (and h2 by ALPN over TLS).
+h2_check_load() {
+    local out=$1 n=$2 proxy=$3 test=$4
+    grep -q "requests: $n total, $n started, $n done, $n succeeded" "$out" \
+        || { echo "  $proxy $test: not every request succeeded:" >&2; grep -E "requests:|status codes|Application" "$out" >&2; }
+    if [ "$test" = h2-tls ]; then
+        grep -q 'Application protocol: h2' "$out" || echo "  $proxy $test: no h2 by ALPN" >&2
+    fi
+}
