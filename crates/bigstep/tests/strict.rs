@@ -162,8 +162,10 @@ async fn well_formed_edge_cases_are_served() {
 
 // === HTTP/1.0 servers ===
 
-/// A python3 HTTP server on a free port (passed as its last argument), run in
-/// `dir`; stopped on drop.
+/// A python3 HTTP server run in `dir`, on a port it picks itself (port 0 as
+/// its last argument; it says which in `http.server`'s "Serving HTTP on ...
+/// port N" line): a port picked here and freed for it could be taken by
+/// another test's socket before it binds. Stopped on drop.
 struct PyServer {
     addr: std::net::SocketAddr,
     child: std::process::Child,
@@ -171,15 +173,34 @@ struct PyServer {
 
 impl PyServer {
     fn start(args: &[&str], dir: &std::path::Path) -> PyServer {
-        let port = free_port();
-        let child = std::process::Command::new("python3")
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new("python3")
+            .arg("-u")
             .args(args)
-            .arg(port.to_string())
+            .arg("0")
             .current_dir(dir)
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("python3 is installed (.ci/install)");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let port = line
+                    .split_once(" port ")
+                    .and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<u16>().ok());
+                if let Some(port) = port {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the python3 server says its port");
         PyServer {
             addr: ([127, 0, 0, 1], port).into(),
             child,
@@ -200,13 +221,6 @@ impl Drop for PyServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 /// Read one response (head + a Content-Length or chunked body) from `s`,
@@ -289,7 +303,9 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"no length, " * 1000 + self.path.encode())
     def log_message(self, *a):
         pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+print("Serving HTTP on 127.0.0.1 port", s.server_address[1])
+s.serve_forever()
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
