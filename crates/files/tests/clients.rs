@@ -347,7 +347,9 @@ fn kill_9_of_the_binary_mid_upload_leaves_nothing_visible() {
     let dir = temp_dir("kill9");
     let data = dir.join("data");
     let mut server = Server::start_binary(&data);
+    // Killed below, so its atexit cleanup never runs: its temp dir goes with ours.
     let mut put = Command::new("python3")
+        .env("TMPDIR", &dir)
         .args(["partial_put.py", &server.endpoint, "crash", "big.bin"])
         .current_dir(py_dir())
         .stdout(Stdio::piped())
@@ -409,6 +411,7 @@ fn kill_9_during_concurrent_puts_loses_no_acknowledged_put() {
     let data = dir.join("data");
     let mut server = Server::start(&data);
     let mut put = Command::new("python3")
+        .env("TMPDIR", &dir)
         .args(["acked_puts.py", &server.endpoint, "group", "4000"])
         .current_dir(py_dir())
         .stdout(Stdio::piped())
