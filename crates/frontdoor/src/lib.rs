@@ -595,18 +595,24 @@ fn serve_tls_connection(
         let acceptor = tokio_rustls::TlsAcceptor::from(loaded.server_config.clone());
         drop(loaded);
         let timeout = shared.snapshot.load().config.timeouts.request_header;
+        // A failed or late handshake is counted before its socket closes, so
+        // a client that sees the close also sees the count.
+        let accept = acceptor.accept(stream).into_fallible();
+        tokio::pin!(accept);
         let handshake = tokio::select! {
-            r = tokio::time::timeout(timeout, acceptor.accept(stream)) => r,
+            r = &mut accept => Some(r),
+            () = tokio::time::sleep(timeout) => None,
             () = drain.draining() => return,
         };
         let stream = match handshake {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
+            Some(Ok(s)) => s,
+            Some(Err((e, stream))) => {
                 shared.metrics.tls_handshake_failures.inc();
                 tracing::debug!(target: "bigstep::tls", client = %peer, error = %e, "TLS handshake failed");
+                drop(stream);
                 return;
             }
-            Err(_) => {
+            None => {
                 shared.metrics.tls_handshake_failures.inc();
                 shared.metrics.tls_handshake_timeouts.inc();
                 tracing::debug!(target: "bigstep::tls", client = %peer, "TLS handshake not finished in time");
