@@ -756,6 +756,29 @@ fn state_and_keys_survive_a_restart_with_the_same_data_dir() {
     assert!(again.terminate().success(), "{}", again.output());
 }
 
+/// A newcomer's first run: nothing at ERROR while nothing is wrong.
+#[test]
+fn a_quiet_first_run_logs_no_errors() {
+    let mut up = Up::start(&["-n", "1"]);
+    // The files pool's health check (a GET of / without keys, answered 403)
+    // has run once when the server is up; s3s logged each at ERROR before.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !up.output().contains("server is up server=files") {
+        assert!(
+            Instant::now() < deadline,
+            "files not checked; output:\n{}",
+            up.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, a) = visit(up.addr);
+    let (_, b) = visit(up.addr);
+    assert_eq!(b, a + 1);
+    let out = up.output();
+    assert!(!out.contains("ERROR"), "an error on a quiet run:\n{out}");
+    assert!(up.terminate().success(), "{}", up.output());
+}
+
 #[test]
 fn without_state_and_files_the_demo_says_what_it_misses() {
     let mut up = Up::start(&["-n", "2", "--no-state", "--no-files"]);
