@@ -756,9 +756,10 @@ fn state_and_keys_survive_a_restart_with_the_same_data_dir() {
     assert!(again.terminate().success(), "{}", again.output());
 }
 
-/// A newcomer's first run: nothing at ERROR while nothing is wrong.
+/// A newcomer's first run: nothing at ERROR while nothing is wrong, and the
+/// banner does not promise to keep what `--ephemeral` throws away.
 #[test]
-fn a_quiet_first_run_logs_no_errors() {
+fn a_quiet_first_run_logs_no_errors_and_ephemeral_keys_are_not_kept() {
     let mut up = Up::start(&["-n", "1"]);
     // The files pool's health check (a GET of / without keys, answered 403)
     // has run once when the server is up; s3s logged each at ERROR before.
@@ -776,6 +777,12 @@ fn a_quiet_first_run_logs_no_errors() {
     assert_eq!(b, a + 1);
     let out = up.output();
     assert!(!out.contains("ERROR"), "an error on a quiet run:\n{out}");
+    let keys = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("access key "))
+        .expect("access key line");
+    assert!(!keys.contains("kept"), "{keys}");
+    assert!(keys.contains("--ephemeral"), "{keys}");
     assert!(up.terminate().success(), "{}", up.output());
 }
 

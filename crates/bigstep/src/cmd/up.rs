@@ -944,6 +944,8 @@ fn print_banner(
             shown(&f.secret_key, f.keys_new || show_keys),
             if f.keys_from_file {
                 "from [files] in the config file; --show-keys prints it"
+            } else if f.ephemeral {
+                "new: --ephemeral keeps nothing, so new keys each run"
             } else if f.keys_new {
                 "new: shown this once, kept in the data directory"
             } else {
