@@ -783,6 +783,18 @@ fn a_quiet_first_run_logs_no_errors_and_ephemeral_keys_are_not_kept() {
         .expect("access key line");
     assert!(!keys.contains("kept"), "{keys}");
     assert!(keys.contains("--ephemeral"), "{keys}");
+    // No bigstep.toml: `ctl reload` says there is no file and what to do.
+    let admin = up.admin.expect("admin address in the banner").to_string();
+    let out = Command::new(BIN)
+        .args(["ctl", "--admin", &admin, "reload"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("without a config file") && text.contains("bigstep.toml"),
+        "{text}"
+    );
     assert!(up.terminate().success(), "{}", up.output());
 }
 

@@ -395,7 +395,7 @@ async fn reload_config(State(app): State<App>, headers: HeaderMap) -> Response {
     let result = match &app.reload {
         None => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "this front door was not started from a config file it can re-read; send changes to /api/servers instead",
+            "nothing to re-read: this front door was started without a config file (`bigstep up` reads ./bigstep.toml or --config FILE; `bigstep balance` --config FILE); restart it with one to reload, or change servers meanwhile with `bigstep ctl add|rm|drain` (POST /api/servers)",
         )),
         // The hook reads a file and diffs a config: keep that off the async workers.
         Some(hook) => {
