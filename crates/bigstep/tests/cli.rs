@@ -23,6 +23,31 @@ fn run_env(args: &[&str], env: &[(String, String)]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// [`run`] for a command that might start a server: killed after `limit`, so
+/// a test of a refusal fails instead of hanging when the refusal is missing.
+fn run_bounded(args: &[&str], limit: std::time::Duration) -> (bool, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("BIGSTEP_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run bigstep");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().expect("wait").is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 #[test]
 fn every_example_config_is_valid() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
@@ -199,4 +224,29 @@ fn balance_without_servers_says_what_to_do() {
         text.contains("--server") && text.contains("[[balance.servers]]"),
         "{text}"
     );
+}
+
+/// A port in use: the OS error once, with what to do about it.
+#[test]
+fn a_busy_port_is_named_once_with_a_hint() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    for flag in ["--listen", "--admin"] {
+        let mut args = vec!["balance", "--server", "127.0.0.1:3001"];
+        if flag == "--admin" {
+            args.extend(["--listen", "127.0.0.1:0"]);
+        }
+        args.extend([flag, addr.as_str()]);
+        let (ok, text) = run_bounded(&args, std::time::Duration::from_secs(10));
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(&addr) && text.contains("another process"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("Address already in use").count(),
+            1,
+            "the OS error repeated: {text}"
+        );
+    }
 }
