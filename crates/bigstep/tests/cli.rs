@@ -250,3 +250,27 @@ fn a_busy_port_is_named_once_with_a_hint() {
         );
     }
 }
+
+/// `--threads 0` is refused, not quietly read as 1; an absurd count is refused
+/// as such, not later as "too many open files".
+#[test]
+fn threads_out_of_range_are_refused_by_name() {
+    let dir = testkit::TempDir::new("cli");
+    let files_dir = dir.join("files");
+    for role in [
+        &["balance", "--server", "127.0.0.1:3001", "--listen", "127.0.0.1:0"][..],
+        &["files", "--port", "0", "--dir", files_dir.to_str().unwrap()][..],
+        &["state", "--port", "0"][..],
+    ] {
+        for n in ["0", "100000"] {
+            let mut args = role.to_vec();
+            args.extend(["--threads", n]);
+            let (ok, text) = run_bounded(&args, std::time::Duration::from_secs(10));
+            assert!(!ok, "{args:?} started: {text}");
+            assert!(
+                text.contains("--threads") && text.contains("1 to 1024"),
+                "{args:?}: {text}"
+            );
+        }
+    }
+}

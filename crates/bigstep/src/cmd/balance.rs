@@ -43,7 +43,7 @@ pub(crate) struct Args {
 
     /// Threads serving clients (default: one per core), each with its own
     /// listening socket and connections. The benchmarks use 1.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
 
     #[command(subcommand)]
