@@ -274,3 +274,37 @@ fn threads_out_of_range_are_refused_by_name() {
         }
     }
 }
+
+/// `--check FILE` says "ok" only for a file `--config FILE` would start with.
+#[test]
+fn check_refuses_what_start_would_refuse() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("bigstep.toml");
+    let p = path.to_str().unwrap();
+    // Nothing to serve.
+    std::fs::write(&path, "[balance]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("bigstep.toml") && text.contains("[[balance.servers]]"),
+        "{text}"
+    );
+    // ... unless the command line brings the servers.
+    let (ok, text) = run(&["balance", "--check", p, "--server", "127.0.0.1:3001"]);
+    assert!(ok, "{text}");
+    // An admin API open to the network without a token.
+    std::fs::write(
+        &path,
+        "[balance]\nadmin_listen = \"0.0.0.0:9090\"\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("admin_token"), "{text}");
+    let token = [("BIGSTEP_ADMIN_TOKEN".to_string(), "0123456789abcdef0123".to_string())];
+    let (ok, text) = run_env(&["balance", "--check", p], &token);
+    assert!(ok, "{text}");
+    let short = [("BIGSTEP_ADMIN_TOKEN".to_string(), "short".to_string())];
+    let (ok, text) = run_env(&["balance", "--check", p], &short);
+    assert!(!ok && text.contains("16 characters"), "{text}");
+}

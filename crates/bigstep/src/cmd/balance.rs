@@ -89,6 +89,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             println!("{}: ok (no [balance] table)", path.display());
             return Ok(());
         };
+        // What `--config FILE` would refuse at start, `--check FILE` refuses
+        // too: a file with nothing to serve, an admin API open to the network.
+        let mut startable = b.clone();
+        with_flags(&mut startable, &args);
+        startable_or_why(&startable).map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
         let servers: usize = b.servers.len()
             + b.pools
                 .iter()
@@ -295,6 +300,14 @@ fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
             .unwrap_or_else(|| frontdoor::Config::with_servers(default_listen(), vec![])),
         None => frontdoor::Config::with_servers(default_listen(), vec![]),
     };
+    with_flags(&mut cfg, args);
+    startable_or_why(&cfg)?;
+    cfg.validate(None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(cfg)
+}
+
+/// The command line's overrides (and `BIGSTEP_ADMIN_TOKEN`) on the file's table.
+fn with_flags(cfg: &mut frontdoor::Config, args: &Args) {
     if let Some(listen) = args.listen {
         cfg.listen = listen;
     }
@@ -313,14 +326,21 @@ fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
             frontdoor::config::ServerConfig::plain(None, address.clone(), 1),
         ));
     }
+}
+
+/// Why the front door would refuse to start with `cfg`, beyond the file's own
+/// validation: nothing to serve, or an admin API open to the network.
+fn startable_or_why(cfg: &frontdoor::Config) -> anyhow::Result<()> {
     let pooled = cfg.pools.iter().any(|p| !p.get_ref().servers.is_empty());
     if cfg.servers.is_empty() && cfg.discovery.is_none() && !pooled {
         anyhow::bail!(
             "no servers configured: add [[balance.servers]] (or [[balance.pools]] with servers) to the config file, pass --server HOST:PORT, or set [balance.discovery] registry"
         );
     }
-    cfg.validate(None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(cfg)
+    if let Some(admin) = cfg.admin_listen {
+        frontdoor::admin::check_exposure(admin, cfg.admin_token.as_deref())?;
+    }
+    Ok(())
 }
 
 fn default_listen() -> SocketAddr {
