@@ -308,3 +308,40 @@ fn check_refuses_what_start_would_refuse() {
     let (ok, text) = run_env(&["balance", "--check", p], &short);
     assert!(!ok && text.contains("16 characters"), "{text}");
 }
+
+/// `listen = ":8080"` (Caddy's spelling) or `--listen 8080` (nginx's): the
+/// error says what to write, in the file with its line.
+#[test]
+fn a_listen_address_without_an_ip_says_what_to_write() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("bigstep.toml");
+    let p = path.to_str().unwrap();
+    for (key, line) in [
+        ("listen = \":8080\"", 2),
+        ("admin_listen = \"localhost:9090\"", 2),
+    ] {
+        std::fs::write(
+            &path,
+            format!("[balance]\n{key}\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n"),
+        )
+        .unwrap();
+        let (ok, text) = run(&["balance", "--check", p]);
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(&format!("line {line}")) && text.contains("IP:PORT"),
+            "{text}"
+        );
+    }
+    std::fs::write(
+        &path,
+        "[balance.tls]\nlisten = \"443\"\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok && text.contains("\"0.0.0.0:443\""), "{text}");
+    std::fs::write(&path, "[up]\nlisten = \"8080\"\n").unwrap();
+    let (ok, text) = run(&["up", "--config", p]);
+    assert!(!ok && text.contains("\"0.0.0.0:8080\""), "{text}");
+    let (ok, text) = run(&["balance", "--server", "127.0.0.1:3001", "--listen", "8181"]);
+    assert!(!ok && text.contains("\"127.0.0.1:8181\""), "{text}");
+}

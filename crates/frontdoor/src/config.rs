@@ -15,8 +15,10 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::RootCertStore;
 use serde::Deserialize;
 
+pub mod listen;
 mod routes;
 mod tls;
+pub use listen::parse_listen;
 pub use routes::{
     Cidr, HeaderCondition, HeaderRules, LimitKey, OneOrMany, PoolConfig, PoolTimeouts,
     RateLimitConfig, RouteConfig, Template, DEFAULT_POOL,
@@ -29,11 +31,11 @@ pub use tls::{CertificateConfig, Http2Config, Http2Engine, TlsConfig, TlsVersion
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address the data-plane listener binds. Loopback unless you say otherwise.
-    #[serde(default = "defaults::listen")]
+    #[serde(default = "defaults::listen", deserialize_with = "listen::addr")]
     pub listen: SocketAddr,
     /// Optional admin listener: the dashboard at `/`, the JSON API under `/api`,
     /// `/metrics` and `/healthz`. On a non-loopback address it needs `admin_token`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "listen::optional")]
     pub admin_listen: Option<SocketAddr>,
     /// Bearer token the admin API requires (at least 16 characters); required when
     /// `admin_listen` is not a loopback address. `BIGSTEP_ADMIN_TOKEN` overrides it.

@@ -30,7 +30,7 @@ pub(crate) struct Args {
     check: Option<PathBuf>,
 
     /// Listen address (overrides `listen` in the file). Default 127.0.0.1:8080.
-    #[arg(short, long, value_name = "ADDR")]
+    #[arg(short, long, value_name = "ADDR", value_parser = frontdoor::config::parse_listen)]
     listen: Option<SocketAddr>,
 
     /// An upstream server `host:port`; repeat for more (added to the file's servers).
@@ -38,7 +38,7 @@ pub(crate) struct Args {
     servers: Vec<String>,
 
     /// Admin listener: dashboard, JSON API, /metrics, /healthz (overrides `admin_listen`).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = frontdoor::config::parse_listen)]
     admin: Option<SocketAddr>,
 
     /// Threads serving clients (default: one per core), each with its own
@@ -62,7 +62,7 @@ enum Action {
 struct ReloadArgs {
     /// The front door's admin listener. Default: `admin_listen` from the config
     /// file, else 127.0.0.1:9090.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = frontdoor::config::parse_listen)]
     admin: Option<SocketAddr>,
 
     /// The admin API's bearer token, when it has one (default: `admin_token` from the config file).
