@@ -19,8 +19,7 @@ pub(crate) enum Format {
 
 pub(crate) fn init(format: Format) {
     let asked = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_default();
-    let mut filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if !asked.contains("s3s") {
         filter = filter.add_directive("s3s=off".parse().expect("a valid directive"));
     }

@@ -258,7 +258,13 @@ fn threads_out_of_range_are_refused_by_name() {
     let dir = testkit::TempDir::new("cli");
     let files_dir = dir.join("files");
     for role in [
-        &["balance", "--server", "127.0.0.1:3001", "--listen", "127.0.0.1:0"][..],
+        &[
+            "balance",
+            "--server",
+            "127.0.0.1:3001",
+            "--listen",
+            "127.0.0.1:0",
+        ][..],
         &["files", "--port", "0", "--dir", files_dir.to_str().unwrap()][..],
         &["state", "--port", "0"][..],
     ] {
@@ -301,7 +307,10 @@ fn check_refuses_what_start_would_refuse() {
     let (ok, text) = run(&["balance", "--check", p]);
     assert!(!ok, "{text}");
     assert!(text.contains("admin_token"), "{text}");
-    let token = [("BIGSTEP_ADMIN_TOKEN".to_string(), "0123456789abcdef0123".to_string())];
+    let token = [(
+        "BIGSTEP_ADMIN_TOKEN".to_string(),
+        "0123456789abcdef0123".to_string(),
+    )];
     let (ok, text) = run_env(&["balance", "--check", p], &token);
     assert!(ok, "{text}");
     let short = [("BIGSTEP_ADMIN_TOKEN".to_string(), "short".to_string())];

@@ -15,7 +15,9 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     let port = s.rsplit_once(':').map_or(s, |(_, p)| p);
     let example = match port.parse::<u16>() {
         Ok(p) => format!("\"127.0.0.1:{p}\" (this host only) or \"0.0.0.0:{p}\" (every interface)"),
-        Err(_) => "\"127.0.0.1:8080\" (this host only) or \"0.0.0.0:8080\" (every interface)".into(),
+        Err(_) => {
+            "\"127.0.0.1:8080\" (this host only) or \"0.0.0.0:8080\" (every interface)".into()
+        }
     };
     Err(format!(
         "`{s}` is not IP:PORT: write {example}; host names are not resolved here, and IPv6 goes in brackets (\"[::1]:8080\")"
@@ -39,12 +41,17 @@ mod tests {
 
     #[test]
     fn says_what_to_write() {
-        assert_eq!(parse_listen("0.0.0.0:80"), Ok("0.0.0.0:80".parse().unwrap()));
+        assert_eq!(
+            parse_listen("0.0.0.0:80"),
+            Ok("0.0.0.0:80".parse().unwrap())
+        );
         assert_eq!(parse_listen("[::1]:80"), Ok("[::1]:80".parse().unwrap()));
         for bad in ["8080", ":8080", "localhost:8080"] {
             let e = parse_listen(bad).unwrap_err();
             assert!(e.contains("\"0.0.0.0:8080\""), "{bad}: {e}");
         }
-        assert!(parse_listen("nonsense").unwrap_err().contains("127.0.0.1:8080"));
+        assert!(parse_listen("nonsense")
+            .unwrap_err()
+            .contains("127.0.0.1:8080"));
     }
 }

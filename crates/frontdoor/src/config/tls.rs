@@ -11,7 +11,10 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// Where the TLS listener binds (loopback unless configured).
-    #[serde(default = "default_tls_listen", deserialize_with = "super::listen::addr")]
+    #[serde(
+        default = "default_tls_listen",
+        deserialize_with = "super::listen::addr"
+    )]
     pub listen: SocketAddr,
     /// Certificates, chosen by SNI. The first (or the one marked `default`)
     /// answers clients that send no name, or a name no certificate covers.
