@@ -83,6 +83,13 @@ fn every_example_config_is_valid() {
         }
     }
     assert!(checked >= 2, "examples/ should hold the documented configs");
+    // The sticky example's placeholder key is fine to check, not to deploy.
+    let sticky = format!("{dir}/balance-sticky.toml");
+    let (ok, text) = run(&["balance", "--check", &sticky]);
+    assert!(
+        ok && text.contains("warning: sticky.key is the example's placeholder"),
+        "{text}"
+    );
     assert!(state_examples >= 1, "examples/state.toml should be checked");
 }
 

@@ -116,6 +116,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let cfg = build_config(&args)?;
+    // What `--check` would print as advice, in the log of a start too.
+    for w in cfg.warnings() {
+        tracing::warn!("{w}");
+    }
     let signals = crate::signals::install()?;
     // Thread per core (see `service::threads`): this thread serves clients
     // and runs the background work; each other thread has its own runtime.

@@ -714,6 +714,15 @@ impl Config {
                 ));
             }
         }
+        // The example's key, copied into production, lets anyone who read the
+        // example sign a cookie naming any server.
+        if let Some(st) = &self.sticky {
+            if st.key.as_deref().is_some_and(|k| k.starts_with("replace-me")) {
+                out.push(
+                    "sticky.key is the example's placeholder: anyone can sign cookies with it; use the output of `openssl rand -hex 32`, the same on every front door".into(),
+                );
+            }
+        }
         out
     }
 
