@@ -116,9 +116,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let cfg = build_config(&args)?;
-    // What `--check` would print as advice, in the log of a start too.
+    // What `--check` would print as advice, in the log of a start too (but
+    // tls_insecure_skip_verify, which every load of the server warns about).
     for w in cfg.warnings() {
-        tracing::warn!("{w}");
+        if !w.contains("tls_insecure_skip_verify") {
+            tracing::warn!("{w}");
+        }
     }
     let signals = crate::signals::install()?;
     // Thread per core (see `service::threads`): this thread serves clients
