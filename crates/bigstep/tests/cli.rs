@@ -361,3 +361,26 @@ fn a_listen_address_without_an_ip_says_what_to_write() {
     let (ok, text) = run(&["balance", "--server", "127.0.0.1:3001", "--listen", "8181"]);
     assert!(!ok && text.contains("\"127.0.0.1:8181\""), "{text}");
 }
+
+/// `interval = 5` (seconds? HAProxy's milliseconds?) and `"soon"`: refused
+/// with the value, the line and what to write.
+#[test]
+fn a_duration_without_a_unit_says_what_to_write() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("bigstep.toml");
+    let p = path.to_str().unwrap();
+    for (value, want) in [
+        ("5", "\"5s\" for seconds or \"5ms\""),
+        ("\"2000\"", "\"2000ms\""),
+        ("\"soon\"", "\"500ms\", \"2s\""),
+    ] {
+        std::fs::write(
+            &path,
+            format!("[balance]\n[balance.health]\ninterval = {value}\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n"),
+        )
+        .unwrap();
+        let (ok, text) = run(&["balance", "--check", p]);
+        assert!(!ok, "{text}");
+        assert!(text.contains("line 3") && text.contains(want), "{text}");
+    }
+}
