@@ -79,10 +79,10 @@ pub(crate) struct UpToml {
     #[serde(default)]
     pub(crate) isolation: Option<toml::Spanned<String>>,
     /// The front door's address (`--listen`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "frontdoor::config::listen::optional")]
     pub(crate) listen: Option<std::net::SocketAddr>,
     /// The admin listener (`--admin`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "frontdoor::config::listen::optional")]
     pub(crate) admin: Option<std::net::SocketAddr>,
     /// How long requests, then instances, get on stop (`--grace`).
     #[serde(default, with = "service::config::duration")]

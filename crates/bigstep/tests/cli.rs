@@ -23,6 +23,31 @@ fn run_env(args: &[&str], env: &[(String, String)]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// [`run`] for a command that might start a server: killed after `limit`, so
+/// a test of a refusal fails instead of hanging when the refusal is missing.
+fn run_bounded(args: &[&str], limit: std::time::Duration) -> (bool, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("BIGSTEP_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run bigstep");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().expect("wait").is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 #[test]
 fn every_example_config_is_valid() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
@@ -58,6 +83,13 @@ fn every_example_config_is_valid() {
         }
     }
     assert!(checked >= 2, "examples/ should hold the documented configs");
+    // The sticky example's placeholder key is fine to check, not to deploy.
+    let sticky = format!("{dir}/balance-sticky.toml");
+    let (ok, text) = run(&["balance", "--check", &sticky]);
+    assert!(
+        ok && text.contains("warning: sticky.key is the example's placeholder"),
+        "{text}"
+    );
     assert!(state_examples >= 1, "examples/state.toml should be checked");
 }
 
@@ -199,4 +231,156 @@ fn balance_without_servers_says_what_to_do() {
         text.contains("--server") && text.contains("[[balance.servers]]"),
         "{text}"
     );
+}
+
+/// A port in use: the OS error once, with what to do about it.
+#[test]
+fn a_busy_port_is_named_once_with_a_hint() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    for flag in ["--listen", "--admin"] {
+        let mut args = vec!["balance", "--server", "127.0.0.1:3001"];
+        if flag == "--admin" {
+            args.extend(["--listen", "127.0.0.1:0"]);
+        }
+        args.extend([flag, addr.as_str()]);
+        let (ok, text) = run_bounded(&args, std::time::Duration::from_secs(10));
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(&addr) && text.contains("another process"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("Address already in use").count(),
+            1,
+            "the OS error repeated: {text}"
+        );
+    }
+}
+
+/// `--threads 0` is refused, not quietly read as 1; an absurd count is refused
+/// as such, not later as "too many open files".
+#[test]
+fn threads_out_of_range_are_refused_by_name() {
+    let dir = testkit::TempDir::new("cli");
+    let files_dir = dir.join("files");
+    for role in [
+        &[
+            "balance",
+            "--server",
+            "127.0.0.1:3001",
+            "--listen",
+            "127.0.0.1:0",
+        ][..],
+        &["files", "--port", "0", "--dir", files_dir.to_str().unwrap()][..],
+        &["state", "--port", "0"][..],
+    ] {
+        for n in ["0", "100000"] {
+            let mut args = role.to_vec();
+            args.extend(["--threads", n]);
+            let (ok, text) = run_bounded(&args, std::time::Duration::from_secs(10));
+            assert!(!ok, "{args:?} started: {text}");
+            assert!(
+                text.contains("--threads") && text.contains("1 to 1024"),
+                "{args:?}: {text}"
+            );
+        }
+    }
+}
+
+/// `--check FILE` says "ok" only for a file `--config FILE` would start with.
+#[test]
+fn check_refuses_what_start_would_refuse() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("bigstep.toml");
+    let p = path.to_str().unwrap();
+    // Nothing to serve.
+    std::fs::write(&path, "[balance]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("bigstep.toml") && text.contains("[[balance.servers]]"),
+        "{text}"
+    );
+    // ... unless the command line brings the servers.
+    let (ok, text) = run(&["balance", "--check", p, "--server", "127.0.0.1:3001"]);
+    assert!(ok, "{text}");
+    // An admin API open to the network without a token.
+    std::fs::write(
+        &path,
+        "[balance]\nadmin_listen = \"0.0.0.0:9090\"\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("admin_token"), "{text}");
+    let token = [(
+        "BIGSTEP_ADMIN_TOKEN".to_string(),
+        "0123456789abcdef0123".to_string(),
+    )];
+    let (ok, text) = run_env(&["balance", "--check", p], &token);
+    assert!(ok, "{text}");
+    let short = [("BIGSTEP_ADMIN_TOKEN".to_string(), "short".to_string())];
+    let (ok, text) = run_env(&["balance", "--check", p], &short);
+    assert!(!ok && text.contains("16 characters"), "{text}");
+}
+
+/// `listen = ":8080"` (Caddy's spelling) or `--listen 8080` (nginx's): the
+/// error says what to write, in the file with its line.
+#[test]
+fn a_listen_address_without_an_ip_says_what_to_write() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("bigstep.toml");
+    let p = path.to_str().unwrap();
+    for (key, line) in [
+        ("listen = \":8080\"", 2),
+        ("admin_listen = \"localhost:9090\"", 2),
+    ] {
+        std::fs::write(
+            &path,
+            format!("[balance]\n{key}\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n"),
+        )
+        .unwrap();
+        let (ok, text) = run(&["balance", "--check", p]);
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(&format!("line {line}")) && text.contains("IP:PORT"),
+            "{text}"
+        );
+    }
+    std::fs::write(
+        &path,
+        "[balance.tls]\nlisten = \"443\"\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok && text.contains("\"0.0.0.0:443\""), "{text}");
+    std::fs::write(&path, "[up]\nlisten = \"8080\"\n").unwrap();
+    let (ok, text) = run(&["up", "--config", p]);
+    assert!(!ok && text.contains("\"0.0.0.0:8080\""), "{text}");
+    let (ok, text) = run(&["balance", "--server", "127.0.0.1:3001", "--listen", "8181"]);
+    assert!(!ok && text.contains("\"127.0.0.1:8181\""), "{text}");
+}
+
+/// `interval = 5` (seconds? HAProxy's milliseconds?) and `"soon"`: refused
+/// with the value, the line and what to write.
+#[test]
+fn a_duration_without_a_unit_says_what_to_write() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("bigstep.toml");
+    let p = path.to_str().unwrap();
+    for (value, want) in [
+        ("5", "\"5s\" for seconds or \"5ms\""),
+        ("\"2000\"", "\"2000ms\""),
+        ("\"soon\"", "\"500ms\", \"2s\""),
+    ] {
+        std::fs::write(
+            &path,
+            format!("[balance]\n[balance.health]\ninterval = {value}\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n"),
+        )
+        .unwrap();
+        let (ok, text) = run(&["balance", "--check", p]);
+        assert!(!ok, "{text}");
+        assert!(text.contains("line 3") && text.contains(want), "{text}");
+    }
 }

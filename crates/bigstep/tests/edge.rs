@@ -557,6 +557,31 @@ async fn websocket_over_http2_can_be_switched_off() {
     assert_eq!(backend.hits(), 1);
 }
 
+/// `POST /api/certificates/reload` answers about certificates (which, how
+/// long they last), not with the server list a config reload reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_certificate_reload_api_names_the_certificates() {
+    let Site {
+        dir: _dir,
+        backend: _backend,
+        admin,
+        fd: _fd,
+        ..
+    } = site("edge-cert-api", "app.test", "redirect_http = false", "").await;
+    let out = Command::new("curl")
+        .args(["-s", "-X", "POST"])
+        .arg(format!("http://{admin}/api/certificates/reload"))
+        .output()
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        body.contains("certificates loaded: app.test (") && body.contains("days left"),
+        "{body}"
+    );
+    assert!(!body.contains("\"message\":\"kept"), "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_reload_under_load_and_a_bad_pair_is_refused() {
     let dir = temp_dir("edge-reload");

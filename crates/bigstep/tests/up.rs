@@ -756,6 +756,48 @@ fn state_and_keys_survive_a_restart_with_the_same_data_dir() {
     assert!(again.terminate().success(), "{}", again.output());
 }
 
+/// A newcomer's first run: nothing at ERROR while nothing is wrong, and the
+/// banner does not promise to keep what `--ephemeral` throws away.
+#[test]
+fn a_quiet_first_run_logs_no_errors_and_ephemeral_keys_are_not_kept() {
+    let mut up = Up::start(&["-n", "1"]);
+    // The files pool's health check (a GET of / without keys, answered 403)
+    // has run once when the server is up; s3s logged each at ERROR before.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !up.output().contains("server is up server=files") {
+        assert!(
+            Instant::now() < deadline,
+            "files not checked; output:\n{}",
+            up.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, a) = visit(up.addr);
+    let (_, b) = visit(up.addr);
+    assert_eq!(b, a + 1);
+    let out = up.output();
+    assert!(!out.contains("ERROR"), "an error on a quiet run:\n{out}");
+    let keys = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("access key "))
+        .expect("access key line");
+    assert!(!keys.contains("kept"), "{keys}");
+    assert!(keys.contains("--ephemeral"), "{keys}");
+    // No bigstep.toml: `ctl reload` says there is no file and what to do.
+    let admin = up.admin.expect("admin address in the banner").to_string();
+    let out = Command::new(BIN)
+        .args(["ctl", "--admin", &admin, "reload"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("without a config file") && text.contains("bigstep.toml"),
+        "{text}"
+    );
+    assert!(up.terminate().success(), "{}", up.output());
+}
+
 #[test]
 fn without_state_and_files_the_demo_says_what_it_misses() {
     let mut up = Up::start(&["-n", "2", "--no-state", "--no-files"]);

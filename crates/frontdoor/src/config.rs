@@ -15,8 +15,11 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::RootCertStore;
 use serde::Deserialize;
 
+mod duration;
+pub mod listen;
 mod routes;
 mod tls;
+pub use listen::parse_listen;
 pub use routes::{
     Cidr, HeaderCondition, HeaderRules, LimitKey, OneOrMany, PoolConfig, PoolTimeouts,
     RateLimitConfig, RouteConfig, Template, DEFAULT_POOL,
@@ -29,11 +32,11 @@ pub use tls::{CertificateConfig, Http2Config, Http2Engine, TlsConfig, TlsVersion
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address the data-plane listener binds. Loopback unless you say otherwise.
-    #[serde(default = "defaults::listen")]
+    #[serde(default = "defaults::listen", deserialize_with = "listen::addr")]
     pub listen: SocketAddr,
     /// Optional admin listener: the dashboard at `/`, the JSON API under `/api`,
     /// `/metrics` and `/healthz`. On a non-loopback address it needs `admin_token`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "listen::optional")]
     pub admin_listen: Option<SocketAddr>,
     /// Bearer token the admin API requires (at least 16 characters); required when
     /// `admin_listen` is not a loopback address. `BIGSTEP_ADMIN_TOKEN` overrides it.
@@ -79,10 +82,13 @@ pub struct Config {
     #[serde(default)]
     pub sticky: Option<Sticky>,
     /// A server that joins or comes back ramps from 10% to its full weight over this time; 0 disables.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, deserialize_with = "duration::required")]
     pub slow_start: Duration,
     /// A draining server moves to maintenance on its own after this long.
-    #[serde(default = "defaults::drain_timeout", with = "humantime_serde")]
+    #[serde(
+        default = "defaults::drain_timeout",
+        deserialize_with = "duration::required"
+    )]
     pub drain_timeout: Duration,
     /// Cookie names the session-loss detector watches (besides `sticky.app_cookie`).
     #[serde(default = "defaults::session_cookies")]
@@ -136,7 +142,10 @@ pub struct Discovery {
     pub prefix: String,
     /// Full read of the registry this often (changes announced on the events
     /// channel apply sooner). Also bounds each registry call.
-    #[serde(default = "defaults::discovery_poll", with = "humantime_serde")]
+    #[serde(
+        default = "defaults::discovery_poll",
+        deserialize_with = "duration::required"
+    )]
     pub poll: Duration,
     /// The pool whose entries this front door serves; absent: entries with no pool.
     #[serde(default)]
@@ -207,10 +216,13 @@ pub struct Sticky {
     #[serde(default = "defaults::lax")]
     pub same_site: String,
     /// Cookie `Max-Age`; absent means a browser-session cookie.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, deserialize_with = "duration::optional")]
     pub max_age: Option<Duration>,
     /// A sticky user not seen for this long no longer counts as live (drain progress).
-    #[serde(default = "defaults::sticky_idle", with = "humantime_serde")]
+    #[serde(
+        default = "defaults::sticky_idle",
+        deserialize_with = "duration::required"
+    )]
     pub idle: Duration,
 }
 
@@ -219,25 +231,25 @@ pub struct Sticky {
 #[serde(deny_unknown_fields, default)]
 pub struct Timeouts {
     /// Establishing a TCP connection to a server.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub connect: Duration,
     /// A client must send a complete request head within this time (else 408).
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub request_header: Duration,
     /// An idle client keep-alive connection is closed after this.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub keepalive_idle: Duration,
     /// Waiting for a server's response head (else 504).
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub upstream_response: Duration,
     /// An idle upstream connection in the pool is closed after this.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub upstream_idle: Duration,
     /// A WebSocket (or other upgraded) tunnel with no traffic either way is closed after this.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub tunnel_idle: Duration,
     /// On SIGTERM, in-flight requests get this long to finish.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub shutdown_grace: Duration,
 }
 
@@ -333,10 +345,10 @@ pub struct HealthCheck {
     /// Expected status: one code (`200`) or an inclusive range (`"200-399"`).
     pub expect_status: StatusRange,
     /// Time between checks of one server.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub interval: Duration,
     /// A check with no complete response head in this time fails.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub timeout: Duration,
     /// Consecutive passes that bring a down server up.
     pub rise: u32,
@@ -417,10 +429,10 @@ pub struct Passive {
     /// Consecutive failures (connect error, 5xx, timeout) that eject a server; 0 disables.
     pub consecutive_failures: u32,
     /// First ejection lasts this long; each further one doubles it.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub base_ejection: Duration,
     /// Ejections never last longer than this.
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration::required")]
     pub max_ejection: Duration,
     /// At most this share of servers (percent) is ejected at once.
     pub max_ejected_percent: u32,

@@ -174,7 +174,7 @@ pub struct FrontDoor {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source} (is another process using the port?)")]
+    #[error("cannot listen on {addr}{}", bind_hint(source))]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -188,7 +188,7 @@ pub enum StartError {
     #[error("cannot load the TLS certificates: {0}")]
     Tls(String),
     /// The TLS listen address could not be bound.
-    #[error("cannot listen on {addr} for TLS: {source} (is another process using the port?)")]
+    #[error("cannot listen on {addr} for TLS{}", bind_hint(source))]
     TlsBind {
         /// The address.
         addr: SocketAddr,
@@ -199,15 +199,26 @@ pub enum StartError {
     #[error(transparent)]
     Admin(#[from] admin::ExposureError),
     /// The admin address could not be bound.
-    #[error(
-        "cannot listen on {addr} for the admin API: {source} (is another process using the port?)"
-    )]
+    #[error("cannot listen on {addr} for the admin API{}", bind_hint(source))]
     AdminBind {
         /// The address.
         addr: SocketAddr,
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+/// What to do about a failed bind, by its cause. The OS error itself is the
+/// error's `source` (printed after it by `{:#}`), so it is not repeated here.
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => " (is another process using the port?)",
+        std::io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+        }
+        std::io::ErrorKind::AddrNotAvailable => " (no interface of this host has that address)",
+        _ => "",
+    }
 }
 
 impl FrontDoor {

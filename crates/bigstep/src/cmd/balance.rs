@@ -30,7 +30,7 @@ pub(crate) struct Args {
     check: Option<PathBuf>,
 
     /// Listen address (overrides `listen` in the file). Default 127.0.0.1:8080.
-    #[arg(short, long, value_name = "ADDR")]
+    #[arg(short, long, value_name = "ADDR", value_parser = frontdoor::config::parse_listen)]
     listen: Option<SocketAddr>,
 
     /// An upstream server `host:port`; repeat for more (added to the file's servers).
@@ -38,12 +38,12 @@ pub(crate) struct Args {
     servers: Vec<String>,
 
     /// Admin listener: dashboard, JSON API, /metrics, /healthz (overrides `admin_listen`).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = frontdoor::config::parse_listen)]
     admin: Option<SocketAddr>,
 
     /// Threads serving clients (default: one per core), each with its own
     /// listening socket and connections. The benchmarks use 1.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
 
     #[command(subcommand)]
@@ -62,7 +62,7 @@ enum Action {
 struct ReloadArgs {
     /// The front door's admin listener. Default: `admin_listen` from the config
     /// file, else 127.0.0.1:9090.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = frontdoor::config::parse_listen)]
     admin: Option<SocketAddr>,
 
     /// The admin API's bearer token, when it has one (default: `admin_token` from the config file).
@@ -89,6 +89,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             println!("{}: ok (no [balance] table)", path.display());
             return Ok(());
         };
+        // What `--config FILE` would refuse at start, `--check FILE` refuses
+        // too: a file with nothing to serve, an admin API open to the network.
+        let mut startable = b.clone();
+        with_flags(&mut startable, &args);
+        startable_or_why(&startable).map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
         let servers: usize = b.servers.len()
             + b.pools
                 .iter()
@@ -111,6 +116,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let cfg = build_config(&args)?;
+    // What `--check` would print as advice, in the log of a start too (but
+    // tls_insecure_skip_verify, which every load of the server warns about).
+    for w in cfg.warnings() {
+        if !w.contains("tls_insecure_skip_verify") {
+            tracing::warn!("{w}");
+        }
+    }
     let signals = crate::signals::install()?;
     // Thread per core (see `service::threads`): this thread serves clients
     // and runs the background work; each other thread has its own runtime.
@@ -295,6 +307,14 @@ fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
             .unwrap_or_else(|| frontdoor::Config::with_servers(default_listen(), vec![])),
         None => frontdoor::Config::with_servers(default_listen(), vec![]),
     };
+    with_flags(&mut cfg, args);
+    startable_or_why(&cfg)?;
+    cfg.validate(None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(cfg)
+}
+
+/// The command line's overrides (and `BIGSTEP_ADMIN_TOKEN`) on the file's table.
+fn with_flags(cfg: &mut frontdoor::Config, args: &Args) {
     if let Some(listen) = args.listen {
         cfg.listen = listen;
     }
@@ -313,14 +333,21 @@ fn build_config(args: &Args) -> anyhow::Result<frontdoor::Config> {
             frontdoor::config::ServerConfig::plain(None, address.clone(), 1),
         ));
     }
+}
+
+/// Why the front door would refuse to start with `cfg`, beyond the file's own
+/// validation: nothing to serve, or an admin API open to the network.
+fn startable_or_why(cfg: &frontdoor::Config) -> anyhow::Result<()> {
     let pooled = cfg.pools.iter().any(|p| !p.get_ref().servers.is_empty());
     if cfg.servers.is_empty() && cfg.discovery.is_none() && !pooled {
         anyhow::bail!(
             "no servers configured: add [[balance.servers]] (or [[balance.pools]] with servers) to the config file, pass --server HOST:PORT, or set [balance.discovery] registry"
         );
     }
-    cfg.validate(None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(cfg)
+    if let Some(admin) = cfg.admin_listen {
+        frontdoor::admin::check_exposure(admin, cfg.admin_token.as_deref())?;
+    }
+    Ok(())
 }
 
 fn default_listen() -> SocketAddr {

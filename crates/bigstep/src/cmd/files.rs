@@ -89,7 +89,7 @@ pub(crate) struct Args {
     /// Threads serving connections, each with its own listening socket on the
     /// port: a connection stays on the thread that accepted it, as in nginx's
     /// workers [default: one per CPU core].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::parse_threads)]
     threads: Option<usize>,
 }
 

@@ -106,7 +106,8 @@ pub(crate) struct Args {
         long,
         default_value_t = 1,
         value_name = "N",
-        env = "BIGSTEP_STATE_THREADS"
+        env = "BIGSTEP_STATE_THREADS",
+        value_parser = super::parse_threads
     )]
     threads: usize,
 }

@@ -107,7 +107,7 @@ pub(crate) struct Args {
 
     /// Address the front door listens on (port 0 picks a free port)
     /// [default: `listen` in [up], else in [balance], else 127.0.0.1:8080].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = frontdoor::config::parse_listen)]
     listen: Option<SocketAddr>,
 
     /// Give instances the ports BASE, BASE+1, ... instead of free ports picked for you.
@@ -165,7 +165,7 @@ pub(crate) struct Args {
     /// Admin listener: the dashboard, the JSON API (`bigstep ctl` talks to it),
     /// /metrics. Anywhere but loopback it needs --admin-token
     /// [default: `admin` in [up], else `admin_listen` in [balance], else 127.0.0.1:9090].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = frontdoor::config::parse_listen)]
     admin: Option<SocketAddr>,
 
     /// Bearer token the admin API requires (at least 16 characters).
@@ -944,6 +944,8 @@ fn print_banner(
             shown(&f.secret_key, f.keys_new || show_keys),
             if f.keys_from_file {
                 "from [files] in the config file; --show-keys prints it"
+            } else if f.ephemeral {
+                "new: --ephemeral keeps nothing, so new keys each run"
             } else if f.keys_new {
                 "new: shown this once, kept in the data directory"
             } else {

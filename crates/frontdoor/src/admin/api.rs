@@ -365,8 +365,6 @@ async fn set_weight(
     ))
 }
 
-/// Re-read the config file through the binary's hook. `bigstep balance reload`
-/// asks for `text/plain` and prints the answer as it comes.
 async fn certificates(State(app): State<App>) -> Response {
     Json(app.control.certificates()).into_response()
 }
@@ -384,9 +382,27 @@ async fn reload_certificates(State(app): State<App>) -> Result<Response, ApiErro
             "reload failed unexpectedly",
         )
     })??;
-    Ok(applied(summary).into_response())
+    // The answer is about certificates: which serve now, and for how long
+    // (the summary's server lists say nothing about them).
+    let certs: Vec<String> = app
+        .control
+        .certificates()
+        .iter()
+        .map(|c| match c.expires_in_days {
+            Some(days) => format!("{} ({days:.0} days left)", c.name),
+            None => c.name.clone(),
+        })
+        .collect();
+    let message = if certs.is_empty() {
+        "no certificates to reload".to_string()
+    } else {
+        format!("certificates loaded: {}", certs.join(", "))
+    };
+    Ok(Json(Applied { summary, message }).into_response())
 }
 
+/// Re-read the config file through the binary's hook. `bigstep balance reload`
+/// asks for `text/plain` and prints the answer as it comes.
 async fn reload_config(State(app): State<App>, headers: HeaderMap) -> Response {
     let text = headers
         .get(header::ACCEPT)
@@ -395,7 +411,7 @@ async fn reload_config(State(app): State<App>, headers: HeaderMap) -> Response {
     let result = match &app.reload {
         None => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "this front door was not started from a config file it can re-read; send changes to /api/servers instead",
+            "nothing to re-read: this front door was started without a config file (`bigstep up` reads ./bigstep.toml or --config FILE; `bigstep balance` --config FILE); restart it with one to reload, or change servers meanwhile with `bigstep ctl add|rm|drain` (POST /api/servers)",
         )),
         // The hook reads a file and diffs a config: keep that off the async workers.
         Some(hook) => {

@@ -40,7 +40,7 @@ pub struct PoolConfig {
     #[serde(default)]
     pub sticky: Option<Sticky>,
     /// Slow start (default: `[balance]`'s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, deserialize_with = "super::duration::optional")]
     pub slow_start: Option<Duration>,
     /// Upstream timeouts for this pool (each defaults to `[balance.timeouts]`'s).
     #[serde(default)]
@@ -55,13 +55,13 @@ pub struct PoolConfig {
 #[serde(deny_unknown_fields)]
 pub struct PoolTimeouts {
     /// Establishing a connection to one of this pool's servers.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, deserialize_with = "super::duration::optional")]
     pub connect: Option<Duration>,
     /// Waiting for a response head.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, deserialize_with = "super::duration::optional")]
     pub upstream_response: Option<Duration>,
     /// A WebSocket tunnel with no traffic is closed after this.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, deserialize_with = "super::duration::optional")]
     pub tunnel_idle: Option<Duration>,
 }
 
@@ -712,6 +712,19 @@ impl Config {
                     "server `{}` has tls_insecure_skip_verify = true: its certificate is not verified (give tls_ca instead)",
                     s.id()
                 ));
+            }
+        }
+        // The example's key, copied into production, lets anyone who read the
+        // example sign a cookie naming any server.
+        if let Some(st) = &self.sticky {
+            if st
+                .key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("replace-me"))
+            {
+                out.push(
+                    "sticky.key is the example's placeholder: anyone can sign cookies with it; use the output of `openssl rand -hex 32`, the same on every front door".into(),
+                );
             }
         }
         out

@@ -11,7 +11,10 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// Where the TLS listener binds (loopback unless configured).
-    #[serde(default = "default_tls_listen")]
+    #[serde(
+        default = "default_tls_listen",
+        deserialize_with = "super::listen::addr"
+    )]
     pub listen: SocketAddr,
     /// Certificates, chosen by SNI. The first (or the one marked `default`)
     /// answers clients that send no name, or a name no certificate covers.
@@ -56,7 +59,10 @@ pub struct TlsConfig {
     #[serde(default)]
     pub client_subject_header: Option<String>,
     /// How often the certificate files are checked for changes.
-    #[serde(default = "default_watch", with = "humantime_serde")]
+    #[serde(
+        default = "default_watch",
+        deserialize_with = "super::duration::required"
+    )]
     pub watch: Duration,
     /// `[balance.tls.acme]`: obtain and renew a certificate automatically.
     #[serde(default)]
@@ -140,7 +146,7 @@ pub struct Http2Config {
     /// How long a client has to acknowledge our SETTINGS (RFC 9113 §6.5.3)
     /// before the connection is closed with GOAWAY SETTINGS_TIMEOUT (the
     /// bigstep engine; hyper's has no such timer).
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "super::duration::required")]
     pub settings_timeout: Duration,
 }
 

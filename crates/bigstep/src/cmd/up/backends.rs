@@ -106,6 +106,8 @@ pub(crate) struct FilesRunning {
     pub(crate) region: String,
     /// The keys are the config file's (`[files]`).
     pub(crate) keys_from_file: bool,
+    /// `--ephemeral`: generated keys are not kept either.
+    pub(crate) ephemeral: bool,
     task: Task,
 }
 
@@ -373,6 +375,7 @@ async fn start_files(
         public,
         region,
         keys_from_file: table.access_key.is_some(),
+        ephemeral: matches!(data, Data::Ephemeral(_)),
         task,
     })
 }
