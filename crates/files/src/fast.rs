@@ -329,7 +329,13 @@ pub(crate) fn respond(
                 obj.size
             );
         }
-        opt(out, "content-type", h.content_type.as_deref());
+        header(
+            out,
+            "content-type",
+            h.content_type
+                .as_deref()
+                .unwrap_or(crate::store::DEFAULT_CONTENT_TYPE),
+        );
     }
     out.extend_from_slice(b"etag: \"");
     out.extend_from_slice(obj.etag.as_bytes());

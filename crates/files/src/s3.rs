@@ -13,8 +13,8 @@ use tokio_util::io::ReaderStream;
 use crate::checksum::{self, Algorithm, Kind, Stored};
 use crate::key::{valid_bucket_name, validate_key};
 use crate::store::{
-    BodyLimits, Chosen, Completion, CorsRule, Expect, Headers, Listed, ObjectMeta, PartSpan, Store,
-    StoreError, UploadChecksum, Written,
+    BodyLimits, Chosen, Completion, CorsRule, Expect, Headers, Listed, ObjectMeta, PartSpan,
+    Record, Store, StoreError, UploadChecksum, WriteIf, Written,
 };
 
 /// Read buffer for streaming objects out.
@@ -37,6 +37,7 @@ fn err(e: StoreError) -> S3Error {
     use StoreError as E;
     let code = match &e {
         E::NoSuchBucket => S3ErrorCode::NoSuchBucket,
+        E::PreconditionFailed => S3ErrorCode::PreconditionFailed,
         E::BucketExists => S3ErrorCode::BucketAlreadyOwnedByYou,
         E::InvalidBucketName => S3ErrorCode::InvalidBucketName,
         E::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
@@ -115,6 +116,35 @@ fn part_span(
             "This object was completed before part sizes were recorded; read it with a Range instead",
         )),
     }
+}
+
+/// The condition of a conditional write. S3 takes `If-None-Match: *` only, and
+/// one of the two headers at most.
+fn write_if(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<WriteIf> {
+    match (if_match, if_none_match) {
+        (None, None) => Ok(WriteIf::Always),
+        (None, Some(ETagCondition::Any)) => Ok(WriteIf::Absent),
+        (Some(ETagCondition::Any), None) => Ok(WriteIf::Present),
+        (Some(ETagCondition::ETag(t)), None) => Ok(WriteIf::ETag(t.value().to_owned())),
+        (None, Some(ETagCondition::ETag(_))) => Err(s3_error!(
+            NotImplemented,
+            "A header you provided implies functionality that is not implemented"
+        )),
+        (Some(_), Some(_)) => Err(s3_error!(
+            NotImplemented,
+            "A header you provided implies functionality that is not implemented"
+        )),
+    }
+}
+
+/// The Content-Type GET and HEAD answer: the one stored, else S3's default.
+fn content_type(h: &Headers) -> String {
+    h.content_type
+        .clone()
+        .unwrap_or_else(|| crate::store::DEFAULT_CONTENT_TYPE.to_owned())
 }
 
 /// `x-amz-tagging-count`: sent when the object has tags.
@@ -348,12 +378,20 @@ fn check_conditions(
     // HTTP dates have whole seconds: compare at that precision.
     let secs = |t: &Timestamp| OffsetDateTime::from(t.clone()).unix_timestamp();
     match if_match {
-        Some(c) if !tag_matches(c) => return Err(s3_error!(PreconditionFailed)),
+        Some(c) if !tag_matches(c) => {
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ))
+        }
         Some(_) => {}
         None => {
             if let Some(t) = if_unmodified_since {
                 if modified.unix_timestamp() > secs(t) {
-                    return Err(s3_error!(PreconditionFailed));
+                    return Err(s3_error!(
+                        PreconditionFailed,
+                        "At least one of the pre-conditions you specified did not hold"
+                    ));
                 }
             }
         }
@@ -549,7 +587,10 @@ fn bucket_ok(name: &str) -> S3Result<()> {
     if valid_bucket_name(name) {
         Ok(())
     } else {
-        Err(s3_error!(InvalidBucketName))
+        Err(s3_error!(
+            InvalidBucketName,
+            "The specified bucket is not valid."
+        ))
     }
 }
 
@@ -753,6 +794,16 @@ impl S3 for Backend {
             user: user_meta(input.metadata.clone()),
             tags: tagging_header(input.tagging.as_deref())?,
         };
+        let cond = write_if(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        if cond != WriteIf::Always {
+            // Fail fast, before the body: the commit checks again, atomically.
+            let current = match self.store.head(&input.bucket, &input.key).await {
+                Ok(m) => Some(m),
+                Err(StoreError::NoSuchKey) => None,
+                Err(e) => return Err(err(e)),
+            };
+            cond.check(current.as_ref()).map_err(err)?;
+        }
         let (bucket, key) = (input.bucket.clone(), input.key.clone());
         let md5 = input.content_md5.clone();
         let wanted = wanted_checksum(&req, input.checksum_algorithm.as_ref())?;
@@ -771,7 +822,17 @@ impl S3 for Backend {
         let tag = hex::encode(written.md5);
         let meta = self
             .store
-            .commit_object(&bucket, &key, written, tag, headers, None)
+            .commit_object(
+                &bucket,
+                &key,
+                written,
+                Record {
+                    etag: tag,
+                    headers,
+                    parts: None,
+                },
+                cond,
+            )
             .await
             .map_err(err)?;
         let mut out = PutObjectOutput {
@@ -813,7 +874,9 @@ impl S3 for Backend {
                     .ok()
                     // A suffix range of an empty object selects nothing: 416, as RFC 9110 says.
                     .filter(|r| !r.is_empty())
-                    .ok_or_else(|| s3_error!(InvalidRange))?;
+                    .ok_or_else(|| {
+                        s3_error!(InvalidRange, "The requested range is not satisfiable")
+                    })?;
                 let cr = format!("bytes {}-{}/{}", range.start, range.end - 1, meta.size);
                 (range.start, range.end - range.start, Some(cr))
             }
@@ -835,7 +898,7 @@ impl S3 for Backend {
             last_modified: Some(ts(meta.modified_ms)),
             content_type: input
                 .response_content_type
-                .or_else(|| h.content_type.clone()),
+                .or_else(|| Some(content_type(h))),
             content_disposition: input
                 .response_content_disposition
                 .or_else(|| h.content_disposition.clone()),
@@ -888,7 +951,7 @@ impl S3 for Backend {
             accept_ranges: Some("bytes".into()),
             e_tag: Some(etag(&meta.etag)),
             last_modified: Some(ts(meta.modified_ms)),
-            content_type: h.content_type.clone(),
+            content_type: Some(content_type(h)),
             content_disposition: h.content_disposition.clone(),
             cache_control: h.cache_control.clone(),
             content_encoding: h.content_encoding.clone(),
@@ -1102,7 +1165,10 @@ impl S3 for Backend {
             self.store.discard(written).await;
             // A copy's failed condition is always 412.
             return Err(if *e.code() == S3ErrorCode::NotModified {
-                s3_error!(PreconditionFailed)
+                s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                )
             } else {
                 e
             });
@@ -1156,9 +1222,12 @@ impl S3 for Backend {
                 &input.bucket,
                 &input.key,
                 written,
-                src_meta.etag.clone(),
-                headers,
-                src_meta.parts_info(),
+                Record {
+                    etag: src_meta.etag.clone(),
+                    headers,
+                    parts: src_meta.parts_info(),
+                },
+                WriteIf::Always,
             )
             .await
             .map_err(err)?;
@@ -1399,7 +1468,12 @@ impl S3 for Backend {
             input.copy_source_if_modified_since.as_ref(),
             input.copy_source_if_unmodified_since.as_ref(),
         )
-        .map_err(|_| s3_error!(PreconditionFailed))?;
+        .map_err(|_| {
+            s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            )
+        })?;
         let (start, len) = match &input.copy_source_range {
             Some(r) => {
                 let r = r
@@ -1415,7 +1489,10 @@ impl S3 for Backend {
                     .parse()
                     .map_err(|_| s3_error!(InvalidArgument, "bad copy range"))?;
                 if a > b || b >= meta.size {
-                    return Err(s3_error!(InvalidRange));
+                    return Err(s3_error!(
+                        InvalidRange,
+                        "The requested range is not satisfiable"
+                    ));
                 }
                 (a, b - a + 1)
             }
@@ -1549,7 +1626,12 @@ impl S3 for Backend {
             let number = p
                 .part_number
                 .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| s3_error!(InvalidPart))?;
+                .ok_or_else(|| {
+                    s3_error!(
+                        InvalidPart,
+                        "One or more of the specified parts could not be found."
+                    )
+                })?;
             let checksum = algorithm.and_then(|a| get_checksum!(p, a));
             let etag = p.e_tag.map(|t| t.value().to_owned()).unwrap_or_default();
             chosen.push(Chosen {
@@ -1570,6 +1652,7 @@ impl S3 for Backend {
             parts: chosen,
             whole,
             object_size,
+            cond: write_if(input.if_match.as_ref(), input.if_none_match.as_ref())?,
         };
         let meta = self
             .store

@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use s3s::access::{S3Access, S3AccessContext};
-use s3s::auth::SimpleAuth;
+use s3s::auth::{S3Auth, SecretKey};
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::path::S3Path;
 use s3s::service::S3ServiceBuilder;
@@ -51,6 +51,28 @@ pub enum ServeError {
     /// The base domain for virtual-host-style addressing is not a domain name.
     #[error("bad base domain: {0}")]
     Domain(String),
+}
+
+/// The one key pair requests are signed with. An unknown access key is S3's
+/// `InvalidAccessKeyId` (s3s's `SimpleAuth` answers `NotSignedUp`, which SDKs
+/// and tools do not recognise as a credentials problem).
+struct Auth {
+    access_key: String,
+    secret_key: SecretKey,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for Auth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        if access_key == self.access_key {
+            Ok(self.secret_key.clone())
+        } else {
+            Err(s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            ))
+        }
+    }
 }
 
 /// Lets signed requests through, and anonymous reads of objects in public buckets.
@@ -196,10 +218,10 @@ impl FilesServer {
         };
         let mut builder = S3ServiceBuilder::new(backend);
         // An auth provider is always set: without one s3s would accept anything.
-        builder.set_auth(SimpleAuth::from_single(
-            config.access_key.clone(),
-            config.secret_key.clone(),
-        ));
+        builder.set_auth(Auth {
+            access_key: config.access_key.clone(),
+            secret_key: config.secret_key.clone().into(),
+        });
         builder.set_access(Access {
             public: config.public_buckets.iter().cloned().collect(),
         });
@@ -460,6 +482,7 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
     } else {
         resp
     };
+    let resp = with_error_message(resp);
     let mut resp = add_cors(app, bucket.as_deref(), origin.as_ref(), &method, resp).await;
     if !ended.load(std::sync::atomic::Ordering::Relaxed) {
         // Answered before the whole body was read (a refusal, often before an
@@ -470,6 +493,62 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
             .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// S3's message for an error code s3s answers with none (its request parsing
+/// and signature checks). S3 always sends one, and clients show it: without
+/// it aws-cli says "An error occurred (SignatureDoesNotMatch) ...: Unknown".
+fn s3_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method."
+        }
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "KeyTooLongError" => "Your key is too long",
+        "AccessDenied" => "Access Denied",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "InvalidRange" => "The requested range is not satisfiable",
+        "PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented",
+        _ => return None,
+    })
+}
+
+/// Adds S3's `<Message>` to an error body s3s wrote without one (its error
+/// XML is one line, `<Error><Code>X</Code></Error>`; any other body is left be).
+fn with_error_message(resp: Response<Body>) -> Response<Body> {
+    const OPEN: &[u8] = b"<Error><Code>";
+    const CLOSE: &[u8] = b"</Code></Error>";
+    if !(resp.status().is_client_error() || resp.status().is_server_error()) {
+        return resp;
+    }
+    let Some(body) = resp.body().bytes() else {
+        return resp;
+    };
+    let Some(start) = body.windows(OPEN.len()).position(|w| w == OPEN) else {
+        return resp;
+    };
+    let rest = &body[start + OPEN.len()..];
+    if !rest.ends_with(CLOSE) {
+        return resp;
+    }
+    let code = &rest[..rest.len() - CLOSE.len()];
+    let Some(msg) = std::str::from_utf8(code).ok().and_then(s3_message) else {
+        return resp;
+    };
+    let mut out = Vec::with_capacity(body.len() + msg.len() + 20);
+    out.extend_from_slice(&body[..start + OPEN.len()]);
+    out.extend_from_slice(code);
+    out.extend_from_slice(b"</Code><Message>");
+    out.extend_from_slice(msg.as_bytes());
+    out.extend_from_slice(b"</Message></Error>");
+    let (mut parts, _) = resp.into_parts();
+    // hyper sets it from the new body.
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes::Bytes::from(out)))
 }
 
 /// The bucket a request addresses (for CORS rules): from the `Host` under the base

@@ -81,6 +81,9 @@ pub enum StoreError {
     /// No such bucket.
     #[error("the bucket does not exist")]
     NoSuchBucket,
+    /// A conditional write's condition did not hold.
+    #[error("At least one of the pre-conditions you specified did not hold")]
+    PreconditionFailed,
     /// The bucket exists already.
     #[error("the bucket already exists")]
     BucketExists,
@@ -161,6 +164,10 @@ index_err!(
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The Content-Type S3 answers for an object stored without one (boto3's
+/// `head_object()["ContentType"]` is then never missing).
+pub const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
+
 /// The HTTP headers S3 keeps with an object and returns on GET/HEAD.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Headers {
@@ -226,6 +233,47 @@ pub enum PartSpan {
     NoSuchPart,
     /// A multipart object completed before part sizes were recorded.
     Unknown,
+}
+
+/// What [`Store::commit_object`] records beside the body.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    /// The ETag, unquoted.
+    pub etag: String,
+    /// Content headers, user metadata and tags.
+    pub headers: Headers,
+    /// A multipart object's parts.
+    pub parts: Option<Parts>,
+}
+
+/// A conditional write (`If-None-Match: *`, `If-Match: ETAG` on PUT and
+/// CompleteMultipartUpload). Checked inside the index commit that makes the
+/// object visible, so of two writers racing on `If-None-Match: *` exactly one wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WriteIf {
+    /// Unconditional.
+    #[default]
+    Always,
+    /// Only if no object has the key (`If-None-Match: *`).
+    Absent,
+    /// Only if some object has the key (`If-Match: *`).
+    Present,
+    /// Only if the object's ETag (unquoted) is this (`If-Match`).
+    ETag(String),
+}
+
+impl WriteIf {
+    /// Whether the write may replace `old` (`None`: no object has the key).
+    /// S3 answers a failed `If-Match` on a missing key with `NoSuchKey`.
+    pub fn check(&self, old: Option<&ObjectMeta>) -> Result<()> {
+        match (self, old) {
+            (WriteIf::Always, _) | (WriteIf::Absent, None) | (WriteIf::Present, Some(_)) => Ok(()),
+            (WriteIf::Absent, Some(_)) => Err(StoreError::PreconditionFailed),
+            (WriteIf::Present | WriteIf::ETag(_), None) => Err(StoreError::NoSuchKey),
+            (WriteIf::ETag(t), Some(m)) if *t == m.etag => Ok(()),
+            (WriteIf::ETag(_), Some(_)) => Err(StoreError::PreconditionFailed),
+        }
+    }
 }
 
 /// A multipart object's parts, as [`Store::commit_object`] records them.
@@ -500,6 +548,8 @@ pub struct Completion {
     pub whole: Option<String>,
     /// The object size the client expects (`x-amz-mp-object-size`).
     pub object_size: Option<u64>,
+    /// `If-None-Match` / `If-Match` on the completion.
+    pub cond: WriteIf,
 }
 
 /// A part named in CompleteMultipartUpload.
@@ -1014,10 +1064,14 @@ impl Store {
         bucket: &str,
         key: &str,
         written: Written,
-        etag: String,
-        headers: Headers,
-        parts: Option<Parts>,
+        record: Record,
+        cond: WriteIf,
     ) -> Result<ObjectMeta> {
+        let Record {
+            etag,
+            headers,
+            parts,
+        } = record;
         let id = random_id();
         let meta = ObjectMeta {
             blob: id.clone(),
@@ -1050,7 +1104,7 @@ impl Store {
                 let dest = store_path.join(&id);
                 std::fs::rename(&tmp, &dest)?;
                 sync_dir(&store_path)?;
-                let old = put_index(inner, &bucket, &key, &m);
+                let old = put_index(inner, &bucket, &key, &m, &cond);
                 match old {
                     Ok(Some(old)) => {
                         let _ = std::fs::remove_file(
@@ -1702,9 +1756,12 @@ impl Store {
                 &upload.bucket,
                 &upload.key,
                 written,
-                etag,
-                upload.headers,
-                Some(parts),
+                Record {
+                    etag,
+                    headers: upload.headers,
+                    parts: Some(parts),
+                },
+                completion.cond.clone(),
             )
             .await?;
         let _ = self.abort_upload(id).await;
@@ -1720,6 +1777,7 @@ fn put_index(
     bucket: &str,
     key: &str,
     meta: &ObjectMeta,
+    cond: &WriteIf,
 ) -> Result<Option<ObjectMeta>> {
     let g = &inner.puts;
     let mut state = g.lock();
@@ -1730,6 +1788,7 @@ fn put_index(
         key: index_key(bucket, key),
         bucket_len: bucket.len(),
         meta: serde_json::to_vec(meta)?,
+        cond: cond.clone(),
     });
     loop {
         if let Some(result) = state.results.remove(&ticket) {
@@ -1786,6 +1845,8 @@ struct Pending {
     bucket_len: usize,
     /// The record, as JSON.
     meta: Vec<u8>,
+    /// Checked against the record it replaces, in the commit's transaction.
+    cond: WriteIf,
 }
 
 impl GroupCommit {
@@ -1845,6 +1906,10 @@ fn commit_batch(inner: &Inner, batch: &[Pending]) -> Vec<(u64, Result<Option<Obj
                     },
                     None => None,
                 };
+                if let Err(e) = p.cond.check(old.as_ref()) {
+                    out.push((p.ticket, Err(e)));
+                    continue;
+                }
                 t.insert(p.key.as_slice(), p.meta.as_slice())?;
                 out.push((p.ticket, Ok(old)));
             }
@@ -2101,7 +2166,16 @@ mod tests {
             .expect("receive");
         let tag = hex::encode(w.md5);
         store
-            .commit_object("bkt", key, w, tag.clone(), Headers::default(), None)
+            .commit_object(
+                "bkt",
+                key,
+                w,
+                Record {
+                    etag: tag.clone(),
+                    ..Record::default()
+                },
+                WriteIf::Always,
+            )
             .await
             .expect("commit");
         tag
@@ -2152,7 +2226,16 @@ mod tests {
                 .expect("receive");
             let tag = hex::encode(w.md5);
             store
-                .commit_object("bkt", "k", w, tag, Headers::default(), None)
+                .commit_object(
+                    "bkt",
+                    "k",
+                    w,
+                    Record {
+                        etag: tag,
+                        ..Record::default()
+                    },
+                    WriteIf::Always,
+                )
                 .await
                 .expect("commit");
         }

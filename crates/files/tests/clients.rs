@@ -251,6 +251,11 @@ fn boto3_presigned_urls_over_plain_http() {
 }
 
 #[test]
+fn conditional_writes_default_content_type_and_error_messages() {
+    boto3("conditional");
+}
+
+#[test]
 fn wrong_secret_is_signature_does_not_match() {
     boto3("auth");
 }

@@ -650,6 +650,7 @@ fn client_entry(c: &Client, peer: SocketAddr, laddr: String) -> ClientEntry {
         last_cmd: "",
         channels: Default::default(),
         patterns: Default::default(),
+        shard_channels: Default::default(),
         multi: false,
         blocked: false,
     }

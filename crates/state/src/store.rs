@@ -246,6 +246,8 @@ pub(crate) struct ClientEntry {
     pub(crate) channels: HashSet<Bytes>,
     /// Subscribed patterns.
     pub(crate) patterns: HashSet<Bytes>,
+    /// Subscribed shard channels (SSUBSCRIBE).
+    pub(crate) shard_channels: HashSet<Bytes>,
     /// In MULTI.
     pub(crate) multi: bool,
     /// Blocked.
@@ -546,7 +548,9 @@ pub(crate) struct Store {
     /// Connected clients.
     pub(crate) clients: HashMap<u64, ClientEntry, ahash::RandomState>,
     /// Channel → subscribers in subscription order.
-    pub(crate) channels: HashMap<Bytes, Map<u64, Arc<ClientShared>>>,
+    pub(crate) channels: Map<Bytes, Map<u64, Arc<ClientShared>>>,
+    /// Shard channel (SSUBSCRIBE) → subscribers in subscription order.
+    pub(crate) shard_channels: Map<Bytes, Map<u64, Arc<ClientShared>>>,
     /// Pattern → subscribers.
     pub(crate) patterns: Map<Bytes, Map<u64, Arc<ClientShared>>>,
     /// (db, key) → blocked client ids, FIFO.
@@ -630,7 +634,8 @@ impl Store {
             acl,
             notify_flags,
             clients: HashMap::default(),
-            channels: HashMap::new(),
+            channels: Map::default(),
+            shard_channels: Map::default(),
             patterns: Map::default(),
             blocking_keys: HashMap::new(),
             blocked: HashMap::new(),
@@ -728,6 +733,30 @@ impl Store {
             }
         }
         n
+    }
+
+    /// Publishes to a shard channel (SPUBLISH); returns the number of receivers.
+    /// Only SSUBSCRIBE subscribers receive it, as `smessage`.
+    pub(crate) fn spublish(&mut self, channel: &[u8], msg: &[u8]) -> i64 {
+        let limit = self.cfg.pubsub_output_limit;
+        let Some(subs) = self.shard_channels.get(channel) else {
+            return 0;
+        };
+        for c in subs.values() {
+            let r = Reply::Push(vec![
+                Reply::bulk("smessage"),
+                Reply::bulk(channel),
+                Reply::bulk(msg),
+            ]);
+            let size = channel.len() + msg.len() + 32;
+            let p = c.pending.fetch_add(size, Ordering::SeqCst) + size;
+            if limit > 0 && p > limit {
+                c.kill();
+            } else {
+                let _ = c.tx.send(r);
+            }
+        }
+        subs.len() as i64
     }
 
     /// Sends a keyspace / keyevent notification if configured.

@@ -1079,6 +1079,67 @@ fn pubsub() {
     }
 }
 
+/// Sharded pub/sub (Redis 7.0): SSUBSCRIBE channels are a namespace of their
+/// own, counted on their own; SPUBLISH reaches only them, PUBLISH never does.
+/// The same transcript from both servers must be identical.
+#[test]
+fn sharded_pubsub() {
+    let p = Pair::new();
+    let story = |addr| {
+        let mut out = Vec::new();
+        let mut sub = Conn::connect(addr);
+        let mut publ = Conn::connect(addr);
+        out.push(sub.cmd("ssubscribe sh1 sh2"));
+        out.push(sub.read().expect("a push"));
+        out.push(sub.cmd("subscribe sh1"));
+        out.push(sub.cmd("get x"));
+        out.push(publ.cmd("spublish sh1 hello"));
+        out.push(sub.read().expect("a push"));
+        out.push(publ.cmd("publish sh2 plain"));
+        out.push(publ.cmd("publish sh1 plain"));
+        out.push(sub.read().expect("a push"));
+        out.push(publ.cmd("spublish nobody m"));
+        out.push(common::sorted(publ.cmd("pubsub shardchannels")));
+        out.push(publ.cmd("pubsub shardchannels sh2*"));
+        out.push(publ.cmd("pubsub shardnumsub sh1 sh2 none"));
+        out.push(publ.cmd("pubsub numsub sh1 sh2"));
+        out.push(publ.cmd("pubsub channels"));
+        out.push(sub.cmd("sunsubscribe sh1"));
+        out.push(publ.cmd("spublish sh1 gone"));
+        out.push(sub.cmd("unsubscribe"));
+        out.push(sub.cmd("sunsubscribe"));
+        out.push(sub.cmd("sunsubscribe"));
+        out.push(sub.cmd("set x 1"));
+        // A subscriber that disconnects is no longer counted.
+        let mut gone = Conn::connect(addr);
+        out.push(gone.cmd("ssubscribe sh9"));
+        drop(gone);
+        wait_for(
+            "the closed subscriber to go",
+            Duration::from_secs(5),
+            || {
+                publ.cmd("pubsub shardnumsub sh9")
+                    == Frame::Array(vec![Frame::Bulk("sh9".into()), Frame::Integer(0)])
+            },
+        );
+        // RESP3: smessage pushes; commands still run while subscribed.
+        let mut s3 = Conn::connect(addr);
+        s3.cmd("hello 3");
+        out.push(s3.cmd("ssubscribe c3"));
+        out.push(s3.cmd("get x"));
+        out.push(publ.cmd("spublish c3 m"));
+        out.push(s3.read().expect("a push"));
+        out.push(publ.cmd("flushall"));
+        out
+    };
+    let theirs = story(p.redis.addr);
+    let ours = story(p.ours.addr);
+    for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
+        assert_eq!(t, o, "step {i}: redis-server vs ours");
+    }
+    assert_eq!(theirs.len(), ours.len());
+}
+
 #[test]
 fn keyspace_notifications() {
     let p = Pair::new();

@@ -71,9 +71,26 @@ def auth():
     bad = client(endpoint, secret="not-the-secret-key-000000000000000000000")
     code = error_code(lambda: bad.list_objects_v2(Bucket="auth"))
     check(code == "SignatureDoesNotMatch", f"wrong secret gives SignatureDoesNotMatch ({code})")
+    code, status, msg = client_error(lambda: bad.head_bucket(Bucket="auth"))
+    check(code in ("403", "SignatureDoesNotMatch") and status == 403, f"wrong secret HEAD is 403 ({code} {status})")
+    code, status, msg = client_error(lambda: bad.list_objects_v2(Bucket="auth"))
+    check(msg and "signature" in msg, f"SignatureDoesNotMatch carries S3's message ({msg!r})")
     code = error_code(lambda: bad.put_object(Bucket="auth", Key="k", Body=b"x"))
     check(code == "SignatureDoesNotMatch", f"wrong secret PUT gives SignatureDoesNotMatch ({code})")
     check(s3.list_objects_v2(Bucket="auth")["KeyCount"] == 0, "nothing was written by the bad client")
+    # An unknown access key is S3's InvalidAccessKeyId (403), with S3's message.
+    stranger = client(endpoint)
+    stranger._request_signer._credentials.access_key = "AKIANOSUCHKEY0000000"
+    from botocore.exceptions import ClientError
+    try:
+        stranger.list_objects_v2(Bucket="auth")
+        check(False, "an unknown access key is refused")
+    except ClientError as e:
+        err, status = e.response["Error"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+        check(
+            err.get("Code") == "InvalidAccessKeyId" and status == 403 and "does not exist" in err.get("Message", ""),
+            f"unknown access key gives InvalidAccessKeyId 403 with a message ({err} {status})",
+        )
 
 
 def traversal():
@@ -232,7 +249,68 @@ def public():
     check(status == 200 and b'bigstep_files_requests_total{method="GET",status="403"}' in body, "metrics count requests")
 
 
+def client_error(fn):
+    """Runs fn; returns (code, HTTP status, message) of the S3 error it raised."""
+    from botocore.exceptions import ClientError
+
+    try:
+        fn()
+    except ClientError as e:
+        err = e.response.get("Error", {})
+        return err.get("Code"), e.response["ResponseMetadata"]["HTTPStatusCode"], err.get("Message")
+    return None, None, None
+
+
+def conditional():
+    """Conditional writes (If-None-Match: * and If-Match on PUT and on
+    CompleteMultipartUpload, as S3 has had since 2024), the Content-Type S3
+    answers for an object stored without one, and error messages."""
+    s3.create_bucket(Bucket="cond")
+    first = s3.put_object(Bucket="cond", Key="k", Body=b"first", IfNoneMatch="*")
+    code, status, msg = client_error(lambda: s3.put_object(Bucket="cond", Key="k", Body=b"second", IfNoneMatch="*"))
+    check(code == "PreconditionFailed" and status == 412 and msg, f"If-None-Match: * on an existing key is 412 ({code} {status} {msg})")
+    check(s3.get_object(Bucket="cond", Key="k")["Body"].read() == b"first", "the refused PUT changed nothing")
+    code, status, _ = client_error(lambda: s3.put_object(Bucket="cond", Key="k", Body=b"x", IfMatch='"0123456789abcdef0123456789abcdef"'))
+    check(code == "PreconditionFailed" and status == 412, f"If-Match with another ETag is 412 ({code} {status})")
+    s3.put_object(Bucket="cond", Key="k", Body=b"third", IfMatch=first["ETag"])
+    check(s3.get_object(Bucket="cond", Key="k")["Body"].read() == b"third", "If-Match with the current ETag writes")
+    code, status, _ = client_error(lambda: s3.put_object(Bucket="cond", Key="nope", Body=b"x", IfMatch=first["ETag"]))
+    check(code == "NoSuchKey" and status == 404, f"If-Match on a missing key is NoSuchKey 404 ({code} {status})")
+    # Racing creators: exactly one If-None-Match: * PUT wins.
+    import concurrent.futures
+
+    def create(i):
+        return client_error(lambda: s3.put_object(Bucket="cond", Key="race", Body=f"w{i}".encode(), IfNoneMatch="*"))[0]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(create, range(8)))
+    check(codes.count(None) == 1 and codes.count("PreconditionFailed") == 7, f"one of 8 racing creators wins ({codes})")
+    # CompleteMultipartUpload with If-None-Match: * onto an existing key.
+    up = s3.create_multipart_upload(Bucket="cond", Key="k")
+    part = s3.upload_part(Bucket="cond", Key="k", UploadId=up["UploadId"], PartNumber=1, Body=b"mp")
+    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+    code, status, _ = client_error(
+        lambda: s3.complete_multipart_upload(Bucket="cond", Key="k", UploadId=up["UploadId"], MultipartUpload=parts, IfNoneMatch="*")
+    )
+    check(code == "PreconditionFailed" and status == 412, f"multipart completion onto an existing key with If-None-Match: * is 412 ({code} {status})")
+    check(s3.get_object(Bucket="cond", Key="k")["Body"].read() == b"third", "the refused completion changed nothing")
+    # Stored without a Content-Type: S3 answers binary/octet-stream (GET, HEAD, both paths).
+    s3.put_object(Bucket="cond", Key="untyped", Body=b"abc")
+    head = s3.head_object(Bucket="cond", Key="untyped")
+    got = s3.get_object(Bucket="cond", Key="untyped")
+    check(head.get("ContentType") == "binary/octet-stream" and got.get("ContentType") == "binary/octet-stream",
+          f"an object stored without a Content-Type is binary/octet-stream ({head.get('ContentType')} {got.get('ContentType')})")
+    status, _, headers = http("GET", s3.generate_presigned_url("get_object", Params={"Bucket": "cond", "Key": "untyped"}))
+    check(status == 200 and headers.get("content-type") == "binary/octet-stream", f"and on the fast path ({status} {headers.get('content-type')})")
+    # Errors carry S3's message (aws-cli prints "Unknown" without one).
+    code, status, msg = client_error(lambda: s3.create_bucket(Bucket="ab"))
+    check(code == "InvalidBucketName" and status == 400 and msg, f"InvalidBucketName has a message ({code} {status} {msg!r})")
+    code, status, msg = client_error(lambda: s3.get_object(Bucket="cond", Key="untyped", Range="bytes=100-200"))
+    check(code == "InvalidRange" and status == 416 and msg, f"InvalidRange has a message ({code} {status} {msg!r})")
+
+
 {
+    "conditional": conditional,
     "transfer": transfer,
     "presigned": presigned,
     "auth": auth,

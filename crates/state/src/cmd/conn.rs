@@ -122,11 +122,9 @@ pub(super) fn ping(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         return Err(Reply::err("wrong number of arguments for 'ping' command"));
     }
     let subscribed = ctx.c.proto == 2
-        && ctx
-            .s
-            .clients
-            .get(&ctx.c.id)
-            .is_some_and(|e| !e.channels.is_empty() || !e.patterns.is_empty());
+        && ctx.s.clients.get(&ctx.c.id).is_some_and(|e| {
+            !e.channels.is_empty() || !e.patterns.is_empty() || !e.shard_channels.is_empty()
+        });
     if subscribed {
         return Ok(Reply::Array(vec![
             Reply::bulk("pong"),
@@ -283,13 +281,14 @@ fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
     }
     let age = e.created.elapsed().as_secs();
     format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={age} idle=0 flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={age} idle=0 flags={flags} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         e.addr,
         e.laddr,
         b(&e.name),
         e.db,
         e.channels.len(),
         e.patterns.len(),
+        e.shard_channels.len(),
         if e.multi { 0 } else { -1 },
         e.shared.pending.load(Ordering::Relaxed),
         if e.last_cmd.is_empty() { "NULL" } else { e.last_cmd },

@@ -117,7 +117,7 @@ fn refuse(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Result<(), 
     }
     if ctx.c.proto == 2 && !spec.has(PUBSUB) && ctx.c.subscriptions > 0 {
         if let Some(e) = ctx.s.clients.get(&ctx.c.id) {
-            if !e.channels.is_empty() || !e.patterns.is_empty() {
+            if !e.channels.is_empty() || !e.patterns.is_empty() || !e.shard_channels.is_empty() {
                 return Err(Reply::err(format!(
                     "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                     spec.name

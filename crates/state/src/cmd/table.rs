@@ -362,6 +362,21 @@ static TABLE: &[Spec] = &[
         NK,
         pubsub::punsubscribe,
     ),
+    c("spublish", 3, CHANNEL_ARG, NK, pubsub::spublish),
+    c(
+        "ssubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | CHANNEL_ARGS,
+        NK,
+        pubsub::ssubscribe,
+    ),
+    c(
+        "sunsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT,
+        NK,
+        pubsub::sunsubscribe,
+    ),
     container("pubsub", -2, 0, PUBSUB_SUBS),
     // connection and server
     c("auth", -2, NOAUTH | NOSCRIPT, NK, conn::auth).while_busy(WhileBusy::Wait),
@@ -466,6 +481,14 @@ static PUBSUB_SUBS: &[Spec] = &[
     c("pubsub|channels", -2, PUBSUB, NK, pubsub::channels),
     c("pubsub|numsub", -2, PUBSUB, NK, pubsub::numsub),
     c("pubsub|numpat", 2, PUBSUB, NK, pubsub::numpat),
+    c(
+        "pubsub|shardchannels",
+        -2,
+        PUBSUB,
+        NK,
+        pubsub::shardchannels,
+    ),
+    c("pubsub|shardnumsub", -2, PUBSUB, NK, pubsub::shardnumsub),
 ];
 /// CLIENT subcommands.
 const CLIENT_SUB: u32 = NOSCRIPT | KEEPS_CACHING;
