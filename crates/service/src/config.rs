@@ -60,7 +60,41 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, ConfigError> 
 
 /// Parses TOML text as `T`; the error names the key and the line.
 pub fn parse<T: DeserializeOwned>(src: &str) -> Result<T, String> {
-    toml::from_str(src).map_err(|e| e.to_string().trim_end().to_string())
+    toml::from_str(src).map_err(|e| in_words(e.to_string().trim_end()))
+}
+
+/// serde names the Rust type it wanted ("expected u16"); an operator reads
+/// what to write instead.
+fn in_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 12] = [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number from 0 to 4294967295"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("i8", "a whole number"),
+        ("i16", "a whole number"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("isize", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+    ];
+    let mut out = message.to_string();
+    for (ty, words) in WORDS {
+        let from = format!("expected {ty}");
+        let mut at = 0;
+        while let Some(i) = out[at..].find(&from).map(|i| i + at) {
+            let end = i + from.len();
+            if out[end..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                at = end;
+                continue;
+            }
+            out.replace_range(i..end, &format!("expected {words}"));
+            at = i + "expected ".len() + words.len();
+        }
+    }
+    out
 }
 
 /// `500ms`, `2s`, `1m`, or a plain number of seconds (fractions allowed).
@@ -109,6 +143,22 @@ pub mod duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_errors_say_what_to_write() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct T {
+            port: Option<u16>,
+            max: Option<usize>,
+        }
+        let e = parse::<T>("port = \"80\"").unwrap_err();
+        assert!(e.contains("expected a whole number from 0 to 65535"), "{e}");
+        assert!(e.contains("line 1"), "{e}");
+        let e = parse::<T>("max = -1").unwrap_err();
+        assert!(e.contains("expected a whole number, 0 or more"), "{e}");
+        assert_eq!(in_words("expected u16s"), "expected u16s");
+    }
 
     #[test]
     fn durations() {
