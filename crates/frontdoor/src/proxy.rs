@@ -157,165 +157,106 @@ impl Forwarded {
     }
 }
 
-/// What a request's response and access log line need from its way
-/// through the proxy, besides the response itself.
-struct Meta {
-    start: Instant,
-    snap: Arc<Snapshot>,
-    method: Method,
-    target: http::Uri,
-    request_id: Option<HeaderValue>,
-    /// WebSocket over HTTP/2: the answer the client expects.
-    websocket: Option<crate::ws_h2::Expected>,
-    /// The route that matched, if any.
-    route: Option<usize>,
-    /// The pool the request was forwarded to, if any: its counters.
-    pool_stats: Option<Arc<ServerStats>>,
-}
-
-/// Where routing sent a request: to a pool (`Ok`: the route, the pool), or
-/// answered or refused by a route (`Err`), with no server asked.
-fn forward_to(routed: Routed, meta: &mut Meta) -> Result<(Option<usize>, usize), Forwarded> {
-    match routed {
-        Routed::Forward { route, pool } => Ok((route, pool)),
-        Routed::Answer { route, response } => {
-            meta.route = Some(route);
-            Err(Forwarded::answered(response))
-        }
-        Routed::Refused { route, error } => {
-            meta.route = route;
-            Err(Forwarded::refused(error))
-        }
-    }
-}
-
 impl ProxyService {
     /// Answer one request: the one seam between the protocols (our HTTP/1
-    /// core and HTTP/2) and the proxy. `upgrade`: the client asked to switch
-    /// protocols and can (HTTP/1.1).
-    ///
-    /// A plain function returning its future, not an `async fn`: everything
-    /// before the first wait (limits, headers, routing) runs here, so the
-    /// future (one per request in flight, moved into its box) holds the
-    /// request once, not a copy per step that moved it along.
-    pub(crate) fn handle<'s, 'b>(
-        &'s self,
+    /// core and hyper's HTTP/2) and the proxy. `upgrade`: the client asked to
+    /// switch protocols and can (HTTP/1.1).
+    pub(crate) async fn handle(
+        &self,
         mut parts: Parts,
-        body: RequestBody<'b>,
+        body: RequestBody<'_>,
         upgrade: bool,
         front: Front,
-    ) -> impl Future<Output = Response<ResponseBody>> + Send + use<'s, 'b> {
-        use futures_util::future::Either;
+    ) -> Response<ResponseBody> {
         if self.shared.acme.is_some() && self.tls.is_none() {
             if let Some(resp) = self.acme_challenge(&parts) {
-                return Either::Left(std::future::ready(resp));
+                return resp;
             }
         }
-        let mut meta = Meta {
-            start: Instant::now(),
-            snap: self.shared.snapshot.load_full(),
-            method: parts.method.clone(),
-            // A Uri clone shares its bytes: no copy unless the access log prints it.
-            target: parts.uri.clone(),
-            request_id: None,
-            websocket: None,
-            route: None,
-            pool_stats: None,
-        };
+        let start = Instant::now();
+        let snap = self.shared.snapshot.load_full();
+        let method = parts.method.clone();
+        // A Uri clone shares its bytes: no copy unless the access log prints it.
+        let target = parts.uri.clone();
+        let mut route = None;
+        let mut pool_stats = None;
         // WebSocket over HTTP/2: the request becomes an HTTP/1.1 upgrade here,
         // its answer a 200 below.
-        let websocket = if front == Front::Http2 && meta.method == Method::CONNECT {
+        let websocket = if front == Front::Http2 && method == Method::CONNECT {
             crate::ws_h2::to_upgrade(&mut parts)
         } else {
             Ok(None)
         };
         let upgrade = upgrade || matches!(websocket, Ok(Some(_)));
-        let prepared = websocket.and_then(|ws| {
-            self.prepare(parts, body, upgrade, front, &meta.snap)
-                .map(|p| (p, ws))
-        });
-        let ((mut parts, body, client_upgrade, id), websocket) = match prepared {
-            Ok(prepared) => prepared,
-            Err(e) => {
-                let resp = self.finish(Forwarded::refused(e), meta);
-                return Either::Left(std::future::ready(resp));
-            }
+        let prepared = match websocket {
+            Ok(ws) => self
+                .prepare(parts, body, upgrade, front, &snap)
+                .map(|p| (p, ws)),
+            Err(e) => Err(e),
         };
-        meta.websocket = websocket;
-        let host = parts.headers.get(header::HOST).cloned();
-        let vars = Vars {
-            client_ip: self.client.ip(),
-            request_id: &id,
-            host: host.as_ref(),
-        };
-        let next = match meta.snap.routes.route(&mut parts, self.client.ip(), &vars) {
-            Ok(routed) => match forward_to(routed, &mut meta) {
-                Ok(forward) => Ok(forward),
-                Err(forwarded) => {
-                    meta.request_id = Some(id);
-                    return Either::Left(std::future::ready(self.finish(forwarded, meta)));
-                }
-            },
-            Err(shared) => Err(shared),
-        };
-        Either::Right(async move {
-            let vars = Vars {
-                client_ip: self.client.ip(),
-                request_id: &id,
-                host: host.as_ref(),
-            };
-            let (route, pool) = match next {
-                Ok(forward) => forward,
+        let mut websocket = None;
+        let (forwarded, request_id) = match prepared {
+            Ok(((mut parts, body, client_upgrade, id), ws)) => {
+                websocket = ws;
+                let host = parts.headers.get(header::HOST).cloned();
+                let vars = Vars {
+                    client_ip: self.client.ip(),
+                    request_id: &id,
+                    host: host.as_ref(),
+                };
                 // Boxed: asking the state server is rare, and its future
                 // would otherwise make every request's larger.
-                Err(shared) => {
-                    let routed =
-                        Box::pin(meta.snap.routes.route_shared(&mut parts, &vars, shared)).await;
-                    match forward_to(routed, &mut meta) {
-                        Ok(forward) => forward,
-                        Err(forwarded) => {
-                            meta.request_id = Some(id.clone());
-                            return self.finish(forwarded, meta);
-                        }
+                let routed = match snap.routes.route(&mut parts, self.client.ip(), &vars) {
+                    Ok(routed) => routed,
+                    Err(shared) => {
+                        Box::pin(snap.routes.route_shared(&mut parts, &vars, shared)).await
                     }
-                }
-            };
-            meta.route = route;
-            let snap = &meta.snap;
-            let server_pool = &snap.pools[pool];
-            meta.pool_stats = Some(server_pool.stats.clone());
-            let compress = snap
-                .routes
-                .compresses(route, snap.config.compression.enabled)
-                .then(|| compress::Asked::of(&parts.method, &parts.headers));
-            // The server's head may reach the client as received (hop-by-hop
-            // lines left out) when nothing here reads or rewrites its headers:
-            // our HTTP/1 core writes it, no compression, no route header
-            // rules. `forward` adds its own conditions.
-            let raw_head = front == Front::Http1
-                && compress.is_none()
-                && route.is_none_or(|r| !snap.routes.get(r).rewrites_responses());
-            let mut forwarded = self
-                .forward(server_pool, &mut parts, body, client_upgrade, raw_head)
-                .await;
-            if let Ok(resp) = &mut forwarded.response {
-                if let Some(r) = route {
-                    snap.routes.get(r).on_response(resp.headers_mut(), &vars);
-                }
+                };
+                let forwarded = match routed {
+                    Routed::Forward { route: r, pool } => {
+                        route = r;
+                        let pool = &snap.pools[pool];
+                        pool_stats = Some(pool.stats.clone());
+                        let compress = snap
+                            .routes
+                            .compresses(r, snap.config.compression.enabled)
+                            .then(|| compress::Asked::of(&parts.method, &parts.headers));
+                        // The server's head may reach the client as received
+                        // (hop-by-hop lines left out) when nothing here reads
+                        // or rewrites its headers: our HTTP/1 core writes it,
+                        // no compression, no route header rules. `forward`
+                        // adds its own conditions.
+                        let raw_head = front == Front::Http1
+                            && compress.is_none()
+                            && r.is_none_or(|r| !snap.routes.get(r).rewrites_responses());
+                        let mut f = self
+                            .forward(pool, &mut parts, body, client_upgrade, raw_head)
+                            .await;
+                        if let Ok(resp) = &mut f.response {
+                            if let Some(r) = r {
+                                snap.routes.get(r).on_response(resp.headers_mut(), &vars);
+                            }
+                        }
+                        if let Some(asked) = compress {
+                            f.response = f.response.map(|resp| {
+                                compress::apply(resp, &asked, &snap.config.compression)
+                            });
+                        }
+                        f
+                    }
+                    Routed::Answer { route: r, response } => {
+                        route = Some(r);
+                        Forwarded::answered(response)
+                    }
+                    Routed::Refused { route: r, error } => {
+                        route = r;
+                        Forwarded::refused(error)
+                    }
+                };
+                (forwarded, Some(id))
             }
-            if let Some(asked) = compress {
-                forwarded.response = forwarded
-                    .response
-                    .map(|resp| compress::apply(resp, &asked, &snap.config.compression));
-            }
-            meta.request_id = Some(id.clone());
-            self.finish(forwarded, meta)
-        })
-    }
-
-    /// The response for a request once forwarding (or refusing) is over: the
-    /// error page, the WebSocket answer, HSTS, and what runs when its body ends.
-    fn finish(&self, forwarded: Forwarded, meta: Meta) -> Response<ResponseBody> {
+            Err(e) => (Forwarded::refused(e), None),
+        };
         let Forwarded {
             response,
             mut outcome,
@@ -331,7 +272,7 @@ impl ProxyService {
                 e.into_response()
             }
         };
-        if let Some(expected) = &meta.websocket {
+        if let Some(expected) = &websocket {
             let switched = matches!(conn, Conn::Tunnel);
             if let crate::ws_h2::Answer::Refused(e) =
                 crate::ws_h2::answer(&mut resp, switched, expected)
@@ -350,7 +291,6 @@ impl ProxyService {
                 resp = e.into_response();
             }
         }
-        let snap = &meta.snap;
         if self.tls.is_some() {
             if let Some(hsts) = snap.config.tls.as_ref().and_then(|t| t.hsts.as_deref()) {
                 if let Ok(v) = HeaderValue::from_str(hsts) {
@@ -364,15 +304,15 @@ impl ProxyService {
             tls: self.tls.clone(),
             phase: self.phase.clone(),
             conn,
-            start: meta.start,
+            start,
             client: self.client,
-            method: meta.method,
-            target: meta.target,
+            method,
+            target,
             status: resp.status(),
-            request_id: meta.request_id,
+            request_id,
             outcome,
-            route: meta.route.map(|r| snap.routes.get(r).live.clone()),
-            pool_stats: meta.pool_stats,
+            route: route.map(|r| snap.routes.get(r).live.clone()),
+            pool_stats,
         };
         resp.body_mut().set_done(RequestDone::new(Box::new(done)));
         resp
