@@ -1253,6 +1253,8 @@ fn connection_and_server() {
         ?client info
         client kill 1.2.3.4:5
         client kill id 999999
+        role
+        role extra
         select 3
         set k v
         select 0

@@ -170,6 +170,16 @@ pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     Ok(Reply::Status("RESET".into()))
 }
 
+/// `ROLE`: always a primary without replicas (no replication here); client
+/// libraries and sentinel-aware pools ask it before sending writes.
+pub(super) fn role(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Array(vec![
+        Reply::bulk("master"),
+        Reply::Int(0),
+        Reply::Array(vec![]),
+    ]))
+}
+
 pub(super) fn time(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     let _ = ctx;
     let d = std::time::SystemTime::now()

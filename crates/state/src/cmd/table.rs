@@ -402,6 +402,7 @@ static TABLE: &[Spec] = &[
     .while_busy(WhileBusy::Wait),
     c("info", -1, 0, NK, info::info),
     c("time", 1, 0, NK, conn::time),
+    c("role", 1, NOSCRIPT, NK, conn::role),
     c("lastsave", 1, 0, NK, dump::lastsave),
     c("readonly", 1, 0, NK, conn::readonly),
     c("readwrite", 1, 0, NK, conn::readonly),
