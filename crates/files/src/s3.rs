@@ -711,6 +711,17 @@ impl S3 for Backend {
         }))
     }
 
+    /// Versioning is never on here: answered as S3 answers for a bucket that
+    /// never had it (no `Status`), so rclone, Terraform and the consoles that
+    /// ask first carry on instead of reporting NotImplemented.
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+
     async fn put_bucket_cors(
         &self,
         req: S3Request<PutBucketCorsInput>,

@@ -63,6 +63,13 @@ pub(crate) mod flags {
     /// over as slices of the connection's read buffer. Without the flag they
     /// are copied first: a stored slice would pin the whole read buffer.
     pub(crate) const BORROWS_ARGS: u32 = 1 << 16;
+    /// Redis's `admin` commands (CONFIG, CLIENT LIST, ACL SETUSER, SAVE,
+    /// ...): MONITOR never shows them, since they may carry secrets.
+    pub(crate) const ADMIN: u32 = 1 << 17;
+    /// Shown to MONITOR before it runs rather than after, so the commands it
+    /// runs follow it (EVAL, FCALL: Redis's `skip_monitor` commands, which
+    /// feed the monitors themselves first). EXEC is shown after its commands.
+    pub(crate) const MONITOR_FIRST: u32 = 1 << 18;
 }
 
 /// What a command does while a script runs past `busy-reply-threshold`

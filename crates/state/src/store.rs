@@ -549,6 +549,8 @@ pub(crate) struct Store {
     pub(crate) clients: HashMap<u64, ClientEntry, ahash::RandomState>,
     /// Channel → subscribers in subscription order.
     pub(crate) channels: Map<Bytes, Map<u64, Arc<ClientShared>>>,
+    /// Clients in MONITOR mode.
+    pub(crate) monitors: Map<u64, Arc<ClientShared>>,
     /// Shard channel (SSUBSCRIBE) → subscribers in subscription order.
     pub(crate) shard_channels: Map<Bytes, Map<u64, Arc<ClientShared>>>,
     /// Pattern → subscribers.
@@ -636,6 +638,7 @@ impl Store {
             clients: HashMap::default(),
             channels: Map::default(),
             shard_channels: Map::default(),
+            monitors: Map::default(),
             patterns: Map::default(),
             blocking_keys: HashMap::new(),
             blocked: HashMap::new(),

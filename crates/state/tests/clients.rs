@@ -227,6 +227,82 @@ fn redis_cli_and_benchmark() {
     assert!(text.contains("SET:") && text.contains("LPOP:"), "{text}");
 }
 
+/// What `redis-cli monitor` prints while another client runs a few
+/// commands, with timestamps checked and removed and the client's port
+/// masked. The child is killed once the last line has come.
+fn redis_cli_monitor(addr: std::net::SocketAddr) -> Vec<String> {
+    use std::io::BufRead;
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &addr.port().to_string(), "monitor"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run redis-cli");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.expect("utf-8 line")).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("a line from redis-cli monitor")
+    };
+    let mut lines = vec![next()];
+    let mut c = Conn::connect(addr);
+    // The monitor is registered once its OK came; wait for it in the list.
+    wait_for(
+        "redis-cli to monitor",
+        Duration::from_secs(10),
+        || matches!(c.cmd("client list"), Frame::Bulk(b) if String::from_utf8_lossy(&b).contains("flags=O")),
+    );
+    c.cmd("set greeting \"hello world\"");
+    c.send_args(&[b"set".to_vec(), b"bin".to_vec(), b"\x00\n\"".to_vec()]);
+    c.cmd("hset h f v");
+    c.cmd("eval \"return redis.call('hget', KEYS[1], 'f')\" 1 h");
+    c.cmd("echo done");
+    loop {
+        let line = next();
+        let (ts, rest) = line.split_once(' ').expect("timestamp first");
+        assert!(
+            ts.split_once('.')
+                .is_some_and(|(s, u)| s.parse::<u64>().is_ok() && u.len() == 6),
+            "{line}"
+        );
+        let port_at = rest.find("127.0.0.1:").map(|i| i + "127.0.0.1:".len());
+        let masked = match port_at {
+            Some(i) => {
+                let end = rest[i..].find(']').expect("]") + i;
+                format!("{}PORT{}", &rest[..i], &rest[end..])
+            }
+            None => rest.to_string(),
+        };
+        lines.push(masked);
+        if line.ends_with("\"done\"") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lines
+}
+
+/// `redis-cli monitor`, the way operators watch a server, prints the same
+/// against bigstep state as against redis-server.
+#[test]
+fn redis_cli_monitor_matches_redis_server() {
+    let redis = common::start_redis(&[]);
+    let ours = start_ours(state::Config::default());
+    let want = redis_cli_monitor(redis.addr);
+    let got = redis_cli_monitor(ours.addr);
+    assert_eq!(got, want, "bigstep state vs redis-server");
+    assert_eq!(got.first().map(String::as_str), Some("OK"));
+    assert_eq!(got.len(), 7, "{got:#?}");
+}
+
 #[test]
 fn bad_input_does_not_hurt_others() {
     let srv = start_ours(state::Config::default());

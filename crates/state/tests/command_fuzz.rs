@@ -784,6 +784,7 @@ fn needs_restore(base: &[String]) -> bool {
             | "client"
             | "eval"
             | "evalsha"
+            | "monitor"
     )
 }
 
@@ -1158,6 +1159,8 @@ fn compare_skipped(base: &[String]) -> bool {
             | "acl setuser"
             | "acl deluser"
             | "memory usage"
+            // Its stream of lines is compared in conformance.rs `monitor`.
+            | "monitor"
     ) || base[0] == "client"
         || is_subscribe(base)
 }

@@ -1253,6 +1253,8 @@ fn connection_and_server() {
         ?client info
         client kill 1.2.3.4:5
         client kill id 999999
+        role
+        role extra
         select 3
         set k v
         select 0
@@ -1769,4 +1771,239 @@ fn busy_scripts_are_killable() {
         "the log holds what was acknowledged (the library)"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// === MONITOR ===
+
+/// A MONITOR line with its timestamp checked and masked (`T`), and each
+/// client address replaced by a letter in order of first appearance, so the
+/// lines of two servers compare.
+fn mask_monitor_line(line: &str, addrs: &mut Vec<String>) -> String {
+    let (ts, rest) = line.split_once(' ').expect("timestamp first");
+    let (secs, usecs) = ts.split_once('.').expect("secs.usecs");
+    assert!(
+        secs.parse::<u64>().is_ok() && usecs.len() == 6 && usecs.parse::<u32>().is_ok(),
+        "timestamp {ts:?} in {line:?}"
+    );
+    let rest = rest.strip_prefix('[').expect("[db source]");
+    let (source, args) = rest.split_once(']').expect("]");
+    let (db, who) = source.split_once(' ').expect("db and source");
+    let who = if who == "lua" {
+        "lua".to_string()
+    } else {
+        let i = addrs.iter().position(|a| a == who).unwrap_or_else(|| {
+            addrs.push(who.to_string());
+            addrs.len() - 1
+        });
+        format!("client{i}")
+    };
+    format!("T [{db} {who}]{args}")
+}
+
+/// What a monitor saw, and what its own requests got, for one server.
+fn monitor_story(addr: std::net::SocketAddr) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut addrs = Vec::new();
+    let mut m = Conn::connect(addr);
+    let mut c = Conn::connect(addr);
+    let mut d = Conn::connect(addr);
+    let count_monitors = |c: &mut Conn| match c.cmd("client list") {
+        Frame::Bulk(b) => String::from_utf8_lossy(&b)
+            .lines()
+            .filter(|l| l.contains(" flags=O"))
+            .count(),
+        other => panic!("client list: {other:?}"),
+    };
+    out.push(format!("monitor: {:?}", m.cmd("monitor")));
+    out.push(format!("monitors listed: {}", count_monitors(&mut c)));
+    let session = [
+        "set k v",
+        "GET k",
+        "multi",
+        "set a 1",
+        "incr a",
+        "exec",
+        "eval \"redis.call('set', KEYS[1], 'x'); return redis.call('get', KEYS[1])\" 1 k",
+        "select 2",
+        "auth pw",
+        "auth someone pw",
+        "hello 3 auth default pw setname n1",
+        "hello 2",
+        "config get maxmemory",
+        "client setname nm",
+        "client list",
+        "nosuch a",
+        "get",
+        "function load \"#!lua name=l\\nredis.register_function('f', function(k, a) return redis.call('ping') end)\"",
+        "fcall f 0",
+        "set k v EX 100",
+        "publish ch m",
+        "watch k",
+        "multi",
+        "get k",
+        "discard",
+        "multi",
+        "nosuch",
+        "exec",
+        "multi",
+        "monitor",
+        "exec",
+        "lastsave",
+        "migrate 127.0.0.1 1 nokey 0 100 AUTH secret",
+        "migrate 127.0.0.1 1 nokey 0 100 AUTH2 user secret",
+        "blpop nolist 0.01",
+    ];
+    for line in session {
+        c.cmd(line);
+    }
+    let Frame::Bulk(sha) = c.cmd("script load \"return redis.call('echo', 'e')\"") else {
+        panic!("script load")
+    };
+    c.cmd(&format!("evalsha {} 0", String::from_utf8_lossy(&sha)));
+    // Bytes that need quoting, sent as they are.
+    c.send_args(&[
+        b"set".to_vec(),
+        b"b".to_vec(),
+        b"q\"\\\n\r\t\x01\xff z".to_vec(),
+    ]);
+    c.read();
+    // A blocked BLPOP is shown once, when it blocks, not again when served.
+    d.cmd("select 2");
+    d.send_args(&[b"blpop".to_vec(), b"l".to_vec(), b"0".to_vec()]);
+    wait_blocked(&mut c, 1);
+    c.cmd("rpush l x");
+    d.read();
+    c.cmd("echo end-of-session");
+    loop {
+        match m.read().expect("monitor line") {
+            // Polling for the blocked client is not part of the story.
+            Frame::Simple(s) if s.ends_with("\"info\" \"clients\"") => {}
+            Frame::Simple(s) => {
+                let done = s.ends_with("\"echo\" \"end-of-session\"");
+                out.push(mask_monitor_line(&s, &mut addrs));
+                if done {
+                    break;
+                }
+            }
+            other => panic!("monitor got {other:?}"),
+        }
+    }
+    // What a monitor may still send: its reply, then its own line (if
+    // shown), then the ECHO that another client sends to mark the step.
+    for (i, line) in [
+        "ping",
+        "get k",
+        "publish ch m",
+        "eval \"return 1\" 0",
+        "dbsize",
+        "monitor",
+        "client getname",
+        "subscribe news",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if line == "monitor" {
+            // A second MONITOR gets no reply at all.
+            m.send_args(&[b"monitor".to_vec()]);
+        } else {
+            out.push(format!("{line}: {:?}", m.cmd(line)));
+        }
+        let mark = format!("step-{i}");
+        c.cmd(&format!("echo {mark}"));
+        loop {
+            match m.read().expect("monitor line") {
+                Frame::Simple(s) => {
+                    out.push(mask_monitor_line(&s, &mut addrs));
+                    if s.ends_with(&format!("\"{mark}\"")) {
+                        break;
+                    }
+                }
+                other => panic!("monitor got {other:?}"),
+            }
+        }
+    }
+    // RESET ends the mode: the SET that follows is not shown, so PING's
+    // reply is the next thing the old monitor reads.
+    out.push(format!("reset: {:?}", m.cmd("reset")));
+    c.cmd("set after reset");
+    out.push(format!("ping after reset: {:?}", m.cmd("ping")));
+    out.push(format!("monitors listed: {}", count_monitors(&mut c)));
+    // A monitor that disconnects is forgotten.
+    let mut gone = Conn::connect(addr);
+    gone.cmd("monitor");
+    assert_eq!(count_monitors(&mut c), 1);
+    drop(gone);
+    wait_for("the closed monitor to go", Duration::from_secs(10), || {
+        count_monitors(&mut c) == 0
+    });
+    out
+}
+
+/// MONITOR shows the same lines as redis-server 7.0 for the same session:
+/// after each command, EVAL and FCALL before their script's calls, EXEC
+/// after its commands, secrets redacted, admin commands, refused and queued
+/// ones hidden; and a monitor may only run what leaves the keyspace alone.
+#[test]
+fn monitor() {
+    let p = Pair::new();
+    let redis = monitor_story(p.redis.addr);
+    let ours = monitor_story(p.ours.addr);
+    for (i, (r, o)) in redis.iter().zip(&ours).enumerate() {
+        assert_eq!(r, o, "line {i}: redis-server vs bigstep state");
+    }
+    assert_eq!(
+        redis.len(),
+        ours.len(),
+        "redis: {redis:#?}\nours: {ours:#?}"
+    );
+}
+
+/// Commands Redis flags `admin` (never shown by MONITOR) are flagged so here
+/// too, read from COMMAND on both servers; a new command added without its
+/// flag fails here.
+#[test]
+fn admin_flags_match_redis() {
+    fn admin_flags(c: &mut Conn) -> std::collections::BTreeMap<String, bool> {
+        fn walk(f: &Frame, out: &mut std::collections::BTreeMap<String, bool>) {
+            let Frame::Array(e) = f else {
+                panic!("COMMAND entry {f:?}")
+            };
+            let Frame::Bulk(name) = &e[0] else {
+                panic!("name {:?}", e[0])
+            };
+            let admin = match &e[2] {
+                Frame::Array(fl) | Frame::Set(fl) => fl
+                    .iter()
+                    .any(|x| matches!(x, Frame::Simple(s) if s == "admin")),
+                other => panic!("flags {other:?}"),
+            };
+            out.insert(String::from_utf8_lossy(name).into_owned(), admin);
+            if let Some(Frame::Array(subs)) = e.get(9) {
+                for s in subs {
+                    walk(s, out);
+                }
+            }
+        }
+        let Frame::Array(all) = c.cmd("command") else {
+            panic!("COMMAND")
+        };
+        let mut out = std::collections::BTreeMap::new();
+        for e in &all {
+            walk(e, &mut out);
+        }
+        out
+    }
+    let mut p = Pair::new();
+    let redis = admin_flags(&mut p.r);
+    let ours = admin_flags(&mut p.o);
+    let differ: Vec<_> = ours
+        .iter()
+        .filter(|(name, admin)| redis.get(*name).is_some_and(|r| r != *admin))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "admin flag differs from Redis: {differ:?}"
+    );
+    assert!(ours["config|get"] && ours["monitor"] && !ours["get"]);
 }

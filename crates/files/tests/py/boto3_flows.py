@@ -124,6 +124,10 @@ def api():
     check(error_code(lambda: s3.list_objects_v2(Bucket="nope")) == "NoSuchBucket", "NoSuchBucket")
     loc = s3.get_bucket_location(Bucket="api")
     check(loc.get("LocationConstraint") in (None, ""), "GetBucketLocation answers us-east-1")
+    ver = s3.get_bucket_versioning(Bucket="api")
+    check("Status" not in ver and "MFADelete" not in ver, "GetBucketVersioning: never enabled")
+    check(error_code(lambda: s3.get_bucket_versioning(Bucket="nope")) == "NoSuchBucket",
+          "GetBucketVersioning of a missing bucket")
     s3.put_object(Bucket="api", Key="src", Body=b"0123456789" * 100, ContentType="text/plain",
                   ContentDisposition="attachment; filename=a.txt", CacheControl="max-age=60", Metadata={"k": "v"})
     h = s3.head_object(Bucket="api", Key="src")

@@ -1,5 +1,5 @@
 //! Running a resolved command: the handler plus its bookkeeping (WATCH
-//! touches, the log), and the ACL check every caller makes first. Client
+//! touches, the log, MONITOR), and the ACL check every caller makes first. Client
 //! requests ([`super::dispatch`]), EXEC and scripts all come through here.
 
 use bytes::Bytes;
@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::ctx::{Ctx, Spec, Unresolved};
 use crate::acl::Denied;
 use crate::resp::Reply;
-use crate::spec::flags::{NOQUEUE, NOTOUCH, WRITE};
+use crate::spec::flags::{MONITOR_FIRST, NOQUEUE, NOTOUCH, WRITE};
 
 /// Runs a resolved command: the handler plus bookkeeping (watch touches, log).
 pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Reply {
@@ -32,6 +32,10 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         .request_clock
         .take()
         .unwrap_or_else(crate::store::wall_ns);
+    // MONITOR: one emptiness check when nobody monitors.
+    if spec.has(MONITOR_FIRST) && !ctx.s.monitors.is_empty() {
+        super::monitor::feed(ctx, spec, argv);
+    }
     let reply = match spec.run {
         Some(run) => run(ctx, argv).unwrap_or_else(|e| e),
         // Unreachable by construction: a container without a handler has an
@@ -39,6 +43,9 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         // refuses it. Answered as that refusal all the same.
         None => Unresolved::WrongArity(spec.name).reply(),
     };
+    if !spec.has(MONITOR_FIRST) && !ctx.s.monitors.is_empty() {
+        super::monitor::feed(ctx, spec, argv);
+    }
     if !ctx.s.loading {
         let end = crate::store::wall_ns();
         ctx.s.clock_after = end;

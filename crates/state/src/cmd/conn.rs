@@ -153,6 +153,7 @@ pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     super::tx::unwatch_all(ctx.s, ctx.c);
     let id = ctx.c.id;
     super::pubsub::remove_all_subs(ctx.s, id);
+    ctx.s.monitors.shift_remove(&id);
     ctx.c.subscriptions = 0;
     ctx.c.db = 0;
     ctx.c.proto = 2;
@@ -167,6 +168,16 @@ pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
         e.multi = false;
     }
     Ok(Reply::Status("RESET".into()))
+}
+
+/// `ROLE`: always a primary without replicas (no replication here); client
+/// libraries and sentinel-aware pools ask it before sending writes.
+pub(super) fn role(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
+    Ok(Reply::Array(vec![
+        Reply::bulk("master"),
+        Reply::Int(0),
+        Reply::Array(vec![]),
+    ]))
 }
 
 pub(super) fn time(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
@@ -267,6 +278,9 @@ fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
             .unwrap_or_default()
     };
     let mut flags = String::new();
+    if super::monitor::is_monitor(ctx.s, id) {
+        flags.push('O');
+    }
     if !e.channels.is_empty() || !e.patterns.is_empty() {
         flags.push('P');
     }
@@ -791,6 +805,9 @@ fn spec_flags(s: &Spec) -> Vec<Reply> {
     if s.flags & crate::spec::flags::DENYOOM != 0 {
         v.push(st("denyoom"));
     }
+    if s.flags & crate::spec::flags::ADMIN != 0 {
+        v.push(st("admin"));
+    }
     if s.flags & crate::spec::flags::NOSCRIPT != 0 {
         v.push(st("noscript"));
     }
@@ -920,5 +937,6 @@ pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
     }
     super::tx::unwatch_all(s, c);
     super::pubsub::remove_all_subs(s, c.id);
+    s.monitors.shift_remove(&c.id);
     s.clients.remove(&c.id);
 }

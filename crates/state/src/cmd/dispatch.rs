@@ -115,6 +115,9 @@ fn refuse(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Result<(), 
             "OOM command not allowed when used memory > 'maxmemory'.".into(),
         ));
     }
+    if super::monitor::is_monitor(ctx.s, ctx.c.id) {
+        super::monitor::refuse_keyspace(spec)?;
+    }
     if ctx.c.proto == 2 && !spec.has(PUBSUB) && ctx.c.subscriptions > 0 {
         if let Some(e) = ctx.s.clients.get(&ctx.c.id) {
             if !e.channels.is_empty() || !e.patterns.is_empty() || !e.shard_channels.is_empty() {

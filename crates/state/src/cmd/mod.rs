@@ -25,6 +25,7 @@ mod keys;
 mod list;
 mod longdouble;
 mod migrate;
+mod monitor;
 mod object;
 mod params;
 mod pubsub;

@@ -13,8 +13,8 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, dump, function, geo, hash, hll, info, keys, list, migrate, object, pubsub, script,
-    set, sort, stream, strings, swapdb, tracking, tx, zalgebra, zset,
+    bits, conn, dump, function, geo, hash, hll, info, keys, list, migrate, monitor, object, pubsub,
+    script, set, sort, stream, strings, swapdb, tracking, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -62,7 +62,7 @@ const K2: (i32, i32, i32) = (2, 2, 1);
 const W: u32 = WRITE;
 const WM: u32 = WRITE | DENYOOM;
 /// EVAL and EVALSHA.
-const SCRIPT: u32 = NOSCRIPT | SCRIPT_KEYS | RUNS_OTHERS | MULTI_RECORD;
+const SCRIPT: u32 = NOSCRIPT | SCRIPT_KEYS | RUNS_OTHERS | MULTI_RECORD | MONITOR_FIRST;
 
 static TABLE: &[Spec] = &[
     // strings
@@ -91,8 +91,8 @@ static TABLE: &[Spec] = &[
     c("pfadd", -2, WM, K1, hll::pfadd),
     c("pfcount", -2, 0, KALL, hll::pfcount),
     c("pfmerge", -2, WM | NOTOUCH, KALL, hll::pfmerge),
-    c("pfdebug", 3, WM, K2, hll::pfdebug),
-    c("pfselftest", 1, 0, NK, hll::pfselftest),
+    c("pfdebug", 3, WM | ADMIN, K2, hll::pfdebug),
+    c("pfselftest", 1, ADMIN, NK, hll::pfselftest),
     // GEO (sorted sets of geohash scores). The storing searches touch
     // only their destination themselves.
     c("geoadd", -5, WM, K1, geo::geoadd),
@@ -383,6 +383,7 @@ static TABLE: &[Spec] = &[
     c("hello", -1, NOAUTH | NOSCRIPT, NK, conn::hello).while_busy(WhileBusy::Wait),
     c("ping", -1, PUBSUB | BORROWS_ARGS, NK, conn::ping),
     c("echo", 2, 0, NK, conn::echo),
+    c("monitor", 1, ADMIN | NOSCRIPT, NK, monitor::monitor),
     c(
         "quit",
         -1,
@@ -401,13 +402,21 @@ static TABLE: &[Spec] = &[
     .while_busy(WhileBusy::Wait),
     c("info", -1, 0, NK, info::info),
     c("time", 1, 0, NK, conn::time),
+    c("role", 1, NOSCRIPT, NK, conn::role),
     c("lastsave", 1, 0, NK, dump::lastsave),
     c("readonly", 1, 0, NK, conn::readonly),
     c("readwrite", 1, 0, NK, conn::readonly),
-    c("bgrewriteaof", 1, NOSCRIPT, NK, conn::bgrewriteaof),
-    c("save", 1, NOSCRIPT, NK, dump::save),
-    c("bgsave", -1, NOSCRIPT, NK, dump::bgsave),
-    c("shutdown", -1, NOSCRIPT | NO_MULTI, NK, dump::shutdown).while_busy(WhileBusy::Shutdown),
+    c("bgrewriteaof", 1, NOSCRIPT | ADMIN, NK, conn::bgrewriteaof),
+    c("save", 1, NOSCRIPT | ADMIN, NK, dump::save),
+    c("bgsave", -1, NOSCRIPT | ADMIN, NK, dump::bgsave),
+    c(
+        "shutdown",
+        -1,
+        NOSCRIPT | NO_MULTI | ADMIN,
+        NK,
+        dump::shutdown,
+    )
+    .while_busy(WhileBusy::Shutdown),
     container("client", -2, NOSCRIPT, CLIENT_SUBS),
     container("config", -2, NOSCRIPT, CONFIG_SUBS),
     Spec::container_run("command", -1, 0, COMMAND_SUBS, conn::command::<Table>),
@@ -416,10 +425,10 @@ static TABLE: &[Spec] = &[
 
 static ACL_SUBS: &[Spec] = &[
     c("acl|whoami", 2, NOSCRIPT, NK, conn::acl_whoami),
-    c("acl|users", 2, NOSCRIPT, NK, conn::acl_users),
-    c("acl|list", 2, NOSCRIPT, NK, conn::acl_list),
-    c("acl|setuser", -3, NOSCRIPT, NK, conn::acl_setuser),
-    c("acl|deluser", -3, NOSCRIPT, NK, conn::acl_deluser),
+    c("acl|users", 2, NOSCRIPT | ADMIN, NK, conn::acl_users),
+    c("acl|list", 2, NOSCRIPT | ADMIN, NK, conn::acl_list),
+    c("acl|setuser", -3, NOSCRIPT | ADMIN, NK, conn::acl_setuser),
+    c("acl|deluser", -3, NOSCRIPT | ADMIN, NK, conn::acl_deluser),
     c("acl|cat", -2, NOSCRIPT, NK, conn::acl_cat),
 ];
 
@@ -497,10 +506,16 @@ static CLIENT_SUBS: &[Spec] = &[
     c("client|getname", 2, CLIENT_SUB, NK, conn::client_getname),
     c("client|id", 2, CLIENT_SUB, NK, conn::client_id),
     c("client|setinfo", 4, CLIENT_SUB, NK, conn::client_setinfo),
-    c("client|list", -2, CLIENT_SUB, NK, conn::client_list),
+    c("client|list", -2, CLIENT_SUB | ADMIN, NK, conn::client_list),
     c("client|info", 2, CLIENT_SUB, NK, conn::client_info),
-    c("client|kill", -3, CLIENT_SUB, NK, conn::client_kill),
-    c("client|no-evict", 3, CLIENT_SUB, NK, conn::client_ok),
+    c("client|kill", -3, CLIENT_SUB | ADMIN, NK, conn::client_kill),
+    c(
+        "client|no-evict",
+        3,
+        CLIENT_SUB | ADMIN,
+        NK,
+        conn::client_ok,
+    ),
     c("client|no-touch", 3, CLIENT_SUB, NK, conn::client_ok),
     c(
         "client|tracking",
@@ -532,10 +547,22 @@ static CLIENT_SUBS: &[Spec] = &[
     ),
 ];
 static CONFIG_SUBS: &[Spec] = &[
-    c("config|get", -3, NOSCRIPT, NK, conn::config_get),
-    c("config|set", -4, NOSCRIPT, NK, conn::config_set),
-    c("config|resetstat", 2, NOSCRIPT, NK, conn::config_resetstat),
-    c("config|rewrite", 2, NOSCRIPT, NK, conn::config_rewrite),
+    c("config|get", -3, NOSCRIPT | ADMIN, NK, conn::config_get),
+    c("config|set", -4, NOSCRIPT | ADMIN, NK, conn::config_set),
+    c(
+        "config|resetstat",
+        2,
+        NOSCRIPT | ADMIN,
+        NK,
+        conn::config_resetstat,
+    ),
+    c(
+        "config|rewrite",
+        2,
+        NOSCRIPT | ADMIN,
+        NK,
+        conn::config_rewrite,
+    ),
 ];
 static COMMAND_SUBS: &[Spec] = &[
     c("command|count", 2, 0, NK, conn::command_count::<Table>),
