@@ -175,6 +175,10 @@ struct Meta {
 
 /// Where routing sent a request: to a pool (`Ok`: the route, the pool), or
 /// answered or refused by a route (`Err`), with no server asked.
+// The `Err` is the whole answer, returned once per request by value and
+// consumed at once by the caller: boxing it would add an allocation to every
+// routed answer for nothing.
+#[allow(clippy::result_large_err)]
 fn forward_to(routed: Routed, meta: &mut Meta) -> Result<(Option<usize>, usize), Forwarded> {
     match routed {
         Routed::Forward { route, pool } => Ok((route, pool)),
