@@ -35,7 +35,8 @@ pub(crate) struct Args {
         long,
         global = true,
         value_name = "ADDR",
-        default_value = "127.0.0.1:9090"
+        default_value = "127.0.0.1:9090",
+        value_parser = parse_admin
     )]
     admin: SocketAddr,
 
@@ -196,6 +197,32 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Reload => say(api.call("POST", "/api/reload", None)?.ok()?),
     }
+}
+
+/// The admin listener to dial: `IP:PORT`, or `HOST:PORT` resolved here
+/// (`localhost:9090`), since a client, unlike a listener, may name a host.
+/// clap's own parser answered `localhost:9090` with "invalid socket address
+/// syntax" and no hint.
+pub(crate) fn parse_admin(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let hint = match s.parse::<u16>() {
+        Ok(port) => format!("write 127.0.0.1:{port}"),
+        Err(_) => "write HOST:PORT, e.g. 127.0.0.1:9090 (the front door's admin_listen)".into(),
+    };
+    if s.parse::<u16>().is_err() && s.contains(':') {
+        match s.to_socket_addrs() {
+            Ok(mut addrs) => {
+                if let Some(a) = addrs.next() {
+                    return Ok(a);
+                }
+            }
+            Err(e) => return Err(format!("`{s}`: cannot resolve it ({e}); {hint}")),
+        }
+    }
+    Err(format!("`{s}` is not HOST:PORT: {hint}"))
 }
 
 /// Print the API's one-sentence `message`, or the whole answer.
