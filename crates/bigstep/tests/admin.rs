@@ -210,6 +210,9 @@ async fn servers_are_added_removed_and_weighted() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // The answer says what changed (it read "kept 3 (a, b, c)", nothing more).
+    let v = json::parse(&r.text());
+    assert_eq!(v.get("message").str(), "kept 3 (a, b, c); c: weight 2 -> 0");
     let seen = count(&fd, 20).await;
     assert_eq!(
         seen.get("c"),
@@ -234,6 +237,12 @@ async fn servers_are_added_removed_and_weighted() {
         .cloned()
         .expect("b");
     assert!(b_status.get("requests").num() >= 20.0, "{b_status:?}");
+    // Spelled as the config file spells it, not as Rust's Debug ("RoundRobin").
+    assert_eq!(status.get("algorithm").str(), "round-robin", "{status:?}");
+    assert_eq!(
+        status.get("pools").array()[0].get("algorithm").str(),
+        "round-robin"
+    );
     let metrics = api(admin, "GET", "/metrics", None).await;
     assert_eq!(metrics.status, 200);
     assert!(metrics.text().contains("# TYPE"), "{}", metrics.text());

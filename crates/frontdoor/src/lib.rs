@@ -422,7 +422,7 @@ impl FrontDoor {
             servers = snap.servers().count(),
             pools = snap.pools.len(),
             routes = snap.routes.all().len(),
-            algorithm = ?snap.config.algorithm,
+            algorithm = snap.config.algorithm.as_str(),
             "front door listening"
         );
         drop(snap);
