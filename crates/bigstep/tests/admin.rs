@@ -956,3 +956,29 @@ async fn the_charts_history_is_kept_by_the_front_door() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `bigstep ctl add HOST:PORT` on a stand-alone front door says that its next
+/// reload removes the server again (the file is the whole list); the reload
+/// does, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_add_says_a_reload_removes_it() {
+    let (a, c) = (Backend::start("a").await, Backend::start("c").await);
+    let (_fd, admin) = start("", &[("a", a.addr, 1)]);
+    let out = Command::new(BIN)
+        .args(["ctl", "--admin", &admin.to_string(), "add"])
+        .arg(c.addr.to_string())
+        .args(["--name", "c"])
+        .env_remove("BIGSTEP_ADMIN_TOKEN")
+        .output()
+        .expect("run bigstep ctl add");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("added 1 (c)"), "{text}");
+    assert!(
+        text.contains("note: it serves until the front door's next reload"),
+        "{text}"
+    );
+    let (ok, out) = run_reload(admin, None);
+    assert!(ok && out.contains("removed 1 (c)"), "{out}");
+}

@@ -58,7 +58,8 @@ pub(crate) struct Args {
 enum Command {
     /// List the servers (and, under `bigstep up`, their processes).
     Ls,
-    /// Add an instance (`bigstep up`), or a server at HOST:PORT (any front door).
+    /// Add an instance (`bigstep up`), or a server at HOST:PORT (any front door;
+    /// on a stand-alone one, until its next reload re-reads the file's servers).
     Add {
         /// The new server's address; without it, `bigstep up` starts a new instance.
         address: Option<String>,
@@ -145,7 +146,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             if let Some(p) = protocol {
                 body["protocol"] = serde_json::Value::String(p);
             }
-            say(api.call("POST", "/api/servers", Some(&body))?.ok()?)
+            say(api.call("POST", "/api/servers", Some(&body))?.ok()?)?;
+            // A stand-alone front door's reload makes its file (and command
+            // line) the whole list again, so it removes this server; `up`'s
+            // reload keeps the servers it runs with. Said now, not at the reload.
+            if api.call("GET", "/api/instances", None)?.status == 501 {
+                println!("note: it serves until the front door's next reload, which re-reads the servers from its config file: add it there to keep it");
+            }
+            Ok(())
         }
         Command::Add { address: None, .. } => {
             let r = api.call("POST", "/api/instances", None)?.ok()?;
