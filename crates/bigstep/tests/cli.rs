@@ -435,3 +435,35 @@ fn check_warns_about_a_pool_of_weight_zero() {
     let (ok, text) = run(&["balance", "--check", p]);
     assert!(ok && !text.contains("weight 0"), "{text}");
 }
+
+/// A key given the wrong shape (a string for a list of tables, a number for a
+/// table) reads in TOML's words, not serde's ("expected a sequence",
+/// "expected struct HealthCheck").
+#[test]
+fn a_wrong_shape_is_named_in_toml_words() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("bigstep.toml");
+    let p = path.to_str().unwrap();
+    std::fs::write(&path, "[balance]\nservers = \"127.0.0.1:3001\"\n").unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok && text.contains("line 2"), "{text}");
+    assert!(text.contains("expected a list"), "{text}");
+    assert!(!text.contains("sequence"), "{text}");
+    std::fs::write(
+        &path,
+        "[balance]\nhealth = 5\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok && text.contains("line 2"), "{text}");
+    assert!(text.contains("expected a table"), "{text}");
+    assert!(!text.contains("struct"), "{text}");
+    // And what was found instead, in the same words.
+    std::fs::write(
+        &path,
+        "[balance]\nlisten = [1]\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok && text.contains("invalid type: a list"), "{text}");
+}
