@@ -963,7 +963,16 @@ async fn the_charts_history_is_kept_by_the_front_door() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctl_add_says_a_reload_removes_it() {
     let (a, c) = (Backend::start("a").await, Backend::start("c").await);
-    let (_fd, admin) = start("", &[("a", a.addr, 1)]);
+    let (fd, admin) = start("", &[("a", a.addr, 1)]);
+    // The start line reads `tls=off` (it read Rust's `tls=None`).
+    let started = fd
+        .logs()
+        .into_iter()
+        .find(|l| l.contains("front door listening"));
+    assert!(
+        started.as_deref().is_some_and(|l| l.contains(" tls=off ")),
+        "{started:?}"
+    );
     let out = Command::new(BIN)
         .args(["ctl", "--admin", &admin.to_string(), "add"])
         .arg(c.addr.to_string())
