@@ -210,6 +210,9 @@ async fn servers_are_added_removed_and_weighted() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // The answer says what changed (it read "kept 3 (a, b, c)", nothing more).
+    let v = json::parse(&r.text());
+    assert_eq!(v.get("message").str(), "kept 3 (a, b, c); c: weight 2 -> 0");
     let seen = count(&fd, 20).await;
     assert_eq!(
         seen.get("c"),
@@ -234,6 +237,12 @@ async fn servers_are_added_removed_and_weighted() {
         .cloned()
         .expect("b");
     assert!(b_status.get("requests").num() >= 20.0, "{b_status:?}");
+    // Spelled as the config file spells it, not as Rust's Debug ("RoundRobin").
+    assert_eq!(status.get("algorithm").str(), "round-robin", "{status:?}");
+    assert_eq!(
+        status.get("pools").array()[0].get("algorithm").str(),
+        "round-robin"
+    );
     let metrics = api(admin, "GET", "/metrics", None).await;
     assert_eq!(metrics.status, 200);
     assert!(metrics.text().contains("# TYPE"), "{}", metrics.text());
@@ -946,4 +955,39 @@ async fn the_charts_history_is_kept_by_the_front_door() {
         assert!(Instant::now() < deadline, "no sample with the traffic: {v}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `bigstep ctl add HOST:PORT` on a stand-alone front door says that its next
+/// reload removes the server again (the file is the whole list); the reload
+/// does, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_add_says_a_reload_removes_it() {
+    let (a, c) = (Backend::start("a").await, Backend::start("c").await);
+    let (fd, admin) = start("", &[("a", a.addr, 1)]);
+    // The start line reads `tls=off` (it read Rust's `tls=None`).
+    let started = fd
+        .logs()
+        .into_iter()
+        .find(|l| l.contains("front door listening"));
+    assert!(
+        started.as_deref().is_some_and(|l| l.contains(" tls=off ")),
+        "{started:?}"
+    );
+    let out = Command::new(BIN)
+        .args(["ctl", "--admin", &admin.to_string(), "add"])
+        .arg(c.addr.to_string())
+        .args(["--name", "c"])
+        .env_remove("BIGSTEP_ADMIN_TOKEN")
+        .output()
+        .expect("run bigstep ctl add");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("added 1 (c)"), "{text}");
+    assert!(
+        text.contains("note: it serves until the front door's next reload"),
+        "{text}"
+    );
+    let (ok, out) = run_reload(admin, None);
+    assert!(ok && out.contains("removed 1 (c)"), "{out}");
 }

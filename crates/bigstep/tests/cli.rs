@@ -384,3 +384,86 @@ fn a_duration_without_a_unit_says_what_to_write() {
         assert!(text.contains("line 3") && text.contains(want), "{text}");
     }
 }
+
+#[test]
+fn ctl_admin_takes_a_host_name_and_says_what_to_write() {
+    // A client may name a host: `localhost:PORT` is dialled (nothing listens
+    // on port 1, so the answer is that it cannot be reached, by address).
+    let (ok, text) = run(&["ctl", "--admin", "localhost:1", "ls"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("cannot reach the admin API at"), "{text}");
+    assert!(!text.contains("invalid socket address syntax"), "{text}");
+    // A bare port says what to write instead.
+    let (ok, text) = run(&["ctl", "--admin", "9090", "ls"]);
+    assert!(!ok && text.contains("write 127.0.0.1:9090"), "{text}");
+    let (ok, text) = run(&["balance", "reload", "--admin", "9091"]);
+    assert!(!ok && text.contains("write 127.0.0.1:9091"), "{text}");
+}
+
+/// A pool whose servers all have weight 0 serves nothing: every request is a
+/// 503 while each server shows "up". `--check` said "ok" and nothing more.
+#[test]
+fn check_warns_about_a_pool_of_weight_zero() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("bigstep.toml");
+    let p = path.to_str().unwrap();
+    std::fs::write(
+        &path,
+        "[balance]\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\nweight = 0\n\
+         [[balance.pools]]\nname = \"api\"\n[[balance.pools.servers]]\naddress = \"127.0.0.1:3002\"\nweight = 0\n\
+         [[balance.pools.servers]]\naddress = \"127.0.0.1:3003\"\nweight = 0\n\
+         [[balance.routes]]\npath_prefix = \"/api\"\npool = \"api\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(ok, "{text}");
+    for pool in ["default", "api"] {
+        assert!(
+            text.contains(&format!(
+                "warning: every server of pool `{pool}` has weight 0"
+            )),
+            "{text}"
+        );
+    }
+    // One server with a weight is enough.
+    std::fs::write(
+        &path,
+        "[balance]\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\nweight = 0\n\
+         [[balance.servers]]\naddress = \"127.0.0.1:3002\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(ok && !text.contains("weight 0"), "{text}");
+}
+
+/// A key given the wrong shape (a string for a list of tables, a number for a
+/// table) reads in TOML's words, not serde's ("expected a sequence",
+/// "expected struct HealthCheck").
+#[test]
+fn a_wrong_shape_is_named_in_toml_words() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("bigstep.toml");
+    let p = path.to_str().unwrap();
+    std::fs::write(&path, "[balance]\nservers = \"127.0.0.1:3001\"\n").unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok && text.contains("line 2"), "{text}");
+    assert!(text.contains("expected a list"), "{text}");
+    assert!(!text.contains("sequence"), "{text}");
+    std::fs::write(
+        &path,
+        "[balance]\nhealth = 5\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok && text.contains("line 2"), "{text}");
+    assert!(text.contains("expected a table"), "{text}");
+    assert!(!text.contains("struct"), "{text}");
+    // And what was found instead, in the same words.
+    std::fs::write(
+        &path,
+        "[balance]\nlisten = [1]\n[[balance.servers]]\naddress = \"127.0.0.1:3001\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", p]);
+    assert!(!ok && text.contains("invalid type: a list"), "{text}");
+}

@@ -167,6 +167,19 @@ pub enum Algorithm {
     Hash,
 }
 
+impl Algorithm {
+    /// As the config file spells it (`round-robin`): what the status API, the
+    /// dashboard and the log show, so an operator reads back what they wrote.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::RoundRobin => "round-robin",
+            Algorithm::LeastInFlight => "least-in-flight",
+            Algorithm::PowerOfTwo => "power-of-two",
+            Algorithm::Hash => "hash",
+        }
+    }
+}
+
 /// How users are kept on one server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -179,6 +192,18 @@ pub enum StickyMode {
     SourceIp,
     /// Hashed: a request header chooses the server.
     Header,
+}
+
+impl StickyMode {
+    /// As the config file spells it (`app-cookie`), like [`Algorithm::as_str`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StickyMode::Cookie => "cookie",
+            StickyMode::AppCookie => "app-cookie",
+            StickyMode::SourceIp => "source-ip",
+            StickyMode::Header => "header",
+        }
+    }
 }
 
 /// Sticky-session settings.

@@ -50,6 +50,10 @@ pub struct ChangeSummary {
     pub kept: Vec<String>,
     /// Servers whose admin state changed (`id: old -> new`).
     pub state_changes: Vec<String>,
+    /// Servers that stayed with another weight (`id: weight old -> new`), from
+    /// `PUT /api/servers/{id}/weight` or a reload: without it an answer read
+    /// "kept 2 (a, b)" and did not say the weight had changed.
+    pub weight_changes: Vec<String>,
 }
 
 /// Why a change was refused. The running configuration is unchanged.
@@ -85,6 +89,7 @@ impl Control {
                 added = ?summary.added,
                 removed = ?summary.removed,
                 state_changes = ?summary.state_changes,
+                weight_changes = ?summary.weight_changes,
                 "change applied"
             ),
             Err(e) => tracing::warn!(
@@ -252,6 +257,14 @@ impl Control {
                 .is_some_and(|old| Arc::ptr_eq(old, s));
             if kept {
                 summary.kept.push(label(s));
+                let (was, is) = (old.weight_of(s), snapshot.weight_of(s));
+                if let (Some(was), Some(is)) = (was, is) {
+                    if was != is {
+                        summary
+                            .weight_changes
+                            .push(format!("{}: weight {was} -> {is}", label(s)));
+                    }
+                }
             } else {
                 summary.added.push(label(s));
                 fresh.push(s.clone());
@@ -386,7 +399,7 @@ impl Control {
             let stats = pool.stats.summary(now);
             pools.push(PoolStatus {
                 name: pool.name.to_string(),
-                algorithm: format!("{:?}", pool.config.algorithm),
+                algorithm: pool.config.algorithm.as_str().to_string(),
                 servers: pool.servers.len(),
                 available,
                 requests: stats.requests,
@@ -423,8 +436,12 @@ impl Control {
             .collect();
         Status {
             listen: snap.config.listen.to_string(),
-            algorithm: format!("{:?}", snap.config.algorithm),
-            sticky: snap.config.sticky.as_ref().map(|s| format!("{:?}", s.mode)),
+            algorithm: snap.config.algorithm.as_str().to_string(),
+            sticky: snap
+                .config
+                .sticky
+                .as_ref()
+                .map(|s| s.mode.as_str().to_string()),
             servers,
             pools,
             routes,

@@ -417,12 +417,13 @@ impl FrontDoor {
         tracing::info!(
             target: "bigstep::frontdoor",
             listen = %local_addr,
-            tls = ?tls_addr,
+            // The address, or `off`: not Rust's `Some(..)`/`None`.
+            tls = %tls_addr.map_or_else(|| "off".to_string(), |a| a.to_string()),
             threads = 1 + more_listeners.len(),
             servers = snap.servers().count(),
             pools = snap.pools.len(),
             routes = snap.routes.all().len(),
-            algorithm = ?snap.config.algorithm,
+            algorithm = snap.config.algorithm.as_str(),
             "front door listening"
         );
         drop(snap);

@@ -89,6 +89,12 @@ impl Snapshot {
         self.pools.iter().find(|p| p.name == server.pool_name)
     }
 
+    /// `server`'s weight in its pool, as this snapshot has it.
+    pub(crate) fn weight_of(&self, server: &Server) -> Option<u32> {
+        let pool = self.pool_of(server)?;
+        pool.by_id.get(&*server.id).map(|&i| pool.weights[i])
+    }
+
     /// The state that must outlive this snapshot.
     pub(crate) fn live(&self) -> Live {
         Live {

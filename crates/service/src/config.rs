@@ -81,6 +81,25 @@ fn in_words(message: &str) -> String {
         ("f64", "a number"),
     ];
     let mut out = message.to_string();
+    // serde's words for TOML's shapes: a `servers = "..."` read "expected a
+    // sequence", a `health = 5` "expected struct HealthCheck".
+    out = out.replace(
+        "expected a sequence",
+        "expected a list: [\"a\", \"b\"], or [[table]] entries",
+    );
+    while let Some(i) = out.find("expected struct ") {
+        let name = i + "expected struct ".len();
+        let end = out[name..]
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .map_or(out.len(), |e| name + e);
+        out.replace_range(i..end, "expected a table ([name] or { key = value })");
+    }
+    out = out.replace(
+        "expected a map",
+        "expected a table ([name] or { key = value })",
+    );
+    out = out.replace("invalid type: sequence,", "invalid type: a list,");
+    out = out.replace("invalid type: map,", "invalid type: a table,");
     for (ty, words) in WORDS {
         let from = format!("expected {ty}");
         let mut at = 0;

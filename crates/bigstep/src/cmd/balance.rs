@@ -62,7 +62,7 @@ enum Action {
 struct ReloadArgs {
     /// The front door's admin listener. Default: `admin_listen` from the config
     /// file, else 127.0.0.1:9090.
-    #[arg(long, value_name = "ADDR", value_parser = frontdoor::config::parse_listen)]
+    #[arg(long, value_name = "ADDR", value_parser = super::ctl::parse_admin)]
     admin: Option<SocketAddr>,
 
     /// The admin API's bearer token, when it has one (default: `admin_token` from the config file).

@@ -35,7 +35,8 @@ pub(crate) struct Args {
         long,
         global = true,
         value_name = "ADDR",
-        default_value = "127.0.0.1:9090"
+        default_value = "127.0.0.1:9090",
+        value_parser = parse_admin
     )]
     admin: SocketAddr,
 
@@ -57,7 +58,8 @@ pub(crate) struct Args {
 enum Command {
     /// List the servers (and, under `bigstep up`, their processes).
     Ls,
-    /// Add an instance (`bigstep up`), or a server at HOST:PORT (any front door).
+    /// Add an instance (`bigstep up`), or a server at HOST:PORT (any front door;
+    /// on a stand-alone one, until its next reload re-reads the file's servers).
     Add {
         /// The new server's address; without it, `bigstep up` starts a new instance.
         address: Option<String>,
@@ -144,7 +146,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             if let Some(p) = protocol {
                 body["protocol"] = serde_json::Value::String(p);
             }
-            say(api.call("POST", "/api/servers", Some(&body))?.ok()?)
+            say(api.call("POST", "/api/servers", Some(&body))?.ok()?)?;
+            // A stand-alone front door's reload makes its file (and command
+            // line) the whole list again, so it removes this server; `up`'s
+            // reload keeps the servers it runs with. Said now, not at the reload.
+            if api.call("GET", "/api/instances", None)?.status == 501 {
+                println!("note: it serves until the front door's next reload, which re-reads the servers from its config file: add it there to keep it");
+            }
+            Ok(())
         }
         Command::Add { address: None, .. } => {
             let r = api.call("POST", "/api/instances", None)?.ok()?;
@@ -196,6 +205,32 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Reload => say(api.call("POST", "/api/reload", None)?.ok()?),
     }
+}
+
+/// The admin listener to dial: `IP:PORT`, or `HOST:PORT` resolved here
+/// (`localhost:9090`), since a client, unlike a listener, may name a host.
+/// clap's own parser answered `localhost:9090` with "invalid socket address
+/// syntax" and no hint.
+pub(crate) fn parse_admin(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let hint = match s.parse::<u16>() {
+        Ok(port) => format!("write 127.0.0.1:{port}"),
+        Err(_) => "write HOST:PORT, e.g. 127.0.0.1:9090 (the front door's admin_listen)".into(),
+    };
+    if s.parse::<u16>().is_err() && s.contains(':') {
+        match s.to_socket_addrs() {
+            Ok(mut addrs) => {
+                if let Some(a) = addrs.next() {
+                    return Ok(a);
+                }
+            }
+            Err(e) => return Err(format!("`{s}`: cannot resolve it ({e}); {hint}")),
+        }
+    }
+    Err(format!("`{s}` is not HOST:PORT: {hint}"))
 }
 
 /// Print the API's one-sentence `message`, or the whole answer.

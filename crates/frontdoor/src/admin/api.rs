@@ -168,6 +168,7 @@ fn describe(s: &ChangeSummary) -> String {
         }
     }
     parts.extend(s.state_changes.iter().cloned());
+    parts.extend(s.weight_changes.iter().cloned());
     if parts.is_empty() {
         "nothing changed".into()
     } else {

@@ -704,6 +704,19 @@ impl Config {
         if !self.routes.is_empty() && self.servers.is_empty() && !catch_all {
             out.push("the default pool ([balance]'s own servers) is empty: requests no route matches get 503".into());
         }
+        // Weight 0 takes a server out of rotation; all of a pool's servers at
+        // 0 is a pool that answers every request 503 while each shows "up".
+        let named = self
+            .pools
+            .iter()
+            .map(|p| (p.get_ref().name.as_str(), &p.get_ref().servers));
+        for (name, servers) in std::iter::once((DEFAULT_POOL, &self.servers)).chain(named) {
+            if !servers.is_empty() && servers.iter().all(|s| s.get_ref().weight == 0) {
+                out.push(format!(
+                    "every server of pool `{name}` has weight 0: it takes no requests, and they get 503 no-healthy-server; give one a weight of 1 or more"
+                ));
+            }
+        }
         let pools = self.pools.iter().map(|p| &p.get_ref().servers);
         for s in std::iter::once(&self.servers).chain(pools).flatten() {
             let s = s.get_ref();
