@@ -94,6 +94,20 @@ fn every_example_config_is_valid() {
 }
 
 #[test]
+fn check_counts_in_words() {
+    let dir = testkit::TempDir::new("cli");
+    let path = dir.join("one.toml");
+    std::fs::write(
+        &path,
+        "[balance]\nlisten = \"127.0.0.1:8080\"\n[[balance.servers]]\naddress = \"127.0.0.1:9001\"\n",
+    )
+    .unwrap();
+    let (ok, text) = run(&["balance", "--check", path.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    assert!(text.contains("ok (1 server, 1 pool, 0 routes)"), "{text}");
+}
+
+#[test]
 fn check_names_the_bad_key_and_line() {
     let dir = testkit::TempDir::new("cli");
     let path = dir.join("bad.toml");

@@ -105,10 +105,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}: [balance.tls]: {e}", path.display()))?,
         );
         println!(
-            "{}: ok ({servers} servers, {} pools, {} routes)",
+            "{}: ok ({}, {}, {})",
             path.display(),
-            1 + b.pools.len(),
-            b.routes.len()
+            counted(servers, "server"),
+            counted(1 + b.pools.len(), "pool"),
+            counted(b.routes.len(), "route")
         );
         for w in &warnings {
             println!("warning: {w}");
@@ -352,4 +353,13 @@ fn startable_or_why(cfg: &frontdoor::Config) -> anyhow::Result<()> {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// "1 server", "2 servers".
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
