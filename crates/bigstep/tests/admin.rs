@@ -321,6 +321,19 @@ async fn bad_requests_are_refused_with_the_reason() {
             r.text()
         );
     }
+    // A wrong type says what to write, not the Rust type serde wanted.
+    let r = api(
+        admin,
+        "PUT",
+        "/api/servers/a/weight",
+        Some(r#"{"weight": -1}"#),
+    )
+    .await;
+    let error = json::parse(&r.text()).get("error").str().to_string();
+    assert!(
+        error.contains("expected a whole number") && !error.contains("u32"),
+        "{error}"
+    );
     // Nothing changed.
     assert_eq!(
         states(admin).await,

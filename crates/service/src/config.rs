@@ -64,8 +64,8 @@ pub fn parse<T: DeserializeOwned>(src: &str) -> Result<T, String> {
 }
 
 /// serde names the Rust type it wanted ("expected u16"); an operator reads
-/// what to write instead.
-fn in_words(message: &str) -> String {
+/// what to write instead. Also used for JSON bodies (the admin API).
+pub fn in_words(message: &str) -> String {
     const WORDS: [(&str, &str); 12] = [
         ("u8", "a whole number from 0 to 255"),
         ("u16", "a whole number from 0 to 65535"),

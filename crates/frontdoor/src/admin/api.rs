@@ -117,7 +117,10 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("invalid request body: {}", r.body_text()),
+            format!(
+                "invalid request body: {}",
+                service::config::in_words(&r.body_text())
+            ),
         )
     }
 }
