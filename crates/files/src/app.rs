@@ -21,6 +21,9 @@ pub(crate) struct App {
     pub(crate) idle_timeout: std::time::Duration,
     /// Base domain for virtual-host-style addressing, if configured.
     pub(crate) domain: Option<Arc<str>>,
+    /// The region we answer as (`--region`), named to clients that sign for
+    /// one the S3 layer cannot read.
+    pub(crate) region: Arc<str>,
     /// The read fast path (`conn.rs`).
     pub(crate) fast: Arc<FastPath>,
 }

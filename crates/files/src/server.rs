@@ -242,6 +242,7 @@ impl FilesServer {
                 metrics,
                 idle_timeout: config.idle_timeout,
                 domain: domain.map(Arc::from),
+                region: Arc::from(config.region.as_str()),
                 fast,
             },
             lifecycle_day: config.lifecycle_day,
@@ -462,6 +463,9 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
     if method == Method::OPTIONS {
         return preflight(app, bucket.as_deref(), origin.as_ref(), req.headers()).await;
     }
+    if let Some(region) = unreadable_region(&req) {
+        return wrong_region(&region, &app.region);
+    }
     let idle = app.idle_timeout;
     let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let req = req.map(|b| Body::http_body(IdleBody::new(b, idle, ended.clone())));
@@ -493,6 +497,65 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
             .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// The region a SigV4 request signed for (`Authorization` header or presigned
+/// `X-Amz-Credential`), when it is not one s3s can read (`[a-z0-9-]+`): s3cmd
+/// signs for `US` by default. s3s would answer InvalidRequest, which clients
+/// cannot act on; S3 answers AuthorizationHeaderMalformed naming the region
+/// it expects, and s3cmd retries there.
+fn unreadable_region<B>(req: &Request<B>) -> Option<String> {
+    let from_header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("AWS4-HMAC-SHA256"))
+        .and_then(|v| v.split_once("Credential="))
+        .map(|(_, rest)| rest.split([',', ' ']).next().unwrap_or("").to_owned());
+    let credential = from_header.or_else(|| {
+        let query = req.uri().query()?;
+        let value = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))?;
+        Some(
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned(),
+        )
+    })?;
+    // ACCESS_KEY/DATE/REGION/s3/aws4_request; the access key may hold '/'.
+    let mut parts = credential.rsplitn(4, '/');
+    let (_request, _service, region) = (parts.next()?, parts.next()?, parts.next()?);
+    let readable = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (!readable).then(|| region.to_owned())
+}
+
+/// S3's answer to a request signed for the wrong region.
+fn wrong_region(got: &str, expected: &str) -> Response<Body> {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('\'', "&apos;")
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationHeaderMalformed</Code>\
+         <Message>The authorization header is malformed; the region &apos;{}&apos; is wrong; \
+         expecting &apos;{}&apos;</Message><Region>{}</Region></Error>",
+        esc(got),
+        esc(expected),
+        esc(expected)
+    );
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
 }
 
 /// S3's message for an error code s3s answers with none (its request parsing
@@ -724,6 +787,52 @@ async fn add_cors(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_s3s_cannot_read_are_found() {
+        let signed = |region: &str| {
+            Request::builder()
+                .header(
+                    "authorization",
+                    format!(
+                        "AWS4-HMAC-SHA256 Credential=app/20261205/{region}/s3/aws4_request, \
+                         SignedHeaders=host, Signature=00"
+                    ),
+                )
+                .body(())
+                .unwrap()
+        };
+        assert_eq!(unreadable_region(&signed("US")), Some("US".to_owned()));
+        assert_eq!(unreadable_region(&signed("")), Some(String::new()));
+        assert_eq!(unreadable_region(&signed("us-east-1")), None);
+        assert_eq!(unreadable_region(&signed("eu-west-3")), None);
+        let presigned = |region: &str| {
+            Request::builder()
+                .uri(format!(
+                    "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=app%2F20261205%2F{region}%2Fs3%2Faws4_request&X-Amz-Signature=00"
+                ))
+                .body(())
+                .unwrap()
+        };
+        assert_eq!(unreadable_region(&presigned("EU")), Some("EU".to_owned()));
+        assert_eq!(unreadable_region(&presigned("us-east-1")), None);
+        // Unsigned and V2-signed requests are left to s3s.
+        let plain = Request::builder().uri("/b/k").body(()).unwrap();
+        assert_eq!(unreadable_region(&plain), None);
+        let v2 = Request::builder()
+            .header("authorization", "AWS app:c2lnbmF0dXJl")
+            .body(())
+            .unwrap();
+        assert_eq!(unreadable_region(&v2), None);
+        let r = wrong_region("US", "us-east-1");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body = String::from_utf8(r.body().bytes().unwrap().to_vec()).unwrap();
+        assert!(
+            body.contains("<Code>AuthorizationHeaderMalformed</Code>")
+                && body.contains("<Region>us-east-1</Region>"),
+            "{body}"
+        );
+    }
 
     #[test]
     fn wildcards() {
