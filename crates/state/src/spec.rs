@@ -70,6 +70,8 @@ pub(crate) mod flags {
     /// runs follow it (EVAL, FCALL: Redis's `skip_monitor` commands, which
     /// feed the monitors themselves first). EXEC is shown after its commands.
     pub(crate) const MONITOR_FIRST: u32 = 1 << 18;
+    /// Never kept in the SLOWLOG (EXEC: the commands it ran are, each on its own).
+    pub(crate) const SKIP_SLOWLOG: u32 = 1 << 19;
 }
 
 /// What a command does while a script runs past `busy-reply-threshold`

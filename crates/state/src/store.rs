@@ -551,6 +551,8 @@ pub(crate) struct Store {
     pub(crate) channels: Map<Bytes, Map<u64, Arc<ClientShared>>>,
     /// Clients in MONITOR mode.
     pub(crate) monitors: Map<u64, Arc<ClientShared>>,
+    /// SLOWLOG's entries and its two parameters.
+    pub(crate) slowlog: crate::cmd::slowlog::SlowLog,
     /// Shard channel (SSUBSCRIBE) → subscribers in subscription order.
     pub(crate) shard_channels: Map<Bytes, Map<u64, Arc<ClientShared>>>,
     /// Pattern → subscribers.
@@ -639,6 +641,7 @@ impl Store {
             channels: Map::default(),
             shard_channels: Map::default(),
             monitors: Map::default(),
+            slowlog: Default::default(),
             patterns: Map::default(),
             blocking_keys: HashMap::new(),
             blocked: HashMap::new(),

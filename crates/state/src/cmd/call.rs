@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::ctx::{Ctx, Spec, Unresolved};
 use crate::acl::Denied;
 use crate::resp::Reply;
-use crate::spec::flags::{MONITOR_FIRST, NOQUEUE, NOTOUCH, WRITE};
+use crate::spec::flags::{MONITOR_FIRST, NOQUEUE, NOTOUCH, SKIP_SLOWLOG, WRITE};
 
 /// Runs a resolved command: the handler plus bookkeeping (watch touches, log).
 pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Reply {
@@ -62,6 +62,9 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
             _ => false,
         };
         ctx.s.stats.cmd.call(spec.name, ns, failed);
+        if ctx.s.slowlog.wants(ns) && !spec.has(SKIP_SLOWLOG) {
+            super::slowlog::record(ctx, spec, argv, ns);
+        }
     }
     if ctx.s.dirty != dirty {
         if (!ctx.s.watched.is_empty() || tracking) && !spec.has(NOTOUCH) {

@@ -771,6 +771,15 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     ctx.s.cfg = cfg;
     ctx.s.notify_flags = flags;
     ctx.s.params.extend(staged);
+    let param = |s: &Store, name: &str, default: i64| {
+        s.params
+            .get(name)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(default)
+    };
+    let slower_than = param(ctx.s, "slowlog-log-slower-than", 10_000);
+    let max_len = usize::try_from(param(ctx.s, "slowlog-max-len", 128)).unwrap_or(usize::MAX);
+    ctx.s.slowlog.configure(slower_than, max_len);
     if let Some(p) = new_pass {
         // As in Redis: requirepass is the default user's password.
         ctx.s.acl.set_requirepass(p.as_deref());

@@ -107,7 +107,7 @@ fn format_line(ctx: &Ctx<'_>, spec: &Spec, argv: &[Bytes]) -> String {
 /// The arguments Redis shows as `"(redacted)"`: AUTH's user and password,
 /// HELLO's after `AUTH`, MIGRATE's after `AUTH` or `AUTH2`. (Each command
 /// lays its secrets out differently; Redis redacts them in each handler.)
-fn secret_args(spec: &Spec, argv: &[Bytes]) -> std::ops::Range<usize> {
+pub(super) fn secret_args(spec: &Spec, argv: &[Bytes]) -> std::ops::Range<usize> {
     let after = |word: &[u8], n: usize| {
         argv.iter()
             .position(|a| a.eq_ignore_ascii_case(word))

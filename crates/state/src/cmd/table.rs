@@ -14,7 +14,7 @@ use bytes::Bytes;
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
     bits, conn, dump, function, geo, hash, hll, info, keys, list, migrate, monitor, object, pubsub,
-    script, set, sort, stream, strings, swapdb, tracking, tx, zalgebra, zset,
+    script, set, slowlog, sort, stream, strings, swapdb, tracking, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -318,7 +318,7 @@ static TABLE: &[Spec] = &[
     c(
         "exec",
         1,
-        NOSCRIPT | NOQUEUE | RUNS_OTHERS | MULTI_RECORD,
+        NOSCRIPT | NOQUEUE | RUNS_OTHERS | MULTI_RECORD | SKIP_SLOWLOG,
         NK,
         tx::exec::<Table>,
     ),
@@ -419,6 +419,7 @@ static TABLE: &[Spec] = &[
     .while_busy(WhileBusy::Shutdown),
     container("client", -2, NOSCRIPT, CLIENT_SUBS),
     container("config", -2, NOSCRIPT, CONFIG_SUBS),
+    container("slowlog", -2, 0, SLOWLOG_SUBS),
     Spec::container_run("command", -1, 0, COMMAND_SUBS, conn::command::<Table>),
     container("acl", -2, NOSCRIPT, ACL_SUBS),
 ];
@@ -545,6 +546,12 @@ static CLIENT_SUBS: &[Spec] = &[
         NK,
         tracking::client_trackinginfo,
     ),
+];
+static SLOWLOG_SUBS: &[Spec] = &[
+    c("slowlog|get", -2, ADMIN, NK, slowlog::get),
+    c("slowlog|len", 2, ADMIN, NK, slowlog::len),
+    c("slowlog|reset", 2, ADMIN, NK, slowlog::reset),
+    c("slowlog|help", 2, 0, NK, slowlog::help),
 ];
 static CONFIG_SUBS: &[Spec] = &[
     c("config|get", -3, NOSCRIPT | ADMIN, NK, conn::config_get),
