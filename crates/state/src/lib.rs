@@ -33,6 +33,7 @@ mod rdbload;
 pub mod resp;
 mod server;
 mod shared;
+mod slowlog;
 mod spec;
 mod store;
 mod stream;

@@ -552,7 +552,7 @@ pub(crate) struct Store {
     /// Clients in MONITOR mode.
     pub(crate) monitors: Map<u64, Arc<ClientShared>>,
     /// SLOWLOG's entries and its two parameters.
-    pub(crate) slowlog: crate::cmd::slowlog::SlowLog,
+    pub(crate) slowlog: crate::slowlog::SlowLog,
     /// Shard channel (SSUBSCRIBE) → subscribers in subscription order.
     pub(crate) shard_channels: Map<Bytes, Map<u64, Arc<ClientShared>>>,
     /// Pattern → subscribers.

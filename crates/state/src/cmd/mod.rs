@@ -32,7 +32,7 @@ mod pubsub;
 mod random;
 pub(crate) mod script;
 mod set;
-pub(crate) mod slowlog;
+mod slowlog;
 mod sort;
 pub(crate) mod stream;
 mod strings;

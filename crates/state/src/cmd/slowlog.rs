@@ -4,67 +4,16 @@
 //! cut to 128 bytes, secrets redacted as MONITOR redacts them, a script's
 //! calls under the address `?:0`. Costs one comparison per command.
 
-use std::collections::VecDeque;
-
 use bytes::Bytes;
 
 use super::args::int;
 use super::ctx::{Ctx, Spec, R};
 use crate::resp::Reply;
+use crate::slowlog::Entry;
 
 /// Redis's SLOWLOG_ENTRY_MAX_ARGC and SLOWLOG_ENTRY_MAX_STRING.
 const MAX_ARGS: usize = 32;
 const MAX_ARG_BYTES: usize = 128;
-
-pub(crate) struct SlowLog {
-    entries: VecDeque<Entry>,
-    next_id: u64,
-    /// `slowlog-log-slower-than`, in microseconds; negative: off.
-    pub(crate) slower_than_us: i64,
-    /// `slowlog-max-len`.
-    pub(crate) max_len: usize,
-}
-
-impl Default for SlowLog {
-    fn default() -> Self {
-        SlowLog {
-            entries: VecDeque::new(),
-            next_id: 0,
-            slower_than_us: 10_000,
-            max_len: 128,
-        }
-    }
-}
-
-struct Entry {
-    id: u64,
-    unix_secs: i64,
-    micros: u64,
-    argv: Vec<Bytes>,
-    addr: String,
-    name: Bytes,
-}
-
-impl SlowLog {
-    /// Is a command that took `ns` slow enough to keep?
-    #[inline]
-    pub(crate) fn wants(&self, ns: u64) -> bool {
-        self.slower_than_us >= 0 && ns / 1000 >= self.slower_than_us as u64
-    }
-
-    fn trim(&mut self) {
-        while self.entries.len() > self.max_len {
-            self.entries.pop_back();
-        }
-    }
-
-    /// Applies CONFIG SET's values of the two parameters.
-    pub(crate) fn configure(&mut self, slower_than_us: i64, max_len: usize) {
-        self.slower_than_us = slower_than_us;
-        self.max_len = max_len;
-        self.trim();
-    }
-}
 
 /// Keeps `argv`, run by `ctx.c` (or its script), which took `ns`.
 pub(crate) fn record(ctx: &mut Ctx<'_>, spec: &Spec, argv: &[Bytes], ns: u64) {
@@ -109,17 +58,14 @@ pub(crate) fn record(ctx: &mut Ctx<'_>, spec: &Spec, argv: &[Bytes], ns: u64) {
     let unix_secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let log = &mut ctx.s.slowlog;
-    log.entries.push_front(Entry {
-        id: log.next_id,
+    ctx.s.slowlog.push(Entry {
+        id: 0,
         unix_secs,
         micros: ns / 1000,
         argv: args,
         addr,
         name,
     });
-    log.next_id += 1;
-    log.trim();
 }
 
 pub(super) fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
@@ -138,8 +84,7 @@ pub(super) fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     Ok(Reply::Array(
         ctx.s
             .slowlog
-            .entries
-            .iter()
+            .entries()
             .take(count)
             .map(|e| {
                 Reply::Array(vec![
@@ -156,11 +101,11 @@ pub(super) fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 }
 
 pub(super) fn len(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
-    Ok(Reply::Int(ctx.s.slowlog.entries.len() as i64))
+    Ok(Reply::Int(ctx.s.slowlog.len() as i64))
 }
 
 pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
-    ctx.s.slowlog.entries.clear();
+    ctx.s.slowlog.reset();
     Ok(Reply::Ok)
 }
 
