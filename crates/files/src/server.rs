@@ -511,21 +511,14 @@ fn unreadable_region<B>(req: &Request<B>) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.starts_with("AWS4-HMAC-SHA256"))
         .and_then(|v| v.split_once("Credential="))
-        .map(|(_, rest)| rest.split([',', ' ']).next().unwrap_or("").to_owned());
+        .map(|(_, rest)| rest.split([',', ' ']).next().unwrap_or(""));
     let credential = from_header.or_else(|| {
-        let query = req.uri().query()?;
-        let value = query
+        req.uri()
+            .query()?
             .split('&')
-            .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))?;
-        Some(
-            percent_encoding::percent_decode_str(value)
-                .decode_utf8_lossy()
-                .into_owned(),
-        )
+            .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))
     })?;
-    // ACCESS_KEY/DATE/REGION/s3/aws4_request; the access key may hold '/'.
-    let mut parts = credential.rsplitn(4, '/');
-    let (_request, _service, region) = (parts.next()?, parts.next()?, parts.next()?);
+    let region = crate::sigv4::scope_region(credential)?;
     let readable = !region.is_empty()
         && region
             .bytes()

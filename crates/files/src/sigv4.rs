@@ -298,6 +298,13 @@ struct Scope<'a> {
     service: &'a str,
 }
 
+/// The region a credential scope names (`AK/DATE/REGION/s3/aws4_request`,
+/// its `/` plain or escaped as a presigned URL's `%2F`).
+pub(crate) fn scope_region(credential: &str) -> Option<&str> {
+    let separator = if credential.contains('/') { "/" } else { "%2F" };
+    parse_scope(credential, separator).map(|scope| scope.region)
+}
+
 fn parse_scope<'a>(s: &'a str, separator: &str) -> Option<Scope<'a>> {
     if s.contains('%') && separator == "/" {
         return None;
