@@ -52,11 +52,18 @@ check(sorted(listed) == sorted(["sub0/", "sub1/"] + [f"sub{i % 2}/file{i}.bin" f
 
 # s3cmd, with a config file naming our endpoint for both path and "bucket host".
 host = endpoint.split("://", 1)[1]
-cfg = os.path.join(home, "s3cfg")
-with open(cfg, "w") as f:
-    f.write(f"[default]\naccess_key = {ACCESS}\nsecret_key = {SECRET}\nhost_base = {host}\n"
-            f"host_bucket = {host}\nuse_https = False\nsignature_v2 = False\nbucket_location = us-east-1\n")
-s3cmd = ["s3cmd", "-c", cfg]
+
+
+def s3cmd_with(name, extra=""):
+    """s3cmd's command line with its own config file, `extra` lines added."""
+    cfg = os.path.join(home, name)
+    with open(cfg, "w") as f:
+        f.write(f"[default]\naccess_key = {ACCESS}\nsecret_key = {SECRET}\nhost_base = {host}\n"
+                f"host_bucket = {host}\nuse_https = False\nsignature_v2 = False\n{extra}")
+    return ["s3cmd", "-c", cfg]
+
+
+s3cmd = s3cmd_with("s3cfg", "bucket_location = us-east-1\n")
 run(*s3cmd, "mb", "s3://s3c")
 one = os.path.join(src, "sub1", "file5.bin")
 run(*s3cmd, "put", one, "s3://s3c/dir/file5.bin")
@@ -70,11 +77,7 @@ run(*s3cmd, "rb", "s3://s3c")
 check("s3://s3c" not in run(*s3cmd, "ls"), "s3cmd del and rb")
 # s3cmd on its default region ("US", which S3 itself refuses in a signature):
 # told the region it expects (AuthorizationHeaderMalformed), s3cmd signs again.
-cfg_us = os.path.join(home, "s3cfg-us")
-with open(cfg_us, "w") as f:
-    f.write(f"[default]\naccess_key = {ACCESS}\nsecret_key = {SECRET}\nhost_base = {host}\n"
-            f"host_bucket = {host}\nuse_https = False\nsignature_v2 = False\n")
-s3cmd_us = ["s3cmd", "-c", cfg_us]
+s3cmd_us = s3cmd_with("s3cfg-us")
 run(*s3cmd_us, "mb", "s3://s3us")
 run(*s3cmd_us, "put", one, "s3://s3us/one.bin")
 check("s3://s3us/one.bin" in run(*s3cmd_us, "ls", "s3://s3us/"), "s3cmd on its default region: mb, put, ls")
