@@ -202,6 +202,33 @@ async fn servers_are_added_removed_and_weighted() {
         "{seen:?}"
     );
 
+    // A second entry at c's address is accepted (HAProxy accepts it too) and
+    // the answer and the log say what it does: c's host takes both shares.
+    let body = format!(r#"{{"name": "c2", "address": "{}"}}"#, c.addr);
+    let r = api(admin, "POST", "/api/servers", Some(&body)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v = json::parse(&r.text());
+    let warning = format!("servers `c` and `c2` of pool `default` are both {}", c.addr);
+    assert!(
+        v.get("warnings").array()[0].str().contains(&warning),
+        "{}",
+        r.text()
+    );
+    assert!(v.get("message").str().contains(&warning), "{}", r.text());
+    let r = api(admin, "DELETE", "/api/servers/c2", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        json::parse(&r.text()).get("warnings").array().is_empty(),
+        "removing it clears the advice: {}",
+        r.text()
+    );
+    assert!(
+        fd.logs()
+            .iter()
+            .any(|l| l.contains("change applied") && l.contains(&warning)),
+        "the log carries the warning"
+    );
+
     let r = api(
         admin,
         "PUT",

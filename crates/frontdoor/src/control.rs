@@ -54,6 +54,10 @@ pub struct ChangeSummary {
     /// `PUT /api/servers/{id}/weight` or a reload: without it an answer read
     /// "kept 2 (a, b)" and did not say the weight had changed.
     pub weight_changes: Vec<String>,
+    /// Advice the change gave rise to (`balance --check`'s warnings the
+    /// configuration did not have before), e.g. a server added at an address
+    /// its pool already sends to. The change is applied all the same.
+    pub warnings: Vec<String>,
 }
 
 /// Why a change was refused. The running configuration is unchanged.
@@ -90,6 +94,7 @@ impl Control {
                 removed = ?summary.removed,
                 state_changes = ?summary.state_changes,
                 weight_changes = ?summary.weight_changes,
+                warnings = ?summary.warnings,
                 "change applied"
             ),
             Err(e) => tracing::warn!(
@@ -247,8 +252,17 @@ impl Control {
             }
             _ => None,
         };
+        let before = old.config.warnings();
+        let warnings = new
+            .warnings()
+            .into_iter()
+            .filter(|w| !before.contains(w))
+            .collect();
         let snapshot = Snapshot::build(new, &live);
-        let mut summary = ChangeSummary::default();
+        let mut summary = ChangeSummary {
+            warnings,
+            ..Default::default()
+        };
         let mut fresh = Vec::new();
         for s in snapshot.servers() {
             let kept = live

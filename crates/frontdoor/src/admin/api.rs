@@ -172,6 +172,7 @@ fn describe(s: &ChangeSummary) -> String {
     }
     parts.extend(s.state_changes.iter().cloned());
     parts.extend(s.weight_changes.iter().cloned());
+    parts.extend(s.warnings.iter().map(|w| format!("warning: {w}")));
     if parts.is_empty() {
         "nothing changed".into()
     } else {

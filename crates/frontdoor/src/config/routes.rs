@@ -717,6 +717,29 @@ impl Config {
                 ));
             }
         }
+        // Two entries at one address are one server with two shares (HAProxy
+        // accepts it too); usually it is a `ctl add` of a server already there.
+        let named = self
+            .pools
+            .iter()
+            .map(|p| (p.get_ref().name.as_str(), &p.get_ref().servers));
+        for (name, servers) in std::iter::once((DEFAULT_POOL, &self.servers)).chain(named) {
+            for (i, later) in servers.iter().enumerate() {
+                let later = later.get_ref();
+                if let Some(first) = servers[..i]
+                    .iter()
+                    .map(|s| s.get_ref())
+                    .find(|s| s.address.eq_ignore_ascii_case(&later.address))
+                {
+                    out.push(format!(
+                        "servers `{}` and `{}` of pool `{name}` are both {}: that server takes both their shares of the traffic; remove one (raise the other's weight for a bigger share)",
+                        first.id(),
+                        later.id(),
+                        later.address
+                    ));
+                }
+            }
+        }
         let pools = self.pools.iter().map(|p| &p.get_ref().servers);
         for s in std::iter::once(&self.servers).chain(pools).flatten() {
             let s = s.get_ref();
@@ -865,6 +888,25 @@ status = 301
         assert!(w.iter().any(|w| w.contains("`spare` is not used")), "{w:?}");
         assert!(
             w.iter().any(|w| w.contains("`spare` has no servers")),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn warnings_find_two_servers_at_one_address() {
+        let src = "[[servers]]\nname = \"a\"\naddress = \"127.0.0.1:9001\"\n[[servers]]\nname = \"b\"\naddress = \"127.0.0.1:9002\"\n[[pools]]\nname = \"api\"\n[[pools.servers]]\nname = \"c\"\naddress = \"127.0.0.1:9001\"\n[[routes]]\npath_prefix = \"/api\"\npool = \"api\"\n";
+        // The same address in two pools is one host serving both: no warning.
+        let c = Config::from_toml(src).unwrap();
+        assert!(
+            !c.warnings().iter().any(|w| w.contains("are both")),
+            "{:?}",
+            c.warnings()
+        );
+        let twice = format!("{src}[[servers]]\nname = \"d\"\naddress = \"127.0.0.1:9002\"\n");
+        let w = Config::from_toml(&twice).unwrap().warnings();
+        assert!(
+            w.iter()
+                .any(|w| w.contains("`b` and `d` of pool `default` are both 127.0.0.1:9002")),
             "{w:?}"
         );
     }
