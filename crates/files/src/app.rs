@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use s3s::service::S3Service;
 
-use crate::metrics::{Metrics, RequestLabels};
+use crate::metrics::{Metrics, OperationLabels, RequestLabels};
 use crate::sigv4::Verifier;
 use crate::store::Store;
 
@@ -36,6 +36,8 @@ pub(crate) struct FastPath {
     /// Cloned into each connection, which caches its signing key.
     pub(crate) verifier: Verifier,
     counters: [prometheus_client::metrics::counter::Counter; 5],
+    /// GetObject's body bytes.
+    sent: prometheus_client::metrics::counter::Counter,
 }
 
 impl FastPath {
@@ -46,9 +48,20 @@ impl FastPath {
                 .get_or_create(&RequestLabels {
                     method: method.to_owned(),
                     status,
+                    operation: if method == "HEAD" {
+                        "HeadObject".into()
+                    } else {
+                        "GetObject".into()
+                    },
                 })
                 .clone()
         };
+        let sent = metrics
+            .sent_bytes
+            .get_or_create(&OperationLabels {
+                operation: "GetObject".into(),
+            })
+            .clone();
         FastPath {
             public,
             verifier,
@@ -59,11 +72,13 @@ impl FastPath {
                 c("HEAD", 200),
                 c("HEAD", 304),
             ],
+            sent,
         }
     }
 
-    /// Counts one answered request.
-    pub(crate) fn count(&self, head_only: bool, status: u16) {
+    /// Counts one answered request and the body bytes it sent.
+    pub(crate) fn count(&self, head_only: bool, status: u16, body_bytes: u64) {
+        self.sent.inc_by(body_bytes);
         let i = match (head_only, status) {
             (false, 206) => 1,
             (false, 304) => 2,

@@ -207,6 +207,7 @@ impl Conn {
         };
         let metrics = &app.metrics;
         metrics.in_flight.inc();
+        let body_len = body.len;
         let sent = self.send(&file, body).await;
         metrics.in_flight.dec();
         metrics.duration.observe(started.elapsed().as_secs_f64());
@@ -214,7 +215,9 @@ impl Conn {
         if signed {
             metrics.fast_signed_reads.inc();
         }
-        app.fast.count(head_only, status);
+        // A body cut short by the client is not counted as sent.
+        app.fast
+            .count(head_only, status, if sent.is_ok() { body_len } else { 0 });
         sent?;
         self.buf.advance(consumed);
         Ok(if close || drain.is_draining() {

@@ -2,6 +2,8 @@
 //! and served at `/-/metrics` (a path no bucket can have: bucket names start
 //! with a letter or digit).
 
+use std::borrow::Cow;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -13,7 +15,21 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 pub(crate) struct RequestLabels {
     pub(crate) method: String,
     pub(crate) status: u16,
+    /// S3's name for the operation (`GetObject`, `PutObject`, …), or
+    /// [`UNIDENTIFIED`] for a request refused before it was known.
+    pub(crate) operation: Cow<'static, str>,
 }
+
+/// Labels of the byte counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct OperationLabels {
+    pub(crate) operation: Cow<'static, str>,
+}
+
+/// The operation label of a request refused before S3 knew which operation it
+/// was: unreadable, unsigned where a signature is needed, badly signed, or
+/// naming nothing we serve.
+pub(crate) const UNIDENTIFIED: &str = "unidentified";
 
 /// The server's metrics.
 pub(crate) struct Metrics {
@@ -27,6 +43,10 @@ pub(crate) struct Metrics {
     pub(crate) fast_signed_reads: Counter,
     /// Objects deleted by lifecycle expiration.
     pub(crate) expired: Counter,
+    /// Request body bytes read, by operation.
+    pub(crate) received_bytes: Family<OperationLabels, Counter>,
+    /// Response body bytes written, by operation (as handed to the socket).
+    pub(crate) sent_bytes: Family<OperationLabels, Counter>,
 }
 
 impl Metrics {
@@ -38,11 +58,23 @@ impl Metrics {
         let fast_reads = Counter::default();
         let fast_signed_reads = Counter::default();
         let expired = Counter::default();
+        let received_bytes = Family::<OperationLabels, Counter>::default();
+        let sent_bytes = Family::<OperationLabels, Counter>::default();
         registry.register("bigstep_files", |r| {
             r.register(
                 "requests",
-                "HTTP requests answered, by method and status",
+                "HTTP requests answered, by method, status and S3 operation",
                 requests.clone(),
+            );
+            r.register(
+                "received_bytes",
+                "Request body bytes read, by S3 operation",
+                received_bytes.clone(),
+            );
+            r.register(
+                "sent_bytes",
+                "Response body bytes sent, by S3 operation",
+                sent_bytes.clone(),
             );
             r.register(
                 "request_duration_seconds",
@@ -74,6 +106,8 @@ impl Metrics {
             fast_reads,
             fast_signed_reads,
             expired,
+            received_bytes,
+            sent_bytes,
         }
     }
 

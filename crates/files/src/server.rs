@@ -10,8 +10,9 @@
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::future::Future;
-
-use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, OnceLock};
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -28,7 +29,7 @@ use tokio::net::TcpListener;
 use crate::app::{App, FastPath};
 use crate::config::FilesConfig;
 use crate::conn::Handoff;
-use crate::metrics::{Metrics, RequestLabels};
+use crate::metrics::{Metrics, OperationLabels, RequestLabels, UNIDENTIFIED};
 use crate::s3::Backend;
 use crate::sigv4::Verifier;
 use crate::store::{CorsRule, Store, StoreError};
@@ -83,6 +84,12 @@ struct Access {
 #[async_trait::async_trait]
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        // s3s calls this for every request it resolved to an operation, signed
+        // or not: the one place the operation's name can be had for the metrics.
+        let operation = cx.s3_op().name().to_owned();
+        if let Some(progress) = cx.extensions_mut().get::<Arc<Progress>>() {
+            let _ = progress.operation.set(operation);
+        }
         if cx.credentials().is_some() {
             return Ok(());
         }
@@ -96,6 +103,17 @@ impl S3Access for Access {
     }
 }
 
+/// What the general path learns about a request while s3s has it.
+#[derive(Default)]
+struct Progress {
+    /// Set once the body has been read to its end (or had none).
+    ended: AtomicBool,
+    /// Body bytes read so far.
+    received: AtomicU64,
+    /// The operation s3s resolved (set by [`Access::check`]).
+    operation: OnceLock<String>,
+}
+
 /// A request body that fails if the client sends nothing for `idle`: a stalled
 /// upload must not hold a connection (and a temp file) forever. This covers every
 /// body, including the XML ones s3s reads whole.
@@ -103,25 +121,19 @@ struct IdleBody {
     inner: Incoming,
     sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
     idle: std::time::Duration,
-    /// Set once the body has been read to its end (or had none).
-    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    progress: Arc<Progress>,
 }
 
 impl IdleBody {
-    fn new(
-        inner: Incoming,
-        idle: std::time::Duration,
-        ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) -> IdleBody {
-        ended.store(
-            http_body::Body::is_end_stream(&inner),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+    fn new(inner: Incoming, idle: std::time::Duration, progress: Arc<Progress>) -> IdleBody {
+        progress
+            .ended
+            .store(http_body::Body::is_end_stream(&inner), Relaxed);
         IdleBody {
             inner,
             sleep: Box::pin(tokio::time::sleep(idle)),
             idle,
-            ended,
+            progress,
         }
     }
 }
@@ -140,8 +152,12 @@ impl http_body::Body for IdleBody {
             Poll::Ready(frame) => {
                 let deadline = tokio::time::Instant::now() + this.idle;
                 this.sleep.as_mut().reset(deadline);
+                if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(|f| f.data_ref())) {
+                    let n = data.map_or(0, |d| d.len() as u64);
+                    this.progress.received.fetch_add(n, Relaxed);
+                }
                 if frame.is_none() || this.inner.is_end_stream() {
-                    this.ended.store(true, std::sync::atomic::Ordering::Relaxed);
+                    this.progress.ended.store(true, Relaxed);
                 }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
@@ -440,23 +456,67 @@ async fn handle(app: App, req: Request<Incoming>) -> Response<Body> {
     }
     let started = std::time::Instant::now();
     let method = req.method().as_str().to_owned();
-    app.metrics.in_flight.inc();
-    let resp = handle_s3(&app, req).await;
-    app.metrics.in_flight.dec();
-    app.metrics
-        .duration
-        .observe(started.elapsed().as_secs_f64());
-    app.metrics
+    let metrics = &app.metrics;
+    metrics.in_flight.inc();
+    let progress = Arc::new(Progress::default());
+    let resp = handle_s3(&app, req, &progress).await;
+    metrics.in_flight.dec();
+    metrics.duration.observe(started.elapsed().as_secs_f64());
+    let operation: std::borrow::Cow<'static, str> = match progress.operation.get() {
+        Some(op) => op.clone().into(),
+        None => UNIDENTIFIED.into(),
+    };
+    metrics
         .requests
         .get_or_create(&RequestLabels {
             method,
             status: resp.status().as_u16(),
+            operation: operation.clone(),
         })
         .inc();
-    resp
+    let bytes = OperationLabels { operation };
+    metrics
+        .received_bytes
+        .get_or_create(&bytes)
+        .inc_by(progress.received.load(Relaxed));
+    let sent = metrics.sent_bytes.get_or_create(&bytes).clone();
+    resp.map(|body| Body::http_body(Counted { inner: body, sent }))
 }
 
-async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
+/// A response body that counts its bytes as they are handed to hyper.
+struct Counted {
+    inner: Body,
+    sent: prometheus_client::metrics::counter::Counter,
+}
+
+impl http_body::Body for Counted {
+    type Data = bytes::Bytes;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let frame = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(f))) = &frame {
+            if let Some(data) = f.data_ref() {
+                this.sent.inc_by(data.len() as u64);
+            }
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+async fn handle_s3(app: &App, req: Request<Incoming>, progress: &Arc<Progress>) -> Response<Body> {
     let origin = req.headers().get(http::header::ORIGIN).cloned();
     let bucket = request_bucket(app.domain.as_deref(), &req);
     let method = req.method().clone();
@@ -467,8 +527,8 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
         return wrong_region(&region, &app.region);
     }
     let idle = app.idle_timeout;
-    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let req = req.map(|b| Body::http_body(IdleBody::new(b, idle, ended.clone())));
+    let mut req = req.map(|b| Body::http_body(IdleBody::new(b, idle, progress.clone())));
+    req.extensions_mut().insert(progress.clone());
     let resp = match app.s3.call(req).await {
         Ok(r) => r,
         Err(e) => {
@@ -488,7 +548,7 @@ async fn handle_s3(app: &App, req: Request<Incoming>) -> Response<Body> {
     };
     let resp = with_error_message(resp);
     let mut resp = add_cors(app, bucket.as_deref(), origin.as_ref(), &method, resp).await;
-    if !ended.load(std::sync::atomic::Ordering::Relaxed) {
+    if !progress.ended.load(Relaxed) {
         // Answered before the whole body was read (a refusal, often before an
         // `Expect: 100-continue` client sent any of it): what follows on the
         // connection cannot be framed, so it closes, and the client is told so

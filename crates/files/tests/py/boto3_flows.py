@@ -249,8 +249,54 @@ def public():
     check(status == 403, "anonymous listing of a public bucket refused")
     status, _, _ = http("GET", f"{endpoint}/private/secret")
     check(status == 403, "anonymous GET of a private bucket refused")
+    m = metrics()
+    check(m.get('bigstep_files_requests_total{method="GET",status="403",operation="GetObject"}', 0) >= 1,
+          "requests are counted by operation (the anonymous GET of a private object)")
+    check(m.get('bigstep_files_requests_total{method="PUT",status="403",operation="PutObject"}', 0) == 1,
+          "an anonymous PUT is counted as PutObject, refused")
+    bad = {"Authorization": "AWS4-HMAC-SHA256 Credential=nobody/20260101/us-east-1/s3/aws4_request, "
+                            "SignedHeaders=host, Signature=" + "0" * 64}
+    status, _, _ = http("GET", f"{endpoint}/private/secret", headers=bad)
+    m = metrics()
+    check(status == 403 and m.get('bigstep_files_requests_total{method="GET",status="403",operation="unidentified"}', 0) == 1,
+          f"a request refused before its operation is known is counted as unidentified ({status})")
+
+    # Body bytes by operation, both ways, on the general path (a listing) and
+    # the read fast path (GetObject), compared with what the client moved.
+    before = metrics()
+    payload = os.urandom(1000)
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": "private", "Key": "k1000"}, ExpiresIn=60)
+    status, _, _ = http("PUT", url, data=payload)
+    check(status == 200, f"presigned PUT ({status})")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "private", "Key": "k1000"}, ExpiresIn=60)
+    status, got, _ = http("GET", url)
+    check(status == 200 and got == payload, "presigned GET")
+    url = s3.generate_presigned_url("list_objects_v2", Params={"Bucket": "private"}, ExpiresIn=60)
+    status, listing, _ = http("GET", url)
+    check(status == 200 and b"k1000" in listing, "presigned listing")
+    after = metrics()
+
+    def grew(name):
+        return after.get(name, 0) - before.get(name, 0)
+
+    for series, want in [
+        ('bigstep_files_received_bytes_total{operation="PutObject"}', 1000),
+        ('bigstep_files_sent_bytes_total{operation="GetObject"}', 1000),
+        ('bigstep_files_sent_bytes_total{operation="ListObjectsV2"}', len(listing)),
+    ]:
+        check(grew(series) == want, f"{series} grew by {grew(series)}, the client moved {want}")
+
+
+def metrics():
+    """The files server's counters, by series (name and labels as printed)."""
     status, body, _ = http("GET", f"{endpoint}/-/metrics")
-    check(status == 200 and b'bigstep_files_requests_total{method="GET",status="403"}' in body, "metrics count requests")
+    check(status == 200, f"metrics answer ({status})")
+    out = {}
+    for line in body.decode().splitlines():
+        if line.startswith("bigstep_files_") and " " in line:
+            series, value = line.rsplit(" ", 1)
+            out[series] = float(value)
+    return out
 
 
 def client_error(fn):
