@@ -29,8 +29,11 @@ def metrics():
     text = urllib.request.urlopen(f"{endpoint}/-/metrics", timeout=30).read().decode()
     fast = re.search(r"^bigstep_files_fast_signed_reads_total (\d+)", text, re.M)
     general = {}
-    for m in re.finditer(r'^bigstep_files_requests_total\{method="(\w+)",status="(\d+)"\} (\d+)', text, re.M):
-        general[(m.group(1), m.group(2))] = int(m.group(3))
+    # Summed over the operation label.
+    series = r'^bigstep_files_requests_total\{method="(\w+)",status="(\d+)",operation="(\w+)"\} (\d+)'
+    for m in re.finditer(series, text, re.M):
+        key = (m.group(1), m.group(2))
+        general[key] = general.get(key, 0) + int(m.group(4))
     return (int(fast.group(1)) if fast else 0), general
 
 

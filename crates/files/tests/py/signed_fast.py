@@ -25,7 +25,7 @@ def metrics():
     text = urllib.request.urlopen(f"{endpoint}/-/metrics", timeout=30).read().decode()
     signed = re.search(r"^bigstep_files_fast_signed_reads_total (\d+)", text, re.M)
     reads = 0
-    for m in re.finditer(r'^bigstep_files_requests_total\{method="(GET|HEAD)",status="\d+"\} (\d+)', text, re.M):
+    for m in re.finditer(r'^bigstep_files_requests_total\{method="(GET|HEAD)",status="\d+",operation="\w+"\} (\d+)', text, re.M):
         reads += int(m.group(2))
     return (int(signed.group(1)) if signed else 0), reads
 
