@@ -158,6 +158,42 @@ fn check_key(key: &str) -> S3Result<()> {
     })
 }
 
+/// The version id S3 gives every object of a bucket that never had versioning.
+const NULL_VERSION: &str = "null";
+
+/// Whether a request names an object's version (`versionId`). Buckets here are
+/// never versioned, so every object is the one version S3 calls `null`, and
+/// that id names it; we issue no other, so any other id is not one of ours and
+/// gets S3's answer to an id it cannot read (400 `InvalidArgument`), never the
+/// current object in its place.
+fn names_null_version(version_id: Option<&str>) -> S3Result<bool> {
+    match version_id {
+        None => Ok(false),
+        Some(NULL_VERSION) => Ok(true),
+        Some("") => Err(s3_error!(
+            InvalidArgument,
+            "Version id cannot be the empty string"
+        )),
+        Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
+    }
+}
+
+/// A store error for a request that may name the `null` version: a missing key
+/// is then S3's missing version.
+fn version_err(named: bool) -> impl Fn(StoreError) -> S3Error {
+    move |e| match e {
+        StoreError::NoSuchKey if named => {
+            s3_error!(NoSuchVersion, "The specified version does not exist.")
+        }
+        e => err(e),
+    }
+}
+
+/// `x-amz-version-id` for a request that named the `null` version: S3 echoes it.
+fn echo_version(named: bool) -> Option<String> {
+    named.then(|| NULL_VERSION.to_owned())
+}
+
 fn ts(ms: i64) -> Timestamp {
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -452,11 +488,147 @@ fn object_entry(key: String, meta: &ObjectMeta) -> Object {
     }
 }
 
-struct ListResult {
-    contents: Vec<Object>,
+/// An object as ListObjectVersions lists it: the one version of an
+/// unversioned bucket's object, `null` and latest, as S3 lists it.
+fn version_entry(key: String, meta: &ObjectMeta) -> ObjectVersion {
+    ObjectVersion {
+        key: Some(key),
+        version_id: Some(NULL_VERSION.to_owned()),
+        is_latest: Some(true),
+        e_tag: Some(etag(&meta.etag)),
+        size: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
+        last_modified: Some(ts(meta.modified_ms)),
+        storage_class: Some(ObjectVersionStorageClass::from_static(
+            ObjectVersionStorageClass::STANDARD,
+        )),
+        owner: Some(owner()),
+        ..Default::default()
+    }
+}
+
+/// One page of a listing, its objects shaped by the operation that asked:
+/// ListObjects and ListObjectsV2 give [`Object`]s, ListObjectVersions
+/// [`ObjectVersion`]s, from the same walk of the index.
+struct ListResult<T> {
+    contents: Vec<T>,
     prefixes: Vec<CommonPrefix>,
     truncated: bool,
     next: Option<String>,
+}
+
+/// What a listing asks for: keys under `prefix` strictly after `after`, rolled
+/// up at `delimiter`, `max_keys` at most (1,000 if absent or more), keys
+/// URL-encoded if `encode` (`encoding-type=url`).
+struct ListQuery<'a> {
+    bucket: &'a str,
+    prefix: &'a str,
+    delimiter: Option<&'a str>,
+    after: Option<&'a str>,
+    max_keys: Option<i32>,
+    encode: bool,
+}
+
+/// The one owner every bucket and object has here.
+fn owner() -> Owner {
+    Owner {
+        display_name: Some("bigstep".into()),
+        id: Some("bigstep".into()),
+    }
+}
+
+/// Which attributes GetObjectAttributes was asked for.
+#[derive(Default)]
+struct Attributes {
+    etag: bool,
+    checksum: bool,
+    parts: bool,
+    storage_class: bool,
+    size: bool,
+}
+
+/// GetObjectAttributes' `ObjectParts`: none for an object put in one piece (as
+/// S3); the count alone for a multipart object completed before part sizes
+/// were recorded (as S3 answers when it lists no parts); else a page of parts
+/// after `marker`, `max` at most (1,000 if absent or more), as ListParts pages.
+fn object_parts(
+    meta: &ObjectMeta,
+    marker: Option<i32>,
+    max: Option<i32>,
+) -> S3Result<Option<GetObjectAttributesParts>> {
+    let Some(count) = meta.parts else {
+        return Ok(None);
+    };
+    let total = Some(i32::try_from(count).unwrap_or(i32::MAX));
+    if meta.part_runs.is_none() {
+        return Ok(Some(GetObjectAttributesParts {
+            total_parts_count: total,
+            ..Default::default()
+        }));
+    }
+    let marker = marker.unwrap_or(0);
+    let first = u32::try_from(marker)
+        .map_err(|_| {
+            s3_error!(
+                InvalidArgument,
+                "Part number marker must be an integer between 0 and 2147483647, inclusive"
+            )
+        })?
+        .saturating_add(1);
+    let max = max.unwrap_or(1000);
+    if max < 0 {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Argument max-parts must be an integer between 0 and 2147483647"
+        ));
+    }
+    let page = u32::try_from(max.min(1000)).unwrap_or(1000);
+    let mut parts = Vec::new();
+    let mut n = first;
+    while n <= count && parts.len() < page as usize {
+        if let PartSpan::Range { len, .. } = meta.part_span(n) {
+            parts.push(ObjectPart {
+                part_number: Some(i32::try_from(n).unwrap_or(i32::MAX)),
+                size: Some(i64::try_from(len).unwrap_or(i64::MAX)),
+                ..Default::default()
+            });
+        }
+        n += 1;
+    }
+    let truncated = n <= count;
+    Ok(Some(GetObjectAttributesParts {
+        total_parts_count: total,
+        part_number_marker: Some(marker),
+        next_part_number_marker: parts
+            .last()
+            .and_then(|p| p.part_number)
+            .filter(|_| truncated),
+        max_parts: Some(max.min(1000)),
+        is_truncated: Some(truncated),
+        parts: Some(parts),
+    }))
+}
+
+/// Marks a response whose `<ETag>` S3 sends unquoted (GetObjectAttributes,
+/// unlike every other operation). s3s always quotes it; `server.rs` takes the
+/// quotes off the bodies of responses that carry this mark.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnquotedETag;
+
+/// Takes the quotes off the `<ETag>` of an XML body s3s wrote (it writes
+/// them as plain `"`, and no other element of GetObjectAttributes has any).
+pub(crate) fn unquote_etag(body: &[u8]) -> Option<Vec<u8>> {
+    const OPEN: &[u8] = b"<ETag>\"";
+    const CLOSE: &[u8] = b"\"</ETag>";
+    let at = body.windows(OPEN.len()).position(|w| w == OPEN)?;
+    let rest = &body[at + OPEN.len()..];
+    let end = rest.windows(CLOSE.len()).position(|w| w == CLOSE)?;
+    let mut out = Vec::with_capacity(body.len());
+    out.extend_from_slice(&body[..at]);
+    out.extend_from_slice(b"<ETag>");
+    out.extend_from_slice(&rest[..end]);
+    out.extend_from_slice(b"</ETag>");
+    out.extend_from_slice(&rest[end + CLOSE.len()..]);
+    Some(out)
 }
 
 impl Backend {
@@ -467,27 +639,26 @@ impl Backend {
         }
     }
 
-    async fn list_page(
+    /// One page of a listing, each object turned into the operation's entry by
+    /// `entry` (given the key, URL-encoded if the query asks).
+    async fn list_page<T>(
         &self,
-        bucket: &str,
-        prefix: &str,
-        delimiter: Option<&str>,
-        after: Option<&str>,
-        max_keys: Option<i32>,
-        encode: bool,
-    ) -> S3Result<ListResult> {
-        let max = usize::try_from(max_keys.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+        q: ListQuery<'_>,
+        entry: impl Fn(String, &ObjectMeta) -> T,
+    ) -> S3Result<ListResult<T>> {
+        let max = usize::try_from(q.max_keys.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
         let page = self
             .store
-            .list(bucket, prefix, delimiter, after, max)
+            .list(q.bucket, q.prefix, q.delimiter, q.after, max)
             .await
             .map_err(err)?;
+        let encode = q.encode;
         let enc = |s: String| if encode { url_encode(&s) } else { s };
         let mut contents = Vec::new();
         let mut prefixes = Vec::new();
         for e in page.entries {
             match e {
-                Listed::Object(k, m) => contents.push(object_entry(enc(k), &m)),
+                Listed::Object(k, m) => contents.push(entry(enc(k), &m)),
                 Listed::Prefix(p) => prefixes.push(CommonPrefix {
                     prefix: Some(enc(p)),
                 }),
@@ -626,7 +797,15 @@ async fn body_from(mut file: tokio::fs::File, start: u64, len: u64) -> S3Result<
 
 fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
     match src {
-        CopySource::Bucket { bucket, key, .. } => Ok((bucket.to_string(), key.to_string())),
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => {
+            // `?versionId=null` names the one version every object has here.
+            names_null_version(version_id.as_deref())?;
+            Ok((bucket.to_string(), key.to_string()))
+        }
         _ => Err(s3_error!(
             NotImplemented,
             "only bucket/key copy sources are supported"
@@ -653,10 +832,7 @@ impl S3 for Backend {
             .collect();
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
-            owner: Some(Owner {
-                display_name: Some("bigstep".into()),
-                id: Some("bigstep".into()),
-            }),
+            owner: Some(owner()),
             ..Default::default()
         }))
     }
@@ -864,11 +1040,12 @@ impl S3 for Backend {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         check_key(&input.key)?;
+        let named = names_null_version(input.version_id.as_deref())?;
         let (meta, file) = self
             .store
             .open_object(&input.bucket, &input.key)
             .await
-            .map_err(err)?;
+            .map_err(version_err(named))?;
         check_conditions(
             &meta,
             input.if_match.as_ref(),
@@ -925,6 +1102,7 @@ impl S3 for Backend {
             metadata: meta_out(h),
             parts_count: meta.parts.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
             tag_count: tag_count(h),
+            version_id: echo_version(named),
             ..Default::default()
         };
         set_checksum!(out, sum.as_ref());
@@ -937,11 +1115,12 @@ impl S3 for Backend {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         check_key(&input.key)?;
+        let named = names_null_version(input.version_id.as_deref())?;
         let meta = self
             .store
             .head(&input.bucket, &input.key)
             .await
-            .map_err(err)?;
+            .map_err(version_err(named))?;
         check_conditions(
             &meta,
             input.if_match.as_ref(),
@@ -969,6 +1148,7 @@ impl S3 for Backend {
             content_language: h.content_language.clone(),
             metadata: meta_out(h),
             parts_count: meta.parts.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            version_id: echo_version(named),
             ..Default::default()
         };
         set_checksum!(out, sum.as_ref());
@@ -984,6 +1164,87 @@ impl S3 for Backend {
         Ok(resp)
     }
 
+    /// The attributes a client asks for (`x-amz-object-attributes`), as S3
+    /// answers them: the ETag unquoted, a composite checksum without its `-N`,
+    /// and `ObjectParts` for multipart objects only. Part sizes are kept, so the
+    /// parts are listed (`x-amz-max-parts`, `x-amz-part-number-marker`) by
+    /// number and size; part checksums are not kept, so they are never listed.
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let input = req.input;
+        check_key(&input.key)?;
+        let named = names_null_version(input.version_id.as_deref())?;
+        let mut wanted = Attributes::default();
+        // SDKs send the list in one header, comma-separated; s3s splits only
+        // repeated headers.
+        let names = input
+            .object_attributes
+            .iter()
+            .flat_map(|a| a.as_str().split(','))
+            .map(str::trim);
+        for name in names {
+            match name {
+                ObjectAttributes::ETAG => wanted.etag = true,
+                ObjectAttributes::CHECKSUM => wanted.checksum = true,
+                ObjectAttributes::OBJECT_PARTS => wanted.parts = true,
+                ObjectAttributes::STORAGE_CLASS => wanted.storage_class = true,
+                ObjectAttributes::OBJECT_SIZE => wanted.size = true,
+                _ => {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "Invalid attribute name specified."
+                    ))
+                }
+            }
+        }
+        let meta = self
+            .store
+            .head(&input.bucket, &input.key)
+            .await
+            .map_err(version_err(named))?;
+        let checksum = meta.stored_checksum().filter(|_| wanted.checksum).map(|c| {
+            // S3 gives a composite value here without the part count it has on GET.
+            let value = match c.kind {
+                Kind::Composite => c.value.split_once('-').map_or(c.value.as_str(), |v| v.0),
+                Kind::FullObject => c.value.as_str(),
+            };
+            let stored = Stored {
+                value: value.to_owned(),
+                ..c
+            };
+            let mut out = Checksum {
+                checksum_type: Some(checksum_type(stored.kind)),
+                ..Default::default()
+            };
+            set_checksum!(out, Some(&stored));
+            out
+        });
+        let object_parts = if wanted.parts {
+            object_parts(&meta, input.part_number_marker, input.max_parts)?
+        } else {
+            None
+        };
+        let out = GetObjectAttributesOutput {
+            e_tag: wanted.etag.then(|| etag(&meta.etag)),
+            checksum,
+            object_parts,
+            storage_class: wanted
+                .storage_class
+                .then(|| StorageClass::from_static(StorageClass::STANDARD)),
+            object_size: wanted
+                .size
+                .then(|| i64::try_from(meta.size).unwrap_or(i64::MAX)),
+            last_modified: Some(ts(meta.modified_ms)),
+            version_id: echo_version(named),
+            ..Default::default()
+        };
+        let mut resp = S3Response::new(out);
+        resp.extensions.insert(UnquotedETag);
+        Ok(resp)
+    }
+
     // === tagging ===
 
     async fn put_object_tagging(
@@ -992,6 +1253,7 @@ impl S3 for Backend {
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         let input = req.input;
         check_key(&input.key)?;
+        let named = names_null_version(input.version_id.as_deref())?;
         let tags = crate::tags::from_pairs(
             input
                 .tagging
@@ -1003,8 +1265,10 @@ impl S3 for Backend {
         self.store
             .set_tags(&input.bucket, &input.key, tags)
             .await
-            .map_err(err)?;
-        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+            .map_err(version_err(named))?;
+        Ok(S3Response::new(PutObjectTaggingOutput {
+            version_id: echo_version(named),
+        }))
     }
 
     async fn get_object_tagging(
@@ -1013,11 +1277,12 @@ impl S3 for Backend {
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let input = req.input;
         check_key(&input.key)?;
+        let named = names_null_version(input.version_id.as_deref())?;
         let meta = self
             .store
             .head(&input.bucket, &input.key)
             .await
-            .map_err(err)?;
+            .map_err(version_err(named))?;
         Ok(S3Response::new(GetObjectTaggingOutput {
             tag_set: meta
                 .headers
@@ -1028,7 +1293,7 @@ impl S3 for Backend {
                     value: Some(v),
                 })
                 .collect(),
-            version_id: None,
+            version_id: echo_version(named),
         }))
     }
 
@@ -1038,11 +1303,14 @@ impl S3 for Backend {
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let input = req.input;
         check_key(&input.key)?;
+        let named = names_null_version(input.version_id.as_deref())?;
         self.store
             .set_tags(&input.bucket, &input.key, crate::tags::TagSet::new())
             .await
-            .map_err(err)?;
-        Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+            .map_err(version_err(named))?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput {
+            version_id: echo_version(named),
+        }))
     }
 
     // === lifecycle ===
@@ -1099,11 +1367,15 @@ impl S3 for Backend {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         check_key(&req.input.key)?;
+        let named = names_null_version(req.input.version_id.as_deref())?;
         self.store
             .delete_object(&req.input.bucket, &req.input.key)
             .await
             .map_err(err)?;
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        Ok(S3Response::new(DeleteObjectOutput {
+            version_id: echo_version(named),
+            ..Default::default()
+        }))
     }
 
     async fn delete_objects(
@@ -1116,14 +1388,20 @@ impl S3 for Backend {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         let mut valid = Vec::new();
+        let mut versions = Vec::new();
         for obj in input.delete.objects {
-            match check_key(&obj.key) {
-                Ok(()) => valid.push(obj.key),
+            let checked =
+                check_key(&obj.key).and_then(|()| names_null_version(obj.version_id.as_deref()));
+            match checked {
+                Ok(named) => {
+                    valid.push(obj.key);
+                    versions.push(echo_version(named));
+                }
                 Err(e) => errors.push(Error {
                     code: Some(e.code().as_str().to_owned()),
                     message: e.message().map(str::to_owned),
                     key: Some(obj.key),
-                    version_id: None,
+                    version_id: obj.version_id,
                 }),
             }
         }
@@ -1134,8 +1412,10 @@ impl S3 for Backend {
         if !quiet {
             deleted = valid
                 .into_iter()
-                .map(|key| DeletedObject {
+                .zip(versions)
+                .map(|(key, version_id)| DeletedObject {
                     key: Some(key),
+                    version_id,
                     ..Default::default()
                 })
                 .collect();
@@ -1269,12 +1549,15 @@ impl S3 for Backend {
         let prefix = input.prefix.clone().unwrap_or_default();
         let r = self
             .list_page(
-                &input.bucket,
-                &prefix,
-                input.delimiter.as_deref(),
-                input.marker.as_deref().filter(|m| !m.is_empty()),
-                input.max_keys,
-                encode,
+                ListQuery {
+                    bucket: &input.bucket,
+                    prefix: &prefix,
+                    delimiter: input.delimiter.as_deref(),
+                    after: input.marker.as_deref().filter(|m| !m.is_empty()),
+                    max_keys: input.max_keys,
+                    encode,
+                },
+                object_entry,
             )
             .await?;
         let next_marker = if r.truncated && input.delimiter.is_some() {
@@ -1319,12 +1602,15 @@ impl S3 for Backend {
         };
         let r = self
             .list_page(
-                &input.bucket,
-                &prefix,
-                input.delimiter.as_deref(),
-                after.as_deref(),
-                input.max_keys,
-                encode,
+                ListQuery {
+                    bucket: &input.bucket,
+                    prefix: &prefix,
+                    delimiter: input.delimiter.as_deref(),
+                    after: after.as_deref(),
+                    max_keys: input.max_keys,
+                    encode,
+                },
+                object_entry,
             )
             .await?;
         let key_count = i32::try_from(r.contents.len() + r.prefixes.len()).unwrap_or(i32::MAX);
@@ -1347,6 +1633,62 @@ impl S3 for Backend {
             delimiter: input.delimiter,
             encoding_type: input.encoding_type,
             start_after: input.start_after,
+            ..Default::default()
+        }))
+    }
+
+    /// Every object is one version here (`null`, latest), so this is the
+    /// ListObjects walk with S3's version markers: `key-marker` resumes after
+    /// that key, and `version-id-marker` can only be `null` (the key's one
+    /// version, so the same place).
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let input = req.input;
+        let encode = input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == "url");
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let key_marker = input.key_marker.as_deref().filter(|m| !m.is_empty());
+        let version_marker = input.version_id_marker.as_deref().filter(|m| !m.is_empty());
+        if version_marker.is_some() {
+            if key_marker.is_none() {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "A version-id marker cannot be specified without a key marker."
+                ));
+            }
+            names_null_version(version_marker)?;
+        }
+        let r = self
+            .list_page(
+                ListQuery {
+                    bucket: &input.bucket,
+                    prefix: &prefix,
+                    delimiter: input.delimiter.as_deref(),
+                    after: key_marker,
+                    max_keys: input.max_keys,
+                    encode,
+                },
+                version_entry,
+            )
+            .await?;
+        let next = if r.truncated { r.next } else { None };
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: Some(prefix),
+            key_marker: input.key_marker,
+            version_id_marker: input.version_id_marker,
+            max_keys: Some(input.max_keys.unwrap_or(1000)),
+            is_truncated: Some(r.truncated),
+            next_version_id_marker: next.as_ref().map(|_| NULL_VERSION.to_owned()),
+            next_key_marker: next.map(|m| if encode { url_encode(&m) } else { m }),
+            versions: Some(r.contents),
+            common_prefixes: Some(r.prefixes).filter(|p| !p.is_empty()),
+            delimiter: input.delimiter,
+            encoding_type: input.encoding_type,
             ..Default::default()
         }))
     }
@@ -1738,5 +2080,87 @@ impl S3 for Backend {
             uploads: Some(uploads),
             ..Default::default()
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn multipart(sizes: &[u64]) -> ObjectMeta {
+        let parts = crate::store::Parts::from_sizes(sizes.iter().copied());
+        ObjectMeta {
+            blob: String::new(),
+            size: sizes.iter().sum(),
+            etag: "x-3".into(),
+            modified_ms: 0,
+            headers: Headers::default(),
+            parts: Some(parts.count),
+            part_runs: Some(parts.runs),
+            crc32: None,
+            checksum: None,
+        }
+    }
+
+    fn numbers(p: &GetObjectAttributesParts) -> Vec<(i32, i64)> {
+        p.parts
+            .iter()
+            .flatten()
+            .map(|p| (p.part_number.unwrap_or(0), p.size.unwrap_or(0)))
+            .collect()
+    }
+
+    #[test]
+    fn object_parts_page_like_list_parts() {
+        let meta = multipart(&[5, 5, 5, 2]);
+        let all = object_parts(&meta, None, None).unwrap().unwrap();
+        assert_eq!(numbers(&all), vec![(1, 5), (2, 5), (3, 5), (4, 2)]);
+        assert_eq!(all.total_parts_count, Some(4));
+        assert_eq!(all.is_truncated, Some(false));
+        assert_eq!(all.next_part_number_marker, None);
+
+        let first = object_parts(&meta, None, Some(3)).unwrap().unwrap();
+        assert_eq!(numbers(&first), vec![(1, 5), (2, 5), (3, 5)]);
+        assert_eq!(first.is_truncated, Some(true));
+        assert_eq!(first.next_part_number_marker, Some(3));
+        let rest = object_parts(&meta, Some(3), Some(3)).unwrap().unwrap();
+        assert_eq!(numbers(&rest), vec![(4, 2)]);
+        assert_eq!(rest.is_truncated, Some(false));
+
+        let past = object_parts(&meta, Some(9), None).unwrap().unwrap();
+        assert!(numbers(&past).is_empty());
+        assert!(object_parts(&meta, Some(-1), None).is_err());
+        assert!(object_parts(&meta, None, Some(-1)).is_err());
+    }
+
+    #[test]
+    fn object_parts_without_sizes_is_the_count_and_one_piece_is_none() {
+        let mut meta = multipart(&[5, 5]);
+        meta.part_runs = None;
+        let p = object_parts(&meta, None, None).unwrap().unwrap();
+        assert_eq!(p.total_parts_count, Some(2));
+        assert!(p.parts.is_none() && p.is_truncated.is_none());
+        meta.parts = None;
+        assert!(object_parts(&meta, None, None).unwrap().is_none());
+    }
+
+    #[test]
+    fn etag_unquoted_and_the_rest_kept() {
+        let body = b"<R><ETag>\"abc-3\"</ETag><ObjectSize>3</ObjectSize></R>";
+        assert_eq!(
+            unquote_etag(body).unwrap(),
+            b"<R><ETag>abc-3</ETag><ObjectSize>3</ObjectSize></R>".to_vec()
+        );
+        assert!(unquote_etag(b"<R><ObjectSize>3</ObjectSize></R>").is_none());
+    }
+
+    #[test]
+    fn only_null_names_a_version() {
+        assert!(!names_null_version(None).unwrap());
+        assert!(names_null_version(Some("null")).unwrap());
+        for bad in ["", "NULL", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH"] {
+            let e = names_null_version(Some(bad)).unwrap_err();
+            assert_eq!(*e.code(), S3ErrorCode::InvalidArgument, "{bad:?}");
+        }
     }
 }

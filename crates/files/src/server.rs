@@ -30,7 +30,7 @@ use crate::app::{App, FastPath};
 use crate::config::FilesConfig;
 use crate::conn::Handoff;
 use crate::metrics::{Metrics, OperationLabels, RequestLabels, UNIDENTIFIED};
-use crate::s3::Backend;
+use crate::s3::{unquote_etag, Backend, UnquotedETag};
 use crate::sigv4::Verifier;
 use crate::store::{CorsRule, Store, StoreError};
 use crate::vhost;
@@ -547,6 +547,7 @@ async fn handle_s3(app: &App, req: Request<Incoming>, progress: &Arc<Progress>) 
         resp
     };
     let resp = with_error_message(resp);
+    let resp = unquoted_etag(resp);
     let mut resp = add_cors(app, bucket.as_deref(), origin.as_ref(), &method, resp).await;
     if !progress.ended.load(Relaxed) {
         // Answered before the whole body was read (a refusal, often before an
@@ -557,6 +558,22 @@ async fn handle_s3(app: &App, req: Request<Incoming>, progress: &Arc<Progress>) 
             .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// GetObjectAttributes' body with its ETag unquoted, as S3 sends it (the
+/// operation marks its response with [`UnquotedETag`]); any other response is
+/// left be.
+fn unquoted_etag(resp: Response<Body>) -> Response<Body> {
+    if resp.extensions().get::<UnquotedETag>().is_none() {
+        return resp;
+    }
+    let Some(out) = resp.body().bytes().and_then(|b| unquote_etag(&b)) else {
+        return resp;
+    };
+    let (mut parts, _) = resp.into_parts();
+    // hyper sets it from the new body.
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes::Bytes::from(out)))
 }
 
 /// The region a SigV4 request signed for (`Authorization` header or presigned

@@ -343,6 +343,17 @@ fn boto3_get_and_head_by_part_number() {
 }
 
 #[test]
+fn object_versions_and_attributes_with_boto3_aws_cli_and_rclone() {
+    let dir = temp_dir("versions");
+    let server = Server::start(&dir.join("data"));
+    run_py(
+        &["versions_attributes.py", &server.endpoint],
+        Duration::from_secs(300),
+    );
+    drop(server);
+}
+
+#[test]
 fn public_bucket_allows_anonymous_reads_only() {
     boto3("public");
 }
