@@ -647,6 +647,16 @@ impl Backend {
         entry: impl Fn(String, &ObjectMeta) -> T,
     ) -> S3Result<ListResult<T>> {
         let max = usize::try_from(q.max_keys.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+        if max == 0 {
+            // S3 answers max-keys=0 with an empty page that is complete: a
+            // truncated page with no marker sends a paginator round forever.
+            return Ok(ListResult {
+                contents: Vec::new(),
+                prefixes: Vec::new(),
+                truncated: false,
+                next: None,
+            });
+        }
         let page = self
             .store
             .list(q.bucket, q.prefix, q.delimiter, q.after, max)

@@ -101,6 +101,13 @@ check([v["Key"] for v in r["Versions"]][0] == "b/3", "key-marker b/2 with versio
 r = s3.list_object_versions(Bucket="ver", KeyMarker="a/", Delimiter="/")
 check([p["Prefix"] for p in r["CommonPrefixes"]] == ["b/"], "key-marker a/ with Delimiter /: resumes after the prefix a/")
 
+for name, fn in [("ListObjectsV2", s3.list_objects_v2), ("ListObjects", s3.list_objects),
+                 ("ListObjectVersions", s3.list_object_versions)]:
+    r = fn(Bucket="ver", MaxKeys=0)
+    check(not r["IsTruncated"] and not r.get("Contents") and not r.get("Versions")
+          and not r.get("NextContinuationToken") and not r.get("NextMarker") and not r.get("NextKeyMarker"),
+          f"{name} with MaxKeys 0: an empty page that is not truncated, as S3 answers")
+
 check(error_code(lambda: s3.list_object_versions(Bucket="ver", VersionIdMarker="null")) == "InvalidArgument",
       "version-id-marker without key-marker: InvalidArgument")
 check(error_code(lambda: s3.list_object_versions(Bucket="ver", KeyMarker="a/1", VersionIdMarker=OTHER_ID)) == "InvalidArgument",
