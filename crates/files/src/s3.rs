@@ -967,6 +967,56 @@ impl S3 for Backend {
         Ok(S3Response::new(DeleteBucketCorsOutput {}))
     }
 
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        let input = req.input;
+        let tags = crate::tags::bucket_from_pairs(
+            input
+                .tagging
+                .tag_set
+                .into_iter()
+                .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())),
+        )
+        .map_err(tag_error)?;
+        self.store
+            .set_bucket_tags(&input.bucket, Some(tags))
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(PutBucketTaggingOutput {}))
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        let meta = self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        let Some(tags) = meta.tags else {
+            return Err(s3_error!(NoSuchTagSet, "The TagSet does not exist"));
+        };
+        Ok(S3Response::new(GetBucketTaggingOutput {
+            tag_set: tags
+                .into_iter()
+                .map(|(k, v)| Tag {
+                    key: Some(k),
+                    value: Some(v),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        self.store
+            .set_bucket_tags(&req.input.bucket, None)
+            .await
+            .map_err(err)?;
+        Ok(S3Response::new(DeleteBucketTaggingOutput {}))
+    }
+
     // === objects ===
 
     async fn put_object(

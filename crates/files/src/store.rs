@@ -493,6 +493,9 @@ pub struct BucketMeta {
     /// Lifecycle rules, if configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<crate::lifecycle::Rule>>,
+    /// The bucket's tags (PutBucketTagging), if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<crate::tags::TagSet>,
 }
 
 /// A multipart upload's record (`upload.json`).
@@ -929,6 +932,15 @@ impl Store {
     /// Changes a bucket's CORS rules.
     pub async fn set_cors(&self, name: &str, cors: Option<Vec<CorsRule>>) -> Result<()> {
         self.update_bucket(name, move |m| m.cors = cors).await
+    }
+
+    /// Sets or clears a bucket's tags.
+    pub async fn set_bucket_tags(
+        &self,
+        name: &str,
+        tags: Option<crate::tags::TagSet>,
+    ) -> Result<()> {
+        self.update_bucket(name, move |m| m.tags = tags).await
     }
 
     /// Changes a bucket's lifecycle rules.

@@ -8,6 +8,8 @@ pub type TagSet = BTreeMap<String, String>;
 
 /// Most tags an object may have.
 pub const MAX_TAGS: usize = 10;
+/// Most tags a bucket may have.
+pub const MAX_BUCKET_TAGS: usize = 50;
 /// Longest tag key, in Unicode characters.
 pub const MAX_KEY_CHARS: usize = 128;
 /// Longest tag value, in Unicode characters.
@@ -20,6 +22,9 @@ pub enum TagError {
     /// More than [`MAX_TAGS`].
     #[error("Object tags cannot be greater than {MAX_TAGS}")]
     TooMany,
+    /// More than [`MAX_BUCKET_TAGS`] on a bucket.
+    #[error("Bucket tag count cannot be greater than {MAX_BUCKET_TAGS}")]
+    TooManyForBucket,
     /// A key given twice.
     #[error("Cannot provide multiple Tags with the same key")]
     Duplicate,
@@ -37,8 +42,23 @@ pub enum TagError {
     Header,
 }
 
-/// Builds a tag set from `(key, value)` pairs, with S3's checks.
+/// Builds an object's tag set from `(key, value)` pairs, with S3's checks.
 pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<TagSet, TagError> {
+    checked(pairs, MAX_TAGS, TagError::TooMany)
+}
+
+/// Builds a bucket's tag set: the same rules, up to [`MAX_BUCKET_TAGS`].
+pub fn bucket_from_pairs(
+    pairs: impl IntoIterator<Item = (String, String)>,
+) -> Result<TagSet, TagError> {
+    checked(pairs, MAX_BUCKET_TAGS, TagError::TooManyForBucket)
+}
+
+fn checked(
+    pairs: impl IntoIterator<Item = (String, String)>,
+    max: usize,
+    too_many: TagError,
+) -> Result<TagSet, TagError> {
     let mut set = TagSet::new();
     for (k, v) in pairs {
         let chars = k.chars().count();
@@ -54,8 +74,8 @@ pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<T
         if set.insert(k, v).is_some() {
             return Err(TagError::Duplicate);
         }
-        if set.len() > MAX_TAGS {
-            return Err(TagError::TooMany);
+        if set.len() > max {
+            return Err(too_many);
         }
     }
     Ok(set)
@@ -102,7 +122,14 @@ mod tests {
         assert!(from_pairs(ten.clone()).is_ok());
         let mut eleven = ten;
         eleven.push(("k10".into(), "v".into()));
-        assert_eq!(from_pairs(eleven), Err(TagError::TooMany));
+        assert_eq!(from_pairs(eleven.clone()), Err(TagError::TooMany));
+        assert!(bucket_from_pairs(eleven).is_ok(), "a bucket takes 50");
+        let fifty_one: Vec<_> = (0..51).map(|i| (format!("k{i}"), String::new())).collect();
+        assert!(bucket_from_pairs(fifty_one[..50].to_vec()).is_ok());
+        assert_eq!(
+            bucket_from_pairs(fifty_one),
+            Err(TagError::TooManyForBucket)
+        );
         assert!(from_pairs([("é".repeat(128), "é".repeat(256))]).is_ok());
         assert_eq!(
             from_pairs([("k".repeat(129), String::new())]),

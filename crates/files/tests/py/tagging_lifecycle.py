@@ -62,6 +62,22 @@ check(error_code(lambda: s3.get_object_tagging(Bucket="tags", Key="nope")) == "N
 s3.delete_object_tagging(Bucket="tags", Key="a")
 check(tags_of("tags", "a") == {}, "DeleteObjectTagging empties the set")
 check("TagCount" not in s3.get_object(Bucket="tags", Key="a"), "no x-amz-tagging-count without tags")
+# Bucket tags (Terraform's aws_s3_bucket reads them on every plan).
+check(error_code(lambda: s3.get_bucket_tagging(Bucket="tags")) == "NoSuchTagSet", "an untagged bucket: NoSuchTagSet")
+fifty = [{"Key": f"k{i}", "Value": "v"} for i in range(50)]
+s3.put_bucket_tagging(Bucket="tags", Tagging={"TagSet": fifty})
+got = s3.get_bucket_tagging(Bucket="tags")["TagSet"]
+check(sorted((t["Key"], t["Value"]) for t in got) == sorted((t["Key"], t["Value"]) for t in fifty), "50 bucket tags kept")
+fifty_one = fifty + [{"Key": "k50", "Value": "v"}]
+check(error_code(lambda: s3.put_bucket_tagging(Bucket="tags", Tagging={"TagSet": fifty_one})) == "InvalidTag", "51 bucket tags: InvalidTag")
+check(error_code(lambda: s3.put_bucket_tagging(Bucket="tags", Tagging={"TagSet": [{"Key": "aws:x", "Value": "1"}]})) == "InvalidTag", "aws: bucket tag keys: InvalidTag")
+check(len(s3.get_bucket_tagging(Bucket="tags")["TagSet"]) == 50, "refused bucket tag sets changed nothing")
+aws("s3api", "put-bucket-tagging", "--bucket", "tags", "--tagging", "TagSet=[{Key=team,Value=web}]")
+check(aws("s3api", "get-bucket-tagging", "--bucket", "tags")["TagSet"] == [{"Key": "team", "Value": "web"}], "aws-cli put/get-bucket-tagging: the set is replaced")
+check(s3.list_objects_v2(Bucket="tags")["KeyCount"] >= 1 and tags_of("tags", "a") == {}, "bucket tags leave objects and their tags alone")
+aws("s3api", "delete-bucket-tagging", "--bucket", "tags")
+check(error_code(lambda: s3.get_bucket_tagging(Bucket="tags")) == "NoSuchTagSet", "DeleteBucketTagging: NoSuchTagSet again")
+check(error_code(lambda: s3.get_bucket_tagging(Bucket="nosuchbucket")) == "NoSuchBucket", "tags of a missing bucket: NoSuchBucket")
 # Copy: the source's tags by default, new ones with REPLACE.
 s3.put_object_tagging(Bucket="tags", Key="a", Tagging={"TagSet": [{"Key": "src", "Value": "1"}]})
 s3.copy_object(Bucket="tags", Key="c1", CopySource={"Bucket": "tags", "Key": "a"})
