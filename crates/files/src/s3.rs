@@ -536,6 +536,46 @@ fn owner() -> Owner {
     }
 }
 
+/// The one ACL kept here: the owner has full control. Anonymous reads come
+/// from `public_buckets` in the configuration, not from ACLs.
+fn owner_grants() -> Grants {
+    let Owner { display_name, id } = owner();
+    vec![Grant {
+        grantee: Some(Grantee {
+            display_name,
+            email_address: None,
+            id,
+            type_: Type::from_static(Type::CANONICAL_USER),
+            uri: None,
+        }),
+        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
+    }]
+}
+
+/// A Put*Acl that asks for what is already so (private: the owner's full
+/// control) is accepted; anything else is refused rather than ignored, so
+/// nobody believes an object public that is not.
+fn only_private(
+    canned: Option<&str>,
+    policy: Option<&AccessControlPolicy>,
+    grant_headers: &[&Option<String>],
+) -> S3Result<()> {
+    let canned_ok = matches!(canned, None | Some("private" | "bucket-owner-full-control"));
+    let policy_ok = policy.is_none_or(|p| {
+        p.grants.iter().flatten().all(|g| {
+            g.permission.as_ref().map(Permission::as_str) == Some(Permission::FULL_CONTROL)
+                && g.grantee.as_ref().and_then(|e| e.id.as_deref()) == owner().id.as_deref()
+        })
+    });
+    if canned_ok && policy_ok && grant_headers.iter().all(|h| h.is_none()) {
+        return Ok(());
+    }
+    Err(s3_error!(
+        NotImplemented,
+        "Only the private ACL is kept here (the owner has full control); for anonymous reads list the bucket in public_buckets of the files configuration"
+    ))
+}
+
 /// Which attributes GetObjectAttributes was asked for.
 #[derive(Default)]
 struct Attributes {
@@ -1003,6 +1043,81 @@ impl S3 for Backend {
                     value: Some(v),
                 })
                 .collect(),
+        }))
+    }
+
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Ok(S3Response::new(GetBucketAclOutput {
+            grants: Some(owner_grants()),
+            owner: Some(owner()),
+        }))
+    }
+
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        let i = &req.input;
+        self.store.bucket(&i.bucket).await.map_err(err)?;
+        only_private(
+            i.acl.as_ref().map(BucketCannedACL::as_str),
+            i.access_control_policy.as_ref(),
+            &[
+                &i.grant_full_control,
+                &i.grant_read,
+                &i.grant_read_acp,
+                &i.grant_write,
+                &i.grant_write_acp,
+            ],
+        )?;
+        Ok(S3Response::new(PutBucketAclOutput {}))
+    }
+
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        let i = &req.input;
+        check_key(&i.key)?;
+        let named = names_null_version(i.version_id.as_deref())?;
+        self.store
+            .head(&i.bucket, &i.key)
+            .await
+            .map_err(version_err(named))?;
+        Ok(S3Response::new(GetObjectAclOutput {
+            grants: Some(owner_grants()),
+            owner: Some(owner()),
+            request_charged: None,
+        }))
+    }
+
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        let i = &req.input;
+        check_key(&i.key)?;
+        let named = names_null_version(i.version_id.as_deref())?;
+        self.store
+            .head(&i.bucket, &i.key)
+            .await
+            .map_err(version_err(named))?;
+        only_private(
+            i.acl.as_ref().map(ObjectCannedACL::as_str),
+            i.access_control_policy.as_ref(),
+            &[
+                &i.grant_full_control,
+                &i.grant_read,
+                &i.grant_read_acp,
+                &i.grant_write_acp,
+            ],
+        )?;
+        Ok(S3Response::new(PutObjectAclOutput {
+            request_charged: None,
         }))
     }
 

@@ -354,6 +354,14 @@ fn object_versions_and_attributes_with_boto3_aws_cli_and_rclone() {
 }
 
 #[test]
+fn acls_are_the_owners_and_only_private_is_accepted() {
+    let dir = temp_dir("acl");
+    let server = Server::start(&dir.join("data"));
+    run_py(&["acl.py", &server.endpoint], Duration::from_secs(120));
+    drop(server);
+}
+
+#[test]
 fn public_bucket_allows_anonymous_reads_only() {
     boto3("public");
 }
