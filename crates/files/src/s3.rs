@@ -1121,6 +1121,109 @@ impl S3 for Backend {
         }))
     }
 
+    // === bucket settings we do not have, answered as "not configured" ===
+    // Tools that describe a bucket (Terraform's aws_s3_bucket on every plan,
+    // s3cmd info) read each of these; S3 answers a bucket without the setting
+    // with these codes, and they say the truth here: nothing is configured.
+    // Setting any of them stays NotImplemented.
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Err(s3_error!(
+            NoSuchBucketPolicy,
+            "The bucket policy does not exist"
+        ))
+    }
+
+    async fn get_bucket_website(
+        &self,
+        req: S3Request<GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Err(s3_error!(
+            NoSuchWebsiteConfiguration,
+            "The specified bucket does not have a website configuration"
+        ))
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Err(s3_error!(
+            ServerSideEncryptionConfigurationNotFoundError,
+            "The server side encryption configuration was not found"
+        ))
+    }
+
+    async fn get_bucket_replication(
+        &self,
+        req: S3Request<GetBucketReplicationInput>,
+    ) -> S3Result<S3Response<GetBucketReplicationOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Err(s3_error!(
+            ReplicationConfigurationNotFoundError,
+            "The replication configuration was not found"
+        ))
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Err(s3_error!(
+            ObjectLockConfigurationNotFoundError,
+            "Object Lock configuration does not exist for this bucket"
+        ))
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Err(s3_error!(
+            OwnershipControlsNotFoundError,
+            "The bucket ownership controls were not found"
+        ))
+    }
+
+    async fn get_bucket_logging(
+        &self,
+        req: S3Request<GetBucketLoggingInput>,
+    ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Ok(S3Response::new(GetBucketLoggingOutput {
+            logging_enabled: None,
+        }))
+    }
+
+    async fn get_bucket_request_payment(
+        &self,
+        req: S3Request<GetBucketRequestPaymentInput>,
+    ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Ok(S3Response::new(GetBucketRequestPaymentOutput {
+            payer: Some(Payer::from_static(Payer::BUCKET_OWNER)),
+        }))
+    }
+
+    async fn get_bucket_accelerate_configuration(
+        &self,
+        req: S3Request<GetBucketAccelerateConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketAccelerateConfigurationOutput>> {
+        self.store.bucket(&req.input.bucket).await.map_err(err)?;
+        Ok(S3Response::new(GetBucketAccelerateConfigurationOutput {
+            request_charged: None,
+            status: None,
+        }))
+    }
+
     async fn delete_bucket_tagging(
         &self,
         req: S3Request<DeleteBucketTaggingInput>,

@@ -354,10 +354,13 @@ fn object_versions_and_attributes_with_boto3_aws_cli_and_rclone() {
 }
 
 #[test]
-fn acls_are_the_owners_and_only_private_is_accepted() {
+fn bucket_settings_acls_and_the_not_configured_answers() {
     let dir = temp_dir("acl");
     let server = Server::start(&dir.join("data"));
-    run_py(&["acl.py", &server.endpoint], Duration::from_secs(120));
+    run_py(
+        &["bucket_settings.py", &server.endpoint],
+        Duration::from_secs(120),
+    );
     drop(server);
 }
 

@@ -1,6 +1,8 @@
-"""ACLs through boto3, aws-cli and s3cmd: the owner's full control is the one ACL
-kept; asking for it is accepted, asking for anything else is refused (not
-ignored). Usage: acl.py ENDPOINT"""
+"""What tools read to describe a bucket, through boto3, aws-cli and s3cmd.
+ACLs: the owner's full control is the one ACL kept; asking for it is accepted,
+asking for anything else is refused (not ignored). Settings we do not have
+(policy, website, encryption, ...) answer as S3 does for a bucket without them.
+Usage: bucket_settings.py ENDPOINT"""
 import json
 import os
 import subprocess
@@ -61,4 +63,24 @@ out = subprocess.run(["s3cmd", "-c", cfg, "info", "s3://acl/k"], capture_output=
 check(out.returncode == 0 and "FULL_CONTROL" in out.stdout, f"s3cmd info shows the ACL ({out.stdout} {out.stderr})")
 out = subprocess.run(["s3cmd", "-c", cfg, "setacl", "--acl-public", "s3://acl/k"], capture_output=True, text=True, timeout=60)
 check(out.returncode != 0 and "public_buckets" in (out.stdout + out.stderr), f"s3cmd setacl --acl-public is refused with the reason ({out.stderr.strip()[-200:]})")
-print("acl passed")
+# Every read Terraform's aws_s3_bucket makes on a plan, on a bucket with none of them set.
+for what, fn, want in [
+    ("GetBucketPolicy", lambda: s3.get_bucket_policy(Bucket="acl"), "NoSuchBucketPolicy"),
+    ("GetBucketWebsite", lambda: s3.get_bucket_website(Bucket="acl"), "NoSuchWebsiteConfiguration"),
+    ("GetBucketEncryption", lambda: s3.get_bucket_encryption(Bucket="acl"), "ServerSideEncryptionConfigurationNotFoundError"),
+    ("GetBucketReplication", lambda: s3.get_bucket_replication(Bucket="acl"), "ReplicationConfigurationNotFoundError"),
+    ("GetObjectLockConfiguration", lambda: s3.get_object_lock_configuration(Bucket="acl"), "ObjectLockConfigurationNotFoundError"),
+    ("GetBucketOwnershipControls", lambda: s3.get_bucket_ownership_controls(Bucket="acl"), "OwnershipControlsNotFoundError"),
+    ("GetBucketPolicy of a missing bucket", lambda: s3.get_bucket_policy(Bucket="nosuchbucket"), "NoSuchBucket"),
+    ("GetBucketLogging of a missing bucket", lambda: s3.get_bucket_logging(Bucket="nosuchbucket"), "NoSuchBucket"),
+]:
+    got = error_code(fn)
+    check(got == want, f"{what}: {want} ({got})")
+check("LoggingEnabled" not in s3.get_bucket_logging(Bucket="acl"), "GetBucketLogging: logging off")
+check(s3.get_bucket_request_payment(Bucket="acl")["Payer"] == "BucketOwner", "GetBucketRequestPayment: the owner pays")
+check("Status" not in s3.get_bucket_accelerate_configuration(Bucket="acl"), "GetBucketAccelerateConfiguration: never enabled")
+check(error_code(lambda: s3.put_bucket_policy(Bucket="acl", Policy="{}")) == "NotImplemented", "setting a policy stays NotImplemented")
+out = subprocess.run(["aws", "--endpoint-url", endpoint, "s3api", "get-bucket-encryption", "--bucket", "acl"],
+                     capture_output=True, text=True, timeout=60)
+check(out.returncode != 0 and "ServerSideEncryptionConfigurationNotFoundError" in out.stderr, f"aws-cli get-bucket-encryption ({out.stderr.strip()})")
+print("bucket settings passed")
