@@ -402,6 +402,49 @@ pub(super) fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     Ok(Reply::Int(1))
 }
 
+/// MOVE key db: the key, with its TTL, to another database of this server;
+/// 0 when it is missing here or already there.
+pub(super) fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let dst = int(&a[2]).map_err(|_| not_int())?;
+    if dst < 0 || dst as usize >= ctx.s.dbs.len() {
+        return Err(Reply::err("DB index is out of range"));
+    }
+    let (src, dst) = (ctx.c.db, dst as usize);
+    if src == dst {
+        return Err(Reply::err("source and destination objects are the same"));
+    }
+    let key = &a[1];
+    if !ctx.exists(key) {
+        return Ok(Reply::Int(0));
+    }
+    ctx.c.db = dst;
+    let taken = ctx.exists(key);
+    ctx.c.db = src;
+    if taken {
+        return Ok(Reply::Int(0));
+    }
+    let exp = ctx.get_expire(key);
+    let Some(v) = ctx.s.dbs[src].keys.swap_remove(&key[..]) else {
+        return Ok(Reply::Int(0));
+    };
+    ctx.del_key(key);
+    ctx.c.db = dst;
+    ctx.set_key(key, v, false);
+    if let Some(at) = exp {
+        ctx.set_expire(key, at);
+    }
+    // A client blocked on the key in the other database gets it now.
+    ctx.signal_ready(key);
+    ctx.c.db = src;
+    // The source key is touched by the call path (it is the key argument);
+    // the destination's watchers are touched here.
+    ctx.s.touch(dst, key);
+    ctx.s.notify(src, notify::GENERIC, "move_from", key);
+    ctx.s.notify(dst, notify::GENERIC, "move_to", key);
+    ctx.dirty(1);
+    Ok(Reply::Int(1))
+}
+
 pub(super) fn dbsize(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     Ok(Reply::Int(ctx.db().keys.len() as i64))
 }

@@ -34,6 +34,7 @@ pub(crate) mod script;
 mod set;
 mod slowlog;
 mod sort;
+mod standalone;
 pub(crate) mod stream;
 mod strings;
 mod swapdb;

@@ -265,7 +265,15 @@ fn fail(lua: &Lua, raise: bool, msg: &str) -> mlua::Result<LV> {
     }
 }
 
-fn run<T: Commands>(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) -> R {
+/// EVAL and EVALSHA, and with `read_only` their `_RO` forms, whose
+/// `redis.call` refuses writes.
+fn run<T: Commands>(
+    ctx: &mut Ctx<'_>,
+    sha: &str,
+    body: &Bytes,
+    rest: &[Bytes],
+    read_only: bool,
+) -> R {
     let n = int(&rest[0])?;
     if n < 0 {
         return Err(Reply::err("Number of keys can't be negative"));
@@ -287,7 +295,7 @@ fn run<T: Commands>(ctx: &mut Ctx<'_>, sha: &str, body: &Bytes, rest: &[Bytes]) 
             name: sha,
             source: "user_script",
             as_args: false,
-            read_only: false,
+            read_only,
             kind: Kind::Eval,
         };
         run_job::<T>(&eng, ctx, job, keys, argv)
@@ -459,23 +467,39 @@ fn innermost(e: &mlua::Error) -> (String, Option<i32>) {
 }
 
 pub(super) fn eval<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    eval_body::<T>(ctx, a, false)
+}
+
+pub(super) fn eval_ro<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    eval_body::<T>(ctx, a, true)
+}
+
+fn eval_body<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> R {
     let body = a[1].clone();
     let sha = sha1hex(&body);
     ctx.sc
         .scripts
         .entry(sha.clone())
         .or_insert_with(|| body.clone());
-    run::<T>(ctx, &sha, &body, &a[2..])
+    run::<T>(ctx, &sha, &body, &a[2..], read_only)
 }
 
 pub(super) fn evalsha<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    evalsha_body::<T>(ctx, a, false)
+}
+
+pub(super) fn evalsha_ro<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    evalsha_body::<T>(ctx, a, true)
+}
+
+fn evalsha_body<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> R {
     let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     let Some(body) = ctx.sc.scripts.get(&sha).cloned() else {
         return Err(Reply::Error(
             "NOSCRIPT No matching script. Please use EVAL.".into(),
         ));
     };
-    run::<T>(ctx, &sha, &body, &a[2..])
+    run::<T>(ctx, &sha, &body, &a[2..], read_only)
 }
 
 pub(super) fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
     bits, conn, dump, function, geo, hash, hll, info, keys, list, migrate, monitor, object, pubsub,
-    script, set, slowlog, sort, stream, strings, swapdb, tracking, tx, zalgebra, zset,
+    script, set, slowlog, sort, standalone, stream, strings, swapdb, tracking, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -146,6 +146,7 @@ static TABLE: &[Spec] = &[
     c("keys", 2, 0, NK, keys::keys),
     c("randomkey", 1, 0, NK, keys::randomkey),
     c("copy", -3, WM, K12, keys::copy),
+    c("move", 3, W, K1, keys::move_),
     c("dbsize", 1, 0, NK, keys::dbsize),
     c("flushdb", -1, W, NK, keys::flushdb),
     c("flushall", -1, W, NK, keys::flushall),
@@ -328,6 +329,8 @@ static TABLE: &[Spec] = &[
     // scripting
     c("eval", -3, SCRIPT, NK, script::eval::<Table>),
     c("evalsha", -3, SCRIPT, NK, script::evalsha::<Table>),
+    c("eval_ro", -3, SCRIPT, NK, script::eval_ro::<Table>),
+    c("evalsha_ro", -3, SCRIPT, NK, script::evalsha_ro::<Table>),
     container("script", -2, NOSCRIPT, SCRIPT_SUBS),
     c("fcall", -3, SCRIPT, NK, function::fcall::<Table>),
     c("fcall_ro", -3, SCRIPT, NK, function::fcall_ro::<Table>),
@@ -422,6 +425,77 @@ static TABLE: &[Spec] = &[
     container("slowlog", -2, 0, SLOWLOG_SUBS),
     Spec::container_run("command", -1, 0, COMMAND_SUBS, conn::command::<Table>),
     container("acl", -2, NOSCRIPT, ACL_SUBS),
+    // What a standalone redis-server on its defaults refuses (standalone.rs).
+    container("cluster", -2, 0, CLUSTER_SUBS),
+    c("asking", 1, 0, NK, standalone::cluster_disabled),
+    c("debug", -2, ADMIN | NOSCRIPT, NK, standalone::debug),
+    container("module", -2, 0, MODULE_SUBS),
+];
+
+/// The cluster subcommands clients probe with; cluster support is off.
+static CLUSTER_SUBS: &[Spec] = &[
+    c("cluster|info", 2, 0, NK, standalone::cluster_disabled),
+    c("cluster|slots", 2, 0, NK, standalone::cluster_disabled),
+    c("cluster|shards", 2, 0, NK, standalone::cluster_disabled),
+    c("cluster|nodes", 2, 0, NK, standalone::cluster_disabled),
+    c("cluster|myid", 2, 0, NK, standalone::cluster_disabled),
+    c("cluster|links", 2, 0, NK, standalone::cluster_disabled),
+    c("cluster|keyslot", 3, 0, NK, standalone::cluster_disabled),
+    c(
+        "cluster|countkeysinslot",
+        3,
+        0,
+        NK,
+        standalone::cluster_disabled,
+    ),
+    c(
+        "cluster|getkeysinslot",
+        4,
+        0,
+        NK,
+        standalone::cluster_disabled,
+    ),
+    c(
+        "cluster|replicas",
+        3,
+        ADMIN,
+        NK,
+        standalone::cluster_disabled,
+    ),
+    c("cluster|slaves", 3, ADMIN, NK, standalone::cluster_disabled),
+    c("cluster|help", 2, 0, NK, standalone::cluster_disabled),
+];
+
+static MODULE_SUBS: &[Spec] = &[
+    c(
+        "module|list",
+        2,
+        ADMIN | NOSCRIPT,
+        NK,
+        standalone::module_list,
+    ),
+    c("module|help", 2, 0, NK, standalone::module_help),
+    c(
+        "module|load",
+        -3,
+        ADMIN | NOSCRIPT,
+        NK,
+        standalone::module_refused,
+    ),
+    c(
+        "module|loadex",
+        -3,
+        ADMIN | NOSCRIPT,
+        NK,
+        standalone::module_refused,
+    ),
+    c(
+        "module|unload",
+        3,
+        ADMIN | NOSCRIPT,
+        NK,
+        standalone::module_refused,
+    ),
 ];
 
 static ACL_SUBS: &[Spec] = &[
