@@ -2101,3 +2101,56 @@ fn slowlog_story(addr: std::net::SocketAddr) -> Vec<String> {
 fn slowlog() {
     same_story(slowlog_story);
 }
+
+/// Runs `lines` in RESP2, then again after HELLO 3, on both servers.
+fn both_protocols(p: &mut Pair, lines: &str) {
+    p.script(lines);
+    p.script("?hello 3");
+    p.script(lines);
+    p.script("?hello 2");
+}
+
+/// LCS: the string, LEN, IDX with MINMATCHLEN and WITHMATCHLEN (a map in
+/// RESP3), the option errors, wrong types, missing keys, and the
+/// proto-max-bulk-len bound on the transient table.
+#[test]
+fn lcs() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        mset a ohmytext b mynewtext n 12345 m 2354
+        lpush l x
+        config set proto-max-bulk-len 1mb
+        setrange big 1000 x
+        "#,
+    );
+    both_protocols(
+        &mut p,
+        r#"
+        lcs a b
+        lcs b a
+        lcs a b len
+        lcs a b idx
+        lcs a b idx withmatchlen
+        lcs a b idx minmatchlen 4
+        lcs a b idx minmatchlen 4 withmatchlen
+        lcs a b idx minmatchlen -3 withmatchlen
+        lcs a b IDX MinMatchLen 2 WITHMATCHLEN
+        lcs a b idx len
+        lcs a b idx minmatchlen x
+        lcs a b minmatchlen
+        lcs a b foo
+        lcs a a idx withmatchlen
+        lcs n m
+        lcs n m idx withmatchlen
+        lcs a nosuch
+        lcs nosuch nosuch idx
+        lcs nosuch nosuch len
+        lcs a l
+        lcs l nosuch idx len
+        lcs big big
+        lcs big a len
+        lcs a
+        "#,
+    );
+}

@@ -81,6 +81,7 @@ static TABLE: &[Spec] = &[
     c("strlen", 2, BORROWS_ARGS, K1, strings::strlen),
     c("getrange", 4, 0, K1, strings::getrange),
     c("substr", 4, 0, K1, strings::getrange),
+    c("lcs", -3, 0, K12, strings::lcs),
     c("setrange", 4, WM, K1, strings::setrange),
     c("incr", 2, WM | BORROWS_ARGS, K1, strings::incr),
     c("decr", 2, WM | BORROWS_ARGS, K1, strings::decr),
