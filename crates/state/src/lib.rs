@@ -25,6 +25,7 @@ mod geohash;
 mod glob;
 mod hll;
 mod key;
+mod key_flags;
 mod lua;
 mod metrics;
 pub mod rdb;

@@ -2154,3 +2154,115 @@ fn lcs() {
         "#,
     );
 }
+
+/// COMMAND GETKEYS and GETKEYSANDFLAGS: keys (and their key-spec flags)
+/// for fixed, stepped, destination-first and `numkeys` key lists, scripts,
+/// subcommands and the variable-flag commands; and Redis's errors for an
+/// unknown command, a command without keys, the wrong arity and a bad
+/// `numkeys`.
+#[test]
+fn command_getkeys() {
+    let mut p = Pair::new();
+    let mut lines = String::new();
+    for req in [
+        "get a",
+        "set a b",
+        "set a b get",
+        "set a b ex 10 GET",
+        "mset a 1 b 2 c 3",
+        "mset a b c",
+        "del a b c",
+        "rename a b",
+        "renamenx a b",
+        "copy a b",
+        "lmove a b left right",
+        "blmove a b left right 0",
+        "rpoplpush a b",
+        "smove a b m",
+        "blpop a b 0",
+        "bitop and d a b",
+        "bitfield k get u8 0",
+        "bitfield k get u8 0 overflow wrap get u8 8",
+        "bitfield k set u8 0 1",
+        "bitfield k incrby u8 0 1",
+        "bitfield k",
+        "bitfield_ro k get u8 0",
+        "pfmerge d a b",
+        "sinterstore d a b",
+        "sunionstore d a b",
+        "sdiffstore d a",
+        "zunionstore d 2 a b",
+        "zunionstore d 1 a weights 1",
+        "zinterstore d 2 a b aggregate sum",
+        "zdiffstore d 1 a",
+        "zrangestore d s 0 -1",
+        "geosearchstore d s fromlonlat 0 0 byradius 1 km",
+        "zunion 2 a b",
+        "zintercard 1 a",
+        "sintercard 2 a b limit 1",
+        "lmpop 2 a b left",
+        "zmpop 1 a min",
+        "blmpop 0 2 a b left",
+        "bzmpop 0 1 a max",
+        "xread count 1 streams a b 0 0",
+        "xreadgroup group g c streams a b 0 0",
+        "georadius k 0 0 1 km",
+        "georadius k 0 0 1 km store d",
+        "georadiusbymember k m 1 km storedist d",
+        "sort k",
+        "sort k store d",
+        "sort k by store get # limit 0 1 store d",
+        "sort_ro k",
+        "eval x 0",
+        "eval x 2 a b",
+        "eval x 5 a",
+        "eval x -1 a",
+        "evalsha x 1 a",
+        "fcall f 1 k",
+        "fcall_ro f 2 k l",
+        "object encoding k",
+        "memory usage k",
+        "xgroup create k g 0",
+        "xinfo stream k",
+        "migrate h p k 0 0",
+        "migrate h p \"\" 0 0 keys a b",
+        "watch a b",
+        "lcs a b",
+        "GET a",
+        "Object Encoding k",
+    ] {
+        lines.push_str(&format!(
+            "command getkeys {req}\ncommand getkeysandflags {req}\n"
+        ));
+    }
+    for bad in [
+        "command getkeys",
+        "command getkeys get",
+        "command getkeys ping",
+        "command getkeys ping x",
+        "command getkeys get a b",
+        "command getkeys nosuch a",
+        "command getkeys client list",
+        "command getkeys client",
+        "command getkeys client nosuch",
+        "command getkeys object help",
+        "command getkeys object encoding",
+        "command getkeys command info get",
+        "command getkeys zunionstore d 5 a b",
+        "command getkeys zunionstore d 0 a",
+        "command getkeys zunionstore d x a b",
+        "command getkeys zunionstore d -1 a",
+        "command getkeys zunion 0 a",
+        "command getkeys lmpop 0 a left",
+        "command getkeys sintercard 3 a b",
+        "command getkeys zmpop 9223372036854775807 a MIN",
+        "command getkeysandflags",
+        "command getkeysandflags get",
+        "command getkeysandflags ping x",
+        "command getkeysandflags nosuch",
+    ] {
+        lines.push_str(bad);
+        lines.push('\n');
+    }
+    both_protocols(&mut p, &lines);
+}

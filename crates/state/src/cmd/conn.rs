@@ -936,6 +936,82 @@ pub(super) fn command_list<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     ))
 }
 
+/// A command or subcommand by its full name (`object|encoding`).
+fn find_any<T: Commands>(name: &str) -> Option<&'static Spec> {
+    T::all()
+        .iter()
+        .flat_map(|s| std::iter::once(s).chain(s.subs.iter()))
+        .find(|s| s.name == name)
+}
+
+/// Whether Redis would say `spec` has key arguments (a key spec, a key
+/// finder, or a script's `numkeys`).
+fn has_keys(spec: &Spec) -> bool {
+    spec.first > 0 || spec.keys_fn.is_some() || spec.has(crate::spec::flags::SCRIPT_KEYS)
+}
+
+/// `COMMAND GETKEYS` and `GETKEYSANDFLAGS`, as Redis 7.0's
+/// `getKeysSubcommandImpl`: the command named by the rest of the request
+/// must exist, have keys and fit its arity; its keys are found as for the
+/// ACL check. A request whose keys cannot be found (a bad `numkeys`) is
+/// invalid, except for scripts, whose keys are optional (an empty list).
+fn getkeys<T: Commands>(a: &[Bytes], with_flags: bool) -> R {
+    let argv = &a[2..];
+    let no_keys = || Reply::err("The command has no key arguments");
+    let spec = match T::lookup(argv) {
+        Ok(spec) => spec,
+        Err(super::ctx::Unresolved::WrongArity(name)) => {
+            return Err(match find_any::<T>(name) {
+                Some(s) if has_keys(s) => {
+                    Reply::err("Invalid number of arguments specified for command")
+                }
+                _ => no_keys(),
+            });
+        }
+        Err(_) => return Err(Reply::err("Invalid command specified")),
+    };
+    if !has_keys(spec) {
+        return Err(no_keys());
+    }
+    let keys = if spec.has(crate::spec::flags::SCRIPT_KEYS) {
+        crate::spec::numkeys_at(argv, 2)
+    } else {
+        let keys = spec.key_indexes(argv);
+        if keys.is_empty() {
+            return Err(Reply::err("Invalid arguments specified for command"));
+        }
+        keys
+    };
+    let specs = crate::key_flags::key_flags(spec.name).unwrap_or(&[]);
+    Ok(Reply::Array(
+        keys.iter()
+            .enumerate()
+            .map(|(n, &i)| {
+                let key = Reply::Bulk(argv[i].clone());
+                if !with_flags {
+                    return key;
+                }
+                // The first key comes from the first spec; later ones from
+                // the last (a destination or the rest of a key list), which
+                // is how Redis's specs for our multi-key commands line up.
+                let flags = crate::key_flags::flags_for(spec.name, specs, n, argv);
+                Reply::Array(vec![
+                    key,
+                    Reply::Set(flags.into_iter().map(|f| Reply::Status(f.into())).collect()),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+pub(super) fn command_getkeys<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    getkeys::<T>(a, false)
+}
+
+pub(super) fn command_getkeysandflags<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    getkeys::<T>(a, true)
+}
+
 // === INFO ===
 
 /// Removes every trace of a disconnected client.

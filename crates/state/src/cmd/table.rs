@@ -156,7 +156,7 @@ static TABLE: &[Spec] = &[
     c("dump", 2, 0, K1, dump::dump),
     c("restore", -4, WM, K1, dump::restore),
     cm("migrate", -6, W, migrate::migrate_keys, migrate::migrate),
-    c("sort", -2, WM | NOTOUCH, K1, sort::sort),
+    cm("sort", -2, WM | NOTOUCH, sort::sort_keys, sort::sort),
     c("sort_ro", -2, 0, K1, sort::sort_ro),
     container("object", -2, 0, OBJECT_SUBS),
     container("memory", -2, 0, MEMORY_SUBS),
@@ -574,6 +574,14 @@ static CONFIG_SUBS: &[Spec] = &[
 ];
 static COMMAND_SUBS: &[Spec] = &[
     c("command|count", 2, 0, NK, conn::command_count::<Table>),
+    c("command|getkeys", -4, 0, NK, conn::command_getkeys::<Table>),
+    c(
+        "command|getkeysandflags",
+        -4,
+        0,
+        NK,
+        conn::command_getkeysandflags::<Table>,
+    ),
     c("command|docs", -2, 0, NK, conn::command_docs::<Table>),
     c("command|info", -2, 0, NK, conn::command_info::<Table>),
     c("command|list", -2, 0, NK, conn::command_list::<Table>),
