@@ -13,6 +13,7 @@
 
 pub mod acl;
 mod acl_categories;
+mod acl_log;
 pub mod aof;
 mod busy;
 mod cmd;

@@ -2266,3 +2266,163 @@ fn command_getkeys() {
     }
     both_protocols(&mut p, &lines);
 }
+
+/// ACL GETUSER and ACL DRYRUN for users with and without rules, in both
+/// protocols, with Redis's errors.
+#[test]
+fn acl_getuser_and_dryrun() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        acl setuser u1 on >pw ~a* ~b:* &ch +@hash -hget
+        acl setuser u5 on >pw ~a* ~b:* &ch +get +@hash -hget +publish +client|id +subscribe +psubscribe
+        acl setuser u2
+        acl setuser u3 on nopass allkeys allchannels allcommands
+        acl setuser u4 on #5e884898da28047151d0e56f8dc6292773603d0d6aca6b4b4b4b4b4b4b4b4b4b resetchannels &x:* -@all +set
+        "#,
+    );
+    both_protocols(
+        &mut p,
+        r#"
+        acl getuser u1
+        acl getuser u2
+        acl getuser u3
+        acl getuser u4
+        acl getuser default
+        acl getuser nosuch
+        acl getuser
+        acl getuser u1 u2
+        acl dryrun u5 get ab
+        acl dryrun u5 get b
+        acl dryrun u5 get b:1
+        acl dryrun u1 set a b
+        acl dryrun u1 hget a f
+        acl dryrun u1 hset a f v
+        acl dryrun u1 hset z f v
+        acl dryrun u5 publish ch x
+        acl dryrun u5 publish zz x
+        acl dryrun u5 subscribe ch zz yy
+        acl dryrun u5 psubscribe ch zz
+        acl dryrun u5 psubscribe c*
+        acl dryrun u5 client id
+        acl dryrun u5 client list
+        acl dryrun u5 client nosuch
+        acl dryrun u4 set x:1 v
+        acl dryrun u3 flushall
+        acl dryrun u2 ping
+        acl dryrun nosuch get a
+        acl dryrun u1 nosuch
+        acl dryrun u1 get
+        acl dryrun u1
+        "#,
+    );
+}
+
+/// ACL LOG on both servers for the same session: failed AUTH and HELLO,
+/// refused commands, keys and channels, at top level, in EXEC (rights
+/// changed after queueing) and from a script, similar events counted in one
+/// entry, `acllog-max-len`, the count argument and RESET. `age-seconds`
+/// (a double, a bulk string in RESP2) and `client-info` (a CLIENT INFO
+/// line: ids, ports and buffer sizes differ) are masked to their types.
+fn acl_log_story(addr: std::net::SocketAddr) -> Vec<String> {
+    fn show(f: Frame) -> String {
+        let Frame::Array(entries) = f else {
+            return format!("{f:?}");
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let fields: Vec<(Frame, Frame)> = match e {
+                Frame::Map(m) => m,
+                Frame::Array(v) => v.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect(),
+                other => panic!("entry {other:?}"),
+            };
+            let shown: Vec<String> = fields
+                .into_iter()
+                .map(|(k, v)| {
+                    let masked = match (&k, v) {
+                        (Frame::Bulk(k), Frame::Bulk(_)) if k == "age-seconds" => "bulk".into(),
+                        (Frame::Bulk(k), Frame::Double(_)) if k == "age-seconds" => "double".into(),
+                        (Frame::Bulk(k), Frame::Bulk(v)) if k == "client-info" => {
+                            let v = String::from_utf8_lossy(&v);
+                            assert!(v.starts_with("id=") && v.contains(" user="), "{v}");
+                            "CLIENT INFO".into()
+                        }
+                        (_, v) => format!("{v:?}"),
+                    };
+                    format!("{k:?}={masked}")
+                })
+                .collect();
+            out.push(shown.join(" "));
+        }
+        format!("{} entries: {}", out.len(), out.join(" | "))
+    }
+    let mut out = Vec::new();
+    let mut admin = Conn::connect(addr);
+    let mut user = Conn::connect(addr);
+    for (who, line) in [
+        ("admin", "acl log reset"),
+        (
+            "admin",
+            "acl setuser u1 on >pw ~a* &ch +get +publish +multi +exec +eval +auth +hello",
+        ),
+        ("user", "auth u1 wrong"),
+        ("user", "AUTH nosuch x"),
+        ("user", "hello 2 auth u1 bad"),
+        ("user", "auth u1 pw"),
+        ("user", "set b 1"),
+        ("user", "get b"),
+        ("user", "get b"),
+        ("user", "get b"),
+        ("user", "publish zz x"),
+        ("user", "publish ch x"),
+        ("user", "publish ch zz"),
+        ("user", "multi"),
+        ("user", "get a"),
+        ("admin", "acl setuser u1 resetkeys ~z*"),
+        ("user", "exec"),
+        ("user", "eval \"return redis.call('get', 'b')\" 0"),
+        ("user", "eval \"return redis.call('set', 'z', 'v')\" 0"),
+        ("admin", "acl log"),
+        ("admin", "acl log 2"),
+        ("admin", "acl log 0"),
+        ("admin", "acl log -1"),
+        ("admin", "acl log x"),
+        ("admin", "acl log 1 2"),
+        ("admin", "ACL LOG 1 2"),
+        ("admin", "hello 3"),
+        ("admin", "acl log 3"),
+        ("admin", "hello 2"),
+        ("admin", "acl log reset"),
+        ("admin", "acl log"),
+        ("admin", "config set acllog-max-len 2"),
+        ("user", "get b1"),
+        ("user", "get b2"),
+        ("user", "get b3"),
+        ("admin", "acl log"),
+        ("admin", "config set acllog-max-len 128"),
+    ] {
+        let c = if who == "admin" {
+            &mut admin
+        } else {
+            &mut user
+        };
+        let got = c.cmd(line);
+        let shown = if line.starts_with("acl log") || line.starts_with("ACL LOG") {
+            show(got)
+        } else if line.starts_with("hello") {
+            match got {
+                Frame::Error(e) => e,
+                _ => "hello reply".into(),
+            }
+        } else {
+            format!("{got:?}")
+        };
+        out.push(format!("{who}: {line}: {shown}"));
+    }
+    out
+}
+
+#[test]
+fn acl_log() {
+    same_story(acl_log_story);
+}

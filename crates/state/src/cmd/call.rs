@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::ctx::{Ctx, Spec, Unresolved};
 use crate::acl::Denied;
+use crate::acl_log::{Context, Reason};
 use crate::resp::Reply;
 use crate::spec::flags::{MONITOR_FIRST, NOQUEUE, NOTOUCH, SKIP_SLOWLOG, WRITE};
 
@@ -111,5 +112,24 @@ pub(crate) fn acl_check(ctx: &mut Ctx<'_>, spec: &Spec, argv: &[Bytes]) -> Resul
     if ctx.c.unrestricted {
         return Ok(());
     }
-    ctx.s.acl.check(&ctx.c.user, spec, argv)
+    ctx.s
+        .acl
+        .check_at(&ctx.c.user, spec, argv)
+        .map_err(|(d, at)| {
+            let (reason, object) = match d {
+                Denied::Command => (Reason::Command, spec.name.as_bytes()),
+                Denied::Key => (Reason::Key, &argv[at][..]),
+                Denied::Channel => (Reason::Channel, &argv[at][..]),
+            };
+            let context = if ctx.in_script {
+                Context::Lua
+            } else if ctx.in_exec {
+                Context::Multi
+            } else {
+                Context::Toplevel
+            };
+            let user = ctx.c.user.as_bytes().to_vec();
+            super::conn::acl_log(ctx, reason, context, object.to_vec(), user);
+            d
+        })
 }

@@ -432,6 +432,15 @@ static ACL_SUBS: &[Spec] = &[
     c("acl|setuser", -3, NOSCRIPT | ADMIN, NK, conn::acl_setuser),
     c("acl|deluser", -3, NOSCRIPT | ADMIN, NK, conn::acl_deluser),
     c("acl|cat", -2, NOSCRIPT, NK, conn::acl_cat),
+    c("acl|getuser", 3, NOSCRIPT | ADMIN, NK, conn::acl_getuser),
+    c("acl|log", -2, NOSCRIPT | ADMIN, NK, conn::acl_log_cmd),
+    c(
+        "acl|dryrun",
+        -4,
+        NOSCRIPT | ADMIN,
+        NK,
+        conn::acl_dryrun::<Table>,
+    ),
 ];
 
 static XGROUP_SUBS: &[Spec] = &[
