@@ -27,6 +27,7 @@ mod glob;
 mod hll;
 mod key;
 mod key_flags;
+mod latency;
 mod lua;
 mod metrics;
 pub mod rdb;

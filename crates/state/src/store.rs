@@ -555,6 +555,8 @@ pub(crate) struct Store {
     pub(crate) slowlog: crate::slowlog::SlowLog,
     /// ACL LOG.
     pub(crate) acl_log: crate::acl_log::AclLog,
+    /// The latency monitor (LATENCY).
+    pub(crate) latency: crate::latency::Latency,
     /// Shard channel (SSUBSCRIBE) → subscribers in subscription order.
     pub(crate) shard_channels: Map<Bytes, Map<u64, Arc<ClientShared>>>,
     /// Pattern → subscribers.
@@ -645,6 +647,7 @@ impl Store {
             monitors: Map::default(),
             slowlog: Default::default(),
             acl_log: Default::default(),
+            latency: Default::default(),
             patterns: Map::default(),
             blocking_keys: HashMap::new(),
             blocked: HashMap::new(),

@@ -2426,3 +2426,138 @@ fn acl_log_story(addr: std::net::SocketAddr) -> Vec<String> {
 fn acl_log() {
     same_story(acl_log_story);
 }
+
+/// A map reply as pairs, whether RESP3 sent a map or RESP2 a flat array.
+fn pairs(f: Frame) -> Vec<(Frame, Frame)> {
+    match f {
+        Frame::Map(m) => m,
+        Frame::Array(v) => v
+            .chunks(2)
+            .map(|c| (c[0].clone(), c.get(1).cloned().unwrap_or(Frame::Null)))
+            .collect(),
+        other => panic!("not a map: {other:?}"),
+    }
+}
+
+/// LATENCY on both servers for the same session: the monitor off (Redis
+/// 7.0's default threshold 0) and its answers, then on (CONFIG SET
+/// latency-monitor-threshold 1) with a script that runs for milliseconds
+/// on either server, RESET, and HISTOGRAM, in RESP2 and RESP3. Times and
+/// latencies differ: samples are masked to "at least the threshold",
+/// histograms to their commands, call counts and shape (cumulative counts
+/// that grow to the calls).
+fn latency_story(addr: std::net::SocketAddr) -> Vec<String> {
+    fn histogram(f: Frame) -> String {
+        let mut cmds: Vec<String> = pairs(f)
+            .into_iter()
+            .map(|(name, h)| {
+                let h = pairs(h);
+                assert_eq!(h.len(), 2, "{h:?}");
+                assert_eq!(h[0].0, Frame::Bulk("calls".into()));
+                assert_eq!(h[1].0, Frame::Bulk("histogram_usec".into()));
+                let Frame::Integer(calls) = h[0].1 else {
+                    panic!("calls {:?}", h[0].1)
+                };
+                let cdf: Vec<(i64, i64)> = pairs(h[1].1.clone())
+                    .into_iter()
+                    .map(|(us, n)| match (us, n) {
+                        (Frame::Integer(us), Frame::Integer(n)) => (us, n),
+                        other => panic!("bucket {other:?}"),
+                    })
+                    .collect();
+                assert!(cdf.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1));
+                assert_eq!(cdf.last().map(|x| x.1), Some(calls), "{cdf:?}");
+                format!("{name:?} calls={calls}")
+            })
+            .collect();
+        cmds.sort();
+        cmds.join(", ")
+    }
+    let mut out = Vec::new();
+    let mut c = Conn::connect(addr);
+    for proto in ["2", "3"] {
+        for line in [
+            "hello PROTO",
+            "latency reset",
+            "config resetstat",
+            "latency latest",
+            "latency history command",
+            "latency reset",
+            "latency reset command foo",
+            "latency doctor",
+            "latency graph command",
+            "latency help",
+            "latency nosuch",
+            "latency history",
+            "latency latest x",
+            "latency graph",
+            "set a 1",
+            "set a 2",
+            "get a",
+            "get nosuch",
+            "lpush l x",
+            "get l",
+            "config get maxmemory",
+            "latency histogram set get",
+            "latency histogram GET set",
+            "latency histogram",
+            "latency histogram config",
+            "latency histogram config|get",
+            "latency histogram nosuch",
+            "latency histogram set nosuch set",
+            "config set latency-monitor-threshold 1",
+            "latency doctor",
+            "eval \"local t = {} for i = 1, 1000000 do t[i] = i end return 1\" 0",
+            "latency latest",
+            "latency history command",
+            "latency reset command",
+            "latency latest",
+            "latency history command",
+            "config set latency-monitor-threshold 0",
+            "latency doctor",
+        ] {
+            let line = line.replace("PROTO", proto);
+            let got = c.cmd(&line);
+            let shown = if line.starts_with("latency histogram") {
+                histogram(got)
+            } else if line == "hello 3" || line == "hello 2" {
+                "hello".into()
+            } else {
+                match got {
+                    // [event, time, latest ms, max ms]
+                    Frame::Array(events) if line == "latency latest" => events
+                        .into_iter()
+                        .map(|e| match e {
+                            Frame::Array(f) => match &f[..] {
+                                [name, Frame::Integer(_), Frame::Integer(ms), Frame::Integer(max)] => {
+                                    format!("{name:?} {} {}", *ms >= 1, max >= ms)
+                                }
+                                other => panic!("event {other:?}"),
+                            },
+                            other => panic!("event {other:?}"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    // [[time, ms], ...]: one eval, one sample.
+                    Frame::Array(samples) if line == "latency history command" => {
+                        format!("{} samples", samples.len())
+                    }
+                    other => format!("{other:?}"),
+                }
+            };
+            out.push(format!("RESP{proto} {line}: {shown}"));
+        }
+    }
+    // The monitor did see the script, in both protocols.
+    let seen = out
+        .iter()
+        .filter(|l| l.ends_with("latency latest: Bulk(b\"command\") true true"))
+        .count();
+    assert_eq!(seen, 2, "{out:#?}");
+    out
+}
+
+#[test]
+fn latency() {
+    same_story(latency_story);
+}

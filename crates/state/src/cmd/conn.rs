@@ -934,6 +934,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let slower_than = param(ctx.s, "slowlog-log-slower-than", 10_000);
     let max_len = usize::try_from(param(ctx.s, "slowlog-max-len", 128)).unwrap_or(usize::MAX);
     ctx.s.slowlog.configure(slower_than, max_len);
+    ctx.s.latency.threshold_ms = param(ctx.s, "latency-monitor-threshold", 0).max(0) as u64;
     if let Some(p) = new_pass {
         // As in Redis: requirepass is the default user's password.
         ctx.s.acl.set_requirepass(p.as_deref());

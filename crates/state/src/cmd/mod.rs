@@ -22,6 +22,7 @@ mod hash;
 mod hll;
 mod info;
 mod keys;
+mod latency;
 mod list;
 mod longdouble;
 mod migrate;

@@ -13,8 +13,9 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, dump, function, geo, hash, hll, info, keys, list, migrate, monitor, object, pubsub,
-    script, set, slowlog, sort, stream, strings, swapdb, tracking, tx, zalgebra, zset,
+    bits, conn, dump, function, geo, hash, hll, info, keys, latency, list, migrate, monitor,
+    object, pubsub, script, set, slowlog, sort, stream, strings, swapdb, tracking, tx, zalgebra,
+    zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -421,6 +422,7 @@ static TABLE: &[Spec] = &[
     container("client", -2, NOSCRIPT, CLIENT_SUBS),
     container("config", -2, NOSCRIPT, CONFIG_SUBS),
     container("slowlog", -2, 0, SLOWLOG_SUBS),
+    container("latency", -2, 0, LATENCY_SUBS),
     Spec::container_run("command", -1, 0, COMMAND_SUBS, conn::command::<Table>),
     container("acl", -2, NOSCRIPT, ACL_SUBS),
 ];
@@ -562,6 +564,21 @@ static SLOWLOG_SUBS: &[Spec] = &[
     c("slowlog|len", 2, ADMIN, NK, slowlog::len),
     c("slowlog|reset", 2, ADMIN, NK, slowlog::reset),
     c("slowlog|help", 2, 0, NK, slowlog::help),
+];
+static LATENCY_SUBS: &[Spec] = &[
+    c("latency|latest", 2, ADMIN | NOSCRIPT, NK, latency::latest),
+    c("latency|history", 3, ADMIN | NOSCRIPT, NK, latency::history),
+    c("latency|reset", -2, ADMIN | NOSCRIPT, NK, latency::reset),
+    c("latency|doctor", 2, ADMIN | NOSCRIPT, NK, latency::doctor),
+    c("latency|graph", 3, ADMIN | NOSCRIPT, NK, latency::graph),
+    c(
+        "latency|histogram",
+        -2,
+        ADMIN | NOSCRIPT,
+        NK,
+        latency::histogram::<Table>,
+    ),
+    c("latency|help", 2, 0, NK, latency::help),
 ];
 static CONFIG_SUBS: &[Spec] = &[
     c("config|get", -3, NOSCRIPT | ADMIN, NK, conn::config_get),
