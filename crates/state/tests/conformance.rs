@@ -2561,3 +2561,68 @@ fn latency_story(addr: std::net::SocketAddr) -> Vec<String> {
 fn latency() {
     same_story(latency_story);
 }
+
+/// MEMORY STATS, DOCTOR, MALLOC-STATS and PURGE in RESP2 and RESP3.
+/// Memory numbers cannot be the same (different allocators, and ours are
+/// partly estimates: see cmd/memory.rs), so STATS is compared by shape:
+/// the same field names in the same order with the same reply types (a
+/// map per database holding keys, integers, doubles). DOCTOR's answer for
+/// a small dataset is Redis's word for word. MALLOC-STATS is a text on
+/// both (redis-server's jemalloc report, our "not supported" answer, which
+/// is Redis's own when built without jemalloc).
+#[test]
+fn memory_stats_doctor_purge() {
+    fn shape(f: &Frame) -> String {
+        match f {
+            Frame::Map(m) => {
+                let fields: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k:?}: {}", shape(v)))
+                    .collect();
+                format!("{{{}}}", fields.join(", "))
+            }
+            // RESP2: a flat array of names and values.
+            Frame::Array(v) if v.len() % 2 == 0 && matches!(v.first(), Some(Frame::Bulk(_))) => {
+                let fields: Vec<String> = v
+                    .chunks(2)
+                    .map(|c| format!("{:?}: {}", c[0], shape(&c[1])))
+                    .collect();
+                format!("{{{}}}", fields.join(", "))
+            }
+            Frame::Integer(_) => "int".into(),
+            Frame::Double(_) => "double".into(),
+            // A RESP2 double: a number as a bulk string.
+            Frame::Bulk(b) => {
+                let t = String::from_utf8_lossy(b);
+                assert!(t.parse::<f64>().is_ok(), "{t}");
+                "number text".into()
+            }
+            other => format!("{other:?}"),
+        }
+    }
+    let mut p = Pair::new();
+    p.script("mset a 1 b 2 c 3\nexpire a 100\nselect 3\nset x y\nselect 0");
+    for proto in ["2", "3"] {
+        p.check_mode(&format!("hello {proto}"), Mode::Kind);
+        let r = p.r.cmd("memory stats");
+        let o = p.o.cmd("memory stats");
+        assert_eq!(shape(&r), shape(&o), "MEMORY STATS in RESP{proto}");
+        assert!(shape(&o).contains("\"db.3\""), "{o:?}");
+        p.script(
+            r#"
+            memory doctor
+            memory purge
+            memory stats x
+            memory doctor x
+            memory purge x
+            memory malloc-stats x
+            memory nosuch
+            memory help
+            "#,
+        );
+        let r = p.r.cmd("memory malloc-stats");
+        let o = p.o.cmd("memory malloc-stats");
+        let text = |f: &Frame| matches!(f, Frame::Bulk(_) | Frame::Verbatim(..));
+        assert!(text(&r) && text(&o), "{r:?} / {o:?}");
+    }
+}

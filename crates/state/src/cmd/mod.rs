@@ -25,6 +25,7 @@ mod keys;
 mod latency;
 mod list;
 mod longdouble;
+mod memory;
 mod migrate;
 mod monitor;
 mod object;

@@ -13,9 +13,9 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, dump, function, geo, hash, hll, info, keys, latency, list, migrate, monitor,
-    object, pubsub, script, set, slowlog, sort, stream, strings, swapdb, tracking, tx, zalgebra,
-    zset,
+    bits, conn, dump, function, geo, hash, hll, info, keys, latency, list, memory, migrate,
+    monitor, object, pubsub, script, set, slowlog, sort, stream, strings, swapdb, tracking, tx,
+    zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -480,6 +480,10 @@ static OBJECT_SUBS: &[Spec] = &[
 ];
 static MEMORY_SUBS: &[Spec] = &[
     c("memory|usage", -3, 0, K2, object::memory_usage),
+    c("memory|stats", 2, 0, NK, memory::stats),
+    c("memory|doctor", 2, 0, NK, memory::doctor),
+    c("memory|malloc-stats", 2, 0, NK, memory::malloc_stats),
+    c("memory|purge", 2, 0, NK, memory::purge),
     c("memory|help", 2, 0, NK, object::memory_help),
 ];
 static SCRIPT_SUBS: &[Spec] = &[
