@@ -209,6 +209,17 @@ impl<H> Spec<H> {
         }
     }
 
+    /// The same movable-keys command, showing `keys` as its legacy
+    /// (first, last, step) in COMMAND INFO, as Redis shows the range of its
+    /// first key spec (SORT: 1 1 1). Its keys are still found by its
+    /// `keys_fn`.
+    pub(crate) const fn shown_keys(mut self, keys: (i32, i32, i32)) -> Spec<H> {
+        self.first = keys.0;
+        self.last = keys.1;
+        self.step = keys.2;
+        self
+    }
+
     /// The same command, with what it does while a script is busy.
     pub(crate) const fn while_busy(mut self, w: WhileBusy) -> Spec<H> {
         self.while_busy = w;

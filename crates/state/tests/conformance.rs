@@ -2626,3 +2626,68 @@ fn memory_stats_doctor_purge() {
         assert!(text(&r) && text(&o), "{r:?} / {o:?}");
     }
 }
+
+/// COMMAND INFO for the commands and subcommands added with LCS, COMMAND
+/// GETKEYS, ACL GETUSER/LOG/DRYRUN, LATENCY and MEMORY STATS: the same name,
+/// arity, legacy key range (first, last, step) and the flags we model
+/// (write, denyoom, admin, noscript, movablekeys). Not compared: Redis's
+/// loading, stale and the like, which are not modelled here, and
+/// readonly, which we show for every command that does not write (Redis
+/// only for those that read the keyspace). A subcommand is found by its
+/// full name, as in Redis.
+#[test]
+fn command_info_of_new_commands() {
+    fn info(c: &mut Conn, name: &str) -> String {
+        let Frame::Array(mut v) = c.cmd(&format!("command info {name}")) else {
+            panic!("command info {name}")
+        };
+        let Frame::Array(e) = v.remove(0) else {
+            return format!("{name}: not found");
+        };
+        let modelled = ["write", "admin", "noscript", "movablekeys", "denyoom"];
+        let flags: Vec<String> = match &e[2] {
+            Frame::Array(f) | Frame::Set(f) => f
+                .iter()
+                .filter_map(|x| match x {
+                    Frame::Simple(s) if modelled.contains(&s.as_str()) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            other => panic!("flags {other:?}"),
+        };
+        format!(
+            "{:?} {:?} {flags:?} {:?} {:?} {:?}",
+            e[0], e[1], e[3], e[4], e[5]
+        )
+    }
+    let mut p = Pair::new();
+    for name in [
+        "lcs",
+        "sort",
+        "command|getkeys",
+        "command|getkeysandflags",
+        "acl|getuser",
+        "acl|log",
+        "acl|dryrun",
+        "latency",
+        "latency|latest",
+        "latency|history",
+        "latency|reset",
+        "latency|doctor",
+        "latency|graph",
+        "latency|histogram",
+        "latency|help",
+        "memory|stats",
+        "memory|doctor",
+        "memory|malloc-stats",
+        "memory|purge",
+        "memory|help",
+        "CONFIG|GET",
+    ] {
+        assert_eq!(
+            info(&mut p.r, name),
+            info(&mut p.o, name),
+            "COMMAND INFO {name}"
+        );
+    }
+}

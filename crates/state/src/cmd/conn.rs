@@ -1015,9 +1015,10 @@ fn command_all<T: Commands>() -> Reply {
     Reply::Array(T::all().iter().map(spec_info).collect())
 }
 
+/// A command by name, or a subcommand by its full name (`config|get`),
+/// as Redis's COMMAND INFO and DOCS find them.
 fn find<T: Commands>(name: &[u8]) -> Option<&'static Spec> {
-    let n = String::from_utf8_lossy(name).to_ascii_lowercase();
-    T::all().iter().find(|s| s.name == n)
+    find_any::<T>(&String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
 pub(super) fn command_info<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {

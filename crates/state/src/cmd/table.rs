@@ -157,7 +157,7 @@ static TABLE: &[Spec] = &[
     c("dump", 2, 0, K1, dump::dump),
     c("restore", -4, WM, K1, dump::restore),
     cm("migrate", -6, W, migrate::migrate_keys, migrate::migrate),
-    cm("sort", -2, WM | NOTOUCH, sort::sort_keys, sort::sort),
+    cm("sort", -2, WM | NOTOUCH, sort::sort_keys, sort::sort).shown_keys(K1),
     c("sort_ro", -2, 0, K1, sort::sort_ro),
     container("object", -2, 0, OBJECT_SUBS),
     container("memory", -2, 0, MEMORY_SUBS),
