@@ -66,9 +66,12 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         if ctx.s.slowlog.wants(ns) && !spec.has(SKIP_SLOWLOG) {
             super::slowlog::record(ctx, spec, argv, ns);
         }
-        ctx.s
-            .latency
-            .sample_if_needed("command", ns / 1_000_000, end / 1_000_000_000);
+        // One compare while the monitor is off (the default).
+        if ctx.s.latency.threshold_ms > 0 {
+            ctx.s
+                .latency
+                .sample_if_needed("command", ns / 1_000_000, end / 1_000_000_000);
+        }
     }
     if ctx.s.dirty != dirty {
         if (!ctx.s.watched.is_empty() || tracking) && !spec.has(NOTOUCH) {
