@@ -331,10 +331,12 @@ impl User {
         v.join(" ")
     }
 
-    /// Whether this user may run `spec` with `argv` (keys and channels included).
-    fn check<H>(&self, spec: &Spec<H>, argv: &[bytes::Bytes]) -> Result<(), Denied> {
+    /// Whether this user may run `spec` with `argv` (keys and channels
+    /// included); when not, why and the refused argument's index (0 for
+    /// the command itself).
+    fn check<H>(&self, spec: &Spec<H>, argv: &[bytes::Bytes]) -> Result<(), (Denied, usize)> {
         if !self.allcommands && !self.allowed.contains(spec.name) {
-            return Err(Denied::Command);
+            return Err((Denied::Command, 0));
         }
         if !self.allkeys {
             let keys = spec.key_indexes(argv);
@@ -349,7 +351,7 @@ impl User {
                     .iter()
                     .any(|p| crate::glob::matches(p, &argv[i], false))
                 {
-                    return Err(Denied::Key);
+                    return Err((Denied::Key, i));
                 }
             }
         }
@@ -363,7 +365,8 @@ impl User {
             } else {
                 (&[], false)
             };
-            for ch in chans {
+            // Channels start at argument 1 (PUBLISH, SUBSCRIBE, ...).
+            for (n, ch) in chans.iter().enumerate() {
                 let ok = self.channels.iter().any(|p| {
                     if literal {
                         p == ch
@@ -372,7 +375,7 @@ impl User {
                     }
                 });
                 if !ok {
-                    return Err(Denied::Channel);
+                    return Err((Denied::Channel, 1 + n));
                 }
             }
         }
@@ -599,19 +602,64 @@ impl Acl {
         category(self.commands, name)
     }
 
-    /// Checks `spec` with `argv` for `user`.
-    pub(crate) fn check<H>(
+    /// Checks `spec` with `argv` for `user`; when refused, why and the
+    /// index of the refused argument (0 for the command itself), which ACL
+    /// LOG and ACL DRYRUN name.
+    pub(crate) fn check_at<H>(
         &self,
         user: &str,
         spec: &Spec<H>,
         argv: &[bytes::Bytes],
-    ) -> Result<(), Denied> {
+    ) -> Result<(), (Denied, usize)> {
         match self.users.get(user) {
             // A deleted user's connections are closed; until then they run nothing.
-            None => Err(Denied::Command),
+            None => Err((Denied::Command, 0)),
             Some(u) => u.check(spec, argv),
         }
     }
+
+    /// `ACL GETUSER`'s fields for `name`, if the user exists.
+    pub(crate) fn getuser(&self, name: &str) -> Option<UserInfo> {
+        let u = self.users.get(name)?;
+        let mut flags = vec![if u.enabled { "on" } else { "off" }];
+        if u.nopass {
+            flags.push("nopass");
+        }
+        if u.sanitize_payload {
+            flags.push("sanitize-payload");
+        }
+        let (cats, cmds): (Vec<&String>, Vec<&String>) =
+            u.rules.iter().partition(|r| r[1..].starts_with('@'));
+        let commands: Vec<&str> = cats.into_iter().chain(cmds).map(String::as_str).collect();
+        let join = |prefix: char, v: &[Vec<u8>]| {
+            v.iter()
+                .map(|p| format!("{prefix}{}", String::from_utf8_lossy(p)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        Some(UserInfo {
+            flags,
+            passwords: u.passwords.iter().map(hex).collect(),
+            commands: commands.join(" "),
+            keys: join('~', &u.keys),
+            channels: join('&', &u.channels),
+        })
+    }
+}
+
+/// One user as `ACL GETUSER` shows it (Redis 7.0's fields, without
+/// selectors, which are not supported here).
+pub(crate) struct UserInfo {
+    /// `on`/`off`, then `nopass`, `sanitize-payload` if set.
+    pub(crate) flags: Vec<&'static str>,
+    /// SHA-256 digests in hex.
+    pub(crate) passwords: Vec<String>,
+    /// The command rules, categories first, as ACL LIST shows them.
+    pub(crate) commands: String,
+    /// Key patterns, each with its `~`, space-separated.
+    pub(crate) keys: String,
+    /// Channel patterns, each with its `&`, space-separated.
+    pub(crate) channels: String,
 }
 
 fn valid_user_name(n: &str) -> bool {

@@ -13,6 +13,7 @@
 
 pub mod acl;
 mod acl_categories;
+mod acl_log;
 pub mod aof;
 mod busy;
 mod cmd;
@@ -25,6 +26,8 @@ mod geohash;
 mod glob;
 mod hll;
 mod key;
+mod key_flags;
+mod latency;
 mod lua;
 mod metrics;
 pub mod rdb;

@@ -209,6 +209,17 @@ impl<H> Spec<H> {
         }
     }
 
+    /// The same movable-keys command, showing `keys` as its legacy
+    /// (first, last, step) in COMMAND INFO, as Redis shows the range of its
+    /// first key spec (SORT: 1 1 1). Its keys are still found by its
+    /// `keys_fn`.
+    pub(crate) const fn shown_keys(mut self, keys: (i32, i32, i32)) -> Spec<H> {
+        self.first = keys.0;
+        self.last = keys.1;
+        self.step = keys.2;
+        self
+    }
+
     /// The same command, with what it does while a script is busy.
     pub(crate) const fn while_busy(mut self, w: WhileBusy) -> Spec<H> {
         self.while_busy = w;
@@ -281,15 +292,21 @@ pub(crate) fn streams_keys(a: &[Bytes]) -> Vec<usize> {
     vec![]
 }
 
-/// The `numkeys` keys after argument `at` (fewer if the request is short;
-/// none if `numkeys` is not a positive integer).
+/// The `numkeys` keys after argument `at`; none if `numkeys` is not a
+/// positive integer or counts past the end of the request. That is Redis's
+/// `keynum` key spec: such a request has no keys (its ACL key check passes
+/// and the command itself refuses it; COMMAND GETKEYS calls it invalid).
 pub(crate) fn numkeys_at(a: &[Bytes], at: usize) -> Vec<usize> {
     let n = a
         .get(at)
         .and_then(|x| parse_i64(x))
         .filter(|&n| n > 0)
         .unwrap_or(0) as usize;
-    (at + 1..(at + 1).saturating_add(n).min(a.len())).collect()
+    let end = (at + 1).saturating_add(n);
+    if n == 0 || end > a.len() {
+        return Vec::new();
+    }
+    (at + 1..end).collect()
 }
 
 /// LMPOP / ZMPOP: `numkeys` is argument 1.
@@ -302,10 +319,15 @@ pub(crate) fn numkeys2(a: &[Bytes]) -> Vec<usize> {
     numkeys_at(a, 2)
 }
 
-/// ZUNIONSTORE and friends: the destination, then `numkeys` at argument 2.
+/// ZUNIONSTORE and friends: the destination, then `numkeys` at argument 2
+/// (no keys at all when `numkeys` is invalid, as in Redis).
 pub(crate) fn dest_numkeys2(a: &[Bytes]) -> Vec<usize> {
+    let rest = numkeys_at(a, 2);
+    if rest.is_empty() {
+        return rest;
+    }
     let mut keys = vec![1];
-    keys.extend(numkeys_at(a, 2));
+    keys.extend(rest);
     keys
 }
 
@@ -325,11 +347,13 @@ mod tests {
         assert_eq!(streams_keys(&a), vec![7, 8]);
         assert_eq!(streams_keys(&argv("XREAD STREAMS k 0")), vec![2]);
         assert_eq!(numkeys2(&argv("BLMPOP 0 2 a b LEFT")), vec![3, 4]);
-        assert_eq!(numkeys1(&argv("ZMPOP 5 a MIN")), vec![2, 3]);
+        assert_eq!(numkeys1(&argv("ZMPOP 2 a b MIN")), vec![2, 3]);
+        // More keys than the request holds: none, as in Redis.
+        assert!(numkeys1(&argv("ZMPOP 5 a MIN")).is_empty());
         assert!(numkeys1(&argv("ZMPOP x a MIN")).is_empty());
-        assert_eq!(
-            numkeys1(&argv("ZMPOP 9223372036854775807 a MIN")),
-            vec![2, 3]
-        );
+        assert!(numkeys1(&argv("ZMPOP 9223372036854775807 a MIN")).is_empty());
+        assert!(numkeys1(&argv("ZMPOP 4 a b MIN")).is_empty());
+        assert!(dest_numkeys2(&argv("ZUNIONSTORE d 0 a")).is_empty());
+        assert_eq!(dest_numkeys2(&argv("ZUNIONSTORE d 1 a")), vec![1, 3]);
     }
 }

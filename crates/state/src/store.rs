@@ -553,6 +553,10 @@ pub(crate) struct Store {
     pub(crate) monitors: Map<u64, Arc<ClientShared>>,
     /// SLOWLOG's entries and its two parameters.
     pub(crate) slowlog: crate::slowlog::SlowLog,
+    /// ACL LOG.
+    pub(crate) acl_log: crate::acl_log::AclLog,
+    /// The latency monitor (LATENCY).
+    pub(crate) latency: crate::latency::Latency,
     /// Shard channel (SSUBSCRIBE) → subscribers in subscription order.
     pub(crate) shard_channels: Map<Bytes, Map<u64, Arc<ClientShared>>>,
     /// Pattern → subscribers.
@@ -642,6 +646,8 @@ impl Store {
             shard_channels: Map::default(),
             monitors: Map::default(),
             slowlog: Default::default(),
+            acl_log: Default::default(),
+            latency: Default::default(),
             patterns: Map::default(),
             blocking_keys: HashMap::new(),
             blocked: HashMap::new(),

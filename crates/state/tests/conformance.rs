@@ -2101,3 +2101,593 @@ fn slowlog_story(addr: std::net::SocketAddr) -> Vec<String> {
 fn slowlog() {
     same_story(slowlog_story);
 }
+
+/// Runs `lines` in RESP2, then again after HELLO 3, on both servers.
+fn both_protocols(p: &mut Pair, lines: &str) {
+    p.script(lines);
+    p.script("?hello 3");
+    p.script(lines);
+    p.script("?hello 2");
+}
+
+/// LCS: the string, LEN, IDX with MINMATCHLEN and WITHMATCHLEN (a map in
+/// RESP3), the option errors, wrong types, missing keys, and the
+/// proto-max-bulk-len bound on the transient table.
+#[test]
+fn lcs() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        mset a ohmytext b mynewtext n 12345 m 2354
+        lpush l x
+        config set proto-max-bulk-len 1mb
+        setrange big 1000 x
+        "#,
+    );
+    both_protocols(
+        &mut p,
+        r#"
+        lcs a b
+        lcs b a
+        lcs a b len
+        lcs a b idx
+        lcs a b idx withmatchlen
+        lcs a b idx minmatchlen 4
+        lcs a b idx minmatchlen 4 withmatchlen
+        lcs a b idx minmatchlen -3 withmatchlen
+        lcs a b IDX MinMatchLen 2 WITHMATCHLEN
+        lcs a b idx len
+        lcs a b idx minmatchlen x
+        lcs a b minmatchlen
+        lcs a b foo
+        lcs a a idx withmatchlen
+        lcs n m
+        lcs n m idx withmatchlen
+        lcs a nosuch
+        lcs nosuch nosuch idx
+        lcs nosuch nosuch len
+        lcs a l
+        lcs l nosuch idx len
+        lcs big big
+        lcs big a len
+        lcs a
+        "#,
+    );
+}
+
+/// COMMAND GETKEYS and GETKEYSANDFLAGS: keys (and their key-spec flags)
+/// for fixed, stepped, destination-first and `numkeys` key lists, scripts,
+/// subcommands and the variable-flag commands; and Redis's errors for an
+/// unknown command, a command without keys, the wrong arity and a bad
+/// `numkeys`.
+#[test]
+fn command_getkeys() {
+    let mut p = Pair::new();
+    let mut lines = String::new();
+    for req in [
+        "get a",
+        "set a b",
+        "set a b get",
+        "set a b ex 10 GET",
+        "mset a 1 b 2 c 3",
+        "mset a b c",
+        "del a b c",
+        "rename a b",
+        "renamenx a b",
+        "copy a b",
+        "lmove a b left right",
+        "blmove a b left right 0",
+        "rpoplpush a b",
+        "smove a b m",
+        "blpop a b 0",
+        "bitop and d a b",
+        "bitfield k get u8 0",
+        "bitfield k get u8 0 overflow wrap get u8 8",
+        "bitfield k set u8 0 1",
+        "bitfield k incrby u8 0 1",
+        "bitfield k",
+        "bitfield_ro k get u8 0",
+        "pfmerge d a b",
+        "sinterstore d a b",
+        "sunionstore d a b",
+        "sdiffstore d a",
+        "zunionstore d 2 a b",
+        "zunionstore d 1 a weights 1",
+        "zinterstore d 2 a b aggregate sum",
+        "zdiffstore d 1 a",
+        "zrangestore d s 0 -1",
+        "geosearchstore d s fromlonlat 0 0 byradius 1 km",
+        "zunion 2 a b",
+        "zintercard 1 a",
+        "sintercard 2 a b limit 1",
+        "lmpop 2 a b left",
+        "zmpop 1 a min",
+        "blmpop 0 2 a b left",
+        "bzmpop 0 1 a max",
+        "xread count 1 streams a b 0 0",
+        "xreadgroup group g c streams a b 0 0",
+        "georadius k 0 0 1 km",
+        "georadius k 0 0 1 km store d",
+        "georadiusbymember k m 1 km storedist d",
+        "sort k",
+        "sort k store d",
+        "sort k by store get # limit 0 1 store d",
+        "sort_ro k",
+        "eval x 0",
+        "eval x 2 a b",
+        "eval x 5 a",
+        "eval x -1 a",
+        "evalsha x 1 a",
+        "fcall f 1 k",
+        "fcall_ro f 2 k l",
+        "object encoding k",
+        "memory usage k",
+        "xgroup create k g 0",
+        "xinfo stream k",
+        "migrate h p k 0 0",
+        "migrate h p \"\" 0 0 keys a b",
+        "watch a b",
+        "lcs a b",
+        "GET a",
+        "Object Encoding k",
+    ] {
+        lines.push_str(&format!(
+            "command getkeys {req}\ncommand getkeysandflags {req}\n"
+        ));
+    }
+    for bad in [
+        "command getkeys",
+        "command getkeys get",
+        "command getkeys ping",
+        "command getkeys ping x",
+        "command getkeys get a b",
+        "command getkeys nosuch a",
+        "command getkeys client list",
+        "command getkeys client",
+        "command getkeys client nosuch",
+        "command getkeys object help",
+        "command getkeys object encoding",
+        "command getkeys command info get",
+        "command getkeys zunionstore d 5 a b",
+        "command getkeys zunionstore d 0 a",
+        "command getkeys zunionstore d x a b",
+        "command getkeys zunionstore d -1 a",
+        "command getkeys zunion 0 a",
+        "command getkeys lmpop 0 a left",
+        "command getkeys sintercard 3 a b",
+        "command getkeys zmpop 9223372036854775807 a MIN",
+        "command getkeysandflags",
+        "command getkeysandflags get",
+        "command getkeysandflags ping x",
+        "command getkeysandflags nosuch",
+    ] {
+        lines.push_str(bad);
+        lines.push('\n');
+    }
+    both_protocols(&mut p, &lines);
+}
+
+/// ACL GETUSER and ACL DRYRUN for users with and without rules, in both
+/// protocols, with Redis's errors.
+#[test]
+fn acl_getuser_and_dryrun() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        acl setuser u1 on >pw ~a* ~b:* &ch +@hash -hget
+        acl setuser u5 on >pw ~a* ~b:* &ch +get +@hash -hget +publish +client|id +subscribe +psubscribe
+        acl setuser u2
+        acl setuser u3 on nopass allkeys allchannels allcommands
+        acl setuser u4 on #5e884898da28047151d0e56f8dc6292773603d0d6aca6b4b4b4b4b4b4b4b4b4b resetchannels &x:* -@all +set
+        "#,
+    );
+    both_protocols(
+        &mut p,
+        r#"
+        acl getuser u1
+        acl getuser u2
+        acl getuser u3
+        acl getuser u4
+        acl getuser default
+        acl getuser nosuch
+        acl getuser
+        acl getuser u1 u2
+        acl dryrun u5 get ab
+        acl dryrun u5 get b
+        acl dryrun u5 get b:1
+        acl dryrun u1 set a b
+        acl dryrun u1 hget a f
+        acl dryrun u1 hset a f v
+        acl dryrun u1 hset z f v
+        acl dryrun u5 publish ch x
+        acl dryrun u5 publish zz x
+        acl dryrun u5 subscribe ch zz yy
+        acl dryrun u5 psubscribe ch zz
+        acl dryrun u5 psubscribe c*
+        acl dryrun u5 client id
+        acl dryrun u5 client list
+        acl dryrun u5 client nosuch
+        acl dryrun u4 set x:1 v
+        acl dryrun u3 flushall
+        acl dryrun u2 ping
+        acl dryrun nosuch get a
+        acl dryrun u1 nosuch
+        acl dryrun u1 get
+        acl dryrun u1
+        "#,
+    );
+}
+
+/// ACL LOG on both servers for the same session: failed AUTH and HELLO,
+/// refused commands, keys and channels, at top level, in EXEC (rights
+/// changed after queueing) and from a script, similar events counted in one
+/// entry, `acllog-max-len`, the count argument and RESET. `age-seconds`
+/// (a double, a bulk string in RESP2) and `client-info` (a CLIENT INFO
+/// line: ids, ports and buffer sizes differ) are masked to their types.
+fn acl_log_story(addr: std::net::SocketAddr) -> Vec<String> {
+    fn show(f: Frame) -> String {
+        let Frame::Array(entries) = f else {
+            return format!("{f:?}");
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let fields: Vec<(Frame, Frame)> = match e {
+                Frame::Map(m) => m,
+                Frame::Array(v) => v.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect(),
+                other => panic!("entry {other:?}"),
+            };
+            let shown: Vec<String> = fields
+                .into_iter()
+                .map(|(k, v)| {
+                    let masked = match (&k, v) {
+                        (Frame::Bulk(k), Frame::Bulk(_)) if k == "age-seconds" => "bulk".into(),
+                        (Frame::Bulk(k), Frame::Double(_)) if k == "age-seconds" => "double".into(),
+                        (Frame::Bulk(k), Frame::Bulk(v)) if k == "client-info" => {
+                            let v = String::from_utf8_lossy(&v);
+                            assert!(v.starts_with("id=") && v.contains(" user="), "{v}");
+                            "CLIENT INFO".into()
+                        }
+                        (_, v) => format!("{v:?}"),
+                    };
+                    format!("{k:?}={masked}")
+                })
+                .collect();
+            out.push(shown.join(" "));
+        }
+        format!("{} entries: {}", out.len(), out.join(" | "))
+    }
+    let mut out = Vec::new();
+    let mut admin = Conn::connect(addr);
+    let mut user = Conn::connect(addr);
+    for (who, line) in [
+        ("admin", "acl log reset"),
+        (
+            "admin",
+            "acl setuser u1 on >pw ~a* &ch +get +publish +multi +exec +eval +auth +hello",
+        ),
+        ("user", "auth u1 wrong"),
+        ("user", "AUTH nosuch x"),
+        ("user", "hello 2 auth u1 bad"),
+        ("user", "auth u1 pw"),
+        ("user", "set b 1"),
+        ("user", "get b"),
+        ("user", "get b"),
+        ("user", "get b"),
+        ("user", "publish zz x"),
+        ("user", "publish ch x"),
+        ("user", "publish ch zz"),
+        ("user", "multi"),
+        ("user", "get a"),
+        ("admin", "acl setuser u1 resetkeys ~z*"),
+        ("user", "exec"),
+        ("user", "eval \"return redis.call('get', 'b')\" 0"),
+        ("user", "eval \"return redis.call('set', 'z', 'v')\" 0"),
+        ("admin", "acl log"),
+        ("admin", "acl log 2"),
+        ("admin", "acl log 0"),
+        ("admin", "acl log -1"),
+        ("admin", "acl log x"),
+        ("admin", "acl log 1 2"),
+        ("admin", "ACL LOG 1 2"),
+        ("admin", "hello 3"),
+        ("admin", "acl log 3"),
+        ("admin", "hello 2"),
+        ("admin", "acl log reset"),
+        ("admin", "acl log"),
+        ("admin", "config set acllog-max-len 2"),
+        ("user", "get b1"),
+        ("user", "get b2"),
+        ("user", "get b3"),
+        ("admin", "acl log"),
+        ("admin", "config set acllog-max-len 128"),
+    ] {
+        let c = if who == "admin" {
+            &mut admin
+        } else {
+            &mut user
+        };
+        let got = c.cmd(line);
+        let shown = if line.starts_with("acl log") || line.starts_with("ACL LOG") {
+            show(got)
+        } else if line.starts_with("hello") {
+            match got {
+                Frame::Error(e) => e,
+                _ => "hello reply".into(),
+            }
+        } else {
+            format!("{got:?}")
+        };
+        out.push(format!("{who}: {line}: {shown}"));
+    }
+    out
+}
+
+#[test]
+fn acl_log() {
+    same_story(acl_log_story);
+}
+
+/// A map reply as pairs, whether RESP3 sent a map or RESP2 a flat array.
+fn pairs(f: Frame) -> Vec<(Frame, Frame)> {
+    match f {
+        Frame::Map(m) => m,
+        Frame::Array(v) => v
+            .chunks(2)
+            .map(|c| (c[0].clone(), c.get(1).cloned().unwrap_or(Frame::Null)))
+            .collect(),
+        other => panic!("not a map: {other:?}"),
+    }
+}
+
+/// LATENCY on both servers for the same session: the monitor off (Redis
+/// 7.0's default threshold 0) and its answers, then on (CONFIG SET
+/// latency-monitor-threshold 1) with a script that runs for milliseconds
+/// on either server, RESET, and HISTOGRAM, in RESP2 and RESP3. Times and
+/// latencies differ: samples are masked to "at least the threshold",
+/// histograms to their commands, call counts and shape (cumulative counts
+/// that grow to the calls).
+fn latency_story(addr: std::net::SocketAddr) -> Vec<String> {
+    fn histogram(f: Frame) -> String {
+        let mut cmds: Vec<String> = pairs(f)
+            .into_iter()
+            .map(|(name, h)| {
+                let h = pairs(h);
+                assert_eq!(h.len(), 2, "{h:?}");
+                assert_eq!(h[0].0, Frame::Bulk("calls".into()));
+                assert_eq!(h[1].0, Frame::Bulk("histogram_usec".into()));
+                let Frame::Integer(calls) = h[0].1 else {
+                    panic!("calls {:?}", h[0].1)
+                };
+                let cdf: Vec<(i64, i64)> = pairs(h[1].1.clone())
+                    .into_iter()
+                    .map(|(us, n)| match (us, n) {
+                        (Frame::Integer(us), Frame::Integer(n)) => (us, n),
+                        other => panic!("bucket {other:?}"),
+                    })
+                    .collect();
+                assert!(cdf.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1));
+                assert_eq!(cdf.last().map(|x| x.1), Some(calls), "{cdf:?}");
+                format!("{name:?} calls={calls}")
+            })
+            .collect();
+        cmds.sort();
+        cmds.join(", ")
+    }
+    let mut out = Vec::new();
+    let mut c = Conn::connect(addr);
+    for proto in ["2", "3"] {
+        for line in [
+            "hello PROTO",
+            "latency reset",
+            "config resetstat",
+            "latency latest",
+            "latency history command",
+            "latency reset",
+            "latency reset command foo",
+            "latency doctor",
+            "latency graph command",
+            "latency help",
+            "latency nosuch",
+            "latency history",
+            "latency latest x",
+            "latency graph",
+            "set a 1",
+            "set a 2",
+            "get a",
+            "get nosuch",
+            "lpush l x",
+            "get l",
+            "config get maxmemory",
+            "latency histogram set get",
+            "latency histogram GET set",
+            "latency histogram",
+            "latency histogram config",
+            "latency histogram config|get",
+            "latency histogram nosuch",
+            "latency histogram set nosuch set",
+            "config set latency-monitor-threshold 1",
+            "latency doctor",
+            "eval \"local t = {} for i = 1, 1000000 do t[i] = i end return 1\" 0",
+            "latency latest",
+            "latency history command",
+            "latency reset command",
+            "latency latest",
+            "latency history command",
+            "config set latency-monitor-threshold 0",
+            "latency doctor",
+        ] {
+            let line = line.replace("PROTO", proto);
+            let got = c.cmd(&line);
+            let shown = if line.starts_with("latency histogram") {
+                histogram(got)
+            } else if line == "hello 3" || line == "hello 2" {
+                "hello".into()
+            } else {
+                match got {
+                    // [event, time, latest ms, max ms]
+                    Frame::Array(events) if line == "latency latest" => events
+                        .into_iter()
+                        .map(|e| match e {
+                            Frame::Array(f) => match &f[..] {
+                                [name, Frame::Integer(_), Frame::Integer(ms), Frame::Integer(max)] => {
+                                    format!("{name:?} {} {}", *ms >= 1, max >= ms)
+                                }
+                                other => panic!("event {other:?}"),
+                            },
+                            other => panic!("event {other:?}"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    // [[time, ms], ...]: one eval, one sample.
+                    Frame::Array(samples) if line == "latency history command" => {
+                        format!("{} samples", samples.len())
+                    }
+                    other => format!("{other:?}"),
+                }
+            };
+            out.push(format!("RESP{proto} {line}: {shown}"));
+        }
+    }
+    // The monitor did see the script, in both protocols.
+    let seen = out
+        .iter()
+        .filter(|l| l.ends_with("latency latest: Bulk(b\"command\") true true"))
+        .count();
+    assert_eq!(seen, 2, "{out:#?}");
+    out
+}
+
+#[test]
+fn latency() {
+    same_story(latency_story);
+}
+
+/// MEMORY STATS, DOCTOR, MALLOC-STATS and PURGE in RESP2 and RESP3.
+/// Memory numbers cannot be the same (different allocators, and ours are
+/// partly estimates: see cmd/memory.rs), so STATS is compared by shape:
+/// the same field names in the same order with the same reply types (a
+/// map per database holding keys, integers, doubles). DOCTOR's answer for
+/// a small dataset is Redis's word for word. MALLOC-STATS is a text on
+/// both (redis-server's jemalloc report, our "not supported" answer, which
+/// is Redis's own when built without jemalloc).
+#[test]
+fn memory_stats_doctor_purge() {
+    fn shape(f: &Frame) -> String {
+        match f {
+            Frame::Map(m) => {
+                let fields: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k:?}: {}", shape(v)))
+                    .collect();
+                format!("{{{}}}", fields.join(", "))
+            }
+            // RESP2: a flat array of names and values.
+            Frame::Array(v) if v.len() % 2 == 0 && matches!(v.first(), Some(Frame::Bulk(_))) => {
+                let fields: Vec<String> = v
+                    .chunks(2)
+                    .map(|c| format!("{:?}: {}", c[0], shape(&c[1])))
+                    .collect();
+                format!("{{{}}}", fields.join(", "))
+            }
+            Frame::Integer(_) => "int".into(),
+            Frame::Double(_) => "double".into(),
+            // A RESP2 double: a number as a bulk string.
+            Frame::Bulk(b) => {
+                let t = String::from_utf8_lossy(b);
+                assert!(t.parse::<f64>().is_ok(), "{t}");
+                "number text".into()
+            }
+            other => format!("{other:?}"),
+        }
+    }
+    let mut p = Pair::new();
+    p.script("mset a 1 b 2 c 3\nexpire a 100\nselect 3\nset x y\nselect 0");
+    for proto in ["2", "3"] {
+        p.check_mode(&format!("hello {proto}"), Mode::Kind);
+        let r = p.r.cmd("memory stats");
+        let o = p.o.cmd("memory stats");
+        assert_eq!(shape(&r), shape(&o), "MEMORY STATS in RESP{proto}");
+        assert!(shape(&o).contains("\"db.3\""), "{o:?}");
+        p.script(
+            r#"
+            memory doctor
+            memory purge
+            memory stats x
+            memory doctor x
+            memory purge x
+            memory malloc-stats x
+            memory nosuch
+            memory help
+            "#,
+        );
+        let r = p.r.cmd("memory malloc-stats");
+        let o = p.o.cmd("memory malloc-stats");
+        let text = |f: &Frame| matches!(f, Frame::Bulk(_) | Frame::Verbatim(..));
+        assert!(text(&r) && text(&o), "{r:?} / {o:?}");
+    }
+}
+
+/// COMMAND INFO for the commands and subcommands added with LCS, COMMAND
+/// GETKEYS, ACL GETUSER/LOG/DRYRUN, LATENCY and MEMORY STATS: the same name,
+/// arity, legacy key range (first, last, step) and the flags we model
+/// (write, denyoom, admin, noscript, movablekeys). Not compared: Redis's
+/// loading, stale and the like, which are not modelled here, and
+/// readonly, which we show for every command that does not write (Redis
+/// only for those that read the keyspace). A subcommand is found by its
+/// full name, as in Redis.
+#[test]
+fn command_info_of_new_commands() {
+    fn info(c: &mut Conn, name: &str) -> String {
+        let Frame::Array(mut v) = c.cmd(&format!("command info {name}")) else {
+            panic!("command info {name}")
+        };
+        let Frame::Array(e) = v.remove(0) else {
+            return format!("{name}: not found");
+        };
+        let modelled = ["write", "admin", "noscript", "movablekeys", "denyoom"];
+        let flags: Vec<String> = match &e[2] {
+            Frame::Array(f) | Frame::Set(f) => f
+                .iter()
+                .filter_map(|x| match x {
+                    Frame::Simple(s) if modelled.contains(&s.as_str()) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            other => panic!("flags {other:?}"),
+        };
+        format!(
+            "{:?} {:?} {flags:?} {:?} {:?} {:?}",
+            e[0], e[1], e[3], e[4], e[5]
+        )
+    }
+    let mut p = Pair::new();
+    for name in [
+        "lcs",
+        "sort",
+        "command|getkeys",
+        "command|getkeysandflags",
+        "acl|getuser",
+        "acl|log",
+        "acl|dryrun",
+        "latency",
+        "latency|latest",
+        "latency|history",
+        "latency|reset",
+        "latency|doctor",
+        "latency|graph",
+        "latency|histogram",
+        "latency|help",
+        "memory|stats",
+        "memory|doctor",
+        "memory|malloc-stats",
+        "memory|purge",
+        "memory|help",
+        "CONFIG|GET",
+    ] {
+        assert_eq!(
+            info(&mut p.r, name),
+            info(&mut p.o, name),
+            "COMMAND INFO {name}"
+        );
+    }
+}

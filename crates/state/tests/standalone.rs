@@ -119,6 +119,10 @@ fn what_a_standalone_server_refuses() {
         module loadex /tmp/nosuch.so
         module unload nosuch
         module
+        command getkeys move k 1
+        command getkeys eval_ro "return 1" 2 a b
+        command getkeysandflags move k 1
+        command getkeys cluster info
         "#,
     );
 }

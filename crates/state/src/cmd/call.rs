@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::ctx::{Ctx, Spec, Unresolved};
 use crate::acl::Denied;
+use crate::acl_log::{Context, Reason};
 use crate::resp::Reply;
 use crate::spec::flags::{MONITOR_FIRST, NOQUEUE, NOTOUCH, SKIP_SLOWLOG, WRITE};
 
@@ -65,6 +66,12 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, argv: &[Bytes]) -> Re
         if ctx.s.slowlog.wants(ns) && !spec.has(SKIP_SLOWLOG) {
             super::slowlog::record(ctx, spec, argv, ns);
         }
+        // One compare while the monitor is off (the default).
+        if ctx.s.latency.threshold_ms > 0 {
+            ctx.s
+                .latency
+                .sample_if_needed("command", ns / 1_000_000, end / 1_000_000_000);
+        }
     }
     if ctx.s.dirty != dirty {
         if (!ctx.s.watched.is_empty() || tracking) && !spec.has(NOTOUCH) {
@@ -111,5 +118,24 @@ pub(crate) fn acl_check(ctx: &mut Ctx<'_>, spec: &Spec, argv: &[Bytes]) -> Resul
     if ctx.c.unrestricted {
         return Ok(());
     }
-    ctx.s.acl.check(&ctx.c.user, spec, argv)
+    ctx.s
+        .acl
+        .check_at(&ctx.c.user, spec, argv)
+        .map_err(|(d, at)| {
+            let (reason, object) = match d {
+                Denied::Command => (Reason::Command, spec.name.as_bytes()),
+                Denied::Key => (Reason::Key, &argv[at][..]),
+                Denied::Channel => (Reason::Channel, &argv[at][..]),
+            };
+            let context = if ctx.in_script {
+                Context::Lua
+            } else if ctx.in_exec {
+                Context::Multi
+            } else {
+                Context::Toplevel
+            };
+            let user = ctx.c.user.as_bytes().to_vec();
+            super::conn::acl_log(ctx, reason, context, object.to_vec(), user);
+            d
+        })
 }

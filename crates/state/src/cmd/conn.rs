@@ -12,9 +12,23 @@ use crate::config::{parse_memory, Config, Fsync, Policy, REDIS_VERSION};
 use crate::resp::Reply;
 use crate::store::{notify, Client, Store};
 
-/// Logs the client in as `user` if the password is right (constant-time compare in [`crate::acl`]).
-fn login(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+/// Logs the client in as `user` if the password is right (constant-time
+/// compare in [`crate::acl`]); a failure goes to ACL LOG under `cmd`, the
+/// command as typed (AUTH or HELLO), as Redis logs it.
+fn login(ctx: &mut Ctx<'_>, cmd: &[u8], user: &[u8], pass: &[u8]) -> bool {
     if !ctx.s.acl.authenticate(user, pass) {
+        let context = if ctx.in_exec {
+            crate::acl_log::Context::Multi
+        } else {
+            crate::acl_log::Context::Toplevel
+        };
+        acl_log(
+            ctx,
+            crate::acl_log::Reason::Auth,
+            context,
+            cmd.to_vec(),
+            user.to_vec(),
+        );
         return false;
     }
     let name: Arc<str> = Arc::from(String::from_utf8_lossy(user).as_ref());
@@ -43,7 +57,7 @@ pub(super) fn auth(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     } else {
         (&a[1], &a[2])
     };
-    if login(ctx, user, pass) {
+    if login(ctx, &a[0], user, pass) {
         Ok(Reply::Ok)
     } else {
         Err(wrongpass())
@@ -90,7 +104,7 @@ pub(super) fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
     // Options are all parsed before logging in, as Redis does.
     if let Some((u, p)) = auth {
-        if !login(ctx, &a[u], &a[p]) {
+        if !login(ctx, &a[0], &a[u], &a[p]) {
             return Err(wrongpass());
         }
     }
@@ -458,6 +472,146 @@ pub(super) fn client_ok(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 
 // === ACL ===
 
+/// Records a refused call or a failed login in ACL LOG, with the client's
+/// CLIENT INFO as it is now.
+pub(super) fn acl_log(
+    ctx: &mut Ctx<'_>,
+    reason: crate::acl_log::Reason,
+    context: crate::acl_log::Context,
+    object: Vec<u8>,
+    username: Vec<u8>,
+) {
+    let max_len = ctx
+        .s
+        .params
+        .get("acllog-max-len")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
+    let entry = crate::acl_log::Entry {
+        count: 1,
+        reason,
+        context,
+        object,
+        username,
+        ms: unix_ms(),
+        client_info: client_line(ctx, ctx.c.id),
+    };
+    ctx.s.acl_log.add(entry, max_len);
+}
+
+/// Wall-clock ms since the epoch (ACL LOG ages are wall-clock, as in Redis).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `ACL LOG [count | RESET]`: the newest `count` (10 by default) entries.
+pub(super) fn acl_log_cmd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let mut count: i64 = 10;
+    match a.len() {
+        2 => {}
+        3 if is(&a[2], "reset") => {
+            ctx.s.acl_log.reset();
+            return Ok(Reply::Ok);
+        }
+        3 => count = int(&a[2])?.max(0),
+        _ => {
+            return Err(Reply::err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+                String::from_utf8_lossy(&a[1])
+            )))
+        }
+    }
+    let now = unix_ms();
+    let b = |k: &str| Reply::bulk(k);
+    Ok(Reply::Array(
+        ctx.s
+            .acl_log
+            .newest(count as usize)
+            .map(|e| {
+                Reply::Map(vec![
+                    (b("count"), Reply::Int(e.count as i64)),
+                    (b("reason"), b(e.reason.name())),
+                    (b("context"), b(e.context.name())),
+                    (b("object"), Reply::bulk(&e.object)),
+                    (b("username"), Reply::bulk(&e.username)),
+                    (
+                        b("age-seconds"),
+                        Reply::Double(now.saturating_sub(e.ms) as f64 / 1000.0),
+                    ),
+                    (b("client-info"), Reply::bulk(&e.client_info)),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// `ACL GETUSER name`: the user's flags, passwords (digests), command
+/// rules, key and channel patterns; nil for no such user.
+pub(super) fn acl_getuser(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let Some(u) = ctx.s.acl.getuser(&String::from_utf8_lossy(&a[2])) else {
+        return Ok(Reply::Nil);
+    };
+    let b = |k: &str| Reply::bulk(k);
+    Ok(Reply::Map(vec![
+        (
+            b("flags"),
+            Reply::Set(u.flags.iter().map(|f| b(f)).collect()),
+        ),
+        (
+            b("passwords"),
+            Reply::Array(u.passwords.iter().map(Reply::bulk).collect()),
+        ),
+        (b("commands"), b(&u.commands)),
+        (b("keys"), b(&u.keys)),
+        (b("channels"), b(&u.channels)),
+        (b("selectors"), Reply::Array(vec![])),
+    ]))
+}
+
+/// `ACL DRYRUN user command [arg ...]`: whether `user` may run the
+/// command: OK, or (as a bulk string, not an error) why not.
+pub(super) fn acl_dryrun<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let user = String::from_utf8_lossy(&a[2]).into_owned();
+    if ctx.s.acl.get(&user).is_none() {
+        return Err(Reply::err(format!("User '{user}' not found")));
+    }
+    let argv = &a[3..];
+    let spec = match T::lookup(argv) {
+        Ok(spec) => spec,
+        Err(super::ctx::Unresolved::WrongArity(name)) => {
+            return Err(Reply::err(format!(
+                "wrong number of arguments for '{name}' command"
+            )))
+        }
+        Err(_) => {
+            return Err(Reply::err(format!(
+                "Command '{}' not found",
+                String::from_utf8_lossy(&argv[0])
+            )))
+        }
+    };
+    match ctx.s.acl.check_at(&user, spec, argv) {
+        Ok(()) => Ok(Reply::Ok),
+        Err((d, at)) => {
+            let arg = String::from_utf8_lossy(&argv[at]);
+            Ok(Reply::bulk(match d {
+                crate::acl::Denied::Command => format!(
+                    "This user has no permissions to run the '{}' command",
+                    spec.name
+                ),
+                crate::acl::Denied::Key => {
+                    format!("This user has no permissions to access the '{arg}' key")
+                }
+                crate::acl::Denied::Channel => {
+                    format!("This user has no permissions to access the '{arg}' channel")
+                }
+            }))
+        }
+    }
+}
+
 pub(super) fn acl_whoami(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     Ok(Reply::bulk(&*ctx.c.user))
 }
@@ -780,6 +934,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let slower_than = param(ctx.s, "slowlog-log-slower-than", 10_000);
     let max_len = usize::try_from(param(ctx.s, "slowlog-max-len", 128)).unwrap_or(usize::MAX);
     ctx.s.slowlog.configure(slower_than, max_len);
+    ctx.s.latency.threshold_ms = param(ctx.s, "latency-monitor-threshold", 0).max(0) as u64;
     if let Some(p) = new_pass {
         // As in Redis: requirepass is the default user's password.
         ctx.s.acl.set_requirepass(p.as_deref());
@@ -860,9 +1015,10 @@ fn command_all<T: Commands>() -> Reply {
     Reply::Array(T::all().iter().map(spec_info).collect())
 }
 
+/// A command by name, or a subcommand by its full name (`config|get`),
+/// as Redis's COMMAND INFO and DOCS find them.
 fn find<T: Commands>(name: &[u8]) -> Option<&'static Spec> {
-    let n = String::from_utf8_lossy(name).to_ascii_lowercase();
-    T::all().iter().find(|s| s.name == n)
+    find_any::<T>(&String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
 pub(super) fn command_info<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
@@ -934,6 +1090,82 @@ pub(super) fn command_list<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
             .map(|s| Reply::bulk(s.name))
             .collect(),
     ))
+}
+
+/// A command or subcommand by its full name (`object|encoding`).
+fn find_any<T: Commands>(name: &str) -> Option<&'static Spec> {
+    T::all()
+        .iter()
+        .flat_map(|s| std::iter::once(s).chain(s.subs.iter()))
+        .find(|s| s.name == name)
+}
+
+/// Whether Redis would say `spec` has key arguments (a key spec, a key
+/// finder, or a script's `numkeys`).
+fn has_keys(spec: &Spec) -> bool {
+    spec.first > 0 || spec.keys_fn.is_some() || spec.has(crate::spec::flags::SCRIPT_KEYS)
+}
+
+/// `COMMAND GETKEYS` and `GETKEYSANDFLAGS`, as Redis 7.0's
+/// `getKeysSubcommandImpl`: the command named by the rest of the request
+/// must exist, have keys and fit its arity; its keys are found as for the
+/// ACL check. A request whose keys cannot be found (a bad `numkeys`) is
+/// invalid, except for scripts, whose keys are optional (an empty list).
+fn getkeys<T: Commands>(a: &[Bytes], with_flags: bool) -> R {
+    let argv = &a[2..];
+    let no_keys = || Reply::err("The command has no key arguments");
+    let spec = match T::lookup(argv) {
+        Ok(spec) => spec,
+        Err(super::ctx::Unresolved::WrongArity(name)) => {
+            return Err(match find_any::<T>(name) {
+                Some(s) if has_keys(s) => {
+                    Reply::err("Invalid number of arguments specified for command")
+                }
+                _ => no_keys(),
+            });
+        }
+        Err(_) => return Err(Reply::err("Invalid command specified")),
+    };
+    if !has_keys(spec) {
+        return Err(no_keys());
+    }
+    let keys = if spec.has(crate::spec::flags::SCRIPT_KEYS) {
+        crate::spec::numkeys_at(argv, 2)
+    } else {
+        let keys = spec.key_indexes(argv);
+        if keys.is_empty() {
+            return Err(Reply::err("Invalid arguments specified for command"));
+        }
+        keys
+    };
+    let specs = crate::key_flags::key_flags(spec.name).unwrap_or(&[]);
+    Ok(Reply::Array(
+        keys.iter()
+            .enumerate()
+            .map(|(n, &i)| {
+                let key = Reply::Bulk(argv[i].clone());
+                if !with_flags {
+                    return key;
+                }
+                // The first key comes from the first spec; later ones from
+                // the last (a destination or the rest of a key list), which
+                // is how Redis's specs for our multi-key commands line up.
+                let flags = crate::key_flags::flags_for(spec.name, specs, n, argv);
+                Reply::Array(vec![
+                    key,
+                    Reply::Set(flags.into_iter().map(|f| Reply::Status(f.into())).collect()),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+pub(super) fn command_getkeys<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    getkeys::<T>(a, false)
+}
+
+pub(super) fn command_getkeysandflags<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    getkeys::<T>(a, true)
 }
 
 // === INFO ===

@@ -231,3 +231,25 @@ pub(super) fn sort(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
 pub(super) fn sort_ro(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     sort_generic(ctx, a, true)
 }
+
+/// SORT's keys, as Redis's `sortGetKeys`: the source, and the `STORE`
+/// destination if any (the last one given wins); the options' arguments
+/// are skipped so a `BY store` pattern is not taken for the keyword. The
+/// ACL key check and COMMAND GETKEYS see the destination through this.
+pub(super) fn sort_keys(a: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    let mut stored = None;
+    let mut i = 2;
+    while i < a.len() {
+        if is(&a[i], "limit") {
+            i += 2;
+        } else if is(&a[i], "get") || is(&a[i], "by") {
+            i += 1;
+        } else if is(&a[i], "store") && i + 1 < a.len() {
+            stored = Some(i + 1);
+        }
+        i += 1;
+    }
+    keys.extend(stored);
+    keys
+}

@@ -458,3 +458,139 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     ]);
     Ok(Reply::bulk(s))
 }
+
+// === LCS ===
+
+/// A key's string for LCS: missing keys are empty strings, other types an
+/// error (Redis checks both keys before reading any option).
+fn lcs_operand(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, ()> {
+    match ctx.lookup(key) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.clone())),
+        Some(Value::Int(i)) => Ok(Some(itoa::Buffer::new().format(*i).as_bytes().to_vec())),
+        Some(_) => Err(()),
+    }
+}
+
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`, as Redis
+/// 7.0's `lcsCommand`: the dynamic-programming table of (len1+1)*(len2+1)
+/// 32-bit cells, refused when it would exceed proto-max-bulk-len (Redis's
+/// bound on this transient memory), then walked back from the end to
+/// build the string and the matching ranges (last match first).
+pub(super) fn lcs(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let (x, y) = match (lcs_operand(ctx, &a[1]), lcs_operand(ctx, &a[2])) {
+        (Ok(x), Ok(y)) => (x.unwrap_or_default(), y.unwrap_or_default()),
+        _ => return Err(Reply::err("The specified keys must contain string values")),
+    };
+    let (mut getlen, mut getidx, mut withmatchlen) = (false, false, false);
+    let mut minmatchlen: i64 = 0;
+    let mut j = 3;
+    while j < a.len() {
+        let more = j + 1 < a.len();
+        if is(&a[j], "idx") {
+            getidx = true;
+        } else if is(&a[j], "len") {
+            getlen = true;
+        } else if is(&a[j], "withmatchlen") {
+            withmatchlen = true;
+        } else if is(&a[j], "minmatchlen") && more {
+            minmatchlen = int(&a[j + 1])?.max(0);
+            j += 1;
+        } else {
+            return Err(syntax());
+        }
+        j += 1;
+    }
+    if getidx && getlen {
+        return Err(Reply::err(
+            "If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    if x.len() >= u32::MAX as usize - 1 || y.len() >= u32::MAX as usize - 1 {
+        return Err(Reply::err("String too long for LCS"));
+    }
+    let (alen, blen) = (x.len(), y.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    if cells.saturating_mul(4) > ctx.s.cfg.proto_max_bulk_len.max(0) as u64 {
+        return Err(Reply::err(
+            "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    let mut table: Vec<u32> = Vec::new();
+    if table.try_reserve_exact(cells as usize).is_err() {
+        return Err(Reply::err(
+            "Insufficient memory, failed allocating transient memory for LCS",
+        ));
+    }
+    table.resize(cells as usize, 0);
+    let w = blen + 1;
+    for i in 1..=alen {
+        for k in 1..=blen {
+            table[i * w + k] = if x[i - 1] == y[k - 1] {
+                table[(i - 1) * w + k - 1] + 1
+            } else {
+                table[(i - 1) * w + k].max(table[i * w + k - 1])
+            };
+        }
+    }
+    let total = table[alen * w + blen];
+    if getlen {
+        return Ok(Reply::Int(total as i64));
+    }
+    let mut result = vec![0u8; total as usize];
+    let mut matches = Vec::new();
+    // `arange_start == alen` means no range is open, as in Redis.
+    let (mut astart, mut aend, mut bstart, mut bend) = (alen, 0, 0, 0);
+    let (mut i, mut k, mut idx) = (alen, blen, total as usize);
+    while i > 0 && k > 0 {
+        let mut emit = false;
+        if x[i - 1] == y[k - 1] {
+            result[idx - 1] = x[i - 1];
+            if astart == alen {
+                (astart, aend, bstart, bend) = (i - 1, i - 1, k - 1, k - 1);
+            } else if astart == i && bstart == k {
+                astart -= 1;
+                bstart -= 1;
+            } else {
+                emit = true;
+            }
+            if astart == 0 || bstart == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            k -= 1;
+        } else {
+            if table[(i - 1) * w + k] > table[i * w + k - 1] {
+                i -= 1;
+            } else {
+                k -= 1;
+            }
+            if astart != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            // A range is always open here (astart < alen).
+            let match_len = (aend - astart + 1) as i64;
+            if getidx && (minmatchlen == 0 || match_len >= minmatchlen) {
+                let range = |s: usize, e: usize| {
+                    Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)])
+                };
+                let mut m = vec![range(astart, aend), range(bstart, bend)];
+                if withmatchlen {
+                    m.push(Reply::Int(match_len));
+                }
+                matches.push(Reply::Array(m));
+            }
+            astart = alen;
+        }
+    }
+    if getidx {
+        return Ok(Reply::Map(vec![
+            (Reply::bulk("matches"), Reply::Array(matches)),
+            (Reply::bulk("len"), Reply::Int(total as i64)),
+        ]));
+    }
+    Ok(Reply::bulk(result))
+}

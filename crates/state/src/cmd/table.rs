@@ -13,8 +13,9 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, dump, function, geo, hash, hll, info, keys, list, migrate, monitor, object, pubsub,
-    script, set, slowlog, sort, standalone, stream, strings, swapdb, tracking, tx, zalgebra, zset,
+    bits, conn, dump, function, geo, hash, hll, info, keys, latency, list, memory, migrate,
+    monitor, object, pubsub, script, set, slowlog, sort, standalone, stream, strings, swapdb,
+    tracking, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -81,6 +82,7 @@ static TABLE: &[Spec] = &[
     c("strlen", 2, BORROWS_ARGS, K1, strings::strlen),
     c("getrange", 4, 0, K1, strings::getrange),
     c("substr", 4, 0, K1, strings::getrange),
+    c("lcs", -3, 0, K12, strings::lcs),
     c("setrange", 4, WM, K1, strings::setrange),
     c("incr", 2, WM | BORROWS_ARGS, K1, strings::incr),
     c("decr", 2, WM | BORROWS_ARGS, K1, strings::decr),
@@ -156,7 +158,7 @@ static TABLE: &[Spec] = &[
     c("dump", 2, 0, K1, dump::dump),
     c("restore", -4, WM, K1, dump::restore),
     cm("migrate", -6, W, migrate::migrate_keys, migrate::migrate),
-    c("sort", -2, WM | NOTOUCH, K1, sort::sort),
+    cm("sort", -2, WM | NOTOUCH, sort::sort_keys, sort::sort).shown_keys(K1),
     c("sort_ro", -2, 0, K1, sort::sort_ro),
     container("object", -2, 0, OBJECT_SUBS),
     container("memory", -2, 0, MEMORY_SUBS),
@@ -423,6 +425,7 @@ static TABLE: &[Spec] = &[
     container("client", -2, NOSCRIPT, CLIENT_SUBS),
     container("config", -2, NOSCRIPT, CONFIG_SUBS),
     container("slowlog", -2, 0, SLOWLOG_SUBS),
+    container("latency", -2, 0, LATENCY_SUBS),
     Spec::container_run("command", -1, 0, COMMAND_SUBS, conn::command::<Table>),
     container("acl", -2, NOSCRIPT, ACL_SUBS),
     // What a standalone redis-server on its defaults refuses (standalone.rs).
@@ -505,6 +508,15 @@ static ACL_SUBS: &[Spec] = &[
     c("acl|setuser", -3, NOSCRIPT | ADMIN, NK, conn::acl_setuser),
     c("acl|deluser", -3, NOSCRIPT | ADMIN, NK, conn::acl_deluser),
     c("acl|cat", -2, NOSCRIPT, NK, conn::acl_cat),
+    c("acl|getuser", 3, NOSCRIPT | ADMIN, NK, conn::acl_getuser),
+    c("acl|log", -2, NOSCRIPT | ADMIN, NK, conn::acl_log_cmd),
+    c(
+        "acl|dryrun",
+        -4,
+        NOSCRIPT | ADMIN,
+        NK,
+        conn::acl_dryrun::<Table>,
+    ),
 ];
 
 static XGROUP_SUBS: &[Spec] = &[
@@ -542,6 +554,10 @@ static OBJECT_SUBS: &[Spec] = &[
 ];
 static MEMORY_SUBS: &[Spec] = &[
     c("memory|usage", -3, 0, K2, object::memory_usage),
+    c("memory|stats", 2, 0, NK, memory::stats),
+    c("memory|doctor", 2, 0, NK, memory::doctor),
+    c("memory|malloc-stats", 2, 0, NK, memory::malloc_stats),
+    c("memory|purge", 2, 0, NK, memory::purge),
     c("memory|help", 2, 0, NK, object::memory_help),
 ];
 static SCRIPT_SUBS: &[Spec] = &[
@@ -627,6 +643,21 @@ static SLOWLOG_SUBS: &[Spec] = &[
     c("slowlog|reset", 2, ADMIN, NK, slowlog::reset),
     c("slowlog|help", 2, 0, NK, slowlog::help),
 ];
+static LATENCY_SUBS: &[Spec] = &[
+    c("latency|latest", 2, ADMIN | NOSCRIPT, NK, latency::latest),
+    c("latency|history", 3, ADMIN | NOSCRIPT, NK, latency::history),
+    c("latency|reset", -2, ADMIN | NOSCRIPT, NK, latency::reset),
+    c("latency|doctor", 2, ADMIN | NOSCRIPT, NK, latency::doctor),
+    c("latency|graph", 3, ADMIN | NOSCRIPT, NK, latency::graph),
+    c(
+        "latency|histogram",
+        -2,
+        ADMIN | NOSCRIPT,
+        NK,
+        latency::histogram::<Table>,
+    ),
+    c("latency|help", 2, 0, NK, latency::help),
+];
 static CONFIG_SUBS: &[Spec] = &[
     c("config|get", -3, NOSCRIPT | ADMIN, NK, conn::config_get),
     c("config|set", -4, NOSCRIPT | ADMIN, NK, conn::config_set),
@@ -647,6 +678,14 @@ static CONFIG_SUBS: &[Spec] = &[
 ];
 static COMMAND_SUBS: &[Spec] = &[
     c("command|count", 2, 0, NK, conn::command_count::<Table>),
+    c("command|getkeys", -4, 0, NK, conn::command_getkeys::<Table>),
+    c(
+        "command|getkeysandflags",
+        -4,
+        0,
+        NK,
+        conn::command_getkeysandflags::<Table>,
+    ),
     c("command|docs", -2, 0, NK, conn::command_docs::<Table>),
     c("command|info", -2, 0, NK, conn::command_info::<Table>),
     c("command|list", -2, 0, NK, conn::command_list::<Table>),
