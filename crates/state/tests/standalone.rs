@@ -123,6 +123,20 @@ fn what_a_standalone_server_refuses() {
         command getkeys eval_ro "return 1" 2 a b
         command getkeysandflags move k 1
         command getkeys cluster info
+        set src v
+        dump nosuch
+        restore-asking r2 0 "\x00\x01v\n\x00\x9b\x8d\x9c\x84\x8a\x02\xe1\xd7"
+        restore-asking
+        ~command list filterby pattern module*
+        ~command list filterby pattern slowlog*
+        ~command list filterby pattern *|help
+        acl help
+        client help
+        command help
+        config help
+        pubsub help
+        script help
+        ~command list filterby aclcat keyspace
         "#,
     );
 }

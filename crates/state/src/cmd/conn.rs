@@ -1083,9 +1083,11 @@ pub(super) fn command_list<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
         }
         _ => return Err(syntax()),
     };
+    // Subcommands are listed too (`config|get`), as Redis 7 lists them.
     Ok(Reply::Array(
         T::all()
             .iter()
+            .flat_map(|s| std::iter::once(s).chain(s.subs.iter()))
             .filter(|s| keep(s.name))
             .map(|s| Reply::bulk(s.name))
             .collect(),

@@ -19,6 +19,7 @@ mod dump;
 mod function;
 mod geo;
 mod hash;
+mod help;
 mod hll;
 mod info;
 mod keys;

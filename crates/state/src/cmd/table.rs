@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, dump, function, geo, hash, hll, info, keys, latency, list, memory, migrate,
+    bits, conn, dump, function, geo, hash, help, hll, info, keys, latency, list, memory, migrate,
     monitor, object, pubsub, script, set, slowlog, sort, standalone, stream, strings, swapdb,
     tracking, tx, zalgebra, zset,
 };
@@ -157,6 +157,9 @@ static TABLE: &[Spec] = &[
     // RDB serialization: moving values to and from Redis.
     c("dump", 2, 0, K1, dump::dump),
     c("restore", -4, WM, K1, dump::restore),
+    // What `redis-cli --cluster import` and MIGRATE send to a cluster node:
+    // RESTORE under the ASKING flag, which means nothing off a cluster.
+    c("restore-asking", -4, WM, K1, dump::restore),
     cm("migrate", -6, W, migrate::migrate_keys, migrate::migrate),
     cm("sort", -2, WM | NOTOUCH, sort::sort_keys, sort::sort).shown_keys(K1),
     c("sort_ro", -2, 0, K1, sort::sort_ro),
@@ -502,6 +505,7 @@ static MODULE_SUBS: &[Spec] = &[
 ];
 
 static ACL_SUBS: &[Spec] = &[
+    c("acl|help", 2, 0, NK, help::help),
     c("acl|whoami", 2, NOSCRIPT, NK, conn::acl_whoami),
     c("acl|users", 2, NOSCRIPT | ADMIN, NK, conn::acl_users),
     c("acl|list", 2, NOSCRIPT | ADMIN, NK, conn::acl_list),
@@ -561,6 +565,7 @@ static MEMORY_SUBS: &[Spec] = &[
     c("memory|help", 2, 0, NK, object::memory_help),
 ];
 static SCRIPT_SUBS: &[Spec] = &[
+    c("script|help", 2, 0, NK, help::help),
     c("script|load", 3, NOSCRIPT, NK, script::load),
     c("script|exists", -3, NOSCRIPT, NK, script::exists),
     c("script|flush", -2, NOSCRIPT, NK, script::flush),
@@ -578,6 +583,7 @@ static FUNCTION_SUBS: &[Spec] = &[
     c("function|help", 2, 0, NK, function::help),
 ];
 static PUBSUB_SUBS: &[Spec] = &[
+    c("pubsub|help", 2, 0, NK, help::help),
     c("pubsub|channels", -2, PUBSUB, NK, pubsub::channels),
     c("pubsub|numsub", -2, PUBSUB, NK, pubsub::numsub),
     c("pubsub|numpat", 2, PUBSUB, NK, pubsub::numpat),
@@ -593,6 +599,7 @@ static PUBSUB_SUBS: &[Spec] = &[
 /// CLIENT subcommands.
 const CLIENT_SUB: u32 = NOSCRIPT | KEEPS_CACHING;
 static CLIENT_SUBS: &[Spec] = &[
+    c("client|help", 2, 0, NK, help::help),
     c("client|setname", 3, CLIENT_SUB, NK, conn::client_setname),
     c("client|getname", 2, CLIENT_SUB, NK, conn::client_getname),
     c("client|id", 2, CLIENT_SUB, NK, conn::client_id),
@@ -659,6 +666,7 @@ static LATENCY_SUBS: &[Spec] = &[
     c("latency|help", 2, 0, NK, latency::help),
 ];
 static CONFIG_SUBS: &[Spec] = &[
+    c("config|help", 2, 0, NK, help::help),
     c("config|get", -3, NOSCRIPT | ADMIN, NK, conn::config_get),
     c("config|set", -4, NOSCRIPT | ADMIN, NK, conn::config_set),
     c(
@@ -677,6 +685,7 @@ static CONFIG_SUBS: &[Spec] = &[
     ),
 ];
 static COMMAND_SUBS: &[Spec] = &[
+    c("command|help", 2, 0, NK, help::help),
     c("command|count", 2, 0, NK, conn::command_count::<Table>),
     c("command|getkeys", -4, 0, NK, conn::command_getkeys::<Table>),
     c(
