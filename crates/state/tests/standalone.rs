@@ -123,6 +123,9 @@ fn what_a_standalone_server_refuses() {
         command getkeys eval_ro "return 1" 2 a b
         command getkeysandflags move k 1
         command getkeys cluster info
+        command getkeys xread foo streams a b
+        command getkeys xread count 2 streams a b 0 0
+        command getkeys xreadgroup group g c streams s 0
         set src v
         dump nosuch
         restore-asking r2 0 "\x00\x01v\n\x00\x9b\x8d\x9c\x84\x8a\x02\xe1\xd7"
