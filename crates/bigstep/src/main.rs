@@ -59,6 +59,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
     start_allocator_housekeeping();
+    state::set_allocator_name("mimalloc");
     let result = match cli.command {
         Command::Up(args) => cmd::up::run(args),
         Command::Balance(args) => cmd::balance::run(args),

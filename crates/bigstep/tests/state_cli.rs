@@ -419,6 +419,11 @@ fn memory_freed_by_flushall_returns_to_the_system_while_idle() {
         }
     }
     assert_eq!(c.cmd("DBSIZE"), format!(":{KEYS}"));
+    // INFO names the allocator the binary runs on (it said libc).
+    assert!(
+        c.cmd("INFO memory").contains("mem_allocator:mimalloc\r\n"),
+        "INFO memory names mimalloc"
+    );
     let loaded = rss_kib();
     assert!(
         loaded > base + 40 * 1024,

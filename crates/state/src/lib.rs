@@ -46,3 +46,15 @@ pub use acl::UserConfig;
 pub use config::{parse_memory, Config, Fsync, Policy, REDIS_VERSION};
 pub use file::{LimitsToml, Secret, StateToml, UserToml};
 pub use server::{RunError, Server, StartError};
+
+static ALLOCATOR: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Names the process's memory allocator for INFO's `mem_allocator`: the binary
+/// chooses the global allocator, and a library cannot see which. `libc` until set.
+pub fn set_allocator_name(name: &'static str) {
+    let _ = ALLOCATOR.set(name);
+}
+
+pub(crate) fn allocator_name() -> &'static str {
+    ALLOCATOR.get().copied().unwrap_or("libc")
+}
