@@ -135,7 +135,7 @@ pub(crate) fn acl_check(ctx: &mut Ctx<'_>, spec: &Spec, argv: &[Bytes]) -> Resul
                 Context::Toplevel
             };
             let user = ctx.c.user.as_bytes().to_vec();
-            super::conn::acl_log(ctx, reason, context, object.to_vec(), user);
+            super::client_info::acl_log(ctx, reason, context, object.to_vec(), user);
             d
         })
 }

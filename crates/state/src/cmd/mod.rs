@@ -12,6 +12,7 @@ mod args;
 mod bits;
 pub(crate) mod busy;
 mod call;
+mod client_info;
 pub(crate) mod conn;
 mod ctx;
 mod dispatch;
