@@ -918,12 +918,10 @@ async fn block_wait(
             }
         }
     }
-    // Timed out: leave the queues, then take a reply that raced in, if any.
-    cmd::unblock(&mut shared.lock_idle().await.store, client.id);
-    match spec.rx.try_recv() {
-        Ok(r) => Some(r),
-        Err(_) => Some(spec.on_timeout),
-    }
+    // Timed out: leave the queues with the timeout reply, unless a reply
+    // (served, or CLIENT UNBLOCK's) raced in first; either is in `rx` now.
+    cmd::time_out(&mut shared.lock_idle().await.store, client.id, None);
+    spec.rx.try_recv().ok()
 }
 
 async fn disconnect(shared: &Shared, client: &mut Client) {

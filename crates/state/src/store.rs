@@ -306,6 +306,9 @@ pub(crate) struct Blocked {
     pub(crate) op: BlockOp,
     /// Where the reply goes.
     pub(crate) tx: oneshot::Sender<Reply>,
+    /// What it is answered when its timeout expires (or CLIENT UNBLOCK
+    /// releases it as if it had).
+    pub(crate) on_timeout: Reply,
 }
 
 /// A command registered the client as blocked: the connection waits on `rx`.
@@ -314,8 +317,6 @@ pub(crate) struct BlockSpec {
     pub(crate) rx: oneshot::Receiver<Reply>,
     /// 0 = forever.
     pub(crate) timeout_ms: u64,
-    /// What to reply on timeout.
-    pub(crate) on_timeout: Reply,
 }
 
 /// Connection-local client state.

@@ -13,9 +13,9 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, dump, function, geo, hash, help, hll, info, keys, latency, list, memory, migrate,
-    monitor, object, pubsub, script, set, slowlog, sort, standalone, stream, strings, swapdb,
-    tracking, tx, zalgebra, zset,
+    bits, client_control, conn, dump, function, geo, hash, help, hll, info, keys, latency, list,
+    memory, migrate, monitor, object, pubsub, script, set, slowlog, sort, standalone, stream,
+    strings, swapdb, tracking, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -607,6 +607,13 @@ static CLIENT_SUBS: &[Spec] = &[
     c("client|list", -2, CLIENT_SUB | ADMIN, NK, conn::client_list),
     c("client|info", 2, CLIENT_SUB, NK, conn::client_info),
     c("client|kill", -3, CLIENT_SUB | ADMIN, NK, conn::client_kill),
+    c(
+        "client|unblock",
+        -3,
+        CLIENT_SUB | ADMIN,
+        NK,
+        client_control::client_unblock,
+    ),
     c(
         "client|no-evict",
         3,

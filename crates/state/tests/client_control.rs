@@ -1,0 +1,146 @@
+//! CLIENT UNBLOCK, REPLY, PAUSE and UNPAUSE against redis-server 7.0: the
+//! same commands go to both servers and the replies (and, for blocked and
+//! paused clients, the order they arrive in) must match.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Conn, Pair};
+use state::resp::Frame;
+
+/// Waits (bounded) until INFO reports `n` blocked clients.
+fn wait_blocked(c: &mut Conn, n: usize) {
+    common::wait_for(
+        &format!("{n} blocked clients"),
+        Duration::from_secs(10),
+        || {
+            let Frame::Bulk(info) = c.cmd("info clients") else {
+                panic!("info")
+            };
+            String::from_utf8_lossy(&info).contains(&format!("blocked_clients:{n}\r\n"))
+        },
+    );
+}
+
+fn id_of(c: &mut Conn) -> i64 {
+    match c.cmd("client id") {
+        Frame::Integer(i) => i,
+        f => panic!("client id answered {f:?}"),
+    }
+}
+
+/// Every blocking command, released by CLIENT UNBLOCK with TIMEOUT (the
+/// reply its timeout would give), the default (TIMEOUT), and ERROR.
+#[test]
+fn unblock_releases_blocked_clients_as_redis_does() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        set str v
+        xadd s 1-1 f v
+        xgroup create s g $
+        client unblock
+        client unblock 1 timeout extra
+        client unblock x
+        client unblock 1 foo
+        client unblock x foo
+        client unblock -1
+        client unblock 0
+        client unblock 999999
+        client unblock 999999 error
+        "#,
+    );
+    let blocking = [
+        "blpop q 0",
+        "brpop q1 q2 0",
+        "blmove q dst left right 0",
+        "brpoplpush q dst 0",
+        "bzpopmin z 0",
+        "bzpopmax z 100",
+        "blmpop 0 1 q left",
+        "bzmpop 0 2 z1 z2 min count 3",
+        "xread block 0 streams s $",
+        "xreadgroup group g c block 0 streams s >",
+    ];
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut blocked = Conn::connect(addr);
+        let id = id_of(&mut blocked);
+        let mut got = Vec::new();
+        // Not blocked: 0, also for the caller itself.
+        got.push(ctl.cmd(&format!("client unblock {id}")));
+        let me = id_of(&mut ctl);
+        got.push(ctl.cmd(&format!("client unblock {me} error")));
+        for cmd in blocking {
+            for how in ["", " timeout", " TIMEOUT", " error", " Error"] {
+                let args: Vec<Vec<u8>> = cmd.split(' ').map(|w| w.as_bytes().to_vec()).collect();
+                blocked.send_args(&args);
+                wait_blocked(&mut ctl, 1);
+                got.push(ctl.cmd(&format!("client unblock {id}{how}")));
+                got.push(blocked.read().expect("released client answered"));
+                // Released: no longer blocked, a second UNBLOCK finds nothing,
+                // and data arriving later is not taken by it.
+                got.push(ctl.cmd(&format!("client unblock {id}")));
+                wait_blocked(&mut ctl, 0);
+            }
+        }
+        got.push(ctl.cmd("lpush q later"));
+        got.push(ctl.cmd("lrange q 0 -1"));
+        got.push(ctl.cmd("exists dst"));
+        // Still a working connection.
+        got.push(blocked.cmd("ping"));
+        // RESP3: the timeout reply is RESP3's null.
+        got.push(blocked.cmd("hello 3"));
+        let f = match &got[got.len() - 1] {
+            Frame::Map(_) => Frame::Simple("map".into()),
+            f => f.clone(),
+        };
+        got.pop();
+        got.push(f);
+        blocked.send_raw(b"BLPOP nothing 0\r\n");
+        wait_blocked(&mut ctl, 1);
+        got.push(ctl.cmd(&format!("client unblock {id} timeout")));
+        got.push(blocked.read().expect("released"));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+    assert!(
+        seen[0].contains(&Frame::Error(
+            "UNBLOCKED client unblocked via CLIENT UNBLOCK".into()
+        )),
+        "{:?}",
+        seen[0]
+    );
+}
+
+/// A client blocked with a timeout and released by UNBLOCK does not get a
+/// second answer when its timer would have fired; nor does a client served
+/// before the UNBLOCK get a timeout reply.
+#[test]
+fn unblock_then_timer_answers_once() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut blocked = Conn::connect(addr);
+        let id = id_of(&mut blocked);
+        blocked.send_raw(b"BLPOP q 0.2\r\n");
+        wait_blocked(&mut ctl, 1);
+        let mut got = vec![ctl.cmd(&format!("client unblock {id} error"))];
+        got.push(blocked.read().expect("released"));
+        // Past the timer (0.2 s): no second answer arrives.
+        assert_eq!(blocked.try_read(Duration::from_millis(500)), None);
+        got.push(blocked.cmd("echo next"));
+        // Served first, then UNBLOCK finds nothing.
+        blocked.send_raw(b"BLPOP q 0\r\n");
+        wait_blocked(&mut ctl, 1);
+        got.push(ctl.cmd("rpush q a"));
+        got.push(blocked.read().expect("served"));
+        got.push(ctl.cmd(&format!("client unblock {id}")));
+        got.push(blocked.cmd("echo after"));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
