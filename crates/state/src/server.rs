@@ -39,7 +39,7 @@ use crate::config::{Config, Fsync};
 use crate::lua::Scripting;
 use crate::resp::{Argv, Limits, Reply};
 use crate::shared::{Locked, Shared, StoreGuard};
-use crate::store::{now_ms, AofPending, Client, ClientEntry, ClientShared, Store};
+use crate::store::{now_ms, AofPending, Client, ClientEntry, ClientShared, Replies, Store};
 
 /// A client's read buffer, as Redis's (PROTO_IOBUF_LEN).
 const INBUF: usize = 16 * 1024;
@@ -603,7 +603,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                         break 'conn;
                     }
                     match block_wait(&shared, &mut client, &mut sock, inbuf).await {
-                        Some(r) => r.encode(client.proto, out),
+                        Some(r) => answer(&mut client, &r, out),
                         None => break 'conn,
                     }
                     let s = shared.lock_idle().await;
@@ -804,7 +804,7 @@ fn run_batch(
                 Ok(g) => guard = Some(g),
                 Err(kind) => match cmd::busy::serve(&shared.watch, client, kind, argv) {
                     Step::Reply(reply) => {
-                        reply.encode(client.proto, out);
+                        answer(client, &reply, out);
                         if client.close {
                             return Batch::Close;
                         }
@@ -859,16 +859,32 @@ fn run_batch(
             w.at = off;
             w.always = s.cfg.appendfsync == Fsync::Always;
         }
-        reply.encode(client.proto, out);
+        // A blocked command is answered when it is released (Batch::Block).
         if client.block.is_some() {
             return Batch::Block;
         }
+        answer(client, &reply, out);
         if client.close {
             return Batch::Close;
         }
         if out.len() > 64 * 1024 {
             return Batch::Flush;
         }
+    }
+}
+
+/// Writes a command's reply unless CLIENT REPLY holds it back, and moves
+/// SKIP on: CLIENT REPLY SKIP mutes the command after it, as Redis's
+/// `resetClient` does. Pushes are not written through here.
+fn answer(client: &mut Client, reply: &Reply, out: &mut BytesMut) {
+    match client.replies {
+        Replies::On => reply.encode(client.proto, out),
+        Replies::Off => {}
+        Replies::SkipNext => {
+            reply.encode(client.proto, out);
+            client.replies = Replies::Skip;
+        }
+        Replies::Skip => client.replies = Replies::On,
     }
 }
 

@@ -319,6 +319,22 @@ pub(crate) struct BlockSpec {
     pub(crate) timeout_ms: u64,
 }
 
+/// CLIENT REPLY: whether a connection's command replies are written.
+/// Pushes (pub/sub messages, invalidations) are written either way, as
+/// redis-server 7.0 does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Replies {
+    /// Every reply (the default, and CLIENT REPLY ON).
+    #[default]
+    On,
+    /// None until CLIENT REPLY ON (CLIENT REPLY OFF).
+    Off,
+    /// CLIENT REPLY SKIP was the command just run: the next one is muted.
+    SkipNext,
+    /// This command's reply is muted; the one after is written.
+    Skip,
+}
+
 /// Connection-local client state.
 pub(crate) struct Client {
     /// Id.
@@ -358,6 +374,8 @@ pub(crate) struct Client {
     pub(crate) unregistered: Option<Box<ClientEntry>>,
     /// The last command it ran, as its registry entry has it.
     pub(crate) last_cmd: &'static str,
+    /// CLIENT REPLY's setting.
+    pub(crate) replies: Replies,
 }
 
 impl Client {
@@ -391,6 +409,7 @@ impl Client {
                 subscriptions: 0,
                 unregistered: None,
                 last_cmd: "",
+                replies: Replies::On,
             },
             rx,
         )

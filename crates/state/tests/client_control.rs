@@ -92,13 +92,7 @@ fn unblock_releases_blocked_clients_as_redis_does() {
         // Still a working connection.
         got.push(blocked.cmd("ping"));
         // RESP3: the timeout reply is RESP3's null.
-        got.push(blocked.cmd("hello 3"));
-        let f = match &got[got.len() - 1] {
-            Frame::Map(_) => Frame::Simple("map".into()),
-            f => f.clone(),
-        };
-        got.pop();
-        got.push(f);
+        got.push(map_as_kind(blocked.cmd("hello 3")));
         blocked.send_raw(b"BLPOP nothing 0\r\n");
         wait_blocked(&mut ctl, 1);
         got.push(ctl.cmd(&format!("client unblock {id} timeout")));
@@ -143,4 +137,68 @@ fn unblock_then_timer_answers_once() {
         seen.push(got);
     }
     assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
+
+/// CLIENT REPLY OFF / ON / SKIP, pipelined as mass-insert tools send them:
+/// everything muted is still run, the first reply after ON is its OK, and
+/// pushes (pub/sub, RESP3 invalidations) are delivered while replies are
+/// off, as redis-server 7.0 does.
+#[test]
+fn client_reply_mutes_replies_not_pushes() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    let script: &[&[u8]] = &[
+        b"CLIENT REPLY OFF\r\nSET a 1\r\nINCR a\r\nUNKNOWNCMD\r\nGET a\r\nCLIENT REPLY ON\r\nGET a\r\n",
+        b"CLIENT REPLY SKIP\r\nPING x\r\nPING y\r\n",
+        b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING z\r\n",
+        b"CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nPING 1\r\nPING 2\r\n",
+        b"CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING 3\r\nCLIENT REPLY ON\r\nPING 4\r\n",
+        b"CLIENT REPLY OFF\r\nRESET\r\nPING 5\r\n",
+        b"CLIENT REPLY SKIP\r\nRESET\r\nPING 6\r\n",
+        b"CLIENT REPLY foo\r\nCLIENT REPLY\r\nCLIENT REPLY on x\r\nPING 7\r\n",
+        b"CLIENT REPLY SKIP\r\nEVAL \"return 1\" 0\r\nEVAL \"redis.call('client','reply','off')\" 0\r\n",
+    ];
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut c = Conn::connect(addr);
+        let mut other = Conn::connect(addr);
+        let mut got = Vec::new();
+        for s in script {
+            c.send_raw(s);
+            // Each batch ends in a command that answers: read until it.
+            got.push(c.read().expect("reply"));
+            while let Some(f) = c.try_read(Duration::from_millis(200)) {
+                got.push(f);
+            }
+            got.push(Frame::Simple("--".into()));
+        }
+        // A blocked command after SKIP is muted when it is served.
+        c.send_raw(b"CLIENT REPLY SKIP\r\nBLPOP q 0\r\n");
+        wait_blocked(&mut other, 1);
+        got.push(other.cmd("rpush q v"));
+        wait_blocked(&mut other, 0);
+        got.push(c.cmd("lrange q 0 -1"));
+        // Pushes while replies are off.
+        got.push(map_as_kind(c.cmd("hello 3")));
+        c.send_raw(b"SUBSCRIBE ch\r\n");
+        got.push(c.read().expect("subscribed"));
+        c.send_raw(b"CLIENT TRACKING ON\r\n");
+        got.push(c.read().expect("tracking"));
+        got.push(c.cmd("get tk"));
+        c.send_raw(b"CLIENT REPLY OFF\r\nPING\r\n");
+        got.push(other.cmd("publish ch hi"));
+        got.push(other.cmd("set tk 1"));
+        got.push(c.read().expect("message while off"));
+        got.push(c.read().expect("invalidation while off"));
+        got.push(c.cmd("client reply on"));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
+
+/// A map (HELLO's server details differ between the servers) as "map".
+fn map_as_kind(f: Frame) -> Frame {
+    match f {
+        Frame::Map(_) => Frame::Simple("map".into()),
+        f => f,
+    }
 }

@@ -1,11 +1,13 @@
 //! CLIENT subcommands that steer other connections or this one's replies:
-//! UNBLOCK (release a client blocked in BLPOP & co.).
+//! UNBLOCK (release a client blocked in BLPOP & co.) and REPLY (mute this
+//! connection's replies, as mass-insert tools do).
 
 use bytes::Bytes;
 
 use super::args::{int, is};
 use super::ctx::{Ctx, R};
 use crate::resp::Reply;
+use crate::store::Replies;
 
 /// What a client released by CLIENT UNBLOCK ... ERROR is answered (Redis's
 /// words and error code).
@@ -31,6 +33,27 @@ pub(super) fn client_unblock(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let error = error.then(|| Reply::Error(UNBLOCKED.into()));
     let released = u64::try_from(id).is_ok_and(|id| super::time_out(ctx.s, id, error));
     Ok(Reply::Int(i64::from(released)))
+}
+
+/// CLIENT REPLY ON|OFF|SKIP. ON answers OK; OFF and SKIP answer nothing
+/// (the connection writes no reply while `replies` is not `On`, see
+/// `server::answer`). SKIP while OFF changes nothing, as in Redis.
+pub(super) fn client_reply(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    let w = &a[2];
+    if is(w, "on") {
+        ctx.c.replies = Replies::On;
+        Ok(Reply::Ok)
+    } else if is(w, "off") {
+        ctx.c.replies = Replies::Off;
+        Ok(Reply::None)
+    } else if is(w, "skip") {
+        if ctx.c.replies != Replies::Off {
+            ctx.c.replies = Replies::SkipNext;
+        }
+        Ok(Reply::None)
+    } else {
+        Err(super::args::syntax())
+    }
 }
 
 /// Redis's answer to a CLIENT subcommand with a wrong number of arguments

@@ -615,6 +615,13 @@ static CLIENT_SUBS: &[Spec] = &[
         client_control::client_unblock,
     ),
     c(
+        "client|reply",
+        3,
+        CLIENT_SUB,
+        NK,
+        client_control::client_reply,
+    ),
+    c(
         "client|no-evict",
         3,
         CLIENT_SUB | ADMIN,
