@@ -202,3 +202,132 @@ fn map_as_kind(f: Frame) -> Frame {
         f => f,
     }
 }
+
+#[test]
+fn client_pause_arguments_as_redis() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        client unpause
+        client pause
+        client pause x
+        client pause -1
+        client pause 1.5
+        client pause 99999999999999999999
+        client pause 10 foo
+        client pause 10 write x
+        client unpause x
+        client pause 0
+        client pause 0 write
+        client pause 0 ALL
+        client unpause
+        "#,
+    );
+}
+
+/// CLIENT PAUSE WRITE: writes and commands that may propagate (PUBLISH,
+/// PFCOUNT, EVAL) wait, in the order they came, also the pausing client's
+/// own; reads, EVAL_RO and a read-only EXEC run; expired keys are not
+/// deleted meanwhile; a held client that disconnects does not hold up
+/// the ones behind it; UNPAUSE releases them all.
+#[test]
+fn client_pause_write_holds_writes_in_order() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut reader = Conn::connect(addr);
+        let mut got = vec![ctl.cmd("set e 1 px 1"), ctl.cmd("set k 0")];
+        got.push(ctl.cmd("client pause 60000 write"));
+        let mut held = Vec::new();
+        let mut gone = Conn::connect(addr);
+        for (n, cmd) in [
+            "rpush l a",
+            "rpush l b",
+            "publish ch x",
+            "pfcount h",
+            "eval \"return redis.call('incr', KEYS[1])\" 1 k",
+            "gone",
+            "set k 5",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if cmd == "gone" {
+                gone.send_raw(b"SET k 100\r\n");
+            } else {
+                let mut c = Conn::connect(addr);
+                let args: Vec<Vec<u8>> = common_split(cmd);
+                c.send_args(&args);
+                held.push(c);
+            }
+            wait_blocked(&mut reader, n + 1);
+        }
+        // The one that disconnects leaves the queue.
+        drop(gone);
+        wait_blocked(&mut reader, 6);
+        // Reads run meanwhile; the expired key is not deleted.
+        std::thread::sleep(Duration::from_millis(300));
+        for cmd in [
+            "get k",
+            "lrange l 0 -1",
+            "eval_ro \"return redis.call('get', KEYS[1])\" 1 k",
+            "dbsize",
+            "multi",
+            "get k",
+            "exec",
+            "ping",
+        ] {
+            got.push(reader.cmd(cmd));
+        }
+        // The pausing client's own writes wait too.
+        ctl.send_raw(b"SET mine 1\r\n");
+        wait_blocked(&mut reader, 7);
+        assert_eq!(ctl.try_read(Duration::from_millis(200)), None);
+        got.push(reader.cmd("client unpause"));
+        got.push(ctl.read().expect("own write after unpause"));
+        for c in &mut held {
+            got.push(c.read().expect("held command ran"));
+        }
+        got.push(reader.cmd("lrange l 0 -1"));
+        got.push(reader.cmd("get k"));
+        wait_blocked(&mut reader, 0);
+        common::wait_for("expired key deleted", Duration::from_secs(10), || {
+            reader.cmd("dbsize") == Frame::Integer(4)
+        });
+        reader.cmd("flushall");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
+
+/// CLIENT PAUSE ALL holds every command, the pausing client's own too,
+/// until it ends by itself; then they run.
+#[test]
+fn client_pause_all_holds_everything_until_it_ends() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut other = Conn::connect(addr);
+        let mut got = vec![ctl.cmd("client pause 3000")];
+        other.send_raw(b"GET k\r\n");
+        ctl.send_raw(b"CLIENT UNPAUSE\r\n");
+        assert_eq!(other.try_read(Duration::from_millis(300)), None);
+        assert_eq!(ctl.try_read(Duration::from_millis(100)), None);
+        got.push(other.read().expect("after the pause"));
+        got.push(ctl.read().expect("after the pause"));
+        got.push(other.cmd("ping"));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
+
+/// Splits a test command line as redis-cli would.
+fn common_split(line: &str) -> Vec<Vec<u8>> {
+    state::resp::split_args(line.as_bytes())
+        .expect("test line parses")
+        .into_iter()
+        .map(|b| b.to_vec())
+        .collect()
+}

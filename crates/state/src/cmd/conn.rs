@@ -1179,6 +1179,7 @@ pub(super) fn command_getkeysandflags<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Byte
 
 /// Removes every trace of a disconnected client.
 pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
+    super::client_control::leave_pause_queue(s, c.id);
     if s.tracking.on > 0 {
         s.tracking.disable(c.id);
         s.tracking.client_gone(c.id);
