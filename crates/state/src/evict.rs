@@ -13,7 +13,7 @@ use rand::Rng;
 
 use crate::config::Policy;
 use crate::spec::Spec;
-use crate::store::{notify, Store};
+use crate::store::{notify, now_ms, Store};
 
 const ENTRY_OVERHEAD: usize = 64;
 
@@ -59,6 +59,10 @@ pub(crate) fn make_room(s: &mut Store) -> bool {
     }
     if s.used_memory as u64 > s.cfg.maxmemory {
         recount(s);
+    }
+    // CLIENT PAUSE: nothing is evicted while it holds (as in Redis).
+    if s.paused(now_ms()) {
+        return s.used_memory as u64 <= s.cfg.maxmemory;
     }
     let mut rng = rand::rng();
     let mut guard = 0;

@@ -39,7 +39,7 @@ use crate::config::{Config, Fsync};
 use crate::lua::Scripting;
 use crate::resp::{Argv, Limits, Reply};
 use crate::shared::{Locked, Shared, StoreGuard};
-use crate::store::{now_ms, AofPending, Client, ClientEntry, ClientShared, Store};
+use crate::store::{now_ms, AofPending, Client, ClientEntry, ClientShared, Replies, Store};
 
 /// A client's read buffer, as Redis's (PROTO_IOBUF_LEN).
 const INBUF: usize = 16 * 1024;
@@ -353,7 +353,13 @@ async fn active_expiry(shared: Arc<Shared>) {
             let Ok(mut s) = shared.lock_unless_busy() else {
                 continue;
             };
-            let n = s.active_expire(now_ms(), 2000);
+            // A CLIENT PAUSE keeps expired keys (Redis deletes none then).
+            let now = now_ms();
+            let n = if s.paused(now) {
+                0
+            } else {
+                s.active_expire(now, 2000)
+            };
             if !s.migrate_sockets.is_empty() {
                 s.migrate_sockets
                     .retain(|_, m| m.last_use.elapsed() <= crate::store::MIGRATE_SOCKET_TTL);
@@ -595,6 +601,19 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                         () = killed(&client.shared) => break 'conn,
                     }
                 }
+                Batch::Paused => {
+                    if !wait_durable(&mut synced, w.at, w.always).await
+                        || !flush(&mut sock, out, &client).await
+                        || is_killed(&client)
+                    {
+                        break 'conn;
+                    }
+                    if let Some(p) = client.postponed.take() {
+                        if !pause_wait(p, &client.shared, &mut sock, inbuf).await {
+                            break 'conn;
+                        }
+                    }
+                }
                 Batch::Block => {
                     if !wait_durable(&mut synced, w.at, w.always).await
                         || !flush(&mut sock, out, &client).await
@@ -603,7 +622,7 @@ async fn handle(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, drain: s
                         break 'conn;
                     }
                     match block_wait(&shared, &mut client, &mut sock, inbuf).await {
-                        Some(r) => r.encode(client.proto, out),
+                        Some(r) => answer(&mut client, &r, out),
                         None => break 'conn,
                     }
                     let s = shared.lock_idle().await;
@@ -761,6 +780,9 @@ enum Batch {
     /// A script is busy and the next request must wait for it (it is
     /// left in the buffer).
     WaitIdle,
+    /// CLIENT PAUSE holds the request (kept in `Request`) until the pause
+    /// ends or its queue moves (`Client::postponed`).
+    Paused,
 }
 
 /// The request being run: its arguments (reused from request to request,
@@ -804,7 +826,7 @@ fn run_batch(
                 Ok(g) => guard = Some(g),
                 Err(kind) => match cmd::busy::serve(&shared.watch, client, kind, argv) {
                     Step::Reply(reply) => {
-                        reply.encode(client.proto, out);
+                        answer(client, &reply, out);
                         if client.close {
                             return Batch::Close;
                         }
@@ -853,22 +875,43 @@ fn run_batch(
         s.request_clock = None;
         // Taken, so a reading left by an earlier batch is never reused.
         carried = std::mem::take(&mut s.clock_after);
+        if client.postponed.is_some() {
+            // CLIENT PAUSE holds it: kept, and run again after the wait.
+            req.held = true;
+            return Batch::Paused;
+        }
         argv.clear();
         let off = s.aof_offset();
         if off > w.at {
             w.at = off;
             w.always = s.cfg.appendfsync == Fsync::Always;
         }
-        reply.encode(client.proto, out);
+        // A blocked command is answered when it is released (Batch::Block).
         if client.block.is_some() {
             return Batch::Block;
         }
+        answer(client, &reply, out);
         if client.close {
             return Batch::Close;
         }
         if out.len() > 64 * 1024 {
             return Batch::Flush;
         }
+    }
+}
+
+/// Writes a command's reply unless CLIENT REPLY holds it back, and moves
+/// SKIP on: CLIENT REPLY SKIP mutes the command after it, as Redis's
+/// `resetClient` does. Pushes are not written through here.
+fn answer(client: &mut Client, reply: &Reply, out: &mut BytesMut) {
+    match client.replies {
+        Replies::On => reply.encode(client.proto, out),
+        Replies::Off => {}
+        Replies::SkipNext => {
+            reply.encode(client.proto, out);
+            client.replies = Replies::Skip;
+        }
+        Replies::Skip => client.replies = Replies::On,
     }
 }
 
@@ -918,11 +961,41 @@ async fn block_wait(
             }
         }
     }
-    // Timed out: leave the queues, then take a reply that raced in, if any.
-    cmd::unblock(&mut shared.lock_idle().await.store, client.id);
-    match spec.rx.try_recv() {
-        Ok(r) => Some(r),
-        Err(_) => Some(spec.on_timeout),
+    // Timed out: leave the queues with the timeout reply, unless a reply
+    // (served, or CLIENT UNBLOCK's) raced in first; either is in `rx` now.
+    cmd::time_out(&mut shared.lock_idle().await.store, client.id, None);
+    spec.rx.try_recv().ok()
+}
+
+/// Waits until a pause holding this client's request ends or its queue
+/// moves (then the request is tried again); false if the client is killed
+/// or disconnects meanwhile (reading on, as Redis does, so a held client
+/// that goes away leaves the queue).
+async fn pause_wait(
+    p: crate::store::Postponed,
+    me: &ClientShared,
+    sock: &mut TcpStream,
+    inbuf: &mut BytesMut,
+) -> bool {
+    let mut moved = p.moved;
+    let sleep = async {
+        match p.until_ms {
+            0 => std::future::pending().await,
+            t => tokio::time::sleep(Duration::from_millis(t.saturating_sub(now_ms()))).await,
+        }
+    };
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            // An error: the pause is gone altogether; look again as well.
+            _ = moved.changed() => return true,
+            () = &mut sleep => return true,
+            () = killed(me) => return false,
+            r = sock.read_buf(inbuf) => match r {
+                Ok(n) if n > 0 && inbuf.len() < 64 * 1024 * 1024 => {}
+                _ => return false,
+            },
+        }
     }
 }
 

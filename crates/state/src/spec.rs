@@ -72,6 +72,10 @@ pub(crate) mod flags {
     pub(crate) const MONITOR_FIRST: u32 = 1 << 18;
     /// Never kept in the SLOWLOG (EXEC: the commands it ran are, each on its own).
     pub(crate) const SKIP_SLOWLOG: u32 = 1 << 19;
+    /// Does not write keys itself but may be propagated (Redis's
+    /// `may_replicate`: EVAL, FCALL, PUBLISH, PFCOUNT, ...): waits out a
+    /// CLIENT PAUSE WRITE as writes do.
+    pub(crate) const MAY_REPLICATE: u32 = 1 << 20;
 }
 
 /// What a command does while a script runs past `busy-reply-threshold`

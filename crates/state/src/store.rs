@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use crate::config::Config;
 pub(crate) use crate::key::Key;
@@ -306,6 +306,9 @@ pub(crate) struct Blocked {
     pub(crate) op: BlockOp,
     /// Where the reply goes.
     pub(crate) tx: oneshot::Sender<Reply>,
+    /// What it is answered when its timeout expires (or CLIENT UNBLOCK
+    /// releases it as if it had).
+    pub(crate) on_timeout: Reply,
 }
 
 /// A command registered the client as blocked: the connection waits on `rx`.
@@ -314,8 +317,59 @@ pub(crate) struct BlockSpec {
     pub(crate) rx: oneshot::Receiver<Reply>,
     /// 0 = forever.
     pub(crate) timeout_ms: u64,
-    /// What to reply on timeout.
-    pub(crate) on_timeout: Reply,
+}
+
+/// A CLIENT PAUSE in force, or one that ended while postponed commands
+/// still wait their turn.
+pub(crate) struct Pause {
+    /// When it ends (ms since the epoch); 0 once CLIENT UNPAUSE ended it.
+    pub(crate) until_ms: u64,
+    /// ALL (every command waits), else WRITE (writes and commands that may
+    /// propagate wait).
+    pub(crate) all: bool,
+    /// Clients whose command waits, in arrival order: after the pause they
+    /// run in this order, each letting the next go.
+    pub(crate) queue: VecDeque<u64>,
+    /// Bumped when the pause ends early or the queue moves: the waiting
+    /// connections look again.
+    pub(crate) moved: watch::Sender<u64>,
+}
+
+impl Pause {
+    /// Whether commands are held at `now`.
+    pub(crate) fn active(&self, now: u64) -> bool {
+        now < self.until_ms
+    }
+
+    /// Wakes the waiting connections to look again.
+    pub(crate) fn bump(&self) {
+        self.moved.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// A command held by CLIENT PAUSE: the connection keeps the request and
+/// runs it again when the pause ends (`until_ms`, 0 = no timer) or moves.
+pub(crate) struct Postponed {
+    /// When the pause ends, if it was in force.
+    pub(crate) until_ms: u64,
+    /// Changes when the pause ends early or the queue moves.
+    pub(crate) moved: watch::Receiver<u64>,
+}
+
+/// CLIENT REPLY: whether a connection's command replies are written.
+/// Pushes (pub/sub messages, invalidations) are written either way, as
+/// redis-server 7.0 does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Replies {
+    /// Every reply (the default, and CLIENT REPLY ON).
+    #[default]
+    On,
+    /// None until CLIENT REPLY ON (CLIENT REPLY OFF).
+    Off,
+    /// CLIENT REPLY SKIP was the command just run: the next one is muted.
+    SkipNext,
+    /// This command's reply is muted; the one after is written.
+    Skip,
 }
 
 /// Connection-local client state.
@@ -357,6 +411,10 @@ pub(crate) struct Client {
     pub(crate) unregistered: Option<Box<ClientEntry>>,
     /// The last command it ran, as its registry entry has it.
     pub(crate) last_cmd: &'static str,
+    /// CLIENT REPLY's setting.
+    pub(crate) replies: Replies,
+    /// Set by a command that CLIENT PAUSE holds back.
+    pub(crate) postponed: Option<Postponed>,
 }
 
 impl Client {
@@ -390,6 +448,8 @@ impl Client {
                 subscriptions: 0,
                 unregistered: None,
                 last_cmd: "",
+                replies: Replies::On,
+                postponed: None,
             },
             rx,
         )
@@ -565,6 +625,9 @@ pub(crate) struct Store {
     pub(crate) blocking_keys: HashMap<(usize, Bytes), VecDeque<u64>>,
     /// Blocked clients.
     pub(crate) blocked: HashMap<u64, Blocked>,
+    /// CLIENT PAUSE, while in force or while held commands drain (None
+    /// otherwise: the one check a command pays).
+    pub(crate) pause: Option<Box<Pause>>,
     /// Keys that received a push while clients were blocked on them.
     pub(crate) ready: Vec<(usize, Bytes)>,
     /// (db, key) → watchers.
@@ -651,6 +714,7 @@ impl Store {
             patterns: Map::default(),
             blocking_keys: HashMap::new(),
             blocked: HashMap::new(),
+            pause: None,
             ready: Vec::new(),
             watched: HashMap::new(),
             tracking: Default::default(),
@@ -786,6 +850,12 @@ impl Store {
             let ch = format!("__keyevent@{db}__:{event}");
             self.publish(ch.as_bytes(), key);
         }
+    }
+
+    /// Whether a CLIENT PAUSE is in force: expiry and eviction delete
+    /// nothing then, as in Redis.
+    pub(crate) fn paused(&self, now: u64) -> bool {
+        self.pause.as_ref().is_some_and(|p| p.active(now))
     }
 
     /// Deletes a key if its time has come. Returns true if it was deleted.

@@ -758,7 +758,12 @@ fn skipped(base: &[String]) -> bool {
     // QUIT closes the connection and SHUTDOWN stops the server, by design
     // (SHUTDOWN's refusals are in conformance.rs, its stops in
     // crates/bigstep/tests/state_shutdown.rs).
-    base[0] == "quit" || base[0] == "shutdown"
+    base[0] == "quit"
+        || base[0] == "shutdown"
+        // CLIENT PAUSE stops every client for as long as a random timeout
+        // says, CLIENT REPLY OFF / SKIP silences the fuzzing connection: both
+        // compared with redis-server in client_control.rs.
+        || (base[0] == "client" && base.get(1).is_some_and(|s| s == "pause" || s == "reply"))
 }
 
 /// Pub/sub context commands: run on their own connection, then RESET.

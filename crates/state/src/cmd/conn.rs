@@ -174,6 +174,11 @@ pub(super) fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     ctx.c.authed = ctx.s.acl.default_auto_login();
     ctx.c.user = Arc::from("default");
     ctx.c.acl_gen = 0;
+    // CLIENT REPLY OFF ends, as in Redis; a SKIP that mutes this very
+    // command still does (Redis clears REPLY_OFF and SKIP_NEXT only).
+    if ctx.c.replies != crate::store::Replies::Skip {
+        ctx.c.replies = crate::store::Replies::On;
+    }
     if let Some(e) = ctx.s.clients.get_mut(&id) {
         e.user = ctx.c.user.clone();
         e.name = None;
@@ -1095,6 +1100,7 @@ pub(super) fn command_getkeysandflags<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Byte
 
 /// Removes every trace of a disconnected client.
 pub(crate) fn forget_client(s: &mut Store, c: &mut Client) {
+    super::client_control::leave_pause_queue(s, c.id);
     if s.tracking.on > 0 {
         s.tracking.disable(c.id);
         s.tracking.client_gone(c.id);

@@ -67,6 +67,12 @@ fn execute_checked(ctx: &mut Ctx<'_>, argv: &mut [Bytes]) -> Result<Reply, Reply
         ctx.s.stats.cmd.reject(spec.name);
         return Err(refused);
     }
+    // Checked before MULTI queues, as Redis does: a write is held even
+    // on its way into a transaction.
+    if ctx.s.pause.is_some() && super::client_control::postpone(ctx, spec, lookup) {
+        ctx.s.stats.commands -= 1; // counted when it runs
+        return Ok(Reply::None);
+    }
     if let Some(queue) = ctx.c.multi.as_mut() {
         if !spec.has(NOQUEUE) {
             queue.push(argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());

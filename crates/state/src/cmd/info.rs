@@ -167,7 +167,8 @@ fn section(s: &Store, sc: &Scripting, name: &str, out: &mut String) {
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\npubsub_clients:{pubsub}\r\nwatching_clients:{}\r\n",
                 s.clients.len(),
                 s.cfg.maxclients,
-                s.blocked.len(),
+                // Commands CLIENT PAUSE holds count as blocked, as in Redis.
+                s.blocked.len() + s.pause.as_ref().map_or(0, |p| p.queue.len()),
                 s.tracking.on,
                 s.watched.len(),
             );

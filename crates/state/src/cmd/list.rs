@@ -335,14 +335,22 @@ pub(super) fn block(
             q.push_back(id);
         }
     }
-    ctx.s.blocked.insert(id, Blocked { db, keys, op, tx });
+    ctx.s.blocked.insert(
+        id,
+        Blocked {
+            db,
+            keys,
+            op,
+            tx,
+            on_timeout,
+        },
+    );
     if let Some(e) = ctx.s.clients.get_mut(&id) {
         e.blocked = true;
     }
     ctx.c.block = Some(BlockSpec {
         rx,
         timeout_ms: timeout,
-        on_timeout,
     });
 }
 

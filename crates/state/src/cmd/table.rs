@@ -13,9 +13,9 @@ use bytes::Bytes;
 
 use super::ctx::{Commands, Handler, Spec, Unresolved};
 use super::{
-    bits, conn, dump, function, geo, hash, help, hll, info, keys, latency, list, memory, migrate,
-    monitor, object, pubsub, script, set, slowlog, sort, standalone, stream, strings, swapdb,
-    tracking, tx, zalgebra, zset,
+    bits, client_control, conn, dump, function, geo, hash, help, hll, info, keys, latency, list,
+    memory, migrate, monitor, object, pubsub, script, set, slowlog, sort, standalone, stream,
+    strings, swapdb, tracking, tx, zalgebra, zset,
 };
 use crate::acl::{Acl, UserConfig};
 use crate::resp::Reply;
@@ -91,7 +91,7 @@ static TABLE: &[Spec] = &[
     c("incrbyfloat", 3, WM, K1, strings::incrbyfloat),
     // HyperLogLog (PFMERGE touches only its destination itself)
     c("pfadd", -2, WM, K1, hll::pfadd),
-    c("pfcount", -2, 0, KALL, hll::pfcount),
+    c("pfcount", -2, MAY_REPLICATE, KALL, hll::pfcount),
     c("pfmerge", -2, WM | NOTOUCH, KALL, hll::pfmerge),
     c("pfdebug", 3, WM | ADMIN, K2, hll::pfdebug),
     c("pfselftest", 1, ADMIN, NK, hll::pfselftest),
@@ -332,16 +332,40 @@ static TABLE: &[Spec] = &[
     c("watch", -2, NOSCRIPT | NOQUEUE, KALL, tx::watch).while_busy(WhileBusy::Wait),
     c("unwatch", 1, NOSCRIPT, NK, tx::unwatch).while_busy(WhileBusy::Wait),
     // scripting
-    c("eval", -3, SCRIPT, NK, script::eval::<Table>),
-    c("evalsha", -3, SCRIPT, NK, script::evalsha::<Table>),
+    c(
+        "eval",
+        -3,
+        SCRIPT | MAY_REPLICATE,
+        NK,
+        script::eval::<Table>,
+    ),
+    c(
+        "evalsha",
+        -3,
+        SCRIPT | MAY_REPLICATE,
+        NK,
+        script::evalsha::<Table>,
+    ),
     c("eval_ro", -3, SCRIPT, NK, script::eval_ro::<Table>),
     c("evalsha_ro", -3, SCRIPT, NK, script::evalsha_ro::<Table>),
     container("script", -2, NOSCRIPT, SCRIPT_SUBS),
-    c("fcall", -3, SCRIPT, NK, function::fcall::<Table>),
+    c(
+        "fcall",
+        -3,
+        SCRIPT | MAY_REPLICATE,
+        NK,
+        function::fcall::<Table>,
+    ),
     c("fcall_ro", -3, SCRIPT, NK, function::fcall_ro::<Table>),
     container("function", -2, NOSCRIPT, FUNCTION_SUBS),
     // pub/sub
-    c("publish", 3, CHANNEL_ARG, NK, pubsub::publish),
+    c(
+        "publish",
+        3,
+        CHANNEL_ARG | MAY_REPLICATE,
+        NK,
+        pubsub::publish,
+    ),
     c(
         "subscribe",
         -2,
@@ -370,7 +394,13 @@ static TABLE: &[Spec] = &[
         NK,
         pubsub::punsubscribe,
     ),
-    c("spublish", 3, CHANNEL_ARG, NK, pubsub::spublish),
+    c(
+        "spublish",
+        3,
+        CHANNEL_ARG | MAY_REPLICATE,
+        NK,
+        pubsub::spublish,
+    ),
     c(
         "ssubscribe",
         -2,
@@ -566,9 +596,15 @@ static MEMORY_SUBS: &[Spec] = &[
 ];
 static SCRIPT_SUBS: &[Spec] = &[
     c("script|help", 2, 0, NK, help::help),
-    c("script|load", 3, NOSCRIPT, NK, script::load),
+    c("script|load", 3, NOSCRIPT | MAY_REPLICATE, NK, script::load),
     c("script|exists", -3, NOSCRIPT, NK, script::exists),
-    c("script|flush", -2, NOSCRIPT, NK, script::flush),
+    c(
+        "script|flush",
+        -2,
+        NOSCRIPT | MAY_REPLICATE,
+        NK,
+        script::flush,
+    ),
     c("script|kill", 2, NOSCRIPT, NK, script::kill).while_busy(WhileBusy::KillScript),
 ];
 static FUNCTION_SUBS: &[Spec] = &[
@@ -607,6 +643,34 @@ static CLIENT_SUBS: &[Spec] = &[
     c("client|list", -2, CLIENT_SUB | ADMIN, NK, conn::client_list),
     c("client|info", 2, CLIENT_SUB, NK, conn::client_info),
     c("client|kill", -3, CLIENT_SUB | ADMIN, NK, conn::client_kill),
+    c(
+        "client|unblock",
+        -3,
+        CLIENT_SUB | ADMIN,
+        NK,
+        client_control::client_unblock,
+    ),
+    c(
+        "client|reply",
+        3,
+        CLIENT_SUB,
+        NK,
+        client_control::client_reply,
+    ),
+    c(
+        "client|pause",
+        -3,
+        CLIENT_SUB | ADMIN,
+        NK,
+        client_control::client_pause,
+    ),
+    c(
+        "client|unpause",
+        2,
+        CLIENT_SUB | ADMIN,
+        NK,
+        client_control::client_unpause,
+    ),
     c(
         "client|no-evict",
         3,

@@ -151,6 +151,19 @@ fn serve_one(s: &mut Store, db: usize, key: &Bytes, cid: u64, b: &Blocked, now: 
     }
 }
 
+/// Releases a blocked client as if its timeout had expired: it leaves the
+/// key queues and is sent its timeout reply, or `error` instead (CLIENT
+/// UNBLOCK ERROR). The one way out other than being served: the
+/// connection's own timer and CLIENT UNBLOCK both come here. Answers
+/// whether the client was blocked.
+pub(crate) fn time_out(s: &mut Store, cid: u64, error: Option<Reply>) -> bool {
+    let Some(b) = unblock(s, cid) else {
+        return false;
+    };
+    let _ = b.tx.send(error.unwrap_or(b.on_timeout));
+    true
+}
+
 /// Removes a client from the blocked registry and all key queues.
 pub(crate) fn unblock(s: &mut Store, cid: u64) -> Option<Blocked> {
     let b = s.blocked.remove(&cid)?;

@@ -1,0 +1,333 @@
+//! CLIENT UNBLOCK, REPLY, PAUSE and UNPAUSE against redis-server 7.0: the
+//! same commands go to both servers and the replies (and, for blocked and
+//! paused clients, the order they arrive in) must match.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Conn, Pair};
+use state::resp::Frame;
+
+/// Waits (bounded) until INFO reports `n` blocked clients.
+fn wait_blocked(c: &mut Conn, n: usize) {
+    common::wait_for(
+        &format!("{n} blocked clients"),
+        Duration::from_secs(10),
+        || {
+            let Frame::Bulk(info) = c.cmd("info clients") else {
+                panic!("info")
+            };
+            String::from_utf8_lossy(&info).contains(&format!("blocked_clients:{n}\r\n"))
+        },
+    );
+}
+
+fn id_of(c: &mut Conn) -> i64 {
+    match c.cmd("client id") {
+        Frame::Integer(i) => i,
+        f => panic!("client id answered {f:?}"),
+    }
+}
+
+/// Every blocking command, released by CLIENT UNBLOCK with TIMEOUT (the
+/// reply its timeout would give), the default (TIMEOUT), and ERROR.
+#[test]
+fn unblock_releases_blocked_clients_as_redis_does() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        set str v
+        xadd s 1-1 f v
+        xgroup create s g $
+        client unblock
+        client unblock 1 timeout extra
+        client unblock x
+        client unblock 1 foo
+        client unblock x foo
+        client unblock -1
+        client unblock 0
+        client unblock 999999
+        client unblock 999999 error
+        "#,
+    );
+    let blocking = [
+        "blpop q 0",
+        "brpop q1 q2 0",
+        "blmove q dst left right 0",
+        "brpoplpush q dst 0",
+        "bzpopmin z 0",
+        "bzpopmax z 100",
+        "blmpop 0 1 q left",
+        "bzmpop 0 2 z1 z2 min count 3",
+        "xread block 0 streams s $",
+        "xreadgroup group g c block 0 streams s >",
+    ];
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut blocked = Conn::connect(addr);
+        let id = id_of(&mut blocked);
+        let mut got = Vec::new();
+        // Not blocked: 0, also for the caller itself.
+        got.push(ctl.cmd(&format!("client unblock {id}")));
+        let me = id_of(&mut ctl);
+        got.push(ctl.cmd(&format!("client unblock {me} error")));
+        for cmd in blocking {
+            for how in ["", " timeout", " TIMEOUT", " error", " Error"] {
+                let args: Vec<Vec<u8>> = cmd.split(' ').map(|w| w.as_bytes().to_vec()).collect();
+                blocked.send_args(&args);
+                wait_blocked(&mut ctl, 1);
+                got.push(ctl.cmd(&format!("client unblock {id}{how}")));
+                got.push(blocked.read().expect("released client answered"));
+                // Released: no longer blocked, a second UNBLOCK finds nothing,
+                // and data arriving later is not taken by it.
+                got.push(ctl.cmd(&format!("client unblock {id}")));
+                wait_blocked(&mut ctl, 0);
+            }
+        }
+        got.push(ctl.cmd("lpush q later"));
+        got.push(ctl.cmd("lrange q 0 -1"));
+        got.push(ctl.cmd("exists dst"));
+        // Still a working connection.
+        got.push(blocked.cmd("ping"));
+        // RESP3: the timeout reply is RESP3's null.
+        got.push(map_as_kind(blocked.cmd("hello 3")));
+        blocked.send_raw(b"BLPOP nothing 0\r\n");
+        wait_blocked(&mut ctl, 1);
+        got.push(ctl.cmd(&format!("client unblock {id} timeout")));
+        got.push(blocked.read().expect("released"));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+    assert!(
+        seen[0].contains(&Frame::Error(
+            "UNBLOCKED client unblocked via CLIENT UNBLOCK".into()
+        )),
+        "{:?}",
+        seen[0]
+    );
+}
+
+/// A client blocked with a timeout and released by UNBLOCK does not get a
+/// second answer when its timer would have fired; nor does a client served
+/// before the UNBLOCK get a timeout reply.
+#[test]
+fn unblock_then_timer_answers_once() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut blocked = Conn::connect(addr);
+        let id = id_of(&mut blocked);
+        blocked.send_raw(b"BLPOP q 0.2\r\n");
+        wait_blocked(&mut ctl, 1);
+        let mut got = vec![ctl.cmd(&format!("client unblock {id} error"))];
+        got.push(blocked.read().expect("released"));
+        // Past the timer (0.2 s): no second answer arrives.
+        assert_eq!(blocked.try_read(Duration::from_millis(500)), None);
+        got.push(blocked.cmd("echo next"));
+        // Served first, then UNBLOCK finds nothing.
+        blocked.send_raw(b"BLPOP q 0\r\n");
+        wait_blocked(&mut ctl, 1);
+        got.push(ctl.cmd("rpush q a"));
+        got.push(blocked.read().expect("served"));
+        got.push(ctl.cmd(&format!("client unblock {id}")));
+        got.push(blocked.cmd("echo after"));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
+
+/// CLIENT REPLY OFF / ON / SKIP, pipelined as mass-insert tools send them:
+/// everything muted is still run, the first reply after ON is its OK, and
+/// pushes (pub/sub, RESP3 invalidations) are delivered while replies are
+/// off, as redis-server 7.0 does.
+#[test]
+fn client_reply_mutes_replies_not_pushes() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    let script: &[&[u8]] = &[
+        b"CLIENT REPLY OFF\r\nSET a 1\r\nINCR a\r\nUNKNOWNCMD\r\nGET a\r\nCLIENT REPLY ON\r\nGET a\r\n",
+        b"CLIENT REPLY SKIP\r\nPING x\r\nPING y\r\n",
+        b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING z\r\n",
+        b"CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nPING 1\r\nPING 2\r\n",
+        b"CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING 3\r\nCLIENT REPLY ON\r\nPING 4\r\n",
+        b"CLIENT REPLY OFF\r\nRESET\r\nPING 5\r\n",
+        b"CLIENT REPLY SKIP\r\nRESET\r\nPING 6\r\n",
+        b"CLIENT REPLY foo\r\nCLIENT REPLY\r\nCLIENT REPLY on x\r\nPING 7\r\n",
+        b"CLIENT REPLY SKIP\r\nEVAL \"return 1\" 0\r\nEVAL \"redis.call('client','reply','off')\" 0\r\n",
+    ];
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut c = Conn::connect(addr);
+        let mut other = Conn::connect(addr);
+        let mut got = Vec::new();
+        for s in script {
+            c.send_raw(s);
+            // Each batch ends in a command that answers: read until it.
+            got.push(c.read().expect("reply"));
+            while let Some(f) = c.try_read(Duration::from_millis(200)) {
+                got.push(f);
+            }
+            got.push(Frame::Simple("--".into()));
+        }
+        // A blocked command after SKIP is muted when it is served.
+        c.send_raw(b"CLIENT REPLY SKIP\r\nBLPOP q 0\r\n");
+        wait_blocked(&mut other, 1);
+        got.push(other.cmd("rpush q v"));
+        wait_blocked(&mut other, 0);
+        got.push(c.cmd("lrange q 0 -1"));
+        // Pushes while replies are off.
+        got.push(map_as_kind(c.cmd("hello 3")));
+        c.send_raw(b"SUBSCRIBE ch\r\n");
+        got.push(c.read().expect("subscribed"));
+        c.send_raw(b"CLIENT TRACKING ON\r\n");
+        got.push(c.read().expect("tracking"));
+        got.push(c.cmd("get tk"));
+        c.send_raw(b"CLIENT REPLY OFF\r\nPING\r\n");
+        got.push(other.cmd("publish ch hi"));
+        got.push(other.cmd("set tk 1"));
+        got.push(c.read().expect("message while off"));
+        got.push(c.read().expect("invalidation while off"));
+        got.push(c.cmd("client reply on"));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
+
+/// A map (HELLO's server details differ between the servers) as "map".
+fn map_as_kind(f: Frame) -> Frame {
+    match f {
+        Frame::Map(_) => Frame::Simple("map".into()),
+        f => f,
+    }
+}
+
+#[test]
+fn client_pause_arguments_as_redis() {
+    let mut p = Pair::new();
+    p.script(
+        r#"
+        client unpause
+        client pause
+        client pause x
+        client pause -1
+        client pause 1.5
+        client pause 99999999999999999999
+        client pause 10 foo
+        client pause 10 write x
+        client unpause x
+        client pause 0
+        client pause 0 write
+        client pause 0 ALL
+        client unpause
+        "#,
+    );
+}
+
+/// CLIENT PAUSE WRITE: writes and commands that may propagate (PUBLISH,
+/// PFCOUNT, EVAL) wait, in the order they came, also the pausing client's
+/// own; reads, EVAL_RO and a read-only EXEC run; expired keys are not
+/// deleted meanwhile; a held client that disconnects does not hold up
+/// the ones behind it; UNPAUSE releases them all.
+#[test]
+fn client_pause_write_holds_writes_in_order() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut reader = Conn::connect(addr);
+        let mut got = vec![ctl.cmd("set e 1 px 1"), ctl.cmd("set k 0")];
+        got.push(ctl.cmd("client pause 60000 write"));
+        let mut held = Vec::new();
+        let mut gone = Conn::connect(addr);
+        for (n, cmd) in [
+            "rpush l a",
+            "rpush l b",
+            "publish ch x",
+            "pfcount h",
+            "eval \"return redis.call('incr', KEYS[1])\" 1 k",
+            "gone",
+            "set k 5",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if cmd == "gone" {
+                gone.send_raw(b"SET k 100\r\n");
+            } else {
+                let mut c = Conn::connect(addr);
+                let args: Vec<Vec<u8>> = common_split(cmd);
+                c.send_args(&args);
+                held.push(c);
+            }
+            wait_blocked(&mut reader, n + 1);
+        }
+        // The one that disconnects leaves the queue.
+        drop(gone);
+        wait_blocked(&mut reader, 6);
+        // Reads run meanwhile; the expired key is not deleted.
+        std::thread::sleep(Duration::from_millis(300));
+        for cmd in [
+            "get k",
+            "lrange l 0 -1",
+            "eval_ro \"return redis.call('get', KEYS[1])\" 1 k",
+            "dbsize",
+            "multi",
+            "get k",
+            "exec",
+            "ping",
+        ] {
+            got.push(reader.cmd(cmd));
+        }
+        // The pausing client's own writes wait too.
+        ctl.send_raw(b"SET mine 1\r\n");
+        wait_blocked(&mut reader, 7);
+        assert_eq!(ctl.try_read(Duration::from_millis(200)), None);
+        got.push(reader.cmd("client unpause"));
+        got.push(ctl.read().expect("own write after unpause"));
+        for c in &mut held {
+            got.push(c.read().expect("held command ran"));
+        }
+        got.push(reader.cmd("lrange l 0 -1"));
+        got.push(reader.cmd("get k"));
+        wait_blocked(&mut reader, 0);
+        common::wait_for("expired key deleted", Duration::from_secs(10), || {
+            reader.cmd("dbsize") == Frame::Integer(4)
+        });
+        reader.cmd("flushall");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
+
+/// CLIENT PAUSE ALL holds every command, the pausing client's own too,
+/// until it ends by itself; then they run.
+#[test]
+fn client_pause_all_holds_everything_until_it_ends() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut other = Conn::connect(addr);
+        let mut got = vec![ctl.cmd("client pause 3000")];
+        other.send_raw(b"GET k\r\n");
+        ctl.send_raw(b"CLIENT UNPAUSE\r\n");
+        assert_eq!(other.try_read(Duration::from_millis(300)), None);
+        assert_eq!(ctl.try_read(Duration::from_millis(100)), None);
+        got.push(other.read().expect("after the pause"));
+        got.push(ctl.read().expect("after the pause"));
+        got.push(other.cmd("ping"));
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
+
+/// Splits a test command line as redis-cli would.
+fn common_split(line: &str) -> Vec<Vec<u8>> {
+    state::resp::split_args(line.as_bytes())
+        .expect("test line parses")
+        .into_iter()
+        .map(|b| b.to_vec())
+        .collect()
+}
