@@ -64,3 +64,19 @@ def error_code(fn):
     except ClientError as e:
         return e.response.get("Error", {}).get("Code")
     return None
+
+
+def rclone_env(home, endpoint):
+    """rclone configured entirely from the environment: the remote `bs:` is
+    the test server, with an empty config file so no real one is read."""
+    os.environ.update({
+        "RCLONE_CONFIG": os.path.join(home, "rclone.conf"),
+        "RCLONE_CONFIG_BS_TYPE": "s3",
+        "RCLONE_CONFIG_BS_PROVIDER": "Other",
+        "RCLONE_CONFIG_BS_ACCESS_KEY_ID": ACCESS,
+        "RCLONE_CONFIG_BS_SECRET_ACCESS_KEY": SECRET,
+        "RCLONE_CONFIG_BS_ENDPOINT": endpoint,
+        "RCLONE_CONFIG_BS_REGION": "us-east-1",
+        "RCLONE_CONFIG_BS_FORCE_PATH_STYLE": "true",
+    })
+    open(os.environ["RCLONE_CONFIG"], "w").close()

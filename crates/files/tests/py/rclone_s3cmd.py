@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from common import ACCESS, SECRET, check, setup_env
+from common import ACCESS, SECRET, check, rclone_env, setup_env
 
 endpoint = sys.argv[1]
 home = setup_env()
@@ -27,17 +27,7 @@ for i in range(6):
         f.write(os.urandom(1000 * (i + 1)))
 
 # rclone, configured entirely from the environment.
-os.environ.update({
-    "RCLONE_CONFIG": os.path.join(home, "rclone.conf"),
-    "RCLONE_CONFIG_BS_TYPE": "s3",
-    "RCLONE_CONFIG_BS_PROVIDER": "Other",
-    "RCLONE_CONFIG_BS_ACCESS_KEY_ID": ACCESS,
-    "RCLONE_CONFIG_BS_SECRET_ACCESS_KEY": SECRET,
-    "RCLONE_CONFIG_BS_ENDPOINT": endpoint,
-    "RCLONE_CONFIG_BS_REGION": "us-east-1",
-    "RCLONE_CONFIG_BS_FORCE_PATH_STYLE": "true",
-})
-open(os.environ["RCLONE_CONFIG"], "w").close()
+rclone_env(home, endpoint)
 run("rclone", "mkdir", "bs:rcl")
 run("rclone", "copy", src, "bs:rcl/tree")
 run("rclone", "check", src, "bs:rcl/tree")

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from common import ACCESS, SECRET, check, client, error_code, setup_env
+from common import check, client, error_code, rclone_env, setup_env
 
 endpoint = sys.argv[1]
 home = setup_env()
@@ -123,17 +123,7 @@ out = aws("s3api", "list-object-versions", "--bucket", "ver", "--prefix", "b/", 
 check([v["Key"] for v in out["Versions"]] == [f"b/{i}" for i in range(5)], "aws s3api list-object-versions --prefix b/")
 
 # rclone lists versions with --s3-versions.
-os.environ.update({
-    "RCLONE_CONFIG": os.path.join(home, "rclone.conf"),
-    "RCLONE_CONFIG_BS_TYPE": "s3",
-    "RCLONE_CONFIG_BS_PROVIDER": "Other",
-    "RCLONE_CONFIG_BS_ACCESS_KEY_ID": ACCESS,
-    "RCLONE_CONFIG_BS_SECRET_ACCESS_KEY": SECRET,
-    "RCLONE_CONFIG_BS_ENDPOINT": endpoint,
-    "RCLONE_CONFIG_BS_REGION": "us-east-1",
-    "RCLONE_CONFIG_BS_FORCE_PATH_STYLE": "true",
-})
-open(os.environ["RCLONE_CONFIG"], "w").close()
+rclone_env(home, endpoint)
 p = subprocess.run(["rclone", "lsf", "-R", "--files-only", "--s3-versions", "bs:ver"],
                    capture_output=True, text=True, timeout=120)
 check(p.returncode == 0 and sorted(p.stdout.split()) == sorted(keys),
