@@ -427,7 +427,7 @@ pub(super) fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     let Some(v) = ctx.s.dbs[src].keys.swap_remove(&key[..]) else {
         return Ok(Reply::Int(0));
     };
-    ctx.del_key(key);
+    ctx.persist(key);
     ctx.c.db = dst;
     ctx.set_key(key, v, false);
     if let Some(at) = exp {
