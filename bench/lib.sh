@@ -117,7 +117,7 @@ http {
     }
 }
 CONF
-    nginx -p "$W/backend" -c "$W/backend/nginx.conf" &
+    "${ON_CLIENT[@]}" nginx -p "$W/backend" -c "$W/backend/nginx.conf" &
     PIDS+=($!)
     wait_port "$1"
 }
@@ -147,7 +147,7 @@ idle_rss() {
     pids=$(proxy_pids "$p")
     # shellcheck disable=SC2086
     before=$(rss_sum $pids)
-    python3 "$(dirname "${BASH_SOURCE[0]}")/frontdoor/idle.py" $tls 127.0.0.1 "$port" "$n" 120 > "$W/idle-$p.txt" 2>&1 &
+    "${ON_CLIENT[@]}" python3 "$(dirname "${BASH_SOURCE[0]}")/frontdoor/idle.py" $tls 127.0.0.1 "$port" "$n" 120 > "$W/idle-$p.txt" 2>&1 &
     idle=$!; PIDS+=($idle)
     for _ in $(seq 1 1200); do
         grep -q '^ready' "$W/idle-$p.txt" 2>/dev/null && break
@@ -403,4 +403,29 @@ h2_check_load() {
     if [ "$test" = h2-tls ]; then
         grep -q 'Application protocol: h2' "$out" || echo "  $proxy $test: no h2 by ALPN" >&2
     fi
+}
+
+# Pinning (PIN=1; off unless set): the processes measured run on the last core,
+# the load generators and backends on the others, so that every run of every
+# server meets the same placement instead of the scheduler's choice of the moment.
+# (On the 2-core VMs of BENCHMARKS.md it did not narrow the spread between rounds:
+# 2026-12-05, session 15.) Prefix a command with "${ON_SERVER[@]}" or
+# "${ON_CLIENT[@]}" (empty when unpinned); taskset execs the command, so `$!`
+# stays the PID whose CPU is read.
+bench_pin_setup() {
+    local n
+    n=$(nproc)
+    PIN=${PIN:-0}
+    ON_SERVER=(); ON_CLIENT=()
+    if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then
+        SERVER_CPUS=$((n - 1))
+        CLIENT_CPUS=$([ "$n" -ge 3 ] && echo "0-$((n - 2))" || echo 0)
+        ON_SERVER=(taskset -c "$SERVER_CPUS"); ON_CLIENT=(taskset -c "$CLIENT_CPUS")
+    else
+        PIN=0
+    fi
+}
+pin_note() {
+    if [ "$PIN" = 1 ]; then echo "pinned (PIN=1): measured servers on CPU $SERVER_CPUS, clients and backends on CPU $CLIENT_CPUS"
+    else echo "not pinned (PIN=1 pins the servers to one core, the clients to the others)"; fi
 }

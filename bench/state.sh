@@ -9,6 +9,7 @@
 #   REQUESTS=N         requests per redis-benchmark run (default 200000)
 #   ROUNDS=N           runs per test and server; medians are printed (default 3)
 #   KEYS=N             keys loaded for the memory figure (default 1000000)
+#   PIN=1              servers measured on the last core, clients on the others (bench/lib.sh)
 #   BASE_PORT=N        first of the 2 ports used (default 18690)
 #
 # What it measures:
@@ -37,6 +38,7 @@ STATE_PORT=$((BASE_PORT + 1))
 bench_require redis-server redis-benchmark redis-cli   # apt install redis-server redis-tools
 bench_workdir state
 bench_bigstep
+bench_pin_setup
 TMP=$W
 
 wait_redis() {
@@ -48,10 +50,10 @@ wait_redis() {
 }
 
 start_servers() {
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    "${ON_SERVER[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize no --logfile "$TMP/redis.log" &
     REDIS_PID=$!
-    RUST_LOG=warn "$BIGSTEP_BIN" state --port "$STATE_PORT" 2>"$TMP/state.log" &
+    RUST_LOG=warn "${ON_SERVER[@]}" "$BIGSTEP_BIN" state --port "$STATE_PORT" 2>"$TMP/state.log" &
     STATE_PID=$!
     PIDS+=("$REDIS_PID" "$STATE_PID")
     wait_redis "$REDIS_PORT"
@@ -69,7 +71,7 @@ n_for() { # pipeline -> requests: pipelined runs are ~15x faster, so 10x the req
     if [ "$1" = 1 ]; then echo "$REQUESTS"; else echo $((REQUESTS * 10)); fi
 }
 rps() { # port test pipeline -> requests per second
-    redis-benchmark -p "$1" -t "$2" -n "$(n_for "$3")" -c 50 -d 100 -P "$3" -r 100000 --csv 2>/dev/null \
+    "${ON_CLIENT[@]}" redis-benchmark -p "$1" -t "$2" -n "$(n_for "$3")" -c 50 -d 100 -P "$3" -r 100000 --csv 2>/dev/null \
         | awk -F'","' 'NR==2 {print $2}'
 }
 run_one() { # port pid test pipeline -> "rps cpu_ticks"
@@ -83,6 +85,7 @@ run_one() { # port pid test pipeline -> "rps cpu_ticks"
 
 echo "bigstep state vs redis-server ($(redis-server --version | awk '{print $3}')), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "redis-benchmark -c 50 -d 100 -r 100000, -n $REQUESTS (-P 1) and $((REQUESTS * 10)) (-P 16); $ROUNDS rounds, the two servers alternating who goes first; medians"
+pin_note
 echo "rps = requests per second (what redis-benchmark sees); per_cpu = requests per CPU-second of the server process"
 start_servers
 TICK=$CLK_TCK

@@ -13,8 +13,10 @@
 #   CONNS=N            wrk connections for HTTP/1.1 keep-alive over TLS (default 64)
 #   H2_CONNS=N H2_STREAMS=N   h2load -c / -m for HTTP/2 over TLS (default 8, 10)
 #   IDLE_CONNS=N       idle TLS keep-alive connections for the RSS test (default 2000)
+#   PIN=1              servers measured on the last core, clients on the others (bench/lib.sh)
 #   BASE_PORT=N        first of the 5 ports used (default 18680)
 #   KEEP=1             keep the temp dir (certificate, configs, raw output) after exit
+#   TESTS="h2-tls ..."  only these of hs-new hs-reuse h1-tls h2-tls idle (default all)
 #   H2_ENGINE=bigstep  bigstep's HTTP/2 engine ([balance.http2] engine: bigstep or hyper)
 #
 # What it measures (see BENCHMARKS.md "## TLS and HTTP/2 at the edge"):
@@ -60,6 +62,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 bench_require openssl wrk h2load haproxy nginx curl python3   # h2load: apt-get install -y nghttp2-client
 bench_workdir tls
 bench_bigstep
+bench_pin_setup
 bench_ports_free $BACKEND_PORT $BIGSTEP_PLAIN_PORT $BIGSTEP_PORT $HAPROXY_PORT $NGINX_PORT
 wait_tls() { wait_url "https://127.0.0.1:$1/"; }
 port_of() { case $1 in bigstep) echo $BIGSTEP_PORT ;; haproxy) echo $HAPROXY_PORT ;; nginx) echo $NGINX_PORT ;; esac; }
@@ -99,7 +102,7 @@ key = "$W/key.pem"
 [balance.http2]
 engine = "${H2_ENGINE:-bigstep}"
 EOF
-    RUST_LOG=warn "$BIGSTEP_BIN" balance --config "$W/bigstep.toml" --threads 1 > "$W/bigstep.log" 2>&1 &
+    RUST_LOG=warn "${ON_SERVER[@]}" "$BIGSTEP_BIN" balance --config "$W/bigstep.toml" --threads 1 > "$W/bigstep.log" 2>&1 &
     PID_bigstep=$!; PIDS+=($PID_bigstep)
     wait_tls $BIGSTEP_PORT
 }
@@ -113,7 +116,7 @@ backend be
     server s1 127.0.0.1:$BACKEND_PORT
 EOF
     } > "$W/haproxy.cfg"
-    haproxy -db -f "$W/haproxy.cfg" > "$W/haproxy.log" 2>&1 &
+    "${ON_SERVER[@]}" haproxy -db -f "$W/haproxy.cfg" > "$W/haproxy.log" 2>&1 &
     PID_haproxy=$!; PIDS+=($PID_haproxy)
     wait_tls $HAPROXY_PORT
 }
@@ -122,7 +125,7 @@ start_nginx() {
     nginx_proxy_conf 1 "127.0.0.1:$NGINX_PORT ssl http2 backlog=4096" \
         "ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;" \
         "ssl_certificate $W/cert.pem; ssl_certificate_key $W/key.pem;" > "$W/nginx/nginx.conf"
-    nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" &
+    "${ON_SERVER[@]}" nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" &
     PID_nginx=$!; PIDS+=($PID_nginx)
     wait_tls $NGINX_PORT
 }
@@ -145,6 +148,7 @@ done
 echo "# TLS benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 bench_machine
 echo "# $(openssl version | cut -d' ' -f1-2); $(h2load --version | head -1)"
+echo "# $(pin_note)"
 echo "# h2 engine ${H2_ENGINE:-bigstep}; rounds=$ROUNDS duration=$DURATION hs_clients=$HS_CLIENTS conns=$CONNS h2=${H2_CONNS}x$H2_STREAMS idle_conns=$IDLE_CONNS; load average at start: $(loadavg)"
 
 RESULTS=$W/results.tsv
@@ -169,7 +173,7 @@ run_stime() {
     # shellcheck disable=SC2086
     c0=$(cpu_ticks $pids)
     for i in $(seq 1 "$HS_CLIENTS"); do
-        timeout $((SECS + 30)) openssl s_time -connect "127.0.0.1:$port" -tls1_3 "$mode" -www / -time "$SECS" \
+        "${ON_CLIENT[@]}" timeout $((SECS + 30)) openssl s_time -connect "127.0.0.1:$port" -tls1_3 "$mode" -www / -time "$SECS" \
             > "$W/stime-$test-$proxy-$round-$i.txt" 2>&1 &
         spids+=($!)
     done
@@ -195,7 +199,7 @@ run_wrk() {
     local out=$W/wrk-$test-$proxy-$round.txt c0 c1
     # shellcheck disable=SC2086
     c0=$(cpu_ticks $pids)
-    timeout $((SECS + 30)) wrk -t1 -c"$CONNS" -d"$DURATION" "https://127.0.0.1:$port/" > "$out" 2>&1 || true
+    "${ON_CLIENT[@]}" timeout $((SECS + 30)) wrk -t1 -c"$CONNS" -d"$DURATION" "https://127.0.0.1:$port/" > "$out" 2>&1 || true
     # shellcheck disable=SC2086
     c1=$(cpu_ticks $pids)
     local reqs errs non2xx
@@ -210,17 +214,19 @@ run_h2load() {
     local port; port=$(port_of "$proxy")
     local pids; pids=$(proxy_pids "$proxy")
     local out=$W/h2load-$test-$proxy-$round.txt c0 c1
+    local u0 s0 u1 s1
     # shellcheck disable=SC2086
-    c0=$(cpu_ticks $pids)
-    timeout $((SECS + 30)) h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$SECS" "https://127.0.0.1:$port/" > "$out" 2>&1 || true
+    read -r u0 s0 < <(cpu_split $pids)
+    "${ON_CLIENT[@]}" timeout $((SECS + 30)) h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$SECS" "https://127.0.0.1:$port/" > "$out" 2>&1 || true
     # shellcheck disable=SC2086
-    c1=$(cpu_ticks $pids)
+    read -r u1 s1 < <(cpu_split $pids)
+    c0=$((u0 + s0)); c1=$((u1 + s1))
     grep -q 'Application protocol: h2' "$out" || { echo "$proxy: h2load did not negotiate h2" >&2; cat "$out" >&2; exit 1; }
     # requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
     local ok bad
     ok=$(awk '/^requests:/ {print $8}' "$out")
     bad=$(awk '/^requests:/ {print $10 + $12}' "$out")
-    record "$test" "$proxy" "$round" "${ok:-0}" "$c0" "$c1" "${bad:-0}" "$(awk '/^finished in/ {print $4, $5}' "$out" | tr -d ,)"
+    record "$test" "$proxy" "$round" "${ok:-0}" "$c0" "$c1" "${bad:-0}" "$(awk '/^finished in/ {print $4, $5}' "$out" | tr -d ,) user/sys $((u1 - u0))/$((s1 - s0)) ticks"
 }
 
 # warm up: upstream pools, session caches, allocator
@@ -229,7 +235,9 @@ for p in "${PROXIES[@]}"; do
     timeout 20 h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D1 "https://127.0.0.1:$(port_of "$p")/" > /dev/null 2>&1 || true
 done
 
-for test in hs-new hs-reuse h1-tls h2-tls; do
+TESTS=${TESTS:-hs-new hs-reuse h1-tls h2-tls idle}
+for test in $TESTS; do
+    [ "$test" != idle ] || continue
     echo "== $test"
     for round in $(seq 1 "$ROUNDS"); do
         for p in "${PROXIES[@]}"; do
@@ -249,7 +257,8 @@ done
 # not carry heap from the load runs.
 MEM=$W/memory.tsv
 : > "$MEM"
-echo "== idle TLS keep-alive connections ($IDLE_CONNS)"
+case " $TESTS " in *" idle "*) ;; *) PROXIES=() ;; esac
+[ ${#PROXIES[@]} = 0 ] || echo "== idle TLS keep-alive connections ($IDLE_CONNS)"
 for p in "${PROXIES[@]}"; do
     stop_proxy "$p"
     "start_$p"
@@ -261,6 +270,7 @@ echo "# load average at end: $(loadavg)"
 
 # ---------------------------------------------------------------- summary
 PYTHONPATH="$here" python3 - "$RESULTS" "$MEM" <<'EOF'
+import statistics
 import sys
 from results import load, median
 
@@ -269,7 +279,7 @@ def med(test, proxy, col):
     return median(rows, test, proxy, col)
 
 proxies = ["bigstep", "haproxy", "nginx"]
-tests = ["hs-new", "hs-reuse", "h1-tls", "h2-tls"]
+tests = [t for t in ["hs-new", "hs-reuse", "h1-tls", "h2-tls"] if (t, "bigstep") in rows]
 print()
 print("## medians (per proxy CPU-second: handshakes for hs-*, requests otherwise)")
 print()
@@ -279,6 +289,16 @@ for t in tests:
     b, h, n = (med(t, p, 5) for p in proxies)
     errs = "/".join(str(sum(int(r[6]) for r in rows.get((t, p), []))) for p in proxies)
     print(f"| {t} | {b:,.0f} | {h:,.0f} | {n:,.0f} | {b / h:.2f} | {b / n:.2f} | {errs} |")
+# The same ratios round by round: each compares runs made seconds apart, so a
+# drift of the machine over the run moves both sides of it alike.
+print()
+print("bigstep/HAProxy per round (per proxy CPU-second):")
+for t in tests:
+    by_round = {p: {r[2]: float(r[5]) for r in rows.get((t, p), [])} for p in proxies}
+    ratios = [by_round["bigstep"][k] / by_round["haproxy"][k]
+              for k in sorted(by_round["bigstep"], key=int) if by_round["haproxy"].get(k)]
+    print(f"  {t}: " + ", ".join(f"{x:.2f}" for x in ratios)
+          + f"; median {statistics.median(ratios):.2f}, below 1.0 in {sum(x < 1.0 for x in ratios)} of {len(ratios)}")
 print()
 idle = {}
 for line in open(sys.argv[2]):
