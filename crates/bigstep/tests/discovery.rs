@@ -442,6 +442,75 @@ async fn a_file_reload_keeps_discovered_servers() {
     );
 }
 
+/// A weight an operator sets in the registry on a server of the front door's
+/// own file: applied; applied again after a file reload (which puts the
+/// file's weight back); and the file's weight is back once the registry's
+/// weight is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_weight_on_a_file_server_survives_reloads_and_can_be_removed() {
+    let reg = RegistryProc::start(BIN, Engine::State);
+    let (b0, b1) = (
+        Backend::start("fixed").await,
+        Backend::start("fixed-2").await,
+    );
+    let one = format!(
+        "[[balance.servers]]\nname = \"fixed\"\naddress = \"{}\"\nweight = 3\n",
+        b0.addr
+    );
+    let (fd, admin) = front_door(&reg, &one);
+    assert_eq!(field(admin, "fixed", "weight").await, "3");
+
+    reg.cli(&["HSET", "bigstep:admin:fixed", "weight", "7"]);
+    assert!(
+        wait_until(LIMIT, || async {
+            field(admin, "fixed", "weight").await == "7"
+        })
+        .await,
+        "the registry's weight applies"
+    );
+
+    let two = format!(
+        "{one}[[balance.servers]]\nname = \"fixed-2\"\naddress = \"{}\"\n",
+        b1.addr
+    );
+    fd.reload(&table(&reg, &two));
+    assert!(
+        wait_until(LIMIT, || has_server(admin, "fixed-2")).await,
+        "the reload applied; logs: {:#?}",
+        fd.logs()
+    );
+    // The file watcher reloads the written file too, within about a second:
+    // once it has, no later reload can stand in for what is tested next.
+    assert!(
+        wait_until(LIMIT, || async {
+            fd.logs()
+                .iter()
+                .any(|l| l.contains("change applied") && l.contains("file-change"))
+        })
+        .await,
+        "logs: {:#?}",
+        fd.logs()
+    );
+    assert!(
+        wait_until(LIMIT, || async {
+            field(admin, "fixed", "weight").await == "7"
+        })
+        .await,
+        "the registry's weight is applied again after the reloads; logs: {:#?}",
+        fd.logs()
+    );
+
+    reg.cli(&["HDEL", "bigstep:admin:fixed", "weight"]);
+    assert!(
+        wait_until(LIMIT, || async {
+            field(admin, "fixed", "weight").await == "3"
+        })
+        .await,
+        "back to the file's weight; logs: {:#?}",
+        fd.logs()
+    );
+}
+
 // === configuration ===
 
 #[test]

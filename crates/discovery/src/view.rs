@@ -115,6 +115,12 @@ pub enum Op {
         /// New weight.
         weight: u32,
     },
+    /// The admin weight on a server of the front door's own file was removed:
+    /// back to the weight its file gives (which only the front door knows).
+    ResetWeight {
+        /// Server id.
+        name: String,
+    },
     /// Drain, undrain or put into maintenance.
     SetState {
         /// Server id.
@@ -127,8 +133,8 @@ pub enum Op {
 /// The operations that take a front door from `old` (the view it last applied)
 /// to `new`. Removals come first, so an address change is a remove then an add.
 ///
-/// An admin weight removed from a server of the front door's own file leaves
-/// the weight it has: the file's value is not known here.
+/// An admin weight removed from a server of the front door's own file is a
+/// [`Op::ResetWeight`]: the file's value is not known here.
 pub fn diff(old: &View, new: &View) -> Vec<Op> {
     let blank = Member::default();
     let ids: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
@@ -176,11 +182,13 @@ pub fn diff(old: &View, new: &View) -> Vec<Op> {
                 }
             }
             (None, None) => {
-                if let Some(w) = n.admin.weight.filter(|w| o.admin.weight != Some(*w)) {
-                    rest.push(Op::SetWeight {
+                match (o.admin.weight, n.admin.weight) {
+                    (was, Some(w)) if was != Some(w) => rest.push(Op::SetWeight {
                         name: name(),
                         weight: w,
-                    });
+                    }),
+                    (Some(_), None) => rest.push(Op::ResetWeight { name: name() }),
+                    _ => {}
                 }
                 if o.state() != n.state() {
                     rest.push(Op::SetState {
@@ -211,10 +219,13 @@ mod tests {
         FIXED.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The weight the front door's file gives its own servers.
+    const FILE_WEIGHT: u32 = 7;
+
     fn start() -> Model {
         FIXED
             .iter()
-            .map(|f| (f.to_string(), (None, 1, AdminState::Active)))
+            .map(|f| (f.to_string(), (None, FILE_WEIGHT, AdminState::Active)))
             .collect()
     }
 
@@ -241,6 +252,14 @@ mod tests {
                 Op::SetWeight { name, weight } => {
                     if let Some(s) = model.get_mut(name) {
                         s.1 = *weight;
+                    }
+                }
+                // Only a server of the file has a file weight to go back to
+                // (an admin record may name a server this front door lacks).
+                Op::ResetWeight { name } => {
+                    if let Some(s) = model.get_mut(name) {
+                        assert!(FIXED.contains(&name.as_str()), "reset of {name}: {ops:?}");
+                        s.1 = FILE_WEIGHT;
                     }
                 }
                 Op::SetState { name, state } => {
@@ -300,8 +319,13 @@ mod tests {
                 for (id, (address, weight, st)) in &model {
                     let m = next.get(id).cloned().unwrap_or_default();
                     prop_assert_eq!(*st, m.state(), "state of {}", id);
-                    if let Some(w) = m.weight() {
-                        prop_assert_eq!(*weight, w, "weight of {}", id);
+                    match m.weight() {
+                        Some(w) => prop_assert_eq!(*weight, w, "weight of {}", id),
+                        // A server of the file with no admin weight (any more).
+                        None if FIXED.contains(&id.as_str()) => {
+                            prop_assert_eq!(*weight, FILE_WEIGHT, "file weight of {}", id)
+                        }
+                        None => {}
                     }
                     if FIXED.contains(&id.as_str()) {
                         prop_assert!(address.is_none());

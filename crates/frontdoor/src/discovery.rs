@@ -48,6 +48,13 @@ pub(crate) struct Link {
     registry: Option<String>,
     /// Server ids discovery added (the rest came from the file or the API).
     members: Mutex<BTreeSet<String>>,
+    /// The weights the file gives its servers, by id: where a server goes back
+    /// to when its admin weight leaves the registry.
+    file_weights: Mutex<BTreeMap<String, u32>>,
+    /// A file reload put the file's weights back: the registry's admin weights
+    /// are applied again at the next round (woken by `wake`).
+    reloaded: std::sync::atomic::AtomicBool,
+    wake: Arc<Notify>,
     outbox: mpsc::UnboundedSender<(String, AdminRecord)>,
     inbox: Mutex<Option<mpsc::UnboundedReceiver<(String, AdminRecord)>>>,
     up: AtomicU8,
@@ -66,6 +73,9 @@ impl Link {
                 .as_ref()
                 .map(|d| discovery::registry::redact(&d.registry)),
             members: Mutex::new(BTreeSet::new()),
+            file_weights: Mutex::new(file_weights(cfg)),
+            reloaded: std::sync::atomic::AtomicBool::new(false),
+            wake: Arc::new(Notify::new()),
             outbox,
             inbox: Mutex::new(Some(inbox)),
             up: AtomicU8::new(UNKNOWN),
@@ -77,12 +87,20 @@ impl Link {
     }
 
     /// After a change applied by someone else than discovery: a drain or weight
-    /// set here goes to the registry, so every front door applies it.
+    /// set here goes to the registry, so every front door applies it; after a
+    /// reload, the registry's weights are applied again over the file's.
     pub(crate) fn announce(&self, change: &Change, source: &str) {
         if self.registry.is_none() || source == SOURCE {
             return;
         }
         let (id, rec) = match change {
+            // A reload that applied: the file's weights are back.
+            Change::Reload(cfg) => {
+                *self.file_weights.lock().expect("weights lock") = file_weights(cfg);
+                self.reloaded.store(true, Relaxed);
+                self.wake.notify_one();
+                return;
+            }
             Change::SetAdminState(id, state) => (
                 id,
                 AdminRecord {
@@ -153,6 +171,18 @@ pub(crate) struct Figures {
     pub(crate) read_errors: u64,
 }
 
+/// The weight of each server a configuration names (the first, when one id
+/// is in several pools).
+fn file_weights(cfg: &Config) -> BTreeMap<String, u32> {
+    let mut weights = BTreeMap::new();
+    let pools = cfg.pools.iter().map(|p| &p.get_ref().servers);
+    for s in std::iter::once(&cfg.servers).chain(pools).flatten() {
+        let s = s.get_ref();
+        weights.entry(s.id().to_string()).or_insert(s.weight);
+    }
+    weights
+}
+
 fn to_registry(s: AdminState) -> discovery::AdminState {
     match s {
         AdminState::Active => discovery::AdminState::Active,
@@ -203,6 +233,10 @@ async fn run(
     };
     let shown = discovery::registry::redact(&cfg.registry);
     let announced = Arc::new(Notify::new());
+    let reloaded = match weak.upgrade() {
+        Some(shared) => shared.discovery.wake.clone(),
+        None => return,
+    };
     let mut watcher: Option<Watcher> = None;
     let mut applied = View::new();
     let mut pending: BTreeMap<String, AdminRecord> = BTreeMap::new();
@@ -255,6 +289,7 @@ async fn run(
         tokio::select! {
             () = tokio::time::sleep(cfg.poll) => {}
             () = announced.notified() => {}
+            () = reloaded.notified() => {}
             Some((id, rec)) = inbox.recv() => merge(&mut pending, id, rec),
         }
     }
@@ -328,6 +363,13 @@ fn apply(
         .clone();
     // A member someone removed by hand comes back: the registry is the truth.
     applied.retain(|id, m| m.entry.is_none() || live.contains(id));
+    // A reload gave the file's servers the file's weights: the registry's
+    // admin weights count as not applied, so they are applied again.
+    if shared.discovery.reloaded.swap(false, Relaxed) {
+        for m in applied.values_mut().filter(|m| m.entry.is_none()) {
+            m.admin.weight = None;
+        }
+    }
     let fixed: BTreeSet<String> = live.difference(&members).cloned().collect();
     let pool = cfg.pool.as_deref().filter(|p| *p != "default");
     let mut next = discovery::view(
@@ -359,6 +401,14 @@ fn apply(
             ),
             Op::Remove { name } => (Change::RemoveServer(name.clone()), name),
             Op::SetWeight { name, weight } => (Change::SetWeight(name.clone(), weight), name),
+            Op::ResetWeight { name } => {
+                let weights = shared.discovery.file_weights.lock().expect("weights lock");
+                match weights.get(&name) {
+                    Some(&w) => (Change::SetWeight(name.clone(), w), name),
+                    // Not in the file (added through the API): it keeps its weight.
+                    None => continue,
+                }
+            }
             Op::SetState { name, state } => (
                 Change::SetAdminState(name.clone(), from_registry(state)),
                 name,
