@@ -426,6 +426,95 @@ async fn h2c_with_prior_knowledge_and_http1_share_the_plain_listener() {
     assert_eq!(backend.hits(), 2);
 }
 
+/// A server that answers every request on a connection with one head in
+/// mixed case, as nginx and many apps write it, with hop-by-hop lines.
+async fn mixed_case_server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    while let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        got.drain(..end + 4);
+                        let answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\
+                                      X-Mixed-Case: Value-Kept\r\nConnection: X-Hop-Resp\r\n\
+                                      X-Hop-Resp: gone\r\nKeep-Alive: timeout=5\r\n\
+                                      Set-Cookie: app=1\r\nContent-Length: 2\r\n\r\nok";
+                        if conn.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Our HTTP/2 engine encodes a server's head as received, without a header
+/// map: the names lowercased as HTTP/2 requires (curl refuses an uppercase
+/// one), hop-by-hop lines and the ones `Connection` names left out, and the
+/// proxy's own header (the sticky cookie) beside the server's `Set-Cookie`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_answers_carry_the_servers_head_lowercased_without_hop_by_hop() {
+    let server = mixed_case_server().await;
+    let fd = FrontDoorProc::start(
+        BIN,
+        &format!(
+            "[[balance.servers]]\nname = \"app\"\naddress = \"{server}\"\n\
+             [balance.sticky]\nmode = \"cookie\"\nkey = \"0123456789abcdef0123456789abcdef\"\n"
+        ),
+    );
+    for flag in ["--http2-prior-knowledge", "--http1.1"] {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", flag, "-D", "-"])
+            .arg(format!("http://{}/x", fd.addr))
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{flag}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lower = text.to_lowercase();
+        assert!(text.ends_with("\r\n\r\nok"), "{flag}: {text}");
+        assert!(lower.contains("content-type: text/plain"), "{flag}: {text}");
+        assert!(lower.contains("x-mixed-case: value-kept"), "{flag}: {text}");
+        assert!(text.contains("Value-Kept"), "values as sent: {text}");
+        assert!(lower.contains("set-cookie: app=1"), "{flag}: {text}");
+        assert_eq!(
+            lower.matches("set-cookie:").count(),
+            2,
+            "the server's and ours: {text}"
+        );
+        for gone in ["x-hop-resp", "keep-alive", "connection: x-hop"] {
+            assert!(!lower.contains(gone), "{flag}: `{gone}` passed on: {text}");
+        }
+        if flag == "--http2-prior-knowledge" {
+            assert!(text.starts_with("HTTP/2 200"), "{text}");
+            // HTTP/2 names as they came off the wire (curl prints them so).
+            let head = text.lines().map(|l| l.trim_end_matches('\r'));
+            for line in head.skip(1).take_while(|l| !l.is_empty()) {
+                let name = line.split(':').next().unwrap();
+                assert_eq!(
+                    name,
+                    name.to_lowercase(),
+                    "an uppercase name over HTTP/2: {text}"
+                );
+            }
+        }
+    }
+}
+
 // === WebSocket over HTTP/2 (RFC 8441 extended CONNECT) ===
 
 type H2Sender = hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>;

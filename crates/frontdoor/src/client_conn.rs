@@ -783,28 +783,12 @@ async fn write_response<S: AsyncWrite + Unpin>(
 /// The server's header lines into `head`, as received but for the hop-by-hop
 /// ones, and those the proxy set itself in `added` (`Set-Cookie` only adds).
 fn write_raw_headers(head: &mut Vec<u8>, raw: &RawHead, added: &http::HeaderMap) {
-    let bytes = &raw.bytes[..];
-    for (i, h) in raw.head.headers.iter().enumerate() {
-        if raw.head.hop_by_hop & (1 << i) != 0 {
-            continue;
-        }
-        let name = h.name.get(bytes);
-        if !added.is_empty() && replaced(name, added) {
-            continue;
-        }
+    for (name, value) in raw.kept_headers(added) {
         head.extend_from_slice(name);
         head.extend_from_slice(b": ");
-        head.extend_from_slice(h.value.get(bytes));
+        head.extend_from_slice(value);
         head.extend_from_slice(b"\r\n");
     }
-}
-
-/// Is the server's header `name` one the proxy set in `added`?
-fn replaced(name: &[u8], added: &http::HeaderMap) -> bool {
-    !name.eq_ignore_ascii_case(b"set-cookie")
-        && added
-            .keys()
-            .any(|k| k.as_str().as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// The client's side of a tunnel: bytes already read past the upgrade request

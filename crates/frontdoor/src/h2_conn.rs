@@ -227,6 +227,8 @@ struct Driver<S> {
     conn: Connection,
     heads: FuturesUnordered<Head>,
     slots: Vec<Slot>,
+    /// A server's header names, lowercased for the response being encoded.
+    names: Vec<u8>,
     /// Stop writing more than this before the socket takes it.
     high_water: usize,
     /// A connection error: its GOAWAY is in `out`; close once it is written.
@@ -265,6 +267,7 @@ pub(crate) async fn serve<S>(
         written: 0,
         conn,
         heads: FuturesUnordered::new(),
+        names: Vec::new(),
         slots: Vec::new(),
         high_water,
         failed: None,
@@ -553,7 +556,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         // before boxing cost a copy of all of it per request (~10,000
         // instructions of memcpy, counted).
         self.heads.push(Box::pin(async move {
-            let work = service.handle(parts, body, false, Front::Http2);
+            let work = service.handle(parts, body, false, Front::Http2Wire);
             let mut work = std::pin::pin!(work);
             let answered =
                 std::future::poll_fn(|cx| poll_guarded(work.as_mut(), &cancel, cx)).await;
@@ -589,7 +592,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             return;
         };
         self.slots[i].abort = None;
-        let (parts, body) = resp.into_parts();
+        let (parts, mut body) = resp.into_parts();
         let tunnel_in = self.slots[i].tunnel_in.take();
         // A WebSocket server switched protocols (`ws_h2::answer` made its
         // 101 our 200): the stream stays open for the tunnel.
@@ -598,14 +601,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             .get::<TunnelHandoff>()
             .and_then(TunnelHandoff::take);
         let end = body.is_end_stream() && handoff.is_none();
-        let fields = parts
+        // The server's head as received, if its headers are not in the map
+        // (the map then holds only what the proxy added).
+        let raw = body.take_raw_head();
+        let added = parts
             .headers
             .iter()
             .filter(|(n, _)| !connection_specific(n))
             .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
-        let sent = self
-            .conn
-            .send_response(id, parts.status.as_u16(), fields, end, &mut self.out);
+        let status = parts.status.as_u16();
+        let sent = match &raw {
+            None => self
+                .conn
+                .send_response(id, status, added, end, &mut self.out),
+            Some(raw) => {
+                // HTTP/2 names are lowercase (RFC 9113 §8.2.1): the server's,
+                // lowercased here one after another, then taken back in the
+                // same order (a name keeps its length).
+                let names = &mut self.names;
+                names.clear();
+                for (name, _) in raw.kept_headers(&parts.headers) {
+                    names.extend(name.iter().map(u8::to_ascii_lowercase));
+                }
+                let mut at = 0;
+                let servers = raw.kept_headers(&parts.headers).map(|(name, value)| {
+                    let lower = &names[at..at + name.len()];
+                    at += name.len();
+                    (lower, value)
+                });
+                self.conn
+                    .send_response(id, status, servers.chain(added), end, &mut self.out)
+            }
+        };
+        if let Some(raw) = raw {
+            raw.give_back();
+        }
         if let Some((upstream, idle)) = handoff {
             // Dropping the (empty) body logs the request; the connection
             // stays busy until the tunnel ends, as on hyper's engine.

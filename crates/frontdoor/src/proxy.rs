@@ -100,6 +100,15 @@ pub(crate) enum Front {
     Http1,
     /// hyper's HTTP/2: `strict.rs` applies the rules here.
     Http2,
+    /// Our HTTP/2 engine (`h2_conn`): as `Http2`, and it encodes a server's
+    /// head as received (`RawHead::kept_headers`), as our HTTP/1 core writes it.
+    Http2Wire,
+}
+
+impl Front {
+    fn is_http2(self) -> bool {
+        matches!(self, Front::Http2 | Front::Http2Wire)
+    }
 }
 
 /// What the access log and metrics learn about one request.
@@ -182,7 +191,7 @@ impl ProxyService {
         let mut pool_stats = None;
         // WebSocket over HTTP/2: the request becomes an HTTP/1.1 upgrade here,
         // its answer a 200 below.
-        let websocket = if front == Front::Http2 && method == Method::CONNECT {
+        let websocket = if front.is_http2() && method == Method::CONNECT {
             crate::ws_h2::to_upgrade(&mut parts)
         } else {
             Ok(None)
@@ -226,7 +235,7 @@ impl ProxyService {
                         // or rewrites its headers: our HTTP/1 core writes it,
                         // no compression, no route header rules. `forward`
                         // adds its own conditions.
-                        let raw_head = front == Front::Http1
+                        let raw_head = matches!(front, Front::Http1 | Front::Http2Wire)
                             && compress.is_none()
                             && r.is_none_or(|r| !snap.routes.get(r).rewrites_responses());
                         let mut f = self
@@ -352,8 +361,7 @@ impl ProxyService {
         }
         // The HTTP/1 core's parser applied the same rules to the head; only an
         // absolute-form (or authority-form) target is still to be rewritten.
-        if front == Front::Http2 || parts.uri.scheme().is_some() || parts.uri.authority().is_some()
-        {
+        if front.is_http2() || parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
             crate::strict::check(&mut parts)?;
         }
         let limits = &snap.config.limits;

@@ -73,6 +73,24 @@ impl RawHead {
         })
     }
 
+    /// The server's header lines a client gets, as received: all but the
+    /// hop-by-hop ones and those the proxy set itself in `added` (where
+    /// `Set-Cookie` only adds). Both client protocols write exactly these.
+    pub(crate) fn kept_headers<'a>(
+        &'a self,
+        added: &'a http::HeaderMap,
+    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let bytes = &self.bytes[..];
+        let hop_by_hop = self.head.hop_by_hop;
+        self.head
+            .headers
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| hop_by_hop & (1 << i) == 0)
+            .map(move |(_, h)| (h.name.get(bytes), h.value.get(bytes)))
+            .filter(move |(name, _)| added.is_empty() || !replaced(name, added))
+    }
+
     /// Done with: back to this thread's few (the bytes are let go now).
     pub(crate) fn give_back(mut self: Box<Self>) {
         self.bytes = Bytes::new();
@@ -344,4 +362,12 @@ impl AsyncWrite for TunnelIo {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.conn.stream).poll_shutdown(cx)
     }
+}
+
+/// Is the server's header `name` one the proxy set in `added`?
+fn replaced(name: &[u8], added: &http::HeaderMap) -> bool {
+    !name.eq_ignore_ascii_case(b"set-cookie")
+        && added
+            .keys()
+            .any(|k| k.as_str().as_bytes().eq_ignore_ascii_case(name))
 }
