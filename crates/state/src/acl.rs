@@ -97,7 +97,9 @@ impl fmt::Debug for UserConfig {
 pub(crate) struct User {
     enabled: bool,
     nopass: bool,
-    sanitize_payload: bool,
+    /// `sanitize-payload` (`Some(true)`) or `skip-sanitize-payload`
+    /// (`Some(false)`), whichever was given last; a new user has neither.
+    sanitize_payload: Option<bool>,
     passwords: Vec<[u8; 32]>,
     /// Key patterns; `allkeys` short-cuts the common `~*`.
     keys: Vec<Vec<u8>>,
@@ -117,7 +119,7 @@ impl User {
         User {
             enabled: false,
             nopass: false,
-            sanitize_payload: false,
+            sanitize_payload: None,
             passwords: Vec::new(),
             keys: Vec::new(),
             allkeys: false,
@@ -171,11 +173,11 @@ impl User {
             }
             "allcommands" => self.apply(b"+@all", commands)?,
             "nocommands" => self.apply(b"-@all", commands)?,
-            "sanitize-payload" => self.sanitize_payload = true,
-            "skip-sanitize-payload" => self.sanitize_payload = false,
+            "sanitize-payload" => self.sanitize_payload = Some(true),
+            "skip-sanitize-payload" => self.sanitize_payload = Some(false),
             "reset" => {
                 *self = User::new();
-                self.sanitize_payload = true;
+                self.sanitize_payload = Some(true);
             }
             _ => return self.apply_prefixed(rule, &s, commands),
         }
@@ -303,13 +305,7 @@ impl User {
 
     /// The `ACL LIST` line after `user <name> `.
     fn describe(&self) -> String {
-        let mut v: Vec<String> = vec![if self.enabled { "on" } else { "off" }.into()];
-        if self.sanitize_payload {
-            v.push("sanitize-payload".into());
-        }
-        if self.nopass {
-            v.push("nopass".into());
-        }
+        let mut v: Vec<String> = self.flags().into_iter().map(String::from).collect();
         for p in &self.passwords {
             v.push(format!("#{}", hex(p)));
         }
@@ -329,6 +325,21 @@ impl User {
             self.rules.iter().partition(|r| r[1..].starts_with('@'));
         v.extend(cats.into_iter().chain(cmds).cloned());
         v.join(" ")
+    }
+
+    /// The user's flags in Redis's order (its `ACLUserFlags` table): `on`
+    /// or `off`, `nopass`, `skip-sanitize-payload`, `sanitize-payload`.
+    fn flags(&self) -> Vec<&'static str> {
+        let mut flags = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            flags.push("nopass");
+        }
+        match self.sanitize_payload {
+            Some(false) => flags.push("skip-sanitize-payload"),
+            Some(true) => flags.push("sanitize-payload"),
+            None => {}
+        }
+        flags
     }
 
     /// Whether this user may run `spec` with `argv` (keys and channels
@@ -621,13 +632,7 @@ impl Acl {
     /// `ACL GETUSER`'s fields for `name`, if the user exists.
     pub(crate) fn getuser(&self, name: &str) -> Option<UserInfo> {
         let u = self.users.get(name)?;
-        let mut flags = vec![if u.enabled { "on" } else { "off" }];
-        if u.nopass {
-            flags.push("nopass");
-        }
-        if u.sanitize_payload {
-            flags.push("sanitize-payload");
-        }
+        let flags = u.flags();
         let (cats, cmds): (Vec<&String>, Vec<&String>) =
             u.rules.iter().partition(|r| r[1..].starts_with('@'));
         let commands: Vec<&str> = cats.into_iter().chain(cmds).map(String::as_str).collect();
@@ -650,7 +655,8 @@ impl Acl {
 /// One user as `ACL GETUSER` shows it (Redis 7.0's fields, without
 /// selectors, which are not supported here).
 pub(crate) struct UserInfo {
-    /// `on`/`off`, then `nopass`, `sanitize-payload` if set.
+    /// `on`/`off`, then `nopass`, `skip-sanitize-payload` or
+    /// `sanitize-payload` if set.
     pub(crate) flags: Vec<&'static str>,
     /// SHA-256 digests in hex.
     pub(crate) passwords: Vec<String>,

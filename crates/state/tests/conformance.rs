@@ -2286,8 +2286,35 @@ fn acl_getuser_and_dryrun() {
         acl setuser u2
         acl setuser u3 on nopass allkeys allchannels allcommands
         acl setuser u4 on #5e884898da28047151d0e56f8dc6292773603d0d6aca6b4b4b4b4b4b4b4b4b4b resetchannels &x:* -@all +set
+        acl setuser u6 on >p1 ~k* &ch* +get +@hash -hdel nopass resetpass >p2 allchannels resetchannels &x
+        acl setuser u6 +set -@all +ping skip-sanitize-payload >p3 ~z
+        acl setuser u7 on nopass skip-sanitize-payload ~a
+        acl setuser u7 sanitize-payload ~b resetpass >x nopass allkeys
+        acl setuser u8 on nopass
+        acl setuser u8 >pw off sanitize-payload
+        acl setuser u8 allkeys &a allcommands -flushall
+        acl setuser u9 reset on nopass skip-sanitize-payload
         "#,
     );
+    // Redis 7.0 lists single-command rules in its command table's hash
+    // order, seeded afresh at each start: they are compared sorted.
+    let list = |c: &mut Conn| match c.cmd("acl list") {
+        Frame::Array(v) => v
+            .into_iter()
+            .map(|l| {
+                let Frame::Bulk(l) = l else { panic!("{l:?}") };
+                let l = String::from_utf8_lossy(&l).into_owned();
+                let (mut rest, mut single): (Vec<&str>, Vec<&str>) = l
+                    .split(' ')
+                    .partition(|w| !w.starts_with(['+', '-']) || w.contains('@'));
+                single.sort();
+                rest.extend(single);
+                rest.join(" ")
+            })
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(list(&mut p.r), list(&mut p.o));
     both_protocols(
         &mut p,
         r#"
@@ -2295,6 +2322,12 @@ fn acl_getuser_and_dryrun() {
         acl getuser u2
         acl getuser u3
         acl getuser u4
+        acl getuser u6
+        acl getuser u7
+        acl getuser u8
+        acl getuser u9
+        acl setuser u9 sanitize-payload
+        acl getuser u9
         acl getuser default
         acl getuser nosuch
         acl getuser
