@@ -331,3 +331,52 @@ fn common_split(line: &str) -> Vec<Vec<u8>> {
         .map(|b| b.to_vec())
         .collect()
 }
+
+/// CLIENT UNBLOCK of a client held by CLIENT PAUSE answers 0 and leaves it
+/// held, with TIMEOUT and ERROR alike; the command runs once the pause
+/// ends and gets its one reply. Not compared with redis-server 7.0.15, which
+/// stops ("Unknown btype in replyToBlockedClientTimedOut()") on TIMEOUT and
+/// on ERROR sends the held client an UNBLOCKED error and later, for the same
+/// command, its reply (one reply too many); valkey-io/valkey#2117 made both
+/// answer 0, as here.
+#[test]
+fn unblock_leaves_a_paused_client_held() {
+    let p = Pair::new();
+    let mut ctl = Conn::connect(p.ours.addr);
+    for mode in ["write", "all"] {
+        let mut held = Conn::connect(p.ours.addr);
+        let id = id_of(&mut held);
+        let ms = if mode == "all" { 500 } else { 60000 };
+        assert_eq!(
+            ctl.cmd(&format!("client pause {ms} {mode}")),
+            Frame::Simple("OK".into())
+        );
+        held.send_raw(b"SET k v\r\n");
+        if mode == "write" {
+            wait_blocked(&mut ctl, 1);
+            for how in ["", " timeout", " error"] {
+                assert_eq!(
+                    ctl.cmd(&format!("client unblock {id}{how}")),
+                    Frame::Integer(0),
+                    "client unblock{how}"
+                );
+            }
+            assert_eq!(held.try_read(Duration::from_millis(200)), None);
+            assert_eq!(ctl.cmd("get k"), Frame::Null);
+            assert_eq!(ctl.cmd("client unpause"), Frame::Simple("OK".into()));
+        } else {
+            // Under PAUSE ALL the UNBLOCK itself waits (as does any
+            // UNPAUSE), as in Redis 7.0; it runs after the SET it names,
+            // once the pause ends by itself.
+            ctl.send_raw(format!("CLIENT UNBLOCK {id} ERROR\r\n").as_bytes());
+            assert_eq!(held.try_read(Duration::from_millis(100)), None);
+        }
+        assert_eq!(held.read(), Some(Frame::Simple("OK".into())));
+        if mode == "all" {
+            assert_eq!(ctl.read(), Some(Frame::Integer(0)));
+        }
+        assert_eq!(held.cmd("ping"), Frame::Simple("PONG".into()));
+        wait_blocked(&mut ctl, 0);
+        ctl.cmd("del k");
+    }
+}

@@ -21,6 +21,14 @@ const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: releases a client blocked on keys as
 /// if its timeout had expired, or with an error; 1 if it was blocked.
+///
+/// A client held by CLIENT PAUSE is not blocked on keys: the answer is 0
+/// and it stays held until the pause ends (CLIENT UNPAUSE is the way).
+/// redis-server 7.0.15 differs and is not followed: on TIMEOUT it stops
+/// ("Unknown btype in replyToBlockedClientTimedOut()"), on ERROR it sends
+/// the held client an UNBLOCKED error and later, for the same command, its
+/// reply (one reply too many for the client). Valkey made both answer 0
+/// (valkey-io/valkey#2117), as here; `tests/client_control.rs` checks it.
 pub(super) fn client_unblock(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() > 4 {
         return Err(subcommand_syntax(a));
