@@ -380,3 +380,78 @@ fn unblock_leaves_a_paused_client_held() {
         ctl.cmd("del k");
     }
 }
+
+/// A WRITE pause holds scripts that may write, not the ones that cannot:
+/// EVAL / EVALSHA of a script whose shebang says `flags=no-writes`, FCALL
+/// of a function flagged `no-writes`, EVAL_RO and FCALL_RO run at once,
+/// in a transaction too; a script with a shebang without `no-writes`, and
+/// one without a shebang, wait for the pause, as in Redis 7.0.
+#[test]
+fn client_pause_write_runs_no_writes_scripts() {
+    let p = Pair::new();
+    let ro = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])";
+    let rw = "#!lua\nreturn redis.call('get', KEYS[1])";
+    let lib = "#!lua name=lib\nredis.register_function{function_name='ro', callback=function(k) return redis.call('get', k[1]) end, flags={'no-writes'}}\nredis.register_function('rw', function(k) return redis.call('get', k[1]) end)";
+    let eval = |body: &str| {
+        vec![
+            b"EVAL".to_vec(),
+            body.as_bytes().to_vec(),
+            b"1".to_vec(),
+            b"k".to_vec(),
+        ]
+    };
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut c = Conn::connect(addr);
+        ctl.cmd("set k v");
+        ctl.send_args(&[
+            b"FUNCTION".to_vec(),
+            b"LOAD".to_vec(),
+            lib.as_bytes().to_vec(),
+        ]);
+        let mut got = vec![ctl.read().expect("function load")];
+        ctl.send_args(&[b"SCRIPT".to_vec(), b"LOAD".to_vec(), ro.as_bytes().to_vec()]);
+        let sha = match ctl.read() {
+            Some(Frame::Bulk(sha)) => sha,
+            other => panic!("script load: {other:?} ({got:?})"),
+        };
+        got.push(ctl.cmd("client pause 60000 write"));
+        c.send_args(&eval(ro));
+        got.push(c.read().expect("no-writes EVAL runs"));
+        got.push(c.cmd(&format!("evalsha {} 1 k", String::from_utf8_lossy(&sha))));
+        got.push(c.cmd("eval_ro \"return redis.call('get', KEYS[1])\" 1 k"));
+        got.push(c.cmd("fcall ro 1 k"));
+        got.push(c.cmd("fcall_ro ro 1 k"));
+        got.push(c.cmd("multi"));
+        c.send_args(&eval(ro));
+        got.push(c.read().expect("queued"));
+        got.push(c.cmd("fcall ro 1 k"));
+        got.push(c.cmd("exec"));
+        // These may write: held until the pause ends.
+        let mut held = Vec::new();
+        for (n, argv) in [
+            eval(rw),
+            eval("return redis.call('get', KEYS[1])"),
+            common_split("fcall rw 1 k"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut h = Conn::connect(addr);
+            h.send_args(&argv);
+            wait_blocked(&mut ctl, n + 1);
+            held.push(h);
+        }
+        got.push(ctl.cmd("client unpause"));
+        for h in &mut held {
+            got.push(h.read().expect("held script ran"));
+        }
+        wait_blocked(&mut ctl, 0);
+        ctl.cmd("function flush");
+        ctl.cmd("script flush");
+        ctl.cmd("flushall");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}

@@ -2780,3 +2780,43 @@ fn command_info_matches_redis() {
     expected.sort();
     assert_eq!(only.into_iter().collect::<Vec<_>>(), expected);
 }
+
+/// EVAL scripts with a shebang (`#!lua flags=...`): the flags declared,
+/// what `no-writes` refuses, EVAL_RO of a script that may write, errors in
+/// the shebang, line numbers after it, and SCRIPT LOAD / EVALSHA of one.
+#[test]
+fn eval_shebang_flags() {
+    let mut p = Pair::new();
+    both_protocols(
+        &mut p,
+        r##"
+        set k v
+        eval "#!lua\nreturn redis.call('set', KEYS[1], 'x')" 1 k
+        eval "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'y')" 1 k
+        eval "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])" 1 k
+        eval_ro "#!lua\nreturn redis.call('get', KEYS[1])" 1 k
+        eval_ro "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])" 1 k
+        eval_ro "return redis.call('get', KEYS[1])" 1 k
+        eval "#!lua flags=no-writes,allow-oom\nreturn 1" 0
+        eval "#!lua flags=allow-stale,no-cluster,allow-cross-slot-keys\nreturn 2" 0
+        eval "#!lua flags=\nreturn 1" 0
+        eval "#!lua    flags=no-writes   \nreturn 3" 0
+        eval "#!lua flags=bogus\nreturn 1" 0
+        eval "#!lua flags=no-writes,,allow-oom\nreturn 1" 0
+        eval "#!lua other=1\nreturn 1" 0
+        eval "#!lua name=x\nreturn 1" 0
+        eval "#!python\nreturn 1" 0
+        eval "#! \nreturn 1" 0
+        eval "#!lua" 0
+        eval "#!lua\nreturn nosuch" 0
+        eval "#!lua\n\n  syntax error" 0
+        eval "#!lua flags=bogus\nreturn 1" 5
+        eval "#!lua flags=no-writes\nreturn 1" -1
+        script load "#!lua flags=bogus\nreturn 1"
+        script load "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])"
+        evalsha 8822dee64c14b51d475f4b45eb44843318ccc8e1 1 k
+        evalsha_ro 8822dee64c14b51d475f4b45eb44843318ccc8e1 1 k
+        get k
+        "##,
+    );
+}
