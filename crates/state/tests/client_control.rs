@@ -455,3 +455,69 @@ fn client_pause_write_runs_no_writes_scripts() {
     }
     assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
 }
+
+/// The `field:value` of an INFO line, or "" if INFO has no such field.
+fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
+    let Frame::Bulk(b) = c.cmd(&format!("info {section}")) else {
+        panic!("info")
+    };
+    String::from_utf8_lossy(&b)
+        .lines()
+        .find(|l| l.starts_with(&format!("{field}:")))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// During a CLIENT PAUSE a key whose TTL has passed reads as missing but is
+/// not deleted, as in Redis 7.0: DBSIZE, INFO keyspace and `expired_keys`
+/// stay as they were until the pause ends; then it goes.
+#[test]
+fn client_pause_keeps_expired_keys_until_it_ends() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut c = Conn::connect(addr);
+        let mut got = vec![
+            c.cmd("config set hz 1"),
+            c.cmd("config resetstat"),
+            c.cmd("set keep 1"),
+            c.cmd("set gone v px 1"),
+            c.cmd("rpush l a"),
+            c.cmd("pexpire l 1"),
+            c.cmd("client pause 60000 write"),
+        ];
+        // Past both TTLs (the pause holds the server's own expiry).
+        common::wait_for("TTLs passed", Duration::from_secs(5), || {
+            c.cmd("pttl gone") == Frame::Integer(-2) && c.cmd("pttl l") == Frame::Integer(-2)
+        });
+        for cmd in [
+            "get gone",
+            "exists gone l",
+            "ttl gone",
+            "pttl l",
+            "type gone",
+            "strlen gone",
+            "lrange l 0 -1",
+            "llen l",
+            "keys *",
+            "scan 0",
+            "get gone",
+            "dbsize",
+        ] {
+            got.push(c.cmd(cmd));
+        }
+        got.push(Frame::Simple(info_field(&mut c, "keyspace", "db0")));
+        got.push(Frame::Simple(info_field(&mut c, "stats", "expired_keys")));
+        got.push(c.cmd("client unpause"));
+        got.push(c.cmd("get gone"));
+        got.push(c.cmd("llen l"));
+        common::wait_for("expired keys deleted", Duration::from_secs(10), || {
+            c.cmd("dbsize") == Frame::Integer(1)
+        });
+        got.push(Frame::Simple(info_field(&mut c, "stats", "expired_keys")));
+        got.push(c.cmd("config set hz 10"));
+        c.cmd("flushall");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
