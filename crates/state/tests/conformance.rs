@@ -2294,6 +2294,14 @@ fn acl_getuser_and_dryrun() {
         acl setuser u8 >pw off sanitize-payload
         acl setuser u8 allkeys &a allcommands -flushall
         acl setuser u9 reset on nopass skip-sanitize-payload
+        acl setuser r1 +@read -get +@write +get -@string +client|id
+        acl setuser r1 -@all +@read -@hash +hget +get -get
+        acl setuser r2 allcommands -debug +@dangerous -flushall -@keyspace +del
+        acl setuser r3 +config|get +client|id +get +config|set -config|get
+        acl setuser r4 +@all -config +config|get -@slow +client
+        acl setuser r5 +@hash +@string -@write +@list
+        acl setuser r6 +@all -@admin -@dangerous +info
+        acl setuser r7 +@fast +@connection -@pubsub
         "#,
     );
     // Redis 7.0 lists single-command rules in its command table's hash
@@ -2315,6 +2323,25 @@ fn acl_getuser_and_dryrun() {
         other => panic!("{other:?}"),
     };
     assert_eq!(list(&mut p.r), list(&mut p.o));
+    // GETUSER's commands field likewise.
+    for u in ["r1", "r2", "r3", "r4", "r5", "r6", "r7"] {
+        let commands = |c: &mut Conn| match c.cmd(&format!("acl getuser {u}")) {
+            Frame::Array(v) => {
+                let Frame::Bulk(b) = &v[5] else {
+                    panic!("{v:?}")
+                };
+                let mut w: Vec<String> = String::from_utf8_lossy(b)
+                    .split(' ')
+                    .map(String::from)
+                    .collect();
+                let at = w.iter().position(|r| !r.contains('@')).unwrap_or(w.len());
+                w[at..].sort();
+                w.join(" ")
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(commands(&mut p.r), commands(&mut p.o), "acl getuser {u}");
+    }
     both_protocols(
         &mut p,
         r#"
