@@ -14,9 +14,37 @@
 //! ([`crate::spec::flags`]); the unit test below checks that the two agree
 //! on the flags both have.
 
+mod docs;
 mod table;
 
 pub(crate) use table::COMMAND_INFO;
+
+/// A part of a COMMAND DOCS reply, in the RESP3 type Redis sends it as
+/// (`scripts/gen_command_docs.py` writes `docs.rs` from a running
+/// `redis-server` the same way as the table above).
+pub(crate) enum DocNode {
+    /// `+text`
+    Status(&'static str),
+    /// Bulk string.
+    Bulk(&'static str),
+    /// `:n`
+    Int(i64),
+    /// Array.
+    Array(&'static [DocNode]),
+    /// Set.
+    Set(&'static [DocNode]),
+    /// Map with bulk-string keys, in Redis's field order.
+    Map(&'static [(&'static str, DocNode)]),
+}
+
+/// `name`'s COMMAND DOCS entry without its `subcommands` field (lowercase,
+/// `parent|sub` for subcommands).
+pub(crate) fn docs(name: &str) -> Option<&'static DocNode> {
+    docs::COMMAND_DOCS
+        .binary_search_by(|(n, _)| n.cmp(&name))
+        .ok()
+        .map(|i| &docs::COMMAND_DOCS[i].1)
+}
 
 /// One command's entry (`parent|sub` for subcommands).
 pub(crate) struct Info {
@@ -87,6 +115,10 @@ mod tests {
     #[test]
     fn sorted_for_binary_search() {
         assert!(super::COMMAND_INFO.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(super::docs::COMMAND_DOCS
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0));
+        assert!(super::docs("get").is_some() && super::docs("client|kill").is_some());
         let get = super::info("get").expect("get");
         assert_eq!(get.flags, ["readonly", "fast"]);
         assert!(super::info("ping")

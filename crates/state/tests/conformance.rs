@@ -2701,11 +2701,33 @@ fn memory_stats_doctor_purge() {
 /// The whole COMMAND INFO entry of every command and subcommand we
 /// implement is Redis's: flags (`readonly` only where Redis has it), legacy
 /// key range, ACL categories, tips and key specs included, in RESP2 and
-/// RESP3. A container's list of subcommands is compared by name (Redis
+/// RESP3; so is its COMMAND DOCS entry. A container's list of subcommands is compared by name (Redis
 /// lists them in its hash table's order, seeded afresh at each start), each
 /// subcommand on its own; the ones only one side has are listed below.
 #[test]
 fn command_info_matches_redis() {
+    /// A COMMAND DOCS reply for one command without its `subcommands`
+    /// field (a map in RESP3, pairs in a flat array in RESP2).
+    fn without_subcommands(f: Frame) -> Frame {
+        let sub = |k: &Frame| *k == Frame::Bulk("subcommands".into());
+        match f {
+            Frame::Map(mut m) if m.len() == 1 => {
+                if let Frame::Map(doc) = &mut m[0].1 {
+                    doc.retain(|(k, _)| !sub(k));
+                }
+                Frame::Map(m)
+            }
+            Frame::Array(mut v) if v.len() == 2 => {
+                if let Frame::Array(doc) = &mut v[1] {
+                    if let Some(i) = doc.iter().position(sub) {
+                        doc.drain(i..i + 2);
+                    }
+                }
+                Frame::Array(v)
+            }
+            other => other,
+        }
+    }
     fn names(f: &Frame) -> Vec<String> {
         let Frame::Array(v) = f else { return vec![] };
         v.iter()
@@ -2719,6 +2741,7 @@ fn command_info_matches_redis() {
             .collect()
     }
     let mut p = Pair::new();
+    p.script("command docs nosuch\ncommand docs GET nosuch set\ncommand docs Config|Get");
     // Every command and subcommand (`parent|sub`) we have.
     let Frame::Array(all) = p.o.cmd("command list") else {
         panic!("command list")
@@ -2764,6 +2787,17 @@ fn command_info_matches_redis() {
             if a != b {
                 differ.push(format!(
                     "RESP{resp} {name}:\n  redis: {a:?}\n  ours:  {b:?}"
+                ));
+            }
+            // COMMAND DOCS, its subcommands' entries compared on their own.
+            let line = format!("command docs {name}");
+            let (a, b) = (
+                without_subcommands(r.cmd(&line)),
+                without_subcommands(o.cmd(&line)),
+            );
+            if a != b {
+                differ.push(format!(
+                    "RESP{resp} docs {name}:\n  redis: {a:?}\n  ours:  {b:?}"
                 ));
             }
         }
