@@ -97,16 +97,20 @@ impl fmt::Debug for UserConfig {
 pub(crate) struct User {
     enabled: bool,
     nopass: bool,
-    sanitize_payload: bool,
+    /// `sanitize-payload` (`Some(true)`) or `skip-sanitize-payload`
+    /// (`Some(false)`), whichever was given last; a new user has neither.
+    sanitize_payload: Option<bool>,
     passwords: Vec<[u8; 32]>,
     /// Key patterns; `allkeys` short-cuts the common `~*`.
     keys: Vec<Vec<u8>>,
     allkeys: bool,
     channels: Vec<Vec<u8>>,
     allchannels: bool,
-    /// Command rules as given since the last `+@all`/`-@all`, for ACL LIST.
-    rules: Vec<String>,
-    /// Names (`get`, `config|set`) this user may run.
+    /// Set by `+@all`, cleared by `-@all` only: ACL LIST then starts from
+    /// `+@all` (Redis's reserved "future commands" bit).
+    future: bool,
+    /// Names (`get`, `config|set`, and containers such as `config`) this
+    /// user may run, over the ACL universe (see [`Acl`]).
     allowed: HashSet<&'static str>,
     /// `+@all` with nothing taken away: skip the per-command lookup.
     allcommands: bool,
@@ -117,13 +121,13 @@ impl User {
         User {
             enabled: false,
             nopass: false,
-            sanitize_payload: false,
+            sanitize_payload: None,
             passwords: Vec::new(),
             keys: Vec::new(),
             allkeys: false,
             channels: Vec::new(),
             allchannels: false,
-            rules: vec!["-@all".into()],
+            future: false,
             allowed: HashSet::new(),
             allcommands: false,
         }
@@ -171,11 +175,11 @@ impl User {
             }
             "allcommands" => self.apply(b"+@all", commands)?,
             "nocommands" => self.apply(b"-@all", commands)?,
-            "sanitize-payload" => self.sanitize_payload = true,
-            "skip-sanitize-payload" => self.sanitize_payload = false,
+            "sanitize-payload" => self.sanitize_payload = Some(true),
+            "skip-sanitize-payload" => self.sanitize_payload = Some(false),
             "reset" => {
                 *self = User::new();
-                self.sanitize_payload = true;
+                self.sanitize_payload = Some(true);
             }
             _ => return self.apply_prefixed(rule, &s, commands),
         }
@@ -263,17 +267,18 @@ impl User {
         let name = rule[1..].to_ascii_lowercase();
         let names: Vec<&'static str> = if let Some(cat) = name.strip_prefix('@') {
             if cat == "all" {
-                self.rules.clear();
                 self.allowed.clear();
                 self.allcommands = add;
+                self.future = add;
                 if add {
                     self.allowed.extend(commands.iter().copied());
                 }
-                self.rules
-                    .push(format!("{}@all", if add { '+' } else { '-' }));
                 return Ok(());
             }
-            category(commands, cat).ok_or("Unknown command or category name in ACL")?
+            with_subcommands(
+                commands,
+                category(commands, cat).ok_or("Unknown command or category name in ACL")?,
+            )
         } else {
             let found: Vec<&'static str> = commands
                 .iter()
@@ -293,23 +298,77 @@ impl User {
                 self.allcommands = false;
             }
         }
-        self.rules.push(format!(
-            "{}{}",
-            if add { '+' } else { '-' },
-            &rule[1..].to_ascii_lowercase()
-        ));
         Ok(())
     }
 
+    /// The command rules as Redis 7.0's `ACLDescribeSelectorCommandRules`
+    /// works them out from the permission bits, not from the rules given:
+    /// `+@all` or `-@all`, then the categories that fit best (fewest
+    /// differences first), then single commands for what is left. Redis
+    /// lists those in its command table's hash order, seeded afresh at each
+    /// start; here a container comes before its subcommands, in name order.
+    fn describe_commands(&self, universe: &[&'static str]) -> String {
+        let additive = !self.future;
+        let mut out = vec![if additive { "-@all" } else { "+@all" }.to_string()];
+        let mut fake: HashSet<&'static str> = if additive {
+            HashSet::new()
+        } else {
+            universe.iter().copied().collect()
+        };
+        let mut temp = self.allowed.clone();
+        let mut applied = vec![false; CATEGORIES.len()];
+        loop {
+            let mut best = None;
+            let (mut mindiff, mut maxsame) = (usize::MAX, 0);
+            for (j, (_, cmds)) in CATEGORIES.iter().enumerate() {
+                if applied[j] {
+                    continue;
+                }
+                let on = cmds.iter().filter(|c| temp.contains(*c)).count();
+                let off = cmds.len() - on;
+                let (diff, same) = if additive { (off, on) } else { (on, off) };
+                if same > diff && (diff < mindiff || (diff == mindiff && same > maxsame)) {
+                    best = Some(j);
+                    mindiff = diff;
+                    maxsame = same;
+                }
+            }
+            let Some(j) = best else { break };
+            let (name, cmds) = CATEGORIES[j];
+            for c in with_subcommands(universe, cmds.to_vec()) {
+                if additive {
+                    fake.insert(c);
+                    temp.remove(c);
+                } else {
+                    fake.remove(c);
+                    temp.insert(c);
+                }
+            }
+            out.push(format!("{}@{name}", if additive { '+' } else { '-' }));
+            applied[j] = true;
+        }
+        // Single commands; a container's rule covers its subcommands, so it
+        // comes first (`universe` is sorted: `config` before `config|get`).
+        for &c in universe {
+            let user = self.allowed.contains(c);
+            if user == fake.contains(c) {
+                continue;
+            }
+            out.push(format!("{}{c}", if user { '+' } else { '-' }));
+            for n in with_subcommands(universe, vec![c]) {
+                if user {
+                    fake.insert(n);
+                } else {
+                    fake.remove(n);
+                }
+            }
+        }
+        out.join(" ")
+    }
+
     /// The `ACL LIST` line after `user <name> `.
-    fn describe(&self) -> String {
-        let mut v: Vec<String> = vec![if self.enabled { "on" } else { "off" }.into()];
-        if self.sanitize_payload {
-            v.push("sanitize-payload".into());
-        }
-        if self.nopass {
-            v.push("nopass".into());
-        }
+    fn describe(&self, universe: &[&'static str]) -> String {
+        let mut v: Vec<String> = self.flags().into_iter().map(String::from).collect();
         for p in &self.passwords {
             v.push(format!("#{}", hex(p)));
         }
@@ -324,11 +383,23 @@ impl User {
                 v.push(format!("&{}", String::from_utf8_lossy(c)));
             }
         }
-        // Redis lists category rules before single-command rules.
-        let (cats, cmds): (Vec<&String>, Vec<&String>) =
-            self.rules.iter().partition(|r| r[1..].starts_with('@'));
-        v.extend(cats.into_iter().chain(cmds).cloned());
+        v.push(self.describe_commands(universe));
         v.join(" ")
+    }
+
+    /// The user's flags in Redis's order (its `ACLUserFlags` table): `on`
+    /// or `off`, `nopass`, `skip-sanitize-payload`, `sanitize-payload`.
+    fn flags(&self) -> Vec<&'static str> {
+        let mut flags = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            flags.push("nopass");
+        }
+        match self.sanitize_payload {
+            Some(false) => flags.push("skip-sanitize-payload"),
+            Some(true) => flags.push("sanitize-payload"),
+            None => {}
+        }
+        flags
     }
 
     /// Whether this user may run `spec` with `argv` (keys and channels
@@ -442,8 +513,13 @@ pub(crate) struct Acl {
     users: BTreeMap<String, User>,
     pub(crate) generation: u64,
     /// Every runnable command name (`get`, `config|set`), from the command
-    /// table: what `+@all` and `+name` expand to.
+    /// table: what ACL CAT lists.
     commands: &'static [&'static str],
+    /// What the rules range over (`+@all`, `+name`, `+@cat`): the runnable
+    /// commands, their containers, and every other command Redis 7.0 has
+    /// (they cannot run here, but Redis keeps their permission bits, and
+    /// ACL LIST's best-fit description counts them). Sorted.
+    universe: Vec<&'static str>,
 }
 
 impl Acl {
@@ -458,11 +534,22 @@ impl Acl {
         requirepass: Option<&str>,
         users: &[UserConfig],
     ) -> Result<Acl, String> {
+        let mut universe: Vec<&'static str> = commands.to_vec();
+        universe.extend(CATEGORIES.iter().flat_map(|(_, c)| c.iter().copied()));
+        universe.extend(
+            commands
+                .iter()
+                .filter_map(|c| c.split_once('|').map(|(p, _)| p)),
+        );
+        universe.sort_unstable();
+        universe.dedup();
         let mut acl = Acl {
             users: BTreeMap::new(),
             generation: 1,
             commands,
+            universe,
         };
+        let commands = &acl.universe[..];
         let mut default = User::new();
         for r in ["on", "~*", "&*", "+@all"] {
             default.apply(r.as_bytes(), commands).expect("valid rule");
@@ -537,10 +624,10 @@ impl Acl {
     /// `CONFIG SET requirepass`: replace the default user's passwords.
     pub(crate) fn set_requirepass(&mut self, pass: Option<&str>) {
         if let Some(d) = self.users.get_mut("default") {
-            let _ = d.apply(b"resetpass", self.commands);
+            let _ = d.apply(b"resetpass", &self.universe);
             let _ = match pass {
-                Some(p) => d.apply(&[b">", p.as_bytes()].concat(), self.commands),
-                None => d.apply(b"nopass", self.commands),
+                Some(p) => d.apply(&[b">", p.as_bytes()].concat(), &self.universe),
+                None => d.apply(b"nopass", &self.universe),
             };
         }
         self.generation += 1;
@@ -554,7 +641,7 @@ impl Acl {
         }
         let mut user = self.users.get(&name_s).cloned().unwrap_or_else(User::new);
         for r in rules {
-            user.apply(r, self.commands).map_err(|e| {
+            user.apply(r, &self.universe).map_err(|e| {
                 format!(
                     "Error in ACL SETUSER modifier '{}': {e}",
                     String::from_utf8_lossy(r)
@@ -593,7 +680,7 @@ impl Acl {
     pub(crate) fn list(&self) -> Vec<String> {
         self.users
             .iter()
-            .map(|(n, u)| format!("user {n} {}", u.describe()))
+            .map(|(n, u)| format!("user {n} {}", u.describe(&self.universe)))
             .collect()
     }
 
@@ -621,16 +708,7 @@ impl Acl {
     /// `ACL GETUSER`'s fields for `name`, if the user exists.
     pub(crate) fn getuser(&self, name: &str) -> Option<UserInfo> {
         let u = self.users.get(name)?;
-        let mut flags = vec![if u.enabled { "on" } else { "off" }];
-        if u.nopass {
-            flags.push("nopass");
-        }
-        if u.sanitize_payload {
-            flags.push("sanitize-payload");
-        }
-        let (cats, cmds): (Vec<&String>, Vec<&String>) =
-            u.rules.iter().partition(|r| r[1..].starts_with('@'));
-        let commands: Vec<&str> = cats.into_iter().chain(cmds).map(String::as_str).collect();
+        let flags = u.flags();
         let join = |prefix: char, v: &[Vec<u8>]| {
             v.iter()
                 .map(|p| format!("{prefix}{}", String::from_utf8_lossy(p)))
@@ -640,7 +718,7 @@ impl Acl {
         Some(UserInfo {
             flags,
             passwords: u.passwords.iter().map(hex).collect(),
-            commands: commands.join(" "),
+            commands: u.describe_commands(&self.universe),
             keys: join('~', &u.keys),
             channels: join('&', &u.channels),
         })
@@ -650,7 +728,8 @@ impl Acl {
 /// One user as `ACL GETUSER` shows it (Redis 7.0's fields, without
 /// selectors, which are not supported here).
 pub(crate) struct UserInfo {
-    /// `on`/`off`, then `nopass`, `sanitize-payload` if set.
+    /// `on`/`off`, then `nopass`, `skip-sanitize-payload` or
+    /// `sanitize-payload` if set.
     pub(crate) flags: Vec<&'static str>,
     /// SHA-256 digests in hex.
     pub(crate) passwords: Vec<String>,
@@ -697,6 +776,18 @@ fn parse_hex_digest(s: &[u8]) -> Option<[u8; 32]> {
 /// `ACL CAT`: the category names.
 pub(crate) fn category_names() -> Vec<&'static str> {
     CATEGORIES.iter().map(|(n, _)| *n).collect()
+}
+
+/// `names` and, for each container among them, its subcommands in
+/// `universe` (a container's permission covers them, as in Redis).
+fn with_subcommands(universe: &[&'static str], mut names: Vec<&'static str>) -> Vec<&'static str> {
+    let subs: Vec<&'static str> = universe
+        .iter()
+        .copied()
+        .filter(|u| u.split_once('|').is_some_and(|(p, _)| names.contains(&p)))
+        .collect();
+    names.extend(subs);
+    names
 }
 
 /// The commands of `commands` in category `name`, in Redis's order.

@@ -18,6 +18,7 @@ pub mod aof;
 mod busy;
 mod cmd;
 mod cmdstats;
+mod command_info;
 mod config;
 mod evict;
 mod file;

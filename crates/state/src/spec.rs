@@ -76,6 +76,13 @@ pub(crate) mod flags {
     /// `may_replicate`: EVAL, FCALL, PUBLISH, PFCOUNT, ...): waits out a
     /// CLIENT PAUSE WRITE as writes do.
     pub(crate) const MAY_REPLICATE: u32 = 1 << 20;
+    /// Argument 1 is a Lua script body (EVAL, EVAL_RO): its shebang may
+    /// declare `no-writes`.
+    pub(crate) const SCRIPT_BODY_ARG: u32 = 1 << 21;
+    /// Argument 1 is a loaded script's SHA1 (EVALSHA, EVALSHA_RO).
+    pub(crate) const SCRIPT_SHA_ARG: u32 = 1 << 22;
+    /// Argument 1 is a function name (FCALL, FCALL_RO).
+    pub(crate) const FUNCTION_ARG: u32 = 1 << 23;
 }
 
 /// What a command does while a script runs past `busy-reply-threshold`

@@ -858,7 +858,10 @@ impl Store {
         self.pause.as_ref().is_some_and(|p| p.active(now))
     }
 
-    /// Deletes a key if its time has come. Returns true if it was deleted.
+    /// Whether a key's time has come; if so it is deleted, unless a CLIENT
+    /// PAUSE is in force: then it is kept (DBSIZE, INFO keyspace and
+    /// `expired_keys` do not change) but reads must treat it as missing, as
+    /// Redis 7.0's `expireIfNeeded` does, until the pause ends.
     pub(crate) fn expire_if_needed(&mut self, db: usize, key: &[u8], now: u64) -> bool {
         let d = &mut self.dbs[db];
         if d.expires.is_empty() {
@@ -868,8 +871,19 @@ impl Store {
             Some(&at) if at <= now => {}
             _ => return false,
         }
-        self.delete_expired(db, key);
+        if !self.paused(now) {
+            self.delete_expired(db, key);
+        }
         true
+    }
+
+    /// Before a write to `key`: deletes it if its time has come, pause or
+    /// not. Writes wait out a pause, so this deletes nothing a pause keeps;
+    /// if one ever ran in a pause, it must not see the old value.
+    pub(crate) fn expire_before_write(&mut self, db: usize, key: &[u8], now: u64) {
+        if self.expire_if_needed(db, key, now) && self.dbs[db].keys.contains_key(key) {
+            self.delete_expired(db, key);
+        }
     }
 
     /// Removes an expired key with all side effects.

@@ -331,3 +331,193 @@ fn common_split(line: &str) -> Vec<Vec<u8>> {
         .map(|b| b.to_vec())
         .collect()
 }
+
+/// CLIENT UNBLOCK of a client held by CLIENT PAUSE answers 0 and leaves it
+/// held, with TIMEOUT and ERROR alike; the command runs once the pause
+/// ends and gets its one reply. Not compared with redis-server 7.0.15, which
+/// stops ("Unknown btype in replyToBlockedClientTimedOut()") on TIMEOUT and
+/// on ERROR sends the held client an UNBLOCKED error and later, for the same
+/// command, its reply (one reply too many); valkey-io/valkey#2117 made both
+/// answer 0, as here.
+#[test]
+fn unblock_leaves_a_paused_client_held() {
+    let p = Pair::new();
+    let mut ctl = Conn::connect(p.ours.addr);
+    for mode in ["write", "all"] {
+        let mut held = Conn::connect(p.ours.addr);
+        let id = id_of(&mut held);
+        let ms = if mode == "all" { 500 } else { 60000 };
+        assert_eq!(
+            ctl.cmd(&format!("client pause {ms} {mode}")),
+            Frame::Simple("OK".into())
+        );
+        held.send_raw(b"SET k v\r\n");
+        if mode == "write" {
+            wait_blocked(&mut ctl, 1);
+            for how in ["", " timeout", " error"] {
+                assert_eq!(
+                    ctl.cmd(&format!("client unblock {id}{how}")),
+                    Frame::Integer(0),
+                    "client unblock{how}"
+                );
+            }
+            assert_eq!(held.try_read(Duration::from_millis(200)), None);
+            assert_eq!(ctl.cmd("get k"), Frame::Null);
+            assert_eq!(ctl.cmd("client unpause"), Frame::Simple("OK".into()));
+        } else {
+            // Under PAUSE ALL the UNBLOCK itself waits (as does any
+            // UNPAUSE), as in Redis 7.0; it runs after the SET it names,
+            // once the pause ends by itself.
+            ctl.send_raw(format!("CLIENT UNBLOCK {id} ERROR\r\n").as_bytes());
+            assert_eq!(held.try_read(Duration::from_millis(100)), None);
+        }
+        assert_eq!(held.read(), Some(Frame::Simple("OK".into())));
+        if mode == "all" {
+            assert_eq!(ctl.read(), Some(Frame::Integer(0)));
+        }
+        assert_eq!(held.cmd("ping"), Frame::Simple("PONG".into()));
+        wait_blocked(&mut ctl, 0);
+        ctl.cmd("del k");
+    }
+}
+
+/// A WRITE pause holds scripts that may write, not the ones that cannot:
+/// EVAL / EVALSHA of a script whose shebang says `flags=no-writes`, FCALL
+/// of a function flagged `no-writes`, EVAL_RO and FCALL_RO run at once,
+/// in a transaction too; a script with a shebang without `no-writes`, and
+/// one without a shebang, wait for the pause, as in Redis 7.0.
+#[test]
+fn client_pause_write_runs_no_writes_scripts() {
+    let p = Pair::new();
+    let ro = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])";
+    let rw = "#!lua\nreturn redis.call('get', KEYS[1])";
+    let lib = "#!lua name=lib\nredis.register_function{function_name='ro', callback=function(k) return redis.call('get', k[1]) end, flags={'no-writes'}}\nredis.register_function('rw', function(k) return redis.call('get', k[1]) end)";
+    let eval = |body: &str| {
+        vec![
+            b"EVAL".to_vec(),
+            body.as_bytes().to_vec(),
+            b"1".to_vec(),
+            b"k".to_vec(),
+        ]
+    };
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut ctl = Conn::connect(addr);
+        let mut c = Conn::connect(addr);
+        ctl.cmd("set k v");
+        ctl.send_args(&[
+            b"FUNCTION".to_vec(),
+            b"LOAD".to_vec(),
+            lib.as_bytes().to_vec(),
+        ]);
+        let mut got = vec![ctl.read().expect("function load")];
+        ctl.send_args(&[b"SCRIPT".to_vec(), b"LOAD".to_vec(), ro.as_bytes().to_vec()]);
+        let sha = match ctl.read() {
+            Some(Frame::Bulk(sha)) => sha,
+            other => panic!("script load: {other:?} ({got:?})"),
+        };
+        got.push(ctl.cmd("client pause 60000 write"));
+        c.send_args(&eval(ro));
+        got.push(c.read().expect("no-writes EVAL runs"));
+        got.push(c.cmd(&format!("evalsha {} 1 k", String::from_utf8_lossy(&sha))));
+        got.push(c.cmd("eval_ro \"return redis.call('get', KEYS[1])\" 1 k"));
+        got.push(c.cmd("fcall ro 1 k"));
+        got.push(c.cmd("fcall_ro ro 1 k"));
+        got.push(c.cmd("multi"));
+        c.send_args(&eval(ro));
+        got.push(c.read().expect("queued"));
+        got.push(c.cmd("fcall ro 1 k"));
+        got.push(c.cmd("exec"));
+        // These may write: held until the pause ends.
+        let mut held = Vec::new();
+        for (n, argv) in [
+            eval(rw),
+            eval("return redis.call('get', KEYS[1])"),
+            common_split("fcall rw 1 k"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut h = Conn::connect(addr);
+            h.send_args(&argv);
+            wait_blocked(&mut ctl, n + 1);
+            held.push(h);
+        }
+        got.push(ctl.cmd("client unpause"));
+        for h in &mut held {
+            got.push(h.read().expect("held script ran"));
+        }
+        wait_blocked(&mut ctl, 0);
+        ctl.cmd("function flush");
+        ctl.cmd("script flush");
+        ctl.cmd("flushall");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}
+
+/// The `field:value` of an INFO line, or "" if INFO has no such field.
+fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
+    let Frame::Bulk(b) = c.cmd(&format!("info {section}")) else {
+        panic!("info")
+    };
+    String::from_utf8_lossy(&b)
+        .lines()
+        .find(|l| l.starts_with(&format!("{field}:")))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// During a CLIENT PAUSE a key whose TTL has passed reads as missing but is
+/// not deleted, as in Redis 7.0: DBSIZE, INFO keyspace and `expired_keys`
+/// stay as they were until the pause ends; then it goes.
+#[test]
+fn client_pause_keeps_expired_keys_until_it_ends() {
+    let p = Pair::new();
+    let mut seen = Vec::new();
+    for addr in [p.redis.addr, p.ours.addr] {
+        let mut c = Conn::connect(addr);
+        let mut got = vec![
+            c.cmd("config set hz 1"),
+            c.cmd("config resetstat"),
+            c.cmd("set keep 1"),
+            c.cmd("set gone v px 1"),
+            c.cmd("rpush l a"),
+            c.cmd("pexpire l 1"),
+            c.cmd("client pause 60000 write"),
+        ];
+        // Past both TTLs (the pause holds the server's own expiry).
+        common::wait_for("TTLs passed", Duration::from_secs(5), || {
+            c.cmd("pttl gone") == Frame::Integer(-2) && c.cmd("pttl l") == Frame::Integer(-2)
+        });
+        for cmd in [
+            "get gone",
+            "exists gone l",
+            "ttl gone",
+            "pttl l",
+            "type gone",
+            "strlen gone",
+            "lrange l 0 -1",
+            "llen l",
+            "keys *",
+            "scan 0",
+            "get gone",
+            "dbsize",
+        ] {
+            got.push(c.cmd(cmd));
+        }
+        got.push(Frame::Simple(info_field(&mut c, "keyspace", "db0")));
+        got.push(Frame::Simple(info_field(&mut c, "stats", "expired_keys")));
+        got.push(c.cmd("client unpause"));
+        got.push(c.cmd("get gone"));
+        got.push(c.cmd("llen l"));
+        common::wait_for("expired keys deleted", Duration::from_secs(10), || {
+            c.cmd("dbsize") == Frame::Integer(1)
+        });
+        got.push(Frame::Simple(info_field(&mut c, "stats", "expired_keys")));
+        got.push(c.cmd("config set hz 10"));
+        c.cmd("flushall");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "redis-server vs bigstep state");
+}

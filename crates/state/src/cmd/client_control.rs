@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::args::{int, is};
 use super::ctx::{Ctx, Spec, Unresolved, R};
 use crate::resp::Reply;
-use crate::spec::flags::{MAY_REPLICATE, NOQUEUE, RUNS_OTHERS, WRITE};
+use crate::spec::flags::{MAY_REPLICATE, NOQUEUE, RUNS_OTHERS, SCRIPT_KEYS, WRITE};
 use crate::store::{Pause, Postponed, Replies, Store};
 
 /// What a client released by CLIENT UNBLOCK ... ERROR is answered (Redis's
@@ -21,6 +21,14 @@ const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: releases a client blocked on keys as
 /// if its timeout had expired, or with an error; 1 if it was blocked.
+///
+/// A client held by CLIENT PAUSE is not blocked on keys: the answer is 0
+/// and it stays held until the pause ends (CLIENT UNPAUSE is the way).
+/// redis-server 7.0.15 differs and is not followed: on TIMEOUT it stops
+/// ("Unknown btype in replyToBlockedClientTimedOut()"), on ERROR it sends
+/// the held client an UNBLOCKED error and later, for the same command, its
+/// reply (one reply too many for the client). Valkey made both answer 0
+/// (valkey-io/valkey#2117), as here; `tests/client_control.rs` checks it.
 pub(super) fn client_unblock(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     if a.len() > 4 {
         return Err(subcommand_syntax(a));
@@ -129,18 +137,25 @@ pub(super) fn client_unpause(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
 pub(super) fn postpone(
     ctx: &mut Ctx<'_>,
     spec: &Spec,
+    argv: &[Bytes],
     lookup: fn(&[Bytes]) -> Result<&'static Spec, Unresolved>,
 ) -> bool {
     let now = ctx.now;
     let id = ctx.c.id;
     // EXEC (the one command that runs others and is never queued) waits
     // when what it would run writes, as Redis looks at its queued flags.
-    let writes = spec.has(WRITE | MAY_REPLICATE)
+    // A script that declared `no-writes` does not, whatever its command's
+    // flags say (Redis's getCommandFlags).
+    let may_write = |ctx: &Ctx<'_>, spec: &Spec, argv: &[Bytes]| {
+        spec.has(WRITE | MAY_REPLICATE)
+            && !(spec.has(SCRIPT_KEYS) && super::script::declared_no_writes(ctx, spec.flags, argv))
+    };
+    let writes = may_write(ctx, spec, argv)
         || (spec.has(RUNS_OTHERS)
             && spec.has(NOQUEUE)
             && ctx.c.multi.as_ref().is_some_and(|q| {
                 q.iter()
-                    .any(|argv| lookup(argv).is_ok_and(|s| s.has(WRITE | MAY_REPLICATE)))
+                    .any(|argv| lookup(argv).is_ok_and(|s| may_write(ctx, s, argv)))
             }));
     let Some(p) = ctx.s.pause.as_mut() else {
         return false;

@@ -880,51 +880,136 @@ pub(super) fn config_rewrite(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
 
 // === COMMAND ===
 
-fn spec_flags(s: &Spec) -> Vec<Reply> {
+/// Flags for a command Redis does not have (none today): worked out from
+/// its spec, `readonly` only if it reads keys.
+fn own_flags(s: &Spec) -> Vec<&'static str> {
+    use crate::spec::flags;
     let mut v = Vec::new();
     if !s.subs.is_empty() {
         // Containers have no flags of their own in Redis.
         return v;
     }
-    let st = |x: &str| Reply::Status(x.into());
-    if s.flags & crate::spec::flags::WRITE != 0 {
-        v.push(st("write"));
-    } else {
-        v.push(st("readonly"));
+    if s.flags & flags::WRITE != 0 {
+        v.push("write");
+    } else if s.first > 0 {
+        v.push("readonly");
     }
-    if s.flags & crate::spec::flags::DENYOOM != 0 {
-        v.push(st("denyoom"));
-    }
-    if s.flags & crate::spec::flags::ADMIN != 0 {
-        v.push(st("admin"));
-    }
-    if s.flags & crate::spec::flags::NOSCRIPT != 0 {
-        v.push(st("noscript"));
-    }
-    if s.flags & crate::spec::flags::PUBSUB != 0 {
-        v.push(st("pubsub"));
-    }
-    if s.flags & crate::spec::flags::BLOCKING != 0 {
-        v.push(st("blocking"));
+    for (flag, name) in [
+        (flags::DENYOOM, "denyoom"),
+        (flags::ADMIN, "admin"),
+        (flags::PUBSUB, "pubsub"),
+        (flags::NOSCRIPT, "noscript"),
+        (flags::BLOCKING, "blocking"),
+    ] {
+        if s.flags & flag != 0 {
+            v.push(name);
+        }
     }
     if s.keys_fn.is_some() {
-        v.push(st("movablekeys"));
+        v.push("movablekeys");
     }
     v
 }
 
+/// One key spec as COMMAND shows it.
+fn key_spec(k: &crate::command_info::KeySpec) -> Reply {
+    use crate::command_info::{Begin, Find};
+    let b = Reply::bulk;
+    let map = |fields: Vec<(&'static str, Reply)>| {
+        Reply::Map(
+            fields
+                .into_iter()
+                .map(|(k, v)| (Reply::bulk(k), v))
+                .collect(),
+        )
+    };
+    let (begin, begin_spec) = match k.begin {
+        Begin::Index(i) => ("index", vec![("index", Reply::Int(i))]),
+        Begin::Keyword(kw, from) => (
+            "keyword",
+            vec![("keyword", b(kw)), ("startfrom", Reply::Int(from))],
+        ),
+        Begin::Unknown => ("unknown", vec![]),
+    };
+    let (find, find_spec) = match k.find {
+        Find::Range {
+            lastkey,
+            step,
+            limit,
+        } => (
+            "range",
+            vec![
+                ("lastkey", Reply::Int(lastkey)),
+                ("keystep", Reply::Int(step)),
+                ("limit", Reply::Int(limit)),
+            ],
+        ),
+        Find::Keynum { index, first, step } => (
+            "keynum",
+            vec![
+                ("keynumidx", Reply::Int(index)),
+                ("firstkey", Reply::Int(first)),
+                ("keystep", Reply::Int(step)),
+            ],
+        ),
+        Find::Unknown => ("unknown", vec![]),
+    };
+    let mut fields = Vec::new();
+    if let Some(notes) = k.notes {
+        fields.push(("notes", b(notes)));
+    }
+    fields.push((
+        "flags",
+        Reply::Set(
+            k.flags
+                .split(' ')
+                .map(|f| Reply::Status(f.into()))
+                .collect(),
+        ),
+    ));
+    fields.push((
+        "begin_search",
+        map(vec![("type", b(begin)), ("spec", map(begin_spec))]),
+    ));
+    fields.push((
+        "find_keys",
+        map(vec![("type", b(find)), ("spec", map(find_spec))]),
+    ));
+    map(fields)
+}
+
+/// A command's COMMAND INFO entry: name, arity, flags, legacy key range,
+/// ACL categories, tips, key specs and subcommands. All but the name,
+/// arity and subcommands come from Redis's own table.
 fn spec_info(s: &Spec) -> Reply {
+    let status = |x: &str| Reply::Status(x.into());
+    let table = crate::command_info::info(s.name);
+    let flags = table.map_or_else(|| own_flags(s), |i| i.flags.to_vec());
+    let (first, last, step) = table.map_or((s.first.into(), s.last.into(), s.step.into()), |i| {
+        i.legacy_keys
+    });
     Reply::Array(vec![
         Reply::bulk(s.name),
         Reply::Int(s.arity as i64),
-        Reply::Set(spec_flags(s)),
-        Reply::Int(s.first as i64),
-        Reply::Int(s.last as i64),
-        Reply::Int(s.step as i64),
-        Reply::Set(vec![]),
-        Reply::Set(vec![]),
-        Reply::Array(vec![]),
-        Reply::Array(s.subs.iter().map(spec_info).collect()),
+        Reply::Set(flags.into_iter().map(status).collect()),
+        Reply::Int(first),
+        Reply::Int(last),
+        Reply::Int(step),
+        Reply::Set(
+            crate::command_info::categories(s.name)
+                .iter()
+                .map(|c| status(c))
+                .collect(),
+        ),
+        Reply::Set(table.map_or(vec![], |i| i.tips.iter().map(|t| Reply::bulk(*t)).collect())),
+        // Redis sends the key specs as a set, and the subcommands as a set
+        // when there are none, an array otherwise (RESP3 shows it).
+        Reply::Set(table.map_or(vec![], |i| i.key_specs.iter().map(key_spec).collect())),
+        if s.subs.is_empty() {
+            Reply::Set(vec![])
+        } else {
+            Reply::Array(s.subs.iter().map(spec_info).collect())
+        },
     ])
 }
 
@@ -968,21 +1053,56 @@ pub(super) fn command_docs<T: Commands>(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     Ok(Reply::Map(
         specs
             .into_iter()
-            .map(|s| {
-                (
-                    Reply::bulk(s.name),
-                    Reply::Map(vec![
-                        (
-                            Reply::bulk("summary"),
-                            Reply::bulk(format!("{} command", s.name.to_ascii_uppercase())),
-                        ),
-                        (Reply::bulk("since"), Reply::bulk("1.0.0")),
-                        (Reply::bulk("group"), Reply::bulk("generic")),
-                    ]),
-                )
-            })
+            .map(|s| (Reply::bulk(s.name), spec_docs(s)))
             .collect(),
     ))
+}
+
+/// A command's COMMAND DOCS entry: Redis's own, with the subcommands we
+/// have; a command Redis 7.0 lacks gets its name for a summary.
+fn spec_docs(s: &Spec) -> Reply {
+    let mut fields = match crate::command_info::docs(s.name) {
+        Some(crate::command_info::DocNode::Map(m)) => m
+            .iter()
+            .map(|(k, v)| (Reply::bulk(*k), doc_reply(v)))
+            .collect(),
+        _ => vec![
+            (
+                Reply::bulk("summary"),
+                Reply::bulk(format!("{} command", s.name.to_ascii_uppercase())),
+            ),
+            (Reply::bulk("since"), Reply::bulk("7.2.0")),
+            (Reply::bulk("group"), Reply::bulk("generic")),
+        ],
+    };
+    if !s.subs.is_empty() {
+        fields.push((
+            Reply::bulk("subcommands"),
+            Reply::Map(
+                s.subs
+                    .iter()
+                    .map(|x| (Reply::bulk(x.name), spec_docs(x)))
+                    .collect(),
+            ),
+        ));
+    }
+    Reply::Map(fields)
+}
+
+fn doc_reply(d: &crate::command_info::DocNode) -> Reply {
+    use crate::command_info::DocNode;
+    match d {
+        DocNode::Status(x) => Reply::Status((*x).into()),
+        DocNode::Bulk(x) => Reply::bulk(*x),
+        DocNode::Int(n) => Reply::Int(*n),
+        DocNode::Array(v) => Reply::Array(v.iter().map(doc_reply).collect()),
+        DocNode::Set(v) => Reply::Set(v.iter().map(doc_reply).collect()),
+        DocNode::Map(m) => Reply::Map(
+            m.iter()
+                .map(|(k, v)| (Reply::bulk(*k), doc_reply(v)))
+                .collect(),
+        ),
+    }
 }
 
 pub(super) fn command_list<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
@@ -1066,7 +1186,7 @@ fn getkeys<T: Commands>(a: &[Bytes], with_flags: bool) -> R {
         }
         keys
     };
-    let specs = crate::key_flags::key_flags(spec.name).unwrap_or(&[]);
+    let specs = crate::key_flags::key_flags(spec.name);
     Ok(Reply::Array(
         keys.iter()
             .enumerate()
@@ -1078,7 +1198,7 @@ fn getkeys<T: Commands>(a: &[Bytes], with_flags: bool) -> R {
                 // The first key comes from the first spec; later ones from
                 // the last (a destination or the rest of a key list), which
                 // is how Redis's specs for our multi-key commands line up.
-                let flags = crate::key_flags::flags_for(spec.name, specs, n, argv);
+                let flags = crate::key_flags::flags_for(spec.name, &specs, n, argv);
                 Reply::Array(vec![
                     key,
                     Reply::Set(flags.into_iter().map(|f| Reply::Status(f.into())).collect()),

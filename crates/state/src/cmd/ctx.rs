@@ -93,7 +93,7 @@ macro_rules! typed_or_new {
         /// `Err(WRONGTYPE)` if the key holds another type.
         pub(crate) fn $get(&mut self, key: &[u8]) -> Result<&mut $t, Reply> {
             let db = self.c.db;
-            self.s.expire_if_needed(db, key, self.now);
+            self.s.expire_before_write(db, key, self.now);
             let keys = &mut self.s.dbs[db].keys;
             // One probe when the key exists, the common case for HSET, LPUSH, ZADD.
             let i = match keys.get_index_of(key) {
@@ -117,10 +117,13 @@ impl Ctx<'_> {
         &mut self.s.dbs[self.c.db]
     }
 
-    /// Looks a key up, expiring it first if due.
+    /// Looks a key up, expiring it first if due (an expired key a pause
+    /// keeps is missing too).
     pub(crate) fn lookup(&mut self, key: &[u8]) -> Option<&mut Value> {
         let db = self.c.db;
-        self.s.expire_if_needed(db, key, self.now);
+        if self.s.expire_if_needed(db, key, self.now) {
+            return None;
+        }
         self.s.dbs[db].keys.get_mut(key)
     }
 

@@ -69,7 +69,7 @@ fn execute_checked(ctx: &mut Ctx<'_>, argv: &mut [Bytes]) -> Result<Reply, Reply
     }
     // Checked before MULTI queues, as Redis does: a write is held even
     // on its way into a transaction.
-    if ctx.s.pause.is_some() && super::client_control::postpone(ctx, spec, lookup) {
+    if ctx.s.pause.is_some() && super::client_control::postpone(ctx, spec, argv, lookup) {
         ctx.s.stats.commands -= 1; // counted when it runs
         return Ok(Reply::None);
     }

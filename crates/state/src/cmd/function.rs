@@ -283,23 +283,7 @@ fn call_function<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes], ro: bool) -> R {
     if n < 0 {
         return Err(Reply::err("Number of keys can't be negative"));
     }
-    let read_only = flags & fflags::NO_WRITES != 0;
-    if ro && !read_only {
-        return Err(Reply::err(
-            "Can not execute a script with write flag using *_ro command.",
-        ));
-    }
-    // A function that may write is refused over maxmemory unless it says
-    // `allow-oom`, as Redis's scriptPrepareForRun does.
-    if flags & (fflags::NO_WRITES | fflags::ALLOW_OOM) == 0
-        && ctx.s.cfg.maxmemory > 0
-        && !ctx.c.replay
-        && !crate::evict::make_room(ctx.s)
-    {
-        return Err(Reply::Error(
-            "OOM command not allowed when used memory > 'maxmemory'.".into(),
-        ));
-    }
+    let read_only = super::script::prepare_declared(ctx, flags, ro)?;
     let n = n as usize;
     let (keys, args) = (&a[3..3 + n], &a[3 + n..]);
     // Out of the store while it runs, so the run can borrow the store; a

@@ -426,19 +426,39 @@ pub(super) fn geosearchstore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     search(ctx, a, Kind::Search { store: true })
 }
 
-/// GEORADIUS[BYMEMBER]'s keys: the source, and the STORE / STOREDIST
-/// destination if any (the last one given wins, as Redis parses it).
+/// GEORADIUS[BYMEMBER]'s keys, as Redis 7.0's key specs find them (COMMAND
+/// GETKEYS and ACL checks use those): the source, then the key after the
+/// first STORE and the key after the first STOREDIST, each searched from the
+/// first option on. The search never looks at the last argument, so a
+/// trailing keyword names no key. If STORE or STOREDIST is given more than
+/// once, the last one is where the command writes (as Redis parses it); that
+/// key is added too, so WATCH and tracking see the write (Redis's specs
+/// would leave it out).
 pub(super) fn georadius_keys(a: &[Bytes]) -> Vec<usize> {
+    // GEORADIUS key lon lat radius unit / GEORADIUSBYMEMBER key member radius unit.
+    let options = if a.len() > 1 && is(&a[0], "georadiusbymember") {
+        5
+    } else {
+        6
+    };
     let mut keys = vec![1];
-    let mut stored = None;
-    let mut i = 5;
-    while i < a.len() {
-        if (is(&a[i], "store") || is(&a[i], "storedist")) && i + 1 < a.len() {
-            stored = Some(i + 1);
+    let end = a.len().saturating_sub(1);
+    for kw in ["store", "storedist"] {
+        if let Some(i) = (options..end).find(|&i| is(&a[i], kw)) {
+            keys.push(i + 1);
+        }
+    }
+    let mut written = None;
+    let mut i = options;
+    while i < end {
+        if is(&a[i], "store") || is(&a[i], "storedist") {
+            written = Some(i + 1);
             i += 1;
         }
         i += 1;
     }
-    keys.extend(stored);
+    if let Some(w) = written.filter(|w| !keys.contains(w)) {
+        keys.push(w);
+    }
     keys
 }

@@ -290,6 +290,12 @@ fn run<T: Commands>(
         None => Engine::new().map_err(|e| Reply::err(format!("Lua init failed: {e}")))?,
     };
     let result = eng.compile(sha, body).map_err(Reply::err).and_then(|f| {
+        // A script with a shebang declared its flags (the compile above
+        // checked them); one without runs as before Redis 7.0.
+        let read_only = match crate::lua::shebang(body) {
+            Ok(Some((flags, _))) => prepare_declared(ctx, flags, read_only)?,
+            _ => read_only,
+        };
         let job = Job {
             f,
             name: sha,
@@ -302,6 +308,57 @@ fn run<T: Commands>(
     });
     ctx.sc.lua = Some(eng);
     result
+}
+
+/// Redis 7.0's `scriptPrepareForRun` for a script or function that declared
+/// its flags: EVAL_RO / FCALL_RO refuse one that may write, and one that may
+/// write without `allow-oom` is refused over maxmemory. Whether
+/// `redis.call` must then refuse writes (`ro` or `no-writes`).
+pub(super) fn prepare_declared(ctx: &mut Ctx<'_>, flags: u32, ro: bool) -> Result<bool, Reply> {
+    use crate::lua::library::fflags;
+    let no_writes = flags & fflags::NO_WRITES != 0;
+    if ro && !no_writes {
+        return Err(Reply::err(
+            "Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    if flags & (fflags::NO_WRITES | fflags::ALLOW_OOM) == 0
+        && ctx.s.cfg.maxmemory > 0
+        && !ctx.c.replay
+        && !crate::evict::make_room(ctx.s)
+    {
+        return Err(Reply::Error(
+            "OOM command not allowed when used memory > 'maxmemory'.".into(),
+        ));
+    }
+    Ok(ro || no_writes)
+}
+
+/// Whether a script call (EVAL, EVALSHA, FCALL and their `_RO` forms) may
+/// write, as Redis 7.0's `getCommandFlags` decides it for CLIENT PAUSE
+/// WRITE: a script or function that declared `no-writes` does not; one
+/// without declared flags (no shebang), or not found, is taken by the
+/// command's own flags.
+pub(super) fn declared_no_writes(ctx: &Ctx<'_>, spec_flags: u32, argv: &[Bytes]) -> bool {
+    use crate::lua::library::fflags;
+    use crate::spec::flags::{FUNCTION_ARG, SCRIPT_BODY_ARG, SCRIPT_SHA_ARG};
+    let Some(arg) = argv.get(1) else {
+        return false;
+    };
+    let flags = if spec_flags & FUNCTION_ARG != 0 {
+        ctx.sc.functions.libs.function(arg).map(|f| f.flags)
+    } else {
+        let body = if spec_flags & SCRIPT_BODY_ARG != 0 {
+            Some(arg.clone())
+        } else if spec_flags & SCRIPT_SHA_ARG != 0 {
+            let sha = String::from_utf8_lossy(arg).to_ascii_lowercase();
+            ctx.sc.scripts.get(&sha).cloned()
+        } else {
+            None
+        };
+        body.and_then(|b| crate::lua::shebang(&b).ok().flatten().map(|(f, _)| f))
+    };
+    flags.is_some_and(|f| f & fflags::NO_WRITES != 0)
 }
 
 /// What runs: an EVAL script or a function.

@@ -394,7 +394,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> R {
     // stays integer-encoded.
     let db = ctx.c.db;
     let k: &[u8] = key;
-    ctx.s.expire_if_needed(db, k, ctx.now);
+    ctx.s.expire_before_write(db, k, ctx.now);
     let d = &mut ctx.s.dbs[db];
     let hash = BuildHasher::hash_one(d.keys.hasher(), k);
     let n = match d.keys.raw_entry_mut_v1().from_key_hashed_nocheck(hash, k) {

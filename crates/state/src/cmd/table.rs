@@ -293,8 +293,8 @@ static TABLE: &[Spec] = &[
     c("ltrim", 4, W, K1, list::ltrim),
     c("linsert", 5, WM, K1, list::linsert),
     c("lpos", -3, 0, K1, list::lpos),
-    c("lmove", 5, W, K12, list::lmove),
-    c("rpoplpush", 3, W, K12, list::rpoplpush),
+    c("lmove", 5, WM, K12, list::lmove),
+    c("rpoplpush", 3, WM, K12, list::rpoplpush),
     cm("lmpop", -4, W, numkeys1, list::lmpop),
     cm("blmpop", -5, W | BLOCKING, numkeys2, list::blmpop),
     c(
@@ -311,11 +311,11 @@ static TABLE: &[Spec] = &[
         (1, -2, 1),
         list::brpop,
     ),
-    c("blmove", 6, W | BLOCKING | NOSCRIPT, K12, list::blmove),
+    c("blmove", 6, WM | BLOCKING | NOSCRIPT, K12, list::blmove),
     c(
         "brpoplpush",
         4,
-        W | BLOCKING | NOSCRIPT,
+        WM | BLOCKING | NOSCRIPT,
         K12,
         list::brpoplpush,
     ),
@@ -335,28 +335,46 @@ static TABLE: &[Spec] = &[
     c(
         "eval",
         -3,
-        SCRIPT | MAY_REPLICATE,
+        SCRIPT | MAY_REPLICATE | SCRIPT_BODY_ARG,
         NK,
         script::eval::<Table>,
     ),
     c(
         "evalsha",
         -3,
-        SCRIPT | MAY_REPLICATE,
+        SCRIPT | MAY_REPLICATE | SCRIPT_SHA_ARG,
         NK,
         script::evalsha::<Table>,
     ),
-    c("eval_ro", -3, SCRIPT, NK, script::eval_ro::<Table>),
-    c("evalsha_ro", -3, SCRIPT, NK, script::evalsha_ro::<Table>),
+    c(
+        "eval_ro",
+        -3,
+        SCRIPT | SCRIPT_BODY_ARG,
+        NK,
+        script::eval_ro::<Table>,
+    ),
+    c(
+        "evalsha_ro",
+        -3,
+        SCRIPT | SCRIPT_SHA_ARG,
+        NK,
+        script::evalsha_ro::<Table>,
+    ),
     container("script", -2, NOSCRIPT, SCRIPT_SUBS),
     c(
         "fcall",
         -3,
-        SCRIPT | MAY_REPLICATE,
+        SCRIPT | MAY_REPLICATE | FUNCTION_ARG,
         NK,
         function::fcall::<Table>,
     ),
-    c("fcall_ro", -3, SCRIPT, NK, function::fcall_ro::<Table>),
+    c(
+        "fcall_ro",
+        -3,
+        SCRIPT | FUNCTION_ARG,
+        NK,
+        function::fcall_ro::<Table>,
+    ),
     container("function", -2, NOSCRIPT, FUNCTION_SUBS),
     // pub/sub
     c(
@@ -886,4 +904,37 @@ pub(crate) fn lookup(argv: &[Bytes]) -> Result<&'static Spec, Unresolved> {
         return Err(Unresolved::WrongArity(spec.name));
     }
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::flags::{ADMIN, BLOCKING, DENYOOM, NOSCRIPT, WRITE};
+
+    /// What COMMAND INFO shows (Redis's table) and what the server does
+    /// (the spec's flags) agree on the flags both have. (Our `PUBSUB` is
+    /// another thing than Redis's `pubsub`: allowed while subscribed.)
+    #[test]
+    fn specs_agree_with_redis_command_info() {
+        let mut differ = Vec::new();
+        for spec in super::TABLE
+            .iter()
+            .flat_map(|s| std::iter::once(s).chain(s.subs.iter()))
+        {
+            let Some(info) = crate::command_info::info(spec.name) else {
+                continue;
+            };
+            for (bit, name) in [
+                (WRITE, "write"),
+                (DENYOOM, "denyoom"),
+                (ADMIN, "admin"),
+                (NOSCRIPT, "noscript"),
+                (BLOCKING, "blocking"),
+            ] {
+                if spec.subs.is_empty() && spec.has(bit) != info.flags.contains(&name) {
+                    differ.push(format!("{} {name}", spec.name));
+                }
+            }
+        }
+        assert!(differ.is_empty(), "{differ:?}");
+    }
 }

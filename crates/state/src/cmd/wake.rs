@@ -29,7 +29,10 @@ pub(crate) fn serve_ready(s: &mut Store) {
             None => continue,
         };
         for cid in queue {
-            s.expire_if_needed(db, &key, now);
+            if s.expire_if_needed(db, &key, now) {
+                // Gone (or kept by a pause, but missing all the same).
+                break;
+            }
             let Some(b) = s.blocked.get(&cid) else {
                 continue;
             };

@@ -37,6 +37,55 @@ pub(crate) struct Scripting {
     pub(crate) watch: std::sync::Arc<crate::busy::ScriptWatch>,
 }
 
+/// An EVAL script's shebang (`#!lua flags=no-writes,allow-oom` on its first
+/// line), read as Redis 7.0's `evalExtractShebangFlags` does: `Ok(None)` for
+/// a script without one (Redis's compatibility mode, where the command's own
+/// flags apply), else its flags ([`library::fflags`]) and the shebang's
+/// length (the code starts after it). The error is Redis's text.
+pub(crate) fn shebang(body: &[u8]) -> Result<Option<(u32, usize)>, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(None);
+    }
+    let Some(len) = body.iter().position(|&b| b == b'\n') else {
+        return Err("Invalid script shebang".into());
+    };
+    let parts = match crate::resp::split_args(&body[..len]) {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err("Invalid engine in script shebang".into()),
+    };
+    if parts[0].as_ref() != b"#!lua" {
+        return Err(format!(
+            "Unexpected engine in script shebang: {}",
+            String::from_utf8_lossy(&parts[0])
+        ));
+    }
+    let mut flags = 0;
+    for part in &parts[1..] {
+        let Some(list) = part.strip_prefix(b"flags=") else {
+            return Err(format!(
+                "Unknown lua shebang option: {}",
+                String::from_utf8_lossy(part)
+            ));
+        };
+        if list.is_empty() {
+            continue;
+        }
+        for name in list.split(|&b| b == b',') {
+            let Some((bit, _)) = library::fflags::NAMES
+                .iter()
+                .find(|(_, n)| n.as_bytes() == name)
+            else {
+                return Err(format!(
+                    "Unexpected flag in script shebang: {}",
+                    String::from_utf8_lossy(name)
+                ));
+            };
+            flags |= bit;
+        }
+    }
+    Ok(Some((flags, len)))
+}
+
 /// SHA1 hex of a script body.
 pub(crate) fn sha1hex(b: &[u8]) -> String {
     sha1_smol::Sha1::from(b).digest().to_string()
@@ -118,16 +167,23 @@ impl Engine {
         if let Some(f) = self.fns.get(sha) {
             return Ok(f.clone());
         }
+        // The shebang is not Lua: the code starts at its newline, so line
+        // numbers in errors stay those of the whole body.
+        let start = shebang(body)?.map_or(0, |(_, len)| len);
         let f = self
             .lua
-            .load(body)
+            .load(&body[start..])
             .set_name("@user_script")
             .into_function()
             .map_err(|e| {
+                // Lua's own message (mlua's display adds "syntax error: ").
+                let e = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    e => e.to_string(),
+                };
                 format!(
                     "Error compiling script (new function): {}",
-                    e.to_string()
-                        .lines()
+                    e.lines()
                         .next()
                         .unwrap_or("")
                         .replace("[string \"@user_script\"]", "user_script")
