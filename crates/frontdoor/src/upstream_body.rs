@@ -73,22 +73,28 @@ impl RawHead {
         })
     }
 
-    /// The server's header lines a client gets, as received: all but the
-    /// hop-by-hop ones and those the proxy set itself in `added` (where
-    /// `Set-Cookie` only adds). Both client protocols write exactly these.
+    /// Whether the server's header line `i`, named `name`, reaches the
+    /// client: not when hop-by-hop, nor when the proxy set that header itself
+    /// in `added` (where `Set-Cookie` only adds). Both client protocols ask
+    /// this of every line.
+    #[inline]
+    pub(crate) fn keeps(&self, i: usize, name: &[u8], added: &http::HeaderMap) -> bool {
+        self.head.hop_by_hop & (1 << i) == 0 && (added.is_empty() || !replaced(name, added))
+    }
+
+    /// The lines [`RawHead::keeps`], as (name, value).
     pub(crate) fn kept_headers<'a>(
         &'a self,
         added: &'a http::HeaderMap,
     ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
         let bytes = &self.bytes[..];
-        let hop_by_hop = self.head.hop_by_hop;
         self.head
             .headers
             .iter()
             .enumerate()
-            .filter(move |(i, _)| hop_by_hop & (1 << i) == 0)
-            .map(move |(_, h)| (h.name.get(bytes), h.value.get(bytes)))
-            .filter(move |(name, _)| added.is_empty() || !replaced(name, added))
+            .map(move |(i, h)| (i, h.name.get(bytes), h.value.get(bytes)))
+            .filter(move |(i, name, _)| self.keeps(*i, name, added))
+            .map(|(_, name, value)| (name, value))
     }
 
     /// Done with: back to this thread's few (the bytes are let go now).
