@@ -936,6 +936,15 @@ mod tests {
             let raw = RawHead { bytes, head };
             let mut got = Vec::new();
             write_raw_headers(&mut got, &raw, &added);
+            // HTTP/2's iterator keeps the same lines, in the same order.
+            let mut iterated = Vec::new();
+            for (name, value) in raw.kept_headers(&added) {
+                iterated.extend_from_slice(name);
+                iterated.extend_from_slice(b": ");
+                iterated.extend_from_slice(value);
+                iterated.extend_from_slice(b"\r\n");
+            }
+            prop_assert_eq!(&iterated, &got);
             for (name, value) in &added {
                 got.extend_from_slice(name.as_str().as_bytes());
                 got.extend_from_slice(b": ");
