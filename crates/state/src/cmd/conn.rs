@@ -538,6 +538,34 @@ pub(super) fn acl_dryrun<T: Commands>(ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
     }
 }
 
+/// `ACL GENPASS [bits]`: `bits` (256 by default) random bits as hex digits,
+/// rounded up to whole digits, from the thread's CSPRNG (ChaCha, seeded by
+/// the OS), as Redis draws them from its own.
+pub(super) fn acl_genpass(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> R {
+    use rand::Rng as _;
+    let bits = match a.len() {
+        2 => 256,
+        3 => int(&a[2])?,
+        _ => {
+            return Err(Reply::err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+                String::from_utf8_lossy(&a[1])
+            )))
+        }
+    };
+    if !(1..=4096).contains(&bits) {
+        return Err(Reply::err(
+            "ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096",
+        ));
+    }
+    let digits = (bits as usize).div_ceil(4);
+    let mut rng = rand::rng();
+    let hex: String = (0..digits)
+        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
+        .collect();
+    Ok(Reply::bulk(hex))
+}
+
 pub(super) fn acl_whoami(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> R {
     Ok(Reply::bulk(&*ctx.c.user))
 }

@@ -561,6 +561,7 @@ static ACL_SUBS: &[Spec] = &[
     c("acl|deluser", -3, NOSCRIPT | ADMIN, NK, conn::acl_deluser),
     c("acl|cat", -2, NOSCRIPT, NK, conn::acl_cat),
     c("acl|getuser", 3, NOSCRIPT | ADMIN, NK, conn::acl_getuser),
+    c("acl|genpass", -2, NOSCRIPT, NK, conn::acl_genpass),
     c("acl|log", -2, NOSCRIPT | ADMIN, NK, conn::acl_log_cmd),
     c(
         "acl|dryrun",
