@@ -232,8 +232,8 @@ async fn run(
         }
     };
     let shown = discovery::registry::redact(&cfg.registry);
-    let announced = Arc::new(Notify::new());
-    let reloaded = match weak.upgrade() {
+    // Woken by the events channel's watcher and by a reload.
+    let announced = match weak.upgrade() {
         Some(shared) => shared.discovery.wake.clone(),
         None => return,
     };
@@ -289,7 +289,6 @@ async fn run(
         tokio::select! {
             () = tokio::time::sleep(cfg.poll) => {}
             () = announced.notified() => {}
-            () = reloaded.notified() => {}
             Some((id, rec)) = inbox.recv() => merge(&mut pending, id, rec),
         }
     }
