@@ -171,6 +171,13 @@ cpu_split() {
     for p in "$@"; do sed 's/^.*) //' "/proc/$p/stat"; done | awk '{u += $12; s += $13} END {print u + 0, s + 0}'
 }
 
+# minor_faults PID...: minor page faults of the processes, summed (memory the
+# allocator gave back to the kernel and touched again costs one each, in sys time).
+minor_faults() {
+    local p
+    for p in "$@"; do sed 's/^.*) //' "/proc/$p/stat"; done | awk '{f += $8} END {print f + 0}'
+}
+
 # ctx_switches PID...: "VOLUNTARY INVOLUNTARY" context switches of every thread, summed.
 ctx_switches() {
     local p

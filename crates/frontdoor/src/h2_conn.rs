@@ -837,31 +837,42 @@ fn fields(list: &h2wire::hpack::HeaderList, from: usize) -> Option<HeaderMap> {
 /// A request head as the proxy takes it: an origin-form target, `Host` from
 /// `:authority` (a different `Host` field is kept beside it, so the strict
 /// checks refuse the pair as they refuse two Host fields).
+///
+/// The decoded block is copied once, into this thread's chunk, and the target
+/// and every value are slices of that copy: no allocation per field, and the
+/// clones the proxy makes later (the target for the log, `Host`) share it.
 fn request_parts(
     list: &h2wire::hpack::HeaderList,
     pseudo: &h2wire::fields::RequestPseudo,
     bytes: &[u8],
 ) -> Option<http::request::Parts> {
     let method = Method::from_bytes(pseudo.method.get(bytes)).ok()?;
-    let authority = pseudo.authority.map(|a| a.get(bytes));
+    let block = crate::scratch::small_bytes(bytes);
+    let shared = |span: h2wire::Span| block.slice(span.range());
     let uri = match pseudo.path {
-        Some(p) => Uri::from_maybe_shared(Bytes::copy_from_slice(p.get(bytes))).ok()?,
+        Some(p) => Uri::from_maybe_shared(shared(p)).ok()?,
         // CONNECT: the authority is the target.
-        None => Uri::from_maybe_shared(Bytes::copy_from_slice(authority?)).ok()?,
+        None => Uri::from_maybe_shared(shared(pseudo.authority?)).ok()?,
     };
-    let regular = list.len().saturating_sub(pseudo.regular_start);
-    let mut headers = crate::scratch::header_map(regular + crate::headers::ADDED_HEADERS);
-    for (name, value) in list.iter().skip(pseudo.regular_start) {
-        let name = HeaderName::from_bytes(name).ok()?;
-        let value = HeaderValue::from_bytes(value).ok()?;
+    let fields = list
+        .fields()
+        .get(pseudo.regular_start..)
+        .unwrap_or_default();
+    let mut headers = crate::scratch::header_map(fields.len() + crate::headers::ADDED_HEADERS);
+    for f in fields {
+        let name = HeaderName::from_bytes(f.name.get(bytes)).ok()?;
+        let value = HeaderValue::from_maybe_shared(shared(f.value)).ok()?;
         headers.append(name, value);
     }
-    if let Some(a) = authority {
+    if let Some(a) = pseudo.authority {
         let same = headers
             .get(http::header::HOST)
-            .map(|h| h.as_bytes().eq_ignore_ascii_case(a));
+            .map(|h| h.as_bytes().eq_ignore_ascii_case(a.get(bytes)));
         if same != Some(true) {
-            headers.append(http::header::HOST, HeaderValue::from_bytes(a).ok()?);
+            headers.append(
+                http::header::HOST,
+                HeaderValue::from_maybe_shared(shared(a)).ok()?,
+            );
         }
     }
     let (mut parts, ()) = Request::new(()).into_parts();
