@@ -238,6 +238,9 @@ struct Driver<S> {
     /// Fires `settings_timeout` after our SETTINGS went out, unless the
     /// client has acknowledged them by then.
     settings_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// This poll's bytes wait for the rest of the thread's ready work (see
+    /// `Driver::poll`): set when the task yielded with `out` unwritten.
+    yielded: bool,
 }
 
 /// Serve HTTP/2 on `io` with `h2wire` until the client leaves, a timer fires
@@ -274,6 +277,7 @@ pub(crate) async fn serve<S>(
         shutting_down: false,
         draining: Box::pin(drain.draining()),
         settings_timer: Some(settings_timer),
+        yielded: false,
     };
     let ended = std::future::poll_fn(|cx| d.poll(cx)).await;
     if let Err(e) = ended {
@@ -318,6 +322,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
             progress |= self.pump_bodies(cx);
             self.release_consumed();
+            // Written once the thread has run its other ready tasks and
+            // polled its sockets once more (`yield_now` wakes us after the
+            // I/O driver): every connection's answers to one batch of server
+            // responses then go out together, as more of ours get gathered,
+            // and the client is woken once for several connections' bytes
+            // instead of once per connection (counted: 0.09 wake-ups of
+            // h2load per request, against HAProxy's 0.035).
+            if self.written == 0 && !self.out.is_empty() && !self.yielded {
+                self.yielded = true;
+                if std::pin::pin!(tokio::task::yield_now())
+                    .poll(cx)
+                    .is_pending()
+                {
+                    return Poll::Pending;
+                }
+            }
             match self.flush_out(cx) {
                 Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
                 Poll::Ready(Ok(())) => {
@@ -340,6 +360,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 Poll::Pending => {}
             }
             if !progress {
+                self.yielded = false;
                 return Poll::Pending;
             }
         }
