@@ -5,6 +5,8 @@
 //! HTTP/1.0. A `Transfer-Encoding` whose last coding is not `chunked` makes the
 //! body close-delimited, as the RFC says.
 
+use std::mem::MaybeUninit;
+
 use crate::error::Error;
 use crate::request::HeaderSpan;
 use crate::{ConnectionTokens, LengthHeaders, Limits, Span, Version, MAX_HEADERS};
@@ -91,10 +93,16 @@ pub fn parse_response_into(
     kind: RequestKind,
     out: &mut ResponseHead,
 ) -> Result<bool, Error> {
-    let mut scratch = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    // Left uninitialised, as for requests (`parse_request_into`).
+    let mut scratch = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let max_headers = limits.max_headers.min(MAX_HEADERS);
-    let mut resp = httparse::Response::new(&mut scratch[..max_headers]);
-    let head_len = match resp.parse(buf) {
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        buf,
+        &mut scratch[..max_headers],
+    );
+    let head_len = match parsed {
         Ok(httparse::Status::Complete(n)) if n <= limits.max_head_bytes => n,
         Ok(httparse::Status::Partial) if buf.len() <= limits.max_head_bytes => return Ok(false),
         _ => return Err(Error::BadResponse),
