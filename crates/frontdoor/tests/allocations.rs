@@ -64,6 +64,67 @@ fn server() -> std::net::SocketAddr {
     addr
 }
 
+/// The real front door on one worker thread, in this process (so its
+/// allocations are counted), in front of `server()`; `config` comes before
+/// the server entry.
+struct FrontDoor {
+    addr: std::net::SocketAddr,
+    runtime: tokio::runtime::Runtime,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl FrontDoor {
+    fn start(config: &str) -> FrontDoor {
+        let backend = server();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = frontdoor::config::Config::from_toml(&format!(
+            "listen = \"127.0.0.1:0\"\n{config}[[servers]]\nname = \"a\"\naddress = \"{backend}\"\n"
+        ))
+        .unwrap();
+        let fd = runtime
+            .block_on(frontdoor::FrontDoor::bind(config))
+            .unwrap();
+        let addr = fd.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = runtime.spawn(fd.run(async {
+            let _ = stopped.await;
+        }));
+        FrontDoor {
+            addr,
+            runtime,
+            stop,
+            serving,
+        }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        self.runtime.block_on(self.serving).unwrap().unwrap();
+    }
+}
+
+/// Print the counts of `n` requests (`what`: which kind), and fail past `max`
+/// allocations per request or if what was allocated was not given back (the
+/// pools are warm, so a few buffers of slack at most).
+fn check_per_request(what: &str, stats: &stats_alloc::Stats, n: usize, max: f64) {
+    let per_request = (stats.allocations + stats.reallocations) as f64 / n as f64;
+    println!(
+        "{what}allocations per request: {per_request:.2} ({} allocations, {} reallocations, {} bytes over {n} requests)",
+        stats.allocations, stats.reallocations, stats.bytes_allocated
+    );
+    assert!(
+        per_request <= max,
+        "{per_request:.2} {what}allocations per request (at most {max})"
+    );
+    let kept = stats.bytes_allocated as i64 - stats.bytes_deallocated as i64;
+    assert!(kept < 256 * 1024, "{kept} bytes kept over {n} requests");
+}
+
 /// Send `n` requests on one keep-alive connection, each after the last answer.
 fn client(conn: &mut TcpStream, n: usize) {
     let mut buf = [0u8; 4096];
@@ -87,24 +148,8 @@ fn client(conn: &mut TcpStream, n: usize) {
 #[test]
 fn a_keep_alive_request_allocates_little() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let backend = server();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = frontdoor::config::Config::from_toml(&format!(
-        "listen = \"127.0.0.1:0\"\n[[servers]]\nname = \"a\"\naddress = \"{backend}\"\n"
-    ))
-    .unwrap();
-    let fd = runtime
-        .block_on(frontdoor::FrontDoor::bind(config))
-        .unwrap();
-    let addr = fd.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = runtime.spawn(fd.run(async {
-        let _ = stopped.await;
-    }));
+    let fd = FrontDoor::start("");
+    let addr = fd.addr;
 
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
@@ -115,19 +160,7 @@ fn a_keep_alive_request_allocates_little() {
     let region = Region::new(GLOBAL);
     client(&mut conn, n);
     let stats = region.change();
-    let per_request = (stats.allocations + stats.reallocations) as f64 / n as f64;
-    println!(
-        "allocations per request: {per_request:.2} ({} allocations, {} reallocations, {} bytes over {n} requests)",
-        stats.allocations, stats.reallocations, stats.bytes_allocated
-    );
-    assert!(
-        per_request <= MAX_ALLOCATIONS_PER_REQUEST,
-        "{per_request:.2} allocations per request (at most {MAX_ALLOCATIONS_PER_REQUEST})"
-    );
-    // Nothing leaks per request: what was allocated was given back (the
-    // pools are warm, so a few buffers of slack at most).
-    let kept = stats.bytes_allocated as i64 - stats.bytes_deallocated as i64;
-    assert!(kept < 256 * 1024, "{kept} bytes kept over {n} requests");
+    check_per_request("", &stats, n, MAX_ALLOCATIONS_PER_REQUEST);
 
     // An idle keep-alive client: what stays on the heap for it after its
     // request (no buffer; the task and its small state).
@@ -157,8 +190,7 @@ fn a_keep_alive_request_allocates_little() {
 
     drop(held);
     drop(conn);
-    let _ = stop.send(());
-    runtime.block_on(serving).unwrap().unwrap();
+    fd.stop();
 }
 
 /// What our HTTP/2 engine may allocate per proxied request, at most, with ten
@@ -239,24 +271,8 @@ fn h2_client(conn: &mut TcpStream, next: &mut u32, bursts: usize) {
 #[test]
 fn an_http2_request_allocates_little() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let backend = server();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = frontdoor::config::Config::from_toml(&format!(
-        "listen = \"127.0.0.1:0\"\naccess_log = false\n[http2]\nh2c = true\n[[servers]]\nname = \"a\"\naddress = \"{backend}\"\n"
-    ))
-    .unwrap();
-    let fd = runtime
-        .block_on(frontdoor::FrontDoor::bind(config))
-        .unwrap();
-    let addr = fd.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = runtime.spawn(fd.run(async {
-        let _ = stopped.await;
-    }));
+    let fd = FrontDoor::start("access_log = false\n[http2]\nh2c = true\n");
+    let addr = fd.addr;
 
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
@@ -270,19 +286,8 @@ fn an_http2_request_allocates_little() {
     h2_client(&mut conn, &mut next, bursts);
     let stats = region.change();
     let n = bursts * 10;
-    let per_request = (stats.allocations + stats.reallocations) as f64 / n as f64;
-    println!(
-        "HTTP/2 allocations per request: {per_request:.2} ({} allocations, {} reallocations, {} bytes over {n} requests)",
-        stats.allocations, stats.reallocations, stats.bytes_allocated
-    );
-    assert!(
-        per_request <= MAX_HTTP2_ALLOCATIONS_PER_REQUEST,
-        "{per_request:.2} allocations per HTTP/2 request (at most {MAX_HTTP2_ALLOCATIONS_PER_REQUEST})"
-    );
-    let kept = stats.bytes_allocated as i64 - stats.bytes_deallocated as i64;
-    assert!(kept < 256 * 1024, "{kept} bytes kept over {n} requests");
+    check_per_request("HTTP/2 ", &stats, n, MAX_HTTP2_ALLOCATIONS_PER_REQUEST);
 
     drop(conn);
-    let _ = stop.send(());
-    runtime.block_on(serving).unwrap().unwrap();
+    fd.stop();
 }
