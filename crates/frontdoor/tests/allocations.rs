@@ -271,7 +271,7 @@ fn h2_client(conn: &mut TcpStream, next: &mut u32, bursts: usize) {
 #[test]
 fn an_http2_request_allocates_little() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let fd = FrontDoor::start("access_log = false\n[http2]\nh2c = true\n");
+    let fd = FrontDoor::start("[http2]\nh2c = true\n");
     let addr = fd.addr;
 
     let mut conn = TcpStream::connect(addr).unwrap();
