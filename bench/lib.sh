@@ -171,6 +171,11 @@ cpu_split() {
     for p in "$@"; do sed 's/^.*) //' "/proc/$p/stat"; done | awk '{u += $12; s += $13} END {print u + 0, s + 0}'
 }
 
+# steal_ticks: clock ticks the hypervisor ran other guests while this VM's
+# vCPUs wanted to run (/proc/stat's steal column, all CPUs). A rise during a
+# run means that run's CPU figures were taken on a slower machine.
+steal_ticks() { awk '/^cpu / {print $9}' /proc/stat; }
+
 # minor_faults PID...: minor page faults of the processes, summed (memory the
 # allocator gave back to the kernel and touched again costs one each, in sys time).
 minor_faults() {

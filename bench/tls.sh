@@ -33,7 +33,10 @@
 # Each load figure is requests (or handshakes) per proxy CPU-second: utime+stime of
 # all proxy threads and processes from /proc/PID/stat before/after each run. The
 # machine has 2 cores shared by the clients, the backend and the proxy, so absolute
-# rates are capped by the machine; compare the per-CPU-second medians.
+# rates are capped by the machine; compare the per-CPU-second medians. Each h2-tls
+# run also prints the proxy's user/sys ticks, its minor page faults, and the VM's
+# steal ticks over the run (time the hypervisor gave the vCPUs to other guests: a
+# round with much of it was measured on a slower machine).
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -214,23 +217,25 @@ run_h2load() {
     local port; port=$(port_of "$proxy")
     local pids; pids=$(proxy_pids "$proxy")
     local out=$W/h2load-$test-$proxy-$round.txt c0 c1
-    local u0 s0 u1 s1 f0 f1
+    local u0 s0 u1 s1 f0 f1 st0 st1
     # shellcheck disable=SC2086
     read -r u0 s0 < <(cpu_split $pids)
     # shellcheck disable=SC2086
     f0=$(minor_faults $pids)
+    st0=$(steal_ticks)
     "${ON_CLIENT[@]}" timeout $((SECS + 30)) h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$SECS" "https://127.0.0.1:$port/" > "$out" 2>&1 || true
     # shellcheck disable=SC2086
     read -r u1 s1 < <(cpu_split $pids)
     # shellcheck disable=SC2086
     f1=$(minor_faults $pids)
+    st1=$(steal_ticks)
     c0=$((u0 + s0)); c1=$((u1 + s1))
     grep -q 'Application protocol: h2' "$out" || { echo "$proxy: h2load did not negotiate h2" >&2; cat "$out" >&2; exit 1; }
     # requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout
     local ok bad
     ok=$(awk '/^requests:/ {print $8}' "$out")
     bad=$(awk '/^requests:/ {print $10 + $12}' "$out")
-    record "$test" "$proxy" "$round" "${ok:-0}" "$c0" "$c1" "${bad:-0}" "$(awk '/^finished in/ {print $4, $5}' "$out" | tr -d ,) user/sys $((u1 - u0))/$((s1 - s0)) ticks, $((f1 - f0)) minor faults"
+    record "$test" "$proxy" "$round" "${ok:-0}" "$c0" "$c1" "${bad:-0}" "$(awk '/^finished in/ {print $4, $5}' "$out" | tr -d ,) user/sys $((u1 - u0))/$((s1 - s0)) ticks, $((f1 - f0)) minor faults, $((st1 - st0)) steal"
 }
 
 # warm up: upstream pools, session caches, allocator
