@@ -122,8 +122,9 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> O
 /// `Host` from `:authority`, an origin-form target, cookies in one field.
 pub(crate) fn from_http2(req: &mut http::request::Parts) -> Result<(), crate::error::ProxyError> {
     use crate::error::{ErrorKind, ProxyError};
-    // Our engine decodes into a pooled map with that room already (moving
-    // it again cost a second map per request); hyper's is just big enough.
+    // Our engine decodes into a pooled map with that room already, Host from
+    // `:authority` being one of the added (moving it again cost a second map
+    // per request); hyper's is just big enough.
     if req.headers.capacity() < req.headers.len() + ADDED_HEADERS - 1 {
         req.headers = with_room(std::mem::take(&mut req.headers));
     }
